@@ -1,0 +1,46 @@
+"""stitchnas: neural architecture search over stitch space.
+
+Cut a family of pretrained timm models (the anchors) at block boundaries, join them with small
+stitching layers, and find the Pareto-optimal stitches for each hardware target.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "StitchnasError": "stitchnas.errors",
+    "Route": "stitchnas.routes",
+    "Segment": "stitchnas.routes",
+    "Candidate": "stitchnas.routes",
+    "SearchSpace": "stitchnas.space",
+    "load_space": "stitchnas.space",
+    "list_spaces": "stitchnas.space",
+    "list_rules": "stitchnas.rules",
+    "StitchedNetwork": "stitchnas.model",
+    "RouteModule": "stitchnas.model",
+    "StitchingLayer": "stitchnas.stitching",
+    "Profiler": "stitchnas.profiler",
+    "Cost": "stitchnas.profiler",
+    "StitchCost": "stitchnas.profiler",
+    "count_flops": "stitchnas.profiler",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import heavy modules (torch, timm, fvcore) only when their names are first used."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stitchnas' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
