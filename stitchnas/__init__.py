@@ -27,6 +27,19 @@ _LAZY = {
     "Cost": "stitchnas.profiler",
     "StitchCost": "stitchnas.profiler",
     "count_flops": "stitchnas.profiler",
+    "DataSpec": "stitchnas.data",
+    "load_datasets": "stitchnas.data",
+    "load_network": "stitchnas.checkpoints",
+    "AnchorTrainConfig": "stitchnas.train",
+    "StitchTrainConfig": "stitchnas.train",
+    "train_anchors": "stitchnas.train",
+    "train_stitched": "stitchnas.train",
+    "evaluate_candidates": "stitchnas.evaluate",
+    "Measurement": "stitchnas.measurements",
+    "read_measurements": "stitchnas.measurements",
+    "write_measurements": "stitchnas.measurements",
+    "import_snnet": "stitchnas.interop",
+    "hypervolume": "stitchnas.pareto",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

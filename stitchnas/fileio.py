@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_write", "write_json", "write_text"]
+__all__ = ["atomic_write", "write_json", "write_text", "results_dir"]
 
 
 @contextmanager
@@ -19,6 +19,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
@@ -32,6 +33,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_write(path) as fh:
         fh.write(text)
@@ -39,3 +46,8 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_json(path: str | os.PathLike, obj) -> None:
     write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
+
+
+def results_dir() -> Path:
+    """Where results go: ``$STITCHNAS_RESULTS`` or ``./results``."""
+    return Path(os.environ.get("STITCHNAS_RESULTS") or "results")

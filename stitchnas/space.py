@@ -19,6 +19,7 @@ from typing import Any, Iterator, Sequence
 
 from .anchors import AnchorSpec, FeatureSpec, adapter_for, create_anchor_model
 from .errors import StitchnasError
+from .fileio import results_dir
 from .routes import Candidate, Junction, Route
 from .rules import StitchRule, get_rule
 
@@ -163,6 +164,7 @@ class SearchSpace:
             pretrained = a.get("pretrained", False)
             _require(isinstance(pretrained, bool), f"{where}: anchor {i} 'pretrained' must be true or false")
             if ckpt is not None:
+                ckpt = ckpt.replace("${results}", str(results_dir().resolve()))
                 ckpt = str((base / os.path.expanduser(ckpt)).resolve())
             anchors.append(AnchorSpec(
                 name=str(a.get("name") or f"a{i}"), model=a["model"], kwargs=_freeze(kwargs),

@@ -1,0 +1,36 @@
+import numpy as np
+import pytest
+
+from stitchnas.pareto import front_indices, hypervolume, pareto_mask
+from stitchnas.plots import plot_tradeoff
+
+
+def test_front_and_ties():
+    acc = [70, 75, 74, 80, 80, 60]
+    cost = [1, 2, 3, 4, 4, 5]
+    assert pareto_mask(acc, cost).tolist() == [True, True, False, True, True, False]
+    assert front_indices(acc, cost) == [0, 1, 3, 4]
+
+
+def test_hypervolume_by_hand():
+    # front (1, 70), (2, 75), (4, 80); reference (acc 60, cost 5)
+    hv = hypervolume([70, 75, 74, 80], [1, 2, 3, 4], ref_acc=60, ref_cost=5)
+    assert hv == pytest.approx(10 * 1 + 15 * 2 + 20 * 1)
+    assert hypervolume([50], [1], ref_acc=60, ref_cost=5) == 0.0
+    # adding a dominated point changes nothing; a better one increases it
+    assert hypervolume([70, 75, 80, 71], [1, 2, 4, 3], 60, 5) == pytest.approx(hv)
+    assert hypervolume([70, 75, 80, 79], [1, 2, 4, 3], 60, 5) > hv
+
+
+def test_random_points_front_is_mutually_non_dominated():
+    rng = np.random.default_rng(0)
+    acc, cost = rng.uniform(60, 80, 200), rng.uniform(1, 10, 200)
+    front = front_indices(acc, cost)
+    for i in front:
+        assert not any((acc[j] >= acc[i]) and (cost[j] <= cost[i]) and (acc[j] > acc[i] or cost[j] < cost[i])
+                       for j in range(200))
+
+
+def test_plot_written(tmp_path):
+    path = plot_tradeoff(tmp_path / "p.png", [1, 2, 3], [70, 72, 80], [True, False, True], ["a", "", "b"])
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
