@@ -8,6 +8,7 @@ table, a plot of the measured front and a JSON report with each step's time.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections import defaultdict
@@ -21,7 +22,7 @@ from .checkpoints import load_network
 from .data import DataSpec, load_datasets, make_loader
 from .evaluate import measure
 from .fileio import results_dir, write_json, write_text
-from .measurements import Measurement, write_measurements
+from .measurements import Measurement, lock_path, write_measurements
 from .pareto import front_indices, hypervolume
 from .plots import plot_tradeoff
 from .space import SearchSpace
@@ -97,10 +98,8 @@ def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfi
         trained[sampling] = run(f"trained_{sampling}", load_network(space, path), str(path))
         steps = res.steps
 
-    measurements = out_dir / "measurements.jsonl"
-    measurements.unlink(missing_ok=True)
-    write_measurements(measurements, trained["flops"])
-    write_measurements(out_dir / "measurements_uniform.jsonl", trained["uniform"], replace=True)
+    _replace_table(out_dir / "measurements.jsonl", trained["flops"])
+    _replace_table(out_dir / "measurements_uniform.jsonl", trained["uniform"])
 
     ref_acc = 100.0 / num_classes  # chance: a fixed reference for every front of this study
     stats = {name: front_stats(rows, ref_acc) for name, rows in
@@ -129,6 +128,15 @@ def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfi
     write_json(out_dir / "snnet_study.json", report)
     write_text(out_dir / "measurements.md", _markdown(space, rows, stats["trained_flops"]))
     return report
+
+
+def _replace_table(path: Path, rows: list[Measurement]) -> None:
+    """Replace a measurements file whole (not merged): the old one stays until the new is complete."""
+    fresh = path.with_name(f".{path.name}.new")
+    fresh.unlink(missing_ok=True)
+    write_measurements(fresh, rows)
+    os.replace(fresh, path)
+    lock_path(fresh).unlink(missing_ok=True)
 
 
 def _markdown(space: SearchSpace, rows: list[Measurement], stats: dict[str, Any]) -> str:

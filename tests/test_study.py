@@ -33,3 +33,19 @@ def test_study_end_to_end_on_digits(tmp_path):
     assert set(saved["times_s"]) >= {"train_anchors_s", "train_flops_s", "train_uniform_s",
                                      "evaluate_least_squares_s"}
     assert report["stats"] == stats
+
+
+def test_study_tables_replace_an_older_space_version(tmp_path):
+    """A table left by an earlier version of the space is replaced whole, not merged (nor refused)."""
+    from stitchnas.measurements import Measurement
+    from stitchnas.study import _replace_table
+
+    space = load_space("tiny_test")
+    rows = [Measurement(c.id, c.route, 50.0, None, None, 1, 1, "d", "c", space.name, space.content_hash)
+            for c in space.candidates[:3]]
+    path = tmp_path / "measurements.jsonl"
+    stale = rows[0].to_json() | {"space_hash": "0" * 16}
+    path.write_text(json.dumps(stale) + "\n")
+    _replace_table(path, rows)
+    assert [r.id for r in read_measurements(path, space)] == [0, 1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["measurements.jsonl"]
