@@ -36,9 +36,10 @@ def _cmd_enumerate(args: argparse.Namespace) -> int:
     else:
         out.write(f"# {space.name}: {len(costs)} candidates ({space.num_ids} ids), rule "
                   f"{space.rule.name}, input {list(space.input_size)}, fvcore flops at batch 1\n")
-        out.write(f"{'id':>5}  {'GFLOPs':>9}  {'Mparams':>8}  route\n")
+        unit, scale = ("GFLOPs", 1e9) if max(c.flops for c in costs) >= 1e9 else ("MFLOPs", 1e6)
+        out.write(f"{'id':>5}  {unit:>9}  {'Mparams':>8}  route\n")
         for c in costs:
-            out.write(f"{c.id:>5}  {c.flops / 1e9:>9.4f}  {c.params / 1e6:>8.3f}  "
+            out.write(f"{c.id:>5}  {c.flops / scale:>9.4f}  {c.params / 1e6:>8.3f}  "
                       f"{space.describe(c.route)}\n")
     return 0
 

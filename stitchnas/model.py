@@ -142,7 +142,7 @@ class StitchedNetwork(nn.Module):
     def boundary_features(self, images: torch.Tensor) -> list[list[torch.Tensor]]:
         """``feats[a][i]``: anchor a's features entering block i (i = depth: output), as rows."""
         feats = []
-        for a, ad in enumerate(self.adapters):
+        for ad in self.adapters:
             layout = ad.layout
             x = ad.stem_module(images)
             rows = [flatten_positions(x, layout)]

@@ -25,7 +25,6 @@ from typing import Any, Iterable, Sequence
 import torch
 from torch import nn
 
-from .errors import StitchnasError
 from .fileio import write_json
 from .routes import Candidate, Route
 from .space import SearchSpace
