@@ -17,7 +17,7 @@ from .fileio import atomic_write
 from .model import StitchedNetwork
 from .space import SearchSpace
 
-__all__ = ["save_checkpoint", "read_checkpoint", "load_network", "FORMAT"]
+__all__ = ["save_checkpoint", "read_checkpoint", "apply_checkpoint", "load_network", "FORMAT"]
 
 FORMAT = "stitchnas-stitched/1"
 
@@ -69,13 +69,18 @@ def load_network(space: SearchSpace, path: str | os.PathLike | None = None) -> S
     doc = read_checkpoint(path, space)
     models = space.create_models(weights=doc["anchors"] is None)
     net = StitchedNetwork(space, models, rank=doc.get("rank"))
+    apply_checkpoint(net, doc, path)
+    return net.eval()
+
+
+def apply_checkpoint(net: StitchedNetwork, doc: dict[str, Any], path: str | os.PathLike) -> None:
+    """Load a read checkpoint's stitching layers (and tuned anchors) into ``net``."""
     try:
         net.stitch_layers.load_state_dict(doc["stitch_layers"])
         if doc["anchors"] is not None:
             net.anchors.load_state_dict(doc["anchors"])
     except RuntimeError as err:
         raise StitchnasError(
-            f"checkpoint {path} does not fit space {space.name!r}: "
+            f"checkpoint {path} does not fit space {net.space.name!r}: "
             f"{str(err).splitlines()[0]}; retrain with this space"
         ) from err
-    return net.eval()

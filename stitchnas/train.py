@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import read_checkpoint, save_checkpoint
+from .checkpoints import apply_checkpoint, read_checkpoint, save_checkpoint
 from .data import DataSpec, calibration_batch, load_datasets, make_loader
 from .errors import StitchnasError
 from .fileio import atomic_write
@@ -282,9 +282,7 @@ def train_stitched(space: SearchSpace, data: DataSpec, cfg: StitchTrainConfig, o
         if state.get("config", {}).get("rank") != cfg.rank:
             raise StitchnasError(f"{out} was trained with rank {state.get('config', {}).get('rank')}; "
                                  "use the same --rank to resume, or --no-resume to start over")
-        net.stitch_layers.load_state_dict(doc["stitch_layers"])
-        if doc["anchors"] is not None:
-            net.anchors.load_state_dict(doc["anchors"])
+        apply_checkpoint(net, doc, out)
         log(f"resuming {out} after epoch {state['epoch']}")
     else:
         calib = calibration_batch(train_set, cfg.calib_size, seed=cfg.seed).to(device)
@@ -327,6 +325,14 @@ def train_stitched(space: SearchSpace, data: DataSpec, cfg: StitchTrainConfig, o
     if world > 1:
         model = nn.parallel.DistributedDataParallel(net, find_unused_parameters=True)
 
+    def save(epochs_done: int) -> None:
+        if rank == 0:
+            save_checkpoint(out, net, anchors_tuned=not cfg.freeze_anchors, state={
+                "epoch": epochs_done, "step": step, "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "sampler": sampler.state(),
+                "config": asdict(cfg), "ls_errors": ls_errors or state.get("ls_errors", {}),
+            })
+
     t0 = time.perf_counter()
     epochs_done = start_epoch
     for epoch in range(start_epoch, cfg.epochs):
@@ -362,20 +368,13 @@ def train_stitched(space: SearchSpace, data: DataSpec, cfg: StitchTrainConfig, o
             sched.step()
             step += 1
         epochs_done = epoch + 1
-        if rank == 0:
-            save_checkpoint(out, net, anchors_tuned=not cfg.freeze_anchors, state={
-                "epoch": epochs_done, "step": step, "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(), "sampler": sampler.state(),
-                "config": asdict(cfg), "ls_errors": ls_errors or state.get("ls_errors", {}),
-            })
+        save(epochs_done)
         if (dist := _dist()) is not None:
             dist.barrier()
         if cfg.max_steps is not None and step >= cfg.max_steps:
             break
-    if rank == 0 and cfg.epochs == 0:
-        save_checkpoint(out, net, anchors_tuned=not cfg.freeze_anchors, state={
-            "epoch": 0, "step": 0, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "sampler": sampler.state(), "config": asdict(cfg), "ls_errors": ls_errors})
+    if cfg.epochs == 0:
+        save(0)  # least-squares initialisation only
     seconds = time.perf_counter() - t0
     log(f"stitching layers: {epochs_done} epoch(s), {step} steps in {seconds:.0f} s -> {out}")
     return StitchTrainResult(str(out), epochs_done, step, seconds, ls_errors, net)
