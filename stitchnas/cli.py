@@ -201,6 +201,210 @@ def _cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+_AMOUNT_SUFFIX = {"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
+
+
+def _amount(text: str) -> float | int:
+    """A limit: a number >= 0, e.g. 20, 0.5, 1.5e9 or 1.5G (suffixes k, M, G, T)."""
+    raw = text.strip()
+    scale = 1.0
+    if raw and raw[-1].lower() in _AMOUNT_SUFFIX:
+        raw, scale = raw[:-1], _AMOUNT_SUFFIX[raw[-1].lower()]
+    try:
+        value = float(raw) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number like 20, 1.5e9 or 1.5G, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return int(value) if value.is_integer() else value
+
+
+def _budgets(args: argparse.Namespace) -> dict:
+    """The query limits given on the command line (only those set)."""
+    names = ("max_latency_ms", "max_flops", "max_params", "max_memory_mb", "min_acc1")
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
+def _front_arg(args: argparse.Namespace):
+    """Load the front named by SPACE/--target/--front (no space check when only --front is given)."""
+    from .fronts import load_front
+    from .space import DEFAULT_SPACE
+
+    space = args.space if args.space is not None or args.front else DEFAULT_SPACE
+    return load_front(space, target=args.target, path=args.front)
+
+
+def _point_line(front, point) -> str:
+    return json.dumps({"space": front.space, "space_hash": front.space_hash, "target": front.target,
+                       **point.to_json()})
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from .fronts import NothingFits
+
+    front = _front_arg(args)
+    limits = _budgets(args)
+    try:
+        if not args.list:
+            print(_point_line(front, front.best(**limits)))
+            return 0
+        members = front.fits(**limits)
+        if limits and not members:
+            front.best(**limits)  # raises NothingFits with the explanation
+    except NothingFits as err:
+        print(f"stitchnas: nothing fits: {err}", file=sys.stderr)
+        return 1
+    if args.format == "jsonl":
+        for m in members:
+            print(_point_line(front, m))
+        return 0
+    budgets = ", ".join(f"{k}={v}" for k, v in front.target_budgets.items() if v is not None)
+    asked = ", ".join(f"{k}={v}" for k, v in limits.items())
+    print(f"# {front.space} on target {front.target}: {len(front.members)} members on the front "
+          f"({', '.join(front.objectives)}); budgets: {budgets or 'none'}; predictor: "
+          f"{front.predictor or 'none'}; {front.measured_ids} measured ids"
+          + (f"; {len(members)} fit {asked}" if limits else ""))
+    big = max((m.flops for m in front.members), default=0) >= 1e9
+    unit, scale = ("GFLOPs", 1e9) if big else ("MFLOPs", 1e6)
+    print(f"{'id':>5}  {'acc1':>6}  {'source':<9}  {unit:>9}  {'Mparams':>8}  {'lat_ms':>8}  "
+          f"{'mem_MB':>8}  route")
+
+    def opt(v):
+        return f"{v:>8.3f}" if v is not None else f"{'-':>8}"
+
+    from .fronts import _anchor_names
+
+    names = _anchor_names(front, None)  # the bundled space of that name, if its hash matches
+    for m in members:
+        named = ("  " + ">".join(f"{names[s.anchor]}[{s.start}:{s.end}]" for s in m.route)
+                 if names and max(m.route.anchors) < len(names) else "")
+        print(f"{m.id:>5}  {m.acc1:>6.2f}  {m.acc1_source:<9}  {m.flops / scale:>9.4f}  "
+              f"{m.params / 1e6:>8.3f}  {opt(m.latency_ms)}  {opt(m.memory_mb)}  {m.route}{named}"
+              + ("  (anchor)" if m.is_anchor else ""))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    import warnings
+
+    from .fileio import results_dir
+    from .fronts import NothingFits, build_model, export_model, load_front, resolve_candidate
+    from .space import DEFAULT_SPACE, load_space
+
+    space = load_space(args.space or DEFAULT_SPACE)
+    limits = _budgets(args)
+    point = None
+    if args.id is not None or args.route is not None:
+        if limits or args.front:
+            raise StitchnasError("budget flags and --front pick a stitch from a front: drop them, or "
+                                 "drop --id/--route")
+        cand = resolve_candidate(space, args.id if args.id is not None else args.route)
+    else:
+        front = load_front(space, target=args.target, path=args.front)
+        try:
+            point = front.best(**limits)
+        except NothingFits as err:
+            print(f"stitchnas: nothing fits: {err}", file=sys.stderr)
+            return 1
+        cand = resolve_candidate(space, point)
+    checkpoint = args.checkpoint
+    if checkpoint is None:
+        default = results_dir() / space.name / "stitched.pt"
+        if default.is_file():
+            checkpoint = str(default)
+        elif not cand.is_anchor:
+            raise StitchnasError(
+                f"stitch {cand.id} ({space.describe(cand.route)}) needs trained stitching layers but "
+                f"there is no checkpoint at {default}: train one with `stitchnas train {space.name}` "
+                "or pass --checkpoint"
+            )
+    formats = [f for f in args.format.split(",") if f.strip()]
+    out = Path(args.out) if args.out else results_dir() / space.name / "export" / f"{space.name}_id{cand.id}"
+    module = build_model(space, cand, checkpoint, device=args.device)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        paths = export_model(module, out, space.input_size, batch_size=args.batch_size, formats=formats)
+    for w in caught:
+        if "skipped ONNX" in str(w.message):
+            print(f"stitchnas: note: {w.message}", file=sys.stderr)
+    shape = [args.batch_size, *space.input_size]
+    chosen = (f"; on the front for target {args.target}: acc1 {point.acc1:.2f}% ({point.acc1_source})"
+              if point is not None else "")
+    print(f"exported id {cand.id} of {space.name}: {space.describe(cand.route)} ({cand.route}){chosen}; "
+          f"checkpoint {checkpoint or 'none (anchor weights)'}")
+    for p in paths:
+        kind = "TorchScript" if p.suffix == ".pt" else "ONNX"
+        print(f"wrote {p} ({kind}, input {shape})")
+    return 0
+
+
+def _cmd_targets(args: argparse.Namespace) -> int:
+    from .targets import list_targets, load_target
+
+    for name in list_targets(args.pattern):
+        print(f"{name:<16} {load_target(name).describe()}")
+    return 0
+
+
+def _validate_count(text: str) -> int | str:
+    return "all" if text.strip().lower() == "all" else _nonnegative_int(text)
+
+
+def _cmd_profile_latency(args: argparse.Namespace) -> int:
+    from .latency import get_latency_table, load_latency_table, target_costs, validate_latency
+    from .space import load_space
+    from .targets import load_target
+
+    space = load_space(args.space)
+    target = load_target(args.target)
+    if not target.measurable:
+        costs = target_costs(space, target)
+        fit = [c for c in costs if c.feasible]
+        print(f"target {target.name} counts {target.cost_model} with fvcore: nothing to time and "
+              f"no device needed; {len(fit)} of {len(costs)} candidates of {space.name} fit "
+              f"{target.budgets.describe()} (costs: stitchnas enumerate {args.space})")
+        return 0
+    k = len(space) if args.validate == "all" else args.validate
+    if args.any_machine:
+        table = load_latency_table(space, target, path=args.out, check_machine=False)
+        if k:
+            raise StitchnasError("--any-machine shows a table from elsewhere; validation times "
+                                 "on this machine: drop --validate or --any-machine")
+    else:
+        table = get_latency_table(space, target, path=args.out, rebuild=args.force,
+                                  repeats=args.repeats, warmup=args.warmup, validate=k,
+                                  seed=args.seed, progress=None)
+        if table.reused and k:
+            table = validate_latency(table, space, target, k, seed=args.seed, repeats=args.repeats,
+                                     warmup=args.warmup, progress=None)
+            table.save()
+    for line in table.summary():
+        print(line)
+    return 0
+
+
+def _cmd_bench_latency(args: argparse.Namespace) -> int:
+    from .latency import bench_latency
+    from .space import load_space
+
+    space = load_space(args.space)
+    k = len(space) if args.validate == "all" else args.validate
+    if not k:
+        raise StitchnasError("bench latency needs --validate K >= 1 (or all)")
+    report = bench_latency(space, args.target, repeats=args.repeats, warmup=args.warmup,
+                           validate=k, seed=args.seed, out_dir=Path(args.out), progress=None)
+    print(json.dumps({k: v for k, v in report.items() if k != "validation"}, indent=1))
+    loo, raw = report["error_corrected_loo"] or report["error_corrected_fit"], report["error_raw"]
+    print(f"{space.name} on {report['target']}: table {report['table_build_s']:.2f} s "
+          f"({report['distinct_pieces_timed']} distinct pieces) vs every candidate end to end "
+          f"{report['every_candidate_e2e_s']:.1f} s ({report['every_candidate_e2e_is']}): "
+          f"{report['speedup_vs_every_candidate']}x; error on {report['validation_k']} candidates: "
+          f"median {raw['median_ape_pct']:.2f}% / worst {raw['worst_ape_pct']:.2f}% plain sum, "
+          f"median {loo['median_ape_pct']:.2f}% / worst {loo['worst_ape_pct']:.2f}% corrected",
+          file=sys.stderr)
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -315,6 +519,76 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeats", type=_positive_int, default=3)
     b.add_argument("--out", default="results/benchmarks", help="folder for the JSON report")
     b.set_defaults(func=_cmd_bench_evaluate)
+
+    def budget_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--target", default="cpu", help="hardware target the front was searched for "
+                                                       "(default: cpu)")
+        p.add_argument("--front", help="front.json to read (default: results/SPACE/TARGET/front.json)")
+        p.add_argument("--max-latency-ms", type=_amount, help="latency limit on the target (ms)")
+        p.add_argument("--max-flops", type=_amount, help="FLOPs limit, e.g. 1.5e9 or 1.5G")
+        p.add_argument("--max-params", type=_amount, help="parameter limit, e.g. 5e6 or 5M")
+        p.add_argument("--max-memory-mb", type=_amount, help="memory limit on the target (MB)")
+        p.add_argument("--min-acc1", type=_amount, help="least top-1 accuracy (%%)")
+
+    p = sub.add_parser("query", help="the most accurate stitch on a saved front within budgets (JSON)")
+    p.add_argument("space", nargs="?", default=None,
+                   help=f"a space YAML path or bundled name (default: {DEFAULT_SPACE})")
+    budget_args(p)
+    p.add_argument("--list", action="store_true", help="print the whole front (members that fit "
+                                                       "the given limits)")
+    p.add_argument("--format", choices=("table", "jsonl"), default="table", help="for --list")
+    p.set_defaults(func=_cmd_query)
+
+    p = sub.add_parser("export", help="write one stitch as a standalone TorchScript/ONNX file")
+    p.add_argument("space", nargs="?", default=None,
+                   help=f"a space YAML path or bundled name (default: {DEFAULT_SPACE})")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--id", type=_nonnegative_int, help="candidate id")
+    which.add_argument("--route", help="route, e.g. '0[0:4]>1[4:12]'")
+    budget_args(p)
+    p.add_argument("--checkpoint", help="stitched checkpoint (default: results/SPACE/stitched.pt "
+                                        "if present)")
+    p.add_argument("--out", help="output path without suffix (default: "
+                                 "results/SPACE/export/SPACE_idN); .pt/.onnx are added")
+    p.add_argument("--format", default="torchscript,onnx",
+                   help="comma-separated: torchscript, onnx (default: both; ONNX is skipped "
+                        "with a note when its exporter is not installed)")
+    p.add_argument("--batch-size", type=_positive_int, default=1, help="fixed input batch size")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+    p.set_defaults(func=_cmd_export)
+    p = sub.add_parser("targets", help="list bundled hardware targets")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'cu*'")
+    p.set_defaults(func=_cmd_targets)
+
+    p = sub.add_parser("profile-latency", help="time every distinct piece of a space on this "
+                                               "machine for a target: a latency lookup table")
+    p.add_argument("space", nargs="?", default=DEFAULT_SPACE,
+                   help=f"a space YAML path or bundled name (default: {DEFAULT_SPACE})")
+    p.add_argument("--target", required=True, help="a target YAML path or bundled name "
+                                                   "(stitchnas targets)")
+    p.add_argument("--repeats", type=_positive_int, default=30, help="timed runs per piece "
+                                                                      "(median kept; default 30)")
+    p.add_argument("--warmup", type=_nonnegative_int, default=5, help="untimed runs first (default 5)")
+    p.add_argument("--validate", type=_validate_count, default=0, metavar="K",
+                   help="time K random candidates (or 'all') end to end, report the error and fit "
+                        "the overhead constants")
+    p.add_argument("--seed", type=int, default=0, help="seed choosing the --validate candidates")
+    p.add_argument("--out", help="table path (default: results/latency/SPACE__TARGET__KEY.json)")
+    p.add_argument("--force", action="store_true", help="re-time even if this machine's table exists")
+    p.add_argument("--any-machine", action="store_true",
+                   help="only show the saved table, measured on any machine (no timing)")
+    p.set_defaults(func=_cmd_profile_latency)
+
+    b = bsub.add_parser("latency", help="latency table vs timing every candidate end to end")
+    b.add_argument("space", nargs="?", default="deit_tsb_2way")
+    b.add_argument("--target", default="cpu", help="target YAML path or bundled name (default: cpu)")
+    b.add_argument("--repeats", type=_positive_int, default=30)
+    b.add_argument("--warmup", type=_nonnegative_int, default=5)
+    b.add_argument("--validate", type=_validate_count, default=24, metavar="K",
+                   help="candidates timed end to end (default 24; 'all' measures every one)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--out", default="results/benchmarks", help="folder for the JSON report")
+    b.set_defaults(func=_cmd_bench_latency)
     return parser
 
 
