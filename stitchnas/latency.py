@@ -13,7 +13,14 @@ input size, each anchor runs whole (stem -> blocks -> head) ``warmup + repeats``
 clock read between pieces (``time.perf_counter``; CUDA events on CUDA), so every piece is timed
 on its real input and in the cache state of a real forward. Stitching layers are timed alone on
 the front anchor's real features at the cut; identical stitching layers share one timing. Each
-piece keeps its median and spread (10th/90th percentile, IQR) over the repeats.
+piece keeps its 10th percentile, median, 90th percentile and IQR over the repeats.
+
+**Which statistic.** Latency here is the *10th percentile* of the repeats (``STATISTIC``): on a
+shared host the machine's speed is bimodal and drifts by tens of percent within a minute, so a
+median lands in whichever mode held the majority of one run and sums of medians do not match
+medians of sums; the fast mode is what reproduces. Pieces and the validation networks are timed
+in the same rounds (round robin) so both see the same drift. The median and p90 stay in the
+table for users who want typical or tail latency.
 
 **Overhead.** The sum of parts misses what a whole route adds: module-call overhead, and the
 caches a stitched route disturbs by switching anchors. :func:`validate_latency` times K random
@@ -374,8 +381,15 @@ def _boundary_features(space: SearchSpace, target: Target, adapters, x) -> dict[
 
 
 def _time_pieces(space: SearchSpace, target: Target, adapters, device, dtype, *, repeats: int,
-                 warmup: int, progress: bool | None) -> tuple[dict[str, dict], int]:
-    """Per-piece timing stats, and how many distinct pieces were timed."""
+                 warmup: int, progress: bool | None, e2e: Sequence = (),
+                 e2e_times: list | None = None) -> tuple[dict[str, dict], int]:
+    """Per-piece timing stats, and how many distinct pieces were timed.
+
+    ``e2e``: whole modules (validation candidates) timed in the same rounds as the pieces, their
+    samples appended to ``e2e_times`` (one list per module). Machine speed on shared hosts drifts
+    by tens of percent within a minute, so pieces and the networks they are checked against
+    must be sampled over the same stretch of time to be comparable.
+    """
     import torch
     from tqdm.auto import tqdm
 
@@ -399,10 +413,14 @@ def _time_pieces(space: SearchSpace, target: Target, adapters, device, dtype, *,
                 continue
             by_sig[sig] = key
             stitch_work.append((key, layer, feats[(j.src, j.src_end)]))
-        bar = tqdm(total=passes + len(stitch_work) * (warmup + repeats), unit="pass",
-                   desc=f"timing {space.name} on {target.name}", disable=not _show(progress))
-        # Round robin (one pass of every anchor per repeat) so that a burst of load on a
-        # shared machine spreads over all pieces instead of corrupting one anchor's samples.
+        e2e = list(e2e)
+        if e2e_times is not None:
+            e2e_times[:] = [[] for _ in e2e]
+        bar = tqdm(total=(warmup + repeats) * (len(anchors) + len(stitch_work) + len(e2e)),
+                   unit="pass", desc=f"timing {space.name} on {target.name}",
+                   disable=not _show(progress))
+        # Round robin (one pass of every anchor, stitching layer and validation network per
+        # repeat) so that drift or a burst of load spreads over all of them alike.
         for r in range(warmup + repeats):
             for mods in anchors:
                 marks = [clock.mark()]
@@ -416,7 +434,6 @@ def _time_pieces(space: SearchSpace, target: Target, adapters, device, dtype, *,
                     for k, (key, _) in enumerate(mods):
                         samples.setdefault(key, []).append(clock.ms(marks[k], marks[k + 1]))
                 bar.update()
-        for r in range(warmup + repeats):
             for key, layer, inp in stitch_work:
                 a = clock.mark()
                 layer(inp)
@@ -424,6 +441,14 @@ def _time_pieces(space: SearchSpace, target: Target, adapters, device, dtype, *,
                 clock.sync()
                 if r >= warmup:
                     samples.setdefault(f"stitch:{key}", []).append(clock.ms(a, b))
+                bar.update()
+            for i, module in enumerate(e2e):
+                a = clock.mark()
+                module(x)
+                b = clock.mark()
+                clock.sync()
+                if r >= warmup and e2e_times is not None:
+                    e2e_times[i].append(clock.ms(a, b))
                 bar.update()
         bar.close()
     out = {key: _stats(s) for key, s in samples.items()}
@@ -501,6 +526,9 @@ def _hash(doc: Any) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
+STATISTIC = "p10_ms"  # the per-piece and end-to-end statistic that latencies are composed of
+
+
 # ---- the table -------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class LatencyTable:
@@ -542,10 +570,10 @@ class LatencyTable:
         return self.bound_space.find(which)
 
     def composed_ms(self, which) -> float:
-        """The plain sum of the candidate's piece medians (no overhead constants)."""
+        """The plain sum of the candidate's piece latencies (``STATISTIC``; no overhead constants)."""
         cand = self.candidate(which)
         try:
-            return float(sum(self.pieces[k]["median_ms"] for k in _piece_keys(cand)))
+            return float(sum(self.pieces[k][STATISTIC] for k in _piece_keys(cand)))
         except KeyError as err:
             raise StitchnasError(f"latency table has no timing for piece {err.args[0]!r} of route "
                                  f"{cand.route}: the table is of another space; re-profile") from None
@@ -836,10 +864,21 @@ def profile_latency(space: SearchSpace | str, target: Target | str, *, repeats: 
         models = _prepare_models(space, target, device, dtype, models)
         adapters = [adapter_for(m) for m in models]
         build_s = time.perf_counter() - t0
+        e2e, e2e_times, cands = [], None, []
+        if validate:
+            from .model import StitchedNetwork
+
+            cands = choose_validation(space, _validate_k(validate), seed)
+            net = StitchedNetwork(space, models).to(device=device, dtype=dtype).eval()
+            e2e, e2e_times = [net.route_module(c) for c in cands], []
         t0 = time.perf_counter()
         pieces, distinct = _time_pieces(space, target, adapters, device, dtype, repeats=repeats,
-                                        warmup=warmup, progress=progress)
+                                        warmup=warmup, progress=progress, e2e=e2e,
+                                        e2e_times=e2e_times)
         timing_s = time.perf_counter() - t0
+        if e2e_times:  # the share of the rounds spent on the validation networks
+            e2e_s = sum(map(sum, e2e_times)) / 1e3 * (warmup + repeats) / repeats
+            timing_s -= e2e_s
         t0 = time.perf_counter()
         memory = _piece_memory(space, target, adapters, device, dtype)
         memory_s = time.perf_counter() - t0
@@ -861,9 +900,16 @@ def profile_latency(space: SearchSpace | str, target: Target | str, *, repeats: 
               "timer": "cuda events" if device.type == "cuda" else "time.perf_counter"},
     ).bind(space)
     if validate:
-        table = validate_latency(table, space, target, validate, seed=seed, repeats=repeats,
-                                 warmup=warmup, models=models, progress=progress)
+        table = validate_latency(table, space, target, len(cands), seed=seed, repeats=repeats,
+                                 warmup=warmup, models=models, progress=progress,
+                                 times=(e2e_times, e2e_s))
     return table
+
+
+def _validate_k(k) -> int:
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise StitchnasError(f"validate needs a positive number of candidates, got {k!r}")
+    return k
 
 
 def fit_overhead(composed: Sequence[float], measured: Sequence[float],
@@ -921,7 +967,8 @@ def choose_validation(space: SearchSpace, k: int, seed: int = 0) -> list[Candida
 
 def validate_latency(table: LatencyTable, space: SearchSpace | str, target: Target | str, k: int, *,
                      seed: int = 0, repeats: int | None = None, warmup: int | None = None,
-                     models: Sequence | None = None, progress: bool | None = None) -> LatencyTable:
+                     models: Sequence | None = None, progress: bool | None = None,
+                     times: tuple[list[list[float]], float] | None = None) -> LatencyTable:
     """Time K random candidates end to end as standalone modules on this machine, fit the
     overhead constants and return the table with them and the report (not saved).
 
@@ -954,19 +1001,24 @@ def validate_latency(table: LatencyTable, space: SearchSpace | str, target: Targ
         exclude = _param_storages([net])
         exclude.add(_storage_key(x)[0])
         t0 = time.perf_counter()
-        bar = tqdm(total=warmup + repeats, desc=f"timing {len(cands)} candidates end to end",
-                   unit="round", disable=not _show(progress))
+        if times is None:
+            bar = tqdm(total=warmup + repeats, desc=f"timing {len(cands)} candidates end to end",
+                       unit="round", disable=not _show(progress))
+            with torch.inference_mode():
+                modules = [net.route_module(cand) for cand in cands]
+                times = _time_modules(modules, x, clock, repeats=repeats, warmup=warmup, bar=bar)
+                bar.close()
+            e2e_s = time.perf_counter() - t0
+        else:  # timed by profile_latency in the same rounds as the pieces
+            times, e2e_s = times
         with torch.inference_mode():
-            modules = [net.route_module(cand) for cand in cands]
-            times = _time_modules(modules, x, clock, repeats=repeats, warmup=warmup, bar=bar)
-            bar.close()
             for cand, samples in zip(cands, times):
                 st = _stats(samples)
                 rows.append({"id": cand.id, "route": cand.route.to_json(),
-                             "stitches": cand.route.num_stitches, "measured_ms": st["median_ms"],
+                             "stitches": cand.route.num_stitches, "measured_ms": st[STATISTIC],
+                             "measured_median_ms": st["median_ms"],
                              "measured_p10_ms": st["p10_ms"], "measured_p90_ms": st["p90_ms"],
                              "composed_raw_ms": table.composed_ms(cand)})
-        e2e_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         with torch.inference_mode():
             for row, cand in zip(rows, cands):

@@ -76,7 +76,7 @@ def test_composition_is_sum_of_pieces_plus_constants(table):
         keys = [f"stem:{r.first_anchor}", f"head:{r.last_anchor}"]
         keys += [f"block:{g.anchor}:{i}" for g in r for i in range(g.start, g.end)]
         keys += [f"stitch:{k}" for k in cand.layer_keys]
-        raw = sum(table.pieces[k]["median_ms"] for k in keys)
+        raw = sum(table.pieces[k]["p10_ms"] for k in keys)
         assert table.composed_ms(cand) == pytest.approx(raw, rel=1e-12)
         assert s.latency_ms == pytest.approx(raw + c0 + c1 * r.num_stitches, rel=1e-12)
         assert table.latency_ms(cand.id) == table.latency_ms(str(r)) == s.latency_ms
