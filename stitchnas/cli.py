@@ -405,6 +405,125 @@ def _cmd_bench_latency(args: argparse.Namespace) -> int:
     return 0
 
 
+def _measured(space, path) -> list:
+    from .measurements import read_measurements
+
+    if not Path(path).is_file():
+        raise StitchnasError(f"measurements file {path} does not exist: measure stitches with "
+                             f"`stitchnas evaluate {space.name}` (or import published ones)")
+    rows = read_measurements(path, space)
+    if not rows:
+        raise StitchnasError(f"measurements file {path} has no rows: measure some stitches first")
+    return rows
+
+
+def _cmd_predictor_cv(args: argparse.Namespace) -> int:
+    from .predictor_cv import cross_validate
+    from .space import load_space
+
+    space = load_space(args.space)
+    rows = _measured(space, args.measurements)
+    r = cross_validate(space, rows, args.predictor, train_fraction=args.train_fraction,
+                       repeats=args.repeats, seed=args.seed)
+    print(f"# {space.name}: {r.rows} measured stitches, fitted on {r.train_size} "
+          f"({args.train_fraction:.0%}), scored on the other {r.rows - r.train_size}; mean of "
+          f"{r.repeats} random splits (seeds {r.seed}..{r.seed + r.repeats - 1})")
+    print(f"{'predictor':<22} {'kendall_tau':>11} {'spearman_rho':>12} {'mae':>7} {'prec@top10%':>11}")
+    for label, sc in ((r.predictor, r.scores), ("flops (baseline)", r.baseline)):
+        print(f"{label:<22} {sc.kendall_tau:>11.3f} {sc.spearman_rho:>12.3f} {sc.mae:>7.2f} "
+              f"{sc.precision_top10:>11.2f}")
+    if args.json:
+        print(json.dumps(r.to_json()))
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .features import make_stitches
+    from .fileio import atomic_write
+    from .predictors import create_predictor, predict_with_std
+    from .space import load_space
+
+    space = load_space(args.space)
+    rows = _measured(space, args.measurements)
+    stitches = make_stitches(space, rows)
+    by_id = {s.id: s for s in stitches}
+    model = create_predictor(args.predictor, random_state=args.seed).fit(
+        [by_id[m.id] for m in rows], np.array([m.acc1 for m in rows]))
+    mean, std = predict_with_std(model, stitches)
+    measured = {m.id for m in rows}
+    with atomic_write(args.out) as fh:
+        for i, st in enumerate(stitches):
+            fh.write(json.dumps({"id": st.id, "route": st.route.to_json(), "acc1_pred": round(float(mean[i]), 4),
+                                 "acc1_std": None if std is None else round(float(std[i]), 4),
+                                 "measured": st.id in measured}) + "\n")
+    chosen = getattr(model, "chosen_", None)
+    print(f"predicted top-1 of {len(stitches)} candidates of {space.name} with {args.predictor}"
+          + (f" (chose {chosen})" if chosen else "") + f", fitted on {len(rows)} measured; wrote {args.out}")
+    return 0
+
+
+def _cmd_suggest(args: argparse.Namespace) -> int:
+    from .space import load_space
+    from .suggest import suggest
+
+    space = load_space(args.space)
+    rows = _measured(space, args.measurements)
+    picks = suggest(space, rows, k=args.k, predictor=args.predictor, cost=args.cost,
+                    kappa=args.kappa, seed=args.seed)
+    if args.format == "jsonl":
+        for s in picks:
+            print(json.dumps(s.to_json()))
+    else:
+        print(f"# measure next ({len(picks)} of {len(space) - len(rows)} unmeasured), best first:")
+        print(f"{'id':>5} {'pred top-1':>10} {'std':>6} {args.cost:>12} {'gain':>8}  route")
+        for s in picks:
+            print(f"{s.id:>5} {s.acc1_pred:>10.2f} {s.acc1_std:>6.2f} {s.cost:>12.4g} {s.gain:>8.4f}  {s.route}")
+        print(f"# then: stitchnas evaluate {space.name} --ids {','.join(str(s.id) for s in picks)}")
+    return 0
+
+
+def _cmd_bench_predictors(args: argparse.Namespace) -> int:
+    from .fileio import write_json
+    from .predictor_cv import bench_predictors
+    from .space import load_space
+
+    tables = []
+    for item in args.table:
+        space_name, sep, path = item.partition("=")
+        if not sep:
+            raise StitchnasError(f"--table takes SPACE=MEASUREMENTS, got {item!r}")
+        space = load_space(space_name)
+        tables.append((space, _measured(space, path), space.name))
+    report = bench_predictors(tables, args.predictors.split(","), train_fraction=args.train_fraction,
+                              repeats=args.repeats, seed=args.seed)
+    write_json(Path(args.out) / "predictors.json", report)
+    for label, t in report["tables"].items():
+        print(f"# {label} ({t['rows']} rows)")
+        for name, sc in t["predictors"].items():
+            print(f"{name:<18} tau {sc['kendall_tau']:.3f}  rho {sc['spearman_rho']:.3f}  "
+                  f"mae {sc['mae']:.2f}  prec@top10% {sc['precision_top10']:.2f}")
+    return 0
+
+
+def _cmd_bench_active(args: argparse.Namespace) -> int:
+    from .space import load_space
+    from .suggest import bench_active
+
+    space = load_space(args.space)
+    rows = _measured(space, args.measurements)
+    r = bench_active(space, rows, args.out, predictor=args.predictor, start=args.start,
+                     stop=args.stop, step=args.step, seeds=range(args.seeds))
+    print(f"{space.name}: true hypervolume of the predicted front / the true front's, mean of "
+          f"{args.seeds} seeds ({args.predictor}):")
+    for n, a, b in zip(r["sizes"], r["hv_ratio_active"], r["hv_ratio_random"]):
+        print(f"  {n:>3} measured: suggest {a:.4f}   random {b:.4f}")
+    print(f"mean over sizes: suggest {r['area_active']:.4f}, random {r['area_random']:.4f}; "
+          f"wrote {args.out}/active_{space.name}.json/.png")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -505,6 +624,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-subset", type=_positive_int)
     p.set_defaults(func=_cmd_study)
 
+    p = sub.add_parser("predictor-cv", help="how well a predictor ranks unmeasured stitches, against "
+                                            "the FLOPs baseline (repeated random splits)")
+    p.add_argument("space", nargs="?", default=DEFAULT_SPACE)
+    p.add_argument("--measurements", required=True, help="a measurements file of the space")
+    p.add_argument("--train-fraction", type=float, default=0.2)
+    p.add_argument("--repeats", type=_positive_int, default=20)
+    p.add_argument("--predictor", default="auto", help="a name (stitchnas predictors), or module:Class")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="also print the report as one JSON line")
+    p.set_defaults(func=_cmd_predictor_cv)
+
+    p = sub.add_parser("predict", help="fit a predictor on every measured row and predict every candidate")
+    p.add_argument("space", nargs="?", default=DEFAULT_SPACE)
+    p.add_argument("--measurements", required=True)
+    p.add_argument("--predictor", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="JSONL: id, route, acc1_pred, acc1_std, measured")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("suggest", help="the stitches whose measurement would most improve the "
+                                       "predicted Pareto front")
+    p.add_argument("space", nargs="?", default=DEFAULT_SPACE)
+    p.add_argument("--measurements", required=True)
+    p.add_argument("--k", type=_positive_int, default=8)
+    p.add_argument("--predictor", default="auto")
+    p.add_argument("--cost", choices=("flops", "params"), default="flops")
+    p.add_argument("--kappa", type=float, default=1.0, help="optimism: mean + kappa * std")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--format", choices=("table", "jsonl"), default="table")
+    p.set_defaults(func=_cmd_suggest)
+
+    p = sub.add_parser("predictors", help="list predictors (built-in, registered, entry points)")
+    p.add_argument("pattern", nargs="?", default="*")
+    p.set_defaults(func=lambda a: print("\n".join(__import__("stitchnas.predictors", fromlist=["x"])
+                                                   .list_predictors(a.pattern))) or 0)
+
     p = sub.add_parser("bench", help="benchmarks (commands, not tests)")
     bsub = p.add_subparsers(dest="bench", required=True, parser_class=_Parser)
     b = bsub.add_parser("profiling", help="compositional profiling vs tracing every candidate")
@@ -579,6 +734,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only show the saved table, measured on any machine (no timing)")
     p.set_defaults(func=_cmd_profile_latency)
 
+    b = bsub.add_parser("predictors", help="cross-validate predictors on measured tables")
+    b.add_argument("--table", action="append", required=True, metavar="SPACE=MEASUREMENTS")
+    b.add_argument("--predictors", default="flops,gp,extra_trees,random_forest,auto")
+    b.add_argument("--train-fraction", type=float, default=0.2)
+    b.add_argument("--repeats", type=_positive_int, default=20)
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--out", default="results/benchmarks")
+    b.set_defaults(func=_cmd_bench_predictors)
+    b = bsub.add_parser("active", help="suggest vs random choice of stitches to measure")
+    b.add_argument("space", nargs="?", default=DEFAULT_SPACE)
+    b.add_argument("--measurements", required=True, help="a table with every candidate measured")
+    b.add_argument("--predictor", default="gp")
+    b.add_argument("--start", type=_positive_int, default=4)
+    b.add_argument("--stop", type=_positive_int, default=32)
+    b.add_argument("--step", type=_positive_int, default=4)
+    b.add_argument("--seeds", type=_positive_int, default=10)
+    b.add_argument("--out", default="results/benchmarks")
+    b.set_defaults(func=_cmd_bench_active)
     b = bsub.add_parser("latency", help="latency table vs timing every candidate end to end")
     b.add_argument("space", nargs="?", default="deit_tsb_2way")
     b.add_argument("--target", default="cpu", help="target YAML path or bundled name (default: cpu)")
