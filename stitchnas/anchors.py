@@ -23,6 +23,8 @@ from .errors import StitchnasError
 __all__ = [
     "AnchorSpec",
     "FeatureSpec",
+    "LAYOUTS",
+    "stitch_problem",
     "AnchorAdapter",
     "ViTAdapter",
     "register_adapter",
@@ -61,26 +63,83 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+LAYOUTS = ("tokens", "nchw", "nhwc")
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
-    """The per-sample shape of features at a block boundary: ``tokens`` (N, C) or ``nchw`` (C, H, W)."""
+    """The per-sample shape of features at a block boundary.
+
+    ``layout`` is ``tokens`` (shape (N, C)), ``nchw`` (C, H, W) or ``nhwc`` (H, W, C, Swin's
+    stages). For tokens, ``grid`` is the (H, W) patch grid when the adapter knows it and
+    ``prefix`` the number of leading non-spatial tokens (class, distillation, register tokens),
+    so ``N == prefix + H * W``.
+    """
 
     layout: str
     shape: tuple[int, ...]
+    grid: tuple[int, int] | None = None
+    prefix: int = 0
 
     @property
     def channels(self) -> int:
-        return self.shape[-1] if self.layout == "tokens" else self.shape[0]
+        return self.shape[0] if self.layout == "nchw" else self.shape[-1]
 
     @property
     def positions(self) -> int:
         """Tokens or spatial positions: how many vectors a stitching layer maps per sample."""
         if self.layout == "tokens":
             return self.shape[0]
-        return self.shape[1] * self.shape[2]
+        return self.shape[-2] * self.shape[-1] if self.layout == "nchw" else self.shape[0] * self.shape[1]
+
+    @property
+    def resolution(self) -> tuple[int, int] | None:
+        """The spatial (H, W) of a feature map or token grid; None for tokens of unknown grid."""
+        if self.layout == "nchw":
+            return (self.shape[1], self.shape[2])
+        if self.layout == "nhwc":
+            return (self.shape[0], self.shape[1])
+        return self.grid
+
+    @property
+    def is_map(self) -> bool:
+        """Whether the features are a plain spatial map (no extra tokens), in any layout."""
+        return self.resolution is not None and self.prefix == 0
+
+    @property
+    def stitch_key(self) -> tuple:
+        """Boundaries with equal keys can be stitched (the stitching layer converts the layout)."""
+        if self.is_map:
+            return ("map", *self.resolution)
+        return ("tokens", self.positions, self.prefix, self.grid)
 
     def __str__(self) -> str:
-        return f"{self.layout}{tuple(self.shape)}"
+        text = f"{self.layout}{tuple(self.shape)}"
+        if self.layout == "tokens" and self.grid is not None:
+            text += f" grid {self.grid[0]}x{self.grid[1]}" + (f" + {self.prefix}" if self.prefix else "")
+        return text
+
+
+def stitch_problem(src: FeatureSpec, dst: FeatureSpec) -> str | None:
+    """Why features ``src`` cannot feed a stitching layer producing ``dst`` (None: they can).
+
+    Stitching layers map channels position by position and convert between layouts (tokens,
+    NCHW, NHWC); they never resample, so both sides must hold the same positions.
+    """
+    if src.stitch_key == dst.stitch_key:
+        return None
+    if src.is_map and dst.is_map:
+        (h1, w1), (h2, w2) = src.resolution, dst.resolution
+        return (f"spatial resolutions differ ({h1}x{w1} vs {h2}x{w2}); stitching layers do not resample: "
+                "cut and resume at points of equal resolution (rules two_way and snnet_stages map "
+                "stage to stage)")
+    if src.layout == dst.layout == "tokens" or not (src.is_map or dst.is_map):
+        return ("stitching needs the same token grid on both sides (same img_size and patch_size, "
+                "same class/distillation tokens)")
+    seq = src if not src.is_map else dst
+    what = f"{seq.prefix} class/distillation token(s)" if seq.prefix else "no known token grid"
+    return (f"token sequence {seq} has {what} and cannot be laid out as a feature map; stitch "
+            "such anchors only to token models with the same tokens")
 
 
 def _timm():
@@ -210,16 +269,36 @@ class AnchorAdapter(ABC):
     def feature_specs(self, input_size: tuple[int, ...]) -> list[FeatureSpec]:
         """Feature shapes at boundaries 0..depth (input of block i; the last is the output)."""
         device = next(iter(self.model.parameters())).device
-        with torch.no_grad():
-            x = self.stem_module(torch.zeros((1, *input_size), device=device))
-            specs = [self._spec(x)]
-            for blk in self.block_modules:
-                x = blk(x)
-                specs.append(self._spec(x))
+        was_training = self.model.training
+        self.model.eval()  # batch norm cannot run a batch of one 1x1 map in training mode
+        try:
+            with torch.no_grad():
+                x = self.stem_module(torch.zeros((1, *input_size), device=device))
+                specs = [self._spec(x, 0)]
+                for i, blk in enumerate(self.block_modules):
+                    x = blk(x)
+                    specs.append(self._spec(x, i + 1))
+        finally:
+            self.model.train(was_training)
         return specs
 
-    def _spec(self, x: torch.Tensor) -> FeatureSpec:
-        return FeatureSpec(self.layout, tuple(int(s) for s in x.shape[1:]))
+    def token_grid(self, boundary: int) -> tuple[int, int] | None:
+        """For token layouts: the (H, W) patch grid entering block ``boundary`` (None: unknown)."""
+        return None
+
+    def prefix_tokens(self) -> int:
+        """For token layouts: how many leading tokens are not grid positions (class tokens...)."""
+        return 0
+
+    def _spec(self, x: torch.Tensor, boundary: int) -> FeatureSpec:
+        shape = tuple(int(s) for s in x.shape[1:])
+        if self.layout != "tokens":
+            return FeatureSpec(self.layout, shape)
+        grid, prefix = self.token_grid(boundary), self.prefix_tokens()
+        if grid is not None and shape[0] != prefix + grid[0] * grid[1]:
+            grid = None  # the model runs at another size than it was built for
+        return FeatureSpec("tokens", shape, tuple(int(g) for g in grid) if grid else None,
+                           prefix if grid else 0)
 
 
 _ADAPTERS: list[type[AnchorAdapter]] = []
@@ -318,6 +397,17 @@ class ViTAdapter(AnchorAdapter):
             return (pe.proj.in_channels, *pe.img_size)
         return super().default_input_size()
 
+    def token_grid(self, boundary: int) -> tuple[int, int] | None:
+        if getattr(self.model, "dynamic_img_size", False):
+            return None
+        return getattr(self.model.patch_embed, "grid_size", None)
+
+    def prefix_tokens(self) -> int:
+        return int(getattr(self.model, "num_prefix_tokens", 0))
+
     def head(self) -> nn.Module:
         names = ["norm", "attn_pool", "fc_norm", "head_drop", "head", "head_dist"]
         return _Borrowed(self.model, names, _vit_head, methods=("forward_head", "pool"))
+
+
+from . import staged as _staged  # noqa: F401 - registers the CNN and hierarchical adapters

@@ -340,10 +340,8 @@ def _anchor_pieces(space: SearchSpace, adapters) -> list[list[tuple[str, Any]]]:
 def _stitch_layers(space: SearchSpace, device, dtype) -> dict[str, Any]:
     import torch
 
-    from .stitching import StitchingLayer
-
     with torch.device(device):
-        return {key: StitchingLayer(s.in_channels, s.out_channels, space.rank).to(dtype=dtype).eval()
+        return {key: s.build(space.rank).to(dtype=dtype).eval()
                 for key, s in space.layer_shapes.items()}
 
 

@@ -80,7 +80,7 @@ class StitchedNetwork(nn.Module):
                 raise StitchnasError(f"anchor {spec.name!r}: model has {ad.depth} blocks, space expects {depth}")
         rank = space.rank if rank is None else rank
         self.stitch_layers = nn.ModuleDict({
-            layer_module_name(key): StitchingLayer(s.in_channels, s.out_channels, rank)
+            layer_module_name(key): s.build(rank)
             for key, s in space.layer_shapes.items()
         })
         self._by_id = {c.id: c for c in space.candidates}

@@ -28,7 +28,6 @@ from torch import nn
 from .fileio import write_json
 from .routes import Candidate, Route
 from .space import SearchSpace
-from .stitching import StitchingLayer
 
 __all__ = ["Cost", "StitchCost", "Profiler", "count_flops", "count_params", "cache_dir"]
 
@@ -171,7 +170,7 @@ class Profiler:
             work.append((f"head:{a}", ad.head_module, feats[a][-1].shape))
         for key, shape in space.layer_shapes.items():
             j = space.layer_junctions[key][0]
-            layer = StitchingLayer(shape.in_channels, shape.out_channels, space.rank)
+            layer = shape.build(space.rank)
             work.append((f"stitch:{key}", layer, feats[j.src][j.src_end].shape))
         by_signature: dict[str, list[int]] = {}
         out: dict[str, list[int]] = {}

@@ -10,24 +10,29 @@ from __future__ import annotations
 import difflib
 import fnmatch
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
 from .errors import StitchnasError
 from .routes import Candidate, Route, Segment
 
-__all__ = ["StitchRule", "SNNetV1Rule", "SNNetV2Rule", "TwoWayRule", "get_rule", "list_rules",
-           "register_rule"]
+__all__ = ["StitchRule", "SNNetV1Rule", "SNNetV2Rule", "TwoWayRule", "SNNetStagesRule", "Stage",
+           "boundary_stages", "get_rule", "list_rules", "register_rule"]
 
 
 class StitchRule(ABC):
     """Base of all rules. ``__init__`` takes the rule's options from the space file.
 
     Call order: ``check(depths)`` (raises a StitchnasError when the anchors do not fit), then
-    ``enumerate(depths)``.
+    ``enumerate(depths)``. Rules with ``staged = True`` also receive the anchors' feature specs
+    at every block boundary (``check(depths, features)``, ``enumerate(depths, features)``;
+    ``features[a][i]`` enters block i of anchor a), to cut and resume only at boundaries of
+    equal spatial resolution, stage by stage.
     """
 
     name: ClassVar[str]
     options: ClassVar[dict[str, Any]] = {}
+    staged: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.options))
@@ -95,6 +100,43 @@ def _anchors_alone(depths: Sequence[int]) -> list[Candidate | None]:
 
 def _junction_keys(route: Route) -> tuple[str, ...]:
     return tuple(str(j) for j in route.junctions)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A run of block boundaries with equal stitch keys (one spatial resolution) of one anchor.
+
+    Boundaries ``lo..hi`` lie in it; its blocks are ``start .. hi-1`` (``start = lo - 1``: the
+    block that brought the features to this resolution, or 0 for the stage that includes the
+    stem's output), ``blocks = hi - start`` of them.
+    """
+
+    key: tuple
+    lo: int
+    hi: int
+
+    @property
+    def start(self) -> int:
+        return max(self.lo - 1, 0)
+
+    @property
+    def blocks(self) -> int:
+        return self.hi - self.start
+
+
+def boundary_stages(features: Sequence[Any]) -> list[Stage]:
+    """Split one anchor's boundary feature specs (depth + 1 of them) into runs of equal stitch keys."""
+    keys = [f.stitch_key for f in features]
+    stages, lo = [], 0
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i] != keys[lo]:
+            stages.append(Stage(keys[lo], lo, i - 1))
+            lo = i
+    return stages
+
+
+def _describe_stages(features: Sequence[Any]) -> str:
+    return ", ".join(f"{st.blocks} block(s) at {features[st.hi]}" for st in boundary_stages(features))
 
 
 def _pairs(n: int, mode: str) -> list[tuple[int, int]]:
@@ -198,14 +240,22 @@ class TwoWayRule(StitchRule):
 
     For each allowed ordered anchor pair (A, B) (``pairs: nearest`` = neighbours in the listed
     order, ``all`` = every pair; both directions), A runs ``c`` blocks (``c`` a multiple of
-    ``stride``) and B resumes at the block of equal relative depth ``c * d_B / d_A`` (rounded half up), or
-    at one of the ``window`` positions centred on it. With ``max_stitches: 2`` a second stitch
-    leaves B for any anchor allowed from B (back to A too, never re-running A's blocks).
+    ``stride``) and B resumes at the block of equal relative depth, or at one of the ``window``
+    positions centred on it. With ``max_stitches: 2`` a second stitch leaves B for any anchor
+    allowed from B (back to A too, never re-running A's blocks).
+
+    Relative depth is taken within a stage: the run of boundaries of one spatial resolution
+    (a plain ViT is one stage, so B resumes at ``c * d_B / d_A``, rounded half up). A cut after
+    ``j`` of the ``n_A`` blocks of A's stage resumes after ``j * n_B / n_A`` blocks of B's
+    stage of the same resolution (rounded half up, kept inside that stage); cuts at a
+    resolution B does not have give no stitch. So CNNs and hierarchical transformers stitch
+    stage to stage, and the stitching layer converts layouts between families.
     Ids: anchors, then one-stitch routes, then two-stitch routes, each in that loop order.
     """
 
     name = "two_way"
     options = {"pairs": "nearest", "max_stitches": 2, "window": 1, "stride": 1}
+    staged = True
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -214,18 +264,55 @@ class TwoWayRule(StitchRule):
                 f"rule 'two_way': max_stitches must be 1 or 2, got {self.config['max_stitches']}"
             )
 
-    def _resumes(self, c: int, da: int, db: int) -> list[int]:
-        aligned = (2 * c * db + da) // (2 * da)  # c * db / da rounded half up
+    def check(self, depths: Sequence[int], features: Sequence[Sequence[Any]] | None = None) -> None:
+        super().check(depths)
+        if features is None:
+            return
+        from .anchors import stitch_problem
+
+        pairs = _pairs(len(depths), self.config["pairs"])
+        apart = [(a, b) for a, b in pairs
+                 if not {f.stitch_key for f in features[a][1:]} & {f.stitch_key for f in features[b][1:]}]
+        # neighbours must be stitchable; with pairs: all, pairs that are not simply give no stitch
+        if apart and (self.config["pairs"] == "nearest" or len(apart) == len(pairs)):
+            a, b = apart[0]
+            fa, fb = features[a], features[b]
+            problem = stitch_problem(fa[-1], fb[-1]) or "no common resolution"
+            raise StitchnasError(
+                f"rule 'two_way': anchors {a} and {b} share no block boundary to stitch at "
+                f"(anchor {a}: {_describe_stages(fa)}; anchor {b}: {_describe_stages(fb)}): {problem}"
+            )
+
+    def _resumes(self, c: int, da: int, db: int, sa: list[Stage] | None = None,
+                 sb: list[Stage] | None = None) -> list[int]:
+        if sa is None or sb is None:
+            aligned = (2 * c * db + da) // (2 * da)  # c * db / da rounded half up
+            lo_b, hi_b = 0, db - 1
+        else:
+            st_a = next(st for st in sa if st.lo <= c <= st.hi)
+            st_b = next((st for st in sb if st.key == st_a.key), None)
+            if st_b is None:
+                return []
+            j = c - st_a.start
+            aligned = st_b.start + (2 * j * st_b.blocks + st_a.blocks) // (2 * st_a.blocks)
+            aligned = min(max(aligned, st_b.lo), st_b.hi)
+            lo_b, hi_b = st_b.lo, min(st_b.hi, db - 1)
         w = self.config["window"]
         lo = aligned - (w - 1) // 2
-        return [k for k in range(lo, lo + w) if 0 <= k < db]
+        return [k for k in range(lo, lo + w) if lo_b <= k <= hi_b]
 
     def _cuts(self, lo: int, d: int) -> list[int]:
         s = self.config["stride"]
         return [c for c in range(lo + 1, d) if c % s == 0]
 
-    def enumerate(self, depths: Sequence[int]) -> list[Candidate | None]:
+    def enumerate(self, depths: Sequence[int],
+                  features: Sequence[Sequence[Any]] | None = None) -> list[Candidate | None]:
         n = len(depths)
+        stages = [boundary_stages(f) for f in features] if features is not None else [None] * n
+
+        def resumes(c: int, a: int, b: int) -> list[int]:
+            return self._resumes(c, depths[a], depths[b], stages[a], stages[b])
+
         pairs = _pairs(n, self.config["pairs"])
         nexts: dict[int, list[int]] = {i: [] for i in range(n)}
         for a, b in pairs:
@@ -236,17 +323,126 @@ class TwoWayRule(StitchRule):
         singles: list[tuple[int, int, int, int]] = []
         for a, b in ordered:
             for c in self._cuts(0, depths[a]):
-                for k in self._resumes(c, depths[a], depths[b]):
+                for k in resumes(c, a, b):
                     singles.append((a, c, b, k))
                     routes.append(Route((Segment(a, 0, c), Segment(b, k, depths[b]))))
         if self.config["max_stitches"] == 2:
             for a, c, b, k in singles:
                 for c2 in self._cuts(k, depths[b]):
                     for dst in sorted(nexts[b]):
-                        for k2 in self._resumes(c2, depths[b], depths[dst]):
+                        for k2 in resumes(c2, b, dst):
                             if dst == a and k2 < c:
                                 continue
                             routes.append(Route((Segment(a, 0, c), Segment(b, k, c2),
                                                  Segment(dst, k2, depths[dst]))))
         unique = list(dict.fromkeys(routes))
         return [Candidate(i, r, _junction_keys(r)) for i, r in enumerate(unique)]
+
+
+def _paired_stage(n: int, kernel_size: int, stride: int) -> tuple[list[tuple[int, int]], list[int]]:
+    """SN-Net's ``paired_stitching`` within a stage of n blocks in both anchors: sliding windows;
+    (j, k) with j < k (front runs stage blocks 0..j, back resumes at stage block k); one layer
+    per window that brings new pairs."""
+    cfgs: list[tuple[int, int]] = []
+    layers: list[int] = []
+    window = -1
+    for w in range(0, n, stride):
+        ids = range(w, min(w + kernel_size, n))
+        new = [(j, k) for j in ids for k in ids if j < k and (j, k) not in cfgs]
+        if new:
+            window += 1
+            cfgs += new
+            layers += [window] * len(new)
+    return cfgs, layers
+
+
+def _unpaired_stage(n_front: int, n_back: int) -> tuple[list[tuple[int, int]], list[int]]:
+    """SN-Net's ``unpaired_stitching`` (front stage shallower): back block i maps to front block
+    ``floor(i * n_front / n_back)`` (nearest interpolation); (j, i) for every back block i > j
+    mapped to front block j. Layer ids as SN-Net's code assigns them: the m-th stitch uses
+    layer ``mapping[m]``."""
+    mapping = [(i * n_front) // n_back for i in range(n_back)]
+    cfgs = [(j, i) for j in range(n_front) for i, e in enumerate(mapping) if e == j and j < i]
+    return cfgs, [mapping[m] for m in range(len(cfgs))]
+
+
+@register_rule
+class SNNetStagesRule(StitchRule):
+    """SN-Net's stitching of CNNs and hierarchical models (ResNet, Swin, LeViT), official order.
+
+    Stages are the runs of blocks at one spatial resolution (ResNet's ``layerN``, Swin's and
+    LeViT's stages). For each stitched stage s (option ``stages``, default all), for each pair
+    of neighbouring anchors (small, then large), the front anchor runs up to block j of stage s
+    and the back anchor resumes at block k > j of its stage s: paired sliding windows
+    (``kernel_size``, ``stride``) when both stages are equally deep, SN-Net's nearest-depth
+    mapping when the back stage is deeper. Ids: the anchors, then per stage, per pair, SN-Net's
+    order. SN-Net stitches ResNet/Swin in stages [1, 2], LeViT in [0, 1].
+    """
+
+    name = "snnet_stages"
+    options: ClassVar[dict[str, Any]] = {"stages": None, "kernel_size": 2, "stride": 1}
+    staged = True
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        st = self.config["stages"]
+        if st is not None and (
+            not isinstance(st, list) or not st
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in st)
+            or len(set(st)) != len(st)
+        ):
+            raise StitchnasError(
+                f"rule 'snnet_stages': stages must be a list of distinct stage numbers (0 = first), "
+                f"e.g. [1, 2], or null for all; got {st!r}"
+            )
+
+    def _stages(self, features: Sequence[Sequence[Any]]) -> list[list[Stage]]:
+        return [[st for st in boundary_stages(f) if st.blocks > 0] for f in features]
+
+    def check(self, depths: Sequence[int], features: Sequence[Sequence[Any]] | None = None) -> None:
+        super().check(depths)
+        if features is None:
+            raise StitchnasError("rule 'snnet_stages' needs the anchors' features: load it with a space")
+        stages = self._stages(features)
+        counts = [len(s) for s in stages]
+        desc = "; ".join(f"anchor {a}: {_describe_stages(f)}" for a, f in enumerate(features))
+        if len(set(counts)) != 1 or any(
+            stages[a][s].key != stages[0][s].key for a in range(len(stages)) for s in range(counts[0])
+        ):
+            raise StitchnasError(
+                f"rule 'snnet_stages' needs anchors with the same stages (same resolutions, in the "
+                f"same order), got {desc}; use rule 'two_way' to stitch wherever resolutions match"
+            )
+        chosen = self.config["stages"] or list(range(counts[0]))
+        bad = [s for s in chosen if s >= counts[0]]
+        if bad:
+            raise StitchnasError(
+                f"rule 'snnet_stages': the anchors have stages 0..{counts[0] - 1}, not {bad}"
+            )
+        for s in chosen:
+            for a in range(len(depths) - 1):
+                if stages[a][s].blocks > stages[a + 1][s].blocks:
+                    raise StitchnasError(
+                        f"rule 'snnet_stages' stitches small to large: stage {s} of anchor {a} has "
+                        f"{stages[a][s].blocks} blocks, more than anchor {a + 1}'s "
+                        f"{stages[a + 1][s].blocks}; list the anchors from small to large or use 'two_way'"
+                    )
+
+    def enumerate(self, depths: Sequence[int],
+                  features: Sequence[Sequence[Any]] | None = None) -> list[Candidate | None]:
+        if features is None:
+            raise StitchnasError("rule 'snnet_stages' needs the anchors' features: load it with a space")
+        stages = self._stages(features)
+        out = _anchors_alone(depths)
+        for s in self.config["stages"] or range(len(stages[0])):
+            for a in range(len(depths) - 1):
+                b = a + 1
+                sa, sb = stages[a][s], stages[b][s]
+                if sa.blocks == sb.blocks:
+                    cfgs, layers = _paired_stage(sa.blocks, self.config["kernel_size"], self.config["stride"])
+                else:
+                    cfgs, layers = _unpaired_stage(sa.blocks, sb.blocks)
+                for (j, k), layer in zip(cfgs, layers):
+                    route = Route((Segment(a, 0, sa.start + j + 1), Segment(b, sb.start + k, depths[b])))
+                    out.append(Candidate(len(out), route, (f"{a}>{b}@s{s}l{layer}",)))
+        return out

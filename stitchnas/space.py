@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from .anchors import AnchorSpec, FeatureSpec, adapter_for, create_anchor_model
+from .anchors import AnchorSpec, FeatureSpec, adapter_for, create_anchor_model, stitch_problem
 from .errors import StitchnasError
 from .fileio import results_dir
 from .routes import Candidate, Junction, Route
@@ -27,17 +27,29 @@ __all__ = ["SearchSpace", "LayerShape", "load_space", "list_spaces", "bundled_sp
            "DEFAULT_SPACE"]
 
 DEFAULT_SPACE = "fmnist_vit_2way"
-_TOP_KEYS = {"name", "description", "input_size", "anchors", "rule", "stitching", "data", "training"}
+_TOP_KEYS = {"name", "description", "input_size", "anchors", "rule", "stitching", "data", "training",
+             "run"}
 _ANCHOR_KEYS = {"name", "model", "kwargs", "checkpoint", "pretrained"}
 
 
 @dataclass(frozen=True)
 class LayerShape:
-    """A stitching layer's shape: channels in and out, and feature layout at the junction."""
+    """A stitching layer's shape: channels in and out, the feature layout it receives
+    (``layout``) and the one it must produce (``out_layout``, None: the same), and the grid
+    (H, W) at the junction (needed to lay tokens out as a feature map)."""
 
     in_channels: int
     out_channels: int
     layout: str
+    out_layout: str | None = None
+    grid: tuple[int, int] | None = None
+
+    def build(self, rank: int | None = None):
+        """A fresh :class:`~stitchnas.stitching.StitchingLayer` of this shape."""
+        from .stitching import StitchingLayer
+
+        return StitchingLayer(self.in_channels, self.out_channels, rank, in_layout=self.layout,
+                              out_layout=self.out_layout or self.layout, grid=self.grid)
 
 
 def bundled_spaces_dir() -> Path:
@@ -188,7 +200,7 @@ class SearchSpace:
         space = cls(
             name=name, anchors=anchors, rule=get_rule(doc["rule"]), input_size=input_size,
             rank=rank, description=str(doc.get("description") or ""), path=path,
-            extra={k: doc[k] for k in ("data", "training") if k in doc},
+            extra={k: doc[k] for k in ("data", "training", "run") if k in doc},
         )
         space._raw = doc
         return space
@@ -257,8 +269,12 @@ class SearchSpace:
 
     @cached_property
     def _slots(self) -> list[Candidate | None]:
-        self.rule.check(self.depths)
-        slots = self.rule.enumerate(self.depths)
+        if getattr(self.rule, "staged", False):  # rules that map stage to stage see the features
+            self.rule.check(self.depths, self.feature_specs)
+            slots = self.rule.enumerate(self.depths, self.feature_specs)
+        else:
+            self.rule.check(self.depths)
+            slots = self.rule.enumerate(self.depths)
         for cand in slots:
             if cand is not None:
                 cand.route.validate(self.depths)
@@ -267,14 +283,16 @@ class SearchSpace:
         return slots
 
     def _check_junction(self, j: Junction) -> None:
+        """Legal junctions join features of equal spatial resolution (or identical token
+        sequences); the stitching layer converts the layout (tokens, NCHW, NHWC)."""
         src = self.feature_specs[j.src][j.src_end]
         dst = self.feature_specs[j.dst][j.dst_start]
-        if src.layout != dst.layout or src.positions != dst.positions:
+        problem = stitch_problem(src, dst)
+        if problem:
             a, b = self.anchors[j.src], self.anchors[j.dst]
             raise StitchnasError(
                 f"cannot stitch {a.name} after block {j.src_end - 1} ({src}) to {b.name} at block "
-                f"{j.dst_start} ({dst}): stitching needs the same token grid on both sides "
-                "(same img_size and patch_size)"
+                f"{j.dst_start} ({dst}): {problem}"
             )
 
     @property
@@ -338,14 +356,27 @@ class SearchSpace:
                     lst.append(j)
         return {k: tuple(v) for k, v in out.items()}
 
+    def junction_shape(self, j: Junction) -> LayerShape:
+        """The shape of the stitching layer a junction needs."""
+        src = self.feature_specs[j.src][j.src_end]
+        dst = self.feature_specs[j.dst][j.dst_start]
+        out_layout = None if dst.layout == src.layout else dst.layout
+        grid = dst.resolution if src.layout == "tokens" and dst.layout != "tokens" else None
+        return LayerShape(src.channels, dst.channels, src.layout, out_layout, grid)
+
     @cached_property
     def layer_shapes(self) -> dict[str, LayerShape]:
         shapes = {}
         for key, junctions in self.layer_junctions.items():
-            j = junctions[0]
-            src = self.feature_specs[j.src][j.src_end]
-            dst = self.feature_specs[j.dst][j.dst_start]
-            shapes[key] = LayerShape(src.channels, dst.channels, src.layout)
+            shape = self.junction_shape(junctions[0])
+            for j in junctions[1:]:
+                if self.junction_shape(j) != shape:
+                    raise StitchnasError(
+                        f"space {self.name!r}: stitching layer {key!r} serves junctions {junctions[0]} "
+                        f"and {j} of different shapes ({shape} vs {self.junction_shape(j)}); the rule "
+                        "must give them separate layers"
+                    )
+            shapes[key] = shape
         return shapes
 
     def create_models(self, weights: bool = True, device: str | None = None):

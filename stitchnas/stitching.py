@@ -1,9 +1,13 @@
 """Stitching layers: the small maps that join one anchor's features to another's.
 
-A stitching layer is a linear map over the channel dimension of token features (SN-Net), with
-an optional low-rank update on top of a frozen least-squares solution (SN-Netv2). It is
-initialised by least squares: W, b minimising ||X W^T + b - Y|| over a calibration batch, where
-X are the front anchor's features at the cut and Y the back anchor's features where it resumes.
+A stitching layer is a linear map over the channel dimension, applied at every token or spatial
+position (SN-Net): a linear layer on tokens, a 1x1 convolution between NCHW feature maps. It
+also converts the layout when the two anchors lay their features out differently (a CNN's NCHW
+map feeding a Swin's NHWC stages or LeViT's tokens, and back); it never resamples, so both sides
+hold the same positions. An optional low-rank update sits on top of a frozen least-squares
+solution (SN-Netv2). It is initialised by least squares: W, b minimising ||X W^T + b - Y|| over a
+calibration batch, where the rows of X are the front anchor's features at the cut (every
+position of every image) and Y the back anchor's features where it resumes.
 """
 
 from __future__ import annotations
@@ -11,68 +15,123 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["StitchingLayer", "least_squares_fit", "flatten_positions"]
+__all__ = ["StitchingLayer", "least_squares_fit", "flatten_positions", "LAYOUTS"]
+
+LAYOUTS = ("tokens", "nchw", "nhwc")
 
 
 class StitchingLayer(nn.Module):
     """Linear map ``in_channels -> out_channels`` applied at every token (or spatial position).
 
+    ``in_layout``/``out_layout`` (``tokens``, ``nchw``, ``nhwc``; the output defaults to the
+    input's) say how the features arrive and how the next block wants them; ``grid`` (H, W) is
+    needed to turn tokens into a feature map. Between two NCHW maps the map is a 1x1
+    convolution; otherwise a linear layer on channels-last features. A 2-D input is taken as
+    rows of channels (one row per position, as :func:`flatten_positions` gives them).
+
     With ``rank`` set, the full map is kept frozen (its least-squares value) and a trainable
     low-rank update ``B @ A`` (B zero-initialised) is added, as in SN-Netv2.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, rank: int | None = None) -> None:
+    def __init__(self, in_channels: int, out_channels: int, rank: int | None = None,
+                 in_layout: str = "tokens", out_layout: str | None = None,
+                 grid: Sequence[int] | None = None) -> None:
         super().__init__()
+        out_layout = out_layout or in_layout
+        for layout in (in_layout, out_layout):
+            if layout not in LAYOUTS:
+                raise ValueError(f"unknown feature layout {layout!r}; known: {', '.join(LAYOUTS)}")
+        if in_layout == "tokens" and out_layout != "tokens" and grid is None:
+            raise ValueError("turning tokens into a feature map needs the grid (H, W)")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.rank = rank
-        self.linear = nn.Linear(in_channels, out_channels)
+        self.in_layout = in_layout
+        self.out_layout = out_layout
+        self.grid = tuple(int(g) for g in grid) if grid is not None else None
+        self.conv = in_layout == out_layout == "nchw"
+
+        def make(i: int, o: int, bias: bool) -> nn.Module:
+            return nn.Conv2d(i, o, 1, bias=bias) if self.conv else nn.Linear(i, o, bias=bias)
+
+        self.linear = make(in_channels, out_channels, True)
         if rank is not None:
             if rank <= 0:
                 raise ValueError(f"low-rank stitching needs rank >= 1, got {rank}")
             self.linear.weight.requires_grad_(False)
             self.linear.bias.requires_grad_(False)
-            self.lora_a = nn.Linear(in_channels, rank, bias=False)
-            self.lora_b = nn.Linear(rank, out_channels, bias=False)
+            self.lora_a = make(in_channels, rank, False)
+            self.lora_b = make(rank, out_channels, False)
             nn.init.zeros_(self.lora_b.weight)
         else:
             self.lora_a = None
             self.lora_b = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _map(self, x: torch.Tensor) -> torch.Tensor:
         y = self.linear(x)
         if self.lora_a is not None:
             y = y + self.lora_b(self.lora_a(x))
         return y
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            return self.map_rows(x)
+        if self.conv:
+            return self._map(x)
+        if self.in_layout == "nchw":
+            x = x.permute(0, 2, 3, 1)  # (B, H, W, C)
+        y = self._map(x)  # channels last: (B, N, C) or (B, H, W, C)
+        if self.out_layout == "tokens":
+            return y.flatten(1, 2) if y.dim() == 4 else y
+        if y.dim() == 3:
+            y = y.reshape(y.shape[0], *self.grid, y.shape[-1])
+        return y.permute(0, 3, 1, 2) if self.out_layout == "nchw" else y
+
+    def map_rows(self, x: torch.Tensor) -> torch.Tensor:
+        """The channel map on rows (P, in_channels) -> (P, out_channels)."""
+        y = F.linear(x, self._2d(self.linear.weight), self.linear.bias)
+        if self.lora_a is not None:
+            y = y + F.linear(F.linear(x, self._2d(self.lora_a.weight)), self._2d(self.lora_b.weight))
+        return y
+
+    @staticmethod
+    def _2d(w: torch.Tensor) -> torch.Tensor:
+        return w.reshape(w.shape[0], w.shape[1])
+
     @torch.no_grad()
     def set_weights(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
-        """Set the full map (and reset the low-rank update to zero)."""
-        self.linear.weight.copy_(weight)
+        """Set the full map (and reset the low-rank update to zero); ``weight`` is (out, in)."""
+        self.linear.weight.copy_(weight.reshape(self.linear.weight.shape))
         self.linear.bias.copy_(bias)
         if self.lora_b is not None:
             self.lora_b.weight.zero_()
 
     @torch.no_grad()
     def effective_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
-        w = self.linear.weight.clone()
+        """The map as a whole: (weight (out, in), bias)."""
+        w = self._2d(self.linear.weight).clone()
         if self.lora_a is not None:
-            w += self.lora_b.weight @ self.lora_a.weight
+            w += self._2d(self.lora_b.weight) @ self._2d(self.lora_a.weight)
         return w, self.linear.bias.clone()
 
     def extra_repr(self) -> str:
-        return f"{self.in_channels} -> {self.out_channels}" + (
-            f", rank={self.rank}" if self.rank else ""
-        )
+        text = f"{self.in_channels} -> {self.out_channels}"
+        if (self.in_layout, self.out_layout) != ("tokens", "tokens"):
+            text += f", {self.in_layout} -> {self.out_layout}"
+        if self.grid is not None and self.in_layout == "tokens" and self.out_layout != "tokens":
+            text += f" ({self.grid[0]}x{self.grid[1]})"
+        return text + (f", rank={self.rank}" if self.rank else "")
 
 
 def flatten_positions(x: torch.Tensor, layout: str = "tokens") -> torch.Tensor:
-    """Features (B, N, C) or (B, C, H, W) -> (B*positions, C) rows for least squares."""
-    if layout == "tokens":
-        return x.reshape(-1, x.shape[-1])
-    return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
+    """Features (B, N, C), (B, C, H, W) or (B, H, W, C) -> (B*positions, C) rows, positions in
+    row-major (h, w) order in every layout, so rows of two layouts line up for least squares."""
+    if layout == "nchw":
+        return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
+    return x.reshape(-1, x.shape[-1])
 
 
 @torch.no_grad()

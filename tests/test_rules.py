@@ -10,8 +10,8 @@ def routes(rule, depths):
 
 
 def test_registry_lists_and_suggests():
-    assert list_rules() == ["snnet_v1", "snnet_v2", "two_way"]
-    assert list_rules("snnet*") == ["snnet_v1", "snnet_v2"]
+    assert list_rules() == ["snnet_stages", "snnet_v1", "snnet_v2", "two_way"]
+    assert list_rules("snnet_v*") == ["snnet_v1", "snnet_v2"]
     with pytest.raises(StitchnasError, match="did you mean snnet_v1"):
         get_rule({"type": "snnet_v11"})
     with pytest.raises(StitchnasError, match="no option 'kernel'"):
