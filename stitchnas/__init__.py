@@ -23,6 +23,9 @@ _LAZY = {
     "StitchedNetwork": "stitchnas.model",
     "RouteModule": "stitchnas.model",
     "StitchingLayer": "stitchnas.stitching",
+    "AnchorAdapter": "stitchnas.anchors",
+    "FeatureSpec": "stitchnas.anchors",
+    "register_adapter": "stitchnas.anchors",
     "Profiler": "stitchnas.profiler",
     "Cost": "stitchnas.profiler",
     "StitchCost": "stitchnas.profiler",
@@ -66,6 +69,10 @@ _LAZY = {
     "save_front": "stitchnas.fronts",
     "build_model": "stitchnas.fronts",
     "export_model": "stitchnas.fronts",
+    "search": "stitchnas.search",
+    "search_targets": "stitchnas.search",
+    "SearchConfig": "stitchnas.search",
+    "SearchResult": "stitchnas.search",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

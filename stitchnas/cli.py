@@ -524,6 +524,70 @@ def _cmd_bench_active(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_search(args: argparse.Namespace) -> int:
+    from .search import SearchConfig, search_targets
+
+    objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip()) if args.objectives else None
+    config = SearchConfig(objectives=objectives, sampler=args.sampler, n_trials=args.trials,
+                          seed=args.seed, storage=args.storage, study_name=args.study_name,
+                          predictor=args.predictor, measurements=args.measurements,
+                          out_dir=args.out, encoding=args.encoding)
+
+    def report(r) -> None:
+        for note in r.notes:
+            print(f"stitchnas: note: {note}", file=sys.stderr)
+        front = r.front
+        n_pred = sum(m.acc1_source == "predicted" for m in front.members)
+        print(f"{front.space} on {r.target}: front of {len(front)} ({len(front) - n_pred} measured, "
+              f"{n_pred} predicted accuracy) over {','.join(front.objectives)}, from {r.distinct_candidates} "
+              f"distinct of {front.study.get('candidates')} candidates in {r.n_trials_done} trials "
+              f"({front.study.get('sampler')}, seed {front.study.get('seed')}, {r.seconds:.1f} s); "
+              f"saved {r.path}; study {r.study_name} in {r.storage}")
+
+    search_targets(args.space, args.target, config, on_result=report)
+    return 0
+
+
+def _cmd_bench_search(args: argparse.Namespace) -> int:
+    from .search_bench import bench_search
+
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
+    r = bench_search(args.space, args.measurements, target=args.target, objectives=objectives,
+                     train_fraction=args.train_fraction, trials=args.trials, seeds=seeds,
+                     samplers=[s.strip() for s in args.samplers.split(",") if s.strip()],
+                     predictor=args.predictor, measure_anchors=args.measure_anchors,
+                     out_dir=Path(args.out))
+    known = (f"{r['train_size']} of {r['candidates']} stitches measured"
+             + (" (the anchors among them)" if r["measure_anchors"] else "")
+             + (f", {r['predictor']} predicts the rest" if r["train_size"] < r["candidates"] else ""))
+    print(f"{r['space']}: {known}; true hypervolume of the found front / the true front's "
+          f"(nadir reference; chance reference in brackets), mean of {len(r['seeds'])} seeds:")
+    ceil = r["ceiling"]
+    print(f"  ceiling (predicted front of every candidate): {ceil['hv_ratio_nadir_mean']:.4f} "
+          f"[{ceil['hv_ratio_chance_mean']:.4f}]")
+    for name, e in r["results"].items():
+        d = e["distinct"]["mean"][-1]
+        print(f"  {name:<8} after {r['trials']} trials: {e['final_nadir']['mean']:.4f} "
+              f"[{e['final_chance']['mean']:.4f}], {d:.1f} distinct candidates, "
+              f"{e['seconds_mean']:.2f} s per search")
+    print(f"wrote {', '.join(r.get('files', []))}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .pipeline import RunConfig, run
+    from .space import load_space
+
+    space = load_space(args.space)
+    targets = tuple(t for t in args.targets.split(",") if t) if args.targets else None
+    cfg = RunConfig.from_space(space, targets=targets, device=args.device, seed=args.seed,
+                               trials=args.trials)
+    report = run(space, config=cfg, out=args.out)
+    print(Path(report.report).read_text())
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -539,8 +603,9 @@ def _nonnegative_int(text: str) -> int:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+    def error(self, message: str) -> None:  # one line, exit 2, the same prefix as every error
+        message = " ".join(str(message).split())
+        self.exit(2, f"stitchnas: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -548,6 +613,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="stitchnas", description="Neural architecture search over stitch space.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("run", help="the main job: anchors, stitching layers, measurements, "
+                                   "predictor, latency tables, search and fronts (what is missing)")
+    p.add_argument("space", nargs="?", default=DEFAULT_SPACE,
+                   help=f"a space YAML path or bundled name (default: {DEFAULT_SPACE})")
+    p.add_argument("--targets", help="comma-separated targets (default: the space's run.targets)")
+    p.add_argument("--trials", type=_positive_int, help="search trials per target")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="cpu, cuda, ... for training and measuring (default cpu)")
+    p.add_argument("--out", help="results root (default: $STITCHNAS_RESULTS or results)")
+    p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("spaces", help="list bundled search spaces")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'deit*'")
@@ -762,6 +838,52 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--out", default="results/benchmarks", help="folder for the JSON report")
     b.set_defaults(func=_cmd_bench_latency)
+
+    p = sub.add_parser("search", help="multi-objective Optuna search: the Pareto front of a space on "
+                                      "each target (saved as results/SPACE/TARGET/front.json)")
+    p.add_argument("space", nargs="?", default=DEFAULT_SPACE,
+                   help=f"a space YAML path or bundled name (default: {DEFAULT_SPACE})")
+    p.add_argument("--target", action="append", required=True,
+                   help="hardware target (YAML path or bundled name); repeat for several")
+    p.add_argument("--objectives", help="comma-separated: acc1 and costs among flops, params, "
+                                        "latency_ms, memory_mb (default: acc1 and the target's cost)")
+    p.add_argument("--sampler", default="nsga2", help="nsga2 (default), tpe, gp, random, exhaustive, "
+                                                      "or an Optuna sampler class as module:Class")
+    p.add_argument("--trials", type=_positive_int, help="completed trials the study should hold "
+                   "(default: min(3 x candidates, 300); exhaustive: every candidate)")
+    p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
+    p.add_argument("--storage", help="Optuna storage: URL (sqlite:///..., postgresql://...), a .db "
+                                     "path (SQLite) or a .log path (journal file); default "
+                                     "results/SPACE/search.db")
+    p.add_argument("--study-name", help="default: derived from space, target, objectives, sampler, "
+                                        "seed and inputs (the same command resumes its study); "
+                                        "with several targets, -TARGET is appended")
+    p.add_argument("--predictor", default="auto", help="predicts unmeasured accuracies (stitchnas "
+                                                       "predictors; default auto)")
+    p.add_argument("--measurements", help="measurements file (default: results/SPACE/measurements.jsonl)")
+    p.add_argument("--out", help="results root for the fronts (default: results)")
+    p.add_argument("--encoding", choices=("auto", "relative", "tree"), default="auto",
+                   help="stitch as parameters: relative cut depths (default) or the exact tree "
+                        "(always for exhaustive)")
+    p.set_defaults(func=_cmd_search)
+
+    b = bsub.add_parser("search", help="NSGA-II vs TPE vs random against the true front of a fully "
+                                       "measured space")
+    b.add_argument("space", nargs="?", default=DEFAULT_SPACE)
+    b.add_argument("--measurements", help="every candidate measured (default: "
+                                          "results/SPACE/measurements.jsonl)")
+    b.add_argument("--train-fraction", type=float, default=0.2,
+                   help="share of stitches the search may know as measured (default 0.2; 1: all)")
+    b.add_argument("--trials", type=_positive_int, default=100)
+    b.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds (split and sampler)")
+    b.add_argument("--samplers", default="nsga2,tpe,random")
+    b.add_argument("--target", default="flops_budget")
+    b.add_argument("--objectives", default="acc1,flops")
+    b.add_argument("--predictor", default="auto")
+    b.add_argument("--measure-anchors", action="store_true",
+                   help="the measured share always holds the anchors (as when they were trained first)")
+    b.add_argument("--out", default="results/benchmarks", help="folder for the JSON and PNG report")
+    b.set_defaults(func=_cmd_bench_search)
     return parser
 
 

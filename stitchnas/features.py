@@ -67,8 +67,8 @@ def flops_of(stitches: Iterable[Stitch]) -> np.ndarray:
 
 
 def make_stitches(
-    space: "SearchSpace",
-    measurements: Iterable["Measurement"] = (),
+    space: SearchSpace,
+    measurements: Iterable[Measurement] = (),
     signals: Mapping[int, Mapping[str, float]] | None = None,
     candidates=None,
 ) -> list[Stitch]:
@@ -135,7 +135,7 @@ class StitchFeaturizer(TransformerMixin, BaseEstimator):
     def __init__(self, include: Sequence[str] = GROUPS) -> None:
         self.include = include
 
-    def fit(self, X, y=None) -> "StitchFeaturizer":
+    def fit(self, X, y=None) -> StitchFeaturizer:
         stitches = _check_stitches(X)
         bad = sorted(set(self.include) - set(self.GROUPS))
         if bad:

@@ -12,11 +12,10 @@ report says what was done and what was reused. Settings come from the space's ``
 
 from __future__ import annotations
 
-import json
 import platform
 import sys
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -53,7 +52,7 @@ class RunConfig:
     device: str = "cpu"
 
     @classmethod
-    def from_space(cls, space, **overrides: Any) -> "RunConfig":
+    def from_space(cls, space, **overrides: Any) -> RunConfig:
         doc = dict(space.extra.get("run") or {})
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(doc) - known)
@@ -125,7 +124,13 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
     from .space import load_space
     from .suggest import suggest
     from .targets import load_target
-    from .train import AnchorTrainConfig, StitchTrainConfig, config_from_space, train_anchors, train_stitched
+    from .train import (
+        AnchorTrainConfig,
+        StitchTrainConfig,
+        config_from_space,
+        train_anchors,
+        train_stitched,
+    )
 
     t_start = time.perf_counter()
     space = load_space(space)

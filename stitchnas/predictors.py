@@ -61,7 +61,7 @@ class FlopsBaseline(RegressorMixin, BaseEstimator):
     def __init__(self, increasing: bool = True) -> None:
         self.increasing = increasing
 
-    def fit(self, X, y) -> "FlopsBaseline":
+    def fit(self, X, y) -> FlopsBaseline:
         from sklearn.isotonic import IsotonicRegression
 
         y = _targets(y)
@@ -93,7 +93,7 @@ class ForestPredictor(RegressorMixin, BaseEstimator):
         self.include = include
         self.random_state = random_state
 
-    def fit(self, X, y) -> "ForestPredictor":
+    def fit(self, X, y) -> ForestPredictor:
         from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 
         kinds = {"extra_trees": ExtraTreesRegressor, "random_forest": RandomForestRegressor}
@@ -178,7 +178,7 @@ class AutoPredictor(RegressorMixin, BaseEstimator):
         self.margin = margin
         self.random_state = random_state
 
-    def fit(self, X, y) -> "AutoPredictor":
+    def fit(self, X, y) -> AutoPredictor:
         from scipy.stats import kendalltau
 
         X = _check_stitches(X)
@@ -249,7 +249,7 @@ def _entry_points() -> dict[str, Any]:
 
     try:
         return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    except Exception:  # noqa: BLE001 - a broken third-party distribution must not break us
+    except Exception:
         return {}
 
 

@@ -55,14 +55,14 @@ def check_predictor(predictor: Any, *, seed: int = 0) -> None:
 
     try:
         est = create_predictor(predictor, random_state=seed)
-    except Exception as err:  # noqa: BLE001 - reported, not raised
+    except Exception as err:
         raise AssertionError(f"{name}: cannot be created with no arguments: {err}") from err
     if not (hasattr(est, "fit") and hasattr(est, "predict")):
         raise AssertionError(f"{name}: needs fit(stitches, acc1) and predict(stitches) methods")
     try:
         params = est.get_params()
         clone(est)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         problems.append(f"get_params()/sklearn.base.clone fail ({type(err).__name__}: {err}): subclass "
                         "sklearn.base.BaseEstimator and store every __init__ argument under its own name")
         params = None
@@ -73,7 +73,7 @@ def check_predictor(predictor: Any, *, seed: int = 0) -> None:
     x_copy, y_copy = list(x_tr), np.array(y_tr)
     try:
         out = est.fit(x_tr, y_tr)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         raise AssertionError(f"{name}: fit(stitches, acc1) raised {type(err).__name__}: {err}") from err
     if out is not est:
         problems.append("fit must return self (end fit with `return self`)")
@@ -83,11 +83,11 @@ def check_predictor(predictor: Any, *, seed: int = 0) -> None:
         try:
             if est.get_params().keys() != params.keys():
                 problems.append("fit changed get_params(): do not set constructor arguments in fit")
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
     try:
         pred = np.asarray(est.predict(x_te))
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         raise AssertionError(f"{name}: predict(stitches) raised {type(err).__name__}: {err}") from err
     if pred.shape != (len(x_te),):
         problems.append(f"predict must return one number per stitch, shape ({len(x_te)},); got {pred.shape}")
@@ -101,7 +101,7 @@ def check_predictor(predictor: Any, *, seed: int = 0) -> None:
         if again.shape == pred.shape and not np.allclose(again, pred):
             problems.append("two fits with the same data and random_state differ: seed every random "
                             "step from a random_state argument")
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         problems.append(f"a second fit failed ({type(err).__name__}: {err}): fit must work on a fresh instance")
     if supports_std(est):
         try:
@@ -114,11 +114,11 @@ def check_predictor(predictor: Any, *, seed: int = 0) -> None:
                     problems.append("predict(..., return_std=True)'s mean differs from predict(...)")
                 if not np.all(np.isfinite(std)) or np.any(std < 0):
                     problems.append("std must be finite and >= 0")
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             problems.append(f"predict accepts return_std but raised {type(err).__name__}: {err}")
     try:
         copy.deepcopy(est)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         problems.append(f"a fitted predictor must be copyable (copy.deepcopy raised {type(err).__name__})")
     if "random_state" in inspect.signature(type(est).__init__).parameters and params is not None \
             and "random_state" not in params:

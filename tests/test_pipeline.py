@@ -1,8 +1,8 @@
 import json
 
 import pytest
-
 from conftest import tiny_anchor, write_space
+
 from stitchnas.cli import main
 from stitchnas.errors import StitchnasError
 from stitchnas.fronts import load_front

@@ -3,11 +3,11 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import REPO, SHARED
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from conftest import REPO, SHARED
 from stitchnas.cli import main
 from stitchnas.errors import StitchnasError
 from stitchnas.features import StitchFeaturizer, make_stitches
