@@ -557,9 +557,10 @@ def _cmd_bench_search(args: argparse.Namespace) -> int:
                      train_fraction=args.train_fraction, trials=args.trials, seeds=seeds,
                      samplers=[s.strip() for s in args.samplers.split(",") if s.strip()],
                      predictor=args.predictor, measure_anchors=args.measure_anchors,
-                     out_dir=Path(args.out))
+                     choose=args.choose, out_dir=Path(args.out))
     known = (f"{r['train_size']} of {r['candidates']} stitches measured"
              + (" (the anchors among them)" if r["measure_anchors"] else "")
+             + (" (anchors, random, then chosen by suggest)" if r["choose"] == "suggest" else "")
              + (f", {r['predictor']} predicts the rest" if r["train_size"] < r["candidates"] else ""))
     print(f"{r['space']}: {known}; true hypervolume of the found front / the true front's "
           f"(nadir reference; chance reference in brackets), mean of {len(r['seeds'])} seeds:")
@@ -882,6 +883,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--predictor", default="auto")
     b.add_argument("--measure-anchors", action="store_true",
                    help="the measured share always holds the anchors (as when they were trained first)")
+    b.add_argument("--choose", choices=("random", "anchors", "suggest"), default="random",
+                   help="how the measured share is chosen: at random, anchors + random, or as "
+                        "`stitchnas run` does (anchors + random up to 8, then suggest)")
     b.add_argument("--out", default="results/benchmarks", help="folder for the JSON and PNG report")
     b.set_defaults(func=_cmd_bench_search)
     return parser
