@@ -176,9 +176,14 @@ def create_anchor_model(spec: AnchorSpec, *, weights: bool = True, device: str |
             model = timm.create_model(
                 spec.model, pretrained=bool(weights and spec.pretrained), **kwargs
             )
-    except TypeError as err:
+    except StitchnasError:
+        raise
+    except Exception as err:  # timm raises anything on bad kwargs: TypeError, ValueError, ...
+        first = (str(err).strip().splitlines() or [""])[0][:300]
+        what = "rejects" if isinstance(err, TypeError) else "cannot be built with"
         raise StitchnasError(
-            f"anchor {spec.name!r}: timm model {spec.model!r} rejects kwargs {kwargs}: {err}"
+            f"anchor {spec.name!r}: timm model {spec.model!r} {what} kwargs {kwargs}: "
+            f"{type(err).__name__}: {first}; fix the anchor's kwargs"
         ) from err
     if weights and spec.checkpoint and device != "meta":
         load_checkpoint(model, spec)

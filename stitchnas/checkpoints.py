@@ -53,6 +53,10 @@ def read_checkpoint(path: str | os.PathLike, space: SearchSpace | None = None) -
         ) from err
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise StitchnasError(f"{path} is not a stitchnas stitched-network checkpoint ({FORMAT})")
+    missing = [k for k in ("space", "space_hash", "stitch_layers", "anchors") if k not in doc]
+    if missing or not isinstance(doc["stitch_layers"], dict):
+        raise StitchnasError(f"checkpoint {path} is damaged (lacks {missing or ['stitch_layers']}): "
+                             "re-run `stitchnas train`")
     if space is not None and doc["space_hash"] != space.content_hash:
         raise StitchnasError(
             f"checkpoint {path} was trained on space {doc['space']!r} (hash {doc['space_hash']}), not "
@@ -80,7 +84,9 @@ def apply_checkpoint(net: StitchedNetwork, doc: dict[str, Any], path: str | os.P
         if doc["anchors"] is not None:
             net.anchors.load_state_dict(doc["anchors"])
     except RuntimeError as err:
+        lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+        detail = " ".join(lines[1:3] or lines[:1])[:300].rstrip(".")
         raise StitchnasError(
-            f"checkpoint {path} does not fit space {net.space.name!r}: "
-            f"{str(err).splitlines()[0]}; retrain with this space"
+            f"checkpoint {path} does not fit space {net.space.name!r} ({detail}); retrain with "
+            "this space"
         ) from err

@@ -469,7 +469,7 @@ class Front:
                 study=doc["study"], created=doc["created"], version=doc["stitchnas_version"],
                 path=str(path) if path else None,
             )
-        except (StitchnasError, TypeError, ValueError, KeyError, AttributeError) as err:
+        except (StitchnasError, TypeError, ValueError, KeyError, AttributeError, OverflowError) as err:
             raise StitchnasError(f"{where} is broken: {err}; {_remake_hint(doc)}") from None
 
 
@@ -616,6 +616,11 @@ def load_front(space: SearchSpace | str | os.PathLike | None = None, target: str
         raise StitchnasError(
             f"front file {path} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}); "
             f"it is truncated or garbled: {_remake_hint(None, name, target)}"
+        ) from None
+    except (ValueError, RecursionError) as err:  # huge integers, nesting too deep to parse
+        raise StitchnasError(
+            f"front file {path} is not valid JSON ({type(err).__name__}); it is garbled: "
+            f"{_remake_hint(None, name, target)}"
         ) from None
     front = Front.from_json(doc, path)
     if loaded is not None and front.space_hash != loaded.content_hash:

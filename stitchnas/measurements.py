@@ -120,6 +120,10 @@ def _check_row(row: Any) -> None:
         if not _is_number(value):
             what = "a number or null" if key in _NULLABLE else "a number"
             raise StitchnasError(f"{key!r} must be {what}, got {value!r}")
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond any float
+            value = math.inf if value > 0 else -math.inf
         if not math.isfinite(value):
             raise StitchnasError(f"{key!r} is {value}: measurements must be finite; re-measure this id")
         if key != "loss" and not 0.0 <= value <= 100.0:
@@ -129,8 +133,10 @@ def _check_row(row: Any) -> None:
         if key == "loss" and value < 0:
             raise StitchnasError(f"'loss' is {value}: a cross-entropy cannot be negative")
     for key in ("flops", "params"):
-        if not _is_int(row[key]) or row[key] < 0:
-            raise StitchnasError(f"{key!r} must be an integer >= 0, got {row[key]!r}")
+        if not _is_int(row[key]) or not 0 <= row[key] < 2 ** 63:
+            shown = repr(row[key]) if len(repr(row[key])) <= 40 else repr(row[key])[:37] + "..."
+            raise StitchnasError(f"{key!r} must be an integer in 0..2**63-1, got {shown}; "
+                                 "take counts from `stitchnas enumerate`")
     for key in ("dataset", "checkpoint", "space", "space_hash"):
         if not isinstance(row[key], str):
             raise StitchnasError(f"{key!r} must be a string, got {row[key]!r}")
@@ -145,15 +151,19 @@ def _parse_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             f"measurements file {path} does not exist: create it with `stitchnas evaluate` or "
             "`stitchnas import-snnet`"
         ) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise StitchnasError(f"cannot read measurements file {path} ({err}): check the path") from err
-    lines = text.split("\n")
+    except UnicodeDecodeError as err:
+        raise StitchnasError(f"cannot read measurements file {path}: it is not text ({err.reason} at "
+                             f"byte {err.start}); give a JSONL file, one JSON row per line") from err
+    except OSError as err:
+        raise StitchnasError(f"cannot read measurements file {path} ({err.strerror or err}): check "
+                             "the path") from err
+    lines = text.removeprefix("\ufeff").split("\n")  # a BOM (some editors write one) is not data
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
             last = n == len(lines) or all(not rest.strip() for rest in lines[n:])
             hint = ("the last line is cut short (an interrupted write?): delete that line and re-measure "
                     "its stitch" if last else "fix or delete that line")

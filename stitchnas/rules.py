@@ -87,7 +87,11 @@ def get_rule(config: dict[str, Any]) -> StitchRule:
         )
     options = dict(config)
     name = options.pop("type")
-    if name not in _RULES:
+    bad = [k for k in options if not isinstance(k, str)]
+    if bad:
+        raise StitchnasError(f"the space's rule has option name(s) {bad} that are not words; "
+                             "write options as name: value")
+    if not isinstance(name, str) or name not in _RULES:
         close = difflib.get_close_matches(str(name), list(_RULES), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise StitchnasError(f"unknown stitching rule {name!r} (known: {list_rules()}){hint}")
@@ -299,7 +303,7 @@ class TwoWayRule(StitchRule):
             lo_b, hi_b = st_b.lo, min(st_b.hi, db - 1)
         w = self.config["window"]
         lo = aligned - (w - 1) // 2
-        return [k for k in range(lo, lo + w) if lo_b <= k <= hi_b]
+        return list(range(max(lo, lo_b), min(lo + w - 1, hi_b) + 1))  # no loop over a huge window
 
     def _cuts(self, lo: int, d: int) -> list[int]:
         s = self.config["stride"]

@@ -76,6 +76,9 @@ def _read_yaml(path: Path) -> Any:
         text = path.read_text()
     except OSError as err:
         raise StitchnasError(f"cannot read space file {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise StitchnasError(f"cannot read space file {path}: it is not text ({err.reason} at byte "
+                             f"{err.start}); save it as UTF-8 YAML") from err
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -85,6 +88,9 @@ def _read_yaml(path: Path) -> Any:
         raise StitchnasError(
             f"space file {path} is not valid YAML{where}: {problem}; fix the file's syntax"
         ) from err
+    except RecursionError as err:
+        raise StitchnasError(f"space file {path} nests lists or mappings too deeply to read; fix the "
+                             "file's syntax") from err
 
 
 def load_space(name_or_path: str | os.PathLike | None = None) -> "SearchSpace":
@@ -107,6 +113,15 @@ def load_space(name_or_path: str | os.PathLike | None = None) -> "SearchSpace":
     return SearchSpace.from_dict(_read_yaml(path), path=path)
 
 
+def _did_you_mean(unknown: Sequence[Any], known: set[str]) -> str:
+    """``" (did you mean 'anchors'?)"`` for the first unknown key close to a known one."""
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), sorted(known), n=1)
+        if close:
+            return f" (did you mean {close[0]!r}?)"
+    return ""
+
+
 def _require(cond: bool, msg: str) -> None:
     if not cond:
         raise StitchnasError(msg)
@@ -116,8 +131,19 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_freeze(v) for v in value)
     if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+        return tuple(sorted(((k, _freeze(v)) for k, v in value.items()), key=lambda kv: str(kv[0])))
     return value
+
+
+def _is_plain(value: Any) -> bool:
+    """Numbers, strings, booleans, null, lists and string-keyed mappings of them (JSON's values)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, list):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
 
 
 class SearchSpace:
@@ -152,8 +178,9 @@ class SearchSpace:
     def from_dict(cls, doc: Any, path: Path | None = None) -> "SearchSpace":
         where = f"space file {path}" if path else "space"
         _require(isinstance(doc, dict), f"{where} must be a YAML mapping with 'anchors' and 'rule'")
-        unknown = sorted(set(doc) - _TOP_KEYS)
-        _require(not unknown, f"{where}: unknown key(s) {unknown}; known keys are {sorted(_TOP_KEYS)}")
+        unknown = sorted(set(doc) - _TOP_KEYS, key=str)
+        _require(not unknown, f"{where}: unknown key(s) {unknown}{_did_you_mean(unknown, _TOP_KEYS)}; "
+                              f"known keys are {sorted(_TOP_KEYS)}")
         for key in ("anchors", "rule"):
             _require(key in doc, f"{where} has no {key!r}: add it (see search_spaces/ for examples)")
         name = doc.get("name") or (path.stem if path else "space")
@@ -166,10 +193,13 @@ class SearchSpace:
         for i, a in enumerate(anchors_doc):
             _require(isinstance(a, dict) and isinstance(a.get("model"), str),
                      f"{where}: anchor {i} must be a mapping with a 'model' (a timm model name)")
-            bad = sorted(set(a) - _ANCHOR_KEYS)
-            _require(not bad, f"{where}: anchor {i} has unknown key(s) {bad}; known: {sorted(_ANCHOR_KEYS)}")
+            bad = sorted(set(a) - _ANCHOR_KEYS, key=str)
+            _require(not bad, f"{where}: anchor {i} has unknown key(s) {bad}"
+                              f"{_did_you_mean(bad, _ANCHOR_KEYS)}; known: {sorted(_ANCHOR_KEYS)}")
             kwargs = a.get("kwargs") or {}
             _require(isinstance(kwargs, dict), f"{where}: anchor {i} 'kwargs' must be a mapping")
+            _require(_is_plain(kwargs), f"{where}: anchor {i} 'kwargs' must map argument names to "
+                                        "numbers, strings, booleans, null, lists or mappings")
             ckpt = a.get("checkpoint")
             _require(ckpt is None or isinstance(ckpt, str),
                      f"{where}: anchor {i} 'checkpoint' must be a path string")
@@ -188,7 +218,8 @@ class SearchSpace:
         if input_size is not None:
             _require(
                 isinstance(input_size, list) and len(input_size) == 3
-                and all(isinstance(v, int) and v > 0 for v in input_size),
+                and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2 ** 31
+                        for v in input_size),
                 f"{where}: 'input_size' must be [channels, height, width], got {input_size!r}",
             )
         stitching = doc.get("stitching") or {}
@@ -314,7 +345,8 @@ class SearchSpace:
     def candidate(self, cid: int) -> Candidate:
         slots = self._slots
         if not isinstance(cid, int) or not 0 <= cid < len(slots):
-            raise StitchnasError(f"space {self.name!r} has ids 0..{len(slots) - 1}, not {cid!r}")
+            raise StitchnasError(f"space {self.name!r} has ids 0..{len(slots) - 1}, not {cid!r}; "
+                                 f"list them with `stitchnas enumerate {self.name}`")
         if slots[cid] is None:
             raise StitchnasError(
                 f"id {cid} of space {self.name!r} is kept for the official numbering but is not a "
@@ -377,6 +409,12 @@ class SearchSpace:
                         "must give them separate layers"
                     )
             shapes[key] = shape
+            if self.rank is not None and self.rank > min(shape.in_channels, shape.out_channels):
+                raise StitchnasError(
+                    f"space {self.name!r}: stitching rank {self.rank} exceeds stitching layer {key!r} "
+                    f"({shape.in_channels} -> {shape.out_channels} channels), where rank "
+                    f"{min(shape.in_channels, shape.out_channels)} is already full: set stitching "
+                    "rank to at most the narrowest anchor's width, or null for full layers")
         return shapes
 
     def create_models(self, weights: bool = True, device: str | None = None):

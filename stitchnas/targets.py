@@ -179,6 +179,9 @@ def _number(value: Any, where: str, key: str, integer: bool) -> float | int | No
         except ValueError:
             raise StitchnasError(f"{where}: budget {key} must be a number, got {value!r}; "
                                  f"write e.g. {key}: 1.5e+9") from None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2 ** 63:
+        raise StitchnasError(f"{where}: budget {key} is a {len(str(abs(value)))}-digit number; "
+                             f"write e.g. {key}: 1.5e+9")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise StitchnasError(f"{where}: budget {key} must be a number, got {value!r}; "
                              f"write e.g. {key}: 20")
@@ -194,10 +197,10 @@ def _number(value: Any, where: str, key: str, integer: bool) -> float | int | No
 
 def _validate(doc: dict[str, Any], where: str, default_name: str | None = None) -> dict[str, Any]:
     """Check a target mapping; return clean constructor arguments (budgets as a dict)."""
-    unknown = sorted(set(doc) - set(_TOP_KEYS))
+    unknown = sorted(set(doc) - set(_TOP_KEYS), key=str)
     if unknown:
-        hints = [f"{k!r} (did you mean {difflib.get_close_matches(k, _TOP_KEYS, 1)[0]!r}?)"
-                 if difflib.get_close_matches(k, _TOP_KEYS, 1) else repr(k) for k in unknown]
+        hints = [f"{k!r} (did you mean {difflib.get_close_matches(str(k), _TOP_KEYS, 1)[0]!r}?)"
+                 if difflib.get_close_matches(str(k), _TOP_KEYS, 1) else repr(k) for k in unknown]
         raise StitchnasError(f"{where}: unknown key(s) {', '.join(hints)}; known keys are "
                              f"{', '.join(_TOP_KEYS)}")
     name = doc.get("name") or default_name
@@ -221,7 +224,7 @@ def _validate(doc: dict[str, Any], where: str, default_name: str | None = None) 
         value = doc.get(key, default)
         if value is None and default is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2 ** 31:
             raise StitchnasError(f"{where}: {key} must be a positive integer, got {value!r}")
         return value
 
@@ -233,7 +236,8 @@ def _validate(doc: dict[str, Any], where: str, default_name: str | None = None) 
     input_size = doc.get("input_size")
     if input_size is not None:
         if (not isinstance(input_size, (list, tuple)) or len(input_size) != 3
-                or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_size)):
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2 ** 31
+                           for v in input_size)):
             raise StitchnasError(f"{where}: input_size must be [channels, height, width] or null, "
                                  f"got {input_size!r}")
         input_size = tuple(input_size)
@@ -241,7 +245,7 @@ def _validate(doc: dict[str, Any], where: str, default_name: str | None = None) 
     if not isinstance(budgets_doc, dict):
         raise StitchnasError(f"{where}: budgets must be a mapping, e.g. "
                              "{max_latency_ms: 20, max_flops: 1.5e+9}")
-    bad = sorted(set(budgets_doc) - set(_BUDGET_UNITS))
+    bad = sorted(set(budgets_doc) - set(_BUDGET_UNITS), key=str)
     if bad:
         raise StitchnasError(f"{where}: unknown budget(s) {bad}; known budgets are "
                              f"{', '.join(_BUDGET_UNITS)}")
@@ -298,4 +302,10 @@ def load_target(name_or_path: str | os.PathLike | Target) -> Target:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise StitchnasError(f"target file {path} is not valid YAML{at}: "
                              f"{getattr(err, 'problem', None) or 'malformed YAML'}; fix its syntax") from err
+    except RecursionError as err:
+        raise StitchnasError(f"target file {path} nests lists or mappings too deeply to read; fix "
+                             "its syntax") from err
+    except UnicodeDecodeError as err:
+        raise StitchnasError(f"cannot read target file {path}: it is not text ({err.reason} at byte "
+                             f"{err.start}); save it as UTF-8 YAML") from err
     return Target.from_dict(doc, path=path)
