@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import torch
 
 from .fileio import write_json
+from .machine import cpu_name as _cpu_name
 from .model import StitchedNetwork
 from .profiler import Profiler, count_flops, count_params
 from .space import SearchSpace
@@ -18,14 +18,6 @@ from .space import SearchSpace
 __all__ = ["bench_profiling"]
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def bench_profiling(space: SearchSpace, repeats: int = 3, out_dir: Path | None = None,

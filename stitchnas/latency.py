@@ -64,6 +64,7 @@ from typing import Any
 
 from .errors import StitchnasError
 from .fileio import results_dir, write_json
+from .machine import cpu_name as _cpu_name
 from .routes import Candidate, Route
 from .space import SearchSpace, load_space
 from .targets import MB, Target, load_target
@@ -129,14 +130,6 @@ class TargetCost:
 
 
 # ---- machine and device --------------------------------------------------------------------
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown cpu"
 
 
 def machine_identity(target: Target | str | None = None) -> dict[str, Any]:

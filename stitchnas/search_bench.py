@@ -34,6 +34,7 @@ import numpy as np
 
 from .errors import StitchnasError
 from .fileio import atomic_write, write_json
+from .machine import cpu_name as _cpu
 from .pareto import front_indices, hypervolume
 
 __all__ = ["bench_search", "REFERENCES"]
@@ -310,14 +311,6 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
     return report
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _optuna_version() -> str:

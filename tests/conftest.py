@@ -26,3 +26,15 @@ TINY_VIT = (
 
 def tiny_anchor(name: str, dim: int, depth: int = 4, patch: int = 7) -> str:
     return TINY_VIT.format(name=name, dim=dim, depth=depth, patch=patch)
+
+
+def run_cli(capsys, *argv):
+    """Run the CLI in-process: (exit code, stdout, stderr), argparse's own exits included."""
+    from stitchnas.cli import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -3,14 +3,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import run_cli
 
 from stitchnas.cli import main
-
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_enumerate_jsonl(capsys):

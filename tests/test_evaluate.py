@@ -4,13 +4,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
+from conftest import run_cli, tiny_anchor
 
-from conftest import tiny_anchor
 from stitchnas.checkpoints import save_checkpoint
-from stitchnas.cli import main
 from stitchnas.data import DataSpec, calibration_batch, load_datasets, make_loader
 from stitchnas.errors import StitchnasError
-from stitchnas.evaluate import evaluate_candidates, parse_ids, prefix_tree_size, select_ids
+from stitchnas.evaluate import (
+    evaluate_candidates,
+    parse_ids,
+    prefix_tree_size,
+    select_ids,
+)
 from stitchnas.measurements import read_measurements
 from stitchnas.model import StitchedNetwork
 from stitchnas.profiler import Profiler
@@ -116,13 +120,6 @@ def test_no_top5_under_five_classes():
     assert all(r.acc5 is None and 0 <= r.acc1 <= 100 for r in out)
 
 
-def run_cli(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:  # argparse's own errors
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_evaluate_end_to_end(space, net, digits, tmp_path, capsys):

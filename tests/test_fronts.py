@@ -13,11 +13,11 @@ from importlib.util import find_spec
 
 import pytest
 import torch
+from conftest import run_cli
 
 import stitchnas
 from stitchnas import fronts
 from stitchnas.checkpoints import save_checkpoint
-from stitchnas.cli import main
 from stitchnas.errors import StitchnasError
 from stitchnas.fronts import (
     Front,
@@ -70,13 +70,6 @@ def front(space, costs):
                                "n_trials": 40, "sampler": "NSGAIISampler", "seed": 0})
 
 
-def run_cli(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:  # argparse's own errors
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ---- query semantics -------------------------------------------------------------------------

@@ -1,9 +1,8 @@
 import json
 
 import pytest
+from conftest import SHARED, run_cli
 
-from conftest import SHARED
-from stitchnas.cli import main
 from stitchnas.errors import StitchnasError
 from stitchnas.interop import import_snnet, mismatch_lines, read_snnet_results
 from stitchnas.measurements import read_measurements
@@ -20,13 +19,6 @@ def deit():
     return space, {c.id: c for c in Profiler(space, progress=False).profile()}
 
 
-def run_cli(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @needs_published

@@ -3,12 +3,11 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import REPO, SHARED
+from conftest import REPO, SHARED, run_cli
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from stitchnas.cli import main
 from stitchnas.errors import StitchnasError
 from stitchnas.features import StitchFeaturizer, make_stitches
 from stitchnas.measurements import read_measurements
@@ -22,13 +21,6 @@ FMNIST = REPO / "results" / "fmnist_vit_2way" / "measurements.jsonl"
 PUBLISHED = SHARED / "snnet_v1_deit_tsb.jsonl"
 
 
-def run_cli(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
-from conftest import REPO, tiny_anchor
+from conftest import REPO, run_cli, tiny_anchor
 
-from stitchnas.cli import main
 from stitchnas.errors import StitchnasError
 from stitchnas.fronts import load_front
 from stitchnas.measurements import Measurement, write_measurements
@@ -92,13 +91,6 @@ def front_ids(values_acc, values_cost, ids):
     return sorted(i for i, keep in zip(ids, mask) if keep)
 
 
-def run_cli(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ---- the search ------------------------------------------------------------------------------
