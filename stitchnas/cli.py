@@ -118,6 +118,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.seed is not None and args.sample is None:
         raise StitchnasError("--seed only applies to --sample K: add --sample or drop --seed")
+    if args.study_name is not None and args.storage is None:
+        raise StitchnasError("--study-name needs --storage: the study lives in an Optuna storage")
     space = load_space(args.space)
     ids = select_ids(space, ids=parse_ids(args.ids) if args.ids is not None else None,
                      sample=args.sample, seed=args.seed or 0,
@@ -137,9 +139,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     dataset = f"{spec.name}:val" + (f":subset{len(val)}" if args.val_subset else "")
     if spec.name == "imagefolder":
         dataset = f"imagefolder({spec.root}):val" + (f":subset{len(val)}" if args.val_subset else "")
+    loader = make_loader(val, args.batch_size, shuffle=False)
+    if args.storage is not None:
+        return _evaluate_distributed(args, space, ids, net, loader, out=out, dataset=dataset,
+                                     checkpoint=checkpoint, images=len(val),
+                                     dataset_key=f"{spec.name}:val:{len(val)}")
     start = time.perf_counter()
-    rows = measure(space, net, make_loader(val, args.batch_size, shuffle=False), ids,
-                   dataset=dataset, checkpoint=checkpoint, device=args.device)
+    rows = measure(space, net, loader, ids, dataset=dataset, checkpoint=checkpoint, device=args.device)
     elapsed = time.perf_counter() - start
     merged = write_measurements(out, rows)
     best = max(rows, key=lambda r: r.acc1)
@@ -148,6 +154,30 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
           f"images) in {elapsed:.1f} s; acc1 {worst.acc1:.2f}% (id {worst.id}) .. {best.acc1:.2f}% "
           f"(id {best.id})")
     print(f"wrote {len(rows)} rows to {out} ({len(merged)} in the file)")
+    return 0
+
+
+def _evaluate_distributed(args: argparse.Namespace, space, ids, net, loader, *, out: Path,
+                          dataset: str, checkpoint: str, images: int, dataset_key: str) -> int:
+    """``evaluate --storage``: one worker of many sharing the ids through an Optuna study."""
+    from .distributed import evaluate_worker, file_digest
+    from .evaluate import measure
+
+    def run(chunk_ids):
+        return measure(space, net, loader, chunk_ids, dataset=dataset, checkpoint=checkpoint,
+                       device=args.device, progress=False)
+
+    work = evaluate_worker(space, ids, run, storage=args.storage, out=out, dataset=dataset_key,
+                           checkpoint_key=file_digest(checkpoint), study_name=args.study_name,
+                           chunk=args.chunk, stale_after_s=args.stale_after_s)
+    if work.stale:
+        print(f"stitchnas: note: failed {work.stale} trial(s) left RUNNING by a dead worker and "
+              "queued them again", file=sys.stderr)
+    mine = ",".join(str(i) for i in work.measured) or "none"
+    print(f"this worker measured {len(work.measured)} candidates of {space.name} on {dataset} "
+          f"({images} images) in {work.seconds:.1f} s: ids {mine}")
+    print(f"study {work.study_name} in {work.storage}: {len(work.rows)} candidates measured; wrote "
+          f"them to {out}")
     return 0
 
 
@@ -531,7 +561,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     config = SearchConfig(objectives=objectives, sampler=args.sampler, n_trials=args.trials,
                           seed=args.seed, storage=args.storage, study_name=args.study_name,
                           predictor=args.predictor, measurements=args.measurements,
-                          out_dir=args.out, encoding=args.encoding)
+                          out_dir=args.out, encoding=args.encoding,
+                          stale_after_s=args.stale_after_s)
 
     def report(r) -> None:
         for note in r.notes:
@@ -596,6 +627,18 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
     return value
 
 
@@ -683,6 +726,15 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every candidate (the default)")
     p.add_argument("--seed", type=int, help="seed for --sample (default 0)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:0, ...")
+    p.add_argument("--storage", help="share the work with other `evaluate` workers through this "
+                   "Optuna storage (postgresql://..., a .db or .journal file): each id is measured "
+                   "once by one of them")
+    p.add_argument("--study-name", help="with --storage: the work queue's study (default: derived "
+                   "from the space, dataset, checkpoint and ids)")
+    p.add_argument("--chunk", type=_positive_int, default=8, help="with --storage: ids a worker "
+                   "takes at a time (they share prefixes when measured together; default 8)")
+    p.add_argument("--stale-after-s", type=_positive_float, default=60.0, help="with --storage: "
+                   "a worker's trial without a heartbeat for this long is redone (default 60)")
     p.add_argument("--out", help="measurements file (default: results/SPACE/measurements.jsonl); "
                                  "re-measured ids replace their rows")
     p.set_defaults(func=_cmd_evaluate)
@@ -866,6 +918,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", choices=("auto", "relative", "tree"), default="auto",
                    help="stitch as parameters: relative cut depths (default) or the exact tree "
                         "(always for exhaustive)")
+    p.add_argument("--stale-after-s", type=_positive_float, default=60.0,
+                   help="a RUNNING trial of another worker without a sign of life for this long "
+                        "is failed and redone (default 60)")
     p.set_defaults(func=_cmd_search)
 
     b = bsub.add_parser("search", help="NSGA-II vs TPE vs random against the true front of a fully "

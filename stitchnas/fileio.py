@@ -14,7 +14,10 @@ __all__ = ["atomic_write", "write_json", "write_text", "results_dir"]
 
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
-    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds."""
+    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
+
+    Readers see the old file or the new one, never a mix: a process killed at any point (even
+    SIGKILL) leaves ``path`` as it was and at most a hidden ``.NAME.*.tmp`` beside it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -25,12 +28,27 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (a power cut after it keeps the new file); best effort."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

@@ -15,11 +15,15 @@ fitted on the measured ones; costs come from :func:`stitchnas.latency.target_cos
 budgets are Optuna constraints (``Trial.set_constraint``, ``<= 0`` feasible), and infeasible
 stitches never reach the front.
 
-Studies live in an Optuna storage (a SQLite file under ``results/`` by default; any RDB URL or a
-journal file) and resume: re-running the same search continues the study, counting only
-completed trials. Trials left RUNNING by a killed process are failed and retried when the next
-search of that study starts (at once for file storages, where a lock file tells that no other
-process still works on the study; after ``stale_after_s`` for server databases).
+Studies live in an Optuna storage (a SQLite file under ``results/`` by default; any RDB URL, e.g.
+PostgreSQL, or a journal file) and resume: re-running the same search continues the study,
+counting only completed trials. Several workers (processes or machines) may run the same search
+on one storage at once: each admits a new trial only while the study's completed plus running
+trials are fewer than ``n_trials`` (decided under the study mutex of :mod:`stitchnas.distributed`),
+and runs until the study holds exactly ``n_trials`` completed trials, so every worker ends with
+the same trials and the same front. Trials left RUNNING by a killed worker are failed and queued
+again: at start-up at once for file storages (a lock file tells that no other process works on
+the study), else once a live worker has seen the trial unchanged for ``stale_after_s`` seconds.
 """
 
 from __future__ import annotations
@@ -36,12 +40,13 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from .distributed import (StaleWatch, StudyMutex, fail_trials, poll_interval, study_lock,
+                          tell, trials_in, worker_name)
 from .errors import StitchnasError
 from .fileio import results_dir
 from .fronts import OBJECTIVES, Front, FrontPoint, mask_password, save_front
@@ -98,6 +103,8 @@ class SearchConfig:
     None reads ``RESULTS/<space>/measurements.jsonl``. ``out_dir``: the results root fronts go
     under (``<out_dir>/<space>/<target>/front.json``; None: ``$STITCHNAS_RESULTS`` or
     ``results``). ``encoding``: ``auto`` (``tree`` for exhaustive, ``relative`` otherwise).
+    ``stale_after_s``: a RUNNING trial of another worker that shows no sign of life for this long
+    is taken for a dead worker's, failed and queued again (see :mod:`stitchnas.distributed`).
     """
 
     objectives: tuple[str, ...] | None = None
@@ -110,7 +117,7 @@ class SearchConfig:
     measurements: str | os.PathLike | None = None
     out_dir: str | os.PathLike | None = None
     encoding: str = "auto"
-    stale_after_s: float = 300.0
+    stale_after_s: float = 60.0
     save: bool = True
 
     def __post_init__(self) -> None:
@@ -125,6 +132,10 @@ class SearchConfig:
             raise StitchnasError(f"n_trials must be a positive integer, got {self.n_trials!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise StitchnasError(f"seed must be an integer, got {self.seed!r}")
+        if (isinstance(self.stale_after_s, bool) or not isinstance(self.stale_after_s, (int, float))
+                or not math.isfinite(self.stale_after_s) or self.stale_after_s <= 0):
+            raise StitchnasError(f"stale_after_s must be a positive number of seconds, got "
+                                 f"{self.stale_after_s!r}")
         if self.encoding not in ENCODINGS:
             raise StitchnasError(f"unknown encoding {self.encoding!r}: choose {', '.join(ENCODINGS)}")
         if isinstance(self.sampler, str):
@@ -556,7 +567,10 @@ def _exhaustive_sampler_class():
 
         @staticmethod
         def _populate_tree(tree, trials, params):  # noqa: ANN001 - Optuna's private signature
-            kept = [t for t in trials if t.state != TrialState.FAIL]
+            # RUNNING trials without a candidate id stopped half-way through their suggestions
+            # (a worker killed while sampling): the same, until they are failed as stale
+            kept = [t for t in trials if t.state != TrialState.FAIL
+                    and not (t.state == TrialState.RUNNING and "id" not in t.user_attrs)]
             BruteForceSampler._populate_tree(tree, kept, params)
 
     if not hasattr(BruteForceSampler, "_populate_tree"):  # a future Optuna: plain brute force
@@ -701,16 +715,23 @@ def open_storage(spec: Any, space: "SearchSpace | None" = None,
     scheme = text.split("://", 1)[0].lower()
     if scheme in ("journal", "file"):
         return _journal(Path(text.split("://", 1)[1]))
+    if scheme in ("postgresql", "postgres"):  # no driver named: the one installed
+        text = f"postgresql+{_postgres_driver()}://{text.split('://', 1)[1]}"
+        scheme = text.split("://", 1)[0]
     local = _sqlite_file(text) if scheme.startswith("sqlite") else None
     if local is not None:
         local = local.resolve()
         try:
             local.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise StitchnasError(f"cannot create the folder of storage {masked}: {err.strerror}") from err
-    engine_kwargs = {"connect_args": {"timeout": 60}} if scheme.startswith("sqlite") else {}
+            blocker = next((p for p in local.parents if p.is_file()), None)
+            why = (f"{blocker} is a file, not a folder; put the database elsewhere"
+                   if blocker is not None else f"{err.strerror}; choose a writable folder")
+            raise StitchnasError(f"cannot create the folder of storage {masked}: {why}") from err
+    engine_kwargs = ({"connect_args": {"timeout": 60}} if scheme.startswith("sqlite")
+                     else {"pool_pre_ping": True})  # a server restart costs no worker
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _schema_lock(text):
             warnings.simplefilter("ignore")
             storage = optuna.storages.RDBStorage(text, engine_kwargs=engine_kwargs)
     except Exception as err:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
@@ -721,6 +742,45 @@ def open_storage(spec: Any, space: "SearchSpace | None" = None,
     if local is not None:
         _fast_sqlite(storage)
     return _Storage(storage, masked if local is None else f"sqlite:///{local}", local)
+
+
+def _postgres_driver() -> str:
+    """``psycopg`` (3) or ``psycopg2``, whichever is installed: SQLAlchemy 2.1 takes a bare
+    ``postgresql://`` for psycopg 3 only, while most installs (and Optuna's docs) have psycopg2."""
+    from importlib.util import find_spec
+
+    for module, driver in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
+        if find_spec(module) is not None:
+            return driver
+    raise StitchnasError("postgresql:// storage needs a PostgreSQL driver: pip install "
+                         "psycopg2-binary (or psycopg[binary])")
+
+
+@contextmanager
+def _schema_lock(url: str) -> Iterator[None]:
+    """On PostgreSQL, let one worker at a time open the storage: Optuna creates its tables on the
+    first open, and workers starting together on an empty database would collide doing so."""
+    if not url.startswith("postgresql"):
+        yield
+        return
+    import sqlalchemy
+
+    engine = None
+    try:
+        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+        conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    except Exception:  # noqa: BLE001 - RDBStorage reports the connection error itself
+        if engine is not None:
+            engine.dispose()
+        yield
+        return
+    key = int.from_bytes(hashlib.sha256(b"stitchnas:optuna-schema").digest()[:8], "big", signed=True)
+    try:
+        conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        yield
+    finally:
+        conn.close()  # closing the session releases the lock
+        engine.dispose()
 
 
 def _fast_sqlite(storage: Any) -> None:
@@ -747,38 +807,91 @@ def _fast_sqlite(storage: Any) -> None:
 
 def _journal(path: Path) -> _Storage:
     import optuna
-    from optuna.storages.journal import JournalFileBackend
 
     path = path.expanduser().resolve()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            storage = optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+            storage = optuna.storages.JournalStorage(_journal_backend(path))
     except Exception as err:  # noqa: BLE001
         raise StitchnasError(f"cannot open journal storage {path}: {_error_line(err)}") from err
     return _Storage(storage, str(path), path)
 
 
-@contextmanager
-def _study_lock(file: Path | None, study_name: str) -> Iterator[bool]:
-    """Hold a shared lock on ``FILE.<study>.lock`` while searching; yield True when this process
-    got it exclusively first (no other live process works on the study here), so RUNNING trials
-    are left over from a dead one."""
-    if file is None:
-        yield False
-        return
-    lock = file.with_name(f"{file.name}.{hashlib.sha256(study_name.encode()).hexdigest()[:12]}.lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+def _journal_backend(path: Path):
+    """Optuna's journal file, made safe for workers that get killed (one machine):
+
+    * the writers' lock is an ``flock`` on ``PATH.flock``, which the kernel releases when its
+      holder dies (Optuna's default, a symlink, stays behind and stalls every other worker for
+      its 30 s grace period, then is broken even if its holder is merely slow);
+    * before appending, a last line cut short by a writer killed mid-write is cut off (it was
+      never a whole record, so no reader has applied it); appended to, it would corrupt the
+      journal for good ("Invalid log format").
+    """
+    from optuna.storages.journal import JournalFileBackend
+    from optuna.storages.journal._file import BaseJournalFileLock
+
+    class FlockLock(BaseJournalFileLock):
+        def __init__(self, target: Path) -> None:
+            self._path = target.with_name(target.name + ".flock")
+            self._fd: int | None = None
+
+        def acquire(self) -> bool:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                raise
+            self._fd = fd
+            return True
+
+        def release(self) -> None:
+            fd, self._fd = self._fd, None
+            if fd is not None:
+                os.close(fd)  # closing releases the lock
+
+    class Backend(JournalFileBackend):
+        def append_logs(self, logs: list) -> None:  # Optuna's, plus the repair
+            data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode()
+            lock.acquire()
+            try:
+                _cut_torn_tail(path)
+                with open(path, "ab") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            finally:
+                lock.release()
+
+    lock = FlockLock(path)
+    return Backend(str(path), lock_obj=lock)
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """Truncate a file after its last newline (a record cut short by a killed writer)."""
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            exclusive = True
-        except BlockingIOError:
-            exclusive = False
-        yield exclusive
-    finally:
-        os.close(fd)  # closing releases the lock
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    if size == 0:
+        return
+    with open(path, "rb+") as fh:
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return
+        pos = size
+        while pos > 0:  # find the last newline, reading backwards in blocks
+            step = min(1 << 16, pos)
+            fh.seek(pos - step)
+            block = fh.read(step)
+            nl = block.rfind(b"\n")
+            if nl >= 0:
+                fh.truncate(pos - step + nl + 1)
+                return
+            pos -= step
+        fh.truncate(0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -835,34 +948,6 @@ def _check_meta(old: dict, new: dict, name: str, where: str) -> list[str]:
     return notes
 
 
-def _fail_stale(study: "optuna.Study", exclusive: bool, stale_after_s: float, retry: bool = True) -> int:
-    """Fail RUNNING trials left by dead processes and (``retry``) queue each one's parameters
-    again. The exhaustive search needs no retry: its sampler ignores failed trials, so it
-    visits what they did not finish."""
-    from optuna.trial import TrialState
-
-    now = datetime.now()
-    failed = 0
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        start = t.datetime_start
-        age = (now - start.replace(tzinfo=None)).total_seconds() if start else math.inf
-        if not (exclusive or age > stale_after_s):
-            continue
-        try:
-            if not study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
-                continue
-        except Exception:  # noqa: BLE001 - another process finished or failed it meanwhile
-            continue
-        failed += 1
-        if not retry:
-            continue
-        params = {**dict(t.system_attrs.get("fixed_params") or {}), **t.params}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            study.enqueue_trial(params, user_attrs={"retry_of": t.number})
-    return failed
-
-
 def _complete(study: "optuna.Study") -> list:
     from optuna.trial import TrialState
 
@@ -876,16 +961,48 @@ def _show(progress: bool | None) -> bool:
 def _run_study(problem: _Problem, config: SearchConfig, *, storage: _Storage, study_name: str,
                n_trials: int, sampler_spec: Any, encoding: str, progress: bool | None = None):
     """Create or resume the study and run it until it holds ``n_trials`` completed trials (or,
-    exhaustive, every candidate). Returns (study, seconds, notes)."""
+    exhaustive, that many distinct candidates). Any number of workers may do so at once on one
+    storage: under the study mutex a worker admits a new trial only while completed plus running
+    trials are fewer than asked for (and samples it there, so samplers see every trial admitted
+    before), then waits for the others' trials in flight, failing and queueing again those whose
+    workers died. Returns (study, seconds, notes)."""
     import optuna
-    from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
-    from tqdm.auto import tqdm
 
     _quiet_optuna()
     encoder = _encoding(problem.space, encoding)
     exhaustive = sampler_spec == "exhaustive"
     label = _sampler_label(sampler_spec)
+    mutex = StudyMutex(storage, study_name)
+    try:
+        with study_lock(storage.file, study_name) as lock, warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            with mutex:  # one worker at a time creates the study and its metadata
+                study, notes = _open_study(problem, config, storage=storage, study_name=study_name,
+                                           n_trials=n_trials, sampler_spec=sampler_spec,
+                                           encoding=encoding, label=label)
+                stale = 0
+                if lock.exclusive:  # alone on a file storage: every RUNNING trial is a dead one's
+                    stale = fail_trials(study, trials_in(study, TrialState.RUNNING), retry=not exhaustive)
+            lock.share()
+            seconds, more = _work(study, problem, encoder, mutex, StaleWatch(config.stale_after_s),
+                                  exhaustive=exhaustive, n_trials=n_trials, study_name=study_name,
+                                  storage=storage, progress=progress,
+                                  poll=poll_interval(config.stale_after_s))
+            stale += more
+            if stale:
+                notes.append(f"failed {stale} trial(s) left RUNNING by an interrupted search"
+                             + ("" if exhaustive else " and queued them again"))
+    finally:
+        mutex.close()
+    return study, seconds, notes
+
+
+def _open_study(problem: _Problem, config: SearchConfig, *, storage: _Storage, study_name: str,
+                n_trials: int, sampler_spec: Any, encoding: str, label: str):
+    """Create or load the study (call under the study mutex); check and record its metadata."""
+    import optuna
+
     try:
         old = _existing_meta(storage.storage, study_name)
     except StitchnasError:
@@ -898,83 +1015,112 @@ def _run_study(problem: _Problem, config: SearchConfig, *, storage: _Storage, st
     meta = _meta(problem, encoding, label, config.seed, population)
     notes = _check_meta(old, meta, study_name, storage.label) if old is not None else []
     sampler = make_sampler(sampler_spec, seed=config.seed, n_trials=n_trials, population_size=population)
+    try:
+        study = optuna.create_study(storage=storage.storage, sampler=sampler, study_name=study_name,
+                                    directions=problem.directions, load_if_exists=True)
+    except StitchnasError:
+        raise
+    except Exception as err:  # noqa: BLE001 - storage/driver errors
+        raise StitchnasError(f"cannot create or load study {study_name!r} in {storage.label}: "
+                             f"{_error_line(err)}") from err
+    if [d.name.lower() for d in study.directions] != problem.directions:
+        raise StitchnasError(f"study {study_name!r} in {storage.label} optimises other directions: "
+                             "give another --study-name")
+    if old is None:
+        study.set_user_attr(META_KEY, meta)
+    return study, notes
 
-    def objective(trial: optuna.Trial) -> tuple[float, ...]:
-        cid = encoder.suggest(trial)
-        i = problem.index[cid]
-        trial.set_user_attr("id", cid)
-        trial.set_user_attr("route", str(problem.costs[i].route))
-        for key, value in problem.constraints[i]:
-            trial.set_constraint(key, value)
-        return tuple(float(v) for v in problem.values[i])
 
-    with _study_lock(storage.file, study_name) as exclusive, warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        try:
-            study = optuna.create_study(storage=storage.storage, sampler=sampler,
-                                        study_name=study_name, directions=problem.directions,
-                                        load_if_exists=True)
-        except StitchnasError:
-            raise
-        except Exception as err:  # noqa: BLE001 - storage/driver errors
-            raise StitchnasError(f"cannot create or load study {study_name!r} in {storage.label}: "
-                                 f"{_error_line(err)}") from err
-        if [d.name.lower() for d in study.directions] != problem.directions:
-            raise StitchnasError(f"study {study_name!r} in {storage.label} optimises other directions: "
-                                 "give another --study-name")
-        if old is None:
-            study.set_user_attr(META_KEY, meta)
-        stale = _fail_stale(study, exclusive, config.stale_after_s, retry=not exhaustive)
-        if stale:
-            notes.append(f"failed {stale} trial(s) left RUNNING by an interrupted search"
-                         + ("" if exhaustive else " and queued them again"))
-        all_ids = set(problem.index)
-        trials = _complete(study)
-        if exhaustive:  # counted in distinct candidates: every one once, or n_trials of them
-            target_total = min(n_trials, len(all_ids))
-            done = len({t.user_attrs.get("id") for t in trials})
-        else:
-            target_total, done = n_trials, len(trials)
-        bar = tqdm(total=target_total, initial=min(done, target_total), disable=not _show(progress),
-                   desc=f"search {problem.space.name} on {problem.target.name}", unit="trial")
+def _work(study, problem: _Problem, encoder, mutex: StudyMutex, watch: StaleWatch, *,
+          exhaustive: bool, n_trials: int, study_name: str, storage: _Storage,
+          progress: bool | None, poll: float) -> tuple[float, int]:
+    """The worker loop of :func:`_run_study`. Returns (seconds, stale trials failed)."""
+    from tqdm.auto import tqdm
 
-        def tick(study_: optuna.Study, trial: Any) -> None:
-            if trial.state == TrialState.COMPLETE:
-                bar.update(1)
-
-        start = time.perf_counter()
-        try:
-            for rnd in range(5):  # a few rounds: exhaustive top-ups, trials failed meanwhile
-                trials = _complete(study)
+    all_ids = set(problem.index)
+    target_total = min(n_trials, len(all_ids)) if exhaustive else n_trials
+    bar = tqdm(total=target_total, disable=not _show(progress), unit="trial",
+               desc=f"search {problem.space.name} on {problem.target.name}")
+    stale = 0
+    top_up = False  # exhaustive: the sampler repeated a candidate, queue a missing one instead
+    worker = worker_name()
+    start = time.perf_counter()
+    trial = None
+    try:
+        while True:
+            trial = None
+            with mutex:
+                running, complete = _running_and_complete(study)
+                dead = watch.stale(running)
+                if dead:
+                    stale += fail_trials(study, dead, retry=not exhaustive)
+                    running, complete = _running_and_complete(study)
                 if exhaustive:
-                    seen = {t.user_attrs.get("id") for t in trials}
-                    left = sorted(all_ids - seen)
-                    remaining = target_total - len(seen)
-                    if not left or remaining <= 0:
-                        break
-                    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-                    if rnd > 0 and not waiting:
-                        # brute force stopped short of every candidate: queue the rest
-                        for cid in left[:remaining]:
-                            study.enqueue_trial(encoder.params(cid), user_attrs={"top_up": True})
-                    study.optimize(objective, n_trials=remaining, callbacks=[tick])
-                    continue
-                remaining = target_total - len(trials)
-                if remaining <= 0:
+                    done_ids = {t.user_attrs.get("id") for t in complete} & all_ids
+                    seen = done_ids | ({t.user_attrs.get("id") for t in running} & all_ids)
+                    done, finished = len(done_ids), len(done_ids) >= target_total
+                    admit = not finished and len(seen) < target_total
+                else:
+                    done = len(complete)
+                    finished = done >= target_total
+                    admit = not finished and done + len(running) < target_total
+                bar.update(min(done, target_total) - bar.n)
+                if finished:
                     break
-                study.optimize(objective, n_trials=remaining, callbacks=[
-                    MaxTrialsCallback(target_total, states=(TrialState.COMPLETE,)), tick])
-        except KeyboardInterrupt:
-            raise
-        except StitchnasError:
-            raise
-        except Exception as err:  # noqa: BLE001 - storage/sampler failures
-            raise StitchnasError(f"the search of study {study_name!r} in {storage.label} failed: "
-                                 f"{_error_line(err)}") from err
-        finally:
-            bar.close()
-        seconds = time.perf_counter() - start
-    return study, seconds, notes
+                if admit:
+                    if top_up:
+                        left = sorted(all_ids - seen)
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
+                            study.enqueue_trial(encoder.params(left[0]), user_attrs={"top_up": True})
+                    trial = study.ask()
+                    cid = encoder.suggest(trial)
+                    i = problem.index[cid]
+                    trial.set_user_attr("id", cid)
+                    trial.set_user_attr("route", str(problem.costs[i].route))
+                    trial.set_user_attr("worker", worker)
+                    for key, value in problem.constraints[i]:
+                        trial.set_constraint(key, value)
+                    top_up = exhaustive and cid in seen
+            if trial is None:  # others' trials in flight: wait for them (or for them to go stale)
+                time.sleep(poll)
+                continue
+            tell(study, trial, [float(v) for v in problem.values[i]])
+            trial = None
+    except KeyboardInterrupt:
+        _fail_quietly(study, trial)
+        raise
+    except StitchnasError:
+        _fail_quietly(study, trial)
+        raise
+    except Exception as err:  # noqa: BLE001 - storage/sampler failures
+        _fail_quietly(study, trial)
+        raise StitchnasError(f"the search of study {study_name!r} in {storage.label} failed: "
+                             f"{_error_line(err)}") from err
+    finally:
+        bar.close()
+    return time.perf_counter() - start, stale
+
+
+def _running_and_complete(study) -> tuple[list, list]:
+    """One read of the storage (finished trials come from Optuna's cache)."""
+    from optuna.trial import TrialState
+
+    trials = trials_in(study, TrialState.RUNNING, TrialState.COMPLETE)
+    return ([t for t in trials if t.state == TrialState.RUNNING],
+            [t for t in trials if t.state == TrialState.COMPLETE])
+
+
+def _fail_quietly(study, trial) -> None:
+    """Best effort: mark the trial this worker was on as failed (it would go stale otherwise)."""
+    from optuna.trial import TrialState
+
+    if trial is None:
+        return
+    try:
+        tell(study, trial, None, state=TrialState.FAIL)
+    except Exception:  # noqa: BLE001 - the storage may be what failed
+        pass
 
 
 def _front_from_study(problem: _Problem, trial_ids: Sequence[int]) -> tuple[list[int], list[int]]:

@@ -204,7 +204,7 @@ CASES: list[Case] = [
     C("search-storage-bad-folder",
       "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out "
       "--storage sqlite:///{d}/m_good.jsonl/x.db", "`--storage sqlite:///FILE/x.db` (folder is a file)",
-      "cannot create the folder of storage"),
+      "cannot create the folder of storage", "is a file, not a folder"),
     C("search-unknown-sampler",
       "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out --sampler nsga3",
       "`--sampler nsga3`", "unknown sampler 'nsga3'", "nsga2"),
