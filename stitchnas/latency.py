@@ -391,7 +391,6 @@ def _time_pieces(space: SearchSpace, target: Target, adapters, device, dtype, *,
     layers = _stitch_layers(space, device, dtype)
     x = _image(space, target, device, dtype)
     samples: dict[str, list[float]] = {}
-    passes = len(anchors) * (warmup + repeats)
     with torch.inference_mode():
         feats = _boundary_features(space, target, adapters, x)
         by_sig: dict[str, str] = {}

@@ -14,14 +14,13 @@ import textwrap
 
 import pytest
 from conftest import REPO
+from tiny import costs, row, space  # noqa: F401 - fixtures
 
 from stitchnas.checkpoints import read_checkpoint, save_checkpoint
 from stitchnas.fronts import load_front, save_front
-from stitchnas.measurements import Measurement, read_measurements, write_measurements
+from stitchnas.measurements import read_measurements, write_measurements
 from stitchnas.model import StitchedNetwork
-from stitchnas.profiler import Profiler
 from stitchnas.search import SearchConfig, search
-from stitchnas.space import load_space
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
            PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -86,21 +85,8 @@ def kill_while_writing(path, point, write):
     return leftovers
 
 
-@pytest.fixture(scope="module")
-def space():
-    return load_space("tiny_test")
-
-
-@pytest.fixture(scope="module")
-def costs(space):
-    return {c.id: c for c in Profiler(space, progress=False).profile()}
-
-
 def rows(space, costs, ids, acc1):
-    return [Measurement(id=i, route=costs[i].route, acc1=acc1, acc5=None, loss=None,
-                        flops=costs[i].flops, params=costs[i].params, dataset="digits:val",
-                        checkpoint="c.pt", space=space.name, space_hash=space.content_hash)
-            for i in ids]
+    return [row(space, costs, i, acc1) for i in ids]
 
 
 @pytest.mark.parametrize("point", ["mid-write", "before-rename"])

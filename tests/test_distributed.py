@@ -26,32 +26,17 @@ import torch
 from conftest import REPO
 from optuna.trial import TrialState
 from pg import pg_url, postgres  # noqa: F401 - fixtures
+from tiny import ACC, MEASURED, costs, row, space  # noqa: F401 - fixtures
 
 from stitchnas.checkpoints import save_checkpoint
 from stitchnas.data import DataSpec, calibration_batch, load_datasets
 from stitchnas.distributed import evaluate_worker
-from stitchnas.measurements import Measurement, read_measurements, write_measurements
+from stitchnas.measurements import read_measurements, write_measurements
 from stitchnas.model import StitchedNetwork
-from stitchnas.profiler import Profiler
-from stitchnas.space import load_space
 
-# made-up top-1 (%) of every tiny_test candidate (as in test_search.py)
-ACC = {0: 70.0, 1: 80.0, 2: 71.5, 3: 73.0, 4: 75.5, 5: 78.0, 6: 76.0, 7: 72.5, 8: 69.0,
-       9: 71.0, 10: 74.0, 11: 77.5, 12: 79.0, 13: 76.5}
-MEASURED = (0, 1, 2, 5, 8, 11)
 ENV = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
            PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 HOST = socket.gethostname()
-
-
-@pytest.fixture(scope="module")
-def space():
-    return load_space("tiny_test")
-
-
-@pytest.fixture(scope="module")
-def costs(space):
-    return {c.id: c for c in Profiler(space, progress=False).profile()}
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +44,6 @@ def mfile(space, costs, tmp_path_factory):
     path = tmp_path_factory.mktemp("m") / "m.jsonl"
     write_measurements(path, [row(space, costs, i) for i in MEASURED])
     return path
-
-
-def row(space, costs, i, acc1=None):
-    return Measurement(id=i, route=costs[i].route, acc1=ACC[i] if acc1 is None else acc1, acc5=None,
-                       loss=None, flops=costs[i].flops, params=costs[i].params, dataset="digits:val",
-                       checkpoint="c.pt", space=space.name, space_hash=space.content_hash)
 
 
 def search_cmd(mfile, storage, out, trials, *extra):

@@ -18,12 +18,12 @@ import numpy as np
 import optuna
 import pytest
 from conftest import REPO, run_cli, tiny_anchor
+from tiny import ACC, MEASURED, costs, row, space  # noqa: F401 - fixtures
 
 from stitchnas.errors import StitchnasError
 from stitchnas.fronts import load_front
-from stitchnas.measurements import Measurement, write_measurements
+from stitchnas.measurements import write_measurements
 from stitchnas.pareto import pareto_mask
-from stitchnas.profiler import Profiler
 from stitchnas.search import (
     SearchConfig,
     _RelativeEncoding,
@@ -34,28 +34,10 @@ from stitchnas.search import (
 )
 from stitchnas.space import load_space
 
-# made-up top-1 (%) of every tiny_test candidate; ids 0 and 1 are the anchors s and l
-ACC = {0: 70.0, 1: 80.0, 2: 71.5, 3: 73.0, 4: 75.5, 5: 78.0, 6: 76.0, 7: 72.5, 8: 69.0,
-       9: 71.0, 10: 74.0, 11: 77.5, 12: 79.0, 13: 76.5}
-MEASURED = (0, 1, 2, 5, 8, 11)
-
-
-@pytest.fixture(scope="module")
-def space():
-    return load_space("tiny_test")
-
-
-@pytest.fixture(scope="module")
-def costs(space):
-    return {c.id: c for c in Profiler(space, progress=False).profile()}
 
 
 def write_table(space, costs, path, ids):
-    rows = [Measurement(id=i, route=costs[i].route, acc1=ACC[i], acc5=None, loss=None,
-                        flops=costs[i].flops, params=costs[i].params, dataset="digits:val",
-                        checkpoint="c.pt", space=space.name, space_hash=space.content_hash)
-            for i in ids]
-    write_measurements(path, rows)
+    write_measurements(path, [row(space, costs, i) for i in ids])
     return path
 
 
