@@ -501,13 +501,14 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     space = load_space(args.space)
     rows = _measured(space, args.measurements)
     picks = suggest(space, rows, k=args.k, predictor=args.predictor, cost=args.cost,
-                    kappa=args.kappa, seed=args.seed)
+                    kappa=args.kappa, seed=args.seed, acquisition=args.acquisition)
     if args.format == "jsonl":
         for s in picks:
             print(json.dumps(s.to_json()))
     else:
         print(f"# measure next ({len(picks)} of {len(space) - len(rows)} unmeasured), best first:")
-        print(f"{'id':>5} {'pred top-1':>10} {'std':>6} {args.cost:>12} {'gain':>8}  route")
+        score = "P(front)" if args.acquisition == "pareto" else "gain"
+        print(f"{'id':>5} {'pred top-1':>10} {'std':>6} {args.cost:>12} {score:>8}  route")
         for s in picks:
             print(f"{s.id:>5} {s.acc1_pred:>10.2f} {s.acc1_std:>6.2f} {s.cost:>12.4g} {s.gain:>8.4f}  {s.route}")
         print(f"# then: stitchnas evaluate {space.name} --ids {','.join(str(s.id) for s in picks)}")
@@ -772,14 +773,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="JSONL: id, route, acc1_pred, acc1_std, measured")
     p.set_defaults(func=_cmd_predict)
 
-    p = sub.add_parser("suggest", help="the stitches whose measurement would most improve the "
-                                       "predicted Pareto front")
+    p = sub.add_parser("suggest", help="the unmeasured stitches most likely to be on the Pareto "
+                                       "front (worth measuring next)")
     p.add_argument("space", nargs="?", default=DEFAULT_SPACE)
     p.add_argument("--measurements", required=True)
     p.add_argument("--k", type=_positive_int, default=8)
     p.add_argument("--predictor", default="auto")
     p.add_argument("--cost", choices=("flops", "params"), default="flops")
-    p.add_argument("--kappa", type=float, default=1.0, help="optimism: mean + kappa * std")
+    p.add_argument("--acquisition", choices=("pareto", "optimistic"), default="pareto",
+                   help="pareto: probability of being on the front, from posterior samples; "
+                        "optimistic: hypervolume gain at mean + kappa * std")
+    p.add_argument("--kappa", type=float, default=1.0,
+                   help="pareto: scale of the posterior spread (0: the predicted front); "
+                        "optimistic: mean + kappa * std")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--format", choices=("table", "jsonl"), default="table")
     p.set_defaults(func=_cmd_suggest)

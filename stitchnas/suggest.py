@@ -1,12 +1,21 @@
-"""Which stitches to measure next: those whose measurement would most improve the predicted front.
+"""Which stitches to measure next: those most likely to be on the true front.
 
 Measuring a stitch costs a validation pass, so the predictor should spend measurements where
-they decide the front. :func:`suggest` fits the predictor on what is measured and picks, one at
-a time, the unmeasured stitch with the largest *optimistic hypervolume gain*: how much the front
-of the measured stitches (accuracy against log-cost) would grow if the stitch reached its
-predicted mean plus ``kappa`` standard deviations. Each pick then joins the front at its predicted
-mean (the "kriging believer"), so a batch spreads along the front instead of piling up in one
-place. Unmeasured anchors come first: they anchor the predictor's accuracy features.
+they decide the front. :func:`suggest` fits the predictor on what is measured and, by default
+(``acquisition="pareto"``), ranks each unmeasured stitch by its *probability of Pareto
+optimality*: it draws ``samples`` joint samples of all accuracies from the predictor's
+posterior (a GP's joint normal, a forest's trees, else independent normals of mean and std),
+keeps measured stitches at their measured accuracy, forms each sample's front (accuracy against
+cost) and counts how often each stitch is on it. A batch is the ``k`` most frequent (ties:
+cheaper, then lower id). This is Thompson-style: it spends measurements on stitches that could
+decide the front, wherever they are, and does not depend on how cost is scaled. ``kappa``
+widens (>1) or narrows (<1) the posterior spread; 0 ranks the predicted mean's front first.
+Seeded: the same inputs and ``seed`` give the same picks.
+
+``acquisition="optimistic"`` is the earlier rule: the largest optimistic hypervolume gain (mean
+plus ``kappa`` std, accuracy against log-cost), each pick joining the front at its predicted
+mean (the "kriging believer"). Unmeasured anchors come first under both: they anchor the
+predictor's accuracy features.
 
 :func:`active_curve` compares this with measuring random stitches on a fully measured table:
 the true hypervolume of the predicted front as measurements grow.
@@ -23,17 +32,19 @@ import numpy as np
 from .errors import StitchnasError
 from .features import Stitch, make_stitches
 from .measurements import Measurement
-from .pareto import front_indices, hypervolume
+from .pareto import front_indices, hypervolume, pareto_mask
 from .predictors import create_predictor, predict_with_std
 from .space import SearchSpace
 
-__all__ = ["Suggestion", "suggest", "predicted_front", "active_curve", "CurvePoint", "nadir_reference"]
+__all__ = ["Suggestion", "suggest", "ACQUISITIONS", "predicted_front", "active_curve", "CurvePoint",
+           "nadir_reference"]
 
 
 @dataclass(frozen=True)
 class Suggestion:
     """A stitch worth measuring: its predicted top-1 (mean, std, percent), cost (``flops`` by
-    default) and the optimistic hypervolume gain that ranked it (0 for unmeasured anchors)."""
+    default) and the score that ranked it (0 for unmeasured anchors): its probability of being
+    on the front (``acquisition="pareto"``) or its optimistic hypervolume gain."""
 
     id: int
     route: str
@@ -53,39 +64,125 @@ def _cost(stitches: Sequence[Stitch], cost: str) -> np.ndarray:
     return np.array([getattr(s, cost) for s in stitches], dtype=float)
 
 
-def _fit(space: SearchSpace, rows: Sequence[Measurement], predictor: Any, seed: int):
+def _measured(space: SearchSpace, rows: Sequence[Measurement]):
+    """Every candidate as a stitch, the indices of the measured ones and their top-1."""
     rows = list(rows)
     if len(rows) < 2:
         raise StitchnasError(f"{len(rows)} measured stitch(es): measure at least the anchors "
                              "(`stitchnas evaluate SPACE --ids 0,1,...`) before asking for suggestions")
     stitches = make_stitches(space, rows)
     by_id = {s.id: i for i, s in enumerate(stitches)}
-    measured = [by_id[m.id] for m in rows]
-    model = create_predictor(predictor, random_state=seed).fit(
-        [stitches[i] for i in measured], np.array([m.acc1 for m in rows]))
+    return stitches, [by_id[m.id] for m in rows], np.array([m.acc1 for m in rows], dtype=float)
+
+
+def _mean_std(model: Any, stitches, train, y, seed: int):
+    """The fitted predictor's mean and std; a GP supplies the std for a predictor without one."""
     mean, std = predict_with_std(model, stitches)
-    if std is None:  # a predictor without uncertainty: a GP supplies it
-        _, std = predict_with_std(create_predictor("gp", random_state=seed).fit(
-            [stitches[i] for i in measured], np.array([m.acc1 for m in rows])), stitches)
+    if std is None:
+        _, std = predict_with_std(create_predictor("gp", random_state=seed).fit(train, y), stitches)
+    return np.asarray(mean, dtype=float), np.maximum(np.asarray(std, dtype=float), 0.0)
+
+
+def _fit(space: SearchSpace, rows: Sequence[Measurement], predictor: Any, seed: int):
+    stitches, measured, y = _measured(space, rows)
+    train = [stitches[i] for i in measured]
+    model = create_predictor(predictor, random_state=seed).fit(train, y)
+    mean, std = _mean_std(model, stitches, train, y, seed)
     acc = mean.copy()
-    acc[measured] = [m.acc1 for m in rows]
-    return stitches, measured, mean, np.maximum(std, 0.0), acc
+    acc[measured] = y
+    return stitches, measured, mean, std, acc
+
+
+ACQUISITIONS = ("pareto", "optimistic")
+_MAX_JOINT = 2000  # above this many candidates, sample accuracies independently (no n x n covariance)
+
+
+def _posterior_draws(space: SearchSpace, rows: Sequence[Measurement], predictor: Any, seed: int,
+                     n: int, kappa: float):
+    """``n`` samples of every candidate's accuracy from the predictor fitted on ``rows`` (measured
+    stitches held at their measured accuracy); also the stitches, the measured indices, the mean
+    and std. A GP (also inside ``auto``) gives joint samples, a tree ensemble its trees' predictions,
+    any other predictor independent normals of its mean and std (a GP's std where it has none).
+    ``kappa`` scales each sample's spread about the mean."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.pipeline import Pipeline
+
+    from .predictors import AutoPredictor, ForestPredictor
+
+    stitches, measured, y = _measured(space, rows)
+    train = [stitches[i] for i in measured]
+    model = create_predictor(predictor, random_state=seed).fit(train, y)
+    est = model.model_ if isinstance(model, AutoPredictor) else model
+    rng = np.random.default_rng(seed)
+    gp = est.steps[-1][1] if isinstance(est, Pipeline) else est
+    if isinstance(gp, GaussianProcessRegressor) and len(stitches) <= _MAX_JOINT:
+        F = est[:-1].transform(stitches) if isinstance(est, Pipeline) else stitches
+        mean, cov = gp.predict(F, return_cov=True)
+        w, V = np.linalg.eigh((cov + cov.T) / 2)
+        root = V * np.sqrt(np.clip(w, 0.0, None))
+        dev = rng.standard_normal((n, len(mean))) @ root.T
+        std = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    elif isinstance(est, ForestPredictor):
+        per_tree = np.stack([t.predict(est.features_.transform(stitches)) for t in est.forest_.estimators_])
+        mean, std = per_tree.mean(axis=0), per_tree.std(axis=0)
+        dev = per_tree[rng.integers(0, len(per_tree), n)] - mean
+    else:
+        mean, std = _mean_std(model, stitches, train, y, seed)
+        dev = rng.standard_normal((n, len(mean))) * std
+    mean = np.asarray(mean, dtype=float)
+    draws = mean + kappa * dev
+    draws[:, measured] = y
+    return stitches, measured, mean, np.maximum(np.asarray(std, dtype=float), 0.0), draws
 
 
 def suggest(space: SearchSpace, rows: Sequence[Measurement], k: int = 8, predictor: Any = None,
-            cost: str = "flops", kappa: float = 1.0, seed: int = 0) -> list[Suggestion]:
+            cost: str = "flops", kappa: float = 1.0, seed: int = 0, acquisition: str = "pareto",
+            samples: int = 1024) -> list[Suggestion]:
     """Up to ``k`` unmeasured stitches to measure next, best first (see the module docstring)."""
     if k < 1:
         raise StitchnasError(f"--k must be a positive number of stitches, got {k}")
-    stitches, measured, mean, std, _ = _fit(space, rows, predictor, seed)
-    c = np.log(_cost(stitches, cost))
+    if acquisition not in ACQUISITIONS:
+        raise StitchnasError(f"acquisition must be one of {', '.join(ACQUISITIONS)}, not {acquisition!r}")
+    if acquisition == "optimistic":
+        return _suggest_optimistic(space, rows, k, predictor, cost, kappa, seed)
+    if not (np.isfinite(kappa) and kappa >= 0):
+        raise StitchnasError(f"--kappa must be a number >= 0 (the posterior's spread), got {kappa}")
+    if samples < 1:
+        raise StitchnasError(f"samples must be a positive number, got {samples}")
+    stitches, measured, mean, std, draws = _posterior_draws(space, rows, predictor, seed, samples, kappa)
+    c = _cost(stitches, cost)
     measured_set = set(measured)
+    out = _unmeasured_anchors(space, stitches, measured_set, mean, std, c, k)
+    freq = np.zeros(len(stitches))
+    for d in draws:
+        freq[pareto_mask(d, c)] += 1
+    freq /= len(draws)
+    pool = [i for i in range(len(stitches)) if i not in measured_set]
+    ids = np.array([s.id for s in stitches])
+    for i in sorted(pool, key=lambda i: (-freq[i], c[i], ids[i]))[: k - len(out)]:
+        s = stitches[i]
+        out.append(Suggestion(s.id, space.describe(s.route), float(mean[i]), float(std[i]),
+                              float(c[i]), float(freq[i]), "probability on the front"))
+    return out
+
+
+def _unmeasured_anchors(space, stitches, measured_set, mean, std, cost, k) -> list[Suggestion]:
     out: list[Suggestion] = []
     for i, s in enumerate(stitches):
         if s.is_anchor and i not in measured_set and len(out) < k:
             out.append(Suggestion(s.id, space.describe(s.route), float(mean[i]), float(std[i]),
-                                  float(np.exp(c[i])), 0.0, "unmeasured anchor"))
+                                  float(cost[i]), 0.0, "unmeasured anchor"))
             measured_set.add(i)
+    return out
+
+
+def _suggest_optimistic(space: SearchSpace, rows: Sequence[Measurement], k: int, predictor: Any,
+                        cost: str, kappa: float, seed: int) -> list[Suggestion]:
+    """The optimistic hypervolume gain with the kriging believer (``acquisition="optimistic"``)."""
+    stitches, measured, mean, std, _ = _fit(space, rows, predictor, seed)
+    c = np.log(_cost(stitches, cost))
+    measured_set = set(measured)
+    out = _unmeasured_anchors(space, stitches, measured_set, mean, std, np.exp(c), k)
     front_acc = [float(m.acc1) for m in rows]
     front_cost = [float(c[i]) for i in measured]
     ref_acc = float(min(mean.min(), min(front_acc))) - 1.0

@@ -212,6 +212,80 @@ def test_suggest_picks_unmeasured_stitches_anchors_first(fmnist, capsys, tmp_pat
     assert "stitchnas evaluate fmnist_vit_2way --ids 2," in out
 
 
+class _FixedPosterior:
+    """A predictor with a known posterior: ``means``/``stds`` by stitch id, else ``default``."""
+
+    def __init__(self, means=None, stds=None, default=(70.0, 1e-3)):
+        self.means, self.stds, self.default = means, stds, default
+
+    def get_params(self, deep=True):
+        return {"means": self.means, "stds": self.stds, "default": self.default}
+
+    def set_params(self, **params):
+        for k, v in params.items():
+            setattr(self, k, v)
+        return self
+
+    def fit(self, X, y):
+        return self
+
+    def predict(self, X, return_std=False):
+        mean = np.array([(self.means or {}).get(s.id, self.default[0]) for s in X], dtype=float)
+        std = np.array([(self.stds or {}).get(s.id, self.default[1]) for s in X], dtype=float)
+        return (mean, std) if return_std else mean
+
+
+def test_suggest_ranks_by_probability_of_pareto_optimality(fmnist):
+    """Measured anchors 0 (83.78%, cheapest), 1 (86.38%), 2 (87.47%, dearest). Stitch 12 (FLOPs
+    between anchors 0 and 1) is predicted at exactly anchor 0's accuracy, std 1: on the front in
+    half the samples. Stitch 22 (between 1 and 2) at anchor 1's + 2, std 1: on it with
+    P(z > -2) = 0.977 (kappa 2 doubles the spread: P(z > -1) = 0.84). Stitch 7 at 80 +- 1 almost
+    never beats anchor 0; everything else sits far below at 70 +- 0.001."""
+    from scipy.stats import norm
+
+    space, rows = fmnist
+    anchors = [m for m in rows if m.id in (0, 1, 2)]
+    acc = {m.id: m.acc1 for m in anchors}
+    model = _FixedPosterior(means={12: acc[0], 22: acc[1] + 2.0, 7: 80.0}, stds={12: 1.0, 22: 1.0, 7: 1.0})
+    picks = suggest(space, anchors, k=3, predictor=model, seed=3)
+    assert [p.id for p in picks[:2]] == [22, 12]
+    assert picks[0].gain == pytest.approx(norm.cdf(2.0), abs=0.03)
+    assert picks[1].gain == pytest.approx(0.5, abs=0.05)
+    assert picks[2].gain < 0.01 and all(p.reason == "probability on the front" for p in picks)
+    assert picks[0].acc1_pred == pytest.approx(acc[1] + 2.0) and picks[0].acc1_std == pytest.approx(1.0)
+    # seeded: the same seed gives the same picks and probabilities
+    assert suggest(space, anchors, k=3, predictor=model, seed=3) == picks
+    wide = suggest(space, anchors, k=2, predictor=model, kappa=2.0, seed=3)
+    assert wide[0].id == 22 and wide[0].gain == pytest.approx(norm.cdf(1.0), abs=0.04)
+    # kappa 0: the predicted means' front, 12 tied with anchor 0 at a higher cost is off it
+    mean_only = {p.id: p.gain for p in suggest(space, anchors, k=2, predictor=model, kappa=0.0)}
+    assert mean_only[22] == 1.0 and mean_only.get(12, 0.0) == 0.0
+    with pytest.raises(StitchnasError, match="kappa"):
+        suggest(space, anchors, k=2, predictor=model, kappa=-1.0)
+    with pytest.raises(StitchnasError, match="acquisition"):
+        suggest(space, anchors, k=2, predictor=model, acquisition="ucb")
+
+
+def test_suggest_with_a_gp_samples_jointly_and_keeps_the_optimistic_rule(fmnist):
+    from stitchnas.pareto import front_indices
+    from stitchnas.suggest import _fit
+
+    space, rows = fmnist
+    some = [m for m in rows if m.id in (0, 1, 2, 5, 20, 40, 60)]
+    picks = suggest(space, some, k=6, predictor="gp", seed=1)
+    gains = [p.gain for p in picks]
+    assert all(0.0 <= g <= 1.0 for g in gains) and gains == sorted(gains, reverse=True)
+    assert not {p.id for p in picks} & {m.id for m in some}
+    assert suggest(space, some, k=6, predictor="gp", seed=1) == picks
+    # kappa 0: probability 1 exactly for the unmeasured members of the predicted front
+    stitches, measured, _, _, acc = _fit(space, some, "gp", 0)
+    front = {stitches[i].id for i in front_indices(acc, [s.flops for s in stitches])} - {m.id for m in some}
+    certain = {p.id for p in suggest(space, some, k=20, predictor="gp", kappa=0.0) if p.gain == 1.0}
+    assert front and certain == front
+    old = suggest(space, some, k=3, predictor="gp", acquisition="optimistic")
+    assert len(old) == 3 and all(p.reason == "optimistic hypervolume gain" for p in old)
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda r: r.update(id=9999), "9999"),
     (lambda r: r.update(route=[[0, 0, 3], [1, 3, 6]]), "route"),
