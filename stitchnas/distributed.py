@@ -76,6 +76,15 @@ def _key(name: str) -> bytes:
     return hashlib.sha256(f"stitchnas:{name}".encode()).digest()
 
 
+def pg_lock_key(name: str) -> int:
+    """The PostgreSQL advisory-lock key (a signed 64-bit integer) of the lock called ``name``."""
+    return int.from_bytes(_key(name)[:8], "big", signed=True)
+
+
+def _mysql_lock_name(name: str) -> str:
+    return "stitchnas:" + _key(name).hex()[:40]
+
+
 class StudyMutex:
     """A lock per study, shared by every worker of every machine that uses the storage. Enter it
     as often as needed (``with mutex: ...``); :meth:`close` when done. ``storage`` is
@@ -138,11 +147,11 @@ class StudyMutex:
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         elif self.kind == "postgresql":
-            key = int.from_bytes(_key(self.name)[:8], "big", signed=True)
-            self._connection().execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            self._connection().execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"),
+                                       {"k": pg_lock_key(self.name)})
         elif self.kind == "mysql":
             self._connection().execute(sqlalchemy.text("SELECT GET_LOCK(:n, -1)"),
-                                       {"n": "stitchnas:" + _key(self.name).hex()[:40]})
+                                       {"n": _mysql_lock_name(self.name)})
         elif self.kind == "thread":
             assert self._thread_lock is not None
             self._thread_lock.acquire()
@@ -154,15 +163,15 @@ class StudyMutex:
         if self.kind == "flock" and self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         elif self.kind == "postgresql" and self._conn is not None:
-            key = int.from_bytes(_key(self.name)[:8], "big", signed=True)
             try:
-                self._conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                self._conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"),
+                                   {"k": pg_lock_key(self.name)})
             except Exception:  # noqa: BLE001 - a dead connection has released it already
                 self._drop_connection()
         elif self.kind == "mysql" and self._conn is not None:
             try:
                 self._conn.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:n)"),
-                                   {"n": "stitchnas:" + _key(self.name).hex()[:40]})
+                                   {"n": _mysql_lock_name(self.name)})
             except Exception:  # noqa: BLE001
                 self._drop_connection()
         elif self.kind == "thread" and self._thread_lock is not None:

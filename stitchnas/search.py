@@ -45,8 +45,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .distributed import (StaleWatch, StudyMutex, fail_trials, poll_interval, study_lock,
-                          tell, trials_in, worker_name)
+from .distributed import (StaleWatch, StudyMutex, fail_trials, pg_lock_key, poll_interval,
+                          study_lock, tell, trials_in, worker_name)
 from .errors import StitchnasError
 from .fileio import results_dir
 from .fronts import OBJECTIVES, Front, FrontPoint, mask_password, save_front
@@ -774,9 +774,8 @@ def _schema_lock(url: str) -> Iterator[None]:
             engine.dispose()
         yield
         return
-    key = int.from_bytes(hashlib.sha256(b"stitchnas:optuna-schema").digest()[:8], "big", signed=True)
     try:
-        conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": pg_lock_key("optuna-schema")})
         yield
     finally:
         conn.close()  # closing the session releases the lock
@@ -1087,10 +1086,7 @@ def _work(study, problem: _Problem, encoder, mutex: StudyMutex, watch: StaleWatc
                 continue
             tell(study, trial, [float(v) for v in problem.values[i]])
             trial = None
-    except KeyboardInterrupt:
-        _fail_quietly(study, trial)
-        raise
-    except StitchnasError:
+    except (KeyboardInterrupt, StitchnasError):
         _fail_quietly(study, trial)
         raise
     except Exception as err:  # noqa: BLE001 - storage/sampler failures
