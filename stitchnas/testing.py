@@ -18,7 +18,7 @@ __all__ = ["check_predictor"]
 
 
 def _sample(seed: int = 0):
-    from .features import make_stitches
+    from .predict import make_stitches
     from .space import load_space
 
     space = load_space("tiny_test")
@@ -43,7 +43,7 @@ def check_predictor(predictor: Any, *, seed: int = 0) -> None:
     """
     from sklearn.base import clone
 
-    from .predictors import create_predictor, supports_std
+    from .predict import create_predictor, supports_std
 
     problems: list[str] = []
     name = predictor.__name__ if isinstance(predictor, type) else type(predictor).__name__

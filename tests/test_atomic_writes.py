@@ -13,14 +13,14 @@ import sys
 import textwrap
 
 import pytest
-from conftest import REPO
-from tiny import costs, row, space  # noqa: F401 - fixtures
+from support import REPO
+from support.tiny import costs, row, space  # noqa: F401 - fixtures
 
-from stitchnas.checkpoints import read_checkpoint, save_checkpoint
+from stitchnas.network import read_checkpoint, save_checkpoint
 from stitchnas.fronts import load_front, save_front
-from stitchnas.measurements import read_measurements, write_measurements
-from stitchnas.model import StitchedNetwork
-from stitchnas.search import SearchConfig, search
+from stitchnas.measure import read_measurements, write_measurements
+from stitchnas.network import StitchedNetwork
+from stitchnas.optimize import SearchConfig, search
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
            PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -95,7 +95,7 @@ def test_killed_measurements_write_leaves_the_previous_file(space, costs, tmp_pa
     write_measurements(path, rows(space, costs, range(6), 50.0))
     before = path.read_bytes()
     kill_while_writing(path, point, f"""
-        from stitchnas.measurements import Measurement, write_measurements, read_measurements
+        from stitchnas.measure import Measurement, write_measurements, read_measurements
         from stitchnas.space import load_space
         space = load_space("tiny_test")
         old = read_measurements({str(path)!r}, space)
@@ -117,7 +117,7 @@ def test_killed_checkpoint_save_leaves_the_previous_checkpoint(space, tmp_path, 
     before = path.read_bytes()
     kill_while_writing(path, point, f"""
         import torch
-        from stitchnas.checkpoints import load_network, save_checkpoint
+        from stitchnas.network import load_network, save_checkpoint
         from stitchnas.space import load_space
         net = load_network(load_space("tiny_test"), {str(path)!r})
         with torch.no_grad():

@@ -1,0 +1,61 @@
+"""Small helpers every room uses: lazy re-exports, "did you mean", ``module:Class`` imports."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from typing import Any, Callable, Iterable
+
+__all__ = ["lazy_exports", "close_matches", "did_you_mean", "import_object"]
+
+
+def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list]]:
+    """``__getattr__`` and ``__dir__`` for a package that re-exports names from its private modules.
+
+    ``exports`` maps a public name to the private module (``"_space"``) that defines it; the module
+    is imported when the name is first used, so importing a package costs nothing (PEP 562)."""
+
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(exports)
+
+    return __getattr__, __dir__
+
+
+def close_matches(word: Any, choices: Iterable[str], n: int = 3) -> list[str]:
+    """The known names closest to ``word``, best first (one cutoff for the whole package)."""
+    return difflib.get_close_matches(str(word), [str(c) for c in choices], n=n, cutoff=0.5)
+
+
+def did_you_mean(word: Any, choices: Iterable[str], n: int = 3) -> str:
+    """``"; did you mean 'a', 'b'?"`` for the close matches of ``word``, or ``""`` if none is close."""
+    close = close_matches(word, choices, n)
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+def import_object(spec: str, what: str = "object") -> Any:
+    """Import ``package.module:Name`` (or ``package.module.Name``); errors name the spec and the fix."""
+    from .errors import PluginError
+
+    module, sep, attr = spec.partition(":")
+    if not sep:
+        module, _, attr = spec.rpartition(".")
+    if not module or not attr:
+        raise PluginError(f"{what} path {spec!r} must look like package.module:Name")
+    try:
+        obj: Any = importlib.import_module(module)
+    except ImportError as err:
+        raise PluginError(f"cannot import {module!r} for {what} {spec!r}: {err}; is it installed "
+                          "or on PYTHONPATH?") from err
+    try:
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except AttributeError:
+        raise PluginError(f"module {module!r} has no {attr!r} ({what} {spec!r})") from None
+    return obj

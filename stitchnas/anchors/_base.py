@@ -1,0 +1,417 @@
+"""Anchors: timm models seen as stem -> blocks -> head, whatever their family.
+
+An :class:`AnchorAdapter` cuts one timm model into modules that share its parameters: a stem,
+``depth`` blocks and a head (final norm, pooling, classifier). Everything else in stitchnas
+(stitched models, profiler, training) only talks to adapters, so a new model family is one new
+adapter registered with :func:`register_adapter`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ..errors import StitchnasError
+
+__all__ = [
+    "AnchorSpec",
+    "FeatureSpec",
+    "LAYOUTS",
+    "stitch_problem",
+    "AnchorAdapter",
+    "ViTAdapter",
+    "register_adapter",
+    "adapter_for",
+    "create_anchor_model",
+]
+
+
+@dataclass(frozen=True)
+class AnchorSpec:
+    """One anchor of a space: a timm architecture, its kwargs, and where its weights come from."""
+
+    name: str
+    model: str
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    checkpoint: str | None = None
+    pretrained: bool = False
+
+    @property
+    def kwargs_dict(self) -> dict[str, Any]:
+        return dict(self.kwargs)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model": self.model,
+            "kwargs": {k: _jsonable(v) for k, v in self.kwargs},
+            "checkpoint": self.checkpoint,
+            "pretrained": self.pretrained,
+        }
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+LAYOUTS = ("tokens", "nchw", "nhwc")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The per-sample shape of features at a block boundary.
+
+    ``layout`` is ``tokens`` (shape (N, C)), ``nchw`` (C, H, W) or ``nhwc`` (H, W, C, Swin's
+    stages). For tokens, ``grid`` is the (H, W) patch grid when the adapter knows it and
+    ``prefix`` the number of leading non-spatial tokens (class, distillation, register tokens),
+    so ``N == prefix + H * W``.
+    """
+
+    layout: str
+    shape: tuple[int, ...]
+    grid: tuple[int, int] | None = None
+    prefix: int = 0
+
+    @property
+    def channels(self) -> int:
+        return self.shape[0] if self.layout == "nchw" else self.shape[-1]
+
+    @property
+    def positions(self) -> int:
+        """Tokens or spatial positions: how many vectors a stitching layer maps per sample."""
+        if self.layout == "tokens":
+            return self.shape[0]
+        return self.shape[-2] * self.shape[-1] if self.layout == "nchw" else self.shape[0] * self.shape[1]
+
+    @property
+    def resolution(self) -> tuple[int, int] | None:
+        """The spatial (H, W) of a feature map or token grid; None for tokens of unknown grid."""
+        if self.layout == "nchw":
+            return (self.shape[1], self.shape[2])
+        if self.layout == "nhwc":
+            return (self.shape[0], self.shape[1])
+        return self.grid
+
+    @property
+    def is_map(self) -> bool:
+        """Whether the features are a plain spatial map (no extra tokens), in any layout."""
+        return self.resolution is not None and self.prefix == 0
+
+    @property
+    def stitch_key(self) -> tuple:
+        """Boundaries with equal keys can be stitched (the stitching layer converts the layout)."""
+        if self.is_map:
+            return ("map", *self.resolution)
+        return ("tokens", self.positions, self.prefix, self.grid)
+
+    def __str__(self) -> str:
+        text = f"{self.layout}{tuple(self.shape)}"
+        if self.layout == "tokens" and self.grid is not None:
+            text += f" grid {self.grid[0]}x{self.grid[1]}" + (f" + {self.prefix}" if self.prefix else "")
+        return text
+
+
+def stitch_problem(src: FeatureSpec, dst: FeatureSpec) -> str | None:
+    """Why features ``src`` cannot feed a stitching layer producing ``dst`` (None: they can).
+
+    Stitching layers map channels position by position and convert between layouts (tokens,
+    NCHW, NHWC); they never resample, so both sides must hold the same positions.
+    """
+    if src.stitch_key == dst.stitch_key:
+        return None
+    if src.is_map and dst.is_map:
+        (h1, w1), (h2, w2) = src.resolution, dst.resolution
+        return (f"spatial resolutions differ ({h1}x{w1} vs {h2}x{w2}); stitching layers do not resample: "
+                "cut and resume at points of equal resolution (rules two_way and snnet_stages map "
+                "stage to stage)")
+    if src.layout == dst.layout == "tokens" or not (src.is_map or dst.is_map):
+        return ("stitching needs the same token grid on both sides (same img_size and patch_size, "
+                "same class/distillation tokens)")
+    seq = src if not src.is_map else dst
+    what = f"{seq.prefix} class/distillation token(s)" if seq.prefix else "no known token grid"
+    return (f"token sequence {seq} has {what} and cannot be laid out as a feature map; stitch "
+            "such anchors only to token models with the same tokens")
+
+
+def _timm():
+    try:
+        import timm
+    except ImportError as err:  # pragma: no cover - timm is a hard dependency
+        raise StitchnasError("timm is not installed: pip install timm") from err
+    return timm
+
+
+def create_anchor_model(spec: AnchorSpec, *, weights: bool = True, device: str | None = None) -> nn.Module:
+    """Create the timm model of an anchor, in eval mode.
+
+    ``weights=False`` skips checkpoints and hub downloads (random init); ``device="meta"``
+    builds it without memory, for shape inference; ``device="uninitialized"`` allocates real
+    but uninitialised parameters (skipping timm's slow weight init), for counting FLOPs only.
+    """
+    if device == "uninitialized":
+        model = create_anchor_model(spec, weights=False, device="meta")
+        if any(True for _ in model.buffers()):
+            return create_anchor_model(spec, weights=False)  # buffers hold real values (indices)
+        return model.to_empty(device="cpu").eval()
+    timm = _timm()
+    if not timm.is_model(spec.model):
+        close = difflib.get_close_matches(spec.model, timm.list_models(), n=5, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see timm.list_models()"
+        raise StitchnasError(f"anchor {spec.name!r}: unknown timm model {spec.model!r}{hint}")
+    kwargs = spec.kwargs_dict
+    try:
+        if device == "meta":
+            with torch.device("meta"):
+                model = timm.create_model(spec.model, pretrained=False, **kwargs)
+        else:
+            model = timm.create_model(
+                spec.model, pretrained=bool(weights and spec.pretrained), **kwargs
+            )
+    except StitchnasError:
+        raise
+    except Exception as err:  # timm raises anything on bad kwargs: TypeError, ValueError, ...
+        first = (str(err).strip().splitlines() or [""])[0][:300]
+        what = "rejects" if isinstance(err, TypeError) else "cannot be built with"
+        raise StitchnasError(
+            f"anchor {spec.name!r}: timm model {spec.model!r} {what} kwargs {kwargs}: "
+            f"{type(err).__name__}: {first}; fix the anchor's kwargs"
+        ) from err
+    if weights and spec.checkpoint and device != "meta":
+        load_checkpoint(model, spec)
+    return model.eval()
+
+
+def load_checkpoint(model: nn.Module, spec: AnchorSpec) -> None:
+    """Load a local checkpoint (a state dict, or one under 'model'/'state_dict'/'state_dict_ema')."""
+    path = Path(spec.checkpoint)
+    if not path.is_file():
+        raise StitchnasError(
+            f"anchor {spec.name!r}: checkpoint {path} does not exist; train the anchors "
+            "(stitchnas train-anchors SPACE) or fix the anchor's checkpoint path"
+        )
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise StitchnasError(
+            f"anchor {spec.name!r}: cannot read checkpoint {path} ({type(err).__name__}: {err}); "
+            "give a torch or safetensors state dict"
+        ) from err
+    for key in ("model", "state_dict", "state_dict_ema", "model_ema"):
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict):
+        raise StitchnasError(f"anchor {spec.name!r}: checkpoint {path} holds no state dict")
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:3])
+        raise StitchnasError(
+            f"anchor {spec.name!r}: checkpoint {path} does not fit timm model {spec.model!r} "
+            f"with kwargs {spec.kwargs_dict} ({detail[:300]}); check the anchor's model and kwargs"
+        ) from err
+
+
+class AnchorAdapter(ABC):
+    """A timm model cut into stem, blocks and head, modules that share the model's parameters.
+
+    Subclasses implement :meth:`handles`, :meth:`stem`, :meth:`blocks` and :meth:`head`; call
+    order: ``handles(model)`` picks the adapter, then the three cutters are called once each.
+    ``feature_specs`` (shapes at every block boundary) is derived by running them.
+    """
+
+    layout: str = "tokens"
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.stem_module = self.stem()
+        self.block_modules = list(self.blocks())
+        self.head_module = self.head()
+
+    @classmethod
+    @abstractmethod
+    def handles(cls, model: nn.Module) -> bool:
+        """Whether this adapter understands ``model``."""
+
+    @abstractmethod
+    def stem(self) -> nn.Module:
+        """Image -> features entering block 0."""
+
+    @abstractmethod
+    def blocks(self) -> list[nn.Module]:
+        """The blocks, in order; each maps features to features."""
+
+    @abstractmethod
+    def head(self) -> nn.Module:
+        """Features leaving the last block -> logits (final norm included)."""
+
+    @property
+    def depth(self) -> int:
+        return len(self.block_modules)
+
+    def default_input_size(self) -> tuple[int, int, int]:
+        """The input (C, H, W) the model was built for: timm's data config by default."""
+        from timm.data import resolve_model_data_config
+
+        return tuple(resolve_model_data_config(self.model)["input_size"])
+
+    def feature_specs(self, input_size: tuple[int, ...]) -> list[FeatureSpec]:
+        """Feature shapes at boundaries 0..depth (input of block i; the last is the output)."""
+        device = next(iter(self.model.parameters())).device
+        was_training = self.model.training
+        self.model.eval()  # batch norm cannot run a batch of one 1x1 map in training mode
+        try:
+            with torch.no_grad():
+                x = self.stem_module(torch.zeros((1, *input_size), device=device))
+                specs = [self._spec(x, 0)]
+                for i, blk in enumerate(self.block_modules):
+                    x = blk(x)
+                    specs.append(self._spec(x, i + 1))
+        finally:
+            self.model.train(was_training)
+        return specs
+
+    def token_grid(self, boundary: int) -> tuple[int, int] | None:
+        """For token layouts: the (H, W) patch grid entering block ``boundary`` (None: unknown)."""
+        return None
+
+    def prefix_tokens(self) -> int:
+        """For token layouts: how many leading tokens are not grid positions (class tokens...)."""
+        return 0
+
+    def _spec(self, x: torch.Tensor, boundary: int) -> FeatureSpec:
+        shape = tuple(int(s) for s in x.shape[1:])
+        if self.layout != "tokens":
+            return FeatureSpec(self.layout, shape)
+        grid, prefix = self.token_grid(boundary), self.prefix_tokens()
+        if grid is not None and shape[0] != prefix + grid[0] * grid[1]:
+            grid = None  # the model runs at another size than it was built for
+        return FeatureSpec("tokens", shape, tuple(int(g) for g in grid) if grid else None,
+                           prefix if grid else 0)
+
+
+_ADAPTERS: list[type[AnchorAdapter]] = []
+
+
+def register_adapter(cls: type[AnchorAdapter]) -> type[AnchorAdapter]:
+    """Register an adapter class (usable as a decorator); later registrations are tried first."""
+    _ADAPTERS.insert(0, cls)
+    return cls
+
+
+def adapter_for(model: nn.Module) -> AnchorAdapter:
+    for cls in _ADAPTERS:
+        if cls.handles(model):
+            return cls(model)
+    known = ", ".join(c.__name__ for c in _ADAPTERS)
+    raise StitchnasError(
+        f"no anchor adapter for {type(model).__name__} (known: {known}); "
+        "use a supported timm family or register an AnchorAdapter"
+    )
+
+
+class _Borrowed(nn.Module):
+    """Runs a method of a timm model on a subset of its modules and parameters.
+
+    The borrowed modules and parameters are the model's own objects (shared, not copied), and
+    the model's plain attributes (flags like ``no_embed_class``) are copied, so timm's own code
+    runs unchanged on this smaller module.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        names: list[str],
+        fn: Callable[["_Borrowed", torch.Tensor], torch.Tensor],
+        methods: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__()
+        for key, value in vars(model).items():
+            if not key.startswith("_") and key != "training":
+                object.__setattr__(self, key, value)
+        for name in names:
+            value = getattr(model, name, None)
+            if isinstance(value, (nn.Module, nn.Parameter)):
+                setattr(self, name, value)
+            else:
+                object.__setattr__(self, name, value)
+        for name in methods:
+            object.__setattr__(self, name, types.MethodType(getattr(type(model), name), self))
+        self._fn = fn
+        self._model_type = type(model).__name__
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._fn(self, x)
+
+    def extra_repr(self) -> str:
+        return f"from={self._model_type}"
+
+
+def _vit_stem(self: _Borrowed, x: torch.Tensor) -> torch.Tensor:
+    x = self.patch_embed(x)
+    x = self._pos_embed(x)
+    x = self.patch_drop(x)
+    return self.norm_pre(x)
+
+
+def _vit_head(self: _Borrowed, x: torch.Tensor) -> torch.Tensor:
+    return self.forward_head(self.norm(x))
+
+
+@register_adapter
+class ViTAdapter(AnchorAdapter):
+    """timm's VisionTransformer family: ViT, DeiT (distilled too), DeiT-III."""
+
+    layout = "tokens"
+
+    @classmethod
+    def handles(cls, model: nn.Module) -> bool:
+        from timm.models.vision_transformer import VisionTransformer
+
+        return isinstance(model, VisionTransformer)
+
+    def stem(self) -> nn.Module:
+        names = ["patch_embed", "cls_token", "reg_token", "pos_embed", "pos_drop", "patch_drop",
+                 "norm_pre"]
+        if hasattr(self.model, "dist_token"):
+            names.append("dist_token")
+        return _Borrowed(self.model, names, _vit_stem, methods=("_pos_embed",))
+
+    def blocks(self) -> list[nn.Module]:
+        return list(self.model.blocks)
+
+    def default_input_size(self) -> tuple[int, int, int]:
+        pe = self.model.patch_embed
+        if getattr(pe, "img_size", None) is not None and hasattr(pe, "proj"):
+            return (pe.proj.in_channels, *pe.img_size)
+        return super().default_input_size()
+
+    def token_grid(self, boundary: int) -> tuple[int, int] | None:
+        if getattr(self.model, "dynamic_img_size", False):
+            return None
+        return getattr(self.model.patch_embed, "grid_size", None)
+
+    def prefix_tokens(self) -> int:
+        return int(getattr(self.model, "num_prefix_tokens", 0))
+
+    def head(self) -> nn.Module:
+        names = ["norm", "attn_pool", "fc_norm", "head_drop", "head", "head_dist"]
+        return _Borrowed(self.model, names, _vit_head, methods=("forward_head", "pool"))
+
+

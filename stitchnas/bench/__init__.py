@@ -1,0 +1,14 @@
+"""Every `stitchnas bench ...` benchmark."""
+
+from __future__ import annotations
+
+from .._util import lazy_exports
+
+_EXPORTS = {
+    "REFERENCES": "_search",
+    "bench_profiling": "_profile",
+    "bench_search": "_search",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

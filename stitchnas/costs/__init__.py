@@ -1,0 +1,42 @@
+"""What a stitch costs: the fvcore FLOPs/params profiler, hardware targets, latency tables."""
+
+from __future__ import annotations
+
+from .._util import lazy_exports
+
+_EXPORTS = {
+    "Budgets": "_targets",
+    "COST_MODELS": "_targets",
+    "Cost": "_profiler",
+    "DTYPES": "_targets",
+    "EXTRA_OP_HANDLES": "_profiler",
+    "FORMAT": "_latency",
+    "LatencyTable": "_latency",
+    "MB": "_targets",
+    "Profiler": "_profiler",
+    "STATISTIC": "_latency",
+    "StitchCost": "_profiler",
+    "StitchLatency": "_latency",
+    "Target": "_targets",
+    "TargetCost": "_latency",
+    "bench_latency": "_latency",
+    "bundled_targets_dir": "_targets",
+    "cache_dir": "_profiler",
+    "choose_validation": "_latency",
+    "count_flops": "_profiler",
+    "count_params": "_profiler",
+    "cpu_name": "_machine",
+    "fit_overhead": "_latency",
+    "get_latency_table": "_latency",
+    "latency_table_path": "_latency",
+    "list_targets": "_targets",
+    "load_latency_table": "_latency",
+    "load_target": "_targets",
+    "machine_identity": "_latency",
+    "profile_latency": "_latency",
+    "target_costs": "_latency",
+    "validate_latency": "_latency",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

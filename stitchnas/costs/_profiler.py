@@ -1,0 +1,212 @@
+"""Exact FLOPs and parameter counts, by fvcore, composed from traced pieces.
+
+Counts follow fvcore: one multiply-add is one flop, batch 1, the space's input size. timm's
+fused ``scaled_dot_product_attention`` is invisible to fvcore by default, so it gets a handle
+counting its two matmuls (QK^T and AV) exactly as fvcore counts them in the unfused form.
+
+A whole space is profiled compositionally: each distinct stem, block, head and stitching-layer
+shape is traced once, the results are cached on disk (keyed by the space's structure and the
+library versions), and a route's cost is the sum of its pieces; this equals a whole-network
+trace of the route's standalone module (tested), at a cost that grows with distinct pieces, not
+with candidates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from math import prod
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import torch
+from torch import nn
+
+from ..fileio import write_json
+from ..space import Candidate, Route
+from ..space import SearchSpace
+
+__all__ = ["Cost", "StitchCost", "Profiler", "count_flops", "count_params", "cache_dir"]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """FLOPs (fvcore: one multiply-add = 1) and parameter count of a module or route."""
+
+    flops: int
+    params: int
+
+    def __add__(self, other: "Cost") -> "Cost":
+        return Cost(self.flops + other.flops, self.params + other.params)
+
+
+@dataclass(frozen=True)
+class StitchCost:
+    """A candidate with its cost."""
+
+    id: int
+    route: Route
+    flops: int
+    params: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "route": self.route.to_json(), "flops": self.flops, "params": self.params}
+
+
+def _sdpa_flop_jit(inputs: list, outputs: list) -> int:
+    """fvcore handle for aten::scaled_dot_product_attention: QK^T plus AV, as matmuls count."""
+    q, k, v = (i.type().sizes() for i in inputs[:3])
+    batch_heads_queries = prod(q[:-1])
+    return batch_heads_queries * k[-2] * q[-1] + batch_heads_queries * k[-2] * v[-1]
+
+
+EXTRA_OP_HANDLES = {
+    "aten::scaled_dot_product_attention": _sdpa_flop_jit,
+}
+
+
+def count_flops(module: nn.Module, inputs: torch.Tensor | tuple) -> int:
+    """fvcore's total for one forward of ``module`` on ``inputs``, fused attention included."""
+    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+    logging.getLogger("fvcore").setLevel(logging.ERROR)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # fvcore calls the deprecated jit.script
+        from fvcore.nn import FlopCountAnalysis
+
+        analysis = FlopCountAnalysis(module.eval(), inputs)
+        analysis.set_op_handle(**EXTRA_OP_HANDLES)
+        analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        analysis.tracer_warnings("none")
+        return int(analysis.total())
+
+
+def count_params(module: nn.Module) -> int:
+    """Parameters of a module, each shared tensor once."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def cache_dir() -> Path:
+    """Where profiles are cached: ``$STITCHNAS_CACHE`` or ``~/.cache/stitchnas``."""
+    return Path(os.environ.get("STITCHNAS_CACHE") or Path.home() / ".cache" / "stitchnas")
+
+
+def _versions() -> dict[str, str]:
+    import fvcore  # noqa: F401
+    import timm
+    from importlib.metadata import version
+
+    return {"torch": torch.__version__.split("+")[0], "timm": timm.__version__,
+            "fvcore": version("fvcore")}
+
+
+def _signature(module: nn.Module, in_shape: Sequence[int]) -> str:
+    """Modules with equal signatures have equal costs: same structure, shapes and input."""
+    shapes = [tuple(p.shape) for p in module.parameters()]
+    return f"{type(module).__name__}|{module!r}|{shapes}|{tuple(in_shape)}"
+
+
+class Profiler:
+    """Costs of every candidate of a space, composed from pieces traced once.
+
+    ``profile()`` returns one :class:`StitchCost` per valid candidate; ``cost(route)`` one
+    route's. Pieces are read from the disk cache when present; ``use_cache=False`` re-traces.
+    """
+
+    def __init__(self, space: SearchSpace, use_cache: bool = True, progress: bool | None = None) -> None:
+        self.space = space
+        self.use_cache = use_cache
+        self.progress = progress
+        self._pieces: dict[str, list[int]] | None = None
+        self.traced = 0
+
+    @property
+    def cache_path(self) -> Path:
+        return cache_dir() / "profiles" / f"{self.space.name}-{self.space.structure_hash}.json"
+
+    # ---- pieces -------------------------------------------------------------------------
+    def _piece_keys(self) -> list[str]:
+        keys = []
+        for a, d in enumerate(self.space.depths):
+            keys += [f"stem:{a}"] + [f"block:{a}:{i}" for i in range(d)] + [f"head:{a}"]
+        keys += [f"stitch:{key}" for key in self.space.layer_shapes]
+        return keys
+
+    def pieces(self, models: Sequence[nn.Module] | None = None) -> dict[str, list[int]]:
+        """Piece key -> [flops, params]; traced (each distinct piece once) or read from cache."""
+        if self._pieces is not None:
+            return self._pieces
+        versions = _versions()
+        if self.use_cache and models is None and self.cache_path.is_file():
+            try:
+                doc = json.loads(self.cache_path.read_text())
+                if doc.get("versions") == versions and set(doc["pieces"]) >= set(self._piece_keys()):
+                    self._pieces = doc["pieces"]
+                    return self._pieces
+            except (OSError, ValueError, KeyError, TypeError):
+                pass  # a broken cache is rebuilt below
+        self._pieces = self._trace_pieces(models)
+        if self.use_cache:
+            write_json(self.cache_path, {"space": self.space.name, "versions": versions,
+                                         "pieces": self._pieces})
+        return self._pieces
+
+    def _trace_pieces(self, models: Sequence[nn.Module] | None) -> dict[str, list[int]]:
+        from tqdm.auto import tqdm
+
+        from ..anchors import adapter_for
+
+        space = self.space
+        feats = space.feature_specs
+        models = list(models) if models is not None else space.create_models(weights=False, device="uninitialized")
+        adapters = [adapter_for(m) for m in models]
+        work: list[tuple[str, nn.Module, tuple[int, ...]]] = []
+        for a, ad in enumerate(adapters):
+            work.append((f"stem:{a}", ad.stem_module, tuple(space.input_size)))
+            for i, blk in enumerate(ad.block_modules):
+                work.append((f"block:{a}:{i}", blk, feats[a][i].shape))
+            work.append((f"head:{a}", ad.head_module, feats[a][-1].shape))
+        for key, shape in space.layer_shapes.items():
+            j = space.layer_junctions[key][0]
+            layer = shape.build(space.rank)
+            work.append((f"stitch:{key}", layer, feats[j.src][j.src_end].shape))
+        by_signature: dict[str, list[int]] = {}
+        out: dict[str, list[int]] = {}
+        bar = tqdm(work, desc=f"profiling {space.name}", unit="piece", disable=not self._show())
+        for key, module, shape in bar:
+            sig = _signature(module, shape)
+            if sig not in by_signature:
+                flops = count_flops(module, torch.zeros((1, *shape)))
+                by_signature[sig] = [flops, count_params(module)]
+                self.traced += 1
+            out[key] = by_signature[sig]
+        return out
+
+    def _show(self) -> bool:
+        if self.progress is not None:
+            return self.progress
+        import sys
+
+        return sys.stderr.isatty()
+
+    # ---- composition --------------------------------------------------------------------
+    def cost(self, which: Candidate | Route) -> Cost:
+        cand = which if isinstance(which, Candidate) else self.space.find(which)
+        p = self.pieces()
+        route = cand.route
+        keys = [f"stem:{route.first_anchor}", f"head:{route.last_anchor}"]
+        keys += [f"block:{s.anchor}:{i}" for s in route for i in range(s.start, s.end)]
+        keys += [f"stitch:{k}" for k in cand.layer_keys]
+        return Cost(sum(p[k][0] for k in keys), sum(p[k][1] for k in keys))
+
+    def profile(self, candidates: Iterable[Candidate] | None = None) -> list[StitchCost]:
+        """Costs of the given candidates (every valid candidate by default)."""
+        cands = list(self.space.candidates if candidates is None else candidates)
+        self.pieces()
+        out = []
+        for c in cands:
+            cost = self.cost(c)
+            out.append(StitchCost(c.id, c.route, cost.flops, cost.params))
+        return out

@@ -1,0 +1,502 @@
+"""Datasets for training and evaluating small vision models on CPU.
+
+Three sources, all behind :func:`load_datasets`:
+
+* ``fashion_mnist``: the four official IDX files, parsed with numpy and kept in memory;
+* ``digits``: scikit-learn's bundled 8x8 digits (no download, ideal for tests and quick modes);
+* ``imagefolder``: any ``root/{train,val}/<class>/<image>`` tree, with timm's transforms.
+
+Every dataset yields ``(image, label)`` with ``image`` a float32 tensor of shape
+``DataSpec.input_size``, so a model never has to know where its data came from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gzip
+import io
+import os
+import random
+import socket
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from ..errors import StitchnasError
+
+__all__ = [
+    "DATASET_NAMES",
+    "DataSpec",
+    "calibration_batch",
+    "load_datasets",
+    "make_loader",
+    "read_idx",
+]
+
+DATASET_NAMES = ("fashion_mnist", "digits", "imagefolder")
+
+FASHION_MNIST_MEAN = 0.2860
+FASHION_MNIST_STD = 0.3530
+FASHION_MNIST_ENV = "STITCHNAS_FASHION_MNIST"
+FASHION_MNIST_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+_FASHION_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "val_images": "t10k-images-idx3-ubyte",
+    "val_labels": "t10k-labels-idx1-ubyte",
+}
+_INSTALL_HINT = (
+    "install it with `apt-get install -y dataset-fashion-mnist`, "
+    "or pass --data-root DIR holding the four IDX files"
+)
+_DOWNLOAD_TIMEOUT_S = 20.0
+
+# Pre-normalised (and pre-resized) images are cached when they fit in this many bytes;
+# bigger inputs (e.g. 224x224) are transformed batch by batch at access time instead.
+_PRECOMPUTE_LIMIT_BYTES = 512 * 2**20
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which dataset to load and in what shape the model wants its images.
+
+    ``input_size`` is (C, H, W); ``train_subset``/``val_subset`` keep that many samples
+    (chosen with ``seed``) for quick runs; ``seed`` also fixes the digits train/val split.
+    """
+
+    name: str
+    root: str | None = None
+    input_size: tuple[int, int, int] = (1, 28, 28)
+    train_subset: int | None = None
+    val_subset: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.name not in DATASET_NAMES:
+            raise StitchnasError(
+                f"unknown dataset {self.name!r}: use one of {', '.join(DATASET_NAMES)}"
+            )
+        size = tuple(self.input_size) if isinstance(self.input_size, (list, tuple)) else ()
+        if len(size) != 3 or not all(_is_int(v) and v > 0 for v in size):
+            raise StitchnasError(
+                f"input_size must be three positive integers (C, H, W), got {self.input_size!r}: "
+                "pass e.g. (1, 28, 28) or (3, 32, 32)"
+            )
+        object.__setattr__(self, "input_size", tuple(int(v) for v in size))
+        for field in ("train_subset", "val_subset"):
+            value = getattr(self, field)
+            if value is not None and not (_is_int(value) and value > 0):
+                raise StitchnasError(
+                    f"{field} must be a positive integer or None, got {value!r}: "
+                    "pass a sample count or leave it unset to use the whole split"
+                )
+        if self.root is not None:
+            object.__setattr__(self, "root", os.fspath(self.root))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def load_datasets(spec: DataSpec) -> tuple[Dataset, Dataset, int]:
+    """Return ``(train, val, num_classes)`` for ``spec``, subsets applied."""
+    if spec.name == "fashion_mnist":
+        train, val, num_classes = _load_fashion_mnist(spec)
+    elif spec.name == "digits":
+        train, val, num_classes = _load_digits(spec)
+    elif spec.name == "imagefolder":
+        train, val, num_classes = _load_imagefolder(spec)
+    else:  # DataSpec validates names; this guards specs built with object.__new__ & co.
+        raise StitchnasError(
+            f"unknown dataset {spec.name!r}: use one of {', '.join(DATASET_NAMES)}"
+        )
+    return (
+        _subset(train, spec.train_subset, spec.seed),
+        _subset(val, spec.val_subset, spec.seed),
+        num_classes,
+    )
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    num_workers: int = 0,
+    drop_last: bool = False,
+) -> DataLoader:
+    """A DataLoader whose shuffling (and worker seeding) is reproducible from ``seed``."""
+    if not (_is_int(batch_size) and batch_size > 0):
+        raise StitchnasError(f"batch_size must be a positive integer, got {batch_size!r}: pass e.g. 64")
+    if not (_is_int(num_workers) and num_workers >= 0):
+        raise StitchnasError(f"num_workers must be an integer >= 0, got {num_workers!r}: pass 0 to load in-process")
+    generator = torch.Generator().manual_seed(int(seed))
+    return DataLoader(
+        dataset,
+        batch_size=int(batch_size),
+        shuffle=bool(shuffle),
+        generator=generator,
+        num_workers=int(num_workers),
+        drop_last=bool(drop_last),
+        persistent_workers=num_workers > 0,
+    )
+
+
+def calibration_batch(dataset: Dataset, n: int, seed: int = 0) -> torch.Tensor:
+    """Stack the images of ``n`` samples picked with ``seed`` (all of them if fewer).
+
+    Random augmentations, if any, are run under a fixed seed too, so the batch is
+    identical from call to call: stitching layers fitted on it are reproducible.
+    """
+    if not (_is_int(n) and n > 0):
+        raise StitchnasError(f"calibration size must be a positive integer, got {n!r}: pass e.g. 256")
+    total = len(dataset)
+    if total == 0:
+        raise StitchnasError("cannot draw a calibration batch from an empty dataset: check the data source")
+    generator = torch.Generator().manual_seed(int(seed))
+    indices = torch.randperm(total, generator=generator)[: min(int(n), total)].tolist()
+    py_state = random.getstate()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            random.seed(int(seed))
+            if hasattr(dataset, "__getitems__"):
+                samples = dataset.__getitems__(indices)
+            else:
+                samples = [dataset[i] for i in indices]
+    finally:
+        random.setstate(py_state)
+    return torch.stack([sample[0] for sample in samples]).contiguous()
+
+
+# --------------------------------------------------------------------------- in-memory datasets
+
+
+class _TensorImageDataset(Dataset):
+    """Gray images held as one uint8 tensor (N, 1, h, w), served normalised at ``input_size``.
+
+    The float version is computed once when it fits in memory, so ``__getitem__`` is an
+    index; otherwise batches are converted on access. Channels are repeated for C > 1.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        input_size: tuple[int, int, int],
+        max_value: float,
+        mean: float,
+        std: float,
+        classes: Sequence[str],
+    ) -> None:
+        if images.ndim == 3:
+            images = images.unsqueeze(1)
+        assert images.ndim == 4 and images.shape[1] == 1 and images.dtype == torch.uint8
+        assert labels.shape == (images.shape[0],)
+        self.raw = images
+        self.targets = labels.to(torch.int64)
+        self.input_size = tuple(input_size)
+        self.max_value = float(max_value)
+        self.mean = float(mean)
+        self.std = float(std)
+        self.classes = tuple(classes)
+        _, h, w = self.input_size
+        self._cache: torch.Tensor | None = None
+        if images.shape[0] * h * w * 4 <= _PRECOMPUTE_LIMIT_BYTES:
+            chunks = [self._convert(part) for part in images.split(8192)]
+            self._cache = torch.cat(chunks) if chunks else torch.empty(0, 1, h, w)
+
+    def _convert(self, raw: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, 1, h, w) -> normalised float32 (B, 1, H, W)."""
+        x = raw.to(torch.float32).div_(self.max_value)
+        _, h, w = self.input_size
+        if x.shape[-2:] != (h, w):
+            downsampling = h < x.shape[-2] or w < x.shape[-1]
+            x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=downsampling)
+        return x.sub_(self.mean).div_(self.std)
+
+    def _images(self, index) -> torch.Tensor:
+        x = self._cache[index] if self._cache is not None else self._convert(self.raw[index])
+        channels = self.input_size[0]
+        return x.repeat(1, channels, 1, 1) if channels != 1 else x
+
+    def subset(self, indices: torch.Tensor) -> "_TensorImageDataset":
+        """A smaller copy holding only ``indices`` (cheaper than a generic Subset)."""
+        out = _TensorImageDataset.__new__(_TensorImageDataset)
+        out.__dict__.update(self.__dict__)
+        out.raw = self.raw[indices]
+        out.targets = self.targets[indices]
+        out._cache = self._cache[indices] if self._cache is not None else None
+        return out
+
+    def __len__(self) -> int:
+        return int(self.raw.shape[0])
+
+    def __getitem__(self, index: int):
+        index = int(index)
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} samples")
+        return self._images(slice(index, index + 1 if index != -1 else None))[0], self.targets[index]
+
+    def __getitems__(self, indices: Sequence[int]):
+        """Batched fetch used by DataLoader: one indexing op instead of one per sample."""
+        idx = torch.as_tensor(list(indices), dtype=torch.int64)
+        return list(zip(self._images(idx).unbind(0), self.targets[idx].unbind(0)))
+
+
+def _subset(dataset: Dataset, size: int | None, seed: int) -> Dataset:
+    """Deterministic random subset of ``size`` samples, kept in original order."""
+    if size is None or size >= len(dataset):
+        return dataset
+    generator = torch.Generator().manual_seed(int(seed))
+    indices = torch.randperm(len(dataset), generator=generator)[:size].sort().values
+    if isinstance(dataset, _TensorImageDataset):
+        return dataset.subset(indices)
+    return Subset(dataset, indices.tolist())
+
+
+# --------------------------------------------------------------------------- Fashion-MNIST
+
+_IDX_DTYPES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Parse one IDX file (plain or gzipped); any damage is a StitchnasError naming the file."""
+    path = Path(path)
+    fix = "re-download or reinstall it (`apt-get install --reinstall -y dataset-fashion-mnist`)"
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StitchnasError(f"cannot read IDX file {path} ({reason}): {fix}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] == 0:
+        raise StitchnasError(f"{path} is not an IDX file (bad magic number {raw[:4].hex() or 'none'}): {fix}")
+    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise StitchnasError(f"IDX file {path} is truncated (header cut short): {fix}")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) != expected:
+        raise StitchnasError(
+            f"IDX file {path} is truncated or corrupt ({len(raw)} bytes, header implies {expected}): {fix}"
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+
+
+def _idx_files_in(directory: Path) -> dict[str, Path] | None:
+    """The four Fashion-MNIST files in ``directory`` (plain or .gz), or None if any is missing."""
+    found = {}
+    for key, stem in _FASHION_FILES.items():
+        for candidate in (directory / stem, directory / f"{stem}.gz"):
+            if candidate.is_file():
+                found[key] = candidate
+                break
+        else:
+            return None
+    return found
+
+
+def _find_in(directory: Path) -> dict[str, Path] | None:
+    # Also accept a torchvision download root (DIR/FashionMNIST/raw).
+    for candidate in (directory, directory / "FashionMNIST" / "raw"):
+        files = _idx_files_in(candidate)
+        if files is not None:
+            return files
+    return None
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "stitchnas" / "data"
+
+
+def _try_download(cache: Path) -> dict[str, Path] | None:
+    """Let torchvision fetch Fashion-MNIST into ``cache``; None on any failure (e.g. offline)."""
+    try:
+        from torchvision.datasets import FashionMNIST
+
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                FashionMNIST(root=str(cache), train=True, download=True)
+                FashionMNIST(root=str(cache), train=False, download=True)
+        finally:
+            socket.setdefaulttimeout(previous)
+    except Exception:  # network errors come in many types (URLError, RuntimeError, OSError...)
+        return None
+    return _find_in(cache)
+
+
+def _locate_fashion_mnist(root: str | None) -> dict[str, Path]:
+    """Find the IDX files: ``root``, then $STITCHNAS_FASHION_MNIST, the Debian dir, a download."""
+    names = "/".join(f"{stem}[.gz]" for stem in _FASHION_FILES.values())
+    if root is not None:
+        files = _find_in(Path(root).expanduser())
+        if files is None:
+            raise StitchnasError(f"Fashion-MNIST not found in {root} (need {names}): {_INSTALL_HINT}")
+        return files
+    env = os.environ.get(FASHION_MNIST_ENV)
+    if env:
+        files = _find_in(Path(env).expanduser())
+        if files is None:
+            raise StitchnasError(
+                f"Fashion-MNIST not found in ${FASHION_MNIST_ENV}={env} (need {names}): {_INSTALL_HINT}"
+            )
+        return files
+    files = _find_in(Path(FASHION_MNIST_SYSTEM_DIR))
+    if files is not None:
+        return files
+    cache = _cache_dir()
+    files = _find_in(cache) or _try_download(cache)
+    if files is None:
+        raise StitchnasError(
+            f"Fashion-MNIST not found in {FASHION_MNIST_SYSTEM_DIR} or {cache} (download failed): {_INSTALL_HINT}"
+        )
+    return files
+
+
+def _load_fashion_split(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+        raise StitchnasError(
+            f"{images_path} holds {images.dtype} images of shape {images.shape}, expected uint8 (N, 28, 28): "
+            "point --data-root at the Fashion-MNIST IDX files"
+        )
+    if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
+        raise StitchnasError(
+            f"{labels_path} holds {labels.shape} labels for {images.shape[0]} images in {images_path}: "
+            "the files come from different datasets; reinstall them"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= len(FASHION_MNIST_CLASSES)):
+        raise StitchnasError(
+            f"{labels_path} has labels outside 0..{len(FASHION_MNIST_CLASSES) - 1}: "
+            "point --data-root at the Fashion-MNIST IDX files"
+        )
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+
+
+def _load_fashion_mnist(spec: DataSpec):
+    files = _locate_fashion_mnist(spec.root)
+    splits = []
+    for part, subset_size in (("train", spec.train_subset), ("val", spec.val_subset)):
+        images, labels = _load_fashion_split(files[f"{part}_images"], files[f"{part}_labels"])
+        # Subset the raw bytes first so quick modes never normalise all 60k images.
+        if subset_size is not None and subset_size < len(labels):
+            g = torch.Generator().manual_seed(int(spec.seed))
+            keep = torch.randperm(len(labels), generator=g)[:subset_size].sort().values
+            images, labels = images[keep], labels[keep]
+        splits.append(
+            _TensorImageDataset(
+                images, labels, spec.input_size, 255.0,
+                FASHION_MNIST_MEAN, FASHION_MNIST_STD, FASHION_MNIST_CLASSES,
+            )
+        )
+    return splits[0], splits[1], len(FASHION_MNIST_CLASSES)
+
+
+# --------------------------------------------------------------------------- scikit-learn digits
+
+
+def _load_digits(spec: DataSpec):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    images = bunch.images.astype(np.uint8)  # 0..16 gray levels, (1797, 8, 8)
+    labels = bunch.target.astype(np.int64)
+    x_train, x_val, y_train, y_val = train_test_split(
+        images, labels, test_size=0.2, stratify=labels, random_state=int(spec.seed) % 2**32
+    )
+    scaled = x_train.astype(np.float64) / 16.0
+    mean, std = float(scaled.mean()), float(scaled.std())  # statistics of the train split only
+    classes = tuple(str(c) for c in bunch.target_names)
+
+    def build(x, y):
+        return _TensorImageDataset(
+            torch.from_numpy(x), torch.from_numpy(y), spec.input_size, 16.0, mean, std, classes
+        )
+
+    return build(x_train, y_train), build(x_val, y_val), len(classes)
+
+
+# --------------------------------------------------------------------------- image folders
+
+
+def _open_image(path: str, mode: str):
+    """PIL loader for ImageFolder converting to ``mode`` ("L" or "RGB"); module level so it pickles."""
+    from PIL import Image
+
+    with open(path, "rb") as fh:
+        return Image.open(fh).convert(mode)
+
+
+def _load_imagefolder(spec: DataSpec):
+    from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, create_transform
+    from torchvision.datasets import ImageFolder
+
+    layout = "ROOT/train/<class>/<image> and ROOT/val/<class>/<image>"
+    if spec.root is None:
+        raise StitchnasError(f"imagefolder needs a root directory: pass --data-root ROOT laid out as {layout}")
+    root = Path(spec.root).expanduser()
+    if not root.is_dir():
+        raise StitchnasError(f"image folder {root} does not exist: pass --data-root ROOT laid out as {layout}")
+    for part in ("train", "val"):
+        if not (root / part).is_dir():
+            raise StitchnasError(f"image folder {root} has no {part}/ subfolder: lay it out as {layout}")
+
+    channels = spec.input_size[0]
+    if channels == 1:
+        mode = "L"
+        mean = (float(np.mean(IMAGENET_DEFAULT_MEAN)),)
+        std = (float(np.mean(IMAGENET_DEFAULT_STD)),)
+    elif channels == 3:
+        mode, mean, std = "RGB", tuple(IMAGENET_DEFAULT_MEAN), tuple(IMAGENET_DEFAULT_STD)
+    else:
+        raise StitchnasError(
+            f"imagefolder supports 1 (gray) or 3 (RGB) channels, got input_size {spec.input_size}: "
+            "use C=1 or C=3"
+        )
+    loader = functools.partial(_open_image, mode=mode)
+
+    datasets = {}
+    for part in ("train", "val"):
+        transform = create_transform(
+            input_size=spec.input_size, is_training=(part == "train"), mean=mean, std=std
+        )
+        try:
+            datasets[part] = ImageFolder(str(root / part), transform=transform, loader=loader)
+        except (FileNotFoundError, OSError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StitchnasError(
+                f"no usable images in {root / part} ({reason}): lay it out as {layout}"
+            ) from None
+    if datasets["train"].classes != datasets["val"].classes:
+        only_train = sorted(set(datasets["train"].classes) - set(datasets["val"].classes))
+        only_val = sorted(set(datasets["val"].classes) - set(datasets["train"].classes))
+        raise StitchnasError(
+            f"train/ and val/ in {root} have different class folders (only in train: {only_train}, "
+            f"only in val: {only_val}): give both the same class subfolders"
+        )
+    return datasets["train"], datasets["val"], len(datasets["train"].classes)

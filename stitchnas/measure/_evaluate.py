@@ -1,0 +1,310 @@
+"""Evaluating many candidates of a stitched network on one dataset, sharing their common prefixes.
+
+Candidates of a space share prefixes: every route starting on anchor 0 runs anchor 0's stem, and
+routes that cut later share the blocks before the cut. :func:`evaluate_candidates` puts the chosen
+candidates into a prefix tree of pieces (stem, block, stitching layer, head) and, for each batch,
+runs every tree node once, depth first, so a shared prefix is computed once per batch instead of
+once per candidate. Results equal running each candidate alone (``net.reset_stitch_id(id);
+net(x)``), which ``share_prefixes=False`` does.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import StitchnasError
+from ..network import StitchedNetwork
+from ..space import Candidate
+from ..space import SearchSpace
+
+__all__ = ["EvalResult", "evaluate_candidates", "measure", "select_ids", "parse_ids", "prefix_tree_size",
+           "network_classes", "bench_evaluate"]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """One candidate's scores: ``acc1``/``acc5`` in percent (``acc5`` None under 5 classes),
+    ``loss`` the mean cross-entropy in nats, over ``n_samples`` images."""
+
+    id: int
+    acc1: float
+    acc5: float | None
+    loss: float
+    n_samples: int
+
+
+# ---- choosing ids ---------------------------------------------------------------------------
+def parse_ids(text: str) -> list[int]:
+    """Parse ``"3,7,12"`` or ranges ``"0-4,9"`` into a list of ints."""
+    out: list[int] = []
+    for part in str(text).split(","):
+        part = part.strip()
+        try:
+            if "-" in part[1:]:
+                lo, hi = part.split("-", 1)
+                lo_i, hi_i = int(lo), int(hi)
+                if hi_i < lo_i:
+                    raise ValueError
+                out.extend(range(lo_i, hi_i + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise StitchnasError(
+                f"cannot read ids {text!r}: write comma-separated ids or ranges, e.g. 3,7,10-12"
+            ) from None
+    return out
+
+
+def select_ids(space: SearchSpace, ids: Iterable[int] | None = None, sample: int | None = None,
+               seed: int = 0, all: bool = False) -> list[int]:  # noqa: A002 - mirrors --all
+    """Sorted candidate ids: the given ``ids`` (checked), ``sample`` distinct valid ids drawn with
+    ``seed``, or ``all`` of them; exactly one of the three."""
+    chosen = sum((ids is not None, sample is not None, bool(all)))
+    if chosen != 1:
+        raise StitchnasError(
+            "choose the candidates one way: ids, a sample size, or all (--ids, --sample or --all)"
+        )
+    valid = [c.id for c in space.candidates]
+    if all:
+        return valid
+    if ids is not None:
+        ids = list(ids)
+        if not ids:
+            raise StitchnasError("no ids given: pass at least one id, e.g. --ids 0,3")
+        for cid in ids:
+            space.candidate(cid)  # one-line error for an unknown or invalid id
+        return sorted(set(ids))
+    if not isinstance(sample, int) or isinstance(sample, bool) or sample < 1:
+        raise StitchnasError(f"sample size must be a positive integer, got {sample!r}")
+    if sample > len(valid):
+        raise StitchnasError(
+            f"cannot sample {sample} of the {len(valid)} candidates of space {space.name!r}: "
+            "use a smaller --sample or --all"
+        )
+    return sorted(random.Random(seed).sample(valid, sample))
+
+
+# ---- the prefix tree ------------------------------------------------------------------------
+@dataclass(eq=False)
+class _Node:
+    op: tuple
+    children: dict[tuple, "_Node"] = field(default_factory=dict)
+    ends: list[int] = field(default_factory=list)  # indices of candidates whose head this is
+
+
+def _ops(cand: Candidate) -> list[tuple]:
+    """The pieces a candidate runs, in order."""
+    route = cand.route
+    ops: list[tuple] = [("stem", route.first_anchor)]
+    for i, seg in enumerate(route):
+        ops += [("block", seg.anchor, b) for b in range(seg.start, seg.end)]
+        if i < len(cand.layer_keys):
+            ops.append(("stitch", cand.layer_keys[i]))
+    ops.append(("head", route.last_anchor))
+    return ops
+
+
+def _build_tree(cands: Sequence[Candidate]) -> _Node:
+    root = _Node(("root",))
+    for k, cand in enumerate(cands):
+        node = root
+        for op in _ops(cand):
+            node = node.children.setdefault(op, _Node(op))
+        node.ends.append(k)
+    return root
+
+
+def prefix_tree_size(space: SearchSpace, ids: Sequence[int]) -> tuple[int, int]:
+    """(pieces run per batch with shared prefixes, pieces run one candidate at a time)."""
+    cands = [space.candidate(i) for i in ids]
+    naive = sum(len(_ops(c)) for c in cands)
+
+    def count(node: _Node) -> int:
+        return sum(1 + count(ch) for ch in node.children.values())
+
+    return count(_build_tree(cands)), naive
+
+
+def _module(net: StitchedNetwork, op: tuple) -> nn.Module:
+    kind = op[0]
+    if kind == "stem":
+        return net.adapters[op[1]].stem_module
+    if kind == "block":
+        return net.adapters[op[1]].block_modules[op[2]]
+    if kind == "stitch":
+        return net.stitch_layer(op[1])
+    return net.adapters[op[1]].head_module
+
+
+# ---- evaluation -----------------------------------------------------------------------------
+def _show(progress: bool | None) -> bool:
+    return sys.stderr.isatty() if progress is None else bool(progress)
+
+
+def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[int], device: str = "cpu",
+                        progress: bool | None = None, share_prefixes: bool = True) -> list[EvalResult]:
+    """Top-1/top-5 accuracy and mean cross-entropy of each candidate in ``ids`` on ``loader``.
+
+    ``loader`` yields ``(images, labels)`` batches; ``net`` is moved to ``device`` and run in eval
+    mode without gradients. Results come in the order of ``ids`` (duplicates dropped).
+    ``progress``: a tqdm bar over batches (None: when stderr is a terminal).
+    """
+    from tqdm.auto import tqdm
+
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        raise StitchnasError("no candidates to evaluate: pass at least one id")
+    cands = [net.space.candidate(i) for i in ids]
+    tree = _build_tree(cands)
+    modules = {}
+    dev = torch.device(device)
+    stats = torch.zeros(len(cands), 3, dtype=torch.float64, device=dev)  # top-1, top-5, loss sum
+    n_samples = 0
+    num_classes = None
+    was_training, was_id = net.training, net.stitch_id
+    net.to(dev).eval()
+
+    def score(k_list: list[int], logits: torch.Tensor, y: torch.Tensor) -> None:
+        logits = logits.float()
+        top1 = (logits.argmax(dim=1) == y).sum()
+        top5 = ((logits.topk(5, dim=1).indices == y[:, None]).any(dim=1).sum()
+                if logits.shape[1] >= 5 else torch.zeros((), device=dev))
+        loss = F.cross_entropy(logits, y, reduction="sum")
+        row = torch.stack([top1.double(), top5.double(), loss.double()])
+        for k in k_list:
+            stats[k] += row
+
+    def walk(node: _Node, box: list[torch.Tensor], y: torch.Tensor) -> None:
+        # ``box`` holds the node's output; it is emptied before the last child's subtree runs,
+        # so only outputs that feed pending siblings stay in memory (not the whole path).
+        last = len(node.children) - 1
+        for i, (op, child) in enumerate(node.children.items()):
+            mod = modules.get(op)
+            if mod is None:
+                mod = modules[op] = _module(net, op)
+            child_box = [mod(box[0])]
+            if i == last:
+                box.clear()
+            if child.ends:
+                score(child.ends, child_box[0], y)
+            walk(child, child_box, y)
+
+    try:
+        total = len(loader) if hasattr(loader, "__len__") else None
+        bar = tqdm(loader, total=total, desc=f"evaluating {len(cands)} candidates", unit="batch",
+                   disable=not _show(progress))
+        with torch.no_grad():
+            for batch in bar:
+                x, y = batch[0].to(dev, non_blocking=True), batch[1].to(dev, non_blocking=True).long()
+                if y.numel() == 0:
+                    continue
+                if num_classes is None:
+                    num_classes = network_classes(net)
+                lo, hi = int(y.min()), int(y.max())
+                if lo < 0 or hi >= num_classes:
+                    raise StitchnasError(
+                        f"labels run {lo}..{hi} but the network has {num_classes} classes: evaluate "
+                        "on the dataset the network was trained for"
+                    )
+                if share_prefixes:
+                    walk(tree, [x], y)
+                else:
+                    for k, cand in enumerate(cands):
+                        net.reset_stitch_id(cand.id)
+                        score([k], net(x), y)
+                n_samples += int(y.shape[0])
+    finally:
+        net.train(was_training)
+        net.stitch_id = was_id
+    if n_samples == 0:
+        raise StitchnasError("the data loader yielded no samples: check the dataset and its subset size")
+    s = stats.cpu().tolist()
+    has_top5 = num_classes >= 5
+    return [
+        EvalResult(id=c.id, acc1=100.0 * s[k][0] / n_samples,
+                   acc5=100.0 * s[k][1] / n_samples if has_top5 else None,
+                   loss=s[k][2] / n_samples, n_samples=n_samples)
+        for k, c in enumerate(cands)
+    ]
+
+
+def measure(space: SearchSpace, net: StitchedNetwork, loader: Iterable, ids: Sequence[int], *,
+            dataset: str, checkpoint: str, device: str = "cpu", progress: bool | None = None):
+    """Evaluate ``ids`` and return measurement rows (with exact flops/params) for a measurements file."""
+    import math
+
+    from ._measurements import Measurement
+    from ..costs import Profiler
+
+    costs = {c.id: c for c in Profiler(space, progress=False).profile([space.candidate(i) for i in ids])}
+    rows = []
+    for r in evaluate_candidates(net, loader, ids, device=device, progress=progress):
+        loss = r.loss if math.isfinite(r.loss) else None
+        if loss is None:
+            print(f"stitchnas: warning: id {r.id}: the loss is not finite; written as null", file=sys.stderr)
+        rows.append(Measurement(
+            id=r.id, route=costs[r.id].route, acc1=r.acc1, acc5=r.acc5, loss=loss,
+            flops=costs[r.id].flops, params=costs[r.id].params, dataset=dataset,
+            checkpoint=str(checkpoint), space=space.name, space_hash=space.content_hash,
+        ))
+    return rows
+
+
+def network_classes(net: StitchedNetwork) -> int:
+    """How many classes the network's heads predict (the first candidate on one blank image)."""
+    param = next(net.parameters())
+    x = torch.zeros((1, *net.space.input_size), device=param.device, dtype=param.dtype)
+    with torch.no_grad():
+        return int(net.route_module(net.space.candidates[0])(x).shape[-1])
+
+
+def bench_evaluate(space: SearchSpace, images: int = 2000, batch_size: int = 250, repeats: int = 3,
+                   seed: int = 0, out_dir: Path | None = None) -> dict[str, Any]:
+    """Shared prefixes vs one candidate at a time on every candidate, timed alternately.
+
+    Random anchor weights and random images (from ``seed``): the timing does not depend on
+    them. Medians of ``repeats`` runs; results of the two methods are compared.
+    """
+    from ..bench._profile import _cpu_name
+    from ..fileio import write_json
+
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    net = StitchedNetwork(space, space.create_models(weights=False)).eval()
+    x = torch.randn((images, *space.input_size), generator=gen)
+    y = torch.randint(0, network_classes(net), (images,), generator=gen)
+    loader = [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, images, batch_size)]
+    ids = [c.id for c in space.candidates]
+    times: dict[bool, list[float]] = {True: [], False: []}
+    results: dict[bool, list[EvalResult]] = {}
+    for _ in range(repeats):
+        for share in (True, False):
+            t0 = time.perf_counter()
+            results[share] = evaluate_candidates(net, loader, ids, progress=False, share_prefixes=share)
+            times[share].append(time.perf_counter() - t0)
+    diff = max(max(abs(a.acc1 - b.acc1), abs(a.loss - b.loss))
+               for a, b in zip(results[True], results[False]))
+    shared_s, each_s = statistics.median(times[True]), statistics.median(times[False])
+    tree, naive = prefix_tree_size(space, ids)
+    report = {
+        "space": space.name, "candidates": len(ids), "images": images, "batch_size": batch_size,
+        "repeats": repeats, "pieces_per_batch_shared": tree, "pieces_per_batch_each": naive,
+        "shared_s": round(shared_s, 3), "shared_runs_s": [round(t, 3) for t in times[True]],
+        "each_s": round(each_s, 3), "each_runs_s": [round(t, 3) for t in times[False]],
+        "speedup": round(each_s / shared_s, 2), "max_abs_difference": diff,
+        "machine": {"cpu": _cpu_name(),
+                    "threads": torch.get_num_threads(), "torch": torch.__version__},
+    }
+    if out_dir is not None:
+        write_json(Path(out_dir) / f"evaluate_{space.name}.json", report)
+    return report

@@ -1,0 +1,258 @@
+"""Measurements files: one JSON row per measured stitch, the currency between evaluating,
+predicting and searching.
+
+A row is ``{"id", "route", "acc1", "acc5", "loss", "flops", "params", "dataset", "checkpoint",
+"space", "space_hash"}``: accuracies in percent (0..100), ``loss`` the mean cross-entropy in nats,
+``flops`` fvcore's count at batch 1 (one multiply-add = 1), ``route`` the JSON form
+``[[anchor, start, end], ...]``. ``acc5`` and ``loss`` may be null (published tables).
+
+Reading checks every row against the space and names the file and line of the first bad one.
+Writing merges with what the file already holds (a re-measured id replaces its row), sorts by
+id, replaces the file atomically and holds an exclusive lock on ``PATH.lock`` meanwhile, so
+concurrent writers never lose each other's rows.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+from ..errors import StitchnasError
+from ..fileio import atomic_write
+from ..space import Route
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..space import SearchSpace
+
+__all__ = ["Measurement", "FIELDS", "read_measurements", "write_measurements", "lock_path"]
+
+FIELDS = ("id", "route", "acc1", "acc5", "loss", "flops", "params", "dataset", "checkpoint",
+          "space", "space_hash")
+_NULLABLE = {"acc5", "loss"}
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measured stitch. ``acc1``/``acc5`` in percent, ``loss`` mean cross-entropy (nats),
+    ``flops`` multiply-adds at batch 1, ``params`` a count; ``dataset`` and ``checkpoint`` say
+    what was measured, ``space``/``space_hash`` which space the id belongs to."""
+
+    id: int
+    route: Route
+    acc1: float
+    acc5: float | None
+    loss: float | None
+    flops: int
+    params: int
+    dataset: str
+    checkpoint: str
+    space: str
+    space_hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "route": self.route.to_json(), "acc1": self.acc1, "acc5": self.acc5,
+            "loss": self.loss, "flops": self.flops, "params": self.params, "dataset": self.dataset,
+            "checkpoint": self.checkpoint, "space": self.space, "space_hash": self.space_hash,
+        }
+
+    @classmethod
+    def from_json(cls, row: Any, space: "SearchSpace") -> "Measurement":
+        """Build from a parsed row, checking it fully against ``space``."""
+        _check_row(row)
+        if row["space_hash"] != space.content_hash:
+            raise StitchnasError(
+                f"the row belongs to another space ({row['space']!r}, hash {row['space_hash']}), "
+                f"not {space.name!r} (hash {space.content_hash}): read it with the space it was "
+                "measured on, or write this space's measurements to a new file"
+            )
+        cand = space.candidate(row["id"])
+        route = Route.of(row["route"])
+        if route != cand.route:
+            raise StitchnasError(
+                f"id {cand.id} has route {route.to_json()} here but {cand.route.to_json()} in space "
+                f"{space.name!r}: the row comes from a different enumeration; re-measure it"
+            )
+        return _from_checked(row, route)
+
+
+def _from_checked(row: dict[str, Any], route: Route) -> Measurement:
+    def num(v):
+        return None if v is None else float(v)
+
+    return Measurement(
+        id=row["id"], route=route, acc1=float(row["acc1"]), acc5=num(row["acc5"]),
+        loss=num(row["loss"]), flops=row["flops"], params=row["params"], dataset=row["dataset"],
+        checkpoint=row["checkpoint"], space=row["space"], space_hash=row["space_hash"],
+    )
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_row(row: Any) -> None:
+    """Space-independent checks: keys, types, finite values, ranges."""
+    if not isinstance(row, dict):
+        raise StitchnasError(f"expected a JSON object with keys {list(FIELDS)}, got {type(row).__name__}")
+    missing = [k for k in FIELDS if k not in row]
+    if missing:
+        raise StitchnasError(f"missing key(s) {missing}: every row needs {list(FIELDS)}")
+    if not _is_int(row["id"]) or row["id"] < 0:
+        raise StitchnasError(f"'id' must be an integer >= 0, got {row['id']!r}")
+    if not isinstance(row["route"], list):
+        raise StitchnasError(f"'route' must be a list [[anchor, start, end], ...], got {row['route']!r}")
+    Route.of(row["route"])  # raises a one-line StitchnasError if malformed
+    for key in ("acc1", "acc5", "loss"):
+        value = row[key]
+        if value is None and key in _NULLABLE:
+            continue
+        if not _is_number(value):
+            what = "a number or null" if key in _NULLABLE else "a number"
+            raise StitchnasError(f"{key!r} must be {what}, got {value!r}")
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond any float
+            value = math.inf if value > 0 else -math.inf
+        if not math.isfinite(value):
+            raise StitchnasError(f"{key!r} is {value}: measurements must be finite; re-measure this id")
+        if key != "loss" and not 0.0 <= value <= 100.0:
+            raise StitchnasError(
+                f"{key!r} is {value}, outside 0..100: accuracies are percentages (write 0.75 as 75.0)"
+            )
+        if key == "loss" and value < 0:
+            raise StitchnasError(f"'loss' is {value}: a cross-entropy cannot be negative")
+    for key in ("flops", "params"):
+        if not _is_int(row[key]) or not 0 <= row[key] < 2 ** 63:
+            shown = repr(row[key]) if len(repr(row[key])) <= 40 else repr(row[key])[:37] + "..."
+            raise StitchnasError(f"{key!r} must be an integer in 0..2**63-1, got {shown}; "
+                                 "take counts from `stitchnas enumerate`")
+    for key in ("dataset", "checkpoint", "space", "space_hash"):
+        if not isinstance(row[key], str):
+            raise StitchnasError(f"{key!r} must be a string, got {row[key]!r}")
+
+
+def _parse_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, checked row) for every non-blank line; errors name the file and line."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise StitchnasError(
+            f"measurements file {path} does not exist: create it with `stitchnas evaluate` or "
+            "`stitchnas import-snnet`"
+        ) from None
+    except UnicodeDecodeError as err:
+        raise StitchnasError(f"cannot read measurements file {path}: it is not text ({err.reason} at "
+                             f"byte {err.start}); give a JSONL file, one JSON row per line") from err
+    except OSError as err:
+        raise StitchnasError(f"cannot read measurements file {path} ({err.strerror or err}): check "
+                             "the path") from err
+    lines = text.removeprefix("\ufeff").split("\n")  # a BOM (some editors write one) is not data
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
+            last = n == len(lines) or all(not rest.strip() for rest in lines[n:])
+            hint = ("the last line is cut short (an interrupted write?): delete that line and re-measure "
+                    "its stitch" if last else "fix or delete that line")
+            raise StitchnasError(f"{path}, line {n}: not valid JSON; {hint}") from None
+        try:
+            _check_row(row)
+        except StitchnasError as err:
+            raise StitchnasError(f"{path}, line {n}: {err}") from None
+        yield n, row
+
+
+def read_measurements(path: str | os.PathLike, space: "SearchSpace") -> list[Measurement]:
+    """Every measurement in ``path``, checked against ``space``, sorted by id (last row per id wins)."""
+    path = Path(path)
+    by_id: dict[int, Measurement] = {}
+    for n, row in _parse_lines(path):
+        if row["space_hash"] != space.content_hash:
+            raise StitchnasError(
+                f"{path}, line {n}: the file belongs to another space ({row['space']!r}, hash "
+                f"{row['space_hash']}), not {space.name!r} (hash {space.content_hash}): pass the "
+                "space it was measured on, or write this space's measurements to a new file"
+            )
+        try:
+            m = Measurement.from_json(row, space)
+        except StitchnasError as err:
+            raise StitchnasError(f"{path}, line {n}: {err}") from None
+        by_id[m.id] = m
+    return [by_id[k] for k in sorted(by_id)]
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The sibling lock file writers of ``path`` hold: ``PATH.lock``."""
+    path = Path(path)
+    return path.with_name(path.name + ".lock")
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def write_measurements(path: str | os.PathLike, rows: Iterable[Measurement],
+                       replace: bool = True) -> list[Measurement]:
+    """Merge ``rows`` into ``path`` (created if absent) and return the file's rows, sorted by id.
+
+    ``replace=True``: a row whose id the file already holds replaces it (re-measuring);
+    ``replace=False``: the file's row is kept. All rows must share the file's space hash. The
+    file is rewritten atomically under an exclusive lock on ``PATH.lock``.
+    """
+    path = Path(path)
+    new: dict[int, Measurement] = {}
+    for m in rows:
+        if not isinstance(m, Measurement):
+            raise TypeError(f"write_measurements takes Measurement rows, got {type(m).__name__}")
+        try:
+            _check_row(m.to_json())
+        except StitchnasError as err:
+            raise StitchnasError(f"cannot write id {m.id} to {path}: {err}") from None
+        new[m.id] = m
+    hashes = {m.space_hash for m in new.values()}
+    if len(hashes) > 1:
+        raise StitchnasError(
+            f"cannot write rows of several spaces (hashes {sorted(hashes)}) to one file {path}: "
+            "write each space's measurements to its own file"
+        )
+    with _locked(path):
+        merged: dict[int, Measurement] = {}
+        if path.exists():
+            for n, row in _parse_lines(path):
+                if hashes and row["space_hash"] not in hashes:
+                    raise StitchnasError(
+                        f"{path}, line {n}: the file holds measurements of space {row['space']!r} "
+                        f"(hash {row['space_hash']}), not of {next(iter(new.values())).space!r} (hash "
+                        f"{next(iter(hashes))}): write to a new file, or delete this one"
+                    )
+                merged[row["id"]] = _from_checked(row, Route.of(row["route"]))
+        for cid, m in new.items():
+            if replace or cid not in merged:
+                merged[cid] = m
+        out = [merged[k] for k in sorted(merged)]
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        with atomic_write(path) as fh:
+            os.fchmod(fh.fileno(), mode)  # mkstemp's 0600 would hide results from other users
+            for m in out:
+                fh.write(json.dumps(m.to_json(), allow_nan=False) + "\n")
+    return out

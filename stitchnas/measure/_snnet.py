@@ -1,0 +1,173 @@
+"""Importing published per-stitch results (SN-Net's and SN-Netv2's ``stitches_res.txt``).
+
+Each line of such a file is a Python-dict-like or JSON object with at least ``cfg_id`` (the
+candidate's id in the official numbering, which the bundled SN-Net spaces reproduce) and
+``acc1``; ``acc5``, ``flops`` and ``params`` are optional. Rows become measurements by id, with
+route, flops and params from our space and profiler. Published flops are checked against ours:
+SN-Net's stitched models skip the final LayerNorm, so a count lower by exactly ``5 * tokens * d``
+(d: the last anchor's width) is the known convention; any other gap over 0.01% is reported.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import StitchnasError
+from ._measurements import Measurement
+from ..costs import Profiler
+from ..space import SearchSpace
+
+__all__ = ["PublishedRow", "FlopsMismatch", "SnnetImport", "read_snnet_results", "import_snnet",
+           "mismatch_lines", "FLOPS_TOLERANCE", "PUBLISHED_DATASET"]
+
+FLOPS_TOLERANCE = 1e-4  # relative gap (0.01%) above which published flops disagree with ours
+PUBLISHED_DATASET = "imagenet-1k:published"
+
+
+@dataclass(frozen=True)
+class PublishedRow:
+    """One published line: id, accuracies in percent, and the published counts if any."""
+
+    id: int
+    acc1: float
+    acc5: float | None
+    flops: int | None
+    params: int | None
+    line: int
+
+
+@dataclass(frozen=True)
+class FlopsMismatch:
+    """A published flop count that disagrees with our profile beyond the known convention."""
+
+    id: int
+    published_flops: int
+    our_flops: int
+
+    @property
+    def relative_gap(self) -> float:
+        return (self.published_flops - self.our_flops) / self.our_flops
+
+
+@dataclass(frozen=True)
+class SnnetImport:
+    """The measurements made from a published file, and the flop counts that disagree with ours."""
+
+    rows: tuple[Measurement, ...]
+    mismatches: tuple[FlopsMismatch, ...]
+
+
+def _parse_line(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return json.loads(text)  # JSON spellings literal_eval rejects: true, false, null
+
+
+def _number(value: Any, key: str, where: str, integer: bool = False) -> Any:
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, float) and integer and value.is_integer():
+        value, ok = int(value), True
+    if not ok or isinstance(value, bool) or not math.isfinite(value):
+        kind = "an integer" if integer else "a finite number"
+        raise StitchnasError(f"{where}: {key!r} must be {kind}, got {value!r}; fix or delete that line")
+    return value
+
+
+def read_snnet_results(path: str | os.PathLike) -> list[PublishedRow]:
+    """Parse a ``stitches_res.txt`` (or JSONL) file; errors name the file and line. Last row per id wins."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise StitchnasError(
+            f"results file {path} does not exist: give the path of stitches_res.txt"
+        ) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise StitchnasError(f"cannot read results file {path} ({err}): give a text file") from err
+    rows: dict[int, PublishedRow] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {n}"
+        try:
+            doc = _parse_line(line.strip())
+        except ValueError:
+            raise StitchnasError(
+                f"{where}: not a Python dict or JSON object; each line must look like "
+                "{'cfg_id': 3, 'acc1': 79.0}"
+            ) from None
+        if not isinstance(doc, dict) or "cfg_id" not in doc or "acc1" not in doc:
+            raise StitchnasError(f"{where}: each line needs at least 'cfg_id' and 'acc1', e.g. "
+                                 "{'cfg_id': 3, 'acc1': 79.0}")
+        cid = _number(doc["cfg_id"], "cfg_id", where, integer=True)
+        acc = {k: (None if doc.get(k) is None else float(_number(doc[k], k, where)))
+               for k in ("acc1", "acc5")}
+        for k, v in acc.items():
+            if v is not None and not 0 <= v <= 100:
+                raise StitchnasError(f"{where}: {k!r} is {v}, outside 0..100: accuracies must be percentages")
+        if acc["acc1"] is None:
+            raise StitchnasError(f"{where}: 'acc1' is null; every line needs a top-1 accuracy")
+        counts = {k: (None if doc.get(k) is None else _number(doc[k], k, where, integer=True))
+                  for k in ("flops", "params")}
+        rows[cid] = PublishedRow(cid, acc["acc1"], acc["acc5"], counts["flops"], counts["params"], n)
+    if not rows:
+        raise StitchnasError(f"results file {path} holds no rows: give SN-Net's stitches_res.txt")
+    return [rows[k] for k in sorted(rows)]
+
+
+def _final_norm_flops(space: SearchSpace, anchor: int) -> int:
+    """fvcore's count for the last anchor's final LayerNorm: 5 per element, tokens x d."""
+    spec = space.feature_specs[anchor][-1]
+    return 5 * spec.positions * spec.channels
+
+
+def import_snnet(path: str | os.PathLike, space: SearchSpace,
+                 profiler: Profiler | None = None) -> SnnetImport:
+    """Published results -> measurements of ``space`` (ids must be valid there), flops checked."""
+    path = Path(path)
+    published = read_snnet_results(path)
+    valid = {c.id for c in space.candidates}
+    bad = [r.id for r in published if r.id not in valid]
+    if bad:
+        shown = ", ".join(map(str, bad[:8])) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
+        raise StitchnasError(
+            f"{path}: id(s) {shown} are not valid candidates of space {space.name!r} (it has "
+            f"{len(valid)} valid ids in 0..{space.num_ids - 1}); import with the space the results "
+            "were published for (e.g. deit_tsb_v1 for SN-Net's DeiT-Ti/S/B)"
+        )
+    profiler = profiler or Profiler(space, progress=False)
+    costs = {c.id: c for c in profiler.profile([space.candidate(r.id) for r in published])}
+    rows, mismatches = [], []
+    for r in published:
+        cost = costs[r.id]
+        if r.flops is not None and r.flops != cost.flops:
+            convention = cost.flops - _final_norm_flops(space, cost.route.last_anchor)
+            if r.flops != convention and abs(r.flops - cost.flops) > FLOPS_TOLERANCE * cost.flops:
+                mismatches.append(FlopsMismatch(r.id, r.flops, cost.flops))
+        rows.append(Measurement(
+            id=r.id, route=cost.route, acc1=r.acc1, acc5=r.acc5, loss=None, flops=cost.flops,
+            params=cost.params, dataset=PUBLISHED_DATASET, checkpoint=f"snnet-published:{path.name}",
+            space=space.name, space_hash=space.content_hash,
+        ))
+    return SnnetImport(tuple(rows), tuple(mismatches))
+
+
+def mismatch_lines(result: SnnetImport, limit: int = 10) -> list[str]:
+    """One warning line per disagreeing id, the rest summarised after ``limit`` lines."""
+    out = [
+        f"warning: id {m.id}: published flops {m.published_flops:,} differ from ours {m.our_flops:,} "
+        f"by {100 * m.relative_gap:+.3f}% (not the final-norm convention); check the space"
+        for m in result.mismatches[:limit]
+    ]
+    rest = len(result.mismatches) - limit
+    if rest > 0:
+        out.append(f"warning: {rest} more id(s) disagree on flops ({len(result.mismatches)} of "
+                   f"{len(result.rows)}); the file may belong to another space")
+    return out

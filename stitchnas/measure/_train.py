@@ -1,0 +1,380 @@
+"""Training: anchors from scratch, then SN-Net's joint training of the stitching layers.
+
+``train_anchors`` trains each anchor of a space on a dataset and saves it where the space file
+points. ``train_stitched`` initialises every stitching layer by least squares on a calibration
+batch, then trains them (and the anchors, if asked) jointly, sampling one candidate per step:
+uniformly (SN-Net) or FLOPs-aware so each FLOPs interval is visited equally often (SN-Netv2).
+It checkpoints every epoch, resumes where it stopped, and runs under ``torchrun`` (DDP: gloo on
+CPU, nccl on GPU): every rank samples the same candidate at each step from a shared seed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..network import apply_checkpoint, read_checkpoint, save_checkpoint
+from ._data import DataSpec, calibration_batch, load_datasets, make_loader
+from ..errors import StitchnasError
+from ..fileio import atomic_write
+from ..network import StitchedNetwork
+from ..costs import Profiler
+from ..space import Candidate
+from ..space import SearchSpace
+
+__all__ = ["AnchorTrainConfig", "StitchTrainConfig", "AnchorResult", "StitchTrainResult",
+           "train_anchors", "train_stitched", "RouteSampler", "accuracy"]
+
+
+@dataclass(frozen=True)
+class AnchorTrainConfig:
+    """How to train anchors from scratch."""
+
+    epochs: int = 8
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 0.5
+    label_smoothing: float = 0.1
+    seed: int = 0
+    train_subset: int | None = None
+    val_subset: int | None = None
+
+
+@dataclass(frozen=True)
+class StitchTrainConfig:
+    """How to train stitching layers (SN-Net / SN-Netv2 options)."""
+
+    epochs: int = 2
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_epochs: float = 0.0
+    sampling: str = "flops"          # "uniform" (SN-Net) or "flops" (SN-Netv2)
+    flops_bins: int = 10
+    freeze_anchors: bool = True
+    anchor_lr: float = 1e-4          # when anchors are fine-tuned
+    rank: int | None = None          # low-rank stitching layers (None: full)
+    distill: bool = False            # distil from the largest anchor
+    distill_weight: float = 0.5
+    distill_temperature: float = 1.0
+    calib_size: int = 256
+    seed: int = 0
+    train_subset: int | None = None
+    max_steps: int | None = None     # stop early (tests, quick modes)
+
+    def __post_init__(self) -> None:
+        if self.sampling not in ("uniform", "flops"):
+            raise StitchnasError(f"sampling must be 'uniform' or 'flops', got {self.sampling!r}")
+        if self.epochs < 0 or self.batch_size < 1 or self.flops_bins < 1:
+            raise StitchnasError("epochs must be >= 0, batch_size and flops_bins >= 1")
+
+
+@dataclass(frozen=True)
+class AnchorResult:
+    name: str
+    acc1: float
+    train_seconds: float
+    checkpoint: str
+
+
+@dataclass(frozen=True)
+class StitchTrainResult:
+    checkpoint: str
+    epochs_done: int
+    steps: int
+    train_seconds: float
+    ls_errors: dict[str, float] = field(default_factory=dict)
+    network: StitchedNetwork | None = field(default=None, repr=False, compare=False)
+
+
+def config_from_space(cls, space: SearchSpace, section: str, **overrides: Any):
+    """A config from the space file's ``training: {section: {...}}``, then CLI overrides."""
+    doc = dict((space.extra.get("training") or {}).get(section) or {})
+    known = {f for f in cls.__dataclass_fields__}
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise StitchnasError(
+            f"space {space.name!r}: training.{section} has unknown key(s) {unknown}; known: {sorted(known)}"
+        )
+    doc.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return cls(**doc)
+    except TypeError as err:
+        raise StitchnasError(f"space {space.name!r}: bad training.{section}: {err}") from err
+
+
+# ---- distributed helpers ----------------------------------------------------------------------
+def _dist():
+    import torch.distributed as dist
+
+    return dist if dist.is_available() and dist.is_initialized() else None
+
+
+def init_distributed(device: str) -> tuple[int, int]:
+    """Join the process group when launched by torchrun; returns (rank, world size)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _lr_lambda(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    def fn(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / max(1, warmup_steps)
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return fn
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, loader, device: str = "cpu") -> float:
+    """Top-1 accuracy in percent."""
+    model.eval()
+    correct = total = 0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        correct += int((model(x).argmax(-1) == y).sum())
+        total += len(y)
+    return 100.0 * correct / max(1, total)
+
+
+def _progress(iterable, desc: str, total: int | None = None):
+    from tqdm.auto import tqdm
+    import sys
+
+    return tqdm(iterable, desc=desc, total=total, leave=False, disable=not sys.stderr.isatty())
+
+
+# ---- anchors ----------------------------------------------------------------------------------
+def train_anchors(space: SearchSpace, data: DataSpec, cfg: AnchorTrainConfig, device: str = "cpu",
+                  only_missing: bool = False, log: Callable[[str], None] = print) -> list[AnchorResult]:
+    """Train every anchor from scratch and save each to its ``checkpoint`` path (atomically)."""
+    from ..anchors import create_anchor_model
+
+    missing = [a.name for a in space.anchors if not a.checkpoint]
+    if missing:
+        raise StitchnasError(
+            f"space {space.name!r}: anchors {missing} have no 'checkpoint' path to save to; add one"
+        )
+    train_set, val_set, num_classes = load_datasets(replace(
+        data, input_size=tuple(space.input_size), train_subset=cfg.train_subset,
+        val_subset=cfg.val_subset))
+    results = []
+    for a, spec in enumerate(space.anchors):
+        path = Path(spec.checkpoint)
+        if only_missing and path.is_file():
+            continue
+        _seed_all(cfg.seed + a)
+        model = create_anchor_model(spec, weights=False).to(device)
+        head = getattr(model, "num_classes", num_classes)
+        if head != num_classes:
+            raise StitchnasError(
+                f"anchor {spec.name!r} has {head} classes but {data.name} has {num_classes}; "
+                f"set num_classes: {num_classes} in its kwargs"
+            )
+        loader = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed + a, drop_last=True)
+        steps = cfg.epochs * len(loader)
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, _lr_lambda(steps, int(cfg.warmup_epochs * len(loader))))
+        t0 = time.perf_counter()
+        for epoch in range(cfg.epochs):
+            model.train()
+            for x, y in _progress(loader, f"anchor {spec.name} epoch {epoch + 1}/{cfg.epochs}"):
+                x, y = x.to(device), y.to(device)
+                loss = F.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+        seconds = time.perf_counter() - t0
+        acc = accuracy(model, make_loader(val_set, 512, shuffle=False), device)
+        with atomic_write(path, "wb") as fh:
+            torch.save({k: v.cpu() for k, v in model.state_dict().items()}, fh)
+        log(f"anchor {spec.name}: top-1 {acc:.2f}% on {data.name} val, trained in {seconds:.0f} s -> {path}")
+        results.append(AnchorResult(spec.name, acc, seconds, str(path)))
+    return results
+
+
+# ---- route sampling ---------------------------------------------------------------------------
+class RouteSampler:
+    """Chooses the candidate trained at each step.
+
+    ``uniform``: every candidate equally often (SN-Net). ``flops``: the FLOPs range is cut into
+    ``bins`` equal intervals; a non-empty interval is drawn uniformly, then a candidate within
+    it (SN-Netv2's resource-constrained sampling), so cheap and costly regions train equally.
+    """
+
+    def __init__(self, candidates: Sequence[Candidate], flops: Sequence[int], mode: str = "flops",
+                 bins: int = 10, seed: int = 0) -> None:
+        if not candidates:
+            raise StitchnasError("no candidates to train: the space has no stitched routes")
+        self.candidates = list(candidates)
+        self.mode = mode
+        self.rng = random.Random(seed)
+        lo, hi = min(flops), max(flops)
+        width = (hi - lo) / bins or 1.0
+        groups: dict[int, list[Candidate]] = {}
+        for c, f in zip(self.candidates, flops):
+            groups.setdefault(min(bins - 1, int((f - lo) / width)), []).append(c)
+        self.groups = [groups[k] for k in sorted(groups)]
+
+    def sample(self) -> Candidate:
+        if self.mode == "uniform":
+            return self.rng.choice(self.candidates)
+        return self.rng.choice(self.rng.choice(self.groups))
+
+    def state(self) -> Any:
+        return self.rng.getstate()
+
+    def set_state(self, state: Any) -> None:
+        self.rng.setstate(_tuplify(state))
+
+
+def _tuplify(x: Any) -> Any:
+    return tuple(_tuplify(v) for v in x) if isinstance(x, (list, tuple)) else x
+
+
+# ---- stitching layers -------------------------------------------------------------------------
+def train_stitched(space: SearchSpace, data: DataSpec, cfg: StitchTrainConfig, out: str | os.PathLike,
+                   device: str = "cpu", resume: bool = True,
+                   log: Callable[[str], None] = print) -> StitchTrainResult:
+    """SN-Net training of a space's stitching layers; checkpoint to ``out`` after every epoch."""
+    rank, world = init_distributed(device)
+    if rank != 0:
+        log = lambda msg: None  # noqa: E731 - one rank reports
+    if device.startswith("cuda") and world > 1:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    out = Path(out)
+    _seed_all(cfg.seed)
+    net = StitchedNetwork(space, space.create_models(weights=True), rank=cfg.rank).to(device)
+    train_set, _, _ = load_datasets(replace(data, input_size=tuple(space.input_size),
+                                            train_subset=cfg.train_subset))
+
+    state: dict[str, Any] = {}
+    ls_errors: dict[str, float] = {}
+    if resume and out.is_file():
+        doc = read_checkpoint(out, space)
+        state = doc["state"]
+        if state.get("config", {}).get("rank") != cfg.rank:
+            raise StitchnasError(f"{out} was trained with rank {state.get('config', {}).get('rank')}; "
+                                 "use the same --rank to resume, or --no-resume to start over")
+        apply_checkpoint(net, doc, out)
+        log(f"resuming {out} after epoch {state['epoch']}")
+    else:
+        calib = calibration_batch(train_set, cfg.calib_size, seed=cfg.seed).to(device)
+        ls_errors = net.init_least_squares(calib)
+
+    for p in net.anchors.parameters():
+        p.requires_grad_(not cfg.freeze_anchors)
+    costs = {c.id: c.flops for c in Profiler(space).profile()}
+    pool = [c for c in space.candidates if not (cfg.freeze_anchors and c.is_anchor)]
+    sampler = RouteSampler(pool, [costs[c.id] for c in pool], cfg.sampling, cfg.flops_bins, cfg.seed)
+    teacher_id = max(space.candidates, key=lambda c: (c.is_anchor, costs[c.id])).id
+
+    groups = [{"params": [p for p in net.stitch_layers.parameters() if p.requires_grad], "lr": cfg.lr}]
+    if not cfg.freeze_anchors:
+        groups.append({"params": list(net.anchors.parameters()), "lr": cfg.anchor_lr})
+    opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+
+    sampler_data = None
+    if world > 1:
+        from torch.utils.data.distributed import DistributedSampler
+
+        sampler_data = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True,
+                                          seed=cfg.seed, drop_last=True)
+        loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler_data,
+                                             drop_last=True)
+    else:
+        loader = None
+    steps_per_epoch = len(loader) if loader is not None else len(train_set) // cfg.batch_size
+    total = cfg.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, _lr_lambda(total, int(cfg.warmup_epochs * steps_per_epoch)))
+    start_epoch, step = 0, 0
+    if state:
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        sampler.set_state(state["sampler"])
+        start_epoch, step = state["epoch"], state["step"]
+
+    model: nn.Module = net
+    if world > 1:
+        model = nn.parallel.DistributedDataParallel(net, find_unused_parameters=True)
+
+    def save(epochs_done: int) -> None:
+        if rank == 0:
+            save_checkpoint(out, net, anchors_tuned=not cfg.freeze_anchors, state={
+                "epoch": epochs_done, "step": step, "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "sampler": sampler.state(),
+                "config": asdict(cfg), "ls_errors": ls_errors or state.get("ls_errors", {}),
+            })
+
+    t0 = time.perf_counter()
+    epochs_done = start_epoch
+    for epoch in range(start_epoch, cfg.epochs):
+        net.train()
+        if cfg.freeze_anchors:
+            net.anchors.eval()  # frozen anchors keep eval-mode behaviour (no dropout)
+        if sampler_data is not None:
+            sampler_data.set_epoch(epoch)
+            batches = loader
+        else:
+            batches = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed + epoch,
+                                  drop_last=True)
+        for x, y in _progress(batches, f"stitching epoch {epoch + 1}/{cfg.epochs}", steps_per_epoch):
+            if cfg.max_steps is not None and step >= cfg.max_steps:
+                break
+            x, y = x.to(device), y.to(device)
+            cand = sampler.sample()
+            if cfg.distill:
+                with torch.no_grad():
+                    net.reset_stitch_id(teacher_id)
+                    teacher = net(x)
+            net.reset_stitch_id(cand.id)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            if cfg.distill:
+                t = cfg.distill_temperature
+                kd = F.kl_div(F.log_softmax(logits / t, -1), F.softmax(teacher / t, -1),
+                              reduction="batchmean") * t * t
+                loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+        epochs_done = epoch + 1
+        save(epochs_done)
+        if (dist := _dist()) is not None:
+            dist.barrier()
+        if cfg.max_steps is not None and step >= cfg.max_steps:
+            break
+    if cfg.epochs == 0:
+        save(0)  # least-squares initialisation only
+    seconds = time.perf_counter() - t0
+    log(f"stitching layers: {epochs_done} epoch(s), {step} steps in {seconds:.0f} s -> {out}")
+    return StitchTrainResult(str(out), epochs_done, step, seconds, ls_errors, net)

@@ -1,0 +1,92 @@
+"""Checkpoints of stitched networks: stitching layers (and anchors if tuned), tied to a space.
+
+A checkpoint records the space's content hash; loading it with another space is an error, not a
+silent mismatch. Writes are atomic (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import StitchnasError
+from ..fileio import atomic_write
+from ._model import StitchedNetwork
+from ..space import SearchSpace
+
+__all__ = ["save_checkpoint", "read_checkpoint", "apply_checkpoint", "load_network", "FORMAT"]
+
+FORMAT = "stitchnas-stitched/1"
+
+
+def save_checkpoint(path: str | os.PathLike, net: StitchedNetwork, *, anchors_tuned: bool,
+                    state: dict[str, Any] | None = None) -> None:
+    """Save the stitching layers (and the anchors if they were fine-tuned) plus training state."""
+    doc = {
+        "format": FORMAT,
+        "space": net.space.name,
+        "space_hash": net.space.content_hash,
+        "rank": next((m.rank for m in net.stitch_layers.values()), None),
+        "stitch_layers": {k: v.detach().cpu() for k, v in net.stitch_layers.state_dict().items()},
+        "anchors": ({k: v.detach().cpu() for k, v in net.anchors.state_dict().items()}
+                    if anchors_tuned else None),
+        "state": state or {},
+    }
+    with atomic_write(path, "wb") as fh:
+        torch.save(doc, fh)
+
+
+def read_checkpoint(path: str | os.PathLike, space: SearchSpace | None = None) -> dict[str, Any]:
+    """Read and check a checkpoint file (against ``space`` when given)."""
+    path = Path(path)
+    if not path.is_file():
+        raise StitchnasError(f"checkpoint {path} does not exist; train one with `stitchnas train SPACE`")
+    try:
+        doc = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise StitchnasError(
+            f"cannot read checkpoint {path} ({type(err).__name__}); it is truncated or not a "
+            "stitchnas checkpoint: re-run `stitchnas train`"
+        ) from err
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise StitchnasError(f"{path} is not a stitchnas stitched-network checkpoint ({FORMAT})")
+    missing = [k for k in ("space", "space_hash", "stitch_layers", "anchors") if k not in doc]
+    if missing or not isinstance(doc["stitch_layers"], dict):
+        raise StitchnasError(f"checkpoint {path} is damaged (lacks {missing or ['stitch_layers']}): "
+                             "re-run `stitchnas train`")
+    if space is not None and doc["space_hash"] != space.content_hash:
+        raise StitchnasError(
+            f"checkpoint {path} was trained on space {doc['space']!r} (hash {doc['space_hash']}), not "
+            f"on {space.name!r} (hash {space.content_hash}); use the space it was trained with or "
+            "retrain"
+        )
+    return doc
+
+
+def load_network(space: SearchSpace, path: str | os.PathLike | None = None) -> StitchedNetwork:
+    """A StitchedNetwork of ``space`` with its anchors' weights and, if given, a checkpoint's layers."""
+    if path is None:
+        return StitchedNetwork(space, space.create_models())
+    doc = read_checkpoint(path, space)
+    models = space.create_models(weights=doc["anchors"] is None)
+    net = StitchedNetwork(space, models, rank=doc.get("rank"))
+    apply_checkpoint(net, doc, path)
+    return net.eval()
+
+
+def apply_checkpoint(net: StitchedNetwork, doc: dict[str, Any], path: str | os.PathLike) -> None:
+    """Load a read checkpoint's stitching layers (and tuned anchors) into ``net``."""
+    try:
+        net.stitch_layers.load_state_dict(doc["stitch_layers"])
+        if doc["anchors"] is not None:
+            net.anchors.load_state_dict(doc["anchors"])
+    except RuntimeError as err:
+        lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+        detail = " ".join(lines[1:3] or lines[:1])[:300].rstrip(".")
+        raise StitchnasError(
+            f"checkpoint {path} does not fit space {net.space.name!r} ({detail}); retrain with "
+            "this space"
+        ) from err

@@ -1,0 +1,43 @@
+"""Accuracy predictors: stitch features, predictors, cross-validation, suggest."""
+
+from __future__ import annotations
+
+from .._util import lazy_exports
+
+_EXPORTS = {
+    "ACQUISITIONS": "_suggest",
+    "AutoPredictor": "_predictors",
+    "CVReport": "_cv",
+    "CurvePoint": "_suggest",
+    "DEFAULT_PREDICTOR": "_predictors",
+    "DEPTH_BINS": "_features",
+    "ENTRY_POINT_GROUP": "_predictors",
+    "FlopsBaseline": "_predictors",
+    "ForestPredictor": "_predictors",
+    "MAX_STITCHES": "_features",
+    "QuietGaussianProcessRegressor": "_predictors",
+    "RankingScores": "_cv",
+    "Stitch": "_features",
+    "StitchFeaturizer": "_features",
+    "Suggestion": "_suggest",
+    "active_curve": "_suggest",
+    "bench_active": "_suggest",
+    "bench_predictors": "_cv",
+    "create_predictor": "_predictors",
+    "cross_validate": "_cv",
+    "flops_of": "_features",
+    "gaussian_process": "_predictors",
+    "list_predictors": "_predictors",
+    "make_stitches": "_features",
+    "nadir_reference": "_suggest",
+    "predict_with_std": "_predictors",
+    "predicted_front": "_suggest",
+    "ranking_scores": "_cv",
+    "register_predictor": "_predictors",
+    "split": "_cv",
+    "suggest": "_suggest",
+    "supports_std": "_predictors",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

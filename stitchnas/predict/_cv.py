@@ -1,0 +1,143 @@
+"""How well a predictor ranks stitches it has not seen: repeated random splits of a measured table.
+
+Each repeat measures a random ``train_fraction`` of the rows (seeded), fits the predictor on
+them (anchor accuracies, a feature, are known only when an anchor is among them) and scores its
+predictions on the rest: Kendall's tau-b, Spearman's rho, mean absolute error (points of
+top-1) and precision of the top 10% (the share of the truly best 10% that the predicted best
+10% contains). The FLOPs baseline is scored on the same splits, side by side.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import StitchnasError
+from ._features import make_stitches
+from ..measure import Measurement
+from ._predictors import create_predictor
+from ..space import SearchSpace
+
+__all__ = ["RankingScores", "CVReport", "ranking_scores", "cross_validate", "split"]
+
+
+@dataclass(frozen=True)
+class RankingScores:
+    """Mean over repeats (and the standard deviation of tau across repeats)."""
+
+    kendall_tau: float
+    kendall_tau_std: float
+    spearman_rho: float
+    mae: float
+    precision_top10: float
+
+
+@dataclass(frozen=True)
+class CVReport:
+    space: str
+    predictor: str
+    rows: int
+    train_size: int
+    repeats: int
+    seed: int
+    scores: RankingScores
+    baseline: RankingScores
+    fit_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def ranking_scores(pred: Sequence[float], true: Sequence[float]) -> dict[str, float]:
+    """tau, rho, MAE and top-10% precision of one prediction against the truth."""
+    from scipy.stats import kendalltau, spearmanr
+
+    pred = np.asarray(pred, dtype=float)
+    true = np.asarray(true, dtype=float)
+    k = max(1, int(round(0.1 * len(true))))
+    top_pred = set(np.argsort(-pred, kind="stable")[:k])
+    top_true = set(np.argsort(-true, kind="stable")[:k])
+    tau = kendalltau(pred, true).statistic
+    rho = spearmanr(pred, true).statistic
+    return {
+        "kendall_tau": float(tau) if np.isfinite(tau) else 0.0,
+        "spearman_rho": float(rho) if np.isfinite(rho) else 0.0,
+        "mae": float(np.mean(np.abs(pred - true))),
+        "precision_top10": len(top_pred & top_true) / k,
+    }
+
+
+def split(n: int, train_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded random split of ``n`` rows into ``train_size`` measured and the rest."""
+    idx = np.random.default_rng(seed).permutation(n)
+    return idx[:train_size], idx[train_size:]
+
+
+def _mean(scores: list[dict[str, float]]) -> RankingScores:
+    taus = [s["kendall_tau"] for s in scores]
+    return RankingScores(
+        kendall_tau=float(np.mean(taus)), kendall_tau_std=float(np.std(taus)),
+        spearman_rho=float(np.mean([s["spearman_rho"] for s in scores])),
+        mae=float(np.mean([s["mae"] for s in scores])),
+        precision_top10=float(np.mean([s["precision_top10"] for s in scores])),
+    )
+
+
+def cross_validate(space: SearchSpace, rows: Sequence[Measurement], predictor: Any = None, *,
+                   train_fraction: float = 0.2, repeats: int = 20, seed: int = 0,
+                   progress: bool | None = None) -> CVReport:
+    """Score ``predictor`` (a name, dotted path, class or estimator) and the FLOPs baseline on
+    ``repeats`` random splits; split ``r`` uses seed ``seed + r``."""
+    from tqdm.auto import tqdm
+
+    rows = list(rows)
+    if not 0 < train_fraction < 1:
+        raise StitchnasError(f"--train-fraction must be between 0 and 1 (exclusive), got {train_fraction}")
+    n = len(rows)
+    train_size = int(round(train_fraction * n))
+    if train_size < 2 or n - train_size < 2:
+        raise StitchnasError(
+            f"{n} measured rows with train fraction {train_fraction} leave {train_size} to fit and "
+            f"{n - train_size} to score: measure more stitches or change --train-fraction"
+        )
+    name = predictor if isinstance(predictor, str) else type(predictor).__name__
+    cands = [space.candidate(m.id) for m in rows]
+    y = np.array([m.acc1 for m in rows])
+    ours, base = [], []
+    fit_s = 0.0
+    import sys
+
+    show = sys.stderr.isatty() if progress is None else progress
+    for r in tqdm(range(repeats), desc=f"cross-validating {name}", disable=not show):
+        tr, te = split(n, train_size, seed + r)
+        stitches = make_stitches(space, [rows[i] for i in tr], candidates=cands)
+        xtr, xte = [stitches[i] for i in tr], [stitches[i] for i in te]
+        t0 = time.perf_counter()
+        model = create_predictor(predictor, random_state=seed + r).fit(xtr, y[tr])
+        ours.append(ranking_scores(model.predict(xte), y[te]))
+        fit_s += time.perf_counter() - t0
+        baseline = create_predictor("flops").fit(xtr, y[tr])
+        base.append(ranking_scores(baseline.predict(xte), y[te]))
+    return CVReport(space=space.name, predictor=str(name), rows=n, train_size=train_size,
+                    repeats=repeats, seed=seed, scores=_mean(ours), baseline=_mean(base),
+                    fit_seconds=round(fit_s / repeats, 3))
+
+
+def bench_predictors(tables: Sequence[tuple[SearchSpace, Sequence[Measurement], str]],
+                     predictors: Sequence[str], *, train_fraction: float = 0.2, repeats: int = 20,
+                     seed: int = 0, progress: bool | None = None) -> dict[str, Any]:
+    """Cross-validate each predictor on each measured table (``(space, rows, label)``)."""
+    out: dict[str, Any] = {"train_fraction": train_fraction, "repeats": repeats, "seed": seed,
+                           "tables": {}}
+    for space, rows, label in tables:
+        results = {}
+        for name in predictors:
+            report = cross_validate(space, rows, name, train_fraction=train_fraction,
+                                    repeats=repeats, seed=seed, progress=progress)
+            results[name] = asdict(report.scores) | {"fit_seconds": report.fit_seconds}
+            results["flops (baseline)"] = asdict(report.baseline)
+        out["tables"][label] = {"space": space.name, "rows": len(rows), "predictors": results}
+    return out

@@ -1,0 +1,426 @@
+"""Search spaces: anchors plus a stitching rule, loaded from YAML, enumerated into candidates.
+
+A space file names the anchors (timm model + kwargs + weights source) and the rule; the space
+enumerates every candidate with a stable id and knows the shape of every stitching layer.
+Bundled spaces live in ``search_spaces/`` and are found by name (:func:`list_spaces`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from ..anchors import AnchorSpec, FeatureSpec, adapter_for, create_anchor_model, stitch_problem
+from ..errors import StitchnasError
+from ..fileio import results_dir
+from ._routes import Candidate, Junction, Route
+from ._rules import StitchRule, get_rule
+
+__all__ = ["SearchSpace", "LayerShape", "load_space", "list_spaces", "bundled_spaces_dir",
+           "DEFAULT_SPACE"]
+
+DEFAULT_SPACE = "fmnist_vit_2way"
+_TOP_KEYS = {"name", "description", "input_size", "anchors", "rule", "stitching", "data", "training",
+             "run"}
+_ANCHOR_KEYS = {"name", "model", "kwargs", "checkpoint", "pretrained"}
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """A stitching layer's shape: channels in and out, the feature layout it receives
+    (``layout``) and the one it must produce (``out_layout``, None: the same), and the grid
+    (H, W) at the junction (needed to lay tokens out as a feature map)."""
+
+    in_channels: int
+    out_channels: int
+    layout: str
+    out_layout: str | None = None
+    grid: tuple[int, int] | None = None
+
+    def build(self, rank: int | None = None):
+        """A fresh :class:`~stitchnas.stitching.StitchingLayer` of this shape."""
+        from ..network import StitchingLayer
+
+        return StitchingLayer(self.in_channels, self.out_channels, rank, in_layout=self.layout,
+                              out_layout=self.out_layout or self.layout, grid=self.grid)
+
+
+def bundled_spaces_dir() -> Path:
+    """The bundled ``search_spaces`` folder (source checkout, or installed package data)."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package.parent / "search_spaces", package / "search_spaces"):
+        if candidate.is_dir():
+            return candidate
+    from importlib.resources import files
+
+    return Path(str(files("stitchnas").joinpath("search_spaces")))
+
+
+def list_spaces(pattern: str = "*") -> list[str]:
+    """Names of bundled spaces matching a shell-style pattern, e.g. ``list_spaces('deit*')``."""
+    names = sorted(p.stem for p in bundled_spaces_dir().glob("*.yaml"))
+    return [n for n in names if fnmatch.fnmatch(n, pattern)]
+
+
+def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise StitchnasError(f"cannot read space file {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise StitchnasError(f"cannot read space file {path}: it is not text ({err.reason} at byte "
+                             f"{err.start}); save it as UTF-8 YAML") from err
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "malformed YAML"
+        raise StitchnasError(
+            f"space file {path} is not valid YAML{where}: {problem}; fix the file's syntax"
+        ) from err
+    except RecursionError as err:
+        raise StitchnasError(f"space file {path} nests lists or mappings too deeply to read; fix the "
+                             "file's syntax") from err
+
+
+def load_space(name_or_path: str | os.PathLike | None = None) -> "SearchSpace":
+    """Load a space from a YAML path or a bundled space's name (the default space if None)."""
+    if isinstance(name_or_path, SearchSpace):
+        return name_or_path
+    target = str(name_or_path) if name_or_path is not None else DEFAULT_SPACE
+    path = Path(target)
+    if not (path.suffix in (".yaml", ".yml") or os.sep in target or path.exists()):
+        path = bundled_spaces_dir() / f"{target}.yaml"
+        if not path.is_file():
+            close = difflib.get_close_matches(target, list_spaces(), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise StitchnasError(
+                f"unknown space {target!r}: not a file and not a bundled space "
+                f"(bundled: {', '.join(list_spaces())}){hint}"
+            )
+    if not path.is_file():
+        raise StitchnasError(f"space file {path} does not exist; give a YAML path or a bundled name")
+    return SearchSpace.from_dict(_read_yaml(path), path=path)
+
+
+def _did_you_mean(unknown: Sequence[Any], known: set[str]) -> str:
+    """``" (did you mean 'anchors'?)"`` for the first unknown key close to a known one."""
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), sorted(known), n=1)
+        if close:
+            return f" (did you mean {close[0]!r}?)"
+    return ""
+
+
+def _require(cond: bool, msg: str) -> None:
+    if not cond:
+        raise StitchnasError(msg)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted(((k, _freeze(v)) for k, v in value.items()), key=lambda kv: str(kv[0])))
+    return value
+
+
+def _is_plain(value: Any) -> bool:
+    """Numbers, strings, booleans, null, lists and string-keyed mappings of them (JSON's values)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, list):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
+
+
+class SearchSpace:
+    """Anchors + rule. Candidates, depths and shapes are computed lazily and cached.
+
+    Structure (depths, feature shapes) comes from models built on the meta device, so a space
+    of large anchors enumerates without their weights or memory.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        anchors: Sequence[AnchorSpec],
+        rule: StitchRule,
+        input_size: tuple[int, int, int] | None = None,
+        rank: int | None = None,
+        description: str = "",
+        path: Path | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.anchors = tuple(anchors)
+        self.rule = rule
+        self._input_size = tuple(input_size) if input_size else None
+        self.rank = rank
+        self.description = description
+        self.path = path
+        self.extra = dict(extra or {})
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, doc: Any, path: Path | None = None) -> "SearchSpace":
+        where = f"space file {path}" if path else "space"
+        _require(isinstance(doc, dict), f"{where} must be a YAML mapping with 'anchors' and 'rule'")
+        unknown = sorted(set(doc) - _TOP_KEYS, key=str)
+        _require(not unknown, f"{where}: unknown key(s) {unknown}{_did_you_mean(unknown, _TOP_KEYS)}; "
+                              f"known keys are {sorted(_TOP_KEYS)}")
+        for key in ("anchors", "rule"):
+            _require(key in doc, f"{where} has no {key!r}: add it (see search_spaces/ for examples)")
+        name = doc.get("name") or (path.stem if path else "space")
+        _require(isinstance(name, str), f"{where}: 'name' must be a string")
+        anchors_doc = doc["anchors"]
+        _require(isinstance(anchors_doc, list) and len(anchors_doc) >= 1,
+                 f"{where}: 'anchors' must be a list of {{name, model, ...}} mappings")
+        base = path.parent if path else Path.cwd()
+        anchors = []
+        for i, a in enumerate(anchors_doc):
+            _require(isinstance(a, dict) and isinstance(a.get("model"), str),
+                     f"{where}: anchor {i} must be a mapping with a 'model' (a timm model name)")
+            bad = sorted(set(a) - _ANCHOR_KEYS, key=str)
+            _require(not bad, f"{where}: anchor {i} has unknown key(s) {bad}"
+                              f"{_did_you_mean(bad, _ANCHOR_KEYS)}; known: {sorted(_ANCHOR_KEYS)}")
+            kwargs = a.get("kwargs") or {}
+            _require(isinstance(kwargs, dict), f"{where}: anchor {i} 'kwargs' must be a mapping")
+            _require(_is_plain(kwargs), f"{where}: anchor {i} 'kwargs' must map argument names to "
+                                        "numbers, strings, booleans, null, lists or mappings")
+            ckpt = a.get("checkpoint")
+            _require(ckpt is None or isinstance(ckpt, str),
+                     f"{where}: anchor {i} 'checkpoint' must be a path string")
+            pretrained = a.get("pretrained", False)
+            _require(isinstance(pretrained, bool), f"{where}: anchor {i} 'pretrained' must be true or false")
+            if ckpt is not None:
+                ckpt = ckpt.replace("${results}", str(results_dir().resolve()))
+                ckpt = str((base / os.path.expanduser(ckpt)).resolve())
+            anchors.append(AnchorSpec(
+                name=str(a.get("name") or f"a{i}"), model=a["model"], kwargs=_freeze(kwargs),
+                checkpoint=ckpt, pretrained=pretrained,
+            ))
+        names = [a.name for a in anchors]
+        _require(len(set(names)) == len(names), f"{where}: anchor names {names} must be unique")
+        input_size = doc.get("input_size")
+        if input_size is not None:
+            _require(
+                isinstance(input_size, list) and len(input_size) == 3
+                and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2 ** 31
+                        for v in input_size),
+                f"{where}: 'input_size' must be [channels, height, width], got {input_size!r}",
+            )
+        stitching = doc.get("stitching") or {}
+        _require(isinstance(stitching, dict) and set(stitching) <= {"rank"},
+                 f"{where}: 'stitching' takes only 'rank' (null for full, or an integer for low-rank)")
+        rank = stitching.get("rank")
+        _require(rank is None or (isinstance(rank, int) and rank > 0),
+                 f"{where}: stitching rank must be null or a positive integer, got {rank!r}")
+        space = cls(
+            name=name, anchors=anchors, rule=get_rule(doc["rule"]), input_size=input_size,
+            rank=rank, description=str(doc.get("description") or ""), path=path,
+            extra={k: doc[k] for k in ("data", "training", "run") if k in doc},
+        )
+        space._raw = doc
+        return space
+
+    # ---- identity -----------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "input_size": list(self.input_size),
+            "anchors": [a.to_json() for a in self.anchors],
+            "rule": self.rule.to_json(),
+            "stitching": {"rank": self.rank},
+        }
+
+    def _hash(self, doc: Any) -> str:
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+    @cached_property
+    def structure_hash(self) -> str:
+        """Hash of what decides shapes and costs (models, kwargs, input size, rule, rank)."""
+        doc = self.to_json()
+        doc.pop("name")
+        for a in doc["anchors"]:
+            a.pop("checkpoint"), a.pop("pretrained"), a.pop("name")
+        return self._hash(doc)
+
+    @cached_property
+    def content_hash(self) -> str:
+        """Hash of the whole space, weights sources included (checkpoint file names, not paths)."""
+        doc = self.to_json()
+        doc.pop("name")
+        for a in doc["anchors"]:
+            if a["checkpoint"]:
+                a["checkpoint"] = Path(a["checkpoint"]).name
+        return self._hash(doc)
+
+    # ---- structure ----------------------------------------------------------------------
+    @cached_property
+    def _meta_adapters(self):
+        return [adapter_for(create_anchor_model(a, weights=False, device="meta")) for a in self.anchors]
+
+    @property
+    def input_size(self) -> tuple[int, int, int]:
+        if self._input_size is None:
+            self._input_size = tuple(int(v) for v in self._meta_adapters[0].default_input_size())
+        return self._input_size
+
+    @cached_property
+    def depths(self) -> tuple[int, ...]:
+        return tuple(ad.depth for ad in self._meta_adapters)
+
+    @cached_property
+    def feature_specs(self) -> tuple[tuple[FeatureSpec, ...], ...]:
+        """``feature_specs[a][i]``: features entering block i of anchor a (i = depth: output)."""
+        specs = []
+        for spec, ad in zip(self.anchors, self._meta_adapters):
+            try:
+                specs.append(tuple(ad.feature_specs(self.input_size)))
+            except Exception as err:
+                raise StitchnasError(
+                    f"anchor {spec.name!r} ({spec.model}) cannot run on input {list(self.input_size)}: "
+                    f"{type(err).__name__}: {str(err).splitlines()[0].rstrip('.') if str(err) else ''}; "
+                    "set the space's input_size or the anchor's img_size/in_chans kwargs"
+                ) from err
+        return tuple(specs)
+
+    @cached_property
+    def _slots(self) -> list[Candidate | None]:
+        if getattr(self.rule, "staged", False):  # rules that map stage to stage see the features
+            self.rule.check(self.depths, self.feature_specs)
+            slots = self.rule.enumerate(self.depths, self.feature_specs)
+        else:
+            self.rule.check(self.depths)
+            slots = self.rule.enumerate(self.depths)
+        for cand in slots:
+            if cand is not None:
+                cand.route.validate(self.depths)
+                for j in cand.route.junctions:
+                    self._check_junction(j)
+        return slots
+
+    def _check_junction(self, j: Junction) -> None:
+        """Legal junctions join features of equal spatial resolution (or identical token
+        sequences); the stitching layer converts the layout (tokens, NCHW, NHWC)."""
+        src = self.feature_specs[j.src][j.src_end]
+        dst = self.feature_specs[j.dst][j.dst_start]
+        problem = stitch_problem(src, dst)
+        if problem:
+            a, b = self.anchors[j.src], self.anchors[j.dst]
+            raise StitchnasError(
+                f"cannot stitch {a.name} after block {j.src_end - 1} ({src}) to {b.name} at block "
+                f"{j.dst_start} ({dst}): {problem}"
+            )
+
+    @property
+    def candidates(self) -> list[Candidate]:
+        """Valid candidates in id order."""
+        return [c for c in self._slots if c is not None]
+
+    @property
+    def num_ids(self) -> int:
+        """Number of ids, invalid ones (kept for the official numbering) included."""
+        return len(self._slots)
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+    def __iter__(self) -> Iterator[Candidate]:
+        return iter(self.candidates)
+
+    def candidate(self, cid: int) -> Candidate:
+        slots = self._slots
+        if not isinstance(cid, int) or not 0 <= cid < len(slots):
+            raise StitchnasError(f"space {self.name!r} has ids 0..{len(slots) - 1}, not {cid!r}; "
+                                 f"list them with `stitchnas enumerate {self.name}`")
+        if slots[cid] is None:
+            raise StitchnasError(
+                f"id {cid} of space {self.name!r} is kept for the official numbering but is not a "
+                "valid network; choose another id"
+            )
+        return slots[cid]
+
+    @cached_property
+    def _by_route(self) -> dict[Route, Candidate]:
+        return {c.route: c for c in self.candidates}
+
+    def find(self, route: Route | str | Sequence) -> Candidate:
+        """The candidate with this route (Route, string form, or JSON list)."""
+        if isinstance(route, str):
+            route = Route.parse(route)
+        elif not isinstance(route, Route):
+            route = Route.of(route)
+        try:
+            return self._by_route[route]
+        except KeyError:
+            route.validate(self.depths)
+            raise StitchnasError(
+                f"route {route} is not in space {self.name!r} ({len(self)} candidates); "
+                "run `stitchnas enumerate` to list them"
+            ) from None
+
+    def describe(self, route: Route) -> str:
+        """Route string with anchor names, e.g. ``ti[0:4]>s[4:12]``."""
+        return ">".join(f"{self.anchors[s.anchor].name}[{s.start}:{s.end}]" for s in route)
+
+    @cached_property
+    def layer_junctions(self) -> dict[str, tuple[Junction, ...]]:
+        """Stitching-layer key -> every junction it serves (in first-use order)."""
+        out: dict[str, list[Junction]] = {}
+        for c in self.candidates:
+            for key, j in zip(c.layer_keys, c.route.junctions):
+                lst = out.setdefault(key, [])
+                if j not in lst:
+                    lst.append(j)
+        return {k: tuple(v) for k, v in out.items()}
+
+    def junction_shape(self, j: Junction) -> LayerShape:
+        """The shape of the stitching layer a junction needs."""
+        src = self.feature_specs[j.src][j.src_end]
+        dst = self.feature_specs[j.dst][j.dst_start]
+        out_layout = None if dst.layout == src.layout else dst.layout
+        grid = dst.resolution if src.layout == "tokens" and dst.layout != "tokens" else None
+        return LayerShape(src.channels, dst.channels, src.layout, out_layout, grid)
+
+    @cached_property
+    def layer_shapes(self) -> dict[str, LayerShape]:
+        shapes = {}
+        for key, junctions in self.layer_junctions.items():
+            shape = self.junction_shape(junctions[0])
+            for j in junctions[1:]:
+                if self.junction_shape(j) != shape:
+                    raise StitchnasError(
+                        f"space {self.name!r}: stitching layer {key!r} serves junctions {junctions[0]} "
+                        f"and {j} of different shapes ({shape} vs {self.junction_shape(j)}); the rule "
+                        "must give them separate layers"
+                    )
+            shapes[key] = shape
+            if self.rank is not None and self.rank > min(shape.in_channels, shape.out_channels):
+                raise StitchnasError(
+                    f"space {self.name!r}: stitching rank {self.rank} exceeds stitching layer {key!r} "
+                    f"({shape.in_channels} -> {shape.out_channels} channels), where rank "
+                    f"{min(shape.in_channels, shape.out_channels)} is already full: set stitching "
+                    "rank to at most the narrowest anchor's width, or null for full layers")
+        return shapes
+
+    def create_models(self, weights: bool = True, device: str | None = None):
+        """The anchors' timm models (with their checkpoints unless ``weights=False``)."""
+        return [create_anchor_model(a, weights=weights, device=device) for a in self.anchors]
+
+    def __repr__(self) -> str:
+        return (f"SearchSpace({self.name!r}, anchors={[a.name for a in self.anchors]}, "
+                f"rule={self.rule.name!r})")

@@ -1,0 +1,30 @@
+"""Optuna storages shared by searches and evaluations: locks, workers, heartbeats."""
+
+from __future__ import annotations
+
+from .._util import lazy_exports
+
+_EXPORTS = {
+    "EVALUATE_KIND": "_workers",
+    "EvaluateWork": "_workers",
+    "HEARTBEAT_KEY": "_workers",
+    "Heartbeat": "_workers",
+    "StaleWatch": "_workers",
+    "StudyLock": "_workers",
+    "StudyMutex": "_workers",
+    "default_evaluate_study": "_workers",
+    "evaluate_worker": "_workers",
+    "fail_trials": "_workers",
+    "file_digest": "_workers",
+    "heartbeat_interval": "_workers",
+    "pg_lock_key": "_workers",
+    "poll_interval": "_workers",
+    "pop_waiting": "_workers",
+    "study_lock": "_workers",
+    "tell": "_workers",
+    "trials_in": "_workers",
+    "worker_name": "_workers",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

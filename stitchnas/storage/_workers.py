@@ -1,0 +1,549 @@
+"""Many workers, one Optuna study: what ``stitchnas search`` and ``stitchnas evaluate`` share to
+run on several processes or machines at once (PostgreSQL, MySQL, or a SQLite/journal file on one
+machine).
+
+* **The study mutex** (:class:`StudyMutex`): a PostgreSQL advisory lock (MySQL: ``GET_LOCK``) held
+  on its own connection to the storage's server, an ``flock`` on a file beside a SQLite or journal
+  file, a thread lock for in-memory storage. The server or the kernel releases it when its holder
+  dies. Every decision that must not race happens under it, never the work itself: creating the
+  study and its metadata, failing stale trials and queueing them again, queueing work, admitting
+  a new trial (so a study never holds more completed trials than asked for), popping waiting ones.
+* **Heartbeats** (:class:`Heartbeat`): while a worker works on a trial, a thread writes the time
+  into the trial's system attribute ``stitchnas:heartbeat`` every ``stale_after_s / 4`` seconds.
+* **Stale trials** (:class:`StaleWatch`, :func:`fail_trials`): a RUNNING trial whose heartbeat a
+  live worker sees unchanged for ``stale_after_s`` seconds, timed by that worker's own clock (so
+  clock skew between machines does not matter), belongs to a dead worker: it is failed and its
+  parameters are queued again, exactly once (the state change is a row-locked update on a server
+  database and happens under the mutex everywhere). Its worker, should it still be alive after
+  all, finds its trial finished and drops its result.
+* **File storages** also know at once (:func:`study_lock`): every worker holds a shared ``flock``
+  on ``FILE.<study>.lock``; one that gets it exclusively at start-up is alone, so every RUNNING
+  trial is a dead one's.
+
+Optuna's own RDB heartbeat is not used: it exists only inside ``Study.optimize``, needs the
+server's clock, and never fails a trial that died before its first beat.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import threading
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+    from optuna.trial import FrozenTrial
+
+__all__ = ["HEARTBEAT_KEY", "StudyMutex", "Heartbeat", "StaleWatch", "fail_trials", "pop_waiting",
+           "study_lock", "heartbeat_interval", "poll_interval", "trials_in", "tell", "worker_name",
+           "evaluate_worker", "EvaluateWork"]
+
+HEARTBEAT_KEY = "stitchnas:heartbeat"
+
+
+def worker_name() -> str:
+    """``host:pid`` of this process: the user attribute ``worker`` of the trials it runs."""
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def heartbeat_interval(stale_after_s: float) -> float:
+    """Seconds between heartbeats: four fit in the stale time."""
+    return max(0.1, float(stale_after_s) / 4.0)
+
+
+def poll_interval(stale_after_s: float) -> float:
+    """How often an idle worker looks again while others' trials are in flight."""
+    return min(1.0, max(0.05, float(stale_after_s) / 8.0))
+
+
+# ---------------------------------------------------------------------------------------------
+# the study mutex
+# ---------------------------------------------------------------------------------------------
+_THREAD_LOCKS: dict[tuple[int, str], threading.RLock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+def _key(name: str) -> bytes:
+    return hashlib.sha256(f"stitchnas:{name}".encode()).digest()
+
+
+def pg_lock_key(name: str) -> int:
+    """The PostgreSQL advisory-lock key (a signed 64-bit integer) of the lock called ``name``."""
+    return int.from_bytes(_key(name)[:8], "big", signed=True)
+
+
+def _mysql_lock_name(name: str) -> str:
+    return "stitchnas:" + _key(name).hex()[:40]
+
+
+class StudyMutex:
+    """A lock per study, shared by every worker of every machine that uses the storage. Enter it
+    as often as needed (``with mutex: ...``); :meth:`close` when done. ``storage`` is
+    :func:`stitchnas.search.open_storage`'s result (``.storage``, ``.file``, ``.label``)."""
+
+    def __init__(self, storage: Any, name: str) -> None:
+        self.name = name
+        self.label = storage.label
+        self.kind = "none"
+        self._conn = None
+        self._fd: int | None = None
+        self._thread_lock: threading.RLock | None = None
+        backend = storage.storage
+        engine = getattr(backend, "engine", None)
+        if storage.file is not None:
+            self.kind = "flock"
+            self._path = storage.file.with_name(f"{storage.file.name}.{_key(name).hex()[:12]}.mutex")
+        elif engine is not None:
+            dialect = engine.dialect.name
+            if dialect == "postgresql":
+                self.kind = "postgresql"
+            elif dialect in ("mysql", "mariadb"):
+                self.kind = "mysql"
+            self._engine = engine
+        else:
+            import optuna
+
+            if isinstance(backend, optuna.storages.InMemoryStorage):
+                self.kind = "thread"
+                with _THREAD_LOCKS_GUARD:
+                    self._thread_lock = _THREAD_LOCKS.setdefault((id(backend), name), threading.RLock())
+
+    @property
+    def exclusive_across_workers(self) -> bool:
+        """False where the storage offers no lock (another RDB dialect): then concurrent workers
+        of one study may admit a few trials too many."""
+        return self.kind != "none"
+
+    def _connection(self):
+        if self._conn is None:
+            self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self._conn
+
+    def __enter__(self) -> "StudyMutex":
+        try:
+            return self._acquire()
+        except Exception as err:  # noqa: BLE001 - a lost server, a read-only folder
+            from ..errors import StitchnasError
+
+            self._drop_connection()
+            lines = str(err).strip().splitlines()
+            raise StitchnasError(f"cannot lock study {self.name!r} in {self.label}: "
+                                 f"{type(err).__name__}: {lines[0] if lines else ''}") from err
+
+    def _acquire(self) -> "StudyMutex":
+        import sqlalchemy
+
+        if self.kind == "flock":
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        elif self.kind == "postgresql":
+            self._connection().execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"),
+                                       {"k": pg_lock_key(self.name)})
+        elif self.kind == "mysql":
+            self._connection().execute(sqlalchemy.text("SELECT GET_LOCK(:n, -1)"),
+                                       {"n": _mysql_lock_name(self.name)})
+        elif self.kind == "thread":
+            assert self._thread_lock is not None
+            self._thread_lock.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import sqlalchemy
+
+        if self.kind == "flock" and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        elif self.kind == "postgresql" and self._conn is not None:
+            try:
+                self._conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"),
+                                   {"k": pg_lock_key(self.name)})
+            except Exception:  # noqa: BLE001 - a dead connection has released it already
+                self._drop_connection()
+        elif self.kind == "mysql" and self._conn is not None:
+            try:
+                self._conn.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:n)"),
+                                   {"n": _mysql_lock_name(self.name)})
+            except Exception:  # noqa: BLE001
+                self._drop_connection()
+        elif self.kind == "thread" and self._thread_lock is not None:
+            self._thread_lock.release()
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def close(self) -> None:
+        self._drop_connection()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+# ---------------------------------------------------------------------------------------------
+# the start-up lock of file storages
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class StudyLock:
+    """``exclusive``: no other live process works on the study through this file now."""
+
+    exclusive: bool
+    _fd: int | None = None
+
+    def share(self) -> None:
+        """Let other workers in (after the start-up clean-up)."""
+        if self._fd is not None and self.exclusive:
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
+
+
+@contextmanager
+def study_lock(file: Path | None, study_name: str) -> Iterator[StudyLock]:
+    """Hold a lock on ``FILE.<study>.lock`` while working on the study: exclusive if no other
+    process holds it (then RUNNING trials are left over from dead ones), else shared. Call
+    :meth:`StudyLock.share` once the start-up is done; every worker holds it shared from then on,
+    so a later one never mistakes itself for the only one. No file (a server database): never
+    exclusive."""
+    if file is None:
+        yield StudyLock(False)
+        return
+    lock = file.with_name(f"{file.name}.{hashlib.sha256(study_name.encode()).hexdigest()[:12]}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            exclusive = True
+        except BlockingIOError:
+            fcntl.flock(fd, fcntl.LOCK_SH)  # waits only for an exclusive holder's start-up
+            exclusive = False
+        yield StudyLock(exclusive, fd)
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+# ---------------------------------------------------------------------------------------------
+# heartbeats and stale trials
+# ---------------------------------------------------------------------------------------------
+class Heartbeat:
+    """While the ``with`` block runs, write the time into each trial's ``stitchnas:heartbeat``
+    system attribute every ``interval`` seconds (the first beat after one interval: a trial that
+    ends sooner needs none). A trial that another worker failed meanwhile is dropped."""
+
+    def __init__(self, study: "optuna.Study", trial_ids: Iterable[int], interval: float) -> None:
+        self._storage = study._storage
+        self._ids = list(trial_ids)
+        self._interval = float(interval)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stitchnas-heartbeat", daemon=True)
+
+    def _run(self) -> None:
+        from optuna.exceptions import UpdateFinishedTrialError
+
+        while not self._stop.wait(self._interval):
+            for tid in list(self._ids):
+                try:
+                    self._storage.set_trial_system_attr(tid, HEARTBEAT_KEY, time.time())
+                except UpdateFinishedTrialError:
+                    self._ids.remove(tid)
+                except Exception:  # noqa: BLE001 - a passing storage error: beat again next time
+                    pass
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class StaleWatch:
+    """Remembers, for every RUNNING trial it is shown, when its heartbeat last changed (by this
+    process's monotonic clock); :meth:`stale` names those unchanged for ``stale_after_s``."""
+
+    def __init__(self, stale_after_s: float) -> None:
+        self.stale_after_s = float(stale_after_s)
+        self._seen: dict[int, tuple[Any, float]] = {}
+
+    def stale(self, running: Sequence["FrozenTrial"], own: Iterable[int] = ()) -> list["FrozenTrial"]:
+        now = time.monotonic()
+        mine = set(own)
+        seen: dict[int, tuple[Any, float]] = {}
+        out = []
+        for t in running:
+            if t._trial_id in mine:
+                continue
+            mark = (t.system_attrs.get(HEARTBEAT_KEY), t.datetime_start)
+            prev = self._seen.get(t._trial_id)
+            if prev is None or prev[0] != mark:
+                seen[t._trial_id] = (mark, now)
+                continue
+            seen[t._trial_id] = prev
+            if now - prev[1] >= self.stale_after_s:
+                out.append(t)
+        self._seen = seen
+        return out
+
+
+def trials_in(study: "optuna.Study", *states: Any) -> list["FrozenTrial"]:
+    """The study's trials in ``states``, fresh from the storage (finished ones are cached)."""
+    return study._storage.get_all_trials(study._study_id, deepcopy=False, states=states)
+
+
+def fail_trials(study: "optuna.Study", trials: Iterable["FrozenTrial"], retry: bool = True) -> int:
+    """Fail each RUNNING trial (left by a dead worker) and, with ``retry``, queue its parameters
+    again (user attribute ``retry_of``: the failed trial's number). Only the process whose update
+    changed the state queues the retry. Call under the study mutex. Returns how many it failed."""
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    failed = 0
+    for t in trials:
+        try:
+            if not study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
+                continue
+        except (UpdateFinishedTrialError, KeyError):  # finished or failed by another meanwhile
+            continue
+        failed += 1
+        if not retry:
+            continue
+        params = {**dict(t.system_attrs.get("fixed_params") or {}), **t.params}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            study.enqueue_trial(params, user_attrs={"retry_of": t.number})
+    return failed
+
+
+def pop_waiting(study: "optuna.Study", limit: int = 1) -> list[int]:
+    """Move up to ``limit`` WAITING trials to RUNNING and return their trial ids (never creates a
+    trial, unlike ``Study.ask``). Each is popped by one process only."""
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    out: list[int] = []
+    for t in trials_in(study, TrialState.WAITING):
+        if len(out) >= limit:
+            break
+        try:
+            if study._storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):
+                out.append(t._trial_id)
+        except UpdateFinishedTrialError:
+            continue
+    return out
+
+
+def tell(study: "optuna.Study", trial: Any, values: Any = None, state: Any = None) -> bool:
+    """``Study.tell`` that tolerates what distributed runs bring: a trial another worker has
+    failed as stale meanwhile (returns False: the result is dropped, its retry redoes it) and a
+    sampler's ``study.stop()`` outside ``optimize`` (the caller decides when to stop)."""
+    from optuna.trial import TrialState
+
+    try:
+        frozen = study.tell(trial, values, state=state, skip_if_finished=True)
+    except RuntimeError as err:
+        if "Study.stop" not in str(err):
+            raise
+        frozen = study._storage.get_trial(trial._trial_id)
+    # a trial another worker failed meanwhile stays FAIL: the result was dropped
+    return frozen.state == (state or TrialState.COMPLETE)
+
+
+# ---------------------------------------------------------------------------------------------
+# distributed evaluation: the candidate ids are a work queue in an Optuna study
+# ---------------------------------------------------------------------------------------------
+EVALUATE_KIND = "stitchnas-evaluate/1"
+
+
+@dataclass(frozen=True)
+class EvaluateWork:
+    """One ``evaluate`` worker's share: ``measured``, the ids this worker measured (in order);
+    ``rows``, every row the study holds (all workers'), merged into ``out``; ``queued``, the ids
+    this worker put in the queue; ``stale``, trials of dead workers it failed and queued again."""
+
+    study_name: str
+    storage: str
+    measured: tuple[int, ...]
+    rows: tuple[Any, ...]
+    queued: int
+    stale: int
+    seconds: float
+    out: Path
+
+
+def file_digest(path: str | os.PathLike, n: int = 16) -> str:
+    """The first ``n`` hex digits of the SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:n]
+
+
+def default_evaluate_study(space: Any, ids: Sequence[int], dataset: str, checkpoint_key: str) -> str:
+    key = hashlib.sha256(repr((dataset, checkpoint_key, sorted(ids))).encode()).hexdigest()[:10]
+    return f"evaluate-{space.name}-{space.content_hash[:8]}-{key}"
+
+
+def evaluate_worker(space: Any, ids: Sequence[int], measure: Any, *, storage: Any, out: Path,
+                    dataset: str, checkpoint_key: str, study_name: str | None = None,
+                    chunk: int = 8, stale_after_s: float = 60.0) -> EvaluateWork:
+    """Measure the candidates ``ids`` together with any number of other workers of one study.
+
+    Under the study mutex the first worker queues every id (``study.enqueue_trial({"id": ...})``)
+    that the study does not hold yet (completed, running or waiting), so each is queued once
+    however many workers start together. Each worker then pops up to ``chunk`` waiting trials at a
+    time (a popped trial is RUNNING: no other worker gets it), measures them with
+    ``measure(ids) -> [Measurement]`` while a heartbeat marks them alive, merges the rows into
+    ``out`` (locked, atomic) and completes each trial with its top-1 and the whole row (user
+    attribute ``row``). A worker stops when nothing waits and nothing runs: trials of a dead
+    worker are failed and queued again once stale (see :class:`StaleWatch`), so every id is
+    measured while one worker lives. At the end each worker merges every row of the study into
+    ``out``: all of them end with the same file."""
+    import optuna
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    from ..errors import StitchnasError
+    from ..measure import Measurement, write_measurements
+    from ..optimize._search import _error_line, _quiet_optuna, open_storage
+
+    _quiet_optuna()
+    ids = sorted({int(i) for i in ids})
+    store = open_storage(storage, space)
+    name = study_name or default_evaluate_study(space, ids, dataset, checkpoint_key)
+    meta = {"kind": EVALUATE_KIND, "space": space.name, "space_hash": space.content_hash,
+            "dataset": dataset, "checkpoint": checkpoint_key}
+    watch = StaleWatch(stale_after_s)
+    mutex = StudyMutex(store, name)
+    measured: list[int] = []
+    stale = queued = 0
+    start = time.perf_counter()
+    popped: list[int] = []
+    study = None
+    try:
+        with study_lock(store.file, name) as lock, warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            with mutex:
+                study = _open_evaluate_study(store, name, meta)
+                if lock.exclusive:
+                    stale += fail_trials(study, trials_in(study, TrialState.RUNNING))
+                held = {_candidate_of(t) for t in trials_in(study, TrialState.COMPLETE,
+                                                           TrialState.RUNNING, TrialState.WAITING)}
+                for cid in ids:
+                    if cid not in held:
+                        study.enqueue_trial({"id": cid}, user_attrs={"id": cid})
+                        queued += 1
+            lock.share()
+            while True:
+                with mutex:
+                    running = trials_in(study, TrialState.RUNNING)
+                    dead = watch.stale(running)
+                    if dead:
+                        stale += fail_trials(study, dead)
+                        running = trials_in(study, TrialState.RUNNING)
+                    popped = pop_waiting(study, chunk)
+                    if not popped and not running:
+                        break
+                if not popped:  # others' trials in flight: wait for them (or for them to go stale)
+                    time.sleep(poll_interval(stale_after_s))
+                    continue
+                trials = [optuna.Trial(study, tid) for tid in popped]
+                for trial in trials:
+                    trial.set_user_attr("worker", worker_name())
+                cids = [t.suggest_int("id", 0, max(space.num_ids - 1, 0)) for t in trials]
+                with Heartbeat(study, popped, heartbeat_interval(stale_after_s)):
+                    rows = measure(cids)
+                    write_measurements(out, rows)
+                by_id = {m.id: m for m in rows}
+                for trial, cid in zip(trials, cids):
+                    try:
+                        trial.set_user_attr("row", by_id[cid].to_json())
+                    except UpdateFinishedTrialError:
+                        continue  # taken for dead meanwhile: its retry measures it again
+                    if tell(study, trial, by_id[cid].acc1):
+                        measured.append(cid)
+                popped = []
+    except KeyboardInterrupt:
+        _give_back(study, popped, mutex)
+        raise
+    except StitchnasError:
+        _give_back(study, popped, mutex, retry=False)
+        raise
+    except Exception as err:  # noqa: BLE001 - storage failures
+        _give_back(study, popped, mutex, retry=False)
+        raise StitchnasError(f"distributed evaluation in study {name!r} of {store.label} failed: "
+                             f"{_error_line(err)}") from err
+    finally:
+        mutex.close()
+    latest: dict[int, Any] = {}
+    for t in sorted(trials_in(study, TrialState.COMPLETE), key=lambda t: t.number):
+        row = t.user_attrs.get("row")
+        if row is not None:
+            latest[int(row["id"])] = row
+    rows = [Measurement.from_json(latest[k], space) for k in sorted(latest)]
+    merged = write_measurements(out, rows) if rows else []
+    return EvaluateWork(study_name=name, storage=store.label, measured=tuple(measured),
+                        rows=tuple(m for m in merged if m.id in latest), queued=queued, stale=stale,
+                        seconds=time.perf_counter() - start, out=Path(out))
+
+
+def _candidate_of(t: "FrozenTrial") -> int | None:
+    cid = t.params.get("id", (t.system_attrs.get("fixed_params") or {}).get("id"))
+    return None if cid is None else int(cid)
+
+
+def _open_evaluate_study(store: Any, name: str, meta: dict) -> "optuna.Study":
+    import optuna
+
+    from ..errors import StitchnasError
+    from ..optimize._search import META_KEY, _error_line
+
+    try:
+        try:
+            sid = store.storage.get_study_id_from_name(name)
+            old = store.storage.get_study_user_attrs(sid).get(META_KEY)
+            if old is None or old.get("kind") != EVALUATE_KIND:
+                raise StitchnasError(f"study {name!r} in {store.label} is not a stitchnas evaluate "
+                                     "study: choose another --study-name")
+        except KeyError:
+            old = None
+        study = optuna.create_study(storage=store.storage, study_name=name, direction="maximize",
+                                    sampler=optuna.samplers.RandomSampler(seed=0),
+                                    load_if_exists=True)
+    except StitchnasError:
+        raise
+    except Exception as err:  # noqa: BLE001 - storage/driver errors
+        raise StitchnasError(f"cannot create or load study {name!r} in {store.label}: "
+                             f"{_error_line(err)}") from err
+    if old is None:
+        study.set_user_attr(META_KEY, meta)
+        return study
+    for key, what in (("space_hash", "space"), ("dataset", "dataset"), ("checkpoint", "checkpoint")):
+        if old.get(key) != meta[key]:
+            raise StitchnasError(
+                f"study {name!r} in {store.label} measures {what} {old.get(key)!r}, not "
+                f"{meta[key]!r}: give another --study-name for this evaluation")
+    return study
+
+
+def _give_back(study: Any, trial_ids: Sequence[int], mutex: StudyMutex, retry: bool = True) -> None:
+    """A worker stopping with trials in hand fails them; ``retry`` (interrupted, not broken)
+    queues them again so the other workers measure them now, not once they go stale."""
+    if study is None or not trial_ids:
+        return
+    try:
+        with mutex:
+            fail_trials(study, [study._storage.get_trial(tid) for tid in trial_ids], retry=retry)
+    except Exception:  # noqa: BLE001 - best effort: else they go stale
+        pass

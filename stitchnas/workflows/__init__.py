@@ -1,0 +1,17 @@
+"""End-to-end jobs: `stitchnas run` and the SN-Net study."""
+
+from __future__ import annotations
+
+from .._util import lazy_exports
+
+_EXPORTS = {
+    "RunConfig": "_run",
+    "RunReport": "_run",
+    "Step": "_run",
+    "front_stats": "_study",
+    "run": "_run",
+    "snnet_study": "_study",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

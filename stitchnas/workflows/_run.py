@@ -1,0 +1,301 @@
+"""The main job: from a space file to saved Pareto fronts per hardware target, doing only what is
+missing.
+
+``run(space)`` chains: anchors (trained when their checkpoints are missing and the space says how
+to train them), stitching layers (SN-Net training, resumable), a measured sample of stitches
+(the anchors, a few random stitches, then rounds chosen by :func:`stitchnas.suggest.suggest`),
+the accuracy predictor, latency tables for the targets this machine can time, and the search per
+target with its front. Everything it makes is reused by the next run; the step table in the
+report says what was done and what was reused. Settings come from the space's ``run:`` section
+(:class:`RunConfig`), so a space file carries its own quick recipe.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..errors import StitchnasError
+from ..fileio import results_dir, write_json, write_text
+
+__all__ = ["RunConfig", "RunReport", "run"]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What ``stitchnas run`` does, from the space's ``run:`` section, then command-line overrides.
+
+    ``anchors`` / ``stitching``: overrides of the space's ``training`` sections, used only when
+    something must be trained. ``initial``: stitches measured first (anchors included, the rest
+    drawn with ``seed``); then ``rounds`` rounds of ``per_round`` suggested stitches.
+    ``val_subset``: validation images per measurement (None: the whole split). ``targets``:
+    target names or paths. ``trials``/``sampler``: the search per target.
+    """
+
+    anchors: dict[str, Any] = field(default_factory=dict)
+    stitching: dict[str, Any] = field(default_factory=dict)
+    initial: int = 8
+    rounds: int = 2
+    per_round: int = 4
+    val_subset: int | None = None
+    targets: tuple[str, ...] = ("cpu", "flops_budget")
+    trials: int | None = None
+    sampler: str = "nsga2"
+    predictor: str = "auto"
+    latency_repeats: int = 20
+    latency_validate: int = 12
+    seed: int = 0
+    device: str = "cpu"
+
+    @classmethod
+    def from_space(cls, space, **overrides: Any) -> RunConfig:
+        doc = dict(space.extra.get("run") or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(doc) - known)
+        if unknown:
+            raise StitchnasError(f"space {space.name!r}: run has unknown key(s) {unknown}; known: "
+                                 f"{sorted(known)}")
+        doc.update({k: v for k, v in overrides.items() if v is not None})
+        if "targets" in doc:
+            t = doc["targets"]
+            doc["targets"] = tuple([t] if isinstance(t, str) else t)
+        try:
+            cfg = cls(**doc)
+        except TypeError as err:
+            raise StitchnasError(f"space {space.name!r}: bad run section: {err}") from err
+        for name in ("initial", "per_round", "latency_repeats"):
+            v = getattr(cfg, name)
+            if not isinstance(v, int) or v < 1:
+                raise StitchnasError(f"space {space.name!r}: run.{name} must be a positive integer, got {v!r}")
+        if not isinstance(cfg.rounds, int) or cfg.rounds < 0:
+            raise StitchnasError(f"space {space.name!r}: run.rounds must be >= 0, got {cfg.rounds!r}")
+        if not cfg.targets:
+            raise StitchnasError(f"space {space.name!r}: run.targets is empty: name at least one target")
+        return cfg
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    seconds: float
+    done: str
+
+
+@dataclass(frozen=True)
+class RunReport:
+    space: str
+    steps: tuple[Step, ...]
+    fronts: dict[str, str]
+    report: str
+    seconds: float
+
+
+def _data_spec(space, cfg_subset: int | None = None):
+    from ..measure import DataSpec
+
+    data = space.extra.get("data") or {}
+    if not data.get("name"):
+        raise StitchnasError(f"space {space.name!r} names no dataset (data: {{name: ...}}): "
+                             "`stitchnas run` needs one to train and measure")
+    return DataSpec(name=data["name"], root=data.get("root"), input_size=tuple(space.input_size),
+                    val_subset=cfg_subset)
+
+
+def _log(msg: str) -> None:
+    print(f"[stitchnas run] {msg}", file=sys.stderr, flush=True)
+
+
+def run(space, *, config: RunConfig | None = None, out: str | Path | None = None,
+        log: Callable[[str], None] = _log) -> RunReport:
+    """Run the main job on ``space`` (a SearchSpace, a bundled name or a path)."""
+    import numpy as np
+
+    from ..network import load_network
+    from ..measure import load_datasets, make_loader
+    from ..measure import measure, network_classes
+    from ..costs import get_latency_table
+    from ..measure import read_measurements, write_measurements
+    from ..predict import create_predictor
+    from ..optimize import SearchConfig, search_targets
+    from ..space import load_space
+    from ..predict import suggest
+    from ..costs import load_target
+    from ..measure import (AnchorTrainConfig, StitchTrainConfig, config_from_space, train_anchors, train_stitched)
+
+    t_start = time.perf_counter()
+    space = load_space(space)
+    cfg = config or RunConfig.from_space(space)
+    root = Path(out) if out is not None else results_dir()
+    run_dir = root / space.name / "run"
+    targets = [load_target(t) for t in cfg.targets]
+    steps: list[Step] = []
+
+    def step(name: str, t0: float, done: str) -> None:
+        steps.append(Step(name, round(time.perf_counter() - t0, 1), done))
+        log(f"{name}: {done} ({steps[-1].seconds:.0f} s)")
+
+    # 1. anchors
+    t0 = time.perf_counter()
+    missing = [a.name for a in space.anchors if not (a.checkpoint and Path(a.checkpoint).is_file())]
+    anchor_acc: dict[str, float] = {}
+    if missing:
+        if not (space.extra.get("training") or {}).get("anchors") and not cfg.anchors:
+            raise StitchnasError(f"anchors {missing} of {space.name!r} have no checkpoint and the space "
+                                 "has no training.anchors section: give checkpoints or a recipe")
+        acfg = config_from_space(AnchorTrainConfig, space, "anchors", **cfg.anchors)
+        results = train_anchors(space, _data_spec(space), acfg, device=cfg.device, only_missing=True, log=log)
+        anchor_acc = {r.name: r.acc1 for r in results}
+        step("anchors", t0, f"trained {', '.join(missing)} ({acfg.epochs} epoch(s)"
+             + (f" on {acfg.train_subset} images" if acfg.train_subset else "") + ")")
+    else:
+        step("anchors", t0, "reused saved checkpoints")
+
+    # 2. stitching layers
+    t0 = time.perf_counter()
+    ckpt = root / space.name / "stitched.pt"
+    scfg = config_from_space(StitchTrainConfig, space, "stitching", **cfg.stitching)
+    from ..network import read_checkpoint
+
+    retrained = bool(missing)
+    if ckpt.is_file() and not retrained:
+        doc = read_checkpoint(ckpt, space)
+        finished = (doc.get("state") or {}).get("epoch", 0) >= scfg.epochs
+    else:
+        finished = False
+    if finished:
+        step("stitching layers", t0, f"reused {ckpt}")
+    else:
+        res = train_stitched(space, _data_spec(space), scfg, ckpt, device=cfg.device,
+                             resume=not retrained, log=log)
+        retrained = True
+        step("stitching layers", t0, f"trained {scfg.epochs} epoch(s), {res.steps} steps "
+             f"({scfg.sampling} sampling) -> {ckpt}")
+
+    # 3. measurements: anchors + random, then suggested rounds
+    t0 = time.perf_counter()
+    mpath = run_dir / "measurements.jsonl"
+    rows = read_measurements(mpath, space) if mpath.is_file() else []
+    rows = [m for m in rows if m.checkpoint == str(ckpt)] if not retrained else []
+    spec = _data_spec(space, cfg.val_subset)
+    _, val, classes = load_datasets(spec)
+    dataset = f"{spec.name}:val" + (f":subset{len(val)}" if cfg.val_subset else "")
+    rows = [m for m in rows if m.dataset == dataset]
+    net = None
+
+    def measure_ids(ids: Sequence[int]) -> None:
+        nonlocal net, rows
+        ids = [i for i in ids if i not in {m.id for m in rows}]
+        if not ids:
+            return
+        if net is None:
+            net = load_network(space, ckpt)
+            if network_classes(net) != classes:
+                raise StitchnasError(f"{spec.name} has {classes} classes but the network predicts "
+                                     f"{network_classes(net)}: the space's data does not fit its anchors")
+        new = measure(space, net, make_loader(val, 500, shuffle=False), ids, dataset=dataset,
+                      checkpoint=str(ckpt), device=cfg.device, progress=False)
+        if retrained and not rows and mpath.exists():
+            mpath.unlink()  # rows of an older checkpoint: replaced, not mixed
+        rows = write_measurements(mpath, new)
+        rows = [m for m in rows if m.checkpoint == str(ckpt) and m.dataset == dataset]
+
+    reused = len(rows)
+    anchors = [c.id for c in space.candidates if c.is_anchor]
+    others = [c.id for c in space.candidates if not c.is_anchor]
+    rng = np.random.default_rng(cfg.seed)
+    first = anchors + [others[i] for i in rng.permutation(len(others))[: max(0, cfg.initial - len(anchors))]]
+    measure_ids(first)
+    target_total = min(len(space), len(set(first)) + cfg.rounds * cfg.per_round)
+    for _ in range(cfg.rounds):
+        if len(rows) >= target_total:
+            break
+        k = min(cfg.per_round, target_total - len(rows))
+        picks = suggest(space, rows, k=k, predictor=cfg.predictor, seed=cfg.seed)
+        measure_ids([p.id for p in picks])
+    step("measurements", t0, f"{len(rows)} of {len(space)} stitches measured on {dataset} "
+         f"({len(rows) - reused} new; anchors + {max(0, cfg.initial - len(anchors))} random + "
+         f"{cfg.rounds} x {cfg.per_round} suggested)")
+
+    # 4. predictor
+    t0 = time.perf_counter()
+    from ..predict import make_stitches
+
+    stitches = make_stitches(space, rows)
+    by_id = {s.id: s for s in stitches}
+    model = create_predictor(cfg.predictor, random_state=cfg.seed).fit(
+        [by_id[m.id] for m in rows], np.array([m.acc1 for m in rows]))
+    chosen = getattr(model, "chosen_", None)
+    scores = getattr(model, "scores_", {})
+    step("predictor", t0, f"{cfg.predictor}" + (f" chose {chosen} (leave-one-out tau: "
+         + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()) + ")" if chosen else ""))
+
+    # 5. latency tables for the targets this machine can time
+    t0 = time.perf_counter()
+    timed = []
+    for target in targets:
+        if not target.measurable:
+            continue
+        table = get_latency_table(space, target, repeats=cfg.latency_repeats,
+                                  validate=min(cfg.latency_validate, len(space)), seed=cfg.seed)
+        v = table.validation or {}
+        err = (v.get("corrected_loo") or v.get("raw") or {})
+        timed.append(f"{target.name}: " + ("reused" if table.reused else "profiled")
+                     + (f", validation median {err['median_ape_pct']:.1f}% / worst "
+                        f"{err['worst_ape_pct']:.1f}%" if err else ""))
+    step("latency tables", t0, "; ".join(timed) if timed else "no latency targets")
+
+    # 6. search per target
+    t0 = time.perf_counter()
+    scfg_search = SearchConfig(sampler=cfg.sampler, n_trials=cfg.trials, seed=cfg.seed,
+                               predictor=cfg.predictor, measurements=str(mpath), out_dir=str(root))
+    results = search_targets(space, targets, scfg_search)
+    fronts = {r.target: str(r.path) for r in results}
+    step("search", t0, "; ".join(f"{r.target}: {len(r.front.members)} on the front from "
+                                  f"{r.distinct_candidates} candidates ({r.n_trials_done} trials)"
+                                  for r in results))
+
+    total = round(time.perf_counter() - t_start, 1)
+    report_path = run_dir / "report.md"
+    text = _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total)
+    write_text(report_path, text)
+    write_json(run_dir / "report.json", {
+        "space": space.name, "space_hash": space.content_hash, "seconds": total,
+        "config": {f.name: getattr(cfg, f.name) for f in fields(cfg)},
+        "steps": [s.__dict__ for s in steps], "measured": len(rows),
+        "predictor": {"name": cfg.predictor, "chosen": chosen, "loo_tau": scores},
+        "fronts": fronts, "machine": platform.platform(),
+    })
+    log(f"done in {total:.0f} s: report {report_path}")
+    return RunReport(space.name, tuple(steps), fronts, str(report_path), total)
+
+
+def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total) -> str:
+    lines = [f"# stitchnas run: {space.name}", "",
+             f"Space `{space.name}` (hash {space.content_hash}), {len(space)} candidates; "
+             f"{time.strftime('%Y-%m-%d %H:%M')}; {platform.processor() or platform.machine()}, "
+             f"total {total:.0f} s.", "", "| step | seconds | what |", "|---|---:|---|"]
+    lines += [f"| {s.name} | {s.seconds:.0f} | {s.done} |" for s in steps]
+    anchors = sorted((m for m in rows if m.route.num_stitches == 0), key=lambda m: m.id)
+    lines += ["", "## Anchors", ""]
+    lines += [f"- {space.describe(m.route)}: top-1 {m.acc1:.2f}% ({m.flops / 1e6:.2f} MFLOPs)" for m in anchors]
+    lines += ["", f"## Measured: {len(rows)} of {len(space)}", "",
+              f"Predictor `{cfg.predictor}`" + (f" chose `{chosen}`" if chosen else "") + "."]
+    for r in results:
+        f = r.front
+        budgets = {k: v for k, v in f.target_budgets.items() if v is not None}
+        lines += ["", f"## Target `{r.target}`: {len(f.members)} on the front", "",
+                  f"Objectives {', '.join(f.objectives)}; budgets {budgets or 'none'}; "
+                  f"{r.n_trials_done} trials, {r.distinct_candidates} distinct candidates; "
+                  f"`{r.path}` (+ .csv, .png).", "",
+                  "| id | route | top-1 % | source | MFLOPs | latency ms |", "|---:|---|---:|---|---:|---:|"]
+        for m in f.members:
+            lat = f"{m.latency_ms:.2f}" if m.latency_ms is not None else "-"
+            lines.append(f"| {m.id} | {space.describe(m.route)} | {m.acc1:.2f} | {m.acc1_source} | "
+                         f"{m.flops / 1e6:.2f} | {lat} |")
+    lines += ["", f"Query: `stitchnas query {space.name} --target {results[0].target} --list`, or the best "
+              "stitch within a budget with `--max-latency-ms MS` / `--max-flops N`.", ""]
+    return "\n".join(lines)

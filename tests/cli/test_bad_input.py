@@ -1,0 +1,479 @@
+"""The bad-input table: every way a user can hand stitchnas a broken file, name or number.
+
+Each case runs the real command line (``stitchnas.cli.main``, a few also as a separate process)
+on a broken input and checks the project's rule: exit code 2 (1 only where the CLI documents it:
+``query`` when nothing fits), exactly one line on stderr starting with ``stitchnas: error:``,
+naming the problem and the fix (the substrings asserted below), nothing on stdout, no traceback,
+and no file created or changed in the working folder (every file's bytes and mtime are compared
+before and after; outputs would have gone there). The README's "Bad input" section is generated
+from this table (``python tests/cli/test_bad_input.py`` prints it) and checked against it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from stitchnas.network import save_checkpoint
+from stitchnas.cli import main
+from stitchnas.fronts import Front, FrontPoint
+from stitchnas.measure import Measurement
+from stitchnas.network import StitchedNetwork
+from stitchnas.space import SearchSpace, load_space
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    argv: tuple[str, ...]  # ``{d}`` is the folder holding the bad inputs (and the working folder)
+    what: str  # the input, in words (README)
+    says: tuple  # substrings of the one stderr line, the problem, then the fix (a tuple: any of)
+    code: int = 2
+    prefix: str = "stitchnas: error:"
+    subprocess: bool = False  # also run as `python -m stitchnas` to see what reaches a terminal
+
+
+def C(id, argv, what, *says, **kw) -> Case:  # a table row
+    return Case(id, tuple(argv.split()), what, says, **kw)
+
+
+OUT = "--out {d}/out/result"  # an output that must not appear
+PRED = "predict tiny_test --out {d}/out/pred.jsonl --measurements {d}/"
+EVAL = "evaluate tiny_test --data digits --ids 0 --out {d}/out/m.jsonl"
+
+CASES: list[Case] = [
+    # ---- space files ------------------------------------------------------------------------
+    C("space-malformed-yaml", "enumerate {d}/space_malformed.yaml", "space YAML with an unclosed `[`",
+      "is not valid YAML at line", "fix the file's syntax", subprocess=True),
+    C("space-truncated", "enumerate {d}/space_truncated.yaml", "space YAML cut off mid-file",
+      "is not valid YAML", "fix the file's syntax"),
+    C("space-not-mapping", "enumerate {d}/space_list.yaml", "space YAML that is a list",
+      "must be a YAML mapping with 'anchors' and 'rule'"),
+    C("space-empty", "enumerate {d}/space_empty.yaml", "empty space file",
+      "must be a YAML mapping with 'anchors' and 'rule'"),
+    C("space-binary", "enumerate {d}/space_binary.yaml", "space file of binary garbage",
+      "cannot read space file", "save it as UTF-8 YAML"),
+    C("space-unknown-key", "enumerate {d}/space_unknown_key.yaml", "top-level key `anchor` (typo)",
+      "unknown key(s) ['anchor']", "did you mean 'anchors'?"),
+    C("space-no-rule", "enumerate {d}/space_no_rule.yaml", "space without `rule`",
+      "has no 'rule'", "add it"),
+    C("space-input-size-type", "enumerate {d}/space_input_size.yaml", "`input_size: 28x28`",
+      "'input_size' must be [channels, height, width], got '28x28'"),
+    C("space-rank-type", "enumerate {d}/space_rank.yaml", "`stitching: {rank: two}`",
+      "stitching rank must be null or a positive integer, got 'two'"),
+    C("space-unknown-model", "enumerate {d}/space_unknown_model.yaml",
+      "anchor model `vit_tiny_patch16_24` (typo)",
+      "unknown timm model 'vit_tiny_patch16_24'", "did you mean vit_tiny_patch16_224"),
+    C("space-bad-kwargs", "enumerate {d}/space_bad_kwargs.yaml", "anchor kwargs timm rejects",
+      "timm model 'vit_tiny_patch16_224' rejects kwargs", "embed_dimension"),
+    C("space-kwargs-value", "enumerate {d}/space_kwargs_value.yaml", "anchor kwargs `num_heads: 0`",
+      "timm model 'vit_tiny_patch16_224' cannot be built with kwargs", "fix the anchor's kwargs"),
+    C("space-rank-too-big", "enumerate {d}/space_rank_big.yaml", "`stitching: {rank: 1000000}`",
+      "stitching rank 1000000 exceeds stitching layer", "set stitching rank to at most the narrowest"),
+    C("space-deeply-nested", "enumerate {d}/space_nested.yaml", "space YAML nested 3000 lists deep",
+      "nests lists or mappings too deeply to read", "fix the file's syntax"),
+    C("space-duplicate-anchors", "enumerate {d}/space_dup_names.yaml", "two anchors named `s`",
+      "anchor names ['s', 's'] must be unique"),
+    C("space-unknown-rule", "enumerate {d}/space_unknown_rule.yaml", "`rule: {type: two_ways}`",
+      "unknown stitching rule 'two_ways'", "did you mean two_way"),
+    C("space-rule-option", "enumerate {d}/space_rule_option.yaml", "`two_way` with `max_stitches: 3`",
+      "max_stitches must be 1 or 2, got 3"),
+    C("space-snnet-v1-depths", "enumerate {d}/space_v1_depths.yaml", "`snnet_v1` on depths 4 and 6",
+      "needs anchors of equal depth, got depths [4, 6]", "use rule 'snnet_v2'"),
+    C("space-snnet-v2-order", "enumerate {d}/space_v2_order.yaml", "`snnet_v2`, deeper anchor first",
+      "needs the small anchor first", "swap the anchors"),
+    C("space-grids-differ", "enumerate {d}/space_grids.yaml",
+      "`two_way` anchors with 4x4 and 7x7 token grids",
+      "share no block boundary to stitch at", "stitching needs the same token grid on both sides"),
+    C("space-unknown-name", "enumerate tiny_tst", "bundled space `tiny_tst` (typo)",
+      "unknown space 'tiny_tst'", "did you mean tiny_test?"),
+    C("space-missing-file", "enumerate {d}/nope.yaml", "space path that does not exist",
+      "does not exist", "give a YAML path or a bundled name"),
+    # ---- target files -----------------------------------------------------------------------
+    C("target-malformed-yaml", "profile-latency tiny_test --target {d}/target_malformed.yaml",
+      "target YAML with an unclosed `{`", "target file", "is not valid YAML", "fix its syntax"),
+    C("target-unknown-key", "profile-latency tiny_test --target {d}/target_unknown_key.yaml",
+      "target key `devcie` (typo)", "unknown key(s) 'devcie' (did you mean 'device'?)"),
+    C("target-negative-budget", "profile-latency tiny_test --target {d}/target_negative.yaml",
+      "`budgets: {max_flops: -5}`", "budget max_flops must be positive, got -5",
+      "remove it (or set null) for no bound"),
+    C("target-wrong-type", "profile-latency tiny_test --target {d}/target_batch.yaml",
+      "`batch_size: big`", "batch_size must be a positive integer, got 'big'"),
+    C("target-huge-budget", "profile-latency tiny_test --target {d}/target_huge.yaml",
+      "`budgets: {max_flops: 10**400}`", "budget max_flops is a 401-digit number",
+      "write e.g. max_flops: 1.5e+9"),
+    C("target-unknown-name", "profile-latency tiny_test --target cpuu", "bundled target `cpuu` (typo)",
+      "unknown target 'cpuu'", "did you mean cpu"),
+    # ---- measurements files -----------------------------------------------------------------
+    C("meas-malformed-line", PRED + "m_malformed.jsonl", "a line of broken JSON mid-file",
+      "line 2: not valid JSON", "fix or delete that line"),
+    C("meas-truncated-last-line", PRED + "m_truncated.jsonl", "last line cut short",
+      "line 3: not valid JSON", "the last line is cut short", "delete that line and re-measure"),
+    C("meas-not-object", PRED + "m_list.jsonl", "a line that is a JSON list",
+      "line 1: expected a JSON object"),
+    C("meas-missing-key", PRED + "m_missing.jsonl", "a row without `flops`",
+      "missing key(s) ['flops']", "every row needs"),
+    C("meas-wrong-type", PRED + "m_type.jsonl", "`\"acc1\": \"high\"`",
+      "'acc1' must be a number, got 'high'"),
+    C("meas-nan-acc1", PRED + "m_nan.jsonl", "`\"acc1\": NaN`",
+      "'acc1' is nan: measurements must be finite", "re-measure this id", subprocess=True),
+    C("meas-inf-acc1", PRED + "m_inf.jsonl", "`\"acc1\": Infinity`",
+      "'acc1' is inf: measurements must be finite", "re-measure this id"),
+    C("meas-acc1-range", PRED + "m_range.jsonl", "`\"acc1\": 930.0` (not a percentage)",
+      "'acc1' is 930.0, outside 0..100", "accuracies are percentages"),
+    C("meas-acc1-huge-int", PRED + "m_huge.jsonl", "`\"acc1\": 10**400` (a 401-digit integer)",
+      "'acc1' is inf: measurements must be finite"),
+    C("meas-flops-huge", PRED + "m_flops.jsonl", "`\"flops\": 2**70`",
+      "'flops' must be an integer in 0..2**63-1", "take counts from `stitchnas enumerate`"),
+    C("meas-unknown-id", PRED + "m_id.jsonl", "`\"id\": 99` in a space of 14",
+      "space 'tiny_test' has ids 0..13, not 99", "list them with `stitchnas enumerate tiny_test`"),
+    C("meas-route-not-in-space", PRED + "m_route.jsonl", "id 2 with another route",
+      "id 2 has route", "the row comes from a different enumeration; re-measure it"),
+    C("meas-route-malformed", PRED + "m_route_bad.jsonl", "`\"route\": [[0, 0]]`",
+      "line 1: route segment [0, 0] is not [anchor, start, end]"),
+    C("meas-other-space", PRED + "m_other.jsonl", "rows of another space (hash differs)",
+      "the file belongs to another space", "pass the space it was measured on"),
+    C("meas-binary", PRED + "m_binary.jsonl", "measurements file of binary garbage",
+      "cannot read measurements file", "it is not text", "give a JSONL file"),
+    C("meas-missing-file", PRED + "nope.jsonl", "measurements path that does not exist",
+      "does not exist", "measure stitches with `stitchnas evaluate tiny_test`"),
+    C("meas-evaluate-out-broken", "evaluate tiny_test --data digits --ids 0 --out {d}/m_truncated.jsonl",
+      "`evaluate --out` a broken file (left as is)", "line 3: not valid JSON", "the last line is cut short"),
+    # ---- fronts -----------------------------------------------------------------------------
+    C("front-truncated", "query tiny_test --front {d}/front_truncated.json", "front.json cut short",
+      "is not valid JSON", "it is truncated or garbled", "re-run"),
+    C("front-other-space", "query tiny_test --front {d}/front_other.json",
+      "front.json of another space (hash differs)", "was searched on another version of the space",
+      "re-run `stitchnas search tiny_test"),
+    C("front-wrong-format", "query tiny_test --front {d}/front_format.json", "a JSON file that is no front",
+      "is broken: format is 'something/1'", "to rewrite it"),
+    C("front-nan-acc1", "query tiny_test --front {d}/front_nan.json", "front member with `acc1: NaN`",
+      "is broken", "'acc1' must be a finite number", "to rewrite it"),
+    C("query-nothing-fits", "query tiny_test --front {d}/front.json --max-flops 1",
+      "a budget no member meets (exit 1, documented)", "nothing on the front of tiny_test",
+      "fits max_flops=1: the cheapest member needs 1,000,000 flops", code=1,
+      prefix="stitchnas: nothing fits:"),
+    # ---- latency tables ---------------------------------------------------------------------
+    C("latency-other-space",
+      "profile-latency tiny_test --target cpu --any-machine --out {d}/latency_other_space.json",
+      "latency table of another space", "belongs to space 'other'", "profile this space with"),
+    C("latency-other-machine", "profile-latency tiny_test --target cpu --out {d}/latency_other_machine.json",
+      "latency table timed on another machine (left as is)", "was measured on another machine",
+      "--any-machine", "--force"),
+    C("latency-truncated", "profile-latency tiny_test --target cpu --any-machine --out {d}/latency_truncated.json",
+      "latency table cut short", "is not valid JSON", "delete it or re-profile"),
+    # ---- checkpoints ------------------------------------------------------------------------
+    C("ckpt-other-space-evaluate", EVAL + " --checkpoint {d}/ckpt_other_space.pt",
+      "`evaluate` with a stitched checkpoint of another space",
+      "was trained on space 'tiny_1stitch'", "use the space it was trained with or retrain"),
+    C("ckpt-other-space-export", "export tiny_test --id 2 --checkpoint {d}/ckpt_other_space.pt " + OUT,
+      "`export` with a stitched checkpoint of another space", "was trained on space 'tiny_1stitch'",
+      "use the space it was trained with or retrain", subprocess=True),
+    C("ckpt-wrong-shape", "export tiny_test --id 2 --checkpoint {d}/ckpt_wrong_shape.pt " + OUT,
+      "stitched checkpoint whose layer tensors have other shapes",
+      "does not fit space 'tiny_test'", "size mismatch", "retrain with this space"),
+    C("ckpt-truncated", EVAL + " --checkpoint {d}/ckpt_truncated.pt", "stitched checkpoint cut short",
+      "cannot read checkpoint", "it is truncated or not a stitchnas checkpoint"),
+    C("ckpt-anchor-wrong-shape", "export {d}/space_anchor_ckpt.yaml --id 0 " + OUT,
+      "anchor checkpoint of a wider model", "does not fit timm model 'vit_tiny_patch16_224'",
+      "size mismatch", "check the anchor's model and kwargs"),
+    C("ckpt-anchor-missing", "export {d}/space_anchor_missing.yaml --id 0 " + OUT,
+      "anchor checkpoint path that does not exist", "does not exist",
+      "train the anchors (stitchnas train-anchors SPACE)"),
+    # ---- search -----------------------------------------------------------------------------
+    C("search-impossible-budget",
+      "search tiny_test --target {d}/target_impossible.yaml --measurements {d}/m_good.jsonl --out {d}/out",
+      "target budget `max_flops: 1000`", "no stitch of tiny_test fits the budgets",
+      "raise the budget or choose another target"),
+    C("search-storage-unreachable",
+      "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out "
+      "--storage postgresql://nobody@127.0.0.1:1/x", "`--storage postgresql://nobody@127.0.0.1:1/x`",
+      ("cannot open Optuna storage postgresql://nobody@127.0.0.1:1/x: OperationalError",  # driver installed
+       "postgresql:// storage needs a PostgreSQL driver: pip install"),  # no driver
+      ("check the URL, that the server is reachable", "psycopg2-binary")),
+    C("search-storage-bad-folder",
+      "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out "
+      "--storage sqlite:///{d}/m_good.jsonl/x.db", "`--storage sqlite:///FILE/x.db` (folder is a file)",
+      "cannot create the folder of storage", "is a file, not a folder"),
+    C("search-unknown-sampler",
+      "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out --sampler nsga3",
+      "`--sampler nsga3`", "unknown sampler 'nsga3'", "nsga2"),
+    C("search-unknown-objective",
+      "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out "
+      "--objectives acc1,speed", "`--objectives acc1,speed`", "unknown objective 'speed'",
+      "choose from acc1, flops, params, latency_ms, memory_mb"),
+    C("search-meas-nan", "search tiny_test --target flops_budget --measurements {d}/m_nan.jsonl --out {d}/out",
+      "search on measurements with NaN", "'acc1' is nan", "re-measure this id"),
+    # ---- command-line numbers and names -----------------------------------------------------
+    C("cli-train-fraction", "predictor-cv tiny_test --measurements {d}/m_good.jsonl --train-fraction 2",
+      "`--train-fraction 2`", "--train-fraction must be between 0 and 1"),
+    C("cli-k-zero", "suggest tiny_test --measurements {d}/m_good.jsonl --k 0", "`suggest --k 0`",
+      "argument --k: expected a positive integer, got 0", "see stitchnas suggest --help",
+      subprocess=True),
+    C("cli-max-flops-abc", "query tiny_test --front {d}/front.json --max-flops abc", "`--max-flops abc`",
+      "argument --max-flops: expected a number like 20, 1.5e9 or 1.5G, got 'abc'"),
+    C("cli-unknown-choice", "enumerate tiny_test --format xml", "`--format xml`",
+      "argument --format: invalid choice: 'xml'"),
+    C("cli-unknown-predictor", "predictor-cv tiny_test --measurements {d}/m_good.jsonl --predictor gpp",
+      "`--predictor gpp`", "unknown predictor 'gpp'", "Known:"),
+    C("cli-evaluate-unknown-id", "evaluate tiny_test --data digits --ids 999 --out {d}/out/m.jsonl",
+      "`evaluate --ids 999`", "space 'tiny_test' has ids 0..13, not 999",
+      "list them with `stitchnas enumerate tiny_test`"),
+    C("cli-evaluate-seed-without-sample", "evaluate tiny_test --data digits --seed 3 --out {d}/out/m.jsonl",
+      "`evaluate --seed 3` without `--sample`", "--seed only applies to --sample K",
+      "add --sample or drop --seed"),
+    C("cli-evaluate-bad-ids", "evaluate tiny_test --data digits --ids 3,x --out {d}/out/m.jsonl",
+      "`evaluate --ids 3,x`", "e.g. 3,7,10-12"),
+    C("cli-export-unknown-id", "export tiny_test --id 99 " + OUT, "`export --id 99`",
+      "space 'tiny_test' has ids 0..13, not 99", "list them with `stitchnas enumerate tiny_test`"),
+    C("cli-export-route-not-in-space", "export tiny_test --route 0[0:1]>1[3:4] " + OUT,
+      "`export --route 0[0:1]>1[3:4]` (skips blocks)", "route 0[0:1]>1[3:4] is not in space 'tiny_test'",
+      "run `stitchnas enumerate` to list them"),
+    C("cli-export-route-self-stitch", "export tiny_test --route 0[0:2]>0[2:4] " + OUT,
+      "`export --route 0[0:2]>0[2:4]` (an anchor stitched to itself)", "stitches anchor 0 to itself",
+      "merge them into one segment"),
+    C("cli-export-route-malformed", "export tiny_test --route 0[0:1]>x " + OUT, "`export --route 0[0:1]>x`",
+      "cannot parse route '0[0:1]>x'", "e.g. 0[0:4]>1[4:12]"),
+    C("import-snnet-malformed", "import-snnet {d}/snnet_malformed.txt --space tiny_test --out {d}/out/s.jsonl",
+      "published results with a broken line", "line 2: not a Python dict or JSON object",
+      "each line must look like"),
+    C("import-snnet-unknown-ids", "import-snnet {d}/snnet_ids.txt --space tiny_test --out {d}/out/s.jsonl",
+      "published results of another space (ids 20, 30)", "id(s) 20, 30 are not valid candidates",
+      "import with the space the results were published for"),
+]
+
+# ---------------------------------------------------------------------------------------------
+# the bad inputs
+# ---------------------------------------------------------------------------------------------
+TINY = {"img_size": 28, "patch_size": 7, "in_chans": 1, "num_classes": 10, "embed_dim": 16,
+        "depth": 4, "num_heads": 2}
+
+
+def anchor(name, **kw) -> dict:
+    extra = {k: kw.pop(k) for k in ("checkpoint", "model") if k in kw}
+    return {"name": name, "model": extra.pop("model", "vit_tiny_patch16_224"),
+            "kwargs": {**TINY, **kw}, **extra}
+
+
+def space_doc(anchors=None, rule=None, **top) -> dict:
+    return {"name": top.pop("name", "bad"), "input_size": [1, 28, 28],
+            "anchors": anchors or [anchor("s"), anchor("l", embed_dim=32)],
+            "rule": rule or {"type": "two_way"}, **top}
+
+
+def dump(doc) -> str:
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory) -> Path:
+    """The folder of bad inputs (also the working folder and results root of every case)."""
+    d = tmp_path_factory.mktemp("bad_input")
+    space = load_space("tiny_test")
+    files: dict[str, str | bytes] = {}
+    good_space = (REPO / "search_spaces" / "tiny_test.yaml").read_text()
+    files["space_malformed.yaml"] = "anchors: [\n  {name: s, model: vit_tiny_patch16_224}\nrule: {type: two_way}\n"
+    files["space_truncated.yaml"] = good_space[: good_space.index("embed_dim: 32") + 5]
+    files["space_list.yaml"] = "- anchors\n- rule\n"
+    files["space_empty.yaml"] = ""
+    files["space_binary.yaml"] = b"\xff\xfe\x00garbage\x00\x81"
+    doc = space_doc()
+    doc["anchor"] = doc.pop("anchors")
+    files["space_unknown_key.yaml"] = dump(doc)
+    doc = space_doc()
+    del doc["rule"]
+    files["space_no_rule.yaml"] = dump(doc)
+    files["space_input_size.yaml"] = dump(space_doc(input_size="28x28"))
+    files["space_rank.yaml"] = dump(space_doc(stitching={"rank": "two"}))
+    files["space_unknown_model.yaml"] = dump(space_doc([anchor("s"), anchor("l", model="vit_tiny_patch16_24")]))
+    files["space_bad_kwargs.yaml"] = dump(space_doc([anchor("s"), anchor("l", embed_dimension=32)]))
+    files["space_dup_names.yaml"] = dump(space_doc([anchor("s"), anchor("s", embed_dim=32)]))
+    files["space_unknown_rule.yaml"] = dump(space_doc(rule={"type": "two_ways"}))
+    files["space_rule_option.yaml"] = dump(space_doc(rule={"type": "two_way", "max_stitches": 3}))
+    files["space_v1_depths.yaml"] = dump(space_doc([anchor("s"), anchor("l", embed_dim=32, depth=6)],
+                                                   rule={"type": "snnet_v1"}))
+    files["space_v2_order.yaml"] = dump(space_doc([anchor("l", embed_dim=32, depth=6), anchor("s")],
+                                                  rule={"type": "snnet_v2"}))
+    files["space_kwargs_value.yaml"] = dump(space_doc([anchor("s"), anchor("l", embed_dim=32, num_heads=0)]))
+    files["space_rank_big.yaml"] = dump(space_doc(stitching={"rank": 10 ** 6}))
+    files["space_nested.yaml"] = "name: nested\nanchors:\n" + "- " * 3000 + "1\n"
+    files["space_grids.yaml"] = dump(space_doc([anchor("s"), anchor("l", embed_dim=32, patch_size=4)]))
+
+    files["target_malformed.yaml"] = "device: cpu\nbudgets: {max_latency_ms: 5\n"
+    files["target_unknown_key.yaml"] = "devcie: cpu\n"
+    files["target_negative.yaml"] = "cost_model: flops\ndevice: null\nbudgets: {max_flops: -5}\n"
+    files["target_batch.yaml"] = "device: cpu\nbatch_size: big\n"
+    files["target_huge.yaml"] = f"cost_model: flops\ndevice: null\nbudgets: {{max_flops: {10 ** 400}}}\n"
+    files["target_impossible.yaml"] = "name: tiny_budget\ncost_model: flops\ndevice: null\nbudgets: {max_flops: 1000}\n"
+
+    def row(cid, **kw) -> dict:
+        r = Measurement(id=cid, route=space.candidate(cid).route, acc1=50.0 + cid, acc5=90.0, loss=1.0,
+                        flops=1000 + cid, params=10 + cid, dataset="digits:val", checkpoint="c.pt",
+                        space=space.name, space_hash=space.content_hash).to_json()
+        r.update(kw)
+        return r
+
+    def jsonl(rows) -> str:
+        return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows)
+
+    good = [row(i) for i in range(space.num_ids)]
+    files["m_good.jsonl"] = jsonl(good)
+    files["m_malformed.jsonl"] = jsonl([good[0], '{"id": 1, "route": [[0, 0, 4]', good[2]])
+    files["m_truncated.jsonl"] = jsonl(good[:2]) + json.dumps(good[2])[:40]
+    files["m_list.jsonl"] = jsonl([[1, 2, 3]])
+    files["m_missing.jsonl"] = jsonl([{k: v for k, v in good[0].items() if k != "flops"}])
+    files["m_type.jsonl"] = jsonl([good[0], row(1, acc1="high")])
+    files["m_nan.jsonl"] = jsonl([good[0], row(1, acc1=float("nan")), *good[2:5]])
+    files["m_inf.jsonl"] = jsonl([good[0], row(1, acc1=float("inf"))])
+    files["m_huge.jsonl"] = jsonl([row(0, acc1=10 ** 400)])
+    files["m_flops.jsonl"] = jsonl([row(0, flops=2 ** 70)])
+    files["m_range.jsonl"] = jsonl([row(0, acc1=930.0)])
+    files["m_id.jsonl"] = jsonl([good[0], {**good[1], "id": 99}])
+    files["m_route.jsonl"] = jsonl([{**good[2], "route": good[3]["route"]}])
+    files["m_route_bad.jsonl"] = jsonl([{**good[0], "route": [[0, 0]]}])
+    files["m_other.jsonl"] = jsonl([row(0, space="other", space_hash="0123456789abcdef")])
+    files["m_binary.jsonl"] = b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x00"
+    files["snnet_malformed.txt"] = "{'cfg_id': 0, 'acc1': 70.0}\n{'cfg_id': 1, 'acc1': \n"
+    files["snnet_ids.txt"] = "{'cfg_id': 0, 'acc1': 70.0}\n{'cfg_id': 20, 'acc1': 71.0}\n{'cfg_id': 30, 'acc1': 72.0}\n"
+
+    def front(**kw) -> str:
+        members = [FrontPoint(id=i, route=space.candidate(i).route, acc1=70.0 + i, acc1_source="measured",
+                              flops=1_000_000 * (i + 1), params=1000 * (i + 1), is_anchor=i < 2)
+                   for i in (0, 1)]
+        f = Front(space=space.name, space_hash=space.content_hash, target="cpu", members=tuple(members))
+        return json.dumps({**f.to_json(), **kw}, indent=1)
+
+    files["front.json"] = front()
+    files["front_truncated.json"] = front()[:300]
+    files["front_other.json"] = front(space_hash="0123456789abcdef")
+    files["front_format.json"] = front(format="something/1")
+    doc = json.loads(front())
+    doc["members"][0]["acc1"] = float("nan")
+    files["front_nan.json"] = json.dumps(doc)
+
+    from stitchnas.costs import profile_latency
+
+    table = profile_latency(space, "cpu", repeats=1, warmup=0, progress=False).to_json()
+    other = json.loads(json.dumps(table))
+    other["space"].update(name="other", structure_hash="0123456789abcdef")
+    files["latency_other_space.json"] = json.dumps(other)
+    elsewhere = json.loads(json.dumps(table))
+    elsewhere["machine"]["cpu"] = "Z80 at 4 MHz"
+    files["latency_other_machine.json"] = json.dumps(elsewhere)
+    files["latency_truncated.json"] = json.dumps(table)[:200]
+
+    for name, text in files.items():
+        (d / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+
+    # checkpoints
+    torch.manual_seed(0)
+    one_stitch = SearchSpace.from_dict(space_doc(rule={"type": "two_way", "max_stitches": 1},
+                                                 name="tiny_1stitch"))
+    save_checkpoint(d / "ckpt_other_space.pt",
+                    StitchedNetwork(one_stitch, one_stitch.create_models(weights=False)),
+                    anchors_tuned=False)
+    save_checkpoint(d / "ckpt_good.pt", StitchedNetwork(space, space.create_models(weights=False)),
+                    anchors_tuned=False)
+    doc = torch.load(d / "ckpt_good.pt", weights_only=True)
+    key = next(iter(doc["stitch_layers"]))
+    doc["stitch_layers"][key] = torch.zeros(3, 5)
+    torch.save(doc, d / "ckpt_wrong_shape.pt")
+    (d / "ckpt_truncated.pt").write_bytes((d / "ckpt_good.pt").read_bytes()[:200])
+    (d / "ckpt_good.pt").unlink()
+    import timm
+
+    wide = timm.create_model("vit_tiny_patch16_224", **{**TINY, "embed_dim": 24})
+    torch.save(wide.state_dict(), d / "anchor_wide.pt")
+    (d / "space_anchor_ckpt.yaml").write_text(dump(space_doc(
+        [anchor("s", checkpoint="anchor_wide.pt"), anchor("l", embed_dim=32)], name="anchor_ckpt")))
+    (d / "space_anchor_missing.yaml").write_text(dump(space_doc(
+        [anchor("s", checkpoint="no_such_anchor.pt"), anchor("l", embed_dim=32)], name="anchor_missing")))
+    (d / "out").mkdir()
+    return d
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every file under ``root``: (size, mtime_ns, bytes)."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            out[str(p.relative_to(root))] = (st.st_size, st.st_mtime_ns, p.read_bytes())
+    return out
+
+
+def argv_of(case: Case, d: Path) -> list[str]:
+    return [a.replace("{d}", str(d)) for a in case.argv]
+
+
+def check_result(case: Case, code, out: str, err: str) -> None:
+    assert code == case.code, f"exit code {code}, stderr: {err!r}"
+    assert err.count("\n") == 1 and err.endswith("\n"), f"not one line: {err!r}"
+    assert err.startswith(case.prefix), err
+    assert "Traceback" not in err
+    for text in case.says:
+        options = text if isinstance(text, tuple) else (text,)
+        assert any(t in err for t in options), f"{text!r} not in {err!r}"
+    assert out == "", f"stdout: {out!r}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case: Case, bad: Path, capsys, monkeypatch):
+    monkeypatch.chdir(bad)
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(bad / "results"))
+    before = snapshot(bad)
+    capsys.readouterr()
+    try:
+        code = main(argv_of(case, bad))
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    out, err = capsys.readouterr()
+    check_result(case, code, out, err)
+    assert snapshot(bad) == before, "a file was created or changed"
+    if case.subprocess:  # what a user's terminal sees: no traceback, one line
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+        proc = subprocess.run([sys.executable, "-m", "stitchnas", *argv_of(case, bad)], cwd=bad,
+                              env=env, capture_output=True, text=True, timeout=120, check=False)
+        check_result(case, proc.returncode, proc.stdout, proc.stderr)
+        assert snapshot(bad) == before, "a file was created or changed"
+
+
+def test_table_has_enough_distinct_cases():
+    assert len({c.id for c in CASES}) == len(CASES) >= 30
+    assert len({c.argv for c in CASES}) == len(CASES)
+
+
+def readme_table() -> str:
+    """The README's table of bad inputs, generated from ``CASES``."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| case | input | what the user sees (exit code; the one stderr line contains) |",
+             "|---|---|---|"]
+    for c in CASES:
+        def code(s: str) -> str:
+            return f"`{cell(s)}`" if "`" not in s else f"`` {cell(s)} ``"
+
+        says = " … ".join(" or ".join(map(code, s)) if isinstance(s, tuple) else code(s) for s in c.says)
+        lines.append(f"| `{c.id}` | {cell(c.what)} | {c.code}: `{c.prefix}` … {says} |")
+    return "\n".join(lines) + "\n"
+
+
+def test_readme_lists_every_case():
+    assert readme_table() in (REPO / "README.md").read_text(), \
+        "regenerate the README's 'Bad input' table: python tests/cli/test_bad_input.py"
+
+
+if __name__ == "__main__":  # print the README table
+    sys.stdout.write(readme_table())

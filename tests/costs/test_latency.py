@@ -1,0 +1,299 @@
+import json
+import math
+
+import pytest
+
+from stitchnas.costs import _latency as latency
+from stitchnas.cli import main
+from stitchnas.errors import StitchnasError
+from stitchnas.costs import (LatencyTable, fit_overhead, get_latency_table, latency_table_path, load_latency_table, machine_identity, profile_latency, target_costs)
+from stitchnas.costs import Profiler
+from stitchnas.space import load_space
+from stitchnas.costs import load_target
+
+# One thread, batch 1: the tests share a 2-core machine.
+TARGET = "name: t1\ndevice: cpu\nthreads: 1\nbatch_size: 1\ndtype: float32\n"
+
+
+@pytest.fixture(scope="module")
+def target_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("targets") / "t1.yaml"
+    path.write_text(TARGET)
+    return path
+
+
+@pytest.fixture(scope="module")
+def table(target_path):
+    """tiny_test timed once (3 repeats) and validated on all 14 candidates (2 repeats)."""
+    tab = profile_latency("tiny_test", target_path, repeats=3, warmup=1, progress=False)
+    return latency.validate_latency(tab, "tiny_test", target_path, 14, repeats=2, warmup=1)
+
+
+@pytest.fixture()
+def results(tmp_path, monkeypatch):
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
+    return tmp_path / "results"
+
+
+def _no_timing(monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("something was timed")
+
+    monkeypatch.setattr(latency, "_time_pieces", boom)
+    monkeypatch.setattr(latency, "_time_modules", boom)
+
+
+def test_pieces_are_the_profilers_and_distinct_ones_timed_once(table, target_path):
+    space = load_space("tiny_test")
+    assert set(table.pieces) == set(Profiler(space)._piece_keys())
+    assert set(table.memory["pieces"]) == set(table.pieces)
+    # 2 stems + 8 blocks + 2 heads in flow, and one timing per distinct stitching-layer shape (2)
+    assert table.meta["distinct_pieces_timed"] == 14 and table.meta["pieces"] == 18
+    shared = [k for k, v in table.pieces.items() if "shared_with" in v]
+    assert len(shared) == 4 and all(k.startswith("stitch:") for k in shared)
+    for st in table.pieces.values():
+        assert st["repeats"] == 3 and 0 < st["p10_ms"] <= st["median_ms"] <= st["p90_ms"]
+    assert table.machine == machine_identity(load_target(target_path))
+
+
+def test_composition_is_sum_of_pieces_plus_constants(table):
+    space = load_space("tiny_test")
+    c0, c1 = table.overhead["per_network_ms"], table.overhead["per_stitch_ms"]
+    assert table.overhead["fitted_on"] == 14
+    out = table.profile()
+    assert [s.id for s in out] == [c.id for c in space.candidates]
+    for cand, s in zip(space.candidates, out):
+        r = cand.route
+        keys = [f"stem:{r.first_anchor}", f"head:{r.last_anchor}"]
+        keys += [f"block:{g.anchor}:{i}" for g in r for i in range(g.start, g.end)]
+        keys += [f"stitch:{k}" for k in cand.layer_keys]
+        raw = sum(table.pieces[k]["p10_ms"] for k in keys)
+        assert table.composed_ms(cand) == pytest.approx(raw, rel=1e-12)
+        assert s.latency_ms == pytest.approx(raw + c0 + c1 * r.num_stitches, rel=1e-12)
+        assert table.latency_ms(cand.id) == table.latency_ms(str(r)) == s.latency_ms
+        assert s.memory_mb == table.memory_mb(cand) > 0
+
+
+def test_memory_composition_equals_a_traced_run_of_every_candidate(table):
+    v = table.validation
+    assert v["k"] == 14 and v["memory_worst_error_pct"] == 0.0
+    # anchor s (width 16) is the smallest, anchor l (width 32) the largest
+    mems = {c.id: c.memory_mb for c in table.profile()}
+    assert mems[0] == min(mems.values()) and mems[1] == max(mems.values())
+
+
+def test_validation_report_is_sensible(table):
+    v = table.validation
+    for name in ("raw", "corrected_loo", "corrected_fit"):
+        e = v[name]
+        assert 0 <= e["median_ape_pct"] <= e["worst_ape_pct"] and math.isfinite(e["worst_ape_pct"])
+    rows = v["candidates"]
+    assert [r["id"] for r in rows] == list(range(14))
+    for r in rows:
+        assert r["measured_ms"] > 0 and r["composed_raw_ms"] > 0
+        assert r["measured_p10_ms"] <= r["measured_ms"] <= r["measured_p90_ms"]
+    assert v["e2e_timing_s"] > 0 and v["machine"] == table.machine
+
+
+def test_fit_overhead_recovers_constants_and_handles_one_stitch_count():
+    composed = [1.0, 5.0, 20.0, 3.0, 8.0]
+    stitches = [0, 1, 2, 1, 2]
+    measured = [c + 0.3 + 0.1 * s for c, s in zip(composed, stitches)]
+    c0, c1 = fit_overhead(composed, measured, stitches)
+    assert c0 == pytest.approx(0.3) and c1 == pytest.approx(0.1)
+    c0, c1 = fit_overhead([1.0, 2.0], [1.5, 2.5], [1, 1])
+    assert c0 == pytest.approx(0.5) and c1 == 0.0
+    assert fit_overhead([], [], []) == (0.0, 0.0)
+
+
+def test_choose_validation_is_seeded_and_covers_small_spaces():
+    space = load_space("tiny_test")
+    a = latency.choose_validation(space, 5, seed=1)
+    assert a == latency.choose_validation(space, 5, seed=1) and len({c.id for c in a}) == 5
+    assert a != latency.choose_validation(space, 5, seed=2)
+    assert len(latency.choose_validation(space, 100)) == 14
+
+
+def test_save_load_round_trip_and_reuse(table, target_path, results, monkeypatch):
+    space = load_space("tiny_test")
+    path = latency_table_path(space, target_path)
+    assert path.parent == results / "latency" and path.name.startswith("tiny_test__t1__")
+    table.save(path)
+    loaded = load_latency_table("tiny_test", target_path)
+    assert loaded.path == path and loaded.pieces == table.pieces and loaded.overhead == table.overhead
+    assert loaded.memory == table.memory and loaded.validation == table.validation
+    assert [s.latency_ms for s in loaded.profile()] == [s.latency_ms for s in table.profile()]
+    _no_timing(monkeypatch)
+    again = get_latency_table("tiny_test", target_path)
+    assert again.reused and again.pieces == table.pieces
+    assert json.loads(path.read_text())["format"] == latency.FORMAT
+
+
+def _edited(table, tmp_path, **machine):
+    doc = table.to_json()
+    doc["machine"].update(machine)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_table_of_another_machine(table, target_path, tmp_path, results, monkeypatch):
+    path = _edited(table, tmp_path, cpu="AMD EPYC 9654", threads=64)
+    with pytest.raises(StitchnasError) as err:
+        load_latency_table("tiny_test", target_path, path=path)
+    msg = str(err.value)
+    assert "another machine" in msg and "cpu: table 'AMD EPYC 9654'" in msg and "threads" in msg
+    assert "check_machine=False" in msg and "--any-machine" in msg and "\n" not in msg
+    # tables travel: searching elsewhere uses it
+    other = load_latency_table("tiny_test", target_path, path=path, check_machine=False)
+    assert other.latency_ms(0) == table.latency_ms(0)
+    # copied into results/latency from the device: found by space and target
+    dest = results / "latency" / "tiny_test__t1__0123456789ab.json"
+    dest.parent.mkdir(parents=True)
+    dest.write_text(path.read_text())
+    with pytest.raises(StitchnasError, match="measured on another machine"):
+        load_latency_table("tiny_test", target_path)
+    assert load_latency_table("tiny_test", target_path, check_machine=False).path == dest
+    # the CLI: one line, exit 2; --any-machine shows it
+    _no_timing(monkeypatch)
+    assert main(["profile-latency", "tiny_test", "--target", str(target_path), "--out", str(path)]) == 2
+    assert main(["profile-latency", "tiny_test", "--target", str(target_path), "--any-machine"]) == 0
+
+
+def test_table_of_another_space_or_target(table, target_path, tmp_path):
+    path = tmp_path / "t.json"
+    table.save(path)
+    with pytest.raises(StitchnasError, match=r"belongs to space 'tiny_test'.*not to 'fmnist_vit_2way'"):
+        load_latency_table("fmnist_vit_2way", target_path, path=path)
+    batch2 = tmp_path / "b2.yaml"
+    batch2.write_text(TARGET.replace("batch_size: 1", "batch_size: 2"))
+    with pytest.raises(StitchnasError, match=r"target 't1'.*batch_size 1 vs 2"):
+        load_latency_table("tiny_test", batch2, path=path)
+    with pytest.raises(StitchnasError, match="counts flops .* no latency table"):
+        load_latency_table("tiny_test", "flops_budget", path=path)
+
+
+def test_missing_and_damaged_tables(target_path, tmp_path, results):
+    with pytest.raises(StitchnasError, match=r"no latency table .*stitchnas profile-latency tiny_test"):
+        load_latency_table("tiny_test", target_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(StitchnasError, match="not valid JSON"):
+        load_latency_table("tiny_test", target_path, path=bad)
+    bad.write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(StitchnasError, match="is not a stitchnas-latency-table/1 file"):
+        load_latency_table("tiny_test", target_path, path=bad)
+    bad.write_text(json.dumps({"format": latency.FORMAT, "space": {}}))
+    with pytest.raises(StitchnasError, match="is damaged"):
+        load_latency_table("tiny_test", target_path, path=bad)
+    with pytest.raises(StitchnasError, match="does not exist"):
+        load_latency_table("tiny_test", target_path, path=tmp_path / "nope.json")
+
+
+def test_flops_target_needs_no_device(table, monkeypatch):
+    import torch
+
+    def no_device(*args, **kwargs):
+        raise AssertionError("a device was asked for")
+
+    prepare = latency._prepare_models
+
+    def meta_only(space, target, device, *args, **kwargs):
+        assert device == torch.device("meta")  # memory is traced without running anything
+        return prepare(space, target, device, *args, **kwargs)
+
+    monkeypatch.setattr(latency, "_torch_device", no_device)
+    monkeypatch.setattr(latency, "_prepare_models", meta_only)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    _no_timing(monkeypatch)
+    costs = target_costs("tiny_test", "flops_budget")
+    flops = {c.id: c.flops for c in Profiler(load_space("tiny_test")).profile()}
+    assert [c.cost for c in costs] == [flops[c.id] for c in costs]
+    assert all(c.latency_ms is None and c.feasible for c in costs)
+    # memory traced on the meta device equals the memory measured on the CPU
+    assert [c.memory_mb for c in costs] == [s.memory_mb for s in table.profile()]
+
+
+def test_budgets_mark_infeasible_candidates(tmp_path):
+    flops = sorted(c.flops for c in Profiler(load_space("tiny_test")).profile())
+    path = tmp_path / "f.yaml"
+    path.write_text(f"name: f\ncost_model: flops\nbudgets: {{max_flops: {flops[7]}}}\n")
+    costs = target_costs("tiny_test", path, memory=False)
+    assert sum(c.feasible for c in costs) == sum(f <= flops[7] for f in flops)
+    bad = next(c for c in costs if not c.feasible)
+    assert bad.memory_mb is None and "max_flops" in bad.violations[0]
+
+
+def test_input_size_override_that_does_not_fit(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_text(TARGET + "input_size: [1, 56, 56]\n")
+    with pytest.raises(StitchnasError, match=r"cannot run on target 't1'.*input \[1, 56, 56\]"):
+        profile_latency("tiny_test", path, repeats=1, warmup=0, progress=False)
+    flops = tmp_path / "fl.yaml"
+    flops.write_text("cost_model: flops\ninput_size: [1, 56, 56]\n")
+    with pytest.raises(StitchnasError, match="drop the target's input_size"):
+        target_costs("tiny_test", flops)
+
+
+def test_no_cuda_device_is_a_clear_error(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(StitchnasError, match="times on cuda:0, but this machine has no CUDA device"):
+        profile_latency("tiny_test", "cuda", repeats=1)
+
+
+def test_cli_profile_latency_reuse_and_bench(capsys, target_path, results, monkeypatch, tmp_path):
+    argv = ["profile-latency", "tiny_test", "--target", str(target_path), "--repeats", "2",
+            "--warmup", "0"]
+    assert main(argv + ["--validate", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "18 pieces, 14 distinct timed" in out and "validation on 3 candidates" in out
+    assert "leave-one-out" in out and "table: " in out
+    saved = list((results / "latency").glob("tiny_test__t1__*.json"))
+    assert len(saved) == 1
+    _no_timing(monkeypatch)
+    assert main(argv) == 0
+    assert "reused the table" in capsys.readouterr().out
+    monkeypatch.undo()
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(results))
+    assert main(["bench", "latency", "tiny_test", "--target", str(target_path), "--repeats", "2",
+                 "--warmup", "0", "--validate", "3", "--out", str(tmp_path / "bench")]) == 0
+    capsys.readouterr()
+    report = json.loads((tmp_path / "bench" / "latency_tiny_test_t1.json").read_text())
+    assert report["candidates"] == 14 and report["validation_k"] == 3
+    assert report["every_candidate_e2e_is"].startswith("extrapolated")
+    assert report["table_build_s"] > 0 and report["error_corrected_loo"] is not None
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["profile-latency", "tiny_test", "--target", "nope"], "unknown target 'nope'"),
+        (["profile-latency", "tiny_test", "--target", "cpu", "--repeats", "0"], "positive integer"),
+        (["profile-latency", "tiny_test", "--target", "cpu", "--validate", "x"], "positive integer"),
+        (["profile-latency", "no_space", "--target", "cpu"], "unknown space"),
+        (["profile-latency", "tiny_test"], "--target"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2(capsys, argv, message):
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_flops_target_on_the_cli(capsys):
+    assert main(["profile-latency", "tiny_test", "--target", "flops_budget"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to time" in out and "14 of 14 candidates" in out
+
+
+def test_table_json_is_self_describing(table):
+    doc = table.to_json()
+    again = LatencyTable.from_json(json.loads(json.dumps(doc)))
+    assert again.to_json() == doc
+    assert doc["space"]["structure_hash"] == load_space("tiny_test").structure_hash
+    assert doc["target"]["settings"]["threads"] == 1 and doc["machine"]["threads"] == 1

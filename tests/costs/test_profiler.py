@@ -1,0 +1,106 @@
+import json
+
+import pytest
+import timm
+import torch
+
+from stitchnas.network import StitchedNetwork
+from stitchnas.costs import Profiler, count_flops, count_params
+from stitchnas.space import load_space
+from stitchnas.network import StitchingLayer
+
+
+@pytest.mark.parametrize(
+    "name, flops, params",
+    [
+        ("deit_tiny_patch16_224", 1_258_411_200, 5_717_416),
+        ("deit_small_patch16_224", 4_608_338_304, 22_050_664),
+    ],
+)
+def test_deit_reference_counts(name, flops, params):
+    model = timm.create_model(name)
+    assert count_flops(model, torch.zeros(1, 3, 224, 224)) == flops
+    assert count_params(model) == params
+
+
+def test_fused_attention_is_counted_like_unfused():
+    """fvcore cannot see scaled_dot_product_attention; our handle must count QK^T and AV."""
+    model = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2).eval()
+    x = torch.zeros(1, 3, 32, 32)
+    fused = count_flops(model, x)
+    for m in model.modules():
+        if hasattr(m, "fused_attn"):
+            m.fused_attn = False
+    unfused = count_flops(model, x)
+    tokens, dim, depth = 17, 192, 2
+    assert fused == unfused
+    from fvcore.nn import FlopCountAnalysis
+
+    for m in model.modules():
+        if hasattr(m, "fused_attn"):
+            m.fused_attn = True
+    blind = int(FlopCountAnalysis(model, x).unsupported_ops_warnings(False).total())
+    assert fused - blind == depth * 2 * tokens * tokens * dim  # what plain fvcore misses
+
+
+def test_composed_counts_equal_whole_network_traces_for_every_candidate():
+    space = load_space("tiny_test")
+    models = space.create_models(weights=False)
+    net = StitchedNetwork(space, models)
+    costs = Profiler(space).profile()
+    x = torch.zeros(1, *space.input_size)
+    for c in costs:
+        m = net.route_module(c.id)
+        assert (c.flops, c.params) == (count_flops(m, x), count_params(m)), c.route
+
+
+def test_low_rank_space_counts_the_update(tmp_path):
+    text = load_space("tiny_test").path.read_text() + "stitching: {rank: 2}\n"
+    path = tmp_path / "lr.yaml"
+    path.write_text(text)
+    low, full = Profiler(load_space(path)).profile(), Profiler(load_space("tiny_test")).profile()
+    net = StitchedNetwork(load_space(path), load_space(path).create_models(weights=False))
+    for lo, fu in zip(low, full):
+        if len(lo.route) == 1:
+            assert (lo.flops, lo.params) == (fu.flops, fu.params)
+        else:
+            assert lo.flops > fu.flops and lo.params > fu.params
+            m = net.route_module(lo.id)
+            assert lo.flops == count_flops(m, torch.zeros(1, 1, 28, 28))
+
+
+def test_deit3_two_way_sample_equals_whole_traces():
+    space = load_space("deit3_sl_v2")
+    costs = {c.id: c for c in Profiler(space).profile()}
+    net = StitchedNetwork(space, space.create_models(weights=False, device="uninitialized"))
+    x = torch.zeros(1, 3, 224, 224)
+    for cid in (0, 2, 20, 40, 120):  # anchor, S->L, L->S, L->S->L, S->L->S
+        m = net.route_module(cid)
+        assert (costs[cid].flops, costs[cid].params) == (count_flops(m, x), count_params(m))
+
+
+def test_profile_cache_is_reused_and_rebuilt_when_broken(tmp_path, monkeypatch):
+    monkeypatch.setenv("STITCHNAS_CACHE", str(tmp_path))
+    space = load_space("tiny_test")
+    first = Profiler(space)
+    costs = first.profile()
+    assert first.traced > 0 and first.cache_path.is_file()
+    second = Profiler(load_space("tiny_test"))
+    assert second.profile() == costs and second.traced == 0
+    first.cache_path.write_text("{not json")
+    third = Profiler(load_space("tiny_test"))
+    assert third.profile() == costs and third.traced > 0
+    assert json.loads(first.cache_path.read_text())["pieces"]
+
+
+def test_distinct_pieces_are_traced_once():
+    space = load_space("deit_tsb_v1")
+    prof = Profiler(space, use_cache=False)
+    prof.profile()
+    # 3 stems + 3 distinct blocks + 3 heads + 2 stitching-layer shapes
+    assert prof.traced == 11
+
+
+def test_stitching_layer_flops():
+    layer = StitchingLayer(192, 384)
+    assert count_flops(layer, torch.zeros(1, 197, 192)) == 197 * 192 * 384

@@ -1,0 +1,416 @@
+"""Saved fronts: query semantics, file round trip, atomic writes, building and exporting a stitch.
+
+Fronts are built by hand from the bundled ``tiny_test`` space: real ids, routes, FLOPs and params
+(from the profiler), fabricated accuracies and latencies.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from importlib.util import find_spec
+
+import pytest
+import torch
+from support import run_cli
+
+import stitchnas
+from stitchnas.fronts import _front as fronts
+from stitchnas.network import save_checkpoint
+from stitchnas.errors import StitchnasError
+from stitchnas.fronts import (Front, FrontPoint, NothingFits, build_model, export_model, load_front, save_front)
+from stitchnas.network import StitchedNetwork
+from stitchnas.costs import Profiler
+from stitchnas.space import load_space
+
+
+@pytest.fixture(scope="module")
+def space():
+    return load_space("tiny_test")
+
+
+@pytest.fixture(scope="module")
+def costs(space):
+    return {c.id: c for c in Profiler(space, use_cache=False, progress=False).profile()}
+
+
+def point(costs, cid, acc1, latency=None, memory=None, source="measured", **kw):
+    c = costs[cid]
+    return FrontPoint(id=cid, route=c.route, acc1=acc1, acc1_source=source, acc1_std=kw.pop("std", None),
+                      flops=kw.pop("flops", c.flops), params=kw.pop("params", c.params),
+                      latency_ms=latency, memory_mb=memory, is_anchor=c.route.num_stitches == 0)
+
+
+def make_front(space, members, objectives=("acc1", "latency_ms", "flops"), **kw):
+    kw.setdefault("target", "cpu")
+    return Front(space=space.name, space_hash=space.content_hash, objectives=objectives,
+                 members=tuple(members), **kw)
+
+
+@pytest.fixture(scope="module")
+def front(space, costs):
+    """A latency front: ids 0 and 1 are the anchors (s, l), the rest stitches."""
+    return make_front(space, [
+        point(costs, 0, 70.0, latency=2.0, memory=10.0),
+        point(costs, 2, 74.5, latency=3.0, memory=12.0, source="predicted", std=0.8),
+        point(costs, 5, 77.0, latency=4.5, memory=14.0),
+        point(costs, 3, 79.0, latency=6.0, memory=15.0, source="predicted", std=1.1),
+        point(costs, 1, 80.0, latency=7.2, memory=20.0),
+    ], target_budgets={"max_latency_ms": 10.0}, predictor="gp", measurements="m.jsonl",
+        measured_ids=3, study={"storage": "postgresql://nas:hunter2@db/optuna", "study_name": "s",
+                               "n_trials": 40, "sampler": "NSGAIISampler", "seed": 0})
+
+
+
+
+# ---- query semantics -------------------------------------------------------------------------
+def test_members_sorted_by_first_cost_and_password_masked(front, space):
+    assert [m.latency_ms for m in front.members] == [2.0, 3.0, 4.5, 6.0, 7.2]
+    assert front.cost_objectives == ("latency_ms", "flops")
+    assert front.study["storage"] == "postgresql://nas:***@db/optuna"
+    assert front.target_budgets == {"max_latency_ms": 10.0, "max_memory_mb": None, "max_flops": None,
+                                    "max_params": None}
+    assert front.best().id == 1  # no limits: the most accurate member
+
+
+@pytest.mark.parametrize("limit, value, best_id", [
+    ("max_latency_ms", 5.0, 5), ("max_latency_ms", 4.5, 5), ("max_latency_ms", 4.49, 2),
+    ("max_memory_mb", 15.0, 3), ("max_memory_mb", 11.0, 0), ("min_acc1", 79.5, 1),
+])
+def test_best_within_each_budget(front, limit, value, best_id):
+    assert front.best(**{limit: value}).id == best_id
+    fitting = front.fits(**{limit: value})
+    assert best_id in [m.id for m in fitting]
+    assert all(front.best(**{limit: value}).acc1 >= m.acc1 for m in fitting)
+
+
+def test_flops_and_params_budgets(front, costs):
+    by_flops = sorted(front.members, key=lambda m: m.flops)
+    cheap = by_flops[1]
+    best = front.best(max_flops=cheap.flops)  # inclusive: exactly the limit fits
+    assert best.flops <= cheap.flops
+    assert best.acc1 == max(m.acc1 for m in by_flops[:2] if m.flops <= cheap.flops)
+    by_params = sorted(front.members, key=lambda m: m.params)
+    best = front.best(max_params=by_params[0].params)
+    assert best.params == by_params[0].params
+
+
+def test_several_budgets_at_once(front):
+    assert front.best(max_latency_ms=6.5, max_memory_mb=14.0).id == 5
+    assert front.best(max_latency_ms=6.5, max_memory_mb=14.0, min_acc1=75).id == 5
+    assert [m.id for m in front.fits(max_latency_ms=6.5, max_memory_mb=14.0)] == [0, 2, 5]
+    with pytest.raises(NothingFits):
+        front.best(max_latency_ms=6.5, max_memory_mb=14.0, min_acc1=78)
+
+
+def test_ties_on_acc1_go_to_lower_latency_then_flops_then_params_then_id(space, costs):
+    f = make_front(space, [point(costs, 4, 75.0, latency=3.0), point(costs, 6, 75.0, latency=2.5),
+                           point(costs, 7, 70.0, latency=1.0)])
+    assert f.best().id == 6  # equal acc1: the faster one
+    f = make_front(space, [point(costs, 4, 75.0, latency=2.0, flops=900, params=10),
+                           point(costs, 6, 75.0, latency=2.0, flops=800, params=50)])
+    assert f.best().id == 6  # equal latency: fewer flops
+    f = make_front(space, [point(costs, 4, 75.0, latency=2.0, flops=800, params=40),
+                           point(costs, 6, 75.0, latency=2.0, flops=800, params=30)])
+    assert f.best().id == 6  # equal flops: fewer params
+    f = make_front(space, [point(costs, 6, 75.0, latency=2.0, flops=800, params=30),
+                           point(costs, 4, 75.0, latency=2.0, flops=800, params=30)])
+    assert f.best().id == 4  # all equal: the lower id
+    # a FLOPs-only front: no latency to compare, flops decide
+    f = make_front(space, [point(costs, 4, 75.0, flops=900), point(costs, 6, 75.0, flops=700)],
+                   objectives=("acc1", "flops"))
+    assert f.best().id == 6
+
+
+def test_nothing_fits_names_the_tightest_member(front):
+    with pytest.raises(NothingFits) as err:
+        front.best(max_latency_ms=1.5)
+    assert str(err.value) == ("nothing on the front of tiny_test for target 'cpu' fits "
+                              "max_latency_ms=1.5: the fastest member takes 2 ms (id 0)")
+    with pytest.raises(NothingFits, match=r"fits min_acc1=90: the most accurate member reaches "
+                                          r"80\.00% \(id 1\)"):
+        front.best(min_acc1=90)
+    with pytest.raises(NothingFits, match=r"the cheapest member needs [\d,]+ flops \(id 0\)"):
+        front.best(max_flops=10)
+    with pytest.raises(NothingFits, match=r"max_latency_ms=3, min_acc1=79 together: each limit alone "
+                                          r"is met .* but no member meets all of them"):
+        front.best(max_latency_ms=3, min_acc1=79)
+    assert front.fits(max_latency_ms=1.5) == []
+    assert issubclass(NothingFits, StitchnasError)
+
+
+def test_latency_budget_on_flops_only_front_is_a_clear_error(space, costs):
+    f = make_front(space, [point(costs, 0, 70.0), point(costs, 1, 80.0)], objectives=("acc1", "flops"))
+    for kw in ({"max_latency_ms": 20}, {"max_memory_mb": 100}):
+        with pytest.raises(StitchnasError, match="has no (latency|memory) values") as err:
+            f.best(**kw)
+        assert not isinstance(err.value, NothingFits)
+        assert "profile-latency" in str(err.value) and "--max-flops" in str(err.value)
+    assert f.best(max_flops=costs[0].flops).id == 0
+
+
+def test_bad_points_and_fronts_are_rejected(space, costs):
+    with pytest.raises(StitchnasError, match="acc1_source"):
+        point(costs, 0, 70.0, source="guessed")
+    with pytest.raises(StitchnasError, match="finite"):
+        point(costs, 0, float("nan"))
+    with pytest.raises(StitchnasError, match="more than once"):
+        make_front(space, [point(costs, 0, 70.0), point(costs, 0, 71.0)])
+    with pytest.raises(StitchnasError, match="objectives"):
+        make_front(space, [], objectives=("acc1", "speed"))
+    with pytest.raises(StitchnasError, match="must be a number"):
+        make_front(space, [point(costs, 0, 70.0, latency=1.0)]).best(max_latency_ms="fast")
+
+
+# ---- files -----------------------------------------------------------------------------------
+def test_round_trip_save_load(front, space, costs, tmp_path, monkeypatch):
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
+    others = [point(costs, c, 60.0 + c, latency=1.0 + c) for c in costs]
+    path = save_front(front, all_points=others)
+    assert path == tmp_path / "results" / "tiny_test" / "cpu" / "front.json"
+    assert {p.name for p in path.parent.iterdir()} == {"front.json", "front.csv", "front.png"}
+    assert (path.parent / "front.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    loaded = load_front("tiny_test", target="cpu")
+    assert loaded == front and loaded.members == front.members
+    assert load_front(space, path=path) == front == load_front(path=path)
+    assert stitchnas.load_front is load_front and stitchnas.FrontPoint is FrontPoint
+    doc = json.loads(path.read_text())
+    assert doc["format"] == "stitchnas-front/1" and doc["space_hash"] == space.content_hash
+    assert doc["members"][1]["route_str"] == str(costs[2].route)
+    assert doc["members"][1]["acc1_source"] == "predicted"
+    assert "hunter2" not in path.read_text()
+    lines = (path.parent / "front.csv").read_text().splitlines()
+    assert lines[0] == "id,route,acc1,acc1_source,acc1_std,flops,params,latency_ms,memory_mb,is_anchor"
+    assert len(lines) == 6 and lines[1].startswith(f"0,{costs[0].route},70.0,measured,,")
+    assert lines[1].endswith(",True")
+    # numpy scalars (what a search hands over) are stored as plain numbers
+    np = pytest.importorskip("numpy")
+    p = FrontPoint(id=np.int64(5), route=costs[5].route, acc1=np.float32(77.5),
+                   acc1_source="predicted", flops=np.int64(costs[5].flops), params=costs[5].params,
+                   is_anchor=np.bool_(False))
+    assert FrontPoint.from_json(json.loads(json.dumps(p.to_json()))) == p
+
+
+def test_hash_mismatch_and_missing_front(front, space, tmp_path):
+    other = Front(**{**{k: getattr(front, k) for k in ("space", "target", "objectives", "members")},
+                     "space_hash": "0123456789abcdef"})
+    path = save_front(other, tmp_path / "f")
+    with pytest.raises(StitchnasError, match=r"searched on another version of the space 'tiny_test' "
+                                             r"\(hash 0123456789abcdef != [0-9a-f]{16}\): re-run "
+                                             r"`stitchnas search tiny_test --target cpu`"):
+        load_front(space, path=path)
+    load_front(path=path)  # without a space there is nothing to compare
+    with pytest.raises(StitchnasError, match=r"no front at .*tiny_test/gpu/front.json: make it with "
+                                             r"`stitchnas search tiny_test --target gpu`"):
+        load_front("tiny_test", target="gpu", results=tmp_path)
+
+
+@pytest.mark.parametrize("mangle, message", [
+    (lambda text: text[: len(text) // 2], "is not valid JSON"),
+    (lambda text: "\x00garbage{{", "is not valid JSON"),
+    (lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "members"}),
+     r"missing key\(s\) \['members'\]"),
+    (lambda text: text.replace('"acc1": 70.0', '"acc1": "high"'), "'acc1' must be a number"),
+    (lambda text: text.replace('"flops": ', '"flops": 1.5, "x": '), "'flops' must be an integer"),
+    (lambda text: text.replace('[\n     0,\n     0,\n     4\n    ]', '[\n     0,\n     4,\n     4\n    ]'),
+     "empty or negative"),
+    (lambda text: "[]", "expected a JSON object"),
+])
+def test_broken_front_file_is_one_line_error(front, tmp_path, capsys, mangle, message):
+    path = save_front(front, tmp_path)
+    path.write_text(mangle(path.read_text()))
+    with pytest.raises(StitchnasError, match=message) as err:
+        load_front(path=path)
+    assert str(path) in str(err.value) and "stitchnas search" in str(err.value)
+    code, out, err_text = run_cli(capsys, "query", "--front", path)
+    assert code == 2 and out == ""
+    assert err_text.startswith("stitchnas: error: front file") and err_text.count("\n") == 1
+
+
+def test_broken_front_from_the_console_has_no_traceback(front, tmp_path):
+    path = save_front(front, tmp_path)
+    path.write_text(path.read_text()[:100])
+    proc = subprocess.run([sys.executable, "-m", "stitchnas", "query", "tiny_test", "--front", str(path)],
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "truncated or garbled" in proc.stderr
+
+
+def _tmp_leftovers(folder):
+    return [p.name for p in folder.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]
+
+
+def test_writes_are_atomic(front, space, costs, tmp_path, monkeypatch):
+    path = save_front(front, tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    newer = make_front(space, [point(costs, 0, 71.0, latency=2.0)])
+
+    def broken_panel(*args, **kwargs):  # the plot fails midway
+        raise RuntimeError("plot failed")
+
+    with monkeypatch.context() as m:
+        m.setattr(fronts, "_panel", broken_panel)
+        with pytest.raises(RuntimeError, match="plot failed"):
+            save_front(newer, tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    real_replace = os.replace
+
+    def failing_replace(src, dst):  # the last rename (front.json) fails
+        if str(dst).endswith("front.json"):
+            raise OSError("disk full")
+        return real_replace(src, dst)
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "replace", failing_replace)
+        with pytest.raises(OSError, match="disk full"):
+            save_front(newer, tmp_path)
+    assert path.read_bytes() == before["front.json"]  # the old front is intact and loads
+    assert load_front(space, path=path) == front
+    assert _tmp_leftovers(tmp_path) == []
+    save_front(newer, tmp_path)
+    assert load_front(path=path) == newer and _tmp_leftovers(tmp_path) == []
+
+
+# ---- the command line --------------------------------------------------------------------------
+@pytest.fixture()
+def saved(front, tmp_path, monkeypatch):
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path))
+    return save_front(front)
+
+
+def test_cli_query_best_and_list(saved, costs, capsys):
+    code, out, err = run_cli(capsys, "query", "tiny_test", "--target", "cpu", "--max-latency-ms", 5)
+    assert code == 0, err
+    row = json.loads(out)
+    assert out.count("\n") == 1
+    assert (row["space"], row["target"], row["id"], row["acc1"], row["acc1_source"]) == \
+        ("tiny_test", "cpu", 5, 77.0, "measured")
+    assert row["route"] == costs[5].route.to_json() and row["route_str"] == str(costs[5].route)
+    assert (row["flops"], row["params"], row["latency_ms"]) == (costs[5].flops, costs[5].params, 4.5)
+    code, out, _ = run_cli(capsys, "query", "tiny_test", "--max-flops", "1.5e9", "--max-params", "2M",
+                           "--max-memory-mb", 14, "--min-acc1", "70")
+    assert code == 0 and json.loads(out)["id"] == 5
+    code, out, _ = run_cli(capsys, "query", "tiny_test", "--list")
+    assert code == 0 and "5 members" in out and out.count("\n") == 7 and "(anchor)" in out
+    code, out, _ = run_cli(capsys, "query", "tiny_test", "--list", "--format", "jsonl",
+                           "--max-latency-ms", 4.5)
+    assert code == 0 and [json.loads(line)["id"] for line in out.splitlines()] == [0, 2, 5]
+
+
+def test_cli_query_nothing_fits_and_bad_input(saved, capsys, tmp_path):
+    code, out, err = run_cli(capsys, "query", "tiny_test", "--max-latency-ms", 1)
+    assert code == 1 and out == ""
+    assert err == ("stitchnas: nothing fits: nothing on the front of tiny_test for target 'cpu' fits "
+                   "max_latency_ms=1: the fastest member takes 2 ms (id 0)\n")
+    code, _, err = run_cli(capsys, "query", "tiny_test", "--list", "--min-acc1", 99)
+    assert code == 1 and err.startswith("stitchnas: nothing fits:")
+    code, _, err = run_cli(capsys, "query", "tiny_test", "--max-flops", "lots")
+    assert code == 2 and "expected a number" in err and err.count("\n") == 1
+    code, _, err = run_cli(capsys, "query", "tiny_test", "--target", "tpu")
+    assert code == 2 and "stitchnas search tiny_test --target tpu" in err and err.count("\n") == 1
+
+
+# ---- building and exporting ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained(space, tmp_path_factory):
+    """A stitched network with least-squares stitching layers, saved as a checkpoint."""
+    torch.manual_seed(0)
+    net = StitchedNetwork(space, space.create_models(weights=False))
+    net.init_least_squares(torch.randn(32, 1, 28, 28))
+    path = tmp_path_factory.mktemp("ckpt") / "stitched.pt"
+    save_checkpoint(path, net, anchors_tuned=True)
+    return net.eval(), path
+
+
+def test_build_model_matches_the_switchable_network(space, front, trained):
+    net, ckpt = trained
+    x = torch.randn(3, 1, 28, 28)
+    member = front.member(3)
+    for stitch in (3, member, member.route, str(member.route), space.candidate(3)):
+        module = build_model("tiny_test", stitch, ckpt)
+        assert not module.training and type(module).__name__ == "RouteModule"
+        net.reset_stitch_id(3)
+        with torch.no_grad():
+            assert torch.equal(module(x), net(x))
+    switchable = build_model(space, member, ckpt, switchable=True)
+    assert isinstance(switchable, StitchedNetwork) and switchable.stitch_id == 3
+    with torch.no_grad():
+        assert torch.equal(switchable(x), net(x))
+    with pytest.raises(StitchnasError, match="not in space"):
+        build_model(space, "0[0:2]>1[3:4]", ckpt)
+    wrong = FrontPoint(id=3, route=space.candidate(4).route, acc1=1.0, acc1_source="measured")
+    with pytest.raises(StitchnasError, match="another enumeration"):
+        build_model(space, wrong, ckpt)
+
+
+def test_export_torchscript_round_trip(space, trained, tmp_path):
+    net, ckpt = trained
+    module = build_model(space, 5, ckpt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        paths = export_model(module, tmp_path / "model.pt", space.input_size, formats=("torchscript",))
+        assert paths == [tmp_path / "model.pt"]
+        loaded = torch.jit.load(str(paths[0]))
+    x = torch.randn(1, 1, 28, 28)
+    net.reset_stitch_id(5)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), net(x), atol=1e-5)
+    assert _tmp_leftovers(tmp_path) == []
+    with pytest.raises(StitchnasError, match="unknown export format"):
+        export_model(module, tmp_path / "m", space.input_size, formats=("tflite",))
+
+
+@pytest.mark.skipif(find_spec("onnx") is not None, reason="onnx is installed here")
+def test_export_without_onnx_skips_it_with_a_note(space, trained, tmp_path):
+    module = build_model(space, 0, trained[1])
+    with pytest.warns(UserWarning, match="skipped ONNX: .*pip install onnx"):
+        paths = export_model(module, tmp_path / "m", space.input_size)
+    assert paths == [tmp_path / "m.pt"]
+    with pytest.raises(StitchnasError, match="needs the 'onnx' package"):
+        export_model(module, tmp_path / "m", space.input_size, formats=("onnx",))
+    assert not (tmp_path / "m.onnx").exists() and _tmp_leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(find_spec("onnx") is None, reason="onnx is not installed")
+def test_export_onnx_where_available(space, trained, tmp_path):
+    module = build_model(space, 5, trained[1])
+    paths = export_model(module, tmp_path / "m", space.input_size)
+    assert paths == [tmp_path / "m.pt", tmp_path / "m.onnx"]
+    import onnx
+
+    onnx.checker.check_model(onnx.load(str(paths[1])))
+    if find_spec("onnxruntime") is not None:
+        import onnxruntime
+
+        x = torch.randn(1, 1, 28, 28)
+        session = onnxruntime.InferenceSession(str(paths[1]), providers=["CPUExecutionProvider"])
+        got = session.run(None, {"input": x.numpy()})[0]
+        with torch.no_grad():
+            assert torch.allclose(torch.from_numpy(got), module(x), atol=1e-4)
+    assert _tmp_leftovers(tmp_path) == []
+
+
+def test_cli_export_picks_the_best_member(saved, space, trained, tmp_path, capsys):
+    net, ckpt = trained
+    out = tmp_path / "exported"
+    code, stdout, err = run_cli(capsys, "export", "tiny_test", "--target", "cpu", "--max-latency-ms", 5,
+                                "--checkpoint", ckpt, "--out", out, "--format", "torchscript")
+    assert code == 0, err
+    assert "exported id 5 of tiny_test" in stdout and f"wrote {out}.pt (TorchScript, input [1, 1, 28, 28])" \
+        in stdout
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = torch.jit.load(f"{out}.pt")
+    x = torch.randn(1, 1, 28, 28)
+    net.reset_stitch_id(5)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), net(x), atol=1e-5)
+    code, _, err = run_cli(capsys, "export", "tiny_test", "--max-latency-ms", 1, "--checkpoint", ckpt)
+    assert code == 1 and err.startswith("stitchnas: nothing fits:")
+    code, _, err = run_cli(capsys, "export", "tiny_test", "--id", 5, "--max-flops", 10)
+    assert code == 2 and "drop them, or drop --id/--route" in err
+    code, _, err = run_cli(capsys, "export", "tiny_test", "--id", 5)  # no checkpoint for a stitch
+    assert code == 2 and "stitchnas train tiny_test" in err and err.count("\n") == 1

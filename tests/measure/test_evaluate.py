@@ -1,0 +1,193 @@
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+from support import run_cli, tiny_anchor
+
+from stitchnas.network import save_checkpoint
+from stitchnas.measure import DataSpec, calibration_batch, load_datasets, make_loader
+from stitchnas.errors import StitchnasError
+from stitchnas.measure import evaluate_candidates, parse_ids, prefix_tree_size, select_ids
+from stitchnas.measure import read_measurements
+from stitchnas.network import StitchedNetwork
+from stitchnas.costs import Profiler
+from stitchnas.space import SearchSpace, load_space
+
+
+@pytest.fixture(scope="module")
+def space():
+    return load_space("tiny_test")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    _, val, _ = load_datasets(DataSpec("digits", input_size=(1, 28, 28), val_subset=120))
+    return val
+
+
+@pytest.fixture(scope="module")
+def net(space, digits):
+    torch.manual_seed(0)
+    net = StitchedNetwork(space, space.create_models(weights=False))
+    net.init_least_squares(calibration_batch(digits, 64))
+    return net.eval()
+
+
+def test_select_ids(space):
+    assert select_ids(space, all=True) == list(range(14))
+    assert select_ids(space, ids=[7, 3, 7]) == [3, 7]
+    a = select_ids(space, sample=5, seed=1)
+    assert a == sorted(a) and len(set(a)) == 5 and a == select_ids(space, sample=5, seed=1)
+    assert a != select_ids(space, sample=5, seed=2)
+    assert parse_ids("3, 7,10-12") == [3, 7, 10, 11, 12]
+    for kwargs, message in [
+        ({}, "choose the candidates one way"),
+        ({"ids": [1], "all": True}, "choose the candidates one way"),
+        ({"ids": [99]}, "has ids 0..13, not 99"),
+        ({"ids": []}, "no ids given"),
+        ({"sample": 15}, "cannot sample 15 of the 14 candidates"),
+        ({"sample": 0}, "positive integer"),
+    ]:
+        with pytest.raises(StitchnasError, match=message):
+            select_ids(space, **kwargs)
+    with pytest.raises(StitchnasError, match="e.g. 3,7,10-12"):
+        parse_ids("3,x")
+
+
+def test_sampling_skips_invalid_ids():
+    doc = yaml.safe_load(f"anchors: [{tiny_anchor('s', 16)}, {tiny_anchor('l', 32)}]\n"
+                         "rule: {type: snnet_v2}\ninput_size: [1, 28, 28]\n")
+    v2 = SearchSpace.from_dict(doc)
+    assert select_ids(v2, sample=len(v2), seed=0) == [c.id for c in v2.candidates]
+    assert 5 not in select_ids(v2, all=True)
+    with pytest.raises(StitchnasError, match="id 5 .* is not a valid network"):
+        select_ids(v2, ids=[5])
+
+
+def test_shared_prefixes_match_running_each_candidate(space, net, digits):
+    loader = make_loader(digits, 80, shuffle=False)  # 120 images: batches of 80 and 40
+    ids = select_ids(space, all=True)
+    assert prefix_tree_size(space, ids) == (56, 102)
+    fast = evaluate_candidates(net, loader, ids, progress=False)
+    slow = evaluate_candidates(net, loader, ids, progress=False, share_prefixes=False)
+    for r, s in zip(fast, slow):  # slow: net.reset_stitch_id(id); net(x) for each candidate
+        assert r.id == s.id and r.n_samples == s.n_samples == 120
+        assert r.acc1 == pytest.approx(s.acc1, abs=1e-9) and r.acc5 == pytest.approx(s.acc5, abs=1e-9)
+        assert r.loss == pytest.approx(s.loss, rel=1e-6)
+    assert len({round(r.loss, 6) for r in fast}) == len(ids)  # every candidate differs
+    assert not net.training
+    # the metrics themselves, computed here over the whole set at once
+    with torch.no_grad():
+        for r in (fast[0], fast[5], fast[-1]):
+            net.reset_stitch_id(r.id)
+            logits = torch.cat([net(x) for x, _ in loader])
+            y = torch.cat([y for _, y in loader])
+            assert r.acc1 == pytest.approx(100 * float((logits.argmax(1) == y).double().mean()))
+            top5 = (logits.topk(5, 1).indices == y[:, None]).any(1).double().mean()
+            assert r.acc5 == pytest.approx(100 * float(top5))
+            assert r.loss == pytest.approx(float(F.cross_entropy(logits, y)), rel=1e-5)
+
+
+def test_order_mode_and_bad_batches(space, net):
+    x = torch.randn(6, 1, 28, 28)
+    net.train()
+    net.reset_stitch_id(4)
+    out = evaluate_candidates(net, [(x, torch.arange(6))], [9, 2, 9], progress=False, share_prefixes=False)
+    assert [r.id for r in out] == [9, 2] and net.training and net.stitch_id == 4
+    net.eval()
+    with pytest.raises(StitchnasError, match="labels run 0..10 but the network has 10 classes"):
+        evaluate_candidates(net, [(x, torch.tensor([0, 1, 2, 3, 4, 10]))], [0], progress=False)
+    with pytest.raises(StitchnasError, match="yielded no samples"):
+        evaluate_candidates(net, [], [0], progress=False)
+
+
+def test_no_top5_under_five_classes():
+    anchor = ("{{model: vit_tiny_patch16_224, name: {n}, kwargs: {{img_size: 28, patch_size: 7, "
+              "in_chans: 1, num_classes: 3, embed_dim: {d}, depth: 2, num_heads: 2}}}}")
+    doc = yaml.safe_load(f"anchors: [{anchor.format(n='s', d=16)}, {anchor.format(n='l', d=32)}]\n"
+                         "rule: {type: two_way}\n")
+    three = SearchSpace.from_dict(doc)
+    net = StitchedNetwork(three, three.create_models(weights=False))
+    out = evaluate_candidates(net, [(torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 0]))],
+                              [c.id for c in three.candidates], progress=False)
+    assert all(r.acc5 is None and 0 <= r.acc1 <= 100 for r in out)
+
+
+
+
+def test_cli_evaluate_end_to_end(space, net, digits, tmp_path, capsys):
+    ckpt = tmp_path / "stitched.pt"
+    save_checkpoint(ckpt, net, anchors_tuned=True)
+    out = tmp_path / "m.jsonl"
+    code, stdout, err = run_cli(capsys, "evaluate", "tiny_test", "--checkpoint", ckpt, "--data",
+                                "digits", "--val-subset", 120, "--ids", "0,3", "--out", out)
+    assert code == 0, err
+    assert "evaluated 2 candidates of tiny_test on digits:val:subset120 (120 images)" in stdout
+    rows = read_measurements(out, space)
+    assert [m.id for m in rows] == [0, 3]
+    direct = evaluate_candidates(net, make_loader(digits, 64, shuffle=False), [0, 3], progress=False)
+    costs = {c.id: c for c in Profiler(space).profile()}
+    for m, r in zip(rows, direct):
+        assert m.acc1 == pytest.approx(r.acc1) and m.loss == pytest.approx(r.loss, rel=1e-5)
+        assert (m.flops, m.params, m.route) == (costs[m.id].flops, costs[m.id].params, costs[m.id].route)
+        assert m.checkpoint == str(ckpt) and m.space_hash == space.content_hash
+    # re-measuring replaces rows; new ids are added
+    code, _, err = run_cli(capsys, "evaluate", "tiny_test", "--checkpoint", ckpt, "--data", "digits",
+                           "--val-subset", 40, "--ids", "3-4", "--batch-size", 32, "--out", out)
+    assert code == 0, err
+    rows = {m.id: m for m in read_measurements(out, space)}
+    assert sorted(rows) == [0, 3, 4]
+    assert rows[0].dataset == "digits:val:subset120" and rows[3].dataset == "digits:val:subset40"
+    code, stdout, err = run_cli(capsys, "evaluate", "tiny_test", "--checkpoint", ckpt, "--data",
+                                "digits", "--val-subset", 20, "--sample", 3, "--seed", 1, "--out", out)
+    assert code == 0, err
+    assert len(read_measurements(out, space)) == len({0, 3, 4} | set(select_ids(space, sample=3, seed=1)))
+    assert json.loads(out.read_text().splitlines()[0])["id"] == 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ids", "0", "--seed", "3"], "--seed only applies to --sample"),
+    (["--ids", "99"], "has ids 0..13, not 99"),
+    (["--ids", "1,x"], "cannot read ids '1,x'"),
+    (["--sample", "20"], "cannot sample 20 of the 14"),
+    (["--ids", "1", "--all"], "not allowed with argument"),
+    (["--ids", "1", "--data", "mnist"], "unknown dataset 'mnist'"),
+    (["--ids", "1", "--checkpoint", "nope.pt"], "checkpoint nope.pt does not exist"),
+])
+def test_cli_evaluate_bad_input(argv, message, tmp_path, capsys):
+    if "--data" not in argv:
+        argv = argv + ["--data", "digits"]
+    code, stdout, err = run_cli(capsys, "evaluate", "tiny_test", "--out", tmp_path / "m.jsonl", *argv)
+    assert code == 2
+    assert message in err and err.count("\n") == 1 and err.startswith("stitchnas")
+    assert not (tmp_path / "m.jsonl").exists()
+
+
+def test_cli_evaluate_needs_a_dataset(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "evaluate", "tiny_test", "--ids", "1", "--out", tmp_path / "m.jsonl")
+    assert code == 2 and err.count("\n") == 1
+    assert "space 'tiny_test' names no dataset: pass --data" in err
+
+
+def test_cli_evaluate_checks_out_file_and_classes_before_measuring(space, tmp_path, capsys):
+    out = tmp_path / "m.jsonl"
+    row = {"id": 0, "route": [[0, 0, 4]], "acc1": 1.0, "acc5": None, "loss": None, "flops": 1,
+           "params": 1, "dataset": "d", "checkpoint": "c", "space": "other", "space_hash": "f" * 16}
+    out.write_text(json.dumps(row) + "\n")
+    code, _, err = run_cli(capsys, "evaluate", "tiny_test", "--data", "digits", "--ids", "1",
+                           "--checkpoint", tmp_path / "never-read.pt", "--out", out)
+    assert code == 2 and err.count("\n") == 1 and "line 1: the file belongs to another space" in err
+    anchor = ("{{model: vit_tiny_patch16_224, name: {n}, kwargs: {{img_size: 28, patch_size: 7, "
+              "in_chans: 1, num_classes: 3, embed_dim: {d}, depth: 2, num_heads: 2}}}}")
+    path = tmp_path / "three.yaml"
+    path.write_text(f"anchors: [{anchor.format(n='s', d=16)}, {anchor.format(n='l', d=32)}]\n"
+                    "rule: {type: two_way}\ndata: {name: digits}\n")
+    three = load_space(path)
+    save_checkpoint(tmp_path / "three.pt", StitchedNetwork(three, three.create_models(weights=False)),
+                    anchors_tuned=True)
+    code, _, err = run_cli(capsys, "evaluate", path, "--checkpoint", tmp_path / "three.pt",
+                           "--out", tmp_path / "three.jsonl")
+    assert code == 2 and err.count("\n") == 1
+    assert "dataset digits has 10 classes but the network predicts 3" in err

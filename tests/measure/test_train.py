@@ -1,0 +1,165 @@
+import collections
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from support import tiny_anchor, write_space
+from stitchnas.network import load_network, read_checkpoint
+from stitchnas.measure import DataSpec, load_datasets, make_loader
+from stitchnas.errors import StitchnasError
+from stitchnas.costs import Profiler
+from stitchnas.space import load_space
+from stitchnas.measure import (AnchorTrainConfig, RouteSampler, StitchTrainConfig, accuracy, train_anchors, train_stitched)
+
+DIGITS = DataSpec("digits", input_size=(1, 28, 28))
+
+
+@pytest.fixture(scope="module")
+def trained_space(tmp_path_factory):
+    """tiny_test's two anchors, trained for real on scikit-learn's digits."""
+    d = tmp_path_factory.mktemp("anchors")
+    text = (f"name: digits_pair\ninput_size: [1, 28, 28]\nanchors:\n"
+            f"  - {tiny_anchor('s', 16)[:-1]}, checkpoint: s.pt}}\n"
+            f"  - {tiny_anchor('l', 32)[:-1]}, checkpoint: l.pt}}\n"
+            "rule: {type: two_way}\n")
+    space = load_space(write_space(d, text))
+    results = train_anchors(space, DIGITS, AnchorTrainConfig(epochs=15, batch_size=32, lr=3e-3),
+                            log=lambda m: None)
+    return space, results
+
+
+def test_anchors_learn_and_are_saved(trained_space):
+    space, results = trained_space
+    assert [r.name for r in results] == ["s", "l"]
+    for r, spec in zip(results, space.anchors):
+        assert Path(spec.checkpoint).is_file()
+        assert r.acc1 > 50.0  # 10 classes: chance is 10%
+    net = load_network(space)  # anchors load from their checkpoints
+    _, val, _ = load_datasets(DIGITS)
+    net.reset_stitch_id(1)
+    assert accuracy(net, make_loader(val, 256, shuffle=False)) == pytest.approx(results[1].acc1)
+
+
+def _mean_stitch_acc(net, loader):
+    accs = []
+    for c in net.space.candidates:
+        if not c.is_anchor:
+            net.reset_stitch_id(c.id)
+            accs.append(accuracy(net, loader))
+    return sum(accs) / len(accs)
+
+
+def test_least_squares_then_training_improve_stitches(trained_space, tmp_path):
+    space, _ = trained_space
+    _, val, _ = load_datasets(DIGITS)
+    loader = make_loader(val, 256, shuffle=False)
+    net = load_network(space)
+    torch.manual_seed(0)
+    random_acc = _mean_stitch_acc(net, loader)  # stitching layers at their random init
+    cfg = StitchTrainConfig(epochs=0, batch_size=32, calib_size=128)
+    ls = train_stitched(space, DIGITS, cfg, tmp_path / "ls.pt", resume=False, log=lambda m: None)
+    ls_acc = _mean_stitch_acc(ls.network.eval(), loader)
+    cfg = StitchTrainConfig(epochs=3, batch_size=32, calib_size=128, lr=2e-3)
+    tr = train_stitched(space, DIGITS, cfg, tmp_path / "tr.pt", resume=False, log=lambda m: None)
+    trained_acc = _mean_stitch_acc(tr.network.eval(), loader)
+    assert ls_acc > random_acc + 10
+    assert trained_acc > ls_acc
+    assert set(ls.ls_errors) == set(space.layer_shapes)
+
+
+def test_resume_continues_exactly(trained_space, tmp_path):
+    space, _ = trained_space
+    cfg = StitchTrainConfig(epochs=2, batch_size=64, calib_size=64, seed=5)
+    full = train_stitched(space, DIGITS, cfg, tmp_path / "full.pt", resume=False, log=lambda m: None)
+    one = StitchTrainConfig(epochs=2, batch_size=64, calib_size=64, seed=5,
+                            max_steps=full.steps // 2)
+    part = train_stitched(space, DIGITS, one, tmp_path / "part.pt", resume=False, log=lambda m: None)
+    assert part.epochs_done == 1
+    logs = []
+    rest = train_stitched(space, DIGITS, cfg, tmp_path / "part.pt", resume=True, log=logs.append)
+    assert "resuming" in logs[0] and rest.steps == full.steps and rest.epochs_done == 2
+    a, b = full.network.stitch_layers.state_dict(), rest.network.stitch_layers.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_low_rank_training_moves_only_the_update(trained_space, tmp_path):
+    space, _ = trained_space
+    ls = train_stitched(space, DIGITS, StitchTrainConfig(epochs=0, rank=2, calib_size=64),
+                        tmp_path / "a.pt", resume=False, log=lambda m: None)
+    tr = train_stitched(space, DIGITS, StitchTrainConfig(epochs=1, rank=2, calib_size=64, batch_size=32),
+                        tmp_path / "b.pt", resume=False, log=lambda m: None)
+    a, b = ls.network.stitch_layers.state_dict(), tr.network.stitch_layers.state_dict()
+    for k in a:
+        if ".linear." in k:
+            assert torch.equal(a[k], b[k]), k
+        elif "lora_b" in k:
+            assert not torch.equal(a[k], b[k]), k
+    assert read_checkpoint(tmp_path / "b.pt", space)["rank"] == 2
+    assert load_network(space, tmp_path / "b.pt").stitch_layers[next(iter(a)).split(".")[0]].rank == 2
+
+
+def test_distillation_and_finetuning_run(trained_space, tmp_path):
+    space, _ = trained_space
+    cfg = StitchTrainConfig(epochs=1, batch_size=32, calib_size=64, distill=True,
+                            freeze_anchors=False, max_steps=5)
+    before = load_network(space).anchors.state_dict()
+    tr = train_stitched(space, DIGITS, cfg, tmp_path / "ft.pt", resume=False, log=lambda m: None)
+    after = tr.network.anchors.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert read_checkpoint(tmp_path / "ft.pt", space)["anchors"] is not None
+    net = load_network(space, tmp_path / "ft.pt")
+    assert all(torch.equal(net.anchors.state_dict()[k], after[k].cpu()) for k in after)
+
+
+def test_checkpoint_of_another_space_is_refused(trained_space, tmp_path):
+    space, _ = trained_space
+    train_stitched(space, DIGITS, StitchTrainConfig(epochs=0, calib_size=32), tmp_path / "x.pt",
+                   resume=False, log=lambda m: None)
+    with pytest.raises(StitchnasError, match="trained on space 'digits_pair'"):
+        load_network(load_space("tiny_test"), tmp_path / "x.pt")
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(StitchnasError, match="truncated or not a stitchnas checkpoint"):
+        load_network(space, tmp_path / "bad.pt")
+
+
+def test_flops_aware_sampling_visits_every_flops_interval_equally():
+    space = load_space("fmnist_vit_2way")
+    costs = Profiler(space).profile()
+    cands = [c for c in space.candidates if not c.is_anchor]
+    flops = {c.id: c.flops for c in costs}
+    sampler = RouteSampler(cands, [flops[c.id] for c in cands], "flops", bins=5, seed=0)
+    group_of = {c.id: g for g, grp in enumerate(sampler.groups) for c in grp}
+    counts = collections.Counter(group_of[sampler.sample().id] for _ in range(20000))
+    share = [counts[g] / 20000 for g in range(len(sampler.groups))]
+    assert max(share) - min(share) < 0.03
+    uniform = RouteSampler(cands, [flops[c.id] for c in cands], "uniform", bins=5, seed=0)
+    ucounts = collections.Counter(group_of[uniform.sample().id] for _ in range(20000))
+    sizes = [len(g) / len(cands) for g in sampler.groups]
+    assert all(abs(ucounts[g] / 20000 - sizes[g]) < 0.03 for g in range(len(sizes)))
+    fl = [flops[c.id] for c in cands]
+
+    def sequence(seed):
+        sampler = RouteSampler(cands, fl, "flops", 5, seed)
+        return [sampler.sample().id for _ in range(50)]
+
+    assert sequence(0) == sequence(0) != sequence(1)
+
+
+def test_torchrun_two_ranks_end_with_identical_weights(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "STITCHNAS_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+         str(Path(__file__).with_name("ddp_worker.py")), str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    assert r0.keys() == r1.keys() and len(r0) > 0
+    assert all(torch.equal(r0[k], r1[k]) for k in r0)
+    doc = read_checkpoint(tmp_path / "stitched.pt")
+    assert all(torch.equal(doc["stitch_layers"][k], r0[k]) for k in r0)
+    assert doc["state"]["step"] == 22  # 1437 digits / 2 ranks / batch 32

@@ -1,0 +1,441 @@
+"""The Optuna search: fronts of the evaluated stitches, seeds, exhaustive coverage, budgets as
+constraints, several targets, storages and resuming (a search killed with SIGKILL continues).
+
+Accuracies are a hand-written measurements file of the bundled ``tiny_test`` space (14
+candidates; real ids, routes, FLOPs and params; made-up top-1 values).
+"""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from support import REPO, run_cli, tiny_anchor
+from support.tiny import ACC, MEASURED, costs, row, space  # noqa: F401 - fixtures
+
+from stitchnas.errors import StitchnasError
+from stitchnas.fronts import load_front
+from stitchnas.measure import write_measurements
+from stitchnas.pareto import pareto_mask
+from stitchnas.optimize._search import (SearchConfig, _RelativeEncoding, _TreeEncoding, nondominated, search, search_targets)
+from stitchnas.space import load_space
+
+
+
+def write_table(space, costs, path, ids):
+    write_measurements(path, [row(space, costs, i) for i in ids])
+    return path
+
+
+@pytest.fixture(scope="module")
+def mfile(space, costs, tmp_path_factory):
+    return write_table(space, costs, tmp_path_factory.mktemp("m") / "m.jsonl", MEASURED)
+
+
+@pytest.fixture(scope="module")
+def full(space, costs, tmp_path_factory):
+    return write_table(space, costs, tmp_path_factory.mktemp("m") / "all.jsonl", sorted(ACC))
+
+
+@pytest.fixture(autouse=True)
+def results(tmp_path, monkeypatch):
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
+    return tmp_path / "results"
+
+
+def target_file(tmp_path, name, text):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"name: {name}\n{text}")
+    return path
+
+
+def cfg(mfile, **kw):
+    kw.setdefault("predictor", "flops")  # the isotonic baseline: fast to fit
+    return SearchConfig(measurements=mfile, **kw)
+
+
+def front_ids(values_acc, values_cost, ids):
+    mask = pareto_mask(values_acc, values_cost)
+    return sorted(i for i, keep in zip(ids, mask) if keep)
+
+
+
+
+# ---- the search ------------------------------------------------------------------------------
+def test_search_saves_the_front_of_the_evaluated_stitches(space, costs, mfile, results):
+    r = search(space, "flops_budget", cfg(mfile, n_trials=30, predictor="auto"))
+    assert r.n_trials_done == 30 and len(r.trial_ids) == 30
+    assert r.distinct_candidates == len(set(r.trial_ids)) == len(r.all_points)
+    assert set(r.trial_ids) <= set(costs)
+    # saved: JSON, CSV, PNG; the study in results/<space>/search.db
+    path = results / "tiny_test" / "flops_budget" / "front.json"
+    assert r.path == path and path.is_file()
+    assert (path.parent / "front.csv").is_file() and (path.parent / "front.png").stat().st_size > 0
+    assert (results / "tiny_test" / "search.db").is_file()
+    front = load_front(space, "flops_budget")
+    assert front == r.front and front.objectives == ("acc1", "flops")
+    assert front.study["n_trials"] == 30 and front.study["sampler"] == "nsga2"
+    assert front.study["study_name"] == r.study_name and front.measured_ids == len(MEASURED)
+    assert front.predictor.startswith("auto") and front.measurements == str(mfile)
+    # members: exactly the Pareto set of the evaluated stitches by the accuracies the search saw
+    seen = {p.id: p for p in r.all_points}
+    expect = front_ids([seen[i].acc1 for i in seen], [seen[i].flops for i in seen], list(seen))
+    assert sorted(m.id for m in front) == expect
+    for p in r.all_points:
+        assert p.flops == costs[p.id].flops and p.params == costs[p.id].params
+        if p.id in MEASURED:
+            assert p.acc1_source == "measured" and p.acc1 == ACC[p.id] and p.acc1_std is None
+        else:
+            assert p.acc1_source == "predicted" and p.acc1_std is not None
+    assert r.seconds > 0
+
+
+def test_seed_makes_the_search_reproducible(space, mfile):
+    a = search(space, "flops_budget", cfg(mfile, n_trials=25, seed=3, storage="memory", save=False))
+    b = search(space, "flops_budget", cfg(mfile, n_trials=25, seed=3, storage="memory", save=False))
+    c = search(space, "flops_budget", cfg(mfile, n_trials=25, seed=4, storage="memory", save=False))
+    assert a.trial_ids == b.trial_ids and a.front.members == b.front.members
+    assert a.trial_ids != c.trial_ids
+    for sampler in ("tpe", "random"):
+        x = search(space, "flops_budget", cfg(mfile, sampler=sampler, n_trials=15, seed=1,
+                                              storage="memory", save=False))
+        y = search(space, "flops_budget", cfg(mfile, sampler=sampler, n_trials=15, seed=1,
+                                              storage="memory", save=False))
+        assert x.trial_ids == y.trial_ids
+
+
+def test_exhaustive_visits_every_candidate_once_and_finds_the_whole_front(space, costs, full, tmp_path):
+    db = tmp_path / "ex.db"
+    r = search(space, "flops_budget", cfg(full, sampler="exhaustive", storage=db))
+    assert r.n_trials_done == 14 and sorted(r.trial_ids) == sorted(costs)
+    ids = sorted(costs)
+    expect = front_ids([ACC[i] for i in ids], [costs[i].flops for i in ids], ids)
+    assert sorted(m.id for m in r.front) == expect
+    assert r.front.predictor is None  # everything measured: nothing predicted
+    again = search(space, "flops_budget", cfg(full, sampler="exhaustive", storage=db))
+    assert again.n_trials_done == 14 and again.trial_ids == r.trial_ids  # nothing re-run
+
+
+def test_budgets_are_constraints_and_never_on_the_front(space, costs, full, tmp_path):
+    flops = sorted(c.flops for c in costs.values())
+    limit = flops[len(flops) // 2]
+    tgt = target_file(tmp_path, "halfflops", f"cost_model: flops\nbudgets: {{max_flops: {limit}}}\n")
+    db = tmp_path / "b.db"
+    for sampler in ("exhaustive", "nsga2"):
+        r = search(space, tgt, cfg(full, sampler=sampler, n_trials=40, storage=db))
+        assert r.front.target_budgets["max_flops"] == limit
+        assert r.front.members and all(m.flops <= limit for m in r.front)
+        infeasible = [p for p in r.all_points if p.flops > limit]
+        assert infeasible, "the search saw stitches over budget"
+        ok = [i for i in set(r.trial_ids) if costs[i].flops <= limit]
+        assert sorted(m.id for m in r.front) == front_ids([ACC[i] for i in ok],
+                                                          [costs[i].flops for i in ok], ok)
+        study = optuna.load_study(study_name=r.study_name, storage=f"sqlite:///{db}")
+        for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)):
+            assert set(t.constraints) == {"max_flops"}
+            cid = t.user_attrs["id"]
+            assert (t.constraints["max_flops"] <= 0) == (costs[cid].flops <= limit)
+            assert t.constraints["max_flops"] == pytest.approx((costs[cid].flops - limit) / limit)
+    assert sorted(t.user_attrs["id"] for t in optuna.load_study(
+        study_name=search(space, tgt, cfg(full, sampler="exhaustive", storage=db)).study_name,
+        storage=f"sqlite:///{db}").trials) == sorted(costs)
+
+
+def test_impossible_budget_is_a_one_line_error(space, costs, mfile, tmp_path, capsys):
+    tgt = target_file(tmp_path, "nothing", "cost_model: flops\nbudgets: {max_flops: 1000}\n")
+    cheapest = min(costs.values(), key=lambda c: (c.flops, c.id))
+    with pytest.raises(StitchnasError, match=rf"max_flops=1,000: the cheapest stitch needs "
+                                             rf"{cheapest.flops:,} flops \(id {cheapest.id}\)"):
+        search(space, tgt, cfg(mfile))
+    code, _, err = run_cli(capsys, "search", "tiny_test", "--target", tgt, "--measurements", mfile)
+    assert code == 2 and err.count("\n") == 1 and "max_flops" in err
+
+
+def test_two_targets_fronts_differ_where_costs_differ_and_respect_budgets(space, costs, full, tmp_path):
+    # tiny_test orders its stitches the same by FLOPs and by params: the budgets make the
+    # difference (id 12 fits the FLOPs budget, not the params one)
+    f_lim, p_lim = costs[12].flops, costs[12].params - 1
+    t1 = target_file(tmp_path, "fbud", f"cost_model: flops\nbudgets: {{max_flops: {f_lim}}}\n")
+    t2 = target_file(tmp_path, "pbud", f"cost_model: params\nbudgets: {{max_params: {p_lim}}}\n")
+    rs = search_targets(space, [t1, t2], cfg(full, sampler="exhaustive"))
+    assert [r.target for r in rs] == ["fbud", "pbud"]
+    f, p = rs[0].front, rs[1].front
+    assert f.objectives == ("acc1", "flops") and p.objectives == ("acc1", "params")
+    assert all(m.flops <= f_lim for m in f) and all(m.params <= p_lim for m in p)
+    ids = sorted(costs)
+    ok_f = [i for i in ids if costs[i].flops <= f_lim]
+    ok_p = [i for i in ids if costs[i].params <= p_lim]
+    assert sorted(m.id for m in f) == front_ids([ACC[i] for i in ok_f], [costs[i].flops for i in ok_f], ok_f)
+    assert sorted(m.id for m in p) == front_ids([ACC[i] for i in ok_p], [costs[i].params for i in ok_p], ok_p)
+    assert 12 in {m.id for m in f} and 12 not in {m.id for m in p}
+    for r in rs:
+        assert (Path(os.environ["STITCHNAS_RESULTS"]) / "tiny_test" / r.target / "front.json").is_file()
+
+
+def test_latency_target_front_uses_the_table_and_its_budget(space, costs, full, tmp_path):
+    from stitchnas.costs import get_latency_table, target_costs
+
+    base = tmp_path / "t1.yaml"
+    base.write_text("name: t1\ndevice: cpu\nthreads: 1\nbatch_size: 1\ndtype: float32\n")
+    get_latency_table(space, base, repeats=2, warmup=1, progress=False)  # saved in results/latency
+    lat = {c.id: c.latency_ms for c in target_costs(space, base)}
+    limit = sorted(lat.values())[9]
+    tgt = tmp_path / "t1b.yaml"  # same settings (same table), with a latency budget
+    tgt.write_text(base.read_text() + f"budgets: {{max_latency_ms: {limit}}}\n")
+    rs = search_targets(space, [tgt], cfg(full, sampler="exhaustive"))
+    front = rs[0].front
+    assert front.objectives == ("acc1", "latency_ms")
+    assert all(m.latency_ms is not None and m.latency_ms <= limit for m in front)
+    ok = [i for i in sorted(costs) if lat[i] <= limit]
+    assert sorted(m.id for m in front) == front_ids([ACC[i] for i in ok], [lat[i] for i in ok], ok)
+
+
+def test_three_objectives_keep_every_nondominated_stitch(space, costs, full):
+    r = search(space, "flops_budget", cfg(full, sampler="exhaustive", objectives=("acc1", "flops", "params"),
+                                          storage="memory"))
+    ids = sorted(costs)
+    vals = np.array([[ACC[i], costs[i].flops, costs[i].params] for i in ids], dtype=float)
+    mask = nondominated(vals, ["maximize", "minimize", "minimize"])
+    assert sorted(m.id for m in r.front) == [i for i, k in zip(ids, mask) if k]
+    assert r.front.objectives == ("acc1", "flops", "params")
+
+
+def test_nondominated_agrees_with_pareto_mask_and_keeps_ties():
+    rng = np.random.default_rng(0)
+    acc, cost = rng.integers(0, 10, 60).astype(float), rng.integers(0, 10, 60).astype(float)
+    mask = nondominated(np.c_[acc, cost], ["maximize", "minimize"])
+    assert list(mask) == list(pareto_mask(acc, cost))
+    same = nondominated(np.array([[1.0, 2.0], [1.0, 2.0], [0.5, 3.0]]), ["maximize", "minimize"])
+    assert list(same) == [True, True, False]
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "gp", "optuna.samplers:RandomSampler"])
+def test_other_samplers(space, mfile, sampler):
+    r = search(space, "flops_budget", cfg(mfile, sampler=sampler, n_trials=12, storage="memory",
+                                          save=False))
+    assert r.n_trials_done == 12 and r.front.members
+
+
+def test_a_sampler_instance_is_used_as_given(space, mfile):
+    r = search(space, "flops_budget", cfg(mfile, sampler=optuna.samplers.RandomSampler(seed=7),
+                                          n_trials=10, storage="memory", save=False))
+    assert r.front.study["sampler"] == "RandomSampler" and r.n_trials_done == 10
+
+
+# ---- the encoding --------------------------------------------------------------------------
+def window_space(tmp_path):
+    path = tmp_path / "win.yaml"
+    path.write_text(f"name: win\ninput_size: [1, 28, 28]\nanchors:\n  - {tiny_anchor('a', 16, depth=6)}\n"
+                    f"  - {tiny_anchor('b', 32, depth=6)}\n"
+                    "rule: {type: two_way, pairs: nearest, max_stitches: 2, window: 3}\n")
+    return load_space(path)
+
+
+@pytest.mark.parametrize("which", ["tiny_test", "fmnist_vit_2way", "window"])
+def test_every_point_maps_to_a_candidate_and_each_candidate_is_reachable(which, tmp_path):
+    space = window_space(tmp_path) if which == "window" else load_space(which)
+    ids = {c.id for c in space.candidates}
+    shapes = {c.id: ">".join(map(str, c.route.anchors)) for c in space.candidates}
+    rel = _RelativeEncoding(space)
+    assert rel.resume == (which == "window")  # a second float only where cuts do not decide
+    for cid in ids:  # each candidate's own parameters map back to it
+        assert rel.suggest(optuna.trial.FixedTrial(rel.params(cid))) == cid
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # any point maps to a candidate of the chosen shape
+        shape = rel.shapes[rng.integers(len(rel.shapes))]
+        params = {"shape": shape, **{f"stitch{k}": float(rng.random()) for k in range(1, rel.slots + 1)}}
+        if rel.resume:
+            params.update({f"resume{k}": float(rng.random()) for k in range(1, rel.slots + 1)})
+        cid = rel.suggest(optuna.trial.FixedTrial(params))
+        assert cid in ids and shapes[cid] == shape
+    tree = _TreeEncoding(space)
+    leaves = [tree.suggest(optuna.trial.FixedTrial(tree.params(cid))) for cid in sorted(ids)]
+    assert leaves == sorted(ids)
+
+
+# ---- storages and resuming ---------------------------------------------------------------------
+def test_rerun_resumes_and_extends_without_repeating(space, mfile, tmp_path):
+    for storage in (tmp_path / "s.db", tmp_path / "s.log"):
+        a = search(space, "flops_budget", cfg(mfile, n_trials=12, storage=storage))
+        b = search(space, "flops_budget", cfg(mfile, n_trials=20, storage=storage))
+        c = search(space, "flops_budget", cfg(mfile, n_trials=20, storage=storage))
+        assert a.study_name == b.study_name == c.study_name
+        assert b.trial_ids[:12] == a.trial_ids and b.n_trials_done == 20
+        assert c.trial_ids == b.trial_ids
+
+
+def test_changed_inputs_start_a_new_study_and_mismatched_names_fail(space, costs, mfile, tmp_path):
+    db = tmp_path / "n.db"
+    a = search(space, "flops_budget", cfg(mfile, n_trials=5, storage=db))
+    more = write_table(space, costs, tmp_path / "more.jsonl", MEASURED + (3, 4))
+    b = search(space, "flops_budget", cfg(more, n_trials=5, storage=db))
+    assert a.study_name != b.study_name
+    search(space, "flops_budget", cfg(mfile, n_trials=5, storage=db, study_name="mine"))
+    with pytest.raises(StitchnasError, match="was made for objectives"):
+        search(space, "flops_budget", cfg(mfile, n_trials=5, storage=db, study_name="mine",
+                                          objectives=("acc1", "params")))
+
+
+@pytest.mark.parametrize("sampler", ["nsga2", "exhaustive"])
+def test_a_trial_left_running_is_failed_and_retried(space, costs, mfile, tmp_path, sampler):
+    db = tmp_path / "z.db"
+    n = 14 if sampler == "exhaustive" else 10
+    first = search(space, "flops_budget", cfg(mfile, sampler=sampler, n_trials=n - 4, storage=db))
+    study = optuna.load_study(study_name=first.study_name, storage=f"sqlite:///{db}")
+    # as a killed process leaves it: RUNNING, half its parameters suggested (a shape of stitches
+    # the study has visited: a failed half path there broke Optuna's BruteForceSampler)
+    visited = next(i for i in first.trial_ids if costs[i].route.num_stitches)
+    shape = ">".join(map(str, costs[visited].route.anchors))
+    study.enqueue_trial({"shape": shape})
+    zombie = study.ask()
+    assert zombie.suggest_categorical("shape", _RelativeEncoding(space).shapes) == shape
+    again = search(space, "flops_budget", cfg(mfile, sampler=sampler, n_trials=n, storage=db))
+    assert again.n_trials_done == n
+    assert any("left RUNNING" in note for note in again.notes)
+    trials = optuna.load_study(study_name=first.study_name, storage=f"sqlite:///{db}").trials
+    states = {t.number: t.state for t in trials}
+    assert states[zombie.number] == optuna.trial.TrialState.FAIL
+    retry = [t for t in trials if t.user_attrs.get("retry_of") == zombie.number]
+    if sampler == "exhaustive":  # no retry: failed trials do not count as visited
+        assert not retry and sorted(again.trial_ids) == sorted(costs)
+    else:
+        assert len(retry) == 1 and retry[0].state == optuna.trial.TrialState.COMPLETE
+        assert retry[0].params["shape"] == shape
+
+
+def _count(db, state):
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return con.execute("SELECT COUNT(*) FROM trials WHERE state = ?", (state,)).fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_killed_search_resumes_without_losing_or_repeating_trials(mfile, tmp_path):
+    db = tmp_path / "kill.db"
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [sys.executable, "-m", "stitchnas", "search", "tiny_test", "--target", "flops_budget",
+           "--measurements", str(mfile), "--storage", str(db), "--trials", "150",
+           "--predictor", "flops", "--seed", "5"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    # kill it mid-trial (a trial RUNNING) once at least 15 have completed
+    while _count(db, "COMPLETE") < 15 or _count(db, "RUNNING") < 1:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.time() < deadline, "the search did not start"
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    name_rows = sqlite3.connect(str(db)).execute("SELECT study_name FROM studies").fetchall()
+    assert len(name_rows) == 1
+    name = name_rows[0][0]
+    before = optuna.load_study(study_name=name, storage=f"sqlite:///{db}").trials
+    done = {t.number: t.params for t in before if t.state == optuna.trial.TrialState.COMPLETE}
+    running = [t.number for t in before if t.state == optuna.trial.TrialState.RUNNING]
+    assert 15 <= len(done) < 150
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=150, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "front of" in out.stdout
+    after = optuna.load_study(study_name=name, storage=f"sqlite:///{db}").trials
+    complete = [t for t in after if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 150
+    assert all(t.state != optuna.trial.TrialState.RUNNING for t in after)
+    by_number = {t.number: t for t in after}
+    for number, params in done.items():  # nothing finished was lost or re-run
+        assert by_number[number].state == optuna.trial.TrialState.COMPLETE
+        assert by_number[number].params == params
+    waiting = sum(t.state == optuna.trial.TrialState.WAITING for t in before)
+    assert len(after) == len(before) - waiting + (150 - len(done))  # no trial run twice
+    assert sum(t.state == optuna.trial.TrialState.FAIL for t in after) == len(running)
+    for number in running:  # what the killed process left RUNNING was failed and retried
+        assert by_number[number].state == optuna.trial.TrialState.FAIL
+        assert [t for t in after if t.user_attrs.get("retry_of") == number]
+    front = json.loads((Path(os.environ["STITCHNAS_RESULTS"]) / "tiny_test" / "flops_budget"
+                        / "front.json").read_text())
+    assert front["study"]["n_trials"] == 150
+
+
+# ---- bad input -----------------------------------------------------------------------------
+def test_cli_search_prints_where_each_front_went(capsys, mfile, results):
+    code, out, err = run_cli(capsys, "search", "tiny_test", "--target", "flops_budget", "--target",
+                             "params_budget", "--measurements", mfile, "--trials", "8",
+                             "--predictor", "flops")
+    assert code == 0, err
+    assert out.count("front of") == 2
+    assert str(results / "tiny_test" / "params_budget" / "front.json") in out
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--objectives", "acc1,flop"], "unknown objective 'flop' (did you mean flops?)"),
+    (["--objectives", "flops,params"], "need acc1"),
+    (["--objectives", "acc1,latency_ms"], "needs a latency target"),
+    (["--sampler", "nsga"], "unknown sampler 'nsga' (did you mean nsga2?)"),
+    (["--sampler", "optuna.samplers:NoSuch"], "has no 'NoSuch'"),
+    (["--storage", "results.txt"], "neither a URL nor a path"),
+    (["--storage", "postgresql://u:secret@127.0.0.1:1/db"], "cannot open Optuna storage"),
+    (["--storage", "sqlite:////proc/nope/x.db"], "storage"),
+    (["--target", "flops_budget"], "given twice"),
+])
+def test_cli_bad_input_is_one_line_exit_2(capsys, mfile, extra, message):
+    code, _, err = run_cli(capsys, "search", "tiny_test", "--target", "flops_budget",
+                           "--measurements", mfile, "--predictor", "flops", *extra)
+    assert code == 2 and message in err and err.count("\n") == 1, err
+    assert "secret" not in err
+
+
+def test_measurements_of_another_space_and_missing_ones(capsys, mfile, tmp_path):
+    code, _, err = run_cli(capsys, "search", "fmnist_vit_2way", "--target", "flops_budget",
+                           "--measurements", mfile)
+    assert code == 2 and "belongs to another space" in err
+    code, _, err = run_cli(capsys, "search", "tiny_test", "--target", "flops_budget")
+    assert code == 2 and "no measurements" in err and "stitchnas evaluate" in err
+
+
+# ---- the benchmark -----------------------------------------------------------------------------
+def test_bench_search_scores_found_fronts_against_the_truth(capsys, full, tmp_path):
+    out = tmp_path / "bench"
+    code, stdout, err = run_cli(capsys, "bench", "search", "tiny_test", "--measurements", full,
+                                "--trials", "16", "--seeds", "0,1", "--samplers",
+                                "nsga2,random,exhaustive", "--train-fraction", "0.5", "--predictor",
+                                "flops", "--out", out)
+    assert code == 0, err
+    report = json.loads((out / "search_tiny_test_measured50.json").read_text())
+    assert (out / "search_tiny_test_measured50.png").stat().st_size > 0
+    assert report["train_size"] == 7 and report["trials"] == 16
+    for entry in report["results"].values():
+        for ref in ("nadir", "log_nadir", "chance"):
+            curve = entry[f"hv_ratio_{ref}"]["mean"]
+            assert len(curve) == 16
+            assert all(v is None or 0 <= v <= 1 + 1e-9 for v in curve)
+        assert entry["distinct"]["mean"][-1] <= 14
+    ex = report["results"]["exhaustive"]
+    assert ex["distinct"]["mean"][13] == 14  # every candidate after 14 trials
+    for seed_ceiling, final in zip(report["ceiling"]["per_seed"], ex["final_nadir"]["per_seed"]):
+        assert final == pytest.approx(seed_ceiling["hv_ratio_nadir"])  # exhaustive = the ceiling
+    assert "ceiling" in stdout
+    # everything measured: the search alone is scored, and exhaustive finds the true front
+    from stitchnas.bench import bench_search
+
+    r = bench_search("tiny_test", full, train_fraction=1.0, trials=14, seeds=(0,),
+                     samplers=("exhaustive",), out_dir=None)
+    assert r["ceiling"]["hv_ratio_nadir_mean"] == pytest.approx(1.0)
+    assert r["results"]["exhaustive"]["final_nadir"]["mean"] == pytest.approx(1.0)
+
+
+def test_package_attribute_search_is_callable_even_after_importing_the_module(space, mfile):
+    import stitchnas
+    import stitchnas.search  # noqa: F401 - the package attribute becomes the module
+
+    r = stitchnas.search(space, "flops_budget", cfg(mfile, n_trials=5, storage="memory", save=False))
+    assert r.n_trials_done == 5 and isinstance(stitchnas.SearchConfig(), SearchConfig)

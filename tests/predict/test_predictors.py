@@ -1,0 +1,304 @@
+import json
+import textwrap
+
+import numpy as np
+import pytest
+from support import REPO, SHARED, run_cli
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from stitchnas.errors import StitchnasError
+from stitchnas.predict import StitchFeaturizer, make_stitches
+from stitchnas.measure import read_measurements
+from stitchnas.predict import cross_validate, ranking_scores
+from stitchnas.predict import create_predictor, list_predictors, predict_with_std
+from stitchnas.space import load_space
+from stitchnas.predict import suggest
+from stitchnas.testing import check_predictor
+
+FMNIST = REPO / "results" / "fmnist_vit_2way" / "measurements.jsonl"
+PUBLISHED = SHARED / "snnet_v1_deit_tsb.jsonl"
+
+
+
+
+@pytest.fixture(scope="module")
+def fmnist():
+    space = load_space("fmnist_vit_2way")
+    return space, read_measurements(FMNIST, space)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    space = load_space("tiny_test")
+    stitches = make_stitches(space)
+    f = np.log([s.flops for s in stitches])
+    acc = 50 + 10 * (f - f.min()) / np.ptp(f) - 3.0 * np.array([s.num_stitches for s in stitches])
+    return space, stitches, acc
+
+
+def test_featurizer_is_relative_and_names_its_columns(tiny):
+    space, stitches, _ = tiny
+    feats = StitchFeaturizer().fit(stitches)
+    X = feats.transform(stitches)
+    names = list(feats.get_feature_names_out())
+    assert X.shape == (len(stitches), len(names)) and np.all(np.isfinite(X))
+    col = {n: X[:, i] for i, n in enumerate(names)}
+    anchors = [i for i, s in enumerate(stitches) if s.is_anchor]
+    # the smallest anchor sits at 0 and the largest at 1 on the family's FLOPs scale
+    assert sorted(col["flops_rel"][anchors]) == pytest.approx([0.0, 1.0])
+    two = next(i for i, s in enumerate(stitches) if s.num_stitches == 2)
+    assert col["num_stitches"][two] == 2 and col["stitch1_direction"][two] != 0
+    with pytest.raises(StitchnasError, match="Stitch records"):
+        feats.transform(X)
+
+
+def test_any_sklearn_regressor_plugs_in_through_the_featuriser(tiny):
+    _, stitches, acc = tiny
+    model = make_pipeline(StitchFeaturizer(), StandardScaler(), Ridge(alpha=1.0))
+    model.fit(stitches[::2], acc[::2])
+    pred = model.predict(stitches[1::2])
+    assert pred.shape == (len(stitches[1::2]),)
+    assert ranking_scores(pred, acc[1::2])["kendall_tau"] > 0.5
+    check_predictor(model)  # a plain pipeline passes the conformance check
+    mean, std = predict_with_std(model, stitches)
+    assert std is None and mean.shape == (len(stitches),)
+
+
+@pytest.mark.parametrize("name", ["flops", "gp", "extra_trees", "random_forest", "auto"])
+def test_builtins_follow_the_protocol(name):
+    check_predictor(name)
+
+
+def test_gp_and_forest_say_how_sure_they_are(tiny):
+    _, stitches, acc = tiny
+    for name in ("gp", "extra_trees"):
+        model = create_predictor(name).fit(stitches[:6], acc[:6])
+        mean, std = model.predict(stitches, return_std=True)
+        assert np.all(std >= 0) and std[6:].max() > 0
+
+
+def test_conformance_check_names_what_a_broken_predictor_gets_wrong():
+    from sklearn.base import BaseEstimator, RegressorMixin
+
+    class NoSelf(RegressorMixin, BaseEstimator):
+        def fit(self, X, y):
+            self.mean_ = float(np.mean(y))
+
+        def predict(self, X):
+            return np.full(len(X) + 1, self.mean_)
+
+    with pytest.raises(AssertionError) as err:
+        check_predictor(NoSelf)
+    text = str(err.value)
+    assert "fit must return self" in text and "one number per stitch" in text
+
+    class Eager(RegressorMixin, BaseEstimator):
+        def __init__(self, alpha=1.0):
+            self.alpha = alpha
+            self.model_ = Ridge(alpha)  # work in __init__: not allowed
+
+        def fit(self, X, y):
+            self.model_.fit(np.log([[s.flops] for s in X]), y)
+            return self
+
+        def predict(self, X, return_std=False):
+            mean = self.model_.predict(np.log([[s.flops] for s in X]))
+            return (mean, -np.ones(len(mean))) if return_std else mean
+
+    with pytest.raises(AssertionError) as err:
+        check_predictor(Eager)
+    assert "__init__ sets fitted-looking attributes" in str(err.value)
+    assert "std must be finite and >= 0" in str(err.value)
+
+
+PLUGIN = textwrap.dedent('''
+    import numpy as np
+    from sklearn.base import BaseEstimator, RegressorMixin
+
+    class LogFlopsLine(RegressorMixin, BaseEstimator):
+        """Least-squares line of accuracy on log-FLOPs."""
+
+        def __init__(self, degree=1):
+            self.degree = degree
+
+        def fit(self, X, y):
+            self.coef_ = np.polyfit(np.log([s.flops for s in X]), y, self.degree)
+            return self
+
+        def predict(self, X):
+            return np.polyval(self.coef_, np.log([s.flops for s in X]))
+''')
+
+
+@pytest.fixture
+def plugin(tmp_path, monkeypatch):
+    (tmp_path / "myplugin.py").write_text(PLUGIN)
+    dist = tmp_path / "myplugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: myplugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[stitchnas.predictors]\nlogline = myplugin:LogFlopsLine\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_custom_predictor_by_dotted_path_and_entry_point(plugin, tiny, fmnist, capsys):
+    _, stitches, acc = tiny
+    model = create_predictor("myplugin:LogFlopsLine").fit(stitches, acc)
+    assert type(model).__name__ == "LogFlopsLine"
+    check_predictor("myplugin:LogFlopsLine")
+    assert "logline" in list_predictors("log*")
+    assert type(create_predictor("logline")).__name__ == "LogFlopsLine"
+    code, out, err = run_cli(capsys, "predictor-cv", "fmnist_vit_2way", "--measurements", FMNIST,
+                             "--predictor", "myplugin:LogFlopsLine", "--repeats", "3")
+    assert code == 0, err
+    assert "myplugin:LogFlopsLine" in out and "flops (baseline)" in out
+
+
+def test_unknown_predictor_names_close_matches():
+    with pytest.raises(StitchnasError, match="did you mean extra_trees"):
+        create_predictor("extra_tree")
+    with pytest.raises(StitchnasError, match="cannot import"):
+        create_predictor("no_such_module_xyz:Thing")
+
+
+def test_default_beats_flops_on_two_way_table(fmnist):
+    space, rows = fmnist
+    report = cross_validate(space, rows, "auto", repeats=5, progress=False)
+    assert report.train_size == 17
+    assert report.scores.kendall_tau > report.baseline.kendall_tau + 0.05
+    assert report.scores.mae < report.baseline.mae
+
+
+@pytest.mark.skipif(not PUBLISHED.is_file(), reason=f"{PUBLISHED} is absent")
+def test_default_does_not_lose_to_flops_on_published_one_way_table():
+    from stitchnas.measure import import_snnet
+
+    space = load_space("deit_tsb_v1")
+    rows = import_snnet(PUBLISHED, space).rows
+    report = cross_validate(space, rows, "auto", repeats=5, progress=False)
+    assert report.scores.kendall_tau >= report.baseline.kendall_tau - 1e-12
+    assert report.baseline.kendall_tau > 0.9
+
+
+def test_predict_writes_every_candidate(fmnist, tmp_path, capsys):
+    space, rows = fmnist
+    few = tmp_path / "few.jsonl"
+    few.write_text("".join(json.dumps(m.to_json()) + "\n" for m in rows[::6]))
+    out = tmp_path / "pred.jsonl"
+    code, stdout, err = run_cli(capsys, "predict", "fmnist_vit_2way", "--measurements", few,
+                                "--predictor", "gp", "--out", out)
+    assert code == 0, err
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["id"] for r in lines] == [c.id for c in space.candidates]
+    assert set(lines[0]) >= {"id", "route", "acc1_pred", "acc1_std"}
+    assert all(r["acc1_std"] >= 0 for r in lines)
+
+
+def test_suggest_picks_unmeasured_stitches_anchors_first(fmnist, capsys, tmp_path):
+    space, rows = fmnist
+    some = [m for m in rows if m.id in (0, 1, 5, 20, 40, 60)]  # anchor 2 unmeasured
+    picks = suggest(space, some, k=5, predictor="gp")
+    ids = [p.id for p in picks]
+    assert ids[0] == 2 and picks[0].reason == "unmeasured anchor"
+    assert len(set(ids)) == 5 and not set(ids) & {m.id for m in some}
+    assert all(p.gain >= 0 for p in picks)
+    path = tmp_path / "some.jsonl"
+    path.write_text("".join(json.dumps(m.to_json()) + "\n" for m in some))
+    code, out, err = run_cli(capsys, "suggest", "fmnist_vit_2way", "--measurements", path, "--k", "3",
+                             "--predictor", "gp")
+    assert code == 0, err
+    assert "stitchnas evaluate fmnist_vit_2way --ids 2," in out
+
+
+class _FixedPosterior:
+    """A predictor with a known posterior: ``means``/``stds`` by stitch id, else ``default``."""
+
+    def __init__(self, means=None, stds=None, default=(70.0, 1e-3)):
+        self.means, self.stds, self.default = means, stds, default
+
+    def get_params(self, deep=True):
+        return {"means": self.means, "stds": self.stds, "default": self.default}
+
+    def set_params(self, **params):
+        for k, v in params.items():
+            setattr(self, k, v)
+        return self
+
+    def fit(self, X, y):
+        return self
+
+    def predict(self, X, return_std=False):
+        mean = np.array([(self.means or {}).get(s.id, self.default[0]) for s in X], dtype=float)
+        std = np.array([(self.stds or {}).get(s.id, self.default[1]) for s in X], dtype=float)
+        return (mean, std) if return_std else mean
+
+
+def test_suggest_ranks_by_probability_of_pareto_optimality(fmnist):
+    """Measured anchors 0 (83.78%, cheapest), 1 (86.38%), 2 (87.47%, dearest). Stitch 12 (FLOPs
+    between anchors 0 and 1) is predicted at exactly anchor 0's accuracy, std 1: on the front in
+    half the samples. Stitch 22 (between 1 and 2) at anchor 1's + 2, std 1: on it with
+    P(z > -2) = 0.977 (kappa 2 doubles the spread: P(z > -1) = 0.84). Stitch 7 at 80 +- 1 almost
+    never beats anchor 0; everything else sits far below at 70 +- 0.001."""
+    from scipy.stats import norm
+
+    space, rows = fmnist
+    anchors = [m for m in rows if m.id in (0, 1, 2)]
+    acc = {m.id: m.acc1 for m in anchors}
+    model = _FixedPosterior(means={12: acc[0], 22: acc[1] + 2.0, 7: 80.0}, stds={12: 1.0, 22: 1.0, 7: 1.0})
+    picks = suggest(space, anchors, k=3, predictor=model, seed=3)
+    assert [p.id for p in picks[:2]] == [22, 12]
+    assert picks[0].gain == pytest.approx(norm.cdf(2.0), abs=0.03)
+    assert picks[1].gain == pytest.approx(0.5, abs=0.05)
+    assert picks[2].gain < 0.01 and all(p.reason == "probability on the front" for p in picks)
+    assert picks[0].acc1_pred == pytest.approx(acc[1] + 2.0) and picks[0].acc1_std == pytest.approx(1.0)
+    # seeded: the same seed gives the same picks and probabilities
+    assert suggest(space, anchors, k=3, predictor=model, seed=3) == picks
+    wide = suggest(space, anchors, k=2, predictor=model, kappa=2.0, seed=3)
+    assert wide[0].id == 22 and wide[0].gain == pytest.approx(norm.cdf(1.0), abs=0.04)
+    # kappa 0: the predicted means' front, 12 tied with anchor 0 at a higher cost is off it
+    mean_only = {p.id: p.gain for p in suggest(space, anchors, k=2, predictor=model, kappa=0.0)}
+    assert mean_only[22] == 1.0 and mean_only.get(12, 0.0) == 0.0
+    with pytest.raises(StitchnasError, match="kappa"):
+        suggest(space, anchors, k=2, predictor=model, kappa=-1.0)
+    with pytest.raises(StitchnasError, match="acquisition"):
+        suggest(space, anchors, k=2, predictor=model, acquisition="ucb")
+
+
+def test_suggest_with_a_gp_samples_jointly_and_keeps_the_optimistic_rule(fmnist):
+    from stitchnas.pareto import front_indices
+    from stitchnas.predict._suggest import _fit
+
+    space, rows = fmnist
+    some = [m for m in rows if m.id in (0, 1, 2, 5, 20, 40, 60)]
+    picks = suggest(space, some, k=6, predictor="gp", seed=1)
+    gains = [p.gain for p in picks]
+    assert all(0.0 <= g <= 1.0 for g in gains) and gains == sorted(gains, reverse=True)
+    assert not {p.id for p in picks} & {m.id for m in some}
+    assert suggest(space, some, k=6, predictor="gp", seed=1) == picks
+    # kappa 0: probability 1 exactly for the unmeasured members of the predicted front
+    stitches, measured, _, _, acc = _fit(space, some, "gp", 0)
+    front = {stitches[i].id for i in front_indices(acc, [s.flops for s in stitches])} - {m.id for m in some}
+    certain = {p.id for p in suggest(space, some, k=20, predictor="gp", kappa=0.0) if p.gain == 1.0}
+    assert front and certain == front
+    old = suggest(space, some, k=3, predictor="gp", acquisition="optimistic")
+    assert len(old) == 3 and all(p.reason == "optimistic hypervolume gain" for p in old)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: r.update(id=9999), "9999"),
+    (lambda r: r.update(route=[[0, 0, 3], [1, 3, 6]]), "route"),
+    (lambda r: r.update(acc1=float("nan")), "acc1"),
+])
+def test_bad_measurement_files_are_refused_in_one_line(fmnist, tmp_path, capsys, edit, message):
+    space, rows = fmnist
+    docs = [m.to_json() for m in rows[:10]]
+    edit(docs[3])
+    path = tmp_path / "bad.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    for cmd in ("predictor-cv", "suggest"):
+        code, out, err = run_cli(capsys, cmd, "fmnist_vit_2way", "--measurements", path)
+        assert code == 2 and out == ""
+        assert err.startswith("stitchnas: error:") and err.count("\n") == 1
+        assert message in err and "bad.jsonl" in err

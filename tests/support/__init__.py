@@ -1,0 +1,34 @@
+"""Test helpers shared by the test modules: paths, tiny anchors, running the CLI in-process."""
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared" / "data"
+
+
+def write_space(tmp_path, text: str, name: str = "space.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+TINY_VIT = (
+    "{{model: vit_tiny_patch16_224, name: {name}, kwargs: {{img_size: 28, patch_size: {patch}, "
+    "in_chans: 1, num_classes: 10, embed_dim: {dim}, depth: {depth}, num_heads: 2}}}}"
+)
+
+
+def tiny_anchor(name: str, dim: int, depth: int = 4, patch: int = 7) -> str:
+    return TINY_VIT.format(name=name, dim=dim, depth=depth, patch=patch)
+
+
+def run_cli(capsys, *argv):
+    """Run the CLI in-process: (exit code, stdout, stderr), argparse's own exits included."""
+    from stitchnas.cli import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -1,0 +1,74 @@
+import json
+
+import pytest
+from support import tiny_anchor, write_space
+
+from stitchnas.cli import main
+from stitchnas.errors import StitchnasError
+from stitchnas.fronts import load_front
+from stitchnas.workflows import RunConfig, run
+from stitchnas.space import load_space
+
+SPACE = """name: run_tiny
+input_size: [1, 28, 28]
+anchors:
+  - {a}, checkpoint: '${{results}}/anchors/run_tiny/s.pt'}}
+  - {b}, checkpoint: '${{results}}/anchors/run_tiny/l.pt'}}
+rule: {{type: two_way, pairs: nearest, max_stitches: 2}}
+data: {{name: digits}}
+training:
+  anchors: {{epochs: 6, batch_size: 32, lr: 0.003}}
+  stitching: {{epochs: 1, batch_size: 32, freeze_anchors: true}}
+run:
+  initial: 4
+  rounds: 1
+  per_round: 3
+  targets: [flops_budget, params_budget]
+  trials: 40
+"""
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
+    path = write_space(tmp_path, SPACE.format(a=tiny_anchor("s", 16)[:-1], b=tiny_anchor("l", 32)[:-1]))
+    return tmp_path / "results", path
+
+
+def test_run_end_to_end_then_reuses_everything(results, capsys):
+    root, path = results
+    space = load_space(path)
+    report = run(space, log=lambda m: None)
+    assert [s.name for s in report.steps] == ["anchors", "stitching layers", "measurements",
+                                              "predictor", "latency tables", "search"]
+    assert "trained s, l" in report.steps[0].done
+    for target in ("flops_budget", "params_budget"):
+        front = load_front(space, target, results=root)
+        assert front.members and front.objectives[0] == "acc1"
+        assert (root / "run_tiny" / target / "front.png").is_file()
+        sources = {m.acc1_source for m in front.members}
+        assert sources <= {"measured", "predicted"}
+    measured = (root / "run_tiny" / "run" / "measurements.jsonl").read_text().splitlines()
+    assert len(measured) == 4 + 3  # 2 anchors + 2 random, then 3 suggested
+    text = (root / "run_tiny" / "run" / "report.md").read_text()
+    assert "## Target `flops_budget`" in text and "| step | seconds | what |" in text
+    doc = json.loads((root / "run_tiny" / "run" / "report.json").read_text())
+    assert doc["measured"] == 7 and set(doc["fronts"]) == {"flops_budget", "params_budget"}
+
+    again = run(space, log=lambda m: None)  # nothing is redone
+    assert again.steps[0].done == "reused saved checkpoints"
+    assert again.steps[1].done.startswith("reused")
+    assert "0 new" in again.steps[2].done
+    assert len((root / "run_tiny" / "run" / "measurements.jsonl").read_text().splitlines()) == 7
+
+
+def test_bad_run_sections_are_one_line_errors(tmp_path, capsys):
+    for bad, message in [("run: {rounds: -1}", "run.rounds"), ("run: {nope: 1}", "unknown key"),
+                         ("run: {targets: []}", "run.targets is empty")]:
+        path = write_space(tmp_path, SPACE.split("run:")[0].format(
+            a=tiny_anchor("s", 16)[:-1], b=tiny_anchor("l", 32)[:-1]) + bad + "\n")
+        with pytest.raises(StitchnasError, match=message):
+            RunConfig.from_space(load_space(path))
+        code = main(["run", str(path)])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("stitchnas: error:") and err.count("\n") == 1

@@ -1,0 +1,51 @@
+import json
+
+from support import tiny_anchor, write_space
+from stitchnas.measure import DataSpec
+from stitchnas.measure import read_measurements
+from stitchnas.space import load_space
+from stitchnas.workflows import snnet_study
+from stitchnas.measure import AnchorTrainConfig, StitchTrainConfig
+
+
+def test_study_end_to_end_on_digits(tmp_path):
+    text = (f"name: digits_study\ninput_size: [1, 28, 28]\nanchors:\n"
+            f"  - {tiny_anchor('s', 16, depth=3)[:-1]}, checkpoint: s.pt}}\n"
+            f"  - {tiny_anchor('l', 32, depth=3)[:-1]}, checkpoint: l.pt}}\n"
+            "rule: {type: two_way}\n")
+    space = load_space(write_space(tmp_path, text))
+    report = snnet_study(
+        space, DataSpec("digits", input_size=(1, 28, 28)),
+        AnchorTrainConfig(epochs=4, batch_size=32, lr=3e-3),
+        StitchTrainConfig(epochs=1, batch_size=32, calib_size=128, freeze_anchors=False),
+        out_dir=tmp_path / "out", log=lambda m: None,
+    )
+    out = tmp_path / "out"
+    rows = read_measurements(out / "measurements.jsonl", space)
+    assert [r.id for r in rows] == [c.id for c in space.candidates]
+    assert len(read_measurements(out / "measurements_uniform.jsonl", space)) == len(rows)
+    assert (out / "measured_front.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| id | route |" in (out / "measurements.md").read_text()
+    saved = json.loads((out / "snnet_study.json").read_text())
+    stats = saved["stats"]
+    assert stats["least_squares"]["mean_stitch_acc1"] > stats["random_init"]["mean_stitch_acc1"]
+    assert stats["trained_flops"]["front_size"] >= 1
+    assert set(saved["times_s"]) >= {"train_anchors_s", "train_flops_s", "train_uniform_s",
+                                     "evaluate_least_squares_s"}
+    assert report["stats"] == stats
+
+
+def test_study_tables_replace_an_older_space_version(tmp_path):
+    """A table left by an earlier version of the space is replaced whole, not merged (nor refused)."""
+    from stitchnas.measure import Measurement
+    from stitchnas.workflows._study import _replace_table
+
+    space = load_space("tiny_test")
+    rows = [Measurement(c.id, c.route, 50.0, None, None, 1, 1, "d", "c", space.name, space.content_hash)
+            for c in space.candidates[:3]]
+    path = tmp_path / "measurements.jsonl"
+    stale = rows[0].to_json() | {"space_hash": "0" * 16}
+    path.write_text(json.dumps(stale) + "\n")
+    _replace_table(path, rows)
+    assert [r.id for r in read_measurements(path, space)] == [0, 1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["measurements.jsonl"]
