@@ -136,9 +136,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"dataset {spec.name} has {classes} classes but the network predicts "
             f"{network_classes(net)}: evaluate on the dataset the network was trained for"
         )
-    dataset = f"{spec.name}:val" + (f":subset{len(val)}" if args.val_subset else "")
-    if spec.name == "imagefolder":
-        dataset = f"imagefolder({spec.root}):val" + (f":subset{len(val)}" if args.val_subset else "")
+    dataset = spec.label(len(val))
     loader = make_loader(val, args.batch_size, shuffle=False)
     if args.storage is not None:
         return _evaluate_distributed(args, space, ids, net, loader, out=out, dataset=dataset,

@@ -18,7 +18,6 @@ _EXPORTS = {
     "front_csv": "_front",
     "front_path": "_front",
     "load_front": "_front",
-    "mask_password": "_front",
     "render_front_png": "_front",
     "resolve_candidate": "_front",
     "save_front": "_front",

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import StitchnasError
+from ..storage import mask_password
 from ..fileio import atomic_write, results_dir, write_text
 from ..space import Candidate, Route
 
@@ -50,7 +50,6 @@ __all__ = [
     "export_model",
     "front_path",
     "load_front",
-    "mask_password",
     "resolve_candidate",
     "save_front",
 ]
@@ -118,21 +117,6 @@ def _version() -> str:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def mask_password(url: str | None) -> str | None:
-    """A storage URL with any password replaced by ``***`` (``postgresql://u:***@host/db``)."""
-    if not url or "@" not in url:
-        return url
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        userinfo, _, hostinfo = parts.netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
-    except ValueError:
-        return url
 
 
 # ---------------------------------------------------------------------------------------------

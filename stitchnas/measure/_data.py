@@ -82,6 +82,16 @@ class DataSpec:
     val_subset: int | None = None
     seed: int = 0
 
+    def label(self, val_images: int | None = None) -> str:
+        """The ``dataset`` label that measurement rows carry, the one definition every writer and
+        reader uses: name (an image folder with its absolute root), split, and ``subsetN`` when
+        ``val_subset`` keeps ``val_images`` of the split."""
+        name = self.name
+        if self.name == "imagefolder" and self.root is not None:
+            name = f"imagefolder({Path(self.root).expanduser().resolve()})"
+        subset = f":subset{val_images if val_images is not None else self.val_subset}"
+        return f"{name}:val" + (subset if self.val_subset else "")
+
     def __post_init__(self) -> None:
         if self.name not in DATASET_NAMES:
             raise StitchnasError(

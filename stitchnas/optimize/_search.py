@@ -48,7 +48,8 @@ import numpy as np
 from ..storage import (StaleWatch, StudyMutex, fail_trials, pg_lock_key, poll_interval, study_lock, tell, trials_in, worker_name)
 from ..errors import StitchnasError
 from ..fileio import results_dir
-from ..fronts import OBJECTIVES, Front, FrontPoint, mask_password, save_front
+from ..fronts import OBJECTIVES, Front, FrontPoint, save_front
+from ..storage import mask_password
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .._util import lazy_exports
 
 _EXPORTS = {
+    "mask_password": "_urls",
     "EVALUATE_KIND": "_workers",
     "EvaluateWork": "_workers",
     "HEARTBEAT_KEY": "_workers",

@@ -182,7 +182,7 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
     rows = [m for m in rows if m.checkpoint == str(ckpt)] if not retrained else []
     spec = _data_spec(space, cfg.val_subset)
     _, val, classes = load_datasets(spec)
-    dataset = f"{spec.name}:val" + (f":subset{len(val)}" if cfg.val_subset else "")
+    dataset = spec.label(len(val))
     rows = [m for m in rows if m.dataset == dataset]
     net = None
 

@@ -65,10 +65,10 @@ def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfi
     anchors = train_anchors(space, data, anchor_cfg, device=device, only_missing=True, log=log)
     times["train_anchors_s"] = time.perf_counter() - t0
 
-    _, val, num_classes = load_datasets(replace(data, input_size=tuple(space.input_size),
-                                                val_subset=val_subset))
+    val_spec = replace(data, input_size=tuple(space.input_size), val_subset=val_subset)
+    _, val, num_classes = load_datasets(val_spec)
     loader = make_loader(val, 500, shuffle=False)
-    dataset = f"{data.name}:val" + (f":subset{len(val)}" if val_subset else "")
+    dataset = val_spec.label(len(val))
     ids = [c.id for c in space.candidates]
 
     def run(name: str, net, checkpoint: str) -> list[Measurement]:
