@@ -6,87 +6,77 @@ stitching layers, and find the Pareto-optimal stitches for each hardware target.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ._util import lazy_exports
 
 __version__ = "0.1.0"
 
-_LAZY = {
-    "StitchnasError": "stitchnas.errors",
-    "Route": "stitchnas.space",
-    "Segment": "stitchnas.space",
-    "Candidate": "stitchnas.space",
-    "SearchSpace": "stitchnas.space",
-    "load_space": "stitchnas.space",
-    "list_spaces": "stitchnas.space",
-    "list_rules": "stitchnas.space",
-    "StitchedNetwork": "stitchnas.network",
-    "RouteModule": "stitchnas.network",
-    "StitchingLayer": "stitchnas.network",
-    "AnchorAdapter": "stitchnas.anchors",
-    "FeatureSpec": "stitchnas.anchors",
-    "register_adapter": "stitchnas.anchors",
-    "Profiler": "stitchnas.costs",
-    "Cost": "stitchnas.costs",
-    "StitchCost": "stitchnas.costs",
-    "count_flops": "stitchnas.costs",
-    "DataSpec": "stitchnas.measure",
-    "load_datasets": "stitchnas.measure",
-    "load_network": "stitchnas.network",
-    "AnchorTrainConfig": "stitchnas.measure",
-    "StitchTrainConfig": "stitchnas.measure",
-    "train_anchors": "stitchnas.measure",
-    "train_stitched": "stitchnas.measure",
-    "evaluate_candidates": "stitchnas.measure",
-    "Measurement": "stitchnas.measure",
-    "read_measurements": "stitchnas.measure",
-    "write_measurements": "stitchnas.measure",
-    "import_snnet": "stitchnas.measure",
-    "hypervolume": "stitchnas.pareto",
-    "Stitch": "stitchnas.predict",
-    "StitchFeaturizer": "stitchnas.predict",
-    "make_stitches": "stitchnas.predict",
-    "create_predictor": "stitchnas.predict",
-    "list_predictors": "stitchnas.predict",
-    "register_predictor": "stitchnas.predict",
-    "cross_validate": "stitchnas.predict",
-    "suggest": "stitchnas.predict",
-    "Target": "stitchnas.costs",
-    "Budgets": "stitchnas.costs",
-    "load_target": "stitchnas.costs",
-    "list_targets": "stitchnas.costs",
-    "LatencyTable": "stitchnas.costs",
-    "StitchLatency": "stitchnas.costs",
-    "TargetCost": "stitchnas.costs",
-    "profile_latency": "stitchnas.costs",
-    "get_latency_table": "stitchnas.costs",
-    "load_latency_table": "stitchnas.costs",
-    "target_costs": "stitchnas.costs",
-    "Front": "stitchnas.fronts",
-    "FrontPoint": "stitchnas.fronts",
-    "NothingFits": "stitchnas.fronts",
-    "load_front": "stitchnas.fronts",
-    "save_front": "stitchnas.fronts",
-    "build_model": "stitchnas.fronts",
-    "export_model": "stitchnas.fronts",
-    "search": "stitchnas.optimize",
-    "search_targets": "stitchnas.optimize",
-    "SearchConfig": "stitchnas.optimize",
-    "SearchResult": "stitchnas.optimize",
+_EXPORTS = {
+    "StitchnasError": "errors",
+    "Route": "space",
+    "Segment": "space",
+    "Candidate": "space",
+    "SearchSpace": "space",
+    "load_space": "space",
+    "list_spaces": "space",
+    "list_rules": "space",
+    "StitchedNetwork": "network",
+    "RouteModule": "network",
+    "StitchingLayer": "network",
+    "AnchorAdapter": "anchors",
+    "FeatureSpec": "anchors",
+    "register_adapter": "anchors",
+    "list_adapters": "anchors",
+    "register_rule": "space",
+    "Profiler": "costs",
+    "Cost": "costs",
+    "StitchCost": "costs",
+    "count_flops": "costs",
+    "DataSpec": "measure",
+    "load_datasets": "measure",
+    "load_network": "network",
+    "AnchorTrainConfig": "measure",
+    "StitchTrainConfig": "measure",
+    "train_anchors": "measure",
+    "train_stitched": "measure",
+    "evaluate_candidates": "measure",
+    "Measurement": "measure",
+    "read_measurements": "measure",
+    "write_measurements": "measure",
+    "import_snnet": "measure",
+    "hypervolume": "pareto",
+    "Stitch": "predict",
+    "StitchFeaturizer": "predict",
+    "make_stitches": "predict",
+    "create_predictor": "predict",
+    "list_predictors": "predict",
+    "register_predictor": "predict",
+    "fit_on_measured": "predict",
+    "list_samplers": "optimize",
+    "cross_validate": "predict",
+    "suggest": "predict",
+    "Target": "costs",
+    "Budgets": "costs",
+    "load_target": "costs",
+    "list_targets": "costs",
+    "LatencyTable": "costs",
+    "StitchLatency": "costs",
+    "TargetCost": "costs",
+    "profile_latency": "costs",
+    "get_latency_table": "costs",
+    "load_latency_table": "costs",
+    "target_costs": "costs",
+    "Front": "fronts",
+    "FrontPoint": "fronts",
+    "NothingFits": "fronts",
+    "load_front": "fronts",
+    "save_front": "fronts",
+    "build_model": "network",
+    "export_model": "network",
+    "search": "optimize",
+    "search_targets": "optimize",
+    "SearchConfig": "optimize",
+    "SearchResult": "optimize",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
-
-
-def __getattr__(name: str) -> Any:
-    """Import heavy modules (torch, timm, fvcore) only when their names are first used."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'stitchnas' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__ = sorted(_EXPORTS) + ["__version__"]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,7 +6,7 @@ import difflib
 import importlib
 from typing import Any, Callable, Iterable
 
-__all__ = ["lazy_exports", "close_matches", "did_you_mean", "import_object"]
+__all__ = ["lazy_exports", "close_matches", "did_you_mean", "did_you_mean_key", "import_object"]
 
 
 def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list]]:
@@ -34,9 +34,18 @@ def close_matches(word: Any, choices: Iterable[str], n: int = 3) -> list[str]:
 
 
 def did_you_mean(word: Any, choices: Iterable[str], n: int = 3) -> str:
-    """``"; did you mean 'a', 'b'?"`` for the close matches of ``word``, or ``""`` if none is close."""
+    """``"; did you mean a, b?"`` for the close matches of ``word``, or ``""`` if none is close."""
     close = close_matches(word, choices, n)
-    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+def did_you_mean_key(unknown: Iterable[Any], known: Iterable[str]) -> str:
+    """``" (did you mean 'anchors'?)"`` for the first unknown file key close to a known one."""
+    for key in unknown:
+        close = close_matches(key, sorted(known), n=1)
+        if close:
+            return f" (did you mean {close[0]!r}?)"
+    return ""
 
 
 def import_object(spec: str, what: str = "object") -> Any:

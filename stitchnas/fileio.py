@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .paths import results_dir  # defined in stitchnas.paths; kept here for old imports
+
 __all__ = ["atomic_write", "write_json", "write_text", "results_dir"]
 
 
@@ -64,8 +66,3 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_json(path: str | os.PathLike, obj) -> None:
     write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
-
-
-def results_dir() -> Path:
-    """Where results go: ``$STITCHNAS_RESULTS`` or ``./results``."""
-    return Path(os.environ.get("STITCHNAS_RESULTS") or "results")

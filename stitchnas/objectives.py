@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Objective", "OBJECTIVES", "OBJECTIVES_BY_NAME", "DIRECTIONS", "BUDGETS", "BUDGET_KEYS", "LIMIT_KEYS",
-    "objective_of", "is_upper_limit", "format_value", "axis_label", "budget_unit",
+    "objective_of", "is_upper_limit", "limit_help", "format_value", "axis_label", "budget_unit",
 ]
 
 
@@ -25,16 +25,20 @@ class Objective:
     axis: str
     tightest: str  # how a query names the best value any member reaches
     budget: str  # the limit's key: max_<name> for costs, min_<name> for accuracy
+    limit_help: str  # the help of the limit's command-line flag (argparse: %% for %)
 
 
 _ALL = (
-    Objective("acc1", "maximize", "%", "top-1 (%)", "the most accurate member reaches", "min_acc1"),
-    Objective("flops", "minimize", "flops", "FLOPs", "the cheapest member needs", "max_flops"),
-    Objective("params", "minimize", "params", "parameters", "the smallest member has", "max_params"),
+    Objective("acc1", "maximize", "%", "top-1 (%)", "the most accurate member reaches", "min_acc1",
+              "least top-1 accuracy (%%)"),
+    Objective("flops", "minimize", "flops", "FLOPs", "the cheapest member needs", "max_flops",
+              "FLOPs limit, e.g. 1.5e9 or 1.5G"),
+    Objective("params", "minimize", "params", "parameters", "the smallest member has", "max_params",
+              "parameter limit, e.g. 5e6 or 5M"),
     Objective("latency_ms", "minimize", "ms", "latency (ms)", "the fastest member takes",
-              "max_latency_ms"),
+              "max_latency_ms", "latency limit on the target (ms)"),
     Objective("memory_mb", "minimize", "MB", "memory (MB)", "the leanest member needs",
-              "max_memory_mb"),
+              "max_memory_mb", "memory limit on the target (MB)"),
 )
 
 #: Every objective by name.
@@ -61,6 +65,11 @@ def objective_of(limit: str) -> str:
 def is_upper_limit(limit: str) -> bool:
     """True for ``max_*`` limits (value must be <= limit), False for ``min_*``."""
     return limit.startswith("max_")
+
+
+def limit_help(limit: str) -> str:
+    """The help text of a limit's command-line flag (``--max-flops``)."""
+    return OBJECTIVES_BY_NAME[objective_of(limit)].limit_help
 
 
 def budget_unit(limit: str) -> str:

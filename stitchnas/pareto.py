@@ -1,7 +1,9 @@
-"""Pareto fronts and hypervolume for accuracy (maximised) against a cost (minimised).
+"""Pareto fronts and hypervolume.
 
-Ties are handled strictly: a point is dominated only by one at least as good in both and
-better in one, so points with equal cost and accuracy both stay on the front.
+One filter, :func:`nondominated`, for any number of objectives; :func:`pareto_mask` and
+:func:`front_indices` are its two-objective form for accuracy (maximised) against a cost
+(minimised). Ties are handled strictly: a point is dominated only by one at least as good in every
+objective and better in one, so points with equal values all stay on the front.
 """
 
 from __future__ import annotations
@@ -10,26 +12,43 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["pareto_mask", "hypervolume", "front_indices"]
+__all__ = ["nondominated", "pareto_mask", "hypervolume", "front_indices"]
+
+
+def nondominated(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
+    """Mask of the rows no other row dominates (any number of objectives; ``directions`` are
+    ``maximize``/``minimize``). Domination is strict: equal rows both stay."""
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 2 or v.shape[1] != len(directions):
+        raise ValueError("values must be n x len(directions)")
+    sign = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
+    m = v * sign  # all minimised
+    n = len(m)
+    mask = np.ones(n, dtype=bool)
+    if m.shape[1] == 2:  # a sweep in O(n log n): by the second objective, then the first
+        best = np.inf
+        best_second = None
+        for i in np.lexsort((m[:, 0], m[:, 1])):
+            if m[i, 0] < best:
+                best, best_second = m[i, 0], m[i, 1]
+            elif m[i, 0] == best and m[i, 1] == best_second:
+                pass  # an exact tie with the current best stays on the front
+            else:
+                mask[i] = False
+        return mask
+    for i in range(n):
+        le = np.all(m <= m[i], axis=1)
+        lt = np.any(m < m[i], axis=1)
+        if np.any(le & lt):
+            mask[i] = False
+    return mask
 
 
 def pareto_mask(acc: Sequence[float], cost: Sequence[float]) -> np.ndarray:
     """Boolean mask of the points no other point dominates (higher acc, lower cost)."""
-    acc = np.asarray(acc, dtype=float)
-    cost = np.asarray(cost, dtype=float)
-    n = len(acc)
-    mask = np.ones(n, dtype=bool)
-    order = np.lexsort((-acc, cost))  # by cost ascending, then accuracy descending
-    best = -np.inf
-    best_cost = None
-    for i in order:
-        if acc[i] > best:
-            best, best_cost = acc[i], cost[i]
-        elif acc[i] == best and cost[i] == best_cost:
-            pass  # an exact tie with the current best stays on the front
-        else:
-            mask[i] = False
-    return mask
+    acc = np.asarray(acc, dtype=float).reshape(-1)
+    cost = np.asarray(cost, dtype=float).reshape(-1)
+    return nondominated(np.stack([acc, cost], axis=1), ("maximize", "minimize"))
 
 
 def front_indices(acc: Sequence[float], cost: Sequence[float]) -> list[int]:

@@ -9,10 +9,11 @@ from typing import Sequence
 from .fileio import atomic_write
 from .pareto import front_indices
 
-__all__ = ["plot_tradeoff", "plot_curves"]
+__all__ = ["plot_tradeoff", "plot_curves", "pyplot"]
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the headless Agg backend (imported on first use)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,12 +22,14 @@ def _pyplot():
     return plt
 
 
+
+
 def plot_tradeoff(path: str | os.PathLike, cost: Sequence[float], acc: Sequence[float],
                   is_anchor: Sequence[bool], labels: Sequence[str] | None = None, *,
                   title: str = "", xlabel: str = "GFLOPs", ylabel: str = "top-1 accuracy (%)",
                   series: dict[str, tuple[Sequence[float], Sequence[float]]] | None = None) -> Path:
     """Scatter every candidate, mark anchors, draw the front; extra ``series`` as other fronts."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     stitched = [i for i, a in enumerate(is_anchor) if not a]
     anchors = [i for i, a in enumerate(is_anchor) if a]
@@ -51,7 +54,7 @@ def plot_tradeoff(path: str | os.PathLike, cost: Sequence[float], acc: Sequence[
 def plot_curves(path: str | os.PathLike, curves: dict[str, tuple[Sequence[float], Sequence[float]]], *,
                 title: str = "", xlabel: str = "", ylabel: str = "") -> Path:
     """Line plot of named (x, y) curves."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     for name, (xs, ys) in curves.items():
         ax.plot(xs, ys, marker="o", markersize=3, label=name)

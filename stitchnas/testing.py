@@ -1,9 +1,10 @@
-"""Checks for plug-in authors: does a predictor follow stitchnas's predictor protocol?
+"""Conformance kits for plug-in authors: predictors, anchor adapters and stitching rules.
 
 ``check_predictor(MyPredictor)`` runs the class (or an unfitted instance) through the protocol on
 a small real space and raises ``AssertionError`` listing every rule it breaks, each with what to
 change. It is cheap (the bundled ``tiny_test`` space, no weights, synthetic accuracies), so a
-plug-in's own test suite can call it.
+plug-in's own test suite can call it. ``check_adapter(MyAdapter, model)`` and
+``check_rule(MyRule)`` do the same for the other two plug-in kinds.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_predictor"]
+__all__ = ["check_predictor", "check_adapter", "check_rule"]
 
 
 def _sample(seed: int = 0):
@@ -125,3 +126,97 @@ def check_predictor(predictor: Any, *, seed: int = 0) -> None:
         problems.append("random_state is an __init__ argument but not in get_params()")
     if problems:
         raise AssertionError(f"{name} breaks the predictor protocol:\n" + "\n".join(f"- {p}" for p in problems))
+
+
+def _raise(kind: str, problems: list[str]) -> None:
+    if problems:
+        raise AssertionError(f"{kind} breaks {len(problems)} rule(s):\n- " + "\n- ".join(problems))
+
+
+def check_adapter(adapter_cls: type, model: Any, input_size: tuple[int, int, int] | None = None) -> None:
+    """Raise ``AssertionError`` naming every rule ``adapter_cls`` breaks on ``model``.
+
+    The rules: ``handles(model)`` is true; stem -> blocks -> head reproduces the model's own
+    output exactly (the pieces share the model's parameters, nothing is copied); ``depth`` counts
+    the blocks; ``feature_specs`` has one spec per block boundary (``depth + 1``), each matching the
+    feature that runs through that boundary."""
+    import torch
+
+    problems: list[str] = []
+    if not adapter_cls.handles(model):
+        _raise(adapter_cls.__name__, [f"handles({type(model).__name__}) is False: make handles() "
+                                      "accept the models this adapter is for"])
+    adapter = adapter_cls(model.eval())
+    size = tuple(input_size or adapter.default_input_size())
+    x = torch.randn((2, *size), generator=torch.Generator().manual_seed(0))
+    blocks = adapter.blocks()
+    if adapter.depth != len(blocks):
+        problems.append(f"depth is {adapter.depth} but blocks() returns {len(blocks)} modules")
+    own = {id(p) for p in model.parameters()}
+    pieces = [adapter.stem(), *blocks, adapter.head()]
+    copied = [type(m).__name__ for m in pieces for p in m.parameters() if id(p) not in own]
+    if copied:
+        problems.append(f"pieces hold parameters the model does not ({copied[0]}, ...): borrow the "
+                        "model's modules (stitchnas.anchors.Borrowed) instead of copying them")
+    with torch.no_grad():
+        want = model(x)
+        h = pieces[0](x)
+        seen = [h]
+        for block in blocks:
+            h = block(h)
+            seen.append(h)
+        got = pieces[-1](h)
+    if got.shape != want.shape or not torch.allclose(got, want, atol=1e-5, rtol=1e-4):
+        problems.append("stem -> blocks -> head does not reproduce the model's output: cut the "
+                        "model where its own forward passes features from one piece to the next")
+    specs = adapter.feature_specs(size)
+    if len(specs) != len(blocks) + 1:
+        problems.append(f"feature_specs has {len(specs)} entries; want depth + 1 = {len(blocks) + 1}")
+    else:
+        for i, (spec, feat) in enumerate(zip(specs, seen)):
+            if tuple(spec.shape) != tuple(feat.shape[1:]):
+                problems.append(f"feature_specs[{i}].shape is {tuple(spec.shape)} but the feature "
+                                f"at boundary {i} has shape {tuple(feat.shape[1:])}")
+                break
+    _raise(adapter_cls.__name__, problems)
+
+
+def check_rule(rule_cls: type, depths_list: Any = ((4, 4), (4, 6), (6, 12), (4, 4, 4))) -> None:
+    """Raise ``AssertionError`` naming every rule ``rule_cls`` (a StitchRule) breaks.
+
+    The rules: it has a ``name``; with default options, ``enumerate(depths)`` gives one slot per
+    id in id order, each a Candidate with that id (or None for a retired id); the anchors alone
+    come first (ids ``0..n-1``); routes are distinct; every segment stays inside its anchor;
+    enumeration is deterministic."""
+    from .space import Candidate
+
+    problems: list[str] = []
+    if not isinstance(getattr(rule_cls, "name", None), str) or not rule_cls.name:
+        problems.append("no class attribute `name`: set name = 'my_rule' (the space file's rule type)")
+    rule = rule_cls()
+    for depths in depths_list:
+        try:
+            rule.check(list(depths))
+        except Exception:  # noqa: BLE001 - this rule does not take these depths
+            continue
+        slots = rule.enumerate(list(depths))
+        if slots != rule.enumerate(list(depths)):
+            problems.append(f"depths {depths}: two enumerations differ; enumerate must be deterministic")
+        cands = [c for c in slots if c is not None]
+        if any(not isinstance(c, Candidate) for c in cands):
+            problems.append(f"depths {depths}: enumerate returned something other than Candidate/None")
+            continue
+        wrong = [(i, c.id) for i, c in enumerate(slots) if c is not None and c.id != i]
+        if wrong:
+            problems.append(f"depths {depths}: slot {wrong[0][0]} holds id {wrong[0][1]}; slot i must hold id i")
+        first = [c for c in slots[: len(depths)]]
+        if any(c is None or not c.is_anchor or c.route.segments[0].anchor != a for a, c in enumerate(first)):
+            problems.append(f"depths {depths}: ids 0..{len(depths) - 1} must be the anchors alone, in order")
+        routes = [c.route for c in cands]
+        if len(set(routes)) != len(routes):
+            problems.append(f"depths {depths}: the same route is enumerated twice")
+        out = [c.id for c in cands for seg in c.route.segments
+               if seg.anchor >= len(depths) or seg.end > depths[seg.anchor]]
+        if out:
+            problems.append(f"depths {depths}: candidate {out[0]} runs blocks outside its anchor")
+    _raise(getattr(rule_cls, "__name__", str(rule_cls)), problems)

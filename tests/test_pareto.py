@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from stitchnas.pareto import front_indices, hypervolume, pareto_mask
+from stitchnas.pareto import front_indices, hypervolume, nondominated, pareto_mask
 from stitchnas.plots import plot_tradeoff
 
 
@@ -29,6 +29,26 @@ def test_random_points_front_is_mutually_non_dominated():
     for i in front:
         assert not any((acc[j] >= acc[i]) and (cost[j] <= cost[i]) and (acc[j] > acc[i] or cost[j] < cost[i])
                        for j in range(200))
+
+
+def _pairwise(values, directions):
+    m = np.asarray(values, dtype=float) * np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
+    return [not any((m[j] <= m[i]).all() and (m[j] < m[i]).any() for j in range(len(m))) for i in range(len(m))]
+
+
+@pytest.mark.parametrize("directions", [("maximize", "minimize"), ("minimize", "minimize"),
+                                        ("maximize", "minimize", "minimize")])
+def test_nondominated_is_strict_domination_in_any_directions(directions):
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        values = rng.integers(0, 5, (int(rng.integers(0, 25)), len(directions))).astype(float)
+        assert nondominated(values, directions).tolist() == _pairwise(values, directions)
+    acc, cost = values[:, 0], values[:, 1]
+    assert pareto_mask(acc, cost).tolist() == nondominated(np.c_[acc, cost], ("maximize", "minimize")).tolist()
+    same = nondominated(np.array([[1.0, 2.0], [1.0, 2.0], [0.5, 3.0]]), ("maximize", "minimize"))
+    assert same.tolist() == [True, True, False]  # exact ties both stay
+    with pytest.raises(ValueError):
+        nondominated(np.zeros((3, 2)), ("maximize",))
 
 
 def test_plot_written(tmp_path):

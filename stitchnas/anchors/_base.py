@@ -8,7 +8,6 @@ adapter registered with :func:`register_adapter`.
 
 from __future__ import annotations
 
-import difflib
 import types
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from .._registry import Registry
+from .._util import did_you_mean
 from ..errors import StitchnasError
 
 __all__ = [
@@ -26,8 +27,10 @@ __all__ = [
     "LAYOUTS",
     "stitch_problem",
     "AnchorAdapter",
-    "ViTAdapter",
+    "Borrowed",
+    "ADAPTERS",
     "register_adapter",
+    "list_adapters",
     "adapter_for",
     "create_anchor_model",
 ]
@@ -164,8 +167,7 @@ def create_anchor_model(spec: AnchorSpec, *, weights: bool = True, device: str |
         return model.to_empty(device="cpu").eval()
     timm = _timm()
     if not timm.is_model(spec.model):
-        close = difflib.get_close_matches(spec.model, timm.list_models(), n=5, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; see timm.list_models()"
+        hint = did_you_mean(spec.model, timm.list_models(), n=5) or "; see timm.list_models()"
         raise StitchnasError(f"anchor {spec.name!r}: unknown timm model {spec.model!r}{hint}")
     kwargs = spec.kwargs_dict
     try:
@@ -306,27 +308,32 @@ class AnchorAdapter(ABC):
                            prefix if grid else 0)
 
 
-_ADAPTERS: list[type[AnchorAdapter]] = []
+ADAPTERS = Registry("anchor adapter")
 
 
 def register_adapter(cls: type[AnchorAdapter]) -> type[AnchorAdapter]:
     """Register an adapter class (usable as a decorator); later registrations are tried first."""
-    _ADAPTERS.insert(0, cls)
-    return cls
+    return ADAPTERS.register(cls.__name__, cls)
+
+
+def list_adapters(pattern: str = "*") -> list[str]:
+    """Names of registered adapter classes matching a shell-style pattern."""
+    return ADAPTERS.names(pattern)
 
 
 def adapter_for(model: nn.Module) -> AnchorAdapter:
-    for cls in _ADAPTERS:
+    """The adapter of the most recently registered class that handles ``model``."""
+    for cls in ADAPTERS.values():
         if cls.handles(model):
             return cls(model)
-    known = ", ".join(c.__name__ for c in _ADAPTERS)
+    known = ", ".join(ADAPTERS.names())
     raise StitchnasError(
         f"no anchor adapter for {type(model).__name__} (known: {known}); "
         "use a supported timm family or register an AnchorAdapter"
     )
 
 
-class _Borrowed(nn.Module):
+class Borrowed(nn.Module):
     """Runs a method of a timm model on a subset of its modules and parameters.
 
     The borrowed modules and parameters are the model's own objects (shared, not copied), and
@@ -338,7 +345,7 @@ class _Borrowed(nn.Module):
         self,
         model: nn.Module,
         names: list[str],
-        fn: Callable[["_Borrowed", torch.Tensor], torch.Tensor],
+        fn: Callable[["Borrowed", torch.Tensor], torch.Tensor],
         methods: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
@@ -361,57 +368,3 @@ class _Borrowed(nn.Module):
 
     def extra_repr(self) -> str:
         return f"from={self._model_type}"
-
-
-def _vit_stem(self: _Borrowed, x: torch.Tensor) -> torch.Tensor:
-    x = self.patch_embed(x)
-    x = self._pos_embed(x)
-    x = self.patch_drop(x)
-    return self.norm_pre(x)
-
-
-def _vit_head(self: _Borrowed, x: torch.Tensor) -> torch.Tensor:
-    return self.forward_head(self.norm(x))
-
-
-@register_adapter
-class ViTAdapter(AnchorAdapter):
-    """timm's VisionTransformer family: ViT, DeiT (distilled too), DeiT-III."""
-
-    layout = "tokens"
-
-    @classmethod
-    def handles(cls, model: nn.Module) -> bool:
-        from timm.models.vision_transformer import VisionTransformer
-
-        return isinstance(model, VisionTransformer)
-
-    def stem(self) -> nn.Module:
-        names = ["patch_embed", "cls_token", "reg_token", "pos_embed", "pos_drop", "patch_drop",
-                 "norm_pre"]
-        if hasattr(self.model, "dist_token"):
-            names.append("dist_token")
-        return _Borrowed(self.model, names, _vit_stem, methods=("_pos_embed",))
-
-    def blocks(self) -> list[nn.Module]:
-        return list(self.model.blocks)
-
-    def default_input_size(self) -> tuple[int, int, int]:
-        pe = self.model.patch_embed
-        if getattr(pe, "img_size", None) is not None and hasattr(pe, "proj"):
-            return (pe.proj.in_channels, *pe.img_size)
-        return super().default_input_size()
-
-    def token_grid(self, boundary: int) -> tuple[int, int] | None:
-        if getattr(self.model, "dynamic_img_size", False):
-            return None
-        return getattr(self.model.patch_embed, "grid_size", None)
-
-    def prefix_tokens(self) -> int:
-        return int(getattr(self.model, "num_prefix_tokens", 0))
-
-    def head(self) -> nn.Module:
-        names = ["norm", "attn_pool", "fc_norm", "head_drop", "head", "head_dist"]
-        return _Borrowed(self.model, names, _vit_head, methods=("forward_head", "pool"))
-
-

@@ -5,6 +5,12 @@ from __future__ import annotations
 from .._util import lazy_exports
 
 _EXPORTS = {
+    "CurvePoint": "_active",
+    "active_curve": "_active",
+    "bench_active": "_active",
+    "bench_evaluate": "_evaluate",
+    "bench_latency": "_latency",
+    "bench_predictors": "_predictors",
     "REFERENCES": "_search",
     "bench_profiling": "_profile",
     "bench_search": "_search",

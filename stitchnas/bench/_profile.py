@@ -9,10 +9,9 @@ from typing import Any
 
 import torch
 
+from ..costs import Profiler, count_flops, count_params, cpu_name as _cpu_name
 from ..fileio import write_json
-from ..costs import cpu_name as _cpu_name
 from ..network import StitchedNetwork
-from ..costs import Profiler, count_flops, count_params
 from ..space import SearchSpace
 
 __all__ = ["bench_profiling"]

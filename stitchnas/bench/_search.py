@@ -36,6 +36,7 @@ from ..errors import StitchnasError
 from ..fileio import atomic_write, write_json
 from ..costs import cpu_name as _cpu
 from ..pareto import front_indices, hypervolume
+from ..paths import measurements_path
 
 __all__ = ["bench_search", "REFERENCES"]
 
@@ -78,8 +79,6 @@ class _Scorer:
 
 def _curve(problem, trial_ids: Sequence[int], scorer: _Scorer, n_trials: int) -> dict[str, list]:
     """Per trial count 1..n: true-HV ratios of the front found so far, distinct ids seen."""
-    from ..optimize import nondominated
-
     seen: list[int] = []
     seen_set: set[int] = set()
     out: dict[str, list] = {name: [] for name in REFERENCES}
@@ -89,13 +88,7 @@ def _curve(problem, trial_ids: Sequence[int], scorer: _Scorer, n_trials: int) ->
         if n < len(trial_ids) and trial_ids[n] not in seen_set:
             seen.append(trial_ids[n])
             seen_set.add(trial_ids[n])
-            feas = [cid for cid in seen if problem.feasible[problem.index[cid]]]
-            if feas:
-                rows = np.array([problem.values[problem.index[cid]] for cid in feas])
-                mask = nondominated(rows, problem.directions)
-                front = [problem.index[cid] for cid, keep in zip(feas, mask) if keep]
-            else:
-                front = []
+            front = [problem.index[cid] for cid in problem.front(seen)]
             last = scorer.ratios(front)
         for name in REFERENCES:
             out[name].append(None if last is None else round(last[name], 6))
@@ -134,7 +127,7 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
     None) and return the report. ``measure_anchors``: the measured share always holds the
     anchors (as when they were trained first), the rest drawn at random. ``choose="suggest"``: the
     measured share is chosen as ``stitchnas run`` chooses it: the anchors, random stitches up to 8,
-    then rounds of 4 picked by :func:`stitchnas.suggest.suggest` (the truth of each pick revealed
+    then rounds of 4 picked by :func:`stitchnas.predict.suggest` (the truth of each pick revealed
     as it is "measured")."""
     if choose not in ("random", "anchors", "suggest"):
         raise StitchnasError(f"--choose must be random, anchors or suggest, not {choose!r}")
@@ -143,7 +136,8 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
     from tqdm.auto import tqdm
 
     from ..measure import read_measurements
-    from ..optimize._search import (SearchConfig, _build_problem, _search_problem, _show, accuracy_table, check_objectives)
+    from ..optimize import (SearchConfig, accuracy_table, build_problem, check_objectives,
+                            check_sampler, search_problem, show_progress)
     from ..space import load_space
     from ..costs import load_target
 
@@ -157,11 +151,7 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
     if not 0 < train_fraction <= 1:
         raise StitchnasError(f"--train-fraction must be in (0, 1], got {train_fraction} (1: every "
                              "stitch measured, the search alone is scored)")
-    path = Path(measurements) if measurements is not None else None
-    if path is None:
-        from ..fileio import results_dir
-
-        path = results_dir() / space.name / "measurements.jsonl"
+    path = Path(measurements) if measurements is not None else measurements_path(space.name)
     rows = read_measurements(path, space)
     by_id = {m.id: m for m in rows}
     missing = [c.id for c in space.candidates if c.id not in by_id]
@@ -176,13 +166,11 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
                              "measured: a predictor needs at least 2; raise --train-fraction")
     sampler_names = list(samplers)
     for s in sampler_names:
-        from ..optimize._search import _sampler_name
-
-        _sampler_name(s)
+        check_sampler(s)
 
     # the truth, and the costs (shared by every seed)
     truth = accuracy_table(space, rows, predictor)  # every id measured: no predictor is fitted
-    t_problem = _build_problem(space, tgt, objectives, truth, memory=False)
+    t_problem = build_problem(space, tgt, objectives, truth, memory=False)
     ids = list(truth.ids)
     true_acc = np.array([by_id[cid].acc1 for cid in ids], dtype=float)
     cost = np.array([t_problem.values[i, objectives.index(cost_name)] for i in range(len(ids))])
@@ -190,7 +178,7 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
 
     report_runs: dict[str, list[dict[str, Any]]] = {s: [] for s in sampler_names}
     ceilings, fits = [], []
-    show = _show(progress)
+    show = show_progress(progress)
     bar = tqdm(total=len(seeds) * len(sampler_names), desc=f"bench search {space.name}",
                disable=not show)
     anchor_rows = [i for i, m in enumerate(rows) if m.route.num_stitches == 0]
@@ -217,13 +205,9 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
         t0 = time.perf_counter()
         acc = accuracy_table(space, train, predictor, random_state=seed)
         fits.append(time.perf_counter() - t0)
-        problem = _build_problem(space, tgt, objectives, acc, memory=False)
+        problem = build_problem(space, tgt, objectives, acc, memory=False)
         # the ceiling: the predicted front over the whole space, scored with the truth
-        feas = np.flatnonzero(problem.feasible)
-        from ..optimize import nondominated
-
-        mask = nondominated(problem.values[feas], problem.directions)
-        pred_front = [int(i) for i in feas[mask]]
+        pred_front = [problem.index[cid] for cid in problem.front(ids)]
         ceil = scorer.ratios(pred_front)
         ceilings.append({"seed": int(seed), "measured_ids": [int(r.id) for r in train],
                          "predictor": acc.predictor,
@@ -232,7 +216,7 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
         for name in sampler_names:
             cfg = SearchConfig(objectives=objectives, sampler=name, n_trials=trials, seed=int(seed),
                                storage="memory", save=False)
-            result = _search_problem(problem, cfg, progress=False)
+            result = search_problem(problem, cfg, progress=False)
             curve = _curve(problem, list(result.trial_ids), scorer, trials)
             report_runs[name].append({
                 "seed": int(seed), "seconds": round(result.seconds, 4),
@@ -317,9 +301,9 @@ _COLORS = {"nsga2": "tab:blue", "tpe": "tab:orange", "random": "tab:gray", "gp":
 
 
 def _plot(report: dict[str, Any], path: Path) -> Path:
-    from ..plots import _pyplot
+    from ..plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.4), dpi=110)
     try:
         xs = np.arange(1, report["trials"] + 1)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import warnings
 from dataclasses import dataclass
 from math import prod
@@ -26,8 +25,8 @@ import torch
 from torch import nn
 
 from ..fileio import write_json
-from ..space import Candidate, Route
-from ..space import SearchSpace
+from ..paths import cache_dir  # profiles are cached under it (re-exported as costs.cache_dir)
+from ..space import Candidate, Route, SearchSpace
 
 __all__ = ["Cost", "StitchCost", "Profiler", "count_flops", "count_params", "cache_dir"]
 
@@ -86,11 +85,6 @@ def count_flops(module: nn.Module, inputs: torch.Tensor | tuple) -> int:
 def count_params(module: nn.Module) -> int:
     """Parameters of a module, each shared tensor once."""
     return sum(p.numel() for p in module.parameters())
-
-
-def cache_dir() -> Path:
-    """Where profiles are cached: ``$STITCHNAS_CACHE`` or ``~/.cache/stitchnas``."""
-    return Path(os.environ.get("STITCHNAS_CACHE") or Path.home() / ".cache" / "stitchnas")
 
 
 def _versions() -> dict[str, str]:

@@ -20,7 +20,6 @@ import torch.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import math
 import os
@@ -29,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._util import close_matches, did_you_mean
 from ..errors import StitchnasError
+from ..objectives import BUDGET_KEYS, budget_unit, objective_of
 
 __all__ = [
     "COST_MODELS",
@@ -48,10 +49,11 @@ MB = 2 ** 20  #: bytes per MB in memory figures and budgets (MiB, as torch's mem
 _DEVICE_RE = re.compile(r"^(cpu|cuda|mps|xpu)(:\d+)?$")
 _TOP_KEYS = ("name", "description", "device", "cost_model", "threads", "batch_size", "dtype",
              "input_size", "budgets")
-_BUDGET_UNITS = {"max_latency_ms": "ms", "max_memory_mb": "MB", "max_flops": "flops",
-                 "max_params": "params"}
-_COST_OF_BUDGET = {"max_latency_ms": "latency_ms", "max_memory_mb": "memory_mb",
-                   "max_flops": "flops", "max_params": "params"}
+
+
+def _counts(budget: str) -> bool:
+    """Whether a budget limits a count (flops, params: whole numbers) rather than a measure."""
+    return objective_of(budget) in ("flops", "params")
 
 
 def _fmt(value: float) -> str:
@@ -73,9 +75,8 @@ class Budgets:
     max_params: int | None = None
 
     def __post_init__(self) -> None:
-        for key in _BUDGET_UNITS:
-            value = _number(getattr(self, key), "budgets", key,
-                            integer=key in ("max_flops", "max_params"))
+        for key in BUDGET_KEYS:
+            value = _number(getattr(self, key), "budgets", key, integer=_counts(key))
             object.__setattr__(self, key, value)
 
     @property
@@ -89,19 +90,18 @@ class Budgets:
         costs = {"latency_ms": latency_ms, "memory_mb": memory_mb, "flops": flops, "params": params}
         out = []
         for key, limit in self.active.items():
-            cost = costs[_COST_OF_BUDGET[key]]
+            objective = objective_of(key)
+            cost = costs[objective]
             if cost is not None and cost > limit:
-                unit = _BUDGET_UNITS[key]
-                out.append(f"{_COST_OF_BUDGET[key].removesuffix('_ms').removesuffix('_mb')} "
-                           f"{_fmt(cost)} {unit} > {key} {_fmt(limit)}")
+                out.append(f"{objective.removesuffix('_ms').removesuffix('_mb')} "
+                           f"{_fmt(cost)} {budget_unit(key)} > {key} {_fmt(limit)}")
         return out
 
     def satisfied(self, **costs: Any) -> bool:
         return not self.violations(**costs)
 
     def to_json(self) -> dict[str, float | int | None]:
-        return {"max_latency_ms": self.max_latency_ms, "max_memory_mb": self.max_memory_mb,
-                "max_flops": self.max_flops, "max_params": self.max_params}
+        return {key: getattr(self, key) for key in BUDGET_KEYS}
 
     def describe(self) -> str:
         return ", ".join(f"{k}={_fmt(v)}" for k, v in self.active.items()) or "no budgets"
@@ -199,8 +199,8 @@ def _validate(doc: dict[str, Any], where: str, default_name: str | None = None) 
     """Check a target mapping; return clean constructor arguments (budgets as a dict)."""
     unknown = sorted(set(doc) - set(_TOP_KEYS), key=str)
     if unknown:
-        hints = [f"{k!r} (did you mean {difflib.get_close_matches(str(k), _TOP_KEYS, 1)[0]!r}?)"
-                 if difflib.get_close_matches(str(k), _TOP_KEYS, 1) else repr(k) for k in unknown]
+        hints = [f"{k!r} (did you mean {close[0]!r}?)" if (close := close_matches(k, _TOP_KEYS, 1))
+                 else repr(k) for k in unknown]
         raise StitchnasError(f"{where}: unknown key(s) {', '.join(hints)}; known keys are "
                              f"{', '.join(_TOP_KEYS)}")
     name = doc.get("name") or default_name
@@ -245,12 +245,12 @@ def _validate(doc: dict[str, Any], where: str, default_name: str | None = None) 
     if not isinstance(budgets_doc, dict):
         raise StitchnasError(f"{where}: budgets must be a mapping, e.g. "
                              "{max_latency_ms: 20, max_flops: 1.5e+9}")
-    bad = sorted(set(budgets_doc) - set(_BUDGET_UNITS), key=str)
+    bad = sorted(set(budgets_doc) - set(BUDGET_KEYS), key=str)
     if bad:
         raise StitchnasError(f"{where}: unknown budget(s) {bad}; known budgets are "
-                             f"{', '.join(_BUDGET_UNITS)}")
-    budgets = {k: _number(budgets_doc.get(k), where, k, integer=k in ("max_flops", "max_params"))
-               for k in _BUDGET_UNITS}
+                             f"{', '.join(BUDGET_KEYS)}")
+    budgets = {k: _number(budgets_doc.get(k), where, k, integer=_counts(k))
+               for k in BUDGET_KEYS}
     if budgets["max_latency_ms"] is not None and cost_model != "latency":
         raise StitchnasError(f"{where}: max_latency_ms needs latency measured on a device; set "
                              "cost_model: latency and a device, or drop the latency budget")
@@ -284,10 +284,9 @@ def load_target(name_or_path: str | os.PathLike | Target) -> Target:
     if not (path.suffix in (".yaml", ".yml") or os.sep in text or path.exists()):
         path = bundled_targets_dir() / f"{text}.yaml"
         if not path.is_file():
-            close = difflib.get_close_matches(text, list_targets(), n=3, cutoff=0.4)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise StitchnasError(f"unknown target {text!r}: not a file and not a bundled target "
-                                 f"(bundled: {', '.join(list_targets())}){hint}")
+                                 f"(bundled: {', '.join(list_targets())})"
+                                 f"{did_you_mean(text, list_targets())}")
     if not path.is_file():
         raise StitchnasError(f"target file {path} does not exist; give a YAML path or a bundled "
                              "name (stitchnas targets)")

@@ -6,21 +6,17 @@ from .._util import lazy_exports
 
 _EXPORTS = {
     "ACC1_SOURCES": "_front",
-    "BUDGET_KEYS": "_front",
-    "CSV_FIELDS": "_front",
+    "CSV_FIELDS": "_files",
     "FORMAT": "_front",
     "Front": "_front",
     "FrontPoint": "_front",
     "NothingFits": "_front",
-    "OBJECTIVES": "_front",
-    "build_model": "_front",
-    "export_model": "_front",
-    "front_csv": "_front",
-    "front_path": "_front",
-    "load_front": "_front",
-    "render_front_png": "_front",
-    "resolve_candidate": "_front",
-    "save_front": "_front",
+    "anchor_names": "_files",
+    "front_csv": "_files",
+    "front_path": "_files",
+    "load_front": "_files",
+    "render_front_png": "_plot",
+    "save_front": "_files",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -26,7 +26,6 @@ _EXPORTS = {
     "StitchTrainConfig": "_train",
     "StitchTrainResult": "_train",
     "accuracy": "_train",
-    "bench_evaluate": "_evaluate",
     "calibration_batch": "_data",
     "config_from_space": "_train",
     "evaluate_candidates": "_evaluate",

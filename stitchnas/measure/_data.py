@@ -92,6 +92,11 @@ class DataSpec:
         subset = f":subset{val_images if val_images is not None else self.val_subset}"
         return f"{name}:val" + (subset if self.val_subset else "")
 
+    def study_key(self, val_images: int) -> str:
+        """The data's part of a distributed evaluation's default study name (kept as it was, so
+        existing studies resume)."""
+        return f"{self.name}:val:{val_images}"
+
     def __post_init__(self) -> None:
         if self.name not in DATASET_NAMES:
             raise StitchnasError(

@@ -11,12 +11,9 @@ net(x)``), which ``share_prefixes=False`` does.
 from __future__ import annotations
 
 import random
-import statistics
 import sys
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -24,11 +21,10 @@ from torch import nn
 
 from ..errors import StitchnasError
 from ..network import StitchedNetwork
-from ..space import Candidate
-from ..space import SearchSpace
+from ..space import Candidate, SearchSpace
 
 __all__ = ["EvalResult", "evaluate_candidates", "measure", "select_ids", "parse_ids", "prefix_tree_size",
-           "network_classes", "bench_evaluate"]
+           "network_classes"]
 
 
 @dataclass(frozen=True)
@@ -266,45 +262,3 @@ def network_classes(net: StitchedNetwork) -> int:
     x = torch.zeros((1, *net.space.input_size), device=param.device, dtype=param.dtype)
     with torch.no_grad():
         return int(net.route_module(net.space.candidates[0])(x).shape[-1])
-
-
-def bench_evaluate(space: SearchSpace, images: int = 2000, batch_size: int = 250, repeats: int = 3,
-                   seed: int = 0, out_dir: Path | None = None) -> dict[str, Any]:
-    """Shared prefixes vs one candidate at a time on every candidate, timed alternately.
-
-    Random anchor weights and random images (from ``seed``): the timing does not depend on
-    them. Medians of ``repeats`` runs; results of the two methods are compared.
-    """
-    from ..bench._profile import _cpu_name
-    from ..fileio import write_json
-
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    net = StitchedNetwork(space, space.create_models(weights=False)).eval()
-    x = torch.randn((images, *space.input_size), generator=gen)
-    y = torch.randint(0, network_classes(net), (images,), generator=gen)
-    loader = [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, images, batch_size)]
-    ids = [c.id for c in space.candidates]
-    times: dict[bool, list[float]] = {True: [], False: []}
-    results: dict[bool, list[EvalResult]] = {}
-    for _ in range(repeats):
-        for share in (True, False):
-            t0 = time.perf_counter()
-            results[share] = evaluate_candidates(net, loader, ids, progress=False, share_prefixes=share)
-            times[share].append(time.perf_counter() - t0)
-    diff = max(max(abs(a.acc1 - b.acc1), abs(a.loss - b.loss))
-               for a, b in zip(results[True], results[False]))
-    shared_s, each_s = statistics.median(times[True]), statistics.median(times[False])
-    tree, naive = prefix_tree_size(space, ids)
-    report = {
-        "space": space.name, "candidates": len(ids), "images": images, "batch_size": batch_size,
-        "repeats": repeats, "pieces_per_batch_shared": tree, "pieces_per_batch_each": naive,
-        "shared_s": round(shared_s, 3), "shared_runs_s": [round(t, 3) for t in times[True]],
-        "each_s": round(each_s, 3), "each_runs_s": [round(t, 3) for t in times[False]],
-        "speedup": round(each_s / shared_s, 2), "max_abs_difference": diff,
-        "machine": {"cpu": _cpu_name(),
-                    "threads": torch.get_num_threads(), "torch": torch.__version__},
-    }
-    if out_dir is not None:
-        write_json(Path(out_dir) / f"evaluate_{space.name}.json", report)
-    return report

@@ -23,14 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..network import apply_checkpoint, read_checkpoint, save_checkpoint
-from ._data import DataSpec, calibration_batch, load_datasets, make_loader
+from ..costs import Profiler
 from ..errors import StitchnasError
 from ..fileio import atomic_write
-from ..network import StitchedNetwork
-from ..costs import Profiler
-from ..space import Candidate
-from ..space import SearchSpace
+from ..network import StitchedNetwork, apply_checkpoint, read_checkpoint, save_checkpoint
+from ..space import Candidate, SearchSpace
+from ._data import DataSpec, calibration_batch, load_datasets, make_loader
 
 __all__ = ["AnchorTrainConfig", "StitchTrainConfig", "AnchorResult", "StitchTrainResult",
            "train_anchors", "train_stitched", "RouteSampler", "accuracy"]

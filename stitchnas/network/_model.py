@@ -14,8 +14,7 @@ from torch import nn
 
 from ..anchors import AnchorAdapter, adapter_for
 from ..errors import StitchnasError
-from ..space import Candidate, Route
-from ..space import SearchSpace
+from ..space import Candidate, Route, SearchSpace
 from ._stitching import StitchingLayer, flatten_positions, least_squares_fit
 
 __all__ = ["StitchedNetwork", "RouteModule", "layer_module_name"]

@@ -1,26 +1,34 @@
-"""The multi-objective search: config, problem, encodings, samplers, the study loop."""
+"""The multi-objective search: config, accuracies, problem, encodings, samplers, the study loop."""
 
 from __future__ import annotations
 
 from .._util import lazy_exports
 
 _EXPORTS = {
-    "AccuracyTable": "_search",
-    "ENCODINGS": "_search",
-    "MAX_DEFAULT_TRIALS": "_search",
-    "META_KEY": "_search",
-    "SAMPLERS": "_search",
-    "SearchConfig": "_search",
-    "SearchResult": "_search",
-    "accuracy_table": "_search",
-    "check_objectives": "_search",
-    "default_objectives": "_search",
-    "default_study_name": "_search",
-    "make_sampler": "_search",
-    "nondominated": "_search",
-    "open_storage": "_search",
-    "search": "_search",
-    "search_targets": "_search",
+    "ENCODINGS": "_config",
+    "MAX_DEFAULT_TRIALS": "_config",
+    "SearchConfig": "_config",
+    "SearchResult": "_config",
+    "check_objectives": "_config",
+    "default_objectives": "_config",
+    "AccuracyTable": "_accuracy",
+    "accuracy_table": "_accuracy",
+    "Problem": "_problem",
+    "build_problem": "_problem",
+    "nondominated": "_problem",
+    "make_encoding": "_encoding",
+    "SAMPLERS": "_samplers",
+    "check_sampler": "_samplers",
+    "list_samplers": "_samplers",
+    "make_sampler": "_samplers",
+    "sampler_label": "_samplers",
+    "META_KEY": "_loop",
+    "default_study_name": "_loop",
+    "open_storage": "_loop",
+    "search": "_loop",
+    "search_problem": "_loop",
+    "search_targets": "_loop",
+    "show_progress": "_loop",
 }
 
 __all__ = sorted(_EXPORTS)

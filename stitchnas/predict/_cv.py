@@ -124,20 +124,3 @@ def cross_validate(space: SearchSpace, rows: Sequence[Measurement], predictor: A
     return CVReport(space=space.name, predictor=str(name), rows=n, train_size=train_size,
                     repeats=repeats, seed=seed, scores=_mean(ours), baseline=_mean(base),
                     fit_seconds=round(fit_s / repeats, 3))
-
-
-def bench_predictors(tables: Sequence[tuple[SearchSpace, Sequence[Measurement], str]],
-                     predictors: Sequence[str], *, train_fraction: float = 0.2, repeats: int = 20,
-                     seed: int = 0, progress: bool | None = None) -> dict[str, Any]:
-    """Cross-validate each predictor on each measured table (``(space, rows, label)``)."""
-    out: dict[str, Any] = {"train_fraction": train_fraction, "repeats": repeats, "seed": seed,
-                           "tables": {}}
-    for space, rows, label in tables:
-        results = {}
-        for name in predictors:
-            report = cross_validate(space, rows, name, train_fraction=train_fraction,
-                                    repeats=repeats, seed=seed, progress=progress)
-            results[name] = asdict(report.scores) | {"fit_seconds": report.fit_seconds}
-            results["flops (baseline)"] = asdict(report.baseline)
-        out["tables"][label] = {"space": space.name, "rows": len(rows), "predictors": results}
-    return out

@@ -113,7 +113,7 @@ def make_stitches(
 def _check_stitches(X) -> list[Stitch]:
     if isinstance(X, np.ndarray) or not all(isinstance(s, Stitch) for s in X):
         raise StitchnasError(
-            "predictors take a list of stitchnas.features.Stitch records (see make_stitches), "
+            "predictors take a list of stitchnas.predict.Stitch records (see make_stitches), "
             f"not {type(X).__name__}"
         )
     return list(X)

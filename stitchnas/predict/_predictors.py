@@ -3,7 +3,7 @@
 The protocol is scikit-learn's: ``__init__`` only stores its arguments, ``fit(stitches, acc1)``
 returns ``self`` and leaves fitted state in attributes ending in ``_``, ``predict(stitches)``
 returns the mean top-1 (percent) and, where supported, ``predict(stitches, return_std=True)``
-returns ``(mean, std)``. ``stitches`` is a list of :class:`stitchnas.features.Stitch`. Any
+returns ``(mean, std)``. ``stitches`` is a list of :class:`stitchnas.predict.Stitch`. Any
 scikit-learn regressor plugs in unchanged behind the featuriser::
 
     make_pipeline(StitchFeaturizer(), StandardScaler(), GaussianProcessRegressor())
@@ -15,9 +15,6 @@ Built-ins are registered by name (``list_predictors('*')``); users add theirs by
 
 from __future__ import annotations
 
-import difflib
-import fnmatch
-import importlib
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -26,7 +23,9 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..errors import StitchnasError
+from .._registry import Registry
+from .._util import import_object
+from ..errors import PluginError, StitchnasError
 from ._features import Stitch, StitchFeaturizer, _check_stitches
 
 __all__ = [
@@ -169,7 +168,7 @@ class AutoPredictor(RegressorMixin, BaseEstimator):
     best structural model beats it by more than ``margin``. One-way spaces, where FLOPs already
     rank well, keep the baseline; two-way spaces, where equal-FLOPs routes differ by points,
     switch. The choice is in ``chosen_`` and the scores in ``scores_``. The margin (0.1) was
-    chosen by measurement (README, "Accuracy predictors").
+    chosen by measurement (docs/predictors.md).
     """
 
     def __init__(self, candidates: Sequence[str] = ("gp", "extra_trees"), margin: float = 0.1,
@@ -215,16 +214,13 @@ class AutoPredictor(RegressorMixin, BaseEstimator):
 
 
 # ---- registry --------------------------------------------------------------------------------
-_REGISTRY: dict[str, Callable[..., Any]] = {}
+PREDICTORS = Registry("predictor", entry_point_group=ENTRY_POINT_GROUP)
 
 
 def register_predictor(name: str, factory: Callable[..., Any] | None = None):
     """Register ``factory`` (a class or function returning a fresh, unfitted predictor) under
     ``name``; usable as a decorator."""
-    def deco(f):
-        _REGISTRY[name] = f
-        return f
-    return deco(factory) if factory is not None else deco
+    return PREDICTORS.register(name, factory)
 
 
 def _random_state_kw(factory: Callable[..., Any], random_state: int | None) -> dict[str, Any]:
@@ -244,19 +240,9 @@ register_predictor("random_forest", lambda random_state=0: ForestPredictor("rand
 register_predictor("auto", lambda random_state=0: AutoPredictor(random_state=random_state))
 
 
-def _entry_points() -> dict[str, Any]:
-    from importlib.metadata import entry_points
-
-    try:
-        return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    except Exception:
-        return {}
-
-
 def list_predictors(pattern: str = "*") -> list[str]:
     """Registered and entry-point predictor names matching a shell-style pattern."""
-    names = set(_REGISTRY) | set(_entry_points())
-    return sorted(n for n in names if fnmatch.fnmatch(n, pattern))
+    return PREDICTORS.names(pattern)
 
 
 def create_predictor(spec: Any = None, random_state: int | None = 0) -> Any:
@@ -271,40 +257,14 @@ def create_predictor(spec: Any = None, random_state: int | None = 0) -> Any:
             return clone(spec)
         raise StitchnasError(f"a predictor must be a name, a dotted path, a class or an estimator, "
                              f"not {type(spec).__name__}")
-    if spec in _REGISTRY:
-        factory = _REGISTRY[spec]
-        return factory(**_random_state_kw(factory, random_state))
-    eps = _entry_points()
-    if spec in eps:
+    if spec in PREDICTORS or not (":" in spec or "." in spec):
         try:
-            factory = eps[spec].load()
-        except Exception as err:
-            raise StitchnasError(f"predictor {spec!r} (entry point {eps[spec].value}) failed to "
-                                 f"load: {err}; fix or uninstall the package that provides it") from err
-        return create_predictor(factory, random_state)
-    if ":" in spec or "." in spec:
-        return create_predictor(_import_dotted(spec), random_state)
-    close = difflib.get_close_matches(spec, list_predictors(), n=3, cutoff=0.4)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise StitchnasError(f"unknown predictor {spec!r}{hint} Known: {', '.join(list_predictors())}; "
-                         "or give a dotted path like mypkg.module:MyPredictor")
+            factory = PREDICTORS.get(spec)
+        except PluginError as err:
+            raise PluginError(f"{err}; or give a dotted path like mypkg.module:MyPredictor") from None
+        if isinstance(factory, type) or hasattr(factory, "fit"):
+            return create_predictor(factory, random_state)
+        return factory(**_random_state_kw(factory, random_state))
+    return create_predictor(import_object(spec, "predictor"), random_state)
 
 
-def _import_dotted(path: str) -> Any:
-    module, sep, attr = path.partition(":")
-    if not sep:
-        module, _, attr = path.rpartition(".")
-    if not module or not attr:
-        raise StitchnasError(f"predictor path {path!r} must look like package.module:ClassName")
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as err:
-        raise StitchnasError(f"cannot import {module!r} for predictor {path!r}: {err}; is it installed "
-                             "or on PYTHONPATH?") from err
-    try:
-        obj = mod
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except AttributeError:
-        raise StitchnasError(f"module {module!r} has no {attr!r} (predictor {path!r})") from None
-    return obj

@@ -23,21 +23,21 @@ the true hypervolume of the predicted front as measurements grow.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
 from ..errors import StitchnasError
-from ._features import Stitch, make_stitches
+from ._features import Stitch
+from ._fit import FittedPredictor, fit_on_measured
 from ..measure import Measurement
 from ..pareto import front_indices, hypervolume, pareto_mask
 from ._predictors import create_predictor, predict_with_std
 from ..space import SearchSpace
 
-__all__ = ["Suggestion", "suggest", "ACQUISITIONS", "predicted_front", "active_curve", "CurvePoint",
-           "nadir_reference"]
+__all__ = ["Suggestion", "suggest", "ACQUISITIONS", "predicted_front", "nadir_reference", "cost_of",
+           "fitted_accuracy"]
 
 
 @dataclass(frozen=True)
@@ -58,39 +58,37 @@ class Suggestion:
         return dict(self.__dict__)
 
 
-def _cost(stitches: Sequence[Stitch], cost: str) -> np.ndarray:
+def cost_of(stitches: Sequence[Stitch], cost: str) -> np.ndarray:
+    """Each stitch's ``flops`` or ``params``, the costs suggest ranks by."""
     if cost not in ("flops", "params"):
         raise StitchnasError(f"suggest ranks by cost 'flops' or 'params', not {cost!r}")
     return np.array([getattr(s, cost) for s in stitches], dtype=float)
 
 
-def _measured(space: SearchSpace, rows: Sequence[Measurement]):
-    """Every candidate as a stitch, the indices of the measured ones and their top-1."""
+def _fitted(space: SearchSpace, rows: Sequence[Measurement], predictor: Any, seed: int) -> FittedPredictor:
+    """The predictor fitted on ``rows`` (at least two: the anchors, say)."""
     rows = list(rows)
     if len(rows) < 2:
         raise StitchnasError(f"{len(rows)} measured stitch(es): measure at least the anchors "
                              "(`stitchnas evaluate SPACE --ids 0,1,...`) before asking for suggestions")
-    stitches = make_stitches(space, rows)
-    by_id = {s.id: i for i, s in enumerate(stitches)}
-    return stitches, [by_id[m.id] for m in rows], np.array([m.acc1 for m in rows], dtype=float)
+    return fit_on_measured(space, rows, predictor, random_state=seed)
 
 
-def _mean_std(model: Any, stitches, train, y, seed: int):
+def _mean_std(fit: FittedPredictor, seed: int):
     """The fitted predictor's mean and std; a GP supplies the std for a predictor without one."""
-    mean, std = predict_with_std(model, stitches)
+    mean, std = fit.predict()
     if std is None:
-        _, std = predict_with_std(create_predictor("gp", random_state=seed).fit(train, y), stitches)
+        gp = create_predictor("gp", random_state=seed).fit(fit.train, fit.y)
+        _, std = predict_with_std(gp, fit.stitches)
     return np.asarray(mean, dtype=float), np.maximum(np.asarray(std, dtype=float), 0.0)
 
 
-def _fit(space: SearchSpace, rows: Sequence[Measurement], predictor: Any, seed: int):
-    stitches, measured, y = _measured(space, rows)
-    train = [stitches[i] for i in measured]
-    model = create_predictor(predictor, random_state=seed).fit(train, y)
-    mean, std = _mean_std(model, stitches, train, y, seed)
-    acc = mean.copy()
-    acc[measured] = y
-    return stitches, measured, mean, std, acc
+def fitted_accuracy(space: SearchSpace, rows: Sequence[Measurement], predictor: Any, seed: int):
+    """``(stitches, measured positions, mean, std, accuracy)``: the predictor fitted on ``rows``,
+    its mean and std on every candidate, and the accuracy (measured where measured)."""
+    fit = _fitted(space, rows, predictor, seed)
+    mean, std = _mean_std(fit, seed)
+    return fit.stitches, fit.measured, mean, std, fit.accuracy(mean)
 
 
 ACQUISITIONS = ("pareto", "optimistic")
@@ -109,9 +107,8 @@ def _posterior_draws(space: SearchSpace, rows: Sequence[Measurement], predictor:
 
     from ._predictors import AutoPredictor, ForestPredictor
 
-    stitches, measured, y = _measured(space, rows)
-    train = [stitches[i] for i in measured]
-    model = create_predictor(predictor, random_state=seed).fit(train, y)
+    fit = _fitted(space, rows, predictor, seed)
+    stitches, measured, y, model = fit.stitches, fit.measured, fit.y, fit.model
     est = model.model_ if isinstance(model, AutoPredictor) else model
     rng = np.random.default_rng(seed)
     gp = est.steps[-1][1] if isinstance(est, Pipeline) else est
@@ -127,7 +124,7 @@ def _posterior_draws(space: SearchSpace, rows: Sequence[Measurement], predictor:
         mean, std = per_tree.mean(axis=0), per_tree.std(axis=0)
         dev = per_tree[rng.integers(0, len(per_tree), n)] - mean
     else:
-        mean, std = _mean_std(model, stitches, train, y, seed)
+        mean, std = _mean_std(fit, seed)
         dev = rng.standard_normal((n, len(mean))) * std
     mean = np.asarray(mean, dtype=float)
     draws = mean + kappa * dev
@@ -150,7 +147,7 @@ def suggest(space: SearchSpace, rows: Sequence[Measurement], k: int = 8, predict
     if samples < 1:
         raise StitchnasError(f"samples must be a positive number, got {samples}")
     stitches, measured, mean, std, draws = _posterior_draws(space, rows, predictor, seed, samples, kappa)
-    c = _cost(stitches, cost)
+    c = cost_of(stitches, cost)
     measured_set = set(measured)
     out = _unmeasured_anchors(space, stitches, measured_set, mean, std, c, k)
     freq = np.zeros(len(stitches))
@@ -179,8 +176,8 @@ def _unmeasured_anchors(space, stitches, measured_set, mean, std, cost, k) -> li
 def _suggest_optimistic(space: SearchSpace, rows: Sequence[Measurement], k: int, predictor: Any,
                         cost: str, kappa: float, seed: int) -> list[Suggestion]:
     """The optimistic hypervolume gain with the kriging believer (``acquisition="optimistic"``)."""
-    stitches, measured, mean, std, _ = _fit(space, rows, predictor, seed)
-    c = np.log(_cost(stitches, cost))
+    stitches, measured, mean, std, _ = fitted_accuracy(space, rows, predictor, seed)
+    c = np.log(cost_of(stitches, cost))
     measured_set = set(measured)
     out = _unmeasured_anchors(space, stitches, measured_set, mean, std, np.exp(c), k)
     front_acc = [float(m.acc1) for m in rows]
@@ -208,7 +205,7 @@ def _suggest_optimistic(space: SearchSpace, rows: Sequence[Measurement], k: int,
 
 def predicted_front(stitches: Sequence[Stitch], acc: np.ndarray, cost: str = "flops") -> list[int]:
     """Indices of the front of predicted (or measured) accuracy against cost."""
-    return front_indices(acc, _cost(stitches, cost))
+    return front_indices(acc, cost_of(stitches, cost))
 
 
 def nadir_reference(acc: np.ndarray, cost: np.ndarray, pad: float = 0.1) -> tuple[float, float]:
@@ -217,107 +214,3 @@ def nadir_reference(acc: np.ndarray, cost: np.ndarray, pad: float = 0.1) -> tupl
     span_a = float(acc.max() - acc.min()) or 1.0
     span_c = float(cost.max() - cost.min()) or 1.0
     return float(acc.min()) - pad * span_a, float(cost.max()) + pad * span_c
-
-
-@dataclass(frozen=True)
-class CurvePoint:
-    strategy: str
-    measured: int
-    seed: int
-    hv_ratio: float
-
-
-def active_curve(space: SearchSpace, truth: Sequence[Measurement], *, predictor: Any = "gp",
-                 start: int = 6, stop: int = 40, step: int = 4, seeds: Sequence[int] = range(5),
-                 cost: str = "flops", progress: bool | None = None) -> list[CurvePoint]:
-    """Active (:func:`suggest`) against random measurement on a fully measured table.
-
-    Both start from the anchors plus random stitches (``start`` in all, seeded) and add ``step``
-    measurements at a time up to ``stop``. At each size the predictor is fitted on what is
-    measured, the predicted front is formed (measured accuracy where measured, predicted
-    elsewhere) and scored with the true accuracies: its hypervolume over the true front's, both
-    against log-cost from the true front's nadir (:func:`nadir_reference`).
-    """
-    from tqdm.auto import tqdm
-
-    truth = list(truth)
-    by_id = {m.id: m for m in truth}
-    missing = [c.id for c in space.candidates if c.id not in by_id]
-    if missing:
-        raise StitchnasError(f"the active-learning curve needs every candidate measured; {len(missing)} "
-                             f"are not (e.g. id {missing[0]}): measure them with `stitchnas evaluate`")
-    all_stitches = make_stitches(space, truth)
-    true_acc = np.array([by_id[s.id].acc1 for s in all_stitches])
-    costs = np.log(_cost(all_stitches, cost))
-    true_front = front_indices(true_acc, costs)
-    ref_acc, ref_cost = nadir_reference(true_acc[true_front], costs[true_front])
-    hv_true = hypervolume(true_acc[true_front], costs[true_front], ref_acc, ref_cost)
-    anchors = [m for m in truth if m.route.num_stitches == 0]
-    others = [m for m in truth if m.route.num_stitches > 0]
-    sizes = list(range(start, stop + 1, step))
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len(list(seeds)) * len(sizes) * 2, desc="active vs random", disable=not show)
-    points = []
-    for seed in seeds:
-        rng = np.random.default_rng(seed)
-        first = anchors + [others[i] for i in rng.permutation(len(others))[: max(0, start - len(anchors))]]
-        for strategy in ("active", "random"):
-            rows = list(first)
-            rng_s = np.random.default_rng(seed + 1000)
-            for size in sizes:
-                while len(rows) < size:
-                    need = size - len(rows)
-                    have = {m.id for m in rows}
-                    if strategy == "active":
-                        picks = [s.id for s in suggest(space, rows, need, predictor, cost, seed=seed)]
-                    else:
-                        pool = [m.id for m in truth if m.id not in have]
-                        picks = [pool[i] for i in rng_s.permutation(len(pool))[:need]]
-                    rows += [by_id[i] for i in picks]
-                _, _, _, _, acc = _fit(space, rows, predictor, seed)
-                front = front_indices(acc, costs)
-                hv = hypervolume(true_acc[front], costs[front], ref_acc, ref_cost)
-                points.append(CurvePoint(strategy, len(rows), int(seed), hv / hv_true))
-                bar.update()
-    bar.close()
-    return points
-
-
-def bench_active(space: SearchSpace, truth: Sequence[Measurement], out_dir, *, predictor: Any = "gp",
-                 start: int = 4, stop: int = 32, step: int = 4, seeds: Sequence[int] = range(10),
-                 cost: str = "flops", progress: bool | None = None) -> dict[str, Any]:
-    """:func:`active_curve`, summarised (mean per size and strategy), saved as JSON and PNG."""
-    import time
-    from pathlib import Path
-
-    from ..fileio import write_json
-    from ..plots import plot_curves
-
-    t0 = time.perf_counter()
-    points = active_curve(space, truth, predictor=predictor, start=start, stop=stop, step=step,
-                          seeds=seeds, cost=cost, progress=progress)
-    sizes = sorted({p.measured for p in points})
-    mean = {s: {st: float(np.mean([p.hv_ratio for p in points if p.strategy == st and p.measured == s]))
-                for st in ("active", "random")} for s in sizes}
-    report = {
-        "space": space.name, "candidates": len(space), "predictor": str(predictor), "cost": cost,
-        "seeds": list(seeds), "sizes": sizes,
-        "hv_ratio_active": [round(mean[s]["active"], 4) for s in sizes],
-        "hv_ratio_random": [round(mean[s]["random"], 4) for s in sizes],
-        "area_active": round(float(np.mean([mean[s]["active"] for s in sizes])), 4),
-        "area_random": round(float(np.mean([mean[s]["random"] for s in sizes])), 4),
-        "sizes_active_ahead": sum(mean[s]["active"] > mean[s]["random"] for s in sizes),
-        "sizes_random_ahead": sum(mean[s]["active"] < mean[s]["random"] for s in sizes),
-        "seconds": round(time.perf_counter() - t0, 1),
-        "points": [p.__dict__ for p in points],
-    }
-    out_dir = Path(out_dir)
-    write_json(out_dir / f"active_{space.name}.json", report)
-    plot_curves(
-        out_dir / f"active_{space.name}.png",
-        {"suggest (active)": (sizes, report["hv_ratio_active"]),
-         "random": (sizes, report["hv_ratio_random"])},
-        xlabel="stitches measured", ylabel="true hypervolume of the predicted front / true front's",
-        title=f"{space.name}: choosing what to measure ({predictor}, mean of {len(list(seeds))} seeds)",
-    )
-    return report

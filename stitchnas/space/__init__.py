@@ -6,10 +6,11 @@ from .._util import lazy_exports
 
 _EXPORTS = {
     "Candidate": "_routes",
-    "DEFAULT_SPACE": "_space",
+    "DEFAULT_SPACE": "_defaults",
     "Junction": "_routes",
     "LayerShape": "_space",
     "Route": "_routes",
+    "RULES": "_rules",
     "SNNetStagesRule": "_rules",
     "SNNetV1Rule": "_rules",
     "SNNetV2Rule": "_rules",

@@ -7,12 +7,11 @@ Rules are found by name in a small registry (:func:`get_rule`, :func:`list_rules
 
 from __future__ import annotations
 
-import difflib
-import fnmatch
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
+from .._registry import Registry
 from ..errors import StitchnasError
 from ._routes import Candidate, Route, Segment
 
@@ -67,16 +66,17 @@ class StitchRule(ABC):
         return {"type": self.name, **self.config}
 
 
-_RULES: dict[str, type[StitchRule]] = {}
+RULES = Registry("stitching rule")
 
 
 def register_rule(cls: type[StitchRule]) -> type[StitchRule]:
-    _RULES[cls.name] = cls
-    return cls
+    """Register a rule class under its ``name`` (usable as a decorator)."""
+    return RULES.register(cls.name, cls)
 
 
 def list_rules(pattern: str = "*") -> list[str]:
-    return sorted(n for n in _RULES if fnmatch.fnmatch(n, pattern))
+    """Names of registered rules matching a shell-style pattern, e.g. ``list_rules('snnet*')``."""
+    return RULES.names(pattern)
 
 
 def get_rule(config: dict[str, Any]) -> StitchRule:
@@ -91,11 +91,9 @@ def get_rule(config: dict[str, Any]) -> StitchRule:
     if bad:
         raise StitchnasError(f"the space's rule has option name(s) {bad} that are not words; "
                              "write options as name: value")
-    if not isinstance(name, str) or name not in _RULES:
-        close = difflib.get_close_matches(str(name), list(_RULES), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise StitchnasError(f"unknown stitching rule {name!r} (known: {list_rules()}){hint}")
-    return _RULES[name](**options)
+    if not isinstance(name, str) or name not in RULES:
+        raise StitchnasError(RULES.unknown(name))
+    return RULES.get(name)(**options)
 
 
 def _anchors_alone(depths: Sequence[int]) -> list[Candidate | None]:
@@ -193,7 +191,7 @@ class SNNetV1Rule(StitchRule):
 class SNNetV2Rule(StitchRule):
     """SN-Netv2: two-way stitching between a small anchor S and a large anchor L, official order.
 
-    0 = S, 1 = L; then S->L, L->S, L->S->L and S->L->S stitches (see the README for the exact
+    0 = S, 1 = L; then S->L, L->S, L->S->L and S->L->S stitches (see docs/spaces.md for the exact
     order). The last S->L id keeps its number but has no L blocks left and is not valid.
     Every junction has its own stitching layer, shared by all routes that use it.
     """

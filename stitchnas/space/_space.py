@@ -7,7 +7,6 @@ Bundled spaces live in ``search_spaces/`` and are found by name (:func:`list_spa
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import hashlib
 import json
@@ -18,15 +17,16 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from ..anchors import AnchorSpec, FeatureSpec, adapter_for, create_anchor_model, stitch_problem
+from .._util import did_you_mean, did_you_mean_key
 from ..errors import StitchnasError
-from ..fileio import results_dir
+from ..paths import results_dir
+from ._defaults import DEFAULT_SPACE
 from ._routes import Candidate, Junction, Route
 from ._rules import StitchRule, get_rule
 
 __all__ = ["SearchSpace", "LayerShape", "load_space", "list_spaces", "bundled_spaces_dir",
            "DEFAULT_SPACE"]
 
-DEFAULT_SPACE = "fmnist_vit_2way"
 _TOP_KEYS = {"name", "description", "input_size", "anchors", "rule", "stitching", "data", "training",
              "run"}
 _ANCHOR_KEYS = {"name", "model", "kwargs", "checkpoint", "pretrained"}
@@ -45,7 +45,7 @@ class LayerShape:
     grid: tuple[int, int] | None = None
 
     def build(self, rank: int | None = None):
-        """A fresh :class:`~stitchnas.stitching.StitchingLayer` of this shape."""
+        """A fresh :class:`~stitchnas.network.StitchingLayer` of this shape."""
         from ..network import StitchingLayer
 
         return StitchingLayer(self.in_channels, self.out_channels, rank, in_layout=self.layout,
@@ -102,8 +102,7 @@ def load_space(name_or_path: str | os.PathLike | None = None) -> "SearchSpace":
     if not (path.suffix in (".yaml", ".yml") or os.sep in target or path.exists()):
         path = bundled_spaces_dir() / f"{target}.yaml"
         if not path.is_file():
-            close = difflib.get_close_matches(target, list_spaces(), n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            hint = did_you_mean(target, list_spaces())
             raise StitchnasError(
                 f"unknown space {target!r}: not a file and not a bundled space "
                 f"(bundled: {', '.join(list_spaces())}){hint}"
@@ -111,15 +110,6 @@ def load_space(name_or_path: str | os.PathLike | None = None) -> "SearchSpace":
     if not path.is_file():
         raise StitchnasError(f"space file {path} does not exist; give a YAML path or a bundled name")
     return SearchSpace.from_dict(_read_yaml(path), path=path)
-
-
-def _did_you_mean(unknown: Sequence[Any], known: set[str]) -> str:
-    """``" (did you mean 'anchors'?)"`` for the first unknown key close to a known one."""
-    for key in unknown:
-        close = difflib.get_close_matches(str(key), sorted(known), n=1)
-        if close:
-            return f" (did you mean {close[0]!r}?)"
-    return ""
 
 
 def _require(cond: bool, msg: str) -> None:
@@ -179,7 +169,7 @@ class SearchSpace:
         where = f"space file {path}" if path else "space"
         _require(isinstance(doc, dict), f"{where} must be a YAML mapping with 'anchors' and 'rule'")
         unknown = sorted(set(doc) - _TOP_KEYS, key=str)
-        _require(not unknown, f"{where}: unknown key(s) {unknown}{_did_you_mean(unknown, _TOP_KEYS)}; "
+        _require(not unknown, f"{where}: unknown key(s) {unknown}{did_you_mean_key(unknown, _TOP_KEYS)}; "
                               f"known keys are {sorted(_TOP_KEYS)}")
         for key in ("anchors", "rule"):
             _require(key in doc, f"{where} has no {key!r}: add it (see search_spaces/ for examples)")
@@ -195,7 +185,7 @@ class SearchSpace:
                      f"{where}: anchor {i} must be a mapping with a 'model' (a timm model name)")
             bad = sorted(set(a) - _ANCHOR_KEYS, key=str)
             _require(not bad, f"{where}: anchor {i} has unknown key(s) {bad}"
-                              f"{_did_you_mean(bad, _ANCHOR_KEYS)}; known: {sorted(_ANCHOR_KEYS)}")
+                              f"{did_you_mean_key(bad, _ANCHOR_KEYS)}; known: {sorted(_ANCHOR_KEYS)}")
             kwargs = a.get("kwargs") or {}
             _require(isinstance(kwargs, dict), f"{where}: anchor {i} 'kwargs' must be a mapping")
             _require(_is_plain(kwargs), f"{where}: anchor {i} 'kwargs' must map argument names to "

@@ -1,4 +1,4 @@
-"""Optuna storages shared by searches and evaluations: locks, workers, heartbeats."""
+"""Optuna storages shared by searches and evaluations: opening them, locks, workers, heartbeats."""
 
 from __future__ import annotations
 
@@ -6,6 +6,12 @@ from .._util import lazy_exports
 
 _EXPORTS = {
     "mask_password": "_urls",
+    "pg_lock_key": "_keys",
+    "META_KEY": "_open",
+    "OpenedStorage": "_open",
+    "error_line": "_open",
+    "open_storage": "_open",
+    "quiet_optuna": "_open",
     "EVALUATE_KIND": "_workers",
     "EvaluateWork": "_workers",
     "HEARTBEAT_KEY": "_workers",
@@ -18,7 +24,6 @@ _EXPORTS = {
     "fail_trials": "_workers",
     "file_digest": "_workers",
     "heartbeat_interval": "_workers",
-    "pg_lock_key": "_workers",
     "poll_interval": "_workers",
     "pop_waiting": "_workers",
     "study_lock": "_workers",

@@ -37,6 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
+from ..errors import StitchnasError, StorageError
+from ._keys import _key, pg_lock_key
+from ._open import META_KEY, error_line, open_storage, quiet_optuna
+
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
     from optuna.trial import FrozenTrial
@@ -72,15 +76,6 @@ _THREAD_LOCKS: dict[tuple[int, str], threading.RLock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
 
 
-def _key(name: str) -> bytes:
-    return hashlib.sha256(f"stitchnas:{name}".encode()).digest()
-
-
-def pg_lock_key(name: str) -> int:
-    """The PostgreSQL advisory-lock key (a signed 64-bit integer) of the lock called ``name``."""
-    return int.from_bytes(_key(name)[:8], "big", signed=True)
-
-
 def _mysql_lock_name(name: str) -> str:
     return "stitchnas:" + _key(name).hex()[:40]
 
@@ -88,7 +83,7 @@ def _mysql_lock_name(name: str) -> str:
 class StudyMutex:
     """A lock per study, shared by every worker of every machine that uses the storage. Enter it
     as often as needed (``with mutex: ...``); :meth:`close` when done. ``storage`` is
-    :func:`stitchnas.search.open_storage`'s result (``.storage``, ``.file``, ``.label``)."""
+    :func:`open_storage`'s result (``.storage``, ``.file``, ``.label``)."""
 
     def __init__(self, storage: Any, name: str) -> None:
         self.name = name
@@ -132,11 +127,9 @@ class StudyMutex:
         try:
             return self._acquire()
         except Exception as err:  # noqa: BLE001 - a lost server, a read-only folder
-            from ..errors import StitchnasError
-
             self._drop_connection()
             lines = str(err).strip().splitlines()
-            raise StitchnasError(f"cannot lock study {self.name!r} in {self.label}: "
+            raise StorageError(f"cannot lock study {self.name!r} in {self.label}: "
                                  f"{type(err).__name__}: {lines[0] if lines else ''}") from err
 
     def _acquire(self) -> "StudyMutex":
@@ -414,11 +407,9 @@ def evaluate_worker(space: Any, ids: Sequence[int], measure: Any, *, storage: An
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
-    from ..errors import StitchnasError
     from ..measure import Measurement, write_measurements
-    from ..optimize._search import _error_line, _quiet_optuna, open_storage
 
-    _quiet_optuna()
+    quiet_optuna()
     ids = sorted({int(i) for i in ids})
     store = open_storage(storage, space)
     name = study_name or default_evaluate_study(space, ids, dataset, checkpoint_key)
@@ -483,7 +474,7 @@ def evaluate_worker(space: Any, ids: Sequence[int], measure: Any, *, storage: An
     except Exception as err:  # noqa: BLE001 - storage failures
         _give_back(study, popped, mutex, retry=False)
         raise StitchnasError(f"distributed evaluation in study {name!r} of {store.label} failed: "
-                             f"{_error_line(err)}") from err
+                             f"{error_line(err)}") from err
     finally:
         mutex.close()
     latest: dict[int, Any] = {}
@@ -506,9 +497,6 @@ def _candidate_of(t: "FrozenTrial") -> int | None:
 def _open_evaluate_study(store: Any, name: str, meta: dict) -> "optuna.Study":
     import optuna
 
-    from ..errors import StitchnasError
-    from ..optimize._search import META_KEY, _error_line
-
     try:
         try:
             sid = store.storage.get_study_id_from_name(name)
@@ -524,8 +512,8 @@ def _open_evaluate_study(store: Any, name: str, meta: dict) -> "optuna.Study":
     except StitchnasError:
         raise
     except Exception as err:  # noqa: BLE001 - storage/driver errors
-        raise StitchnasError(f"cannot create or load study {name!r} in {store.label}: "
-                             f"{_error_line(err)}") from err
+        raise StorageError(f"cannot create or load study {name!r} in {store.label}: "
+                           f"{error_line(err)}") from err
     if old is None:
         study.set_user_attr(META_KEY, meta)
         return study

@@ -3,7 +3,7 @@ missing.
 
 ``run(space)`` chains: anchors (trained when their checkpoints are missing and the space says how
 to train them), stitching layers (SN-Net training, resumable), a measured sample of stitches
-(the anchors, a few random stitches, then rounds chosen by :func:`stitchnas.suggest.suggest`),
+(the anchors, a few random stitches, then rounds chosen by :func:`stitchnas.predict.suggest`),
 the accuracy predictor, latency tables for the targets this machine can time, and the search per
 target with its front. Everything it makes is reused by the next run; the step table in the
 report says what was done and what was reused. Settings come from the space's ``run:`` section
@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..errors import StitchnasError
-from ..fileio import results_dir, write_json, write_text
+from ..fileio import write_json, write_text
+from ..paths import MEASUREMENTS, REPORT, checkpoint_path, results_dir
 
 __all__ = ["RunConfig", "RunReport", "run"]
 
@@ -114,22 +115,19 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
     """Run the main job on ``space`` (a SearchSpace, a bundled name or a path)."""
     import numpy as np
 
+    from ..costs import get_latency_table, load_target
+    from ..measure import (AnchorTrainConfig, StitchTrainConfig, config_from_space, load_datasets,
+                           make_loader, measure, network_classes, read_measurements, train_anchors,
+                           train_stitched, write_measurements)
     from ..network import load_network
-    from ..measure import load_datasets, make_loader
-    from ..measure import measure, network_classes
-    from ..costs import get_latency_table
-    from ..measure import read_measurements, write_measurements
-    from ..predict import create_predictor
     from ..optimize import SearchConfig, search_targets
+    from ..predict import fit_on_measured, suggest
     from ..space import load_space
-    from ..predict import suggest
-    from ..costs import load_target
-    from ..measure import (AnchorTrainConfig, StitchTrainConfig, config_from_space, train_anchors, train_stitched)
 
     t_start = time.perf_counter()
     space = load_space(space)
     cfg = config or RunConfig.from_space(space)
-    root = Path(out) if out is not None else results_dir()
+    root = results_dir(out)
     run_dir = root / space.name / "run"
     targets = [load_target(t) for t in cfg.targets]
     steps: list[Step] = []
@@ -156,7 +154,7 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
 
     # 2. stitching layers
     t0 = time.perf_counter()
-    ckpt = root / space.name / "stitched.pt"
+    ckpt = checkpoint_path(space.name, root)
     scfg = config_from_space(StitchTrainConfig, space, "stitching", **cfg.stitching)
     from ..network import read_checkpoint
 
@@ -177,7 +175,7 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
 
     # 3. measurements: anchors + random, then suggested rounds
     t0 = time.perf_counter()
-    mpath = run_dir / "measurements.jsonl"
+    mpath = run_dir / MEASUREMENTS
     rows = read_measurements(mpath, space) if mpath.is_file() else []
     rows = [m for m in rows if m.checkpoint == str(ckpt)] if not retrained else []
     spec = _data_spec(space, cfg.val_subset)
@@ -222,14 +220,9 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
 
     # 4. predictor
     t0 = time.perf_counter()
-    from ..predict import make_stitches
-
-    stitches = make_stitches(space, rows)
-    by_id = {s.id: s for s in stitches}
-    model = create_predictor(cfg.predictor, random_state=cfg.seed).fit(
-        [by_id[m.id] for m in rows], np.array([m.acc1 for m in rows]))
-    chosen = getattr(model, "chosen_", None)
-    scores = getattr(model, "scores_", {})
+    fit = fit_on_measured(space, rows, cfg.predictor, random_state=cfg.seed)
+    chosen = fit.chosen
+    scores = getattr(fit.model, "scores_", {})
     step("predictor", t0, f"{cfg.predictor}" + (f" chose {chosen} (leave-one-out tau: "
          + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()) + ")" if chosen else ""))
 
@@ -259,7 +252,7 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
                                   for r in results))
 
     total = round(time.perf_counter() - t_start, 1)
-    report_path = run_dir / "report.md"
+    report_path = run_dir / REPORT
     text = _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total)
     write_text(report_path, text)
     write_json(run_dir / "report.json", {

@@ -18,15 +18,15 @@ from typing import Any, Callable
 
 import torch
 
+from ..fileio import write_json, write_text
+from ..measure import (AnchorTrainConfig, DataSpec, Measurement, StitchTrainConfig, load_datasets,
+                       lock_path, make_loader, measure, train_anchors, train_stitched,
+                       write_measurements)
 from ..network import load_network
-from ..measure import DataSpec, load_datasets, make_loader
-from ..measure import measure
-from ..fileio import results_dir, write_json, write_text
-from ..measure import Measurement, lock_path, write_measurements
 from ..pareto import front_indices, hypervolume
+from ..paths import MEASUREMENTS, space_dir
 from ..plots import plot_tradeoff
 from ..space import SearchSpace
-from ..measure import AnchorTrainConfig, StitchTrainConfig, train_anchors, train_stitched
 
 __all__ = ["snnet_study", "front_stats"]
 
@@ -59,7 +59,7 @@ def front_stats(rows: list[Measurement], ref_acc: float) -> dict[str, Any]:
 def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfig,
                 stitch_cfg: StitchTrainConfig, out_dir: Path | None = None, val_subset: int | None = None,
                 device: str = "cpu", log: Callable[[str], None] = print) -> dict[str, Any]:
-    out_dir = Path(out_dir or results_dir() / space.name)
+    out_dir = Path(out_dir or space_dir(space.name))
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     anchors = train_anchors(space, data, anchor_cfg, device=device, only_missing=True, log=log)
@@ -98,7 +98,7 @@ def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfi
         trained[sampling] = run(f"trained_{sampling}", load_network(space, path), str(path))
         steps = res.steps
 
-    _replace_table(out_dir / "measurements.jsonl", trained["flops"])
+    _replace_table(out_dir / MEASUREMENTS, trained["flops"])
     _replace_table(out_dir / "measurements_uniform.jsonl", trained["uniform"])
 
     ref_acc = 100.0 / num_classes  # chance: a fixed reference for every front of this study

@@ -52,3 +52,25 @@ def test_console_script_malformed_yaml(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("stitchnas: error: space file") and proc.stderr.count("\n") == 1
     assert proc.stdout == ""
+
+
+def test_building_the_parser_imports_no_torch():
+    code = ("import sys; from stitchnas.cli import build_parser; build_parser(); "
+            "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"
+
+
+def test_every_verb_is_a_command_with_its_docstring_as_help():
+    from stitchnas.cli import build_parser
+    from stitchnas.cli._main import COMMANDS
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert list(sub.choices) == [c.name for c in COMMANDS]
+    assert [a.help for a in sub._choices_actions] == [c.help_line() for c in COMMANDS]
+    assert all(c.help_line() for c in COMMANDS)
+
+
+def test_predictors_lists_the_built_in_predictors(capsys):
+    code, out, _ = run_cli(capsys, "predictors")
+    assert code == 0 and "gp" in out.split() and "auto" in out.split()

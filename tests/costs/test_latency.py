@@ -3,10 +3,11 @@ import math
 
 import pytest
 
-from stitchnas.costs import _latency as latency
+from stitchnas.costs import _latency as latency  # patched where profile_latency/target_costs look names up
+from stitchnas.costs import _validate as validation  # patched where validate_latency looks names up
 from stitchnas.cli import main
 from stitchnas.errors import StitchnasError
-from stitchnas.costs import (LatencyTable, fit_overhead, get_latency_table, latency_table_path, load_latency_table, machine_identity, profile_latency, target_costs)
+from stitchnas.costs import (FORMAT, LatencyTable, choose_validation, fit_overhead, get_latency_table, latency_table_path, load_latency_table, machine_identity, profile_latency, target_costs, validate_latency)
 from stitchnas.costs import Profiler
 from stitchnas.space import load_space
 from stitchnas.costs import load_target
@@ -26,7 +27,7 @@ def target_path(tmp_path_factory):
 def table(target_path):
     """tiny_test timed once (3 repeats) and validated on all 14 candidates (2 repeats)."""
     tab = profile_latency("tiny_test", target_path, repeats=3, warmup=1, progress=False)
-    return latency.validate_latency(tab, "tiny_test", target_path, 14, repeats=2, warmup=1)
+    return validate_latency(tab, "tiny_test", target_path, 14, repeats=2, warmup=1)
 
 
 @pytest.fixture()
@@ -39,8 +40,8 @@ def _no_timing(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("something was timed")
 
-    monkeypatch.setattr(latency, "_time_pieces", boom)
-    monkeypatch.setattr(latency, "_time_modules", boom)
+    monkeypatch.setattr(latency, "_time_pieces", boom)  # profile_latency's pieces
+    monkeypatch.setattr(validation, "_time_modules", boom)  # validate_latency's whole candidates
 
 
 def test_pieces_are_the_profilers_and_distinct_ones_timed_once(table, target_path):
@@ -108,10 +109,10 @@ def test_fit_overhead_recovers_constants_and_handles_one_stitch_count():
 
 def test_choose_validation_is_seeded_and_covers_small_spaces():
     space = load_space("tiny_test")
-    a = latency.choose_validation(space, 5, seed=1)
-    assert a == latency.choose_validation(space, 5, seed=1) and len({c.id for c in a}) == 5
-    assert a != latency.choose_validation(space, 5, seed=2)
-    assert len(latency.choose_validation(space, 100)) == 14
+    a = choose_validation(space, 5, seed=1)
+    assert a == choose_validation(space, 5, seed=1) and len({c.id for c in a}) == 5
+    assert a != choose_validation(space, 5, seed=2)
+    assert len(choose_validation(space, 100)) == 14
 
 
 def test_save_load_round_trip_and_reuse(table, target_path, results, monkeypatch):
@@ -126,7 +127,7 @@ def test_save_load_round_trip_and_reuse(table, target_path, results, monkeypatch
     _no_timing(monkeypatch)
     again = get_latency_table("tiny_test", target_path)
     assert again.reused and again.pieces == table.pieces
-    assert json.loads(path.read_text())["format"] == latency.FORMAT
+    assert json.loads(path.read_text())["format"] == FORMAT
 
 
 def _edited(table, tmp_path, **machine):
@@ -183,7 +184,7 @@ def test_missing_and_damaged_tables(target_path, tmp_path, results):
     bad.write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(StitchnasError, match="is not a stitchnas-latency-table/1 file"):
         load_latency_table("tiny_test", target_path, path=bad)
-    bad.write_text(json.dumps({"format": latency.FORMAT, "space": {}}))
+    bad.write_text(json.dumps({"format": FORMAT, "space": {}}))
     with pytest.raises(StitchnasError, match="is damaged"):
         load_latency_table("tiny_test", target_path, path=bad)
     with pytest.raises(StitchnasError, match="does not exist"):
@@ -203,7 +204,8 @@ def test_flops_target_needs_no_device(table, monkeypatch):
         return prepare(space, target, device, *args, **kwargs)
 
     monkeypatch.setattr(latency, "_torch_device", no_device)
-    monkeypatch.setattr(latency, "_prepare_models", meta_only)
+    monkeypatch.setattr(validation, "_torch_device", no_device)
+    monkeypatch.setattr(latency, "_prepare_models", meta_only)  # read by target_costs' memory tracing
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     _no_timing(monkeypatch)
     costs = target_costs("tiny_test", "flops_budget")

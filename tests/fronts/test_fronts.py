@@ -16,10 +16,11 @@ import torch
 from support import run_cli
 
 import stitchnas
-from stitchnas.fronts import _front as fronts
+from stitchnas.fronts import _plot as front_plot  # render_front_png looks _panel up there
 from stitchnas.network import save_checkpoint
 from stitchnas.errors import StitchnasError
-from stitchnas.fronts import (Front, FrontPoint, NothingFits, build_model, export_model, load_front, save_front)
+from stitchnas.fronts import (Front, FrontPoint, NothingFits, load_front, save_front)
+from stitchnas.network import build_model, export_model
 from stitchnas.network import StitchedNetwork
 from stitchnas.costs import Profiler
 from stitchnas.space import load_space
@@ -228,6 +229,25 @@ def test_broken_front_file_is_one_line_error(front, tmp_path, capsys, mangle, me
     assert err_text.startswith("stitchnas: error: front file") and err_text.count("\n") == 1
 
 
+def test_fronts_load_and_query_without_torch(saved):
+    code = ("import sys, stitchnas; from stitchnas.fronts import load_front, Front; "
+            f"f = load_front(path={str(saved)!r}); assert f.best(max_latency_ms=5).id == 5; "
+            "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
+
+
+def test_building_lives_in_network():
+    import stitchnas.fronts
+    import stitchnas.network
+
+    assert stitchnas.build_model is build_model is stitchnas.network.build_model
+    assert stitchnas.export_model is export_model is stitchnas.network.export_model
+    assert not hasattr(stitchnas.fronts, "build_model")  # fronts never build (no torch there)
+
+
 def test_broken_front_from_the_console_has_no_traceback(front, tmp_path):
     path = save_front(front, tmp_path)
     path.write_text(path.read_text()[:100])
@@ -252,7 +272,7 @@ def test_writes_are_atomic(front, space, costs, tmp_path, monkeypatch):
         raise RuntimeError("plot failed")
 
     with monkeypatch.context() as m:
-        m.setattr(fronts, "_panel", broken_panel)
+        m.setattr(front_plot, "_panel", broken_panel)
         with pytest.raises(RuntimeError, match="plot failed"):
             save_front(newer, tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

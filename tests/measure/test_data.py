@@ -1,4 +1,4 @@
-"""Tests for stitchnas.data: real loading of digits, Fashion-MNIST files and image folders."""
+"""Tests for stitchnas.measure data loading: real loading of digits, Fashion-MNIST files and image folders."""
 
 from __future__ import annotations
 

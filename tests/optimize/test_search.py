@@ -24,7 +24,8 @@ from stitchnas.errors import StitchnasError
 from stitchnas.fronts import load_front
 from stitchnas.measure import write_measurements
 from stitchnas.pareto import pareto_mask
-from stitchnas.optimize._search import (SearchConfig, _RelativeEncoding, _TreeEncoding, nondominated, search, search_targets)
+from stitchnas.optimize import SearchConfig, nondominated, search, search_targets
+from stitchnas.optimize._encoding import _RelativeEncoding, _TreeEncoding
 from stitchnas.space import load_space
 
 
@@ -227,6 +228,32 @@ def test_a_sampler_instance_is_used_as_given(space, mfile):
     r = search(space, "flops_budget", cfg(mfile, sampler=optuna.samplers.RandomSampler(seed=7),
                                           n_trials=10, storage="memory", save=False))
     assert r.front.study["sampler"] == "RandomSampler" and r.n_trials_done == 10
+
+
+def test_samplers_are_a_registry_and_plug_ins_register_by_name(space, mfile):
+    from stitchnas.errors import PluginError
+    from stitchnas.optimize import SAMPLERS, list_samplers, make_sampler
+
+    assert list_samplers() == ["exhaustive", "gp", "nsga2", "random", "tpe"]
+    assert list_samplers("*s*") == ["exhaustive", "nsga2"] and "tpe" in SAMPLERS
+    assert isinstance(make_sampler("nsga2", n_trials=100), optuna.samplers.NSGAIISampler)
+    with pytest.raises(PluginError, match=r"unknown sampler 'tp' \(did you mean tpe\?\): choose nsga2, "
+                                          r"tpe, gp, random, exhaustive, or give"):
+        SearchConfig(sampler="tp")
+    seen = {}
+
+    @SAMPLERS.register("qmc_test")
+    def qmc(seed, n_trials):
+        seen.update(seed=seed, n_trials=n_trials)
+        return optuna.samplers.QMCSampler(seed=seed)
+
+    try:
+        r = search(space, "flops_budget", cfg(mfile, sampler="qmc_test", n_trials=6, seed=2,
+                                              storage="memory", save=False))
+        assert r.front.study["sampler"] == "qmc_test" and seen == {"seed": 2, "n_trials": 6}
+        assert "qmc_test" in list_samplers()
+    finally:
+        SAMPLERS._table.pop("qmc_test")
 
 
 # ---- the encoding --------------------------------------------------------------------------
@@ -433,9 +460,11 @@ def test_bench_search_scores_found_fronts_against_the_truth(capsys, full, tmp_pa
     assert r["results"]["exhaustive"]["final_nadir"]["mean"] == pytest.approx(1.0)
 
 
-def test_package_attribute_search_is_callable_even_after_importing_the_module(space, mfile):
+def test_the_package_attribute_search_is_the_function(space, mfile):
     import stitchnas
-    import stitchnas.search  # noqa: F401 - the package attribute becomes the module
+    import stitchnas.optimize
 
+    assert stitchnas.search is stitchnas.optimize.search is search
+    assert callable(stitchnas.search) and stitchnas.search_targets is search_targets
     r = stitchnas.search(space, "flops_budget", cfg(mfile, n_trials=5, storage="memory", save=False))
     assert r.n_trials_done == 5 and isinstance(stitchnas.SearchConfig(), SearchConfig)

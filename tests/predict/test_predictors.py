@@ -268,7 +268,7 @@ def test_suggest_ranks_by_probability_of_pareto_optimality(fmnist):
 
 def test_suggest_with_a_gp_samples_jointly_and_keeps_the_optimistic_rule(fmnist):
     from stitchnas.pareto import front_indices
-    from stitchnas.predict._suggest import _fit
+    from stitchnas.predict import fitted_accuracy
 
     space, rows = fmnist
     some = [m for m in rows if m.id in (0, 1, 2, 5, 20, 40, 60)]
@@ -278,7 +278,7 @@ def test_suggest_with_a_gp_samples_jointly_and_keeps_the_optimistic_rule(fmnist)
     assert not {p.id for p in picks} & {m.id for m in some}
     assert suggest(space, some, k=6, predictor="gp", seed=1) == picks
     # kappa 0: probability 1 exactly for the unmeasured members of the predicted front
-    stitches, measured, _, _, acc = _fit(space, some, "gp", 0)
+    stitches, measured, _, _, acc = fitted_accuracy(space, some, "gp", 0)
     front = {stitches[i].id for i in front_indices(acc, [s.flops for s in stitches])} - {m.id for m in some}
     certain = {p.id for p in suggest(space, some, k=20, predictor="gp", kappa=0.0) if p.gain == 1.0}
     assert front and certain == front

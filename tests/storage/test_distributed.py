@@ -328,7 +328,7 @@ def test_killed_evaluate_worker_loses_nothing_and_the_others_redo_its_ids(space,
 def test_a_journal_line_cut_short_by_a_killed_writer_is_cut_off(tmp_path):
     """A writer killed mid-append leaves half a line; appended to as it is, Optuna's journal would
     be unreadable for good ("Invalid log format"). The next stitchnas writer cuts it off."""
-    from stitchnas.optimize import open_storage
+    from stitchnas.storage import open_storage
 
     path = tmp_path / "s.journal"
     study = optuna.create_study(storage=open_storage(path).storage, study_name="x")
@@ -348,3 +348,18 @@ def test_a_journal_line_cut_short_by_a_killed_writer_is_cut_off(tmp_path):
     assert path.read_bytes().startswith(whole)
     trials = optuna.load_study(study_name="x", storage=journal_storage(path)).trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
+
+
+def test_storage_opens_without_the_search_and_fails_as_storage_errors(tmp_path):
+    from stitchnas.errors import StorageError
+    from stitchnas.storage import open_storage
+
+    code = ("import sys, stitchnas.storage as s; s.open_storage('memory'); "
+            "print([m for m in sys.modules if m.startswith('stitchnas.optimize')])")
+    out = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, check=False)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
+    with pytest.raises(StorageError, match="neither a URL nor a path"):
+        open_storage(tmp_path / "results.txt")
+    (tmp_path / "f").write_text("")
+    with pytest.raises(StorageError, match="is a file, not a folder"):
+        open_storage(tmp_path / "f" / "x.db")

@@ -1,0 +1,115 @@
+"""What every command shares: the :class:`Command` base, the parser, argument types and helpers.
+
+A command is a class: its docstring is the line ``stitchnas --help`` shows, ``add_arguments``
+declares its flags and ``run`` does the work (heavy imports stay inside ``run``, so building the
+parser never imports torch). A group of sub-commands (``bench``) lists them in ``subcommands``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import ClassVar
+
+from ..errors import StitchnasError
+from ..space import DEFAULT_SPACE
+
+__all__ = [
+    "Command", "Parser", "DEFAULT_SPACE", "SPACE_HELP", "add_space_argument", "positive_int",
+    "positive_float", "nonnegative_int", "validate_count", "amount", "measured",
+]
+
+SPACE_HELP = f"a space YAML path or bundled name (default: {DEFAULT_SPACE})"
+
+
+class Command:
+    """(the docstring of a command is its help line)"""
+
+    #: The verb on the command line.
+    name: ClassVar[str] = ""
+    #: For a group of commands (``bench``): its sub-commands, in the order ``--help`` lists them.
+    subcommands: ClassVar[tuple[type[Command], ...]] = ()
+
+    @classmethod
+    def help_line(cls) -> str:
+        return " ".join((cls.__doc__ or "").split())
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the command's arguments (none by default)."""
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Do the work; the exit code (0 done, 1 nothing fits/not identical, 2 bad input)."""
+        raise NotImplementedError
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, the same prefix as every error
+        message = " ".join(str(message).split())
+        self.exit(2, f"stitchnas: error: {message} (see {self.prog} --help)\n")
+
+
+def add_space_argument(parser: argparse.ArgumentParser, default: str | None = DEFAULT_SPACE,
+                       described: bool = True) -> None:
+    """The optional SPACE positional (a YAML path or a bundled name)."""
+    parser.add_argument("space", nargs="?", default=default, help=SPACE_HELP if described else None)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    return 0 if text.strip() == "0" else positive_int(text)
+
+
+def validate_count(text: str) -> int | str:
+    """``--validate K``: a count of candidates, or ``all``."""
+    return "all" if text.strip().lower() == "all" else nonnegative_int(text)
+
+
+_AMOUNT_SUFFIX = {"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
+
+
+def amount(text: str) -> float | int:
+    """A limit: a number >= 0, e.g. 20, 0.5, 1.5e9 or 1.5G (suffixes k, M, G, T)."""
+    raw = text.strip()
+    scale = 1.0
+    if raw and raw[-1].lower() in _AMOUNT_SUFFIX:
+        raw, scale = raw[:-1], _AMOUNT_SUFFIX[raw[-1].lower()]
+    try:
+        value = float(raw) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number like 20, 1.5e9 or 1.5G, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return int(value) if value.is_integer() else value
+
+
+def measured(space, path) -> list:
+    """The rows of a measurements file of ``space``; an error if it is missing or empty."""
+    from ..measure import read_measurements
+
+    if not Path(path).is_file():
+        raise StitchnasError(f"measurements file {path} does not exist: measure stitches with "
+                             f"`stitchnas evaluate {space.name}` (or import published ones)")
+    rows = read_measurements(path, space)
+    if not rows:
+        raise StitchnasError(f"measurements file {path} has no rows: measure some stitches first")
+    return rows

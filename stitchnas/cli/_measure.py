@@ -1,0 +1,265 @@
+"""Training and measuring: ``train-anchors``, ``train``, ``evaluate``, ``import-snnet``, ``study``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import StitchnasError
+from ._base import Command, add_space_argument, nonnegative_int, positive_float, positive_int
+
+__all__ = ["TrainAnchors", "Train", "Evaluate", "ImportSnnet", "Study"]
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", help="fashion_mnist, digits, or an ImageFolder DIR with train/ and val/ "
+                                       "(default: the space's data)")
+    parser.add_argument("--data-root", help="folder holding the dataset's files")
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """SPACE, its dataset and the training knobs every training command takes."""
+    add_space_argument(parser)
+    add_dataset_arguments(parser)
+    parser.add_argument("--epochs", type=nonnegative_int)
+    parser.add_argument("--batch-size", type=positive_int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--train-subset", type=positive_int, help="train on N samples (quick mode)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:0, ...")
+
+
+def data_spec(args: argparse.Namespace, space):
+    """The dataset: --data (a name, or a folder = ImageFolder), else the space's ``data``."""
+    from ..measure import DataSpec
+
+    name = getattr(args, "data", None) or (space.extra.get("data") or {}).get("name")
+    root = getattr(args, "data_root", None) or (space.extra.get("data") or {}).get("root")
+    if not name:
+        raise StitchnasError(
+            f"space {space.name!r} names no dataset: pass --data fashion_mnist|digits|DIR"
+        )
+    if Path(name).is_dir():
+        name, root = "imagefolder", name
+    return DataSpec(name=name, root=root, input_size=tuple(space.input_size))
+
+
+class TrainAnchors(Command):
+    """train a space's anchors from scratch and save them"""
+
+    name = "train-anchors"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_training_arguments(parser)
+        parser.add_argument("--val-subset", type=positive_int)
+        parser.add_argument("--only-missing", action="store_true",
+                            help="skip anchors whose checkpoint exists")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..measure import AnchorTrainConfig, config_from_space, train_anchors
+        from ..space import load_space
+
+        space = load_space(args.space)
+        cfg = config_from_space(AnchorTrainConfig, space, "anchors", epochs=args.epochs,
+                                batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                                train_subset=args.train_subset, val_subset=args.val_subset)
+        train_anchors(space, data_spec(args, space), cfg, device=args.device,
+                      only_missing=args.only_missing)
+        return 0
+
+
+class Train(Command):
+    """train the stitching layers (SN-Net); torchrun-ready"""
+
+    name = "train"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_training_arguments(parser)
+        parser.add_argument("--sampling", choices=("uniform", "flops"),
+                            help="route sampling: uniform (SN-Net) or flops-aware (SN-Netv2)")
+        parser.add_argument("--rank", type=positive_int, help="low-rank stitching layers of this rank")
+        parser.add_argument("--finetune-anchors", action="store_true", help="train the anchors too")
+        parser.add_argument("--distill", action="store_true", help="distil from the largest anchor")
+        parser.add_argument("--max-steps", type=positive_int)
+        parser.add_argument("--out", help="checkpoint path (default: results/SPACE/stitched.pt)")
+        parser.add_argument("--no-resume", action="store_true", help="start over even if --out exists")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..measure import StitchTrainConfig, config_from_space, train_stitched
+        from ..paths import checkpoint_path
+        from ..space import load_space
+
+        space = load_space(args.space)
+        cfg = config_from_space(
+            StitchTrainConfig, space, "stitching", epochs=args.epochs, batch_size=args.batch_size,
+            lr=args.lr, sampling=args.sampling, rank=args.rank, seed=args.seed,
+            train_subset=args.train_subset, max_steps=args.max_steps,
+            freeze_anchors=False if args.finetune_anchors else None,
+            distill=True if args.distill else None,
+        )
+        out = args.out or checkpoint_path(space.name)
+        train_stitched(space, data_spec(args, space), cfg, out, device=args.device,
+                       resume=not args.no_resume)
+        return 0
+
+
+class Evaluate(Command):
+    """measure candidates' accuracy into a measurements file"""
+
+    name = "evaluate"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_space_argument(parser)
+        parser.add_argument("--checkpoint", help="stitched checkpoint (default: results/SPACE/stitched.pt)")
+        add_dataset_arguments(parser)
+        parser.add_argument("--val-subset", type=positive_int, help="measure on N validation images")
+        parser.add_argument("--batch-size", type=positive_int, default=256)
+        which = parser.add_mutually_exclusive_group()
+        which.add_argument("--ids", help="comma-separated ids or ranges, e.g. 3,7,10-12")
+        which.add_argument("--sample", type=positive_int, help="K distinct ids drawn with --seed")
+        which.add_argument("--all", action="store_true", help="every candidate (the default)")
+        parser.add_argument("--seed", type=int, help="seed for --sample (default 0)")
+        parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:0, ...")
+        parser.add_argument("--storage", help="share the work with other `evaluate` workers through this "
+                            "Optuna storage (postgresql://..., a .db or .journal file): each id is measured "
+                            "once by one of them")
+        parser.add_argument("--study-name", help="with --storage: the work queue's study (default: derived "
+                            "from the space, dataset, checkpoint and ids)")
+        parser.add_argument("--chunk", type=positive_int, default=8, help="with --storage: ids a worker "
+                            "takes at a time (they share prefixes when measured together; default 8)")
+        parser.add_argument("--stale-after-s", type=positive_float, default=60.0, help="with --storage: "
+                            "a worker's trial without a heartbeat for this long is redone (default 60)")
+        parser.add_argument("--out", help="measurements file (default: results/SPACE/measurements.jsonl); "
+                                          "re-measured ids replace their rows")
+
+    def run(self, args: argparse.Namespace) -> int:
+        import dataclasses
+        import time
+
+        from ..measure import (load_datasets, make_loader, measure, network_classes, parse_ids,
+                               read_measurements, select_ids, write_measurements)
+        from ..network import load_network
+        from ..paths import checkpoint_path, measurements_path
+        from ..space import load_space
+
+        if args.seed is not None and args.sample is None:
+            raise StitchnasError("--seed only applies to --sample K: add --sample or drop --seed")
+        if args.study_name is not None and args.storage is None:
+            raise StitchnasError("--study-name needs --storage: the study lives in an Optuna storage")
+        space = load_space(args.space)
+        ids = select_ids(space, ids=parse_ids(args.ids) if args.ids is not None else None,
+                         sample=args.sample, seed=args.seed or 0,
+                         all=args.ids is None and args.sample is None)
+        checkpoint = args.checkpoint or str(checkpoint_path(space.name))
+        out = Path(args.out or measurements_path(space.name))
+        spec = dataclasses.replace(data_spec(args, space), val_subset=args.val_subset)
+        if out.exists():
+            read_measurements(out, space)  # fail before measuring if --out is broken or another space's
+        net = load_network(space, checkpoint)
+        _, val, classes = load_datasets(spec)
+        if classes != network_classes(net):
+            raise StitchnasError(
+                f"dataset {spec.name} has {classes} classes but the network predicts "
+                f"{network_classes(net)}: evaluate on the dataset the network was trained for"
+            )
+        dataset = spec.label(len(val))
+        loader = make_loader(val, args.batch_size, shuffle=False)
+        if args.storage is not None:
+            return self.run_distributed(args, space, ids, net, loader, out=out, dataset=dataset,
+                                        checkpoint=checkpoint, images=len(val),
+                                        dataset_key=spec.study_key(len(val)))
+        start = time.perf_counter()
+        rows = measure(space, net, loader, ids, dataset=dataset, checkpoint=checkpoint,
+                       device=args.device)
+        elapsed = time.perf_counter() - start
+        merged = write_measurements(out, rows)
+        best = max(rows, key=lambda r: r.acc1)
+        worst = min(rows, key=lambda r: r.acc1)
+        print(f"evaluated {len(rows)} candidates of {space.name} on {dataset} ({len(val)} "
+              f"images) in {elapsed:.1f} s; acc1 {worst.acc1:.2f}% (id {worst.id}) .. {best.acc1:.2f}% "
+              f"(id {best.id})")
+        print(f"wrote {len(rows)} rows to {out} ({len(merged)} in the file)")
+        return 0
+
+    def run_distributed(self, args: argparse.Namespace, space, ids, net, loader, *, out: Path,
+                        dataset: str, checkpoint: str, images: int, dataset_key: str) -> int:
+        """``evaluate --storage``: one worker of many sharing the ids through an Optuna study."""
+        from ..measure import measure
+        from ..storage import evaluate_worker, file_digest
+
+        def run(chunk_ids):
+            return measure(space, net, loader, chunk_ids, dataset=dataset, checkpoint=checkpoint,
+                           device=args.device, progress=False)
+
+        work = evaluate_worker(space, ids, run, storage=args.storage, out=out, dataset=dataset_key,
+                               checkpoint_key=file_digest(checkpoint), study_name=args.study_name,
+                               chunk=args.chunk, stale_after_s=args.stale_after_s)
+        if work.stale:
+            print(f"stitchnas: note: failed {work.stale} trial(s) left RUNNING by a dead worker and "
+                  "queued them again", file=sys.stderr)
+        mine = ",".join(str(i) for i in work.measured) or "none"
+        print(f"this worker measured {len(work.measured)} candidates of {space.name} on {dataset} "
+              f"({images} images) in {work.seconds:.1f} s: ids {mine}")
+        print(f"study {work.study_name} in {work.storage}: {len(work.rows)} candidates measured; wrote "
+              f"them to {out}")
+        return 0
+
+
+class ImportSnnet(Command):
+    """published SN-Net stitches_res.txt -> measurements file"""
+
+    name = "import-snnet"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("file", help="stitches_res.txt (Python dict or JSON per line) or a JSONL file")
+        parser.add_argument("--space", required=True, help="the space the results were published for, "
+                                                           "e.g. deit_tsb_v1")
+        parser.add_argument("--out", required=True, help="measurements file to write (merged by id)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..measure import import_snnet, mismatch_lines, write_measurements
+        from ..space import load_space
+
+        space = load_space(args.space)
+        result = import_snnet(args.file, space)
+        for line in mismatch_lines(result):
+            print(f"stitchnas: {line}", file=sys.stderr)
+        merged = write_measurements(args.out, result.rows)
+        print(f"imported {len(result.rows)} published rows of {space.name} from {args.file} into "
+              f"{args.out} ({len(merged)} in the file); flops/params from our profile, "
+              f"{len(result.mismatches)} flop disagreement(s)")
+        return 0
+
+
+class Study(Command):
+    """SN-Net study: random vs least-squares vs trained stitching layers, FLOPs-aware vs uniform
+    sampling, every stitch measured"""
+
+    name = "study"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_training_arguments(parser)
+        parser.add_argument("--anchor-epochs", type=positive_int, help="epochs for anchors that are missing")
+        parser.add_argument("--val-subset", type=positive_int)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..measure import AnchorTrainConfig, StitchTrainConfig, config_from_space
+        from ..space import load_space
+        from ..workflows import snnet_study
+
+        space = load_space(args.space)
+        anchor_cfg = config_from_space(AnchorTrainConfig, space, "anchors", epochs=args.anchor_epochs,
+                                       seed=args.seed)
+        stitch_cfg = config_from_space(StitchTrainConfig, space, "stitching", epochs=args.epochs,
+                                       batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                                       train_subset=args.train_subset)
+        report = snnet_study(space, data_spec(args, space), anchor_cfg, stitch_cfg,
+                             val_subset=args.val_subset, device=args.device)
+        print(json.dumps({k: report[k] for k in ("anchor_acc1", "times_s")}, indent=1))
+        for name, st in report["stats"].items():
+            print(f"{name:>16}: mean stitch top-1 {st['mean_stitch_acc1']:.2f}%, front "
+                  f"{st['front_size']} ({st['front_stitches']} stitches), hypervolume "
+                  f"{st['hypervolume']:.4f}")
+        return 0

@@ -1,0 +1,167 @@
+"""Validation of a latency table: K random candidates timed end to end as standalone modules,
+the overhead constants fitted by weighted least squares, errors reported honestly (leave-one-out),
+and composed peak memory checked against a tracked run of each whole module.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from ..errors import StitchnasError
+from ..space import Candidate, SearchSpace, load_space
+from ._machine import machine_identity
+from ._memory import _module_bytes, _param_storages, _storage_key, _tracked_peak
+from ._table import STATISTIC, LatencyTable
+from ._targets import MB, Target, load_target
+from ._timing import (_Clock, _image, _prepare_models, _show, _stats, _threads, _time_modules,
+                      _torch_device, _torch_dtype)
+
+__all__ = ["choose_validation", "fit_overhead", "validate_latency"]
+
+
+def _check_counts(repeats: int, warmup: int) -> None:
+    if not isinstance(repeats, int) or repeats < 1:
+        raise StitchnasError(f"repeats must be a positive integer, got {repeats!r}")
+    if not isinstance(warmup, int) or warmup < 0:
+        raise StitchnasError(f"warmup must be a non-negative integer, got {warmup!r}")
+
+
+def _validate_k(k) -> int:
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise StitchnasError(f"validate needs a positive number of candidates, got {k!r}")
+    return k
+
+
+def fit_overhead(composed: Sequence[float], measured: Sequence[float],
+                 stitches: Sequence[int]) -> tuple[float, float]:
+    """Constants ``(per_network_ms, per_stitch_ms)`` minimising the squared *relative* error of
+    ``composed + per_network + per_stitch * stitches`` against ``measured``. With fewer than two
+    distinct stitch counts only the per-network constant is fitted."""
+    import numpy as np
+
+    c, m, s = (np.asarray(v, dtype=float) for v in (composed, measured, stitches))
+    if c.size == 0:
+        return 0.0, 0.0
+    w = 1.0 / m
+    r = (m - c) * w
+    if len(set(s.tolist())) >= 2:
+        a = np.stack([w, s * w], axis=1)
+        sol, *_ = np.linalg.lstsq(a, r, rcond=None)
+        return float(sol[0]), float(sol[1])
+    return float((r * w).sum() / (w * w).sum()), 0.0
+
+
+def _ape_stats(pred: Sequence[float], measured: Sequence[float]) -> dict[str, float]:
+    errs = [100.0 * (p - m) / m for p, m in zip(pred, measured)]
+    ape = [abs(e) for e in errs]
+    return {"median_ape_pct": round(statistics.median(ape), 3), "worst_ape_pct": round(max(ape), 3),
+            "mean_ape_pct": round(statistics.fmean(ape), 3),
+            "mean_signed_pct": round(statistics.fmean(errs), 3)}
+
+
+def choose_validation(space: SearchSpace, k: int, seed: int = 0) -> list[Candidate]:
+    """K distinct random candidates (all of them when K >= the space's size), in id order."""
+    cands = space.candidates
+    if k >= len(cands):
+        return list(cands)
+    return sorted(random.Random(seed).sample(cands, k), key=lambda c: c.id)
+
+
+def validate_latency(table: LatencyTable, space: SearchSpace | str, target: Target | str, k: int, *,
+                     seed: int = 0, repeats: int | None = None, warmup: int | None = None,
+                     models: Sequence | None = None, progress: bool | None = None,
+                     times: tuple[list[list[float]], float] | None = None) -> LatencyTable:
+    """Time K random candidates end to end as standalone modules on this machine, fit the
+    overhead constants and return the table with them and the report (not saved).
+
+    The report gives the absolute percentage error of the plain sum of parts (``raw``), of the
+    corrected composition with each candidate predicted from constants fitted on the others
+    (``corrected_loo``: the honest figure), and in-sample (``corrected_fit``); and the composed
+    peak memory against a tracked run of each whole module.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from ..network import StitchedNetwork
+
+    space, target = load_space(space), load_target(target)
+    table.check(space, target, check_machine=True)
+    table = table.bind(space)
+    if not isinstance(k, int) or k < 1:
+        raise StitchnasError(f"validate needs a positive number of candidates, got {k!r}")
+    repeats = table.meta.get("repeats", 30) if repeats is None else repeats
+    warmup = table.meta.get("warmup", 5) if warmup is None else warmup
+    _check_counts(repeats, warmup)
+    device, dtype = _torch_device(target), _torch_dtype(target)
+    cands = choose_validation(space, k, seed)
+    rows = []
+    with _threads(target.threads):
+        models = _prepare_models(space, target, device, dtype, models)
+        net = StitchedNetwork(space, models).to(device=device, dtype=dtype).eval()
+        clock = _Clock(device)
+        x = _image(space, target, device, dtype)
+        exclude = _param_storages([net])
+        exclude.add(_storage_key(x)[0])
+        t0 = time.perf_counter()
+        if times is None:
+            bar = tqdm(total=warmup + repeats, desc=f"timing {len(cands)} candidates end to end",
+                       unit="round", disable=not _show(progress))
+            with torch.inference_mode():
+                modules = [net.route_module(cand) for cand in cands]
+                times = _time_modules(modules, x, clock, repeats=repeats, warmup=warmup, bar=bar)
+                bar.close()
+            e2e_s = time.perf_counter() - t0
+        else:  # timed by profile_latency in the same rounds as the pieces
+            times, e2e_s = times
+        with torch.inference_mode():
+            for cand, samples in zip(cands, times):
+                st = _stats(samples)
+                rows.append({"id": cand.id, "route": cand.route.to_json(),
+                             "stitches": cand.route.num_stitches, "measured_ms": st[STATISTIC],
+                             "measured_median_ms": st["median_ms"],
+                             "measured_p10_ms": st["p10_ms"], "measured_p90_ms": st["p90_ms"],
+                             "composed_raw_ms": table.composed_ms(cand)})
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for row, cand in zip(rows, cands):
+                module = net.route_module(cand)
+                _, peak = _tracked_peak(module, x, exclude)
+                row["memory_traced_mb"] = (_module_bytes(module) + table.memory["input_bytes"]
+                                           + peak) / MB
+                row["memory_composed_mb"] = table.memory_mb(cand)
+        memory_s = time.perf_counter() - t0
+    raw = [r["composed_raw_ms"] for r in rows]
+    meas = [r["measured_ms"] for r in rows]
+    nst = [r["stitches"] for r in rows]
+    c0, c1 = fit_overhead(raw, meas, nst)
+    loo = []
+    for i in range(len(rows)):
+        rest = [j for j in range(len(rows)) if j != i]
+        a, b = fit_overhead([raw[j] for j in rest], [meas[j] for j in rest], [nst[j] for j in rest])
+        loo.append(raw[i] + a + b * nst[i])
+    for row, p in zip(rows, loo):
+        row["composed_ms"] = row["composed_raw_ms"] + c0 + c1 * row["stitches"]
+        row["composed_loo_ms"] = p
+    mem_err = [abs(r["memory_composed_mb"] - r["memory_traced_mb"]) / r["memory_traced_mb"] * 100
+               for r in rows]
+    report = {
+        "k": len(rows), "seed": seed, "repeats": repeats, "warmup": warmup,
+        "raw": _ape_stats(raw, meas),
+        "corrected_loo": _ape_stats(loo, meas) if len(rows) >= 2 else None,
+        "corrected_fit": _ape_stats([r["composed_ms"] for r in rows], meas),
+        "e2e_timing_s": round(e2e_s, 3),
+        "e2e_per_candidate_s": round(e2e_s / len(rows), 4),
+        "memory_check_s": round(memory_s, 3),
+        "memory_worst_error_pct": round(max(mem_err), 4),
+        "machine": machine_identity(target),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "candidates": rows,
+    }
+    overhead = {"per_network_ms": c0, "per_stitch_ms": c1, "fitted_on": len(rows),
+                "method": "weighted least squares of measured - composed against [1, stitches], "
+                          "weights 1/measured (relative error)"}
+    return replace(table, overhead=overhead, validation=report)

@@ -1,0 +1,163 @@
+"""A front's files: ``results/<space>/<target>/front.json``, ``front.csv`` beside it (one row per
+member) and ``front.png`` (every candidate the search saw, the front, anchors marked). All three
+are written atomically, ``front.json`` last. This module does not import torch.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import paths
+from ..errors import StitchnasError
+from ..fileio import atomic_write, write_text
+from ._front import Front, FrontPoint, _remake_hint
+from ._plot import render_front_png
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..space import SearchSpace
+
+__all__ = ["CSV_FIELDS", "anchor_names", "front_csv", "front_path", "load_front", "save_front"]
+
+
+def _check_target_name(target: str) -> None:
+    if not target or target in (".", "..") or "/" in target or os.sep in target:
+        raise StitchnasError(f"target name {target!r} cannot be a folder name: use a plain name "
+                             "like cpu or cuda")
+
+
+def front_path(space: str, target: str, results: str | os.PathLike | None = None) -> Path:
+    """``results/<space>/<target>/front.json`` (:func:`stitchnas.paths.front_path`; ``results``
+    defaults to :func:`stitchnas.paths.results_dir`), the target checked to be a plain name."""
+    _check_target_name(target)
+    return paths.front_path(space, target, results)
+
+
+CSV_FIELDS = ("id", "route", "acc1", "acc1_source", "acc1_std", "flops", "params", "latency_ms",
+              "memory_mb", "is_anchor")
+
+
+def front_csv(front: Front) -> str:
+    """The members as CSV, one row each, the route in string form (``0[0:4]>1[4:12]``)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    for m in front.members:
+        row = m.to_json()
+        row["route"] = row.pop("route_str")
+        writer.writerow(["" if row[k] is None else row[k] for k in CSV_FIELDS])
+    return buf.getvalue()
+
+
+def save_front(front: Front, out_dir: str | os.PathLike | None = None,
+               all_points: Sequence[FrontPoint] = (), *, space: SearchSpace | None = None) -> Path:
+    """Write ``front.json``, ``front.csv`` and ``front.png`` into ``out_dir`` (default
+    ``results/<space>/<target>``); returns the path of ``front.json``.
+
+    ``all_points`` are every candidate the search evaluated (grey dots on the plot). ``space``
+    (optional) names the anchors on the plot; without it the bundled space of that name is used
+    if its hash matches. Everything is rendered in memory first and each file replaced
+    atomically, ``front.json`` last: a failure leaves the previous files untouched.
+    """
+    _check_target_name(front.target)
+    out = Path(out_dir) if out_dir is not None else front_path(front.space, front.target).parent
+    doc_text = json.dumps(front.to_json(), indent=1, sort_keys=True) + "\n"
+    csv_text = front_csv(front)
+    png = render_front_png(front, all_points, anchor_names=anchor_names(front, space))
+    doc = out / paths.FRONT
+    with atomic_write(doc.with_suffix(".png"), "wb") as fh:
+        fh.write(png)
+    write_text(doc.with_suffix(".csv"), csv_text)
+    write_text(doc, doc_text)
+    return doc
+
+
+def anchor_names(front: Front, space: SearchSpace | None = None) -> list[str] | None:
+    """The names of the front's anchors, from ``space`` or the bundled space of the front's name,
+    or ``None`` when neither is the space the front was searched on (same content hash)."""
+    if space is None:
+        try:
+            from ..space import load_space
+
+            space = load_space(front.space)
+        except Exception:  # a space file elsewhere: label anchors by number
+            return None
+    try:
+        if space.content_hash != front.space_hash:
+            return None
+        return [a.name for a in space.anchors]
+    except Exception:
+        return None
+
+
+def _space_arg(space: Any) -> tuple[str, SearchSpace | None]:
+    """(name, loaded space or None) for a SearchSpace, a bundled name or a YAML path."""
+    from ..space import SearchSpace, load_space
+
+    if isinstance(space, SearchSpace):
+        return space.name, space
+    text = str(space)
+    try:
+        loaded = load_space(text)
+    except StitchnasError:
+        if text.endswith((".yaml", ".yml")) or os.sep in text:
+            raise  # a space file that does not load is an error, not a name
+        return text, None  # a name without a bundled space: use it as the folder name
+    return loaded.name, loaded
+
+
+def load_front(space: SearchSpace | str | os.PathLike | None = None, target: str = "cpu",
+               path: str | os.PathLike | None = None,
+               results: str | os.PathLike | None = None) -> Front:
+    """Read ``results/<space>/<target>/front.json`` (or ``path``).
+
+    ``space`` is a SearchSpace, a bundled name or a YAML path (the default space when neither it
+    nor ``path`` is given). When the space can be loaded, the front must have been searched on
+    the same content hash. ``results`` overrides the results folder.
+    """
+    name, loaded = None, None
+    if space is None and path is None:
+        from ..space import DEFAULT_SPACE
+
+        space = DEFAULT_SPACE
+    if space is not None:
+        name, loaded = _space_arg(space)
+    if path is None:
+        path = front_path(name, target, results)
+    path = Path(path)
+    if not path.is_file():
+        sname = name or "SPACE"
+        raise StitchnasError(
+            f"no front at {path}: make it with `stitchnas search {sname} --target {target}` "
+            f"(or `stitchnas run {sname}`)"
+        )
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise StitchnasError(f"cannot read front file {path} ({type(err).__name__}); "
+                             f"{_remake_hint(None, name, target)}") from err
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise StitchnasError(
+            f"front file {path} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}); "
+            f"it is truncated or garbled: {_remake_hint(None, name, target)}"
+        ) from None
+    except (ValueError, RecursionError) as err:  # huge integers, nesting too deep to parse
+        raise StitchnasError(
+            f"front file {path} is not valid JSON ({type(err).__name__}); it is garbled: "
+            f"{_remake_hint(None, name, target)}"
+        ) from None
+    front = Front.from_json(doc, path)
+    if loaded is not None and front.space_hash != loaded.content_hash:
+        raise StitchnasError(
+            f"{path} was searched on another version of the space {loaded.name!r} (hash "
+            f"{front.space_hash} != {loaded.content_hash}): re-run `stitchnas search {loaded.name} "
+            f"--target {front.target}`"
+        )
+    return front

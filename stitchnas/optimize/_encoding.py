@@ -1,0 +1,124 @@
+"""Encodings: Optuna parameters <-> candidates.
+
+``relative`` (the default): ``shape`` (the anchor sequence of the route, e.g. ``"0>1>0"``) and,
+for each stitch, where it cuts (``stitch1``, ``stitch2``: relative depth 0..1 at which the route
+leaves an anchor). Every trial suggests the same parameters (a fixed search space: Optuna 5's
+NSGA-II and GP samplers model only the parameters every trial shares and draw conditional ones at
+random), and the point maps to the nearest valid candidate of that shape. ``tree`` (for the
+exhaustive sampler): an exact define-by-run tree (``shape``, then each stitch's junction among
+those legal after the previous choice), whose leaves are the candidates one to one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+    from ..space import Candidate, SearchSpace
+
+__all__ = ["make_encoding"]
+
+
+def _shape(cand: "Candidate") -> str:
+    return ">".join(str(a) for a in cand.route.anchors)
+
+
+class _RelativeEncoding:
+    """``shape`` + one float per stitch slot (relative depth of the cut); nearest candidate."""
+
+    name = "relative"
+
+    def __init__(self, space: "SearchSpace") -> None:
+        depths = space.depths
+        self.slots = max((c.route.num_stitches for c in space.candidates), default=0)
+        groups: dict[str, list[tuple[int, tuple[float, ...], tuple[float, ...]]]] = {}
+        for c in space.candidates:
+            cuts = tuple(j.src_end / depths[j.src] for j in c.route.junctions)
+            resumes = tuple(j.dst_start / depths[j.dst] for j in c.route.junctions)
+            groups.setdefault(_shape(c), []).append((c.id, cuts, resumes))
+        # a second float per slot only where cuts alone do not tell candidates apart (window > 1)
+        self.resume = any(len({g[1] for g in grp}) < len(grp) for grp in groups.values())
+        self.shapes = sorted(groups, key=lambda s: (s.count(">"), s))
+        self._ids = {s: np.array([g[0] for g in grp]) for s, grp in groups.items()}
+        self._pos = {s: np.array([g[1] + (g[2] if self.resume else ()) for g in grp], dtype=float)
+                     for s, grp in groups.items()}
+        self._of = {g[0]: (s, g[1], g[2]) for s, grp in groups.items() for g in grp}
+
+    def suggest(self, trial: "optuna.Trial") -> int:
+        shape = trial.suggest_categorical("shape", self.shapes)
+        cuts = [trial.suggest_float(f"stitch{k}", 0.0, 1.0) for k in range(1, self.slots + 1)]
+        resumes = ([trial.suggest_float(f"resume{k}", 0.0, 1.0) for k in range(1, self.slots + 1)]
+                   if self.resume else [])
+        return self.nearest(shape, cuts, resumes)
+
+    def nearest(self, shape: str, cuts: Sequence[float], resumes: Sequence[float] = ()) -> int:
+        n = shape.count(">")
+        ids, pos = self._ids[shape], self._pos[shape]
+        if n == 0:
+            return int(ids[0])
+        x = list(cuts[:n]) + (list(resumes[:n]) if self.resume else [])
+        d = np.sum((pos - np.asarray(x, dtype=float)) ** 2, axis=1)
+        return int(ids[int(np.argmin(d))])  # ties: the first, ids ascending
+
+    def params(self, cid: int) -> dict[str, Any]:
+        shape, cuts, resumes = self._of[cid]
+        out: dict[str, Any] = {"shape": shape}
+        for k in range(1, self.slots + 1):
+            out[f"stitch{k}"] = float(cuts[k - 1]) if k <= len(cuts) else 0.0
+            if self.resume:
+                out[f"resume{k}"] = float(resumes[k - 1]) if k <= len(resumes) else 0.0
+        return out
+
+
+class _TreeEncoding:
+    """Exact define-by-run tree: ``shape``, then each junction (``src_end>dst_start``) among
+    those legal after the previous ones; leaves are the candidates one to one."""
+
+    name = "tree"
+
+    def __init__(self, space: "SearchSpace") -> None:
+        self.tree: dict[str, Any] = {}
+        self._params: dict[int, dict[str, Any]] = {}
+        for c in space.candidates:
+            shape = _shape(c)
+            junctions = [f"{j.src_end}>{j.dst_start}" for j in c.route.junctions]
+            params: dict[str, Any] = {"shape": shape}
+            if not junctions:
+                self.tree[shape] = c.id
+                self._params[c.id] = params
+                continue
+            node = self.tree.setdefault(shape, {})
+            name = shape
+            for k, label in enumerate(junctions, 1):
+                params[f"{name}|j{k}"] = label
+                if k == len(junctions):
+                    node[label] = c.id
+                else:
+                    node = node.setdefault(label, {})
+                    name = f"{name}|{label}"
+            self._params[c.id] = params
+        self.shapes = sorted(self.tree, key=lambda s: (s.count(">"), s))
+
+    @staticmethod
+    def _order(label: str) -> tuple[int, ...]:
+        return tuple(int(v) for v in label.split(">"))
+
+    def suggest(self, trial: "optuna.Trial") -> int:
+        shape = trial.suggest_categorical("shape", self.shapes)
+        node, name, k = self.tree[shape], shape, 1
+        while isinstance(node, dict):
+            label = trial.suggest_categorical(f"{name}|j{k}", sorted(node, key=self._order))
+            node, name, k = node[label], f"{name}|{label}", k + 1
+        return int(node)
+
+    def params(self, cid: int) -> dict[str, Any]:
+        return dict(self._params[cid])
+
+
+def make_encoding(space: "SearchSpace", name: str) -> "_RelativeEncoding | _TreeEncoding":
+    """The encoding called ``name`` (``tree`` or ``relative``) of ``space``'s candidates."""
+    return _TreeEncoding(space) if name == "tree" else _RelativeEncoding(space)

@@ -1,0 +1,372 @@
+"""Multi-objective search with Optuna: the Pareto front of a space on each hardware target.
+
+The decision is the stitch itself, written as Optuna parameters (see :mod:`._encoding`).
+Objectives are table lookups computed once for the whole space before the study starts:
+accuracy is measured where a measurements file has the stitch, else predicted by a predictor
+fitted on the measured ones; costs come from :func:`stitchnas.costs.target_costs`. Target
+budgets are Optuna constraints (``Trial.set_constraint``, ``<= 0`` feasible), and infeasible
+stitches never reach the front.
+
+Studies live in an Optuna storage (a SQLite file under ``results/`` by default; any RDB URL, e.g.
+PostgreSQL, or a journal file; see :func:`stitchnas.storage.open_storage`) and resume: re-running
+the same search continues the study, counting only completed trials. Several workers (processes
+or machines) may run the same search on one storage at once: each admits a new trial only while
+the study's completed plus running trials are fewer than ``n_trials`` (decided under the study
+mutex of :mod:`stitchnas.storage`), and runs until the study holds exactly ``n_trials`` completed
+trials, so every worker ends with the same trials and the same front. Trials left RUNNING by a
+killed worker are failed and queued again: at start-up at once for file storages (a lock file
+tells that no other process works on the study), else once a live worker has seen the trial
+unchanged for ``stale_after_s`` seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+import warnings
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from ..errors import StitchnasError, StorageError
+from ..fronts import Front, front_path, save_front
+from ..storage import (META_KEY, OpenedStorage, StaleWatch, StudyMutex, error_line, fail_trials,
+                       open_storage, poll_interval, quiet_optuna, study_lock, tell, trials_in,
+                       worker_name)
+from ._accuracy import accuracy_table
+from ._config import MAX_DEFAULT_TRIALS, SearchConfig, SearchResult, resolve_objectives
+from ._encoding import make_encoding
+from ._problem import Problem, build_problem
+from ._samplers import _population, check_sampler, make_sampler, sampler_label
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+    from ..costs import Target
+    from ..space import SearchSpace
+
+__all__ = ["search", "search_targets", "search_problem", "default_study_name", "show_progress",
+           "META_KEY", "open_storage"]
+
+
+def _default_trials(space: "SearchSpace", sampler: Any) -> int:
+    if sampler == "exhaustive":
+        return len(space)
+    return int(min(3 * len(space), MAX_DEFAULT_TRIALS))
+
+
+def default_study_name(problem: Problem, sampler: str, seed: int, encoding: str) -> str:
+    enc = "" if encoding == ("tree" if sampler == "exhaustive" else "relative") else f"-{encoding}"
+    return (f"{problem.space.name}-{problem.space.content_hash[:8]}-{problem.target.name}-"
+            f"{'+'.join(problem.objectives)}-{sampler}{enc}-seed{seed}-{problem.key[:8]}")
+
+
+def _meta(problem: Problem, encoding: str, sampler: str, seed: int, population: int | None) -> dict:
+    return {"space": problem.space.name, "space_hash": problem.space.content_hash,
+            "target": problem.target.name, "objectives": list(problem.objectives),
+            "encoding": encoding, "sampler": sampler, "seed": seed,
+            "population_size": population, "inputs_key": problem.key,
+            "candidates": len(problem.space)}
+
+
+def _existing_meta(storage: Any, name: str) -> dict | None:
+    try:
+        sid = storage.get_study_id_from_name(name)
+    except KeyError:
+        return None
+    attrs = storage.get_study_user_attrs(sid)
+    meta = attrs.get(META_KEY)
+    if meta is None:
+        raise StitchnasError(f"study {name!r} exists in the storage but was not made by stitchnas: "
+                             "choose another --study-name")
+    return meta
+
+
+def _check_meta(old: dict, new: dict, name: str, where: str) -> list[str]:
+    for key, what in (("space_hash", "space"), ("target", "target"), ("objectives", "objectives"),
+                      ("encoding", "encoding")):
+        if old.get(key) != new.get(key):
+            raise StitchnasError(
+                f"study {name!r} in {where} was made for {what} {old.get(key)!r}, not "
+                f"{new.get(key)!r}: give another --study-name (or --storage) for this search")
+    notes = []
+    if old.get("inputs_key") != new.get("inputs_key"):
+        notes.append(f"study {name!r} was started with other accuracies or costs (the measurements, "
+                     "predictor or latency table changed): its earlier trials guided the sampler "
+                     "with old values; the front uses the current ones")
+    if old.get("sampler") != new.get("sampler"):
+        notes.append(f"study {name!r} was started with sampler {old.get('sampler')!r}; continuing "
+                     f"with {new.get('sampler')!r}")
+    return notes
+
+
+def _complete(study: "optuna.Study") -> list:
+    from optuna.trial import TrialState
+
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def show_progress(progress: bool | None) -> bool:
+    """Whether to show progress bars: as asked, else when stderr is a terminal."""
+    return sys.stderr.isatty() if progress is None else bool(progress)
+
+
+def _run_study(problem: Problem, config: SearchConfig, *, storage: OpenedStorage, study_name: str,
+               n_trials: int, sampler_spec: Any, encoding: str, progress: bool | None = None):
+    """Create or resume the study and run it until it holds ``n_trials`` completed trials (or,
+    exhaustive, that many distinct candidates). Any number of workers may do so at once on one
+    storage: under the study mutex a worker admits a new trial only while completed plus running
+    trials are fewer than asked for (and samples it there, so samplers see every trial admitted
+    before), then waits for the others' trials in flight, failing and queueing again those whose
+    workers died. Returns (study, seconds, notes)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    quiet_optuna()
+    encoder = make_encoding(problem.space, encoding)
+    exhaustive = sampler_spec == "exhaustive"
+    label = sampler_label(sampler_spec)
+    mutex = StudyMutex(storage, study_name)
+    try:
+        with study_lock(storage.file, study_name) as lock, warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            with mutex:  # one worker at a time creates the study and its metadata
+                study, notes = _open_study(problem, config, storage=storage, study_name=study_name,
+                                           n_trials=n_trials, sampler_spec=sampler_spec,
+                                           encoding=encoding, label=label)
+                stale = 0
+                if lock.exclusive:  # alone on a file storage: every RUNNING trial is a dead one's
+                    stale = fail_trials(study, trials_in(study, TrialState.RUNNING), retry=not exhaustive)
+            lock.share()
+            seconds, more = _work(study, problem, encoder, mutex, StaleWatch(config.stale_after_s),
+                                  exhaustive=exhaustive, n_trials=n_trials, study_name=study_name,
+                                  storage=storage, progress=progress,
+                                  poll=poll_interval(config.stale_after_s))
+            stale += more
+            if stale:
+                notes.append(f"failed {stale} trial(s) left RUNNING by an interrupted search"
+                             + ("" if exhaustive else " and queued them again"))
+    finally:
+        mutex.close()
+    return study, seconds, notes
+
+
+def _open_study(problem: Problem, config: SearchConfig, *, storage: OpenedStorage, study_name: str,
+                n_trials: int, sampler_spec: Any, encoding: str, label: str):
+    """Create or load the study (call under the study mutex); check and record its metadata."""
+    import optuna
+
+    try:
+        old = _existing_meta(storage.storage, study_name)
+    except StitchnasError:
+        raise
+    except Exception as err:  # noqa: BLE001 - storage errors
+        raise StorageError(f"cannot read Optuna storage {storage.label}: {error_line(err)}") from err
+    population = None
+    if sampler_spec == "nsga2":
+        population = (old or {}).get("population_size") or _population(n_trials)
+    meta = _meta(problem, encoding, label, config.seed, population)
+    notes = _check_meta(old, meta, study_name, storage.label) if old is not None else []
+    sampler = make_sampler(sampler_spec, seed=config.seed, n_trials=n_trials, population_size=population)
+    try:
+        study = optuna.create_study(storage=storage.storage, sampler=sampler, study_name=study_name,
+                                    directions=problem.directions, load_if_exists=True)
+    except StitchnasError:
+        raise
+    except Exception as err:  # noqa: BLE001 - storage/driver errors
+        raise StorageError(f"cannot create or load study {study_name!r} in {storage.label}: "
+                           f"{error_line(err)}") from err
+    if [d.name.lower() for d in study.directions] != problem.directions:
+        raise StitchnasError(f"study {study_name!r} in {storage.label} optimises other directions: "
+                             "give another --study-name")
+    if old is None:
+        study.set_user_attr(META_KEY, meta)
+    return study, notes
+
+
+def _work(study, problem: Problem, encoder, mutex: StudyMutex, watch: StaleWatch, *,
+          exhaustive: bool, n_trials: int, study_name: str, storage: OpenedStorage,
+          progress: bool | None, poll: float) -> tuple[float, int]:
+    """The worker loop of :func:`_run_study`. Returns (seconds, stale trials failed)."""
+    from tqdm.auto import tqdm
+
+    all_ids = set(problem.index)
+    target_total = min(n_trials, len(all_ids)) if exhaustive else n_trials
+    bar = tqdm(total=target_total, disable=not show_progress(progress), unit="trial",
+               desc=f"search {problem.space.name} on {problem.target.name}")
+    stale = 0
+    top_up = False  # exhaustive: the sampler repeated a candidate, queue a missing one instead
+    worker = worker_name()
+    start = time.perf_counter()
+    trial = None
+    try:
+        while True:
+            trial = None
+            with mutex:
+                running, complete = _running_and_complete(study)
+                dead = watch.stale(running)
+                if dead:
+                    stale += fail_trials(study, dead, retry=not exhaustive)
+                    running, complete = _running_and_complete(study)
+                if exhaustive:
+                    done_ids = {t.user_attrs.get("id") for t in complete} & all_ids
+                    seen = done_ids | ({t.user_attrs.get("id") for t in running} & all_ids)
+                    done, finished = len(done_ids), len(done_ids) >= target_total
+                    admit = not finished and len(seen) < target_total
+                else:
+                    done = len(complete)
+                    finished = done >= target_total
+                    admit = not finished and done + len(running) < target_total
+                bar.update(min(done, target_total) - bar.n)
+                if finished:
+                    break
+                if admit:
+                    if top_up:
+                        left = sorted(all_ids - seen)
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
+                            study.enqueue_trial(encoder.params(left[0]), user_attrs={"top_up": True})
+                    trial = study.ask()
+                    cid = encoder.suggest(trial)
+                    i = problem.index[cid]
+                    trial.set_user_attr("id", cid)
+                    trial.set_user_attr("route", str(problem.costs[i].route))
+                    trial.set_user_attr("worker", worker)
+                    for key, value in problem.constraints[i]:
+                        trial.set_constraint(key, value)
+                    top_up = exhaustive and cid in seen
+            if trial is None:  # others' trials in flight: wait for them (or for them to go stale)
+                time.sleep(poll)
+                continue
+            tell(study, trial, [float(v) for v in problem.values[i]])
+            trial = None
+    except (KeyboardInterrupt, StitchnasError):
+        _fail_quietly(study, trial)
+        raise
+    except Exception as err:  # noqa: BLE001 - storage/sampler failures
+        _fail_quietly(study, trial)
+        raise StitchnasError(f"the search of study {study_name!r} in {storage.label} failed: "
+                             f"{error_line(err)}") from err
+    finally:
+        bar.close()
+    return time.perf_counter() - start, stale
+
+
+def _running_and_complete(study) -> tuple[list, list]:
+    """One read of the storage (finished trials come from Optuna's cache)."""
+    from optuna.trial import TrialState
+
+    trials = trials_in(study, TrialState.RUNNING, TrialState.COMPLETE)
+    return ([t for t in trials if t.state == TrialState.RUNNING],
+            [t for t in trials if t.state == TrialState.COMPLETE])
+
+
+def _fail_quietly(study, trial) -> None:
+    """Best effort: mark the trial this worker was on as failed (it would go stale otherwise)."""
+    from optuna.trial import TrialState
+
+    if trial is None:
+        return
+    try:
+        tell(study, trial, None, state=TrialState.FAIL)
+    except Exception:  # noqa: BLE001 - the storage may be what failed
+        pass
+
+
+def _front_from_study(problem: Problem, trial_ids: Sequence[int]) -> tuple[list[int], list[int]]:
+    """(distinct evaluated ids in first-visit order, front ids)."""
+    distinct = list(dict.fromkeys(int(i) for i in trial_ids))
+    return distinct, problem.front(distinct)
+
+
+def search_problem(problem: Problem, config: SearchConfig, progress: bool | None = None) -> SearchResult:
+    """Run (or resume) the study of one :class:`Problem` and return its front (saved unless
+    ``config.save`` is False); :func:`search_targets` without the loading and checking."""
+    space, target = problem.space, problem.target
+    sampler_spec = config.sampler
+    if isinstance(sampler_spec, str):
+        sampler_spec = check_sampler(sampler_spec)
+    label = sampler_label(sampler_spec)
+    encoding = config.encoding
+    if encoding == "auto":
+        encoding = "tree" if sampler_spec == "exhaustive" else "relative"
+    if sampler_spec == "exhaustive" and encoding != "tree":
+        raise StitchnasError("the exhaustive sampler needs the tree encoding (finite choices): drop "
+                             "--encoding or use --encoding tree")
+    n_trials = config.n_trials or _default_trials(space, sampler_spec)
+    storage = open_storage(config.storage, space, config.out_dir)
+    study_name = config.study_name or default_study_name(problem, label, config.seed, encoding)
+    study, seconds, notes = _run_study(problem, config, storage=storage, study_name=study_name,
+                                       n_trials=n_trials, sampler_spec=sampler_spec,
+                                       encoding=encoding, progress=progress)
+    trials = sorted(_complete(study), key=lambda t: t.number)
+    bad = [t.number for t in trials if t.user_attrs.get("id") not in problem.index]
+    if bad:
+        raise StitchnasError(f"study {study_name!r} holds trials (e.g. #{bad[0]}) of stitches this "
+                             "space does not have: give another --study-name")
+    trial_ids = [int(t.user_attrs["id"]) for t in trials]
+    distinct, front_ids = _front_from_study(problem, trial_ids)
+    all_points = tuple(problem.point(cid) for cid in distinct)
+    acc = problem.acc
+    front = Front(
+        space=space.name, space_hash=space.content_hash, target=target.name,
+        target_budgets=target.budgets.to_json(), objectives=problem.objectives,
+        predictor=acc.predictor, measurements=acc.measurements, measured_ids=acc.measured_ids,
+        study={"storage": storage.label, "study_name": study_name, "n_trials": len(trials),
+               "trials_requested": n_trials, "sampler": label, "seed": config.seed,
+               "encoding": encoding, "distinct_candidates": len(distinct),
+               "candidates": len(space), "seconds": round(seconds, 3)},
+        members=tuple(problem.point(cid) for cid in front_ids),
+    )
+    path = None
+    if config.save:
+        out = front_path(space.name, target.name, config.out_dir).parent
+        path = save_front(front, out, all_points=all_points, space=space)
+    return SearchResult(target=target.name, front=front, study_name=study_name,
+                        storage=storage.label, n_trials_done=len(trials),
+                        distinct_candidates=len(distinct), seconds=seconds, all_points=all_points,
+                        path=path, trial_ids=tuple(trial_ids), notes=tuple(notes))
+
+
+# ---------------------------------------------------------------------------------------------
+# public entry points
+# ---------------------------------------------------------------------------------------------
+def search(space: "SearchSpace | str", target: "Target | str", config: SearchConfig | None = None,
+           progress: bool | None = None) -> SearchResult:
+    """Search one target: the Pareto front of the space over ``config.objectives``, saved to
+    ``<results>/<space>/<target>/front.json`` (+ CSV, PNG)."""
+    return search_targets(space, [target], config, progress=progress)[0]
+
+
+def search_targets(space: "SearchSpace | str", targets: Sequence["Target | str"],
+                   config: SearchConfig | None = None, progress: bool | None = None,
+                   on_result: Callable[[SearchResult], None] | None = None) -> list[SearchResult]:
+    """Search each target in turn (accuracies are computed once; every target's objectives and
+    costs are checked before the first study starts). With several targets an explicit
+    ``study_name`` gets ``-<target>`` appended."""
+    from ..costs import load_target
+    from ..space import load_space
+
+    space = load_space(space)
+    config = config or SearchConfig()
+    tgts = [load_target(t) for t in targets]
+    if not tgts:
+        raise StitchnasError("search needs at least one --target (stitchnas targets lists them)")
+    names = [t.name for t in tgts]
+    if len(set(names)) != len(names):
+        raise StitchnasError(f"target {min(n for n in names if names.count(n) > 1)!r} is given "
+                             "twice: each target gets one front")
+    objectives = [resolve_objectives(config, t) for t in tgts]
+    if isinstance(config.sampler, str):
+        check_sampler(config.sampler)
+    acc = accuracy_table(space, config.measurements, config.predictor)
+    problems = [build_problem(space, t, objs, acc) for t, objs in zip(tgts, objectives)]
+    results = []
+    for problem in problems:
+        cfg = config
+        if config.study_name and len(problems) > 1:
+            cfg = dataclasses.replace(config, study_name=f"{config.study_name}-{problem.target.name}")
+        result = search_problem(problem, cfg, progress=progress)
+        if on_result is not None:
+            on_result(result)
+        results.append(result)
+    return results

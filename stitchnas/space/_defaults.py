@@ -1,0 +1,6 @@
+"""The built-in default space, named apart so reading it imports nothing heavy."""
+
+__all__ = ["DEFAULT_SPACE"]
+
+#: The space ``stitchnas run`` and every verb use when none is named.
+DEFAULT_SPACE = "fmnist_vit_2way"
