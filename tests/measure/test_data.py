@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import make_image_tree
 import torch
 
 from stitchnas.measure import (DATASET_NAMES, DataSpec, calibration_batch, load_datasets, make_loader, read_idx)
@@ -218,19 +219,6 @@ def test_debian_fashion_mnist_full_sizes():
 
 
 # --------------------------------------------------------------------------- image folders
-
-
-def make_image_tree(root: Path, classes=("cat", "dog", "fox"), per_class=3, parts=("train", "val")):
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    for part in parts:
-        for cls in classes:
-            d = root / part / cls
-            d.mkdir(parents=True)
-            for i in range(per_class):
-                pixels = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
-                Image.fromarray(pixels, "RGB").save(d / f"{i}.png")
 
 
 @pytest.mark.parametrize("input_size", [(3, 32, 32), (1, 16, 16)])

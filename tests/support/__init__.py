@@ -32,3 +32,18 @@ def run_cli(capsys, *argv):
         code = exit_.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def make_image_tree(root: Path, classes=("cat", "dog", "fox"), per_class=3, parts=("train", "val")):
+    """An ImageFolder tree of random RGB images: root/{train,val}/<class>/<i>.png."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for part in parts:
+        for cls in classes:
+            d = root / part / cls
+            d.mkdir(parents=True)
+            for i in range(per_class):
+                pixels = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+                Image.fromarray(pixels, "RGB").save(d / f"{i}.png")

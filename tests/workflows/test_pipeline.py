@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from support import tiny_anchor, write_space
+from support import make_image_tree, run_cli, tiny_anchor, write_space
 
 from stitchnas.cli import main
 from stitchnas.errors import StitchnasError
@@ -72,3 +72,30 @@ def test_bad_run_sections_are_one_line_errors(tmp_path, capsys):
         code = main(["run", str(path)])
         err = capsys.readouterr().err
         assert code == 2 and err.startswith("stitchnas: error:") and err.count("\n") == 1
+
+
+def test_rows_measured_by_evaluate_on_an_image_folder_are_reused_by_run(tmp_path, monkeypatch, capsys):
+    """`stitchnas evaluate --data DIR` and `stitchnas run` label image-folder rows alike, so run
+    reuses what evaluate measured (they once wrote imagefolder(DIR):val and imagefolder:val)."""
+    root = tmp_path / "results"
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(root))
+    images = tmp_path / "images"
+    make_image_tree(images, classes=[f"c{i}" for i in range(10)], per_class=4)
+    text = SPACE.replace("data: {{name: digits}}", f"data: {{{{name: imagefolder, root: {images}}}}}")
+    text = text.replace("epochs: 6", "epochs: 1")
+    path = write_space(tmp_path, text.format(a=tiny_anchor("s", 16)[:-1], b=tiny_anchor("l", 32)[:-1]))
+    space = load_space(path)
+    run(space, log=lambda m: None)
+    rows_file = root / "run_tiny" / "run" / "measurements.jsonl"
+    measured = {json.loads(line)["id"] for line in rows_file.read_text().splitlines()}
+    extra = min(c.id for c in space.candidates if c.id not in measured)
+
+    code, _, err = run_cli(capsys, "evaluate", path, "--data", images, "--ids", extra,
+                           "--checkpoint", root / "run_tiny" / "stitched.pt", "--out", rows_file)
+    assert code == 0, err
+    labels = {json.loads(line)["dataset"] for line in rows_file.read_text().splitlines()}
+    assert labels == {f"imagefolder({images.resolve()}):val"}
+
+    again = run(space, log=lambda m: None)
+    assert again.steps[2].done.startswith(f"{len(measured) + 1} of {len(space)} stitches measured")
+    assert "(0 new;" in again.steps[2].done
