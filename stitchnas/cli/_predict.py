@@ -59,19 +59,15 @@ class Predict(Command):
         parser.add_argument("--out", required=True, help="JSONL: id, route, acc1_pred, acc1_std, measured")
 
     def run(self, args: argparse.Namespace) -> int:
-        import numpy as np
-
         from ..fileio import atomic_write
-        from ..predict import create_predictor, make_stitches, predict_with_std
+        from ..predict import fit_on_measured
         from ..space import load_space
 
         space = load_space(args.space)
         rows = measured(space, args.measurements)
-        stitches = make_stitches(space, rows)
-        by_id = {s.id: s for s in stitches}
-        model = create_predictor(args.predictor, random_state=args.seed).fit(
-            [by_id[m.id] for m in rows], np.array([m.acc1 for m in rows]))
-        mean, std = predict_with_std(model, stitches)
+        fit = fit_on_measured(space, rows, args.predictor, random_state=args.seed)
+        stitches = fit.stitches
+        mean, std = fit.predict()
         known = {m.id for m in rows}
         with atomic_write(args.out) as fh:
             for i, st in enumerate(stitches):
@@ -79,7 +75,7 @@ class Predict(Command):
                                      "acc1_pred": round(float(mean[i]), 4),
                                      "acc1_std": None if std is None else round(float(std[i]), 4),
                                      "measured": st.id in known}) + "\n")
-        chosen = getattr(model, "chosen_", None)
+        chosen = fit.chosen
         print(f"predicted top-1 of {len(stitches)} candidates of {space.name} with {args.predictor}"
               + (f" (chose {chosen})" if chosen else "")
               + f", fitted on {len(rows)} measured; wrote {args.out}")
