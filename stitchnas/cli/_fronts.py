@@ -28,8 +28,9 @@ def budgets(args: argparse.Namespace) -> dict:
 
 
 def _point_line(front, point) -> str:
+    coverage = {"coverage": front.coverage} if front.coverage else {}
     return json.dumps({"space": front.space, "space_hash": front.space_hash, "target": front.target,
-                       **point.to_json()})
+                       **point.to_json(), **coverage})
 
 
 class Query(Command):
@@ -75,6 +76,8 @@ class Query(Command):
               f"({', '.join(front.objectives)}); budgets: {budget_text or 'none'}; predictor: "
               f"{front.predictor or 'none'}; {front.measured_ids} measured ids"
               + (f"; {len(members)} fit {asked}" if limits else ""))
+        if front.coverage:
+            print(f"# {front.coverage}")
         big = max((m.flops for m in front.members), default=0) >= 1e9
         unit, scale = ("GFLOPs", 1e9) if big else ("MFLOPs", 1e6)
         print(f"{'id':>5}  {'acc1':>6}  {'source':<9}  {unit:>9}  {'Mparams':>8}  {'lat_ms':>8}  "

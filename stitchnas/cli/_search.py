@@ -97,4 +97,5 @@ def _report(r) -> None:
           f"{n_pred} predicted accuracy) over {','.join(front.objectives)}, from {r.distinct_candidates} "
           f"distinct of {front.study.get('candidates')} candidates in {r.n_trials_done} trials "
           f"({front.study.get('sampler')}, seed {front.study.get('seed')}, {r.seconds:.1f} s); "
-          f"saved {r.path}; study {r.study_name} in {r.storage}")
+          f"saved {r.path}; study {r.study_name} in {r.storage}"
+          + (f"; {front.coverage}" if front.coverage else ""))

@@ -31,6 +31,7 @@ _EXPORTS = {
     "list_targets": "_targets",
     "load_latency_table": "_table",
     "load_target": "_targets",
+    "target_name": "_targets",
     "machine_identity": "_machine",
     "profile_latency": "_latency",
     "target_costs": "_latency",

@@ -41,6 +41,7 @@ __all__ = [
     "bundled_targets_dir",
     "list_targets",
     "load_target",
+    "target_name",
 ]
 
 COST_MODELS = ("latency", "flops", "params")
@@ -273,6 +274,19 @@ def list_targets(pattern: str = "*") -> list[str]:
     """Names of bundled targets matching a shell-style pattern, e.g. ``list_targets('cu*')``."""
     names = sorted(p.stem for p in bundled_targets_dir().glob("*.yaml"))
     return [n for n in names if fnmatch.fnmatch(n, pattern)]
+
+
+def target_name(spec: str | os.PathLike | Target) -> str:
+    """The name a front of target ``spec`` is saved under: a Target's name, the ``name`` inside a
+    target YAML file (a path ending in ``.yaml``/``.yml``, with a folder, or an existing file),
+    else ``spec`` itself (a bundled target, or the name of one searched from a file elsewhere)."""
+    if isinstance(spec, Target):
+        return spec.name
+    text = str(spec)
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") or os.sep in text or path.is_file():
+        return load_target(path).name
+    return text
 
 
 def load_target(name_or_path: str | os.PathLike | Target) -> Target:

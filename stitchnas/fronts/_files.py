@@ -111,15 +111,19 @@ def _space_arg(space: Any) -> tuple[str, SearchSpace | None]:
     return loaded.name, loaded
 
 
-def load_front(space: SearchSpace | str | os.PathLike | None = None, target: str = "cpu",
+def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any = "cpu",
                path: str | os.PathLike | None = None,
                results: str | os.PathLike | None = None) -> Front:
     """Read ``results/<space>/<target>/front.json`` (or ``path``).
 
     ``space`` is a SearchSpace, a bundled name or a YAML path (the default space when neither it
-    nor ``path`` is given). When the space can be loaded, the front must have been searched on
+    nor ``path`` is given); ``target`` takes the forms ``search`` takes: a bundled name, a target
+    YAML path or a Target (its front is under the target's ``name``). When the space can be loaded, the front must have been searched on
     the same content hash. ``results`` overrides the results folder.
     """
+    from ..costs import target_name
+
+    given, target = target, target_name(target)
     name, loaded = None, None
     if space is None and path is None:
         from ..space import DEFAULT_SPACE
@@ -133,7 +137,7 @@ def load_front(space: SearchSpace | str | os.PathLike | None = None, target: str
     if not path.is_file():
         sname = name or "SPACE"
         raise StitchnasError(
-            f"no front at {path}: make it with `stitchnas search {sname} --target {target}` "
+            f"no front at {path}: make it with `stitchnas search {sname} --target {given}` "
             f"(or `stitchnas run {sname}`)"
         )
     try:

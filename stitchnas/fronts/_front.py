@@ -257,6 +257,7 @@ class Front:
         if not isinstance(self.study, Mapping):
             raise StitchnasError("front: 'study' must be a mapping")
         study = dict(self.study)
+        study.pop("coverage", None)  # derived from the counts: see coverage
         if isinstance(study.get("storage"), str):
             study["storage"] = mask_password(study["storage"])
         object.__setattr__(self, "study", study)
@@ -280,6 +281,15 @@ class Front:
     def cost_objectives(self) -> tuple[str, ...]:
         """The objectives other than accuracy, in the front's order."""
         return tuple(o for o in self.objectives if o != "acc1")
+
+    @property
+    def coverage(self) -> str | None:
+        """``"evaluated X of N candidates; the front may be incomplete"`` when the search that made
+        this front evaluated fewer candidates than its space has (from ``study``), else None."""
+        seen, total = self.study.get("distinct_candidates"), self.study.get("candidates")
+        if isinstance(seen, int) and isinstance(total, int) and 0 <= seen < total:
+            return f"evaluated {seen} of {total} candidates; the front may be incomplete"
+        return None
 
     def has(self, objective: str) -> bool:
         """Whether any member has a value for ``objective`` (latency/memory may be missing)."""
@@ -373,7 +383,8 @@ class Front:
             "target": self.target, "target_budgets": dict(self.target_budgets),
             "objectives": list(self.objectives), "predictor": self.predictor,
             "measurements": self.measurements, "measured_ids": self.measured_ids,
-            "study": dict(self.study), "created": self.created, "stitchnas_version": self.version,
+            "study": {**self.study, **({"coverage": self.coverage} if self.coverage else {})},
+            "created": self.created, "stitchnas_version": self.version,
             "members": [m.to_json() for m in self.members],
         }
 

@@ -282,7 +282,8 @@ def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total)
         budgets = {k: v for k, v in f.target_budgets.items() if v is not None}
         lines += ["", f"## Target `{r.target}`: {len(f.members)} on the front", "",
                   f"Objectives {', '.join(f.objectives)}; budgets {budgets or 'none'}; "
-                  f"{r.n_trials_done} trials, {r.distinct_candidates} distinct candidates; "
+                  f"{r.n_trials_done} trials, {r.distinct_candidates} distinct candidates"
+                  + (f" ({f.coverage})" if f.coverage else "") + "; "
                   f"`{r.path}` (+ .csv, .png).", "",
                   "| id | route | top-1 % | source | MFLOPs | latency ms |", "|---:|---|---:|---|---:|---:|"]
         for m in f.members:

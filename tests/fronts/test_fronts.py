@@ -434,3 +434,38 @@ def test_cli_export_picks_the_best_member(saved, space, trained, tmp_path, capsy
     assert code == 2 and "drop them, or drop --id/--route" in err
     code, _, err = run_cli(capsys, "export", "tiny_test", "--id", 5)  # no checkpoint for a stitch
     assert code == 2 and "stitchnas train tiny_test" in err and err.count("\n") == 1
+
+
+def test_query_and_load_front_take_a_target_path(front, saved, capsys, tmp_path):
+    """A target given as a YAML path (as `search` takes it) finds the front saved under the
+    target's own name, through load_front and the query command alike."""
+    target = tmp_path / "mine.yaml"
+    target.write_text("name: cpu\ndevice: cpu\ncost_model: latency\n")
+    assert load_front("tiny_test", target=str(target)) == front
+    code, out, err = run_cli(capsys, "query", "tiny_test", "--target", target, "--max-latency-ms", 5)
+    assert code == 0 and json.loads(out)["id"] == 5, err
+    other = tmp_path / "other.yaml"
+    other.write_text("name: flops55\ncost_model: flops\n")
+    code, _, err = run_cli(capsys, "query", "tiny_test", "--target", other)
+    assert code == 2 and "no front at" in err and "flops55" in err and err.count("\n") == 1
+
+
+def test_a_front_from_part_of_the_space_says_so(space, costs, tmp_path, monkeypatch, capsys):
+    """Fewer candidates evaluated than the space has: front.json, the query answer and the list
+    say "evaluated X of N candidates; the front may be incomplete"; a complete one says nothing."""
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path))
+    members = [point(costs, 0, 70.0, latency=2.0), point(costs, 1, 80.0, latency=7.0)]
+    partial = make_front(space, members, study={"distinct_candidates": 5, "candidates": len(space)})
+    note = f"evaluated 5 of {len(space)} candidates; the front may be incomplete"
+    assert partial.coverage == note
+    doc = json.loads(save_front(partial).read_text())
+    assert doc["study"]["coverage"] == note and load_front(space) == partial
+    code, out, _ = run_cli(capsys, "query", "tiny_test", "--max-latency-ms", 9)
+    assert code == 0 and json.loads(out)["coverage"] == note
+    code, out, _ = run_cli(capsys, "query", "tiny_test", "--list")
+    assert code == 0 and f"# {note}" in out
+    whole = make_front(space, members, study={"distinct_candidates": len(space), "candidates": len(space)})
+    assert whole.coverage is None
+    save_front(whole)
+    code, out, _ = run_cli(capsys, "query", "tiny_test", "--max-latency-ms", 9)
+    assert code == 0 and "coverage" not in json.loads(out)

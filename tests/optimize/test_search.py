@@ -401,6 +401,10 @@ def test_cli_search_prints_where_each_front_went(capsys, mfile, results):
     assert code == 0, err
     assert out.count("front of") == 2
     assert str(results / "tiny_test" / "params_budget" / "front.json") in out
+    n = len(load_space("tiny_test"))
+    for line in out.splitlines():  # 8 trials see at most 8 candidates: every line says so
+        seen = int(line.split(" distinct of ")[0].rsplit(" ", 1)[1])
+        assert seen < n and line.endswith(f"evaluated {seen} of {n} candidates; the front may be incomplete")
 
 
 @pytest.mark.parametrize("extra, message", [
