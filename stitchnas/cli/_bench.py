@@ -224,9 +224,31 @@ class BenchSearch(Command):
         return 0
 
 
+class BenchExact(Command):
+    """the exact search's time and memory against the number of candidates"""
+
+    name = "exact"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--repeats", type=positive_int, default=3)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--out", default=BENCH_OUT, help=REPORT_HELP)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..bench import bench_exact
+
+        report = bench_exact(repeats=args.repeats, seed=args.seed, out_dir=Path(args.out))
+        print(json.dumps(report, indent=1))
+        for r in report["rows"]:
+            print(f"{r['space']}: {r['candidates']} candidates, front of {r['front']}: "
+                  f"{r['search_s']:.2f} s exact search ({r['in_memory_s']:.2f} s in memory), "
+                  f"peak {r['peak_python_mb']} MB (median of {report['repeats']})", file=sys.stderr)
+        return 0
+
+
 class Bench(Command):
     """benchmarks (commands, not tests)"""
 
     name = "bench"
     subcommands = (BenchProfiling, BenchEvaluate, BenchPredictors, BenchActive, BenchLatency,
-                   BenchSearch)
+                   BenchSearch, BenchExact)

@@ -50,8 +50,10 @@ class Search(Command):
                             help="hardware target (YAML path or bundled name); repeat for several")
         parser.add_argument("--objectives", help="comma-separated: acc1 and costs among flops, params, "
                             "latency_ms, memory_mb (default: acc1 and the target's cost)")
-        parser.add_argument("--sampler", default="nsga2", help="nsga2 (default), tpe, gp, random, "
-                            "exhaustive, or an Optuna sampler class as module:Class")
+        parser.add_argument("--sampler", default="auto", help="auto (default: exact, every candidate "
+                            "evaluated, up to 10^4 candidates without --trials; else nsga2), exact, "
+                            "nsga2, tpe, gp, random, exhaustive, or an Optuna sampler class as "
+                            "module:Class")
         parser.add_argument("--trials", type=positive_int, help="completed trials the study should hold "
                             "(default: min(3 x candidates, 300); exhaustive: every candidate)")
         parser.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")

@@ -5,6 +5,10 @@ from __future__ import annotations
 from .._util import lazy_exports
 
 _EXPORTS = {
+    "EXACT_LIMIT": "_exact",
+    "MODES": "_samplers",
+    "evaluate_all": "_exact",
+    "resolve_sampler": "_exact",
     "ENCODINGS": "_config",
     "MAX_DEFAULT_TRIALS": "_config",
     "SearchConfig": "_config",

@@ -31,10 +31,12 @@ class SearchConfig:
 
     ``objectives``: ``acc1`` and at least one cost of ``flops``, ``params``, ``latency_ms``,
     ``memory_mb`` (None: ``acc1,latency_ms`` on latency targets, ``acc1,flops`` / ``acc1,params``
-    on flops / params targets). ``sampler``: ``nsga2`` (default), ``tpe``, ``gp``, ``random``,
-    ``exhaustive`` (or any name in :data:`SAMPLERS`), a ``module:Class`` path, or an Optuna sampler
+    on flops / params targets). ``sampler``: ``auto`` (default: ``exact``, every candidate
+    evaluated, for spaces of at most 10^4 candidates when ``n_trials`` is None, else ``nsga2``),
+    ``exact``, ``nsga2``, ``tpe``, ``gp``, ``random``, ``exhaustive`` (Optuna's brute force, trial
+    by trial; or any name in :data:`SAMPLERS`), a ``module:Class`` path, or an Optuna sampler
     instance. ``n_trials``: completed trials the study should hold (None: every candidate for
-    ``exhaustive``, else ``min(3 x candidates, 300)``). ``storage``: None
+    ``exact`` and ``exhaustive``, else ``min(3 x candidates, 300)``). ``storage``: None
     (``sqlite:///RESULTS/<space>/search.db``), an Optuna storage URL, a path ending in ``.db``
     (SQLite) or ``.log``/``.journal`` (journal file), ``"memory"``, or an Optuna storage object.
     ``study_name``: None derives one from the space, target, objectives, sampler, seed and a key of
@@ -49,7 +51,7 @@ class SearchConfig:
     """
 
     objectives: tuple[str, ...] | None = None
-    sampler: Any = "nsga2"
+    sampler: Any = "auto"
     n_trials: int | None = None
     seed: int = 0
     storage: Any = None

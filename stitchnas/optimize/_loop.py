@@ -35,6 +35,7 @@ from ..storage import (META_KEY, OpenedStorage, StaleWatch, StudyMutex, error_li
 from ._accuracy import accuracy_table
 from ._config import MAX_DEFAULT_TRIALS, SearchConfig, SearchResult, resolve_objectives
 from ._encoding import make_encoding
+from ._exact import evaluate_all, resolve_sampler
 from ._problem import Problem, build_problem
 from ._samplers import _population, check_sampler, make_sampler, sampler_label
 
@@ -49,13 +50,13 @@ __all__ = ["search", "search_targets", "search_problem", "default_study_name", "
 
 
 def _default_trials(space: "SearchSpace", sampler: Any) -> int:
-    if sampler == "exhaustive":
+    if sampler in ("exhaustive", "exact"):
         return len(space)
     return int(min(3 * len(space), MAX_DEFAULT_TRIALS))
 
 
 def default_study_name(problem: Problem, sampler: str, seed: int, encoding: str) -> str:
-    enc = "" if encoding == ("tree" if sampler == "exhaustive" else "relative") else f"-{encoding}"
+    enc = "" if encoding == ("tree" if sampler in ("exhaustive", "exact") else "relative") else f"-{encoding}"
     return (f"{problem.space.name}-{problem.space.content_hash[:8]}-{problem.target.name}-"
             f"{'+'.join(problem.objectives)}-{sampler}{enc}-seed{seed}-{problem.key[:8]}")
 
@@ -278,40 +279,88 @@ def _front_from_study(problem: Problem, trial_ids: Sequence[int]) -> tuple[list[
     return distinct, problem.front(distinct)
 
 
+def _exact_study(problem: Problem, config: SearchConfig, storage: OpenedStorage,
+                 study_name: str) -> tuple[list[int], list[int], float, list[str]]:
+    """Evaluate every candidate (:func:`evaluate_all`), then record the front's trials and the
+    metadata in the storage, unless a finished exact study of the same inputs is already there.
+    Returns (every candidate id, front ids, seconds, notes)."""
+    import optuna
+
+    quiet_optuna()
+    memory, front_ids, seconds = evaluate_all(problem)
+    ids = [c.id for c in problem.costs]
+    meta = {**_meta(problem, "tree", "exact", config.seed, None), "evaluated": len(ids)}
+    notes: list[str] = []
+    mutex = StudyMutex(storage, study_name)
+    try:
+        with mutex, warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            old = _existing_meta(storage.storage, study_name)
+            if old is not None:
+                notes = _check_meta(old, meta, study_name, storage.label)
+                if old.get("sampler") == "exact" and old.get("evaluated") == len(ids) and not notes:
+                    return ids, front_ids, seconds, notes  # the same exact search is stored
+                if old.get("sampler") == "exact":  # other inputs under this name: replace it
+                    optuna.delete_study(study_name=study_name, storage=storage.storage)
+                else:
+                    raise StitchnasError(
+                        f"study {study_name!r} in {storage.label} holds a {old.get('sampler')} search: "
+                        "give another --study-name for the exact search")
+            study = optuna.create_study(storage=storage.storage, study_name=study_name,
+                                        directions=problem.directions, load_if_exists=True)
+            keep = set(front_ids)
+            study.add_trials([t for t in memory.get_trials(deepcopy=False) if t.user_attrs["id"] in keep])
+            study.set_user_attr(META_KEY, meta)  # last: a study with metadata is complete
+    except StitchnasError:
+        raise
+    except Exception as err:  # noqa: BLE001 - storage/driver errors
+        raise StorageError(f"cannot record the exact search as study {study_name!r} in "
+                           f"{storage.label}: {error_line(err)}") from err
+    finally:
+        mutex.close()
+    return ids, front_ids, seconds, notes
+
+
 def search_problem(problem: Problem, config: SearchConfig, progress: bool | None = None) -> SearchResult:
     """Run (or resume) the study of one :class:`Problem` and return its front (saved unless
     ``config.save`` is False); :func:`search_targets` without the loading and checking."""
     space, target = problem.space, problem.target
     sampler_spec = config.sampler
     if isinstance(sampler_spec, str):
-        sampler_spec = check_sampler(sampler_spec)
+        sampler_spec = resolve_sampler(check_sampler(sampler_spec), len(space), config.n_trials)
     label = sampler_label(sampler_spec)
     encoding = config.encoding
+    finite = sampler_spec in ("exhaustive", "exact")
     if encoding == "auto":
-        encoding = "tree" if sampler_spec == "exhaustive" else "relative"
-    if sampler_spec == "exhaustive" and encoding != "tree":
-        raise StitchnasError("the exhaustive sampler needs the tree encoding (finite choices): drop "
-                             "--encoding or use --encoding tree")
+        encoding = "tree" if finite else "relative"
+    if finite and encoding != "tree":
+        raise StitchnasError(f"the {sampler_spec} sampler needs the tree encoding (finite choices): "
+                             "drop --encoding or use --encoding tree")
     n_trials = config.n_trials or _default_trials(space, sampler_spec)
     storage = open_storage(config.storage, space, config.out_dir)
     study_name = config.study_name or default_study_name(problem, label, config.seed, encoding)
-    study, seconds, notes = _run_study(problem, config, storage=storage, study_name=study_name,
-                                       n_trials=n_trials, sampler_spec=sampler_spec,
-                                       encoding=encoding, progress=progress)
-    trials = sorted(_complete(study), key=lambda t: t.number)
-    bad = [t.number for t in trials if t.user_attrs.get("id") not in problem.index]
-    if bad:
-        raise StitchnasError(f"study {study_name!r} holds trials (e.g. #{bad[0]}) of stitches this "
-                             "space does not have: give another --study-name")
-    trial_ids = [int(t.user_attrs["id"]) for t in trials]
-    distinct, front_ids = _front_from_study(problem, trial_ids)
+    if sampler_spec == "exact":
+        trial_ids, front_ids, seconds, notes = _exact_study(problem, config, storage, study_name)
+        distinct, n_done = trial_ids, len(trial_ids)
+    else:
+        study, seconds, notes = _run_study(problem, config, storage=storage, study_name=study_name,
+                                           n_trials=n_trials, sampler_spec=sampler_spec,
+                                           encoding=encoding, progress=progress)
+        trials = sorted(_complete(study), key=lambda t: t.number)
+        bad = [t.number for t in trials if t.user_attrs.get("id") not in problem.index]
+        if bad:
+            raise StitchnasError(f"study {study_name!r} holds trials (e.g. #{bad[0]}) of stitches "
+                                 "this space does not have: give another --study-name")
+        trial_ids = [int(t.user_attrs["id"]) for t in trials]
+        distinct, front_ids = _front_from_study(problem, trial_ids)
+        n_done = len(trials)
     all_points = tuple(problem.point(cid) for cid in distinct)
     acc = problem.acc
     front = Front(
         space=space.name, space_hash=space.content_hash, target=target.name,
         target_budgets=target.budgets.to_json(), objectives=problem.objectives,
         predictor=acc.predictor, measurements=acc.measurements, measured_ids=acc.measured_ids,
-        study={"storage": storage.label, "study_name": study_name, "n_trials": len(trials),
+        study={"storage": storage.label, "study_name": study_name, "n_trials": n_done,
                "trials_requested": n_trials, "sampler": label, "seed": config.seed,
                "encoding": encoding, "distinct_candidates": len(distinct),
                "candidates": len(space), "seconds": round(seconds, 3)},
@@ -322,7 +371,7 @@ def search_problem(problem: Problem, config: SearchConfig, progress: bool | None
         out = front_path(space.name, target.name, config.out_dir).parent
         path = save_front(front, out, all_points=all_points, space=space)
     return SearchResult(target=target.name, front=front, study_name=study_name,
-                        storage=storage.label, n_trials_done=len(trials),
+                        storage=storage.label, n_trials_done=n_done,
                         distinct_candidates=len(distinct), seconds=seconds, all_points=all_points,
                         path=path, trial_ids=tuple(trial_ids), notes=tuple(notes))
 

@@ -18,7 +18,7 @@ from ..errors import PluginError, StitchnasError
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-__all__ = ["SAMPLERS", "list_samplers", "check_sampler", "make_sampler", "sampler_label"]
+__all__ = ["MODES", "SAMPLERS", "list_samplers", "check_sampler", "make_sampler", "sampler_label"]
 
 #: Sampler factories by name (any ``module:Class`` or Optuna sampler instance works too).
 SAMPLERS = Registry("sampler")
@@ -95,14 +95,19 @@ def list_samplers(pattern: str = "*") -> list[str]:
     return SAMPLERS.names(pattern)
 
 
+#: Search modes that are no Optuna sampler of their own: ``exact`` evaluates every candidate
+#: (see :mod:`._exact`); ``auto`` (the default) is ``exact`` where that is cheap, else ``nsga2``.
+MODES = ("auto", "exact")
+
+
 def _choices() -> list[str]:
-    return list(reversed(list(SAMPLERS)))  # in registration order: the built-ins first
+    return [*MODES, *reversed(list(SAMPLERS))]  # the modes, then the built-ins in registration order
 
 
 def check_sampler(spec: str) -> str:
-    """``spec`` if it names a registered sampler or a ``module:Class``; else a one-line error
-    with the closest name."""
-    if spec in SAMPLERS or ":" in spec:
+    """``spec`` if it names a search mode (``auto``, ``exact``), a registered sampler or a
+    ``module:Class``; else a one-line error with the closest name."""
+    if spec in MODES or spec in SAMPLERS or ":" in spec:
         return spec
     close = close_matches(spec, _choices(), n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""

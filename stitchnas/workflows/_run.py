@@ -45,7 +45,7 @@ class RunConfig:
     val_subset: int | None = None
     targets: tuple[str, ...] = ("cpu", "flops_budget")
     trials: int | None = None
-    sampler: str = "nsga2"
+    sampler: str = "auto"
     predictor: str = "auto"
     latency_repeats: int = 20
     latency_validate: int = 12

@@ -237,7 +237,7 @@ def test_samplers_are_a_registry_and_plug_ins_register_by_name(space, mfile):
     assert list_samplers() == ["exhaustive", "gp", "nsga2", "random", "tpe"]
     assert list_samplers("*s*") == ["exhaustive", "nsga2"] and "tpe" in SAMPLERS
     assert isinstance(make_sampler("nsga2", n_trials=100), optuna.samplers.NSGAIISampler)
-    with pytest.raises(PluginError, match=r"unknown sampler 'tp' \(did you mean tpe\?\): choose nsga2, "
+    with pytest.raises(PluginError, match=r"unknown sampler 'tp' \(did you mean tpe\?\): choose auto, exact, nsga2, "
                                           r"tpe, gp, random, exhaustive, or give"):
         SearchConfig(sampler="tp")
     seen = {}

@@ -1,0 +1,118 @@
+"""The default search is exact where that is cheap: its saved front is the brute-force front
+(ties kept, budgets honoured) on real tables and random ones, and queries on it answer as brute
+force over every candidate does."""
+
+import json
+import time
+
+import numpy as np
+import optuna
+import pytest
+from support import SHARED, run_cli
+from support.tiny import ACC, costs, row, space  # noqa: F401 - fixtures
+
+from stitchnas.fronts import load_front
+from stitchnas.measure import write_measurements
+from stitchnas.optimize import EXACT_LIMIT, SearchConfig, resolve_sampler, search
+from stitchnas.space import load_space
+
+
+@pytest.fixture(autouse=True)
+def results(tmp_path, monkeypatch):
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
+    return tmp_path / "results"
+
+
+def brute_front(acc: dict, cost: dict, budget: float | None = None) -> list[int]:
+    """Every candidate within budget that no other within budget dominates (ties kept), the
+    plain O(n^2) way, independent of stitchnas.pareto."""
+    ok = [i for i in acc if budget is None or cost[i] <= budget]
+    return sorted(i for i in ok if not any(
+        acc[j] >= acc[i] and cost[j] <= cost[i] and (acc[j] > acc[i] or cost[j] < cost[i]) for j in ok))
+
+
+def brute_best(acc: dict, cost: dict, params: dict, limit: float):
+    ok = [i for i in acc if cost[i] <= limit]
+    return min(ok, key=lambda i: (-acc[i], cost[i], params[i], i)) if ok else None
+
+
+def flops_target(tmp_path, budget=None):
+    path = tmp_path / "flops_t.yaml"
+    path.write_text("name: flops_t\ncost_model: flops\n" + (f"budgets: {{max_flops: {budget}}}\n" if budget else ""))
+    return path
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_default_search_saves_exactly_the_brute_force_front(space, costs, tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    # coarse accuracies so that ties happen; every candidate measured
+    acc = {i: float(rng.integers(60, 70)) for i in costs}
+    mfile = tmp_path / "m.jsonl"
+    write_measurements(mfile, [row(space, costs, i, acc[i]) for i in costs])
+    flops = {i: c.flops for i, c in costs.items()}
+    budget = sorted(flops.values())[len(flops) // 2] if seed % 2 else None
+    r = search(space, str(flops_target(tmp_path, budget)), SearchConfig(measurements=mfile))
+    assert r.front.study["sampler"] == "exact" and r.front.coverage is None
+    assert r.n_trials_done == r.distinct_candidates == len(space)
+    assert sorted(m.id for m in r.front.members) == brute_front(acc, flops, budget)
+    saved = load_front(space, "flops_t")
+    assert saved == r.front
+    params = {i: c.params for i, c in costs.items()}
+    for limit in sorted(set(flops.values())) + [min(flops.values()) - 1]:
+        want = brute_best(acc, flops, params, min(limit, budget) if budget else limit)
+        got = [m.id for m in saved.fits(max_flops=limit)]
+        if want is None:
+            assert got == []
+        else:
+            assert saved.best(max_flops=limit).id == want
+
+
+def test_the_exact_search_is_recorded_once_and_found_again(space, costs, tmp_path):
+    mfile = tmp_path / "m.jsonl"
+    write_measurements(mfile, [row(space, costs, i) for i in costs])
+    db = tmp_path / "s.db"
+    config = SearchConfig(measurements=mfile, storage=str(db))
+    r = search(space, "flops_budget", config)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{db}")
+    study = optuna.load_study(study_name=r.study_name, storage=storage)
+    assert sorted(t.user_attrs["id"] for t in study.trials) == sorted(m.id for m in r.front.members)
+    assert study.user_attrs["stitchnas"]["evaluated"] == len(space)
+    again = search(space, "flops_budget", config)
+    assert again.front.members == r.front.members and again.study_name == r.study_name
+    assert len(optuna.load_study(study_name=r.study_name, storage=storage).trials) == len(r.front)
+
+
+def test_auto_is_exact_only_without_a_trial_budget_and_up_to_the_limit():
+    assert resolve_sampler("auto", 83, None) == "exact"
+    assert resolve_sampler("auto", EXACT_LIMIT, None) == "exact"
+    assert resolve_sampler("auto", EXACT_LIMIT + 1, None) == "nsga2"
+    assert resolve_sampler("auto", 83, 30) == "nsga2"
+    assert resolve_sampler("tpe", 83, None) == "tpe"
+
+
+def test_cli_search_by_default_is_exact_and_says_nothing_is_missing(space, costs, tmp_path, capsys):
+    mfile = tmp_path / "m.jsonl"
+    write_measurements(mfile, [row(space, costs, i) for i in costs])
+    code, out, err = run_cli(capsys, "search", "tiny_test", "--target", "flops_budget",
+                             "--measurements", mfile)
+    assert code == 0, err
+    assert f"from {len(space)} distinct of {len(space)} candidates" in out and "(exact," in out
+    assert "may be incomplete" not in out
+
+
+@pytest.mark.skipif(not (SHARED / "snnet_v1_deit_tsb.jsonl").is_file(), reason="../shared is absent")
+def test_snnet_v1_table_default_search_is_the_true_front(tmp_path, capsys):
+    """The published SN-Net DeiT-Ti/S/B table, every stitch measured, on FLOPs without budget:
+    the default search saves the true front (39 members), as brute force finds it."""
+    out = tmp_path / "m.jsonl"
+    code, _, err = run_cli(capsys, "import-snnet", SHARED / "snnet_v1_deit_tsb.jsonl", "--space",
+                           "deit_tsb_v1", "--out", out)
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    acc = {r["id"]: r["acc1"] for r in rows}
+    flops = {r["id"]: r["flops"] for r in rows}
+    t0 = time.perf_counter()
+    r = search(load_space("deit_tsb_v1"), str(flops_target(tmp_path)), SearchConfig(measurements=out))
+    assert time.perf_counter() - t0 < 120
+    assert sorted(m.id for m in r.front.members) == brute_front(acc, flops)
+    assert len(r.front) == 39
