@@ -27,7 +27,7 @@ from ..storage import quiet_optuna
 
 __all__ = ["bench_exact", "GENERATED_SPACES"]
 
-#: (anchors, depth) of the generated spaces: about 7e2, 2e3, 2e4, 1e5 candidates.
+#: (anchors, depth) of the generated spaces: 729, 3,964, 20,705 and 100,472 candidates.
 GENERATED_SPACES = ((3, 12), (4, 16), (5, 24), (8, 24))
 
 _ANCHOR = ("  - {{name: a{i}, model: vit_tiny_patch16_224, kwargs: {{img_size: 28, patch_size: 7, "
