@@ -177,7 +177,7 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
     scorer = _Scorer(true_acc, cost, t_problem.feasible, ref_acc)
 
     report_runs: dict[str, list[dict[str, Any]]] = {s: [] for s in sampler_names}
-    ceilings, fits = [], []
+    ceilings, fits, default_runs = [], [], []
     show = show_progress(progress)
     bar = tqdm(total=len(seeds) * len(sampler_names), desc=f"bench search {space.name}",
                disable=not show)
@@ -213,6 +213,13 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
                          "predictor": acc.predictor,
                          "predicted_front_ids": sorted(ids[i] for i in pred_front),
                          **{f"hv_ratio_{k}": round(v, 6) for k, v in ceil.items()}})
+        # the default search, as `stitchnas search` runs it (no --sampler, no --trials)
+        default = search_problem(problem, SearchConfig(objectives=objectives, seed=int(seed),
+                                                       storage="memory", save=False), progress=False)
+        default_runs.append({"seed": int(seed), "sampler": default.front.study.get("sampler"),
+                             "distinct": default.distinct_candidates,
+                             **{f"hv_ratio_{k}": round(v, 6) for k, v in scorer.ratios(
+                                 [problem.index[m.id] for m in default.front.members]).items()}})
         for name in sampler_names:
             cfg = SearchConfig(objectives=objectives, sampler=name, n_trials=trials, seed=int(seed),
                                storage="memory", save=False)
@@ -268,6 +275,11 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
             **{f"hv_ratio_{ref}_min": round(float(np.min([c[f"hv_ratio_{ref}"] for c in ceilings])), 6)
                for ref in REFERENCES},
             "per_seed": ceilings,
+        },
+        "default_search": {
+            **{f"hv_ratio_{ref}_mean": round(float(np.mean([d[f"hv_ratio_{ref}"] for d in default_runs])), 6)
+               for ref in REFERENCES},
+            "per_seed": default_runs,
         },
         "predictor_fit_seconds_mean": round(float(np.mean(fits)), 3),
         "results": samplers_out,

@@ -221,6 +221,10 @@ class BenchSearch(Command):
                   f"[{e['final_chance']['mean']:.4f}], {d:.1f} distinct candidates, "
                   f"{e['seconds_mean']:.2f} s per search")
         print(f"wrote {', '.join(r.get('files', []))}")
+        d = r["default_search"]
+        modes = sorted({run["sampler"] for run in d["per_seed"]})
+        print(f"default search: {d['hv_ratio_nadir_mean']:.4f} of the true front's hypervolume "
+              f"(mean of {len(r['seeds'])} seeds; {', '.join(modes)})")
         return 0
 
 

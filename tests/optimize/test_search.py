@@ -455,6 +455,13 @@ def test_bench_search_scores_found_fronts_against_the_truth(capsys, full, tmp_pa
     for seed_ceiling, final in zip(report["ceiling"]["per_seed"], ex["final_nadir"]["per_seed"]):
         assert final == pytest.approx(seed_ceiling["hv_ratio_nadir"])  # exhaustive = the ceiling
     assert "ceiling" in stdout
+    # the default search (exact here) is run per seed and scores the ceiling: its last line says so
+    default = report["default_search"]
+    assert [d["sampler"] for d in default["per_seed"]] == ["exact", "exact"]
+    for seed_ceiling, d in zip(report["ceiling"]["per_seed"], default["per_seed"]):
+        assert d["hv_ratio_nadir"] == pytest.approx(seed_ceiling["hv_ratio_nadir"]) and d["distinct"] == 14
+    assert stdout.splitlines()[-1] == (f"default search: {default['hv_ratio_nadir_mean']:.4f} of the "
+                                       "true front's hypervolume (mean of 2 seeds; exact)")
     # everything measured: the search alone is scored, and exhaustive finds the true front
     from stitchnas.bench import bench_search
 
@@ -462,6 +469,7 @@ def test_bench_search_scores_found_fronts_against_the_truth(capsys, full, tmp_pa
                      samplers=("exhaustive",), out_dir=None)
     assert r["ceiling"]["hv_ratio_nadir_mean"] == pytest.approx(1.0)
     assert r["results"]["exhaustive"]["final_nadir"]["mean"] == pytest.approx(1.0)
+    assert r["default_search"]["hv_ratio_nadir_mean"] == pytest.approx(1.0)
 
 
 def test_the_package_attribute_search_is_the_function(space, mfile):
