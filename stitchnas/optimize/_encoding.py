@@ -118,6 +118,24 @@ class _TreeEncoding:
     def params(self, cid: int) -> dict[str, Any]:
         return dict(self._params[cid])
 
+    def distributions(self) -> dict[str, Any]:
+        """Every parameter's distribution, as :meth:`suggest` asks for it: ``shape`` and each
+        node's junction choices (for completed trials built without a sampler)."""
+        from optuna.distributions import CategoricalDistribution
+
+        out: dict[str, Any] = {"shape": CategoricalDistribution(self.shapes)}
+
+        def walk(node: Any, name: str, k: int) -> None:
+            if isinstance(node, dict):
+                labels = sorted(node, key=self._order)
+                out[f"{name}|j{k}"] = CategoricalDistribution(labels)
+                for label in labels:
+                    walk(node[label], f"{name}|{label}", k + 1)
+
+        for shape in self.shapes:
+            walk(self.tree[shape], shape, 1)
+        return out
+
 
 def make_encoding(space: "SearchSpace", name: str) -> "_RelativeEncoding | _TreeEncoding":
     """The encoding called ``name`` (``tree`` or ``relative``) of ``space``'s candidates."""

@@ -36,25 +36,6 @@ def resolve_sampler(spec: Any, candidates: int, n_trials: int | None) -> Any:
     return "exact" if n_trials is None and candidates <= EXACT_LIMIT else "nsga2"
 
 
-def _distributions(tree: dict[str, Any], shapes: list[str]) -> dict[str, Any]:
-    """Every tree-encoding parameter's distribution: ``shape`` and each node's junction choices."""
-    from optuna.distributions import CategoricalDistribution
-
-    out: dict[str, Any] = {"shape": CategoricalDistribution(shapes)}
-
-    def walk(node: Any, name: str, k: int) -> None:
-        if not isinstance(node, dict):
-            return
-        labels = sorted(node, key=lambda label: tuple(int(v) for v in label.split(">")))
-        out[f"{name}|j{k}"] = CategoricalDistribution(labels)
-        for label in labels:
-            walk(node[label], f"{name}|{label}", k + 1)
-
-    for shape in shapes:
-        walk(tree[shape], shape, 1)
-    return out
-
-
 def evaluate_all(problem: Problem) -> tuple["optuna.Study", list[int], float]:
     """Every candidate as a completed trial of an in-memory study: ``(study, front ids, seconds)``;
     the front in candidate order, infeasible candidates never on it."""
@@ -62,7 +43,7 @@ def evaluate_all(problem: Problem) -> tuple["optuna.Study", list[int], float]:
 
     start = time.perf_counter()
     encoder = make_encoding(problem.space, "tree")
-    dists = _distributions(encoder.tree, encoder.shapes)
+    dists = encoder.distributions()
     trials = []
     for i, cost in enumerate(problem.costs):
         params = encoder.params(cost.id)
