@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
-    "Objective", "OBJECTIVES", "OBJECTIVES_BY_NAME", "DIRECTIONS", "BUDGETS", "BUDGET_KEYS", "LIMIT_KEYS",
-    "objective_of", "is_upper_limit", "limit_help", "format_value", "axis_label", "budget_unit",
+    "Objective", "OBJECTIVES", "OBJECTIVES_BY_NAME", "BUDGETS", "BUDGET_KEYS", "LIMIT_KEYS",
+    "objective_of", "is_upper_limit", "limit_help", "format_value", "budget_unit",
 ]
 
 
@@ -45,7 +45,6 @@ _ALL = (
 OBJECTIVES_BY_NAME: dict[str, Objective] = {o.name: o for o in _ALL}
 #: Every objective a front can hold, and its direction (the order fronts and files use).
 OBJECTIVES: dict[str, str] = {o.name: o.direction for o in _ALL}
-DIRECTIONS = OBJECTIVES
 #: A target's budgets (cost limits the search keeps to), in the order files write them.
 BUDGET_KEYS: tuple[str, ...] = ("max_latency_ms", "max_memory_mb", "max_flops", "max_params")
 #: budget key -> the objective it limits, for target budgets.
@@ -75,10 +74,6 @@ def limit_help(limit: str) -> str:
 def budget_unit(limit: str) -> str:
     """The unit of a budget key: ``max_latency_ms`` -> ``ms``."""
     return OBJECTIVES_BY_NAME[objective_of(limit)].unit
-
-
-def axis_label(objective: str) -> str:
-    return OBJECTIVES_BY_NAME[objective].axis
 
 
 def format_value(objective: str, value: float) -> str:

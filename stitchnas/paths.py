@@ -8,7 +8,7 @@ Results live under one root (``$STITCHNAS_RESULTS`` or ``./results``), one folde
     <root>/<space>/<target>/front.json  a saved Pareto front (+ front.csv, front.png)
     <root>/<space>/export/              exported stitches
     <root>/latency/                     latency tables
-    <root>/anchors/                     anchors trained by stitchnas
+    <root>/anchors/                     anchors trained by stitchnas (``${results}`` in space files)
 
 Caches (profiles, decoded data sets) live under ``$STITCHNAS_CACHE`` or ``~/.cache/stitchnas``.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 __all__ = [
     "CHECKPOINT", "MEASUREMENTS", "STORAGE", "FRONT", "REPORT",
     "results_dir", "cache_dir", "space_dir", "checkpoint_path", "measurements_path",
-    "storage_path", "front_path", "export_dir", "latency_dir", "anchors_dir",
+    "storage_path", "front_path", "export_dir", "latency_dir",
 ]
 
 CHECKPOINT = "stitched.pt"
@@ -70,7 +70,3 @@ def export_dir(space: str, root: str | os.PathLike | None = None) -> Path:
 
 def latency_dir(root: str | os.PathLike | None = None) -> Path:
     return results_dir(root) / "latency"
-
-
-def anchors_dir(root: str | os.PathLike | None = None) -> Path:
-    return results_dir(root) / "anchors"
