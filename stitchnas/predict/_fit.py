@@ -44,6 +44,7 @@ class FittedPredictor:
     ``stitches`` of the measured rows, in row order; ``y``: their measured top-1."""
 
     model: Any
+    spec: Any = field(repr=False)  # what the caller asked for: failures are named after it
     stitches: list[Stitch] = field(repr=False)
     measured: list[int] = field(repr=False)
     y: np.ndarray = field(repr=False)
@@ -60,7 +61,7 @@ class FittedPredictor:
 
     def predict(self, stitches: Sequence[Stitch] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """``(mean, std)`` of the fitted predictor on ``stitches`` (default: every candidate)."""
-        return _guarded(self.model, lambda: predict_with_std(
+        return _guarded(self.spec, lambda: predict_with_std(
             self.model, self.stitches if stitches is None else list(stitches)), len(self.measured))
 
     def accuracy(self, mean: np.ndarray | None = None) -> np.ndarray:
@@ -98,4 +99,4 @@ def fit_on_measured(space: "SearchSpace", rows: Sequence["Measurement"], predict
     y = np.array([m.acc1 for m in rows], dtype=float)
     model = create_predictor(predictor, random_state=random_state)
     model = _guarded(predictor, lambda: model.fit([stitches[i] for i in measured], y), len(rows))
-    return FittedPredictor(model=model, stitches=stitches, measured=measured, y=y)
+    return FittedPredictor(model=model, spec=predictor, stitches=stitches, measured=measured, y=y)

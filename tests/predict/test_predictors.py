@@ -302,3 +302,25 @@ def test_bad_measurement_files_are_refused_in_one_line(fmnist, tmp_path, capsys,
         assert code == 2 and out == ""
         assert err.startswith("stitchnas: error:") and err.count("\n") == 1
         assert message in err and "bad.jsonl" in err
+
+
+class _BreaksOnPredict:
+    """A plug-in that fits but fails to predict (a bug in a user's predictor)."""
+
+    def fit(self, X, y):
+        return self
+
+    def predict(self, X):
+        raise RuntimeError("no model here")
+
+
+def test_a_failing_plug_in_is_one_line_naming_what_was_asked(fmnist):
+    """Fitting and predicting go through fit_on_measured: a plug-in's exception becomes one
+    StitchnasError naming the predictor as the caller gave it (a class as module:Class)."""
+    from stitchnas.predict import fit_on_measured
+
+    space, rows = fmnist
+    fit = fit_on_measured(space, rows[:8], _BreaksOnPredict)
+    with pytest.raises(StitchnasError, match=r"predictor 'test_predictors:_BreaksOnPredict' failed on 8 "
+                                             r"measured stitches: RuntimeError: no model here"):
+        fit.predict()
