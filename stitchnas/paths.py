@@ -1,6 +1,8 @@
 """Every path stitchnas reads or writes by default, defined once.
 
-Results live under one root (``$STITCHNAS_RESULTS`` or ``./results``), one folder per space::
+Results live under one root (the root of :func:`results_root` while one is in force, as
+``stitchnas run --out DIR`` does, else ``$STITCHNAS_RESULTS`` or ``./results``), one folder per
+space::
 
     <root>/<space>/stitched.pt          trained stitching layers (the switchable network)
     <root>/<space>/measurements.jsonl   measured top-1 per stitch
@@ -15,14 +17,49 @@ Caches (profiles, decoded data sets) live under ``$STITCHNAS_CACHE`` or ``~/.cac
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from pathlib import Path
+from typing import Iterator
 
 __all__ = [
     "CHECKPOINT", "MEASUREMENTS", "STORAGE", "FRONT", "REPORT",
     "results_dir", "cache_dir", "space_dir", "checkpoint_path", "measurements_path",
-    "storage_path", "front_path", "export_dir", "latency_dir",
+    "storage_path", "front_path", "export_dir", "latency_dir", "results_root",
+    "NAME_RULE", "check_name", "inside",
 ]
+
+#: The one rule for a name from a user file that becomes part of a path (space, target, anchor):
+#: letters, digits, '_', '-', '.', '+', starting with a letter or digit, at most 100 characters.
+NAME_RULE = "letters, digits, '_', '-', '.', '+' (starting with a letter or digit, at most 100)"
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
+
+
+def check_name(name: object, what: str) -> str:
+    """``name`` if it obeys :data:`NAME_RULE` (so it stays one folder or file name under the
+    results root: no ``/``, no ``..``, not absolute); else a one-line error naming ``what``."""
+    if isinstance(name, str) and _NAME_RE.fullmatch(name):
+        return name
+    from .errors import StitchnasError
+
+    raise StitchnasError(f"{what} must be a name of {NAME_RULE} (it names result folders and "
+                         f"files), got {name!r}")
+
+
+def inside(base: Path, *parts: str) -> Path:
+    """``base / parts``, which must stay under ``base`` once resolved (a second line of defence
+    behind :func:`check_name`: no name of a user file writes outside the results folder)."""
+    path = base.joinpath(*parts)
+    root = base.resolve()
+    if path.resolve() != root and root not in path.resolve().parents:
+        from .errors import StitchnasError
+
+        raise StitchnasError(f"{'/'.join(parts)!r} would lead outside {base}: names in space and "
+                             f"target files must be {NAME_RULE}")
+    return path
+
+_ROOT: list[Path] = []  # the roots of the results_root scopes in force, innermost last
 
 CHECKPOINT = "stitched.pt"
 MEASUREMENTS = "measurements.jsonl"
@@ -32,10 +69,27 @@ REPORT = "report.md"
 
 
 def results_dir(root: str | os.PathLike | None = None) -> Path:
-    """Where results go: ``root`` if given, else ``$STITCHNAS_RESULTS`` or ``./results``."""
+    """Where results go: ``root`` if given, else the innermost :func:`results_root` in force,
+    else ``$STITCHNAS_RESULTS`` or ``./results``."""
     if root is not None:
         return Path(root)
+    if _ROOT:
+        return _ROOT[-1]
     return Path(os.environ.get("STITCHNAS_RESULTS") or "results")
+
+
+@contextlib.contextmanager
+def results_root(root: str | os.PathLike | None) -> Iterator[Path]:
+    """Within the block every default result path, ``${results}`` in space files included, lies
+    under ``root`` (``None``: no change), so one run's ``--out`` redirects all it writes."""
+    if root is None:
+        yield results_dir()
+        return
+    _ROOT.append(Path(root))
+    try:
+        yield _ROOT[-1]
+    finally:
+        _ROOT.pop()
 
 
 def cache_dir() -> Path:
@@ -45,7 +99,7 @@ def cache_dir() -> Path:
 
 def space_dir(space: str, root: str | os.PathLike | None = None) -> Path:
     """The folder of one space's results."""
-    return results_dir(root) / space
+    return inside(results_dir(root), check_name(space, "space name"))
 
 
 def checkpoint_path(space: str, root: str | os.PathLike | None = None) -> Path:
@@ -61,7 +115,7 @@ def storage_path(space: str, root: str | os.PathLike | None = None) -> Path:
 
 
 def front_path(space: str, target: str, root: str | os.PathLike | None = None) -> Path:
-    return space_dir(space, root) / target / FRONT
+    return inside(space_dir(space, root), check_name(target, "target name")) / FRONT
 
 
 def export_dir(space: str, root: str | os.PathLike | None = None) -> Path:

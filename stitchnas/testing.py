@@ -38,7 +38,8 @@ def check_predictor(predictor: Any, *, seed: int = 0) -> None:
     The rules: scikit-learn's estimator protocol (``__init__`` only stores its arguments, so
     ``get_params``/``clone`` work; ``fit(stitches, acc1)`` returns ``self``); ``predict``
     returns one finite float per stitch, for stitches it was not fitted on too; fitting does not
-    change the caller's lists; the same seed gives the same predictions; a predictor that accepts
+    change the caller's lists; predict gives the same answer every time and the same seed the same
+    fit; predictions are top-1 in percent, not fractions; a predictor that accepts
     ``return_std`` returns ``(mean, std)`` with ``std >= 0`` and the same mean; predictions follow
     the data (not a constant when accuracies vary).
     """
@@ -47,7 +48,7 @@ def check_predictor(predictor: Any, *, seed: int = 0) -> None:
     from .predict import create_predictor, supports_std
 
     problems: list[str] = []
-    name = predictor.__name__ if isinstance(predictor, type) else type(predictor).__name__
+    name = predictor if isinstance(predictor, str) else getattr(predictor, "__name__", type(predictor).__name__)
     stitches, acc = _sample(seed)
     train = list(range(0, len(stitches), 2))
     test = [i for i in range(len(stitches)) if i not in train]
@@ -58,7 +59,7 @@ def check_predictor(predictor: Any, *, seed: int = 0) -> None:
         est = create_predictor(predictor, random_state=seed)
     except Exception as err:
         raise AssertionError(f"{name}: cannot be created with no arguments: {err}") from err
-    if not (hasattr(est, "fit") and hasattr(est, "predict")):
+    if not (hasattr(est, "fit") and hasattr(est, "predict")):  # pragma: no cover - create_predictor refuses it
         raise AssertionError(f"{name}: needs fit(stitches, acc1) and predict(stitches) methods")
     try:
         params = est.get_params()
@@ -94,12 +95,22 @@ def check_predictor(predictor: Any, *, seed: int = 0) -> None:
         problems.append(f"predict must return one number per stitch, shape ({len(x_te)},); got {pred.shape}")
     elif not np.all(np.isfinite(pred.astype(float))):
         problems.append("predict returned NaN or inf: return finite accuracies (percent)")
+    elif np.all(np.abs(pred.astype(float)) <= 1) and np.min(y_tr) > 1:
+        problems.append("predictions look like fractions (0..1); return top-1 in percent")
     elif np.ptp(pred) == 0:
         problems.append("predict returns the same value for every stitch although accuracies vary: "
                         "the predictor ignores its input")
+    repeats = True
+    try:
+        twice = np.asarray(est.predict(x_te))
+        if twice.shape == pred.shape and not np.allclose(twice, pred, rtol=1e-7, atol=1e-9, equal_nan=True):
+            repeats = False
+            problems.append("predict is not repeatable: seed randomness in fit, not __init__")
+    except Exception as err:
+        problems.append(f"a second predict raised {type(err).__name__}: predict must not change the fitted state")
     try:
         again = np.asarray(create_predictor(predictor, random_state=seed).fit(x_tr, y_tr).predict(x_te))
-        if again.shape == pred.shape and not np.allclose(again, pred):
+        if repeats and again.shape == pred.shape and not np.allclose(again, pred, equal_nan=True):
             problems.append("two fits with the same data and random_state differ: seed every random "
                             "step from a random_state argument")
     except Exception as err:

@@ -26,7 +26,7 @@ PAGES = [README, *DOCS]
 MAX_README_LINES = 300
 
 # The two commands the README opens with, byte for byte (.ci/run and later work depend on them).
-SETUP_AND_RUN = "pip install torch==2.14.1 torchvision==0.29.1 && pip install -e '.[test]' && stitchnas run"
+SETUP_AND_RUN = "apt-get update && apt-get install -y dataset-fashion-mnist && pip install torch==2.14.1 torchvision==0.29.1 && pip install -e '.[test]' && stitchnas run"
 RUN_TESTS = "python3 -m pytest -q"
 
 # Dotted names shown in the docs that are not Python objects.
@@ -92,13 +92,21 @@ def test_readme_opens_with_the_two_commands():
         f"the test command, exactly:\n{SETUP_AND_RUN}\n{RUN_TESTS}")
 
 
-def test_ci_runs_the_readme_test_command():
+def test_ci_runs_the_readme_commands_read_from_the_readme():
+    """.ci/run reads the README's two opening bash blocks and runs them, the first command (data
+    set, install, `stitchnas run`) included, so CI fails when that line misses a step."""
+    import subprocess
+
     ci = REPO / ".ci" / "run"
     if not ci.is_file():
         pytest.skip(".ci/run is not in this checkout")
-    commands = [line.strip() for line in ci.read_text().splitlines()
-                if line.strip() and not line.lstrip().startswith("#")]
-    assert RUN_TESTS in commands, ".ci/run no longer runs the README's test command"
+    text = ci.read_text()
+    block = re.search(r"^block\(\) \{.*?^\}$", text, re.M | re.S)
+    assert block, ".ci/run no longer reads the README's bash blocks with block()"
+    got = [subprocess.run(["bash", "-c", f"{block.group(0)}\nblock {n}"], cwd=REPO, text=True,
+                          capture_output=True, check=True).stdout for n in (1, 2)]
+    assert got == [SETUP_AND_RUN + "\n", RUN_TESTS + "\n"]
+    assert 'bash -euo pipefail -c "$setup"' in text and 'bash -euo pipefail -c "$tests"' in text
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_rel)

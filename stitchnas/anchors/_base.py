@@ -19,7 +19,7 @@ from torch import nn
 
 from .._registry import Registry
 from .._util import did_you_mean
-from ..errors import StitchnasError
+from ..errors import StitchnasError, unreadable_checkpoint
 
 __all__ = [
     "AnchorSpec",
@@ -153,6 +153,42 @@ def _timm():
     return timm
 
 
+def check_model_name(spec: AnchorSpec) -> None:
+    """Refuse a model name ``timm.create_model`` would not take, in one line.
+
+    Takes every form timm does: a registry name with or without a pretrained tag
+    (``deit_tiny_patch16_224.fb_in1k``), ``hf-hub:ORG/REPO`` (its ``config.json`` must be in the
+    Hugging Face cache when offline) and ``local-dir:PATH`` (a folder with ``config.json``).
+    """
+    timm = _timm()
+    try:
+        source, model_id = timm.models.parse_model_name(spec.model)
+    except ValueError as err:
+        raise StitchnasError(f"anchor {spec.name!r}: {err}") from err
+    if source is None:
+        if not timm.is_model(spec.model):
+            hint = did_you_mean(spec.model, timm.list_models(), n=5) or "; see timm.list_models()"
+            raise StitchnasError(f"anchor {spec.name!r}: unknown timm model {spec.model!r}{hint}")
+        return
+    if source == "local-dir":
+        config = Path(model_id).expanduser() / "config.json"
+        if not config.is_file():
+            raise StitchnasError(
+                f"anchor {spec.name!r}: {spec.model!r} has no {config}; point local-dir: at a folder "
+                "saved by timm (config.json beside the weights)"
+            )
+        return
+    try:
+        timm.models.load_model_config_from_hf(model_id)
+    except Exception as err:  # huggingface_hub raises its own errors offline or for unknown repos
+        raise StitchnasError(
+            f"anchor {spec.name!r}: cannot read the config of {spec.model!r} "
+            f"({type(err).__name__}): it is not in the Hugging Face cache and the hub cannot be "
+            f"reached; fetch it once where there is internet (timm.create_model({spec.model!r})) "
+            "or give a timm architecture name with a local checkpoint"
+        ) from err
+
+
 def create_anchor_model(spec: AnchorSpec, *, weights: bool = True, device: str | None = None) -> nn.Module:
     """Create the timm model of an anchor, in eval mode.
 
@@ -166,9 +202,7 @@ def create_anchor_model(spec: AnchorSpec, *, weights: bool = True, device: str |
             return create_anchor_model(spec, weights=False)  # buffers hold real values (indices)
         return model.to_empty(device="cpu").eval()
     timm = _timm()
-    if not timm.is_model(spec.model):
-        hint = did_you_mean(spec.model, timm.list_models(), n=5) or "; see timm.list_models()"
-        raise StitchnasError(f"anchor {spec.name!r}: unknown timm model {spec.model!r}{hint}")
+    check_model_name(spec)
     kwargs = spec.kwargs_dict
     try:
         if device == "meta":
@@ -209,7 +243,7 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec) -> None:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise StitchnasError(
-            f"anchor {spec.name!r}: cannot read checkpoint {path} ({type(err).__name__}: {err}); "
+            f"anchor {spec.name!r}: cannot read checkpoint {path}: {unreadable_checkpoint(err)}; "
             "give a torch or safetensors state dict"
         ) from err
     for key in ("model", "state_dict", "state_dict_ema", "model_ema"):
@@ -226,7 +260,7 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec) -> None:
         detail = " ".join(line.strip() for line in first[:3])
         raise StitchnasError(
             f"anchor {spec.name!r}: checkpoint {path} does not fit timm model {spec.model!r} "
-            f"with kwargs {spec.kwargs_dict} ({detail[:300]}); check the anchor's model and kwargs"
+            f"with kwargs {spec.kwargs_dict} ({detail[:200]}); check the anchor's model and kwargs"
         ) from err
 
 

@@ -11,11 +11,16 @@ _EXPORTS = {
     "GENERATED_SPACES": "_exact",
     "bench_evaluate": "_evaluate",
     "bench_exact": "_exact",
+    "bench_large": "_large",
     "bench_latency": "_latency",
     "bench_predictors": "_predictors",
+    "bench_predict_speed": "_predictors",
+    "SPEED_SPACES": "_predictors",
+    "bench_prior": "_prior",
     "REFERENCES": "_search",
     "bench_profiling": "_profile",
     "bench_search": "_search",
+    "bench_switchable": "_switchable",
 }
 
 __all__ = sorted(_EXPORTS)

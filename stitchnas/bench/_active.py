@@ -3,7 +3,6 @@ against choosing at random, on a fully measured table."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -54,7 +53,9 @@ def active_curve(space: SearchSpace, truth: Sequence[Measurement], *, predictor:
     anchors = [m for m in truth if m.route.num_stitches == 0]
     others = [m for m in truth if m.route.num_stitches > 0]
     sizes = list(range(start, stop + 1, step))
-    show = sys.stderr.isatty() if progress is None else progress
+    from ..progress import show_bars
+
+    show = show_bars(progress)
     bar = tqdm(total=len(list(seeds)) * len(sizes) * 2, desc="active vs random", disable=not show)
     points = []
     for seed in seeds:

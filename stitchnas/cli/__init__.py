@@ -6,6 +6,7 @@ from .._util import lazy_exports
 
 _EXPORTS = {
     "build_parser": "_main",
+    "error_text": "_main",
     "main": "_main",
 }
 

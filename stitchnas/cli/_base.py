@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -17,7 +18,8 @@ from ..space import DEFAULT_SPACE
 
 __all__ = [
     "Command", "Parser", "DEFAULT_SPACE", "SPACE_HELP", "add_space_argument", "positive_int",
-    "positive_float", "nonnegative_int", "validate_count", "amount", "measured",
+    "positive_float", "nonnegative_float", "nonnegative_int", "seed", "fraction", "device", "validate_count", "amount", "measured",
+    "add_progress_arguments", "progress_mode",
 ]
 
 SPACE_HELP = f"a space YAML path or bundled name (default: {DEFAULT_SPACE})"
@@ -49,6 +51,22 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"stitchnas: error: {message} (see {self.prog} --help)\n")
 
 
+def add_progress_arguments(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """``--progress`` / ``--quiet``, accepted before the verb and after it (``stitchnas --quiet
+    run`` and ``stitchnas run --quiet``); the verb's own flags do not reset the global ones."""
+    group = parser.add_mutually_exclusive_group()
+    default = None if top else argparse.SUPPRESS
+    group.add_argument("--progress", dest="progress_mode", action="store_const", const="progress",
+                       default=default, help="show progress bars even when stderr is not a terminal")
+    group.add_argument("--quiet", dest="progress_mode", action="store_const", const="quiet",
+                       default=default, help="no progress bars or progress lines (warnings still show)")
+
+
+def progress_mode(args: argparse.Namespace) -> str:
+    """The progress mode the command line asked for (``auto`` if neither flag)."""
+    return getattr(args, "progress_mode", None) or "auto"
+
+
 def add_space_argument(parser: argparse.ArgumentParser, default: str | None = DEFAULT_SPACE,
                        described: bool = True) -> None:
     """The optional SPACE positional (a YAML path or a bundled name)."""
@@ -72,6 +90,49 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """A finite number >= 0 (``--kappa``, where 0 means something)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+def seed(text: str) -> int:
+    """A random seed: an integer in 0..2**32-1 (what NumPy and torch accept)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a seed (an integer 0..4294967295), got {text!r}") from None
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"expected a seed (an integer 0..4294967295), got {value}")
+    return value
+
+
+_DEVICE_RE = re.compile(r"(cpu|cuda|mps|xpu)(:\d+)?")
+
+
+def device(text: str) -> str:
+    """A torch device: cpu, cuda, cuda:N, mps or xpu:N."""
+    if not _DEVICE_RE.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"expected a device: cpu, cuda, cuda:N, mps or xpu:N, got {text!r}")
+    return text.strip()
+
+
+def fraction(text: str) -> float:
+    """A share strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1 (both excluded), got {text}")
     return value
 
 

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from ..errors import StitchnasError
-from ._base import (Command, add_space_argument, measured, nonnegative_int, positive_int,
-                    validate_count)
+from ._base import (Command, add_space_argument, fraction, measured, nonnegative_int, positive_int,
+                    seed, validate_count)
 
 __all__ = ["Bench"]
 
@@ -74,10 +74,10 @@ class BenchPredictors(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--table", action="append", required=True, metavar="SPACE=MEASUREMENTS")
-        parser.add_argument("--predictors", default="flops,gp,extra_trees,random_forest,auto")
-        parser.add_argument("--train-fraction", type=float, default=0.2)
+        parser.add_argument("--predictors", default="flops,gp,extra_trees,random_forest,route,auto")
+        parser.add_argument("--train-fraction", type=fraction, default=0.2)
         parser.add_argument("--repeats", type=positive_int, default=20)
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--seed", type=seed, default=0)
         parser.add_argument("--out", default=BENCH_OUT)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -91,7 +91,8 @@ class BenchPredictors(Command):
             if not sep:
                 raise StitchnasError(f"--table takes SPACE=MEASUREMENTS, got {item!r}")
             space = load_space(space_name)
-            tables.append((space, measured(space, path), space.name))
+            label = space.name if all(t[2] != space.name for t in tables) else f"{space.name}:{Path(path).stem}"
+            tables.append((space, measured(space, path), label))
         report = bench_predictors(tables, args.predictors.split(","), train_fraction=args.train_fraction,
                                   repeats=args.repeats, seed=args.seed)
         write_json(Path(args.out) / "predictors.json", report)
@@ -100,6 +101,37 @@ class BenchPredictors(Command):
             for name, sc in t["predictors"].items():
                 print(f"{name:<18} tau {sc['kendall_tau']:.3f}  rho {sc['spearman_rho']:.3f}  "
                       f"mae {sc['mae']:.2f}  prec@top10% {sc['precision_top10']:.2f}")
+        return 0
+
+
+class BenchPredictSpeed(Command):
+    """seconds to fit a predictor and predict every candidate, 134 to 10^5 candidates"""
+
+    name = "predict-speed"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--predictor", default="auto")
+        parser.add_argument("--spaces", default="snnet_v2_12x24,two_way_8x24",
+                            help="comma-separated generated spaces (snnet_v2_12x24: 134, two_way_8x24: 100,472)")
+        parser.add_argument("--repeats", type=positive_int, default=3)
+        parser.add_argument("--seed", type=seed, default=0)
+        parser.add_argument("--out", default=BENCH_OUT, help=REPORT_HELP)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..bench import SPEED_SPACES, bench_predict_speed
+        from ..fileio import write_json
+
+        spaces = args.spaces.split(",")
+        bad = [s for s in spaces if s not in SPEED_SPACES]
+        if bad:
+            raise StitchnasError(f"unknown --spaces {bad}: choose from {sorted(SPEED_SPACES)}")
+        report = bench_predict_speed(args.predictor, spaces, repeats=args.repeats, seed=args.seed)
+        write_json(Path(args.out) / "predict_speed.json", report)
+        for r in report["rows"]:
+            print(f"{r['space']}: {r['candidates']} candidates, {r['measured']} measured, chose "
+                  f"{','.join(map(str, r['chosen']))}: {r['total_s']:.2f} s ({r['total_cpu_s']:.2f} s CPU; stitches "
+                  f"{r['stitches_s']:.2f}, fit {r['fit_s']:.2f}, predict {r['predict_s']:.2f}); "
+                  f"start-up {r['startup_s']:.1f} s (median of {report['repeats']})")
         return 0
 
 
@@ -147,7 +179,7 @@ class BenchLatency(Command):
         parser.add_argument("--warmup", type=nonnegative_int, default=5)
         parser.add_argument("--validate", type=validate_count, default=24, metavar="K",
                             help="candidates timed end to end (default 24; 'all' measures every one)")
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--seed", type=seed, default=0)
         parser.add_argument("--out", default=BENCH_OUT, help=REPORT_HELP)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -181,7 +213,7 @@ class BenchSearch(Command):
         add_space_argument(parser, described=False)
         parser.add_argument("--measurements", help="every candidate measured (default: "
                                                    "results/SPACE/measurements.jsonl)")
-        parser.add_argument("--train-fraction", type=float, default=0.2,
+        parser.add_argument("--train-fraction", type=fraction, default=0.2,
                             help="share of stitches the search may know as measured (default 0.2; 1: all)")
         parser.add_argument("--trials", type=positive_int, default=100)
         parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds (split and sampler)")
@@ -235,7 +267,7 @@ class BenchExact(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--repeats", type=positive_int, default=3)
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--seed", type=seed, default=0)
         parser.add_argument("--max-anchors", type=positive_int, default=8,
                             help="skip the generated spaces of more anchors (8: up to 100,472 candidates)")
         parser.add_argument("--out", default=BENCH_OUT, help=REPORT_HELP)
@@ -253,9 +285,119 @@ class BenchExact(Command):
         return 0
 
 
+class BenchPrior(Command):
+    """the prior from the measured anchors alone, scored on every measured stitch"""
+
+    name = "prior"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_space_argument(parser, described=False)
+        parser.add_argument("--measurements", required=True, help="a measurements file of the space "
+                            "(its anchors and stitches measured)")
+        parser.add_argument("--out", default=BENCH_OUT, help=REPORT_HELP)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..bench import bench_prior
+        from ..space import load_space
+
+        space = load_space(args.space)
+        r = bench_prior(space, measured(space, args.measurements), label=args.measurements,
+                        out_dir=Path(args.out))
+        print(json.dumps(r, indent=1))
+        anchors = ", ".join(f"{k} {v:.1f}" for k, v in r["anchors"].items())
+        print(f"{space.name}: prior from anchors {anchors} on {r['stitches']} measured stitches: "
+              f"MAE {r['mae']:.2f}, bias (measured - prior) {r['bias_measured_minus_prior']:+.2f}, "
+              f"Kendall tau {r['kendall_tau']}, within 1 / 2 std {r['within_1_std']:.0%} / "
+              f"{r['within_2_std']:.0%} (median std {r['median_std']:.2f})", file=sys.stderr)
+        return 0
+
+
+class BenchSwitchable(Command):
+    """a whole front as one switchable model: size, switch time, per-member latency"""
+
+    name = "switchable"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--front", action="append", help="front.json benchmarked in full (default, "
+                            "without --size-only: results/fmnist_vit_2way/cpu/front.json)")
+        parser.add_argument("--size-only", action="append", default=[], metavar="FRONT",
+                            help="front.json measured for size only (e.g. a DeiT-Ti/S/B front)")
+        parser.add_argument("--allow-random-weights", action="store_true",
+                            help="anchors without weights are randomly initialised (size checks)")
+        parser.add_argument("--repeats", type=positive_int, default=30)
+        parser.add_argument("--switches", type=positive_int, default=10000)
+        parser.add_argument("--threads", type=positive_int, default=1)
+        parser.add_argument("--out", default=BENCH_OUT, help=REPORT_HELP)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..bench import bench_switchable
+        from ..paths import front_path
+
+        fronts = args.front or ([] if args.size_only else [str(front_path("fmnist_vit_2way", "cpu"))])
+        r = bench_switchable(fronts, args.size_only, allow_random_weights=args.allow_random_weights,
+                             repeats=args.repeats, switches=args.switches, threads=args.threads,
+                             out_dir=Path(args.out))
+        for row in r["fronts"]:
+            s = row["size"]
+            print(f"{row['space']} / {row['target']}: {row['members']} members over anchors "
+                  f"{', '.join(row['anchors_used'])}; bundle {s['bundle_mib']:.3f} MiB = "
+                  f"{s['bundle_vs_largest_anchor']:.3f}x the largest anchor ({s['largest_anchor']}, "
+                  f"{s['largest_anchor_state_dict_mib']:.3f} MiB; floor {s['floor_used_anchors_vs_largest']:.3f}x), "
+                  f"{s['bundle_vs_members_one_by_one']:.3f}x the members one by one "
+                  f"({s['members_one_by_one_state_dict_mib']:.3f} MiB)")
+            if "switch" in row:
+                sw = row["switch"]
+                print(f"  switch {sw['switch_us_median']:.2f} us, select {sw['select_us_median']:.2f} us "
+                      f"(median of {sw['switches']}); weights unmoved: {sw['weights_unmoved']}; "
+                      f"max |artifact - build_model| {row['max_abs_diff_vs_build_model']:.2e}")
+                for m in row["members_table"]:
+                    print(f"  id {m['id']:>4}  {m['route']:<24} acc1 {m['acc1']:6.2f}  "
+                          f"{m['artifact_latency_ms']:.3f} ms")
+        print(f"wrote {Path(args.out) / 'switchable.json'}", file=sys.stderr)
+        return 0
+
+
+class BenchLarge(Command):
+    """the default search beyond the exact limit against the exhaustive front of 10^5 candidates"""
+
+    name = "large"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--spaces", default="tune,judge",
+                            help="generated large spaces: tune (the default was chosen on it), judge")
+        parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
+        parser.add_argument("--trials", type=positive_int, default=None,
+                            help="trials per search (default: the search's own default, 5%% of the space)")
+        parser.add_argument("--encoding", choices=("auto", "relative", "path"), default="auto",
+                            help="search in another encoding than the default's (to compare)")
+        parser.add_argument("--no-scaling", action="store_true",
+                            help="skip the time and memory table at 10^3, 10^4, 10^5 candidates")
+        parser.add_argument("--out", default=BENCH_OUT, help=REPORT_HELP)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..bench import bench_large
+
+        spaces = [s.strip() for s in args.spaces.split(",") if s.strip()]
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        r = bench_large(spaces, seeds, trials=args.trials, scaling=not args.no_scaling,
+                        encoding=args.encoding, out_dir=Path(args.out), progress=None)
+        for key, e in r["spaces"].items():
+            if not e["runs"]:
+                continue
+            per_seed = " ".join(f"{x['hv_ratio_nadir']:.4f}" for x in e["runs"])
+            print(f"{e['space']} ({key}: {e['role']}): {e['candidates']} candidates, {e['trials']} trials "
+                  f"({e['trials_share_pct']}%), exhaustive front {e['exhaustive_front']}: hypervolume / "
+                  f"exhaustive front's {e['hv_ratio_nadir_mean']:.4f} mean, min {e['hv_ratio_nadir_min']:.4f} "
+                  f"(per seed {per_seed}); {e['search_s_mean']:.1f} s per search")
+        for row in r.get("scaling", []):
+            print(f"{row['candidates']:>8} candidates, {row['search']}: {row['trials']} trials, "
+                  f"{row['search_s']:.2f} s, peak {row['peak_python_mb']} MB")
+        return 0
+
+
 class Bench(Command):
     """benchmarks (commands, not tests)"""
 
     name = "bench"
-    subcommands = (BenchProfiling, BenchEvaluate, BenchPredictors, BenchActive, BenchLatency,
-                   BenchSearch, BenchExact)
+    subcommands = (BenchProfiling, BenchEvaluate, BenchPredictors, BenchPredictSpeed, BenchActive, BenchLatency,
+                   BenchSearch, BenchExact, BenchPrior, BenchSwitchable, BenchLarge)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import StitchnasError
-from ._base import Command, add_space_argument, nonnegative_int, positive_int, validate_count
+from ._base import Command, add_space_argument, nonnegative_int, positive_int, seed, validate_count
 
 __all__ = ["ProfileLatency"]
 
@@ -26,7 +26,7 @@ class ProfileLatency(Command):
         parser.add_argument("--validate", type=validate_count, default=0, metavar="K",
                             help="time K random candidates (or 'all') end to end, report the error "
                                  "and fit the overhead constants")
-        parser.add_argument("--seed", type=int, default=0, help="seed choosing the --validate candidates")
+        parser.add_argument("--seed", type=seed, default=0, help="seed choosing the --validate candidates")
         parser.add_argument("--out", help="table path (default: results/latency/SPACE__TARGET__KEY.json)")
         parser.add_argument("--force", action="store_true",
                             help="re-time even if this machine's table exists")
@@ -34,8 +34,8 @@ class ProfileLatency(Command):
                             help="only show the saved table, measured on any machine (no timing)")
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..costs import (get_latency_table, load_latency_table, load_target, target_costs,
-                             validate_latency)
+        from ..costs import (get_latency_table, latency_warning, load_latency_table, load_target,
+                             target_costs, validate_latency)
         from ..space import load_space
 
         space = load_space(args.space)
@@ -63,4 +63,9 @@ class ProfileLatency(Command):
                 table.save()
         for line in table.summary():
             print(line)
+        warning = latency_warning(table)
+        if warning:
+            from ..progress import get_logger
+
+            get_logger("latency").warning(warning)
         return 0

@@ -8,9 +8,13 @@ import sys
 from pathlib import Path
 
 from ..errors import StitchnasError
-from ._base import Command, add_space_argument, nonnegative_int, positive_float, positive_int
+from ._base import (Command, add_space_argument, device, nonnegative_int, positive_float, positive_int,
+                    seed)
 
-__all__ = ["TrainAnchors", "Train", "Evaluate", "ImportSnnet", "Study"]
+__all__ = ["TrainAnchors", "Train", "Evaluate", "ImportSnnet", "Study", "ANCHOR_WEIGHTS"]
+
+#: the ``checkpoint`` of rows measured without a stitched checkpoint (``evaluate --anchors``)
+ANCHOR_WEIGHTS = "none (anchor weights)"
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,16 +23,17 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", help="folder holding the dataset's files")
 
 
-def add_training_arguments(parser: argparse.ArgumentParser) -> None:
-    """SPACE, its dataset and the training knobs every training command takes."""
+def add_training_arguments(parser: argparse.ArgumentParser, anchors: bool = False) -> None:
+    """SPACE, its dataset and the training knobs every training command takes (``anchors``:
+    at least one epoch, as zero would replace trained anchors with untrained weights)."""
     add_space_argument(parser)
     add_dataset_arguments(parser)
-    parser.add_argument("--epochs", type=nonnegative_int)
+    parser.add_argument("--epochs", type=positive_int if anchors else nonnegative_int)
     parser.add_argument("--batch-size", type=positive_int)
-    parser.add_argument("--lr", type=float)
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--lr", type=positive_float, help="learning rate (a finite number > 0)")
+    parser.add_argument("--seed", type=seed)
     parser.add_argument("--train-subset", type=positive_int, help="train on N samples (quick mode)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:0, ...")
+    parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:0, ...")
 
 
 def data_spec(args: argparse.Namespace, space):
@@ -52,7 +57,7 @@ class TrainAnchors(Command):
     name = "train-anchors"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        add_training_arguments(parser)
+        add_training_arguments(parser, anchors=True)
         parser.add_argument("--val-subset", type=positive_int)
         parser.add_argument("--only-missing", action="store_true",
                             help="skip anchors whose checkpoint exists")
@@ -120,8 +125,11 @@ class Evaluate(Command):
         which.add_argument("--ids", help="comma-separated ids or ranges, e.g. 3,7,10-12")
         which.add_argument("--sample", type=positive_int, help="K distinct ids drawn with --seed")
         which.add_argument("--all", action="store_true", help="every candidate (the default)")
-        parser.add_argument("--seed", type=int, help="seed for --sample (default 0)")
-        parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:0, ...")
+        which.add_argument("--anchors", action="store_true", help="the anchors alone, with their own "
+                           "weights: no stitched checkpoint needed (unless --checkpoint is given); "
+                           "the search then starts from their accuracies")
+        parser.add_argument("--seed", type=seed, help="seed for --sample (default 0)")
+        parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:0, ...")
         parser.add_argument("--storage", help="share the work with other `evaluate` workers through this "
                             "Optuna storage (postgresql://..., a .db or .journal file): each id is measured "
                             "once by one of them")
@@ -148,16 +156,27 @@ class Evaluate(Command):
             raise StitchnasError("--seed only applies to --sample K: add --sample or drop --seed")
         if args.study_name is not None and args.storage is None:
             raise StitchnasError("--study-name needs --storage: the study lives in an Optuna storage")
+        if args.anchors and args.storage is not None:
+            raise StitchnasError("--anchors measures a few networks on one worker: drop --storage")
         space = load_space(args.space)
-        ids = select_ids(space, ids=parse_ids(args.ids) if args.ids is not None else None,
-                         sample=args.sample, seed=args.seed or 0,
-                         all=args.ids is None and args.sample is None)
-        checkpoint = args.checkpoint or str(checkpoint_path(space.name))
+        if args.anchors:
+            ids = [c.id for c in space.candidates if c.is_anchor]
+        else:
+            ids = select_ids(space, ids=parse_ids(args.ids) if args.ids is not None else None,
+                             sample=args.sample, seed=args.seed or 0,
+                             all=args.ids is None and args.sample is None)
+        checkpoint = args.checkpoint or (None if args.anchors else str(checkpoint_path(space.name)))
         out = Path(args.out or measurements_path(space.name))
         spec = dataclasses.replace(data_spec(args, space), val_subset=args.val_subset)
         if out.exists():
             read_measurements(out, space)  # fail before measuring if --out is broken or another space's
         net = load_network(space, checkpoint)
+        if checkpoint is None:
+            checkpoint = ANCHOR_WEIGHTS
+            for a in space.anchors:
+                if not (a.checkpoint or a.pretrained):
+                    print(f"stitchnas: note: anchor {a.name!r} has no weights (no checkpoint, not "
+                          "pretrained): it is measured with random weights", file=sys.stderr)
         _, val, classes = load_datasets(spec)
         if classes != network_classes(net):
             raise StitchnasError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._base import Command, add_space_argument, measured, positive_int
+from ._base import Command, add_space_argument, fraction, measured, nonnegative_float, positive_int, seed
 
 __all__ = ["PredictorCV", "Predict", "Suggest", "Predictors"]
 
@@ -19,11 +19,11 @@ class PredictorCV(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser, described=False)
         parser.add_argument("--measurements", required=True, help="a measurements file of the space")
-        parser.add_argument("--train-fraction", type=float, default=0.2)
+        parser.add_argument("--train-fraction", type=fraction, default=0.2)
         parser.add_argument("--repeats", type=positive_int, default=20)
         parser.add_argument("--predictor", default="auto",
                             help="a name (stitchnas predictors), or module:Class")
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--seed", type=seed, default=0)
         parser.add_argument("--json", action="store_true", help="also print the report as one JSON line")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -55,7 +55,7 @@ class Predict(Command):
         add_space_argument(parser, described=False)
         parser.add_argument("--measurements", required=True)
         parser.add_argument("--predictor", default="auto")
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--seed", type=seed, default=0)
         parser.add_argument("--out", required=True, help="JSONL: id, route, acc1_pred, acc1_std, measured")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -96,10 +96,10 @@ class Suggest(Command):
         parser.add_argument("--acquisition", choices=("pareto", "optimistic"), default="pareto",
                             help="pareto: probability of being on the front, from posterior samples; "
                                  "optimistic: hypervolume gain at mean + kappa * std")
-        parser.add_argument("--kappa", type=float, default=1.0,
+        parser.add_argument("--kappa", type=nonnegative_float, default=1.0,
                             help="pareto: scale of the posterior spread (0: the predicted front); "
                                  "optimistic: mean + kappa * std")
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--seed", type=seed, default=0)
         parser.add_argument("--format", choices=("table", "jsonl"), default="table")
 
     def run(self, args: argparse.Namespace) -> int:

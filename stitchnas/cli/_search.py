@@ -6,9 +6,33 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._base import Command, add_space_argument, positive_float, positive_int
+from ._base import Command, add_space_argument, device, positive_float, positive_int, seed
 
-__all__ = ["Run", "Search"]
+__all__ = ["Run", "Search", "anchor_acc", "add_anchor_acc_argument", "with_anchor_acc"]
+
+
+def anchor_acc(text: str) -> tuple[str, float]:
+    """``--anchor-acc NAME=ACC``: an anchor's name and its top-1 in percent."""
+    name, sep, value = text.partition("=")
+    try:
+        if not (sep and name.strip()):
+            raise ValueError
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=ACC (an anchor's name and its top-1 in "
+                                         f"percent), e.g. s=72.2, got {text!r}") from None
+
+
+def add_anchor_acc_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--anchor-acc", type=anchor_acc, action="append", metavar="NAME=ACC",
+                        help="an anchor's top-1 in percent (e.g. a published ImageNet top-1), over "
+                             "the space file's acc1; repeat per anchor. With no stitch measured the "
+                             "search reads accuracies off the anchors' (a prior)")
+
+
+def with_anchor_acc(space, pairs):
+    """``space`` with the ``--anchor-acc`` values set (a one-line error for unknown anchors)."""
+    return space.with_anchor_acc1(dict(pairs)) if pairs else space
 
 
 class Run(Command):
@@ -21,19 +45,22 @@ class Run(Command):
         add_space_argument(parser)
         parser.add_argument("--targets", help="comma-separated targets (default: the space's run.targets)")
         parser.add_argument("--trials", type=positive_int, help="search trials per target")
-        parser.add_argument("--seed", type=int)
-        parser.add_argument("--device", help="cpu, cuda, ... for training and measuring (default cpu)")
-        parser.add_argument("--out", help="results root (default: $STITCHNAS_RESULTS or results)")
+        parser.add_argument("--seed", type=seed)
+        parser.add_argument("--device", type=device, help="cpu, cuda, ... for training and measuring (default cpu)")
+        parser.add_argument("--out", help="results root for everything the run writes, anchors it "
+                            "trains included (default: $STITCHNAS_RESULTS or results)")
 
     def run(self, args: argparse.Namespace) -> int:
+        from ..paths import results_root
         from ..space import load_space
         from ..workflows import RunConfig, run
 
-        space = load_space(args.space)
-        targets = tuple(t for t in args.targets.split(",") if t) if args.targets else None
-        cfg = RunConfig.from_space(space, targets=targets, device=args.device, seed=args.seed,
-                                   trials=args.trials)
-        report = run(space, config=cfg, out=args.out)
+        with results_root(args.out):  # ${results} in the space file follows --out
+            space = load_space(args.space)
+            targets = tuple(t for t in args.targets.split(",") if t) if args.targets else None
+            cfg = RunConfig.from_space(space, targets=targets, device=args.device, seed=args.seed,
+                                       trials=args.trials)
+            report = run(space, config=cfg, out=args.out)
         print(Path(report.report).read_text())
         return 0
 
@@ -56,7 +83,7 @@ class Search(Command):
                             "module:Class")
         parser.add_argument("--trials", type=positive_int, help="completed trials the study should hold "
                             "(default: min(3 x candidates, 300); exhaustive: every candidate)")
-        parser.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
+        parser.add_argument("--seed", type=seed, default=0, help="sampler seed (default 0)")
         parser.add_argument("--storage", help="Optuna storage: URL (sqlite:///..., postgresql://...), a "
                             ".db path (SQLite) or a .log path (journal file); default "
                             "results/SPACE/search.db")
@@ -67,17 +94,21 @@ class Search(Command):
                             "(stitchnas predictors; default auto)")
         parser.add_argument("--measurements",
                             help="measurements file (default: results/SPACE/measurements.jsonl)")
+        add_anchor_acc_argument(parser)
         parser.add_argument("--out", help="results root for the fronts (default: results)")
-        parser.add_argument("--encoding", choices=("auto", "relative", "tree"), default="auto",
-                            help="stitch as parameters: relative cut depths (default) or the exact "
-                                 "tree (always for exhaustive)")
+        parser.add_argument("--encoding", choices=("auto", "relative", "path", "tree"), default="auto",
+                            help="stitch as parameters: relative cut depths (default), the same with "
+                                 "the route anchor by anchor (path; default beyond 10^4 candidates) "
+                                 "or the exact tree (always for exhaustive)")
         parser.add_argument("--stale-after-s", type=positive_float, default=60.0,
                             help="a RUNNING trial of another worker without a sign of life for this "
                                  "long is failed and redone (default 60)")
 
     def run(self, args: argparse.Namespace) -> int:
         from ..optimize import SearchConfig, search_targets
+        from ..space import load_space
 
+        space = with_anchor_acc(load_space(args.space), args.anchor_acc)
         objectives = (tuple(o.strip() for o in args.objectives.split(",") if o.strip())
                       if args.objectives else None)
         config = SearchConfig(objectives=objectives, sampler=args.sampler, n_trials=args.trials,
@@ -85,19 +116,22 @@ class Search(Command):
                               predictor=args.predictor, measurements=args.measurements,
                               out_dir=args.out, encoding=args.encoding,
                               stale_after_s=args.stale_after_s)
-        search_targets(args.space, args.target, config, on_result=_report)
+        search_targets(space, args.target, config, on_result=lambda r: _report(r, space.given_as))
         return 0
 
 
-def _report(r) -> None:
-    """One line per target searched (notes on stderr)."""
+def _report(r, given: str | None = None) -> None:
+    """One line per target searched (notes on stderr); ``given``: the space as the user named it."""
     for note in r.notes:
         print(f"stitchnas: note: {note}", file=sys.stderr)
     front = r.front
-    n_pred = sum(m.acc1_source == "predicted" for m in front.members)
-    print(f"{front.space} on {r.target}: front of {len(front)} ({len(front) - n_pred} measured, "
-          f"{n_pred} predicted accuracy) over {','.join(front.objectives)}, from {r.distinct_candidates} "
+    sources = ", ".join(f"{front.count(s)} {s}" for s in ("measured", "predicted", "prior")
+                        if front.count(s) or s != "prior")
+    print(f"{front.space} on {r.target}: front of {len(front)} ({sources} accuracy) over "
+          f"{','.join(front.objectives)}, from {r.distinct_candidates} "
           f"distinct of {front.study.get('candidates')} candidates in {r.n_trials_done} trials "
           f"({front.study.get('sampler')}, seed {front.study.get('seed')}, {r.seconds:.1f} s); "
           f"saved {r.path}; study {r.study_name} in {r.storage}"
           + (f"; {front.coverage}" if front.coverage else ""))
+    if front.prior_note(given):
+        print(f"note: {front.prior_note(given)}")

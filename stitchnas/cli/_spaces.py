@@ -30,7 +30,8 @@ class Spaces(Command):
 
 
 class Enumerate(Command):
-    """list every candidate of a space with its FLOPs and params"""
+    """list every candidate of a space with its FLOPs and params (and the space's hash, which
+    measurement rows carry)"""
 
     name = "enumerate"
 
@@ -47,12 +48,17 @@ class Enumerate(Command):
         space = load_space(args.space)
         costs = Profiler(space, use_cache=not args.no_cache, progress=None).profile()
         out = sys.stdout
-        if args.format == "jsonl":
+        if args.format == "jsonl":  # space and space_hash: what a measurement row of it carries
             for c in costs:
-                out.write(json.dumps(c.to_json()) + "\n")
+                out.write(json.dumps({**c.to_json(), "space": space.name,
+                                      "space_hash": space.content_hash}) + "\n")
             return 0
         out.write(f"# {space.name}: {len(costs)} candidates ({space.num_ids} ids), rule "
-                  f"{space.rule.name}, input {list(space.input_size)}, fvcore flops at batch 1\n")
+                  f"{space.rule.name}, input {list(space.input_size)}, fvcore flops at batch 1; "
+                  f"space_hash {space.content_hash}\n")
+        priors = [f"{a.name}={v:g}" for a, v in zip(space.anchors, space.anchor_acc1) if v is not None]
+        if priors:
+            out.write(f"# anchors' top-1 priors (acc1): {', '.join(priors)}\n")
         unit, scale = ("GFLOPs", 1e9) if max(c.flops for c in costs) >= 1e9 else ("MFLOPs", 1e6)
         out.write(f"{'id':>5}  {unit:>9}  {'Mparams':>8}  route\n")
         for c in costs:

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ..fileio import write_json
-from ..paths import cache_dir  # profiles are cached under it (re-exported as costs.cache_dir)
+from ..paths import cache_dir, check_name, inside  # profiles are cached under it (re-exported as costs.cache_dir)
 from ..space import Candidate, Route, SearchSpace
 
 __all__ = ["Cost", "StitchCost", "Profiler", "count_flops", "count_params", "cache_dir"]
@@ -118,7 +118,8 @@ class Profiler:
 
     @property
     def cache_path(self) -> Path:
-        return cache_dir() / "profiles" / f"{self.space.name}-{self.space.structure_hash}.json"
+        name = check_name(self.space.name, "space name")
+        return inside(cache_dir() / "profiles", f"{name}-{self.space.structure_hash}.json")
 
     # ---- pieces -------------------------------------------------------------------------
     def _piece_keys(self) -> list[str]:
@@ -179,11 +180,9 @@ class Profiler:
         return out
 
     def _show(self) -> bool:
-        if self.progress is not None:
-            return self.progress
-        import sys
+        from ..progress import show_bars
 
-        return sys.stderr.isatty()
+        return show_bars(self.progress)
 
     # ---- composition --------------------------------------------------------------------
     def cost(self, which: Candidate | Route) -> Cost:

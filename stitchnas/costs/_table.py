@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import StitchnasError
 from ..fileio import write_json
-from ..paths import latency_dir
+from ..paths import check_name, inside, latency_dir
 from ..space import Candidate, Route, SearchSpace, load_space
 from ._machine import machine_identity
 from ._targets import MB, Target, load_target
@@ -150,10 +150,13 @@ class LatencyTable:
                                  f"{cand.route}: the table is of another space; re-profile") from None
 
     def latency_ms(self, which) -> float:
-        """Composed latency in ms per forward at the target's batch size, overhead included."""
+        """Composed latency in ms per forward at the target's batch size, overhead included;
+        never below a tenth of the plain sum (constants fitted on a noisy validation can drive a
+        small candidate negative; :func:`latency_warning` flags such tables)."""
         cand = self.candidate(which)
-        return (self.composed_ms(cand) + float(self.overhead.get("per_network_ms", 0.0))
-                + float(self.overhead.get("per_stitch_ms", 0.0)) * cand.route.num_stitches)
+        raw = self.composed_ms(cand)
+        return max(0.1 * raw, raw + float(self.overhead.get("per_network_ms", 0.0))
+                   + float(self.overhead.get("per_stitch_ms", 0.0)) * cand.route.num_stitches)
 
     def memory_bytes(self, which) -> int:
         """Peak bytes: parameters and buffers + input image + the largest piece's live
@@ -327,7 +330,8 @@ def latency_table_path(space: SearchSpace | str, target: Target | str,
     machine = machine if machine is not None else machine_identity(target)
     key = _hash({"structure": space.structure_hash, "settings": _settings(target, space),
                  "machine": machine})[:12]
-    return latency_dir() / f"{space.name}__{target.name}__{key}.json"
+    return inside(latency_dir(), f"{check_name(space.name, 'space name')}__"
+                                 f"{check_name(target.name, 'target name')}__{key}.json")
 
 
 def _read_table(path: Path) -> LatencyTable:

@@ -31,6 +31,7 @@ from typing import Any
 from .._util import close_matches, did_you_mean
 from ..errors import StitchnasError
 from ..objectives import BUDGET_KEYS, budget_unit, objective_of
+from ..paths import check_name
 
 __all__ = [
     "COST_MODELS",
@@ -205,9 +206,7 @@ def _validate(doc: dict[str, Any], where: str, default_name: str | None = None) 
         raise StitchnasError(f"{where}: unknown key(s) {', '.join(hints)}; known keys are "
                              f"{', '.join(_TOP_KEYS)}")
     name = doc.get("name") or default_name
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):
-        raise StitchnasError(f"{where}: 'name' must be a word of letters, digits, '_', '-', '.' "
-                             f"(it names latency-table files), got {name!r}")
+    check_name(name, f"{where}: 'name'")
     cost_model = doc.get("cost_model", "latency")
     if cost_model not in COST_MODELS:
         raise StitchnasError(f"{where}: cost_model must be one of {', '.join(COST_MODELS)}, "

@@ -8,7 +8,6 @@ inside the functions.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -104,7 +103,9 @@ def _stats(samples: Sequence[float]) -> dict[str, float | int]:
 
 
 def _show(progress: bool | None) -> bool:
-    return sys.stderr.isatty() if progress is None else progress
+    from ..progress import show_bars
+
+    return show_bars(progress)
 
 
 # ---- pieces ----------------------------------------------------------------------------------

@@ -20,7 +20,13 @@ from ._targets import MB, Target, load_target
 from ._timing import (_Clock, _image, _prepare_models, _show, _stats, _threads, _time_modules,
                       _torch_device, _torch_dtype)
 
-__all__ = ["choose_validation", "fit_overhead", "validate_latency"]
+__all__ = ["MAX_MEDIAN_APE_PCT", "MAX_WORST_APE_PCT", "choose_validation", "fit_overhead",
+           "latency_warning", "validate_latency"]
+
+#: A latency table is trusted when its validation error (leave-one-out, with the overhead
+#: constants) stays within these: median and worst absolute percentage error.
+MAX_MEDIAN_APE_PCT = 5.0
+MAX_WORST_APE_PCT = 10.0
 
 
 def _check_counts(repeats: int, warmup: int) -> None:
@@ -165,3 +171,40 @@ def validate_latency(table: LatencyTable, space: SearchSpace | str, target: Targ
                 "method": "weighted least squares of measured - composed against [1, stitches], "
                           "weights 1/measured (relative error)"}
     return replace(table, overhead=overhead, validation=report)
+
+
+def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_APE_PCT,
+                    max_worst_pct: float = MAX_WORST_APE_PCT) -> str | None:
+    """One line saying why ``table``'s latencies should not be trusted and what to do, or None.
+
+    A table is suspect when it was never validated, when its validation error (leave-one-out
+    with the overhead constants; the plain sum when fewer than two candidates were validated)
+    exceeds ``max_median_pct`` median or ``max_worst_pct`` worst, or when the validated
+    candidates' latencies differ less than one run differs from the next (their range, fastest
+    to slowest, is within the median spread of a candidate's repeats, median over p10): then a
+    front ordered by latency orders noise.
+    """
+    fix = ("re-time with more repeats (--repeats 60 --force), on a quieter machine, or at a bigger "
+           "batch (a target with a larger batch_size, e.g. cpu_batch64)")
+    name = table.target.get("name", "?")
+    v = table.validation
+    if not v:
+        return (f"the {name} latency table is not validated: time candidates end to end with "
+                f"stitchnas profile-latency --target {name} --validate 12")
+    err = v.get("corrected_loo") or v["raw"]
+    problems = []
+    if err["median_ape_pct"] > max_median_pct or err["worst_ape_pct"] > max_worst_pct:
+        problems.append(f"validation error median {err['median_ape_pct']:.1f}% / worst "
+                        f"{err['worst_ape_pct']:.1f}% (limits {max_median_pct:g}% / {max_worst_pct:g}%)")
+    rows = v.get("candidates") or []
+    if len(rows) >= 2:
+        meas = [r["measured_ms"] for r in rows]
+        spread = statistics.median((r["measured_median_ms"] - r["measured_p10_ms"]) / r["measured_p10_ms"]
+                                   for r in rows) * 100
+        span = (max(meas) - min(meas)) / min(meas) * 100
+        if span <= spread:
+            problems.append(f"candidates differ by {span:.0f}% fastest to slowest but one run "
+                            f"differs from the next by {spread:.0f}% (median over p10)")
+    if not problems:
+        return None
+    return f"the {name} latency table is not to be trusted: {'; '.join(problems)}: {fix}"

@@ -13,6 +13,8 @@ _EXPORTS = {
     "NothingFits": "_front",
     "anchor_names": "_files",
     "front_csv": "_files",
+    "format_amount": "_plot",
+    "format_budgets": "_plot",
     "front_path": "_files",
     "load_front": "_files",
     "render_front_png": "_plot",

@@ -2,9 +2,9 @@
 
 A :class:`Front` holds the space's name and content hash, the target and its budgets, the
 objectives, the predictor, the measurements used, the study, and every front member
-(:class:`FrontPoint`) with its route, id, objective values and whether its accuracy was measured
-or predicted. Its files (``front.json``, ``front.csv``, ``front.png``) are written and read by
-:mod:`._files`, the plot drawn by :mod:`._plot`.
+(:class:`FrontPoint`) with its route, id, objective values and where its accuracy comes from
+(measured, predicted, or a prior from the anchors). Its files (``front.json``, ``front.csv``,
+``front.png``) are written and read by :mod:`._files`, the plot drawn by :mod:`._plot`.
 
 Querying a front (:meth:`Front.best`) picks the most accurate member within the given limits;
 :func:`stitchnas.network.build_model` turns the chosen stitch into a ready ``nn.Module`` and
@@ -39,7 +39,9 @@ __all__ = [
 
 FORMAT = "stitchnas-front/1"
 
-ACC1_SOURCES = ("measured", "predicted")
+#: where a member's top-1 comes from: measured, predicted by a predictor fitted on measured
+#: stitches, or a prior read off the anchors' top-1 (nothing stitched measured yet)
+ACC1_SOURCES = ("measured", "predicted", "prior")
 
 _POINT_KEYS = ("id", "route", "acc1", "acc1_source", "acc1_std", "flops", "params", "latency_ms",
                "memory_mb", "is_anchor")
@@ -95,8 +97,9 @@ def _now() -> str:
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FrontPoint:
-    """One stitch on a front. ``acc1`` top-1 in percent, ``acc1_source`` ``"measured"`` or
-    ``"predicted"`` (``acc1_std`` the predictor's standard deviation, if any), ``flops``
+    """One stitch on a front. ``acc1`` top-1 in percent, ``acc1_source`` ``"measured"``,
+    ``"predicted"`` or ``"prior"`` (read off the anchors' top-1 alone; ``acc1_std`` the
+    predictor's or prior's standard deviation, if any), ``flops``
     multiply-adds at batch 1, ``params`` a count, ``latency_ms``/``memory_mb`` on the front's
     target (``None`` where the target has no latency table)."""
 
@@ -290,6 +293,20 @@ class Front:
         if isinstance(seen, int) and isinstance(total, int) and 0 <= seen < total:
             return f"evaluated {seen} of {total} candidates; the front may be incomplete"
         return None
+
+    def count(self, source: str) -> int:
+        """How many members' accuracy comes from ``source`` (one of :data:`ACC1_SOURCES`)."""
+        return sum(m.acc1_source == source for m in self.members)
+
+    def prior_note(self, space: str | None = None) -> str | None:
+        """A line saying how many accuracies are only priors from the anchors (None if none);
+        ``space``: the space as the user names it (default: the front's space name)."""
+        n = self.count("prior")
+        if not n:
+            return None
+        return (f"{n} of {len(self.members)} accuracies are priors from the anchors' acc1 "
+                "(interpolated in log-FLOPs, wide std): measure stitches to replace them "
+                f"(`stitchnas evaluate {space or self.space} --sample 16`, then search again)")
 
     def has(self, objective: str) -> bool:
         """Whether any member has a value for ``objective`` (latency/memory may be missing)."""

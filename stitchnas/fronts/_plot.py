@@ -5,10 +5,38 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 
-from ..objectives import OBJECTIVES_BY_NAME
-from ._front import Front, FrontPoint, _fmt_limit
+from ..objectives import OBJECTIVES_BY_NAME, objective_of
+from ._front import Front, FrontPoint
 
-__all__ = ["render_front_png"]
+__all__ = ["render_front_png", "format_budgets", "format_amount"]
+
+_PREFIX = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+# label offsets (points from the marker) tried in turn; the first that overlaps nothing wins
+_OFFSETS = ((4, -10), (4, 5), (-6, 6), (-6, -12), (6, 14), (6, -20), (-10, 16), (-10, -22))
+
+
+def format_amount(objective: str, value: float) -> str:
+    """A cost for people: ``5 MFLOPs``, ``25 M params``, ``1.25 ms``, ``64 MB``."""
+    if objective not in ("flops", "params"):
+        return f"{value:.3g} {OBJECTIVES_BY_NAME[objective].unit}"
+    scale, prefix = next(((sc, pre) for sc, pre in _PREFIX if abs(value) >= sc), (1, ""))
+    number = f"{value / scale:.3g}"
+    return f"{number} {prefix}FLOPs" if objective == "flops" else f"{number} {prefix} params".replace("  ", " ")
+
+
+def format_budgets(budgets: dict) -> str:
+    """Budgets for people: ``flops <= 5 MFLOPs, latency_ms <= 2 ms`` (``no budgets`` if none)."""
+    parts = [f"{objective_of(k)} <= {format_amount(objective_of(k), v)}"
+             for k, v in budgets.items() if v is not None]
+    return ", ".join(parts) or "no budgets"
+
+
+def _over_budget(point: FrontPoint, budgets: dict) -> bool:
+    for key, limit in budgets.items():
+        value = point.value(objective_of(key)) if limit is not None else None
+        if value is not None and value > limit:
+            return True
+    return False
 
 
 def _scale(objective: str, values: Iterable[float]) -> tuple[float, str]:
@@ -26,8 +54,8 @@ def render_front_png(front: Front, all_points: Sequence[FrontPoint] = (),
     """The front plot as PNG bytes: one panel per cost objective against top-1 accuracy.
 
     Grey dots: every candidate the search saw; line with markers: the front (filled markers:
-    measured accuracy, hollow: predicted); stars: anchors, labelled by name; members labelled
-    by id.
+    measured accuracy, hollow: predicted, light grey: a prior from the anchors); stars: anchors,
+    labelled by name; members labelled by id.
     """
     from ..plots import pyplot
 
@@ -38,11 +66,11 @@ def render_front_png(front: Front, all_points: Sequence[FrontPoint] = (),
     try:
         for ax, objective in zip(axes[0], costs):
             _panel(ax, front, all_points, objective, anchor_names)
-        budgets = ", ".join(f"{k}={_fmt_limit(v)}" for k, v in front.target_budgets.items()
-                            if v is not None) or "no budgets"
-        n_pred = sum(m.acc1_source == "predicted" for m in front.members)
+        budgets = format_budgets(front.target_budgets)
+        guessed = ", ".join(f"{front.count(s)} {s}" for s in ("predicted", "prior")
+                            if front.count(s) or s == "predicted")
         fig.suptitle(f"{front.space} on target {front.target} ({budgets}): front of "
-                     f"{len(front.members)}, {n_pred} predicted", fontsize=10)
+                     f"{len(front.members)}, {guessed}", fontsize=10)
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
@@ -54,36 +82,75 @@ def render_front_png(front: Front, all_points: Sequence[FrontPoint] = (),
 def _panel(ax, front: Front, all_points: Sequence[FrontPoint], objective: str,
            anchor_names: Sequence[str] | None) -> None:
     scale, label = _scale(objective, [p.value(objective) for p in (*all_points, *front.members)])
+    budgets = {k: v for k, v in front.target_budgets.items() if v is not None}
     pts = [p for p in all_points if p.value(objective) is not None]
-    if pts:
-        ax.scatter([p.value(objective) / scale for p in pts], [p.acc1 for p in pts], s=12,
-                   color="0.7", zorder=1, label=f"all candidates ({len(pts)})")
+    total = front.study.get("candidates")
+    of = f" of {total}" if isinstance(total, int) and total >= len(pts) else ""
+    inside = [p for p in pts if not _over_budget(p, budgets)]
+    over = [p for p in pts if _over_budget(p, budgets)]
+    if inside:
+        ax.scatter([p.value(objective) / scale for p in inside], [p.acc1 for p in inside], s=12,
+                   color="0.6", zorder=1, label=f"evaluated ({len(pts)}{of})")
+    if over:
+        ax.scatter([p.value(objective) / scale for p in over], [p.acc1 for p in over], s=12,
+                   color="0.6", alpha=0.25, zorder=1,
+                   label=f"over budget ({len(over)})" if inside else
+                   f"evaluated ({len(pts)}{of}), over budget ({len(over)})")
+    for key, limit in budgets.items():
+        if objective_of(key) == objective:
+            ax.axvline(limit / scale, color="tab:red", linestyle="--", linewidth=1, zorder=1,
+                       label=f"budget: {format_amount(objective, limit)}")
+            ax.axvspan(limit / scale, max([limit / scale] + [p.value(objective) / scale for p in pts])
+                       * 1.05, color="tab:red", alpha=0.05, zorder=0)
     members = sorted((m for m in front.members if m.value(objective) is not None),
                      key=lambda m: (m.value(objective), -m.acc1))
     xs = [m.value(objective) / scale for m in members]
     ys = [m.acc1 for m in members]
     ax.plot(xs, ys, color="tab:blue", linewidth=1.2, zorder=2, label=f"front ({len(members)})")
-    for source, face in (("measured", "tab:blue"), ("predicted", "white")):
+    for source, face in (("measured", "tab:blue"), ("predicted", "white"), ("prior", "0.9")):
         sel = [m for m in members if not m.is_anchor and m.acc1_source == source]
         if sel:
             ax.scatter([m.value(objective) / scale for m in sel], [m.acc1 for m in sel], s=36,
                        facecolors=face, edgecolors="tab:blue", zorder=3, label=f"{source} accuracy")
-    for source, face in (("measured", "tab:red"), ("predicted", "white")):
+    for source, face in (("measured", "tab:red"), ("predicted", "white"), ("prior", "0.9")):
         sel = [m for m in members if m.is_anchor and m.acc1_source == source]
         if sel:
             ax.scatter([m.value(objective) / scale for m in sel], [m.acc1 for m in sel], s=140,
                        marker="*", facecolors=face, edgecolors="tab:red", zorder=4,
                        label=f"anchors ({source})")
-    for m, x, y in zip(members, xs, ys):
+    texts = []
+    for m in members:
         if m.is_anchor:
             a = m.route.first_anchor
             name = anchor_names[a] if anchor_names and a < len(anchor_names) else f"anchor {a}"
-            text = f"{name} ({m.id})"
+            texts.append(f"{name} ({m.id})")
         else:
-            text = str(m.id)
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+            texts.append(str(m.id))
     ax.set_xlabel(label)
     ax.set_ylabel("top-1 accuracy (%)")
     ax.set_title(f"accuracy vs {OBJECTIVES_BY_NAME[objective].axis}", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="lower right")
+    _place_labels(ax, list(zip(texts, xs, ys)), anchors_first=[m.is_anchor for m in members])
+
+
+def _place_labels(ax, labels, anchors_first) -> None:
+    """Annotate each point at the first offset where its text overlaps no label placed before
+    (anchors first); a label with no free place is left out (the report lists every member)."""
+    ax.autoscale_view()
+    fig = ax.figure
+    pt = fig.dpi / 72.0  # pixels per point
+    placed: list[tuple[float, float, float, float]] = []
+    order = sorted(range(len(labels)), key=lambda i: not anchors_first[i])
+    for i in order:
+        text, x, y = labels[i]
+        px, py = ax.transData.transform((x, y))
+        w, h = 4.3 * len(text) * pt, 8 * pt
+        for dx, dy in _OFFSETS:
+            x0, y0 = px + dx * pt, py + dy * pt
+            box = (x0, y0, x0 + w, y0 + h)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                       for b in placed):
+                placed.append(box)
+                ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=7)
+                break

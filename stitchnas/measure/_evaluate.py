@@ -11,7 +11,6 @@ net(x)``), which ``share_prefixes=False`` does.
 from __future__ import annotations
 
 import random
-import sys
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -144,7 +143,9 @@ def _module(net: StitchedNetwork, op: tuple) -> nn.Module:
 
 # ---- evaluation -----------------------------------------------------------------------------
 def _show(progress: bool | None) -> bool:
-    return sys.stderr.isatty() if progress is None else bool(progress)
+    from ..progress import show_bars
+
+    return show_bars(None if progress is None else bool(progress))
 
 
 def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[int], device: str = "cpu",
@@ -247,7 +248,9 @@ def measure(space: SearchSpace, net: StitchedNetwork, loader: Iterable, ids: Seq
     for r in evaluate_candidates(net, loader, ids, device=device, progress=progress):
         loss = r.loss if math.isfinite(r.loss) else None
         if loss is None:
-            print(f"stitchnas: warning: id {r.id}: the loss is not finite; written as null", file=sys.stderr)
+            from ..progress import get_logger
+
+            get_logger("evaluate").warning(f"id {r.id}: the loss is not finite; written as null")
         rows.append(Measurement(
             id=r.id, route=costs[r.id].route, acc1=r.acc1, acc5=r.acc5, loss=loss,
             flops=costs[r.id].flops, params=costs[r.id].params, dataset=dataset,

@@ -142,8 +142,9 @@ def _check_row(row: Any) -> None:
             raise StitchnasError(f"{key!r} must be a string, got {row[key]!r}")
 
 
-def _parse_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, checked row) for every non-blank line; errors name the file and line."""
+def _parse_lines(path: Path, space: "SearchSpace | None" = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, checked row) for every non-blank line; errors name the file and line (and,
+    for a row without a usable ``space_hash``, the hash of ``space``)."""
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -171,7 +172,11 @@ def _parse_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             _check_row(row)
         except StitchnasError as err:
-            raise StitchnasError(f"{path}, line {n}: {err}") from None
+            hint = ""
+            if space is not None and isinstance(row, dict) and not isinstance(row.get("space_hash"), str):
+                hint = (f"; rows of space {space.name!r} take \"space_hash\": \"{space.content_hash}\" "
+                        "(`stitchnas enumerate` prints it)")
+            raise StitchnasError(f"{path}, line {n}: {err}{hint}") from None
         yield n, row
 
 
@@ -179,12 +184,14 @@ def read_measurements(path: str | os.PathLike, space: "SearchSpace") -> list[Mea
     """Every measurement in ``path``, checked against ``space``, sorted by id (last row per id wins)."""
     path = Path(path)
     by_id: dict[int, Measurement] = {}
-    for n, row in _parse_lines(path):
+    for n, row in _parse_lines(path, space):
         if row["space_hash"] != space.content_hash:
             raise StitchnasError(
                 f"{path}, line {n}: the file belongs to another space ({row['space']!r}, hash "
                 f"{row['space_hash']}), not {space.name!r} (hash {space.content_hash}): pass the "
-                "space it was measured on, or write this space's measurements to a new file"
+                "space it was measured on, or write this space's measurements to a new file (a "
+                f"hand-written row of {space.name!r} takes space_hash {space.content_hash}, as "
+                "`stitchnas enumerate` prints)"
             )
         try:
             m = Measurement.from_json(row, space)

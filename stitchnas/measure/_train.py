@@ -27,6 +27,7 @@ from ..costs import Profiler
 from ..errors import StitchnasError
 from ..fileio import atomic_write
 from ..network import StitchedNetwork, apply_checkpoint, read_checkpoint, save_checkpoint
+from ..progress import get_logger, show_bars
 from ..space import Candidate, SearchSpace
 from ._data import DataSpec, calibration_batch, load_datasets, make_loader
 
@@ -106,6 +107,9 @@ def config_from_space(cls, space: SearchSpace, section: str, **overrides: Any):
             f"space {space.name!r}: training.{section} has unknown key(s) {unknown}; known: {sorted(known)}"
         )
     doc.update({k: v for k, v in overrides.items() if v is not None})
+    from ..space import check_section  # typed and range-checked, command-line values too
+
+    check_section(f"training.{section}", doc, f"space {space.name!r}")
     try:
         return cls(**doc)
     except TypeError as err:
@@ -159,16 +163,36 @@ def accuracy(model: nn.Module, loader, device: str = "cpu") -> float:
     return 100.0 * correct / max(1, total)
 
 
+_LOG = get_logger("train")
+
+
 def _progress(iterable, desc: str, total: int | None = None):
     from tqdm.auto import tqdm
-    import sys
 
-    return tqdm(iterable, desc=desc, total=total, leave=False, disable=not sys.stderr.isatty())
+    return tqdm(iterable, desc=desc, total=total, leave=False, disable=not show_bars())
+
+
+class _EpochStats:
+    """Running mean loss and top-1 of the training batches of one epoch (for its log line)."""
+
+    def __init__(self) -> None:
+        self.loss = 0.0
+        self.correct = self.seen = self.batches = 0
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        self.loss += float(loss.detach())
+        self.correct += int((logits.detach().argmax(-1) == y).sum())
+        self.seen += len(y)
+        self.batches += 1
+
+    def line(self) -> str:
+        return (f"train loss {self.loss / max(1, self.batches):.4f}, train top-1 "
+                f"{100.0 * self.correct / max(1, self.seen):.2f}%")
 
 
 # ---- anchors ----------------------------------------------------------------------------------
 def train_anchors(space: SearchSpace, data: DataSpec, cfg: AnchorTrainConfig, device: str = "cpu",
-                  only_missing: bool = False, log: Callable[[str], None] = print) -> list[AnchorResult]:
+                  only_missing: bool = False, log: Callable[[str], None] = _LOG.info) -> list[AnchorResult]:
     """Train every anchor from scratch and save each to its ``checkpoint`` path (atomically)."""
     from ..anchors import create_anchor_model
 
@@ -201,13 +225,18 @@ def train_anchors(space: SearchSpace, data: DataSpec, cfg: AnchorTrainConfig, de
         t0 = time.perf_counter()
         for epoch in range(cfg.epochs):
             model.train()
+            stats = _EpochStats()
             for x, y in _progress(loader, f"anchor {spec.name} epoch {epoch + 1}/{cfg.epochs}"):
                 x, y = x.to(device), y.to(device)
-                loss = F.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing)
+                logits = model(x)
+                loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 sched.step()
+                stats.add(loss, logits, y)
+            log(f"anchor {spec.name}: epoch {epoch + 1}/{cfg.epochs} done, {stats.line()} "
+                f"({time.perf_counter() - t0:.0f} s)")
         seconds = time.perf_counter() - t0
         acc = accuracy(model, make_loader(val_set, 512, shuffle=False), device)
         with atomic_write(path, "wb") as fh:
@@ -259,7 +288,7 @@ def _tuplify(x: Any) -> Any:
 # ---- stitching layers -------------------------------------------------------------------------
 def train_stitched(space: SearchSpace, data: DataSpec, cfg: StitchTrainConfig, out: str | os.PathLike,
                    device: str = "cpu", resume: bool = True,
-                   log: Callable[[str], None] = print) -> StitchTrainResult:
+                   log: Callable[[str], None] = _LOG.info) -> StitchTrainResult:
     """SN-Net training of a space's stitching layers; checkpoint to ``out`` after every epoch."""
     rank, world = init_distributed(device)
     if rank != 0:
@@ -343,6 +372,7 @@ def train_stitched(space: SearchSpace, data: DataSpec, cfg: StitchTrainConfig, o
         else:
             batches = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed + epoch,
                                   drop_last=True)
+        stats = _EpochStats()
         for x, y in _progress(batches, f"stitching epoch {epoch + 1}/{cfg.epochs}", steps_per_epoch):
             if cfg.max_steps is not None and step >= cfg.max_steps:
                 break
@@ -364,9 +394,12 @@ def train_stitched(space: SearchSpace, data: DataSpec, cfg: StitchTrainConfig, o
             loss.backward()
             opt.step()
             sched.step()
+            stats.add(loss, logits, y)
             step += 1
         epochs_done = epoch + 1
         save(epochs_done)
+        log(f"stitching layers: epoch {epochs_done}/{cfg.epochs} done, {stats.line()} over the "
+            f"sampled stitches ({time.perf_counter() - t0:.0f} s)")
         if (dist := _dist()) is not None:
             dist.barrier()
         if cfg.max_steps is not None and step >= cfg.max_steps:

@@ -1,5 +1,5 @@
 """The stitched network: stitching layers, the switchable network, checkpoints, building and
-exporting one stitch."""
+exporting one stitch, and a whole front as one switchable model."""
 
 from __future__ import annotations
 
@@ -7,21 +7,30 @@ from .._util import lazy_exports
 
 _EXPORTS = {
     "FORMAT": "_checkpoints",
+    "FRONT_MODEL_FORMAT": "_switchable",
+    "FrontModel": "_switchable",
     "LAYOUTS": "_stitching",
     "RouteModule": "_model",
     "StitchedNetwork": "_model",
     "StitchingLayer": "_stitching",
     "apply_checkpoint": "_checkpoints",
     "build_model": "_export",
+    "check_weights": "_weights",
+    "describe_sources": "_weights",
+    "export_front": "_switchable",
     "export_model": "_export",
     "flatten_positions": "_stitching",
+    "front_version": "_switchable",
     "layer_module_name": "_model",
     "least_squares_fit": "_stitching",
+    "load_front_model": "_switchable",
     "load_network": "_checkpoints",
     "read_checkpoint": "_checkpoints",
+    "read_front_model": "_switchable",
     "reconstruction_error": "_model",
     "resolve_candidate": "_export",
     "save_checkpoint": "_checkpoints",
+    "weights_sources": "_weights",
 }
 
 __all__ = sorted(_EXPORTS)

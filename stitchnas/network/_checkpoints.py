@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ..errors import StitchnasError
+from ..errors import StitchnasError, unreadable_checkpoint
 from ..fileio import atomic_write
 from ._model import StitchedNetwork
 from ..space import SearchSpace
@@ -47,10 +47,10 @@ def read_checkpoint(path: str | os.PathLike, space: SearchSpace | None = None) -
     try:
         doc = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise StitchnasError(
-            f"cannot read checkpoint {path} ({type(err).__name__}); it is truncated or not a "
-            "stitchnas checkpoint: re-run `stitchnas train`"
-        ) from err
+        why = unreadable_checkpoint(err)
+        if why.startswith("it is truncated"):
+            why = f"it is truncated or not a stitchnas checkpoint ({type(err).__name__})"
+        raise StitchnasError(f"cannot read checkpoint {path}: {why}: re-run `stitchnas train`") from err
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise StitchnasError(f"{path} is not a stitchnas stitched-network checkpoint ({FORMAT})")
     missing = [k for k in ("space", "space_hash", "stitch_layers", "anchors") if k not in doc]

@@ -5,6 +5,7 @@ or a front member), written as standalone TorchScript and ONNX files.
 from __future__ import annotations
 
 import io
+import json
 import os
 import tempfile
 import warnings
@@ -82,9 +83,12 @@ def _onnx_exporter() -> tuple[bool | None, str | None]:
 
 
 def export_model(module: nn.Module, path: str | os.PathLike, input_size: Sequence[int],
-                 batch_size: int = 1, formats: Sequence[str] = ("torchscript", "onnx")) -> list[Path]:
+                 batch_size: int = 1, formats: Sequence[str] = ("torchscript", "onnx"),
+                 metadata: dict[str, Any] | None = None) -> list[Path]:
     """Write ``module`` as standalone files: ``<path>.pt`` (TorchScript, traced) and
-    ``<path>.onnx``; returns the paths written.
+    ``<path>.onnx``; returns the paths written. ``metadata`` (JSON-able: what was exported, where
+    its weights came from) goes inside each file: the TorchScript extra file ``stitchnas_export.json``,
+    the ONNX metadata property ``stitchnas``.
 
     The traced module is saved, loaded back and checked against ``module`` on a fresh random
     input (atol 1e-5) before it replaces any file. ONNX is skipped with a warning when its
@@ -123,7 +127,8 @@ def export_model(module: nn.Module, path: str | os.PathLike, input_size: Sequenc
                 warnings.simplefilter("ignore")  # tracer and deprecation chatter
                 traced = torch.jit.trace(module, (example,), check_trace=False)
                 buf = io.BytesIO()
-                torch.jit.save(traced, buf)
+                extra = {"stitchnas_export.json": json.dumps(metadata)} if metadata is not None else {}
+                torch.jit.save(traced, buf, _extra_files=extra)
                 reloaded = torch.jit.load(io.BytesIO(buf.getvalue()), map_location=device)
             got = reloaded(check)
             if got.shape != expected.shape or not torch.allclose(got, expected, atol=1e-5):
@@ -136,13 +141,14 @@ def export_model(module: nn.Module, path: str | os.PathLike, input_size: Sequenc
             written.append(out)
         if "onnx" in formats and skip_onnx is None:
             out = base.with_name(base.name + ".onnx")
-            written.append(_export_onnx(module, example, out, dynamo))
+            written.append(_export_onnx(module, example, out, dynamo, metadata))
     if skip_onnx:
         warnings.warn(f"skipped ONNX: {skip_onnx}", stacklevel=2)
     return written
 
 
-def _export_onnx(module: nn.Module, example, out: Path, dynamo: bool) -> Path:
+def _export_onnx(module: nn.Module, example, out: Path, dynamo: bool,
+                 metadata: dict[str, Any] | None = None) -> Path:
     import torch
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +160,13 @@ def _export_onnx(module: nn.Module, example, out: Path, dynamo: bool) -> Path:
             kwargs = {"external_data": False} if dynamo else {}
             torch.onnx.export(module, (example,), tmp, input_names=["input"], verbose=False,
                               output_names=["logits"], dynamo=dynamo, **kwargs)
+        if metadata is not None:
+            import onnx
+
+            proto = onnx.load(tmp)
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = "stitchnas", json.dumps(metadata)
+            onnx.save(proto, tmp)
         _check_onnx(tmp, module, example)
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)

@@ -6,6 +6,10 @@ from .._util import lazy_exports
 
 _EXPORTS = {
     "EXACT_LIMIT": "_exact",
+    "LARGE_MAX_TRIALS": "_exact",
+    "LARGE_TRIAL_SHARE": "_exact",
+    "default_encoding": "_exact",
+    "large_trials": "_exact",
     "MODES": "_samplers",
     "evaluate_all": "_exact",
     "resolve_sampler": "_exact",

@@ -1,5 +1,6 @@
 """Accuracy of every candidate: measured where a measurements file has it, else predicted by a
-predictor fitted on the measured ones."""
+predictor fitted on the measured ones, or, with no stitch measured, a prior from the anchors'
+top-1 (``acc1:`` in the space file, or measured anchors)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ from ..predict import fit_on_measured, predictor_label
 if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
 
-__all__ = ["AccuracyTable", "accuracy_table"]
+__all__ = ["AccuracyTable", "accuracy_table", "PRIOR"]
+
+#: the predictor (and the front's ``acc1_source``) of accuracies read off the anchors alone
+PRIOR = "prior"
 
 
 @dataclass(frozen=True)
@@ -57,53 +61,76 @@ def _predictor_key(spec: Any) -> str:
 def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: Any = "auto", *,
                    random_state: int = 0) -> AccuracyTable:
     """Every candidate's top-1: measured where ``measurements`` (a path, or Measurement rows)
-    has it, else the ``predictor``'s mean (fitted on the measured rows) with its std."""
+    has it, else the ``predictor``'s mean (fitted on the measured rows) with its std.
+
+    With fewer than two measured stitches (none at all, or the anchors alone) the default
+    predictor gives way to the prior (:class:`stitchnas.predict.AnchorPrior`): accuracy
+    interpolated between the anchors' top-1 (measured, or ``acc1:`` in the space file), marked
+    ``prior`` in ``source``."""
     from ..measure import read_measurements
 
     path: str | None = None
+    rows: list = []
+    where = ""
     if measurements is None or isinstance(measurements, (str, os.PathLike)):
         p = Path(measurements) if measurements is not None else measurements_path(space.name)
-        if measurements is None and not p.is_file():
-            raise StitchnasError(
-                f"no measurements for space {space.name!r} at {p}: the search learns accuracy from "
-                f"measured stitches; measure some with `stitchnas evaluate {space.name} --sample 16` "
-                "(or pass --measurements FILE)")
-        rows = read_measurements(p, space)
-        path = str(p)
+        if measurements is not None or p.is_file():
+            rows = read_measurements(p, space)
+            path = str(p)
+            where = f" in {p}"
+        else:
+            where = f" (no file at {p})"
     else:
         rows = sorted(measurements, key=lambda m: m.id)
-    if not rows:
-        raise StitchnasError(f"measurements {path or ''} hold no rows for space {space.name!r}: "
-                             "measure some stitches first (stitchnas evaluate)")
     cands = space.candidates
     ids = tuple(c.id for c in cands)
     measured = {m.id: float(m.acc1) for m in rows}
+    stitched = sum(m.route.num_stitches > 0 for m in rows)
+    known = list(space.anchor_acc1)
+    for m in rows:
+        if m.route.num_stitches == 0:
+            known[m.route.first_anchor] = m.acc1
+    n_known = sum(v is not None for v in known)
+    missing = [i for i, cid in enumerate(ids) if cid not in measured]
+    use_prior = bool(missing) and (predictor == PRIOR or (
+        predictor in (None, "auto") and stitched < 2 and n_known >= 2))
+    if missing and not use_prior and len(rows) < 2:
+        given = space.given_as  # as the user names it: a YAML path, or a bundled space's name
+        if n_known < 2 and stitched == 0:
+            what = "no measured stitches" if rows else "no measurements"
+            raise StitchnasError(
+                f"space {given} has {what}{where} and no two anchors' top-1 to start from: "
+                "give `acc1:` per anchor in the space file or --anchor-acc NAME=ACC (a prior "
+                f"front), or measure: `stitchnas evaluate {given} --sample 16` (`--anchors`: the "
+                "anchors alone), or pass --measurements FILE")
+        raise StitchnasError(
+            f"only {len(rows)} measured stitch(es){where}: predictor {predictor_label(predictor)!r} "
+            f"needs at least 2 to fill in the other {len(missing)}; measure more (`stitchnas "
+            f"evaluate {given} --sample 16`), or give the anchors' top-1 (`acc1:` in the space file "
+            "or --anchor-acc NAME=ACC) and use --predictor prior")
     acc = np.empty(len(ids))
     std: list[float | None] = [None] * len(ids)
     source = ["measured"] * len(ids)
     label: str | None = None
-    missing = [i for i, cid in enumerate(ids) if cid not in measured]
+    asked = PRIOR if use_prior else predictor
     if missing:
-        if len(rows) < 2:
-            raise StitchnasError(
-                f"only {len(rows)} measured stitch(es) in {path or 'the measurements'}: a predictor "
-                f"needs at least 2 to fill in the other {len(missing)}; measure more "
-                f"(`stitchnas evaluate {space.name} --sample 16`)")
-        fit = fit_on_measured(space, rows, predictor, random_state=random_state)
+        fit = fit_on_measured(space, rows, asked, random_state=random_state)
         mean, sd = fit.predict([fit.stitches[i] for i in missing])
-        label = predictor_label(predictor) + (f" ({fit.chosen})" if fit.chosen else "")
+        label = predictor_label(asked) + (f" ({fit.chosen})" if fit.chosen else "")
         for k, i in enumerate(missing):
             if not math.isfinite(float(mean[k])):
                 raise StitchnasError(f"predictor {label!r} predicted {mean[k]} for id {ids[i]}: "
                                      "choose another predictor")
             acc[i] = float(mean[k])
             std[i] = None if sd is None or not math.isfinite(float(sd[k])) else max(float(sd[k]), 0.0)
-            source[i] = "predicted"
+            source[i] = PRIOR if use_prior else "predicted"
     for i, cid in enumerate(ids):
         if cid in measured:
             acc[i] = measured[cid]
-    key = content_key({"measured": sorted(measured.items()),
-                       "predictor": _predictor_key(predictor) if missing else None,
-                       "random_state": random_state if missing else None})
+    doc = {"measured": sorted(measured.items()),
+           "predictor": _predictor_key(asked) if missing else None,
+           "random_state": random_state if missing else None}
+    if missing and any(v is not None for v in space.anchor_acc1):  # priors change predictions
+        doc["anchor_acc1"] = list(space.anchor_acc1)
     return AccuracyTable(ids=ids, acc1=acc, std=tuple(std), source=tuple(source), predictor=label,
-                         measurements=path, measured_ids=len(rows), key=key)
+                         measurements=path, measured_ids=len(rows), key=content_key(doc))

@@ -6,7 +6,11 @@ leaves an anchor). Every trial suggests the same parameters (a fixed search spac
 NSGA-II and GP samplers model only the parameters every trial shares and draw conditional ones at
 random), and the point maps to the nearest valid candidate of that shape. ``tree`` (for the
 exhaustive sampler): an exact define-by-run tree (``shape``, then each stitch's junction among
-those legal after the previous choice), whose leaves are the candidates one to one.
+those legal after the previous choice), whose leaves are the candidates one to one. ``path`` (the
+default beyond the exact limit): ``relative`` with the shape written anchor by anchor
+(``anchor1``, ``anchor2``, ... each a small categorical, ``-`` ending the route early), so a
+crossover can join one route's first anchor to another's last, and a space of hundreds of shapes
+costs Optuna no comparisons of a long list of choices per trial.
 """
 
 from __future__ import annotations
@@ -137,6 +141,50 @@ class _TreeEncoding:
         return out
 
 
+class _PathEncoding(_RelativeEncoding):
+    """``relative`` with the shape as one categorical per route position (``anchor1`` ..., ``-``
+    after the first: the route ends there); a sequence that is no shape of the space is cut to
+    its longest prefix that is one."""
+
+    name = "path"
+    END = "-"
+
+    def __init__(self, space: "SearchSpace") -> None:
+        super().__init__(space)
+        self.anchors = [str(a) for a in range(len(space.depths))]
+        self._known = set(self.shapes)
+
+    def shape_of(self, picks: Sequence[str]) -> str:
+        """The shape an anchor-by-anchor pick names: up to the first ``-`` or repeat, then cut to
+        the longest prefix that is a shape of the space."""
+        route = [picks[0]]
+        for a in picks[1:]:
+            if a == self.END or a == route[-1]:
+                break
+            route.append(a)
+        while len(route) > 1 and ">".join(route) not in self._known:
+            route.pop()
+        return ">".join(route)
+
+    def suggest(self, trial: "optuna.Trial") -> int:
+        picks = [trial.suggest_categorical("anchor1", self.anchors)]
+        picks += [trial.suggest_categorical(f"anchor{k}", [self.END, *self.anchors])
+                  for k in range(2, self.slots + 2)]
+        cuts = [trial.suggest_float(f"stitch{k}", 0.0, 1.0) for k in range(1, self.slots + 1)]
+        resumes = ([trial.suggest_float(f"resume{k}", 0.0, 1.0) for k in range(1, self.slots + 1)]
+                   if self.resume else [])
+        return self.nearest(self.shape_of(picks), cuts, resumes)
+
+    def params(self, cid: int) -> dict[str, Any]:
+        out = super().params(cid)
+        names = out.pop("shape").split(">")
+        picks = {f"anchor{k}": (names[k - 1] if k <= len(names) else self.END)
+                 for k in range(1, self.slots + 2)}
+        return {**picks, **out}
+
+
 def make_encoding(space: "SearchSpace", name: str) -> "_RelativeEncoding | _TreeEncoding":
-    """The encoding called ``name`` (``tree`` or ``relative``) of ``space``'s candidates."""
-    return _TreeEncoding(space) if name == "tree" else _RelativeEncoding(space)
+    """The encoding called ``name`` (``tree``, ``relative`` or ``path``) of ``space``'s candidates."""
+    if name == "tree":
+        return _TreeEncoding(space)
+    return _PathEncoding(space) if name == "path" else _RelativeEncoding(space)

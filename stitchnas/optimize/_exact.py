@@ -7,7 +7,9 @@ encoding); the front is every feasible candidate no other dominates, ties kept. 
 receives, under the study mutex, a study holding the front's trials and the metadata (with
 ``evaluated``: every candidate), so the same command finds it again and changed inputs get a new
 study. This is the default (``sampler="auto"``) for spaces up to :data:`EXACT_LIMIT` candidates
-when no trial budget is given; larger spaces, or an explicit ``n_trials``, use NSGA-II.
+when no trial budget is given; larger spaces, or an explicit ``n_trials``, use NSGA-II (beyond the
+limit in the ``path`` encoding, :func:`large_trials` trials by default, in memory: see
+:func:`stitchnas.optimize._loop._memory_study`).
 """
 
 from __future__ import annotations
@@ -22,10 +24,30 @@ from ._problem import Problem
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-__all__ = ["EXACT_LIMIT", "resolve_sampler", "evaluate_all"]
+__all__ = ["EXACT_LIMIT", "LARGE_TRIAL_SHARE", "LARGE_MAX_TRIALS", "default_encoding",
+           "large_trials", "resolve_sampler", "evaluate_all"]
 
 #: The largest space the default search evaluates exhaustively (measured: see docs/search.md).
 EXACT_LIMIT = 10_000
+#: Beyond the limit the default searches this share of the candidates (trials)...
+LARGE_TRIAL_SHARE = 0.05
+#: ... but at most this many trials (Optuna's per-trial cost grows with the trials held).
+LARGE_MAX_TRIALS = 5_000
+
+
+def large_trials(candidates: int) -> int:
+    """The default trial budget beyond :data:`EXACT_LIMIT`: 5% of the candidates, at most
+    :data:`LARGE_MAX_TRIALS` (measured to reach 99% of the exhaustive front's hypervolume on a
+    space it was not chosen on: docs/search.md)."""
+    return int(min(LARGE_MAX_TRIALS, max(1, int(LARGE_TRIAL_SHARE * candidates))))
+
+
+def default_encoding(sampler: Any, candidates: int) -> str:
+    """What ``encoding="auto"`` means: ``tree`` for the finite modes (``exact``,
+    ``exhaustive``), ``path`` beyond :data:`EXACT_LIMIT` candidates, else ``relative``."""
+    if sampler in ("exhaustive", "exact"):
+        return "tree"
+    return "path" if candidates > EXACT_LIMIT else "relative"
 
 
 def resolve_sampler(spec: Any, candidates: int, n_trials: int | None) -> Any:

@@ -22,7 +22,6 @@ unchanged for ``stale_after_s`` seconds.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -35,7 +34,7 @@ from ..storage import (META_KEY, OpenedStorage, StaleWatch, StudyMutex, error_li
 from ._accuracy import accuracy_table
 from ._config import MAX_DEFAULT_TRIALS, SearchConfig, SearchResult, resolve_objectives
 from ._encoding import make_encoding
-from ._exact import evaluate_all, resolve_sampler
+from ._exact import EXACT_LIMIT, default_encoding, evaluate_all, large_trials, resolve_sampler
 from ._problem import Problem, build_problem
 from ._samplers import _population, check_sampler, make_sampler, sampler_label
 
@@ -49,14 +48,16 @@ __all__ = ["search", "search_targets", "search_problem", "default_study_name", "
            "META_KEY", "open_storage"]
 
 
-def _default_trials(space: "SearchSpace", sampler: Any) -> int:
+def _default_trials(space: "SearchSpace", sampler: Any, large: bool = False) -> int:
     if sampler in ("exhaustive", "exact"):
         return len(space)
+    if large:
+        return large_trials(len(space))
     return int(min(3 * len(space), MAX_DEFAULT_TRIALS))
 
 
 def default_study_name(problem: Problem, sampler: str, seed: int, encoding: str) -> str:
-    enc = "" if encoding == ("tree" if sampler in ("exhaustive", "exact") else "relative") else f"-{encoding}"
+    enc = "" if encoding == default_encoding(sampler, len(problem.space)) else f"-{encoding}"
     return (f"{problem.space.name}-{problem.space.content_hash[:8]}-{problem.target.name}-"
             f"{'+'.join(problem.objectives)}-{sampler}{enc}-seed{seed}-{problem.key[:8]}")
 
@@ -108,7 +109,9 @@ def _complete(study: "optuna.Study") -> list:
 
 def show_progress(progress: bool | None) -> bool:
     """Whether to show progress bars: as asked, else when stderr is a terminal."""
-    return sys.stderr.isatty() if progress is None else bool(progress)
+    from ..progress import show_bars
+
+    return show_bars(None if progress is None else bool(progress))
 
 
 def _run_study(problem: Problem, config: SearchConfig, *, storage: OpenedStorage, study_name: str,
@@ -321,32 +324,109 @@ def _exact_study(problem: Problem, config: SearchConfig, storage: OpenedStorage,
     return ids, front_ids, seconds, notes
 
 
+def _memory_study(problem: Problem, config: SearchConfig, storage: OpenedStorage, study_name: str,
+                  n_trials: int, encoding: str, progress: bool | None) -> tuple[list, float, list[str]]:
+    """The default search beyond the exact limit: NSGA-II in an in-memory study, recorded in the
+    storage at the end (thousands of trials one by one through SQLite would take minutes).
+
+    Resumes honestly: the completed trials the storage already holds under ``study_name`` are
+    loaded first and the search continues from them to ``n_trials``; the new trials are added
+    under the study mutex (the metadata first, so a study cut short while being written resumes
+    from what it got). Not for several workers on one study: each would search alone (give
+    ``--sampler nsga2`` for the trial-by-trial search they share). Returns (completed trials in
+    order, seconds, notes)."""
+    import optuna
+    from tqdm.auto import tqdm
+
+    quiet_optuna()
+    encoder = make_encoding(problem.space, encoding)
+    mutex = StudyMutex(storage, study_name)
+    try:
+        with mutex:
+            old = _existing_meta(storage.storage, study_name)
+            stored = [] if old is None else _complete(optuna.load_study(study_name=study_name,
+                                                                        storage=storage.storage))
+        population = (old or {}).get("population_size") or _population(n_trials)
+        meta = _meta(problem, encoding, "nsga2", config.seed, population)
+        notes = _check_meta(old, meta, study_name, storage.label) if old is not None else []
+        stored = sorted(stored, key=lambda t: t.number)
+        if len(stored) >= n_trials:
+            return stored, 0.0, notes
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = make_sampler("nsga2", seed=config.seed, n_trials=n_trials, population_size=population)
+            memory = optuna.create_study(directions=problem.directions, sampler=sampler)
+            memory.add_trials(stored)
+        start = time.perf_counter()
+        with tqdm(total=n_trials, initial=len(stored), disable=not show_progress(progress), unit="trial",
+                  desc=f"search {problem.space.name} on {problem.target.name}") as bar:
+            for _ in range(n_trials - len(stored)):
+                trial = memory.ask()
+                cid = encoder.suggest(trial)
+                i = problem.index[cid]
+                trial.set_user_attr("id", cid)
+                trial.set_user_attr("route", str(problem.costs[i].route))
+                for key, value in problem.constraints[i]:
+                    trial.set_constraint(key, value)
+                memory.tell(trial, [float(v) for v in problem.values[i]])
+                bar.update()
+        seconds = time.perf_counter() - start
+        new = _complete(memory)[len(stored):]
+        with mutex, warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            fresh = _existing_meta(storage.storage, study_name) is None
+            study = optuna.create_study(storage=storage.storage, study_name=study_name,
+                                        directions=problem.directions, load_if_exists=True)
+            if fresh:
+                study.set_user_attr(META_KEY, meta)
+            now = len(_complete(study))
+            if now != len(stored):  # another worker recorded trials meanwhile: top up to n_trials
+                notes.append(f"study {study_name!r} gained {now - len(stored)} trial(s) from another "
+                             "worker while this one searched in memory")
+            study.add_trials(new[: max(0, n_trials - now)])
+            trials = sorted(_complete(study), key=lambda t: t.number)
+    except StitchnasError:
+        raise
+    except Exception as err:  # noqa: BLE001 - storage/driver errors
+        raise StorageError(f"cannot record the search as study {study_name!r} in {storage.label}: "
+                           f"{error_line(err)}") from err
+    finally:
+        mutex.close()
+    return trials, seconds, notes
+
+
 def search_problem(problem: Problem, config: SearchConfig, progress: bool | None = None) -> SearchResult:
     """Run (or resume) the study of one :class:`Problem` and return its front (saved unless
     ``config.save`` is False); :func:`search_targets` without the loading and checking."""
     space, target = problem.space, problem.target
     sampler_spec = config.sampler
+    # the default beyond the exact limit: NSGA-II, searched in memory (see _memory_study)
+    large = sampler_spec == "auto" and len(space) > EXACT_LIMIT
     if isinstance(sampler_spec, str):
         sampler_spec = resolve_sampler(check_sampler(sampler_spec), len(space), config.n_trials)
     label = sampler_label(sampler_spec)
     encoding = config.encoding
     finite = sampler_spec in ("exhaustive", "exact")
     if encoding == "auto":
-        encoding = "tree" if finite else "relative"
+        encoding = default_encoding(sampler_spec, len(space))
     if finite and encoding != "tree":
         raise StitchnasError(f"the {sampler_spec} sampler needs the tree encoding (finite choices): "
                              "drop --encoding or use --encoding tree")
-    n_trials = config.n_trials or _default_trials(space, sampler_spec)
+    n_trials = config.n_trials or _default_trials(space, sampler_spec, large)
     storage = open_storage(config.storage, space, config.out_dir)
     study_name = config.study_name or default_study_name(problem, label, config.seed, encoding)
     if sampler_spec == "exact":
         trial_ids, front_ids, seconds, notes = _exact_study(problem, config, storage, study_name)
         distinct, n_done = trial_ids, len(trial_ids)
     else:
-        study, seconds, notes = _run_study(problem, config, storage=storage, study_name=study_name,
-                                           n_trials=n_trials, sampler_spec=sampler_spec,
-                                           encoding=encoding, progress=progress)
-        trials = sorted(_complete(study), key=lambda t: t.number)
+        if large:
+            trials, seconds, notes = _memory_study(problem, config, storage, study_name, n_trials,
+                                                   encoding, progress)
+        else:
+            study, seconds, notes = _run_study(problem, config, storage=storage, study_name=study_name,
+                                               n_trials=n_trials, sampler_spec=sampler_spec,
+                                               encoding=encoding, progress=progress)
+            trials = sorted(_complete(study), key=lambda t: t.number)
         bad = [t.number for t in trials if t.user_attrs.get("id") not in problem.index]
         if bad:
             raise StitchnasError(f"study {study_name!r} holds trials (e.g. #{bad[0]}) of stitches "

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import StitchnasError
 from ._features import make_stitches
 from ..measure import Measurement
-from ._predictors import create_predictor
+from ._fit import fit_checked, predict_checked, predictor_label
 from ..space import SearchSpace
 
 __all__ = ["RankingScores", "CVReport", "ranking_scores", "cross_validate", "split"]
@@ -103,24 +103,26 @@ def cross_validate(space: SearchSpace, rows: Sequence[Measurement], predictor: A
             f"{n} measured rows with train fraction {train_fraction} leave {train_size} to fit and "
             f"{n - train_size} to score: measure more stitches or change --train-fraction"
         )
-    name = predictor if isinstance(predictor, str) else type(predictor).__name__
+    name = predictor_label(predictor)
     cands = [space.candidate(m.id) for m in rows]
     y = np.array([m.acc1 for m in rows])
     ours, base = [], []
     fit_s = 0.0
-    import sys
+    from ..progress import show_bars
 
-    show = sys.stderr.isatty() if progress is None else progress
+    show = show_bars(progress)
     for r in tqdm(range(repeats), desc=f"cross-validating {name}", disable=not show):
         tr, te = split(n, train_size, seed + r)
         stitches = make_stitches(space, [rows[i] for i in tr], candidates=cands)
         xtr, xte = [stitches[i] for i in tr], [stitches[i] for i in te]
         t0 = time.perf_counter()
-        model = create_predictor(predictor, random_state=seed + r).fit(xtr, y[tr])
-        ours.append(ranking_scores(model.predict(xte), y[te]))
+        model = fit_checked(predictor, xtr, y[tr], random_state=seed + r)
+        pred, _ = predict_checked(predictor, model, xte, y[tr], repeat=r == 0, std=r == 0)
+        ours.append(ranking_scores(pred, y[te]))
         fit_s += time.perf_counter() - t0
-        baseline = create_predictor("flops").fit(xtr, y[tr])
-        base.append(ranking_scores(baseline.predict(xte), y[te]))
+        baseline = fit_checked("flops", xtr, y[tr])
+        flops_pred, _ = predict_checked("flops", baseline, xte, y[tr], repeat=False, std=False)
+        base.append(ranking_scores(flops_pred, y[te]))
     return CVReport(space=space.name, predictor=str(name), rows=n, train_size=train_size,
                     repeats=repeats, seed=seed, scores=_mean(ours), baseline=_mean(base),
                     fit_seconds=round(fit_s / repeats, 3))

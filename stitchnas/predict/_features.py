@@ -27,7 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..measure import Measurement
     from ..space import SearchSpace
 
-__all__ = ["Stitch", "StitchFeaturizer", "make_stitches", "flops_of", "DEPTH_BINS", "MAX_STITCHES"]
+__all__ = ["Stitch", "StitchFeaturizer", "RouteFeaturizer", "make_stitches", "flops_of", "DEPTH_BINS",
+           "MAX_STITCHES"]
 
 DEPTH_BINS = 8  # relative depths at which "which anchor does the work" is read
 MAX_STITCHES = 2  # stitch slots in the feature vector (routes with more are summarised in slot 2)
@@ -228,3 +229,68 @@ class StitchFeaturizer(TransformerMixin, BaseEstimator):
         ys = [k[1] for k in known]
         return [float(v) if v is not None else float(np.interp(log_f[a], xs, ys))
                 for a, v in enumerate(list(s.anchor_acc1) + [None] * (len(log_f) - len(s.anchor_acc1)))]
+
+
+class RouteFeaturizer(TransformerMixin, BaseEstimator):
+    """Stitches -> a few relative route features, the default predictor's input.
+
+    Thirteen columns, all on the family's 0..1 anchor-size scale (log-FLOPs between the smallest
+    and the largest anchor) or in relative depth, so they read the same in one-way and two-way
+    spaces and across families of any depth: ``flops_rel``; the mean anchor size along the route
+    (``size_mean``), over its first and its second half of depth (``size_early``,
+    ``size_late``); the stem's and the head's anchor size; the number of stitches, of them going
+    up (to a larger anchor) and down; the relative depth of the first and the last stitch (1 with
+    none); the shortest segment's share of depth; and for out-and-back routes the middle
+    segment's share, signed by whether it is larger (+) or smaller (-) than where it left.
+    Chosen by leave-one-table-out (docs/predictors.md).
+    """
+
+    NAMES = ("flops_rel", "size_mean", "size_early", "size_late", "size_stem", "size_head",
+             "num_stitches", "stitches_up", "stitches_down", "first_stitch_depth",
+             "last_stitch_depth", "shortest_segment", "excursion")
+
+    def fit(self, X, y=None) -> RouteFeaturizer:
+        _check_stitches(X)
+        self.n_features_out_ = len(self.NAMES)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        stitches = _check_stitches(X)
+        scales: dict[tuple[int, ...], tuple[np.ndarray, float, float]] = {}
+        rows = np.empty((len(stitches), len(self.NAMES)))
+        for i, s in enumerate(stitches):
+            if s.anchor_flops not in scales:
+                log_f = np.log(np.asarray(s.anchor_flops, dtype=float))
+                lo, hi = float(log_f.min()), float(log_f.max())
+                span = hi - lo if hi > lo else 1.0
+                scales[s.anchor_flops] = ((log_f - lo) / span, lo, span)
+            rows[i] = self._row(s, *scales[s.anchor_flops])
+        return rows
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return np.array(self.NAMES, dtype=object)
+
+    @staticmethod
+    def _row(s: Stitch, size: np.ndarray, lo: float, span: float) -> list[float]:
+        segs = list(s.route)
+        rel = [(seg.end - seg.start) / s.anchor_depths[seg.anchor] for seg in segs]
+        total = sum(rel)
+        seg_size = [float(size[seg.anchor]) for seg in segs]
+        # anchor size over relative depth: the segments tile it in order
+        edges = np.cumsum([0.0] + rel) / total
+        mids = (np.arange(DEPTH_BINS) + 0.5) / DEPTH_BINS
+        at = np.asarray(seg_size)[np.clip(np.searchsorted(edges, mids, side="right") - 1, 0, len(segs) - 1)]
+        half = DEPTH_BINS // 2
+        junctions = list(s.route.junctions)
+        up = sum(1 for j in junctions if size[j.dst] > size[j.src])
+        first = junctions[0].src_end / s.anchor_depths[junctions[0].src] if junctions else 1.0
+        last = junctions[-1].src_end / s.anchor_depths[junctions[-1].src] if junctions else 1.0
+        excursion = 0.0
+        if len(segs) >= 3:
+            excursion = rel[1] / total * float(np.sign(seg_size[1] - seg_size[0]))
+        return [
+            (math.log(s.flops) - lo) / span, sum(r * z for r, z in zip(rel, seg_size)) / total,
+            float(at[:half].mean()), float(at[half:].mean()), seg_size[0], seg_size[-1],
+            float(len(junctions)), float(up), float(len(junctions) - up), first, last,
+            min(rel) / total, excursion,
+        ]

@@ -1,13 +1,17 @@
 """Fit a predictor on a space's measured stitches: the one place every caller does it.
 
 ``stitchnas predict``, ``suggest``, ``stitchnas run`` and the search's accuracy table all fit the
-same way: every candidate becomes a :class:`Stitch` (anchors' accuracies from the measured rows),
+same way: every candidate becomes a :class:`Stitch` (anchors' accuracies from the measured rows,
+else the space's ``acc1:`` priors),
 the predictor is fitted on the measured ones in row order, and a plug-in's failure becomes one
-line naming the predictor.
+line naming the predictor. :func:`fit_checked` and :func:`predict_checked` are the one check of a
+plug-in's output (``fit`` returns the fitted predictor; ``predict`` gives one finite top-1 in
+percent per stitch, the same each time; ``std`` finite and >= 0) that every verb goes through.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
@@ -16,13 +20,14 @@ import numpy as np
 
 from ..errors import StitchnasError
 from ._features import Stitch, make_stitches
-from ._predictors import create_predictor, predict_with_std
+from ._predictors import create_predictor
 
 if TYPE_CHECKING:
     from ..measure import Measurement
     from ..space import SearchSpace
 
-__all__ = ["FittedPredictor", "fit_on_measured", "predictor_label"]
+__all__ = ["FittedPredictor", "fit_on_measured", "predictor_label", "with_anchor_priors", "fit_checked",
+           "predict_checked", "prediction_problem"]
 
 
 def predictor_label(spec: Any) -> str:
@@ -31,9 +36,88 @@ def predictor_label(spec: Any) -> str:
         return "auto"
     if isinstance(spec, str):
         return spec
-    if isinstance(spec, type):
-        return f"{spec.__module__}:{spec.__qualname__}"
+    if isinstance(spec, type) or callable(spec) and not hasattr(spec, "predict"):
+        return f"{getattr(spec, '__module__', '?')}:{getattr(spec, '__qualname__', type(spec).__name__)}"
     return type(spec).__name__
+
+
+def prediction_problem(mean: Any, std: Any, n: int, y_train: Any = ()) -> str | None:
+    """The first output rule a prediction breaks, in words with the fix, or None.
+
+    ``mean`` must be ``n`` finite numbers (top-1 in percent: all within 0..1 while every training
+    target is above 1 reads as fractions); ``std``, where given, ``n`` finite numbers >= 0."""
+    try:
+        mean = np.asarray(mean, dtype=float)
+    except (TypeError, ValueError):
+        return f"predict returned {type(mean).__name__}, not numbers: return one top-1 (percent) per stitch"
+    if mean.shape != (n,):
+        return f"predict returned shape {mean.shape} for {n} stitches: return one top-1 (percent) per stitch"
+    bad = int(np.sum(~np.isfinite(mean)))
+    if bad:
+        return f"predict returned NaN or inf for {bad} of {n} stitches: return finite top-1 (percent)"
+    y = np.asarray(y_train, dtype=float).ravel()
+    if n and len(y) and np.min(y) > 1 and np.all(np.abs(mean) <= 1):
+        return "predictions look like fractions (0..1); return top-1 in percent"
+    if std is None:
+        return None
+    try:
+        std = np.asarray(std, dtype=float)
+    except (TypeError, ValueError):
+        return f"predict(..., return_std=True) returned std of {type(std).__name__}: return (mean, std) arrays"
+    if std.shape != (n,):
+        return f"predict(..., return_std=True) returned std of shape {std.shape} for {n} stitches: one per stitch"
+    if not np.all(np.isfinite(std)) or np.any(std < 0):
+        return "predict(..., return_std=True) returned a negative or non-finite std: std must be finite and >= 0"
+    return None
+
+
+def fit_checked(spec: Any, X: Sequence[Stitch], y: Any, random_state: int | None = 0) -> Any:
+    """A fresh predictor from ``spec`` fitted on ``(X, y)``; a plug-in that raises, or whose
+    ``fit`` returns something without ``predict``, is one line naming it."""
+    model = create_predictor(spec, random_state=random_state)
+    fitted = _guarded(spec, lambda: model.fit(list(X), y), len(X))
+    if not (hasattr(fitted, "predict") and callable(fitted.predict)):
+        got = "None" if fitted is None else type(fitted).__name__
+        raise StitchnasError(f"predictor {predictor_label(spec)!r}: fit returned {got}, "
+                             "not the fitted predictor: end fit with `return self`")
+    return fitted
+
+
+_REPEAT_ROWS = 256  # predict is called twice on this many stitches to see that it repeats
+
+
+def predict_checked(spec: Any, model: Any, X: Sequence[Stitch], y_train: Any = (), *,
+                    repeat: bool = True, std: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(mean, std)`` of a fitted ``model`` on ``X`` (``std`` None where it gives none or is not
+    asked for), checked against :func:`prediction_problem`'s rules and (``repeat``) that two calls
+    on the same stitches agree; a broken rule is one line naming the predictor and the rule."""
+    from ._predictors import supports_std
+
+    X = list(X)
+    n_rows = len(np.ravel(y_train))
+    want_std = std and supports_std(model)
+
+    def call(stitches):
+        res = _guarded(spec, lambda: model.predict(stitches, return_std=True) if want_std
+                       else model.predict(stitches), n_rows)
+        if want_std and not (isinstance(res, (tuple, list)) and len(res) == 2):
+            problem = f"predict(..., return_std=True) returned {type(res).__name__}, not (mean, std)"
+        else:
+            mean, sd = res if want_std else (res, None)
+            problem = prediction_problem(mean, sd, len(stitches), y_train)
+        if problem:
+            raise StitchnasError(f"predictor {predictor_label(spec)!r}: {problem}")
+        return np.asarray(mean, dtype=float), None if sd is None else np.asarray(sd, dtype=float)
+
+    mean, std = call(X)
+    if repeat and X:
+        sub = X[:_REPEAT_ROWS]
+        first, again = call(sub)[0], call(sub)[0]
+        if not (np.allclose(first, again, rtol=1e-7, atol=1e-9)
+                and np.allclose(first, mean[: len(sub)], rtol=1e-7, atol=1e-9)):
+            raise StitchnasError(f"predictor {predictor_label(spec)!r}: predict is not repeatable (two calls "
+                                 "on the same stitches differ): seed randomness in fit, not __init__")
+    return mean, std
 
 
 @dataclass(frozen=True)
@@ -48,6 +132,7 @@ class FittedPredictor:
     stitches: list[Stitch] = field(repr=False)
     measured: list[int] = field(repr=False)
     y: np.ndarray = field(repr=False)
+    checked: tuple = field(default=(), repr=False)  # (mean, std) on every candidate, checked at fit
 
     @property
     def train(self) -> list[Stitch]:
@@ -60,9 +145,18 @@ class FittedPredictor:
         return chosen if isinstance(chosen, str) else None
 
     def predict(self, stitches: Sequence[Stitch] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(mean, std)`` of the fitted predictor on ``stitches`` (default: every candidate)."""
-        return _guarded(self.spec, lambda: predict_with_std(
-            self.model, self.stitches if stitches is None else list(stitches)), len(self.measured))
+        """``(mean, std)`` of the fitted predictor on ``stitches`` (default: every candidate);
+        candidates of this fit are read from the predictions checked when it was fitted."""
+        if self.checked:
+            mean, std = self.checked
+            if stitches is None:
+                return mean.copy(), None if std is None else std.copy()
+            pos = {id(s): i for i, s in enumerate(self.stitches)}
+            idx = [pos.get(id(s)) for s in stitches]
+            if None not in idx:
+                return mean[idx], None if std is None else std[idx]
+        return predict_checked(self.spec, self.model, self.stitches if stitches is None else stitches,
+                               self.y, repeat=False)
 
     def accuracy(self, mean: np.ndarray | None = None) -> np.ndarray:
         """Every candidate's top-1: measured where measured, else the predicted mean."""
@@ -84,12 +178,23 @@ def _guarded(spec: Any, call, n_rows: int):
                                  f"stitches: {type(err).__name__}: {first}") from err
 
 
+def with_anchor_priors(space: "SearchSpace", stitches: list[Stitch]) -> list[Stitch]:
+    """``stitches`` with each anchor's accuracy that no measured anchor row gives filled in from
+    the space's priors (``acc1:`` per anchor, ``--anchor-acc``); measured anchors win."""
+    priors = tuple(getattr(space, "anchor_acc1", ()) or ())
+    if not stitches or all(v is None for v in priors):
+        return stitches
+    known = list(stitches[0].anchor_acc1) + [None] * (len(priors) - len(stitches[0].anchor_acc1))
+    acc = tuple(m if m is not None else p for m, p in zip(known, priors))
+    return [dataclasses.replace(s, anchor_acc1=acc) for s in stitches]
+
+
 def fit_on_measured(space: "SearchSpace", rows: Sequence["Measurement"], predictor: Any = None, *,
                     random_state: int | None = 0) -> FittedPredictor:
     """Fit ``predictor`` (a name, ``module:Class``, class or estimator; None: the default) on the
     measured ``rows`` of ``space``. Callers check first that there are enough rows for their job."""
     rows = list(rows)
-    stitches = make_stitches(space, rows)
+    stitches = with_anchor_priors(space, make_stitches(space, rows))
     by_id = {s.id: i for i, s in enumerate(stitches)}
     unknown = [m.id for m in rows if m.id not in by_id]
     if unknown:
@@ -97,6 +202,7 @@ def fit_on_measured(space: "SearchSpace", rows: Sequence["Measurement"], predict
                              "measure this space's candidates (stitchnas enumerate lists them)")
     measured = [by_id[m.id] for m in rows]
     y = np.array([m.acc1 for m in rows], dtype=float)
-    model = create_predictor(predictor, random_state=random_state)
-    model = _guarded(predictor, lambda: model.fit([stitches[i] for i in measured], y), len(rows))
-    return FittedPredictor(model=model, spec=predictor, stitches=stitches, measured=measured, y=y)
+    model = fit_checked(predictor, [stitches[i] for i in measured], y, random_state)
+    checked = predict_checked(predictor, model, stitches, y)
+    return FittedPredictor(model=model, spec=predictor, stitches=stitches, measured=measured, y=y,
+                           checked=checked)

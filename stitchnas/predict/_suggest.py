@@ -99,13 +99,14 @@ def _posterior_draws(space: SearchSpace, rows: Sequence[Measurement], predictor:
                      n: int, kappa: float):
     """``n`` samples of every candidate's accuracy from the predictor fitted on ``rows`` (measured
     stitches held at their measured accuracy); also the stitches, the measured indices, the mean
-    and std. A GP (also inside ``auto``) gives joint samples, a tree ensemble its trees' predictions,
+    and std. A GP gives joint samples, a tree ensemble (also the route
+    model inside ``auto``) its trees' predictions,
     any other predictor independent normals of its mean and std (a GP's std where it has none).
     ``kappa`` scales each sample's spread about the mean."""
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.pipeline import Pipeline
 
-    from ._predictors import AutoPredictor, ForestPredictor
+    from ._predictors import AutoPredictor, ForestPredictor, RoutePredictor
 
     fit = _fitted(space, rows, predictor, seed)
     stitches, measured, y, model = fit.stitches, fit.measured, fit.y, fit.model
@@ -123,6 +124,12 @@ def _posterior_draws(space: SearchSpace, rows: Sequence[Measurement], predictor:
         per_tree = np.stack([t.predict(est.features_.transform(stitches)) for t in est.forest_.estimators_])
         mean, std = per_tree.mean(axis=0), per_tree.std(axis=0)
         dev = per_tree[rng.integers(0, len(per_tree), n)] - mean
+    elif isinstance(est, RoutePredictor):  # its trees, each averaged with the ridge line
+        Z = est.scaler_.transform(est.features_.transform(stitches))
+        w = est.ridge_weight
+        per_tree = (1 - w) * np.stack([t.predict(Z) for t in est.trees_.estimators_]) + w * est.ridge_.predict(Z)
+        mean, std = est.predict(stitches, return_std=True)
+        dev = per_tree[rng.integers(0, len(per_tree), n)] - per_tree.mean(axis=0)
     else:
         mean, std = _mean_std(fit, seed)
         dev = rng.standard_normal((n, len(mean))) * std

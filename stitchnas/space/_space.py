@@ -19,17 +19,18 @@ from typing import Any, Iterator, Sequence
 from ..anchors import AnchorSpec, FeatureSpec, adapter_for, create_anchor_model, stitch_problem
 from .._util import did_you_mean, did_you_mean_key
 from ..errors import StitchnasError
-from ..paths import results_dir
+from ..paths import check_name, results_dir
 from ._defaults import DEFAULT_SPACE
 from ._routes import Candidate, Junction, Route
 from ._rules import StitchRule, get_rule
+from ._schema import check_sections
 
 __all__ = ["SearchSpace", "LayerShape", "load_space", "list_spaces", "bundled_spaces_dir",
-           "DEFAULT_SPACE"]
+           "DEFAULT_SPACE", "check_acc1"]
 
 _TOP_KEYS = {"name", "description", "input_size", "anchors", "rule", "stitching", "data", "training",
              "run"}
-_ANCHOR_KEYS = {"name", "model", "kwargs", "checkpoint", "pretrained"}
+_ANCHOR_KEYS = {"name", "model", "kwargs", "checkpoint", "pretrained", "acc1"}
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,20 @@ def load_space(name_or_path: str | os.PathLike | None = None) -> "SearchSpace":
     return SearchSpace.from_dict(_read_yaml(path), path=path)
 
 
+def check_acc1(value: Any, what: str) -> float:
+    """A top-1 accuracy in percent (a finite number in 0..100), or a one-line error about ``what``."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    try:
+        ok = ok and 0.0 <= float(value) <= 100.0
+    except OverflowError:
+        ok = False
+    if not ok:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise StitchnasError(f"{what} must be a top-1 accuracy in percent (a number in 0..100), got "
+                             f"{shown}; write 0.75 as 75.0")
+    return float(value)
+
+
 def _require(cond: bool, msg: str) -> None:
     if not cond:
         raise StitchnasError(msg)
@@ -153,6 +168,7 @@ class SearchSpace:
         description: str = "",
         path: Path | None = None,
         extra: dict[str, Any] | None = None,
+        anchor_acc1: Sequence[float | None] | None = None,
     ) -> None:
         self.name = name
         self.anchors = tuple(anchors)
@@ -162,6 +178,12 @@ class SearchSpace:
         self.description = description
         self.path = path
         self.extra = dict(extra or {})
+        acc = tuple(anchor_acc1 or ())
+        _require(len(acc) in (0, len(self.anchors)), "anchor_acc1 needs one value (or None) per anchor")
+        #: each anchor's top-1 (percent) as the space file or the command line gives it (``acc1:``),
+        #: or None: the prior the search interpolates when nothing is measured. Not part of the
+        #: hashes: changing a prior never invalidates measured rows, checkpoints or fronts.
+        self.anchor_acc1: tuple[float | None, ...] = acc or (None,) * len(self.anchors)
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
@@ -173,13 +195,12 @@ class SearchSpace:
                               f"known keys are {sorted(_TOP_KEYS)}")
         for key in ("anchors", "rule"):
             _require(key in doc, f"{where} has no {key!r}: add it (see search_spaces/ for examples)")
-        name = doc.get("name") or (path.stem if path else "space")
-        _require(isinstance(name, str), f"{where}: 'name' must be a string")
+        name = check_name(doc.get("name") or (path.stem if path else "space"), f"{where}: 'name'")
         anchors_doc = doc["anchors"]
         _require(isinstance(anchors_doc, list) and len(anchors_doc) >= 1,
                  f"{where}: 'anchors' must be a list of {{name, model, ...}} mappings")
         base = path.parent if path else Path.cwd()
-        anchors = []
+        anchors, priors = [], []
         for i, a in enumerate(anchors_doc):
             _require(isinstance(a, dict) and isinstance(a.get("model"), str),
                      f"{where}: anchor {i} must be a mapping with a 'model' (a timm model name)")
@@ -195,11 +216,16 @@ class SearchSpace:
                      f"{where}: anchor {i} 'checkpoint' must be a path string")
             pretrained = a.get("pretrained", False)
             _require(isinstance(pretrained, bool), f"{where}: anchor {i} 'pretrained' must be true or false")
+            acc1 = a.get("acc1")
+            if acc1 is not None:
+                acc1 = check_acc1(acc1, f"{where}: anchor {i} ({a.get('name') or f'a{i}'}) 'acc1'")
+            priors.append(acc1)
             if ckpt is not None:
                 ckpt = ckpt.replace("${results}", str(results_dir().resolve()))
                 ckpt = str((base / os.path.expanduser(ckpt)).resolve())
             anchors.append(AnchorSpec(
-                name=str(a.get("name") or f"a{i}"), model=a["model"], kwargs=_freeze(kwargs),
+                name=check_name(a.get("name") or f"a{i}", f"{where}: anchor {i} 'name'"),
+                model=a["model"], kwargs=_freeze(kwargs),
                 checkpoint=ckpt, pretrained=pretrained,
             ))
         names = [a.name for a in anchors]
@@ -216,15 +242,46 @@ class SearchSpace:
         _require(isinstance(stitching, dict) and set(stitching) <= {"rank"},
                  f"{where}: 'stitching' takes only 'rank' (null for full, or an integer for low-rank)")
         rank = stitching.get("rank")
-        _require(rank is None or (isinstance(rank, int) and rank > 0),
+        _require(rank is None or (isinstance(rank, int) and not isinstance(rank, bool) and rank > 0),
                  f"{where}: stitching rank must be null or a positive integer, got {rank!r}")
+        check_sections(doc, where)  # training, run, data: typed and range-checked now
         space = cls(
             name=name, anchors=anchors, rule=get_rule(doc["rule"]), input_size=input_size,
             rank=rank, description=str(doc.get("description") or ""), path=path,
             extra={k: doc[k] for k in ("data", "training", "run") if k in doc},
+            anchor_acc1=priors,
         )
         space._raw = doc
         return space
+
+    def with_anchor_acc1(self, values: dict[str, Any]) -> "SearchSpace":
+        """This space with the anchors' top-1 priors of ``values`` (anchor name -> percent) set
+        over the space file's (``--anchor-acc NAME=ACC``); the hashes stay the same."""
+        import copy
+
+        names = [a.name for a in self.anchors]
+        acc = list(self.anchor_acc1)
+        for name, value in values.items():
+            if name not in names:
+                raise StitchnasError(f"space {self.name!r} has no anchor {name!r}"
+                                     f"{did_you_mean(name, names)}; its anchors are {', '.join(names)}")
+            acc[names.index(name)] = check_acc1(value, f"the top-1 of anchor {name!r}")
+        new = copy.copy(self)  # shares the cached structure (shapes, candidates, hashes)
+        new.anchor_acc1 = tuple(acc)
+        return new
+
+    @property
+    def given_as(self) -> str:
+        """How to name this space on a command line: its bundled name, else its file's path."""
+        if self.path is None:
+            return self.name
+        bundled = bundled_spaces_dir() / f"{self.name}.yaml"
+        try:
+            if bundled.is_file() and Path(self.path).resolve() == bundled.resolve():
+                return self.name
+        except OSError:
+            pass
+        return str(self.path)
 
     # ---- identity -----------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from .._util import lazy_exports
 
 _EXPORTS = {
     "mask_password": "_urls",
+    "scrub_secrets": "_urls",
     "pg_lock_key": "_keys",
     "META_KEY": "_open",
     "OpenedStorage": "_open",

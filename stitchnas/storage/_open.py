@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from ..errors import StitchnasError, StorageError
 from ..paths import STORAGE, storage_path
 from ._keys import pg_lock_key
-from ._urls import mask_password
+from ._urls import mask_password, scrub_secrets
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
@@ -44,8 +44,9 @@ class OpenedStorage:
 
 
 def error_line(err: BaseException) -> str:
-    """``Type: first line of the message``: an exception as one line of an error message."""
-    text = str(err).strip().splitlines()
+    """``Type: first line of the message``: an exception as one line of an error message, with
+    any storage password in it masked (drivers and Optuna may quote the URL)."""
+    text = scrub_secrets(str(err)).strip().splitlines()
     return f"{type(err).__name__}: {text[0].rstrip('.') if text else ''}".rstrip(": ")
 
 
@@ -110,6 +111,8 @@ def open_storage(spec: Any, space: "SearchSpace | None" = None,
                 "(journal file): write e.g. results/search.db, search.log, sqlite:///search.db or "
                 "postgresql://user:password@host/db")
     scheme = text.split("://", 1)[0].lower()
+    if scheme not in ("journal", "file"):
+        _check_url(text, masked)
     if scheme in ("journal", "file"):
         return _journal(Path(text.split("://", 1)[1]))
     if scheme in ("postgresql", "postgres"):  # no driver named: the one installed
@@ -139,6 +142,19 @@ def open_storage(spec: Any, space: "SearchSpace | None" = None,
     if local is not None:
         _fast_sqlite(storage)
     return OpenedStorage(storage, masked if local is None else f"sqlite:///{local}", local)
+
+
+def _check_url(url: str, masked: str) -> None:
+    """A URL SQLAlchemy cannot parse is an error that quotes none of it but the masked form
+    (SQLAlchemy's own message would quote a fragment of a password holding '@' or ':')."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        make_url(url)
+    except Exception:  # noqa: BLE001 - ValueError, ArgumentError: the text may hold the password
+        raise StorageError(
+            f"cannot parse storage URL {masked}: write it as dialect://user:password@host:port/db, "
+            "percent-encoding '@', ':', '/', '?' and '#' in the password (e.g. '@' as %40)") from None
 
 
 def _postgres_driver() -> str:

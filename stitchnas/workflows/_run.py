@@ -13,7 +13,6 @@ report says what was done and what was reused. Settings come from the space's ``
 from __future__ import annotations
 
 import platform
-import sys
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 from ..errors import StitchnasError
 from ..fileio import write_json, write_text
-from ..paths import MEASUREMENTS, REPORT, checkpoint_path, results_dir
+from ..paths import MEASUREMENTS, REPORT, checkpoint_path, results_root
 
 __all__ = ["RunConfig", "RunReport", "run"]
 
@@ -107,15 +106,29 @@ def _data_spec(space, cfg_subset: int | None = None):
 
 
 def _log(msg: str) -> None:
-    print(f"[stitchnas run] {msg}", file=sys.stderr, flush=True)
+    from ..progress import get_logger
+
+    get_logger("run").info(f"run: {msg}")
 
 
 def run(space, *, config: RunConfig | None = None, out: str | Path | None = None,
         log: Callable[[str], None] = _log) -> RunReport:
-    """Run the main job on ``space`` (a SearchSpace, a bundled name or a path)."""
+    """Run the main job on ``space`` (a SearchSpace, a bundled name or a path).
+
+    ``out``: the results root for everything the run writes, ``${results}`` in the space file
+    (where anchors trained here go) and latency tables included (default: ``$STITCHNAS_RESULTS``
+    or ``results``); a loaded space is read again from its file so its paths follow ``out``.
+    """
+    with results_root(out) as root:
+        if out is not None and getattr(space, "path", None) is not None:
+            space = space.path
+        return _run(space, config, root, log)
+
+
+def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]) -> RunReport:
     import numpy as np
 
-    from ..costs import get_latency_table, load_target
+    from ..costs import get_latency_table, latency_warning, load_target
     from ..measure import (AnchorTrainConfig, StitchTrainConfig, config_from_space, load_datasets,
                            make_loader, measure, network_classes, read_measurements, train_anchors,
                            train_stitched, write_measurements)
@@ -127,14 +140,13 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
     t_start = time.perf_counter()
     space = load_space(space)
     cfg = config or RunConfig.from_space(space)
-    root = results_dir(out)
     run_dir = root / space.name / "run"
     targets = [load_target(t) for t in cfg.targets]
     steps: list[Step] = []
 
     def step(name: str, t0: float, done: str) -> None:
         steps.append(Step(name, round(time.perf_counter() - t0, 1), done))
-        log(f"{name}: {done} ({steps[-1].seconds:.0f} s)")
+        log(f"step {len(steps)}/6 done, {name}: {done} ({steps[-1].seconds:.0f} s)")
 
     # 1. anchors
     t0 = time.perf_counter()
@@ -228,17 +240,24 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
 
     # 5. latency tables for the targets this machine can time
     t0 = time.perf_counter()
-    timed = []
+    timed, tables, warnings = [], {}, {}
     for target in targets:
         if not target.measurable:
             continue
         table = get_latency_table(space, target, repeats=cfg.latency_repeats,
                                   validate=min(cfg.latency_validate, len(space)), seed=cfg.seed)
+        tables[target.name] = table
         v = table.validation or {}
         err = (v.get("corrected_loo") or v.get("raw") or {})
         timed.append(f"{target.name}: " + ("reused" if table.reused else "profiled")
                      + (f", validation median {err['median_ape_pct']:.1f}% / worst "
                         f"{err['worst_ape_pct']:.1f}%" if err else ""))
+        warning = latency_warning(table)
+        if warning:
+            warnings[target.name] = warning
+            from ..progress import get_logger
+
+            get_logger("run").warning(warning)
     step("latency tables", t0, "; ".join(timed) if timed else "no latency targets")
 
     # 6. search per target
@@ -253,20 +272,37 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
 
     total = round(time.perf_counter() - t_start, 1)
     report_path = run_dir / REPORT
-    text = _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total)
+    text = _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables,
+                   warnings)
     write_text(report_path, text)
     write_json(run_dir / "report.json", {
         "space": space.name, "space_hash": space.content_hash, "seconds": total,
         "config": {f.name: getattr(cfg, f.name) for f in fields(cfg)},
         "steps": [s.__dict__ for s in steps], "measured": len(rows),
         "predictor": {"name": cfg.predictor, "chosen": chosen, "loo_tau": scores},
-        "fronts": fronts, "machine": platform.platform(),
+        "fronts": fronts, "machine": platform.platform(), "latency_warnings": warnings,
     })
     log(f"done in {total:.0f} s: report {report_path}")
     return RunReport(space.name, tuple(steps), fronts, str(report_path), total)
 
 
-def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total) -> str:
+def _above_line(m, anchors) -> float | None:
+    """Points of top-1 that stitch ``m`` has above the line between the anchors bracketing its
+    FLOPs (None for an anchor or a stitch outside the anchors' FLOPs range)."""
+    if m.route.num_stitches == 0:
+        return None
+    pts = sorted((a.flops, a.acc1) for a in anchors)
+    for (f0, a0), (f1, a1) in zip(pts, pts[1:]):
+        if f0 <= m.flops <= f1 and f1 > f0:
+            return m.acc1 - (a0 + (a1 - a0) * (m.flops - f0) / (f1 - f0))
+    return None
+
+
+def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables=None,
+            warnings=None) -> str:
+    from ..fronts import format_budgets
+
+    tables, warnings = tables or {}, warnings or {}
     lines = [f"# stitchnas run: {space.name}", "",
              f"Space `{space.name}` (hash {space.content_hash}), {len(space)} candidates; "
              f"{time.strftime('%Y-%m-%d %H:%M')}; {platform.processor() or platform.machine()}, "
@@ -276,12 +312,38 @@ def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total)
     lines += ["", "## Anchors", ""]
     lines += [f"- {space.describe(m.route)}: top-1 {m.acc1:.2f}% ({m.flops / 1e6:.2f} MFLOPs)" for m in anchors]
     lines += ["", f"## Measured: {len(rows)} of {len(space)}", "",
-              f"Predictor `{cfg.predictor}`" + (f" chose `{chosen}`" if chosen else "") + "."]
+              f"Predictor `{cfg.predictor}`" + (f" chose `{chosen}`" if chosen else "") + ".", "",
+              "`vs line`: top-1 above (+) or below (-) the straight line between the two anchors whose "
+              "FLOPs bracket the stitch's; a stitch above it is a trade-off no anchor offers.", "",
+              "| id | route | top-1 % | MFLOPs | vs line |", "|---:|---|---:|---:|---:|"]
+    above = 0
+    for m in sorted(rows, key=lambda m: (m.flops, m.id)):
+        gap = _above_line(m, anchors)
+        above += gap is not None and gap > 0
+        lines.append(f"| {m.id} | {space.describe(m.route)} | {m.acc1:.2f} | {m.flops / 1e6:.2f} | "
+                     + (f"{gap:+.2f} |" if gap is not None else "- |"))
+    lines += ["", f"{above} of {sum(m.route.num_stitches > 0 for m in rows)} measured stitches beat "
+              "the line between their neighbouring anchors."]
+    for name, table in tables.items():
+        v = table.validation or {}
+        lines += ["", f"## Latency table `{name}`", ""]
+        lines += [f"- {line}" for line in table.summary()]
+        if warnings.get(name):
+            lines += ["", f"**Warning:** {warnings[name]}"]
+        if v.get("candidates"):
+            lines += ["", "| id | route | measured ms | composed ms (leave-one-out) | error % |",
+                      "|---:|---|---:|---:|---:|"]
+            for r in sorted(v["candidates"], key=lambda r: r["measured_ms"]):
+                pred = r.get("composed_loo_ms", r["composed_raw_ms"])
+                lines.append(f"| {r['id']} | {space.describe(space.candidate(r['id']).route)} | "
+                             f"{r['measured_ms']:.3f} | {pred:.3f} | "
+                             f"{100 * (pred - r['measured_ms']) / r['measured_ms']:+.1f} |")
     for r in results:
         f = r.front
         budgets = {k: v for k, v in f.target_budgets.items() if v is not None}
         lines += ["", f"## Target `{r.target}`: {len(f.members)} on the front", "",
-                  f"Objectives {', '.join(f.objectives)}; budgets {budgets or 'none'}; "
+                  f"Objectives {', '.join(f.objectives)}; budgets "
+                  f"{format_budgets(budgets) if budgets else 'none'}; "
                   f"{r.n_trials_done} trials, {r.distinct_candidates} distinct candidates"
                   + (f" ({f.coverage})" if f.coverage else "") + "; "
                   f"`{r.path}` (+ .csv, .png).", "",

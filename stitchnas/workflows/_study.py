@@ -58,10 +58,14 @@ def front_stats(rows: list[Measurement], ref_acc: float) -> dict[str, Any]:
 
 def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfig,
                 stitch_cfg: StitchTrainConfig, out_dir: Path | None = None, val_subset: int | None = None,
-                device: str = "cpu", log: Callable[[str], None] = print) -> dict[str, Any]:
+                device: str = "cpu", log: Callable[[str], None] | None = None) -> dict[str, Any]:
     out_dir = Path(out_dir or space_dir(space.name))
     times: dict[str, float] = {}
     t0 = time.perf_counter()
+    if log is None:
+        from ..progress import get_logger
+
+        log = get_logger("study").info
     anchors = train_anchors(space, data, anchor_cfg, device=device, only_missing=True, log=log)
     times["train_anchors_s"] = time.perf_counter() - t0
 

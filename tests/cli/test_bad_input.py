@@ -24,6 +24,7 @@ import yaml
 
 from stitchnas.network import save_checkpoint
 from stitchnas.cli import main
+from stitchnas.cli._main import MAX_ERROR_CHARS
 from stitchnas.fronts import Front, FrontPoint
 from stitchnas.measure import Measurement
 from stitchnas.network import StitchedNetwork
@@ -41,6 +42,7 @@ class Case:
     code: int = 2
     prefix: str = "stitchnas: error:"
     subprocess: bool = False  # also run as `python -m stitchnas` to see what reaches a terminal
+    hides: tuple[str, ...] = ()  # substrings the line must never show (passwords, unsafe advice)
 
 
 def C(id, argv, what, *says, **kw) -> Case:  # a table row
@@ -99,6 +101,9 @@ CASES: list[Case] = [
       "unknown space 'tiny_tst'", "did you mean tiny_test?"),
     C("space-missing-file", "enumerate {d}/nope.yaml", "space path that does not exist",
       "does not exist", "give a YAML path or a bundled name"),
+    C("space-acc1-range", "enumerate {d}/space_acc1.yaml", "anchor `acc1: 150` (not a percentage)",
+      "anchor 0 (s) 'acc1' must be a top-1 accuracy in percent (a number in 0..100), got 150",
+      "write 0.75 as 75.0"),
     # ---- target files -----------------------------------------------------------------------
     C("target-malformed-yaml", "profile-latency tiny_test --target {d}/target_malformed.yaml",
       "target YAML with an unclosed `{`", "target file", "is not valid YAML", "fix its syntax"),
@@ -147,6 +152,9 @@ CASES: list[Case] = [
       "cannot read measurements file", "it is not text", "give a JSONL file"),
     C("meas-missing-file", PRED + "nope.jsonl", "measurements path that does not exist",
       "does not exist", "measure stitches with `stitchnas evaluate tiny_test`"),
+    C("meas-no-space-hash", PRED + "m_nohash.jsonl", "a hand-written row without `space_hash`",
+      "missing key(s) ['space_hash']", "rows of space 'tiny_test' take \"space_hash\": \"",
+      "`stitchnas enumerate` prints it"),
     C("meas-evaluate-out-broken", "evaluate tiny_test --data digits --ids 0 --out {d}/m_truncated.jsonl",
       "`evaluate --out` a broken file (left as is)", "line 3: not valid JSON", "the last line is cut short"),
     # ---- fronts -----------------------------------------------------------------------------
@@ -214,9 +222,20 @@ CASES: list[Case] = [
       "choose from acc1, flops, params, latency_ms, memory_mb"),
     C("search-meas-nan", "search tiny_test --target flops_budget --measurements {d}/m_nan.jsonl --out {d}/out",
       "search on measurements with NaN", "'acc1' is nan", "re-measure this id"),
+    C("search-nothing-measured", "search {d}/space_fresh.yaml --target flops_budget --out {d}/out",
+      "a space with no measurements and no anchor `acc1`", "has no measurements",
+      "give `acc1:` per anchor in the space file or --anchor-acc NAME=ACC",
+      "/space_fresh.yaml --sample 16`"),
+    C("search-anchor-acc-unknown",
+      "search tiny_test --target flops_budget --out {d}/out --anchor-acc ss=70", "`--anchor-acc ss=70`",
+      "space 'tiny_test' has no anchor 'ss'; did you mean s?", "its anchors are s, l"),
     # ---- command-line numbers and names -----------------------------------------------------
     C("cli-train-fraction", "predictor-cv tiny_test --measurements {d}/m_good.jsonl --train-fraction 2",
-      "`--train-fraction 2`", "--train-fraction must be between 0 and 1"),
+      "`--train-fraction 2`", "argument --train-fraction: expected a number between 0 and 1"),
+    C("cli-kappa-negative", "suggest tiny_test --measurements {d}/m_good.jsonl --kappa -1", "`suggest --kappa -1`",
+      "argument --kappa: expected a finite number >= 0, got -1"),
+    C("cli-predict-seed-negative", PRED + "m_good.jsonl --seed -1", "`predict --seed -1`",
+      "argument --seed: expected a seed (an integer 0..4294967295), got -1"),
     C("cli-k-zero", "suggest tiny_test --measurements {d}/m_good.jsonl --k 0", "`suggest --k 0`",
       "argument --k: expected a positive integer, got 0", "see stitchnas suggest --help",
       subprocess=True),
@@ -226,6 +245,29 @@ CASES: list[Case] = [
       "argument --format: invalid choice: 'xml'"),
     C("cli-unknown-predictor", "predictor-cv tiny_test --measurements {d}/m_good.jsonl --predictor gpp",
       "`--predictor gpp`", "unknown predictor 'gpp'", "Known:"),
+    # ---- predictor plug-ins that break the protocol (tests/support/bad_predictors.py) -------
+    C("plugin-factory-not-estimator", PRED + "m_good.jsonl --predictor support.bad_predictors:make_nothing",
+      "`--predictor` a factory function that returns 42",
+      "predictor 'support.bad_predictors:make_nothing' returned int, not an estimator",
+      "must give an object with fit and predict"),
+    C("plugin-fit-returns-none", PRED + "m_good.jsonl --predictor support.bad_predictors:FitReturnsNone",
+      "`predict` with a plug-in whose fit returns None", "fit returned None, not the fitted predictor",
+      "end fit with `return self`"),
+    C("plugin-predicts-nan", "predictor-cv tiny_test --measurements {d}/m_good.jsonl "
+      "--predictor support.bad_predictors:PredictsNaN", "`predictor-cv` with a plug-in predicting NaN",
+      "predict returned NaN or inf for 1 of 11 stitches", "return finite top-1 (percent)"),
+    C("plugin-wrong-length", "suggest tiny_test --measurements {d}/m_good.jsonl "
+      "--predictor support.bad_predictors:WrongLength", "`suggest` with a plug-in predicting one too few",
+      "predict returned shape (13,) for 14 stitches", "return one top-1 (percent) per stitch"),
+    C("plugin-negative-std", PRED + "m_good.jsonl --predictor support.bad_predictors:NegativeStd",
+      "`predict` with a plug-in returning std < 0", "returned a negative or non-finite std",
+      "std must be finite and >= 0"),
+    C("plugin-fractions", "predictor-cv tiny_test --measurements {d}/m_good.jsonl "
+      "--predictor support.bad_predictors:Fractions", "`predictor-cv` with a plug-in predicting 0..1",
+      "predictions look like fractions (0..1); return top-1 in percent"),
+    C("plugin-unrepeatable", "suggest tiny_test --measurements {d}/m_good.jsonl "
+      "--predictor support.bad_predictors:Unrepeatable", "`suggest` with an RNG made in `__init__`",
+      "predict is not repeatable", "seed randomness in fit, not __init__"),
     C("cli-evaluate-unknown-id", "evaluate tiny_test --data digits --ids 999 --out {d}/out/m.jsonl",
       "`evaluate --ids 999`", "space 'tiny_test' has ids 0..13, not 999",
       "list them with `stitchnas enumerate tiny_test`"),
@@ -247,6 +289,74 @@ CASES: list[Case] = [
     C("import-snnet-malformed", "import-snnet {d}/snnet_malformed.txt --space tiny_test --out {d}/out/s.jsonl",
       "published results with a broken line", "line 2: not a Python dict or JSON object",
       "each line must look like"),
+    # ---- passwords never shown (any character SQLAlchemy accepts unencoded) ------------------
+    C("storage-password-slash",
+      "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out "
+      "--storage postgresql://stitch3:Zx9/kQ+r2w==@127.0.0.1:1/stitchnas3",
+      "`--storage postgresql://stitch3:Zx9/kQ+r2w==@…` (password with `/`, `+`, `=`), no server",
+      "cannot open Optuna storage postgresql://stitch3:***@127.0.0.1:1/stitchnas3",
+      hides=("Zx9", "kQ+r2w")),
+    C("storage-password-at-colon-hash",
+      "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out "
+      "--storage postgresql://u:Pq7@Ss8:Wq9#Rd0?Yz6@127.0.0.1:1/db",
+      "`--storage postgresql://u:Pq7@Ss8:Wq9#Rd0?Yz6@…` (password with `@`, `:`, `#`, `?`)",
+      "cannot parse storage URL postgresql://u:***@127.0.0.1:1/db", "percent-encoding",
+      hides=("Pq7", "Ss8", "Wq9", "Rd0", "Yz6")),
+    # ---- names from user files that become paths ---------------------------------------------
+    C("space-name-escape", "search {d}/space_escape.yaml --target flops_budget --out {d}/out",
+      "space `name: ../../escape_rel`", "'name' must be a name of letters, digits",
+      "got '../../escape_rel'"),
+    C("space-name-absolute", "train {d}/space_abs.yaml --data digits --out {d}/out/x.pt",
+      "space `name: /tmp/stitchnas_abs`", "'name' must be a name of letters, digits",
+      "got '/tmp/stitchnas_abs'"),
+    C("space-anchor-name-escape", "evaluate {d}/space_anchor_escape.yaml --data digits --out {d}/out/m.jsonl",
+      "anchor `name: ../a`", "anchor 0 'name' must be a name of letters, digits", "got '../a'"),
+    C("target-name-escape", "profile-latency tiny_test --target {d}/target_escape.yaml",
+      "target `name: ../../t`", "'name' must be a name of letters, digits", "got '../../t'"),
+    C("target-name-escape-search",
+      "search tiny_test --target {d}/target_escape.yaml --measurements {d}/m_good.jsonl --out {d}/out",
+      "`search` with target `name: ../../t`", "'name' must be a name of letters, digits"),
+    # ---- typed sections of space files -------------------------------------------------------
+    C("space-training-lr-type", "train-anchors {d}/space_lr.yaml --data digits",
+      "`training: {anchors: {lr: fast}}`",
+      "section 'training.anchors' key 'lr' must be a finite number > 0 and <= 10, got 'fast'"),
+    C("space-training-epochs-float", "train {d}/space_epochs_float.yaml --data digits --out {d}/out/x.pt",
+      "`training: {stitching: {epochs: 1.5}}`",
+      "section 'training.stitching' key 'epochs' must be an integer >= 0, got 1.5"),
+    C("space-training-epochs-negative", "train-anchors {d}/space_epochs_neg.yaml --data digits",
+      "`training: {anchors: {epochs: -1}}`",
+      "section 'training.anchors' key 'epochs' must be an integer >= 1, got -1"),
+    C("space-run-targets-type", "run {d}/space_run_targets.yaml --out {d}/out", "`run: {targets: 5}`",
+      "section 'run' key 'targets' must be a name or a list of names, got 5"),
+    C("space-run-unknown-key", "run {d}/space_run_key.yaml --out {d}/out", "`run: {seeed: 1}` (typo)",
+      "section 'run' has unknown key(s) ['seeed']", "did you mean 'seed'?"),
+    C("space-data-string", "evaluate {d}/space_data.yaml --ids 0 --out {d}/out/m.jsonl", "`data: digits`",
+      "section 'data' must be a mapping of keys (name: ...), got 'digits'"),
+    C("space-rank-bool", "enumerate {d}/space_rank_bool.yaml", "`stitching: {rank: true}`",
+      "stitching rank must be null or a positive integer, got True"),
+    # ---- command-line numbers ----------------------------------------------------------------
+    C("cli-lr-nan", "train tiny_test --data digits --lr nan --out {d}/out/x.pt", "`train --lr nan`",
+      "argument --lr: expected a positive number, got nan"),
+    C("cli-lr-negative", "train tiny_test --data digits --lr -1 --out {d}/out/x.pt", "`train --lr -1`",
+      "argument --lr: expected a positive number, got -1"),
+    C("cli-anchor-epochs-zero", "train-anchors tiny_test --data digits --epochs 0",
+      "`train-anchors --epochs 0` (would overwrite trained anchors)",
+      "argument --epochs: expected a positive integer, got 0"),
+    C("cli-seed-negative", "search tiny_test --target flops_budget --out {d}/out --seed -1",
+      "`search --seed -1`", "argument --seed: expected a seed (an integer 0..4294967295), got -1"),
+    C("cli-device-typo", "evaluate tiny_test --data digits --ids 0 --device gpu --out {d}/out/m.jsonl",
+      "`evaluate --device gpu`", "argument --device: expected a device: cpu, cuda, cuda:N"),
+    # ---- one line, never unsafe advice -------------------------------------------------------
+    C("ckpt-anchor-unsafe-pickle", "export {d}/space_anchor_unsafe.yaml --id 0 " + OUT,
+      "anchor checkpoint holding a pickled Python object",
+      "cannot read checkpoint", "holds Python objects other than tensors (argparse.Namespace)",
+      "save a plain state dict", hides=("weights_only", "trust")),
+    C("ckpt-unsafe-pickle", EVAL + " --checkpoint {d}/ckpt_unsafe.pt",
+      "stitched checkpoint holding a pickled Python object", "cannot read checkpoint",
+      "holds Python objects other than tensors", hides=("weights_only", "trust")),
+    Case("path-with-newline", ("evaluate", "tiny_test", "--data", "digits", "--ids", "0", "--checkpoint",
+                               "{d}/no\nsuch.pt", "--out", "{d}/out/m.jsonl"),
+         "`--checkpoint` path holding a newline", ("checkpoint", "no\\nsuch.pt does not exist")),
     C("import-snnet-unknown-ids", "import-snnet {d}/snnet_ids.txt --space tiny_test --out {d}/out/s.jsonl",
       "published results of another space (ids 20, 30)", "id(s) 20, 30 are not valid candidates",
       "import with the space the results were published for"),
@@ -309,6 +419,19 @@ def bad(tmp_path_factory) -> Path:
     files["space_nested.yaml"] = "name: nested\nanchors:\n" + "- " * 3000 + "1\n"
     files["space_grids.yaml"] = dump(space_doc([anchor("s"), anchor("l", embed_dim=32, patch_size=4)]))
 
+    files["space_escape.yaml"] = dump(space_doc(name="../../escape_rel"))
+    files["space_abs.yaml"] = dump(space_doc(name="/tmp/stitchnas_abs"))
+    files["space_anchor_escape.yaml"] = dump(space_doc([anchor("../a"), anchor("l", embed_dim=32)]))
+    files["target_escape.yaml"] = "name: ../../t\ncost_model: flops\ndevice: null\n"
+    files["space_lr.yaml"] = dump(space_doc(training={"anchors": {"lr": "fast"}}))
+    files["space_epochs_float.yaml"] = dump(space_doc(training={"stitching": {"epochs": 1.5}}))
+    files["space_epochs_neg.yaml"] = dump(space_doc(training={"anchors": {"epochs": -1}}))
+    files["space_run_targets.yaml"] = dump(space_doc(run={"targets": 5}))
+    files["space_run_key.yaml"] = dump(space_doc(run={"seeed": 1}))
+    files["space_data.yaml"] = dump(space_doc(data="digits"))
+    files["space_rank_bool.yaml"] = dump(space_doc(stitching={"rank": True}))
+    files["space_acc1.yaml"] = dump(space_doc([{**anchor("s"), "acc1": 150}, anchor("l", embed_dim=32)]))
+    files["space_fresh.yaml"] = dump(space_doc(name="fresh"))
     files["target_malformed.yaml"] = "device: cpu\nbudgets: {max_latency_ms: 5\n"
     files["target_unknown_key.yaml"] = "devcie: cpu\n"
     files["target_negative.yaml"] = "cost_model: flops\ndevice: null\nbudgets: {max_flops: -5}\n"
@@ -342,6 +465,7 @@ def bad(tmp_path_factory) -> Path:
     files["m_route.jsonl"] = jsonl([{**good[2], "route": good[3]["route"]}])
     files["m_route_bad.jsonl"] = jsonl([{**good[0], "route": [[0, 0]]}])
     files["m_other.jsonl"] = jsonl([row(0, space="other", space_hash="0123456789abcdef")])
+    files["m_nohash.jsonl"] = jsonl([{k: v for k, v in good[0].items() if k != "space_hash"}])
     files["m_binary.jsonl"] = b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x00"
     files["snnet_malformed.txt"] = "{'cfg_id': 0, 'acc1': 70.0}\n{'cfg_id': 1, 'acc1': \n"
     files["snnet_ids.txt"] = "{'cfg_id': 0, 'acc1': 70.0}\n{'cfg_id': 20, 'acc1': 71.0}\n{'cfg_id': 30, 'acc1': 72.0}\n"
@@ -398,6 +522,12 @@ def bad(tmp_path_factory) -> Path:
         [anchor("s", checkpoint="anchor_wide.pt"), anchor("l", embed_dim=32)], name="anchor_ckpt")))
     (d / "space_anchor_missing.yaml").write_text(dump(space_doc(
         [anchor("s", checkpoint="no_such_anchor.pt"), anchor("l", embed_dim=32)], name="anchor_missing")))
+    import argparse
+
+    torch.save({"model": argparse.Namespace(x=1)}, d / "anchor_unsafe.pt")
+    torch.save({"format": "x", "stitch_layers": argparse.Namespace(x=1)}, d / "ckpt_unsafe.pt")
+    (d / "space_anchor_unsafe.yaml").write_text(dump(space_doc(
+        [anchor("s", checkpoint="anchor_unsafe.pt"), anchor("l", embed_dim=32)], name="anchor_unsafe")))
     (d / "out").mkdir()
     return d
 
@@ -424,6 +554,9 @@ def check_result(case: Case, code, out: str, err: str) -> None:
     for text in case.says:
         options = text if isinstance(text, tuple) else (text,)
         assert any(t in err for t in options), f"{text!r} not in {err!r}"
+    for text in case.hides:
+        assert text not in err, f"{text!r} shown in {err!r}"
+    assert len(err) <= MAX_ERROR_CHARS + len(case.prefix) + 2, f"line of {len(err)} characters"
     assert out == "", f"stdout: {out!r}"
 
 

@@ -13,7 +13,10 @@ def test_enumerate_jsonl(capsys):
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["id"] for r in rows] == list(range(14))
-    assert set(rows[0]) == {"id", "route", "flops", "params"}
+    assert set(rows[0]) == {"id", "route", "flops", "params", "space", "space_hash"}
+    from stitchnas.space import load_space
+
+    assert {(r["space"], r["space_hash"]) for r in rows} == {("tiny_test", load_space("tiny_test").content_hash)}
     assert rows[2]["route"] == [[0, 0, 1], [1, 1, 4]]
     assert all(isinstance(r["flops"], int) and r["flops"] > 0 for r in rows)
 

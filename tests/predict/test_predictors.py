@@ -66,7 +66,7 @@ def test_any_sklearn_regressor_plugs_in_through_the_featuriser(tiny):
     assert std is None and mean.shape == (len(stitches),)
 
 
-@pytest.mark.parametrize("name", ["flops", "gp", "extra_trees", "random_forest", "auto"])
+@pytest.mark.parametrize("name", ["flops", "gp", "extra_trees", "random_forest", "route", "auto"])
 def test_builtins_follow_the_protocol(name):
     check_predictor(name)
 
@@ -320,7 +320,6 @@ def test_a_failing_plug_in_is_one_line_naming_what_was_asked(fmnist):
     from stitchnas.predict import fit_on_measured
 
     space, rows = fmnist
-    fit = fit_on_measured(space, rows[:8], _BreaksOnPredict)
     with pytest.raises(StitchnasError, match=r"predictor 'test_predictors:_BreaksOnPredict' failed on 8 "
                                              r"measured stitches: RuntimeError: no model here"):
-        fit.predict()
+        fit_on_measured(space, rows[:8], _BreaksOnPredict)  # predictions are checked when fitted

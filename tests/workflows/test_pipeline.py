@@ -63,8 +63,9 @@ def test_run_end_to_end_then_reuses_everything(results, capsys):
 
 
 def test_bad_run_sections_are_one_line_errors(tmp_path, capsys):
-    for bad, message in [("run: {rounds: -1}", "run.rounds"), ("run: {nope: 1}", "unknown key"),
-                         ("run: {targets: []}", "run.targets is empty")]:
+    for bad, message in [("run: {rounds: -1}", "section 'run' key 'rounds' must be an integer >= 0"),
+                         ("run: {nope: 1}", r"section 'run' has unknown key\(s\) \['nope'\]"),
+                         ("run: {targets: []}", "key 'targets' must be a name")]:
         path = write_space(tmp_path, SPACE.split("run:")[0].format(
             a=tiny_anchor("s", 16)[:-1], b=tiny_anchor("l", 32)[:-1]) + bad + "\n")
         with pytest.raises(StitchnasError, match=message):

@@ -1,0 +1,441 @@
+"""A whole front as one deployable model: the anchors' weights once, every member switchable.
+
+:class:`FrontModel` holds only the pieces the front's members use (each anchor's stem, blocks and
+head where some member runs them, and the members' stitching layers), one :class:`RouteModule`
+per member sharing them, and the front's table. ``select(max_latency_ms=...)`` picks the most
+accurate member within the limits (:meth:`Front.best`'s rule) and ``switch(id)`` makes it the one
+``forward`` runs: a pointer change, no weight is copied or loaded.
+
+:func:`export_front` writes it as a plain bundle (``<out>.pt``: tensors and JSON-able metadata,
+``torch.load(weights_only=True)``-safe) and as a TorchScript module (``<out>.ts``:
+``forward(x, stitch_id)`` and ``select(...) -> id``). :func:`load_front_model` rebuilds the bundle
+without the space file or any download: the bundle carries each used anchor's timm model name and
+kwargs (timm builds the architecture offline, on the meta device, then the bundle's tensors are
+assigned), each stitching layer's shape, each member's route and layer keys, the front, and where
+the weights came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, List, Mapping, Optional, Sequence
+
+import torch
+from torch import nn
+
+from ..errors import StitchnasError
+from ..fileio import atomic_write
+from ..fronts import Front
+from ..objectives import OBJECTIVES
+from ..space import Route, SearchSpace, load_space
+from ._model import RouteModule, StitchedNetwork, layer_module_name
+from ._stitching import StitchingLayer
+from ._weights import check_weights, weights_sources
+
+__all__ = ["FRONT_MODEL_FORMAT", "FrontModel", "export_front", "load_front_model", "front_version",
+           "read_front_model"]
+
+FRONT_MODEL_FORMAT = "stitchnas-front-model/1"
+_SWITCHABLE_HINT = "re-export it with `stitchnas export SPACE --target TARGET --switchable`"
+
+
+def front_version(front: Front) -> str:
+    """A short hash naming one version of a front: its space, target, objectives, creation time
+    and every member's id, route and values (a re-run search is another version)."""
+    doc = {"space": front.space, "space_hash": front.space_hash, "target": front.target,
+           "objectives": list(front.objectives), "created": front.created,
+           "members": [[m.id, str(m.route), m.acc1, m.flops, m.params, m.latency_ms, m.memory_mb]
+                       for m in front.members]}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class FrontModel(nn.Module):
+    """The members of a front in one module, switched by id or by budget.
+
+    Registered pieces: ``stems[a]``, ``blocks["a_b"]``, ``heads[a]``, ``stitch_layers[key]``;
+    the members' route modules share them (they are not registered again). ``front`` is the
+    :class:`~stitchnas.fronts.Front` the members came from, ``info`` the bundle's metadata
+    (weights sources, space, versions).
+    """
+
+    def __init__(self, front: Front, routes: Mapping[int, tuple[Route, Sequence[str]]],
+                 stems: Mapping[int, nn.Module], blocks: Mapping[tuple[int, int], nn.Module],
+                 heads: Mapping[int, nn.Module], stitch_layers: Mapping[str, nn.Module],
+                 info: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        if not front.members:
+            raise StitchnasError(f"the front of {front.space} for target {front.target!r} has no "
+                                 "members to deploy")
+        self.stems = nn.ModuleDict({str(a): m for a, m in sorted(stems.items())})
+        self.blocks = nn.ModuleDict({f"{a}_{b}": m for (a, b), m in sorted(blocks.items())})
+        self.heads = nn.ModuleDict({str(a): m for a, m in sorted(heads.items())})
+        self.stitch_layers = nn.ModuleDict({layer_module_name(k): m
+                                            for k, m in sorted(stitch_layers.items())})
+        self.front = front
+        self.info = dict(info or {})
+        members = {}
+        for point in front.members:
+            route, keys = routes[point.id]
+            segments = [[self.blocks[f"{s.anchor}_{b}"] for b in range(s.start, s.end)] for s in route]
+            members[point.id] = RouteModule(
+                self.stems[str(route.first_anchor)], segments,
+                [self.stitch_layers[layer_module_name(k)] for k in keys], self.heads[str(route.last_anchor)])
+        self.routes = {i: routes[i][0] for i in members}
+        self.layer_keys = {i: tuple(routes[i][1]) for i in members}
+        object.__setattr__(self, "_members", members)  # not submodules: they share the pieces
+        best = front.best()
+        object.__setattr__(self, "_active", members[best.id])
+        self.stitch_id = best.id
+
+    # ---- switching ----------------------------------------------------------------------
+    @property
+    def ids(self) -> list[int]:
+        """The members' ids, in the front's order (cheapest first)."""
+        return [m.id for m in self.front.members]
+
+    @property
+    def current(self):
+        """The :class:`~stitchnas.fronts.FrontPoint` that ``forward`` runs."""
+        return self.front.member(self.stitch_id)
+
+    def member_module(self, stitch_id: int) -> RouteModule:
+        """Member ``stitch_id`` as a standalone module (sharing this model's weights)."""
+        if stitch_id not in self._members:
+            self.front.member(stitch_id)  # raises: not on the front, members listed
+        return self._members[stitch_id]
+
+    def switch(self, stitch_id: int):
+        """Make ``forward`` run member ``stitch_id`` (a pointer change); returns its FrontPoint."""
+        module = self.member_module(stitch_id)
+        object.__setattr__(self, "_active", module)
+        self.stitch_id = stitch_id
+        return self.front.member(stitch_id)
+
+    def select(self, max_latency_ms: float | None = None, max_flops: float | None = None,
+               max_params: float | None = None, max_memory_mb: float | None = None,
+               min_acc1: float | None = None):
+        """Switch to the most accurate member within every given limit (:meth:`Front.best`) and
+        return it; raises :class:`~stitchnas.fronts.NothingFits` naming the cheapest member."""
+        point = self.front.best(max_latency_ms=max_latency_ms, max_flops=max_flops,
+                                max_params=max_params, max_memory_mb=max_memory_mb, min_acc1=min_acc1)
+        return self.switch(point.id)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._active(x)
+
+    def train(self, mode: bool = True) -> "FrontModel":
+        super().train(mode)
+        for m in self._members.values():
+            m.training = mode
+            m.segments.train(mode)
+            m.stitches.train(mode)
+        return self
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def from_network(cls, net: StitchedNetwork, front: Front,
+                     info: Mapping[str, Any] | None = None) -> "FrontModel":
+        """The front's members cut out of a stitched network (sharing its weights)."""
+        from ._export import resolve_candidate
+
+        routes, stems, blocks, heads, layers = {}, {}, {}, {}, {}
+        for point in front.members:
+            cand = resolve_candidate(net.space, point)
+            route = cand.route
+            routes[point.id] = (route, cand.layer_keys)
+            stems[route.first_anchor] = net.adapters[route.first_anchor].stem_module
+            heads[route.last_anchor] = net.adapters[route.last_anchor].head_module
+            for s in route:
+                for b in range(s.start, s.end):
+                    blocks[(s.anchor, b)] = net.adapters[s.anchor].block_modules[b]
+            for key in cand.layer_keys:
+                layers[key] = net.stitch_layer(key)
+        return cls(front, routes, stems, blocks, heads, layers, info)
+
+    def used_anchors(self) -> list[int]:
+        return sorted({a for r in self.routes.values() for a in r.anchors})
+
+    # ---- the bundle ---------------------------------------------------------------------
+    def bundle(self, space: SearchSpace) -> dict[str, Any]:
+        """The plain bundle: tensors plus JSON-able metadata (see the module docstring)."""
+        used = self.used_anchors()
+        anchors = {str(a): {"name": space.anchors[a].name, "model": space.anchors[a].model,
+                            "kwargs": space.anchors[a].to_json()["kwargs"]} for a in used}
+        layers = {}
+        for key in sorted({k for keys in self.layer_keys.values() for k in keys}):
+            layer = self.stitch_layers[layer_module_name(key)]
+            layers[key] = {"in_channels": layer.in_channels, "out_channels": layer.out_channels,
+                           "rank": layer.rank, "in_layout": layer.in_layout,
+                           "out_layout": layer.out_layout,
+                           "grid": list(layer.grid) if layer.grid is not None else None}
+        return {
+            "format": FRONT_MODEL_FORMAT,
+            "front": self.front.to_json(),
+            "front_version": front_version(self.front),
+            "space": {"name": space.name, "content_hash": space.content_hash,
+                      "input_size": list(space.input_size), "anchors": anchors},
+            "members": [{"id": i, "route": self.routes[i].to_json(), "layer_keys": list(self.layer_keys[i])}
+                        for i in self.ids],
+            "pieces": {"stems": sorted(int(a) for a in self.stems), "heads": sorted(int(a) for a in self.heads),
+                       "blocks": [[int(a), int(b)] for a, b in (k.split("_") for k in self.blocks)]},
+            "stitch_layers": layers,
+            "weights": self.info.get("weights"),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "stitchnas_version": _version(),
+            "torch_version": str(torch.__version__),
+            "state": {k: v.detach().cpu() for k, v in self.state_dict().items()},
+        }
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def _frozen(value: Any) -> Any:
+    """JSON lists back to the tuples a space's anchor kwargs hold."""
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _load_front(front: Front | str | os.PathLike) -> Front:
+    if isinstance(front, Front):
+        return front
+    from ..fronts import load_front
+
+    return load_front(path=front)
+
+
+def export_front(front: Front | str | os.PathLike, out: str | os.PathLike,
+                 space: SearchSpace | str | os.PathLike | None = None,
+                 checkpoint: str | os.PathLike | None = None,
+                 formats: Sequence[str] = ("bundle", "torchscript"), batch_size: int = 1,
+                 allow_random_weights: bool = False, device: str = "cpu") -> list[Path]:
+    """Write a front as one switchable model: ``<out>.pt`` (the bundle) and ``<out>.ts``
+    (TorchScript); returns the paths written.
+
+    ``space`` defaults to the bundled space of the front's name (its content hash must match
+    the front's); ``checkpoint`` is the stitched checkpoint (needed when a member has a stitch).
+    Anchors without weights and untrained stitching layers are refused unless
+    ``allow_random_weights`` (size and speed checks only). Each file is checked against the
+    members' modules before it replaces anything, and written atomically.
+    """
+    from ._checkpoints import load_network, read_checkpoint
+
+    front = _load_front(front)
+    formats = [f.strip().lower() for f in formats if f.strip()]
+    bad = [f for f in formats if f not in ("bundle", "torchscript")]
+    if bad or not formats:
+        raise StitchnasError(f"unknown switchable export format(s) {bad or formats}: use bundle "
+                             "and/or torchscript")
+    space = load_space(space if space is not None else front.space)
+    if space.content_hash != front.space_hash:
+        raise StitchnasError(
+            f"the front of {front.space} for target {front.target!r} was searched on another version "
+            f"of the space (hash {front.space_hash}, not {space.content_hash}): re-run `stitchnas "
+            f"search {space.name} --target {front.target}` or pass the space it was searched on")
+    doc = read_checkpoint(checkpoint, space) if checkpoint is not None else None
+    sources = weights_sources(space, checkpoint, doc)
+    from ._export import resolve_candidate
+
+    cands = [resolve_candidate(space, m) for m in front.members]
+    check_weights(space, sources, {a for c in cands for a in c.route.anchors},
+                  any(c.layer_keys for c in cands), allow_random_weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # untrained stitching layers: refused above unless allowed
+        net = load_network(space, checkpoint).to(device).eval()
+    model = FrontModel.from_network(net, front, {"weights": sources}).eval()
+    base = Path(out)
+    if base.suffix in (".pt", ".ts"):
+        base = base.with_suffix("")
+    written = []
+    if "bundle" in formats:
+        buf = io.BytesIO()
+        torch.save(model.bundle(space), buf)
+        loaded = load_front_model(io.BytesIO(buf.getvalue()), device=device)
+        _check_members(model, lambda i, x: _run(loaded, i, x), space.input_size, batch_size,
+                       device, "the bundle")
+        path = base.with_name(base.name + ".pt")
+        with atomic_write(path, "wb") as fh:
+            fh.write(buf.getvalue())
+        written.append(path)
+    if "torchscript" in formats:
+        written.append(_export_torchscript(model, base.with_name(base.name + ".ts"), space,
+                                           batch_size, device))
+    return written
+
+
+def _run(model: FrontModel, stitch_id: int, x: torch.Tensor) -> torch.Tensor:
+    model.switch(stitch_id)
+    return model(x)
+
+
+def _check_members(model: FrontModel, run, input_size, batch_size: int, device: str, what: str) -> None:
+    """Each member run through ``run(id, x)`` must equal its route module (atol 1e-6)."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn((batch_size, *input_size), generator=gen).to(device)
+    with torch.no_grad():
+        for i in model.ids:
+            expected = model.member_module(i)(x)
+            got = run(i, x)
+            if got.shape != expected.shape or not torch.allclose(got, expected, atol=1e-6, rtol=0):
+                diff = (got - expected).abs().max().item() if got.shape == expected.shape else "shape"
+                raise StitchnasError(f"{what} differs from member {i} (max abs difference {diff}); "
+                                     "nothing written")
+
+
+# ---- TorchScript ----------------------------------------------------------------------------
+class _ScriptedFront(nn.Module):
+    """TorchScript form: ``forward(x, stitch_id)`` and ``select(...) -> id`` (-1: nothing fits)."""
+
+    def __init__(self, members: List[nn.Module], ids: List[int], order: List[int],
+                 table: Mapping[str, List[float]]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.ids: List[int] = ids
+        self.order: List[int] = order  # member indices, the most accurate (Front.best's rule) first
+        self.acc1: List[float] = table["acc1"]
+        self.flops: List[float] = table["flops"]
+        self.params: List[float] = table["params"]
+        self.latency_ms: List[float] = table["latency_ms"]  # nan: not measured (never fits a limit)
+        self.memory_mb: List[float] = table["memory_mb"]
+
+    def forward(self, x: torch.Tensor, stitch_id: int) -> torch.Tensor:
+        for i, member in enumerate(self.members):
+            if self.ids[i] == stitch_id:
+                return member(x)
+        raise RuntimeError("stitch_id is not a member of this front; see ids")
+
+    @torch.jit.export
+    def select(self, max_latency_ms: Optional[float] = None, max_flops: Optional[float] = None,
+               max_params: Optional[float] = None, max_memory_mb: Optional[float] = None,
+               min_acc1: Optional[float] = None) -> int:
+        for i in self.order:
+            if max_latency_ms is not None and not self.latency_ms[i] <= max_latency_ms:
+                continue
+            if max_flops is not None and not self.flops[i] <= max_flops:
+                continue
+            if max_params is not None and not self.params[i] <= max_params:
+                continue
+            if max_memory_mb is not None and not self.memory_mb[i] <= max_memory_mb:
+                continue
+            if min_acc1 is not None and not self.acc1[i] >= min_acc1:
+                continue
+            return self.ids[i]
+        return -1
+
+
+def _export_torchscript(model: FrontModel, path: Path, space: SearchSpace, batch_size: int,
+                        device: str) -> Path:
+    members = model.front.members
+    ids = [m.id for m in members]
+    order = sorted(range(len(members)), key=lambda i: (  # Front.best's ranking
+        -members[i].acc1, float("inf") if members[i].latency_ms is None else members[i].latency_ms,
+        members[i].flops, members[i].params, members[i].id))
+    nan = float("nan")
+    table = {key: [nan if m.value(key) is None else float(m.value(key)) for m in members]
+             for key in OBJECTIVES}
+    example = torch.randn((batch_size, *space.input_size),
+                          generator=torch.Generator().manual_seed(1)).to(device)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer and deprecation chatter
+        traced = [torch.jit.trace(model.member_module(i), (example,), check_trace=False) for i in ids]
+        scripted = torch.jit.script(_ScriptedFront(traced, ids, order, table))
+        buf = io.BytesIO()
+        torch.jit.save(scripted, buf, _extra_files={"stitchnas_export.json": json.dumps(_meta(model, space))})
+        reloaded = torch.jit.load(io.BytesIO(buf.getvalue()), map_location=device)
+    _check_members(model, lambda i, x: reloaded(x, i), space.input_size, batch_size, device,
+                   "the TorchScript module")
+    with atomic_write(path, "wb") as fh:
+        fh.write(buf.getvalue())
+    return path
+
+
+def _meta(model: FrontModel, space: SearchSpace) -> dict[str, Any]:
+    return {"format": FRONT_MODEL_FORMAT, "front": model.front.to_json(),
+            "front_version": front_version(model.front), "space": space.name,
+            "space_hash": space.content_hash, "weights": model.info.get("weights"),
+            "stitchnas_version": _version(), "torch_version": str(torch.__version__)}
+
+
+# ---- loading --------------------------------------------------------------------------------
+def read_front_model(path: str | os.PathLike | io.BytesIO,
+                     front: Front | str | os.PathLike | None = None) -> dict[str, Any]:
+    """Read and check a bundle (no model is built); with ``front``, refuse a bundle exported
+    from another version of that front."""
+    where = "front model" if isinstance(path, io.BytesIO) else f"front model {path}"
+    if not isinstance(path, io.BytesIO) and not Path(path).is_file():
+        raise StitchnasError(f"{where} does not exist; write one with `stitchnas export SPACE "
+                             "--target TARGET --switchable`")
+    try:
+        doc = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise StitchnasError(f"cannot read {where} ({type(err).__name__}); it is truncated or not a "
+                             f"stitchnas front model: {_SWITCHABLE_HINT}") from err
+    fmt = doc.get("format") if isinstance(doc, dict) else None
+    if fmt != FRONT_MODEL_FORMAT:
+        if isinstance(fmt, str) and fmt.startswith("stitchnas-front-model/"):
+            raise StitchnasError(f"{where} is in format {fmt!r} but this stitchnas reads "
+                                 f"{FRONT_MODEL_FORMAT!r}: {_SWITCHABLE_HINT}")
+        raise StitchnasError(f"{where} is not a stitchnas front model ({FRONT_MODEL_FORMAT}); "
+                             "a single exported stitch loads with torch.jit.load instead")
+    missing = [k for k in ("front", "front_version", "space", "members", "pieces", "stitch_layers",
+                           "state") if k not in doc]
+    if missing:
+        raise StitchnasError(f"{where} is damaged (lacks {missing}): {_SWITCHABLE_HINT}")
+    if front is not None:
+        expected = _load_front(front)
+        version = front_version(expected)
+        if version != doc["front_version"]:
+            made = doc["front"].get("created", "?")
+            raise StitchnasError(
+                f"{where} holds version {doc['front_version']} of the front of {doc['space']['name']} "
+                f"for target {doc['front'].get('target')!r} (created {made}), not version {version} "
+                f"(created {expected.created}){' at ' + expected.path if expected.path else ''}: "
+                f"{_SWITCHABLE_HINT}")
+    return doc
+
+
+def load_front_model(path: str | os.PathLike | io.BytesIO, front: Front | str | os.PathLike | None = None,
+                     device: str = "cpu") -> FrontModel:
+    """Rebuild a :class:`FrontModel` from a bundle written by :func:`export_front`, without the
+    space file or weight downloads (timm builds each anchor's architecture offline); with
+    ``front``, refuse a bundle of another version of that front."""
+    from ..anchors import AnchorSpec, adapter_for, create_anchor_model
+
+    doc = read_front_model(path, front)
+    fr = Front.from_json(doc["front"])
+    adapters = {}
+    for key, a in doc["space"]["anchors"].items():
+        spec = AnchorSpec(name=a["name"], model=a["model"],
+                          kwargs=tuple((k, _frozen(v)) for k, v in a["kwargs"].items()))
+        model = create_anchor_model(spec, weights=False, device="meta")
+        if any(True for _ in model.buffers()):
+            model = create_anchor_model(spec, weights=False)  # index tables are built by timm
+        adapters[int(key)] = adapter_for(model)
+    pieces = doc["pieces"]
+    stems = {a: adapters[a].stem_module for a in pieces["stems"]}
+    heads = {a: adapters[a].head_module for a in pieces["heads"]}
+    blocks = {(a, b): adapters[a].block_modules[b] for a, b in pieces["blocks"]}
+    layers = {k: StitchingLayer(**v) for k, v in doc["stitch_layers"].items()}
+    routes = {m["id"]: (Route.of(m["route"]), tuple(m["layer_keys"])) for m in doc["members"]}
+    info = {k: v for k, v in doc.items() if k != "state"}
+    model = FrontModel(fr, routes, stems, blocks, heads, layers, info)
+    try:
+        model.load_state_dict(doc["state"], strict=True, assign=True)
+    except RuntimeError as err:
+        first = (str(err).strip().splitlines() or [""])[0][:300]
+        raise StitchnasError(f"front model does not fit the architecture it names ({first}): "
+                             f"{_SWITCHABLE_HINT}") from err
+    left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+    if left:
+        raise StitchnasError(f"front model lacks tensors {left[:3]}: {_SWITCHABLE_HINT}")
+    return model.to(device).eval()

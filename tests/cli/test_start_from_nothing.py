@@ -1,0 +1,110 @@
+"""A new family with nothing measured: the anchors' top-1 (space file, --anchor-acc, or
+``evaluate --anchors``) is enough for a front, whose members say their accuracy is a prior."""
+
+import csv
+import json
+
+import pytest
+from support import run_cli, tiny_anchor, write_space
+
+from stitchnas.space import load_space
+
+RULE = "rule: {type: two_way, max_stitches: 1}\n"
+
+
+def _space(tmp_path, acc=("", ""), name="fresh.yaml"):
+    parts = []
+    for (a, dim), value in zip((("s", 16), ("l", 32)), acc):
+        parts.append(tiny_anchor(a, dim)[:-1] + (f", acc1: {value}}}" if value != "" else "}"))
+    return write_space(tmp_path, "name: fresh\ninput_size: [1, 28, 28]\nanchors:\n"
+                       + "".join(f"  - {p}\n" for p in parts) + RULE, name)
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
+    return tmp_path / "results"
+
+
+def test_search_with_anchor_acc1_gives_a_front_of_priors(tmp_path, results, capsys):
+    path = _space(tmp_path, (72.2, 79.8))
+    code, out, err = run_cli(capsys, "search", path, "--target", "flops_budget")
+    assert code == 0, err
+    assert "0 measured, 0 predicted" in out and "prior accuracy" in out
+    assert "accuracies are priors from the anchors' acc1" in out
+    assert f"stitchnas evaluate {path} --sample 16" in out  # the space as the user named it
+    front_dir = results / "fresh" / "flops_budget"
+    doc = json.loads((front_dir / "front.json").read_text())
+    assert doc["predictor"] == "prior" and doc["measured_ids"] == 0 and doc["measurements"] is None
+    members = doc["members"]
+    assert members and {m["acc1_source"] for m in members} == {"prior"}
+    assert all(m["acc1_std"] >= 2.0 for m in members)
+    anchors = {m["id"]: m["acc1"] for m in members if m["is_anchor"]}
+    assert anchors == {0: 72.2, 1: 79.8}  # both anchors are on a FLOPs front of a monotone prior
+    rows = list(csv.DictReader((front_dir / "front.csv").open()))
+    assert {r["acc1_source"] for r in rows} == {"prior"}
+    code, out, _ = run_cli(capsys, "query", path, "--target", "flops_budget")
+    assert code == 0 and json.loads(out)["acc1_source"] == "prior"
+    code, out, _ = run_cli(capsys, "query", path, "--target", "flops_budget", "--list")
+    assert code == 0 and "accuracies are priors" in out and " prior " in out
+
+
+def test_anchor_acc_on_the_command_line_and_its_errors(tmp_path, results, capsys):
+    path = _space(tmp_path)
+    code, out, err = run_cli(capsys, "search", path, "--target", "flops_budget")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    # both ways out, and the space named as given (the YAML path, not its name)
+    assert f"space {path} has no measurements" in err and "acc1:" in err
+    assert "--anchor-acc NAME=ACC" in err and f"`stitchnas evaluate {path} --sample 16`" in err
+    assert "--anchors" in err
+    code, out, err = run_cli(capsys, "search", path, "--target", "flops_budget", "--anchor-acc", "ss=70")
+    assert code == 2 and "has no anchor 'ss'; did you mean s?" in err and len(err.strip().splitlines()) == 1
+    code, out, err = run_cli(capsys, "search", path, "--target", "flops_budget", "--anchor-acc", "s")
+    assert code == 2 and "expected NAME=ACC" in err
+    code, out, err = run_cli(capsys, "search", path, "--target", "flops_budget",
+                             "--anchor-acc", "s=70", "--anchor-acc", "l=80")
+    assert code == 0, err
+    doc = json.loads((results / "fresh" / "flops_budget" / "front.json").read_text())
+    assert {m["id"]: m["acc1"] for m in doc["members"] if m["is_anchor"]} == {0: 70.0, 1: 80.0}
+
+
+def test_evaluate_anchors_needs_no_stitched_checkpoint_and_seeds_the_search(tmp_path, results, capsys):
+    path = _space(tmp_path)
+    out_file = tmp_path / "m.jsonl"
+    code, out, err = run_cli(capsys, "evaluate", path, "--anchors", "--data", "digits", "--val-subset",
+                             "20", "--out", out_file)
+    assert code == 0, err
+    assert "no weights" in err  # tiny anchors without checkpoints: said, not hidden
+    rows = [json.loads(line) for line in out_file.read_text().splitlines()]
+    space = load_space(path)
+    assert [r["id"] for r in rows] == [c.id for c in space.candidates if c.is_anchor] == [0, 1]
+    assert {r["checkpoint"] for r in rows} == {"none (anchor weights)"}
+    assert {r["space_hash"] for r in rows} == {space.content_hash}
+    code, out, err = run_cli(capsys, "search", path, "--target", "flops_budget", "--measurements", out_file)
+    assert code == 0, err
+    doc = json.loads((results / "fresh" / "flops_budget" / "front.json").read_text())
+    sources = {m["id"]: m["acc1_source"] for m in doc["members"]}
+    assert all(s == ("measured" if i in (0, 1) else "prior") for i, s in sources.items())
+    code, _, err = run_cli(capsys, "evaluate", path, "--anchors", "--storage", tmp_path / "q.db",
+                           "--data", "digits")
+    assert code == 2 and "--anchors measures a few networks on one worker: drop --storage" in err
+
+
+def test_enumerate_prints_the_space_hash_a_hand_written_row_needs(tmp_path, results, capsys):
+    path = _space(tmp_path, (72.2, ""))
+    space = load_space(path)
+    code, out, _ = run_cli(capsys, "enumerate", path, "--format", "table")
+    assert code == 0 and f"space_hash {space.content_hash}" in out and "s=72.2" in out
+    code, out, _ = run_cli(capsys, "enumerate", path)
+    row = json.loads(out.splitlines()[2])
+    row.pop("space_hash")
+    row.update(acc1=70.0, acc5=None, loss=None, dataset="mine", checkpoint="c.pt")
+    hand = tmp_path / "hand.jsonl"
+    hand.write_text(json.dumps(row) + "\n")
+    code, _, err = run_cli(capsys, "search", path, "--target", "flops_budget", "--measurements", hand)
+    assert code == 2 and "missing key(s) ['space_hash']" in err
+    assert f'take "space_hash": "{space.content_hash}"' in err
+    hand.write_text(json.dumps({**row, "space_hash": "0123456789abcdef"}) + "\n")
+    code, _, err = run_cli(capsys, "search", path, "--target", "flops_budget", "--measurements", hand)
+    assert code == 2 and f"takes space_hash {space.content_hash}" in err

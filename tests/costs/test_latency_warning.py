@@ -1,0 +1,44 @@
+"""A latency table that does not hold is said so in one line with what to do: by the function,
+by `stitchnas profile-latency` (stderr, exit 0) and never for a table within the limits."""
+
+import pytest
+from support import run_cli
+
+from stitchnas.costs import latency_warning, profile_latency
+from stitchnas.space import load_space
+
+
+@pytest.fixture(scope="module")
+def table():
+    # a real table of the tiny space on this machine, validated on every candidate
+    return profile_latency(load_space("tiny_test"), "cpu", repeats=5, warmup=1, validate=4,
+                           progress=False)
+
+
+def test_a_table_failing_its_validation_is_named_with_its_figures_and_the_fixes(table):
+    err = table.validation["corrected_loo"]
+    below = latency_warning(table, max_median_pct=err["median_ape_pct"] / 2,
+                            max_worst_pct=err["worst_ape_pct"] / 2)
+    assert below is not None and "\n" not in below
+    assert f"median {err['median_ape_pct']:.1f}% / worst {err['worst_ape_pct']:.1f}%" in below
+    for fix in ("--repeats", "quieter machine", "bigger batch"):
+        assert fix in below
+    above = latency_warning(table, max_median_pct=err["median_ape_pct"] + 1,
+                            max_worst_pct=err["worst_ape_pct"] + 1)
+    assert above is None or "validation error" not in above  # only the noise check may remain
+
+
+def test_an_unvalidated_table_is_not_trusted(table):
+    from dataclasses import replace
+
+    line = latency_warning(replace(table, validation=None))
+    assert "not validated" in line and "--validate" in line
+
+
+def test_profile_latency_warns_in_one_stderr_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path))
+    code, out, err = run_cli(capsys, "profile-latency", "tiny_test", "--target", "cpu",
+                             "--repeats", "3", "--warmup", "0")  # not validated: a warning
+    assert code == 0 and "table:" in out
+    warnings = [ln for ln in err.splitlines() if ln.startswith("stitchnas: warning:")]
+    assert len(warnings) == 1 and "not validated" in warnings[0]

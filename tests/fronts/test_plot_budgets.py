@@ -1,0 +1,47 @@
+"""A front's plot shows its budget: a line at the limit, over-budget candidates faded, the legend
+counting the evaluated candidates out of the space's, labels apart, budgets in readable units."""
+
+import pytest
+
+from stitchnas.costs import Profiler
+from stitchnas.fronts import Front, FrontPoint, format_budgets
+from stitchnas.fronts._plot import _panel
+from stitchnas.plots import pyplot
+from stitchnas.space import load_space
+
+
+@pytest.fixture(scope="module")
+def space():
+    return load_space("tiny_test")
+
+
+def test_budget_line_faded_points_and_counts(space):
+    costs = sorted(Profiler(space, progress=False).profile(), key=lambda c: c.flops)
+    limit = costs[len(costs) // 2].flops
+    pts = [FrontPoint(id=c.id, route=c.route, acc1=60 + i, acc1_source="measured", flops=c.flops,
+                      params=c.params, is_anchor=c.route.num_stitches == 0) for i, c in enumerate(costs)]
+    members = [p for p in pts if p.flops <= limit]
+    front = Front(space=space.name, space_hash=space.content_hash, target="mcu_flops",
+                  objectives=("acc1", "flops"), target_budgets={"max_flops": limit},
+                  members=tuple(members), study={"candidates": 40, "distinct_candidates": len(pts)})
+    plt = pyplot()
+    fig, ax = plt.subplots()
+    try:
+        _panel(ax, front, pts, "flops", ["s", "l"])
+        labels = ax.get_legend_handles_labels()[1]
+        over = sum(p.flops > limit for p in pts)
+        assert f"evaluated ({len(pts)} of 40)" in labels and f"over budget ({over})" in labels
+        assert any(lab.startswith("budget: ") and "FLOPs" in lab for lab in labels)
+        faded = [c for c in ax.collections if c.get_alpha() == 0.25]
+        assert len(faded) == 1 and len(faded[0].get_offsets()) == over
+        boxes = [t.get_window_extent() for t in ax.texts]
+        assert boxes and not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    finally:
+        plt.close(fig)
+
+
+def test_budgets_print_in_readable_units():
+    assert format_budgets({"max_flops": 5_000_000, "max_latency_ms": None}) == "flops <= 5 MFLOPs"
+    assert format_budgets({"max_params": 2.5e7, "max_latency_ms": 20}) == \
+        "params <= 25 M params, latency_ms <= 20 ms"
+    assert format_budgets({}) == "no budgets"

@@ -1,0 +1,100 @@
+"""Beyond the exact limit the default search is NSGA-II in the ``path`` encoding, run in memory and
+recorded in the storage at the end: its front is the front of what it evaluated, says it may be
+incomplete, resumes from the stored trials, and a seed repeats it.
+
+The limit is lowered for these tests (a module constant, so that a 297-candidate space counts as
+large); the space, its FLOPs and the Optuna studies are real, the accuracies synthetic."""
+
+import numpy as np
+import optuna
+import pytest
+from scipy.stats import kendalltau
+
+import stitchnas.optimize._exact as exact_mod
+import stitchnas.optimize._loop as loop_mod
+from stitchnas.bench._large import _problem, _write_space, synthetic_accuracy
+from stitchnas.optimize import SearchConfig, large_trials, make_encoding, search_problem
+
+LIMIT = 100
+
+
+@pytest.fixture(scope="module")
+def problem(tmp_path_factory):
+    """Three tiny ViTs of depth 8, two-way with ``pairs: all``: 297 candidates, real FLOPs."""
+    folder = tmp_path_factory.mktemp("large")
+    space = _write_space(folder, "gen3x8", ((16, 8, 2), (32, 8, 2), (48, 8, 2)), {})
+    return _problem(space, seed=0)
+
+
+@pytest.fixture(autouse=True)
+def small_limit(monkeypatch):
+    monkeypatch.setattr(exact_mod, "EXACT_LIMIT", LIMIT)
+    monkeypatch.setattr(loop_mod, "EXACT_LIMIT", LIMIT)
+
+
+def brute_front(problem, ids):
+    """Feasible ids no other of ``ids`` dominates (acc1 up, flops down), the plain O(n^2) way."""
+    v = {i: problem.values[problem.index[i]] for i in ids if problem.feasible[problem.index[i]]}
+    return sorted(i for i in v if not any(
+        v[j][0] >= v[i][0] and v[j][1] <= v[i][1] and (v[j][0] > v[i][0] or v[j][1] < v[i][1]) for j in v))
+
+
+def test_the_default_beyond_the_limit_returns_the_front_of_what_it_evaluated(problem, tmp_path):
+    n = len(problem.costs)
+    assert n > LIMIT
+    r = search_problem(problem, SearchConfig(storage=str(tmp_path / "s.db"), save=False), progress=False)
+    study = r.front.study
+    assert (study["sampler"], study["encoding"]) == ("nsga2", "path")
+    assert r.n_trials_done == large_trials(n) == int(0.05 * n)
+    assert r.distinct_candidates == len(set(r.trial_ids)) < n
+    assert r.front.coverage == f"evaluated {r.distinct_candidates} of {n} candidates; the front may be incomplete"
+    assert sorted(m.id for m in r.front.members) == brute_front(problem, set(r.trial_ids))
+    # recorded in the storage: every trial, with the candidate id, and the metadata
+    stored = optuna.load_study(study_name=r.study_name, storage=f"sqlite:///{tmp_path / 's.db'}")
+    assert [t.user_attrs["id"] for t in sorted(stored.trials, key=lambda t: t.number)] == list(r.trial_ids)
+    assert stored.user_attrs["stitchnas"]["encoding"] == "path"
+
+
+def test_the_same_command_finds_its_study_and_more_trials_extend_it(problem, tmp_path):
+    config = SearchConfig(storage=str(tmp_path / "s.db"), save=False, n_trials=30, seed=2)
+    first = search_problem(problem, config, progress=False)
+    again = search_problem(problem, config, progress=False)
+    assert again.trial_ids == first.trial_ids and again.seconds == 0.0  # nothing searched again
+    more = search_problem(problem, SearchConfig(storage=str(tmp_path / "s.db"), save=False, n_trials=45,
+                                                seed=2, study_name=first.study_name), progress=False)
+    assert more.n_trials_done == 45 and more.trial_ids[:30] == first.trial_ids
+
+
+def test_a_seed_repeats_the_search(problem):
+    def run(seed):
+        return search_problem(problem, SearchConfig(storage="memory", save=False, n_trials=40, seed=seed),
+                              progress=False).trial_ids
+
+    assert run(3) == run(3)
+    assert run(3) != run(4)
+
+
+def test_an_explicit_sampler_keeps_the_trial_by_trial_search(problem):
+    r = search_problem(problem, SearchConfig(sampler="random", storage="memory", save=False, n_trials=20),
+                       progress=False)
+    assert (r.front.study["sampler"], r.front.study["encoding"]) == ("random", "path")
+    assert r.n_trials_done == 20
+
+
+def test_the_path_encoding_names_every_candidate_and_cuts_unknown_routes(problem):
+    enc = make_encoding(problem.space, "path")
+    for c in problem.space.candidates:
+        assert enc.suggest(optuna.trial.FixedTrial(enc.params(c.id))) == c.id
+    assert enc.shape_of(["1", "-", "2"]) == "1"          # '-' ends the route
+    assert enc.shape_of(["0", "0", "2"]) == "0"          # a repeat ends it too
+    assert enc.shape_of(["0", "2", "1"]) == "0>2>1"
+
+
+def test_the_synthetic_accuracy_is_seeded_and_not_a_function_of_flops(problem):
+    acc, flops = problem.values[:, 0], problem.values[:, 1]
+    anchor_flops = [flops[problem.index[a]] for a in range(3)]  # ids 0..2: the anchors alone
+    assert all(problem.costs[problem.index[a]].route.num_stitches == 0 for a in range(3))
+    assert np.array_equal(acc, synthetic_accuracy(problem.space, anchor_flops, seed=0))
+    assert not np.array_equal(acc, synthetic_accuracy(problem.space, anchor_flops, seed=1))
+    tau = kendalltau(acc, flops).statistic
+    assert 0.1 < tau < 0.9  # rises with FLOPs, but the route decides much of it

@@ -1,0 +1,130 @@
+"""Plug-in predictors the way users write them: factory functions (by dotted path, entry point
+and ``register_predictor``) work in every verb, and a plug-in that breaks the protocol is one
+line naming the rule (exit 2) in ``predict``, ``predictor-cv`` and ``suggest``, with nothing
+written. The plug-ins are in tests/support/bad_predictors.py, loaded by dotted path."""
+
+import json
+
+import numpy as np
+import pytest
+from support import run_cli
+from support.bad_predictors import BROKEN
+from support.tiny import MEASURED, costs, row, space  # noqa: F401 - fixtures
+
+from stitchnas.errors import StitchnasError
+from stitchnas.predict import PREDICTORS, create_predictor, fit_on_measured, register_predictor
+from stitchnas.testing import check_predictor
+
+MOD = "support.bad_predictors"
+
+
+@pytest.fixture(scope="module")
+def table(space, costs, tmp_path_factory):  # noqa: F811 - fixtures
+    """A measurements file of six tiny_test stitches (made-up top-1, real FLOPs)."""
+    path = tmp_path_factory.mktemp("robust") / "m.jsonl"
+    path.write_text("".join(json.dumps(row(space, costs, i).to_json()) + "\n" for i in MEASURED))
+    return path
+
+
+def verbs(table, predictor, out):
+    """Each verb's argv with ``predictor``; ``predict`` writes ``out``."""
+    common = ["tiny_test", "--measurements", table, "--predictor", predictor]
+    return {
+        "predict": ["predict", *common, "--out", out],
+        "predictor-cv": ["predictor-cv", *common, "--train-fraction", "0.5", "--repeats", "2"],
+        "suggest": ["suggest", *common, "--k", "2"],
+    }
+
+
+@pytest.mark.parametrize("cls", sorted(BROKEN))
+def test_every_verb_refuses_a_broken_plug_in_in_one_line(cls, table, tmp_path, capsys):
+    out = tmp_path / "pred.jsonl"
+    for verb, argv in verbs(table, f"{MOD}:{cls}", out).items():
+        code, stdout, err = run_cli(capsys, *argv)
+        assert code == 2, (verb, err)
+        assert err.count("\n") == 1 and err.startswith("stitchnas: error: predictor "), (verb, err)
+        assert f"{MOD}:{cls}" in err and BROKEN[cls] in err, (verb, err)
+        assert "Traceback" not in err and stdout == "", (verb, stdout)
+        assert not out.exists(), verb
+
+
+def test_predict_leaves_an_existing_output_unchanged(table, tmp_path, capsys):
+    out = tmp_path / "pred.jsonl"
+    out.write_text("old\n")
+    code, _, err = run_cli(capsys, *verbs(table, f"{MOD}:PredictsNaN", out)["predict"])
+    assert code == 2 and "NaN" in err
+    assert out.read_text() == "old\n"
+
+
+@pytest.mark.parametrize("factory", ["make_line", "make_seeded"])
+def test_a_factory_function_by_dotted_path_works_in_every_verb(factory, table, tmp_path, capsys):
+    out = tmp_path / "pred.jsonl"
+    for verb, argv in verbs(table, f"{MOD}:{factory}", out).items():
+        code, stdout, err = run_cli(capsys, *argv)
+        assert code == 0, (verb, err)
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == 14 and all(np.isfinite(r["acc1_pred"]) for r in rows)
+    check_predictor(f"{MOD}:{factory}")
+
+
+def test_a_factory_that_returns_no_estimator_is_one_line(table, tmp_path, capsys):
+    with pytest.raises(StitchnasError, match=r"make_nothing' returned int, not an estimator"):
+        create_predictor(f"{MOD}:make_nothing")
+    for verb, argv in verbs(table, f"{MOD}:make_nothing", tmp_path / "p.jsonl").items():
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 2 and "returned int, not an estimator" in err and err.count("\n") == 1, (verb, err)
+
+
+def test_a_factory_through_register_predictor(space, table, capsys):  # noqa: F811 - fixture
+    from support.bad_predictors import make_line, make_seeded
+
+    register_predictor("robust_line", make_line)
+    register_predictor("robust_seeded", make_seeded)
+    try:
+        code, out, _ = run_cli(capsys, "predictors", "robust_*")
+        assert out.split() == ["robust_line", "robust_seeded"]
+        code, out, err = run_cli(capsys, *verbs(table, "robust_seeded", "-")["suggest"])
+        assert code == 0, err
+        from stitchnas.measure import read_measurements
+
+        rows = read_measurements(table, space)
+        a = fit_on_measured(space, rows, "robust_seeded", random_state=3).predict()[0]
+        b = fit_on_measured(space, rows, "robust_seeded", random_state=3).predict()[0]
+        c = fit_on_measured(space, rows, "robust_seeded", random_state=4).predict()[0]
+        assert np.array_equal(a, b) and not np.array_equal(a, c)  # random_state reaches the factory
+    finally:
+        for name in ("robust_line", "robust_seeded"):
+            PREDICTORS._table.pop(name, None)
+
+
+def test_a_factory_through_an_entry_point(table, tmp_path, monkeypatch, capsys):
+    dist = tmp_path / "robustplug-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: robustplug\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[stitchnas.predictors]\nfactory_line = {MOD}:make_line\n"
+                                           f"broken_nan = {MOD}:PredictsNaN\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, out, _ = run_cli(capsys, "predictors", "factory_*")
+    assert out.split() == ["factory_line"]
+    for verb, argv in verbs(table, "factory_line", tmp_path / "p.jsonl").items():
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 0, (verb, err)
+    code, _, err = run_cli(capsys, *verbs(table, "broken_nan", tmp_path / "q.jsonl")["predict"])
+    assert code == 2 and "predictor 'broken_nan': predict returned NaN" in err
+    assert not (tmp_path / "q.jsonl").exists()
+
+
+@pytest.mark.parametrize("cls, rule", [
+    ("Fractions", "predictions look like fractions (0..1); return top-1 in percent"),
+    ("Unrepeatable", "predict is not repeatable: seed randomness in fit, not __init__"),
+])
+def test_check_predictor_names_the_rule_only(cls, rule):
+    with pytest.raises(AssertionError) as err:
+        check_predictor(f"{MOD}:{cls}")
+    problems = [line for line in str(err.value).splitlines() if line.startswith("- ")]
+    assert problems == [f"- {rule}"]
+
+
+def test_check_predictor_passes_a_good_plug_in_and_its_factory():
+    check_predictor(f"{MOD}:FlopsLine")
+    check_predictor(f"{MOD}:make_line")

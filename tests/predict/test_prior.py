@@ -1,0 +1,53 @@
+"""The prior from the anchors alone (``prior``): protocol, interpolation, honest std, calibration."""
+
+import numpy as np
+import pytest
+
+from stitchnas.errors import StitchnasError
+from stitchnas.predict import AnchorPrior, make_stitches, with_anchor_priors
+from stitchnas.space import load_space
+from stitchnas.testing import check_predictor
+
+
+@pytest.fixture(scope="module")
+def stitches():
+    """Every tiny_test candidate, anchors s and l given 70 % and 80 % as priors."""
+    space = load_space("tiny_test").with_anchor_acc1({"s": 70.0, "l": 80.0})
+    return with_anchor_priors(space, make_stitches(space))
+
+
+def test_prior_passes_the_predictor_protocol():
+    check_predictor("prior")
+    check_predictor(AnchorPrior)
+
+
+def test_prior_interpolates_monotonically_in_flops_with_a_wide_std(stitches):
+    mean, std = AnchorPrior().fit([], []).predict(stitches, return_std=True)
+    by_id = {s.id: (m, sd) for s, m, sd in zip(stitches, mean, std)}
+    assert by_id[0][0] == pytest.approx(70.0) and by_id[1][0] == pytest.approx(80.0)  # the anchors
+    order = np.argsort([s.flops for s in stitches], kind="stable")
+    assert np.all(np.diff(mean[order]) >= -1e-9)  # never less accurate for more FLOPs
+    assert np.all((mean >= 70.0) & (mean <= 80.0))
+    assert np.all(std >= 2.0)  # never tiny
+    stitched = [sd for s, sd in zip(stitches, std) if not s.is_anchor]
+    assert stitched == pytest.approx([10.0] * len(stitched))  # the gap between the two anchors
+    assert by_id[0][1] == pytest.approx(2.0)
+
+
+def test_measured_rows_shift_the_prior_and_anchor_rows_replace_its_points(stitches):
+    rows = [s for s in stitches if not s.is_anchor][:4]
+    line = AnchorPrior().fit([], []).predict(rows)
+    shifted = AnchorPrior().fit(rows, line - 3.0).predict(stitches)
+    base = AnchorPrior().fit([], []).predict(stitches)
+    assert shifted - base == pytest.approx(np.full(len(stitches), -3.0 * 4 / 6))  # shrunk by 2 rows
+    anchor_l = next(s for s in stitches if s.is_anchor and s.route.first_anchor == 1)
+    moved = AnchorPrior().fit([anchor_l], [90.0]).predict(stitches)
+    assert moved[[s.id for s in stitches].index(1)] == pytest.approx(90.0)
+    assert np.all(moved >= base - 1e-9)
+
+
+def test_the_prior_needs_two_anchors_or_rows():
+    space = load_space("tiny_test").with_anchor_acc1({"s": 70.0})
+    one = with_anchor_priors(space, make_stitches(space))
+    with pytest.raises(StitchnasError, match="at least two anchors.*acc1.*--anchor-acc"):
+        AnchorPrior().fit([], []).predict(one)

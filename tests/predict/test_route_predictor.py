@@ -1,0 +1,76 @@
+"""The default predictor: relative route features, the route model, and auto's k-fold choice."""
+
+import numpy as np
+import pytest
+from support import REPO
+
+from stitchnas.measure import read_measurements
+from stitchnas.predict import (PREDICTORS, AutoPredictor, FlopsBaseline, RouteFeaturizer,
+                               create_predictor, cross_validate, make_stitches)
+from stitchnas.space import Route, load_space
+
+FMNIST = REPO / "results" / "fmnist_vit_2way" / "measurements.jsonl"
+
+
+@pytest.fixture(scope="module")
+def fmnist():
+    space = load_space("fmnist_vit_2way")
+    rows = read_measurements(FMNIST, space)
+    return space, rows, make_stitches(space, rows, candidates=[space.candidate(m.id) for m in rows])
+
+
+def test_route_features_read_shape_and_depth_on_the_family_scale(fmnist):
+    _, rows, stitches = fmnist
+    feats = RouteFeaturizer().fit(stitches)
+    X = feats.transform(stitches)
+    col = {n: X[:, i] for i, n in enumerate(feats.get_feature_names_out())}
+    by_route = {s.route: i for i, s in enumerate(stitches)}  # anchors: 0 tiny, 1 small, 2 base
+    tiny, base = by_route[Route.of([[0, 0, 6]])], by_route[Route.of([[2, 0, 6]])]
+    assert (col["flops_rel"][tiny], col["size_mean"][tiny]) == (0.0, 0.0)
+    assert (col["flops_rel"][base], col["size_mean"][base]) == (1.0, 1.0)
+    # tiny, out to small for one block at mid-depth, and back: a positive excursion of 1/6
+    out_back = by_route[Route.of([[0, 0, 3], [1, 3, 4], [0, 4, 6]])]
+    assert col["excursion"][out_back] == pytest.approx(1 / 6)
+    assert (col["stitches_up"][out_back], col["stitches_down"][out_back]) == (1, 1)
+    assert col["first_stitch_depth"][out_back] == pytest.approx(0.5)
+    assert col["size_head"][out_back] == 0.0 and 0 < col["size_mean"][out_back] < 0.5
+    # a one-way route: the second half runs in the larger anchor
+    one_way = by_route[Route.of([[0, 0, 3], [1, 3, 6]])]
+    assert col["size_early"][one_way] == 0.0 and col["size_late"][one_way] > 0
+    assert col["excursion"][one_way] == 0.0 and col["num_stitches"][one_way] == 1
+
+
+def test_auto_chooses_by_k_fold_not_leave_one_out(fmnist, monkeypatch):
+    """``folds + 1`` fits per candidate, however many rows: no quadratic refits."""
+    _, rows, stitches = fmnist
+    y = np.array([m.acc1 for m in rows])
+    fits = []
+
+    class Counting(FlopsBaseline):
+        def fit(self, X, y):
+            fits.append(len(y))
+            return super().fit(X, y)
+
+    monkeypatch.setitem(PREDICTORS._table, "counting", Counting)
+    model = AutoPredictor(candidates=("counting",), folds=5).fit(stitches[:60], y[:60])
+    assert len(fits) == 5 + (model.chosen_ == "counting")
+    assert sorted(fits[:5]) == [48] * 5
+    assert set(model.scores_) == {"flops", "counting"}
+
+
+def test_auto_switches_to_the_route_model_where_flops_do_not_rank(fmnist):
+    space, rows, _ = fmnist
+    report = cross_validate(space, rows, "auto", repeats=4, progress=False)
+    route = cross_validate(space, rows, "route", repeats=4, progress=False)
+    assert report.scores.kendall_tau == pytest.approx(route.scores.kendall_tau)
+    assert report.scores.kendall_tau > report.baseline.kendall_tau + 0.1
+
+
+def test_route_model_is_seeded_and_says_how_sure_it_is(fmnist):
+    _, rows, stitches = fmnist
+    y = np.array([m.acc1 for m in rows])
+    a = create_predictor("route", random_state=3).fit(stitches[:20], y[:20])
+    b = create_predictor("route", random_state=3).fit(stitches[:20], y[:20])
+    mean, std = a.predict(stitches, return_std=True)
+    assert np.array_equal(mean, b.predict(stitches))
+    assert np.all(std >= 0) and std[20:].max() > 0

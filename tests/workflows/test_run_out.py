@@ -1,0 +1,72 @@
+"""`stitchnas run --out DIR` writes nothing outside DIR (anchors, tables, fronts, report), and its
+progress reaches a log: one stderr line per epoch and per step when stderr is not a terminal,
+none with --quiet, while stdout carries only the report."""
+
+import os
+
+from support import run_cli, tiny_anchor, write_space
+
+SPACE = """name: run_out
+input_size: [1, 28, 28]
+anchors:
+  - {a}, checkpoint: '${{results}}/anchors/run_out/s.pt'}}
+  - {b}, checkpoint: '${{results}}/anchors/run_out/l.pt'}}
+rule: {{type: two_way, pairs: nearest, max_stitches: 1}}
+data: {{name: digits}}
+training:
+  anchors: {{epochs: 2, batch_size: 64, lr: 0.003, train_subset: 256, val_subset: 128}}
+  stitching: {{epochs: 1, batch_size: 64, freeze_anchors: true, train_subset: 256}}
+run:
+  initial: 3
+  rounds: 1
+  per_round: 1
+  val_subset: 128
+  targets: [cpu, flops_budget]
+  trials: 10
+  latency_repeats: 3
+  latency_validate: 3
+"""
+
+
+def _files(root):
+    return {os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs}
+
+
+def test_run_out_contains_everything_and_logs_progress(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("STITCHNAS_RESULTS", raising=False)
+    monkeypatch.setenv("STITCHNAS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    path = write_space(tmp_path, SPACE.format(a=tiny_anchor("s", 16, depth=2)[:-1],
+                                             b=tiny_anchor("l", 32, depth=2)[:-1]))
+    before = _files(tmp_path)
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(capsys, "run", path, "--out", out)
+    assert code == 0, stderr
+    new = _files(tmp_path) - before
+    outside = {f for f in new if not f.startswith((str(out) + os.sep, str(tmp_path / "cache"),
+                                                   str(tmp_path / "xdg")))}
+    assert not outside, f"written outside --out: {sorted(outside)}"
+    assert not os.listdir(cwd)
+    assert (out / "anchors" / "run_out" / "s.pt").is_file()  # ${results} followed --out
+    assert any(f.startswith(str(out / "latency")) for f in new)
+    assert (out / "run_out" / "run" / "report.md").is_file()
+
+    # stderr is not a terminal here: no bars, one line per epoch and per step; stdout: the report
+    lines = stderr.splitlines()
+    assert sum("anchor s: epoch" in ln and "train loss" in ln and "train top-1" in ln for ln in lines) == 2
+    assert sum("stitching layers: epoch 1/1 done, train loss" in ln for ln in lines) == 1
+    for i, step in enumerate(("anchors", "stitching layers", "measurements", "predictor",
+                              "latency tables", "search")):
+        assert sum(ln.startswith(f"stitchnas: run: step {i + 1}/6 done, {step}: ") for ln in lines) == 1, step
+    assert "\r" not in stderr and "it/s" not in stderr
+    assert stdout.startswith("# stitchnas run: run_out") and "train loss" not in stdout
+    report = (out / "run_out" / "run" / "report.md").read_text()
+    assert "## Measured: 4 of" in report and "| id | route | top-1 % | MFLOPs | vs line |" in report
+    assert "## Latency table `cpu`" in report
+
+    code, stdout, stderr = run_cli(capsys, "run", path, "--out", out, "--quiet")  # all reused
+    assert code == 0 and stdout.startswith("# stitchnas run")
+    assert all(ln.startswith("stitchnas: warning:") for ln in stderr.splitlines()), stderr
