@@ -73,46 +73,35 @@ def add_space_argument(parser: argparse.ArgumentParser, default: str | None = DE
     parser.add_argument("space", nargs="?", default=default, help=SPACE_HELP if described else None)
 
 
-def positive_int(text: str) -> int:
+def _number(text: str, cast, ok, expected: str, bad_value: str | None = None):
+    """``cast(text)`` if ``ok`` holds for it, else argparse's error "expected EXPECTED, got ..."
+    (``bad_value`` words the range error where it differs from the parse error)."""
     try:
-        value = int(text)
+        value = cast(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {bad_value or expected}, got {text}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _number(text, int, lambda v: v >= 1, "a positive integer")
 
 
 def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
+    return _number(text, float, lambda v: math.isfinite(v) and v > 0, "a positive number")
 
 
 def nonnegative_float(text: str) -> float:
     """A finite number >= 0 (``--kappa``, where 0 means something)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
+    return _number(text, float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0",
+                   "a finite number >= 0")
 
 
 def seed(text: str) -> int:
     """A random seed: an integer in 0..2**32-1 (what NumPy and torch accept)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a seed (an integer 0..4294967295), got {text!r}") from None
-    if not 0 <= value < 2 ** 32:
-        raise argparse.ArgumentTypeError(f"expected a seed (an integer 0..4294967295), got {value}")
-    return value
+    return _number(text, int, lambda v: 0 <= v < 2 ** 32, "a seed (an integer 0..4294967295)")
 
 
 _DEVICE_RE = re.compile(r"(cpu|cuda|mps|xpu)(:\d+)?")
@@ -127,13 +116,8 @@ def device(text: str) -> str:
 
 def fraction(text: str) -> float:
     """A share strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1 (both excluded), got {text}")
-    return value
+    return _number(text, float, lambda v: 0 < v < 1, "a number between 0 and 1",
+                   "a number between 0 and 1 (both excluded)")
 
 
 def nonnegative_int(text: str) -> int:
