@@ -21,6 +21,7 @@ unchanged for ``stale_after_s`` seconds.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import warnings
@@ -282,6 +283,22 @@ def _front_from_study(problem: Problem, trial_ids: Sequence[int]) -> tuple[list[
     return distinct, problem.front(distinct)
 
 
+@contextlib.contextmanager
+def _recording(storage: OpenedStorage, study_name: str, what: str):
+    """The study's mutex (closed on the way out); a storage or driver error inside becomes one
+    line: "cannot record WHAT as study NAME in STORAGE: ..."."""
+    mutex = StudyMutex(storage, study_name)
+    try:
+        yield mutex
+    except StitchnasError:
+        raise
+    except Exception as err:  # noqa: BLE001 - storage/driver errors
+        raise StorageError(f"cannot record {what} as study {study_name!r} in {storage.label}: "
+                           f"{error_line(err)}") from err
+    finally:
+        mutex.close()
+
+
 def _exact_study(problem: Problem, config: SearchConfig, storage: OpenedStorage,
                  study_name: str) -> tuple[list[int], list[int], float, list[str]]:
     """Evaluate every candidate (:func:`evaluate_all`), then record the front's trials and the
@@ -294,8 +311,7 @@ def _exact_study(problem: Problem, config: SearchConfig, storage: OpenedStorage,
     ids = [c.id for c in problem.costs]
     meta = {**_meta(problem, "tree", "exact", config.seed, None), "evaluated": len(ids)}
     notes: list[str] = []
-    mutex = StudyMutex(storage, study_name)
-    try:
+    with _recording(storage, study_name, "the exact search") as mutex:
         with mutex, warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             old = _existing_meta(storage.storage, study_name)
@@ -314,13 +330,6 @@ def _exact_study(problem: Problem, config: SearchConfig, storage: OpenedStorage,
             keep = set(front_ids)
             study.add_trials([t for t in memory.get_trials(deepcopy=False) if t.user_attrs["id"] in keep])
             study.set_user_attr(META_KEY, meta)  # last: a study with metadata is complete
-    except StitchnasError:
-        raise
-    except Exception as err:  # noqa: BLE001 - storage/driver errors
-        raise StorageError(f"cannot record the exact search as study {study_name!r} in "
-                           f"{storage.label}: {error_line(err)}") from err
-    finally:
-        mutex.close()
     return ids, front_ids, seconds, notes
 
 
@@ -340,8 +349,7 @@ def _memory_study(problem: Problem, config: SearchConfig, storage: OpenedStorage
 
     quiet_optuna()
     encoder = make_encoding(problem.space, encoding)
-    mutex = StudyMutex(storage, study_name)
-    try:
+    with _recording(storage, study_name, "the search") as mutex:
         with mutex:
             old = _existing_meta(storage.storage, study_name)
             stored = [] if old is None else _complete(optuna.load_study(study_name=study_name,
@@ -385,13 +393,6 @@ def _memory_study(problem: Problem, config: SearchConfig, storage: OpenedStorage
                              "worker while this one searched in memory")
             study.add_trials(new[: max(0, n_trials - now)])
             trials = sorted(_complete(study), key=lambda t: t.number)
-    except StitchnasError:
-        raise
-    except Exception as err:  # noqa: BLE001 - storage/driver errors
-        raise StorageError(f"cannot record the search as study {study_name!r} in {storage.label}: "
-                           f"{error_line(err)}") from err
-    finally:
-        mutex.close()
     return trials, seconds, notes
 
 
