@@ -2,6 +2,12 @@
 
 Cut a family of pretrained timm models (the anchors) at block boundaries, join them with small
 stitching layers, and find the Pareto-optimal stitches for each hardware target.
+
+The command line's verbs are functions here with its parameter names (``--n-trials`` is
+``n_trials``, ``--out-dir`` is ``out_dir``): :func:`search`, :func:`query`, :func:`export`,
+:func:`predict_candidates` (``stitchnas predict``; ``stitchnas.predict`` is the predictors'
+subpackage), :func:`import_snnet` (docs/python.md has the table). Importing stitchnas
+imports nothing heavy and changes no other library's logging.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ _EXPORTS = {
     "Measurement": "measure",
     "read_measurements": "measure",
     "write_measurements": "measure",
-    "import_snnet": "measure",
+    "import_snnet": "_verbs",
     "hypervolume": "pareto",
     "Stitch": "predict",
     "StitchFeaturizer": "predict",
@@ -76,6 +82,9 @@ _EXPORTS = {
     "load_front_model": "network",
     "FrontModel": "network",
     "search": "optimize",
+    "query": "_verbs",
+    "export": "_verbs",
+    "predict_candidates": "_verbs",
     "search_targets": "optimize",
     "SearchConfig": "optimize",
     "SearchResult": "optimize",

@@ -4,6 +4,11 @@ One filter, :func:`nondominated`, for any number of objectives; :func:`pareto_ma
 :func:`front_indices` are its two-objective form for accuracy (maximised) against a cost
 (minimised). Ties are handled strictly: a point is dominated only by one at least as good in every
 objective and better in one, so points with equal values all stay on the front.
+
+A front mixes measured and predicted accuracies. ``certain`` marks the measured rows: a
+prediction may add a stitch to the front but never pushes out a measured one (a measured row is
+dominated only by measured rows), because a predicted accuracy is an estimate and the measured
+stitch it claims to beat is a fact. With every row measured this is the plain front.
 """
 
 from __future__ import annotations
@@ -15,9 +20,21 @@ import numpy as np
 __all__ = ["nondominated", "pareto_mask", "hypervolume", "front_indices"]
 
 
-def nondominated(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
+def nondominated(values: np.ndarray, directions: Sequence[str],
+                 certain: Sequence[bool] | None = None) -> np.ndarray:
     """Mask of the rows no other row dominates (any number of objectives; ``directions`` are
-    ``maximize``/``minimize``). Domination is strict: equal rows both stay."""
+    ``maximize``/``minimize``). Domination is strict: equal rows both stay. ``certain``: rows
+    (measured ones) that only other certain rows can dominate (see the module docstring)."""
+    if certain is not None:
+        sure = np.asarray(certain, dtype=bool).reshape(-1)
+        v = np.asarray(values, dtype=float)
+        if len(sure) != len(v):
+            raise ValueError("certain must have one entry per row")
+        mask = nondominated(v, directions)
+        if sure.any() and not sure.all():
+            among = np.flatnonzero(sure)
+            mask[among] = nondominated(v[among], directions)
+        return mask
     v = np.asarray(values, dtype=float)
     if v.ndim != 2 or v.shape[1] != len(directions):
         raise ValueError("values must be n x len(directions)")

@@ -12,6 +12,9 @@ space::
     <root>/latency/                     latency tables
     <root>/anchors/                     anchors trained by stitchnas (``${results}`` in space files)
 
+Pretrained anchors that ship with stitchnas (``${pretrained}`` in space files) live in the
+package's ``pretrained/`` folder, or in ``$STITCHNAS_PRETRAINED`` (to retrain them elsewhere).
+
 Caches (profiles, decoded data sets) live under ``$STITCHNAS_CACHE`` or ``~/.cache/stitchnas``.
 """
 
@@ -26,7 +29,7 @@ from typing import Iterator
 __all__ = [
     "CHECKPOINT", "MEASUREMENTS", "STORAGE", "FRONT", "REPORT",
     "results_dir", "cache_dir", "space_dir", "checkpoint_path", "measurements_path",
-    "storage_path", "front_path", "export_dir", "latency_dir", "results_root",
+    "storage_path", "front_path", "export_dir", "latency_dir", "results_root", "pretrained_dir",
     "NAME_RULE", "check_name", "inside",
 ]
 
@@ -78,6 +81,12 @@ def results_dir(root: str | os.PathLike | None = None) -> Path:
     return Path(os.environ.get("STITCHNAS_RESULTS") or "results")
 
 
+def pretrained_dir() -> Path:
+    """``${pretrained}`` in space files: ``$STITCHNAS_PRETRAINED``, else the anchors that ship in
+    the package (``stitchnas/pretrained/``), as timm's hub delivers a family's weights."""
+    return Path(os.environ.get("STITCHNAS_PRETRAINED") or Path(__file__).resolve().parent / "pretrained")
+
+
 @contextlib.contextmanager
 def results_root(root: str | os.PathLike | None) -> Iterator[Path]:
     """Within the block every default result path, ``${results}`` in space files included, lies
@@ -93,8 +102,34 @@ def results_root(root: str | os.PathLike | None) -> Iterator[Path]:
 
 
 def cache_dir() -> Path:
-    """Where caches go: ``$STITCHNAS_CACHE`` or ``~/.cache/stitchnas``."""
-    return Path(os.environ.get("STITCHNAS_CACHE") or Path.home() / ".cache" / "stitchnas")
+    """Where caches go: ``$STITCHNAS_CACHE`` or ``~/.cache/stitchnas``; one line, before any
+    work, when that cannot be a folder (``$STITCHNAS_CACHE`` names a file; ``$HOME`` is unset,
+    empty or relative, which would put the cache in the working folder)."""
+    from .errors import StitchnasError
+
+    env = os.environ.get("STITCHNAS_CACHE")
+    if env:
+        path = Path(env).expanduser()
+        what = f"STITCHNAS_CACHE={env!r}"
+    else:
+        home = os.environ.get("HOME")
+        if home is not None and not os.path.isabs(home):
+            raise StitchnasError(f"HOME={home!r} is not an absolute folder, so there is no cache "
+                                 "folder (~/.cache/stitchnas): set HOME, or STITCHNAS_CACHE to a "
+                                 "writable folder")
+        try:
+            path = Path.home() / ".cache" / "stitchnas"
+        except (RuntimeError, KeyError):  # no HOME and no user entry
+            raise StitchnasError("HOME is not set, so there is no cache folder (~/.cache/stitchnas): "
+                                 "set HOME, or STITCHNAS_CACHE to a writable folder") from None
+        what = f"the cache folder {path}"
+    probe = path
+    while not os.path.lexists(probe) and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise StitchnasError(f"{what} cannot be a folder: {probe} is a file; set STITCHNAS_CACHE to "
+                             "a writable folder (or move the file away)")
+    return path
 
 
 def space_dir(space: str, root: str | os.PathLike | None = None) -> Path:

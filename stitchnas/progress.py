@@ -6,14 +6,20 @@ as a terminal; stdout carries only results. tqdm bars show on a terminal only, u
 ``stitchnas --progress`` shows them anywhere, ``stitchnas --quiet`` hides bars and progress lines
 (warnings still print). A library user sees warnings (Python's last-resort handler) and, after
 ``logging.basicConfig(level=logging.INFO)`` or :func:`configure`, the progress lines too.
+
+stitchnas's own level never touches anyone else's: Optuna's per-trial lines and fvcore's
+warnings are hushed only for the duration of a stitchnas call (:func:`quiet_optuna`,
+:func:`quiet_fvcore`, context managers that restore what they found), never on import.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
-__all__ = ["LOGGER", "MODES", "get_logger", "configure", "show_bars"]
+__all__ = ["LOGGER", "MODES", "get_logger", "configure", "show_bars", "quiet_optuna", "quiet_fvcore"]
 
 #: The name of the package's logger; modules log to children of it.
 LOGGER = "stitchnas"
@@ -78,3 +84,50 @@ def show_bars(progress: bool | None = None) -> bool:
     if _mode != "auto":
         return _mode == "progress"
     return sys.stderr.isatty()
+
+
+class _DropChatter(logging.Filter):
+    """Optuna's per-run notes that say nothing about the search (the GP sampler falling back to
+    sequential L-BFGS-B when greenlet is missing)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "greenlet" not in record.getMessage()
+
+
+@contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """For the duration of a stitchnas call: no per-trial INFO lines from Optuna, none of its
+    chatter. Optuna's verbosity and handlers are restored on exit (also as a decorator)."""
+    import optuna
+
+    before = optuna.logging.get_verbosity()
+    log = logging.getLogger("optuna")
+    chatter = _DropChatter()
+    handlers = list(log.handlers)
+    if before < logging.WARNING:
+        optuna.logging.set_verbosity(logging.WARNING)
+    for handler in handlers:
+        handler.addFilter(chatter)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(chatter)
+        if optuna.logging.get_verbosity() != before:
+            optuna.logging.set_verbosity(before)
+
+
+@contextmanager
+def quiet_fvcore() -> Iterator[None]:
+    """For the duration of a FLOP count: fvcore's (and iopath's) loggers at ERROR (they warn about
+    every op they skip); their levels are restored on exit."""
+    loggers = [logging.getLogger(name) for name in ("fvcore", "iopath")]
+    before = [log.level for log in loggers]
+    for log in loggers:
+        if log.getEffectiveLevel() < logging.ERROR:
+            log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for log, level in zip(loggers, before):
+            log.setLevel(level)

@@ -54,3 +54,18 @@ def test_nondominated_is_strict_domination_in_any_directions(directions):
 def test_plot_written(tmp_path):
     path = plot_tradeoff(tmp_path / "p.png", [1, 2, 3], [70, 72, 80], [True, False, True], ["a", "", "b"])
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_prediction_never_pushes_out_a_measured_row():
+    """A measured row is dominated only by measured rows; predicted rows by anyone."""
+    from stitchnas.pareto import nondominated
+
+    # (acc, cost): 0 measured, 1 predicted and better than 0, 2 predicted and worse than 0,
+    # 3 measured and dominated by measured 0
+    rows = np.array([[80.0, 2.0], [85.0, 1.0], [70.0, 3.0], [79.0, 2.5]])
+    d = ("maximize", "minimize")
+    assert nondominated(rows, d).tolist() == [False, True, False, False]
+    mixed = nondominated(rows, d, certain=[True, False, False, True])
+    assert mixed.tolist() == [True, True, False, False]
+    assert nondominated(rows, d, certain=[True] * 4).tolist() == nondominated(rows, d).tolist()
+    assert nondominated(rows, d, certain=[False] * 4).tolist() == nondominated(rows, d).tolist()

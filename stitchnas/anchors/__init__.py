@@ -1,8 +1,10 @@
 """Anchor families: the adapter base and registry, and one module per timm family.
 
 An adapter cuts a timm model into stem -> blocks -> head modules that share its parameters.
-Importing the package imports every family module, so their adapters register (as timm's
-families do); a new family is one module with one :func:`register_adapter` class.
+The family modules are imported (so their adapters register, as timm's families do) on first use
+of anything but the plain data (:class:`AnchorSpec`, :class:`FeatureSpec`, :func:`stitch_problem`),
+which needs no torch: loading a space does not import torch. A new family is one module with one
+:func:`register_adapter` class.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from .._util import lazy_exports
 _EXPORTS = {
     "ADAPTERS": "_base",
     "AnchorAdapter": "_base",
-    "AnchorSpec": "_base",
+    "AnchorSpec": "_spec",
     "Borrowed": "_base",
     "ConvNeXtAdapter": "convnext",
     "EfficientNetAdapter": "efficientnet",
-    "FeatureSpec": "_base",
-    "LAYOUTS": "_base",
+    "FeatureSpec": "_spec",
+    "LAYOUTS": "_spec",
     "LevitAdapter": "levit",
     "MobileNetV3Adapter": "efficientnet",
     "RegNetAdapter": "regnet",
@@ -30,11 +32,20 @@ _EXPORTS = {
     "list_adapters": "_base",
     "load_checkpoint": "_base",
     "register_adapter": "_base",
-    "stitch_problem": "_base",
+    "stitch_problem": "_spec",
 }
 
 __all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+_lazy_getattr, __dir__ = lazy_exports(__name__, _EXPORTS)
 
-# the families, in registration order (adapter_for tries the last registered first)
-from . import vit, resnet, convnext, regnet, efficientnet, swin, levit  # noqa: E402,F401
+
+def _load_families() -> None:
+    """Import every family module once, so its adapter registers; in registration order
+    (adapter_for tries the last registered first)."""
+    from . import vit, resnet, convnext, regnet, efficientnet, swin, levit  # noqa: F401
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS and _EXPORTS[name] != "_spec":  # adapters, models: every family first
+        _load_families()
+    return _lazy_getattr(name)

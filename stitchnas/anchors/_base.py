@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import types
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from torch import nn
 
 from .._registry import Registry
 from .._util import did_you_mean
-from ..errors import StitchnasError, unreadable_checkpoint
+from ..errors import StitchnasError, nonfinite_tensor, unreadable_checkpoint
 
 __all__ = [
     "AnchorSpec",
@@ -36,113 +35,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class AnchorSpec:
-    """One anchor of a space: a timm architecture, its kwargs, and where its weights come from."""
-
-    name: str
-    model: str
-    kwargs: tuple[tuple[str, Any], ...] = ()
-    checkpoint: str | None = None
-    pretrained: bool = False
-
-    @property
-    def kwargs_dict(self) -> dict[str, Any]:
-        return dict(self.kwargs)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "model": self.model,
-            "kwargs": {k: _jsonable(v) for k, v in self.kwargs},
-            "checkpoint": self.checkpoint,
-            "pretrained": self.pretrained,
-        }
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, tuple):
-        return [_jsonable(x) for x in v]
-    return v
-
-
-LAYOUTS = ("tokens", "nchw", "nhwc")
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """The per-sample shape of features at a block boundary.
-
-    ``layout`` is ``tokens`` (shape (N, C)), ``nchw`` (C, H, W) or ``nhwc`` (H, W, C, Swin's
-    stages). For tokens, ``grid`` is the (H, W) patch grid when the adapter knows it and
-    ``prefix`` the number of leading non-spatial tokens (class, distillation, register tokens),
-    so ``N == prefix + H * W``.
-    """
-
-    layout: str
-    shape: tuple[int, ...]
-    grid: tuple[int, int] | None = None
-    prefix: int = 0
-
-    @property
-    def channels(self) -> int:
-        return self.shape[0] if self.layout == "nchw" else self.shape[-1]
-
-    @property
-    def positions(self) -> int:
-        """Tokens or spatial positions: how many vectors a stitching layer maps per sample."""
-        if self.layout == "tokens":
-            return self.shape[0]
-        return self.shape[-2] * self.shape[-1] if self.layout == "nchw" else self.shape[0] * self.shape[1]
-
-    @property
-    def resolution(self) -> tuple[int, int] | None:
-        """The spatial (H, W) of a feature map or token grid; None for tokens of unknown grid."""
-        if self.layout == "nchw":
-            return (self.shape[1], self.shape[2])
-        if self.layout == "nhwc":
-            return (self.shape[0], self.shape[1])
-        return self.grid
-
-    @property
-    def is_map(self) -> bool:
-        """Whether the features are a plain spatial map (no extra tokens), in any layout."""
-        return self.resolution is not None and self.prefix == 0
-
-    @property
-    def stitch_key(self) -> tuple:
-        """Boundaries with equal keys can be stitched (the stitching layer converts the layout)."""
-        if self.is_map:
-            return ("map", *self.resolution)
-        return ("tokens", self.positions, self.prefix, self.grid)
-
-    def __str__(self) -> str:
-        text = f"{self.layout}{tuple(self.shape)}"
-        if self.layout == "tokens" and self.grid is not None:
-            text += f" grid {self.grid[0]}x{self.grid[1]}" + (f" + {self.prefix}" if self.prefix else "")
-        return text
-
-
-def stitch_problem(src: FeatureSpec, dst: FeatureSpec) -> str | None:
-    """Why features ``src`` cannot feed a stitching layer producing ``dst`` (None: they can).
-
-    Stitching layers map channels position by position and convert between layouts (tokens,
-    NCHW, NHWC); they never resample, so both sides must hold the same positions.
-    """
-    if src.stitch_key == dst.stitch_key:
-        return None
-    if src.is_map and dst.is_map:
-        (h1, w1), (h2, w2) = src.resolution, dst.resolution
-        return (f"spatial resolutions differ ({h1}x{w1} vs {h2}x{w2}); stitching layers do not resample: "
-                "cut and resume at points of equal resolution (rules two_way and snnet_stages map "
-                "stage to stage)")
-    if src.layout == dst.layout == "tokens" or not (src.is_map or dst.is_map):
-        return ("stitching needs the same token grid on both sides (same img_size and patch_size, "
-                "same class/distillation tokens)")
-    seq = src if not src.is_map else dst
-    what = f"{seq.prefix} class/distillation token(s)" if seq.prefix else "no known token grid"
-    return (f"token sequence {seq} has {what} and cannot be laid out as a feature map; stitch "
-            "such anchors only to token models with the same tokens")
+from ._spec import LAYOUTS, AnchorSpec, FeatureSpec, stitch_problem  # noqa: E402,F401 - torch-free
 
 
 def _timm():
@@ -253,6 +146,11 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec) -> None:
     if not isinstance(state, dict):
         raise StitchnasError(f"anchor {spec.name!r}: checkpoint {path} holds no state dict")
     state = {k.removeprefix("module."): v for k, v in state.items()}
+    bad = nonfinite_tensor(state)
+    if bad:
+        raise StitchnasError(f"anchor {spec.name!r}: checkpoint {path} is not usable: tensor {bad} "
+                             "(training diverged or the file is damaged); retrain the anchors "
+                             "(stitchnas train-anchors SPACE, a lower lr) or fix the checkpoint path")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:

@@ -23,7 +23,7 @@ from ..costs import TargetCost, load_target
 from ..fileio import write_json
 from ..optimize import AccuracyTable, Problem, SearchConfig, evaluate_all, search_problem
 from ..space import load_space
-from ..storage import quiet_optuna
+from ..progress import quiet_optuna
 
 __all__ = ["bench_exact", "GENERATED_SPACES"]
 
@@ -60,11 +60,11 @@ def _problem(space, seed: int) -> Problem:
                    constraints=[[] for _ in range(n)], key=f"synthetic{seed:04d}")
 
 
+@quiet_optuna()  # Optuna's verbosity restored after
 def bench_exact(shapes: Sequence[tuple[int, int]] = GENERATED_SPACES, repeats: int = 3,
                 seed: int = 0, out_dir: str | Path | None = None) -> dict[str, Any]:
     """Median of ``repeats`` exact searches per generated space (in memory, then recorded in a
     fresh SQLite file), with the peak Python memory of one."""
-    quiet_optuna()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -26,6 +26,7 @@ import numpy as np
 from ..costs import cpu_name, load_target, target_costs
 from ..fileio import write_json
 from ..optimize import EXACT_LIMIT
+from ..progress import quiet_optuna
 from ..space import load_space
 
 __all__ = ["LARGE_SPACES", "SCALING_SPACES", "bench_large", "synthetic_accuracy"]
@@ -207,6 +208,7 @@ def _scaling(folder: Path, progress: bool | None) -> list[dict[str, Any]]:
     return rows
 
 
+@quiet_optuna()  # Optuna's verbosity restored after
 def bench_large(spaces: Sequence[str] = ("tune", "judge"), seeds: Sequence[int] = (0, 1, 2, 3, 4),
                 trials: int | None = None, scaling: bool = True, encoding: str = "auto",
                 out_dir: str | Path | None = None, progress: bool | None = None) -> dict[str, Any]:
@@ -215,12 +217,10 @@ def bench_large(spaces: Sequence[str] = ("tune", "judge"), seeds: Sequence[int] 
     ``scaling``, the time and memory table. Writes ``large_search.json`` (or
     ``large_search_<space>[_<encoding>].json`` for one space) into ``out_dir``."""
     from ..errors import StitchnasError
-    from ..storage import quiet_optuna
 
     unknown = [s for s in spaces if s not in LARGE_SPACES]
     if unknown:
         raise StitchnasError(f"unknown large space {unknown[0]!r}: choose {', '.join(LARGE_SPACES)}")
-    quiet_optuna()
     report: dict[str, Any] = {"seeds": [int(s) for s in seeds], "reference": "nadir of the exhaustive front "
                               "(10% of each range past its worst corner)", "spaces": {}}
     with tempfile.TemporaryDirectory() as tmp:

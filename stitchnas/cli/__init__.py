@@ -8,6 +8,7 @@ _EXPORTS = {
     "build_parser": "_main",
     "error_text": "_main",
     "main": "_main",
+    "version": "_main",
 }
 
 __all__ = sorted(_EXPORTS)

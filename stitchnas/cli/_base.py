@@ -17,8 +17,8 @@ from ..errors import StitchnasError
 from ..space import DEFAULT_SPACE
 
 __all__ = [
-    "Command", "Parser", "DEFAULT_SPACE", "SPACE_HELP", "add_space_argument", "positive_int",
-    "positive_float", "nonnegative_float", "nonnegative_int", "seed", "fraction", "device", "validate_count", "amount", "measured",
+    "MAX_ERROR_CHARS", "Command", "Parser", "error_text", "DEFAULT_SPACE", "SPACE_HELP", "add_space_argument", "positive_int",
+    "positive_float", "nonnegative_float", "nonnegative_int", "seed", "fraction", "device", "validate_count", "amount", "measured", "trials", "MAX_TRIALS",
     "add_progress_arguments", "progress_mode",
 ]
 
@@ -45,10 +45,29 @@ class Command:
         raise NotImplementedError
 
 
+#: The longest error line printed (characters); a longer message loses its middle (" … "), so
+#: the problem (its start) and the fix (its end) both stay.
+MAX_ERROR_CHARS = 1000
+
+
+def error_text(err: BaseException | str) -> str:
+    """An error message as one bounded line: storage passwords masked, line breaks and other
+    control characters written as escapes (a path may hold a newline), at most
+    :data:`MAX_ERROR_CHARS` long."""
+    from ..storage import scrub_secrets
+
+    text = scrub_secrets(str(err)).strip()
+    text = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    tail = MAX_ERROR_CHARS // 3
+    return f"{text[:MAX_ERROR_CHARS - tail - 3]} … {text[-tail:]}"
+
+
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, the same prefix as every error
-        message = " ".join(str(message).split())
-        self.exit(2, f"stitchnas: error: {message} (see {self.prog} --help)\n")
+    def error(self, message: str) -> None:  # one bounded line, exit 2, the prefix of every error
+        message = " ".join(str(message).split())  # a value may be huge or hold escapes
+        self.exit(2, f"stitchnas: error: {error_text(f'{message} (see {self.prog} --help)')}\n")
 
 
 def add_progress_arguments(parser: argparse.ArgumentParser, top: bool = False) -> None:
@@ -69,8 +88,12 @@ def progress_mode(args: argparse.Namespace) -> str:
 
 def add_space_argument(parser: argparse.ArgumentParser, default: str | None = DEFAULT_SPACE,
                        described: bool = True) -> None:
-    """The optional SPACE positional (a YAML path or a bundled name)."""
-    parser.add_argument("space", nargs="?", default=default, help=SPACE_HELP if described else None)
+    """The optional SPACE positional (a YAML path or a bundled name), its default in its help
+    (None: the command falls back to the default space itself). ``described`` is unused: every
+    argument has help now."""
+    shown = default if default is not None else DEFAULT_SPACE
+    parser.add_argument("space", nargs="?", default=default,
+                        help=f"a space YAML path or bundled name (default: {shown})")
 
 
 def _number(text: str, cast, ok, expected: str, bad_value: str | None = None):
@@ -87,6 +110,17 @@ def _number(text: str, cast, ok, expected: str, bad_value: str | None = None):
 
 def positive_int(text: str) -> int:
     return _number(text, int, lambda v: v >= 1, "a positive integer")
+
+
+#: The most search trials one command may ask for: far beyond any space searched (the exact
+#: search covers 10^4 candidates), yet refused before a study runs for ever.
+MAX_TRIALS = 10 ** 6
+
+
+def trials(text: str) -> int:
+    """A trial budget: an integer in 1..:data:`MAX_TRIALS`."""
+    return _number(text, int, lambda v: 1 <= v <= MAX_TRIALS, "a positive integer",
+                   f"a positive integer up to {MAX_TRIALS:,}")
 
 
 def positive_float(text: str) -> float:
@@ -108,10 +142,17 @@ _DEVICE_RE = re.compile(r"(cpu|cuda|mps|xpu)(:\d+)?")
 
 
 def device(text: str) -> str:
-    """A torch device: cpu, cuda, cuda:N, mps or xpu:N."""
-    if not _DEVICE_RE.fullmatch(text.strip()):
+    """A torch device this machine has: cpu, cuda, cuda:N, mps or xpu:N (checked before any
+    work; torch is imported only for a device other than cpu)."""
+    text = text.strip()
+    if not _DEVICE_RE.fullmatch(text):
         raise argparse.ArgumentTypeError(f"expected a device: cpu, cuda, cuda:N, mps or xpu:N, got {text!r}")
-    return text.strip()
+    from ..errors import device_problem
+
+    problem = device_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def fraction(text: str) -> float:
@@ -151,7 +192,7 @@ def measured(space, path) -> list:
     """The rows of a measurements file of ``space``; an error if it is missing or empty."""
     from ..measure import read_measurements
 
-    if not Path(path).is_file():
+    if not Path(path).exists():  # a folder, FIFO or device exists: the reader says what it is
         raise StitchnasError(f"measurements file {path} does not exist: measure stitches with "
                              f"`stitchnas evaluate {space.name}` (or import published ones)")
     rows = read_measurements(path, space)

@@ -24,7 +24,8 @@ class BenchProfiling(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser, default="deit3_sl_v2", described=False)
-        parser.add_argument("--repeats", type=positive_int, default=3)
+        parser.add_argument("--repeats", type=positive_int, default=3,
+                            help="timed runs of each method; medians are reported (default 3)")
         parser.add_argument("--out", default=BENCH_OUT, help=REPORT_HELP)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -48,9 +49,12 @@ class BenchEvaluate(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser, described=False)
-        parser.add_argument("--images", type=positive_int, default=2000)
-        parser.add_argument("--batch-size", type=positive_int, default=250)
-        parser.add_argument("--repeats", type=positive_int, default=3)
+        parser.add_argument("--images", type=positive_int, default=2000,
+                            help="random images each candidate is evaluated on (default 2000)")
+        parser.add_argument("--batch-size", type=positive_int, default=250,
+                            help="images per forward pass (default 250)")
+        parser.add_argument("--repeats", type=positive_int, default=3,
+                            help="timed runs of each method; medians are reported (default 3)")
         parser.add_argument("--out", default=BENCH_OUT, help=REPORT_HELP)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -73,12 +77,17 @@ class BenchPredictors(Command):
     name = "predictors"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--table", action="append", required=True, metavar="SPACE=MEASUREMENTS")
-        parser.add_argument("--predictors", default="flops,gp,extra_trees,random_forest,route,auto")
-        parser.add_argument("--train-fraction", type=fraction, default=0.2)
-        parser.add_argument("--repeats", type=positive_int, default=20)
-        parser.add_argument("--seed", type=seed, default=0)
-        parser.add_argument("--out", default=BENCH_OUT)
+        parser.add_argument("--table", action="append", required=True, metavar="SPACE=MEASUREMENTS",
+                            help="a space and a measurements file of it; repeat for several tables")
+        parser.add_argument("--predictors", default="flops,gp,extra_trees,random_forest,route,auto",
+                            help="comma-separated predictor names (default: %(default)s)")
+        parser.add_argument("--train-fraction", type=fraction, default=0.2,
+                            help="share of each table every split fits on (default 0.2)")
+        parser.add_argument("--repeats", type=positive_int, default=20,
+                            help="random splits averaged per table (default 20)")
+        parser.add_argument("--seed", type=seed, default=0,
+                            help="seed of the first split (split i uses seed + i; default 0)")
+        parser.add_argument("--out", default=BENCH_OUT, help="folder for predictors.json")
 
     def run(self, args: argparse.Namespace) -> int:
         from ..fileio import write_json
@@ -110,11 +119,13 @@ class BenchPredictSpeed(Command):
     name = "predict-speed"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--predictor", default="auto")
+        parser.add_argument("--predictor", default="auto", help="the predictor timed (default auto)")
         parser.add_argument("--spaces", default="snnet_v2_12x24,two_way_8x24",
                             help="comma-separated generated spaces (snnet_v2_12x24: 134, two_way_8x24: 100,472)")
-        parser.add_argument("--repeats", type=positive_int, default=3)
-        parser.add_argument("--seed", type=seed, default=0)
+        parser.add_argument("--repeats", type=positive_int, default=3,
+                            help="timed fits per space; medians are reported (default 3)")
+        parser.add_argument("--seed", type=seed, default=0,
+                            help="seed of the synthetic accuracies (repeat i uses seed + i; default 0)")
         parser.add_argument("--out", default=BENCH_OUT, help=REPORT_HELP)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -143,12 +154,15 @@ class BenchActive(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser, described=False)
         parser.add_argument("--measurements", required=True, help="a table with every candidate measured")
-        parser.add_argument("--predictor", default="gp")
-        parser.add_argument("--start", type=positive_int, default=4)
-        parser.add_argument("--stop", type=positive_int, default=32)
-        parser.add_argument("--step", type=positive_int, default=4)
-        parser.add_argument("--seeds", type=positive_int, default=10)
-        parser.add_argument("--out", default=BENCH_OUT)
+        parser.add_argument("--predictor", default="gp", help="the predictor suggest uses (default gp)")
+        parser.add_argument("--start", type=positive_int, default=4, help="stitches measured first (default 4)")
+        parser.add_argument("--stop", type=positive_int, default=32,
+                            help="stitches measured at the end (default 32)")
+        parser.add_argument("--step", type=positive_int, default=4,
+                            help="stitches added per round (default 4)")
+        parser.add_argument("--seeds", type=positive_int, default=10,
+                            help="runs averaged, seeds 0..N-1 (default 10)")
+        parser.add_argument("--out", default=BENCH_OUT, help="folder for the JSON and PNG report")
 
     def run(self, args: argparse.Namespace) -> int:
         from ..bench import bench_active
@@ -175,11 +189,13 @@ class BenchLatency(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser, default="deit_tsb_2way", described=False)
         parser.add_argument("--target", default="cpu", help="target YAML path or bundled name (default: cpu)")
-        parser.add_argument("--repeats", type=positive_int, default=30)
-        parser.add_argument("--warmup", type=nonnegative_int, default=5)
+        parser.add_argument("--repeats", type=positive_int, default=30,
+                            help="timed runs per piece; the 10th percentile is kept (default 30)")
+        parser.add_argument("--warmup", type=nonnegative_int, default=5, help="untimed runs first (default 5)")
         parser.add_argument("--validate", type=validate_count, default=24, metavar="K",
                             help="candidates timed end to end (default 24; 'all' measures every one)")
-        parser.add_argument("--seed", type=seed, default=0)
+        parser.add_argument("--seed", type=seed, default=0,
+                            help="seed choosing the --validate candidates (default 0)")
         parser.add_argument("--out", default=BENCH_OUT, help=REPORT_HELP)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -215,12 +231,17 @@ class BenchSearch(Command):
                                                    "results/SPACE/measurements.jsonl)")
         parser.add_argument("--train-fraction", type=fraction, default=0.2,
                             help="share of stitches the search may know as measured (default 0.2; 1: all)")
-        parser.add_argument("--trials", type=positive_int, default=100)
+        parser.add_argument("--trials", type=positive_int, default=100,
+                            help="trials per search (default 100)")
         parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds (split and sampler)")
-        parser.add_argument("--samplers", default="nsga2,tpe,random")
-        parser.add_argument("--target", default="flops_budget")
-        parser.add_argument("--objectives", default="acc1,flops")
-        parser.add_argument("--predictor", default="auto")
+        parser.add_argument("--samplers", default="nsga2,tpe,random",
+                            help="comma-separated samplers compared (default nsga2,tpe,random)")
+        parser.add_argument("--target", default="flops_budget",
+                            help="hardware target, YAML path or bundled name (default flops_budget)")
+        parser.add_argument("--objectives", default="acc1,flops",
+                            help="comma-separated objectives (default acc1,flops)")
+        parser.add_argument("--predictor", default="auto",
+                            help="predicts the accuracies the search may not know (default auto)")
         parser.add_argument("--measure-anchors", action="store_true", help="the measured share always "
                             "holds the anchors (as when they were trained first)")
         parser.add_argument("--choose", choices=("random", "anchors", "suggest"), default="random",
@@ -266,8 +287,10 @@ class BenchExact(Command):
     name = "exact"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--repeats", type=positive_int, default=3)
-        parser.add_argument("--seed", type=seed, default=0)
+        parser.add_argument("--repeats", type=positive_int, default=3,
+                            help="searches per space; medians are reported (default 3)")
+        parser.add_argument("--seed", type=seed, default=0,
+                            help="seed of the synthetic accuracies and costs (default 0)")
         parser.add_argument("--max-anchors", type=positive_int, default=8,
                             help="skip the generated spaces of more anchors (8: up to 100,472 candidates)")
         parser.add_argument("--out", default=BENCH_OUT, help=REPORT_HELP)
@@ -324,9 +347,12 @@ class BenchSwitchable(Command):
                             help="front.json measured for size only (e.g. a DeiT-Ti/S/B front)")
         parser.add_argument("--allow-random-weights", action="store_true",
                             help="anchors without weights are randomly initialised (size checks)")
-        parser.add_argument("--repeats", type=positive_int, default=30)
-        parser.add_argument("--switches", type=positive_int, default=10000)
-        parser.add_argument("--threads", type=positive_int, default=1)
+        parser.add_argument("--repeats", type=positive_int, default=30,
+                            help="timed forwards per member; the median is reported (default 30)")
+        parser.add_argument("--switches", type=positive_int, default=10000,
+                            help="random switches timed; the median is reported (default 10000)")
+        parser.add_argument("--threads", type=positive_int, default=1,
+                            help="torch threads while timing (default 1)")
         parser.add_argument("--out", default=BENCH_OUT, help=REPORT_HELP)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -395,9 +421,40 @@ class BenchLarge(Command):
         return 0
 
 
+class BenchStartup(Command):
+    """start-up time of --help, --version, query, predictors, spaces and targets (fresh processes),
+    and which heavy packages each imports"""
+
+    name = "startup"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--space", default="fmnist_vit_2way",
+                            help="the space of a saved front to query (default fmnist_vit_2way)")
+        parser.add_argument("--target", default="cpu", help="the target of that front (default cpu)")
+        parser.add_argument("--repeats", type=positive_int, default=7,
+                            help="timed runs per command after one warm-up; median and min are "
+                                 "reported (default 7)")
+        parser.add_argument("--out", default=BENCH_OUT, help="folder for startup.json")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..bench import bench_startup
+
+        r = bench_startup(space=args.space, target=args.target, repeats=args.repeats,
+                          out_dir=Path(args.out))
+        print(f"{'command':<28} {'median_s':>8} {'min_s':>6} {'cpu_s':>6}  heavy imports")
+        py = r["python"]
+        print(f"{py['command']:<28} {py['median_s']:>8.3f} {py['min_s']:>6.3f} {py['cpu_median_s']:>6.3f}")
+        for row in r["rows"]:
+            print(f"{row['command']:<28} {row['median_s']:>8.3f} {row['min_s']:>6.3f} "
+                  f"{row['cpu_median_s']:>6.3f}  {', '.join(row['heavy_imports']) or 'none'}")
+        print(f"# median of {r['repeats']} runs each on {r['cpu']} ({r['cpu_count']} cores, load "
+              f"average {r['load_average_1min']}); wrote {Path(args.out) / 'startup.json'}")
+        return 0 if not any(row["heavy_imports"] for row in r["rows"]) else 1
+
+
 class Bench(Command):
     """benchmarks (commands, not tests)"""
 
     name = "bench"
     subcommands = (BenchProfiling, BenchEvaluate, BenchPredictors, BenchPredictSpeed, BenchActive, BenchLatency,
-                   BenchSearch, BenchExact, BenchPrior, BenchSwitchable, BenchLarge)
+                   BenchSearch, BenchExact, BenchPrior, BenchSwitchable, BenchLarge, BenchStartup)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from ..errors import StitchnasError
 from ..objectives import LIMIT_KEYS, limit_help
 from ._base import Command, DEFAULT_SPACE, add_space_argument, amount, nonnegative_int, positive_int
 
@@ -49,17 +47,10 @@ class Query(Command):
         parser.add_argument("--format", choices=("table", "jsonl"), default="table", help="for --list")
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..fronts import NothingFits, load_front
+        from .._verbs import front_of  # what stitchnas.query reads: the same front, the same checks
+        from ..fronts import NothingFits
 
-        if args.model:
-            from ..network import read_front_model
-            from ..fronts import Front
-
-            doc = read_front_model(args.model, front=args.front)  # refuses another front version
-            front = Front.from_json(doc["front"], path=args.model)
-        else:
-            space = args.space if args.space is not None or args.front else DEFAULT_SPACE
-            front = load_front(space, target=args.target, path=args.front)  # no space check for --front
+        front = front_of(args.space, args.target, args.front, args.model)
         limits = budgets(args)
         try:
             if not args.list:
@@ -110,7 +101,7 @@ class Query(Command):
 
 
 class Export(Command):
-    """write one stitch as a standalone TorchScript/ONNX file, or the whole front as one
+    """write one stitch as a standalone file (torch.export .pt2, ONNX, TorchScript), or the whole front as one
     switchable model (--switchable)"""
 
     name = "export"
@@ -124,8 +115,9 @@ class Export(Command):
         parser.add_argument("--checkpoint", help="stitched checkpoint (default: results/SPACE/stitched.pt "
                                                  "if present)")
         parser.add_argument("--out", help="output path without suffix (default: "
-                                          "results/SPACE/export/SPACE_idN); .pt/.onnx are added")
-        parser.add_argument("--format", help="comma-separated: torchscript, onnx (default: both; ONNX is "
+                                          "results/SPACE/export/SPACE_idN); .pt2/.onnx/.pt are added")
+        parser.add_argument("--format", help="comma-separated: pt2 (torch.export), onnx, torchscript "
+                                             "(deprecated by torch) (default: pt2,onnx; ONNX is "
                                              "skipped with a note when its exporter is not installed); "
                                              "with --switchable: bundle, torchscript (default: both)")
         parser.add_argument("--switchable", action="store_true",
@@ -134,54 +126,33 @@ class Export(Command):
         parser.add_argument("--allow-random-weights", action="store_true",
                             help="export anchors without weights (random) or untrained stitching "
                                  "layers: for size and speed checks only")
-        parser.add_argument("--batch-size", type=positive_int, default=1, help="fixed input batch size")
+        parser.add_argument("--batch-size", type=positive_int, default=1, help="example batch size (pt2 and ONNX "
+                            "take any batch; TorchScript and --switchable are fixed to it)")
         parser.add_argument("--device", default="cpu", help="cpu, cuda, ...")
 
     def run(self, args: argparse.Namespace) -> int:
         import warnings
 
-        from ..fronts import NothingFits, load_front
-        from ..network import (build_model, check_weights, describe_sources, export_model,
-                               resolve_candidate, weights_sources)
-        from ..paths import export_dir
+        from .._verbs import export_details  # stitchnas.export: the same function
+        from ..fronts import NothingFits
+        from ..network import describe_sources
+
+        if args.switchable:
+            return self.run_switchable(args)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                done = export_details(args.space, **export_kwargs(args))
+        except NothingFits as err:
+            print(f"stitchnas: nothing fits: {err}", file=sys.stderr)
+            return 1
+        for w in caught:
+            if "skipped ONNX" in str(w.message) or issubclass(w.category, FutureWarning):
+                print(f"stitchnas: note: {w.message}", file=sys.stderr)
         from ..space import load_space
 
         space = load_space(args.space or DEFAULT_SPACE)
-        limits = budgets(args)
-        if args.switchable:
-            return self.run_switchable(args, space, limits)
-        point = None
-        if args.id is not None or args.route is not None:
-            if limits or args.front:
-                raise StitchnasError("budget flags and --front pick a stitch from a front: drop them, "
-                                     "or drop --id/--route")
-            cand = resolve_candidate(space, args.id if args.id is not None else args.route)
-        else:
-            front = load_front(space, target=args.target, path=args.front)
-            try:
-                point = front.best(**limits)
-            except NothingFits as err:
-                print(f"stitchnas: nothing fits: {err}", file=sys.stderr)
-                return 1
-            cand = resolve_candidate(space, point)
-        checkpoint = default_checkpoint(args, space, stitched=not cand.is_anchor,
-                                        what=f"stitch {cand.id} ({space.describe(cand.route)})")
-        formats = [f for f in (args.format or "torchscript,onnx").split(",") if f.strip()]
-        out = Path(args.out) if args.out else export_dir(space.name) / f"{space.name}_id{cand.id}"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # untrained layers: refused below unless allowed
-            module = build_model(space, cand, checkpoint, device=args.device)
-        sources = weights_sources(space, checkpoint)
-        check_weights(space, sources, cand.route.anchors, not cand.is_anchor, args.allow_random_weights)
-        meta = {"space": space.name, "space_hash": space.content_hash, "id": cand.id,
-                "route": cand.route.to_json(), "weights": sources}
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            paths = export_model(module, out, space.input_size, batch_size=args.batch_size,
-                                 formats=formats, metadata=meta)
-        for w in caught:
-            if "skipped ONNX" in str(w.message):
-                print(f"stitchnas: note: {w.message}", file=sys.stderr)
+        cand, point, sources, paths = space.candidate(done.id), done.point, done.weights, done.paths
         shape = [args.batch_size, *space.input_size]
         chosen = (f"; on the front for target {args.target}: acc1 {point.acc1:.2f}% ({point.acc1_source})"
                   if point is not None else "")
@@ -189,40 +160,27 @@ class Export(Command):
               f"{chosen}; weights: "
               f"{describe_sources(sources, cand.route.anchors, stitched=not cand.is_anchor)}")
         for p in paths:
-            kind = "TorchScript" if p.suffix == ".pt" else "ONNX"
-            print(f"wrote {p} ({kind}, input {shape})")
+            kind = {".pt": "TorchScript", ".pt2": "torch.export program, batch dynamic; load with "
+                    "stitchnas.network.load_exported"}.get(p.suffix, "ONNX, batch dynamic")
+            size = shape if p.suffix == ".pt" else ["batch", *shape[1:]]
+            print(f"wrote {p} ({kind}, input {size})".replace("'", ""))
         return 0
 
-    def run_switchable(self, args: argparse.Namespace, space, limits: dict) -> int:
-        """``export --switchable``: the front's members (within ``limits``) as one model."""
-        from dataclasses import replace
+    def run_switchable(self, args: argparse.Namespace) -> int:
+        """``export --switchable``: the front's members (within the limits) as one model."""
+        from .._verbs import export_details
+        from ..fronts import NothingFits
+        from ..network import describe_sources
+        from ..space import load_space
 
-        from ..fronts import NothingFits, load_front
-        from ..network import describe_sources, export_front, weights_sources
-        from ..paths import export_dir
-
-        if args.id is not None or args.route is not None:
-            raise StitchnasError("--switchable exports a whole front: drop --id/--route (budget flags "
-                                 "keep the members within them)")
-        front = load_front(space, target=args.target, path=args.front)
-        if limits:
-            try:
-                front.best(**limits)  # nothing fits: exit 1 naming the cheapest member
-            except NothingFits as err:
-                print(f"stitchnas: nothing fits: {err}", file=sys.stderr)
-                return 1
-            front = replace(front, members=tuple(front.fits(**limits)))
+        try:
+            done = export_details(args.space, **export_kwargs(args))
+        except NothingFits as err:  # nothing fits: exit 1 naming the cheapest member
+            print(f"stitchnas: nothing fits: {err}", file=sys.stderr)
+            return 1
+        space, front, sources, paths = load_space(args.space or DEFAULT_SPACE), done.front, done.weights, done.paths
         stitched = any(m.route.num_stitches for m in front.members)
-        checkpoint = default_checkpoint(args, space, stitched, f"the front of {space.name} for "
-                                        f"target {front.target!r}")
-        formats = [f for f in (args.format or "bundle,torchscript").split(",") if f.strip()]
-        out = (Path(args.out) if args.out
-               else export_dir(space.name) / f"{space.name}_{front.target}_front")
-        paths = export_front(front, out, space=space, checkpoint=checkpoint, formats=formats,
-                             batch_size=args.batch_size, allow_random_weights=args.allow_random_weights,
-                             device=args.device)
         anchors = {a for m in front.members for a in m.route.anchors}
-        sources = weights_sources(space, checkpoint)
         print(f"exported the front of {space.name} for target {front.target!r} as one switchable "
               f"model: {len(front.members)} members (ids {', '.join(str(m.id) for m in front.members)})"
               f"; weights: {describe_sources(sources, anchors, stitched)}")
@@ -234,19 +192,10 @@ class Export(Command):
         return 0
 
 
-def default_checkpoint(args: argparse.Namespace, space, stitched: bool, what: str) -> str | None:
-    """--checkpoint, else results/SPACE/stitched.pt when present; an error when ``stitched``
-    needs one and there is none (unless --allow-random-weights)."""
-    from ..paths import checkpoint_path
-
-    if args.checkpoint is not None:
-        return args.checkpoint
-    default = checkpoint_path(space.name)
-    if default.is_file():
-        return str(default)
-    if stitched and not args.allow_random_weights:
-        raise StitchnasError(
-            f"{what} needs trained stitching layers but there is no checkpoint at {default}: train "
-            f"one with `stitchnas train {space.name}` or pass --checkpoint"
-        )
-    return None
+def export_kwargs(args: argparse.Namespace) -> dict:
+    """``stitchnas export``'s options as :func:`stitchnas.export`'s keyword arguments (the same
+    names)."""
+    return {"id": args.id, "route": args.route, "target": args.target, "front": args.front,
+            "checkpoint": args.checkpoint, "out": args.out, "format": args.format,
+            "switchable": args.switchable, "allow_random_weights": args.allow_random_weights,
+            "batch_size": args.batch_size, "device": args.device, **budgets(args)}

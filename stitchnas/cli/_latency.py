@@ -19,8 +19,9 @@ class ProfileLatency(Command):
         add_space_argument(parser)
         parser.add_argument("--target", required=True, help="a target YAML path or bundled name "
                                                             "(stitchnas targets)")
-        parser.add_argument("--repeats", type=positive_int, default=30, help="timed runs per piece "
-                                                                             "(median kept; default 30)")
+        parser.add_argument("--repeats", type=positive_int, default=30, help="timed runs per piece; "
+                            "its 10th percentile is the latency (median and 90th percentile are kept "
+                            "in the table too; default 30)")
         parser.add_argument("--warmup", type=nonnegative_int, default=5,
                             help="untimed runs first (default 5)")
         parser.add_argument("--validate", type=validate_count, default=0, metavar="K",

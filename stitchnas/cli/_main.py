@@ -10,7 +10,7 @@ import sys
 from typing import Sequence
 
 from ..errors import StitchnasError
-from ._base import Command, Parser, add_progress_arguments, progress_mode
+from ._base import MAX_ERROR_CHARS, Command, Parser, add_progress_arguments, error_text, progress_mode
 from ._bench import Bench
 from ._fronts import Export, Query
 from ._latency import ProfileLatency
@@ -19,7 +19,7 @@ from ._predict import Predict, PredictorCV, Predictors, Suggest
 from ._search import Run, Search
 from ._spaces import Enumerate, Spaces, Targets
 
-__all__ = ["COMMANDS", "MAX_ERROR_CHARS", "build_parser", "error_text", "main"]
+__all__ = ["COMMANDS", "MAX_ERROR_CHARS", "build_parser", "error_text", "main", "version"]
 
 #: Every verb, in the order ``stitchnas --help`` lists them.
 COMMANDS: tuple[type[Command], ...] = (
@@ -41,31 +41,49 @@ def _add_commands(parser: argparse.ArgumentParser, commands: Sequence[type[Comma
             p.set_defaults(func=command.run)
 
 
+def version() -> str:
+    """The installed distribution's version (``importlib.metadata``), else ``stitchnas.__version__``
+    (a source checkout that is not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("stitchnas")
+    except PackageNotFoundError:
+        from .. import __version__
+
+        return __version__
+
+
+class _Version(argparse.Action):
+    """``--version``: print ``stitchnas VERSION`` and exit 0 (looked up only when asked)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"stitchnas {version()}")
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="stitchnas", description="Neural architecture search over stitch space. "
                     "Progress goes to stderr (bars on a terminal); results to stdout.")
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     add_progress_arguments(parser, top=True)
     _add_commands(parser, COMMANDS, dest="command")
     return parser
 
 
-#: The longest error line printed (characters); a longer message loses its middle (" … "), so
-#: the problem (its start) and the fix (its end) both stay.
-MAX_ERROR_CHARS = 1000
+def _ignore_file_size_signal() -> None:
+    """Past ``ulimit -f`` a write fails with EFBIG (one line) instead of SIGXFSZ killing us."""
+    import signal
 
-
-def error_text(err: BaseException) -> str:
-    """An error message as one bounded line: storage passwords masked, line breaks and other
-    control characters written as escapes (a path may hold a newline), at most
-    :data:`MAX_ERROR_CHARS` long."""
-    from ..storage import scrub_secrets
-
-    text = scrub_secrets(str(err)).strip()
-    text = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
-    if len(text) <= MAX_ERROR_CHARS:
-        return text
-    tail = MAX_ERROR_CHARS // 3
-    return f"{text[:MAX_ERROR_CHARS - tail - 3]} … {text[-tail:]}"
+    if hasattr(signal, "SIGXFSZ"):
+        try:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        except ValueError:  # not the main thread (a library caller's worker)
+            pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,10 +92,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..progress import configure
 
     configure(progress_mode(args))
+    _ignore_file_size_signal()
     try:
         return args.func(args)
     except StitchnasError as err:
         print(f"stitchnas: error: {error_text(err)}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a write that failed outside fileio's writers: still one line
+        from ..fileio import is_write_error, write_error
+
+        if not is_write_error(err):
+            raise  # not a failed write: a bug, shown as such
+        print(f"stitchnas: error: {error_text(write_error(err, err.filename))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

@@ -28,10 +28,12 @@ def add_training_arguments(parser: argparse.ArgumentParser, anchors: bool = Fals
     at least one epoch, as zero would replace trained anchors with untrained weights)."""
     add_space_argument(parser)
     add_dataset_arguments(parser)
-    parser.add_argument("--epochs", type=positive_int if anchors else nonnegative_int)
-    parser.add_argument("--batch-size", type=positive_int)
+    parser.add_argument("--epochs", type=positive_int if anchors else nonnegative_int,
+                        help="training epochs (default: the space's training section)")
+    parser.add_argument("--batch-size", type=positive_int,
+                        help="training batch size (default: the space's training section)")
     parser.add_argument("--lr", type=positive_float, help="learning rate (a finite number > 0)")
-    parser.add_argument("--seed", type=seed)
+    parser.add_argument("--seed", type=seed, help="training seed (default: the space's training section, else 0)")
     parser.add_argument("--train-subset", type=positive_int, help="train on N samples (quick mode)")
     parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:0, ...")
 
@@ -48,6 +50,11 @@ def data_spec(args: argparse.Namespace, space):
         )
     if Path(name).is_dir():
         name, root = "imagefolder", name
+    if name == "imagefolder":  # timm's transforms with the first anchor's data config
+        from ..measure import anchor_data_config
+
+        return DataSpec(name=name, root=root, input_size=tuple(space.input_size),
+                        data_config=anchor_data_config(space))
     return DataSpec(name=name, root=root, input_size=tuple(space.input_size))
 
 
@@ -58,7 +65,8 @@ class TrainAnchors(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_training_arguments(parser, anchors=True)
-        parser.add_argument("--val-subset", type=positive_int)
+        parser.add_argument("--val-subset", type=positive_int,
+                            help="report accuracy on N validation images (default: all)")
         parser.add_argument("--only-missing", action="store_true",
                             help="skip anchors whose checkpoint exists")
 
@@ -87,7 +95,8 @@ class Train(Command):
         parser.add_argument("--rank", type=positive_int, help="low-rank stitching layers of this rank")
         parser.add_argument("--finetune-anchors", action="store_true", help="train the anchors too")
         parser.add_argument("--distill", action="store_true", help="distil from the largest anchor")
-        parser.add_argument("--max-steps", type=positive_int)
+        parser.add_argument("--max-steps", type=positive_int,
+                            help="stop after N optimizer steps in all (quick checks)")
         parser.add_argument("--out", help="checkpoint path (default: results/SPACE/stitched.pt)")
         parser.add_argument("--no-resume", action="store_true", help="start over even if --out exists")
 
@@ -120,7 +129,8 @@ class Evaluate(Command):
         parser.add_argument("--checkpoint", help="stitched checkpoint (default: results/SPACE/stitched.pt)")
         add_dataset_arguments(parser)
         parser.add_argument("--val-subset", type=positive_int, help="measure on N validation images")
-        parser.add_argument("--batch-size", type=positive_int, default=256)
+        parser.add_argument("--batch-size", type=positive_int, default=256,
+                            help="images per forward pass (default 256)")
         which = parser.add_mutually_exclusive_group()
         which.add_argument("--ids", help="comma-separated ids or ranges, e.g. 3,7,10-12")
         which.add_argument("--sample", type=positive_int, help="K distinct ids drawn with --seed")
@@ -131,8 +141,8 @@ class Evaluate(Command):
         parser.add_argument("--seed", type=seed, help="seed for --sample (default 0)")
         parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:0, ...")
         parser.add_argument("--storage", help="share the work with other `evaluate` workers through this "
-                            "Optuna storage (postgresql://..., a .db or .journal file): each id is measured "
-                            "once by one of them")
+                            "Optuna storage (postgresql://..., a .db file, a .journal file or "
+                            "journal:PATH): each id is measured once by one of them")
         parser.add_argument("--study-name", help="with --storage: the work queue's study (default: derived "
                             "from the space, dataset, checkpoint and ids)")
         parser.add_argument("--chunk", type=positive_int, default=8, help="with --storage: ids a worker "
@@ -170,6 +180,9 @@ class Evaluate(Command):
         spec = dataclasses.replace(data_spec(args, space), val_subset=args.val_subset)
         if out.exists():
             read_measurements(out, space)  # fail before measuring if --out is broken or another space's
+        from ..fileio import check_writable
+
+        check_writable(out, "measurements file")  # fail before measuring if --out cannot be written
         net = load_network(space, checkpoint)
         if checkpoint is None:
             checkpoint = ANCHOR_WEIGHTS
@@ -238,14 +251,15 @@ class ImportSnnet(Command):
         parser.add_argument("--out", required=True, help="measurements file to write (merged by id)")
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..measure import import_snnet, mismatch_lines, write_measurements
+        from .._verbs import import_snnet  # stitchnas.import_snnet: the same function
+        from ..measure import mismatch_lines, read_measurements
         from ..space import load_space
 
         space = load_space(args.space)
-        result = import_snnet(args.file, space)
+        result = import_snnet(args.file, space, out=args.out)
         for line in mismatch_lines(result):
             print(f"stitchnas: {line}", file=sys.stderr)
-        merged = write_measurements(args.out, result.rows)
+        merged = read_measurements(args.out, space)
         print(f"imported {len(result.rows)} published rows of {space.name} from {args.file} into "
               f"{args.out} ({len(merged)} in the file); flops/params from our profile, "
               f"{len(result.mismatches)} flop disagreement(s)")
@@ -261,7 +275,8 @@ class Study(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_training_arguments(parser)
         parser.add_argument("--anchor-epochs", type=positive_int, help="epochs for anchors that are missing")
-        parser.add_argument("--val-subset", type=positive_int)
+        parser.add_argument("--val-subset", type=positive_int,
+                            help="measure every stitch on N validation images (default: all)")
 
     def run(self, args: argparse.Namespace) -> int:
         from ..measure import AnchorTrainConfig, StitchTrainConfig, config_from_space

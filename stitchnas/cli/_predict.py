@@ -7,7 +7,7 @@ import json
 
 from ._base import Command, add_space_argument, fraction, measured, nonnegative_float, positive_int, seed
 
-__all__ = ["PredictorCV", "Predict", "Suggest", "Predictors"]
+__all__ = ["PredictorCV", "Predict", "Suggest", "Predictors", "BUILTIN_PREDICTORS", "predictor_rows"]
 
 
 class PredictorCV(Command):
@@ -19,11 +19,14 @@ class PredictorCV(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser, described=False)
         parser.add_argument("--measurements", required=True, help="a measurements file of the space")
-        parser.add_argument("--train-fraction", type=fraction, default=0.2)
-        parser.add_argument("--repeats", type=positive_int, default=20)
+        parser.add_argument("--train-fraction", type=fraction, default=0.2,
+                            help="share of the measured rows each split fits on (default 0.2)")
+        parser.add_argument("--repeats", type=positive_int, default=20,
+                            help="random splits averaged (default 20)")
         parser.add_argument("--predictor", default="auto",
                             help="a name (stitchnas predictors), or module:Class")
-        parser.add_argument("--seed", type=seed, default=0)
+        parser.add_argument("--seed", type=seed, default=0,
+                            help="seed of the first split (split i uses seed + i; default 0)")
         parser.add_argument("--json", action="store_true", help="also print the report as one JSON line")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -53,32 +56,22 @@ class Predict(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser, described=False)
-        parser.add_argument("--measurements", required=True)
-        parser.add_argument("--predictor", default="auto")
-        parser.add_argument("--seed", type=seed, default=0)
+        parser.add_argument("--measurements", required=True, help="a measurements file of the space")
+        parser.add_argument("--predictor", default="auto",
+                            help="a name (stitchnas predictors), or module:Class (default auto)")
+        parser.add_argument("--seed", type=seed, default=0, help="the predictor's random_state (default 0)")
         parser.add_argument("--out", required=True, help="JSONL: id, route, acc1_pred, acc1_std, measured")
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..fileio import atomic_write
-        from ..predict import fit_on_measured
-        from ..space import load_space
+        from .._verbs import predict_details  # stitchnas.predict_candidates: the same function
 
-        space = load_space(args.space)
-        rows = measured(space, args.measurements)
-        fit = fit_on_measured(space, rows, args.predictor, random_state=args.seed)
-        stitches = fit.stitches
-        mean, std = fit.predict()
-        known = {m.id for m in rows}
-        with atomic_write(args.out) as fh:
-            for i, st in enumerate(stitches):
-                fh.write(json.dumps({"id": st.id, "route": st.route.to_json(),
-                                     "acc1_pred": round(float(mean[i]), 4),
-                                     "acc1_std": None if std is None else round(float(std[i]), 4),
-                                     "measured": st.id in known}) + "\n")
+        rows, fit, measured_rows, space = predict_details(
+            args.space, measurements=args.measurements, predictor=args.predictor, seed=args.seed,
+            out=args.out)
         chosen = fit.chosen
-        print(f"predicted top-1 of {len(stitches)} candidates of {space.name} with {args.predictor}"
+        print(f"predicted top-1 of {len(rows)} candidates of {space.name} with {args.predictor}"
               + (f" (chose {chosen})" if chosen else "")
-              + f", fitted on {len(rows)} measured; wrote {args.out}")
+              + f", fitted on {measured_rows} measured; wrote {args.out}")
         return 0
 
 
@@ -89,18 +82,22 @@ class Suggest(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser, described=False)
-        parser.add_argument("--measurements", required=True)
-        parser.add_argument("--k", type=positive_int, default=8)
-        parser.add_argument("--predictor", default="auto")
-        parser.add_argument("--cost", choices=("flops", "params"), default="flops")
+        parser.add_argument("--measurements", required=True, help="a measurements file of the space")
+        parser.add_argument("--k", type=positive_int, default=8, help="stitches to suggest (default 8)")
+        parser.add_argument("--predictor", default="auto",
+                            help="a name (stitchnas predictors), or module:Class (default auto)")
+        parser.add_argument("--cost", choices=("flops", "params"), default="flops",
+                            help="the cost axis of the front (default flops)")
         parser.add_argument("--acquisition", choices=("pareto", "optimistic"), default="pareto",
                             help="pareto: probability of being on the front, from posterior samples; "
                                  "optimistic: hypervolume gain at mean + kappa * std")
         parser.add_argument("--kappa", type=nonnegative_float, default=1.0,
                             help="pareto: scale of the posterior spread (0: the predicted front); "
                                  "optimistic: mean + kappa * std")
-        parser.add_argument("--seed", type=seed, default=0)
-        parser.add_argument("--format", choices=("table", "jsonl"), default="table")
+        parser.add_argument("--seed", type=seed, default=0,
+                            help="seed of the predictor and the posterior samples (default 0)")
+        parser.add_argument("--format", choices=("table", "jsonl"), default="table",
+                            help="table (default) or one JSON object per suggestion")
 
     def run(self, args: argparse.Namespace) -> int:
         from ..predict import suggest
@@ -124,16 +121,60 @@ class Suggest(Command):
         return 0
 
 
+#: The predictors stitchnas registers itself (stitchnas.predict), listed without importing
+#: scikit-learn; a test keeps it equal to the registry.
+BUILTIN_PREDICTORS = {
+    "auto": "the default: route, unless FLOPs alone already rank the measured stitches (cross-validated)",
+    "extra_trees": "extra trees on structural stitch features; std: the trees' spread",
+    "flops": "isotonic fit of top-1 on log-FLOPs: the baseline every predictor must beat",
+    "gp": "Gaussian process on stitch features (mean and std)",
+    "prior": "the anchors' top-1 interpolated (no stitch measured)",
+    "random_forest": "random forest on structural stitch features; std: the trees' spread",
+    "route": "extra trees and a ridge line on relative route features, averaged",
+}
+ENTRY_POINT_GROUP = "stitchnas.predictors"
+
+
+def predictor_rows(pattern: str = "*") -> list[dict]:
+    """Name, source and description of every predictor matching ``pattern``: the built-ins,
+    those registered in this process (if stitchnas.predict is loaded) and installed entry points
+    (listed by name, not loaded)."""
+    import fnmatch
+    import sys
+    from importlib.metadata import entry_points
+
+    rows = {n: {"name": n, "source": "built-in", "about": about}
+            for n, about in BUILTIN_PREDICTORS.items()}
+    loaded = sys.modules.get("stitchnas.predict._predictors")
+    if loaded is not None:  # registered by this process's code: listed too
+        for n in loaded.PREDICTORS.names():
+            rows.setdefault(n, {"name": n, "source": "registered", "about": ""})
+    try:
+        eps = list(entry_points(group=ENTRY_POINT_GROUP))
+    except Exception:  # noqa: BLE001 - a broken installed distribution must not break listing
+        eps = []
+    for ep in eps:
+        rows.setdefault(ep.name, {"name": ep.name, "source": "entry point", "about": ep.value})
+    return [rows[n] for n in sorted(rows) if fnmatch.fnmatch(n, pattern)]
+
+
 class Predictors(Command):
-    """list predictors (built-in, registered, entry points)"""
+    """list predictors: built-in, registered and installed entry points (--format json for
+    scripts)"""
 
     name = "predictors"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("pattern", nargs="?", default="*")
+        from ._spaces import add_format_argument
+
+        parser.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'gp*'")
+        add_format_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..predict import list_predictors
-
-        print("\n".join(list_predictors(args.pattern)))
+        rows = predictor_rows(args.pattern)
+        if args.format == "json":
+            print(json.dumps(rows, indent=1))
+            return 0
+        for r in rows:
+            print(f"{r['name']:<14} {r['source']:<12} {r['about']}")
         return 0

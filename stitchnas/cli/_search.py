@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._base import Command, add_space_argument, device, positive_float, positive_int, seed
+from ._base import Command, add_space_argument, device, positive_float, seed, trials
 
 __all__ = ["Run", "Search", "anchor_acc", "add_anchor_acc_argument", "with_anchor_acc"]
 
@@ -44,8 +44,8 @@ class Run(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser)
         parser.add_argument("--targets", help="comma-separated targets (default: the space's run.targets)")
-        parser.add_argument("--trials", type=positive_int, help="search trials per target")
-        parser.add_argument("--seed", type=seed)
+        parser.add_argument("--trials", type=trials, help="search trials per target")
+        parser.add_argument("--seed", type=seed, help="seed of the run's random choices: stitches measured, predictor, latency validation, search (default: the space's run.seed, else 0)")
         parser.add_argument("--device", type=device, help="cpu, cuda, ... for training and measuring (default cpu)")
         parser.add_argument("--out", help="results root for everything the run writes, anchors it "
                             "trains included (default: $STITCHNAS_RESULTS or results)")
@@ -81,12 +81,13 @@ class Search(Command):
                             "evaluated, up to 10^4 candidates without --trials; else nsga2), exact, "
                             "nsga2, tpe, gp, random, exhaustive, or an Optuna sampler class as "
                             "module:Class")
-        parser.add_argument("--trials", type=positive_int, help="completed trials the study should hold "
-                            "(default: min(3 x candidates, 300); exhaustive: every candidate)")
+        parser.add_argument("--n-trials", "--trials", dest="n_trials", type=trials,
+                            help="completed trials the study should hold, Optuna's n_trials (default: "
+                            "min(3 x candidates, 300); exhaustive: every candidate)")
         parser.add_argument("--seed", type=seed, default=0, help="sampler seed (default 0)")
         parser.add_argument("--storage", help="Optuna storage: URL (sqlite:///..., postgresql://...), a "
-                            ".db path (SQLite) or a .log path (journal file); default "
-                            "results/SPACE/search.db")
+                            ".db path (SQLite), a .journal path or journal:PATH (journal file; "
+                            "not .jsonl); default results/SPACE/search.db")
         parser.add_argument("--study-name", help="default: derived from space, target, objectives, "
                             "sampler, seed and inputs (the same command resumes its study); with "
                             "several targets, -TARGET is appended")
@@ -95,7 +96,8 @@ class Search(Command):
         parser.add_argument("--measurements",
                             help="measurements file (default: results/SPACE/measurements.jsonl)")
         add_anchor_acc_argument(parser)
-        parser.add_argument("--out", help="results root for the fronts (default: results)")
+        parser.add_argument("--out-dir", "--out", dest="out_dir",
+                            help="results root for the fronts, SearchConfig's out_dir (default: results)")
         parser.add_argument("--encoding", choices=("auto", "relative", "path", "tree"), default="auto",
                             help="stitch as parameters: relative cut depths (default), the same with "
                                  "the route anchor by anchor (path; default beyond 10^4 candidates) "
@@ -111,10 +113,10 @@ class Search(Command):
         space = with_anchor_acc(load_space(args.space), args.anchor_acc)
         objectives = (tuple(o.strip() for o in args.objectives.split(",") if o.strip())
                       if args.objectives else None)
-        config = SearchConfig(objectives=objectives, sampler=args.sampler, n_trials=args.trials,
+        config = SearchConfig(objectives=objectives, sampler=args.sampler, n_trials=args.n_trials,
                               seed=args.seed, storage=args.storage, study_name=args.study_name,
                               predictor=args.predictor, measurements=args.measurements,
-                              out_dir=args.out, encoding=args.encoding,
+                              out_dir=args.out_dir, encoding=args.encoding,
                               stale_after_s=args.stale_after_s)
         search_targets(space, args.target, config, on_result=lambda r: _report(r, space.given_as))
         return 0

@@ -8,24 +8,61 @@ import sys
 
 from ._base import Command, add_space_argument
 
-__all__ = ["Spaces", "Enumerate", "Targets"]
+__all__ = ["Spaces", "Enumerate", "Targets", "add_format_argument", "anchor_text", "space_json"]
+
+
+#: kwargs that set an anchor's input and classes, not its size: left out of the table (the
+#: input column shows the input), kept in ``--format json``.
+_IO_KWARGS = ("img_size", "in_chans", "num_classes", "pretrained_cfg_overlay")
+
+
+def add_format_argument(parser: argparse.ArgumentParser) -> None:
+    """``--format table|json`` of the listings (``spaces``, ``targets``, ``predictors``)."""
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="table: aligned text for people (default); json: one JSON list, for "
+                             "scripts")
+
+
+def anchor_text(anchor) -> str:
+    """``name: model(kwarg=value, ...)``: which timm model and what sizes it (input and class
+    kwargs left out), so anchors of one timm name with other widths and depths differ."""
+    kwargs = ", ".join(f"{k}={v}" for k, v in anchor.to_json()["kwargs"].items() if k not in _IO_KWARGS)
+    return f"{anchor.name}: {anchor.model}" + (f"({kwargs})" if kwargs else "")
+
+
+def space_json(space) -> dict:
+    """What ``spaces --format json`` says of one space (no torch: nothing is built)."""
+    declared = getattr(space, "_input_size", None)
+    return {
+        "name": space.name, "description": space.description, "rule": space.rule.to_json(),
+        "input_size": list(declared) if declared else None,
+        "anchors": [{**a.to_json(), "acc1": acc} for a, acc in zip(space.anchors, space.anchor_acc1)],
+        "data": (space.extra.get("data") or {}).get("name"),
+        "path": str(space.path) if space.path else None,
+    }
 
 
 class Spaces(Command):
-    """list bundled search spaces"""
+    """list bundled search spaces: rule, input and anchors (--format json for scripts)"""
 
     name = "spaces"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'deit*'")
+        add_format_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         from ..space import list_spaces, load_space
 
-        for name in list_spaces(args.pattern):
-            space = load_space(name)
-            anchors = ", ".join(f"{a.name}={a.model}" for a in space.anchors)
-            print(f"{name:<20} {space.rule.name:<9} {anchors}")
+        spaces = [load_space(name) for name in list_spaces(args.pattern)]
+        if args.format == "json":
+            print(json.dumps([space_json(sp) for sp in spaces], indent=1))
+            return 0
+        for space in spaces:
+            declared = getattr(space, "_input_size", None)
+            size = "x".join(map(str, declared)) if declared else "model's"
+            anchors = "; ".join(anchor_text(a) for a in space.anchors)
+            print(f"{space.name:<20} {space.rule.name:<12} {size:<11} {anchors}")
         return 0
 
 
@@ -37,7 +74,8 @@ class Enumerate(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser)
-        parser.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
+        parser.add_argument("--format", choices=("jsonl", "table"), default="jsonl",
+                            help="jsonl: one JSON object per candidate (default); table: aligned columns")
         parser.add_argument("--no-cache", action="store_true",
                             help="re-trace instead of using the profile cache")
 
@@ -68,16 +106,21 @@ class Enumerate(Command):
 
 
 class Targets(Command):
-    """list bundled hardware targets"""
+    """list bundled hardware targets: cost model, device and budgets (--format json for scripts)"""
 
     name = "targets"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'cu*'")
+        add_format_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         from ..costs import list_targets, load_target
 
-        for name in list_targets(args.pattern):
-            print(f"{name:<16} {load_target(name).describe()}")
+        targets = [load_target(name) for name in list_targets(args.pattern)]
+        if args.format == "json":
+            print(json.dumps([t.to_json() for t in targets], indent=1))
+            return 0
+        for t in targets:
+            print(f"{t.name:<16} {t.describe()}")
         return 0

@@ -15,6 +15,7 @@ _EXPORTS = {
     "MAX_MEDIAN_APE_PCT": "_validate",
     "MAX_WORST_APE_PCT": "_validate",
     "MB": "_targets",
+    "MetaFlops": "_profiler",
     "Profiler": "_profiler",
     "STATISTIC": "_table",
     "StitchCost": "_profiler",
@@ -25,6 +26,7 @@ _EXPORTS = {
     "cache_dir": "_profiler",
     "choose_validation": "_validate",
     "count_flops": "_profiler",
+    "count_flops_meta": "_profiler",
     "count_params": "_profiler",
     "cpu_name": "_machine",
     "fit_overhead": "_validate",
@@ -39,6 +41,7 @@ _EXPORTS = {
     "profile_latency": "_latency",
     "target_costs": "_latency",
     "validate_latency": "_validate",
+    "time_end_to_end": "_validate",
 }
 
 __all__ = sorted(_EXPORTS)

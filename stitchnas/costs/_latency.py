@@ -146,6 +146,10 @@ def get_latency_table(space: SearchSpace | str, target: Target | str, *,
             raise StitchnasError(f"{err}; or overwrite it with a new table: --force "
                                  "(rebuild=True)") from None
         return replace(table, reused=True)
+    if save:  # an unwritable path is one line before the timing, not after
+        from ..fileio import check_writable
+
+        check_writable(path, "latency table")
     table = profile_latency(space, target, repeats=repeats, warmup=warmup, validate=validate,
                             seed=seed, progress=progress, models=models)
     if save:

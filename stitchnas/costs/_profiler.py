@@ -4,6 +4,12 @@ Counts follow fvcore: one multiply-add is one flop, batch 1, the space's input s
 fused ``scaled_dot_product_attention`` is invisible to fvcore by default, so it gets a handle
 counting its two matmuls (QK^T and AV) exactly as fvcore counts them in the unfused form.
 
+A second path, :func:`count_flops_meta` (``Profiler(space, method="meta")``), runs
+``torch.utils.flop_counter.FlopCounterMode`` on the meta device (no weights allocated, no
+``torch.jit`` tracing) and adds what fvcore counts that it does not (norms, adaptive average
+pooling, upsampling) by fvcore's own formulas, so that its ``fvcore_flops`` equal fvcore's
+count exactly (tested on every bundled space); docs/latency.md gives the relation.
+
 A whole space is profiled compositionally: each distinct stem, block, head and stitching-layer
 shape is traced once, the results are cached on disk (keyed by the space's structure and the
 library versions), and a route's cost is the sum of its pieces; this equals a whole-network
@@ -14,9 +20,8 @@ with candidates.
 from __future__ import annotations
 
 import json
-import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import prod
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -28,7 +33,10 @@ from ..fileio import write_json
 from ..paths import cache_dir, check_name, inside  # profiles are cached under it (re-exported as costs.cache_dir)
 from ..space import Candidate, Route, SearchSpace
 
-__all__ = ["Cost", "StitchCost", "Profiler", "count_flops", "count_params", "cache_dir"]
+__all__ = ["Cost", "MetaFlops", "StitchCost", "Profiler", "count_flops", "count_flops_meta",
+           "count_params", "cache_dir"]
+
+METHODS = ("fvcore", "meta")
 
 
 @dataclass(frozen=True)
@@ -70,8 +78,9 @@ EXTRA_OP_HANDLES = {
 def count_flops(module: nn.Module, inputs: torch.Tensor | tuple) -> int:
     """fvcore's total for one forward of ``module`` on ``inputs``, fused attention included."""
     inputs = inputs if isinstance(inputs, tuple) else (inputs,)
-    logging.getLogger("fvcore").setLevel(logging.ERROR)
-    with torch.no_grad(), warnings.catch_warnings():
+    from ..progress import quiet_fvcore
+
+    with torch.no_grad(), warnings.catch_warnings(), quiet_fvcore():  # fvcore's level restored after
         warnings.simplefilter("ignore", FutureWarning)  # fvcore calls the deprecated jit.script
         from fvcore.nn import FlopCountAnalysis
 
@@ -80,6 +89,106 @@ def count_flops(module: nn.Module, inputs: torch.Tensor | tuple) -> int:
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         analysis.tracer_warnings("none")
         return int(analysis.total())
+
+
+@dataclass(frozen=True)
+class MetaFlops:
+    """One forward counted on the meta device.
+
+    ``torch_flops``: FlopCounterMode's total, two flops per multiply-add of matmuls,
+    convolutions and attention (no norms, no elementwise ops); ``fvcore_extra``: what fvcore
+    also counts, per op, by fvcore's formulas (LayerNorm/GroupNorm 5 per element with affine,
+    4 without; BatchNorm in eval 2 (affine) or 1 per element; adaptive average pooling 1 per
+    input element; nearest/bilinear upsampling 1/4 per output element).
+    """
+
+    torch_flops: int
+    fvcore_extra: dict = field(default_factory=dict, hash=False)
+
+    @property
+    def macs(self) -> int:
+        """Multiply-adds of matmuls, convolutions and attention: ``torch_flops // 2``."""
+        return self.torch_flops // 2
+
+    @property
+    def fvcore_flops(self) -> int:
+        """fvcore's count (with stitchnas's attention handle): ``macs + sum(fvcore_extra)``."""
+        return self.macs + sum(self.fvcore_extra.values())
+
+
+def _numel(t) -> int:
+    return int(prod(t.shape))
+
+
+def _fvcore_norm(x, weight) -> int:
+    return _numel(x) * (5 if weight is not None else 4)
+
+
+def _arg(args: tuple, kwargs: dict, index: int, name: str, default=None):
+    return args[index] if len(args) > index else kwargs.get(name, default)
+
+
+def _fvcore_extra_flops(name: str, args: tuple, kwargs: dict, out) -> int | None:
+    """fvcore's count for an op FlopCounterMode does not count (None: neither counts it)."""
+    x = args[0] if args else None
+    if not isinstance(x, torch.Tensor):
+        return None
+    if name in ("layer_norm", "group_norm"):
+        return _fvcore_norm(x, _arg(args, kwargs, 2, "weight"))
+    if name == "instance_norm":
+        return _fvcore_norm(x, _arg(args, kwargs, 3, "weight"))
+    if name == "batch_norm":
+        training = bool(_arg(args, kwargs, 5, "training", False))
+        weight = _arg(args, kwargs, 3, "weight")
+        return _fvcore_norm(x, 1) if training else _numel(x) * (2 if weight is not None else 1)
+    if name == "adaptive_avg_pool2d":
+        return _numel(x)
+    if name == "interpolate" and isinstance(out, torch.Tensor) and out.dim() == 4:
+        mode = _arg(args, kwargs, 3, "mode", "nearest")
+        return {"nearest": 1, "bilinear": 4}.get(mode, 0) * _numel(out) or None
+    return None
+
+
+def count_flops_meta(module: nn.Module, input_size: Sequence[int], batch_size: int = 1) -> MetaFlops:
+    """FLOPs of one forward of ``module`` on a ``[batch_size, *input_size]`` input, counted by
+    ``torch.utils.flop_counter.FlopCounterMode`` on the meta device: no weights are allocated
+    (a module with real parameters runs on meta copies of them; it is not changed) and nothing
+    is traced by ``torch.jit``. On meta, ``scaled_dot_product_attention`` runs its math form
+    (two batched matmuls), which FlopCounterMode counts; on a real CPU it would pick a fused
+    kernel FlopCounterMode has no formula for, and miss it."""
+    from torch.overrides import TorchFunctionMode
+    from torch.utils.flop_counter import FlopCounterMode
+
+    extra: dict[str, int] = {}
+
+    class _FvcoreExtras(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)  # nested torch calls are not seen again
+            flops = _fvcore_extra_flops(getattr(func, "__name__", ""), args, kwargs, out)
+            if flops:
+                key = "upsample" if func.__name__ == "interpolate" else func.__name__
+                extra[key] = extra.get(key, 0) + int(flops)
+            return out
+
+    x = torch.empty((batch_size, *(int(v) for v in input_size)), device="meta")
+    tensors = {**dict(module.named_parameters(remove_duplicate=False)),
+               **dict(module.named_buffers(remove_duplicate=False))}
+    on_meta = all(t.is_meta for t in tensors.values())
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter, _FvcoreExtras():
+            if on_meta:
+                module(x)
+            else:
+                from torch.func import functional_call
+
+                metas = {k: torch.empty_like(t, device="meta") for k, t in tensors.items()}
+                functional_call(module, metas, (x,), tie_weights=True, strict=False)
+    finally:
+        module.train(was_training)
+    return MetaFlops(int(counter.get_total_flops()), extra)
 
 
 def count_params(module: nn.Module) -> int:
@@ -107,9 +216,17 @@ class Profiler:
 
     ``profile()`` returns one :class:`StitchCost` per valid candidate; ``cost(route)`` one
     route's. Pieces are read from the disk cache when present; ``use_cache=False`` re-traces.
+    ``method="meta"`` counts pieces with :func:`count_flops_meta` on the meta device (anchors
+    built without weights, no ``torch.jit`` trace; ``fvcore_flops``: the same numbers).
     """
 
-    def __init__(self, space: SearchSpace, use_cache: bool = True, progress: bool | None = None) -> None:
+    def __init__(self, space: SearchSpace, use_cache: bool = True, progress: bool | None = None,
+                 method: str = "fvcore") -> None:
+        from ..errors import StitchnasError
+
+        if method not in METHODS:
+            raise StitchnasError(f"unknown FLOPs method {method!r}: use one of {', '.join(METHODS)}")
+        self.method = method
         self.space = space
         self.use_cache = use_cache
         self.progress = progress
@@ -119,7 +236,8 @@ class Profiler:
     @property
     def cache_path(self) -> Path:
         name = check_name(self.space.name, "space name")
-        return inside(cache_dir() / "profiles", f"{name}-{self.space.structure_hash}.json")
+        suffix = "" if self.method == "fvcore" else f"-{self.method}"
+        return inside(cache_dir() / "profiles", f"{name}-{self.space.structure_hash}{suffix}.json")
 
     # ---- pieces -------------------------------------------------------------------------
     def _piece_keys(self) -> list[str]:
@@ -134,6 +252,13 @@ class Profiler:
         if self._pieces is not None:
             return self._pieces
         versions = _versions()
+        if self.use_cache:  # an unusable cache folder is one line before the tracing, not after
+            from ..fileio import WriteError, check_writable
+
+            try:
+                check_writable(self.cache_path, "profile cache")
+            except WriteError as err:
+                raise WriteError(f"{err}, or set STITCHNAS_CACHE to a writable folder") from None
         if self.use_cache and models is None and self.cache_path.is_file():
             try:
                 doc = json.loads(self.cache_path.read_text())
@@ -144,8 +269,13 @@ class Profiler:
                 pass  # a broken cache is rebuilt below
         self._pieces = self._trace_pieces(models)
         if self.use_cache:
-            write_json(self.cache_path, {"space": self.space.name, "versions": versions,
-                                         "pieces": self._pieces})
+            from ..fileio import WriteError
+
+            try:
+                write_json(self.cache_path, {"space": self.space.name, "versions": versions,
+                                             "pieces": self._pieces}, what="profile cache")
+            except WriteError as err:
+                raise WriteError(f"{err}, or set STITCHNAS_CACHE to a writable folder") from None
         return self._pieces
 
     def _trace_pieces(self, models: Sequence[nn.Module] | None) -> dict[str, list[int]]:
@@ -155,7 +285,8 @@ class Profiler:
 
         space = self.space
         feats = space.feature_specs
-        models = list(models) if models is not None else space.create_models(weights=False, device="uninitialized")
+        device = "meta" if self.method == "meta" else "uninitialized"
+        models = list(models) if models is not None else space.create_models(weights=False, device=device)
         adapters = [adapter_for(m) for m in models]
         work: list[tuple[str, nn.Module, tuple[int, ...]]] = []
         for a, ad in enumerate(adapters):
@@ -173,7 +304,8 @@ class Profiler:
         for key, module, shape in bar:
             sig = _signature(module, shape)
             if sig not in by_signature:
-                flops = count_flops(module, torch.zeros((1, *shape)))
+                flops = (count_flops_meta(module, shape).fvcore_flops if self.method == "meta"
+                         else count_flops(module, torch.zeros((1, *shape))))
                 by_signature[sig] = [flops, count_params(module)]
                 self.traced += 1
             out[key] = by_signature[sig]

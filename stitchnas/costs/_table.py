@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -248,10 +249,19 @@ class LatencyTable:
                 f"{self.where} was measured for target {self.target.get('name')!r}, which differs "
                 f"from target {target.name!r} in {'; '.join(diffs)} (table vs target): "
                 f"re-profile with {redo}")
-        missing = _required_keys(space) - set(self.pieces)
-        if missing or not set(self.memory.get("pieces", {})) >= _required_keys(space):
-            raise StitchnasError(f"{self.where} lacks pieces {sorted(missing)[:3]}: it is incomplete; "
-                                 f"re-profile with {redo} --force")
+        required = _required_keys(space)
+        for what, have in (("timings", set(self.pieces)), ("memory", set(self.memory["pieces"]))):
+            missing, extra = sorted(required - have), sorted(have - required)
+            if missing:
+                raise StitchnasError(
+                    f"{self.where} lacks the {what} of {len(missing)} piece(s) of space "
+                    f"{space.name!r} ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}): "
+                    f"it is incomplete; re-profile with {redo} --force")
+            if extra:
+                raise StitchnasError(
+                    f"{self.where} holds {what} of {len(extra)} piece(s) space {space.name!r} does "
+                    f"not have ({', '.join(extra[:3])}{', ...' if len(extra) > 3 else ''}): it was "
+                    f"edited or made for another space; re-profile with {redo} --force")
         if check_machine:
             here = machine_identity(target)
             diffs = [f"{k}: table {self.machine.get(k)!r}, here {here[k]!r}"
@@ -286,12 +296,18 @@ class LatencyTable:
                         memory=dict(doc["memory"]), overhead=dict(doc["overhead"]),
                         validation=doc.get("validation"), meta=dict(doc.get("meta") or {}),
                         path=path)
-            for st in table.pieces.values():
-                float(st["median_ms"])
         except (KeyError, TypeError, ValueError) as err:
             raise StitchnasError(f"{where} is damaged ({type(err).__name__}: {err}); delete it or "
                                  "re-profile with `stitchnas profile-latency SPACE --target T --force`"
                                  ) from None
+        problem = _number_problem(table)
+        if problem:
+            space, target = doc.get("space"), doc.get("target")
+            space = space.get("name") if isinstance(space, dict) else None
+            target = target.get("name") if isinstance(target, dict) else None
+            redo = (f"`stitchnas profile-latency {space if isinstance(space, str) else 'SPACE'} "
+                    f"--target {target if isinstance(target, str) else 'T'} --force`")
+            raise StitchnasError(f"{where} is damaged: {problem}; delete it or re-profile with {redo}")
         return table
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
@@ -299,9 +315,64 @@ class LatencyTable:
         path = Path(path) if path is not None else self.path
         if path is None:
             raise StitchnasError("no path to save the latency table to")
-        write_json(path, self.to_json())
+        write_json(path, self.to_json(), what="latency table", recover=True)  # timings not lost
         object.__setattr__(self, "path", path)
         return path
+
+
+_TIMINGS = ("median_ms", "p10_ms", "p90_ms", "iqr_ms")
+_BYTES = ("input_bytes", "params_bytes", "peak_bytes")
+
+
+def _bad_number(value: Any, *, signed: bool = False) -> bool:
+    """Not a finite real number (>= 0 unless ``signed``); bools and huge integers are bad."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return True
+    try:
+        return not math.isfinite(float(value)) or (not signed and value < 0)
+    except OverflowError:
+        return True
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _number_problem(table: LatencyTable) -> str | None:
+    """What is wrong with the table's numbers, in a few words naming the piece and the field
+    (None: every timing and byte count is a finite number >= 0, the overhead constants finite).
+    A NaN piece would otherwise make every route through it vanish from the front."""
+    for key, stats in table.pieces.items():
+        if not isinstance(stats, dict):
+            return f"piece {key!r} must map {', '.join(_TIMINGS)} to numbers, got {_shown(stats)}"
+        for name in _TIMINGS:
+            if name not in stats:
+                if name in ("median_ms", STATISTIC):
+                    return f"piece {key!r} has no {name!r}"
+                continue
+            if _bad_number(stats[name]):
+                return (f"piece {key!r} has {name} {_shown(stats[name])}: timings must be finite "
+                        "numbers >= 0")
+    memory = table.memory
+    if _bad_number(memory.get("input_bytes")):
+        return f"'memory.input_bytes' is {_shown(memory.get('input_bytes'))}: byte counts must be >= 0"
+    pieces = memory.get("pieces")
+    if not isinstance(pieces, dict):
+        return f"'memory.pieces' must map pieces to byte counts, got {_shown(pieces)}"
+    for key, counts in pieces.items():
+        if not isinstance(counts, dict):
+            return f"memory of piece {key!r} must map {', '.join(_BYTES)} to numbers"
+        for name in _BYTES:
+            if name not in counts:
+                return f"memory of piece {key!r} has no {name!r}"
+            if _bad_number(counts[name]):
+                return (f"memory of piece {key!r} has {name} {_shown(counts[name])}: byte counts "
+                        "must be finite numbers >= 0")
+    for name in ("per_network_ms", "per_stitch_ms"):
+        if name in table.overhead and _bad_number(table.overhead[name], signed=True):
+            return f"overhead {name} is {_shown(table.overhead[name])}: it must be a finite number"
+    return None
 
 
 def _arg(obj) -> str:
@@ -336,7 +407,9 @@ def latency_table_path(space: SearchSpace | str, target: Target | str,
 
 def _read_table(path: Path) -> LatencyTable:
     try:
-        doc = json.loads(path.read_text())
+        from ..fileio import read_text
+
+        doc = json.loads(read_text(path, "latency table"))  # regular files only, size-capped
     except OSError as err:
         raise StitchnasError(f"cannot read latency table {path}: {err.strerror}") from err
     except ValueError as err:
@@ -403,7 +476,7 @@ def load_latency_table(space: SearchSpace | str, target: Target | str,
             table.check(space, target, check_machine=False)
             return table.bind(space)
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():  # a folder, FIFO or device exists: _read_table says what it is
         raise StitchnasError(f"latency table {path} does not exist; make one on the device with "
                              f"{redo} --out {path}")
     table = _read_table(path)

@@ -300,13 +300,15 @@ def load_target(name_or_path: str | os.PathLike | Target) -> Target:
             raise StitchnasError(f"unknown target {text!r}: not a file and not a bundled target "
                                  f"(bundled: {', '.join(list_targets())})"
                                  f"{did_you_mean(text, list_targets())}")
-    if not path.is_file():
+    if not os.path.exists(path):  # a folder, FIFO or device exists: read_text says what it is
         raise StitchnasError(f"target file {path} does not exist; give a YAML path or a bundled "
                              "name (stitchnas targets)")
     import yaml
 
-    try:
-        doc = yaml.safe_load(path.read_text())
+    from ..fileio import MAX_YAML_BYTES, load_yaml, read_text
+
+    try:  # regular files only, size-capped; alias bombs refused
+        doc = load_yaml(read_text(path, "target file", MAX_YAML_BYTES), f"target file {path}")
     except OSError as err:
         raise StitchnasError(f"cannot read target file {path}: {err.strerror}") from err
     except yaml.YAMLError as err:

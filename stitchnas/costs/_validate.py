@@ -21,7 +21,7 @@ from ._timing import (_Clock, _image, _prepare_models, _show, _stats, _threads, 
                       _torch_device, _torch_dtype)
 
 __all__ = ["MAX_MEDIAN_APE_PCT", "MAX_WORST_APE_PCT", "choose_validation", "fit_overhead",
-           "latency_warning", "validate_latency"]
+           "latency_warning", "validate_latency", "time_end_to_end"]
 
 #: A latency table is trusted when its validation error (leave-one-out, with the overhead
 #: constants) stays within these: median and worst absolute percentage error.
@@ -173,6 +173,34 @@ def validate_latency(table: LatencyTable, space: SearchSpace | str, target: Targ
     return replace(table, overhead=overhead, validation=report)
 
 
+def time_end_to_end(space: SearchSpace | str, target: Target | str, ids: Sequence[int], *,
+                    repeats: int = 30, warmup: int = 5, models: Sequence | None = None,
+                    progress: bool | None = None) -> dict[int, float]:
+    """Each candidate of ``ids`` timed end to end as a standalone module on this machine, in ms
+    (the tables' statistic, interleaved rounds as in :func:`validate_latency`): what a front
+    ordered by composed latency is checked against."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from ..network import StitchedNetwork
+
+    space, target = load_space(space), load_target(target)
+    _check_counts(repeats, warmup)
+    device, dtype = _torch_device(target), _torch_dtype(target)
+    cands = [space.candidate(int(i)) for i in ids]
+    with _threads(target.threads):
+        models = _prepare_models(space, target, device, dtype, models)
+        net = StitchedNetwork(space, models).to(device=device, dtype=dtype).eval()
+        x = _image(space, target, device, dtype)
+        bar = tqdm(total=warmup + repeats, desc=f"timing {len(cands)} candidates end to end",
+                   unit="round", disable=not _show(progress))
+        with torch.inference_mode():
+            modules = [net.route_module(c) for c in cands]
+            times = _time_modules(modules, x, _Clock(device), repeats=repeats, warmup=warmup, bar=bar)
+        bar.close()
+    return {c.id: float(_stats(t)[STATISTIC]) for c, t in zip(cands, times)}
+
+
 def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_APE_PCT,
                     max_worst_pct: float = MAX_WORST_APE_PCT) -> str | None:
     """One line saying why ``table``'s latencies should not be trusted and what to do, or None.
@@ -184,9 +212,10 @@ def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_A
     to slowest, is within the median spread of a candidate's repeats, median over p10): then a
     front ordered by latency orders noise.
     """
-    fix = ("re-time with more repeats (--repeats 60 --force), on a quieter machine, or at a bigger "
-           "batch (a target with a larger batch_size, e.g. cpu_batch64)")
     name = table.target.get("name", "?")
+    batch = int(table.target.get("batch_size") or 1)
+    fix = ("re-time with more repeats (--repeats 60 --force), on a quieter machine, or at a bigger "
+           f"batch (a target with batch_size above {batch}" + (", e.g. cpu_batch64)" if batch < 64 else ")"))
     v = table.validation
     if not v:
         return (f"the {name} latency table is not validated: time candidates end to end with "

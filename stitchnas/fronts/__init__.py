@@ -12,6 +12,7 @@ _EXPORTS = {
     "FrontPoint": "_front",
     "NothingFits": "_front",
     "anchor_names": "_files",
+    "check_front": "_files",
     "front_csv": "_files",
     "format_amount": "_plot",
     "format_budgets": "_plot",

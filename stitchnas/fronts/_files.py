@@ -18,11 +18,13 @@ from ..errors import StitchnasError
 from ..fileio import atomic_write, write_text
 from ._front import Front, FrontPoint, _remake_hint
 from ._plot import render_front_png
+from ._storage_field import storage_for_file, storage_from_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
 
-__all__ = ["CSV_FIELDS", "anchor_names", "front_csv", "front_path", "load_front", "save_front"]
+__all__ = ["CSV_FIELDS", "anchor_names", "check_front", "front_csv", "front_path", "load_front",
+           "save_front"]
 
 
 def _check_target_name(target: str) -> None:
@@ -66,7 +68,7 @@ def save_front(front: Front, out_dir: str | os.PathLike | None = None,
     """
     _check_target_name(front.target)
     out = Path(out_dir) if out_dir is not None else front_path(front.space, front.target).parent
-    doc_text = json.dumps(front.to_json(), indent=1, sort_keys=True) + "\n"
+    doc_text = json.dumps(storage_for_file(front.to_json(), out), indent=1, sort_keys=True) + "\n"
     csv_text = front_csv(front)
     png = render_front_png(front, all_points, anchor_names=anchor_names(front, space))
     doc = out / paths.FRONT
@@ -134,14 +136,16 @@ def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any
     if path is None:
         path = front_path(name, target, results)
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():  # a folder, FIFO or device exists: read_text says what it is
         sname = name or "SPACE"
         raise StitchnasError(
             f"no front at {path}: make it with `stitchnas search {sname} --target {given}` "
             f"(or `stitchnas run {sname}`)"
         )
     try:
-        text = path.read_text()
+        from ..fileio import read_text
+
+        text = read_text(path, "front file")  # regular files only, size-capped
     except (OSError, UnicodeDecodeError) as err:
         raise StitchnasError(f"cannot read front file {path} ({type(err).__name__}); "
                              f"{_remake_hint(None, name, target)}") from err
@@ -157,11 +161,37 @@ def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any
             f"front file {path} is not valid JSON ({type(err).__name__}); it is garbled: "
             f"{_remake_hint(None, name, target)}"
         ) from None
-    front = Front.from_json(doc, path)
-    if loaded is not None and front.space_hash != loaded.content_hash:
+    front = Front.from_json(storage_from_file(doc, path), path)
+    if loaded is not None:
+        check_front(front, loaded)
+    return front
+
+
+def check_front(front: Front, space: SearchSpace | None = None) -> Front:
+    """Check a loaded front against ``space`` (default: the bundled space of the front's name,
+    if its content hash matches; else nothing to check against): the same content hash, and
+    every member the space's candidate of its id (same route). One line naming the file and
+    the member on failure. Needs the space's structure, so it imports torch (querying a loaded
+    front does not)."""
+    if space is None:
+        from ._checks import bundled_space_of
+
+        space = bundled_space_of(front)
+        if space is None:
+            return front
+    where = front.path or "front"
+    if front.space_hash != space.content_hash:
         raise StitchnasError(
-            f"{path} was searched on another version of the space {loaded.name!r} (hash "
-            f"{front.space_hash} != {loaded.content_hash}): re-run `stitchnas search {loaded.name} "
+            f"{where} was searched on another version of the space {space.name!r} (hash "
+            f"{front.space_hash} != {space.content_hash}): re-run `stitchnas search {space.name} "
             f"--target {front.target}`"
         )
+    from ._checks import check_space
+
+    try:
+        check_space(front, space)
+    except StitchnasError as err:
+        where = f"front file {front.path}" if front.path else "front"
+        raise StitchnasError(f"{where} is broken: {err}; "
+                             f"{_remake_hint(None, space.name, front.target)}") from None
     return front

@@ -28,6 +28,7 @@ from ..objectives import (BUDGET_KEYS, LIMIT_KEYS, OBJECTIVES, OBJECTIVES_BY_NAM
                           is_upper_limit, objective_of)
 from ..space import Route
 from ..storage import mask_password
+from ._checks import check_members
 
 __all__ = [
     "ACC1_SOURCES",
@@ -73,6 +74,14 @@ _is_number = _is_real
 
 def _finite(v: Any) -> bool:
     return _is_real(v) and math.isfinite(v)
+
+
+def _finite_float(v: Any) -> bool:
+    """A real number that is finite as a float (an integer beyond any float is not)."""
+    try:
+        return _is_real(v) and math.isfinite(float(v))
+    except OverflowError:
+        return False
 
 
 def _plain(v: Any) -> Any:
@@ -183,11 +192,17 @@ class FrontPoint:
         for key in ("acc1", "acc1_std", "latency_ms", "memory_mb"):
             if row[key] is not None and not _is_number(row[key]):
                 raise StitchnasError(f"member {row['id']!r}: {key!r} must be a number, got {row[key]!r}")
+            if _is_int(row[key]) and not _finite_float(row[key]):  # beyond any float
+                raise StitchnasError(f"member {row['id']!r}: {key!r} must be a finite number, got "
+                                     f"a {len(str(abs(row[key])))}-digit integer")
         for key in ("flops", "params"):
             if not _is_int(row[key]):
                 raise StitchnasError(f"member {row['id']!r}: {key!r} must be an integer, got {row[key]!r}")
         if row["acc1"] is None:
             raise StitchnasError(f"member {row['id']!r}: 'acc1' must be a number, got null")
+        if _finite_float(row["acc1"]) and not 0.0 <= float(row["acc1"]) <= 100.0:
+            raise StitchnasError(f"member {row['id']!r}: 'acc1' is {row['acc1']!r}, outside 0..100 "
+                                 "(top-1 is a percentage)")
         return cls(id=row["id"], route=Route.of(row["route"]), acc1=row["acc1"],
                    acc1_source=row["acc1_source"], acc1_std=row["acc1_std"], flops=row["flops"],
                    params=row["params"], latency_ms=row["latency_ms"], memory_mb=row["memory_mb"],
@@ -248,8 +263,9 @@ class Front:
         if bad:
             raise StitchnasError(f"front: unknown target budget(s) {bad}; known: {list(BUDGET_KEYS)}")
         for key, value in budgets.items():
-            if value is not None and not _finite(value):
-                raise StitchnasError(f"front: budget {key} must be a number or None, got {value!r}")
+            if value is not None and not (_finite_float(value) and value > 0):
+                raise StitchnasError(f"front: budget {key} must be a positive number or None, "
+                                     f"got {value!r}")
         object.__setattr__(self, "target_budgets", {k: _plain(budgets.get(k)) for k in BUDGET_KEYS})
         for key in ("predictor", "measurements"):
             if getattr(self, key) is not None and not isinstance(getattr(self, key), str):
@@ -429,7 +445,7 @@ class Front:
                     members.append(FrontPoint.from_json(row))
                 except StitchnasError as err:
                     raise StitchnasError(f"member #{i}: {err}") from None
-            return cls(
+            front = cls(
                 space=doc["space"], space_hash=doc["space_hash"], target=doc["target"],
                 members=tuple(members), objectives=tuple(doc["objectives"]),
                 target_budgets=doc["target_budgets"], predictor=doc["predictor"],
@@ -437,6 +453,8 @@ class Front:
                 study=doc["study"], created=doc["created"], version=doc["stitchnas_version"],
                 path=str(path) if path else None,
             )
+            check_members(front)  # values for every objective, none dominated
+            return front
         except (StitchnasError, TypeError, ValueError, KeyError, AttributeError, OverflowError) as err:
             raise StitchnasError(f"{where} is broken: {err}; {_remake_hint(doc)}") from None
 

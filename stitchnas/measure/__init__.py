@@ -26,6 +26,7 @@ _EXPORTS = {
     "StitchTrainConfig": "_train",
     "StitchTrainResult": "_train",
     "accuracy": "_train",
+    "anchor_data_config": "_data",
     "calibration_batch": "_data",
     "config_from_space": "_train",
     "evaluate_candidates": "_evaluate",

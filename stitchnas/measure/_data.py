@@ -4,7 +4,9 @@ Three sources, all behind :func:`load_datasets`:
 
 * ``fashion_mnist``: the four official IDX files, parsed with numpy and kept in memory;
 * ``digits``: scikit-learn's bundled 8x8 digits (no download, ideal for tests and quick modes);
-* ``imagefolder``: any ``root/{train,val}/<class>/<image>`` tree, with timm's transforms.
+* ``imagefolder``: any ``root/{train,val}/<class>/<image>`` tree, with timm's transforms and
+  the data config of the space's first anchor (``timm.data.resolve_model_data_config``: its
+  interpolation, crop_pct, mean and std), see :func:`anchor_data_config`.
 
 Every dataset yields ``(image, label)`` with ``image`` a float32 tensor of shape
 ``DataSpec.input_size``, so a model never has to know where its data came from.
@@ -20,7 +22,7 @@ import os
 import random
 import socket
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -34,6 +36,7 @@ from ..errors import StitchnasError
 __all__ = [
     "DATASET_NAMES",
     "DataSpec",
+    "anchor_data_config",
     "calibration_batch",
     "load_datasets",
     "make_loader",
@@ -73,6 +76,8 @@ class DataSpec:
 
     ``input_size`` is (C, H, W); ``train_subset``/``val_subset`` keep that many samples
     (chosen with ``seed``) for quick runs; ``seed`` also fixes the digits train/val split.
+    ``data_config``: timm's data config (interpolation, crop_pct, crop_mode, mean, std) for
+    ``imagefolder`` transforms, e.g. :func:`anchor_data_config`; None: timm's ImageNet defaults.
     """
 
     name: str
@@ -81,6 +86,7 @@ class DataSpec:
     train_subset: int | None = None
     val_subset: int | None = None
     seed: int = 0
+    data_config: dict | None = field(default=None, hash=False)
 
     def label(self, val_images: int | None = None) -> str:
         """The ``dataset`` label that measurement rows carry, the one definition every writer and
@@ -467,6 +473,42 @@ def _open_image(path: str, mode: str):
         return Image.open(fh).convert(mode)
 
 
+def _channels_fit(values, channels: int) -> tuple[float, ...]:
+    """Per-channel mean/std for ``channels``: gray images get the mean of RGB values."""
+    values = tuple(float(v) for v in values)
+    if len(values) == channels:
+        return values
+    if channels == 1 or len(values) == 1:
+        return (float(np.mean(values)),) * channels
+    raise StitchnasError(f"data config has {len(values)} mean/std values for {channels} channels: "
+                         "give one per channel")
+
+
+def anchor_data_config(model, input_size: Sequence[int] | None = None) -> dict:
+    """timm's data config of an anchor model (``timm.data.resolve_model_data_config``: its
+    pretrained_cfg's interpolation, crop_pct, crop_mode, mean and std, e.g. DeiT's bicubic and
+    0.9), at ``input_size`` (the space's; C=1 gets the channel mean of mean/std).
+
+    ``model`` is a timm model or a :class:`~stitchnas.space.SearchSpace`, whose first anchor is
+    built on the meta device (no weights) to read its config."""
+    from timm.data import resolve_model_data_config
+
+    from ..space import SearchSpace
+
+    if isinstance(model, SearchSpace):
+        from ..anchors import create_anchor_model
+
+        space = model
+        input_size = space.input_size if input_size is None else input_size
+        model = create_anchor_model(space.anchors[0], weights=False, device="meta")
+    cfg = dict(resolve_model_data_config(model))
+    if input_size is not None:
+        cfg["input_size"] = tuple(int(v) for v in input_size)
+    channels = cfg["input_size"][0]
+    cfg["mean"], cfg["std"] = _channels_fit(cfg["mean"], channels), _channels_fit(cfg["std"], channels)
+    return cfg
+
+
 def _load_imagefolder(spec: DataSpec):
     from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, create_transform
     from torchvision.datasets import ImageFolder
@@ -494,11 +536,17 @@ def _load_imagefolder(spec: DataSpec):
             "use C=1 or C=3"
         )
     loader = functools.partial(_open_image, mode=mode)
+    cfg = dict(spec.data_config or {})
+    if cfg.get("mean") is not None:
+        mean = _channels_fit(cfg["mean"], channels)
+    if cfg.get("std") is not None:
+        std = _channels_fit(cfg["std"], channels)
+    options = {k: cfg[k] for k in ("interpolation", "crop_pct", "crop_mode") if cfg.get(k) is not None}
 
     datasets = {}
     for part in ("train", "val"):
         transform = create_transform(
-            input_size=spec.input_size, is_training=(part == "train"), mean=mean, std=std
+            input_size=spec.input_size, is_training=(part == "train"), mean=mean, std=std, **options
         )
         try:
             datasets[part] = ImageFolder(str(root / part), transform=transform, loader=loader)

@@ -10,6 +10,13 @@ Reading checks every row against the space and names the file and line of the fi
 Writing merges with what the file already holds (a re-measured id replaces its row), sorts by
 id, replaces the file atomically and holds an exclusive lock on ``PATH.lock`` meanwhile, so
 concurrent writers never lose each other's rows.
+
+Merges never drop data silently: rows of one id that differ (acc1 71.5 in one, 10.0 in another)
+are refused in one line naming the id, lines and values, identical repeats are fine; a re-measured
+row that changes an id's values replaces it with a warning naming the ids; keys a user added to
+rows (``note``, ``operator``, ...) are kept, and carried over to a re-measured row. A write that
+fails (disk full, read-only) leaves the file as it was and saves the merged rows to a recovery
+file named in the error.
 """
 
 from __future__ import annotations
@@ -19,12 +26,12 @@ import json
 import math
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from ..errors import StitchnasError
-from ..fileio import atomic_write
+from ..fileio import WriteError, save_recovery, make_dirs, read_text, shown, write_error, write_or_recover
 from ..space import Route
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,13 +61,21 @@ class Measurement:
     checkpoint: str
     space: str
     space_hash: str
+    #: keys a user added to the row (``note``, ``operator``, ...) as (key, value) pairs: kept
+    #: through every merge, not compared.
+    extra: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id, "route": self.route.to_json(), "acc1": self.acc1, "acc5": self.acc5,
             "loss": self.loss, "flops": self.flops, "params": self.params, "dataset": self.dataset,
             "checkpoint": self.checkpoint, "space": self.space, "space_hash": self.space_hash,
+            **{k: v for k, v in self.extra if k not in FIELDS},
         }
+
+    def core(self) -> dict[str, Any]:
+        """The measured fields only (what two rows of one id must agree on)."""
+        return {k: v for k, v in self.to_json().items() if k in FIELDS}
 
     @classmethod
     def from_json(cls, row: Any, space: "SearchSpace") -> "Measurement":
@@ -90,7 +105,46 @@ def _from_checked(row: dict[str, Any], route: Route) -> Measurement:
         id=row["id"], route=route, acc1=float(row["acc1"]), acc5=num(row["acc5"]),
         loss=num(row["loss"]), flops=row["flops"], params=row["params"], dataset=row["dataset"],
         checkpoint=row["checkpoint"], space=row["space"], space_hash=row["space_hash"],
+        extra=tuple((k, v) for k, v in row.items() if k not in FIELDS),
     )
+
+
+def _values(m: Measurement) -> str:
+    acc = "null" if m.acc5 is None else f"{m.acc5:g}"
+    return f"acc1 {m.acc1:g}, acc5 {acc}, {m.dataset}, {m.checkpoint}"
+
+
+def _conflicts(path: Path, rows: Iterable[tuple[int, Measurement]], where: str = "line") -> dict[int, Measurement]:
+    """One row per id from (line, row) pairs: identical repeats merge (their added keys joined),
+    rows of one id that differ are refused in one line naming the id, lines and values."""
+    by_id: dict[int, tuple[int, Measurement]] = {}
+    for n, m in rows:
+        if m.id not in by_id:
+            by_id[m.id] = (n, m)
+            continue
+        n0, m0 = by_id[m.id]
+        if m0.core() != m.core():
+            if m0.acc1 != m.acc1 or m0.acc5 != m.acc5:
+                what = f"acc1 {m0.acc1:g} vs {m.acc1:g}" if m0.acc1 != m.acc1 else \
+                    f"acc5 {m0.acc5} vs {m.acc5}"
+            else:
+                what = ", ".join(f"{k} {m0.core()[k]!r} vs {m.core()[k]!r}" for k in FIELDS
+                                 if m0.core()[k] != m.core()[k])
+            raise StitchnasError(
+                f"{shown(path)}: id {m.id} has conflicting rows ({where}s {n0} and {n}: {what}): "
+                "keep the right one and delete the other (identical repeats are fine)")
+        by_id[m.id] = (n0, _with_extra(m0, m.extra))
+    return {cid: m for cid, (_, m) in by_id.items()}
+
+
+def _with_extra(m: Measurement, extra: tuple[tuple[str, Any], ...]) -> Measurement:
+    """``m`` with ``extra``'s keys added (``m``'s own win)."""
+    if not extra:
+        return m
+    import dataclasses
+
+    own = dict(m.extra)
+    return dataclasses.replace(m, extra=tuple({**dict(extra), **own}.items()))
 
 
 def _is_int(v: Any) -> bool:
@@ -146,7 +200,7 @@ def _parse_lines(path: Path, space: "SearchSpace | None" = None) -> Iterator[tup
     """(line number, checked row) for every non-blank line; errors name the file and line (and,
     for a row without a usable ``space_hash``, the hash of ``space``)."""
     try:
-        text = path.read_text()
+        text = read_text(path, "measurements file")  # regular files only, size-capped
     except FileNotFoundError:
         raise StitchnasError(
             f"measurements file {path} does not exist: create it with `stitchnas evaluate` or "
@@ -181,9 +235,10 @@ def _parse_lines(path: Path, space: "SearchSpace | None" = None) -> Iterator[tup
 
 
 def read_measurements(path: str | os.PathLike, space: "SearchSpace") -> list[Measurement]:
-    """Every measurement in ``path``, checked against ``space``, sorted by id (last row per id wins)."""
+    """Every measurement in ``path``, checked against ``space``, sorted by id; an id's identical
+    repeats are one row, differing ones an error."""
     path = Path(path)
-    by_id: dict[int, Measurement] = {}
+    rows: list[tuple[int, Measurement]] = []
     for n, row in _parse_lines(path, space):
         if row["space_hash"] != space.content_hash:
             raise StitchnasError(
@@ -197,7 +252,8 @@ def read_measurements(path: str | os.PathLike, space: "SearchSpace") -> list[Mea
             m = Measurement.from_json(row, space)
         except StitchnasError as err:
             raise StitchnasError(f"{path}, line {n}: {err}") from None
-        by_id[m.id] = m
+        rows.append((n, m))
+    by_id = _conflicts(path, rows)
     return [by_id[k] for k in sorted(by_id)]
 
 
@@ -207,10 +263,17 @@ def lock_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".lock")
 
 
+class _LockError(WriteError):
+    """The lock file beside a measurements file cannot be created."""
+
+
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
+    make_dirs(path.parent)
+    try:
+        fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise _LockError(str(write_error(err, path, "measurements file"))) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -219,47 +282,92 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def write_measurements(path: str | os.PathLike, rows: Iterable[Measurement],
-                       replace: bool = True) -> list[Measurement]:
+                       replace: bool = True, conflicts: str | None = None) -> list[Measurement]:
     """Merge ``rows`` into ``path`` (created if absent) and return the file's rows, sorted by id.
 
-    ``replace=True``: a row whose id the file already holds replaces it (re-measuring);
-    ``replace=False``: the file's row is kept. All rows must share the file's space hash. The
-    file is rewritten atomically under an exclusive lock on ``PATH.lock``.
+    ``conflicts`` says what a new row does to the file's row of its id when their values differ:
+    ``"replace"`` (re-measuring; the default, ``replace=True``) replaces it and warns naming the
+    ids; ``"keep"`` (``replace=False``) keeps the file's row; ``"refuse"`` (importing) raises.
+    Identical rows merge; keys a user added to the file's row are kept. All rows must share the
+    file's space hash. The file is rewritten atomically under an exclusive lock on ``PATH.lock``;
+    if that write fails, the merged rows are saved to a recovery file the error names.
     """
+    conflicts = conflicts or ("replace" if replace else "keep")
+    if conflicts not in ("replace", "keep", "refuse"):
+        raise ValueError(f"conflicts must be replace, keep or refuse, got {conflicts!r}")
     path = Path(path)
-    new: dict[int, Measurement] = {}
-    for m in rows:
+    batch: list[tuple[int, Measurement]] = []
+    for n, m in enumerate(rows, 1):
         if not isinstance(m, Measurement):
             raise TypeError(f"write_measurements takes Measurement rows, got {type(m).__name__}")
         try:
             _check_row(m.to_json())
         except StitchnasError as err:
-            raise StitchnasError(f"cannot write id {m.id} to {path}: {err}") from None
-        new[m.id] = m
+            raise StitchnasError(f"cannot write id {m.id} to {shown(path)}: {err}") from None
+        batch.append((n, m))
+    new = _conflicts(path, batch, where="new row")
     hashes = {m.space_hash for m in new.values()}
     if len(hashes) > 1:
         raise StitchnasError(
-            f"cannot write rows of several spaces (hashes {sorted(hashes)}) to one file {path}: "
+            f"cannot write rows of several spaces (hashes {sorted(hashes)}) to one file {shown(path)}: "
             "write each space's measurements to its own file"
         )
-    with _locked(path):
-        merged: dict[int, Measurement] = {}
+    if conflicts == "refuse" and path.exists():  # refused before the lock file exists
+        _merge(path, new, hashes, conflicts, dry=True)
+    try:
+        return _merge(path, new, hashes, conflicts)
+    except _LockError as err:  # before anything was merged: save the new rows alone
+        text = "".join(json.dumps(m.to_json()) + "\n" for m in new.values())
+        raise WriteError(f"{err}{save_recovery(path, text, f'the {len(new)} new row(s)')}") from None
+
+
+@contextmanager
+def _unlocked() -> Iterator[None]:
+    yield
+
+
+def _merge(path: Path, new: dict[int, Measurement], hashes: set[str], conflicts: str,
+           dry: bool = False) -> list[Measurement]:
+    """Merge ``new`` into the file's rows and write them (``dry``: check only, no lock, no write)."""
+    with (_unlocked() if dry else _locked(path)):
+        old: list[tuple[int, Measurement]] = []
         if path.exists():
             for n, row in _parse_lines(path):
                 if hashes and row["space_hash"] not in hashes:
                     raise StitchnasError(
-                        f"{path}, line {n}: the file holds measurements of space {row['space']!r} "
+                        f"{shown(path)}, line {n}: the file holds measurements of space {row['space']!r} "
                         f"(hash {row['space_hash']}), not of {next(iter(new.values())).space!r} (hash "
                         f"{next(iter(hashes))}): write to a new file, or delete this one"
                     )
-                merged[row["id"]] = _from_checked(row, Route.of(row["route"]))
+                old.append((n, _from_checked(row, Route.of(row["route"]))))
+        merged = _conflicts(path, old)
+        changed: list[tuple[Measurement, Measurement]] = []
         for cid, m in new.items():
-            if replace or cid not in merged:
+            was = merged.get(cid)
+            if was is None:
                 merged[cid] = m
+            elif was.core() == m.core() or conflicts == "replace":
+                if was.core() != m.core():
+                    changed.append((was, m))
+                merged[cid] = _with_extra(m, was.extra)  # a user's notes stay with the id
+            elif conflicts == "refuse":
+                raise StitchnasError(
+                    f"{shown(path)} already holds id {cid} with other values ({_values(was)}) than "
+                    f"the rows written now ({_values(m)}): write to a new file, or delete that row "
+                    "first to replace it")
+        if dry:
+            return []
+        if changed:
+            from ..progress import get_logger
+
+            shown_ids = ", ".join(f"{a.id} (acc1 {a.acc1:g} -> {b.acc1:g})" for a, b in changed[:5])
+            more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+            get_logger("measure").warning(
+                f"{shown(path)}: re-measured id(s) {shown_ids}{more} replace their rows")
         out = [merged[k] for k in sorted(merged)]
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        with atomic_write(path) as fh:
-            os.fchmod(fh.fileno(), mode)  # mkstemp's 0600 would hide results from other users
-            for m in out:
-                fh.write(json.dumps(m.to_json(), allow_nan=False) + "\n")
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644  # mkstemp's 0600 hides rows
+        text = "".join(json.dumps(m.to_json()) + "\n" for m in out)
+        write_or_recover(path, text, "measurements file", mode=mode,
+                         saved=f"the {len(new)} new row(s), merged with the file's,")
     return out
+

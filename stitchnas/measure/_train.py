@@ -204,6 +204,10 @@ def train_anchors(space: SearchSpace, data: DataSpec, cfg: AnchorTrainConfig, de
     train_set, val_set, num_classes = load_datasets(replace(
         data, input_size=tuple(space.input_size), train_subset=cfg.train_subset,
         val_subset=cfg.val_subset))
+    from ..fileio import check_writable
+
+    for spec in space.anchors:  # an unwritable checkpoint is one line before training, not after
+        check_writable(spec.checkpoint, "anchor checkpoint")
     results = []
     for a, spec in enumerate(space.anchors):
         path = Path(spec.checkpoint)
@@ -239,7 +243,7 @@ def train_anchors(space: SearchSpace, data: DataSpec, cfg: AnchorTrainConfig, de
                 f"({time.perf_counter() - t0:.0f} s)")
         seconds = time.perf_counter() - t0
         acc = accuracy(model, make_loader(val_set, 512, shuffle=False), device)
-        with atomic_write(path, "wb") as fh:
+        with atomic_write(path, "wb", what="anchor checkpoint") as fh:
             torch.save({k: v.cpu() for k, v in model.state_dict().items()}, fh)
         log(f"anchor {spec.name}: top-1 {acc:.2f}% on {data.name} val, trained in {seconds:.0f} s -> {path}")
         results.append(AnchorResult(spec.name, acc, seconds, str(path)))
@@ -296,6 +300,10 @@ def train_stitched(space: SearchSpace, data: DataSpec, cfg: StitchTrainConfig, o
     if device.startswith("cuda") and world > 1:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
     out = Path(out)
+    if rank == 0:  # an unwritable checkpoint is one line before training, not after an epoch
+        from ..fileio import check_writable
+
+        check_writable(out, "checkpoint")
     _seed_all(cfg.seed)
     net = StitchedNetwork(space, space.create_models(weights=True), rank=cfg.rank).to(device)
     train_set, _, _ = load_datasets(replace(data, input_size=tuple(space.input_size),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from .._util import lazy_exports
 
 _EXPORTS = {
+    "EXPORT_FORMATS": "_export",
     "FORMAT": "_checkpoints",
     "FRONT_MODEL_FORMAT": "_switchable",
     "FrontModel": "_switchable",
@@ -24,8 +25,10 @@ _EXPORTS = {
     "layer_module_name": "_model",
     "least_squares_fit": "_stitching",
     "load_front_model": "_switchable",
+    "load_exported": "_export",
     "load_network": "_checkpoints",
     "read_checkpoint": "_checkpoints",
+    "read_export_metadata": "_export",
     "read_front_model": "_switchable",
     "reconstruction_error": "_model",
     "resolve_candidate": "_export",

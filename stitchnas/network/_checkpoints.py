@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ..errors import StitchnasError, unreadable_checkpoint
+from ..errors import StitchnasError, nonfinite_tensor, unreadable_checkpoint
 from ..fileio import atomic_write
 from ._model import StitchedNetwork
 from ..space import SearchSpace
@@ -35,7 +35,7 @@ def save_checkpoint(path: str | os.PathLike, net: StitchedNetwork, *, anchors_tu
                     if anchors_tuned else None),
         "state": state or {},
     }
-    with atomic_write(path, "wb") as fh:
+    with atomic_write(path, "wb", what="checkpoint") as fh:
         torch.save(doc, fh)
 
 
@@ -63,6 +63,15 @@ def read_checkpoint(path: str | os.PathLike, space: SearchSpace | None = None) -
             f"on {space.name!r} (hash {space.content_hash}); use the space it was trained with or "
             "retrain"
         )
+    if doc["anchors"] is not None and not isinstance(doc["anchors"], dict):
+        raise StitchnasError(f"checkpoint {path} is damaged ('anchors' is neither a state dict nor "
+                             "null): re-run `stitchnas train`")
+    for section in ("stitch_layers", "anchors"):
+        bad = nonfinite_tensor(doc[section], f"{section}.")
+        if bad:
+            raise StitchnasError(
+                f"checkpoint {path} is not usable: tensor {bad} (training diverged or the file is "
+                "damaged); retrain (`stitchnas train SPACE`, with a lower --lr)")
     return doc
 
 

@@ -7,6 +7,7 @@ candidate chosen with :meth:`StitchedNetwork.reset_stitch_id` (SN-Net's switch),
 
 from __future__ import annotations
 
+import types
 from typing import Sequence
 
 import torch
@@ -27,7 +28,14 @@ def layer_module_name(key: str) -> str:
 
 class RouteModule(nn.Module):
     """One route as a plain module: stem, segments of blocks with a stitching layer between
-    consecutive segments, head. Holds only the parameters the route uses."""
+    consecutive segments, head. Holds only the parameters the route uses.
+
+    It speaks timm's model interface, so timm's data, training and validation helpers accept
+    it: ``pretrained_cfg`` / ``default_cfg`` (the stem anchor's data config at the space's
+    input size, the head anchor's classes), ``num_classes``, ``num_features``,
+    ``forward_features``, ``forward_head(x, pre_logits=False)``, ``get_classifier()`` and
+    ``reset_classifier(num_classes)``.
+    """
 
     def __init__(
         self,
@@ -35,6 +43,8 @@ class RouteModule(nn.Module):
         segments: Sequence[Sequence[nn.Module]],
         stitches: Sequence[nn.Module],
         head: nn.Module,
+        pretrained_cfg: dict | None = None,
+        head_model: nn.Module | None = None,
     ) -> None:
         super().__init__()
         if len(stitches) != len(segments) - 1:
@@ -43,14 +53,123 @@ class RouteModule(nn.Module):
         self.segments = nn.ModuleList(nn.Sequential(*blocks) for blocks in segments)
         self.stitches = nn.ModuleList(stitches)
         self.head = head
+        self.pretrained_cfg = dict(pretrained_cfg or {})
+        # the head anchor's timm class: its get_classifier/reset_classifier run on our head
+        self._head_class = type(head_model) if head_model is not None else None
+        self.num_classes = int(getattr(head_model, "num_classes", self.pretrained_cfg.get("num_classes", 0)))
+        self.num_features = int(getattr(head_model, "num_features", 0))
+        self.head_hidden_size = int(getattr(head_model, "head_hidden_size", self.num_features))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @property
+    def default_cfg(self) -> dict:
+        """timm's older name for :attr:`pretrained_cfg`."""
+        return self.pretrained_cfg
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Image -> features leaving the last block (before the head's norm and pooling)."""
         x = self.stem(x)
         for i, seg in enumerate(self.segments):
             x = seg(x)
             if i < len(self.stitches):
                 x = self.stitches[i](x)
-        return self.head(x)
+        return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Features -> logits; ``pre_logits=True``: the pooled features the classifier takes."""
+        if not pre_logits:
+            return self.head(x)
+        fn = getattr(self.head, "_fn", None)
+        if fn is None or not hasattr(self.head, "forward_head"):
+            raise StitchnasError(f"the head of this stitch ({type(self.head).__name__}) has no timm "
+                                 "forward_head: pre_logits needs a timm anchor's head")
+        return fn(_PreLogits(self.head), x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        """The head anchor's classifier (timm's ``get_classifier`` on this stitch's head)."""
+        return self._timm_method("get_classifier")()
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """A fresh classifier for ``num_classes`` (0: none, features out), as timm's
+        ``reset_classifier``; the modules it replaces are copied first, so the anchor the
+        stitch was cut from keeps its own classifier."""
+        import copy
+
+        self.head = _own_copy(self.head)  # the head piece is shared by every route module
+        old = self.get_classifier()
+        olds = [m for m in (old if isinstance(old, (tuple, list)) else (old,)) if isinstance(m, nn.Module)]
+        for name, child in list(self.head.named_children()):
+            if any(m is child or any(m is c for c in child.modules()) for m in olds):
+                setattr(self.head, name, copy.deepcopy(child))
+        reset = self._timm_method("reset_classifier")
+        if global_pool is None:
+            reset(num_classes)
+        else:
+            reset(num_classes, global_pool)
+        self.num_classes = int(num_classes)
+        self.pretrained_cfg["num_classes"] = int(num_classes)
+
+    def _timm_method(self, name: str):
+        method = getattr(self._head_class, name, None)
+        if method is None:
+            raise StitchnasError(f"this stitch's head is not a timm model's head: no {name}(); build "
+                                 "it with StitchedNetwork.route_module or stitchnas.build_model")
+        return types.MethodType(method, self.head)
+
+
+def _own_copy(head: nn.Module) -> nn.Module:
+    """A shallow copy of a head piece with its own module table (children still shared), its
+    bound timm methods re-bound to the copy."""
+    import copy
+
+    new = copy.copy(head)
+    for table in ("_modules", "_parameters", "_buffers"):
+        object.__setattr__(new, table, dict(getattr(head, table)))
+    for key, value in list(vars(new).items()):
+        if isinstance(value, types.MethodType) and value.__self__ is head:
+            object.__setattr__(new, key, types.MethodType(value.__func__, new))
+    return new
+
+
+class _PreLogits:
+    """The head seen through timm's ``forward_head(x, pre_logits=True)``."""
+
+    def __init__(self, head: nn.Module) -> None:
+        self._head = head
+
+    def __getattr__(self, name: str):
+        return getattr(self._head, name)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        return self._head.forward_head(x, pre_logits=True)
+
+
+def route_cfg(space: SearchSpace, stem_model: nn.Module, head_model: nn.Module,
+              cand: Candidate | None = None) -> dict:
+    """timm's ``pretrained_cfg`` for a stitch: the data config of the stem's anchor (which sees
+    the pixels) at the space's input size (a Fashion-MNIST space: that pipeline's statistics),
+    and the head anchor's classes and classifier."""
+    from ..measure import anchor_data_config
+
+    data = anchor_data_config(stem_model, space.input_size)
+    if ((space.extra or {}).get("data") or {}).get("name") == "fashion_mnist":
+        # trained on stitchnas's Fashion-MNIST pipeline: its statistics, no crop
+        from ..measure import FASHION_MNIST_MEAN, FASHION_MNIST_STD
+
+        channels = int(space.input_size[0])
+        data.update(mean=(FASHION_MNIST_MEAN,) * channels, std=(FASHION_MNIST_STD,) * channels,
+                    interpolation="bilinear", crop_pct=1.0, crop_mode="center")
+    cfg = {"architecture": f"stitchnas_{space.name}" + (f"_id{cand.id}" if cand is not None else ""),
+           **data, "num_classes": int(getattr(head_model, "num_classes", 0)),
+           "fixed_input_size": True}
+    head_cfg = getattr(head_model, "pretrained_cfg", None) or {}
+    if head_cfg.get("classifier") is not None:
+        cfg["classifier"] = head_cfg["classifier"]
+    if cand is not None:
+        cfg["stitchnas"] = {"space": space.name, "id": cand.id, "route": str(cand.route)}
+    return cfg
 
 
 class StitchedNetwork(nn.Module):
@@ -104,6 +223,22 @@ class StitchedNetwork(nn.Module):
             return self.space.candidate(which)
         return self.space.find(which)
 
+    # ---- timm's model interface, for the current candidate ------------------------------
+    @property
+    def pretrained_cfg(self) -> dict:
+        """timm's data config of the current candidate (see :class:`RouteModule`)."""
+        route = self.candidate.route
+        return route_cfg(self.space, self.anchors[route.first_anchor], self.anchors[route.last_anchor],
+                         self.candidate)
+
+    @property
+    def default_cfg(self) -> dict:
+        return self.pretrained_cfg
+
+    @property
+    def num_classes(self) -> int:
+        return int(getattr(self.anchors[self.candidate.route.last_anchor], "num_classes", 0))
+
     # ---- pieces -------------------------------------------------------------------------
     def stitch_layer(self, key: str) -> StitchingLayer:
         return self.stitch_layers[layer_module_name(key)]
@@ -115,7 +250,9 @@ class StitchedNetwork(nn.Module):
         first, last = self.adapters[route.first_anchor], self.adapters[route.last_anchor]
         segments = [self.adapters[s.anchor].block_modules[s.start:s.end] for s in route]
         stitches = [self.stitch_layer(k) for k in cand.layer_keys]
-        return RouteModule(first.stem_module, segments, stitches, last.head_module)
+        stem_model, head_model = first.model, last.model
+        return RouteModule(first.stem_module, segments, stitches, last.head_module,
+                           route_cfg(self.space, stem_model, head_model, cand), head_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cand = self.candidate

@@ -121,7 +121,7 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
             if not math.isfinite(float(mean[k])):
                 raise StitchnasError(f"predictor {label!r} predicted {mean[k]} for id {ids[i]}: "
                                      "choose another predictor")
-            acc[i] = float(mean[k])
+            acc[i] = min(100.0, max(0.0, float(mean[k])))  # a top-1 is a percentage (fronts check it)
             std[i] = None if sd is None or not math.isfinite(float(sd[k])) else max(float(sd[k]), 0.0)
             source[i] = PRIOR if use_prior else "predicted"
     for i, cid in enumerate(ids):

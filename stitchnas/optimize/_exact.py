@@ -76,6 +76,7 @@ def evaluate_all(problem: Problem) -> tuple["optuna.Study", list[int], float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study = optuna.create_study(directions=problem.directions)
+        study.set_metric_names(list(problem.objectives))
     study.add_trials(trials)
     front = problem.front([c.id for c in problem.costs])
     return study, front, time.perf_counter() - start

@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import random
 import time
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import StitchnasError, StorageError
 from ..fronts import Front, front_path, save_front
-from ..storage import (META_KEY, OpenedStorage, StaleWatch, StudyMutex, error_line, fail_trials,
-                       open_storage, poll_interval, quiet_optuna, study_lock, tell, trials_in,
-                       worker_name)
+from ..storage import (META_KEY, OpenedStorage, SharedStudy, StaleWatch, StudyMutex, close_storage,
+                       error_line, fail_trials, open_storage, poll_interval, quiet_optuna,
+                       set_metric_names, study_lock, tell, trials_in, worker_name)
 from ._accuracy import accuracy_table
 from ._config import MAX_DEFAULT_TRIALS, SearchConfig, SearchResult, resolve_objectives
 from ._encoding import make_encoding
@@ -115,6 +116,7 @@ def show_progress(progress: bool | None) -> bool:
     return show_bars(None if progress is None else bool(progress))
 
 
+@quiet_optuna()  # Optuna's verbosity restored after
 def _run_study(problem: Problem, config: SearchConfig, *, storage: OpenedStorage, study_name: str,
                n_trials: int, sampler_spec: Any, encoding: str, progress: bool | None = None):
     """Create or resume the study and run it until it holds ``n_trials`` completed trials (or,
@@ -126,7 +128,6 @@ def _run_study(problem: Problem, config: SearchConfig, *, storage: OpenedStorage
     import optuna
     from optuna.trial import TrialState
 
-    quiet_optuna()
     encoder = make_encoding(problem.space, encoding)
     exhaustive = sampler_spec == "exhaustive"
     label = sampler_label(sampler_spec)
@@ -138,12 +139,14 @@ def _run_study(problem: Problem, config: SearchConfig, *, storage: OpenedStorage
                 study, notes = _open_study(problem, config, storage=storage, study_name=study_name,
                                            n_trials=n_trials, sampler_spec=sampler_spec,
                                            encoding=encoding, label=label)
+                shared = SharedStudy.of(study, storage.storage)
                 stale = 0
                 if lock.exclusive:  # alone on a file storage: every RUNNING trial is a dead one's
-                    stale = fail_trials(study, trials_in(study, TrialState.RUNNING), retry=not exhaustive)
+                    stale = fail_trials(shared, trials_in(study, TrialState.RUNNING), retry=not exhaustive)
             lock.share()
-            seconds, more = _work(study, problem, encoder, mutex, StaleWatch(config.stale_after_s),
-                                  exhaustive=exhaustive, n_trials=n_trials, study_name=study_name,
+            seconds, more = _work(shared, problem, encoder, mutex, StaleWatch(config.stale_after_s),
+                                  exhaustive=exhaustive, seed=config.seed, n_trials=n_trials,
+                                  study_name=study_name,
                                   storage=storage, progress=progress,
                                   poll=poll_interval(config.stale_after_s))
             stale += more
@@ -171,7 +174,10 @@ def _open_study(problem: Problem, config: SearchConfig, *, storage: OpenedStorag
         population = (old or {}).get("population_size") or _population(n_trials)
     meta = _meta(problem, encoding, label, config.seed, population)
     notes = _check_meta(old, meta, study_name, storage.label) if old is not None else []
-    sampler = make_sampler(sampler_spec, seed=config.seed, n_trials=n_trials, population_size=population)
+    if sampler_spec == "exhaustive":  # every trial is queued with its candidate: nothing is sampled
+        sampler = optuna.samplers.RandomSampler(seed=config.seed)
+    else:
+        sampler = make_sampler(sampler_spec, seed=config.seed, n_trials=n_trials, population_size=population)
     try:
         study = optuna.create_study(storage=storage.storage, sampler=sampler, study_name=study_name,
                                     directions=problem.directions, load_if_exists=True)
@@ -183,23 +189,30 @@ def _open_study(problem: Problem, config: SearchConfig, *, storage: OpenedStorag
     if [d.name.lower() for d in study.directions] != problem.directions:
         raise StitchnasError(f"study {study_name!r} in {storage.label} optimises other directions: "
                              "give another --study-name")
+    if study.metric_names != list(problem.objectives):
+        set_metric_names(study, problem.objectives)
     if old is None:
         study.set_user_attr(META_KEY, meta)
     return study, notes
 
 
-def _work(study, problem: Problem, encoder, mutex: StudyMutex, watch: StaleWatch, *,
-          exhaustive: bool, n_trials: int, study_name: str, storage: OpenedStorage,
+def _work(shared: SharedStudy, problem: Problem, encoder, mutex: StudyMutex, watch: StaleWatch, *,
+          exhaustive: bool, seed: int, n_trials: int, study_name: str, storage: OpenedStorage,
           progress: bool | None, poll: float) -> tuple[float, int]:
-    """The worker loop of :func:`_run_study`. Returns (seconds, stale trials failed)."""
+    """The worker loop of :func:`_run_study`. Returns (seconds, stale trials failed).
+
+    ``exhaustive``: each admitted trial is the next candidate no trial holds (completed or
+    running), in an order shuffled by ``seed``, queued with its parameters (``enqueue_trial``)
+    and popped by ``ask``: every candidate once, whatever trials failed or were cut short."""
     from tqdm.auto import tqdm
 
+    study = shared.study
     all_ids = set(problem.index)
+    order = random.Random(seed).sample(sorted(all_ids), len(all_ids)) if exhaustive else []
     target_total = min(n_trials, len(all_ids)) if exhaustive else n_trials
     bar = tqdm(total=target_total, disable=not show_progress(progress), unit="trial",
                desc=f"search {problem.space.name} on {problem.target.name}")
     stale = 0
-    top_up = False  # exhaustive: the sampler repeated a candidate, queue a missing one instead
     worker = worker_name()
     start = time.perf_counter()
     trial = None
@@ -210,7 +223,7 @@ def _work(study, problem: Problem, encoder, mutex: StudyMutex, watch: StaleWatch
                 running, complete = _running_and_complete(study)
                 dead = watch.stale(running)
                 if dead:
-                    stale += fail_trials(study, dead, retry=not exhaustive)
+                    stale += fail_trials(shared, dead, retry=not exhaustive)
                     running, complete = _running_and_complete(study)
                 if exhaustive:
                     done_ids = {t.user_attrs.get("id") for t in complete} & all_ids
@@ -225,11 +238,11 @@ def _work(study, problem: Problem, encoder, mutex: StudyMutex, watch: StaleWatch
                 if finished:
                     break
                 if admit:
-                    if top_up:
-                        left = sorted(all_ids - seen)
+                    if exhaustive:
+                        following = next(c for c in order if c not in seen)
                         with warnings.catch_warnings():
                             warnings.simplefilter("ignore")
-                            study.enqueue_trial(encoder.params(left[0]), user_attrs={"top_up": True})
+                            study.enqueue_trial(encoder.params(following))
                     trial = study.ask()
                     cid = encoder.suggest(trial)
                     i = problem.index[cid]
@@ -238,7 +251,6 @@ def _work(study, problem: Problem, encoder, mutex: StudyMutex, watch: StaleWatch
                     trial.set_user_attr("worker", worker)
                     for key, value in problem.constraints[i]:
                         trial.set_constraint(key, value)
-                    top_up = exhaustive and cid in seen
             if trial is None:  # others' trials in flight: wait for them (or for them to go stale)
                 time.sleep(poll)
                 continue
@@ -299,6 +311,7 @@ def _recording(storage: OpenedStorage, study_name: str, what: str):
         mutex.close()
 
 
+@quiet_optuna()  # Optuna's verbosity restored after
 def _exact_study(problem: Problem, config: SearchConfig, storage: OpenedStorage,
                  study_name: str) -> tuple[list[int], list[int], float, list[str]]:
     """Evaluate every candidate (:func:`evaluate_all`), then record the front's trials and the
@@ -306,7 +319,6 @@ def _exact_study(problem: Problem, config: SearchConfig, storage: OpenedStorage,
     Returns (every candidate id, front ids, seconds, notes)."""
     import optuna
 
-    quiet_optuna()
     memory, front_ids, seconds = evaluate_all(problem)
     ids = [c.id for c in problem.costs]
     meta = {**_meta(problem, "tree", "exact", config.seed, None), "evaluated": len(ids)}
@@ -327,12 +339,14 @@ def _exact_study(problem: Problem, config: SearchConfig, storage: OpenedStorage,
                         "give another --study-name for the exact search")
             study = optuna.create_study(storage=storage.storage, study_name=study_name,
                                         directions=problem.directions, load_if_exists=True)
+            set_metric_names(study, problem.objectives)
             keep = set(front_ids)
             study.add_trials([t for t in memory.get_trials(deepcopy=False) if t.user_attrs["id"] in keep])
             study.set_user_attr(META_KEY, meta)  # last: a study with metadata is complete
     return ids, front_ids, seconds, notes
 
 
+@quiet_optuna()  # Optuna's verbosity restored after
 def _memory_study(problem: Problem, config: SearchConfig, storage: OpenedStorage, study_name: str,
                   n_trials: int, encoding: str, progress: bool | None) -> tuple[list, float, list[str]]:
     """The default search beyond the exact limit: NSGA-II in an in-memory study, recorded in the
@@ -347,7 +361,6 @@ def _memory_study(problem: Problem, config: SearchConfig, storage: OpenedStorage
     import optuna
     from tqdm.auto import tqdm
 
-    quiet_optuna()
     encoder = make_encoding(problem.space, encoding)
     with _recording(storage, study_name, "the search") as mutex:
         with mutex:
@@ -364,6 +377,7 @@ def _memory_study(problem: Problem, config: SearchConfig, storage: OpenedStorage
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             sampler = make_sampler("nsga2", seed=config.seed, n_trials=n_trials, population_size=population)
             memory = optuna.create_study(directions=problem.directions, sampler=sampler)
+            set_metric_names(memory, problem.objectives)
             memory.add_trials(stored)
         start = time.perf_counter()
         with tqdm(total=n_trials, initial=len(stored), disable=not show_progress(progress), unit="trial",
@@ -385,6 +399,8 @@ def _memory_study(problem: Problem, config: SearchConfig, storage: OpenedStorage
             fresh = _existing_meta(storage.storage, study_name) is None
             study = optuna.create_study(storage=storage.storage, study_name=study_name,
                                         directions=problem.directions, load_if_exists=True)
+            if study.metric_names != list(problem.objectives):
+                set_metric_names(study, problem.objectives)
             if fresh:
                 study.set_user_attr(META_KEY, meta)
             now = len(_complete(study))
@@ -414,7 +430,23 @@ def search_problem(problem: Problem, config: SearchConfig, progress: bool | None
         raise StitchnasError(f"the {sampler_spec} sampler needs the tree encoding (finite choices): "
                              "drop --encoding or use --encoding tree")
     n_trials = config.n_trials or _default_trials(space, sampler_spec, large)
+    if config.save:  # an unwritable front folder is one line before the search, not after
+        from ..fileio import check_writable
+
+        check_writable(front_path(space.name, target.name, config.out_dir), "front")
     storage = open_storage(config.storage, space, config.out_dir)
+    try:
+        return _search_in(problem, config, storage, sampler_spec=sampler_spec, label=label,
+                          encoding=encoding, n_trials=n_trials, large=large, progress=progress)
+    finally:
+        close_storage(storage)  # no -wal/-shm left beside a SQLite file
+
+
+def _search_in(problem: Problem, config: SearchConfig, storage: OpenedStorage, *, sampler_spec: Any,
+               label: str, encoding: str, n_trials: int, large: bool,
+               progress: bool | None) -> SearchResult:
+    """:func:`search_problem` once the storage is open."""
+    space, target = problem.space, problem.target
     study_name = config.study_name or default_study_name(problem, label, config.seed, encoding)
     if sampler_spec == "exact":
         trial_ids, front_ids, seconds, notes = _exact_study(problem, config, storage, study_name)

@@ -57,12 +57,14 @@ class Problem:
                           is_anchor=c.route.num_stitches == 0)
 
     def front(self, ids: Sequence[int]) -> list[int]:
-        """The feasible ids among ``ids`` that no other of them dominates, in the order given."""
+        """The feasible ids among ``ids`` that no other of them dominates, in the order given; a
+        measured stitch is dominated only by measured ones (:mod:`stitchnas.pareto`)."""
         feasible = [cid for cid in ids if self.feasible[self.index[cid]]]
         if not feasible:
             return []
         rows = np.array([self.values[self.index[cid]] for cid in feasible])
-        mask = nondominated(rows, self.directions)
+        sure = [self.acc.source[self.index[cid]] == "measured" for cid in feasible]
+        mask = nondominated(rows, self.directions, certain=sure)
         return [cid for cid, keep in zip(feasible, mask) if keep]
 
 

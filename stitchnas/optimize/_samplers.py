@@ -65,29 +65,13 @@ def _random(seed: int = 0):
 
 @SAMPLERS.register("exhaustive")
 def _exhaustive(seed: int = 0):
-    return _exhaustive_sampler_class()(seed=seed)
+    """Optuna's BruteForceSampler, for a study of your own. ``stitchnas search --sampler
+    exhaustive`` does not sample at all: it queues every candidate once, in an order shuffled by
+    the seed (``Study.enqueue_trial``), so failed or half-sampled trials of killed workers, which
+    Optuna 5's brute force counts as visited or trips over, cost nothing (see ``_loop``)."""
+    import optuna
 
-
-def _exhaustive_sampler_class():
-    from optuna.samplers import BruteForceSampler
-    from optuna.trial import TrialState
-
-    class ExhaustiveSampler(BruteForceSampler):
-        """Optuna's BruteForceSampler, blind to failed trials: Optuna 5 counts a failed trial as
-        visited, and one that failed part-way through its suggestions (a killed or interrupted
-        search) makes it raise "param_name mismatch" on the next run."""
-
-        @staticmethod
-        def _populate_tree(tree, trials, params):  # noqa: ANN001 - Optuna's private signature
-            # RUNNING trials without a candidate id stopped half-way through their suggestions
-            # (a worker killed while sampling): the same, until they are failed as stale
-            kept = [t for t in trials if t.state != TrialState.FAIL
-                    and not (t.state == TrialState.RUNNING and "id" not in t.user_attrs)]
-            BruteForceSampler._populate_tree(tree, kept, params)
-
-    if not hasattr(BruteForceSampler, "_populate_tree"):  # a future Optuna: plain brute force
-        return BruteForceSampler
-    return ExhaustiveSampler
+    return optuna.samplers.BruteForceSampler(seed=seed)
 
 
 def list_samplers(pattern: str = "*") -> list[str]:

@@ -16,10 +16,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..anchors import AnchorSpec, FeatureSpec, adapter_for, create_anchor_model, stitch_problem
+from ..anchors import AnchorSpec, FeatureSpec, stitch_problem  # torch-free; models built lazily
 from .._util import did_you_mean, did_you_mean_key
 from ..errors import StitchnasError
-from ..paths import check_name, results_dir
+from ..paths import check_name, pretrained_dir, results_dir
 from ._defaults import DEFAULT_SPACE
 from ._routes import Candidate, Junction, Route
 from ._rules import StitchRule, get_rule
@@ -53,6 +53,11 @@ class LayerShape:
                               out_layout=self.out_layout or self.layout, grid=self.grid)
 
 
+#: The most anchors one space may hold (SN-Net stitches 2-3; each anchor is built, and the
+#: routes multiply with their number).
+MAX_ANCHORS = 32
+
+
 def bundled_spaces_dir() -> Path:
     """The bundled ``search_spaces`` folder (source checkout, or installed package data)."""
     package = Path(__file__).resolve().parents[1]
@@ -73,15 +78,17 @@ def list_spaces(pattern: str = "*") -> list[str]:
 def _read_yaml(path: Path) -> Any:
     import yaml
 
+    from ..fileio import MAX_YAML_BYTES, load_yaml, read_text, shown
+
     try:
-        text = path.read_text()
+        text = read_text(path, "space file", MAX_YAML_BYTES)  # regular files only, size-capped
     except OSError as err:
-        raise StitchnasError(f"cannot read space file {path}: {err.strerror}") from err
+        raise StitchnasError(f"cannot read space file {shown(path)}: {err.strerror}") from err
     except UnicodeDecodeError as err:
-        raise StitchnasError(f"cannot read space file {path}: it is not text ({err.reason} at byte "
+        raise StitchnasError(f"cannot read space file {shown(path)}: it is not text ({err.reason} at byte "
                              f"{err.start}); save it as UTF-8 YAML") from err
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text, f"space file {shown(path)}")  # alias bombs refused
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -108,9 +115,40 @@ def load_space(name_or_path: str | os.PathLike | None = None) -> "SearchSpace":
                 f"unknown space {target!r}: not a file and not a bundled space "
                 f"(bundled: {', '.join(list_spaces())}){hint}"
             )
-    if not path.is_file():
+    if not os.path.exists(path):  # a folder, FIFO or device exists: _read_yaml says what it is
         raise StitchnasError(f"space file {path} does not exist; give a YAML path or a bundled name")
     return SearchSpace.from_dict(_read_yaml(path), path=path)
+
+
+def _structure_versions() -> dict[str, str]:
+    """What a space's structure (depths, feature shapes) depends on besides its file: the torch,
+    timm and stitchnas versions, read without importing torch or timm (their ``version.py``;
+    ``importlib.metadata`` as the fallback)."""
+    import importlib.util
+    import re
+
+    from .. import __version__
+
+    out = {"stitchnas": __version__}
+    for dist in ("torch", "timm"):
+        found = None
+        try:
+            spec = importlib.util.find_spec(dist)
+            if spec is not None and spec.origin:
+                text = (Path(spec.origin).parent / "version.py").read_text()
+                match = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
+                found = match.group(1) if match else None
+        except (OSError, ValueError, ImportError):
+            found = None
+        if found is None:
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                found = version(dist)
+            except PackageNotFoundError:
+                found = "none"
+        out[dist] = found
+    return out
 
 
 def check_acc1(value: Any, what: str) -> float:
@@ -199,6 +237,9 @@ class SearchSpace:
         anchors_doc = doc["anchors"]
         _require(isinstance(anchors_doc, list) and len(anchors_doc) >= 1,
                  f"{where}: 'anchors' must be a list of {{name, model, ...}} mappings")
+        _require(len(anchors_doc) <= MAX_ANCHORS,  # each is built; routes grow with their count
+                 f"{where}: {len(anchors_doc)} anchors, more than the {MAX_ANCHORS} a space may "
+                 "hold: split it into several spaces")
         base = path.parent if path else Path.cwd()
         anchors, priors = [], []
         for i, a in enumerate(anchors_doc):
@@ -222,6 +263,7 @@ class SearchSpace:
             priors.append(acc1)
             if ckpt is not None:
                 ckpt = ckpt.replace("${results}", str(results_dir().resolve()))
+                ckpt = ckpt.replace("${pretrained}", str(pretrained_dir().resolve()))
                 ckpt = str((base / os.path.expanduser(ckpt)).resolve())
             anchors.append(AnchorSpec(
                 name=check_name(a.get("name") or f"a{i}", f"{where}: anchor {i} 'name'"),
@@ -318,6 +360,8 @@ class SearchSpace:
     # ---- structure ----------------------------------------------------------------------
     @cached_property
     def _meta_adapters(self):
+        from ..anchors import adapter_for, create_anchor_model
+
         return [adapter_for(create_anchor_model(a, weights=False, device="meta")) for a in self.anchors]
 
     @property
@@ -327,12 +371,67 @@ class SearchSpace:
         return self._input_size
 
     @cached_property
+    def _cached_structure(self) -> tuple[tuple[int, ...], tuple[tuple[FeatureSpec, ...], ...]] | None:
+        """(depths, feature specs) from the structure cache, when this structure was built
+        before with the same torch, timm and stitchnas: enumerating and checking a space (a
+        query's check of its front) then needs no torch. None: build the meta models."""
+        path = self._structure_cache_path()
+        if path is None or not path.is_file():
+            return None
+        try:
+            doc = json.loads(path.read_text())
+            if doc.get("versions") != _structure_versions():
+                return None
+            specs = tuple(tuple(FeatureSpec(layout=f["layout"], shape=tuple(f["shape"]),
+                                            grid=tuple(f["grid"]) if f["grid"] else None,
+                                            prefix=int(f["prefix"])) for f in anchor)
+                          for anchor in doc["feature_specs"])
+            depths = tuple(int(d) for d in doc["depths"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # a broken cache is rebuilt
+        if len(depths) != len(self.anchors) or any(len(f) != d + 1 for f, d in zip(specs, depths)):
+            return None
+        return depths, specs
+
+    def _structure_cache_path(self) -> Path | None:
+        """``CACHE/structure/NAME-STRUCTURE_HASH.json``; None when the input size is not declared
+        (the hash itself would need the models)."""
+        if self._input_size is None:
+            return None
+        try:
+            from ..paths import cache_dir
+
+            return cache_dir() / "structure" / f"{self.name}-{self.structure_hash}.json"
+        except StitchnasError:
+            return None
+
+    def _save_structure(self, specs) -> None:
+        """Write the structure cache (best effort: an unwritable cache only costs time)."""
+        path = self._structure_cache_path()
+        if path is None:
+            return
+        from ..fileio import write_json
+
+        doc = {"space": self.name, "versions": _structure_versions(), "depths": list(self.depths),
+               "feature_specs": [[{"layout": f.layout, "shape": list(f.shape),
+                                   "grid": list(f.grid) if f.grid else None, "prefix": f.prefix}
+                                  for f in anchor] for anchor in specs]}
+        try:
+            write_json(path, doc)
+        except (OSError, StitchnasError):
+            pass
+
+    @cached_property
     def depths(self) -> tuple[int, ...]:
+        if self._cached_structure is not None:
+            return self._cached_structure[0]
         return tuple(ad.depth for ad in self._meta_adapters)
 
     @cached_property
     def feature_specs(self) -> tuple[tuple[FeatureSpec, ...], ...]:
         """``feature_specs[a][i]``: features entering block i of anchor a (i = depth: output)."""
+        if self._cached_structure is not None:
+            return self._cached_structure[1]
         specs = []
         for spec, ad in zip(self.anchors, self._meta_adapters):
             try:
@@ -343,6 +442,7 @@ class SearchSpace:
                     f"{type(err).__name__}: {str(err).splitlines()[0].rstrip('.') if str(err) else ''}; "
                     "set the space's input_size or the anchor's img_size/in_chans kwargs"
                 ) from err
+        self._save_structure(specs)
         return tuple(specs)
 
     @cached_property
@@ -466,6 +566,8 @@ class SearchSpace:
 
     def create_models(self, weights: bool = True, device: str | None = None):
         """The anchors' timm models (with their checkpoints unless ``weights=False``)."""
+        from ..anchors import create_anchor_model
+
         return [create_anchor_model(a, weights=weights, device=device) for a in self.anchors]
 
     def __repr__(self) -> str:

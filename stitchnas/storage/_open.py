@@ -1,8 +1,14 @@
 """Opening an Optuna storage: SQLite files, journal files, server databases, memory.
 
+* only Optuna's own storage is written to: an existing SQLite or journal file that holds anything
+  else (another program's database, a measurements file, any other file) is refused before it is
+  touched;
+* journal files are named ``journal:PATH`` or ``PATH.journal`` (never ``.jsonl``, the suffix of
+  measurements files);
 * SQLite files get WAL and ``synchronous=NORMAL`` (a commit no longer waits for the disk);
 * journal files get a writers' lock the kernel releases when its holder dies, and a last line cut
   short by a killed writer is cut off before the next append;
+* lock files live in one hidden folder beside the storage file (``.locks/``), never beside it;
 * on PostgreSQL one worker at a time opens the storage (Optuna creates its tables on first open).
 """
 
@@ -11,6 +17,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
+import stat
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,12 +33,31 @@ from ._urls import mask_password, scrub_secrets
 if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
 
-__all__ = ["META_KEY", "OpenedStorage", "open_storage", "error_line", "quiet_optuna"]
+__all__ = ["META_KEY", "LOCK_DIR", "OpenedStorage", "open_storage", "error_line", "quiet_optuna",
+           "lock_file", "close_storage"]
 
 #: The study user attribute where stitchnas keeps what a study was made for.
 META_KEY = "stitchnas"
-_JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
+#: The hidden folder beside a storage file that holds its lock files.
+LOCK_DIR = ".locks"
+#: ``--storage PATH.journal`` is a journal file; ``journal:PATH`` names one of any other suffix.
+JOURNAL_SUFFIX = ".journal"
+JOURNAL_PREFIX = "journal:"
+_OLD_JOURNAL_SUFFIX = ".log"  # deprecated: a log file is one slip away
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+_NOT_JOURNAL = ".jsonl"  # measurements files
+_JOURNAL_HINT = (f"name a journal file PATH{JOURNAL_SUFFIX} or {JOURNAL_PREFIX}PATH (e.g. "
+                 f"results/search{JOURNAL_SUFFIX}); {_NOT_JOURNAL} is the suffix of measurements files")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+# every table Optuna's RDB storage creates (Optuna 5); a database holding only these (or all of
+# the core three) is Optuna's
+_OPTUNA_TABLES = frozenset({
+    "alembic_version", "studies", "study_directions", "study_system_attributes",
+    "study_user_attributes", "trial_heartbeats", "trial_intermediate_values", "trial_params",
+    "trial_system_attributes", "trial_user_attributes", "trial_values", "trials", "version_info"})
+_OPTUNA_CORE = frozenset({"studies", "trials", "version_info"})
+_JOURNAL_HEAD = re.compile(rb'\A\{\s*"op_code"\s*:')
+_PROBE_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -50,24 +77,7 @@ def error_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[0].rstrip('.') if text else ''}".rstrip(": ")
 
 
-class _DropChatter:
-    """Logging filter: Optuna's per-run notes that say nothing about the search (the GP sampler
-    falling back to sequential L-BFGS-B when greenlet is missing)."""
-
-    def filter(self, record) -> bool:  # noqa: ANN001
-        return "greenlet" not in record.getMessage()
-
-
-def quiet_optuna() -> None:
-    """No per-trial INFO lines from Optuna, and none of its chatter."""
-    import logging
-
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no per-trial INFO lines
-    for handler in logging.getLogger("optuna").handlers:
-        if not any(isinstance(f, _DropChatter) for f in handler.filters):
-            handler.addFilter(_DropChatter())
+from ..progress import quiet_optuna  # noqa: E402 - scoped: Optuna's verbosity restored after each call
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -83,8 +93,9 @@ def _sqlite_file(url: str) -> Path | None:
 def open_storage(spec: Any, space: "SearchSpace | None" = None,
                  out_dir: str | os.PathLike | None = None) -> OpenedStorage:
     """An Optuna storage from None (``sqlite:///<out_dir>/<space>/search.db``), a URL, a path
-    ending in ``.db``/``.sqlite`` (SQLite) or ``.log``/``.journal``/``.jsonl`` (journal file),
-    ``"memory"``, or a storage object."""
+    ending in ``.db``/``.sqlite`` (SQLite) or ``.journal`` (journal file), ``journal:PATH`` (a
+    journal file of any other name but ``.jsonl``), ``"memory"``, or a storage object. An existing
+    file that is not Optuna's storage is refused before it is touched."""
     import optuna
 
     if isinstance(spec, optuna.storages.BaseStorage):
@@ -99,28 +110,44 @@ def open_storage(spec: Any, space: "SearchSpace | None" = None,
     if text in ("memory", ":memory:"):
         return OpenedStorage(optuna.storages.InMemoryStorage(), "memory", None)
     masked = mask_password(text) or text
+    if text.lower().startswith(JOURNAL_PREFIX) or text.lower().startswith("file://"):
+        rest = text.split(":", 1)[1]
+        rest = rest[2:] if rest.startswith("//") else rest  # journal://PATH, journal:///abs/PATH
+        if not rest:
+            raise StorageError(f"storage {text!r} names no file: {_JOURNAL_HINT}")
+        return _journal(Path(rest))
     if "://" not in text:
         path = Path(text).expanduser()
         if path.suffix in _SQLITE_SUFFIXES:
             text = f"sqlite:///{path.resolve()}"
-        elif path.suffix in _JOURNAL_SUFFIXES:
+        elif path.suffix == JOURNAL_SUFFIX:
             return _journal(path)
+        elif path.suffix == _OLD_JOURNAL_SUFFIX:
+            from ..progress import get_logger
+
+            get_logger("storage").warning(
+                "a .log storage is taken as an Optuna journal file for now; this will stop: "
+                "rename it %s or write %s%s", path.with_suffix(JOURNAL_SUFFIX).name,
+                JOURNAL_PREFIX, path)
+            return _journal(path)
+        elif path.suffix == _NOT_JOURNAL:
+            raise StorageError(f"storage {text!r} ends in {_NOT_JOURNAL}, the suffix of measurements "
+                               f"files, not of an Optuna storage: {_JOURNAL_HINT}")
         else:
             raise StorageError(
-                f"storage {text!r} is neither a URL nor a path ending in .db (SQLite) or .log "
-                "(journal file): write e.g. results/search.db, search.log, sqlite:///search.db or "
+                f"storage {text!r} is neither a URL nor a path ending in .db (SQLite) or "
+                f"{JOURNAL_SUFFIX} (journal file): write e.g. results/search.db, "
+                f"search{JOURNAL_SUFFIX}, {JOURNAL_PREFIX}PATH, sqlite:///search.db or "
                 "postgresql://user:password@host/db")
     scheme = text.split("://", 1)[0].lower()
-    if scheme not in ("journal", "file"):
-        _check_url(text, masked)
-    if scheme in ("journal", "file"):
-        return _journal(Path(text.split("://", 1)[1]))
+    _check_url(text, masked)
     if scheme in ("postgresql", "postgres"):  # no driver named: the one installed
         text = f"postgresql+{_postgres_driver()}://{text.split('://', 1)[1]}"
         scheme = text.split("://", 1)[0]
     local = _sqlite_file(text) if scheme.startswith("sqlite") else None
     if local is not None:
-        local = local.resolve()
+        local = local.expanduser().resolve()
+        _check_sqlite_file(local, masked)
         try:
             local.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -142,6 +169,110 @@ def open_storage(spec: Any, space: "SearchSpace | None" = None,
     if local is not None:
         _fast_sqlite(storage)
     return OpenedStorage(storage, masked if local is None else f"sqlite:///{local}", local)
+
+
+def lock_file(storage_file: Path, name: str) -> Path:
+    """``<folder>/.locks/<file name>.<name>``: a lock file of the storage file, kept in one
+    hidden folder beside it (locks are never deleted: a process may be waiting on one)."""
+    folder = storage_file.parent / LOCK_DIR
+    folder.mkdir(exist_ok=True)
+    return folder / f"{storage_file.name}.{name}"
+
+
+def close_storage(opened: OpenedStorage) -> None:
+    """Close the pooled connections of a storage :func:`open_storage` opened from a file (the
+    last connection to close checkpoints SQLite's WAL and removes ``-wal``/``-shm``); the storage
+    reconnects if used again."""
+    engine = getattr(opened.storage, "engine", None)
+    if opened.file is None or engine is None:
+        return
+    try:
+        opened.storage.remove_session()
+        engine.dispose()
+    except Exception:  # noqa: BLE001 - best effort: only tidies the folder
+        pass
+
+
+def _refuse(path: Path, label: str, what: str) -> StorageError:
+    return StorageError(
+        f"storage {label} exists and {what}, not an Optuna storage: stitchnas writes only to "
+        "Optuna's own storage and left it untouched; give a new file or an existing Optuna "
+        "database (e.g. results/SPACE/search.db)")
+
+
+def _regular_size(path: Path, label: str) -> int | None:
+    """The size of ``path`` if it is a regular file, None if it does not exist; else an error."""
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):  # the folder's own check says what is wrong
+        return None
+    except OSError as err:
+        raise StorageError(f"cannot read storage {label}: {err.strerror}") from err
+    if stat.S_ISDIR(st.st_mode):
+        raise StorageError(f"storage {label} is a folder: give a file in it, e.g. {label}/search.db")
+    if not stat.S_ISREG(st.st_mode):
+        raise StorageError(f"storage {label} is not a regular file (a FIFO, device or socket): "
+                           "give a file such as results/search.db")
+    return st.st_size
+
+
+def _check_sqlite_file(path: Path, label: str) -> None:
+    """Refuse an existing file that is not an Optuna SQLite database (read only, nothing changed):
+    not SQLite at all, or SQLite holding tables of something else. An empty file, an empty
+    database and an Optuna database (while its tables are being created too) pass."""
+    size = _regular_size(path, label)
+    if not size:
+        return
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except OSError as err:
+        raise StorageError(f"cannot read storage {label}: {err.strerror}") from err
+    if head != _SQLITE_MAGIC:
+        raise _refuse(path, label, "is not a SQLite database")
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=60)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            con.close()
+    except sqlite3.Error as err:
+        raise StorageError(f"cannot read storage {label} as SQLite ({err}): give a new file or "
+                           "an Optuna database") from err
+    tables = {t for t in tables if not t.startswith("sqlite_")}
+    if tables <= _OPTUNA_TABLES or _OPTUNA_CORE <= tables:
+        return
+    other = sorted(tables - _OPTUNA_TABLES)
+    shown = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
+    raise _refuse(path, label, f"is a SQLite database of something else (tables {shown})")
+
+
+def _check_journal_file(path: Path, label: str) -> None:
+    """Refuse an existing, non-empty file whose first record is not an Optuna journal record
+    (``{"op_code": ..., "worker_id": ...}``): a measurements file, a log, anything else."""
+    size = _regular_size(path, label)
+    if not size:
+        return
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_PROBE_BYTES)
+    except OSError as err:
+        raise StorageError(f"cannot read storage {label}: {err.strerror}") from err
+    first, newline, _ = head.partition(b"\n")
+    ok = False
+    if newline:
+        try:
+            record = json.loads(first)
+            ok = isinstance(record, dict) and "op_code" in record and "worker_id" in record
+        except (ValueError, RecursionError):
+            ok = False
+    else:  # one record, cut short by a killed writer (the next append cuts it off)
+        ok = bool(_JOURNAL_HEAD.match(first))
+    if not ok:
+        raise _refuse(path, label, "is not an Optuna journal file (its first line is no journal "
+                      "record)")
 
 
 def _check_url(url: str, masked: str) -> None:
@@ -221,6 +352,10 @@ def _journal(path: Path) -> OpenedStorage:
     import optuna
 
     path = path.expanduser().resolve()
+    if path.suffix == _NOT_JOURNAL:
+        raise StorageError(f"journal file {path} ends in {_NOT_JOURNAL}, the suffix of measurements "
+                           f"files: {_JOURNAL_HINT}")
+    _check_journal_file(path, str(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
@@ -228,13 +363,13 @@ def _journal(path: Path) -> OpenedStorage:
             storage = optuna.storages.JournalStorage(_journal_backend(path))
     except Exception as err:  # noqa: BLE001
         raise StorageError(f"cannot open journal storage {path}: {error_line(err)}") from err
-    return OpenedStorage(storage, str(path), path)
+    return OpenedStorage(storage, f"{JOURNAL_PREFIX}{path}", path)
 
 
 def _journal_backend(path: Path):
     """Optuna's journal file, made safe for workers that get killed (one machine):
 
-    * the writers' lock is an ``flock`` on ``PATH.flock``, which the kernel releases when its
+    * the writers' lock is an ``flock`` on ``.locks/NAME.flock``, which the kernel releases when its
       holder dies (Optuna's default, a symlink, stays behind and stalls every other worker for
       its 30 s grace period, then is broken even if its holder is merely slow);
     * before appending, a last line cut short by a writer killed mid-write is cut off (it was
@@ -242,11 +377,10 @@ def _journal_backend(path: Path):
       journal for good ("Invalid log format").
     """
     from optuna.storages.journal import JournalFileBackend
-    from optuna.storages.journal._file import BaseJournalFileLock
 
-    class FlockLock(BaseJournalFileLock):
+    class FlockLock:  # Optuna's lock protocol (acquire/release); its base class is private
         def __init__(self, target: Path) -> None:
-            self._path = target.with_name(target.name + ".flock")
+            self._path = lock_file(target, "flock")
             self._fd: int | None = None
 
         def acquire(self) -> bool:

@@ -3,11 +3,12 @@ run on several processes or machines at once (PostgreSQL, MySQL, or a SQLite/jou
 machine).
 
 * **The study mutex** (:class:`StudyMutex`): a PostgreSQL advisory lock (MySQL: ``GET_LOCK``) held
-  on its own connection to the storage's server, an ``flock`` on a file beside a SQLite or journal
-  file, a thread lock for in-memory storage. The server or the kernel releases it when its holder
-  dies. Every decision that must not race happens under it, never the work itself: creating the
-  study and its metadata, failing stale trials and queueing them again, queueing work, admitting
-  a new trial (so a study never holds more completed trials than asked for), popping waiting ones.
+  on its own connection to the storage's server, an ``flock`` on a file in the hidden ``.locks/``
+  folder beside a SQLite or journal file, a thread lock for in-memory storage. The server or the
+  kernel releases it when its holder dies. Every decision that must not race happens under it,
+  never the work itself: creating the study and its metadata, failing stale trials and queueing
+  them again, queueing work, admitting a new trial (so a study never holds more completed trials
+  than asked for), popping waiting ones.
 * **Heartbeats** (:class:`Heartbeat`): while a worker works on a trial, a thread writes the time
   into the trial's system attribute ``stitchnas:heartbeat`` every ``stale_after_s / 4`` seconds.
 * **Stale trials** (:class:`StaleWatch`, :func:`fail_trials`): a RUNNING trial whose heartbeat a
@@ -17,11 +18,13 @@ machine).
   database and happens under the mutex everywhere). Its worker, should it still be alive after
   all, finds its trial finished and drops its result.
 * **File storages** also know at once (:func:`study_lock`): every worker holds a shared ``flock``
-  on ``FILE.<study>.lock``; one that gets it exclusively at start-up is alone, so every RUNNING
-  trial is a dead one's.
+  on ``.locks/FILE.<study>.lock``; one that gets it exclusively at start-up is alone, so every
+  RUNNING trial is a dead one's.
 
 Optuna's own RDB heartbeat is not used: it exists only inside ``Study.optimize``, needs the
-server's clock, and never fails a trial that died before its first beat.
+server's clock, and never fails a trial that died before its first beat. Only public Optuna API
+is used: the storage object is passed along with the study (:class:`SharedStudy`), and trial ids
+come from the storage by trial number.
 """
 
 from __future__ import annotations
@@ -39,13 +42,14 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from ..errors import StitchnasError, StorageError
 from ._keys import _key, pg_lock_key
-from ._open import META_KEY, error_line, open_storage, quiet_optuna
+from ._open import META_KEY, close_storage, error_line, lock_file, open_storage, quiet_optuna
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
     from optuna.trial import FrozenTrial
 
-__all__ = ["HEARTBEAT_KEY", "StudyMutex", "Heartbeat", "StaleWatch", "fail_trials", "pop_waiting",
+__all__ = ["HEARTBEAT_KEY", "SharedStudy", "set_metric_names", "StudyMutex", "Heartbeat",
+           "StaleWatch", "fail_trials", "pop_waiting",
            "study_lock", "heartbeat_interval", "poll_interval", "trials_in", "tell", "worker_name",
            "evaluate_worker", "EvaluateWork"]
 
@@ -67,6 +71,28 @@ def heartbeat_interval(stale_after_s: float) -> float:
 def poll_interval(stale_after_s: float) -> float:
     """How often an idle worker looks again while others' trials are in flight."""
     return min(1.0, max(0.05, float(stale_after_s) / 8.0))
+
+
+@dataclass(frozen=True)
+class SharedStudy:
+    """A study with the storage object it lives in (what :func:`open_storage` opened) and its id
+    there: Optuna keeps a study's storage private, so the storage travels with it, and a trial's
+    storage id comes from its number (``get_trial_id_from_study_id_trial_number``)."""
+
+    study: "optuna.Study"
+    storage: Any
+    study_id: int
+
+    @classmethod
+    def of(cls, study: "optuna.Study", storage: Any) -> "SharedStudy":
+        """``storage``: the Optuna storage object the study was created or loaded with."""
+        return cls(study, storage, storage.get_study_id_from_name(study.study_name))
+
+    def trial_id(self, number: int) -> int:
+        return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
+
+    def trial(self, number: int) -> "FrozenTrial":
+        return self.storage.get_trial(self.trial_id(number))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,7 +122,7 @@ class StudyMutex:
         engine = getattr(backend, "engine", None)
         if storage.file is not None:
             self.kind = "flock"
-            self._path = storage.file.with_name(f"{storage.file.name}.{_key(name).hex()[:12]}.mutex")
+            self._path = lock_file(storage.file, f"{_key(name).hex()[:12]}.mutex")
         elif engine is not None:
             dialect = engine.dialect.name
             if dialect == "postgresql":
@@ -203,7 +229,7 @@ class StudyLock:
 
 @contextmanager
 def study_lock(file: Path | None, study_name: str) -> Iterator[StudyLock]:
-    """Hold a lock on ``FILE.<study>.lock`` while working on the study: exclusive if no other
+    """Hold a lock on ``.locks/FILE.<study>.lock`` while working on the study: exclusive if no other
     process holds it (then RUNNING trials are left over from dead ones), else shared. Call
     :meth:`StudyLock.share` once the start-up is done; every worker holds it shared from then on,
     so a later one never mistakes itself for the only one. No file (a server database): never
@@ -211,7 +237,7 @@ def study_lock(file: Path | None, study_name: str) -> Iterator[StudyLock]:
     if file is None:
         yield StudyLock(False)
         return
-    lock = file.with_name(f"{file.name}.{hashlib.sha256(study_name.encode()).hexdigest()[:12]}.lock")
+    lock = lock_file(file, f"{hashlib.sha256(study_name.encode()).hexdigest()[:12]}.lock")
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -233,9 +259,9 @@ class Heartbeat:
     system attribute every ``interval`` seconds (the first beat after one interval: a trial that
     ends sooner needs none). A trial that another worker failed meanwhile is dropped."""
 
-    def __init__(self, study: "optuna.Study", trial_ids: Iterable[int], interval: float) -> None:
-        self._storage = study._storage
-        self._ids = list(trial_ids)
+    def __init__(self, shared: SharedStudy, trial_numbers: Iterable[int], interval: float) -> None:
+        self._storage = shared.storage
+        self._ids = [shared.trial_id(n) for n in trial_numbers]
         self._interval = float(interval)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stitchnas-heartbeat", daemon=True)
@@ -262,8 +288,9 @@ class Heartbeat:
 
 
 class StaleWatch:
-    """Remembers, for every RUNNING trial it is shown, when its heartbeat last changed (by this
-    process's monotonic clock); :meth:`stale` names those unchanged for ``stale_after_s``."""
+    """Remembers, for every RUNNING trial it is shown (by number), when its heartbeat last changed
+    (by this process's monotonic clock); :meth:`stale` names those unchanged for ``stale_after_s``
+    (``own``: numbers of this worker's trials, never stale)."""
 
     def __init__(self, stale_after_s: float) -> None:
         self.stale_after_s = float(stale_after_s)
@@ -275,14 +302,14 @@ class StaleWatch:
         seen: dict[int, tuple[Any, float]] = {}
         out = []
         for t in running:
-            if t._trial_id in mine:
+            if t.number in mine:
                 continue
             mark = (t.system_attrs.get(HEARTBEAT_KEY), t.datetime_start)
-            prev = self._seen.get(t._trial_id)
+            prev = self._seen.get(t.number)
             if prev is None or prev[0] != mark:
-                seen[t._trial_id] = (mark, now)
+                seen[t.number] = (mark, now)
                 continue
-            seen[t._trial_id] = prev
+            seen[t.number] = prev
             if now - prev[1] >= self.stale_after_s:
                 out.append(t)
         self._seen = seen
@@ -291,10 +318,10 @@ class StaleWatch:
 
 def trials_in(study: "optuna.Study", *states: Any) -> list["FrozenTrial"]:
     """The study's trials in ``states``, fresh from the storage (finished ones are cached)."""
-    return study._storage.get_all_trials(study._study_id, deepcopy=False, states=states)
+    return study.get_trials(deepcopy=False, states=states)
 
 
-def fail_trials(study: "optuna.Study", trials: Iterable["FrozenTrial"], retry: bool = True) -> int:
+def fail_trials(shared: SharedStudy, trials: Iterable["FrozenTrial"], retry: bool = True) -> int:
     """Fail each RUNNING trial (left by a dead worker) and, with ``retry``, queue its parameters
     again (user attribute ``retry_of``: the failed trial's number). Only the process whose update
     changed the state queues the retry. Call under the study mutex. Returns how many it failed."""
@@ -304,7 +331,7 @@ def fail_trials(study: "optuna.Study", trials: Iterable["FrozenTrial"], retry: b
     failed = 0
     for t in trials:
         try:
-            if not study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
+            if not shared.storage.set_trial_state_values(shared.trial_id(t.number), TrialState.FAIL):
                 continue
         except (UpdateFinishedTrialError, KeyError):  # finished or failed by another meanwhile
             continue
@@ -314,25 +341,24 @@ def fail_trials(study: "optuna.Study", trials: Iterable["FrozenTrial"], retry: b
         params = {**dict(t.system_attrs.get("fixed_params") or {}), **t.params}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            study.enqueue_trial(params, user_attrs={"retry_of": t.number})
+            shared.study.enqueue_trial(params, user_attrs={"retry_of": t.number})
     return failed
 
 
-def pop_waiting(study: "optuna.Study", limit: int = 1) -> list[int]:
-    """Move up to ``limit`` WAITING trials to RUNNING and return their trial ids (never creates a
-    trial, unlike ``Study.ask``). Each is popped by one process only."""
-    from optuna.exceptions import UpdateFinishedTrialError
+def pop_waiting(study: "optuna.Study", limit: int = 1) -> list["optuna.Trial"]:
+    """Up to ``limit`` WAITING trials, popped with ``Study.ask`` (each by one process only). Call
+    under the study mutex; never creates a trial: should another process have popped the last
+    waiting one meanwhile (a storage without a mutex), the trial ``ask`` made is failed."""
     from optuna.trial import TrialState
 
-    out: list[int] = []
-    for t in trials_in(study, TrialState.WAITING):
-        if len(out) >= limit:
+    waiting = {t.number for t in trials_in(study, TrialState.WAITING)}
+    out: list[optuna.Trial] = []
+    for _ in range(min(limit, len(waiting))):
+        trial = study.ask()
+        if trial.number not in waiting:  # a new trial: nothing was waiting any more
+            study.tell(trial, state=TrialState.FAIL)
             break
-        try:
-            if study._storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):
-                out.append(t._trial_id)
-        except UpdateFinishedTrialError:
-            continue
+        out.append(trial)
     return out
 
 
@@ -347,7 +373,8 @@ def tell(study: "optuna.Study", trial: Any, values: Any = None, state: Any = Non
     except RuntimeError as err:
         if "Study.stop" not in str(err):
             raise
-        frozen = study._storage.get_trial(trial._trial_id)
+        number = trial if isinstance(trial, int) else trial.number
+        frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
     # a trial another worker failed meanwhile stays FAIL: the result was dropped
     return frozen.state == (state or TrialState.COMPLETE)
 
@@ -388,6 +415,7 @@ def default_evaluate_study(space: Any, ids: Sequence[int], dataset: str, checkpo
     return f"evaluate-{space.name}-{space.content_hash[:8]}-{key}"
 
 
+@quiet_optuna()  # Optuna's verbosity restored after
 def evaluate_worker(space: Any, ids: Sequence[int], measure: Any, *, storage: Any, out: Path,
                     dataset: str, checkpoint_key: str, study_name: str | None = None,
                     chunk: int = 8, stale_after_s: float = 60.0) -> EvaluateWork:
@@ -409,7 +437,6 @@ def evaluate_worker(space: Any, ids: Sequence[int], measure: Any, *, storage: An
 
     from ..measure import Measurement, write_measurements
 
-    quiet_optuna()
     ids = sorted({int(i) for i in ids})
     store = open_storage(storage, space)
     name = study_name or default_evaluate_study(space, ids, dataset, checkpoint_key)
@@ -420,15 +447,16 @@ def evaluate_worker(space: Any, ids: Sequence[int], measure: Any, *, storage: An
     measured: list[int] = []
     stale = queued = 0
     start = time.perf_counter()
-    popped: list[int] = []
-    study = None
+    popped: list[int] = []  # numbers of the trials in hand
+    shared = None
     try:
         with study_lock(store.file, name) as lock, warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             with mutex:
                 study = _open_evaluate_study(store, name, meta)
+                shared = SharedStudy.of(study, store.storage)
                 if lock.exclusive:
-                    stale += fail_trials(study, trials_in(study, TrialState.RUNNING))
+                    stale += fail_trials(shared, trials_in(study, TrialState.RUNNING))
                 held = {_candidate_of(t) for t in trials_in(study, TrialState.COMPLETE,
                                                            TrialState.RUNNING, TrialState.WAITING)}
                 for cid in ids:
@@ -441,19 +469,19 @@ def evaluate_worker(space: Any, ids: Sequence[int], measure: Any, *, storage: An
                     running = trials_in(study, TrialState.RUNNING)
                     dead = watch.stale(running)
                     if dead:
-                        stale += fail_trials(study, dead)
+                        stale += fail_trials(shared, dead)
                         running = trials_in(study, TrialState.RUNNING)
-                    popped = pop_waiting(study, chunk)
+                    trials = pop_waiting(study, chunk)
+                    popped = [t.number for t in trials]
                     if not popped and not running:
                         break
                 if not popped:  # others' trials in flight: wait for them (or for them to go stale)
                     time.sleep(poll_interval(stale_after_s))
                     continue
-                trials = [optuna.Trial(study, tid) for tid in popped]
                 for trial in trials:
                     trial.set_user_attr("worker", worker_name())
                 cids = [t.suggest_int("id", 0, max(space.num_ids - 1, 0)) for t in trials]
-                with Heartbeat(study, popped, heartbeat_interval(stale_after_s)):
+                with Heartbeat(shared, popped, heartbeat_interval(stale_after_s)):
                     rows = measure(cids)
                     write_measurements(out, rows)
                 by_id = {m.id: m for m in rows}
@@ -466,27 +494,39 @@ def evaluate_worker(space: Any, ids: Sequence[int], measure: Any, *, storage: An
                         measured.append(cid)
                 popped = []
     except KeyboardInterrupt:
-        _give_back(study, popped, mutex)
+        _give_back(shared, popped, mutex)
         raise
     except StitchnasError:
-        _give_back(study, popped, mutex, retry=False)
+        _give_back(shared, popped, mutex, retry=False)
         raise
     except Exception as err:  # noqa: BLE001 - storage failures
-        _give_back(study, popped, mutex, retry=False)
+        _give_back(shared, popped, mutex, retry=False)
         raise StitchnasError(f"distributed evaluation in study {name!r} of {store.label} failed: "
                              f"{error_line(err)}") from err
     finally:
         mutex.close()
+        close_storage(store)
     latest: dict[int, Any] = {}
     for t in sorted(trials_in(study, TrialState.COMPLETE), key=lambda t: t.number):
         row = t.user_attrs.get("row")
         if row is not None:
             latest[int(row["id"])] = row
+    close_storage(store)  # read again above: close once more
     rows = [Measurement.from_json(latest[k], space) for k in sorted(latest)]
     merged = write_measurements(out, rows) if rows else []
     return EvaluateWork(study_name=name, storage=store.label, measured=tuple(measured),
                         rows=tuple(m for m in merged if m.id in latest), queued=queued, stale=stale,
                         seconds=time.perf_counter() - start, out=Path(out))
+
+
+def set_metric_names(study: "optuna.Study", names: Sequence[str]) -> None:
+    """Name the study's objectives (``study.metric_names``: dashboards and ``trials_dataframe``
+    label them so instead of "Objective 0")."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(list(names))
 
 
 def _candidate_of(t: "FrozenTrial") -> int | None:
@@ -514,6 +554,8 @@ def _open_evaluate_study(store: Any, name: str, meta: dict) -> "optuna.Study":
     except Exception as err:  # noqa: BLE001 - storage/driver errors
         raise StorageError(f"cannot create or load study {name!r} in {store.label}: "
                            f"{error_line(err)}") from err
+    if study.metric_names is None:
+        set_metric_names(study, ["acc1"])
     if old is None:
         study.set_user_attr(META_KEY, meta)
         return study
@@ -525,13 +567,14 @@ def _open_evaluate_study(store: Any, name: str, meta: dict) -> "optuna.Study":
     return study
 
 
-def _give_back(study: Any, trial_ids: Sequence[int], mutex: StudyMutex, retry: bool = True) -> None:
+def _give_back(shared: SharedStudy | None, numbers: Sequence[int], mutex: StudyMutex,
+               retry: bool = True) -> None:
     """A worker stopping with trials in hand fails them; ``retry`` (interrupted, not broken)
     queues them again so the other workers measure them now, not once they go stale."""
-    if study is None or not trial_ids:
+    if shared is None or not numbers:
         return
     try:
         with mutex:
-            fail_trials(study, [study._storage.get_trial(tid) for tid in trial_ids], retry=retry)
+            fail_trials(shared, [shared.trial(n) for n in numbers], retry=retry)
     except Exception:  # noqa: BLE001 - best effort: else they go stale
         pass

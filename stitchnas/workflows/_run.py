@@ -101,8 +101,13 @@ def _data_spec(space, cfg_subset: int | None = None):
     if not data.get("name"):
         raise StitchnasError(f"space {space.name!r} names no dataset (data: {{name: ...}}): "
                              "`stitchnas run` needs one to train and measure")
+    config = None
+    if data["name"] == "imagefolder":  # timm's transforms with the first anchor's data config
+        from ..measure import anchor_data_config
+
+        config = anchor_data_config(space)
     return DataSpec(name=data["name"], root=data.get("root"), input_size=tuple(space.input_size),
-                    val_subset=cfg_subset)
+                    val_subset=cfg_subset, data_config=config)
 
 
 def _log(msg: str) -> None:
@@ -128,7 +133,7 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
 def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]) -> RunReport:
     import numpy as np
 
-    from ..costs import get_latency_table, latency_warning, load_target
+    from ..costs import get_latency_table, latency_warning, load_target, time_end_to_end
     from ..measure import (AnchorTrainConfig, StitchTrainConfig, config_from_space, load_datasets,
                            make_loader, measure, network_classes, read_measurements, train_anchors,
                            train_stitched, write_measurements)
@@ -140,6 +145,10 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     t_start = time.perf_counter()
     space = load_space(space)
     cfg = config or RunConfig.from_space(space)
+    from ..errors import device_problem
+
+    if device_problem(cfg.device):  # before any work, not at the first tensor moved
+        raise StitchnasError(f"space {space.name!r}: run.device: {device_problem(cfg.device)}")
     run_dir = root / space.name / "run"
     targets = [load_target(t) for t in cfg.targets]
     steps: list[Step] = []
@@ -266,6 +275,12 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
                                predictor=cfg.predictor, measurements=str(mpath), out_dir=str(root))
     results = search_targets(space, targets, scfg_search)
     fronts = {r.target: str(r.path) for r in results}
+    # each latency front's members timed end to end: is the front ordered as measured?
+    front_times: dict[str, dict[int, float]] = {}
+    for r in results:
+        if r.target in tables and len(r.front.members) > 1:
+            front_times[r.target] = time_end_to_end(space, r.target, [m.id for m in r.front.members],
+                                                    repeats=cfg.latency_repeats, progress=False)
     step("search", t0, "; ".join(f"{r.target}: {len(r.front.members)} on the front from "
                                   f"{r.distinct_candidates} candidates ({r.n_trials_done} trials)"
                                   for r in results))
@@ -273,7 +288,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     total = round(time.perf_counter() - t_start, 1)
     report_path = run_dir / REPORT
     text = _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables,
-                   warnings)
+                   warnings, front_times)
     write_text(report_path, text)
     write_json(run_dir / "report.json", {
         "space": space.name, "space_hash": space.content_hash, "seconds": total,
@@ -281,9 +296,25 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         "steps": [s.__dict__ for s in steps], "measured": len(rows),
         "predictor": {"name": cfg.predictor, "chosen": chosen, "loo_tau": scores},
         "fronts": fronts, "machine": platform.platform(), "latency_warnings": warnings,
+        "front_latency_measured_ms": {t: {str(k): round(v, 4) for k, v in d.items()}
+                                      for t, d in front_times.items()},
     })
     log(f"done in {total:.0f} s: report {report_path}")
     return RunReport(space.name, tuple(steps), fronts, str(report_path), total)
+
+
+def _order_line(members, timed: dict[int, float]) -> str:
+    """Whether a latency front's members, sorted by composed latency, are sorted by their
+    end-to-end times too (the pairs out of order named)."""
+    by_composed = sorted(members, key=lambda m: (m.latency_ms, m.id))
+    wrong = [(a.id, b.id) for k, a in enumerate(by_composed) for b in by_composed[k + 1:]
+             if timed[a.id] > timed[b.id]]
+    head = (f"Front members timed end to end ({len(members)}): ")
+    if not wrong:
+        return head + "ordered as the latency table says."
+    return head + (f"{len(wrong)} pair(s) out of order ("
+                   + ", ".join(f"{a} timed slower than {b}" for a, b in wrong[:5])
+                   + "): the table's latencies do not order this front; see the warning above.")
 
 
 def _above_line(m, anchors) -> float | None:
@@ -299,7 +330,7 @@ def _above_line(m, anchors) -> float | None:
 
 
 def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables=None,
-            warnings=None) -> str:
+            warnings=None, front_times=None) -> str:
     from ..fronts import format_budgets
 
     tables, warnings = tables or {}, warnings or {}
@@ -348,10 +379,16 @@ def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total,
                   + (f" ({f.coverage})" if f.coverage else "") + "; "
                   f"`{r.path}` (+ .csv, .png).", "",
                   "| id | route | top-1 % | source | MFLOPs | latency ms |", "|---:|---|---:|---|---:|---:|"]
+        timed = (front_times or {}).get(r.target)
+        if timed:
+            lines[-2] += " measured ms |"
+            lines[-1] += "---:|"
         for m in f.members:
             lat = f"{m.latency_ms:.2f}" if m.latency_ms is not None else "-"
             lines.append(f"| {m.id} | {space.describe(m.route)} | {m.acc1:.2f} | {m.acc1_source} | "
-                         f"{m.flops / 1e6:.2f} | {lat} |")
+                         f"{m.flops / 1e6:.2f} | {lat} |" + (f" {timed[m.id]:.2f} |" if timed else ""))
+        if timed:
+            lines += ["", _order_line(f.members, timed)]
     lines += ["", f"Query: `stitchnas query {space.name} --target {results[0].target} --list`, or the best "
               "stitch within a budget with `--max-latency-ms MS` / `--max-flops N`.", ""]
     return "\n".join(lines)

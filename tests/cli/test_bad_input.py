@@ -213,6 +213,18 @@ CASES: list[Case] = [
       "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out "
       "--storage sqlite:///{d}/m_good.jsonl/x.db", "`--storage sqlite:///FILE/x.db` (folder is a file)",
       "cannot create the folder of storage", "is a file, not a folder"),
+    C("search-storage-jsonl",
+      "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out "
+      "--storage {d}/m_good.jsonl", "`--storage m.jsonl` (the measurements file as a journal)",
+      "ends in .jsonl, the suffix of measurements files", "journal:PATH"),
+    C("search-storage-not-sqlite",
+      "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out "
+      "--storage sqlite:///{d}/m_good.jsonl", "`--storage sqlite:///FILE` of a file that is no database",
+      "is not a SQLite database, not an Optuna storage", "left it untouched"),
+    C("search-storage-not-journal",
+      "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out "
+      "--storage journal:{d}/target_impossible.yaml", "`--storage journal:FILE` of a file that is no journal",
+      "is not an Optuna journal file", "left it untouched"),
     C("search-unknown-sampler",
       "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out --sampler nsga3",
       "`--sampler nsga3`", "unknown sampler 'nsga3'", "nsga2"),
@@ -360,6 +372,85 @@ CASES: list[Case] = [
     C("import-snnet-unknown-ids", "import-snnet {d}/snnet_ids.txt --space tiny_test --out {d}/out/s.jsonl",
       "published results of another space (ids 20, 30)", "id(s) 20, 30 are not valid candidates",
       "import with the space the results were published for"),
+    # ---- every file read is checked against the space ----------------------------------------
+    C("front-id-not-in-space", "query tiny_test --front {d}/front_id.json", "front member `id: 99`",
+      "member id 99 is not in space 'tiny_test' (ids 0..13)", "re-run `stitchnas search tiny_test"),
+    C("front-route-mismatch", "query tiny_test --front {d}/front_route.json",
+      "front member id 1 given the route of id 2",
+      "member id 1 has route 0[0:1]>1[1:4], but candidate 1 of space 'tiny_test' is 1[0:4]", "to rewrite it"),
+    C("front-route-mismatch-front-alone", "query --front {d}/front_route.json",
+      "the same, `--front` alone (checked against the bundled space it names)",
+      "member id 1 has route 0[0:1]>1[1:4]", "to rewrite it"),
+    C("front-route-past-end", "query tiny_test --front {d}/front_past_end.json",
+      "front member route `[[0, 0, 9]]` (past the last block)",
+      "member id 0: route 0[0:9]: segment 0[0:9] ends past anchor 0's 4 blocks", "to rewrite it"),
+    C("front-acc1-5000", "query tiny_test --front {d}/front_acc.json", "front member `acc1: 5000.0`",
+      "member 1: 'acc1' is 5000.0, outside 0..100 (top-1 is a percentage)", "to rewrite it"),
+    C("front-negative-budget", "query tiny_test --front {d}/front_budget.json",
+      "front `target_budgets: {max_flops: -5}`", "budget max_flops must be a positive number or None, got -5"),
+    C("front-negative-flops", "query tiny_test --front {d}/front_flops.json", "front member `flops: -1000`",
+      "'flops' must be an integer >= 0, got -1000"),
+    C("front-dominated", "query tiny_test --front {d}/front_dominated.json",
+      "front member beaten on every objective by another",
+      "member id 1 (65.00%, 2,000,000 flops) is dominated by member id 0 (70.00%, 1,000,000 flops)",
+      "to rewrite it"),
+    C("front-missing-field", "query tiny_test --front {d}/front_missing.json", "front member without `acc1`",
+      "member 0 lacks key(s) ['acc1']", "to rewrite it"),
+    C("latency-nan-piece", "profile-latency tiny_test --target cpu --any-machine --out {d}/latency_nan.json",
+      "latency table with `p10_ms: NaN` in one piece", "piece 'block:0:2' has p10_ms nan",
+      "delete it or re-profile with `stitchnas profile-latency tiny_test --target cpu --force`"),
+    C("latency-negative-piece",
+      "profile-latency tiny_test --target cpu --any-machine --out {d}/latency_negative.json",
+      "latency table with a negative timing", "piece 'head:1' has median_ms -3.0: timings must be finite numbers >= 0"),
+    C("latency-extra-piece", "profile-latency tiny_test --target cpu --any-machine --out {d}/latency_extra.json",
+      "latency table with a piece the space lacks (`block:0:9`)",
+      "holds timings of 1 piece(s) space 'tiny_test' does not have (block:0:9)", "--force"),
+    C("latency-missing-piece",
+      "profile-latency tiny_test --target cpu --any-machine --out {d}/latency_missing.json",
+      "latency table without piece `block:1:3`",
+      "lacks the timings of 1 piece(s) of space 'tiny_test' (block:1:3)", "re-profile with"),
+    C("ckpt-nan", EVAL + " --checkpoint {d}/ckpt_nan.pt", "stitched checkpoint with a NaN weight",
+      "is not usable: tensor 'stitch_layers.", "holds 1 NaN and 0 inf", "retrain"),
+    C("ckpt-anchor-inf", "export {d}/space_anchor_inf.yaml --id 0 " + OUT, "anchor checkpoint with an inf weight",
+      "anchor 's': checkpoint", "is not usable: tensor 'head.weight' holds 0 NaN and 1 inf",
+      "retrain the anchors"),
+    C("cli-number-huge-text", "search tiny_test --target flops_budget --out {d}/out --trials " + "a" * 3000,
+      "`search --trials` with a 3000-character value",
+      "argument --n-trials/--trials: expected a positive integer", "(see stitchnas search --help)"),
+    C("cli-max-flops-inf", "query tiny_test --front {d}/front.json --max-flops inf", "`query --max-flops inf`",
+      "argument --max-flops: expected a finite number >= 0, got 'inf'"),
+    # ---- writing can fail (more in tests/security/test_write_failures.py) ---------------------
+    C("write-out-under-a-file", "evaluate tiny_test --data digits --anchors --out {d}/m_good.jsonl/m.jsonl",
+      "`evaluate --out FILE/m.jsonl` (a file where a folder should be)", "cannot write measurements file",
+      "a part of the path is a file, not a folder", "move that file away or choose another path"),
+    C("write-out-is-a-folder", "predict tiny_test --measurements {d}/m_good.jsonl --out {d}/out",
+      "`predict --out` a folder", "cannot write predictions file", "it is a folder; give a file path"),
+    C("write-out-dev-full", "train tiny_test --data digits --max-steps 1 --out /dev/full",
+      "`train --out /dev/full` (a device, never replaced)", "cannot write checkpoint /dev/full",
+      "it is not a regular file"),
+    # ---- bounded resources (more in tests/security/test_bounded.py) --------------------------
+    C("space-yaml-alias-bomb", "enumerate {d}/space_bomb.yaml", "a 900-byte YAML alias chain in `kwargs`",
+      "expands to more than 100,000 values", "use fewer aliases"),
+    C("space-fifo", "enumerate {d}/space_fifo.yaml", "space path that is a FIFO (would block)",
+      "is not a regular file (a FIFO, device or socket)", "give a file's path"),
+    C("meas-dev-zero", "predict tiny_test --out {d}/out/pred.jsonl --measurements /dev/zero",
+      "`--measurements /dev/zero` (never ends)", "measurements file /dev/zero is not a regular file"),
+    C("cli-trials-huge", "search tiny_test --target flops_budget --out {d}/out --trials 1000000000000000000",
+      "`search --trials 10**18`", "expected a positive integer up to 1,000,000"),
+    # ---- merges never drop data silently -----------------------------------------------------
+    C("meas-conflicting-rows", PRED + "m_conflict.jsonl", "rows of id 3 with acc1 71.5, 10.0 and 99.0",
+      "id 3 has conflicting rows (lines 4 and 5: acc1 71.5 vs 10)", "keep the right one and delete the other"),
+    C("import-snnet-conflict", "import-snnet {d}/snnet_conflict.txt --space tiny_test --out {d}/m_good.jsonl",
+      "`import-snnet` into a file that holds other values for id 0", "already holds id 0 with other values",
+      "write to a new file, or delete that row first"),
+    # ---- devices this machine has ------------------------------------------------------------
+    C("cli-device-missing", "evaluate tiny_test --data digits --ids 0 --device cuda:99 --out {d}/out/m.jsonl",
+      "`evaluate --device cuda:99`", "argument --device:", ("this machine has no cuda device",
+                                                            "cuda device(s) (cuda:0..")),
+    C("space-run-device-missing", "run {d}/space_run_device.yaml --out {d}/out", "`run: {device: cuda:99}`",
+      "run.device:", ("this machine has no cuda device", "cuda device(s) (cuda:0..")),
+    C("space-too-many-anchors", "enumerate {d}/space_many.yaml", "a space of 33 anchors",
+      "33 anchors, more than the 32 a space may hold", "split it into several spaces"),
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -485,6 +576,20 @@ def bad(tmp_path_factory) -> Path:
     doc["members"][0]["acc1"] = float("nan")
     files["front_nan.json"] = json.dumps(doc)
 
+    def edited(edit) -> str:  # front.json edited by hand (members: id 0, then id 1)
+        doc = json.loads(front())
+        edit(doc)
+        return json.dumps(doc, indent=1)
+
+    files["front_id.json"] = edited(lambda d: d["members"][1].update(id=99))
+    files["front_route.json"] = edited(lambda d: d["members"][1].update(route=[[0, 0, 1], [1, 1, 4]]))
+    files["front_past_end.json"] = edited(lambda d: d["members"][0].update(route=[[0, 0, 9]]))
+    files["front_acc.json"] = edited(lambda d: d["members"][1].update(acc1=5000.0))
+    files["front_budget.json"] = edited(lambda d: d["target_budgets"].update(max_flops=-5))
+    files["front_flops.json"] = edited(lambda d: d["members"][0].update(flops=-1000))
+    files["front_dominated.json"] = edited(lambda d: d["members"][1].update(acc1=65.0))
+    files["front_missing.json"] = edited(lambda d: d["members"][0].pop("acc1"))
+
     from stitchnas.costs import profile_latency
 
     table = profile_latency(space, "cpu", repeats=1, warmup=0, progress=False).to_json()
@@ -495,6 +600,13 @@ def bad(tmp_path_factory) -> Path:
     elsewhere["machine"]["cpu"] = "Z80 at 4 MHz"
     files["latency_other_machine.json"] = json.dumps(elsewhere)
     files["latency_truncated.json"] = json.dumps(table)[:200]
+    for name, edit in [("nan", lambda t: t["pieces"]["block:0:2"].update(p10_ms=float("nan"))),
+                       ("negative", lambda t: t["pieces"]["head:1"].update(median_ms=-3.0)),
+                       ("extra", lambda t: t["pieces"].update({"block:0:9": t["pieces"]["block:0:3"]})),
+                       ("missing", lambda t: t["pieces"].pop("block:1:3"))]:
+        damaged = json.loads(json.dumps(table))
+        edit(damaged)
+        files[f"latency_{name}.json"] = json.dumps(damaged)
 
     for name, text in files.items():
         (d / name).write_bytes(text if isinstance(text, bytes) else text.encode())
@@ -513,6 +625,10 @@ def bad(tmp_path_factory) -> Path:
     doc["stitch_layers"][key] = torch.zeros(3, 5)
     torch.save(doc, d / "ckpt_wrong_shape.pt")
     (d / "ckpt_truncated.pt").write_bytes((d / "ckpt_good.pt").read_bytes()[:200])
+    doc = torch.load(d / "ckpt_good.pt", weights_only=True)
+    key = next(k for k, v in doc["stitch_layers"].items() if v.is_floating_point())
+    doc["stitch_layers"][key].view(-1)[0] = float("nan")
+    torch.save(doc, d / "ckpt_nan.pt")
     (d / "ckpt_good.pt").unlink()
     import timm
 
@@ -522,12 +638,28 @@ def bad(tmp_path_factory) -> Path:
         [anchor("s", checkpoint="anchor_wide.pt"), anchor("l", embed_dim=32)], name="anchor_ckpt")))
     (d / "space_anchor_missing.yaml").write_text(dump(space_doc(
         [anchor("s", checkpoint="no_such_anchor.pt"), anchor("l", embed_dim=32)], name="anchor_missing")))
+    state = timm.create_model("vit_tiny_patch16_224", **TINY).state_dict()
+    state["head.weight"][0, 0] = float("inf")
+    torch.save(state, d / "anchor_inf.pt")
+    (d / "space_anchor_inf.yaml").write_text(dump(space_doc(
+        [anchor("s", checkpoint="anchor_inf.pt"), anchor("l", embed_dim=32)], name="anchor_inf")))
     import argparse
 
     torch.save({"model": argparse.Namespace(x=1)}, d / "anchor_unsafe.pt")
     torch.save({"format": "x", "stitch_layers": argparse.Namespace(x=1)}, d / "ckpt_unsafe.pt")
     (d / "space_anchor_unsafe.yaml").write_text(dump(space_doc(
         [anchor("s", checkpoint="anchor_unsafe.pt"), anchor("l", embed_dim=32)], name="anchor_unsafe")))
+    bomb = "".join(f"    a{i}: &a{i} [{','.join([f'*a{i - 1}' if i else 'lol'] * 10)}]\n" for i in range(9))
+    (d / "space_bomb.yaml").write_text(dump(space_doc(name="bomb")).replace(
+        "  kwargs:\n", "  kwargs:\n" + bomb, 1))
+    os.mkfifo(d / "space_fifo.yaml")
+    (d / "space_run_device.yaml").write_text(dump(space_doc(name="run_device", run={"device": "cuda:99"})))
+    (d / "space_many.yaml").write_text(dump(space_doc([anchor(f"a{i}") for i in range(33)], name="many")))
+    conflict = [json.loads(line) for line in (d / "m_good.jsonl").read_text().splitlines()[:4]]
+    conflict += [{**conflict[3], "acc1": 10.0}, {**conflict[3], "acc1": 99.0}]
+    conflict[3]["acc1"] = 71.5
+    (d / "m_conflict.jsonl").write_text("".join(json.dumps(r) + "\n" for r in conflict))
+    (d / "snnet_conflict.txt").write_text("{'cfg_id': 0, 'acc1': 10.0}\n")
     (d / "out").mkdir()
     return d
 

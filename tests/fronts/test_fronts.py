@@ -388,7 +388,7 @@ def test_export_without_onnx_skips_it_with_a_note(space, trained, tmp_path):
     module = build_model(space, 0, trained[1])
     with pytest.warns(UserWarning, match="skipped ONNX: .*pip install onnx"):
         paths = export_model(module, tmp_path / "m", space.input_size)
-    assert paths == [tmp_path / "m.pt"]
+    assert paths == [tmp_path / "m.pt2"]
     with pytest.raises(StitchnasError, match="needs the 'onnx' package"):
         export_model(module, tmp_path / "m", space.input_size, formats=("onnx",))
     assert not (tmp_path / "m.onnx").exists() and _tmp_leftovers(tmp_path) == []
@@ -398,7 +398,7 @@ def test_export_without_onnx_skips_it_with_a_note(space, trained, tmp_path):
 def test_export_onnx_where_available(space, trained, tmp_path):
     module = build_model(space, 5, trained[1])
     paths = export_model(module, tmp_path / "m", space.input_size)
-    assert paths == [tmp_path / "m.pt", tmp_path / "m.onnx"]
+    assert paths == [tmp_path / "m.pt2", tmp_path / "m.onnx"]
     import onnx
 
     onnx.checker.check_model(onnx.load(str(paths[1])))

@@ -51,12 +51,16 @@ def test_merge_replaces_remeasured_ids(space, tmp_path):
     assert got[1] == 77.0 and got[8] == 8.0
 
 
-def test_duplicate_ids_last_row_wins(space, tmp_path):
-    path = tmp_path / "m.jsonl"
+def test_duplicate_ids_that_differ_are_refused_identical_ones_merge(space, tmp_path):
+    path = tmp_path / "m.jsonl"  # (tests/measure/test_merges.py has the rest of the rules)
     rows = [make(space, 3, acc1=1.0), make(space, 1), make(space, 3, acc1=3.0)]
     path.write_text("".join(json.dumps(m.to_json()) + "\n" for m in rows) + "\n")
+    with pytest.raises(StitchnasError, match="id 3 has conflicting rows .lines 1 and 3: acc1 1 vs 3"):
+        read_measurements(path, space)
+    rows[2] = rows[0]
+    path.write_text("".join(json.dumps(m.to_json()) + "\n" for m in rows) + "\n")
     got = read_measurements(path, space)
-    assert [(m.id, m.acc1) for m in got] == [(1, 50.0), (3, 3.0)]
+    assert [(m.id, m.acc1) for m in got] == [(1, 50.0), (3, 1.0)]
 
 
 def _edit(row, **changes):

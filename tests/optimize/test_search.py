@@ -62,8 +62,10 @@ def cfg(mfile, **kw):
     return SearchConfig(measurements=mfile, **kw)
 
 
-def front_ids(values_acc, values_cost, ids):
-    mask = pareto_mask(values_acc, values_cost)
+def front_ids(values_acc, values_cost, ids, certain=None):
+    """The brute-force front; ``certain`` (measured) rows are dominated only by measured ones."""
+    mask = (pareto_mask(values_acc, values_cost) if certain is None else
+            nondominated(np.c_[values_acc, values_cost], ["maximize", "minimize"], certain=certain))
     return sorted(i for i, keep in zip(ids, mask) if keep)
 
 
@@ -87,7 +89,8 @@ def test_search_saves_the_front_of_the_evaluated_stitches(space, costs, mfile, r
     assert front.predictor.startswith("auto") and front.measurements == str(mfile)
     # members: exactly the Pareto set of the evaluated stitches by the accuracies the search saw
     seen = {p.id: p for p in r.all_points}
-    expect = front_ids([seen[i].acc1 for i in seen], [seen[i].flops for i in seen], list(seen))
+    expect = front_ids([seen[i].acc1 for i in seen], [seen[i].flops for i in seen], list(seen),
+                       certain=[seen[i].acc1_source == "measured" for i in seen])
     assert sorted(m.id for m in front) == expect
     for p in r.all_points:
         assert p.flops == costs[p.id].flops and p.params == costs[p.id].params
@@ -289,7 +292,7 @@ def test_every_point_maps_to_a_candidate_and_each_candidate_is_reachable(which, 
 
 # ---- storages and resuming ---------------------------------------------------------------------
 def test_rerun_resumes_and_extends_without_repeating(space, mfile, tmp_path):
-    for storage in (tmp_path / "s.db", tmp_path / "s.log"):
+    for storage in (tmp_path / "s.db", tmp_path / "s.journal", f"journal:{tmp_path}/j.txt"):
         a = search(space, "flops_budget", cfg(mfile, n_trials=12, storage=storage))
         b = search(space, "flops_budget", cfg(mfile, n_trials=20, storage=storage))
         c = search(space, "flops_budget", cfg(mfile, n_trials=20, storage=storage))

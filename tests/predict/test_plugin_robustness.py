@@ -81,8 +81,8 @@ def test_a_factory_through_register_predictor(space, table, capsys):  # noqa: F8
     register_predictor("robust_line", make_line)
     register_predictor("robust_seeded", make_seeded)
     try:
-        code, out, _ = run_cli(capsys, "predictors", "robust_*")
-        assert out.split() == ["robust_line", "robust_seeded"]
+        code, out, _ = run_cli(capsys, "predictors", "robust_*", "--format", "json")
+        assert [p["name"] for p in json.loads(out)] == ["robust_line", "robust_seeded"]
         code, out, err = run_cli(capsys, *verbs(table, "robust_seeded", "-")["suggest"])
         assert code == 0, err
         from stitchnas.measure import read_measurements
@@ -104,8 +104,8 @@ def test_a_factory_through_an_entry_point(table, tmp_path, monkeypatch, capsys):
     (dist / "entry_points.txt").write_text(f"[stitchnas.predictors]\nfactory_line = {MOD}:make_line\n"
                                            f"broken_nan = {MOD}:PredictsNaN\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    code, out, _ = run_cli(capsys, "predictors", "factory_*")
-    assert out.split() == ["factory_line"]
+    code, out, _ = run_cli(capsys, "predictors", "factory_*", "--format", "json")
+    assert [p["name"] for p in json.loads(out)] == ["factory_line"]
     for verb, argv in verbs(table, "factory_line", tmp_path / "p.jsonl").items():
         code, _, err = run_cli(capsys, *argv)
         assert code == 0, (verb, err)

@@ -95,7 +95,7 @@ def test_command_line_values_checked_too():
     ("positive_int", ["1", "7"], ["0", "-1", "1.5", "x"]),
     ("seed", ["0", "4294967295"], ["-1", "4294967296", "1.5"]),
     ("fraction", ["0.2", "0.99"], ["0", "1", "nan", "-0.1", "x"]),
-    ("device", ["cpu", "cuda", "cuda:1", "mps"], ["gpu", "cuda:x", ""]),
+    ("device", ["cpu"], ["gpu", "cuda:x", "", "cuda:99", "banana"]),  # cuda:99: no machine has it
 ])
 def test_cli_types(fn, good, bad):
     from stitchnas.cli import _base
@@ -106,3 +106,18 @@ def test_cli_types(fn, good, bad):
     for text in bad:
         with pytest.raises(argparse.ArgumentTypeError):
             check(text)
+
+
+def test_cli_device_is_one_this_machine_has():
+    """--device names a device of this machine: a GPU machine takes cuda:0, others refuse it."""
+    import torch
+
+    from stitchnas.cli._base import device
+
+    if torch.cuda.is_available():
+        assert device("cuda:0") == "cuda:0"
+        with pytest.raises(argparse.ArgumentTypeError, match=r"cuda device\(s\) \(cuda:0\.\."):
+            device(f"cuda:{torch.cuda.device_count()}")
+    else:
+        with pytest.raises(argparse.ArgumentTypeError, match="this machine has no cuda device"):
+            device("cuda")

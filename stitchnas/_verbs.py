@@ -1,0 +1,277 @@
+"""The command line's verbs in Python, with its parameter names: ``stitchnas query`` is
+:func:`query`, ``stitchnas export`` is :func:`export`, ``stitchnas predict`` is :func:`predict_candidates`
+(``stitchnas.predict`` is the predictors' subpackage, so the verb cannot have its name there),
+``stitchnas import-snnet`` is :func:`import_snnet`. Each option ``--some-name`` is the keyword
+``some_name``; the command line calls these same functions, so both say the same thing.
+
+Thin wrappers: querying is :func:`~stitchnas.load_front` then ``Front.best`` (no torch),
+exporting is :func:`~stitchnas.build_model` then :func:`~stitchnas.export_model` (or
+:func:`~stitchnas.export_front` with ``switchable=True``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .errors import StitchnasError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .fronts import Front, FrontPoint
+    from .measure import SnnetImport
+    from .space import SearchSpace
+
+__all__ = ["query", "export", "predict_candidates", "import_snnet", "Exported", "export_details",
+           "predict_details", "limits_of", "default_checkpoint", "front_of"]
+
+
+def limits_of(limits: dict[str, Any]) -> dict[str, Any]:
+    """The query limits given (``max_flops=...``; None ones dropped), or one line naming an
+    unknown keyword and the known ones."""
+    from .objectives import LIMIT_KEYS
+
+    bad = sorted(set(limits) - set(LIMIT_KEYS))
+    if bad:
+        from ._util import did_you_mean
+
+        raise StitchnasError(f"unknown limit {bad[0]!r}{did_you_mean(bad[0], list(LIMIT_KEYS))} "
+                             f"Known: {', '.join(LIMIT_KEYS)}")
+    return {k: v for k, v in limits.items() if v is not None}
+
+
+def front_of(space: Any, target: Any, front: Any, model: Any = None) -> Front:
+    """The front a query or an export reads: from a switchable model, a front file or
+    ``results/SPACE/TARGET/front.json``."""
+    from .fronts import Front, load_front
+
+    if model is not None:
+        from .network import read_front_model
+
+        doc = read_front_model(model, front=front)  # refuses another front version
+        return Front.from_json(doc["front"], path=str(model))
+    if isinstance(front, Front):
+        return front
+    if space is None and front is None:
+        from .space import DEFAULT_SPACE
+
+        space = DEFAULT_SPACE
+    loaded = load_front(space, target=target, path=front)  # checked against the space when named
+    if space is None and front is not None:  # a front file alone: against the bundled space named
+        from .fronts import check_front
+
+        check_front(loaded)
+    return loaded
+
+
+def query(space: SearchSpace | str | os.PathLike | None = None, *, target: Any = "cpu",
+          front: Front | str | os.PathLike | None = None, model: str | os.PathLike | None = None,
+          list: bool = False, **limits: float) -> FrontPoint | builtins.list[FrontPoint]:
+    """``stitchnas query``: the most accurate stitch on a saved front within ``limits``
+    (``max_flops=1.5e9``, ``max_latency_ms=20``, ...; see ``stitchnas query --help``).
+
+    ``front`` is a front.json path (default ``results/SPACE/TARGET/front.json``), ``model`` a
+    switchable front model to query instead (``export(switchable=True)``). ``list=True``: every
+    member within the limits, in the front's order (``stitchnas query --list``), instead of the
+    best one. Raises :class:`~stitchnas.NothingFits` (naming the cheapest member) when nothing
+    fits. Imports no torch (once the space's structure is cached, which any search of it does)."""
+    limits = limits_of(limits)
+    found = front_of(space, target, front, model)
+    if not list:
+        return found.best(**limits)
+    members = found.fits(**limits)
+    if limits and not members:
+        found.best(**limits)  # raises NothingFits with the explanation
+    return members
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What :func:`export` wrote: the files, the stitch (``id``, ``route``; None for a whole
+    front), the front member it was chosen as (None when picked by ``id``/``route``), the
+    front (``switchable``) and where the weights came from (:func:`stitchnas.network.weights_sources`)."""
+
+    paths: tuple[Path, ...]
+    space: str
+    id: int | None
+    route: str | None
+    point: Any
+    front: Any
+    weights: dict[str, Any]
+    batch_size: int
+
+
+def export(space: SearchSpace | str | os.PathLike | None = None, *, id: int | None = None,
+           route: str | None = None, target: Any = "cpu", front: Front | str | os.PathLike | None = None,
+           checkpoint: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
+           format: str | Sequence[str] | None = None, switchable: bool = False,
+           allow_random_weights: bool = False, batch_size: int = 1, device: str = "cpu",
+           **limits: float) -> builtins.list[Path]:
+    """``stitchnas export``: write one stitch as standalone files and return their paths.
+
+    The stitch is ``id`` or ``route``, else the best member of the saved front (``target``,
+    ``front``) within ``limits`` (``max_flops=...``). ``checkpoint`` defaults to
+    ``results/SPACE/stitched.pt`` when present; ``out`` is the path without suffix (default
+    ``results/SPACE/export/SPACE_idN``). ``format``: comma-separated or a sequence of the formats
+    :func:`~stitchnas.export_model` writes (None: its default); with ``switchable=True`` the
+    whole front (members within ``limits``) as one model (:func:`~stitchnas.export_front`:
+    ``bundle``, ``torchscript``). Exporting random anchors or untrained stitching layers is
+    refused unless ``allow_random_weights``. :func:`build_model` then :func:`export_model`."""
+    return list(export_details(space, id=id, route=route, target=target, front=front,
+                               checkpoint=checkpoint, out=out, format=format, switchable=switchable,
+                               allow_random_weights=allow_random_weights, batch_size=batch_size,
+                               device=device, **limits).paths)
+
+
+def _formats(format: str | Sequence[str] | None) -> builtins.list[str] | None:
+    if format is None:
+        return None
+    items = format.split(",") if isinstance(format, str) else builtins.list(format)
+    return [f.strip() for f in items if f and f.strip()] or None
+
+
+def export_details(space: Any = None, *, id: int | None = None, route: str | None = None,
+                   target: Any = "cpu", front: Any = None, checkpoint: Any = None, out: Any = None,
+                   format: Any = None, switchable: bool = False, allow_random_weights: bool = False,
+                   batch_size: int = 1, device: str = "cpu", **limits: float) -> Exported:
+    """:func:`export`, returning what the command line reports (:class:`Exported`)."""
+    from dataclasses import replace
+
+    from .network import build_model, check_weights, export_model, resolve_candidate, weights_sources
+    from .paths import export_dir
+    from .space import DEFAULT_SPACE, load_space
+
+    limits = limits_of(limits)
+    space = load_space(space if space is not None else DEFAULT_SPACE)
+    picked = id is not None or route is not None
+    if id is not None and route is not None:
+        raise StitchnasError("give the stitch as an id or as a route, not both")
+    if switchable:
+        if picked:
+            raise StitchnasError("--switchable exports a whole front: drop --id/--route (budget flags "
+                                 "keep the members within them)")
+        from .network import export_front
+
+        whole = front_of(space, target, front)
+        if limits:
+            whole.best(**limits)  # nothing fits: NothingFits naming the cheapest member
+            whole = replace(whole, members=tuple(whole.fits(**limits)))
+        stitched = any(m.route.num_stitches for m in whole.members)
+        ckpt = default_checkpoint(checkpoint, space, stitched, allow_random_weights,
+                                  f"the front of {space.name} for target {whole.target!r}")
+        base = Path(out) if out else export_dir(space.name) / f"{space.name}_{whole.target}_front"
+        formats = _formats(format)
+        kw = {"formats": formats} if formats else {}
+        paths = export_front(whole, base, space=space, checkpoint=ckpt, batch_size=batch_size,
+                             allow_random_weights=allow_random_weights, device=device, **kw)
+        return Exported(tuple(paths), space.name, None, None, None, whole,
+                        weights_sources(space, ckpt), batch_size)
+    point = None
+    if picked:
+        if limits or front is not None:
+            raise StitchnasError("budget flags and --front pick a stitch from a front: drop them, "
+                                 "or drop --id/--route")
+        cand = resolve_candidate(space, id if id is not None else route)
+    else:
+        point = front_of(space, target, front).best(**limits)
+        cand = resolve_candidate(space, point)
+    ckpt = default_checkpoint(checkpoint, space, not cand.is_anchor, allow_random_weights,
+                              f"stitch {cand.id} ({space.describe(cand.route)})")
+    base = Path(out) if out else export_dir(space.name) / f"{space.name}_id{cand.id}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # untrained layers: refused below unless allowed
+        module = build_model(space, cand, ckpt, device=device)
+    sources = weights_sources(space, ckpt)
+    check_weights(space, sources, cand.route.anchors, not cand.is_anchor, allow_random_weights)
+    meta = {"space": space.name, "space_hash": space.content_hash, "id": cand.id,
+            "route": cand.route.to_json(), "weights": sources}
+    kw = {"format": format} if format is not None else {}  # export_model parses and checks it
+    paths = export_model(module, base, space.input_size, batch_size=batch_size, metadata=meta, **kw)
+    return Exported(tuple(paths), space.name, cand.id, str(cand.route), point, None, sources, batch_size)
+
+
+def default_checkpoint(checkpoint: Any, space: SearchSpace, stitched: bool, allow_random_weights: bool,
+                       what: str) -> str | None:
+    """``checkpoint``, else results/SPACE/stitched.pt when present; an error when ``stitched``
+    needs one and there is none (unless ``allow_random_weights``)."""
+    from .paths import checkpoint_path
+
+    if checkpoint is not None:
+        return str(checkpoint)
+    default = checkpoint_path(space.name)
+    if default.is_file():
+        return str(default)
+    if stitched and not allow_random_weights:
+        raise StitchnasError(
+            f"{what} needs trained stitching layers but there is no checkpoint at {default}: train "
+            f"one with `stitchnas train {space.name}` or pass --checkpoint"
+        )
+    return None
+
+
+def predict_candidates(space: SearchSpace | str | os.PathLike, *, measurements: str | os.PathLike,
+            predictor: Any = "auto", seed: int = 0,
+            out: str | os.PathLike | None = None) -> builtins.list[dict[str, Any]]:
+    """``stitchnas predict``: fit ``predictor`` on every row of ``measurements`` and predict every
+    candidate; one dict per candidate (``id``, ``route``, ``acc1_pred``, ``acc1_std``,
+    ``measured``), written as JSONL to ``out`` when given. :func:`fit_on_measured` with
+    ``random_state=seed``, then ``predict``."""
+    return predict_details(space, measurements=measurements, predictor=predictor, seed=seed, out=out)[0]
+
+
+def predict_details(space: Any, *, measurements: Any, predictor: Any = "auto", seed: int = 0,
+                    out: Any = None) -> tuple[builtins.list[dict[str, Any]], Any, int, Any]:
+    """:func:`predict_candidates`, with the fitted predictor, the number of measured rows and the space."""
+    import json
+
+    from .fileio import atomic_write
+    from .measure import read_measurements
+    from .predict import fit_on_measured
+    from .space import load_space
+
+    space = load_space(space)
+    if not Path(measurements).exists():  # a folder, FIFO or device: the reader says what it is
+        raise StitchnasError(f"measurements file {measurements} does not exist: measure stitches with "
+                             f"`stitchnas evaluate {space.name}` (or import published ones)")
+    rows = read_measurements(measurements, space)
+    if not rows:
+        raise StitchnasError(f"measurements file {measurements} has no rows: measure some stitches first")
+    if out is not None:  # an unwritable --out is one line before the fit, not after
+        from .fileio import check_writable
+
+        check_writable(out, "predictions file")
+    fit = fit_on_measured(space, rows, predictor, random_state=seed)
+    mean, std = fit.predict()
+    known = {m.id for m in rows}
+    out_rows = [{"id": st.id, "route": st.route.to_json(), "acc1_pred": round(float(mean[i]), 4),
+                 "acc1_std": None if std is None else round(float(std[i]), 4),
+                 "measured": st.id in known} for i, st in enumerate(fit.stitches)]
+    if out is not None:
+        with atomic_write(out, what="predictions file") as fh:
+            for row in out_rows:
+                fh.write(json.dumps(row) + "\n")
+    return out_rows, fit, len(rows), space
+
+
+def import_snnet(file: str | os.PathLike | None = None, space: SearchSpace | str | os.PathLike | None = None,
+                 out: str | os.PathLike | None = None, *, path: str | os.PathLike | None = None,
+                 profiler: Any = None) -> SnnetImport:
+    """``stitchnas import-snnet``: published SN-Net results (``stitches_res.txt``, or JSONL) as
+    measurements of ``space``, flops checked against ours; merged into the measurements file
+    ``out`` (by id; a row that differs from the file's row of its id is refused) when given, as
+    the command line does. ``path`` is the old name of ``file``."""
+    from .measure import import_snnet as _import, write_measurements
+    from .space import load_space
+
+    if file is None:
+        file = path
+    if file is None or space is None:
+        raise StitchnasError("import_snnet needs the published file and the space it was published for")
+    space = load_space(space)
+    result = _import(file, space, profiler=profiler)
+    if out is not None:  # a published row never silently replaces a measured one
+        write_measurements(out, result.rows, conflicts="refuse")
+    return result

@@ -1,0 +1,99 @@
+"""Load-time checks of a front: its members among themselves (torch-free) and against its space.
+
+A hand-edited or damaged ``front.json`` must not be answered from: every member's values are
+in range (top-1 in 0..100, costs >= 0, finite), every objective of the front has a value, no
+member dominates another (ties allowed), and, with the space at hand, every member's id is a
+candidate of the space with the same route. Each problem is one line naming the file, the
+member and the field; the caller adds how to rewrite the file.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import StitchnasError
+from ..objectives import OBJECTIVES, format_value
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..space import SearchSpace
+    from ._front import Front, FrontPoint
+
+__all__ = ["check_members", "check_space", "bundled_space_of"]
+
+
+def _values(m: FrontPoint, front: Front) -> str:
+    return ", ".join(format_value(o, m.value(o)) for o in front.objectives)
+
+
+def check_members(front: Front) -> None:
+    """Every member has a value for each objective and none dominates another (a front holds
+    only mutually non-dominated stitches; equal values on every objective are allowed)."""
+    for m in front.members:
+        for o in front.objectives:
+            if m.value(o) is None:
+                raise StitchnasError(f"member id {m.id} has no {o!r}, an objective of this front "
+                                     f"({', '.join(front.objectives)})")
+    if len(front.members) < 2:
+        return
+    from ..pareto import nondominated
+
+    rows = [[float(m.value(o)) for o in front.objectives] for m in front.members]
+    directions = [OBJECTIVES[o] for o in front.objectives]
+    sure = [m.acc1_source == "measured" for m in front.members]  # see stitchnas.pareto
+    keep = nondominated(rows, directions, certain=sure)
+    if keep.all():
+        return
+    sign = [-1.0 if d == "maximize" else 1.0 for d in directions]
+    i = int(next(k for k, ok in enumerate(keep) if not ok))
+    low = [v * s for v, s in zip(rows[i], sign)]
+    for j, row in enumerate(rows):
+        other = [v * s for v, s in zip(row, sign)]
+        if sure[i] and not sure[j]:
+            continue  # a prediction never pushes out a measured member
+        if all(a <= b for a, b in zip(other, low)) and any(a < b for a, b in zip(other, low)):
+            a, b = front.members[i], front.members[j]
+            raise StitchnasError(
+                f"member id {a.id} ({_values(a, front)}) is dominated by member id {b.id} "
+                f"({_values(b, front)}): a front holds only stitches no other member beats on "
+                "every objective, so the file was edited or damaged")
+    raise StitchnasError("a member is dominated by another")  # pragma: no cover - nondominated agrees
+
+
+def check_space(front: Front, space: SearchSpace) -> None:
+    """Every member is the candidate of ``space`` with its id: same route, anchors marked as
+    anchors. ``space`` must have the front's content hash (checked by the caller)."""
+    num = space.num_ids
+    for m in front.members:
+        if m.id >= num:
+            raise StitchnasError(f"member id {m.id} is not in space {space.name!r} (ids "
+                                 f"0..{num - 1})")
+        try:
+            m.route.validate(space.depths)
+        except StitchnasError as err:
+            raise StitchnasError(f"member id {m.id}: {err}") from None
+        try:
+            cand = space.candidate(m.id)
+        except StitchnasError as err:
+            raise StitchnasError(f"member id {m.id}: {err}") from None
+        if cand.route != m.route:
+            raise StitchnasError(f"member id {m.id} has route {m.route}, but candidate {m.id} of "
+                                 f"space {space.name!r} is {cand.route}")
+        if m.is_anchor != cand.is_anchor:
+            raise StitchnasError(f"member id {m.id}: 'is_anchor' is {str(m.is_anchor).lower()}, but "
+                                 f"its route {m.route} {'is' if cand.is_anchor else 'is not'} an "
+                                 "anchor alone")
+
+
+def bundled_space_of(front: Front) -> SearchSpace | None:
+    """The bundled space the front was searched on (same name and content hash), or None.
+    Loading a space imports torch: callers that must stay torch-free skip this."""
+    from ..paths import check_name
+    from ..space import bundled_spaces_dir, load_space
+
+    try:
+        if not (bundled_spaces_dir() / f"{check_name(front.space, 'space')}.yaml").is_file():
+            return None
+        space = load_space(front.space)
+        return space if space.content_hash == front.space_hash else None
+    except StitchnasError:
+        return None
