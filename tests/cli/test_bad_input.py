@@ -431,6 +431,8 @@ CASES: list[Case] = [
     # ---- bounded resources (more in tests/security/test_bounded.py) --------------------------
     C("space-yaml-alias-bomb", "enumerate {d}/space_bomb.yaml", "a 900-byte YAML alias chain in `kwargs`",
       "expands to more than 100,000 values", "use fewer aliases"),
+    C("space-kwargs-depth-huge", "enumerate {d}/space_deep.yaml", "an anchor with `depth: 1000000` in `kwargs`",
+      "'depth' 1000000 is outside 0..1000 blocks", "fix the value"),
     C("space-fifo", "enumerate {d}/space_fifo.yaml", "space path that is a FIFO (would block)",
       "is not a regular file (a FIFO, device or socket)", "give a file's path"),
     C("meas-dev-zero", "predict tiny_test --out {d}/out/pred.jsonl --measurements /dev/zero",
@@ -653,6 +655,8 @@ def bad(tmp_path_factory) -> Path:
     (d / "space_bomb.yaml").write_text(dump(space_doc(name="bomb")).replace(
         "  kwargs:\n", "  kwargs:\n" + bomb, 1))
     os.mkfifo(d / "space_fifo.yaml")
+    (d / "space_deep.yaml").write_text(dump(space_doc([anchor("s", depth=1000000), anchor("l", embed_dim=32)],
+                                                      name="deep")))
     (d / "space_run_device.yaml").write_text(dump(space_doc(name="run_device", run={"device": "cuda:99"})))
     (d / "space_many.yaml").write_text(dump(space_doc([anchor(f"a{i}") for i in range(33)], name="many")))
     conflict = [json.loads(line) for line in (d / "m_good.jsonl").read_text().splitlines()[:4]]

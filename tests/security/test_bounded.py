@@ -48,6 +48,13 @@ def work(tmp_path_factory) -> Path:
     (d / "bomb_target.yaml").write_text("name: t\ncost_model: flops\ndevice: null\nextra:\n" + bomb(indent="  "))
     (d / "huge.yaml").write_text(space_text() + "#" * (MAX_YAML_BYTES + 10) + "\n")
     (d / "ok.yaml").write_text(space_text())
+    for name, extra in (("deep", "depth: 1000000"), ("negative_depth", "depth: -3"),
+                        ("wide", "embed_dim: 100000000"), ("deep_stages", "depths: [2, 2, 5000, 2]")):
+        text = space_text(name=name)
+        key = extra.split(":")[0]
+        text = text.replace(f"      {key}: {TINY[key]}\n", f"      {extra}\n", 1) if key in TINY else \
+            text.replace("      depth: 4\n", f"      depth: 4\n      {extra}\n", 1)
+        (d / f"{name}.yaml").write_text(text)
     for name in ("space.fifo.yaml", "m.fifo.jsonl", "front.fifo.json", "target.fifo.yaml"):
         os.mkfifo(d / name)
     (d / "folder.yaml").mkdir()
@@ -83,6 +90,11 @@ CASES = {
     "front-dev-zero": (["query", "tiny_test", "--front", "/dev/zero"], ["front file /dev/zero is not a regular file"]),
     "path-control-characters": (["enumerate", "{w}/no\nsuch\x1b[31m\r.yaml"],
                                 ["no\\nsuch\\x1b[31m\\r.yaml", "does not exist"]),
+    "kwargs-depth-huge": (["enumerate", "{w}/deep.yaml"], ["'depth' 1000000 is outside 0..1000 blocks",
+                                                           "fix the value"]),
+    "kwargs-depth-negative": (["enumerate", "{w}/negative_depth.yaml"], ["'depth' -3 is outside 0..1000"]),
+    "kwargs-width-huge": (["enumerate", "{w}/wide.yaml"], ["'embed_dim' 100000000 is larger than 10,000,000"]),
+    "kwargs-stage-depth-huge": (["enumerate", "{w}/deep_stages.yaml"], ["'depths' 5000 is outside 0..1000"]),
     "trials-huge": (["search", "tiny_test", "--target", "flops_budget", "--trials", str(10 ** 18), "--out", "{w}/out"],
                     ["--trials: expected a positive integer up to 1,000,000"]),
 }

@@ -17,9 +17,10 @@ def fuzz(max_examples: int) -> settings:
                     suppress_health_check=list(HealthCheck))
 
 
-WORDS = ["vit_tiny_patch16_224", "two_way", "snnet_v2", "nearest", "cpu", "cuda:0", "gpu", "flops",
-         "digits", "uniform", "x.pt", "", " ", "NaN", "1e9", "-5", "null", "~", "{", "[", ":", "\ufeff",
-         "é", "a\nb", "../x", "/tmp/x"]
+WORDS = ["vit_tiny_patch16_224", "deit_tiny_patch16_224", "vit_tiny_patch16_24", "two_way",
+         "snnet_v1", "snnet_v2", "snnet_stages", "nearest", "all", "cpu", "cuda:0", "gpu", "flops",
+         "latency", "float16", "digits", "uniform", "x.pt", "", " ", "NaN", "1e9", "-5", "null", "~",
+         "{", "[", ":", "\ufeff", "é", "a\nb", "../x", "/tmp/x"]
 SMALL_INTS = st.integers(-3, 12)
 HUGE = st.sampled_from([0, -1, 10 ** 6, 2 ** 31, 2 ** 63, 10 ** 30, 10 ** 400, -(10 ** 400), 1e308,
                         -1e308, 1e-300, -0.0])
@@ -91,9 +92,10 @@ def as_text(draw, docs: st.SearchStrategy, dumps, damaged: int = 6) -> bytes:
     kind = draw(st.sampled_from(kinds))
     if kind == "bytes":
         return draw(st.binary(max_size=200))
-    if kind == "nested":
-        depth = draw(st.sampled_from([50, 3000]))
-        return ("[" * depth + "]" * depth).encode()
+    if kind == "nested":  # deep nesting: JSON and YAML parsers recurse
+        depth = draw(st.sampled_from([50, 3000, 5000]))
+        return (("[" * depth + "]" * depth).encode() if draw(st.booleans())
+                else ("a:\n" + "- " * depth + "1\n").encode())
     text = dumps(draw(docs))
     if kind == "truncate":
         text = text[: draw(st.integers(0, len(text)))]
