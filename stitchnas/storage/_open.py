@@ -155,6 +155,8 @@ def open_storage(spec: Any, space: "SearchSpace | None" = None,
             why = (f"{blocker} is a file, not a folder; put the database elsewhere"
                    if blocker is not None else f"{err.strerror}; choose a writable folder")
             raise StorageError(f"cannot create the folder of storage {masked}: {why}") from err
+    if local is None and not scheme.startswith("sqlite"):
+        _check_server_tables(text, masked)
     engine_kwargs = ({"connect_args": {"timeout": 60}} if scheme.startswith("sqlite")
                      else {"pool_pre_ping": True})  # a server restart costs no worker
     try:
@@ -247,6 +249,32 @@ def _check_sqlite_file(path: Path, label: str) -> None:
     other = sorted(tables - _OPTUNA_TABLES)
     shown = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
     raise _refuse(path, label, f"is a SQLite database of something else (tables {shown})")
+
+
+def _check_server_tables(url: str, masked: str) -> None:
+    """Refuse a server database (PostgreSQL, MySQL) whose default schema holds tables that are not
+    Optuna's, before Optuna creates its own there: read only, nothing changed. An empty database
+    and an Optuna one pass; a server that cannot be reached is left to the open that follows."""
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    except Exception:  # noqa: BLE001 - a missing driver: the open that follows says so
+        return
+    try:
+        with engine.connect() as conn:
+            tables = set(sqlalchemy.inspect(conn).get_table_names())
+    except Exception:  # noqa: BLE001 - unreachable, no rights: the open that follows says so
+        return
+    finally:
+        engine.dispose()
+    if not tables or tables <= _OPTUNA_TABLES or _OPTUNA_CORE <= tables:
+        return
+    other = sorted(tables - _OPTUNA_TABLES)
+    shown = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
+    raise StorageError(f"storage {masked} is a database of something else (tables {shown}): "
+                       "stitchnas writes only to Optuna's own storage; give an empty database or "
+                       "an Optuna one")
 
 
 def _check_journal_file(path: Path, label: str) -> None:

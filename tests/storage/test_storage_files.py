@@ -15,6 +15,7 @@ from pathlib import Path
 import optuna
 import pytest
 from support import REPO, run_cli
+from support.pg import pg_url, postgres  # noqa: F401 - fixtures
 from support.tiny import MEASURED, costs, row, space  # noqa: F401 - fixtures
 
 from stitchnas.errors import StorageError
@@ -230,3 +231,21 @@ def test_no_private_optuna_api_in_storage_and_search():
                 if PRIVATE.search(code) and "self._storage" not in code:
                     hits.append(f"{path.name}:{n}: {line.strip()}")
     assert not hits, hits
+
+
+def test_a_server_database_of_something_else_is_refused_untouched(pg_url, mfile, tmp_path, capsys):  # noqa: F811
+    """PostgreSQL: a database holding other tables is refused before Optuna creates its own."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(pg_url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text("CREATE TABLE invoices (id int primary key, total numeric)"))
+            conn.execute(sqlalchemy.text("INSERT INTO invoices VALUES (1, 9.5)"))
+        url = "postgresql://" + pg_url.split("://", 1)[1]
+        err = one_line_refusal(*cli_search(capsys, mfile, tmp_path / "out", "--storage", url))
+        assert "is a database of something else (tables invoices)" in err
+        with engine.connect() as conn:
+            assert set(sqlalchemy.inspect(conn).get_table_names()) == {"invoices"}
+    finally:
+        engine.dispose()
