@@ -94,10 +94,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(progress_mode(args))
     _ignore_file_size_signal()
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below, not at exit
+        return code
     except StitchnasError as err:
         print(f"stitchnas: error: {error_text(err)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # stdout closed early (`stitchnas query --list | head`): not an error
+        try:
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        except (OSError, ValueError):
+            pass
+        return 0
     except OSError as err:  # a write that failed outside fileio's writers: still one line
         from ..fileio import is_write_error, write_error
 
@@ -105,8 +115,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise  # not a failed write: a bug, shown as such
         print(f"stitchnas: error: {error_text(write_error(err, err.filename))}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return 0
     except KeyboardInterrupt:
         print("stitchnas: interrupted", file=sys.stderr)
         return 130
