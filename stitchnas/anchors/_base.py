@@ -121,10 +121,16 @@ def create_anchor_model(spec: AnchorSpec, *, weights: bool = True, device: str |
 
 def load_checkpoint(model: nn.Module, spec: AnchorSpec) -> None:
     """Load a local checkpoint (a state dict, or one under 'model'/'state_dict'/'state_dict_ema')."""
+    from ..fileio import shown
+
     path = Path(spec.checkpoint)
+    if path.exists() and not path.is_file():  # a folder, FIFO or device: never opened (would block)
+        raise StitchnasError(
+            f"anchor {spec.name!r}: checkpoint {shown(path)} is not a regular file (a folder, FIFO "
+            "or device); give the path of a torch or safetensors file")
     if not path.is_file():
         raise StitchnasError(
-            f"anchor {spec.name!r}: checkpoint {path} does not exist; train the anchors "
+            f"anchor {spec.name!r}: checkpoint {shown(path)} does not exist; train the anchors "
             "(stitchnas train-anchors SPACE) or fix the anchor's checkpoint path"
         )
     try:

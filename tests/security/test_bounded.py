@@ -55,7 +55,9 @@ def work(tmp_path_factory) -> Path:
         text = text.replace(f"      {key}: {TINY[key]}\n", f"      {extra}\n", 1) if key in TINY else \
             text.replace("      depth: 4\n", f"      depth: 4\n      {extra}\n", 1)
         (d / f"{name}.yaml").write_text(text)
-    for name in ("space.fifo.yaml", "m.fifo.jsonl", "front.fifo.json", "target.fifo.yaml"):
+    (d / "ckpt_fifo.yaml").write_text(space_text(name="ckpt_fifo").replace(
+        "    model: vit_tiny_patch16_224\n", "    model: vit_tiny_patch16_224\n    checkpoint: anchor.fifo.pt\n", 1))
+    for name in ("space.fifo.yaml", "m.fifo.jsonl", "front.fifo.json", "target.fifo.yaml", "anchor.fifo.pt"):
         os.mkfifo(d / name)
     (d / "folder.yaml").mkdir()
     (d / "out").mkdir()
@@ -95,6 +97,8 @@ CASES = {
     "kwargs-depth-negative": (["enumerate", "{w}/negative_depth.yaml"], ["'depth' -3 is outside 0..1000"]),
     "kwargs-width-huge": (["enumerate", "{w}/wide.yaml"], ["'embed_dim' 100000000 is larger than 10,000,000"]),
     "kwargs-stage-depth-huge": (["enumerate", "{w}/deep_stages.yaml"], ["'depths' 5000 is outside 0..1000"]),
+    "anchor-checkpoint-fifo": (["evaluate", "{w}/ckpt_fifo.yaml", "--data", "digits", "--anchors", "--out",
+                                "{w}/out/m.jsonl"], ["checkpoint", "anchor.fifo.pt is not a regular file"]),
     "trials-huge": (["search", "tiny_test", "--target", "flops_budget", "--trials", str(10 ** 18), "--out", "{w}/out"],
                     ["--trials: expected a positive integer up to 1,000,000"]),
 }
