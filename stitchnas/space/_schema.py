@@ -16,7 +16,7 @@ from typing import Any
 from .._util import did_you_mean_key
 from ..errors import StitchnasError
 
-__all__ = ["Field", "SECTIONS", "check_sections", "check_section"]
+__all__ = ["Field", "SECTIONS", "check_sections", "check_section", "kwargs_problem", "MAX_KWARG_DEPTH", "MAX_KWARG_INT"]
 
 _DEVICE_RE = re.compile(r"(cpu|cuda|mps|xpu)(:\d+)?")
 _INT_MAX = 2 ** 31 - 1
@@ -168,3 +168,34 @@ def check_sections(doc: dict, where: str) -> None:
                     check_section(f"{top}.{sub}", value[sub], where)
         else:
             check_section(top, doc[top], where)
+
+
+#: kwargs that set how many blocks a model builds, and the most per entry (timm's largest
+#: models have a few dozen blocks a stage; building 10^6 blocks would take minutes and gigabytes)
+_DEPTH_KWARGS = ("depth", "depths", "layers", "num_layers", "num_blocks", "blocks")
+MAX_KWARG_DEPTH = 1000
+#: the largest integer an anchor's kwargs may hold (widths, sizes, classes)
+MAX_KWARG_INT = 10 ** 7
+
+
+def kwargs_problem(kwargs: dict) -> str | None:
+    """Why ``kwargs`` would build an unbounded model (None if they are within bounds)."""
+    def ints(value):
+        if isinstance(value, bool):
+            return
+        if isinstance(value, int):
+            yield value
+        elif isinstance(value, list):
+            for v in value:
+                yield from ints(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                yield from ints(v)
+
+    for key, value in kwargs.items():
+        for v in ints(value):
+            if key in _DEPTH_KWARGS and not 0 <= v <= MAX_KWARG_DEPTH:
+                return f"'{key}' {v} is outside 0..{MAX_KWARG_DEPTH} blocks"
+            if abs(v) > MAX_KWARG_INT:
+                return f"'{key}' {v} is larger than {MAX_KWARG_INT:,} in size"
+    return None

@@ -23,7 +23,7 @@ from ..paths import check_name, pretrained_dir, results_dir
 from ._defaults import DEFAULT_SPACE
 from ._routes import Candidate, Junction, Route
 from ._rules import StitchRule, get_rule
-from ._schema import check_sections
+from ._schema import check_sections, kwargs_problem
 
 __all__ = ["SearchSpace", "LayerShape", "load_space", "list_spaces", "bundled_spaces_dir",
            "DEFAULT_SPACE", "check_acc1"]
@@ -178,37 +178,6 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-#: kwargs that set how many blocks a model builds, and the most per entry (timm's largest
-#: models have a few dozen blocks a stage; building 10^6 blocks would take minutes and gigabytes)
-_DEPTH_KWARGS = ("depth", "depths", "layers", "num_layers", "num_blocks", "blocks")
-MAX_KWARG_DEPTH = 1000
-#: the largest integer an anchor's kwargs may hold (widths, sizes, classes)
-MAX_KWARG_INT = 10 ** 7
-
-
-def _kwargs_problem(kwargs: dict) -> str | None:
-    """Why ``kwargs`` would build an unbounded model (None if they are within bounds)."""
-    def ints(value):
-        if isinstance(value, bool):
-            return
-        if isinstance(value, int):
-            yield value
-        elif isinstance(value, list):
-            for v in value:
-                yield from ints(v)
-        elif isinstance(value, dict):
-            for v in value.values():
-                yield from ints(v)
-
-    for key, value in kwargs.items():
-        for v in ints(value):
-            if key in _DEPTH_KWARGS and not 0 <= v <= MAX_KWARG_DEPTH:
-                return f"'{key}' {v} is outside 0..{MAX_KWARG_DEPTH} blocks"
-            if abs(v) > MAX_KWARG_INT:
-                return f"'{key}' {v} is larger than {MAX_KWARG_INT:,} in size"
-    return None
-
-
 def _is_plain(value: Any) -> bool:
     """Numbers, strings, booleans, null, lists and string-keyed mappings of them (JSON's values)."""
     if value is None or isinstance(value, (str, int, float, bool)):
@@ -283,7 +252,7 @@ class SearchSpace:
             _require(isinstance(kwargs, dict), f"{where}: anchor {i} 'kwargs' must be a mapping")
             _require(_is_plain(kwargs), f"{where}: anchor {i} 'kwargs' must map argument names to "
                                         "numbers, strings, booleans, null, lists or mappings")
-            problem = _kwargs_problem(kwargs)
+            problem = kwargs_problem(kwargs)
             _require(problem is None, f"{where}: anchor {i} 'kwargs': {problem}; a model that large "
                                       "cannot be built here: fix the value")
             ckpt = a.get("checkpoint")
