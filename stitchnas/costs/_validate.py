@@ -90,7 +90,6 @@ def validate_latency(table: LatencyTable, space: SearchSpace | str, target: Targ
     peak memory against a tracked run of each whole module.
     """
     import torch
-    from tqdm.auto import tqdm
 
     from ..network import StitchedNetwork
 
@@ -108,18 +107,12 @@ def validate_latency(table: LatencyTable, space: SearchSpace | str, target: Targ
     with _threads(target.threads):
         models = _prepare_models(space, target, device, dtype, models)
         net = StitchedNetwork(space, models).to(device=device, dtype=dtype).eval()
-        clock = _Clock(device)
         x = _image(space, target, device, dtype)
         exclude = _param_storages([net])
         exclude.add(_storage_key(x)[0])
         t0 = time.perf_counter()
         if times is None:
-            bar = tqdm(total=warmup + repeats, desc=f"timing {len(cands)} candidates end to end",
-                       unit="round", disable=not _show(progress))
-            with torch.inference_mode():
-                modules = [net.route_module(cand) for cand in cands]
-                times = _time_modules(modules, x, clock, repeats=repeats, warmup=warmup, bar=bar)
-                bar.close()
+            times = _time_routes(net, cands, x, device, repeats=repeats, warmup=warmup, progress=progress)
             e2e_s = time.perf_counter() - t0
         else:  # timed by profile_latency in the same rounds as the pieces
             times, e2e_s = times
@@ -179,9 +172,6 @@ def time_end_to_end(space: SearchSpace | str, target: Target | str, ids: Sequenc
     """Each candidate of ``ids`` timed end to end as a standalone module on this machine, in ms
     (the tables' statistic, interleaved rounds as in :func:`validate_latency`): what a front
     ordered by composed latency is checked against."""
-    import torch
-    from tqdm.auto import tqdm
-
     from ..network import StitchedNetwork
 
     space, target = load_space(space), load_target(target)
@@ -192,13 +182,23 @@ def time_end_to_end(space: SearchSpace | str, target: Target | str, ids: Sequenc
         models = _prepare_models(space, target, device, dtype, models)
         net = StitchedNetwork(space, models).to(device=device, dtype=dtype).eval()
         x = _image(space, target, device, dtype)
-        bar = tqdm(total=warmup + repeats, desc=f"timing {len(cands)} candidates end to end",
-                   unit="round", disable=not _show(progress))
-        with torch.inference_mode():
-            modules = [net.route_module(c) for c in cands]
-            times = _time_modules(modules, x, _Clock(device), repeats=repeats, warmup=warmup, bar=bar)
-        bar.close()
+        times = _time_routes(net, cands, x, device, repeats=repeats, warmup=warmup, progress=progress)
     return {c.id: float(_stats(t)[STATISTIC]) for c, t in zip(cands, times)}
+
+
+def _time_routes(net, cands: Sequence[Candidate], x, device, *, repeats: int, warmup: int,
+                 progress: bool | None) -> list[list[float]]:
+    """Each candidate's route of ``net`` timed as a standalone module, in interleaved rounds."""
+    import torch
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=warmup + repeats, desc=f"timing {len(cands)} candidates end to end",
+               unit="round", disable=not _show(progress))
+    with torch.inference_mode():
+        modules = [net.route_module(c) for c in cands]
+        times = _time_modules(modules, x, _Clock(device), repeats=repeats, warmup=warmup, bar=bar)
+    bar.close()
+    return times
 
 
 def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_APE_PCT,

@@ -243,12 +243,18 @@ def _check_sqlite_file(path: Path, label: str) -> None:
     except sqlite3.Error as err:
         raise StorageError(f"cannot read storage {label} as SQLite ({err}): give a new file or "
                            "an Optuna database") from err
-    tables = {t for t in tables if not t.startswith("sqlite_")}
+    other = _foreign_tables({t for t in tables if not t.startswith("sqlite_")})
+    if other:
+        raise _refuse(path, label, f"is a SQLite database of something else (tables {other})")
+
+
+def _foreign_tables(tables: set[str]) -> str | None:
+    """The tables that make a database someone else's, as an error shows them, or None for an
+    empty database and an Optuna one (also while Optuna is still creating its tables)."""
     if tables <= _OPTUNA_TABLES or _OPTUNA_CORE <= tables:
-        return
+        return None
     other = sorted(tables - _OPTUNA_TABLES)
-    shown = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
-    raise _refuse(path, label, f"is a SQLite database of something else (tables {shown})")
+    return ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
 
 
 def _check_server_tables(url: str, masked: str) -> None:
@@ -268,11 +274,9 @@ def _check_server_tables(url: str, masked: str) -> None:
         return
     finally:
         engine.dispose()
-    if not tables or tables <= _OPTUNA_TABLES or _OPTUNA_CORE <= tables:
-        return
-    other = sorted(tables - _OPTUNA_TABLES)
-    shown = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
-    raise StorageError(f"storage {masked} is a database of something else (tables {shown}): "
+    other = _foreign_tables(tables)
+    if other:
+        raise StorageError(f"storage {masked} is a database of something else (tables {other}): "
                        "stitchnas writes only to Optuna's own storage; give an empty database or "
                        "an Optuna one")
 

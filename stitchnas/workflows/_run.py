@@ -372,17 +372,15 @@ def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total,
     for r in results:
         f = r.front
         budgets = {k: v for k, v in f.target_budgets.items() if v is not None}
+        timed = (front_times or {}).get(r.target)
         lines += ["", f"## Target `{r.target}`: {len(f.members)} on the front", "",
                   f"Objectives {', '.join(f.objectives)}; budgets "
                   f"{format_budgets(budgets) if budgets else 'none'}; "
                   f"{r.n_trials_done} trials, {r.distinct_candidates} distinct candidates"
                   + (f" ({f.coverage})" if f.coverage else "") + "; "
                   f"`{r.path}` (+ .csv, .png).", "",
-                  "| id | route | top-1 % | source | MFLOPs | latency ms |", "|---:|---|---:|---|---:|---:|"]
-        timed = (front_times or {}).get(r.target)
-        if timed:
-            lines[-2] += " measured ms |"
-            lines[-1] += "---:|"
+                  "| id | route | top-1 % | source | MFLOPs | latency ms |" + (" measured ms |" if timed else ""),
+                  "|---:|---|---:|---|---:|---:|" + ("---:|" if timed else "")]
         for m in f.members:
             lat = f"{m.latency_ms:.2f}" if m.latency_ms is not None else "-"
             lines.append(f"| {m.id} | {space.describe(m.route)} | {m.acc1:.2f} | {m.acc1_source} | "
