@@ -278,7 +278,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     # each latency front's members timed end to end: is the front ordered as measured?
     front_times: dict[str, dict[int, float]] = {}
     for r in results:
-        if r.target in tables and len(r.front.members) > 1:
+        if r.target in tables and r.front.members:
             front_times[r.target] = time_end_to_end(space, r.target, [m.id for m in r.front.members],
                                                     repeats=cfg.latency_repeats, progress=False)
     step("search", t0, "; ".join(f"{r.target}: {len(r.front.members)} on the front from "

@@ -2,6 +2,7 @@
 progress reaches a log: one stderr line per epoch and per step when stderr is not a terminal,
 none with --quiet, while stdout carries only the report."""
 
+import json
 import os
 
 from support import run_cli, tiny_anchor, write_space
@@ -66,6 +67,12 @@ def test_run_out_contains_everything_and_logs_progress(tmp_path, monkeypatch, ca
     report = (out / "run_out" / "run" / "report.md").read_text()
     assert "## Measured: 4 of" in report and "| id | route | top-1 % | MFLOPs | vs line |" in report
     assert "## Latency table `cpu`" in report
+    # the latency front's members, timed end to end, beside the table's latencies
+    cpu_front = report.split("## Target `cpu`", 1)[1].split("## Target", 1)[0]
+    doc = json.loads((out / "run_out" / "run" / "report.json").read_text())
+    timed = doc["front_latency_measured_ms"]
+    assert set(timed) == {"cpu"} and timed["cpu"] and all(float(v) > 0 for v in timed["cpu"].values())
+    assert "| latency ms | measured ms |" in cpu_front and "Front members timed end to end" in cpu_front
 
     code, stdout, stderr = run_cli(capsys, "run", path, "--out", out, "--quiet")  # all reused
     assert code == 0 and stdout.startswith("# stitchnas run")
