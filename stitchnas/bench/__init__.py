@@ -14,6 +14,8 @@ _EXPORTS = {
     "bench_large": "_large",
     "bench_latency": "_latency",
     "bench_predictors": "_predictors",
+    "bench_predictor_loto": "_loto",
+    "SHRINK_GRID": "_loto",
     "bench_predict_speed": "_predictors",
     "SPEED_SPACES": "_predictors",
     "bench_prior": "_prior",

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import StitchnasError
 from ._base import (Command, add_space_argument, fraction, measured, nonnegative_int, positive_int,
@@ -71,6 +72,22 @@ class BenchEvaluate(Command):
         return 0
 
 
+def _tables(items: list[str]) -> list[tuple[Any, Any, str]]:
+    """``--table SPACE=MEASUREMENTS`` values as ``(space, rows, label)``; a second table of one
+    space is labelled by its file's stem."""
+    from ..space import load_space
+
+    tables: list[tuple[Any, Any, str]] = []
+    for item in items:
+        space_name, sep, path = item.partition("=")
+        if not sep:
+            raise StitchnasError(f"--table takes SPACE=MEASUREMENTS, got {item!r}")
+        space = load_space(space_name)
+        label = space.name if all(t[2] != space.name for t in tables) else f"{space.name}:{Path(path).stem}"
+        tables.append((space, measured(space, path), label))
+    return tables
+
+
 class BenchPredictors(Command):
     """cross-validate predictors on measured tables"""
 
@@ -92,16 +109,8 @@ class BenchPredictors(Command):
     def run(self, args: argparse.Namespace) -> int:
         from ..fileio import write_json
         from ..bench import bench_predictors
-        from ..space import load_space
 
-        tables = []
-        for item in args.table:
-            space_name, sep, path = item.partition("=")
-            if not sep:
-                raise StitchnasError(f"--table takes SPACE=MEASUREMENTS, got {item!r}")
-            space = load_space(space_name)
-            label = space.name if all(t[2] != space.name for t in tables) else f"{space.name}:{Path(path).stem}"
-            tables.append((space, measured(space, path), label))
+        tables = _tables(args.table)
         report = bench_predictors(tables, args.predictors.split(","), train_fraction=args.train_fraction,
                                   repeats=args.repeats, seed=args.seed)
         write_json(Path(args.out) / "predictors.json", report)
@@ -110,6 +119,44 @@ class BenchPredictors(Command):
             for name, sc in t["predictors"].items():
                 print(f"{name:<18} tau {sc['kendall_tau']:.3f}  rho {sc['spearman_rho']:.3f}  "
                       f"mae {sc['mae']:.2f}  prec@top10% {sc['precision_top10']:.2f}")
+        return 0
+
+
+class BenchPredictorLoto(Command):
+    """choose the route model's shrink leave-one-table-out and score it on the held-out tables"""
+
+    name = "predictor-loto"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--table", action="append", required=True, metavar="SPACE=MEASUREMENTS",
+                            help="a space and a fully measured table of it; repeat for several tables")
+        parser.add_argument("--train-fraction", type=fraction, default=0.2,
+                            help="share of each table every split fits on (default 0.2)")
+        parser.add_argument("--repeats", type=positive_int, default=20,
+                            help="random splits averaged per table (default 20)")
+        parser.add_argument("--seed", type=seed, default=0,
+                            help="seed of the first split (split i uses seed + i; default 0)")
+        parser.add_argument("--out", default=BENCH_OUT, help="folder for predictor_loto.json")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..bench import bench_predictor_loto
+        from ..fileio import write_json
+
+        report = bench_predictor_loto(_tables(args.table), train_fraction=args.train_fraction,
+                                      repeats=args.repeats, seed=args.seed)
+        write_json(Path(args.out) / "predictor_loto.json", report)
+        shrinks = report["shrinks"]
+        print("table".ljust(34) + "flops  " + "  ".join(f"k={s:g}".rjust(5) for s in shrinks))
+        for label, t in report["tables"].items():
+            mark = "" if t["two_way"] else " (one-way)"
+            print(f"{(label + mark)[:33]:<34}{t['flops_tau']:.3f}  "
+                  + "  ".join(f"{t['tau'][str(s)]:.3f}" for s in shrinks))
+        for name, h in report["held_out"].items():
+            for label, r in h["tables"].items():
+                if r["tau"] is not None:
+                    print(f"held out {label}: shrink {h['shrink']:g} chosen on the others, tau {r['tau']:.3f} "
+                          f"vs flops {r['flops_tau']:.3f} ({r['margin']:+.3f})")
+        print(f"chosen on every table: shrink {report['chosen_on_all']:g}")
         return 0
 
 
@@ -456,5 +503,5 @@ class Bench(Command):
     """benchmarks (commands, not tests)"""
 
     name = "bench"
-    subcommands = (BenchProfiling, BenchEvaluate, BenchPredictors, BenchPredictSpeed, BenchActive, BenchLatency,
+    subcommands = (BenchProfiling, BenchEvaluate, BenchPredictors, BenchPredictorLoto, BenchPredictSpeed, BenchActive, BenchLatency,
                    BenchSearch, BenchExact, BenchPrior, BenchSwitchable, BenchLarge, BenchStartup)

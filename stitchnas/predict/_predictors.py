@@ -125,15 +125,19 @@ class RoutePredictor(RegressorMixin, BaseEstimator):
     ridge line carries the trend in anchor size and FLOPs beyond the measured points, where trees
     are flat. Both read :class:`RouteFeaturizer` columns, so what is learnt on one family reads
     another the same way. ``std``: the trees' spread combined with half the two models' gap.
-    ``trend``: fit both to the residuals about a line in log-FLOPs (off: measured worse on the
-    tuning tables, docs/predictors.md).
+    ``shrink``: pseudo-rows of the FLOPs baseline: fitted on ``n`` rows, the prediction is
+    ``n / (n + shrink)`` of the route model and the rest :class:`FlopsBaseline`, so a few rows
+    lean on FLOPs and many on the route shapes (the value was chosen leave-one-table-out,
+    docs/predictors.md). ``trend``: fit both to the residuals about a line in log-FLOPs (off:
+    measured worse on the tuning tables).
     """
 
     def __init__(self, n_estimators: int = 100, ridge_weight: float = 0.5, trend: bool = False,
-                 random_state: int | None = 0) -> None:
+                 shrink: float = 0.0, random_state: int | None = 0) -> None:
         self.n_estimators = n_estimators
         self.ridge_weight = ridge_weight
         self.trend = trend
+        self.shrink = shrink
         self.random_state = random_state
 
     def fit(self, X, y) -> RoutePredictor:
@@ -150,7 +154,24 @@ class RoutePredictor(RegressorMixin, BaseEstimator):
         self.trees_ = ExtraTreesRegressor(n_estimators=self.n_estimators,
                                           random_state=self.random_state).fit(Z, r)
         self.ridge_ = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(Z, r)
+        if not (np.isfinite(self.shrink) and self.shrink >= 0):
+            raise StitchnasError(f"shrink must be a number >= 0 (pseudo-rows), got {self.shrink}")
+        self.route_weight_ = len(y) / (len(y) + self.shrink)
+        self.flops_ = FlopsBaseline().fit(X, y) if self.route_weight_ < 1 else None
         return self
+
+    def per_tree(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """``(per_tree, offset)``: each tree's prediction averaged with the ridge line, scaled by
+        the route weight, and what every one of them adds (the FLOPs baseline's share); their
+        mean is :meth:`predict`'s (suggest draws posterior samples from them)."""
+        F = self.features_.transform(X)
+        Z = self.scaler_.transform(F)
+        line = np.polyval(self.trend_, F[:, 0])
+        w, v = self.ridge_weight, self.route_weight_
+        trees = np.stack([t.predict(Z) for t in self.trees_.estimators_]) + line
+        per_tree = v * ((1 - w) * trees + w * (self.ridge_.predict(Z) + line))
+        offset = (1 - v) * self.flops_.predict(X) if self.flops_ is not None else np.zeros(len(F))
+        return per_tree, offset
 
     def predict(self, X, return_std: bool = False):
         F = self.features_.transform(X)
@@ -159,11 +180,17 @@ class RoutePredictor(RegressorMixin, BaseEstimator):
         ridge = self.ridge_.predict(Z) + line
         per_tree = np.stack([t.predict(Z) for t in self.trees_.estimators_]) if return_std else None
         trees = (per_tree.mean(axis=0) if return_std else self.trees_.predict(Z)) + line
-        w = self.ridge_weight
+        w, v = self.ridge_weight, self.route_weight_
         mean = (1 - w) * trees + w * ridge
+        flops = self.flops_.predict(X, return_std=return_std) if self.flops_ is not None else None
         if not return_std:
-            return mean
-        return mean, np.sqrt(per_tree.var(axis=0) + (w * (trees - ridge)) ** 2)
+            return mean if flops is None else v * mean + (1 - v) * flops
+        std = np.sqrt(per_tree.var(axis=0) + (w * (trees - ridge)) ** 2)
+        if flops is None:
+            return mean, std
+        f_mean, f_std = flops  # both spreads, weighted, and the models' gap (largest at v = 1/2)
+        return (v * mean + (1 - v) * f_mean,
+                np.sqrt((v * std) ** 2 + ((1 - v) * f_std) ** 2 + (v * (1 - v) * (mean - f_mean)) ** 2))
 
 
 class QuietGaussianProcessRegressor(GaussianProcessRegressor):
@@ -294,7 +321,10 @@ register_predictor("flops", lambda random_state=None: FlopsBaseline())
 register_predictor("gp", lambda random_state=0: gaussian_process(random_state=random_state))
 register_predictor("extra_trees", lambda random_state=0: ForestPredictor("extra_trees", random_state=random_state))
 register_predictor("random_forest", lambda random_state=0: ForestPredictor("random_forest", random_state=random_state))
-register_predictor("route", lambda random_state=0: RoutePredictor(random_state=random_state))
+#: the route model's pseudo-rows of FLOPs baseline, chosen leave-one-table-out
+#: (`stitchnas bench predictor-loto`, docs/predictors.md)
+ROUTE_SHRINK = 2.0
+register_predictor("route", lambda random_state=0: RoutePredictor(shrink=ROUTE_SHRINK, random_state=random_state))
 register_predictor("auto", lambda random_state=0: AutoPredictor(random_state=random_state))
 register_predictor("prior", lambda random_state=None: _anchor_prior())  # predict/_prior.py
 

@@ -125,9 +125,7 @@ def _posterior_draws(space: SearchSpace, rows: Sequence[Measurement], predictor:
         mean, std = per_tree.mean(axis=0), per_tree.std(axis=0)
         dev = per_tree[rng.integers(0, len(per_tree), n)] - mean
     elif isinstance(est, RoutePredictor):  # its trees, each averaged with the ridge line
-        Z = est.scaler_.transform(est.features_.transform(stitches))
-        w = est.ridge_weight
-        per_tree = (1 - w) * np.stack([t.predict(Z) for t in est.trees_.estimators_]) + w * est.ridge_.predict(Z)
+        per_tree, _ = est.per_tree(stitches)
         mean, std = est.predict(stitches, return_std=True)
         dev = per_tree[rng.integers(0, len(per_tree), n)] - per_tree.mean(axis=0)
     else:

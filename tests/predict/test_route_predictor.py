@@ -74,3 +74,46 @@ def test_route_model_is_seeded_and_says_how_sure_it_is(fmnist):
     mean, std = a.predict(stitches, return_std=True)
     assert np.array_equal(mean, b.predict(stitches))
     assert np.all(std >= 0) and std[20:].max() > 0
+
+
+def test_shrink_leans_on_flops_with_few_rows_and_on_routes_with_many(fmnist):
+    """``shrink=k`` predicts n/(n+k) of the route model and the rest of the FLOPs baseline, std
+    included; the registered ``route`` uses the value chosen leave-one-table-out."""
+    from stitchnas.predict import RoutePredictor
+    from stitchnas.predict._predictors import ROUTE_SHRINK
+
+    _, rows, stitches = fmnist
+    y = np.array([m.acc1 for m in rows])
+    for n in (6, 40):
+        X, t = stitches[:n], y[:n]
+        plain = RoutePredictor(random_state=3).fit(X, t).predict(stitches)
+        flops = FlopsBaseline().fit(X, t).predict(stitches)
+        model = RoutePredictor(shrink=5, random_state=3).fit(X, t)
+        w = n / (n + 5)
+        assert model.route_weight_ == pytest.approx(w)
+        np.testing.assert_allclose(model.predict(stitches), w * plain + (1 - w) * flops)
+        mean, std = model.predict(stitches, return_std=True)
+        np.testing.assert_allclose(mean, model.predict(stitches))
+        assert np.all(np.isfinite(std)) and np.all(std > 0)
+        per_tree, offset = model.per_tree(stitches)
+        np.testing.assert_allclose(per_tree.mean(axis=0) + offset, mean)
+    assert create_predictor("route").shrink == ROUTE_SHRINK > 0
+    with pytest.raises(Exception, match="shrink must be"):
+        RoutePredictor(shrink=-1).fit(stitches[:10], y[:10])
+
+
+def test_leave_one_table_out_bench_chooses_on_the_other_spaces(fmnist):
+    from stitchnas.bench import bench_predictor_loto
+
+    space, rows, _ = fmnist
+    resnet = load_space("fmnist_resnet")
+    resnet_rows = read_measurements(REPO / "results" / "fmnist_resnet" / "measurements.jsonl", resnet)
+    report = bench_predictor_loto([(space, rows, "vit"), (resnet, resnet_rows, "resnet")],
+                                  shrinks=(0.0, 5.0, 40.0), repeats=2, progress=False)
+    t = report["tables"]
+    assert t["vit"]["two_way"] and t["resnet"]["two_way"]
+    for label, other in (("vit", "resnet"), ("resnet", "vit")):
+        held = report["held_out"][t[label]["space"]]
+        margins = {s: t[other]["tau"][str(s)] - t[other]["flops_tau"] for s in (0.0, 5.0, 40.0)}
+        assert held["shrink"] == max(margins, key=margins.get)  # chosen on the other table only
+        assert held["tables"][label]["tau"] == t[label]["tau"][str(held["shrink"])]
