@@ -244,7 +244,8 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     fit = fit_on_measured(space, rows, cfg.predictor, random_state=cfg.seed)
     chosen = fit.chosen
     scores = getattr(fit.model, "scores_", {})
-    step("predictor", t0, f"{cfg.predictor}" + (f" chose {chosen} (leave-one-out tau: "
+    folds = getattr(fit.model, "folds", None)
+    step("predictor", t0, f"{cfg.predictor}" + (f" chose {chosen} ({folds}-fold tau: "
          + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()) + ")" if chosen else ""))
 
     # 5. latency tables for the targets this machine can time
