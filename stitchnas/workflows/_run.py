@@ -282,6 +282,12 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         if r.target in tables and r.front.members:
             front_times[r.target] = time_end_to_end(space, r.target, [m.id for m in r.front.members],
                                                     repeats=cfg.latency_repeats, progress=False)
+            warning = _drift_warning(r.target, r.front.members, front_times[r.target], space.name)
+            if warning:  # the table's validation was at its making; this is the machine now
+                warnings[r.target] = "; ".join(w for w in (warnings.get(r.target), warning) if w)
+                from ..progress import get_logger
+
+                get_logger("run").warning(warning)
     step("search", t0, "; ".join(f"{r.target}: {len(r.front.members)} on the front from "
                                   f"{r.distinct_candidates} candidates ({r.n_trials_done} trials)"
                                   for r in results))
@@ -304,13 +310,37 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     return RunReport(space.name, tuple(steps), fronts, str(report_path), total)
 
 
+def _drift_pct(members, timed: dict[int, float]) -> float:
+    """Median of each front member's end-to-end time against its composed latency, in percent
+    (+: the machine runs slower now than the table says)."""
+    import statistics
+
+    return statistics.median((timed[m.id] / m.latency_ms - 1) * 100 for m in members)
+
+
+def _drift_warning(target: str, members, timed: dict[int, float], space: str) -> str | None:
+    """One line when a reused or fresh table is off this machine's current timings by more than
+    the validation limit (median over the front's members), saying what to do."""
+    from ..costs import MAX_MEDIAN_APE_PCT
+
+    drift = _drift_pct(members, timed)
+    if abs(drift) <= MAX_MEDIAN_APE_PCT:
+        return None
+    return (f"the {target} latency table is {abs(drift):.0f}% {'slower' if drift < 0 else 'faster'} than "
+            f"this machine now (front members timed end to end, median; limit {MAX_MEDIAN_APE_PCT:g}%): "
+            f"its latencies still order the front only if the load is even; re-time it here with "
+            f"stitchnas profile-latency {space} --target {target} --force, on a quiet machine")
+
+
 def _order_line(members, timed: dict[int, float]) -> str:
     """Whether a latency front's members, sorted by composed latency, are sorted by their
     end-to-end times too (the pairs out of order named)."""
     by_composed = sorted(members, key=lambda m: (m.latency_ms, m.id))
     wrong = [(a.id, b.id) for k, a in enumerate(by_composed) for b in by_composed[k + 1:]
              if timed[a.id] > timed[b.id]]
-    head = (f"Front members timed end to end ({len(members)}): ")
+    drift = _drift_pct(members, timed)
+    head = (f"Front members timed end to end ({len(members)}; median {abs(drift):.0f}% "
+            f"{'slower' if drift >= 0 else 'faster'} than the table): ")
     if not wrong:
         return head + "ordered as the latency table says."
     return head + (f"{len(wrong)} pair(s) out of order ("

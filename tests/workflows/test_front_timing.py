@@ -18,3 +18,21 @@ def test_order_line_names_pairs_out_of_order():
     line = _order_line(m, {3: 1.1, 5: 3.5, 7: 2.9})
     assert "1 pair(s) out of order" in line and "5 timed slower than 7" in line
 
+
+
+def test_a_table_off_this_machine_now_is_a_one_line_warning():
+    """A reused table can be right in order and wrong in scale: the run says how far, and warns
+    past the validation limit with the command that re-times it."""
+    from stitchnas.workflows._run import _drift_warning
+
+    m = [SimpleNamespace(id=i, latency_ms=v) for i, v in ((3, 1.0), (5, 2.0), (7, 3.0))]
+    close = {3: 1.02, 5: 2.05, 7: 3.0}
+    assert "median 2% slower than the table" in _order_line(m, close)
+    assert _drift_warning("cpu", m, close, "demo") is None
+    slow = {3: 1.2, 5: 2.4, 7: 3.6}
+    assert "median 20% slower than the table" in _order_line(m, slow)
+    warning = _drift_warning("cpu", m, slow, "demo")
+    assert "\n" not in warning and "20% faster than this machine now" in warning
+    assert "stitchnas profile-latency demo --target cpu --force" in warning
+    fast = {3: 0.8, 5: 1.6, 7: 2.4}
+    assert "20% slower than this machine now" in _drift_warning("cpu", m, fast, "demo")
