@@ -133,7 +133,7 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
 def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]) -> RunReport:
     import numpy as np
 
-    from ..costs import get_latency_table, latency_warning, load_target, time_end_to_end
+    from ..costs import latency_warning, load_target, time_end_to_end
     from ..measure import (AnchorTrainConfig, StitchTrainConfig, config_from_space, load_datasets,
                            make_loader, measure, network_classes, read_measurements, train_anchors,
                            train_stitched, write_measurements)
@@ -254,12 +254,12 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     for target in targets:
         if not target.measurable:
             continue
-        table = get_latency_table(space, target, repeats=cfg.latency_repeats,
-                                  validate=min(cfg.latency_validate, len(space)), seed=cfg.seed)
+        table, status = _current_table(space, target, cfg.latency_repeats,
+                                       min(cfg.latency_validate, len(space)), cfg.seed, log)
         tables[target.name] = table
         v = table.validation or {}
         err = (v.get("corrected_loo") or v.get("raw") or {})
-        timed.append(f"{target.name}: " + ("reused" if table.reused else "profiled")
+        timed.append(f"{target.name}: " + status
                      + (f", validation median {err['median_ape_pct']:.1f}% / worst "
                         f"{err['worst_ape_pct']:.1f}%" if err else ""))
         warning = latency_warning(table)
@@ -308,6 +308,28 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     })
     log(f"done in {total:.0f} s: report {report_path}")
     return RunReport(space.name, tuple(steps), fronts, str(report_path), total)
+
+
+def _current_table(space, target, repeats: int, validate: int, seed: int, log: Callable[[str], None]):
+    """``(table, status)``: this machine's latency table for ``target``, profiled if missing; a
+    saved one is checked first by timing the anchors end to end, and re-timed when it is off
+    this machine as it runs now by more than the validation limit (median)."""
+    from types import SimpleNamespace
+
+    from ..costs import MAX_MEDIAN_APE_PCT, get_latency_table, time_end_to_end
+
+    table = get_latency_table(space, target, repeats=repeats, validate=validate, seed=seed)
+    if not table.reused:
+        return table, "profiled"
+    anchors = [c.id for c in space.candidates if c.is_anchor]
+    now = time_end_to_end(space, target, anchors, repeats=repeats, progress=False)
+    drift = _drift_pct([SimpleNamespace(id=i, latency_ms=table.latency_ms(i)) for i in anchors], now)
+    if abs(drift) <= MAX_MEDIAN_APE_PCT:
+        return table, "reused"
+    log(f"{target.name}: the saved latency table is {abs(drift):.0f}% {'faster' if drift > 0 else 'slower'} "
+        "than this machine now (anchors timed end to end): re-timing it")
+    table = get_latency_table(space, target, repeats=repeats, rebuild=True, validate=validate, seed=seed)
+    return table, f"re-timed (the saved table was {abs(drift):.0f}% off this machine now)"
 
 
 def _drift_pct(members, timed: dict[int, float]) -> float:

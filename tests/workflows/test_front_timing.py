@@ -36,3 +36,35 @@ def test_a_table_off_this_machine_now_is_a_one_line_warning():
     assert "stitchnas profile-latency demo --target cpu --force" in warning
     fast = {3: 0.8, 5: 1.6, 7: 2.4}
     assert "20% slower than this machine now" in _drift_warning("cpu", m, fast, "demo")
+
+
+def test_a_saved_table_off_this_machine_is_re_timed_by_run(tmp_path, monkeypatch):
+    """`run` reuses a saved latency table only while it fits this machine as it runs now: its
+    anchors are timed end to end first, and a table off by more than the validation limit is
+    re-timed, not searched with."""
+    import json
+
+    from stitchnas.costs import get_latency_table, latency_table_path, load_target
+    from stitchnas.space import load_space
+    from stitchnas.workflows._run import _current_table
+
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path))
+    space, target = load_space("tiny_test"), load_target("cpu")
+    logged = []
+    table, status = _current_table(space, target, 5, 0, 0, logged.append)
+    assert status == "profiled" and not logged
+    path = latency_table_path(space, target)
+    doc = json.loads(path.read_text())
+    for piece in doc["pieces"].values():  # a table from a machine three times slower
+        for key in ("median_ms", "p10_ms", "p90_ms"):
+            piece[key] *= 3
+    path.write_text(json.dumps(doc))
+    stale = get_latency_table(space, target)
+    anchor = next(c.id for c in space.candidates if c.is_anchor)
+    assert stale.reused and stale.latency_ms(anchor) > 2 * table.latency_ms(anchor)
+
+    table, status = _current_table(space, target, 5, 0, 0, logged.append)
+    assert status.startswith("re-timed (the saved table was") and not table.reused
+    assert len(logged) == 1 and "re-timing it" in logged[0]
+    assert table.latency_ms(anchor) < stale.latency_ms(anchor) / 2  # the file was rewritten
+    assert get_latency_table(space, target).latency_ms(anchor) == table.latency_ms(anchor)
