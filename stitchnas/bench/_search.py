@@ -121,14 +121,15 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
                  trials: int = 100, seeds: Sequence[int] = (0, 1, 2, 3, 4),
                  samplers: Sequence[str] = ("nsga2", "tpe", "random"), predictor: Any = "auto",
                  ref_acc: float = 10.0, level: float = 0.98, measure_anchors: bool = False,
-                 choose: str = "random", out_dir: str | Path | None = "results/benchmarks",
+                 choose: str = "random", initial: int = 8, per_round: int = 4,
+                 out_dir: str | Path | None = "results/benchmarks",
                  progress: bool | None = None) -> dict[str, Any]:
     """Run the benchmark; write ``search_<space>.json`` and ``.png`` into ``out_dir`` (unless
     None) and return the report. ``measure_anchors``: the measured share always holds the
     anchors (as when they were trained first), the rest drawn at random. ``choose="suggest"``: the
-    measured share is chosen as ``stitchnas run`` chooses it: the anchors, random stitches up to 8,
-    then rounds of 4 picked by :func:`stitchnas.predict.suggest` (the truth of each pick revealed
-    as it is "measured")."""
+    measured share is chosen as ``stitchnas run`` chooses it: the anchors, random stitches up to
+    ``initial`` (8, as the run's default), then rounds of ``per_round`` (4) picked by
+    :func:`stitchnas.predict.suggest` (the truth of each pick revealed as it is "measured")."""
     if choose not in ("random", "anchors", "suggest"):
         raise StitchnasError(f"--choose must be random, anchors or suggest, not {choose!r}")
     if measure_anchors:
@@ -187,10 +188,11 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
             from ..predict import suggest
 
             others = [i for i in range(n) if i not in anchor_rows]
-            pick = np.random.default_rng(seed).permutation(len(others))[: max(0, min(8, train_size) - len(anchor_rows))]
+            pick = np.random.default_rng(seed).permutation(len(others))[
+                : max(0, min(initial, train_size) - len(anchor_rows))]
             chosen = [rows[i] for i in anchor_rows] + [rows[others[i]] for i in pick]
             while len(chosen) < train_size:
-                picks = suggest(space, chosen, k=min(4, train_size - len(chosen)), predictor=predictor,
+                picks = suggest(space, chosen, k=min(per_round, train_size - len(chosen)), predictor=predictor,
                                 cost=cost_name if cost_name in ("flops", "params") else "flops", seed=int(seed))
                 chosen += [by_id[p.id] for p in picks]
             index = {m.id: i for i, m in enumerate(rows)}
@@ -259,6 +261,7 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
         "measurements": str(path), "target": tgt.name, "objectives": list(objectives),
         "train_fraction": train_fraction, "train_size": train_size, "predictor": str(predictor),
         "measure_anchors": choose == "anchors", "choose": choose,
+        **({"initial": initial, "per_round": per_round} if choose == "suggest" else {}),
         "trials": trials, "seeds": [int(s) for s in seeds], "samplers": sampler_names,
         "level": level,
         "references": {k: {"acc1": round(v[0], 6), cost_name: round(v[1], 6), "log_cost": v[2]}

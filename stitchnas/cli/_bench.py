@@ -72,6 +72,19 @@ class BenchEvaluate(Command):
         return 0
 
 
+def _split_arguments(parser: argparse.ArgumentParser, report: str) -> None:
+    """The options of the benchmarks that score predictors on random splits of measured tables."""
+    parser.add_argument("--table", action="append", required=True, metavar="SPACE=MEASUREMENTS",
+                        help="a space and a fully measured table of it; repeat for several tables")
+    parser.add_argument("--train-fraction", type=fraction, default=0.2,
+                        help="share of each table every split fits on (default 0.2)")
+    parser.add_argument("--repeats", type=positive_int, default=20,
+                        help="random splits averaged per table (default 20)")
+    parser.add_argument("--seed", type=seed, default=0,
+                        help="seed of the first split (split i uses seed + i; default 0)")
+    parser.add_argument("--out", default=BENCH_OUT, help=f"folder for {report}")
+
+
 def _tables(items: list[str]) -> list[tuple[Any, Any, str]]:
     """``--table SPACE=MEASUREMENTS`` values as ``(space, rows, label)``; a second table of one
     space is labelled by its file's stem."""
@@ -94,17 +107,9 @@ class BenchPredictors(Command):
     name = "predictors"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--table", action="append", required=True, metavar="SPACE=MEASUREMENTS",
-                            help="a space and a measurements file of it; repeat for several tables")
+        _split_arguments(parser, "predictors.json")
         parser.add_argument("--predictors", default="flops,gp,extra_trees,random_forest,route,auto",
                             help="comma-separated predictor names (default: %(default)s)")
-        parser.add_argument("--train-fraction", type=fraction, default=0.2,
-                            help="share of each table every split fits on (default 0.2)")
-        parser.add_argument("--repeats", type=positive_int, default=20,
-                            help="random splits averaged per table (default 20)")
-        parser.add_argument("--seed", type=seed, default=0,
-                            help="seed of the first split (split i uses seed + i; default 0)")
-        parser.add_argument("--out", default=BENCH_OUT, help="folder for predictors.json")
 
     def run(self, args: argparse.Namespace) -> int:
         from ..fileio import write_json
@@ -128,15 +133,7 @@ class BenchPredictorLoto(Command):
     name = "predictor-loto"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--table", action="append", required=True, metavar="SPACE=MEASUREMENTS",
-                            help="a space and a fully measured table of it; repeat for several tables")
-        parser.add_argument("--train-fraction", type=fraction, default=0.2,
-                            help="share of each table every split fits on (default 0.2)")
-        parser.add_argument("--repeats", type=positive_int, default=20,
-                            help="random splits averaged per table (default 20)")
-        parser.add_argument("--seed", type=seed, default=0,
-                            help="seed of the first split (split i uses seed + i; default 0)")
-        parser.add_argument("--out", default=BENCH_OUT, help="folder for predictor_loto.json")
+        _split_arguments(parser, "predictor_loto.json")
 
     def run(self, args: argparse.Namespace) -> int:
         from ..bench import bench_predictor_loto
@@ -294,6 +291,10 @@ class BenchSearch(Command):
         parser.add_argument("--choose", choices=("random", "anchors", "suggest"), default="random",
                             help="how the measured share is chosen: at random, anchors + random, or as "
                                  "`stitchnas run` does (anchors + random up to 8, then suggest)")
+        parser.add_argument("--initial", type=positive_int, default=8, help="with --choose suggest: "
+                            "stitches measured first, anchors included (default 8, as the run's)")
+        parser.add_argument("--per-round", type=positive_int, default=4, help="with --choose suggest: "
+                            "stitches suggested per round (default 4, as the run's)")
         parser.add_argument("--out", default=BENCH_OUT, help="folder for the JSON and PNG report")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -305,7 +306,8 @@ class BenchSearch(Command):
                          train_fraction=args.train_fraction, trials=args.trials, seeds=seeds,
                          samplers=[s.strip() for s in args.samplers.split(",") if s.strip()],
                          predictor=args.predictor, measure_anchors=args.measure_anchors,
-                         choose=args.choose, out_dir=Path(args.out))
+                         choose=args.choose, initial=args.initial, per_round=args.per_round,
+                         out_dir=Path(args.out))
         known = (f"{r['train_size']} of {r['candidates']} stitches measured"
                  + (" (the anchors among them)" if r["measure_anchors"] else "")
                  + (" (anchors, random, then chosen by suggest)" if r["choose"] == "suggest" else "")

@@ -483,3 +483,25 @@ def test_the_package_attribute_search_is_the_function(space, mfile):
     assert callable(stitchnas.search) and stitchnas.search_targets is search_targets
     r = stitchnas.search(space, "flops_budget", cfg(mfile, n_trials=5, storage="memory", save=False))
     assert r.n_trials_done == 5 and isinstance(stitchnas.SearchConfig(), SearchConfig)
+
+
+def test_bench_search_chooses_as_run_does_with_its_initial_and_per_round(full, monkeypatch):
+    """``--choose suggest``: the anchors, random stitches up to ``initial``, then rounds of
+    ``per_round`` suggestions until the measured share is reached."""
+    import stitchnas.predict
+    from stitchnas.bench import bench_search
+
+    asked = []
+    real = stitchnas.predict.suggest
+
+    def counting(space, rows, k=8, **kw):
+        asked.append((len(rows), k))
+        return real(space, rows, k=k, **kw)
+
+    monkeypatch.setattr(stitchnas.predict, "suggest", counting)
+    r = bench_search("tiny_test", full, train_fraction=0.5, trials=4, seeds=(0,), samplers=("random",),
+                     predictor="flops", choose="suggest", initial=3, per_round=2, out_dir=None)
+    assert (r["initial"], r["per_round"], r["train_size"]) == (3, 2, 7)
+    assert asked == [(3, 2), (5, 2)]  # 3 first, then two rounds of 2
+    measured = r["ceiling"]["per_seed"][0]["measured_ids"]
+    assert len(set(measured)) == 7
