@@ -29,7 +29,7 @@ from typing import Any, List, Mapping, Optional, Sequence
 import torch
 from torch import nn
 
-from ..errors import StitchnasError
+from ..errors import StitchnasError, nonfinite_tensor
 from ..fileio import atomic_write
 from ..fronts import Front
 from ..objectives import OBJECTIVES
@@ -391,6 +391,10 @@ def read_front_model(path: str | os.PathLike | io.BytesIO,
                            "state") if k not in doc]
     if missing:
         raise StitchnasError(f"{where} is damaged (lacks {missing}): {_SWITCHABLE_HINT}")
+    bad = nonfinite_tensor(doc["state"], "state.")
+    if bad:
+        raise StitchnasError(f"{where} has weights that are not finite ({bad}): every output would "
+                             f"be NaN; {_SWITCHABLE_HINT}")
     if front is not None:
         expected = _load_front(front)
         version = front_version(expected)

@@ -224,3 +224,14 @@ def test_example_server_answers_each_budget(exported):
     assert "nothing fits" in lines[1]["error"] and "the fastest member takes 2 ms (id 0)" in lines[1]["error"]
     assert lines[2]["id"] == 1 and len(lines[2]["logits"][0]) == 10
     assert "error" in lines[3]
+
+
+def test_a_bundle_with_nan_weights_is_refused_in_one_line(exported, tmp_path, capsys):
+    doc = torch.load(exported["bundle"], weights_only=True)
+    name = next(k for k, v in doc["state"].items() if v.is_floating_point())
+    doc["state"][name] = doc["state"][name].clone().fill_(float("nan"))
+    torch.save(doc, tmp_path / "nan.pt")
+    with pytest.raises(StitchnasError, match=f"'state.{name}' holds .* NaN"):
+        read_front_model(tmp_path / "nan.pt")
+    code, stdout, err = run_cli(capsys, "query", "--model", tmp_path / "nan.pt")
+    assert code == 2 and stdout == "" and err.count("\n") == 1 and "not finite" in err
