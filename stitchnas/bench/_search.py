@@ -121,14 +121,14 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
                  trials: int = 100, seeds: Sequence[int] = (0, 1, 2, 3, 4),
                  samplers: Sequence[str] = ("nsga2", "tpe", "random"), predictor: Any = "auto",
                  ref_acc: float = 10.0, level: float = 0.98, measure_anchors: bool = False,
-                 choose: str = "random", initial: int = 8, per_round: int = 4,
+                 choose: str = "random", initial: int = 4, per_round: int = 1,
                  out_dir: str | Path | None = "results/benchmarks",
                  progress: bool | None = None) -> dict[str, Any]:
     """Run the benchmark; write ``search_<space>.json`` and ``.png`` into ``out_dir`` (unless
     None) and return the report. ``measure_anchors``: the measured share always holds the
     anchors (as when they were trained first), the rest drawn at random. ``choose="suggest"``: the
     measured share is chosen as ``stitchnas run`` chooses it: the anchors, random stitches up to
-    ``initial`` (8, as the run's default), then rounds of ``per_round`` (4) picked by
+    ``initial`` (4, as the run's default), then rounds of ``per_round`` (1) picked by
     :func:`stitchnas.predict.suggest` (the truth of each pick revealed as it is "measured")."""
     if choose not in ("random", "anchors", "suggest"):
         raise StitchnasError(f"--choose must be random, anchors or suggest, not {choose!r}")

@@ -290,11 +290,11 @@ class BenchSearch(Command):
                             "holds the anchors (as when they were trained first)")
         parser.add_argument("--choose", choices=("random", "anchors", "suggest"), default="random",
                             help="how the measured share is chosen: at random, anchors + random, or as "
-                                 "`stitchnas run` does (anchors + random up to 8, then suggest)")
-        parser.add_argument("--initial", type=positive_int, default=8, help="with --choose suggest: "
-                            "stitches measured first, anchors included (default 8, as the run's)")
-        parser.add_argument("--per-round", type=positive_int, default=4, help="with --choose suggest: "
-                            "stitches suggested per round (default 4, as the run's)")
+                                 "`stitchnas run` does (anchors + random up to 4, then suggest)")
+        parser.add_argument("--initial", type=positive_int, default=4, help="with --choose suggest: "
+                            "stitches measured first, anchors included (default 4, as the run's)")
+        parser.add_argument("--per-round", type=positive_int, default=1, help="with --choose suggest: "
+                            "stitches suggested per round (default 1, as the run's)")
         parser.add_argument("--out", default=BENCH_OUT, help="folder for the JSON and PNG report")
 
     def run(self, args: argparse.Namespace) -> int:

@@ -31,16 +31,17 @@ class RunConfig:
 
     ``anchors`` / ``stitching``: overrides of the space's ``training`` sections, used only when
     something must be trained. ``initial``: stitches measured first (anchors included, the rest
-    drawn with ``seed``); then ``rounds`` rounds of ``per_round`` suggested stitches.
+    drawn with ``seed``); then ``rounds`` rounds of ``per_round`` suggested stitches (one at a
+    time by default: each pick sees the last; chosen on five measured tables, docs/search.md).
     ``val_subset``: validation images per measurement (None: the whole split). ``targets``:
     target names or paths. ``trials``/``sampler``: the search per target.
     """
 
     anchors: dict[str, Any] = field(default_factory=dict)
     stitching: dict[str, Any] = field(default_factory=dict)
-    initial: int = 8
-    rounds: int = 2
-    per_round: int = 4
+    initial: int = 4
+    rounds: int = 12
+    per_round: int = 1
     val_subset: int | None = None
     targets: tuple[str, ...] = ("cpu", "flops_budget")
     trials: int | None = None
