@@ -314,10 +314,10 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
 def _current_table(space, target, repeats: int, validate: int, seed: int, log: Callable[[str], None]):
     """``(table, status)``: this machine's latency table for ``target``, profiled if missing; a
     saved one is checked first by timing the anchors end to end, and re-timed when it is off
-    this machine as it runs now by more than the validation limit (median)."""
+    this machine as it runs now by more than the validation's worst-case limit (median)."""
     from types import SimpleNamespace
 
-    from ..costs import MAX_MEDIAN_APE_PCT, get_latency_table, time_end_to_end
+    from ..costs import MAX_WORST_APE_PCT, get_latency_table, time_end_to_end
 
     table = get_latency_table(space, target, repeats=repeats, validate=validate, seed=seed)
     if not table.reused:
@@ -325,7 +325,7 @@ def _current_table(space, target, repeats: int, validate: int, seed: int, log: C
     anchors = [c.id for c in space.candidates if c.is_anchor]
     now = time_end_to_end(space, target, anchors, repeats=repeats, progress=False)
     drift = _drift_pct([SimpleNamespace(id=i, latency_ms=table.latency_ms(i)) for i in anchors], now)
-    if abs(drift) <= MAX_MEDIAN_APE_PCT:
+    if abs(drift) <= MAX_WORST_APE_PCT:
         return table, "reused"
     log(f"{target.name}: the saved latency table is {abs(drift):.0f}% {'faster' if drift > 0 else 'slower'} "
         "than this machine now (anchors timed end to end): re-timing it")
@@ -343,14 +343,15 @@ def _drift_pct(members, timed: dict[int, float]) -> float:
 
 def _drift_warning(target: str, members, timed: dict[int, float], space: str) -> str | None:
     """One line when a reused or fresh table is off this machine's current timings by more than
-    the validation limit (median over the front's members), saying what to do."""
-    from ..costs import MAX_MEDIAN_APE_PCT
+    the validation's worst-case limit (median over the front's members; a machine's speed wanders
+    by about 5% from one minute to the next, so the median limit would cry wolf), saying what to do."""
+    from ..costs import MAX_WORST_APE_PCT
 
     drift = _drift_pct(members, timed)
-    if abs(drift) <= MAX_MEDIAN_APE_PCT:
+    if abs(drift) <= MAX_WORST_APE_PCT:
         return None
     return (f"the {target} latency table is {abs(drift):.0f}% {'slower' if drift < 0 else 'faster'} than "
-            f"this machine now (front members timed end to end, median; limit {MAX_MEDIAN_APE_PCT:g}%): "
+            f"this machine now (front members timed end to end, median; limit {MAX_WORST_APE_PCT:g}%): "
             f"its latencies still order the front only if the load is even; re-time it here with "
             f"stitchnas profile-latency {space} --target {target} --force, on a quiet machine")
 
