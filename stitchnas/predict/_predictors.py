@@ -160,32 +160,35 @@ class RoutePredictor(RegressorMixin, BaseEstimator):
         self.flops_ = FlopsBaseline().fit(X, y) if self.route_weight_ < 1 else None
         return self
 
+    def _parts(self, X, per_tree: bool):
+        """``(trees, ridge, flops)``: the trees' predictions (one row per tree with ``per_tree``,
+        else their mean) and the ridge line's, each with the trend added back, and the FLOPs
+        baseline's ``(mean, std)`` (None without ``shrink``)."""
+        F = self.features_.transform(X)
+        Z = self.scaler_.transform(F)
+        line = np.polyval(self.trend_, F[:, 0])
+        trees = (np.stack([t.predict(Z) for t in self.trees_.estimators_]) if per_tree
+                 else self.trees_.predict(Z)) + line
+        flops = self.flops_.predict(X, return_std=True) if self.flops_ is not None else None
+        return trees, self.ridge_.predict(Z) + line, flops
+
     def per_tree(self, X) -> tuple[np.ndarray, np.ndarray]:
         """``(per_tree, offset)``: each tree's prediction averaged with the ridge line, scaled by
         the route weight, and what every one of them adds (the FLOPs baseline's share); their
         mean is :meth:`predict`'s (suggest draws posterior samples from them)."""
-        F = self.features_.transform(X)
-        Z = self.scaler_.transform(F)
-        line = np.polyval(self.trend_, F[:, 0])
+        trees, ridge, flops = self._parts(X, per_tree=True)
         w, v = self.ridge_weight, self.route_weight_
-        trees = np.stack([t.predict(Z) for t in self.trees_.estimators_]) + line
-        per_tree = v * ((1 - w) * trees + w * (self.ridge_.predict(Z) + line))
-        offset = (1 - v) * self.flops_.predict(X) if self.flops_ is not None else np.zeros(len(F))
-        return per_tree, offset
+        offset = (1 - v) * flops[0] if flops is not None else np.zeros(trees.shape[1])
+        return v * ((1 - w) * trees + w * ridge), offset
 
     def predict(self, X, return_std: bool = False):
-        F = self.features_.transform(X)
-        Z = self.scaler_.transform(F)
-        line = np.polyval(self.trend_, F[:, 0])
-        ridge = self.ridge_.predict(Z) + line
-        per_tree = np.stack([t.predict(Z) for t in self.trees_.estimators_]) if return_std else None
-        trees = (per_tree.mean(axis=0) if return_std else self.trees_.predict(Z)) + line
+        trees, ridge, flops = self._parts(X, per_tree=return_std)
+        mean_trees = trees.mean(axis=0) if return_std else trees
         w, v = self.ridge_weight, self.route_weight_
-        mean = (1 - w) * trees + w * ridge
-        flops = self.flops_.predict(X, return_std=return_std) if self.flops_ is not None else None
+        mean = (1 - w) * mean_trees + w * ridge
         if not return_std:
-            return mean if flops is None else v * mean + (1 - v) * flops
-        std = np.sqrt(per_tree.var(axis=0) + (w * (trees - ridge)) ** 2)
+            return mean if flops is None else v * mean + (1 - v) * flops[0]
+        std = np.sqrt(trees.var(axis=0) + (w * (mean_trees - ridge)) ** 2)
         if flops is None:
             return mean, std
         f_mean, f_std = flops  # both spreads, weighted, and the models' gap (largest at v = 1/2)

@@ -135,6 +135,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     import numpy as np
 
     from ..costs import latency_warning, load_target, time_end_to_end
+    from ..progress import get_logger
     from ..measure import (AnchorTrainConfig, StitchTrainConfig, config_from_space, load_datasets,
                            make_loader, measure, network_classes, read_measurements, train_anchors,
                            train_stitched, write_measurements)
@@ -266,8 +267,6 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         warning = latency_warning(table)
         if warning:
             warnings[target.name] = warning
-            from ..progress import get_logger
-
             get_logger("run").warning(warning)
     step("latency tables", t0, "; ".join(timed) if timed else "no latency targets")
 
@@ -286,8 +285,6 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
             warning = _drift_warning(r.target, r.front.members, front_times[r.target], space.name)
             if warning:  # the table's validation was at its making; this is the machine now
                 warnings[r.target] = "; ".join(w for w in (warnings.get(r.target), warning) if w)
-                from ..progress import get_logger
-
                 get_logger("run").warning(warning)
     step("search", t0, "; ".join(f"{r.target}: {len(r.front.members)} on the front from "
                                   f"{r.distinct_candidates} candidates ({r.n_trials_done} trials)"
@@ -315,8 +312,6 @@ def _current_table(space, target, repeats: int, validate: int, seed: int, log: C
     """``(table, status)``: this machine's latency table for ``target``, profiled if missing; a
     saved one is checked first by timing the anchors end to end, and re-timed when it is off
     this machine as it runs now by more than the validation's worst-case limit (median)."""
-    from types import SimpleNamespace
-
     from ..costs import MAX_WORST_APE_PCT, get_latency_table, time_end_to_end
 
     table = get_latency_table(space, target, repeats=repeats, validate=validate, seed=seed)
@@ -324,21 +319,26 @@ def _current_table(space, target, repeats: int, validate: int, seed: int, log: C
         return table, "profiled"
     anchors = [c.id for c in space.candidates if c.is_anchor]
     now = time_end_to_end(space, target, anchors, repeats=repeats, progress=False)
-    drift = _drift_pct([SimpleNamespace(id=i, latency_ms=table.latency_ms(i)) for i in anchors], now)
+    drift = _drift_pct({i: table.latency_ms(i) for i in anchors}, now)
     if abs(drift) <= MAX_WORST_APE_PCT:
         return table, "reused"
-    log(f"{target.name}: the saved latency table is {abs(drift):.0f}% {'faster' if drift > 0 else 'slower'} "
-        "than this machine now (anchors timed end to end): re-timing it")
+    log(f"{target.name}: the saved latency table is {_off_by(drift)} (anchors timed end to end): "
+        "re-timing it")
     table = get_latency_table(space, target, repeats=repeats, rebuild=True, validate=validate, seed=seed)
     return table, f"re-timed (the saved table was {abs(drift):.0f}% off this machine now)"
 
 
-def _drift_pct(members, timed: dict[int, float]) -> float:
-    """Median of each front member's end-to-end time against its composed latency, in percent
-    (+: the machine runs slower now than the table says)."""
+def _drift_pct(composed: dict[int, float], timed: dict[int, float]) -> float:
+    """Median of each stitch's end-to-end time against its composed latency, in percent (+: the
+    machine runs slower now than the table says)."""
     import statistics
 
-    return statistics.median((timed[m.id] / m.latency_ms - 1) * 100 for m in members)
+    return statistics.median((timed[i] / ms - 1) * 100 for i, ms in composed.items())
+
+
+def _off_by(drift: float) -> str:
+    """``"12% faster than this machine now"``: how a table's latencies compare with the machine."""
+    return f"{abs(drift):.0f}% {'faster' if drift > 0 else 'slower'} than this machine now"
 
 
 def _drift_warning(target: str, members, timed: dict[int, float], space: str) -> str | None:
@@ -347,13 +347,13 @@ def _drift_warning(target: str, members, timed: dict[int, float], space: str) ->
     by about 5% from one minute to the next, so the median limit would cry wolf), saying what to do."""
     from ..costs import MAX_WORST_APE_PCT
 
-    drift = _drift_pct(members, timed)
+    drift = _drift_pct({m.id: m.latency_ms for m in members}, timed)
     if abs(drift) <= MAX_WORST_APE_PCT:
         return None
-    return (f"the {target} latency table is {abs(drift):.0f}% {'slower' if drift < 0 else 'faster'} than "
-            f"this machine now (front members timed end to end, median; limit {MAX_WORST_APE_PCT:g}%): "
-            f"its latencies still order the front only if the load is even; re-time it here with "
-            f"stitchnas profile-latency {space} --target {target} --force, on a quiet machine")
+    return (f"the {target} latency table is {_off_by(drift)} (front members timed end to end, median; "
+            f"limit {MAX_WORST_APE_PCT:g}%): its latencies still order the front only if the load is "
+            f"even; re-time it here with stitchnas profile-latency {space} --target {target} --force, "
+            "on a quiet machine")
 
 
 def _order_line(members, timed: dict[int, float]) -> str:
@@ -362,7 +362,7 @@ def _order_line(members, timed: dict[int, float]) -> str:
     by_composed = sorted(members, key=lambda m: (m.latency_ms, m.id))
     wrong = [(a.id, b.id) for k, a in enumerate(by_composed) for b in by_composed[k + 1:]
              if timed[a.id] > timed[b.id]]
-    drift = _drift_pct(members, timed)
+    drift = _drift_pct({m.id: m.latency_ms for m in members}, timed)
     head = (f"Front members timed end to end ({len(members)}; median {abs(drift):.0f}% "
             f"{'slower' if drift >= 0 else 'faster'} than the table): ")
     if not wrong:
