@@ -64,6 +64,10 @@ class _Scorer:
             "chance": (float(ref_acc), float(cost.max()), False),
         }
         self.true_hv = {name: self._hv(tf, name) for name in REFERENCES}
+        # how far each member's top-1 could fall before a feasible stitch as cheap dominated it:
+        # a margin within measurement noise makes membership itself a coin flip
+        self.margins = [float(true_acc[i] - max((true_acc[j] for j in idx if j != i and cost[j] <= cost[i]),
+                                                 default=float("-inf"))) for i in tf]
 
     def _hv(self, idx: Sequence[int], name: str) -> float:
         ref_a, ref_c, log = self.refs[name]
@@ -122,19 +126,24 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
                  samplers: Sequence[str] = ("nsga2", "tpe", "random"), predictor: Any = "auto",
                  ref_acc: float = 10.0, level: float = 0.98, measure_anchors: bool = False,
                  choose: str = "random", initial: int = 4, per_round: int = 1,
-                 out_dir: str | Path | None = "results/benchmarks",
+                 shape_spread: float | None = None, out_dir: str | Path | None = "results/benchmarks",
                  progress: bool | None = None) -> dict[str, Any]:
     """Run the benchmark; write ``search_<space>.json`` and ``.png`` into ``out_dir`` (unless
     None) and return the report. ``measure_anchors``: the measured share always holds the
     anchors (as when they were trained first), the rest drawn at random. ``choose="suggest"``: the
     measured share is chosen as ``stitchnas run`` chooses it: the anchors, random stitches up to
     ``initial`` (4, as the run's default), then rounds of ``per_round`` (1) picked by
-    :func:`stitchnas.predict.suggest` (the truth of each pick revealed as it is "measured")."""
+    :func:`stitchnas.predict.suggest` (the truth of each pick revealed as it is "measured"), with
+    its ``shape_spread`` (None: suggest's default)."""
     if choose not in ("random", "anchors", "suggest"):
         raise StitchnasError(f"--choose must be random, anchors or suggest, not {choose!r}")
     if measure_anchors:
         choose = "anchors"
     from tqdm.auto import tqdm
+
+    from ..predict import SHAPE_SPREAD
+
+    shape_spread = SHAPE_SPREAD if shape_spread is None else shape_spread
 
     from ..measure import read_measurements
     from ..optimize import (SearchConfig, accuracy_table, build_problem, check_objectives,
@@ -193,7 +202,8 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
             chosen = [rows[i] for i in anchor_rows] + [rows[others[i]] for i in pick]
             while len(chosen) < train_size:
                 picks = suggest(space, chosen, k=min(per_round, train_size - len(chosen)), predictor=predictor,
-                                cost=cost_name if cost_name in ("flops", "params") else "flops", seed=int(seed))
+                                cost=cost_name if cost_name in ("flops", "params") else "flops", seed=int(seed),
+                                shape_spread=shape_spread)
                 chosen += [by_id[p.id] for p in picks]
             index = {m.id: i for i, m in enumerate(rows)}
             order = [index[m.id] for m in chosen]
@@ -261,12 +271,15 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
         "measurements": str(path), "target": tgt.name, "objectives": list(objectives),
         "train_fraction": train_fraction, "train_size": train_size, "predictor": str(predictor),
         "measure_anchors": choose == "anchors", "choose": choose,
-        **({"initial": initial, "per_round": per_round} if choose == "suggest" else {}),
+        **({"initial": initial, "per_round": per_round, "shape_spread": shape_spread}
+           if choose == "suggest" else {}),
         "trials": trials, "seeds": [int(s) for s in seeds], "samplers": sampler_names,
         "level": level,
         "references": {k: {"acc1": round(v[0], 6), cost_name: round(v[1], 6), "log_cost": v[2]}
                        for k, v in scorer.refs.items()},
         "true_front_ids": sorted(ids[i] for i in scorer.true_front),
+        "true_front_margins": {str(ids[i]): (round(m, 4) if np.isfinite(m) else None)
+                               for i, m in zip(scorer.true_front, scorer.margins)},
         # context for the references: what the anchors alone score
         "anchors_only": {f"hv_ratio_{k}": round(v, 6) for k, v in scorer.ratios(
             [i for i, cid in enumerate(ids) if t_problem.costs[i].route.num_stitches == 0

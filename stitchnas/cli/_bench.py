@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StitchnasError
-from ._base import (Command, add_space_argument, fraction, measured, nonnegative_int, positive_int,
-                    seed, validate_count)
+from ._base import (Command, add_space_argument, fraction, measured, nonnegative_float, nonnegative_int,
+                    positive_int, seed, validate_count)
 
 __all__ = ["Bench"]
 
@@ -295,6 +295,9 @@ class BenchSearch(Command):
                             "stitches measured first, anchors included (default 4, as the run's)")
         parser.add_argument("--per-round", type=positive_int, default=1, help="with --choose suggest: "
                             "stitches suggested per round (default 1, as the run's)")
+        parser.add_argument("--shape-spread", type=nonnegative_float, default=None,
+                            help="with --choose suggest: suggest's per-shape spread (default: "
+                                 "suggest's own, as the run's)")
         parser.add_argument("--out", default=BENCH_OUT, help="folder for the JSON and PNG report")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -307,7 +310,7 @@ class BenchSearch(Command):
                          samplers=[s.strip() for s in args.samplers.split(",") if s.strip()],
                          predictor=args.predictor, measure_anchors=args.measure_anchors,
                          choose=args.choose, initial=args.initial, per_round=args.per_round,
-                         out_dir=Path(args.out))
+                         shape_spread=args.shape_spread, out_dir=Path(args.out))
         known = (f"{r['train_size']} of {r['candidates']} stitches measured"
                  + (" (the anchors among them)" if r["measure_anchors"] else "")
                  + (" (anchors, random, then chosen by suggest)" if r["choose"] == "suggest" else "")
@@ -322,6 +325,9 @@ class BenchSearch(Command):
             print(f"  {name:<8} after {r['trials']} trials: {e['final_nadir']['mean']:.4f} "
                   f"[{e['final_chance']['mean']:.4f}], {d:.1f} distinct candidates, "
                   f"{e['seconds_mean']:.2f} s per search")
+        margins = [m for m in r["true_front_margins"].values() if m is not None]
+        print(f"  true front: {len(r['true_front_margins'])} members, {sum(m < 0.5 for m in margins)} of "
+              "them less than 0.5 points of top-1 above the best stitch at most as costly")
         print(f"wrote {', '.join(r.get('files', []))}")
         d = r["default_search"]
         modes = sorted({run["sampler"] for run in d["per_seed"]})

@@ -94,6 +94,10 @@ class Suggest(Command):
         parser.add_argument("--kappa", type=nonnegative_float, default=1.0,
                             help="pareto: scale of the posterior spread (0: the predicted front); "
                                  "optimistic: mean + kappa * std")
+        parser.add_argument("--shape-spread", type=nonnegative_float, default=None,
+                            help="pareto: spread of one offset per route shape in each posterior "
+                                 "sample, as a multiple of the measured top-1's spread about the "
+                                 "FLOPs trend (default 0.5; 0: none)")
         parser.add_argument("--seed", type=seed, default=0,
                             help="seed of the predictor and the posterior samples (default 0)")
         parser.add_argument("--format", choices=("table", "jsonl"), default="table",
@@ -106,7 +110,8 @@ class Suggest(Command):
         space = load_space(args.space)
         rows = measured(space, args.measurements)
         picks = suggest(space, rows, k=args.k, predictor=args.predictor, cost=args.cost,
-                        kappa=args.kappa, seed=args.seed, acquisition=args.acquisition)
+                        kappa=args.kappa, seed=args.seed, acquisition=args.acquisition,
+                        **({} if args.shape_spread is None else {"shape_spread": args.shape_spread}))
         if args.format == "jsonl":
             for s in picks:
                 print(json.dumps(s.to_json()))

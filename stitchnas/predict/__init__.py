@@ -12,6 +12,7 @@ _EXPORTS = {
     "predictor_label": "_fit",
     "with_anchor_priors": "_fit",
     "ACQUISITIONS": "_suggest",
+    "SHAPE_SPREAD": "_suggest",
     "AnchorPrior": "_prior",
     "AutoPredictor": "_predictors",
     "CVReport": "_cv",

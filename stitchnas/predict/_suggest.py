@@ -6,7 +6,9 @@ they decide the front. :func:`suggest` fits the predictor on what is measured an
 optimality*: it draws ``samples`` joint samples of all accuracies from the predictor's
 posterior (a GP's joint normal, a forest's trees, else independent normals of mean and std),
 keeps measured stitches at their measured accuracy, forms each sample's front (accuracy against
-cost) and counts how often each stitch is on it. A batch is the ``k`` most frequent (ties:
+cost) and counts how often each stitch is on it. Each draw also lifts or lowers every route of one anchor
+sequence together (``shape_spread``: a shape nobody measured is uncertain as a whole, which the
+predictor's own spread, learnt from other shapes, does not say). A batch is the ``k`` most frequent (ties:
 cheaper, then lower id). This is Thompson-style: it spends measurements on stitches that could
 decide the front, wherever they are, and does not depend on how cost is scaled. ``kappa``
 widens (>1) or narrows (<1) the posterior spread; 0 ranks the predicted mean's front first.
@@ -33,11 +35,11 @@ from ._features import Stitch
 from ._fit import FittedPredictor, fit_on_measured
 from ..measure import Measurement
 from ..pareto import front_indices, hypervolume, pareto_mask
-from ._predictors import create_predictor, predict_with_std
+from ._predictors import FlopsBaseline, create_predictor, predict_with_std
 from ..space import SearchSpace
 
 __all__ = ["Suggestion", "suggest", "ACQUISITIONS", "predicted_front", "nadir_reference", "cost_of",
-           "fitted_accuracy"]
+           "fitted_accuracy", "SHAPE_SPREAD"]
 
 
 @dataclass(frozen=True)
@@ -92,17 +94,19 @@ def fitted_accuracy(space: SearchSpace, rows: Sequence[Measurement], predictor: 
 
 
 ACQUISITIONS = ("pareto", "optimistic")
+SHAPE_SPREAD = 0.5  # the best of a grid on five measured tables (docs/search.md)
 _MAX_JOINT = 2000  # above this many candidates, sample accuracies independently (no n x n covariance)
 
 
 def _posterior_draws(space: SearchSpace, rows: Sequence[Measurement], predictor: Any, seed: int,
-                     n: int, kappa: float):
+                     n: int, kappa: float, shape_spread: float = 0.0):
     """``n`` samples of every candidate's accuracy from the predictor fitted on ``rows`` (measured
     stitches held at their measured accuracy); also the stitches, the measured indices, the mean
     and std. A GP gives joint samples, a tree ensemble (also the route
     model inside ``auto``) its trees' predictions,
     any other predictor independent normals of its mean and std (a GP's std where it has none).
-    ``kappa`` scales each sample's spread about the mean."""
+    ``kappa`` scales each sample's spread about the mean; ``shape_spread`` adds one offset per
+    route shape and draw (:func:`_add_shape_offsets`)."""
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.pipeline import Pipeline
 
@@ -133,13 +137,36 @@ def _posterior_draws(space: SearchSpace, rows: Sequence[Measurement], predictor:
         dev = rng.standard_normal((n, len(mean))) * std
     mean = np.asarray(mean, dtype=float)
     draws = mean + kappa * dev
+    _add_shape_offsets(draws, stitches, measured, y, rng, kappa * shape_spread)
     draws[:, measured] = y
     return stitches, measured, mean, np.maximum(np.asarray(std, dtype=float), 0.0), draws
 
 
+def _add_shape_offsets(draws: np.ndarray, stitches: Sequence[Stitch], measured: Sequence[int],
+                       y: np.ndarray, rng: np.random.Generator, spread: float) -> None:
+    """Add to each draw one offset per *shape* (a route's anchor sequence), shared by every
+    route of it: normal, with ``spread`` times the measured top-1's spread about the FLOPs trend
+    as its std, the variance divided by ``1 + m`` for a shape with ``m`` measured routes. Routes
+    of one shape rise or fall together, so a shape nobody measured yet is uncertain as a whole,
+    which trees fitted on other shapes do not say; the draws then spend a measurement on it
+    where a lift would put it on the front."""
+    if spread <= 0 or len(measured) < 2:
+        return
+    sigma = spread * FlopsBaseline().fit([stitches[i] for i in measured], y).resid_std_
+    members: dict[tuple[int, ...], list[int]] = {}
+    for i, s in enumerate(stitches):
+        members.setdefault(s.route.anchors, []).append(i)
+    seen = {shape: 0 for shape in members}
+    for i in measured:
+        seen[stitches[i].route.anchors] += 1
+    for shape in sorted(members):
+        cols = members[shape]
+        draws[:, cols] += rng.standard_normal((len(draws), 1)) * (sigma / np.sqrt(1 + seen[shape]))
+
+
 def suggest(space: SearchSpace, rows: Sequence[Measurement], k: int = 8, predictor: Any = None,
             cost: str = "flops", kappa: float = 1.0, seed: int = 0, acquisition: str = "pareto",
-            samples: int = 1024) -> list[Suggestion]:
+            samples: int = 1024, shape_spread: float = SHAPE_SPREAD) -> list[Suggestion]:
     """Up to ``k`` unmeasured stitches to measure next, best first (see the module docstring)."""
     if k < 1:
         raise StitchnasError(f"--k must be a positive number of stitches, got {k}")
@@ -151,7 +178,10 @@ def suggest(space: SearchSpace, rows: Sequence[Measurement], k: int = 8, predict
         raise StitchnasError(f"--kappa must be a number >= 0 (the posterior's spread), got {kappa}")
     if samples < 1:
         raise StitchnasError(f"samples must be a positive number, got {samples}")
-    stitches, measured, mean, std, draws = _posterior_draws(space, rows, predictor, seed, samples, kappa)
+    if not (np.isfinite(shape_spread) and shape_spread >= 0):
+        raise StitchnasError(f"--shape-spread must be a number >= 0 (0: no per-shape offsets), got {shape_spread}")
+    stitches, measured, mean, std, draws = _posterior_draws(space, rows, predictor, seed, samples, kappa,
+                                                            shape_spread)
     c = cost_of(stitches, cost)
     measured_set = set(measured)
     out = _unmeasured_anchors(space, stitches, measured_set, mean, std, c, k)

@@ -22,7 +22,7 @@ from support.tiny import ACC, MEASURED, costs, row, space  # noqa: F401 - fixtur
 
 from stitchnas.errors import StitchnasError
 from stitchnas.fronts import load_front
-from stitchnas.measure import write_measurements
+from stitchnas.measure import read_measurements, write_measurements
 from stitchnas.pareto import pareto_mask
 from stitchnas.optimize import SearchConfig, nondominated, search, search_targets
 from stitchnas.optimize._encoding import _RelativeEncoding, _TreeEncoding
@@ -458,6 +458,15 @@ def test_bench_search_scores_found_fronts_against_the_truth(capsys, full, tmp_pa
     for seed_ceiling, final in zip(report["ceiling"]["per_seed"], ex["final_nadir"]["per_seed"]):
         assert final == pytest.approx(seed_ceiling["hv_ratio_nadir"])  # exhaustive = the ceiling
     assert "ceiling" in stdout
+    # each true front member's margin: its top-1 less the best of the stitches at most as costly
+    rows = {m.id: m for m in read_measurements(full, load_space("tiny_test"))}
+    margins = report["true_front_margins"]
+    assert sorted(int(i) for i in margins) == report["true_front_ids"]
+    for i, m in margins.items():
+        me = rows[int(i)]
+        best = max((r.acc1 for r in rows.values() if r.id != me.id and r.flops <= me.flops), default=None)
+        assert (m is None) if best is None else (m == pytest.approx(me.acc1 - best, abs=1e-4) and m > 0)
+    assert f"true front: {len(margins)} members" in stdout
     # the default search (exact here) is run per seed and scores the ceiling: its last line says so
     default = report["default_search"]
     assert [d["sampler"] for d in default["per_seed"]] == ["exact", "exact"]

@@ -247,23 +247,73 @@ def test_suggest_ranks_by_probability_of_pareto_optimality(fmnist):
     anchors = [m for m in rows if m.id in (0, 1, 2)]
     acc = {m.id: m.acc1 for m in anchors}
     model = _FixedPosterior(means={12: acc[0], 22: acc[1] + 2.0, 7: 80.0}, stds={12: 1.0, 22: 1.0, 7: 1.0})
-    picks = suggest(space, anchors, k=3, predictor=model, seed=3)
+    picks = suggest(space, anchors, k=3, predictor=model, seed=3, shape_spread=0.0)
     assert [p.id for p in picks[:2]] == [22, 12]
     assert picks[0].gain == pytest.approx(norm.cdf(2.0), abs=0.03)
     assert picks[1].gain == pytest.approx(0.5, abs=0.05)
     assert picks[2].gain < 0.01 and all(p.reason == "probability on the front" for p in picks)
     assert picks[0].acc1_pred == pytest.approx(acc[1] + 2.0) and picks[0].acc1_std == pytest.approx(1.0)
     # seeded: the same seed gives the same picks and probabilities
-    assert suggest(space, anchors, k=3, predictor=model, seed=3) == picks
-    wide = suggest(space, anchors, k=2, predictor=model, kappa=2.0, seed=3)
+    assert suggest(space, anchors, k=3, predictor=model, seed=3, shape_spread=0.0) == picks
+    wide = suggest(space, anchors, k=2, predictor=model, kappa=2.0, seed=3, shape_spread=0.0)
     assert wide[0].id == 22 and wide[0].gain == pytest.approx(norm.cdf(1.0), abs=0.04)
     # kappa 0: the predicted means' front, 12 tied with anchor 0 at a higher cost is off it
-    mean_only = {p.id: p.gain for p in suggest(space, anchors, k=2, predictor=model, kappa=0.0)}
+    mean_only = {p.id: p.gain for p in suggest(space, anchors, k=2, predictor=model, kappa=0.0,
+                                               shape_spread=0.0)}
     assert mean_only[22] == 1.0 and mean_only.get(12, 0.0) == 0.0
     with pytest.raises(StitchnasError, match="kappa"):
         suggest(space, anchors, k=2, predictor=model, kappa=-1.0)
     with pytest.raises(StitchnasError, match="acquisition"):
         suggest(space, anchors, k=2, predictor=model, acquisition="ucb")
+
+
+def test_suggest_lifts_each_route_shape_as_a_whole(fmnist):
+    """Each posterior draw adds one offset per anchor sequence, shared by its routes, with the
+    measured top-1's spread about the FLOPs trend (times ``shape_spread``) as its std, divided
+    by sqrt(1 + m) for a shape with m measured routes; 0 adds none."""
+    from stitchnas.predict import FlopsBaseline, make_stitches
+    from stitchnas.predict._suggest import _posterior_draws
+
+    space, rows = fmnist
+    some = [m for m in rows if m.id in (0, 1, 2, 3, 4, 5)]  # the anchors and three tiny>small routes
+    model = _FixedPosterior(default=(70.0, 1e-6))
+    stitches, measured, mean, _, draws = _posterior_draws(space, some, model, 0, 4000, 1.0, 0.5)
+    off = draws - mean
+    shape = {s.id: s.route.anchors for s in stitches}
+    col = {s.id: i for i, s in enumerate(stitches)}
+    same = [i for i in col if shape[i] == shape[40] and i not in (3, 4, 5)]
+    assert len(same) > 3 and np.allclose(off[:, [col[i] for i in same]], off[:, [col[40]]], atol=1e-4)
+    sigma = 0.5 * FlopsBaseline().fit([stitches[i] for i in measured], [m.acc1 for m in some]).resid_std_
+    unseen = next(i for i in col if shape[i] == (2, 1))
+    assert off[:, col[unseen]].std() == pytest.approx(sigma, rel=0.05)
+    seen = next(i for i in col if shape[i] == shape[3] and i not in (3, 4, 5))
+    assert off[:, col[seen]].std() == pytest.approx(sigma / 2.0, rel=0.05)  # 3 measured: sqrt(1 + 3)
+    assert not np.corrcoef(off[:, col[unseen]], off[:, col[seen]])[0, 1] > 0.05
+    assert np.all(draws[:, [col[m.id] for m in some]] == [m.acc1 for m in some])
+    _, measured0, mean0, _, draws0 = _posterior_draws(space, some, model, 0, 100, 1.0, 0.0)
+    assert np.abs(np.delete(draws0 - mean0, measured0, axis=1)).max() < 1e-4
+    assert len(make_stitches(space)) == len(stitches)
+    with pytest.raises(StitchnasError, match="shape-spread"):
+        suggest(space, some, k=2, predictor=model, shape_spread=-1.0)
+
+
+def test_shape_spread_measures_a_shape_the_predictor_would_never_try():
+    """fmnist_resnet_2way, measured as `stitchnas run` measures (the anchors, random routes up
+    to 4, then suggest one at a time): without the per-shape offsets two small>tiny routes on the
+    true front are never measured and the predicted front misses them; with the default they
+    are found."""
+    from stitchnas.bench import bench_search
+
+    def run(spread):
+        r = bench_search("fmnist_resnet_2way", choose="suggest", seeds=(1,), samplers=("random",),
+                         trials=1, out_dir=None, progress=False, shape_spread=spread)
+        return r["ceiling"]["per_seed"][0], r["default_search"]["hv_ratio_nadir_mean"], r["true_front_ids"]
+
+    seed0, hv0, true_front = run(0.0)
+    seed, hv, _ = run(None)
+    missed = lambda s: set(true_front) - set(s["predicted_front_ids"])  # noqa: E731
+    assert missed(seed) < missed(seed0)
+    assert hv > hv0 + 0.05
 
 
 def test_suggest_with_a_gp_samples_jointly_and_keeps_the_optimistic_rule(fmnist):
