@@ -141,16 +141,14 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
         choose = "anchors"
     from tqdm.auto import tqdm
 
-    from ..predict import SHAPE_SPREAD
-
-    shape_spread = SHAPE_SPREAD if shape_spread is None else shape_spread
-
     from ..measure import read_measurements
     from ..optimize import (SearchConfig, accuracy_table, build_problem, check_objectives,
                             check_sampler, search_problem, show_progress)
+    from ..predict import SHAPE_SPREAD
     from ..space import load_space
     from ..costs import load_target
 
+    shape_spread = SHAPE_SPREAD if shape_spread is None else shape_spread
     space = load_space(space)
     tgt = load_target(target)
     objectives = check_objectives(objectives)

@@ -6,12 +6,13 @@ they decide the front. :func:`suggest` fits the predictor on what is measured an
 optimality*: it draws ``samples`` joint samples of all accuracies from the predictor's
 posterior (a GP's joint normal, a forest's trees, else independent normals of mean and std),
 keeps measured stitches at their measured accuracy, forms each sample's front (accuracy against
-cost) and counts how often each stitch is on it. Each draw also lifts or lowers every route of one anchor
-sequence together (``shape_spread``: a shape nobody measured is uncertain as a whole, which the
-predictor's own spread, learnt from other shapes, does not say). A batch is the ``k`` most frequent (ties:
-cheaper, then lower id). This is Thompson-style: it spends measurements on stitches that could
-decide the front, wherever they are, and does not depend on how cost is scaled. ``kappa``
-widens (>1) or narrows (<1) the posterior spread; 0 ranks the predicted mean's front first.
+cost) and counts how often each stitch is on it. Each draw also lifts or lowers every route of
+one anchor sequence together (``shape_spread``: a shape nobody measured is uncertain as a whole,
+which the predictor's own spread, learnt from other shapes, does not say). A batch is the ``k``
+most frequent (ties: cheaper, then lower id). This is Thompson-style: it spends measurements on
+stitches that could decide the front, wherever they are, and does not depend on how cost is
+scaled. ``kappa`` widens (>1) or narrows (<1) the posterior spread; 0 ranks the predicted mean's
+front first.
 Seeded: the same inputs and ``seed`` give the same picks.
 
 ``acquisition="optimistic"`` is the earlier rule: the largest optimistic hypervolume gain (mean
@@ -179,7 +180,8 @@ def suggest(space: SearchSpace, rows: Sequence[Measurement], k: int = 8, predict
     if samples < 1:
         raise StitchnasError(f"samples must be a positive number, got {samples}")
     if not (np.isfinite(shape_spread) and shape_spread >= 0):
-        raise StitchnasError(f"--shape-spread must be a number >= 0 (0: no per-shape offsets), got {shape_spread}")
+        raise StitchnasError(f"--shape-spread must be a number >= 0 (0: no per-shape offsets), "
+                             f"got {shape_spread}")
     stitches, measured, mean, std, draws = _posterior_draws(space, rows, predictor, seed, samples, kappa,
                                                             shape_spread)
     c = cost_of(stitches, cost)
