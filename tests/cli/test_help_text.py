@@ -42,6 +42,17 @@ def test_profile_latency_repeats_says_which_statistic_is_kept():
     assert STATISTIC == "p10_ms" and "10th percentile" in text and "median kept" not in text
 
 
+def test_suggest_shape_spread_help_states_the_default_in_use():
+    """The CLI leaves --shape-spread unset (so parsing imports no scikit-learn) and writes its
+    default in the help; it must be suggest's own default."""
+    from stitchnas.predict import SHAPE_SPREAD
+
+    parser = build_parser()
+    cmd = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["suggest"]
+    text = next(a for a in cmd._actions if "--shape-spread" in a.option_strings).help
+    assert f"default {SHAPE_SPREAD:g};" in text
+
+
 def test_spaces_json_names_each_anchor_with_its_size(capsys):
     code, out, _ = run_cli(capsys, "spaces", "--format", "json")
     assert code == 0
