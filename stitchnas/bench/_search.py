@@ -192,17 +192,18 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
     anchor_rows = [i for i, m in enumerate(rows) if m.route.num_stitches == 0]
     for seed in seeds:
         if choose == "suggest":
-            from ..predict import suggest
+            from ..predict import measurement_plan
 
-            others = [i for i in range(n) if i not in anchor_rows]
-            pick = np.random.default_rng(seed).permutation(len(others))[
-                : max(0, min(initial, train_size) - len(anchor_rows))]
-            chosen = [rows[i] for i in anchor_rows] + [rows[others[i]] for i in pick]
-            while len(chosen) < train_size:
-                picks = suggest(space, chosen, k=min(per_round, train_size - len(chosen)), predictor=predictor,
-                                cost=cost_name if cost_name in ("flops", "params") else "flops", seed=int(seed),
-                                shape_spread=shape_spread)
-                chosen += [by_id[p.id] for p in picks]
+            chosen: list = []
+
+            def reveal(ids: Sequence[int]) -> list:  # "measuring" reads the truth
+                chosen.extend(by_id[i] for i in ids if by_id[i] not in chosen)
+                return chosen
+
+            measurement_plan(space, reveal, train_size, initial=initial, per_round=per_round,
+                             predictor=predictor, seed=int(seed),
+                             cost=cost_name if cost_name in ("flops", "params") else "flops",
+                             shape_spread=shape_spread)
             index = {m.id: i for i, m in enumerate(rows)}
             order = [index[m.id] for m in chosen]
         elif choose == "anchors":

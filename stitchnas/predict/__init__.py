@@ -36,6 +36,7 @@ _EXPORTS = {
     "gaussian_process": "_predictors",
     "list_predictors": "_predictors",
     "make_stitches": "_features",
+    "measurement_plan": "_suggest",
     "nadir_reference": "_suggest",
     "predict_with_std": "_predictors",
     "predicted_front": "_suggest",

@@ -27,7 +27,7 @@ the true hypervolume of the predicted front as measurements grow.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -39,8 +39,8 @@ from ..pareto import front_indices, hypervolume, pareto_mask
 from ._predictors import FlopsBaseline, create_predictor, predict_with_std
 from ..space import SearchSpace
 
-__all__ = ["Suggestion", "suggest", "ACQUISITIONS", "predicted_front", "nadir_reference", "cost_of",
-           "fitted_accuracy", "SHAPE_SPREAD"]
+__all__ = ["Suggestion", "suggest", "measurement_plan", "ACQUISITIONS", "predicted_front", "nadir_reference",
+           "cost_of", "fitted_accuracy", "SHAPE_SPREAD"]
 
 
 @dataclass(frozen=True)
@@ -198,6 +198,31 @@ def suggest(space: SearchSpace, rows: Sequence[Measurement], k: int = 8, predict
         out.append(Suggestion(s.id, space.describe(s.route), float(mean[i]), float(std[i]),
                               float(c[i]), float(freq[i]), "probability on the front"))
     return out
+
+
+def measurement_plan(space: SearchSpace, measure: Callable[[Sequence[int]], Sequence[Measurement]],
+                     total: int, *, initial: int = 4, per_round: int = 1, predictor: Any = None,
+                     cost: str = "flops", seed: int = 0,
+                     shape_spread: float = SHAPE_SPREAD) -> list[Measurement]:
+    """What `stitchnas run` measures, and `stitchnas bench search --choose suggest` replays: the
+    anchors and random stitches (drawn with ``seed``) up to ``initial``, then rounds of
+    ``per_round`` stitches from :func:`suggest`, each round seeing the last, until ``total`` are
+    measured. ``measure(ids)`` measures those ids and returns every row measured so far (rows it
+    already had count towards ``total``)."""
+    if initial < 0 or per_round < 1:
+        raise StitchnasError(f"initial must be >= 0 and per_round >= 1, got {initial} and {per_round}")
+    total = min(total, len(space))
+    anchors = [c.id for c in space.candidates if c.is_anchor]
+    others = [c.id for c in space.candidates if not c.is_anchor]
+    drawn = np.random.default_rng(seed).permutation(len(others))[: max(0, min(initial, total) - len(anchors))]
+    rows = list(measure(anchors + [others[i] for i in drawn]))
+    while len(rows) < total:
+        picks = suggest(space, rows, k=min(per_round, total - len(rows)), predictor=predictor,
+                        cost=cost, seed=seed, shape_spread=shape_spread)
+        if not picks:
+            break
+        rows = list(measure([p.id for p in picks]))
+    return rows
 
 
 def _unmeasured_anchors(space, stitches, measured_set, mean, std, cost, k) -> list[Suggestion]:

@@ -132,7 +132,6 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
 
 
 def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]) -> RunReport:
-    import numpy as np
 
     from ..costs import latency_warning, load_target, time_end_to_end
     from ..progress import get_logger
@@ -141,7 +140,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
                            train_stitched, write_measurements)
     from ..network import load_network
     from ..optimize import SearchConfig, search_targets
-    from ..predict import fit_on_measured, suggest
+    from ..predict import fit_on_measured, measurement_plan
     from ..space import load_space
 
     t_start = time.perf_counter()
@@ -225,20 +224,17 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         rows = [m for m in rows if m.checkpoint == str(ckpt) and m.dataset == dataset]
 
     reused = len(rows)
-    anchors = [c.id for c in space.candidates if c.is_anchor]
-    others = [c.id for c in space.candidates if not c.is_anchor]
-    rng = np.random.default_rng(cfg.seed)
-    first = anchors + [others[i] for i in rng.permutation(len(others))[: max(0, cfg.initial - len(anchors))]]
-    measure_ids(first)
-    target_total = min(len(space), len(set(first)) + cfg.rounds * cfg.per_round)
-    for _ in range(cfg.rounds):
-        if len(rows) >= target_total:
-            break
-        k = min(cfg.per_round, target_total - len(rows))
-        picks = suggest(space, rows, k=k, predictor=cfg.predictor, seed=cfg.seed)
-        measure_ids([p.id for p in picks])
+    anchors = sum(1 for c in space.candidates if c.is_anchor)
+    first = min(len(space), max(anchors, cfg.initial))
+
+    def measured(ids: Sequence[int]) -> list:
+        measure_ids(ids)
+        return rows
+
+    measurement_plan(space, measured, first + cfg.rounds * cfg.per_round, initial=cfg.initial,
+                     per_round=cfg.per_round, predictor=cfg.predictor, seed=cfg.seed)
     step("measurements", t0, f"{len(rows)} of {len(space)} stitches measured on {dataset} "
-         f"({len(rows) - reused} new; anchors + {max(0, cfg.initial - len(anchors))} random + "
+         f"({len(rows) - reused} new; anchors + {max(0, cfg.initial - anchors)} random + "
          f"{cfg.rounds} x {cfg.per_round} suggested)")
 
     # 4. predictor

@@ -496,21 +496,36 @@ def test_the_package_attribute_search_is_the_function(space, mfile):
 
 def test_bench_search_chooses_as_run_does_with_its_initial_and_per_round(full, monkeypatch):
     """``--choose suggest``: the anchors, random stitches up to ``initial``, then rounds of
-    ``per_round`` suggestions until the measured share is reached."""
-    import stitchnas.predict
+    ``per_round`` suggestions until the measured share is reached: the run's own plan
+    (``measurement_plan``), so the bench replays exactly what ``stitchnas run`` would measure."""
+    import stitchnas.predict._suggest as suggest_module
     from stitchnas.bench import bench_search
+    from stitchnas.predict import measurement_plan
 
     asked = []
-    real = stitchnas.predict.suggest
+    real = suggest_module.suggest
 
     def counting(space, rows, k=8, **kw):
         asked.append((len(rows), k))
         return real(space, rows, k=k, **kw)
 
-    monkeypatch.setattr(stitchnas.predict, "suggest", counting)
+    monkeypatch.setattr(suggest_module, "suggest", counting)
     r = bench_search("tiny_test", full, train_fraction=0.5, trials=4, seeds=(0,), samplers=("random",),
                      predictor="flops", choose="suggest", initial=3, per_round=2, out_dir=None)
     assert (r["initial"], r["per_round"], r["train_size"]) == (3, 2, 7)
     assert asked == [(3, 2), (5, 2)]  # 3 first, then two rounds of 2
     measured = r["ceiling"]["per_seed"][0]["measured_ids"]
     assert len(set(measured)) == 7
+
+    space = load_space("tiny_test")
+    by_id = {m.id: m for m in read_measurements(full, space)}
+    seen: list = []
+
+    def reveal(ids):
+        seen.extend(by_id[i] for i in ids if by_id[i] not in seen)
+        return seen
+
+    rows = measurement_plan(space, reveal, 7, initial=3, per_round=2, predictor="flops", seed=0)
+    assert sorted(m.id for m in rows) == sorted(measured)
+    assert {c.id for c in space.candidates if c.is_anchor} <= {m.id for m in rows[:3]}
+    assert len(rows) == 7 and measurement_plan(space, reveal, 7, initial=3, seed=0) == rows  # none left to add
