@@ -120,7 +120,7 @@ def _settled(curve: Sequence[float | None], level: float) -> int | None:
     return at
 
 
-def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_budget",
+def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
                  objectives: Sequence[str] = ("acc1", "flops"), train_fraction: float = 0.2,
                  trials: int = 100, seeds: Sequence[int] = (0, 1, 2, 3, 4),
                  samplers: Sequence[str] = ("nsga2", "tpe", "random"), predictor: Any = "auto",
@@ -265,8 +265,14 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops_b
         entry["runs"] = [{k: v for k, v in r.items() if k != "curve"} for r in runs]
         samplers_out[name] = entry
 
+    feasible = int(np.sum(t_problem.feasible))
+    thin = len(scorer.true_front) < 3
     report = {
         "space": space.name, "space_hash": space.content_hash, "candidates": len(space),
+        "feasible": feasible,
+        **({"warning": f"target {tgt.name!r} leaves {feasible} of {len(space)} candidates within its budgets "
+                       f"and a true front of {len(scorer.true_front)}: its hypervolume ratios say little; "
+                       "use --target flops (no budget) to score the whole trade-off"} if thin else {}),
         "measurements": str(path), "target": tgt.name, "objectives": list(objectives),
         "train_fraction": train_fraction, "train_size": train_size, "predictor": str(predictor),
         "measure_anchors": choose == "anchors", "choose": choose,

@@ -280,8 +280,9 @@ class BenchSearch(Command):
         parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds (split and sampler)")
         parser.add_argument("--samplers", default="nsga2,tpe,random",
                             help="comma-separated samplers compared (default nsga2,tpe,random)")
-        parser.add_argument("--target", default="flops_budget",
-                            help="hardware target, YAML path or bundled name (default flops_budget)")
+        parser.add_argument("--target", default="flops",
+                            help="hardware target, YAML path or bundled name (default flops: FLOPs "
+                                 "without a budget, the whole trade-off)")
         parser.add_argument("--objectives", default="acc1,flops",
                             help="comma-separated objectives (default acc1,flops)")
         parser.add_argument("--predictor", default="auto",
@@ -325,6 +326,10 @@ class BenchSearch(Command):
             print(f"  {name:<8} after {r['trials']} trials: {e['final_nadir']['mean']:.4f} "
                   f"[{e['final_chance']['mean']:.4f}], {d:.1f} distinct candidates, "
                   f"{e['seconds_mean']:.2f} s per search")
+        if r.get("warning"):
+            from ..progress import get_logger
+
+            get_logger("bench").warning(r["warning"])
         margins = [m for m in r["true_front_margins"].values() if m is not None]
         print(f"  true front: {len(r['true_front_margins'])} members, {sum(m < 0.5 for m in margins)} of "
               "them less than 0.5 points of top-1 above the best stitch at most as costly")

@@ -484,6 +484,31 @@ def test_bench_search_scores_found_fronts_against_the_truth(capsys, full, tmp_pa
     assert r["default_search"]["hv_ratio_nadir_mean"] == pytest.approx(1.0)
 
 
+def test_bench_search_scores_the_whole_trade_off_and_warns_when_budgets_leave_a_trivial_front(
+        capsys, full, tmp_path):
+    """The bench's default target is FLOPs without a budget; a target whose budgets leave a true
+    front of fewer than 3 members (so any found front scores about 1) is named in one warning line."""
+    from stitchnas.bench import bench_search
+
+    r = bench_search("tiny_test", full, train_fraction=0.5, trials=2, seeds=(0,), samplers=("random",),
+                     predictor="flops", out_dir=None)
+    assert r["target"] == "flops" and r["feasible"] == r["candidates"] and "warning" not in r
+    assert len(r["true_front_ids"]) >= 3
+    rows = read_measurements(full, load_space("tiny_test"))
+    cheapest = min(m.flops for m in rows)
+    tight = target_file(tmp_path, "tight", f"device: null\ncost_model: flops\nbudgets: {{max_flops: {cheapest}}}\n")
+    code, stdout, err = run_cli(capsys, "bench", "search", "tiny_test", "--measurements", full,
+                                "--target", tight, "--trials", "2", "--seeds", "0", "--samplers",
+                                "random", "--train-fraction", "0.5", "--predictor", "flops", "--out",
+                                tmp_path / "bench")
+    assert code == 0, err
+    report = json.loads((tmp_path / "bench" / "search_tiny_test_measured50.json").read_text())
+    assert report["feasible"] == sum(m.flops <= cheapest for m in rows) < 3
+    lines = [ln for ln in err.splitlines() if "warning" in ln]
+    assert len(lines) == 1 and "'tight'" in lines[0] and "--target flops" in lines[0]
+    assert lines[0].endswith(report["warning"])
+
+
 def test_the_package_attribute_search_is_the_function(space, mfile):
     import stitchnas
     import stitchnas.optimize
