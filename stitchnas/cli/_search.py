@@ -43,7 +43,8 @@ class Run(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser)
-        parser.add_argument("--targets", help="comma-separated targets (default: the space's run.targets)")
+        parser.add_argument("--targets", help="comma-separated targets (default: the space's "
+                                               "run.targets, else cpu and flops)")
         parser.add_argument("--trials", type=trials, help="search trials per target")
         parser.add_argument("--seed", type=seed, help="seed of the run's random choices: stitches measured, predictor, latency validation, search (default: the space's run.seed, else 0)")
         parser.add_argument("--device", type=device, help="cpu, cuda, ... for training and measuring (default cpu)")

@@ -34,7 +34,8 @@ class RunConfig:
     drawn with ``seed``); then ``rounds`` rounds of ``per_round`` suggested stitches (one at a
     time by default: each pick sees the last; chosen on five measured tables, docs/search.md).
     ``val_subset``: validation images per measurement (None: the whole split). ``targets``:
-    target names or paths. ``trials``/``sampler``: the search per target.
+    target names or paths (without ``run.targets``: ``cpu`` and ``flops``, the whole trade-off).
+    ``trials``/``sampler``: the search per target.
     """
 
     anchors: dict[str, Any] = field(default_factory=dict)
@@ -43,7 +44,7 @@ class RunConfig:
     rounds: int = 12
     per_round: int = 1
     val_subset: int | None = None
-    targets: tuple[str, ...] = ("cpu", "flops_budget")
+    targets: tuple[str, ...] = ("cpu", "flops")  # latency here, and FLOPs without a budget
     trials: int | None = None
     sampler: str = "auto"
     predictor: str = "auto"

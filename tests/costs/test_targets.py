@@ -106,3 +106,18 @@ def test_cli_targets_and_bad_target(capsys, tmp_path):
     assert err.startswith("stitchnas: error: target file") and err.count("\n") == 1
     assert main(["profile-latency", "tiny_test", "--target", "cpux"]) == 2
     assert "did you mean cpu" in capsys.readouterr().err
+
+
+def test_the_targets_commands_fall_back_to_are_bundled_and_flops_has_no_budget():
+    """`stitchnas run` without run.targets and `bench search` without --target use these names:
+    a renamed or removed target file would break them on first use."""
+    import inspect
+
+    from stitchnas.bench import bench_search
+    from stitchnas.workflows import RunConfig
+
+    names = [*RunConfig().targets, inspect.signature(bench_search).parameters["target"].default]
+    for name in names:
+        assert load_target(name).name == name
+    flops = load_target("flops")
+    assert flops.cost_model == "flops" and flops.device is None and flops.budgets == Budgets()
