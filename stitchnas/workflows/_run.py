@@ -133,7 +133,6 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
 
 
 def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]) -> RunReport:
-
     from ..costs import latency_warning, load_target, time_end_to_end
     from ..progress import get_logger
     from ..measure import (AnchorTrainConfig, StitchTrainConfig, config_from_space, load_datasets,
