@@ -190,6 +190,7 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
     bar = tqdm(total=len(seeds) * len(sampler_names), desc=f"bench search {space.name}",
                disable=not show)
     anchor_rows = [i for i, m in enumerate(rows) if m.route.num_stitches == 0]
+    row_of = {m.id: i for i, m in enumerate(rows)}
     for seed in seeds:
         if choose == "suggest":
             from ..predict import measurement_plan
@@ -197,15 +198,14 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
             chosen: list = []
 
             def reveal(ids: Sequence[int]) -> list:  # "measuring" reads the truth
-                chosen.extend(by_id[i] for i in ids if by_id[i] not in chosen)
+                chosen.extend(by_id[i] for i in ids)  # the plan asks only for unmeasured ids
                 return chosen
 
             measurement_plan(space, reveal, train_size, initial=initial, per_round=per_round,
                              predictor=predictor, seed=int(seed),
                              cost=cost_name if cost_name in ("flops", "params") else "flops",
                              shape_spread=shape_spread)
-            index = {m.id: i for i, m in enumerate(rows)}
-            order = [index[m.id] for m in chosen]
+            order = [row_of[m.id] for m in chosen]
         elif choose == "anchors":
             others = [i for i in range(n) if i not in anchor_rows]
             pick = np.random.default_rng(seed).permutation(len(others))[: max(0, train_size - len(anchor_rows))]

@@ -206,11 +206,12 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     rows = [m for m in rows if m.dataset == dataset]
     net = None
 
-    def measure_ids(ids: Sequence[int]) -> None:
+    def measure_ids(ids: Sequence[int]) -> list:
+        """Measure those of ``ids`` not measured yet; every row of this checkpoint so far."""
         nonlocal net, rows
         ids = [i for i in ids if i not in {m.id for m in rows}]
         if not ids:
-            return
+            return rows
         if net is None:
             net = load_network(space, ckpt)
             if network_classes(net) != classes:
@@ -222,16 +223,12 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
             mpath.unlink()  # rows of an older checkpoint: replaced, not mixed
         rows = write_measurements(mpath, new)
         rows = [m for m in rows if m.checkpoint == str(ckpt) and m.dataset == dataset]
+        return rows
 
     reused = len(rows)
     anchors = sum(1 for c in space.candidates if c.is_anchor)
     first = min(len(space), max(anchors, cfg.initial))
-
-    def measured(ids: Sequence[int]) -> list:
-        measure_ids(ids)
-        return rows
-
-    measurement_plan(space, measured, first + cfg.rounds * cfg.per_round, initial=cfg.initial,
+    measurement_plan(space, measure_ids, first + cfg.rounds * cfg.per_round, initial=cfg.initial,
                      per_round=cfg.per_round, predictor=cfg.predictor, seed=cfg.seed)
     step("measurements", t0, f"{len(rows)} of {len(space)} stitches measured on {dataset} "
          f"({len(rows) - reused} new; anchors + {max(0, cfg.initial - anchors)} random + "
