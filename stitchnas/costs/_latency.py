@@ -47,6 +47,7 @@ elsewhere; with the default check, a table from another machine is an error sayi
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -199,14 +200,36 @@ def target_costs(space: SearchSpace | str, target: Target | str, *,
 
 
 def _meta_memory(space: SearchSpace, target: Target) -> LatencyTable:
-    """A timing-free table holding only memory, traced on the meta device (nothing runs)."""
+    """A timing-free table holding only memory, traced on the meta device (nothing runs) and
+    cached beside the FLOPs profiles: building a large family's anchors only to trace them costs
+    seconds of every search."""
     import torch
 
     from ..anchors import adapter_for
+    from ..fileio import WriteError, write_json
+    from ..paths import cache_dir, check_name, inside
+    from ._profiler import _versions
 
-    device, dtype = torch.device("meta"), _torch_dtype(target)
-    models = _prepare_models(space, target, device, dtype)
-    memory = _piece_memory(space, target, [adapter_for(m) for m in models], device, dtype)
+    shape = [target.batch_size, *target.resolved_input_size(space.input_size)]
+    tag = f"b{'x'.join(map(str, shape))}-{target.dtype}"
+    path = inside(cache_dir() / "memory", f"{check_name(space.name, 'space name')}-"
+                  f"{space.structure_hash}-{tag}.json")
+    memory = None
+    try:
+        doc = json.loads(path.read_text())
+        if doc.get("versions") == _versions() and doc.get("input") == shape:
+            memory = doc["memory"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no cache, or a broken one: traced below
+    if memory is None:
+        device, dtype = torch.device("meta"), _torch_dtype(target)
+        models = _prepare_models(space, target, device, dtype)
+        memory = _piece_memory(space, target, [adapter_for(m) for m in models], device, dtype)
+        try:
+            write_json(path, {"space": space.name, "versions": _versions(), "input": shape,
+                              "dtype": target.dtype, "memory": memory}, what="memory cache")
+        except WriteError:
+            pass  # a cache that cannot be written costs time, not results
     return LatencyTable(space={"name": space.name, "structure_hash": space.structure_hash},
                         target={"name": target.name}, machine={}, pieces={}, memory=memory,
                         overhead={}).bind(space)

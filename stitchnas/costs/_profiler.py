@@ -197,11 +197,11 @@ def count_params(module: nn.Module) -> int:
 
 
 def _versions() -> dict[str, str]:
-    import fvcore  # noqa: F401
-    import timm
+    """The packages a profile depends on, read from their metadata (importing timm and fvcore
+    only to ask would cost seconds of every command's start-up)."""
     from importlib.metadata import version
 
-    return {"torch": torch.__version__.split("+")[0], "timm": timm.__version__,
+    return {"torch": torch.__version__.split("+")[0], "timm": version("timm"),
             "fvcore": version("fvcore")}
 
 

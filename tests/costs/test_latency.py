@@ -216,6 +216,29 @@ def test_flops_target_needs_no_device(table, monkeypatch):
     assert [c.memory_mb for c in costs] == [s.memory_mb for s in table.profile()]
 
 
+def test_flops_target_memory_is_cached_and_checked(tmp_path, monkeypatch):
+    """A flops target's memory column is traced once per space, batch and dtype, then read from
+    the cache; a cache made by other package versions is traced again."""
+    import json
+
+    monkeypatch.setenv("STITCHNAS_CACHE", str(tmp_path / "cache"))
+    traced = target_costs("tiny_test", "flops_budget")
+    (path,) = (tmp_path / "cache" / "memory").glob("tiny_test-*-b1x1x28x28-float32.json")
+
+    def no_tracing(*args, **kwargs):
+        raise AssertionError("memory traced again despite the cache")
+
+    with monkeypatch.context() as m:
+        m.setattr(latency, "_prepare_models", no_tracing)
+        assert target_costs("tiny_test", "flops_budget") == traced
+    doc = json.loads(path.read_text())
+    doc["versions"]["torch"] = "0.0"
+    doc["memory"]["input_bytes"] = 1
+    path.write_text(json.dumps(doc))
+    assert target_costs("tiny_test", "flops_budget") == traced
+    assert json.loads(path.read_text())["versions"]["torch"] != "0.0"
+
+
 def test_budgets_mark_infeasible_candidates(tmp_path):
     flops = sorted(c.flops for c in Profiler(load_space("tiny_test")).profile())
     path = tmp_path / "f.yaml"
