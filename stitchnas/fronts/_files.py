@@ -113,6 +113,17 @@ def _space_arg(space: Any) -> tuple[str, SearchSpace | None]:
     return loaded.name, loaded
 
 
+def _space_hint(space: Any, name: str | None) -> str:
+    """The space as a user would type it again: the YAML path they gave, else its name."""
+    import shlex
+
+    if isinstance(space, (str, os.PathLike)):
+        text = os.fspath(space)
+        if text.endswith((".yaml", ".yml")) or os.sep in text:
+            return shlex.quote(text)
+    return name or "SPACE"
+
+
 def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any = "cpu",
                path: str | os.PathLike | None = None,
                results: str | os.PathLike | None = None) -> Front:
@@ -137,10 +148,11 @@ def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any
         path = front_path(name, target, results)
     path = Path(path)
     if not path.exists():  # a folder, FIFO or device exists: read_text says what it is
-        sname = name or "SPACE"
+        sname = _space_hint(space, name)
         raise StitchnasError(
             f"no front at {path}: make it with `stitchnas search {sname} --target {given}` "
-            f"(or `stitchnas run {sname}`)"
+            f"(or `stitchnas run {sname}`); a search given --out DIR saved it under DIR: set "
+            "STITCHNAS_RESULTS=DIR or pass --front DIR/SPACE/TARGET/front.json"
         )
     try:
         from ..fileio import read_text

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 from importlib.util import find_spec
 
 import pytest
@@ -448,6 +449,12 @@ def test_query_and_load_front_take_a_target_path(front, saved, capsys, tmp_path)
     other.write_text("name: flops55\ncost_model: flops\n")
     code, _, err = run_cli(capsys, "query", "tiny_test", "--target", other)
     assert code == 2 and "no front at" in err and "flops55" in err and err.count("\n") == 1
+    # a space given as a YAML path is named by that path in the hint, not by its name
+    space_file = tmp_path / "mine_space.yaml"
+    space_file.write_text(Path(load_space("tiny_test").path).read_text().replace("name: tiny_test", "name: mine"))
+    code, _, err = run_cli(capsys, "query", space_file, "--target", "flops")
+    assert code == 2 and f"stitchnas search {space_file} --target flops" in err, err
+    assert "STITCHNAS_RESULTS=DIR" in err and err.count("\n") == 1
 
 
 def test_a_front_from_part_of_the_space_says_so(space, costs, tmp_path, monkeypatch, capsys):
