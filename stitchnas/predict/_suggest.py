@@ -201,20 +201,24 @@ def suggest(space: SearchSpace, rows: Sequence[Measurement], k: int = 8, predict
 
 
 def measurement_plan(space: SearchSpace, measure: Callable[[Sequence[int]], Sequence[Measurement]],
-                     total: int, *, initial: int = 4, per_round: int = 1, predictor: Any = None,
-                     cost: str = "flops", seed: int = 0,
-                     shape_spread: float = SHAPE_SPREAD) -> list[Measurement]:
+                     total: int | None = None, *, initial: int = 4, per_round: int = 1,
+                     rounds: int | None = None, predictor: Any = None, cost: str = "flops",
+                     seed: int = 0, shape_spread: float = SHAPE_SPREAD) -> list[Measurement]:
     """What `stitchnas run` measures, and `stitchnas bench search --choose suggest` replays: the
     anchors and random stitches (drawn with ``seed``) up to ``initial``, then rounds of
     ``per_round`` stitches from :func:`suggest`, each round seeing the last, until ``total`` are
-    measured. ``measure(ids)`` measures those ids and returns every row measured so far (rows it
-    already had count towards ``total``)."""
-    if initial < 0 or per_round < 1:
-        raise StitchnasError(f"initial must be >= 0 and per_round >= 1, got {initial} and {per_round}")
-    total = min(total, len(space))
+    measured, or for ``rounds`` rounds (give one of the two). ``measure(ids)`` measures those ids
+    and returns every row measured so far (rows it already had count towards ``total``)."""
+    if initial < 0 or per_round < 1 or (rounds is not None and rounds < 0):
+        raise StitchnasError(f"initial and rounds must be >= 0 and per_round >= 1, got {initial}, "
+                             f"{rounds} and {per_round}")
+    if (total is None) == (rounds is None):
+        raise StitchnasError("give measurement_plan either total or rounds, not both or neither")
     anchors = [c.id for c in space.candidates if c.is_anchor]
     others = [c.id for c in space.candidates if not c.is_anchor]
-    drawn = np.random.default_rng(seed).permutation(len(others))[: max(0, min(initial, total) - len(anchors))]
+    first = max(len(anchors), initial)
+    total = min(first + rounds * per_round if total is None else total, len(space))
+    drawn = np.random.default_rng(seed).permutation(len(others))[: max(0, min(first, total) - len(anchors))]
     rows = list(measure(anchors + [others[i] for i in drawn]))
     while len(rows) < total:
         picks = suggest(space, rows, k=min(per_round, total - len(rows)), predictor=predictor,

@@ -227,8 +227,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
 
     reused = len(rows)
     anchors = sum(1 for c in space.candidates if c.is_anchor)
-    first = min(len(space), max(anchors, cfg.initial))
-    measurement_plan(space, measure_ids, first + cfg.rounds * cfg.per_round, initial=cfg.initial,
+    measurement_plan(space, measure_ids, rounds=cfg.rounds, initial=cfg.initial,
                      per_round=cfg.per_round, predictor=cfg.predictor, seed=cfg.seed)
     step("measurements", t0, f"{len(rows)} of {len(space)} stitches measured on {dataset} "
          f"({len(rows) - reused} new; anchors + {max(0, cfg.initial - anchors)} random + "

@@ -554,3 +554,8 @@ def test_bench_search_chooses_as_run_does_with_its_initial_and_per_round(full, m
     assert sorted(m.id for m in rows) == sorted(measured)
     assert {c.id for c in space.candidates if c.is_anchor} <= {m.id for m in rows[:3]}
     assert len(rows) == 7 and measurement_plan(space, reveal, 7, initial=3, seed=0) == rows  # none left to add
+    seen.clear()  # the run's form: rounds after the first batch, the same plan
+    assert measurement_plan(space, reveal, rounds=2, initial=3, per_round=2, predictor="flops", seed=0) == rows
+    for bad in ({}, {"total": 7, "rounds": 2}):
+        with pytest.raises(StitchnasError, match="either total or rounds"):
+            measurement_plan(space, reveal, **bad)
