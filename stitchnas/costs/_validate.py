@@ -1,4 +1,4 @@
-"""Validation of a latency table: K random candidates timed end to end as standalone modules,
+"""Validation of a latency table: the anchors and random stitches, K in all, timed end to end as standalone modules,
 the overhead constants fitted by weighted least squares, errors reported honestly (leave-one-out),
 and composed peak memory checked against a tracked run of each whole module.
 """
@@ -46,7 +46,8 @@ def fit_overhead(composed: Sequence[float], measured: Sequence[float],
                  stitches: Sequence[int]) -> tuple[float, float]:
     """Constants ``(per_network_ms, per_stitch_ms)`` minimising the squared *relative* error of
     ``composed + per_network + per_stitch * stitches`` against ``measured``. With fewer than two
-    distinct stitch counts only the per-network constant is fitted."""
+    distinct stitch counts seen twice or more each, only the per-network constant is fitted (one
+    anchor among one-stitch routes would otherwise set the split between the two alone)."""
     import numpy as np
 
     c, m, s = (np.asarray(v, dtype=float) for v in (composed, measured, stitches))
@@ -54,7 +55,8 @@ def fit_overhead(composed: Sequence[float], measured: Sequence[float],
         return 0.0, 0.0
     w = 1.0 / m
     r = (m - c) * w
-    if len(set(s.tolist())) >= 2:
+    counts = np.unique(s, return_counts=True)[1]
+    if (counts >= 2).sum() >= 2:
         a = np.stack([w, s * w], axis=1)
         sol, *_ = np.linalg.lstsq(a, r, rcond=None)
         return float(sol[0]), float(sol[1])
@@ -70,11 +72,17 @@ def _ape_stats(pred: Sequence[float], measured: Sequence[float]) -> dict[str, fl
 
 
 def choose_validation(space: SearchSpace, k: int, seed: int = 0) -> list[Candidate]:
-    """K distinct random candidates (all of them when K >= the space's size), in id order."""
+    """K distinct candidates in id order: the anchors, which end every front and are the routes
+    without a stitch that the per-stitch constant is told apart by, then random stitches (all
+    candidates when K >= the space's size; K random ones when K is at most the anchors)."""
     cands = space.candidates
     if k >= len(cands):
         return list(cands)
-    return sorted(random.Random(seed).sample(cands, k), key=lambda c: c.id)
+    anchors = [c for c in cands if c.is_anchor]
+    if k <= len(anchors):
+        return sorted(random.Random(seed).sample(cands, k), key=lambda c: c.id)
+    rest = [c for c in cands if not c.is_anchor]
+    return sorted(anchors + random.Random(seed).sample(rest, k - len(anchors)), key=lambda c: c.id)
 
 
 def validate_latency(table: LatencyTable, space: SearchSpace | str, target: Target | str, k: int, *,
@@ -213,7 +221,7 @@ def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_A
     front ordered by latency orders noise.
     """
     name = table.target.get("name", "?")
-    batch = int(table.target.get("batch_size") or 1)
+    batch = int((table.target.get("settings") or {}).get("batch_size") or table.target.get("batch_size") or 1)
     fix = ("re-time with more repeats (--repeats 60 --force), on a quieter machine, or at a bigger "
            f"batch (a target with batch_size above {batch}" + (", e.g. cpu_batch64)" if batch < 64 else ")"))
     v = table.validation

@@ -104,6 +104,9 @@ def test_fit_overhead_recovers_constants_and_handles_one_stitch_count():
     assert c0 == pytest.approx(0.3) and c1 == pytest.approx(0.1)
     c0, c1 = fit_overhead([1.0, 2.0], [1.5, 2.5], [1, 1])
     assert c0 == pytest.approx(0.5) and c1 == 0.0
+    # one anchor among one-stitch routes does not set the split: the per-network constant only
+    c0, c1 = fit_overhead([10.0, 4.0, 5.0, 6.0], [11.2, 4.5, 5.5, 6.5], [0, 1, 1, 1])
+    assert c1 == 0.0 and 0.5 < c0 < 1.2
     assert fit_overhead([], [], []) == (0.0, 0.0)
 
 
@@ -113,6 +116,10 @@ def test_choose_validation_is_seeded_and_covers_small_spaces():
     assert a == choose_validation(space, 5, seed=1) and len({c.id for c in a}) == 5
     assert a != choose_validation(space, 5, seed=2)
     assert len(choose_validation(space, 100)) == 14
+    anchors = {c.id for c in space.candidates if c.is_anchor}
+    for seed in range(5):  # the anchors always, the rest random
+        assert anchors <= {c.id for c in choose_validation(space, 5, seed=seed)}
+    assert len(choose_validation(space, 1, seed=0)) == 1
 
 
 def test_save_load_round_trip_and_reuse(table, target_path, results, monkeypatch):

@@ -23,6 +23,13 @@ def test_a_table_failing_its_validation_is_named_with_its_figures_and_the_fixes(
     assert f"median {err['median_ape_pct']:.1f}% / worst {err['worst_ape_pct']:.1f}%" in below
     for fix in ("--repeats", "quieter machine", "bigger batch"):
         assert fix in below
+    assert "batch_size above 1, e.g. cpu_batch64" in below  # the table's batch is 1
+    from dataclasses import replace
+
+    target = dict(table.target, settings=dict(table.target["settings"], batch_size=64))
+    at64 = latency_warning(replace(table, target=target), max_median_pct=err["median_ape_pct"] / 2,
+                           max_worst_pct=err["worst_ape_pct"] / 2)
+    assert "batch_size above 64)" in at64 and "cpu_batch64" not in at64  # not the batch it has
     above = latency_warning(table, max_median_pct=err["median_ape_pct"] + 1,
                             max_worst_pct=err["worst_ape_pct"] + 1)
     assert above is None or "validation error" not in above  # only the noise check may remain
