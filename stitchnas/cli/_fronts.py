@@ -25,10 +25,30 @@ def budgets(args: argparse.Namespace) -> dict:
     return {k: getattr(args, k) for k in LIMIT_KEYS if getattr(args, k, None) is not None}
 
 
-def _point_line(front, point) -> str:
+def _given_space(space_arg):
+    """The space given on the command line (a YAML path too), or None: the front was read
+    already, so the space only lends its anchors' names and the way the user names it."""
+    if space_arg is None:
+        return None
+    try:
+        from ..space import load_space
+
+        return load_space(space_arg)
+    except Exception:
+        return None
+
+
+def _named(route, names: list[str] | None) -> str | None:
+    if not names or max(route.anchors) >= len(names):
+        return None
+    return ">".join(f"{names[s.anchor]}[{s.start}:{s.end}]" for s in route)
+
+
+def _point_line(front, point, names: list[str] | None = None) -> str:
     coverage = {"coverage": front.coverage} if front.coverage else {}
+    named = _named(point.route, names)
     return json.dumps({"space": front.space, "space_hash": front.space_hash, "target": front.target,
-                       **point.to_json(), **coverage})
+                       **point.to_json(), **({"route_named": named} if named else {}), **coverage})
 
 
 class Query(Command):
@@ -52,9 +72,13 @@ class Query(Command):
 
         front = front_of(args.space, args.target, args.front, args.model)
         limits = budgets(args)
+        from ..fronts import anchor_names
+
+        space = _given_space(args.space)
+        names = anchor_names(front, space)
         try:
             if not args.list:
-                print(_point_line(front, front.best(**limits)))
+                print(_point_line(front, front.best(**limits), names))
                 return 0
             members = front.fits(**limits)
             if limits and not members:
@@ -64,13 +88,14 @@ class Query(Command):
             return 1
         if args.format == "jsonl":
             for m in members:
-                print(_point_line(front, m))
+                print(_point_line(front, m, names))
             return 0
-        self.print_table(front, members, limits)
+        self.print_table(front, members, limits, names, space.given_as if space is not None else None)
         return 0
 
     @staticmethod
-    def print_table(front, members, limits: dict) -> None:
+    def print_table(front, members, limits: dict, names: list[str] | None = None,
+                    given: str | None = None) -> None:
         budget_text = ", ".join(f"{k}={v}" for k, v in front.target_budgets.items() if v is not None)
         asked = ", ".join(f"{k}={v}" for k, v in limits.items())
         print(f"# {front.space} on target {front.target}: {len(front.members)} members on the front "
@@ -79,8 +104,8 @@ class Query(Command):
               + (f"; {len(members)} fit {asked}" if limits else ""))
         if front.coverage:
             print(f"# {front.coverage}")
-        if front.prior_note():
-            print(f"# {front.prior_note()}")
+        if front.prior_note(given):
+            print(f"# {front.prior_note(given)}")
         big = max((m.flops for m in front.members), default=0) >= 1e9
         unit, scale = ("GFLOPs", 1e9) if big else ("MFLOPs", 1e6)
         print(f"{'id':>5}  {'acc1':>6}  {'source':<9}  {unit:>9}  {'Mparams':>8}  {'lat_ms':>8}  "
@@ -89,12 +114,13 @@ class Query(Command):
         def opt(v):
             return f"{v:>8.3f}" if v is not None else f"{'-':>8}"
 
-        from ..fronts import anchor_names
+        if names is None:
+            from ..fronts import anchor_names
 
-        names = anchor_names(front)  # the bundled space of that name, if its hash matches
+            names = anchor_names(front)  # the bundled space of that name, if its hash matches
         for m in members:
-            named = ("  " + ">".join(f"{names[s.anchor]}[{s.start}:{s.end}]" for s in m.route)
-                     if names and max(m.route.anchors) < len(names) else "")
+            named = _named(m.route, names)
+            named = f"  {named}" if named else ""
             print(f"{m.id:>5}  {m.acc1:>6.2f}  {m.acc1_source:<9}  {m.flops / scale:>9.4f}  "
                   f"{m.params / 1e6:>8.3f}  {opt(m.latency_ms)}  {opt(m.memory_mb)}  {m.route}{named}"
                   + ("  (anchor)" if m.is_anchor else ""))

@@ -214,10 +214,13 @@ def _meta_memory(space: SearchSpace, target: Target) -> LatencyTable:
     tag = f"b{'x'.join(map(str, shape))}-{target.dtype}"
     path = inside(cache_dir() / "memory", f"{check_name(space.name, 'space name')}-"
                   f"{space.structure_hash}-{tag}.json")
+    from .. import __version__
+
+    versions = dict(_versions(), stitchnas=__version__)
     memory = None
     try:
         doc = json.loads(path.read_text())
-        if doc.get("versions") == _versions() and doc.get("input") == shape:
+        if doc.get("versions") == versions and doc.get("input") == shape:
             memory = doc["memory"]
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no cache, or a broken one: traced below
@@ -226,7 +229,7 @@ def _meta_memory(space: SearchSpace, target: Target) -> LatencyTable:
         models = _prepare_models(space, target, device, dtype)
         memory = _piece_memory(space, target, [adapter_for(m) for m in models], device, dtype)
         try:
-            write_json(path, {"space": space.name, "versions": _versions(), "input": shape,
+            write_json(path, {"space": space.name, "versions": versions, "input": shape,
                               "dtype": target.dtype, "memory": memory}, what="memory cache")
         except WriteError:
             pass  # a cache that cannot be written costs time, not results

@@ -310,6 +310,8 @@ def test_cli_query_best_and_list(saved, costs, capsys):
     assert (row["space"], row["target"], row["id"], row["acc1"], row["acc1_source"]) == \
         ("tiny_test", "cpu", 5, 77.0, "measured")
     assert row["route"] == costs[5].route.to_json() and row["route_str"] == str(costs[5].route)
+    names = [a.name for a in load_space("tiny_test").anchors]  # the anchors by name, as --list
+    assert row["route_named"] == ">".join(f"{names[s.anchor]}[{s.start}:{s.end}]" for s in costs[5].route)
     assert (row["flops"], row["params"], row["latency_ms"]) == (costs[5].flops, costs[5].params, 4.5)
     code, out, _ = run_cli(capsys, "query", "tiny_test", "--max-flops", "1.5e9", "--max-params", "2M",
                            "--max-memory-mb", 14, "--min-acc1", "70")
