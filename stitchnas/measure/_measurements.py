@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import shlex
 import math
 import os
 from contextlib import contextmanager
@@ -227,7 +228,11 @@ def _parse_lines(path: Path, space: "SearchSpace | None" = None) -> Iterator[tup
             _check_row(row)
         except StitchnasError as err:
             hint = ""
-            if space is not None and isinstance(row, dict) and not isinstance(row.get("space_hash"), str):
+            if isinstance(row, dict) and "acc1" in row and "route" not in row:
+                given = shlex.quote(space.given_as) if space is not None else "SPACE"
+                hint = (f"; a file of ids and top-1 alone (published results) becomes rows with "
+                        f"`stitchnas import-snnet {shlex.quote(str(path))} --space {given} --out M.jsonl`")
+            elif space is not None and isinstance(row, dict) and not isinstance(row.get("space_hash"), str):
                 hint = (f"; rows of space {space.name!r} take \"space_hash\": \"{space.content_hash}\" "
                         "(`stitchnas enumerate` prints it)")
             raise StitchnasError(f"{path}, line {n}: {err}{hint}") from None

@@ -1,8 +1,9 @@
 """Importing published per-stitch results (SN-Net's and SN-Netv2's ``stitches_res.txt``).
 
 Each line of such a file is a Python-dict-like or JSON object with at least ``cfg_id`` (the
-candidate's id in the official numbering, which the bundled SN-Net spaces reproduce) and
-``acc1``; ``acc5``, ``flops`` and ``params`` are optional. Rows become measurements by id, with
+candidate's id in the official numbering, which the bundled SN-Net spaces reproduce; ``id`` is
+taken for it) and ``acc1``; ``acc5``, ``flops`` and ``params`` are optional. A CSV file with a
+header row naming the same columns is read the same way. Rows become measurements by id, with
 route, flops and params from our space and profiler. Published flops are checked against ours:
 SN-Net's stitched models skip the final LayerNorm, so a count lower by exactly ``5 * tokens * d``
 (d: the last anchor's width) is the known convention; any other gap over 0.01% is reported.
@@ -80,6 +81,54 @@ def _number(value: Any, key: str, where: str, integer: bool = False) -> Any:
     return value
 
 
+def _csv_value(text: str) -> Any:
+    text = text.strip()
+    if text == "" or text.lower() in ("none", "null", "nan"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text  # not a number: _number names the column and the line
+
+
+def _documents(path: Path, text: str):
+    """``(line number, parsed row, where)`` for each non-empty line: one Python dict or JSON
+    object per line, or a CSV whose first line is a header (``cfg_id``/``id``, ``acc1``, ...)."""
+    import csv
+
+    lines = text.splitlines()
+    first = next((ln.strip() for ln in lines if ln.strip()), "")
+    if first and not first.startswith(("{", "[")) and "," in first:
+        reader = csv.reader(lines)
+        header = None
+        for n, cells in enumerate(reader, 1):
+            if not any(c.strip() for c in cells):
+                continue
+            if header is None:
+                header = [c.strip() for c in cells]
+                continue
+            where = f"{path}, line {n}"
+            if len(cells) != len(header):
+                raise StitchnasError(f"{where}: {len(cells)} values for the header's {len(header)} "
+                                     f"columns ({', '.join(header)}); fix or delete that line")
+            yield n, {k: _csv_value(v) for k, v in zip(header, cells)}, where
+        return
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {n}"
+        try:
+            yield n, _parse_line(line.strip()), where
+        except ValueError:
+            raise StitchnasError(
+                f"{where}: not a Python dict or JSON object; each line must look like "
+                "{'cfg_id': 3, 'acc1': 79.0} (or give a CSV with a header row)"
+            ) from None
+
+
 def read_snnet_results(path: str | os.PathLike) -> list[PublishedRow]:
     """Parse a ``stitches_res.txt`` (or JSONL) file; errors name the file and line. Last row per id wins."""
     path = Path(path)
@@ -92,20 +141,12 @@ def read_snnet_results(path: str | os.PathLike) -> list[PublishedRow]:
     except (OSError, UnicodeDecodeError) as err:
         raise StitchnasError(f"cannot read results file {path} ({err}): give a text file") from err
     rows: dict[int, PublishedRow] = {}
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {n}"
-        try:
-            doc = _parse_line(line.strip())
-        except ValueError:
-            raise StitchnasError(
-                f"{where}: not a Python dict or JSON object; each line must look like "
-                "{'cfg_id': 3, 'acc1': 79.0}"
-            ) from None
+    for n, doc, where in _documents(path, text):
+        if isinstance(doc, dict) and "cfg_id" not in doc and "id" in doc:
+            doc = dict(doc, cfg_id=doc["id"])
         if not isinstance(doc, dict) or "cfg_id" not in doc or "acc1" not in doc:
-            raise StitchnasError(f"{where}: each line needs at least 'cfg_id' and 'acc1', e.g. "
-                                 "{'cfg_id': 3, 'acc1': 79.0}")
+            raise StitchnasError(f"{where}: each line needs at least 'cfg_id' (or 'id') and 'acc1', "
+                                 "e.g. {'cfg_id': 3, 'acc1': 79.0}, or a CSV header naming them")
         cid = _number(doc["cfg_id"], "cfg_id", where, integer=True)
         acc = {k: (None if doc.get(k) is None else float(_number(doc[k], k, where)))
                for k in ("acc1", "acc5")}

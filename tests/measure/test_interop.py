@@ -79,6 +79,22 @@ def test_python_dict_lines_and_conventions(deit, tmp_path):
     assert line.startswith("warning: id 50: published flops") and "+100.000%" in line
 
 
+def test_ids_and_top1_alone_as_csv_or_id_rows(deit, tmp_path, capsys):
+    """A published table as a CSV with a header, or as rows keyed by ``id``, imports like
+    stitches_res.txt; a measurements file of such rows points to import-snnet."""
+    space, costs = deit
+    csv_path = tmp_path / "published.csv"
+    csv_path.write_text("cfg_id,acc1,acc5,flops\n0,72.2,91.1,\n\n3,79.0,,%d\n" % costs[3].flops)
+    rows = {m.id: m for m in import_snnet(csv_path, space).rows}
+    assert sorted(rows) == [0, 3] and rows[0].acc5 == 91.1 and rows[3].acc5 is None
+    assert rows[3].flops == costs[3].flops and rows[3].route == costs[3].route
+    id_rows = tmp_path / "ids.jsonl"
+    id_rows.write_text('{"id": 0, "acc1": 72.2}\n{"id": 3, "acc1": 79.0}\n')
+    assert [(m.id, m.acc1) for m in import_snnet(id_rows, space).rows] == [(0, 72.2), (3, 79.0)]
+    with pytest.raises(StitchnasError, match=r"import-snnet .*ids.jsonl --space deit_tsb_v1 --out"):
+        read_measurements(id_rows, space)
+
+
 def test_many_mismatches_are_summarised(deit, tmp_path):
     space, costs = deit
     path = tmp_path / "stitches_res.txt"
@@ -89,8 +105,11 @@ def test_many_mismatches_are_summarised(deit, tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("{'cfg_id': 3, 'acc1': 79.0}\n{'cfg_id': 4, 'acc1'\n", "line 2: not a Python dict or JSON object"),
-    ("{'cfg_id': 3}\n", "line 1: each line needs at least 'cfg_id' and 'acc1'"),
-    ("[3, 79.0]\n", "line 1: each line needs at least 'cfg_id' and 'acc1'"),
+    ("{'cfg_id': 3}\n", "line 1: each line needs at least 'cfg_id' (or 'id') and 'acc1'"),
+    ("[3, 79.0]\n", "line 1: each line needs at least 'cfg_id' (or 'id') and 'acc1'"),
+    ("cfg_id,acc1,flops\n3,79.0\n", "line 2: 2 values for the header's 3 columns"),
+    ("id,acc1\n3,high\n", "line 2: 'acc1' must be a finite number, got 'high'"),
+    ("id,top1\n3,79.0\n", "line 2: each line needs at least 'cfg_id' (or 'id') and 'acc1'"),
     ("{'cfg_id': 'x', 'acc1': 79.0}\n", "line 1: 'cfg_id' must be an integer"),
     ("{'cfg_id': 3, 'acc1': 0.79e3}\n", "line 1: 'acc1' is 790.0, outside 0..100"),
     ('{"cfg_id": 3, "acc1": NaN}\n', "line 1: 'acc1' must be a finite number"),
