@@ -99,7 +99,7 @@ def _documents(path: Path, text: str):
     object per line, or a CSV whose first line is a header (``cfg_id``/``id``, ``acc1``, ...)."""
     import csv
 
-    lines = text.splitlines()
+    lines = text.lstrip("\ufeff").splitlines()  # a spreadsheet's CSV may start with a byte-order mark
     first = next((ln.strip() for ln in lines if ln.strip()), "")
     if first and not first.startswith(("{", "[")) and "," in first:
         reader = csv.reader(lines)
@@ -108,7 +108,7 @@ def _documents(path: Path, text: str):
             if not any(c.strip() for c in cells):
                 continue
             if header is None:
-                header = [c.strip() for c in cells]
+                header = [c.strip().lower() for c in cells]
                 continue
             where = f"{path}, line {n}"
             if len(cells) != len(header):

@@ -84,7 +84,7 @@ def test_ids_and_top1_alone_as_csv_or_id_rows(deit, tmp_path, capsys):
     stitches_res.txt; a measurements file of such rows points to import-snnet."""
     space, costs = deit
     csv_path = tmp_path / "published.csv"
-    csv_path.write_text("cfg_id,acc1,acc5,flops\n0,72.2,91.1,\n\n3,79.0,,%d\n" % costs[3].flops)
+    csv_path.write_text("\ufeffCFG_ID, acc1,acc5,flops\n0,72.2,91.1,\n\n3,79.0,,%d\n" % costs[3].flops)
     rows = {m.id: m for m in import_snnet(csv_path, space).rows}
     assert sorted(rows) == [0, 3] and rows[0].acc5 == 91.1 and rows[3].acc5 is None
     assert rows[3].flops == costs[3].flops and rows[3].route == costs[3].route
