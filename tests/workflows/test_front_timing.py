@@ -56,16 +56,16 @@ def test_a_saved_table_off_this_machine_is_re_timed_by_run(tmp_path, monkeypatch
     assert status == "profiled" and not logged
     path = latency_table_path(space, target)
     doc = json.loads(path.read_text())
-    for piece in doc["pieces"].values():  # a table from a machine three times slower
-        for key in ("median_ms", "p10_ms", "p90_ms"):
-            piece[key] *= 3
+    for piece in doc["pieces"].values():  # a table from a machine ten times slower (far beyond
+        for key in ("median_ms", "p10_ms", "p90_ms"):  # this machine's own drift, up to 50% here)
+            piece[key] *= 10
     path.write_text(json.dumps(doc))
     stale = get_latency_table(space, target)
     anchor = next(c.id for c in space.candidates if c.is_anchor)
-    assert stale.reused and stale.latency_ms(anchor) > 2 * table.latency_ms(anchor)
+    assert stale.reused and stale.latency_ms(anchor) > 5 * table.latency_ms(anchor)
 
     table, status = _current_table(space, target, 5, 0, 0, logged.append)
     assert status.startswith("re-timed (the saved table was") and not table.reused
     assert len(logged) == 1 and "re-timing it" in logged[0]
-    assert table.latency_ms(anchor) < stale.latency_ms(anchor) / 2  # the file was rewritten
+    assert table.latency_ms(anchor) < stale.latency_ms(anchor) / 3  # the file was rewritten
     assert get_latency_table(space, target).latency_ms(anchor) == table.latency_ms(anchor)
