@@ -24,14 +24,15 @@ import warnings
 from dataclasses import dataclass, field
 from math import prod
 from pathlib import Path
-from typing import Any, Iterable, Sequence
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..fileio import write_json
 from ..paths import cache_dir, check_name, inside  # profiles are cached under it (re-exported as costs.cache_dir)
 from ..space import Candidate, Route, SearchSpace
+
+if TYPE_CHECKING:  # torch is imported where a piece is traced: reading costs needs none of it
+    import torch
+    from torch import nn
 
 __all__ = ["Cost", "MetaFlops", "StitchCost", "Profiler", "count_flops", "count_flops_meta",
            "count_params", "cache_dir"]
@@ -77,6 +78,8 @@ EXTRA_OP_HANDLES = {
 
 def count_flops(module: nn.Module, inputs: torch.Tensor | tuple) -> int:
     """fvcore's total for one forward of ``module`` on ``inputs``, fused attention included."""
+    import torch
+
     inputs = inputs if isinstance(inputs, tuple) else (inputs,)
     from ..progress import quiet_fvcore
 
@@ -130,6 +133,8 @@ def _arg(args: tuple, kwargs: dict, index: int, name: str, default=None):
 
 def _fvcore_extra_flops(name: str, args: tuple, kwargs: dict, out) -> int | None:
     """fvcore's count for an op FlopCounterMode does not count (None: neither counts it)."""
+    import torch
+
     x = args[0] if args else None
     if not isinstance(x, torch.Tensor):
         return None
@@ -156,6 +161,7 @@ def count_flops_meta(module: nn.Module, input_size: Sequence[int], batch_size: i
     is traced by ``torch.jit``. On meta, ``scaled_dot_product_attention`` runs its math form
     (two batched matmuls), which FlopCounterMode counts; on a real CPU it would pick a fused
     kernel FlopCounterMode has no formula for, and miss it."""
+    import torch
     from torch.overrides import TorchFunctionMode
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -201,7 +207,7 @@ def _versions() -> dict[str, str]:
     only to ask would cost seconds of every command's start-up)."""
     from importlib.metadata import version
 
-    return {"torch": torch.__version__.split("+")[0], "timm": version("timm"),
+    return {"torch": version("torch").split("+")[0], "timm": version("timm"),
             "fvcore": version("fvcore")}
 
 
@@ -279,6 +285,7 @@ class Profiler:
         return self._pieces
 
     def _trace_pieces(self, models: Sequence[nn.Module] | None) -> dict[str, list[int]]:
+        import torch
         from tqdm.auto import tqdm
 
         from ..anchors import adapter_for

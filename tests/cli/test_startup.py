@@ -66,6 +66,30 @@ def test_query_imports_no_torch(searched, monkeypatch, extra):
     assert not heavy, f"stitchnas {' '.join(argv)} imports {sorted(heavy)}"
 
 
+def test_predict_imports_no_torch_once_the_profile_is_cached(searched, tmp_path, monkeypatch):
+    """Predicting reads FLOPs from the profile cache the search filled: torch is imported only
+    where a piece is traced, not to fit a predictor on a table (start-up seconds in every loop)."""
+    from support.tiny import ACC, MEASURED
+
+    from stitchnas.costs import Profiler
+    from stitchnas.measure import Measurement, write_measurements
+    from stitchnas.space import load_space
+
+    space = load_space("tiny_test")
+    costs = {c.id: c for c in Profiler(space, progress=False).profile()}
+    rows = [Measurement(id=i, route=costs[i].route, acc1=ACC[i], acc5=None, loss=None,
+                        flops=costs[i].flops, params=costs[i].params, dataset="digits:val",
+                        checkpoint="c.pt", space=space.name, space_hash=space.content_hash)
+            for i in MEASURED]
+    write_measurements(tmp_path / "m.jsonl", rows)
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(searched))
+    argv = ["predict", "tiny_test", "--measurements", str(tmp_path / "m.jsonl"), "--out",
+            str(tmp_path / "p.jsonl")]
+    names = imports_of(argv)
+    assert (tmp_path / "p.jsonl").is_file() and "sklearn" in names
+    assert "torch" not in names and "timm" not in names and "fvcore" not in names
+
+
 def test_version(capsys):
     from importlib.metadata import version
 
