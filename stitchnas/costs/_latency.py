@@ -203,9 +203,6 @@ def _meta_memory(space: SearchSpace, target: Target) -> LatencyTable:
     """A timing-free table holding only memory, traced on the meta device (nothing runs) and
     cached beside the FLOPs profiles: building a large family's anchors only to trace them costs
     seconds of every search."""
-    import torch
-
-    from ..anchors import adapter_for
     from ..fileio import WriteError, write_json
     from ..paths import cache_dir, check_name, inside
     from ._profiler import _versions
@@ -225,6 +222,10 @@ def _meta_memory(space: SearchSpace, target: Target) -> LatencyTable:
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no cache, or a broken one: traced below
     if memory is None:
+        import torch
+
+        from ..anchors import adapter_for
+
         device, dtype = torch.device("meta"), _torch_dtype(target)
         models = _prepare_models(space, target, device, dtype)
         memory = _piece_memory(space, target, [adapter_for(m) for m in models], device, dtype)

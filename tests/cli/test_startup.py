@@ -88,6 +88,11 @@ def test_predict_imports_no_torch_once_the_profile_is_cached(searched, tmp_path,
     names = imports_of(argv)
     assert (tmp_path / "p.jsonl").is_file() and "sklearn" in names
     assert "torch" not in names and "timm" not in names and "fvcore" not in names
+    # a FLOPs search reads FLOPs and its memory column from the caches the first search filled
+    names = imports_of(["--quiet", "search", "tiny_test", "--target", "flops_budget", "--measurements",
+                        str(tmp_path / "m.jsonl"), "--out", str(tmp_path / "res")])
+    assert (tmp_path / "res" / "tiny_test" / "flops_budget" / "front.json").is_file()
+    assert "optuna" in names and not names & {"torch", "timm", "fvcore"}
 
 
 def test_version(capsys):
