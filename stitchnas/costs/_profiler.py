@@ -204,11 +204,18 @@ def count_params(module: nn.Module) -> int:
 
 def _versions() -> dict[str, str]:
     """The packages a profile depends on, read from their metadata (importing timm and fvcore
-    only to ask would cost seconds of every command's start-up)."""
-    from importlib.metadata import version
+    only to ask would cost seconds of every command's start-up); a package installed without
+    metadata is asked itself."""
+    from importlib import import_module
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {"torch": version("torch").split("+")[0], "timm": version("timm"),
-            "fvcore": version("fvcore")}
+    out = {}
+    for dist in ("torch", "timm", "fvcore"):
+        try:
+            out[dist] = version(dist).split("+")[0]
+        except PackageNotFoundError:
+            out[dist] = str(getattr(import_module(dist), "__version__", "unknown")).split("+")[0]
+    return out
 
 
 def _signature(module: nn.Module, in_shape: Sequence[int]) -> str:

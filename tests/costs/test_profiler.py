@@ -104,3 +104,20 @@ def test_distinct_pieces_are_traced_once():
 def test_stitching_layer_flops():
     layer = StitchingLayer(192, 384)
     assert count_flops(layer, torch.zeros(1, 197, 192)) == 197 * 192 * 384
+
+
+def test_profile_cache_versions_come_from_metadata_or_the_package(monkeypatch):
+    """The cache key reads package metadata (no import of timm or fvcore); a package installed
+    without metadata is asked for its own __version__, giving the same key."""
+    import importlib.metadata
+
+    from stitchnas.costs._profiler import _versions
+
+    found = _versions()
+    assert set(found) == {"torch", "timm", "fvcore"} and all(found.values())
+
+    def missing(dist):
+        raise importlib.metadata.PackageNotFoundError(dist)
+
+    monkeypatch.setattr(importlib.metadata, "version", missing)
+    assert _versions() == found
