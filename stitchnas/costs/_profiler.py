@@ -206,7 +206,6 @@ def _versions() -> dict[str, str]:
     """The packages a profile depends on, read from their metadata (importing timm and fvcore
     only to ask would cost seconds of every command's start-up); a package installed without
     metadata is asked itself."""
-    from importlib import import_module
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
@@ -214,7 +213,13 @@ def _versions() -> dict[str, str]:
         try:
             out[dist] = version(dist).split("+")[0]
         except PackageNotFoundError:
-            out[dist] = str(getattr(import_module(dist), "__version__", "unknown")).split("+")[0]
+            if dist == "torch":
+                import torch as package
+            elif dist == "timm":
+                import timm as package
+            else:
+                import fvcore as package
+            out[dist] = str(getattr(package, "__version__", "unknown")).split("+")[0]
     return out
 
 
