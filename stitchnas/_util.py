@@ -1,4 +1,5 @@
-"""Small helpers every room uses: lazy re-exports, "did you mean", ``module:Class`` imports."""
+"""Small helpers every room uses: lazy re-exports, "did you mean", ``module:Class`` imports, a
+package's version without importing it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import difflib
 import importlib
 from typing import Any, Callable, Iterable
 
-__all__ = ["lazy_exports", "close_matches", "did_you_mean", "did_you_mean_key", "import_object"]
+__all__ = ["lazy_exports", "close_matches", "did_you_mean", "did_you_mean_key", "import_object",
+           "package_version"]
 
 
 def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list]]:
@@ -68,3 +70,32 @@ def import_object(spec: str, what: str = "object") -> Any:
     except AttributeError:
         raise PluginError(f"module {module!r} has no {attr!r} ({what} {spec!r})") from None
     return obj
+
+
+def package_version(dist: str) -> str:
+    """``dist``'s version without importing it (caches are keyed by it, and importing torch or
+    timm only to ask costs seconds of start-up): its ``version.py``, else the ``__version__`` line
+    of its ``__init__.py``, else its metadata; ``"none"`` when none says."""
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    try:
+        spec = importlib.util.find_spec(dist)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.origin:
+        for name in ("version.py", "__init__.py"):
+            try:
+                text = (Path(spec.origin).parent / name).read_text()
+            except (OSError, ValueError):
+                continue
+            match = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
+            if match:
+                return match.group(1)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "none"

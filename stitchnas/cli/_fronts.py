@@ -75,7 +75,7 @@ class Query(Command):
         from ..fronts import anchor_names
 
         space = _given_space(args.space)
-        names = anchor_names(front, space)
+        names = anchor_names(front, space)  # else the bundled space of the front's name, if its hash matches
         try:
             if not args.list:
                 print(_point_line(front, front.best(**limits), names))
@@ -114,10 +114,6 @@ class Query(Command):
         def opt(v):
             return f"{v:>8.3f}" if v is not None else f"{'-':>8}"
 
-        if names is None:
-            from ..fronts import anchor_names
-
-            names = anchor_names(front)  # the bundled space of that name, if its hash matches
         for m in members:
             named = _named(m.route, names)
             named = f"  {named}" if named else ""

@@ -203,6 +203,7 @@ def _meta_memory(space: SearchSpace, target: Target) -> LatencyTable:
     """A timing-free table holding only memory, traced on the meta device (nothing runs) and
     cached beside the FLOPs profiles: building a large family's anchors only to trace them costs
     seconds of every search."""
+    from .. import __version__
     from ..fileio import WriteError, write_json
     from ..paths import cache_dir, check_name, inside
     from ._profiler import _versions
@@ -211,8 +212,6 @@ def _meta_memory(space: SearchSpace, target: Target) -> LatencyTable:
     tag = f"b{'x'.join(map(str, shape))}-{target.dtype}"
     path = inside(cache_dir() / "memory", f"{check_name(space.name, 'space name')}-"
                   f"{space.structure_hash}-{tag}.json")
-    from .. import __version__
-
     versions = dict(_versions(), stitchnas=__version__)
     memory = None
     try:

@@ -203,24 +203,12 @@ def count_params(module: nn.Module) -> int:
 
 
 def _versions() -> dict[str, str]:
-    """The packages a profile depends on, read from their metadata (importing timm and fvcore
-    only to ask would cost seconds of every command's start-up); a package installed without
-    metadata is asked itself."""
-    from importlib.metadata import PackageNotFoundError, version
+    """The packages a profile depends on, read without importing them (importing timm and
+    fvcore only to ask would cost seconds of every command's start-up)."""
+    from .._util import package_version
 
-    out = {}
-    for dist in ("torch", "timm", "fvcore"):
-        try:
-            out[dist] = version(dist).split("+")[0]
-        except PackageNotFoundError:
-            if dist == "torch":
-                import torch as package
-            elif dist == "timm":
-                import timm as package
-            else:
-                import fvcore as package
-            out[dist] = str(getattr(package, "__version__", "unknown")).split("+")[0]
-    return out
+    return {"torch": package_version("torch").split("+")[0], "timm": package_version("timm"),
+            "fvcore": package_version("fvcore")}
 
 
 def _signature(module: nn.Module, in_shape: Sequence[int]) -> str:

@@ -221,7 +221,7 @@ def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_A
     front ordered by latency orders noise.
     """
     name = table.target.get("name", "?")
-    batch = int((table.target.get("settings") or {}).get("batch_size") or table.target.get("batch_size") or 1)
+    batch = int(table.target.get("settings", {}).get("batch_size") or 1)
     fix = ("re-time with more repeats (--repeats 60 --force), on a quieter machine, or at a bigger "
            f"batch (a target with batch_size above {batch}" + (", e.g. cpu_batch64)" if batch < 64 else ")"))
     v = table.validation

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import fcntl
 import json
-import shlex
 import math
 import os
+import shlex
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -122,33 +122,11 @@ def load_space(name_or_path: str | os.PathLike | None = None) -> "SearchSpace":
 
 def _structure_versions() -> dict[str, str]:
     """What a space's structure (depths, feature shapes) depends on besides its file: the torch,
-    timm and stitchnas versions, read without importing torch or timm (their ``version.py``;
-    ``importlib.metadata`` as the fallback)."""
-    import importlib.util
-    import re
-
+    timm and stitchnas versions, read without importing torch or timm."""
     from .. import __version__
+    from .._util import package_version
 
-    out = {"stitchnas": __version__}
-    for dist in ("torch", "timm"):
-        found = None
-        try:
-            spec = importlib.util.find_spec(dist)
-            if spec is not None and spec.origin:
-                text = (Path(spec.origin).parent / "version.py").read_text()
-                match = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
-                found = match.group(1) if match else None
-        except (OSError, ValueError, ImportError):
-            found = None
-        if found is None:
-            from importlib.metadata import PackageNotFoundError, version
-
-            try:
-                found = version(dist)
-            except PackageNotFoundError:
-                found = "none"
-        out[dist] = found
-    return out
+    return {"stitchnas": __version__, "torch": package_version("torch"), "timm": package_version("timm")}
 
 
 def check_acc1(value: Any, what: str) -> float:

@@ -107,8 +107,8 @@ def test_stitching_layer_flops():
 
 
 def test_profile_cache_versions_come_from_metadata_or_the_package(monkeypatch):
-    """The cache key reads package metadata (no import of timm or fvcore); a package installed
-    without metadata is asked for its own __version__, giving the same key."""
+    """The cache key is read without importing timm or fvcore (the packages' own version lines,
+    else their metadata); a package installed without metadata gives the same key."""
     import importlib.metadata
 
     from stitchnas.costs._profiler import _versions
@@ -121,3 +121,17 @@ def test_profile_cache_versions_come_from_metadata_or_the_package(monkeypatch):
 
     monkeypatch.setattr(importlib.metadata, "version", missing)
     assert _versions() == found
+
+
+def test_package_version_reads_files_not_imports():
+    """The structure and profile caches share one reader: the package's own version line, no
+    import (timm stays unimported), and "none" for a package that is not installed."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from stitchnas._util import package_version; "
+            "print(package_version('timm'), package_version('no_such_package_xyz'), 'timm' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    import timm
+
+    assert out == [timm.__version__, "none", "False"]
