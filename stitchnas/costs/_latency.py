@@ -47,7 +47,6 @@ elsewhere; with the default check, a table from another machine is an error sayi
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -204,23 +203,16 @@ def _meta_memory(space: SearchSpace, target: Target) -> LatencyTable:
     cached beside the FLOPs profiles: building a large family's anchors only to trace them costs
     seconds of every search."""
     from .. import __version__
-    from ..fileio import WriteError, write_json
-    from ..paths import cache_dir, check_name, inside
+    from .._cache import cache_file, load_cached, save_cached
     from ._profiler import _versions
 
     shape = [target.batch_size, *target.resolved_input_size(space.input_size)]
-    tag = f"b{'x'.join(map(str, shape))}-{target.dtype}"
-    path = inside(cache_dir() / "memory", f"{check_name(space.name, 'space name')}-"
-                  f"{space.structure_hash}-{tag}.json")
+    path = cache_file("memory", space.name, space.structure_hash,
+                      f"b{'x'.join(map(str, shape))}", target.dtype)
     versions = dict(_versions(), stitchnas=__version__)
-    memory = None
-    try:
-        doc = json.loads(path.read_text())
-        if doc.get("versions") == versions and doc.get("input") == shape:
-            memory = doc["memory"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # no cache, or a broken one: traced below
-    if memory is None:
+    doc = load_cached(path, versions, input=shape)
+    memory = doc.get("memory") if doc is not None else None
+    if not isinstance(memory, dict):
         import torch
 
         from ..anchors import adapter_for
@@ -228,11 +220,8 @@ def _meta_memory(space: SearchSpace, target: Target) -> LatencyTable:
         device, dtype = torch.device("meta"), _torch_dtype(target)
         models = _prepare_models(space, target, device, dtype)
         memory = _piece_memory(space, target, [adapter_for(m) for m in models], device, dtype)
-        try:
-            write_json(path, {"space": space.name, "versions": versions, "input": shape,
-                              "dtype": target.dtype, "memory": memory}, what="memory cache")
-        except WriteError:
-            pass  # a cache that cannot be written costs time, not results
+        save_cached(path, {"space": space.name, "input": shape, "dtype": target.dtype,
+                           "memory": memory}, versions, what="memory cache")
     return LatencyTable(space={"name": space.name, "structure_hash": space.structure_hash},
                         target={"name": target.name}, machine={}, pieces={}, memory=memory,
                         overhead={}).bind(space)

@@ -19,15 +19,13 @@ with candidates.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field
 from math import prod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from ..fileio import write_json
-from ..paths import cache_dir, check_name, inside  # profiles are cached under it (re-exported as costs.cache_dir)
+from ..paths import cache_dir  # profiles are cached under it (re-exported as costs.cache_dir)
 from ..space import Candidate, Route, SearchSpace
 
 if TYPE_CHECKING:  # torch is imported where a piece is traced: reading costs needs none of it
@@ -241,9 +239,10 @@ class Profiler:
 
     @property
     def cache_path(self) -> Path:
-        name = check_name(self.space.name, "space name")
-        suffix = "" if self.method == "fvcore" else f"-{self.method}"
-        return inside(cache_dir() / "profiles", f"{name}-{self.space.structure_hash}{suffix}.json")
+        from .._cache import cache_file
+
+        suffix = [] if self.method == "fvcore" else [self.method]
+        return cache_file("profiles", self.space.name, self.space.structure_hash, *suffix)
 
     # ---- pieces -------------------------------------------------------------------------
     def _piece_keys(self) -> list[str]:
@@ -255,6 +254,8 @@ class Profiler:
 
     def pieces(self, models: Sequence[nn.Module] | None = None) -> dict[str, list[int]]:
         """Piece key -> [flops, params]; traced (each distinct piece once) or read from cache."""
+        from .._cache import load_cached, save_cached
+
         if self._pieces is not None:
             return self._pieces
         versions = _versions()
@@ -265,23 +266,15 @@ class Profiler:
                 check_writable(self.cache_path, "profile cache")
             except WriteError as err:
                 raise WriteError(f"{err}, or set STITCHNAS_CACHE to a writable folder") from None
-        if self.use_cache and models is None and self.cache_path.is_file():
-            try:
-                doc = json.loads(self.cache_path.read_text())
-                if doc.get("versions") == versions and set(doc["pieces"]) >= set(self._piece_keys()):
-                    self._pieces = doc["pieces"]
-                    return self._pieces
-            except (OSError, ValueError, KeyError, TypeError):
-                pass  # a broken cache is rebuilt below
+        doc = load_cached(self.cache_path, versions) if self.use_cache and models is None else None
+        if doc is not None and isinstance(doc.get("pieces"), dict) \
+                and set(doc["pieces"]) >= set(self._piece_keys()):
+            self._pieces = doc["pieces"]
+            return self._pieces
         self._pieces = self._trace_pieces(models)
         if self.use_cache:
-            from ..fileio import WriteError
-
-            try:
-                write_json(self.cache_path, {"space": self.space.name, "versions": versions,
-                                             "pieces": self._pieces}, what="profile cache")
-            except WriteError as err:
-                raise WriteError(f"{err}, or set STITCHNAS_CACHE to a writable folder") from None
+            save_cached(self.cache_path, {"space": self.space.name, "pieces": self._pieces}, versions,
+                        what="profile cache", strict=True)
         return self._pieces
 
     def _trace_pieces(self, models: Sequence[nn.Module] | None) -> dict[str, list[int]]:

@@ -356,19 +356,18 @@ class SearchSpace:
         """(depths, feature specs) from the structure cache, when this structure was built
         before with the same torch, timm and stitchnas: enumerating and checking a space (a
         query's check of its front) then needs no torch. None: build the meta models."""
-        path = self._structure_cache_path()
-        if path is None or not path.is_file():
+        from .._cache import load_cached
+
+        doc = load_cached(self._structure_cache_path(), _structure_versions())
+        if doc is None:
             return None
         try:
-            doc = json.loads(path.read_text())
-            if doc.get("versions") != _structure_versions():
-                return None
             specs = tuple(tuple(FeatureSpec(layout=f["layout"], shape=tuple(f["shape"]),
                                             grid=tuple(f["grid"]) if f["grid"] else None,
                                             prefix=int(f["prefix"])) for f in anchor)
                           for anchor in doc["feature_specs"])
             depths = tuple(int(d) for d in doc["depths"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             return None  # a broken cache is rebuilt
         if len(depths) != len(self.anchors) or any(len(f) != d + 1 for f, d in zip(specs, depths)):
             return None
@@ -379,28 +378,22 @@ class SearchSpace:
         (the hash itself would need the models)."""
         if self._input_size is None:
             return None
-        try:
-            from ..paths import cache_dir
+        from .._cache import cache_file
 
-            return cache_dir() / "structure" / f"{self.name}-{self.structure_hash}.json"
+        try:
+            return cache_file("structure", self.name, self.structure_hash)
         except StitchnasError:
             return None
 
     def _save_structure(self, specs) -> None:
         """Write the structure cache (best effort: an unwritable cache only costs time)."""
-        path = self._structure_cache_path()
-        if path is None:
-            return
-        from ..fileio import write_json
+        from .._cache import save_cached
 
-        doc = {"space": self.name, "versions": _structure_versions(), "depths": list(self.depths),
-               "feature_specs": [[{"layout": f.layout, "shape": list(f.shape),
-                                   "grid": list(f.grid) if f.grid else None, "prefix": f.prefix}
-                                  for f in anchor] for anchor in specs]}
-        try:
-            write_json(path, doc)
-        except (OSError, StitchnasError):
-            pass
+        save_cached(self._structure_cache_path(), {
+            "space": self.name, "depths": list(self.depths),
+            "feature_specs": [[{"layout": f.layout, "shape": list(f.shape),
+                                "grid": list(f.grid) if f.grid else None, "prefix": f.prefix}
+                               for f in anchor] for anchor in specs]}, _structure_versions())
 
     @cached_property
     def depths(self) -> tuple[int, ...]:

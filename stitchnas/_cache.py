@@ -1,0 +1,56 @@
+"""Derived-data caches: JSON documents under ``cache_dir()`` that are only valid for the package
+versions they were made with.
+
+Three things are cached this way (a space's structure, its FLOPs profile, a target's memory
+column), each costing seconds to rebuild and nothing to read. A missing, broken or stale
+document reads as None and the caller rebuilds it; writing is atomic, and a cache that cannot be
+written costs time, not results, unless the caller says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["cache_file", "load_cached", "save_cached"]
+
+
+def cache_file(kind: str, name: str, *tags: str) -> Path:
+    """``CACHE/KIND/NAME-TAG-....json``, ``name`` checked as a file name (a space's name may come
+    from a user's YAML)."""
+    from .paths import cache_dir, check_name, inside
+
+    return inside(cache_dir() / kind, "-".join([check_name(name, "space name"), *tags]) + ".json")
+
+
+def load_cached(path: Path | None, versions: dict[str, str], **match: Any) -> dict | None:
+    """The document at ``path`` if it was made with these ``versions`` and its fields equal
+    ``match``; else None (no file, unreadable, not JSON, stale)."""
+    if path is None:
+        return None
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("versions") != versions:
+        return None
+    if any(doc.get(key) != value for key, value in match.items()):
+        return None
+    return doc
+
+
+def save_cached(path: Path | None, doc: dict, versions: dict[str, str], what: str = "cache",
+                strict: bool = False) -> None:
+    """Write ``doc`` with its ``versions`` atomically. An unwritable cache is ignored, or with
+    ``strict`` one line that also says how to move the cache (STITCHNAS_CACHE)."""
+    from .errors import StitchnasError
+    from .fileio import WriteError, write_json
+
+    if path is None:
+        return
+    try:
+        write_json(path, {**doc, "versions": versions}, what=what)
+    except (OSError, StitchnasError) as err:
+        if strict:
+            raise WriteError(f"{err}, or set STITCHNAS_CACHE to a writable folder") from None
