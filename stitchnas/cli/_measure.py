@@ -252,16 +252,17 @@ class ImportSnnet(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from .._verbs import import_snnet  # stitchnas.import_snnet: the same function
-        from ..measure import mismatch_lines, read_measurements
+        from ..measure import import_warnings, read_measurements
         from ..space import load_space
 
         space = load_space(args.space)
         result = import_snnet(args.file, space, out=args.out)
-        for line in mismatch_lines(result):
+        for line in import_warnings(result, space.name):
             print(f"stitchnas: {line}", file=sys.stderr)
         merged = read_measurements(args.out, space)
+        skipped = f", {len(result.skipped)} skipped (not networks)" if result.skipped else ""
         print(f"imported {len(result.rows)} published rows of {space.name} from {args.file} into "
-              f"{args.out} ({len(merged)} in the file); flops/params from our profile, "
+              f"{args.out} ({len(merged)} in the file{skipped}); flops/params from our profile, "
               f"{len(result.mismatches)} flop disagreement(s)")
         return 0
 

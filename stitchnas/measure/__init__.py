@@ -31,6 +31,7 @@ _EXPORTS = {
     "config_from_space": "_train",
     "evaluate_candidates": "_evaluate",
     "import_snnet": "_snnet",
+    "import_warnings": "_snnet",
     "init_distributed": "_train",
     "load_datasets": "_data",
     "lock_path": "_measurements",

@@ -25,7 +25,7 @@ from ..costs import Profiler
 from ..space import SearchSpace
 
 __all__ = ["PublishedRow", "FlopsMismatch", "SnnetImport", "read_snnet_results", "import_snnet",
-           "mismatch_lines", "FLOPS_TOLERANCE", "PUBLISHED_DATASET"]
+           "mismatch_lines", "import_warnings", "FLOPS_TOLERANCE", "PUBLISHED_DATASET"]
 
 FLOPS_TOLERANCE = 1e-4  # relative gap (0.01%) above which published flops disagree with ours
 PUBLISHED_DATASET = "imagenet-1k:published"
@@ -62,6 +62,9 @@ class SnnetImport:
 
     rows: tuple[Measurement, ...]
     mismatches: tuple[FlopsMismatch, ...]
+    #: ids the official numbering keeps that are not networks of the space (SN-Netv2 evaluates
+    #: and publishes its S->L slot after the last S block, which has no L block left): skipped
+    skipped: tuple[int, ...] = ()
 
 
 def _parse_line(text: str) -> Any:
@@ -175,6 +178,8 @@ def import_snnet(path: str | os.PathLike, space: SearchSpace,
     path = Path(path)
     published = read_snnet_results(path)
     valid = {c.id for c in space.candidates}
+    skipped = tuple(r.id for r in published if r.id not in valid and 0 <= r.id < space.num_ids)
+    published = [r for r in published if r.id not in skipped]
     bad = [r.id for r in published if r.id not in valid]
     if bad:
         shown = ", ".join(map(str, bad[:8])) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
@@ -197,7 +202,19 @@ def import_snnet(path: str | os.PathLike, space: SearchSpace,
             params=cost.params, dataset=PUBLISHED_DATASET, checkpoint=f"snnet-published:{path.name}",
             space=space.name, space_hash=space.content_hash,
         ))
-    return SnnetImport(tuple(rows), tuple(mismatches))
+    return SnnetImport(tuple(rows), tuple(mismatches), skipped)
+
+
+def import_warnings(result: SnnetImport, space: str, limit: int = 10) -> list[str]:
+    """What an import left out or doubts, one line each: the skipped ids, then the flop counts
+    that disagree with ours (:func:`mismatch_lines`)."""
+    out = []
+    if result.skipped:
+        ids = ", ".join(map(str, result.skipped))
+        out.append(f"warning: id(s) {ids} skipped: the official numbering keeps them, but they are not "
+                   f"networks of {space} (e.g. a stitch after the last block with no block left to "
+                   "run); `stitchnas enumerate` lists the valid ids")
+    return out + mismatch_lines(result, limit)
 
 
 def mismatch_lines(result: SnnetImport, limit: int = 10) -> list[str]:

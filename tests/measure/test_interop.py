@@ -136,3 +136,25 @@ def test_cli_missing_file_and_space(tmp_path, capsys):
     assert code == 2 and "does not exist" in err and err.count("\n") == 1
     code, _, err = run_cli(capsys, "import-snnet", tmp_path / "none.txt", "--out", tmp_path / "m.jsonl")
     assert code == 2 and "--space" in err and err.count("\n") == 1
+
+
+def test_snnetv2_table_with_its_kept_slot_imports_the_networks(tmp_path, capsys):
+    """SN-Netv2's evaluation loops over every id of its numbering, the S->L slot after the last
+    S block (no L block left) included, so a published table has a row for it: that row is
+    skipped with one warning line and the rest import; an id past the numbering still fails."""
+    space = load_space("fmnist_vit_sl_v2")
+    kept = [i for i in range(space.num_ids) if i not in {c.id for c in space.candidates}]
+    assert kept == [7]  # depths 6 and 12: S->L ids 2..7, the last has no L block left
+    path = tmp_path / "stitches_res_s_l.txt"
+    path.write_text("".join(f'{{"cfg_id": {i}, "acc1": {70 + i / 10:.1f}}}\n' for i in range(space.num_ids)))
+    out = tmp_path / "m.jsonl"
+    code, stdout, err = run_cli(capsys, "import-snnet", path, "--space", "fmnist_vit_sl_v2", "--out", out)
+    assert code == 0, err
+    assert err.count("\n") == 1 and err.startswith("stitchnas: warning: id(s) 7 skipped")
+    assert f"imported {len(space)} published rows" in stdout and "1 skipped" in stdout
+    assert [m.id for m in read_measurements(out, space)] == [c.id for c in space.candidates]
+    result = import_snnet(path, space)
+    assert result.skipped == (7,) and len(result.rows) == len(space)
+    path.write_text(path.read_text() + f'{{"cfg_id": {space.num_ids}, "acc1": 1.0}}\n')
+    with pytest.raises(StitchnasError, match=f"id\\(s\\) {space.num_ids} are not valid"):
+        import_snnet(path, space)
