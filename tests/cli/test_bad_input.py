@@ -98,7 +98,7 @@ CASES: list[Case] = [
       "`two_way` anchors with 4x4 and 7x7 token grids",
       "share no block boundary to stitch at", "stitching needs the same token grid on both sides"),
     C("space-unknown-name", "enumerate tiny_tst", "bundled space `tiny_tst` (typo)",
-      "unknown space 'tiny_tst'", "did you mean tiny_test?"),
+      "unknown space 'tiny_tst'", "did you mean tiny_test"),
     C("space-missing-file", "enumerate {d}/nope.yaml", "space path that does not exist",
       "does not exist", "give a YAML path or a bundled name"),
     C("space-acc1-range", "enumerate {d}/space_acc1.yaml", "anchor `acc1: 150` (not a percentage)",
