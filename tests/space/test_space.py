@@ -12,9 +12,22 @@ def test_bundled_spaces_are_listed_and_load():
     names = list_spaces()
     for expected in ("deit_tsb_v1", "deit3_sl_v2", "deit_tsb_2way", "tiny_test", DEFAULT_SPACE):
         assert expected in names
-    assert list_spaces("deit*") == ["deit3_sl_v2", "deit_tsb_2way", "deit_tsb_v1"]
+    assert list_spaces("deit*") == ["deit3_bl_v2", "deit3_sb_v2", "deit3_sl_v2", "deit_tsb_2way", "deit_tsb_v1"]
     assert len(load_space("tiny_test")) == 14
     assert len(load_space(DEFAULT_SPACE)) == 83
+
+
+def test_snnetv2_configs_share_the_numbering_with_their_own_depths():
+    """SN-Netv2's S/B (12 and 12 blocks) and B/L (12 and 24) configs: 135 ids, 134 valid each;
+    with equal depths every block but the last is a B->S cut, with unequal ones every odd one."""
+    sb, bl = load_space("deit3_sb_v2"), load_space("deit3_bl_v2")
+    assert (sb.depths, bl.depths) == ((12, 12), (12, 24))
+    for space in (sb, bl):
+        assert space.num_ids == 135 and len(space) == 134
+        with pytest.raises(StitchnasError, match="not a valid network"):
+            space.candidate(13)
+    assert str(sb.candidate(14).route) == "1[0:1]>0[1:12]" and str(sb.candidate(24).route) == "1[0:11]>0[11:12]"
+    assert str(bl.candidate(14).route) == "1[0:2]>0[1:12]" and str(bl.candidate(24).route) == "1[0:22]>0[11:12]"
 
 
 def test_deit3_sl_v2_has_134_valid_candidates_in_official_order():
