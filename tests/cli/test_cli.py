@@ -25,7 +25,7 @@ def test_enumerate_table_and_spaces(capsys):
     code, out, _ = run_cli(capsys, "enumerate", "tiny_test", "--format", "table")
     assert code == 0 and "s[0:1]>l[1:4]" in out and "14 candidates" in out and "MFLOPs" in out
     code, out, _ = run_cli(capsys, "spaces", "deit*")
-    assert code == 0 and out.count("\n") == 3 and "snnet_v2" in out
+    assert code == 0 and out.count("\n") == 5 and "snnet_v2" in out
 
 
 @pytest.mark.parametrize(
