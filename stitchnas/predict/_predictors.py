@@ -242,17 +242,27 @@ def predict_with_std(predictor: Any, stitches: Sequence[Stitch]) -> tuple[np.nda
     return np.asarray(predictor.predict(stitches), dtype=float), None
 
 
+def steps_up_only(stitches: Sequence[Stitch]) -> bool:
+    """Whether every stitch goes from an anchor to a larger one (by FLOPs): SN-Net's one-way
+    stitching, where a route's FLOPs order it among its neighbours."""
+    return not any(s.anchor_flops[j.dst] < s.anchor_flops[j.src]
+                   for s in stitches for j in s.route.junctions)
+
+
 class AutoPredictor(RegressorMixin, BaseEstimator):
     """The default: the route model, unless FLOPs alone already rank the measured stitches.
 
-    ``fit`` scores the FLOPs baseline and each candidate (``route`` by default) by ``folds``-fold
-    cross-validation on the measured stitches (Kendall tau of the out-of-fold predictions,
-    pooled; seeded folds). It keeps the baseline only where FLOPs rank well out of fold (tau at
-    least ``flops_enough``) and no candidate beats them by more than ``margin``: one-way spaces,
-    where accuracy follows FLOPs, keep it; two-way spaces, where equal-FLOPs routes differ by
-    points, take the best candidate. k-fold, not leave-one-out: ``folds + 1`` fits per candidate
-    whatever the number of rows. The choice is in ``chosen_``, the scores in ``scores_``; the
-    thresholds were chosen on some tables and judged on others (docs/predictors.md).
+    Where every measured stitch steps up to a larger anchor (one-way stitching, SN-Net's
+    spaces), FLOPs order the routes and ``fit`` keeps the FLOPs baseline without scoring: a few
+    rows cannot tell a route model's gain from noise there, and on every published one-way table
+    the route model ranked below FLOPs. Otherwise ``fit`` scores the FLOPs baseline and each
+    candidate (``route`` by default) by ``folds``-fold cross-validation on the measured stitches
+    (Kendall tau of the out-of-fold predictions, pooled; seeded folds) and keeps the baseline only
+    where FLOPs rank well out of fold (tau at least ``flops_enough``) and no candidate beats them
+    by more than ``margin``; two-way spaces, where equal-FLOPs routes differ by points, take the
+    best candidate. k-fold, not leave-one-out: ``folds + 1`` fits per candidate whatever the
+    number of rows. The choice is in ``chosen_``, why in ``reason_``, the scores in ``scores_``;
+    the rules were chosen on some tables and judged on others (docs/predictors.md).
     """
 
     def __init__(self, candidates: Sequence[str] = ("route",), margin: float = 0.1,
@@ -270,6 +280,11 @@ class AutoPredictor(RegressorMixin, BaseEstimator):
         X = _check_stitches(X)
         y = _targets(y)
         self.scores_ = {}
+        if steps_up_only(X):
+            self.chosen_ = "flops"
+            self.reason_ = "every measured stitch steps up to a larger anchor: FLOPs order them"
+            self.model_ = create_predictor("flops").fit(X, y)
+            return self
         for name in ["flops", *self.candidates]:
             if len(y) < max(4, self.folds):
                 self.scores_[name] = float("nan")
@@ -288,6 +303,7 @@ class AutoPredictor(RegressorMixin, BaseEstimator):
             self.chosen_ = best
         else:
             self.chosen_ = "flops"
+        self.reason_ = f"{self.folds}-fold tau: " + ", ".join(f"{k} {v:.3f}" for k, v in self.scores_.items())
         self.model_ = create_predictor(self.chosen_, random_state=self.random_state).fit(X, y)
         return self
 

@@ -238,9 +238,9 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     fit = fit_on_measured(space, rows, cfg.predictor, random_state=cfg.seed)
     chosen = fit.chosen
     scores = getattr(fit.model, "scores_", {})
-    folds = getattr(fit.model, "folds", None)
-    step("predictor", t0, f"{cfg.predictor}" + (f" chose {chosen} ({folds}-fold tau: "
-         + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()) + ")" if chosen else ""))
+    reason = getattr(fit.model, "reason_", None)
+    step("predictor", t0, f"{cfg.predictor}" + (f" chose {chosen}" if chosen else "")
+         + (f" ({reason})" if chosen and isinstance(reason, str) else ""))
 
     # 5. latency tables for the targets this machine can time
     t0 = time.perf_counter()
@@ -291,7 +291,8 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         "space": space.name, "space_hash": space.content_hash, "seconds": total,
         "config": {f.name: getattr(cfg, f.name) for f in fields(cfg)},
         "steps": [s.__dict__ for s in steps], "measured": len(rows),
-        "predictor": {"name": cfg.predictor, "chosen": chosen, "loo_tau": scores},
+        "predictor": {"name": cfg.predictor, "chosen": chosen, "cv_tau": scores,
+                      "reason": reason if isinstance(reason, str) else None},
         "fronts": fronts, "machine": platform.platform(), "latency_warnings": warnings,
         "front_latency_measured_ms": {t: {str(k): round(v, 4) for k, v in d.items()}
                                       for t, d in front_times.items()},

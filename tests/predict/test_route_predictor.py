@@ -7,6 +7,7 @@ from support import REPO
 from stitchnas.measure import read_measurements
 from stitchnas.predict import (PREDICTORS, AutoPredictor, FlopsBaseline, RouteFeaturizer,
                                create_predictor, cross_validate, make_stitches)
+from stitchnas.predict._predictors import steps_up_only
 from stitchnas.space import Route, load_space
 
 FMNIST = REPO / "results" / "fmnist_vit_2way" / "measurements.jsonl"
@@ -56,6 +57,25 @@ def test_auto_chooses_by_k_fold_not_leave_one_out(fmnist, monkeypatch):
     assert len(fits) == 5 + (model.chosen_ == "counting")
     assert sorted(fits[:5]) == [48] * 5
     assert set(model.scores_) == {"flops", "counting"}
+
+
+def test_auto_keeps_flops_where_every_stitch_steps_up(fmnist):
+    """One-way stitching (SN-Net's spaces: every stitch to a larger anchor) keeps the FLOPs
+    baseline without scoring, even where a route model would win out of fold on these rows;
+    one down stitch among the rows and the choice is scored again."""
+    _, rows, stitches = fmnist
+    up = [s for s in stitches if steps_up_only([s])]
+    down = [s for s in stitches if not steps_up_only([s])]
+    assert len(up) >= 12 and down
+    # top-1 set by the route's head anchor, not its FLOPs: what a route model ranks and FLOPs cannot
+    y = np.array([80.0 + 3.0 * s.route.last_anchor - 1e-9 * s.flops for s in up])
+    model = AutoPredictor().fit(up, y)
+    assert model.chosen_ == "flops" and model.scores_ == {} and "steps up" in model.reason_
+    assert np.array_equal(model.predict(stitches), FlopsBaseline().fit(up, y).predict(stitches))
+    mixed = up + down[:4]
+    y_mixed = np.array([80.0 + 3.0 * s.route.last_anchor - 1e-9 * s.flops for s in mixed])
+    scored = AutoPredictor().fit(mixed, y_mixed)
+    assert set(scored.scores_) == {"flops", "route"} and scored.reason_.startswith("5-fold tau: flops")
 
 
 def test_auto_switches_to_the_route_model_where_flops_do_not_rank(fmnist):
