@@ -260,7 +260,7 @@ class ImportSnnet(Command):
         for line in import_warnings(result, space.name):
             print(f"stitchnas: {line}", file=sys.stderr)
         merged = read_measurements(args.out, space)
-        skipped = f", {len(result.skipped)} skipped (not networks)" if result.skipped else ""
+        skipped = f"; {len(result.skipped)} skipped, not networks" if result.skipped else ""
         print(f"imported {len(result.rows)} published rows of {space.name} from {args.file} into "
               f"{args.out} ({len(merged)} in the file{skipped}); flops/params from our profile, "
               f"{len(result.mismatches)} flop disagreement(s)")

@@ -151,7 +151,7 @@ def test_snnetv2_table_with_its_kept_slot_imports_the_networks(tmp_path, capsys)
     code, stdout, err = run_cli(capsys, "import-snnet", path, "--space", "fmnist_vit_sl_v2", "--out", out)
     assert code == 0, err
     assert err.count("\n") == 1 and err.startswith("stitchnas: warning: id(s) 7 skipped")
-    assert f"imported {len(space)} published rows" in stdout and "1 skipped" in stdout
+    assert f"imported {len(space)} published rows" in stdout and "1 skipped, not networks" in stdout
     assert [m.id for m in read_measurements(out, space)] == [c.id for c in space.candidates]
     result = import_snnet(path, space)
     assert result.skipped == (7,) and len(result.rows) == len(space)
