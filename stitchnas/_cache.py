@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cache_file", "load_cached", "save_cached"]
+__all__ = ["cache_file", "load_cached", "save_cached", "check_cache_writable"]
 
 
 def cache_file(kind: str, name: str, *tags: str) -> Path:
@@ -40,12 +40,29 @@ def load_cached(path: Path | None, versions: dict[str, str], **match: Any) -> di
     return doc
 
 
+def _moved(err: Exception):
+    from .fileio import WriteError
+
+    return WriteError(f"{err}, or set STITCHNAS_CACHE to a writable folder")
+
+
+def check_cache_writable(path: Path, what: str = "cache") -> None:
+    """One line before any work when a cache the caller cannot do without cannot be written,
+    saying how to move the cache."""
+    from .fileio import WriteError, check_writable
+
+    try:
+        check_writable(path, what)
+    except WriteError as err:
+        raise _moved(err) from None
+
+
 def save_cached(path: Path | None, doc: dict, versions: dict[str, str], what: str = "cache",
                 strict: bool = False) -> None:
     """Write ``doc`` with its ``versions`` atomically. An unwritable cache is ignored, or with
     ``strict`` one line that also says how to move the cache (STITCHNAS_CACHE)."""
     from .errors import StitchnasError
-    from .fileio import WriteError, write_json
+    from .fileio import write_json
 
     if path is None:
         return
@@ -53,4 +70,4 @@ def save_cached(path: Path | None, doc: dict, versions: dict[str, str], what: st
         write_json(path, {**doc, "versions": versions}, what=what)
     except (OSError, StitchnasError) as err:
         if strict:
-            raise WriteError(f"{err}, or set STITCHNAS_CACHE to a writable folder") from None
+            raise _moved(err) from None

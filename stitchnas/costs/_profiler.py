@@ -254,18 +254,13 @@ class Profiler:
 
     def pieces(self, models: Sequence[nn.Module] | None = None) -> dict[str, list[int]]:
         """Piece key -> [flops, params]; traced (each distinct piece once) or read from cache."""
-        from .._cache import load_cached, save_cached
+        from .._cache import check_cache_writable, load_cached, save_cached
 
         if self._pieces is not None:
             return self._pieces
         versions = _versions()
         if self.use_cache:  # an unusable cache folder is one line before the tracing, not after
-            from ..fileio import WriteError, check_writable
-
-            try:
-                check_writable(self.cache_path, "profile cache")
-            except WriteError as err:
-                raise WriteError(f"{err}, or set STITCHNAS_CACHE to a writable folder") from None
+            check_cache_writable(self.cache_path, "profile cache")
         doc = load_cached(self.cache_path, versions) if self.use_cache and models is None else None
         if doc is not None and isinstance(doc.get("pieces"), dict) \
                 and set(doc["pieces"]) >= set(self._piece_keys()):

@@ -62,6 +62,11 @@ class Stitch:
     def is_anchor(self) -> bool:
         return self.route.num_stitches == 0
 
+    @property
+    def stitches_up(self) -> int:
+        """Stitches into a larger anchor (by FLOPs); the others go down or across."""
+        return sum(1 for j in self.route.junctions if self.anchor_flops[j.dst] > self.anchor_flops[j.src])
+
 
 def flops_of(stitches: Iterable[Stitch]) -> np.ndarray:
     return np.array([s.flops for s in stitches], dtype=float)
@@ -282,7 +287,7 @@ class RouteFeaturizer(TransformerMixin, BaseEstimator):
         at = np.asarray(seg_size)[np.clip(np.searchsorted(edges, mids, side="right") - 1, 0, len(segs) - 1)]
         half = DEPTH_BINS // 2
         junctions = list(s.route.junctions)
-        up = sum(1 for j in junctions if size[j.dst] > size[j.src])
+        up = s.stitches_up
         first = junctions[0].src_end / s.anchor_depths[junctions[0].src] if junctions else 1.0
         last = junctions[-1].src_end / s.anchor_depths[junctions[-1].src] if junctions else 1.0
         excursion = 0.0

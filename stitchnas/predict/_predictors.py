@@ -245,8 +245,7 @@ def predict_with_std(predictor: Any, stitches: Sequence[Stitch]) -> tuple[np.nda
 def steps_up_only(stitches: Sequence[Stitch]) -> bool:
     """Whether every stitch goes from an anchor to a larger one (by FLOPs): SN-Net's one-way
     stitching, where a route's FLOPs order it among its neighbours."""
-    return not any(s.anchor_flops[j.dst] < s.anchor_flops[j.src]
-                   for s in stitches for j in s.route.junctions)
+    return all(s.stitches_up == s.num_stitches for s in stitches)
 
 
 class AutoPredictor(RegressorMixin, BaseEstimator):

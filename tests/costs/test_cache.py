@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from stitchnas._cache import cache_file, load_cached, save_cached
+from stitchnas._cache import cache_file, check_cache_writable, load_cached, save_cached
 from stitchnas.errors import StitchnasError
 
 
@@ -44,3 +44,6 @@ def test_an_unwritable_cache_costs_time_or_says_how_to_move_it(tmp_path, monkeyp
     assert not path.exists()
     with pytest.raises(StitchnasError, match="STITCHNAS_CACHE"):
         save_cached(path, {"depths": [1]}, {"torch": "x"}, what="profile cache", strict=True)
+    with pytest.raises(StitchnasError, match="profile cache .*STITCHNAS_CACHE"):
+        check_cache_writable(path, "profile cache")  # before any work, the same advice
+    check_cache_writable(tmp_path / "fine" / "s-abc.json")
