@@ -213,17 +213,19 @@ def default_checkpoint(checkpoint: Any, space: SearchSpace, stitched: bool, allo
 
 
 def predict_candidates(space: SearchSpace | str | os.PathLike, *, measurements: str | os.PathLike,
-            predictor: Any = "auto", seed: int = 0,
-            out: str | os.PathLike | None = None) -> builtins.list[dict[str, Any]]:
+            predictor: Any = "auto", seed: int = 0, out: str | os.PathLike | None = None,
+            proxies: str | os.PathLike | None = None) -> builtins.list[dict[str, Any]]:
     """``stitchnas predict``: fit ``predictor`` on every row of ``measurements`` and predict every
     candidate; one dict per candidate (``id``, ``route``, ``acc1_pred``, ``acc1_std``,
-    ``measured``), written as JSONL to ``out`` when given. :func:`fit_on_measured` with
-    ``random_state=seed``, then ``predict``."""
-    return predict_details(space, measurements=measurements, predictor=predictor, seed=seed, out=out)[0]
+    ``measured``), written as JSONL to ``out`` when given; ``proxies``: a file of every
+    candidate's proxy scores (``stitchnas proxy``) for the predictor. :func:`fit_on_measured`
+    with ``random_state=seed``, then ``predict``."""
+    return predict_details(space, measurements=measurements, predictor=predictor, seed=seed, out=out,
+                           proxies=proxies)[0]
 
 
 def predict_details(space: Any, *, measurements: Any, predictor: Any = "auto", seed: int = 0,
-                    out: Any = None) -> tuple[builtins.list[dict[str, Any]], Any, int, Any]:
+                    out: Any = None, proxies: Any = None) -> tuple[builtins.list[dict[str, Any]], Any, int, Any]:
     """:func:`predict_candidates`, with the fitted predictor, the number of measured rows and the space."""
     import json
 
@@ -243,7 +245,12 @@ def predict_details(space: Any, *, measurements: Any, predictor: Any = "auto", s
         from .fileio import check_writable
 
         check_writable(out, "predictions file")
-    fit = fit_on_measured(space, rows, predictor, random_state=seed)
+    signals = None
+    if proxies is not None:
+        from .measure import proxy_signals, read_proxies
+
+        signals = proxy_signals(read_proxies(proxies, space), rows)
+    fit = fit_on_measured(space, rows, predictor, random_state=seed, signals=signals)
     mean, std = fit.predict()
     known = {m.id for m in rows}
     out_rows = [{"id": st.id, "route": st.route.to_json(), "acc1_pred": round(float(mean[i]), 4),

@@ -6,6 +6,7 @@ space::
 
     <root>/<space>/stitched.pt          trained stitching layers (the switchable network)
     <root>/<space>/measurements.jsonl   measured top-1 per stitch
+    <root>/<space>/proxies.jsonl        every stitch's proxy score (``stitchnas proxy``)
     <root>/<space>/search.db            the default Optuna storage
     <root>/<space>/<target>/front.json  a saved Pareto front (+ front.csv, front.png)
     <root>/<space>/export/              exported stitches
@@ -27,8 +28,8 @@ from pathlib import Path
 from typing import Iterator
 
 __all__ = [
-    "CHECKPOINT", "MEASUREMENTS", "STORAGE", "FRONT", "REPORT",
-    "results_dir", "cache_dir", "space_dir", "checkpoint_path", "measurements_path",
+    "CHECKPOINT", "MEASUREMENTS", "PROXIES", "STORAGE", "FRONT", "REPORT",
+    "results_dir", "cache_dir", "space_dir", "checkpoint_path", "measurements_path", "proxies_path",
     "storage_path", "front_path", "export_dir", "latency_dir", "results_root", "pretrained_dir",
     "NAME_RULE", "check_name", "inside",
 ]
@@ -66,6 +67,7 @@ _ROOT: list[Path] = []  # the roots of the results_root scopes in force, innermo
 
 CHECKPOINT = "stitched.pt"
 MEASUREMENTS = "measurements.jsonl"
+PROXIES = "proxies.jsonl"
 STORAGE = "search.db"
 FRONT = "front.json"
 REPORT = "report.md"
@@ -143,6 +145,10 @@ def checkpoint_path(space: str, root: str | os.PathLike | None = None) -> Path:
 
 def measurements_path(space: str, root: str | os.PathLike | None = None) -> Path:
     return space_dir(space, root) / MEASUREMENTS
+
+
+def proxies_path(space: str, root: str | os.PathLike | None = None) -> Path:
+    return space_dir(space, root) / PROXIES
 
 
 def storage_path(space: str, root: str | os.PathLike | None = None) -> Path:

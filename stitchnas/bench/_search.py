@@ -127,14 +127,16 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
                  ref_acc: float = 10.0, level: float = 0.98, measure_anchors: bool = False,
                  choose: str = "random", initial: int = 4, per_round: int = 1,
                  shape_spread: float | None = None, out_dir: str | Path | None = "results/benchmarks",
-                 progress: bool | None = None) -> dict[str, Any]:
+                 progress: bool | None = None, proxies: str | Path | None = None) -> dict[str, Any]:
     """Run the benchmark; write ``search_<space>.json`` and ``.png`` into ``out_dir`` (unless
     None) and return the report. ``measure_anchors``: the measured share always holds the
     anchors (as when they were trained first), the rest drawn at random. ``choose="suggest"``: the
     measured share is chosen as ``stitchnas run`` chooses it: the anchors, random stitches up to
     ``initial`` (4, as the run's default), then rounds of ``per_round`` (1) picked by
     :func:`stitchnas.predict.suggest` (the truth of each pick revealed as it is "measured"), with
-    its ``shape_spread`` (None: suggest's default)."""
+    its ``shape_spread`` (None: suggest's default). ``proxies``: every candidate's proxy
+    scores (``stitchnas proxy``, of the table's checkpoint), which the predictor reads, as in
+    ``stitchnas run``."""
     if choose not in ("random", "anchors", "suggest"):
         raise StitchnasError(f"--choose must be random, anchors or suggest, not {choose!r}")
     if measure_anchors:
@@ -172,6 +174,11 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
     if train_size < 2:
         raise StitchnasError(f"train fraction {train_fraction} of {n} stitches leaves {train_size} "
                              "measured: a predictor needs at least 2; raise --train-fraction")
+    signals = None
+    if proxies is not None:
+        from ..measure import proxy_signals, read_proxies
+
+        signals = proxy_signals(read_proxies(proxies, space), rows)
     sampler_names = list(samplers)
     for s in sampler_names:
         check_sampler(s)
@@ -204,7 +211,7 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
             measurement_plan(space, reveal, train_size, initial=initial, per_round=per_round,
                              predictor=predictor, seed=int(seed),
                              cost=cost_name if cost_name in ("flops", "params") else "flops",
-                             shape_spread=shape_spread)
+                             shape_spread=shape_spread, signals=signals)
             order = [row_of[m.id] for m in chosen]
         elif choose == "anchors":
             others = [i for i in range(n) if i not in anchor_rows]
@@ -214,7 +221,7 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
             order = np.random.default_rng(seed).permutation(n)[:train_size]
         train = [rows[i] for i in sorted(order)]
         t0 = time.perf_counter()
-        acc = accuracy_table(space, train, predictor, random_state=seed)
+        acc = accuracy_table(space, train, predictor, random_state=seed, proxies=proxies)
         fits.append(time.perf_counter() - t0)
         problem = build_problem(space, tgt, objectives, acc, memory=False)
         # the ceiling: the predicted front over the whole space, scored with the truth
@@ -275,6 +282,7 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
                        "use --target flops (no budget) to score the whole trade-off"} if thin else {}),
         "measurements": str(path), "target": tgt.name, "objectives": list(objectives),
         "train_fraction": train_fraction, "train_size": train_size, "predictor": str(predictor),
+        "proxies": None if proxies is None else str(proxies),
         "measure_anchors": choose == "anchors", "choose": choose,
         **({"initial": initial, "per_round": per_round, "shape_spread": shape_spread}
            if choose == "suggest" else {}),

@@ -299,6 +299,9 @@ class BenchSearch(Command):
         parser.add_argument("--shape-spread", type=nonnegative_float, default=None,
                             help="with --choose suggest: suggest's per-shape spread (default: "
                                  "suggest's own, as the run's)")
+        parser.add_argument("--proxies", help="every candidate's proxy scores (`stitchnas "
+                            "proxy`, of the table's checkpoint): the predictor reads them, as in "
+                            "`stitchnas run`")
         parser.add_argument("--out", default=BENCH_OUT, help="folder for the JSON and PNG report")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -311,7 +314,8 @@ class BenchSearch(Command):
                          samplers=[s.strip() for s in args.samplers.split(",") if s.strip()],
                          predictor=args.predictor, measure_anchors=args.measure_anchors,
                          choose=args.choose, initial=args.initial, per_round=args.per_round,
-                         shape_spread=args.shape_spread, out_dir=Path(args.out))
+                         shape_spread=args.shape_spread, out_dir=Path(args.out),
+                         proxies=args.proxies)
         known = (f"{r['train_size']} of {r['candidates']} stitches measured"
                  + (" (the anchors among them)" if r["measure_anchors"] else "")
                  + (" (anchors, random, then chosen by suggest)" if r["choose"] == "suggest" else "")

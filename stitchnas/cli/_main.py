@@ -14,7 +14,7 @@ from ._base import MAX_ERROR_CHARS, Command, Parser, add_progress_arguments, err
 from ._bench import Bench
 from ._fronts import Export, Query
 from ._latency import ProfileLatency
-from ._measure import Evaluate, ImportSnnet, Study, Train, TrainAnchors
+from ._measure import Evaluate, ImportSnnet, Proxy, Study, Train, TrainAnchors
 from ._predict import Predict, PredictorCV, Predictors, Suggest
 from ._search import Run, Search
 from ._spaces import Enumerate, Spaces, Targets
@@ -23,7 +23,7 @@ __all__ = ["COMMANDS", "MAX_ERROR_CHARS", "build_parser", "error_text", "main", 
 
 #: Every verb, in the order ``stitchnas --help`` lists them.
 COMMANDS: tuple[type[Command], ...] = (
-    Run, Spaces, Enumerate, TrainAnchors, Train, Evaluate, ImportSnnet, Study, PredictorCV, Predict,
+    Run, Spaces, Enumerate, TrainAnchors, Train, Evaluate, Proxy, ImportSnnet, Study, PredictorCV, Predict,
     Suggest, Predictors, Bench, Query, Export, Targets, ProfileLatency, Search,
 )
 

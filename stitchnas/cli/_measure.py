@@ -11,7 +11,7 @@ from ..errors import StitchnasError
 from ._base import (Command, add_space_argument, device, nonnegative_int, positive_float, positive_int,
                     seed)
 
-__all__ = ["TrainAnchors", "Train", "Evaluate", "ImportSnnet", "Study", "ANCHOR_WEIGHTS"]
+__all__ = ["TrainAnchors", "Train", "Evaluate", "Proxy", "ImportSnnet", "Study", "ANCHOR_WEIGHTS"]
 
 #: the ``checkpoint`` of rows measured without a stitched checkpoint (``evaluate --anchors``)
 ANCHOR_WEIGHTS = "none (anchor weights)"
@@ -21,6 +21,13 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="fashion_mnist, digits, or an ImageFolder DIR with train/ and val/ "
                                        "(default: the space's data)")
     parser.add_argument("--data-root", help="folder holding the dataset's files")
+
+
+def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    """SPACE, the stitched checkpoint and the dataset: what runs candidates needs."""
+    add_space_argument(parser)
+    parser.add_argument("--checkpoint", help="stitched checkpoint (default: results/SPACE/stitched.pt)")
+    add_dataset_arguments(parser)
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, anchors: bool = False) -> None:
@@ -125,9 +132,7 @@ class Evaluate(Command):
     name = "evaluate"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        add_space_argument(parser)
-        parser.add_argument("--checkpoint", help="stitched checkpoint (default: results/SPACE/stitched.pt)")
-        add_dataset_arguments(parser)
+        add_checkpoint_arguments(parser)
         parser.add_argument("--val-subset", type=positive_int, help="measure on N validation images")
         parser.add_argument("--batch-size", type=positive_int, default=256,
                             help="images per forward pass (default 256)")
@@ -236,6 +241,55 @@ class Evaluate(Command):
               f"({images} images) in {work.seconds:.1f} s: ids {mine}")
         print(f"study {work.study_name} in {work.storage}: {len(work.rows)} candidates measured; wrote "
               f"them to {out}")
+        return 0
+
+
+class Proxy(Command):
+    """score every candidate on a small batch of held-out images, for the proxy predictor"""
+
+    name = "proxy"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_checkpoint_arguments(parser)
+        parser.add_argument("--images", type=positive_int, default=None,
+                            help="proxy images (default 256)")
+        parser.add_argument("--val-subset", type=positive_int, help="the validation images the "
+                            "measurements use (as given to `evaluate`): proxy images are drawn "
+                            "from the rest of the split")
+        parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:0, ...")
+        parser.add_argument("--out", help="proxies file (default: results/SPACE/proxies.jsonl)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        import dataclasses
+        import time
+
+        from ..fileio import check_writable
+        from ..measure import (PROXY_IMAGES, proxy_label, proxy_dataset, score_proxies,
+                               write_proxies)
+        from ..network import load_network
+        from ..paths import proxies_path, checkpoint_path
+        from ..space import load_space
+
+        space = load_space(args.space)
+        checkpoint = args.checkpoint or str(checkpoint_path(space.name))
+        if not Path(checkpoint).is_file():
+            raise StitchnasError(f"no stitched checkpoint at {checkpoint}: proxy scores need trained "
+                                 f"stitching layers (`stitchnas train {space.name}`) or --checkpoint")
+        out = Path(args.out or proxies_path(space.name))
+        check_writable(out, "proxies file")
+        images = args.images or PROXY_IMAGES
+        spec = dataclasses.replace(data_spec(args, space), val_subset=args.val_subset)
+        data, disjoint = proxy_dataset(spec, images)
+        net = load_network(space, checkpoint)
+        start = time.perf_counter()
+        scores = score_proxies(space, net, data, disjoint=disjoint, label=proxy_label(spec, images),
+                                   checkpoint=checkpoint, device=args.device)
+        write_proxies(out, scores)
+        where = ("held out from the measured subset" if disjoint
+                 else "shared with the measurements: pass --val-subset to hold them out")
+        print(f"scored {len(scores)} candidates of {space.name} on {len(data)} proxy images "
+              f"({where}) in {time.perf_counter() - start:.1f} s")
+        print(f"wrote {out}")
         return 0
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._base import Command, add_space_argument, fraction, measured, nonnegative_float, positive_int, seed
+from ._base import (Command, add_proxies_argument, add_space_argument, fraction, measured, proxies,
+                    nonnegative_float, positive_int, seed)
 
 __all__ = ["PredictorCV", "Predict", "Suggest", "Predictors", "BUILTIN_PREDICTORS", "predictor_rows"]
 
@@ -27,6 +28,7 @@ class PredictorCV(Command):
                             help="a name (stitchnas predictors), or module:Class")
         parser.add_argument("--seed", type=seed, default=0,
                             help="seed of the first split (split i uses seed + i; default 0)")
+        add_proxies_argument(parser)
         parser.add_argument("--json", action="store_true", help="also print the report as one JSON line")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -36,7 +38,8 @@ class PredictorCV(Command):
         space = load_space(args.space)
         rows = measured(space, args.measurements)
         r = cross_validate(space, rows, args.predictor, train_fraction=args.train_fraction,
-                           repeats=args.repeats, seed=args.seed)
+                           repeats=args.repeats, seed=args.seed,
+                           signals=proxies(space, args.proxies, rows))
         print(f"# {space.name}: {r.rows} measured stitches, fitted on {r.train_size} "
               f"({args.train_fraction:.0%}), scored on the other {r.rows - r.train_size}; mean of "
               f"{r.repeats} random splits (seeds {r.seed}..{r.seed + r.repeats - 1})")
@@ -61,13 +64,14 @@ class Predict(Command):
                             help="a name (stitchnas predictors), or module:Class (default auto)")
         parser.add_argument("--seed", type=seed, default=0, help="the predictor's random_state (default 0)")
         parser.add_argument("--out", required=True, help="JSONL: id, route, acc1_pred, acc1_std, measured")
+        add_proxies_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         from .._verbs import predict_details  # stitchnas.predict_candidates: the same function
 
         rows, fit, measured_rows, space = predict_details(
             args.space, measurements=args.measurements, predictor=args.predictor, seed=args.seed,
-            out=args.out)
+            out=args.out, proxies=args.proxies)
         chosen = fit.chosen
         print(f"predicted top-1 of {len(rows)} candidates of {space.name} with {args.predictor}"
               + (f" (chose {chosen})" if chosen else "")
@@ -102,6 +106,7 @@ class Suggest(Command):
                             help="seed of the predictor and the posterior samples (default 0)")
         parser.add_argument("--format", choices=("table", "jsonl"), default="table",
                             help="table (default) or one JSON object per suggestion")
+        add_proxies_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         from ..predict import suggest
@@ -111,6 +116,7 @@ class Suggest(Command):
         rows = measured(space, args.measurements)
         picks = suggest(space, rows, k=args.k, predictor=args.predictor, cost=args.cost,
                         kappa=args.kappa, seed=args.seed, acquisition=args.acquisition,
+                        signals=proxies(space, args.proxies, rows),
                         **({} if args.shape_spread is None else {"shape_spread": args.shape_spread}))
         if args.format == "jsonl":
             for s in picks:
@@ -129,10 +135,12 @@ class Suggest(Command):
 #: The predictors stitchnas registers itself (stitchnas.predict), listed without importing
 #: scikit-learn; a test keeps it equal to the registry.
 BUILTIN_PREDICTORS = {
-    "auto": "the default: route, unless FLOPs alone already rank the measured stitches (cross-validated)",
+    "auto": "the default: route (or proxy, given proxy scores), unless FLOPs alone already "
+            "rank the measured stitches (cross-validated)",
     "extra_trees": "extra trees on structural stitch features; std: the trees' spread",
     "flops": "isotonic fit of top-1 on log-FLOPs: the baseline every predictor must beat",
     "gp": "Gaussian process on stitch features (mean and std)",
+    "proxy": "a line in proxy scores (stitchnas proxy), the route model on what it leaves",
     "prior": "the anchors' top-1 interpolated (no stitch measured)",
     "random_forest": "random forest on structural stitch features; std: the trees' spread",
     "route": "extra trees and a ridge line on relative route features, averaged",

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._base import Command, add_space_argument, device, positive_float, seed, trials
+from ._base import Command, add_proxies_argument, add_space_argument, device, positive_float, seed, trials
 
 __all__ = ["Run", "Search", "anchor_acc", "add_anchor_acc_argument", "with_anchor_acc"]
 
@@ -96,6 +96,7 @@ class Search(Command):
                             "(stitchnas predictors; default auto)")
         parser.add_argument("--measurements",
                             help="measurements file (default: results/SPACE/measurements.jsonl)")
+        add_proxies_argument(parser)
         add_anchor_acc_argument(parser)
         parser.add_argument("--out-dir", "--out", dest="out_dir",
                             help="results root for the fronts, SearchConfig's out_dir (default: results)")
@@ -117,7 +118,7 @@ class Search(Command):
         config = SearchConfig(objectives=objectives, sampler=args.sampler, n_trials=args.n_trials,
                               seed=args.seed, storage=args.storage, study_name=args.study_name,
                               predictor=args.predictor, measurements=args.measurements,
-                              out_dir=args.out_dir, encoding=args.encoding,
+                              proxies=args.proxies, out_dir=args.out_dir, encoding=args.encoding,
                               stale_after_s=args.stale_after_s)
         search_targets(space, args.target, config, on_result=lambda r: _report(r, space.given_as))
         return 0

@@ -5,6 +5,14 @@ from __future__ import annotations
 from .._util import lazy_exports
 
 _EXPORTS = {
+    "PROXY_IMAGES": "_proxies",
+    "ProxyScore": "_proxies",
+    "proxy_label": "_proxies",
+    "proxy_dataset": "_proxies",
+    "proxy_signals": "_proxies",
+    "read_proxies": "_proxies",
+    "score_proxies": "_proxies",
+    "write_proxies": "_proxies",
     "AnchorResult": "_train",
     "AnchorTrainConfig": "_train",
     "DATASET_NAMES": "_data",

@@ -59,14 +59,15 @@ def _predictor_key(spec: Any) -> str:
 
 
 def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: Any = "auto", *,
-                   random_state: int = 0) -> AccuracyTable:
+                   random_state: int = 0, proxies: Any = None) -> AccuracyTable:
     """Every candidate's top-1: measured where ``measurements`` (a path, or Measurement rows)
     has it, else the ``predictor``'s mean (fitted on the measured rows) with its std.
 
     With fewer than two measured stitches (none at all, or the anchors alone) the default
     predictor gives way to the prior (:class:`stitchnas.predict.AnchorPrior`): accuracy
     interpolated between the anchors' top-1 (measured, or ``acc1:`` in the space file), marked
-    ``prior`` in ``source``."""
+    ``prior`` in ``source``. ``proxies``: a file of every candidate's proxy scores
+    (``stitchnas proxy``, of the measured checkpoint) that the predictor reads."""
     from ..measure import read_measurements
 
     path: str | None = None
@@ -113,8 +114,14 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
     source = ["measured"] * len(ids)
     label: str | None = None
     asked = PRIOR if use_prior else predictor
+    signals = None
+    if proxies is not None:
+        from ..measure import proxy_signals, read_proxies
+
+        signals = proxy_signals(read_proxies(proxies, space), rows)
     if missing:
-        fit = fit_on_measured(space, rows, asked, random_state=random_state)
+        fit = fit_on_measured(space, rows, asked, random_state=random_state,
+                              signals=None if use_prior else signals)
         mean, sd = fit.predict([fit.stitches[i] for i in missing])
         label = predictor_label(asked) + (f" ({fit.chosen})" if fit.chosen else "")
         for k, i in enumerate(missing):
@@ -132,5 +139,7 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
            "random_state": random_state if missing else None}
     if missing and any(v is not None for v in space.anchor_acc1):  # priors change predictions
         doc["anchor_acc1"] = list(space.anchor_acc1)
+    if missing and signals is not None and not use_prior:  # so do proxy scores
+        doc["proxies"] = sorted((i, sorted(v.items())) for i, v in signals.items())
     return AccuracyTable(ids=ids, acc1=acc, std=tuple(std), source=tuple(source), predictor=label,
                          measurements=path, measured_ids=len(rows), key=content_key(doc))

@@ -45,6 +45,8 @@ class SearchConfig:
     the inputs (measurements, predictor, costs), so the same command resumes its study and changed
     inputs start a new one. ``predictor``: name, dotted path, class or estimator (see
     :mod:`stitchnas.predict`). ``measurements``: None reads ``RESULTS/<space>/measurements.jsonl``.
+    ``proxies``: a file of every candidate's proxy scores (``stitchnas proxy``) that the
+    predictor reads; None: none.
     ``out_dir``: the results root fronts go under (``<out_dir>/<space>/<target>/front.json``;
     None: ``$STITCHNAS_RESULTS`` or ``results``). ``encoding``: ``auto`` (``tree`` for exhaustive,
     ``path`` beyond 10^4 candidates, ``relative`` otherwise), ``relative``, ``path`` or ``tree``. ``stale_after_s``: a RUNNING trial of another worker that shows no
@@ -60,6 +62,7 @@ class SearchConfig:
     study_name: str | None = None
     predictor: Any = "auto"
     measurements: str | os.PathLike | None = None
+    proxies: str | os.PathLike | None = None
     out_dir: str | os.PathLike | None = None
     encoding: str = "auto"
     stale_after_s: float = 60.0

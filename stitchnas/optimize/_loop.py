@@ -520,7 +520,7 @@ def search_targets(space: "SearchSpace | str", targets: Sequence["Target | str"]
     objectives = [resolve_objectives(config, t) for t in tgts]
     if isinstance(config.sampler, str):
         check_sampler(config.sampler)
-    acc = accuracy_table(space, config.measurements, config.predictor)
+    acc = accuracy_table(space, config.measurements, config.predictor, proxies=config.proxies)
     problems = [build_problem(space, t, objs, acc) for t, objs in zip(tgts, objectives)]
     results = []
     for problem in problems:

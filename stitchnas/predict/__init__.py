@@ -26,6 +26,7 @@ _EXPORTS = {
     "QuietGaussianProcessRegressor": "_predictors",
     "RankingScores": "_cv",
     "RouteFeaturizer": "_features",
+    "ProxyPredictor": "_predictors",
     "RoutePredictor": "_predictors",
     "Stitch": "_features",
     "StitchFeaturizer": "_features",

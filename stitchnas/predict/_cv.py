@@ -88,9 +88,10 @@ def _mean(scores: list[dict[str, float]]) -> RankingScores:
 
 def cross_validate(space: SearchSpace, rows: Sequence[Measurement], predictor: Any = None, *,
                    train_fraction: float = 0.2, repeats: int = 20, seed: int = 0,
-                   progress: bool | None = None) -> CVReport:
+                   progress: bool | None = None, signals=None) -> CVReport:
     """Score ``predictor`` (a name, dotted path, class or estimator) and the FLOPs baseline on
-    ``repeats`` random splits; split ``r`` uses seed ``seed + r``."""
+    ``repeats`` random splits; split ``r`` uses seed ``seed + r``. ``signals``: proxy scores
+    by id, which the predictor sees for every stitch (measured or not)."""
     from tqdm.auto import tqdm
 
     rows = list(rows)
@@ -113,7 +114,7 @@ def cross_validate(space: SearchSpace, rows: Sequence[Measurement], predictor: A
     show = show_bars(progress)
     for r in tqdm(range(repeats), desc=f"cross-validating {name}", disable=not show):
         tr, te = split(n, train_size, seed + r)
-        stitches = make_stitches(space, [rows[i] for i in tr], candidates=cands)
+        stitches = make_stitches(space, [rows[i] for i in tr], candidates=cands, signals=signals)
         xtr, xte = [stitches[i] for i in tr], [stitches[i] for i in te]
         t0 = time.perf_counter()
         model = fit_checked(predictor, xtr, y[tr], random_state=seed + r)

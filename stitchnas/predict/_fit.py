@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
@@ -190,11 +190,14 @@ def with_anchor_priors(space: "SearchSpace", stitches: list[Stitch]) -> list[Sti
 
 
 def fit_on_measured(space: "SearchSpace", rows: Sequence["Measurement"], predictor: Any = None, *,
-                    random_state: int | None = 0) -> FittedPredictor:
+                    random_state: int | None = 0,
+                    signals: Mapping[int, Mapping[str, float]] | None = None) -> FittedPredictor:
     """Fit ``predictor`` (a name, ``module:Class``, class or estimator; None: the default) on the
-    measured ``rows`` of ``space``. Callers check first that there are enough rows for their job."""
+    measured ``rows`` of ``space``; ``signals``: every candidate's cheap signals by id (proxy
+    scores, :func:`stitchnas.measure.proxy_signals`). Callers check first that there are
+    enough rows for their job."""
     rows = list(rows)
-    stitches = with_anchor_priors(space, make_stitches(space, rows))
+    stitches = with_anchor_priors(space, make_stitches(space, rows, signals=signals))
     by_id = {s.id: i for i, s in enumerate(stitches)}
     unknown = [m.id for m in rows if m.id not in by_id]
     if unknown:

@@ -27,7 +27,7 @@ the true hypervolume of the predicted front as measurements grow.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -38,6 +38,8 @@ from ..measure import Measurement
 from ..pareto import front_indices, hypervolume, pareto_mask
 from ._predictors import FlopsBaseline, create_predictor, predict_with_std
 from ..space import SearchSpace
+
+Signals = Optional[Mapping[int, Mapping[str, float]]]  # proxy scores by candidate id
 
 __all__ = ["Suggestion", "suggest", "measurement_plan", "ACQUISITIONS", "predicted_front", "nadir_reference",
            "cost_of", "fitted_accuracy", "SHAPE_SPREAD"]
@@ -68,13 +70,14 @@ def cost_of(stitches: Sequence[Stitch], cost: str) -> np.ndarray:
     return np.array([getattr(s, cost) for s in stitches], dtype=float)
 
 
-def _fitted(space: SearchSpace, rows: Sequence[Measurement], predictor: Any, seed: int) -> FittedPredictor:
+def _fitted(space: SearchSpace, rows: Sequence[Measurement], predictor: Any, seed: int,
+            signals: Signals = None) -> FittedPredictor:
     """The predictor fitted on ``rows`` (at least two: the anchors, say)."""
     rows = list(rows)
     if len(rows) < 2:
         raise StitchnasError(f"{len(rows)} measured stitch(es): measure at least the anchors "
                              "(`stitchnas evaluate SPACE --ids 0,1,...`) before asking for suggestions")
-    return fit_on_measured(space, rows, predictor, random_state=seed)
+    return fit_on_measured(space, rows, predictor, random_state=seed, signals=signals)
 
 
 def _mean_std(fit: FittedPredictor, seed: int):
@@ -86,10 +89,11 @@ def _mean_std(fit: FittedPredictor, seed: int):
     return np.asarray(mean, dtype=float), np.maximum(np.asarray(std, dtype=float), 0.0)
 
 
-def fitted_accuracy(space: SearchSpace, rows: Sequence[Measurement], predictor: Any, seed: int):
+def fitted_accuracy(space: SearchSpace, rows: Sequence[Measurement], predictor: Any, seed: int,
+                    signals: Signals = None):
     """``(stitches, measured positions, mean, std, accuracy)``: the predictor fitted on ``rows``,
     its mean and std on every candidate, and the accuracy (measured where measured)."""
-    fit = _fitted(space, rows, predictor, seed)
+    fit = _fitted(space, rows, predictor, seed, signals)
     mean, std = _mean_std(fit, seed)
     return fit.stitches, fit.measured, mean, std, fit.accuracy(mean)
 
@@ -100,7 +104,7 @@ _MAX_JOINT = 2000  # above this many candidates, sample accuracies independently
 
 
 def _posterior_draws(space: SearchSpace, rows: Sequence[Measurement], predictor: Any, seed: int,
-                     n: int, kappa: float, shape_spread: float = 0.0):
+                     n: int, kappa: float, shape_spread: float = 0.0, signals: Signals = None):
     """``n`` samples of every candidate's accuracy from the predictor fitted on ``rows`` (measured
     stitches held at their measured accuracy); also the stitches, the measured indices, the mean
     and std. A GP gives joint samples, a tree ensemble (also the route
@@ -113,7 +117,7 @@ def _posterior_draws(space: SearchSpace, rows: Sequence[Measurement], predictor:
 
     from ._predictors import AutoPredictor, ForestPredictor, RoutePredictor
 
-    fit = _fitted(space, rows, predictor, seed)
+    fit = _fitted(space, rows, predictor, seed, signals)
     stitches, measured, y, model = fit.stitches, fit.measured, fit.y, fit.model
     est = model.model_ if isinstance(model, AutoPredictor) else model
     rng = np.random.default_rng(seed)
@@ -167,14 +171,16 @@ def _add_shape_offsets(draws: np.ndarray, stitches: Sequence[Stitch], measured: 
 
 def suggest(space: SearchSpace, rows: Sequence[Measurement], k: int = 8, predictor: Any = None,
             cost: str = "flops", kappa: float = 1.0, seed: int = 0, acquisition: str = "pareto",
-            samples: int = 1024, shape_spread: float = SHAPE_SPREAD) -> list[Suggestion]:
-    """Up to ``k`` unmeasured stitches to measure next, best first (see the module docstring)."""
+            samples: int = 1024, shape_spread: float = SHAPE_SPREAD,
+            signals: Signals = None) -> list[Suggestion]:
+    """Up to ``k`` unmeasured stitches to measure next, best first (see the module docstring);
+    ``signals``: every candidate's proxy scores by id, for the predictor."""
     if k < 1:
         raise StitchnasError(f"--k must be a positive number of stitches, got {k}")
     if acquisition not in ACQUISITIONS:
         raise StitchnasError(f"acquisition must be one of {', '.join(ACQUISITIONS)}, not {acquisition!r}")
     if acquisition == "optimistic":
-        return _suggest_optimistic(space, rows, k, predictor, cost, kappa, seed)
+        return _suggest_optimistic(space, rows, k, predictor, cost, kappa, seed, signals)
     if not (np.isfinite(kappa) and kappa >= 0):
         raise StitchnasError(f"--kappa must be a number >= 0 (the posterior's spread), got {kappa}")
     if samples < 1:
@@ -183,7 +189,7 @@ def suggest(space: SearchSpace, rows: Sequence[Measurement], k: int = 8, predict
         raise StitchnasError(f"--shape-spread must be a number >= 0 (0: no per-shape offsets), "
                              f"got {shape_spread}")
     stitches, measured, mean, std, draws = _posterior_draws(space, rows, predictor, seed, samples, kappa,
-                                                            shape_spread)
+                                                            shape_spread, signals)
     c = cost_of(stitches, cost)
     measured_set = set(measured)
     out = _unmeasured_anchors(space, stitches, measured_set, mean, std, c, k)
@@ -203,12 +209,14 @@ def suggest(space: SearchSpace, rows: Sequence[Measurement], k: int = 8, predict
 def measurement_plan(space: SearchSpace, measure: Callable[[Sequence[int]], Sequence[Measurement]],
                      total: int | None = None, *, initial: int = 4, per_round: int = 1,
                      rounds: int | None = None, predictor: Any = None, cost: str = "flops",
-                     seed: int = 0, shape_spread: float = SHAPE_SPREAD) -> list[Measurement]:
+                     seed: int = 0, shape_spread: float = SHAPE_SPREAD,
+                     signals: Signals = None) -> list[Measurement]:
     """What `stitchnas run` measures, and `stitchnas bench search --choose suggest` replays: the
     anchors and random stitches (drawn with ``seed``) up to ``initial``, then rounds of
     ``per_round`` stitches from :func:`suggest`, each round seeing the last, until ``total`` are
     measured, or for ``rounds`` rounds (give one of the two). ``measure(ids)`` measures those ids
-    and returns every row measured so far (rows it already had count towards ``total``)."""
+    and returns every row measured so far (rows it already had count towards ``total``);
+    ``signals``: proxy scores by id, for the predictor."""
     if initial < 0 or per_round < 1 or (rounds is not None and rounds < 0):
         raise StitchnasError(f"initial and rounds must be >= 0 and per_round >= 1, got {initial}, "
                              f"{rounds} and {per_round}")
@@ -222,7 +230,7 @@ def measurement_plan(space: SearchSpace, measure: Callable[[Sequence[int]], Sequ
     rows = list(measure(anchors + [others[i] for i in drawn]))
     while len(rows) < total:
         picks = suggest(space, rows, k=min(per_round, total - len(rows)), predictor=predictor,
-                        cost=cost, seed=seed, shape_spread=shape_spread)
+                        cost=cost, seed=seed, shape_spread=shape_spread, signals=signals)
         if not picks:
             break
         rows = list(measure([p.id for p in picks]))
@@ -240,9 +248,9 @@ def _unmeasured_anchors(space, stitches, measured_set, mean, std, cost, k) -> li
 
 
 def _suggest_optimistic(space: SearchSpace, rows: Sequence[Measurement], k: int, predictor: Any,
-                        cost: str, kappa: float, seed: int) -> list[Suggestion]:
+                        cost: str, kappa: float, seed: int, signals: Signals = None) -> list[Suggestion]:
     """The optimistic hypervolume gain with the kriging believer (``acquisition="optimistic"``)."""
-    stitches, measured, mean, std, _ = fitted_accuracy(space, rows, predictor, seed)
+    stitches, measured, mean, std, _ = fitted_accuracy(space, rows, predictor, seed, signals)
     c = np.log(cost_of(stitches, cost))
     measured_set = set(measured)
     out = _unmeasured_anchors(space, stitches, measured_set, mean, std, np.exp(c), k)

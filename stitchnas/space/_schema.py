@@ -116,6 +116,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
     "run": {
         "anchors": Field("recipe:anchors"), "stitching": Field("recipe:stitching"),
         "initial": _POS_INT, "rounds": Field("int", 0, _INT_MAX), "per_round": _POS_INT,
+        "proxy_images": Field("int", 0, _INT_MAX),
         "val_subset": _SUBSET, "targets": Field("names"), "trials": Field("int", 1, 10 ** 6, nullable=True),
         "sampler": Field("str"), "predictor": Field("str"), "latency_repeats": _POS_INT,
         "latency_validate": Field("int", 0, _INT_MAX), "seed": _SEED, "device": Field("device"),

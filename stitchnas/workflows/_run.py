@@ -20,9 +20,11 @@ from typing import Any, Callable, Sequence
 
 from ..errors import StitchnasError
 from ..fileio import write_json, write_text
-from ..paths import MEASUREMENTS, REPORT, checkpoint_path, results_root
+from ..paths import MEASUREMENTS, PROXIES, REPORT, checkpoint_path, results_root
 
 __all__ = ["RunConfig", "RunReport", "run"]
+
+STEPS = 7  # anchors, stitching layers, proxy scores, measurements, predictor, latency tables, search
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,9 @@ class RunConfig:
     something must be trained. ``initial``: stitches measured first (anchors included, the rest
     drawn with ``seed``); then ``rounds`` rounds of ``per_round`` suggested stitches (one at a
     time by default: each pick sees the last; chosen on five measured tables, docs/search.md).
-    ``val_subset``: validation images per measurement (None: the whole split). ``targets``:
+    ``val_subset``: validation images per measurement (None: the whole split).
+    ``proxy_images``: every candidate is also scored on this many validation images the
+    measurements leave out, for the predictor (0: none; docs/predictors.md). ``targets``:
     target names or paths (without ``run.targets``: ``cpu`` and ``flops``, the whole trade-off).
     ``trials``/``sampler``: the search per target.
     """
@@ -44,6 +48,7 @@ class RunConfig:
     rounds: int = 12
     per_round: int = 1
     val_subset: int | None = None
+    proxy_images: int = 256
     targets: tuple[str, ...] = ("cpu", "flops")  # latency here, and FLOPs without a budget
     trials: int | None = None
     sampler: str = "auto"
@@ -73,6 +78,9 @@ class RunConfig:
             v = getattr(cfg, name)
             if not isinstance(v, int) or v < 1:
                 raise StitchnasError(f"space {space.name!r}: run.{name} must be a positive integer, got {v!r}")
+        if not isinstance(cfg.proxy_images, int) or cfg.proxy_images < 0:
+            raise StitchnasError(f"space {space.name!r}: run.proxy_images must be an integer >= 0 "
+                                 f"(0: no proxy scores), got {cfg.proxy_images!r}")
         if not isinstance(cfg.rounds, int) or cfg.rounds < 0:
             raise StitchnasError(f"space {space.name!r}: run.rounds must be >= 0, got {cfg.rounds!r}")
         if not cfg.targets:
@@ -136,8 +144,8 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     from ..costs import latency_warning, load_target, time_end_to_end
     from ..progress import get_logger
     from ..measure import (AnchorTrainConfig, StitchTrainConfig, config_from_space, load_datasets,
-                           make_loader, measure, network_classes, read_measurements, train_anchors,
-                           train_stitched, write_measurements)
+                           make_loader, measure, network_classes, proxy_signals, read_measurements,
+                           train_anchors, train_stitched, write_measurements)
     from ..network import load_network
     from ..optimize import SearchConfig, search_targets
     from ..predict import fit_on_measured, measurement_plan
@@ -156,7 +164,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
 
     def step(name: str, t0: float, done: str) -> None:
         steps.append(Step(name, round(time.perf_counter() - t0, 1), done))
-        log(f"step {len(steps)}/6 done, {name}: {done} ({steps[-1].seconds:.0f} s)")
+        log(f"step {len(steps)}/{STEPS} done, {name}: {done} ({steps[-1].seconds:.0f} s)")
 
     # 1. anchors
     t0 = time.perf_counter()
@@ -195,29 +203,51 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         step("stitching layers", t0, f"trained {scfg.epochs} epoch(s), {res.steps} steps "
              f"({scfg.sampling} sampling) -> {ckpt}")
 
-    # 3. measurements: anchors + random, then suggested rounds
+    spec = _data_spec(space, cfg.val_subset)
+    net = None
+
+    def network():
+        nonlocal net
+        if net is None:
+            net = load_network(space, ckpt)
+        return net
+
+    # 3. proxy scores: every candidate on a small batch the measurements leave out
+    t0 = time.perf_counter()
+    ppath = run_dir / PROXIES
+    signals = None
+    if cfg.proxy_images:
+        scores, reused = _proxy_scores(space, spec, ppath, str(ckpt), cfg, network, reuse=not retrained)
+        signals = proxy_signals(scores)
+        step("proxy scores", t0, f"reused {ppath}" if reused else
+             f"{len(scores)} candidates scored on {scores[0].images} validation images "
+             + ("the measurements leave out" if scores[0].disjoint else
+                "shared with the measurements (the split has too few others)") + f" -> {ppath}")
+    else:
+        step("proxy scores", t0, "off (run.proxy_images: 0)")
+
+    # 4. measurements: anchors + random, then suggested rounds
     t0 = time.perf_counter()
     mpath = run_dir / MEASUREMENTS
     rows = read_measurements(mpath, space) if mpath.is_file() else []
     rows = [m for m in rows if m.checkpoint == str(ckpt)] if not retrained else []
-    spec = _data_spec(space, cfg.val_subset)
     _, val, classes = load_datasets(spec)
     dataset = spec.label(len(val))
     rows = [m for m in rows if m.dataset == dataset]
-    net = None
+    checked = False
 
     def measure_ids(ids: Sequence[int]) -> list:
         """Measure those of ``ids`` not measured yet; every row of this checkpoint so far."""
-        nonlocal net, rows
+        nonlocal checked, rows
         ids = [i for i in ids if i not in {m.id for m in rows}]
         if not ids:
             return rows
-        if net is None:
-            net = load_network(space, ckpt)
-            if network_classes(net) != classes:
+        if not checked:
+            if network_classes(network()) != classes:
                 raise StitchnasError(f"{spec.name} has {classes} classes but the network predicts "
                                      f"{network_classes(net)}: the space's data does not fit its anchors")
-        new = measure(space, net, make_loader(val, 500, shuffle=False), ids, dataset=dataset,
+            checked = True
+        new = measure(space, network(), make_loader(val, 500, shuffle=False), ids, dataset=dataset,
                       checkpoint=str(ckpt), device=cfg.device, progress=False)
         if retrained and not rows and mpath.exists():
             mpath.unlink()  # rows of an older checkpoint: replaced, not mixed
@@ -228,21 +258,21 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     reused = len(rows)
     anchors = sum(1 for c in space.candidates if c.is_anchor)
     measurement_plan(space, measure_ids, rounds=cfg.rounds, initial=cfg.initial,
-                     per_round=cfg.per_round, predictor=cfg.predictor, seed=cfg.seed)
+                     per_round=cfg.per_round, predictor=cfg.predictor, seed=cfg.seed, signals=signals)
     step("measurements", t0, f"{len(rows)} of {len(space)} stitches measured on {dataset} "
          f"({len(rows) - reused} new; anchors + {max(0, cfg.initial - anchors)} random + "
          f"{cfg.rounds} x {cfg.per_round} suggested)")
 
-    # 4. predictor
+    # 5. predictor
     t0 = time.perf_counter()
-    fit = fit_on_measured(space, rows, cfg.predictor, random_state=cfg.seed)
+    fit = fit_on_measured(space, rows, cfg.predictor, random_state=cfg.seed, signals=signals)
     chosen = fit.chosen
     scores = getattr(fit.model, "scores_", {})
     reason = getattr(fit.model, "reason_", None)
     step("predictor", t0, f"{cfg.predictor}" + (f" chose {chosen}" if chosen else "")
          + (f" ({reason})" if chosen and isinstance(reason, str) else ""))
 
-    # 5. latency tables for the targets this machine can time
+    # 6. latency tables for the targets this machine can time
     t0 = time.perf_counter()
     timed, tables, warnings = [], {}, {}
     for target in targets:
@@ -262,10 +292,11 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
             get_logger("run").warning(warning)
     step("latency tables", t0, "; ".join(timed) if timed else "no latency targets")
 
-    # 6. search per target
+    # 7. search per target
     t0 = time.perf_counter()
     scfg_search = SearchConfig(sampler=cfg.sampler, n_trials=cfg.trials, seed=cfg.seed,
-                               predictor=cfg.predictor, measurements=str(mpath), out_dir=str(root))
+                               predictor=cfg.predictor, measurements=str(mpath), out_dir=str(root),
+                               proxies=str(ppath) if signals is not None else None)
     results = search_targets(space, targets, scfg_search)
     fronts = {r.target: str(r.path) for r in results}
     # each latency front's members timed end to end: is the front ordered as measured?
@@ -299,6 +330,27 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     })
     log(f"done in {total:.0f} s: report {report_path}")
     return RunReport(space.name, tuple(steps), fronts, str(report_path), total)
+
+
+def _proxy_scores(space, spec, path: Path, checkpoint: str, cfg: RunConfig, network, reuse: bool):
+    """``(scores, reused)``: the proxy scores of ``checkpoint``, the saved ones when they are
+    of it and of the same images, else scored afresh (every candidate, prefixes shared) and saved."""
+    from ..measure import proxy_dataset, proxy_label, read_proxies, score_proxies, write_proxies
+
+    if reuse and path.is_file():
+        try:
+            saved = read_proxies(path, space)
+        except StitchnasError:
+            saved = []  # another space version or a broken file: scored again below
+        label = proxy_label(spec, cfg.proxy_images)
+        if saved and all(s.checkpoint == checkpoint and s.dataset == label for s in saved):
+            return saved, True
+    data, disjoint = proxy_dataset(spec, cfg.proxy_images)
+    scores = score_proxies(space, network(), data, disjoint=disjoint,
+                               label=proxy_label(spec, cfg.proxy_images), checkpoint=checkpoint,
+                               device=cfg.device, progress=False)
+    write_proxies(path, scores)
+    return scores, False
 
 
 def _current_table(space, target, repeats: int, validate: int, seed: int, log: Callable[[str], None]):

@@ -39,8 +39,9 @@ def test_run_end_to_end_then_reuses_everything(results, capsys):
     root, path = results
     space = load_space(path)
     report = run(space, log=lambda m: None)
-    assert [s.name for s in report.steps] == ["anchors", "stitching layers", "measurements",
+    assert [s.name for s in report.steps] == ["anchors", "stitching layers", "proxy scores", "measurements",
                                               "predictor", "latency tables", "search"]
+    assert report.steps[2].done.startswith(f"{len(space)} candidates scored on ")
     assert "trained s, l" in report.steps[0].done
     for target in ("flops_budget", "params_budget"):
         front = load_front(space, target, results=root)
@@ -58,7 +59,8 @@ def test_run_end_to_end_then_reuses_everything(results, capsys):
     again = run(space, log=lambda m: None)  # nothing is redone
     assert again.steps[0].done == "reused saved checkpoints"
     assert again.steps[1].done.startswith("reused")
-    assert "0 new" in again.steps[2].done
+    assert again.steps[2].done.startswith("reused")  # the saved scores, of the same checkpoint
+    assert "0 new" in again.steps[3].done
     assert len((root / "run_tiny" / "run" / "measurements.jsonl").read_text().splitlines()) == 7
 
 
@@ -98,5 +100,5 @@ def test_rows_measured_by_evaluate_on_an_image_folder_are_reused_by_run(tmp_path
     assert labels == {f"imagefolder({images.resolve()}):val"}
 
     again = run(space, log=lambda m: None)
-    assert again.steps[2].done.startswith(f"{len(measured) + 1} of {len(space)} stitches measured")
-    assert "(0 new;" in again.steps[2].done
+    assert again.steps[3].done.startswith(f"{len(measured) + 1} of {len(space)} stitches measured")
+    assert "(0 new;" in again.steps[3].done

@@ -59,9 +59,9 @@ def test_run_out_contains_everything_and_logs_progress(tmp_path, monkeypatch, ca
     lines = stderr.splitlines()
     assert sum("anchor s: epoch" in ln and "train loss" in ln and "train top-1" in ln for ln in lines) == 2
     assert sum("stitching layers: epoch 1/1 done, train loss" in ln for ln in lines) == 1
-    for i, step in enumerate(("anchors", "stitching layers", "measurements", "predictor",
+    for i, step in enumerate(("anchors", "stitching layers", "proxy scores", "measurements", "predictor",
                               "latency tables", "search")):
-        assert sum(ln.startswith(f"stitchnas: run: step {i + 1}/6 done, {step}: ") for ln in lines) == 1, step
+        assert sum(ln.startswith(f"stitchnas: run: step {i + 1}/7 done, {step}: ") for ln in lines) == 1, step
     assert "\r" not in stderr and "it/s" not in stderr
     assert stdout.startswith("# stitchnas run: run_out") and "train loss" not in stdout
     report = (out / "run_out" / "run" / "report.md").read_text()
