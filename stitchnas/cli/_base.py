@@ -203,7 +203,7 @@ def measured(space, path) -> list:
 
 def add_proxies_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--proxies", help="every candidate's proxy scores (`stitchnas proxy`, "
-                        "of the measured checkpoint): the predictor reads them (auto then weighs the "
+                        "of the measured checkpoint): the predictor reads them (auto then takes the "
                         "proxy model)")
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StitchnasError
-from ._base import (Command, add_space_argument, fraction, measured, nonnegative_float, nonnegative_int,
-                    positive_int, seed, validate_count)
+from ._base import (Command, add_proxies_argument, add_space_argument, fraction, measured, nonnegative_float,
+                    nonnegative_int, positive_int, seed, validate_count)
 
 __all__ = ["Bench"]
 
@@ -299,9 +299,7 @@ class BenchSearch(Command):
         parser.add_argument("--shape-spread", type=nonnegative_float, default=None,
                             help="with --choose suggest: suggest's per-shape spread (default: "
                                  "suggest's own, as the run's)")
-        parser.add_argument("--proxies", help="every candidate's proxy scores (`stitchnas "
-                            "proxy`, of the table's checkpoint): the predictor reads them, as in "
-                            "`stitchnas run`")
+        add_proxies_argument(parser)
         parser.add_argument("--out", default=BENCH_OUT, help="folder for the JSON and PNG report")
 
     def run(self, args: argparse.Namespace) -> int:

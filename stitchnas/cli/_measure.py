@@ -283,7 +283,7 @@ class Proxy(Command):
         net = load_network(space, checkpoint)
         start = time.perf_counter()
         scores = score_proxies(space, net, data, disjoint=disjoint, label=proxy_label(spec, images),
-                                   checkpoint=checkpoint, device=args.device)
+                               checkpoint=checkpoint, device=args.device)
         write_proxies(out, scores)
         where = ("held out from the measured subset" if disjoint
                  else "shared with the measurements: pass --val-subset to hold them out")

@@ -88,8 +88,8 @@ def proxy_label(spec: "DataSpec", images: int) -> str:
 
 
 def score_proxies(space: "SearchSpace", net: "StitchedNetwork", dataset: "Dataset", *,
-                      disjoint: bool, label: str, checkpoint: str, ids: Sequence[int] | None = None,
-                      device: str = "cpu", progress: bool | None = None) -> list[ProxyScore]:
+                  disjoint: bool, label: str, checkpoint: str, ids: Sequence[int] | None = None,
+                  device: str = "cpu", progress: bool | None = None) -> list[ProxyScore]:
     """Every candidate's (or ``ids``') proxy score on ``dataset``, prefixes shared."""
     from ._data import make_loader
     from ._evaluate import evaluate_candidates
@@ -102,8 +102,8 @@ def score_proxies(space: "SearchSpace", net: "StitchedNetwork", dataset: "Datase
         raise StitchnasError(f"candidate {bad[0]}'s proxy loss is not finite: the stitched "
                              "checkpoint is broken (retrain it with `stitchnas train`)")
     return [ProxyScore(id=r.id, loss=float(r.loss), acc1=float(r.acc1), images=r.n_samples,
-                             disjoint=disjoint, dataset=label, checkpoint=str(checkpoint),
-                             space=space.name, space_hash=space.content_hash) for r in results]
+                       disjoint=disjoint, dataset=label, checkpoint=str(checkpoint),
+                       space=space.name, space_hash=space.content_hash) for r in results]
 
 
 def write_proxies(path: str | os.PathLike, scores: Iterable[ProxyScore]) -> None:

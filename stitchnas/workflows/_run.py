@@ -269,8 +269,11 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     chosen = fit.chosen
     scores = getattr(fit.model, "scores_", {})
     reason = getattr(fit.model, "reason_", None)
+    proxy_tau = _proxy_tau(signals, rows)
     step("predictor", t0, f"{cfg.predictor}" + (f" chose {chosen}" if chosen else "")
-         + (f" ({reason})" if chosen and isinstance(reason, str) else ""))
+         + (f" ({reason})" if chosen and isinstance(reason, str) else "")
+         + (f"; the proxy loss ranks the {len(rows)} measured stitches at Kendall tau {proxy_tau:.2f}"
+            if proxy_tau is not None else ""))
 
     # 6. latency tables for the targets this machine can time
     t0 = time.perf_counter()
@@ -323,13 +326,26 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         "config": {f.name: getattr(cfg, f.name) for f in fields(cfg)},
         "steps": [s.__dict__ for s in steps], "measured": len(rows),
         "predictor": {"name": cfg.predictor, "chosen": chosen, "cv_tau": scores,
-                      "reason": reason if isinstance(reason, str) else None},
+                      "reason": reason if isinstance(reason, str) else None, "proxy_tau": proxy_tau},
         "fronts": fronts, "machine": platform.platform(), "latency_warnings": warnings,
         "front_latency_measured_ms": {t: {str(k): round(v, 4) for k, v in d.items()}
                                       for t, d in front_times.items()},
     })
     log(f"done in {total:.0f} s: report {report_path}")
     return RunReport(space.name, tuple(steps), fronts, str(report_path), total)
+
+
+def _proxy_tau(signals, rows) -> float | None:
+    """How well the proxy loss ranks the measured stitches (Kendall tau against their top-1): what
+    the proxy model can be trusted with here. None without scores or with fewer than 3 rows."""
+    import math
+
+    from scipy.stats import kendalltau
+
+    if not signals or len(rows) < 3:
+        return None
+    tau = kendalltau([-signals[m.id]["proxy_loss"] for m in rows], [m.acc1 for m in rows]).statistic
+    return round(float(tau), 3) if math.isfinite(tau) else None
 
 
 def _proxy_scores(space, spec, path: Path, checkpoint: str, cfg: RunConfig, network, reuse: bool):
@@ -347,8 +363,8 @@ def _proxy_scores(space, spec, path: Path, checkpoint: str, cfg: RunConfig, netw
             return saved, True
     data, disjoint = proxy_dataset(spec, cfg.proxy_images)
     scores = score_proxies(space, network(), data, disjoint=disjoint,
-                               label=proxy_label(spec, cfg.proxy_images), checkpoint=checkpoint,
-                               device=cfg.device, progress=False)
+                           label=proxy_label(spec, cfg.proxy_images), checkpoint=checkpoint,
+                           device=cfg.device, progress=False)
     write_proxies(path, scores)
     return scores, False
 

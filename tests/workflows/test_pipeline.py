@@ -42,6 +42,7 @@ def test_run_end_to_end_then_reuses_everything(results, capsys):
     assert [s.name for s in report.steps] == ["anchors", "stitching layers", "proxy scores", "measurements",
                                               "predictor", "latency tables", "search"]
     assert report.steps[2].done.startswith(f"{len(space)} candidates scored on ")
+    assert "auto chose proxy" in report.steps[4].done and "the proxy loss ranks the 7 measured" in report.steps[4].done
     assert "trained s, l" in report.steps[0].done
     for target in ("flops_budget", "params_budget"):
         front = load_front(space, target, results=root)
@@ -55,6 +56,7 @@ def test_run_end_to_end_then_reuses_everything(results, capsys):
     assert "## Target `flops_budget`" in text and "| step | seconds | what |" in text
     doc = json.loads((root / "run_tiny" / "run" / "report.json").read_text())
     assert doc["measured"] == 7 and set(doc["fronts"]) == {"flops_budget", "params_budget"}
+    assert doc["predictor"]["chosen"] == "proxy" and -1 <= doc["predictor"]["proxy_tau"] <= 1
 
     again = run(space, log=lambda m: None)  # nothing is redone
     assert again.steps[0].done == "reused saved checkpoints"
