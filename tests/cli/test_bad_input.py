@@ -419,6 +419,16 @@ CASES: list[Case] = [
       "argument --n-trials/--trials: expected a positive integer", "(see stitchnas search --help)"),
     C("cli-max-flops-inf", "query tiny_test --front {d}/front.json --max-flops inf", "`query --max-flops inf`",
       "argument --max-flops: expected a finite number >= 0, got 'inf'"),
+    # ---- proxy scores (stitchnas proxy) ---------------------------------------------------------
+    C("proxies-missing", PRED + "m_good.jsonl --proxies {d}/nope.jsonl", "`predict --proxies` a file that is not there",
+      "proxies file", "does not exist", "score the candidates with `stitchnas proxy tiny_test`"),
+    C("proxies-other-checkpoint", PRED + "m_good.jsonl --proxies {d}/proxies_other.jsonl",
+      "`predict --proxies` scores of another checkpoint than the measured rows'",
+      "measured id 0 is of checkpoint c.pt but the proxy scores are of other.pt",
+      "score the measured checkpoint"),
+    C("proxy-no-checkpoint", "proxy tiny_test --data digits --checkpoint {d}/none.pt --out {d}/out/p.jsonl",
+      "`proxy` without a stitched checkpoint", "no stitched checkpoint at",
+      "`stitchnas train tiny_test`"),
     # ---- writing can fail (more in tests/security/test_write_failures.py) ---------------------
     C("write-out-under-a-file", "evaluate tiny_test --data digits --anchors --out {d}/m_good.jsonl/m.jsonl",
       "`evaluate --out FILE/m.jsonl` (a file where a folder should be)", "cannot write measurements file",
@@ -544,6 +554,10 @@ def bad(tmp_path_factory) -> Path:
 
     good = [row(i) for i in range(space.num_ids)]
     files["m_good.jsonl"] = jsonl(good)
+    files["proxies_other.jsonl"] = jsonl(
+        {"id": c.id, "loss": 1.0, "acc1": 50.0, "images": 8, "disjoint": True, "dataset": "digits:val:proxy8",
+         "checkpoint": "other.pt", "space": space.name, "space_hash": space.content_hash}
+        for c in space.candidates)
     files["m_malformed.jsonl"] = jsonl([good[0], '{"id": 1, "route": [[0, 0, 4]', good[2]])
     files["m_truncated.jsonl"] = jsonl(good[:2]) + json.dumps(good[2])[:40]
     files["m_list.jsonl"] = jsonl([[1, 2, 3]])
