@@ -245,12 +245,10 @@ def predict_details(space: Any, *, measurements: Any, predictor: Any = "auto", s
         from .fileio import check_writable
 
         check_writable(out, "predictions file")
-    signals = None
-    if proxies is not None:
-        from .measure import proxy_signals, read_proxies
+    from .measure import load_proxy_signals
 
-        signals = proxy_signals(read_proxies(proxies, space), rows)
-    fit = fit_on_measured(space, rows, predictor, random_state=seed, signals=signals)
+    fit = fit_on_measured(space, rows, predictor, random_state=seed,
+                          signals=load_proxy_signals(proxies, space, rows))
     mean, std = fit.predict()
     known = {m.id for m in rows}
     out_rows = [{"id": st.id, "route": st.route.to_json(), "acc1_pred": round(float(mean[i]), 4),

@@ -174,11 +174,9 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
     if train_size < 2:
         raise StitchnasError(f"train fraction {train_fraction} of {n} stitches leaves {train_size} "
                              "measured: a predictor needs at least 2; raise --train-fraction")
-    signals = None
-    if proxies is not None:
-        from ..measure import proxy_signals, read_proxies
+    from ..measure import load_proxy_signals
 
-        signals = proxy_signals(read_proxies(proxies, space), rows)
+    signals = load_proxy_signals(proxies, space, rows)
     sampler_names = list(samplers)
     for s in sampler_names:
         check_sampler(s)

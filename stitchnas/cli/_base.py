@@ -205,12 +205,3 @@ def add_proxies_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--proxies", help="every candidate's proxy scores (`stitchnas proxy`, "
                         "of the measured checkpoint): the predictor reads them (auto then takes the "
                         "proxy model)")
-
-
-def proxies(space, path, rows):
-    """The signals of ``--proxies`` (None when not given), checked against ``rows``."""
-    if path is None:
-        return None
-    from ..measure import proxy_signals, read_proxies
-
-    return proxy_signals(read_proxies(path, space), rows)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._base import (Command, add_proxies_argument, add_space_argument, fraction, measured, proxies,
-                    nonnegative_float, positive_int, seed)
+from ._base import (Command, add_proxies_argument, add_space_argument, fraction, measured, nonnegative_float,
+                    positive_int, seed)
 
 __all__ = ["PredictorCV", "Predict", "Suggest", "Predictors", "BUILTIN_PREDICTORS", "predictor_rows"]
 
@@ -32,6 +32,7 @@ class PredictorCV(Command):
         parser.add_argument("--json", action="store_true", help="also print the report as one JSON line")
 
     def run(self, args: argparse.Namespace) -> int:
+        from ..measure import load_proxy_signals
         from ..predict import cross_validate
         from ..space import load_space
 
@@ -39,7 +40,7 @@ class PredictorCV(Command):
         rows = measured(space, args.measurements)
         r = cross_validate(space, rows, args.predictor, train_fraction=args.train_fraction,
                            repeats=args.repeats, seed=args.seed,
-                           signals=proxies(space, args.proxies, rows))
+                           signals=load_proxy_signals(args.proxies, space, rows))
         print(f"# {space.name}: {r.rows} measured stitches, fitted on {r.train_size} "
               f"({args.train_fraction:.0%}), scored on the other {r.rows - r.train_size}; mean of "
               f"{r.repeats} random splits (seeds {r.seed}..{r.seed + r.repeats - 1})")
@@ -109,6 +110,7 @@ class Suggest(Command):
         add_proxies_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
+        from ..measure import load_proxy_signals
         from ..predict import suggest
         from ..space import load_space
 
@@ -116,7 +118,7 @@ class Suggest(Command):
         rows = measured(space, args.measurements)
         picks = suggest(space, rows, k=args.k, predictor=args.predictor, cost=args.cost,
                         kappa=args.kappa, seed=args.seed, acquisition=args.acquisition,
-                        signals=proxies(space, args.proxies, rows),
+                        signals=load_proxy_signals(args.proxies, space, rows),
                         **({} if args.shape_spread is None else {"shape_spread": args.shape_spread}))
         if args.format == "jsonl":
             for s in picks:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._data import DataSpec
 
 __all__ = ["ProxyScore", "PROXY_IMAGES", "proxy_dataset", "proxy_label", "score_proxies",
-           "read_proxies", "write_proxies", "proxy_signals"]
+           "read_proxies", "write_proxies", "proxy_signals", "load_proxy_signals"]
 
 #: images per proxy score: 256 ranked the demo's 83 stitches at tau 0.87 against their
 #: 5,000-image top-1 (128: 0.82, 512: 0.88) for 2 s of CPU (docs/predictors.md)
@@ -168,3 +168,12 @@ def proxy_signals(scores: Iterable[ProxyScore],
 
 def _same_file(path: str) -> str:
     return str(Path(path).resolve()) if path else path
+
+
+def load_proxy_signals(path: str | os.PathLike | None, space: "SearchSpace",
+                       rows: Iterable[Any] = ()) -> Mapping[int, Mapping[str, float]] | None:
+    """The signals of the proxies file ``path`` (None when no file is given), read and checked
+    against ``space`` and the measured ``rows``: what every ``--proxies`` option reads."""
+    if path is None:
+        return None
+    return proxy_signals(read_proxies(path, space), rows)

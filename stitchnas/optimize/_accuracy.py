@@ -114,11 +114,9 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
     source = ["measured"] * len(ids)
     label: str | None = None
     asked = PRIOR if use_prior else predictor
-    signals = None
-    if proxies is not None:
-        from ..measure import proxy_signals, read_proxies
+    from ..measure import load_proxy_signals
 
-        signals = proxy_signals(read_proxies(proxies, space), rows)
+    signals = load_proxy_signals(proxies, space, rows)
     if missing:
         fit = fit_on_measured(space, rows, asked, random_state=random_state,
                               signals=None if use_prior else signals)

@@ -353,17 +353,16 @@ def _proxy_scores(space, spec, path: Path, checkpoint: str, cfg: RunConfig, netw
     of it and of the same images, else scored afresh (every candidate, prefixes shared) and saved."""
     from ..measure import proxy_dataset, proxy_label, read_proxies, score_proxies, write_proxies
 
+    label = proxy_label(spec, cfg.proxy_images)
     if reuse and path.is_file():
         try:
             saved = read_proxies(path, space)
         except StitchnasError:
             saved = []  # another space version or a broken file: scored again below
-        label = proxy_label(spec, cfg.proxy_images)
         if saved and all(s.checkpoint == checkpoint and s.dataset == label for s in saved):
             return saved, True
     data, disjoint = proxy_dataset(spec, cfg.proxy_images)
-    scores = score_proxies(space, network(), data, disjoint=disjoint,
-                           label=proxy_label(spec, cfg.proxy_images), checkpoint=checkpoint,
+    scores = score_proxies(space, network(), data, disjoint=disjoint, label=label, checkpoint=checkpoint,
                            device=cfg.device, progress=False)
     write_proxies(path, scores)
     return scores, False
