@@ -36,7 +36,7 @@ from ._features import Stitch
 from ._fit import FittedPredictor, fit_on_measured
 from ..measure import Measurement
 from ..pareto import front_indices, hypervolume, pareto_mask
-from ._predictors import FlopsBaseline, create_predictor, predict_with_std
+from ._predictors import FlopsBaseline, _tree_predictions, create_predictor, predict_with_std
 from ..space import SearchSpace
 
 Signals = Optional[Mapping[int, Mapping[str, float]]]  # proxy scores by candidate id
@@ -130,7 +130,7 @@ def _posterior_draws(space: SearchSpace, rows: Sequence[Measurement], predictor:
         dev = rng.standard_normal((n, len(mean))) @ root.T
         std = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     elif isinstance(est, ForestPredictor):
-        per_tree = np.stack([t.predict(est.features_.transform(stitches)) for t in est.forest_.estimators_])
+        per_tree = _tree_predictions(est.forest_, est.features_.transform(stitches))
         mean, std = per_tree.mean(axis=0), per_tree.std(axis=0)
         dev = per_tree[rng.integers(0, len(per_tree), n)] - mean
     elif isinstance(est, RoutePredictor):  # its trees, each averaged with the ridge line

@@ -373,3 +373,19 @@ def test_a_failing_plug_in_is_one_line_naming_what_was_asked(fmnist):
     with pytest.raises(StitchnasError, match=r"predictor 'test_predictors:_BreaksOnPredict' failed on 8 "
                                              r"measured stitches: RuntimeError: no model here"):
         fit_on_measured(space, rows[:8], _BreaksOnPredict)  # predictions are checked when fitted
+
+
+@pytest.mark.parametrize("kind", ["extra_trees", "random_forest"])
+def test_fast_tree_predictions_equal_scikit_learns_own(kind):
+    """The route and forest models read each tree through its Tree object (no per-call checks);
+    that must give what each tree's and the forest's ``predict`` give, to the last bit."""
+    from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+    from stitchnas.predict._predictors import _forest_mean, _tree_predictions
+
+    rng = np.random.default_rng(0)
+    X, y, Z = rng.normal(size=(25, 13)), rng.normal(size=25), rng.normal(size=(140, 13))
+    forest = {"extra_trees": ExtraTreesRegressor, "random_forest": RandomForestRegressor}[kind](
+        n_estimators=30, random_state=0).fit(X, y)
+    rows = _tree_predictions(forest, Z)
+    assert np.array_equal(rows, np.stack([t.predict(Z) for t in forest.estimators_]))
+    assert np.array_equal(_forest_mean(rows), forest.predict(Z))
