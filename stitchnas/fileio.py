@@ -19,7 +19,7 @@ from .paths import results_dir  # defined in stitchnas.paths; kept here for old 
 
 __all__ = ["atomic_write", "write_json", "write_text", "results_dir", "WriteError", "write_error",
            "check_writable", "make_dirs", "write_or_recover", "save_recovery", "is_write_error", "read_bytes", "read_text", "load_yaml", "MAX_FILE_BYTES",
-           "MAX_YAML_BYTES", "MAX_YAML_NODES", "shown"]
+           "MAX_YAML_BYTES", "MAX_YAML_NODES", "shown", "LOCK_DIR", "lock_file"]
 
 
 def shown(path: object) -> str:
@@ -60,6 +60,20 @@ def write_error(err: OSError, path: str | os.PathLike, what: str = "file") -> Wr
     where = getattr(err, "filename", None)
     at = f" (at {shown(where)})" if where and str(where) != str(path) else ""
     return WriteError(f"cannot write {what} {shown(path)}: {problem}{at}; {fix}")
+
+
+#: The hidden folder beside a file that holds the file's lock files (storages, measurements files).
+LOCK_DIR = ".locks"
+
+
+def lock_file(path: str | os.PathLike, name: str, create: bool = True) -> Path:
+    """``<folder>/.locks/<file name>.<name>``: a lock file of ``path``, kept in one hidden folder
+    beside it so that no lock litters the folder users read (locks are never deleted: a process
+    may be waiting on one). ``create`` makes the folder; one that cannot be made is one
+    :class:`WriteError` line."""
+    path = Path(path)
+    folder = path.parent / LOCK_DIR
+    return (make_dirs(folder, "lock folder") if create else folder) / f"{path.name}.{name}"
 
 
 def make_dirs(folder: str | os.PathLike, what: str = "folder") -> Path:

@@ -8,7 +8,7 @@ A row is ``{"id", "route", "acc1", "acc5", "loss", "flops", "params", "dataset",
 
 Reading checks every row against the space and names the file and line of the first bad one.
 Writing merges with what the file already holds (a re-measured id replaces its row), sorts by
-id, replaces the file atomically and holds an exclusive lock on ``PATH.lock`` meanwhile, so
+id, replaces the file atomically and holds an exclusive lock on ``.locks/NAME.lock`` beside it meanwhile, so
 concurrent writers never lose each other's rows.
 
 Merges never drop data silently: rows of one id that differ (acc1 71.5 in one, 10.0 in another)
@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from ..errors import StitchnasError
-from ..fileio import WriteError, save_recovery, make_dirs, read_text, shown, write_error, write_or_recover
+from ..fileio import (WriteError, lock_file, make_dirs, read_text, save_recovery, shown, write_error,
+                      write_or_recover)
 from ..space import Route
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -263,22 +264,24 @@ def read_measurements(path: str | os.PathLike, space: "SearchSpace") -> list[Mea
 
 
 def lock_path(path: str | os.PathLike) -> Path:
-    """The sibling lock file writers of ``path`` hold: ``PATH.lock``."""
-    path = Path(path)
-    return path.with_name(path.name + ".lock")
+    """The lock file writers of ``path`` hold: ``.locks/NAME.lock`` beside it (the hidden folder
+    that storages keep their locks in too)."""
+    return lock_file(path, "lock", create=False)
 
 
 class _LockError(WriteError):
-    """The lock file beside a measurements file cannot be created."""
+    """The lock file of a measurements file cannot be created."""
 
 
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
     make_dirs(path.parent)
     try:
-        fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock_file(path, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as err:
         raise _LockError(str(write_error(err, path, "measurements file"))) from None
+    except WriteError as err:  # the lock folder could not be made
+        raise _LockError(str(err)) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -294,7 +297,7 @@ def write_measurements(path: str | os.PathLike, rows: Iterable[Measurement],
     ``"replace"`` (re-measuring; the default, ``replace=True``) replaces it and warns naming the
     ids; ``"keep"`` (``replace=False``) keeps the file's row; ``"refuse"`` (importing) raises.
     Identical rows merge; keys a user added to the file's row are kept. All rows must share the
-    file's space hash. The file is rewritten atomically under an exclusive lock on ``PATH.lock``;
+    file's space hash. The file is rewritten atomically under an exclusive lock on ``.locks/NAME.lock``;
     if that write fails, the merged rows are saved to a recovery file the error names.
     """
     conflicts = conflicts or ("replace" if replace else "keep")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ..errors import StitchnasError, StorageError
+from ..fileio import LOCK_DIR, lock_file
 from ..paths import STORAGE, storage_path
 from ._keys import pg_lock_key
 from ._urls import mask_password, scrub_secrets
@@ -38,8 +39,6 @@ __all__ = ["META_KEY", "LOCK_DIR", "OpenedStorage", "open_storage", "error_line"
 
 #: The study user attribute where stitchnas keeps what a study was made for.
 META_KEY = "stitchnas"
-#: The hidden folder beside a storage file that holds its lock files.
-LOCK_DIR = ".locks"
 #: ``--storage PATH.journal`` is a journal file; ``journal:PATH`` names one of any other suffix.
 JOURNAL_SUFFIX = ".journal"
 JOURNAL_PREFIX = "journal:"
@@ -171,14 +170,6 @@ def open_storage(spec: Any, space: "SearchSpace | None" = None,
     if local is not None:
         _fast_sqlite(storage)
     return OpenedStorage(storage, masked if local is None else f"sqlite:///{local}", local)
-
-
-def lock_file(storage_file: Path, name: str) -> Path:
-    """``<folder>/.locks/<file name>.<name>``: a lock file of the storage file, kept in one
-    hidden folder beside it (locks are never deleted: a process may be waiting on one)."""
-    folder = storage_file.parent / LOCK_DIR
-    folder.mkdir(exist_ok=True)
-    return folder / f"{storage_file.name}.{name}"
 
 
 def close_storage(opened: OpenedStorage) -> None:

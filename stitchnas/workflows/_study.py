@@ -8,6 +8,7 @@ table, a plot of the measured front and a JSON report with each step's time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
@@ -140,7 +141,10 @@ def _replace_table(path: Path, rows: list[Measurement]) -> None:
     fresh.unlink(missing_ok=True)
     write_measurements(fresh, rows)
     os.replace(fresh, path)
-    lock_path(fresh).unlink(missing_ok=True)
+    lock = lock_path(fresh)
+    lock.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # the lock folder, if nothing else is in it
+        lock.parent.rmdir()
 
 
 def _markdown(space: SearchSpace, rows: list[Measurement], stats: dict[str, Any]) -> str:

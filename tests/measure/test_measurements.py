@@ -37,7 +37,8 @@ def test_roundtrip_sorted_and_json_form(space, tmp_path):
     assert first["acc5"] is None and first["loss"] is None
     assert read_measurements(path, space) == sorted(rows, key=lambda m: m.id)
     assert Measurement.from_json(rows[0].to_json(), space) == rows[0]
-    assert lock_path(path).name == "m.jsonl.lock"
+    assert lock_path(path) == tmp_path / ".locks" / "m.jsonl.lock"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".locks", "m.jsonl"]  # no lock beside the file
 
 
 def test_merge_replaces_remeasured_ids(space, tmp_path):
