@@ -251,8 +251,10 @@ class Proxy(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_checkpoint_arguments(parser)
+        from ..measure import PROXY_IMAGES
+
         parser.add_argument("--images", type=positive_int, default=None,
-                            help="proxy images (default 256)")
+                            help=f"proxy images (default {PROXY_IMAGES})")
         parser.add_argument("--val-subset", type=positive_int, help="the validation images the "
                             "measurements use (as given to `evaluate`): proxy images are drawn "
                             "from the rest of the split")

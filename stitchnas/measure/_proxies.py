@@ -1,4 +1,4 @@
-"""Proxy scores: every candidate's loss and top-1 on a few hundred held-out images.
+"""Proxy scores: every candidate's loss and top-1 on about a thousand held-out images.
 
 A measurement scores a stitch on thousands of validation images; a proxy score runs every
 candidate on a small batch the measurements do not use (images of the validation split outside
@@ -30,9 +30,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ProxyScore", "PROXY_IMAGES", "proxy_dataset", "proxy_label", "score_proxies",
            "read_proxies", "write_proxies", "proxy_signals", "load_proxy_signals"]
 
-#: images per proxy score: 256 ranked the demo's 83 stitches at tau 0.87 against their
-#: 5,000-image top-1 (128: 0.82, 512: 0.88) for 2 s of CPU (docs/predictors.md)
-PROXY_IMAGES = 256
+#: images per proxy score: chosen leave-one-table-out on six fully measured tables from 256, 512,
+#: 1024 and 2048 as the fewest with which the default search reached 98% of the true front's
+#: hypervolume on every other table (docs/predictors.md); about 12 s for the demo's 83 stitches
+PROXY_IMAGES = 1024
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def proxy_dataset(spec: "DataSpec", images: int = PROXY_IMAGES) -> tuple["Datase
     from ._data import _TensorImageDataset, _is_int, load_datasets
 
     if not (_is_int(images) and images > 0):
-        raise StitchnasError(f"proxy images must be a positive integer, got {images!r}: pass e.g. 256")
+        raise StitchnasError(f"proxy images must be a positive integer, got {images!r}: pass e.g. {PROXY_IMAGES}")
     _, full, _ = load_datasets(dataclasses.replace(spec, val_subset=None, train_subset=1))
     order = torch.randperm(len(full), generator=torch.Generator().manual_seed(int(spec.seed)))
     measured = spec.val_subset if spec.val_subset is not None and spec.val_subset < len(full) else len(full)

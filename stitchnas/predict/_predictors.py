@@ -220,7 +220,7 @@ class ProxyPredictor(RoutePredictor):
     """A line in the stitches' cheap signals, and the route model on what the line leaves.
 
     Where the stitched weights exist, every candidate can be scored for a fraction of a
-    measurement (``stitchnas proxy``: its cross-entropy and top-1 on a few hundred held-out
+    measurement (``stitchnas proxy``: its cross-entropy and top-1 on about a thousand held-out
     images). Those scores rank routes far better than any structure-only model,
     but they are noisy and on another scale than the measured top-1; a least-squares line maps
     them onto it, and the route model (with its ``shrink``) fits the residuals, so what the

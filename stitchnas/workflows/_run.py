@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 
 from ..errors import StitchnasError
 from ..fileio import write_json, write_text
+from ..measure import PROXY_IMAGES
 from ..paths import MEASUREMENTS, PROXIES, REPORT, checkpoint_path, results_root
 
 __all__ = ["RunConfig", "RunReport", "run"]
@@ -48,7 +49,7 @@ class RunConfig:
     rounds: int = 12
     per_round: int = 1
     val_subset: int | None = None
-    proxy_images: int = 256
+    proxy_images: int = PROXY_IMAGES
     targets: tuple[str, ...] = ("cpu", "flops")  # latency here, and FLOPs without a budget
     trials: int | None = None
     sampler: str = "auto"
