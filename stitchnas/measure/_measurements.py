@@ -8,8 +8,8 @@ A row is ``{"id", "route", "acc1", "acc5", "loss", "flops", "params", "dataset",
 
 Reading checks every row against the space and names the file and line of the first bad one.
 Writing merges with what the file already holds (a re-measured id replaces its row), sorts by
-id, replaces the file atomically and holds an exclusive lock on ``.locks/NAME.lock`` beside it meanwhile, so
-concurrent writers never lose each other's rows.
+id, replaces the file atomically and holds an exclusive lock on ``.locks/NAME.lock`` beside it
+meanwhile, so concurrent writers never lose each other's rows.
 
 Merges never drop data silently: rows of one id that differ (acc1 71.5 in one, 10.0 in another)
 are refused in one line naming the id, lines and values, identical repeats are fine; a re-measured
@@ -297,8 +297,9 @@ def write_measurements(path: str | os.PathLike, rows: Iterable[Measurement],
     ``"replace"`` (re-measuring; the default, ``replace=True``) replaces it and warns naming the
     ids; ``"keep"`` (``replace=False``) keeps the file's row; ``"refuse"`` (importing) raises.
     Identical rows merge; keys a user added to the file's row are kept. All rows must share the
-    file's space hash. The file is rewritten atomically under an exclusive lock on ``.locks/NAME.lock``;
-    if that write fails, the merged rows are saved to a recovery file the error names.
+    file's space hash. The file is rewritten atomically under an exclusive lock on
+    ``.locks/NAME.lock``; if that write fails, the merged rows are saved to a recovery file the
+    error names.
     """
     conflicts = conflicts or ("replace" if replace else "keep")
     if conflicts not in ("replace", "keep", "refuse"):
