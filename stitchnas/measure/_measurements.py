@@ -295,15 +295,16 @@ def write_measurements(path: str | os.PathLike, rows: Iterable[Measurement],
 
     ``conflicts`` says what a new row does to the file's row of its id when their values differ:
     ``"replace"`` (re-measuring; the default, ``replace=True``) replaces it and warns naming the
-    ids; ``"keep"`` (``replace=False``) keeps the file's row; ``"refuse"`` (importing) raises.
+    ids; ``"keep"`` (``replace=False``) keeps the file's row; ``"refuse"`` (importing) raises;
+    ``"overwrite"`` replaces the whole file with ``rows`` (a table re-made from scratch).
     Identical rows merge; keys a user added to the file's row are kept. All rows must share the
     file's space hash. The file is rewritten atomically under an exclusive lock on
     ``.locks/NAME.lock``; if that write fails, the merged rows are saved to a recovery file the
     error names.
     """
     conflicts = conflicts or ("replace" if replace else "keep")
-    if conflicts not in ("replace", "keep", "refuse"):
-        raise ValueError(f"conflicts must be replace, keep or refuse, got {conflicts!r}")
+    if conflicts not in ("replace", "keep", "refuse", "overwrite"):
+        raise ValueError(f"conflicts must be replace, keep, refuse or overwrite, got {conflicts!r}")
     path = Path(path)
     batch: list[tuple[int, Measurement]] = []
     for n, m in enumerate(rows, 1):
@@ -340,7 +341,7 @@ def _merge(path: Path, new: dict[int, Measurement], hashes: set[str], conflicts:
     """Merge ``new`` into the file's rows and write them (``dry``: check only, no lock, no write)."""
     with (_unlocked() if dry else _locked(path)):
         old: list[tuple[int, Measurement]] = []
-        if path.exists():
+        if path.exists() and conflicts != "overwrite":
             for n, row in _parse_lines(path):
                 if hashes and row["space_hash"] not in hashes:
                     raise StitchnasError(
@@ -376,7 +377,8 @@ def _merge(path: Path, new: dict[int, Measurement], hashes: set[str], conflicts:
         out = [merged[k] for k in sorted(merged)]
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o644  # mkstemp's 0600 hides rows
         text = "".join(json.dumps(m.to_json()) + "\n" for m in out)
-        write_or_recover(path, text, "measurements file", mode=mode,
-                         saved=f"the {len(new)} new row(s), merged with the file's,")
+        saved = ("the new rows," if conflicts == "overwrite" else
+                 f"the {len(new)} new row(s), merged with the file's,")
+        write_or_recover(path, text, "measurements file", mode=mode, saved=saved)
     return out
 

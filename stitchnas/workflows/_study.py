@@ -8,8 +8,6 @@ table, a plot of the measured front and a JSON report with each step's time.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import statistics
 import time
 from collections import defaultdict
@@ -21,7 +19,7 @@ import torch
 
 from ..fileio import write_json, write_text
 from ..measure import (AnchorTrainConfig, DataSpec, Measurement, StitchTrainConfig, load_datasets,
-                       lock_path, make_loader, measure, train_anchors, train_stitched,
+                       make_loader, measure, train_anchors, train_stitched,
                        write_measurements)
 from ..network import load_network
 from ..pareto import front_indices, hypervolume
@@ -137,14 +135,7 @@ def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfi
 
 def _replace_table(path: Path, rows: list[Measurement]) -> None:
     """Replace a measurements file whole (not merged): the old one stays until the new is complete."""
-    fresh = path.with_name(f".{path.name}.new")
-    fresh.unlink(missing_ok=True)
-    write_measurements(fresh, rows)
-    os.replace(fresh, path)
-    lock = lock_path(fresh)
-    lock.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):  # the lock folder, if nothing else is in it
-        lock.parent.rmdir()
+    write_measurements(path, rows, conflicts="overwrite")
 
 
 def _markdown(space: SearchSpace, rows: list[Measurement], stats: dict[str, Any]) -> str:

@@ -50,6 +50,8 @@ def test_merge_replaces_remeasured_ids(space, tmp_path):
     write_measurements(path, [make(space, 1, acc1=1.0), make(space, 8, acc1=8.0)], replace=False)
     got = {m.id: m.acc1 for m in read_measurements(path, space)}
     assert got[1] == 77.0 and got[8] == 8.0
+    write_measurements(path, [make(space, 4, acc1=4.0)], conflicts="overwrite")  # whole file replaced
+    assert {m.id: m.acc1 for m in read_measurements(path, space)} == {4: 4.0}
 
 
 def test_duplicate_ids_that_differ_are_refused_identical_ones_merge(space, tmp_path):

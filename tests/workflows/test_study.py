@@ -48,4 +48,4 @@ def test_study_tables_replace_an_older_space_version(tmp_path):
     path.write_text(json.dumps(stale) + "\n")
     _replace_table(path, rows)
     assert [r.id for r in read_measurements(path, space)] == [0, 1, 2]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["measurements.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["measurements.jsonl"]
