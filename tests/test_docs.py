@@ -26,8 +26,8 @@ PAGES = [README, *DOCS]
 MAX_README_LINES = 300
 
 # The two commands the README opens with, byte for byte (.ci/run and later work depend on them).
-SETUP_AND_RUN = "apt-get update && apt-get install -y dataset-fashion-mnist && pip install torch==2.14.1 torchvision==0.29.1 && pip install -e '.[test]' && stitchnas run"
-RUN_TESTS = "python3 -m pytest -q"
+SETUP_AND_RUN = "apt-get update && apt-get install -y dataset-fashion-mnist && pip install torch==2.14.1 torchvision==0.29.1 && pip install -e . && stitchnas run"
+RUN_TESTS = "pip install -e '.[test]' && python3 -m pytest -q"
 
 # Dotted names shown in the docs that are not Python objects.
 ENTRY_POINT_GROUPS = {"stitchnas.predictors"}
