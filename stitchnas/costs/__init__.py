@@ -40,7 +40,9 @@ _EXPORTS = {
     "machine_identity": "_machine",
     "profile_latency": "_latency",
     "target_costs": "_latency",
+    "out_of_sample_ms": "_validate",
     "validate_latency": "_validate",
+    "validation_error": "_validate",
     "time_end_to_end": "_validate",
 }
 

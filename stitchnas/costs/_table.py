@@ -211,9 +211,15 @@ class LatencyTable:
                 + (f"{fmt(loo)} with the overhead constants (leave-one-out)" if loo else
                    f"{fmt(v['corrected_fit'])} with the overhead constants (in-sample)")
                 + f"; memory within {v['memory_worst_error_pct']:.2f}% of a traced run")
-            lines.append(f"overhead: {self.overhead['per_network_ms']:+.4f} ms per network, "
-                         f"{self.overhead['per_stitch_ms']:+.4f} ms per stitch (fitted on "
-                         f"{self.overhead['fitted_on']})")
+            if v.get("composition") == "plain sum":
+                lines.append("composition: the plain sum of pieces (the overhead constants, fitted on "
+                             f"{self.overhead['fitted_on']}, erred more out of sample: mean "
+                             f"{v['corrected_loo']['mean_ape_pct']:.2f}% against "
+                             f"{v['raw']['mean_ape_pct']:.2f}%)")
+            else:
+                lines.append(f"overhead: {self.overhead['per_network_ms']:+.4f} ms per network, "
+                             f"{self.overhead['per_stitch_ms']:+.4f} ms per stitch (fitted on "
+                             f"{self.overhead['fitted_on']})")
         else:
             lines.append("not validated: add --validate K to time K candidates end to end, "
                          "measure the error and fit the overhead constants")

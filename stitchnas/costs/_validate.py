@@ -21,7 +21,8 @@ from ._timing import (_Clock, _image, _prepare_models, _show, _stats, _threads, 
                       _torch_device, _torch_dtype)
 
 __all__ = ["MAX_MEDIAN_APE_PCT", "MAX_WORST_APE_PCT", "choose_validation", "fit_overhead",
-           "latency_warning", "validate_latency", "time_end_to_end"]
+           "latency_warning", "out_of_sample_ms", "validate_latency", "validation_error",
+           "time_end_to_end"]
 
 #: A latency table is trusted when its validation error (leave-one-out, with the overhead
 #: constants) stays within these: median and worst absolute percentage error.
@@ -95,7 +96,9 @@ def validate_latency(table: LatencyTable, space: SearchSpace | str, target: Targ
     The report gives the absolute percentage error of the plain sum of parts (``raw``), of the
     corrected composition with each candidate predicted from constants fitted on the others
     (``corrected_loo``: the honest figure), and in-sample (``corrected_fit``); and the composed
-    peak memory against a tracked run of each whole module.
+    peak memory against a tracked run of each whole module. The constants are kept only where
+    they help: when the plain sum's mean error is lower than the leave-one-out one (constants
+    fitted to noise), the table composes without them (``composition``: ``"plain sum"``).
     """
     import torch
 
@@ -150,6 +153,12 @@ def validate_latency(table: LatencyTable, space: SearchSpace | str, target: Targ
         rest = [j for j in range(len(rows)) if j != i]
         a, b = fit_overhead([raw[j] for j in rest], [meas[j] for j in rest], [nst[j] for j in rest])
         loo.append(raw[i] + a + b * nst[i])
+    raw_err = _ape_stats(raw, meas)
+    loo_err = _ape_stats(loo, meas) if len(rows) >= 2 else None
+    fitted = (c0, c1)
+    plain = loo_err is not None and raw_err["mean_ape_pct"] < loo_err["mean_ape_pct"]
+    if plain:
+        c0, c1 = 0.0, 0.0
     for row, p in zip(rows, loo):
         row["composed_ms"] = row["composed_raw_ms"] + c0 + c1 * row["stitches"]
         row["composed_loo_ms"] = p
@@ -157,9 +166,11 @@ def validate_latency(table: LatencyTable, space: SearchSpace | str, target: Targ
                for r in rows]
     report = {
         "k": len(rows), "seed": seed, "repeats": repeats, "warmup": warmup,
-        "raw": _ape_stats(raw, meas),
-        "corrected_loo": _ape_stats(loo, meas) if len(rows) >= 2 else None,
-        "corrected_fit": _ape_stats([r["composed_ms"] for r in rows], meas),
+        "raw": raw_err,
+        "corrected_loo": loo_err,
+        "corrected_fit": _ape_stats([r["composed_raw_ms"] + fitted[0] + fitted[1] * r["stitches"]
+                                     for r in rows], meas),
+        "composition": "plain sum" if plain else "with overhead constants",
         "e2e_timing_s": round(e2e_s, 3),
         "e2e_per_candidate_s": round(e2e_s / len(rows), 4),
         "memory_check_s": round(memory_s, 3),
@@ -168,10 +179,31 @@ def validate_latency(table: LatencyTable, space: SearchSpace | str, target: Targ
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "candidates": rows,
     }
-    overhead = {"per_network_ms": c0, "per_stitch_ms": c1, "fitted_on": len(rows),
-                "method": "weighted least squares of measured - composed against [1, stitches], "
-                          "weights 1/measured (relative error)"}
+    method = ("weighted least squares of measured - composed against [1, stitches], "
+              "weights 1/measured (relative error)")
+    if plain:
+        method += (f"; not applied: fitted {fitted[0]:+.4f} / {fitted[1]:+.4f} ms, but the plain "
+                   f"sum's mean error ({raw_err['mean_ape_pct']:.2f}%) is below theirs out of sample "
+                   f"({loo_err['mean_ape_pct']:.2f}%)")
+    overhead = {"per_network_ms": c0, "per_stitch_ms": c1, "fitted_on": len(rows), "method": method}
     return replace(table, overhead=overhead, validation=report)
+
+
+def validation_error(validation: dict) -> dict[str, float]:
+    """The error statistics of the composition a validated table uses: the plain sum's where the
+    overhead constants were not applied, else theirs out of sample (leave-one-out; the plain sum
+    when a single candidate was validated)."""
+    if validation.get("composition") == "plain sum":
+        return validation["raw"]
+    return validation.get("corrected_loo") or validation["raw"]
+
+
+def out_of_sample_ms(validation: dict, row: dict) -> float:
+    """A validated candidate's composed latency as the table gives it, from constants fitted on
+    the other candidates (the plain sum where the table uses no constants)."""
+    if validation.get("composition") == "plain sum":
+        return row["composed_raw_ms"]
+    return row.get("composed_loo_ms", row["composed_raw_ms"])
 
 
 def time_end_to_end(space: SearchSpace | str, target: Target | str, ids: Sequence[int], *,
@@ -228,7 +260,7 @@ def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_A
     if not v:
         return (f"the {name} latency table is not validated: time candidates end to end with "
                 f"stitchnas profile-latency --target {name} --validate 12")
-    err = v.get("corrected_loo") or v["raw"]
+    err = validation_error(v)
     problems = []
     if err["median_ape_pct"] > max_median_pct or err["worst_ape_pct"] > max_worst_pct:
         problems.append(f"validation error median {err['median_ape_pct']:.1f}% / worst "

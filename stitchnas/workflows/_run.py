@@ -142,7 +142,7 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
 
 
 def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]) -> RunReport:
-    from ..costs import latency_warning, load_target, time_end_to_end
+    from ..costs import latency_warning, load_target, time_end_to_end, validation_error
     from ..progress import get_logger
     from ..measure import (AnchorTrainConfig, StitchTrainConfig, config_from_space, load_datasets,
                            make_loader, measure, network_classes, proxy_signals, read_measurements,
@@ -286,7 +286,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
                                        min(cfg.latency_validate, len(space)), cfg.seed, log)
         tables[target.name] = table
         v = table.validation or {}
-        err = (v.get("corrected_loo") or v.get("raw") or {})
+        err = validation_error(v) if v else {}
         timed.append(f"{target.name}: " + status
                      + (f", validation median {err['median_ape_pct']:.1f}% / worst "
                         f"{err['worst_ape_pct']:.1f}%" if err else ""))
@@ -447,6 +447,7 @@ def _above_line(m, anchors) -> float | None:
 
 def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables=None,
             warnings=None, front_times=None) -> str:
+    from ..costs import out_of_sample_ms
     from ..fronts import format_budgets
 
     tables, warnings = tables or {}, warnings or {}
@@ -478,10 +479,11 @@ def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total,
         if warnings.get(name):
             lines += ["", f"**Warning:** {warnings[name]}"]
         if v.get("candidates"):
-            lines += ["", "| id | route | measured ms | composed ms (leave-one-out) | error % |",
+            how = "plain sum" if v.get("composition") == "plain sum" else "leave-one-out"
+            lines += ["", f"| id | route | measured ms | composed ms ({how}) | error % |",
                       "|---:|---|---:|---:|---:|"]
             for r in sorted(v["candidates"], key=lambda r: r["measured_ms"]):
-                pred = r.get("composed_loo_ms", r["composed_raw_ms"])
+                pred = out_of_sample_ms(v, r)
                 lines.append(f"| {r['id']} | {space.describe(space.candidate(r['id']).route)} | "
                              f"{r['measured_ms']:.3f} | {pred:.3f} | "
                              f"{100 * (pred - r['measured_ms']) / r['measured_ms']:+.1f} |")

@@ -96,6 +96,42 @@ def test_validation_report_is_sensible(table):
     assert v["e2e_timing_s"] > 0 and v["machine"] == table.machine
 
 
+def test_overhead_constants_are_applied_only_where_they_help_out_of_sample(table, target_path):
+    """Constants fitted to one noisy timing (an anchor timed 20% slow, every other candidate exactly
+    its sum of pieces) err more out of sample than the plain sum: the table composes without them,
+    and its validation figures, warning and summary are the plain sum's. A real per-network and
+    per-stitch overhead is fitted and kept."""
+    from stitchnas.costs import latency_warning, out_of_sample_ms, validation_error
+
+    space = load_space("tiny_test")
+    cands = choose_validation(space, 14)
+    raw = [table.composed_ms(c) for c in cands]
+
+    def validated(measured):
+        return validate_latency(table, space, target_path, 14, times=([[m] * 3 for m in measured], 0.1))
+
+    noisy = validated([r * (1.2 if i == 0 else 1.0) for i, r in enumerate(raw)])
+    v = noisy.validation
+    assert v["composition"] == "plain sum"
+    assert v["raw"]["mean_ape_pct"] < v["corrected_loo"]["mean_ape_pct"]
+    assert noisy.overhead["per_network_ms"] == noisy.overhead["per_stitch_ms"] == 0.0
+    assert "not applied" in noisy.overhead["method"]
+    assert validation_error(v) == v["raw"]
+    assert [noisy.latency_ms(c.id) for c in cands] == pytest.approx(raw, rel=1e-12)
+    assert [out_of_sample_ms(v, r) for r in v["candidates"]] == [r["composed_raw_ms"] for r in v["candidates"]]
+    assert any("plain sum of pieces (the overhead constants" in line for line in noisy.summary())
+    worst = v["raw"]["worst_ape_pct"]  # the slow anchor's, 1 - 1/1.2
+    assert worst == pytest.approx(100 / 6, abs=0.01)
+    assert f"median 0.0% / worst {worst:.1f}%" in latency_warning(noisy)
+
+    real = validated([r + 0.05 + 0.02 * c.route.num_stitches for r, c in zip(raw, cands)])
+    v = real.validation
+    assert v["composition"] == "with overhead constants" and validation_error(v) == v["corrected_loo"]
+    assert real.overhead["per_network_ms"] == pytest.approx(0.05, abs=1e-9)
+    assert real.overhead["per_stitch_ms"] == pytest.approx(0.02, abs=1e-9)
+    assert real.latency_ms(cands[-1].id) == pytest.approx(raw[-1] + 0.05 + 0.02 * cands[-1].route.num_stitches)
+
+
 def test_fit_overhead_recovers_constants_and_handles_one_stitch_count():
     composed = [1.0, 5.0, 20.0, 3.0, 8.0]
     stitches = [0, 1, 2, 1, 2]
