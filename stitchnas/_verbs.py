@@ -207,7 +207,7 @@ def default_checkpoint(checkpoint: Any, space: SearchSpace, stitched: bool, allo
     if stitched and not allow_random_weights:
         raise StitchnasError(
             f"{what} needs trained stitching layers but there is no checkpoint at {default}: train "
-            f"one with `stitchnas train {space.name}` or pass --checkpoint"
+            f"one with `stitchnas train {space.given_as}` or pass --checkpoint"
         )
     return None
 
@@ -237,7 +237,7 @@ def predict_details(space: Any, *, measurements: Any, predictor: Any = "auto", s
     space = load_space(space)
     if not Path(measurements).exists():  # a folder, FIFO or device: the reader says what it is
         raise StitchnasError(f"measurements file {measurements} does not exist: measure stitches with "
-                             f"`stitchnas evaluate {space.name}` (or import published ones)")
+                             f"`stitchnas evaluate {space.given_as}` (or import published ones)")
     rows = read_measurements(measurements, space)
     if not rows:
         raise StitchnasError(f"measurements file {measurements} has no rows: measure some stitches first")

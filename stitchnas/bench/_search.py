@@ -168,7 +168,7 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
     if missing:
         raise StitchnasError(f"bench search needs every candidate of {space.name} measured (the true "
                              f"front); {len(missing)} of {len(space)} are not in {path} (e.g. id "
-                             f"{missing[0]}): measure them with `stitchnas evaluate {space.name} --all`")
+                             f"{missing[0]}): measure them with `stitchnas evaluate {space.given_as} --all`")
     n = len(rows)
     train_size = round(train_fraction * n)
     if train_size < 2:

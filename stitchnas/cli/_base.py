@@ -194,7 +194,7 @@ def measured(space, path) -> list:
 
     if not Path(path).exists():  # a folder, FIFO or device exists: the reader says what it is
         raise StitchnasError(f"measurements file {path} does not exist: measure stitches with "
-                             f"`stitchnas evaluate {space.name}` (or import published ones)")
+                             f"`stitchnas evaluate {space.given_as}` (or import published ones)")
     rows = read_measurements(path, space)
     if not rows:
         raise StitchnasError(f"measurements file {path} has no rows: measure some stitches first")

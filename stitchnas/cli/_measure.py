@@ -276,7 +276,7 @@ class Proxy(Command):
         checkpoint = args.checkpoint or str(checkpoint_path(space.name))
         if not Path(checkpoint).is_file():
             raise StitchnasError(f"no stitched checkpoint at {checkpoint}: proxy scores need trained "
-                                 f"stitching layers (`stitchnas train {space.name}`) or --checkpoint")
+                                 f"stitching layers (`stitchnas train {space.given_as}`) or --checkpoint")
         out = Path(args.out or proxies_path(space.name))
         check_writable(out, "proxies file")
         images = args.images or PROXY_IMAGES

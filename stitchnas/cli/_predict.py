@@ -130,7 +130,7 @@ class Suggest(Command):
         for s in picks:
             print(f"{s.id:>5} {s.acc1_pred:>10.2f} {s.acc1_std:>6.2f} {s.cost:>12.4g} {s.gain:>8.4f}  "
                   f"{s.route}")
-        print(f"# then: stitchnas evaluate {space.name} --ids {','.join(str(s.id) for s in picks)}")
+        print(f"# then: stitchnas evaluate {space.given_as} --ids {','.join(str(s.id) for s in picks)}")
         return 0
 
 

@@ -195,7 +195,7 @@ def check_front(front: Front, space: SearchSpace | None = None) -> Front:
     if front.space_hash != space.content_hash:
         raise StitchnasError(
             f"{where} was searched on another version of the space {space.name!r} (hash "
-            f"{front.space_hash} != {space.content_hash}): re-run `stitchnas search {space.name} "
+            f"{front.space_hash} != {space.content_hash}): re-run `stitchnas search {space.given_as} "
             f"--target {front.target}`"
         )
     from ._checks import check_space

@@ -123,7 +123,7 @@ def read_proxies(path: str | os.PathLike, space: "SearchSpace") -> list[ProxySco
     path = Path(path)
     if not path.is_file():
         raise StitchnasError(f"proxies file {path} does not exist: score the candidates with "
-                             f"`stitchnas proxy {space.name}`")
+                             f"`stitchnas proxy {space.given_as}`")
     fields = set(ProxyScore.__dataclass_fields__)
     scores = []
     for n, line in enumerate(read_text(path, "proxies file").splitlines(), 1):
@@ -138,11 +138,11 @@ def read_proxies(path: str | os.PathLike, space: "SearchSpace") -> list[ProxySco
                 raise ValueError("a score is not finite")
         except (ValueError, TypeError) as err:
             raise StitchnasError(f"{path}:{n}: not a proxy row ({err}): write the file with "
-                                 f"`stitchnas proxy {space.name}`") from None
+                                 f"`stitchnas proxy {space.given_as}`") from None
         if score.space_hash != space.content_hash:
             raise StitchnasError(f"{path} scores another version of space {space.name!r} (hash "
                                  f"{score.space_hash}, the space's is {space.content_hash}): score "
-                                 f"it again with `stitchnas proxy {space.name}`")
+                                 f"it again with `stitchnas proxy {space.given_as}`")
         scores.append(score)
     ids = [s.id for s in scores]
     missing = sorted({c.id for c in space.candidates} - set(ids))

@@ -43,7 +43,8 @@ def read_checkpoint(path: str | os.PathLike, space: SearchSpace | None = None) -
     """Read and check a checkpoint file (against ``space`` when given)."""
     path = Path(path)
     if not path.is_file():
-        raise StitchnasError(f"checkpoint {path} does not exist; train one with `stitchnas train SPACE`")
+        name = space.given_as if space is not None else "SPACE"
+        raise StitchnasError(f"checkpoint {path} does not exist; train one with `stitchnas train {name}`")
     try:
         doc = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:

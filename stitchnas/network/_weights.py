@@ -99,6 +99,6 @@ def check_weights(space: SearchSpace, sources: dict[str, Any], anchors: Iterable
     if stitched and sources["stitching"]["source"] == RANDOM:
         raise StitchnasError(
             f"the stitches of {space.name} need trained stitching layers but no stitched checkpoint "
-            f"was given: train one with `stitchnas train {space.name}` and pass --checkpoint, or "
+            f"was given: train one with `stitchnas train {space.given_as}` and pass --checkpoint, or "
             "pass --allow-random-weights for a size or speed check"
         )

@@ -309,7 +309,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         if r.target in tables and r.front.members:
             front_times[r.target] = time_end_to_end(space, r.target, [m.id for m in r.front.members],
                                                     repeats=cfg.latency_repeats, progress=False)
-            warning = _drift_warning(r.target, r.front.members, front_times[r.target], space.name)
+            warning = _drift_warning(r.target, r.front.members, front_times[r.target], space.given_as)
             if warning:  # the table's validation was at its making; this is the machine now
                 warnings[r.target] = "; ".join(w for w in (warnings.get(r.target), warning) if w)
                 get_logger("run").warning(warning)
@@ -505,6 +505,6 @@ def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total,
                          f"{m.flops / 1e6:.2f} | {lat} |" + (f" {timed[m.id]:.2f} |" if timed else ""))
         if timed:
             lines += ["", _order_line(f.members, timed)]
-    lines += ["", f"Query: `stitchnas query {space.name} --target {results[0].target} --list`, or the best "
+    lines += ["", f"Query: `stitchnas query {space.given_as} --target {results[0].target} --list`, or the best "
               "stitch within a budget with `--max-latency-ms MS` / `--max-flops N`.", ""]
     return "\n".join(lines)

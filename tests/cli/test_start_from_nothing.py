@@ -108,3 +108,13 @@ def test_enumerate_prints_the_space_hash_a_hand_written_row_needs(tmp_path, resu
     hand.write_text(json.dumps({**row, "space_hash": "0123456789abcdef"}) + "\n")
     code, _, err = run_cli(capsys, "search", path, "--target", "flops_budget", "--measurements", hand)
     assert code == 2 and f"takes space_hash {space.content_hash}" in err
+
+
+def test_every_hint_names_the_space_as_given(tmp_path, results, capsys):
+    """A space given as a YAML path is named by that path in the commands an error suggests (not
+    by its `name:`, which is no bundled space): here evaluating a stitch with no stitched
+    checkpoint."""
+    path = _space(tmp_path, (72.2, 79.8))
+    code, out, err = run_cli(capsys, "evaluate", path, "--ids", "5", "--data", "digits")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert f"`stitchnas train {path}`" in err and "stitchnas train fresh" not in err
