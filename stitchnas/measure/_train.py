@@ -199,7 +199,9 @@ def train_anchors(space: SearchSpace, data: DataSpec, cfg: AnchorTrainConfig, de
     missing = [a.name for a in space.anchors if not a.checkpoint]
     if missing:
         raise StitchnasError(
-            f"space {space.name!r}: anchors {missing} have no 'checkpoint' path to save to; add one"
+            f"space {space.given_as}: anchors {missing} have no 'checkpoint' path to save to; add "
+            f"one per anchor in the space file, e.g. `checkpoint: ${{results}}/anchors/{space.name}/"
+            f"{missing[0]}.pt`"
         )
     train_set, val_set, num_classes = load_datasets(replace(
         data, input_size=tuple(space.input_size), train_subset=cfg.train_subset,

@@ -12,7 +12,9 @@ report says what was done and what was reused. Settings come from the space's ``
 
 from __future__ import annotations
 
+import os
 import platform
+import shlex
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -173,8 +175,14 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     anchor_acc: dict[str, float] = {}
     if missing:
         if not (space.extra.get("training") or {}).get("anchors") and not cfg.anchors:
-            raise StitchnasError(f"anchors {missing} of {space.name!r} have no checkpoint and the space "
-                                 "has no training.anchors section: give checkpoints or a recipe")
+            no_path = [a.name for a in space.anchors if not a.checkpoint]
+            paths = (f" and a `checkpoint:` path per anchor to save it to (e.g. `${{results}}/anchors/"
+                     f"{space.name}/{no_path[0]}.pt`)" if no_path else "")
+            raise StitchnasError(
+                f"anchors {missing} of {space.given_as} have no trained weights and the space has no "
+                "training.anchors section to train them with: add one (e.g. `training: {anchors: "
+                f"{{epochs: 4}}}}`){paths} to train them here, or point each `checkpoint:` at trained "
+                "weights")
         acfg = config_from_space(AnchorTrainConfig, space, "anchors", **cfg.anchors)
         results = train_anchors(space, _data_spec(space), acfg, device=cfg.device, only_missing=True, log=log)
         anchor_acc = {r.name: r.acc1 for r in results}
@@ -320,7 +328,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     total = round(time.perf_counter() - t_start, 1)
     report_path = run_dir / REPORT
     text = _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables,
-                   warnings, front_times)
+                   warnings, front_times, root=root)
     write_text(report_path, text)
     write_json(run_dir / "report.json", {
         "space": space.name, "space_hash": space.content_hash, "seconds": total,
@@ -446,7 +454,7 @@ def _above_line(m, anchors) -> float | None:
 
 
 def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables=None,
-            warnings=None, front_times=None) -> str:
+            warnings=None, front_times=None, root: Path | None = None) -> str:
     from ..costs import out_of_sample_ms
     from ..fronts import format_budgets
 
@@ -505,6 +513,9 @@ def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total,
                          f"{m.flops / 1e6:.2f} | {lat} |" + (f" {timed[m.id]:.2f} |" if timed else ""))
         if timed:
             lines += ["", _order_line(f.members, timed)]
-    lines += ["", f"Query: `stitchnas query {space.given_as} --target {results[0].target} --list`, or the best "
-              "stitch within a budget with `--max-latency-ms MS` / `--max-flops N`.", ""]
+    env = ""  # where query finds the fronts when --out put them elsewhere
+    if root is not None and Path(root).resolve() != Path(os.environ.get("STITCHNAS_RESULTS") or "results").resolve():
+        env = f"STITCHNAS_RESULTS={shlex.quote(str(root))} "
+    lines += ["", f"Query: `{env}stitchnas query {space.given_as} --target {results[0].target} --list`, or "
+              "the best stitch within a budget with `--max-latency-ms MS` / `--max-flops N`.", ""]
     return "\n".join(lines)

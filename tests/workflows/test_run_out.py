@@ -73,6 +73,13 @@ def test_run_out_contains_everything_and_logs_progress(tmp_path, monkeypatch, ca
     timed = doc["front_latency_measured_ms"]
     assert set(timed) == {"cpu"} and timed["cpu"] and all(float(v) > 0 for v in timed["cpu"].values())
     assert "| latency ms | measured ms |" in cpu_front and "Front members timed end to end" in cpu_front
+    # the report's query hint finds the fronts where --out put them
+    hint = report.split("Query: `", 1)[1].split("`", 1)[0]
+    assert hint == f"STITCHNAS_RESULTS={out} stitchnas query {path} --target cpu --list"
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(out))
+    code, listed, err = run_cli(capsys, "query", path, "--target", "cpu", "--list")
+    assert code == 0 and listed.strip(), err
+    monkeypatch.delenv("STITCHNAS_RESULTS")
 
     code, stdout, stderr = run_cli(capsys, "run", path, "--out", out, "--quiet")  # all reused
     assert code == 0 and stdout.startswith("# stitchnas run")
