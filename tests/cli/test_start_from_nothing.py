@@ -118,3 +118,15 @@ def test_every_hint_names_the_space_as_given(tmp_path, results, capsys):
     code, out, err = run_cli(capsys, "evaluate", path, "--ids", "5", "--data", "digits")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert f"`stitchnas train {path}`" in err and "stitchnas train fresh" not in err
+
+
+def test_run_and_train_anchors_say_what_to_add_for_anchors_without_weights(tmp_path, results, capsys):
+    path = _space(tmp_path)  # anchors with no checkpoint, no training section
+    code, out, err = run_cli(capsys, "run", path, "--out", str(tmp_path / "out"))
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert f"anchors ['s', 'l'] of {path} have no trained weights" in err
+    assert "`training: {anchors: {epochs: 4}}`" in err and "`${results}/anchors/fresh/s.pt`" in err
+    code, out, err = run_cli(capsys, "train-anchors", path, "--data", "digits", "--epochs", "1")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "no 'checkpoint' path to save to" in err and "`checkpoint: ${results}/anchors/fresh/s.pt`" in err
+    assert not (tmp_path / "out").exists()
