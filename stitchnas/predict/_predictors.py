@@ -71,8 +71,12 @@ class FlopsBaseline(RegressorMixin, BaseEstimator):
     In one-way spaces (small -> large) accuracy rises with FLOPs and this already ranks well;
     in two-way spaces many routes share FLOPs and it cannot tell them apart. ``std`` is the
     training residuals' spread, at least that about a straight line in log-FLOPs (isotonic fits
-    its own points too closely to be honest about new ones); the same for every stitch.
+    its own points too closely to be honest about new ones); the same for every stitch. From two
+    rows or fewer no spread can be estimated: then it is their range, at least ``MIN_STD`` points.
     """
+
+    #: the std when two rows or fewer leave no spread to estimate (the anchor prior's floor)
+    MIN_STD = 2.0
 
     def __init__(self, increasing: bool = True) -> None:
         self.increasing = increasing
@@ -85,6 +89,8 @@ class FlopsBaseline(RegressorMixin, BaseEstimator):
         self.iso_ = IsotonicRegression(increasing=self.increasing, out_of_bounds="clip").fit(f, y)
         resid = y - self.iso_.predict(f)
         self.resid_std_ = float(np.sqrt(np.mean(resid ** 2))) if len(y) > 1 else 1.0
+        if len(y) <= 2:  # no spread can be estimated from two points: as wide as the prior's
+            self.resid_std_ = max(self.MIN_STD, float(np.ptp(y)))
         if len(y) > 2 and np.ptp(f) > 0:  # isotonic fits its points closely: at least a line's spread
             line = np.polyval(np.polyfit(f, y, 1), f)
             self.resid_std_ = max(self.resid_std_, float(np.sqrt(np.sum((y - line) ** 2) / (len(y) - 2))))
@@ -302,6 +308,14 @@ def predict_with_std(predictor: Any, stitches: Sequence[Stitch]) -> tuple[np.nda
     return np.asarray(predictor.predict(stitches), dtype=float), None
 
 
+def _known_anchors(stitches: Sequence[Stitch]) -> int:
+    """How many anchors' top-1 the stitches know (measured anchor rows or the space's ``acc1:``)."""
+    known = {s.route.first_anchor for s in stitches if s.is_anchor}
+    for s in stitches:
+        known |= {a for a, v in enumerate(s.anchor_acc1) if v is not None}
+    return len(known)
+
+
 def steps_up_only(stitches: Sequence[Stitch]) -> bool:
     """Whether every stitch goes from an anchor to a larger one (by FLOPs): SN-Net's one-way
     stitching, where a route's FLOPs order it among its neighbours."""
@@ -341,6 +355,12 @@ class AutoPredictor(RegressorMixin, BaseEstimator):
         X = _check_stitches(X)
         y = _targets(y)
         self.scores_ = {}
+        if sum(st.num_stitches > 0 for st in X) < 2 and _known_anchors(X) >= 2:
+            self.chosen_ = "prior"
+            self.reason_ = ("fewer than 2 measured stitches: the anchors' top-1 interpolated in "
+                            "log-FLOPs, with a wide std (a prior, as search uses)")
+            self.model_ = create_predictor("prior").fit(X, y)
+            return self
         if has_signals(X):
             self.chosen_ = "proxy"
             self.reason_ = "proxy scores given: they rank stitches better than structure alone"

@@ -389,3 +389,27 @@ def test_fast_tree_predictions_equal_scikit_learns_own(kind):
     rows = _tree_predictions(forest, Z)
     assert np.array_equal(rows, np.stack([t.predict(Z) for t in forest.estimators_]))
     assert np.array_equal(_forest_mean(rows), forest.predict(Z))
+
+
+def test_auto_with_fewer_than_two_measured_stitches_takes_the_anchor_prior_and_flops_std_is_wide():
+    """With only the anchors measured, `auto` (as predict and suggest use it) takes the anchors'
+    prior that search uses, with its wide std, not a FLOPs fit through two points whose spread
+    would read 0; the FLOPs baseline itself, fitted on two rows, says at least 2 points."""
+    from stitchnas.measure import Measurement
+    from stitchnas.predict import AutoPredictor, FlopsBaseline, make_stitches
+
+    space = load_space("tiny_test")
+    anchors = [c for c in space.candidates if c.is_anchor]
+    rows = [Measurement(c.id, c.route, acc, None, None, 1, 1, "d", "c", space.name, space.content_hash)
+            for c, acc in zip(anchors, (70.0, 71.0))]
+    stitches = make_stitches(space, rows)
+    measured = [stitches[c.id] for c in anchors]
+    auto = AutoPredictor().fit(measured, [70.0, 71.0])
+    assert auto.chosen_ == "prior" and "fewer than 2 measured stitches" in auto.reason_
+    mean, std = auto.predict(stitches, return_std=True)
+    assert mean[anchors[0].id] == 70.0 and mean[anchors[1].id] == 71.0
+    assert np.all(std >= 2.0)
+    _, std = FlopsBaseline().fit(measured, [70.0, 71.0]).predict(stitches, return_std=True)
+    assert np.all(std == 2.0)
+    _, std = FlopsBaseline().fit(measured, [60.0, 71.0]).predict(stitches, return_std=True)
+    assert np.all(std == 11.0)
