@@ -272,12 +272,16 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
 
     feasible = int(np.sum(t_problem.feasible))
     thin = len(scorer.true_front) < 3
+    budgeted = bool(tgt.budgets.active)
+    why = (f"leaves {feasible} of {len(space)} candidates within its budgets and a true front of "
+           f"{len(scorer.true_front)}: its hypervolume ratios say little; use --target flops (no "
+           "budget) to score the whole trade-off" if budgeted else
+           f"has no budgets, yet the true front of this table has only {len(scorer.true_front)} "
+           "members: its hypervolume ratios say little")
     report = {
         "space": space.name, "space_hash": space.content_hash, "candidates": len(space),
         "feasible": feasible,
-        **({"warning": f"target {tgt.name!r} leaves {feasible} of {len(space)} candidates within its budgets "
-                       f"and a true front of {len(scorer.true_front)}: its hypervolume ratios say little; "
-                       "use --target flops (no budget) to score the whole trade-off"} if thin else {}),
+        **({"warning": f"target {tgt.name!r} {why}"} if thin else {}),
         "measurements": str(path), "target": tgt.name, "objectives": list(objectives),
         "train_fraction": train_fraction, "train_size": train_size, "predictor": str(predictor),
         "proxies": None if proxies is None else str(proxies),

@@ -508,6 +508,19 @@ def test_bench_search_scores_the_whole_trade_off_and_warns_when_budgets_leave_a_
     assert len(lines) == 1 and "'tight'" in lines[0] and "--target flops" in lines[0]
     assert lines[0].endswith(report["warning"])
 
+    # without budgets the advice cannot be "use --target flops": a table whose stitches all fall
+    # below the anchors has a true front of the two anchors, and the warning says just that
+    from dataclasses import replace
+
+    space = load_space("tiny_test")
+    low = tmp_path / "low.jsonl"
+    write_measurements(low, [replace(m, acc1=m.acc1 if m.route.num_stitches == 0 else 1.0 + m.id / 100)
+                             for m in rows])
+    r = bench_search("tiny_test", low, train_fraction=0.5, trials=2, seeds=(0,), samplers=("random",),
+                     predictor="flops", out_dir=None)
+    assert sorted(r["true_front_ids"]) == sorted(c.id for c in space.candidates if c.is_anchor)
+    assert "has no budgets" in r["warning"] and "--target flops" not in r["warning"]
+
 
 def test_the_package_attribute_search_is_the_function(space, mfile):
     import stitchnas
