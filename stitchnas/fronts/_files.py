@@ -6,6 +6,7 @@ are written atomically, ``front.json`` last. This module does not import torch.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -176,6 +177,9 @@ def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any
     front = Front.from_json(storage_from_file(doc, path), path)
     if loaded is not None:
         check_front(front, loaded)
+    hint = _space_hint(space, None) if space is not None else None
+    if hint is not None and hint != "SPACE":
+        front = dataclasses.replace(front, given_as=hint)
     return front
 
 

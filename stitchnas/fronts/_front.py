@@ -243,6 +243,8 @@ class Front:
     created: str = field(default_factory=_now)
     version: str = field(default_factory=_version)
     path: str | None = field(default=None, compare=False, hash=False, repr=False)
+    #: the space as the user named it when loading (a YAML path), for the commands hints suggest
+    given_as: str | None = field(default=None, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         for key in ("space", "space_hash", "target", "created", "version"):
@@ -322,7 +324,7 @@ class Front:
             return None
         return (f"{n} of {len(self.members)} accuracies are priors from the anchors' acc1 "
                 "(interpolated in log-FLOPs, wide std): measure stitches to replace them "
-                f"(`stitchnas evaluate {space or self.space} --sample 16`, then search again)")
+                f"(`stitchnas evaluate {space or self.given_as or self.space} --sample 16`, then search again)")
 
     def has(self, objective: str) -> bool:
         """Whether any member has a value for ``objective`` (latency/memory may be missing)."""
@@ -359,7 +361,7 @@ class Front:
                 raise StitchnasError(
                     f"{self._where()} has no {what} values ({name} needs them): it was searched on "
                     f"{', '.join(self.cost_objectives)} only; use a latency target (measure one with "
-                    f"`stitchnas profile-latency`, then `stitchnas search {self.space} --target T`) or "
+                    f"`stitchnas profile-latency`, then `stitchnas search {self.given_as or self.space} --target T`) or "
                     "limit --max-flops/--max-params instead"
                 )
             limits[name] = value

@@ -130,3 +130,12 @@ def test_run_and_train_anchors_say_what_to_add_for_anchors_without_weights(tmp_p
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "no 'checkpoint' path to save to" in err and "`checkpoint: ${results}/anchors/fresh/s.pt`" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_query_hints_name_the_space_file_as_given(tmp_path, results, capsys):
+    path = _space(tmp_path, (72.2, 79.8))
+    assert run_cli(capsys, "search", path, "--target", "flops_budget")[0] == 0
+    code, out, err = run_cli(capsys, "query", path, "--target", "flops_budget", "--max-latency-ms", "3")
+    assert code == 2 and f"`stitchnas search {path} --target T`" in err
+    code, out, err = run_cli(capsys, "query", path, "--target", "flops_budget", "--list")
+    assert code == 0 and f"stitchnas evaluate {path} --sample 16" in out
