@@ -24,8 +24,9 @@ __all__ = ["MAX_MEDIAN_APE_PCT", "MAX_WORST_APE_PCT", "choose_validation", "fit_
            "latency_warning", "out_of_sample_ms", "validate_latency", "validation_error",
            "time_end_to_end"]
 
-#: A latency table is trusted when its validation error (leave-one-out, with the overhead
-#: constants) stays within these: median and worst absolute percentage error.
+#: A latency table is trusted when its validation error (:func:`validation_error`: leave-one-out
+#: with the overhead constants, or the plain sum's where it composes without them) stays within
+#: these: median and worst absolute percentage error.
 MAX_MEDIAN_APE_PCT = 5.0
 MAX_WORST_APE_PCT = 10.0
 
