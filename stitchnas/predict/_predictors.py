@@ -475,7 +475,7 @@ def _build(target: Any, random_state: int | None, spec: Any) -> Any:
     name = spec if isinstance(spec, str) else getattr(spec, "__qualname__", type(spec).__name__)
     if _is_estimator(target):
         try:
-            return clone(target)
+            return _featurized(clone(target))
         except Exception as err:  # noqa: BLE001 - not a scikit-learn estimator: clone cannot copy it
             raise PluginError(f"predictor {name!r} cannot be cloned ({type(err).__name__}): subclass "
                               "sklearn.base.BaseEstimator, or give its class or a factory function") from None
@@ -493,4 +493,24 @@ def _build(target: Any, random_state: int | None, spec: Any) -> Any:
     if not _is_estimator(made):
         raise PluginError(f"predictor {name!r} returned {type(made).__name__}, not an estimator: a "
                           "predictor class or factory must give an object with fit and predict")
-    return made
+    return _featurized(made)
+
+
+def _featurized(est: Any) -> Any:
+    """A plain scikit-learn regressor (it reads numbers, not stitches) behind the default's
+    features, scaled: ``make_pipeline(RouteFeaturizer(), StandardScaler(), est)``, so any of them
+    plugs in by name (``--predictor sklearn.linear_model:Ridge``). Meta-estimators (a Pipeline,
+    or one holding another estimator) and anything outside scikit-learn are left as they are."""
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if not type(est).__module__.startswith("sklearn.") or isinstance(est, Pipeline):
+        return est
+    try:
+        params = est.get_params(deep=False).values()
+    except Exception:  # noqa: BLE001 - not a full scikit-learn estimator: leave it
+        return est
+    if any(_is_estimator(v) or isinstance(v, (list, tuple)) and any(
+            _is_estimator(x) or isinstance(x, tuple) for x in v) for v in params):
+        return est
+    return make_pipeline(RouteFeaturizer(), StandardScaler(), est)

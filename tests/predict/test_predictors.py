@@ -413,3 +413,33 @@ def test_auto_with_fewer_than_two_measured_stitches_takes_the_anchor_prior_and_f
     assert np.all(std == 2.0)
     _, std = FlopsBaseline().fit(measured, [60.0, 71.0]).predict(stitches, return_std=True)
     assert np.all(std == 11.0)
+
+
+def test_a_plain_scikit_learn_regressor_plugs_in_behind_the_route_features(capsys, tmp_path):
+    """`--predictor sklearn.linear_model:Ridge` (or a Ridge instance) reads stitches through
+    RouteFeaturizer and a scaler; a user's own pipeline and meta-estimators are left as given."""
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.pipeline import Pipeline
+
+    from stitchnas.predict import RouteFeaturizer
+
+    space = load_space("tiny_test")
+    stitches = make_stitches(space)
+    y = np.linspace(60.0, 70.0, len(stitches))
+    for spec in ("sklearn.linear_model:Ridge", Ridge(alpha=2.0)):
+        model = create_predictor(spec)
+        assert isinstance(model, Pipeline) and isinstance(model.steps[0][1], RouteFeaturizer)
+        assert model.steps[-1][1].__class__ is Ridge
+        pred = model.fit(stitches, y).predict(stitches)
+        assert pred.shape == (len(stitches),) and np.all(np.isfinite(pred))
+    mine = make_pipeline(StitchFeaturizer(), Ridge())
+    assert isinstance(create_predictor(mine).steps[0][1], StitchFeaturizer)
+    meta = TransformedTargetRegressor(regressor=mine)
+    assert isinstance(create_predictor(meta), TransformedTargetRegressor)
+    rows = tmp_path / "m.jsonl"
+    from stitchnas.measure import Measurement, write_measurements
+    write_measurements(rows, [Measurement(s.id, s.route, float(v), None, None, 1, 1, "d", "c",
+                                          space.name, space.content_hash) for s, v in zip(stitches, y)])
+    code, out, err = run_cli(capsys, "predict", "tiny_test", "--measurements", rows, "--predictor",
+                             "sklearn.linear_model:Ridge", "--out", tmp_path / "p.jsonl")
+    assert code == 0, err
