@@ -75,11 +75,16 @@ REPORT = "report.md"
 
 def results_dir(root: str | os.PathLike | None = None) -> Path:
     """Where results go: ``root`` if given, else the innermost :func:`results_root` in force,
-    else ``$STITCHNAS_RESULTS`` or ``./results``."""
+    else :func:`default_results_dir`."""
     if root is not None:
         return Path(root)
     if _ROOT:
         return _ROOT[-1]
+    return default_results_dir()
+
+
+def default_results_dir() -> Path:
+    """Where results go with no ``--out``: ``$STITCHNAS_RESULTS`` or ``./results``."""
     return Path(os.environ.get("STITCHNAS_RESULTS") or "results")
 
 

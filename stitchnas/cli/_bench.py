@@ -244,6 +244,7 @@ class BenchLatency(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from ..bench import bench_latency
+        from ..costs import composes_plain_sum
         from ..space import load_space
 
         space = load_space(args.space)
@@ -261,7 +262,7 @@ class BenchLatency(Command):
               f"median {raw['median_ape_pct']:.2f}% / worst {raw['worst_ape_pct']:.2f}% plain sum, "
               f"median {loo['median_ape_pct']:.2f}% / worst {loo['worst_ape_pct']:.2f}% corrected"
               + ("; the table uses the plain sum (the constants erred more out of sample)"
-                 if report.get("composition") == "plain sum" else ""),
+                 if composes_plain_sum(report) else ""),
               file=sys.stderr)
         return 0
 

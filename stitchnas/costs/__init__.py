@@ -25,6 +25,7 @@ _EXPORTS = {
     "bundled_targets_dir": "_targets",
     "cache_dir": "_profiler",
     "choose_validation": "_validate",
+    "composes_plain_sum": "_table",
     "count_flops": "_profiler",
     "count_flops_meta": "_profiler",
     "count_params": "_profiler",

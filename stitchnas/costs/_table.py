@@ -99,6 +99,14 @@ def _hash(doc: Any) -> str:
 
 
 STATISTIC = "p10_ms"  # the per-piece and end-to-end statistic that latencies are composed of
+#: a validation's ``composition`` when the overhead constants were not applied
+PLAIN_SUM = "plain sum"
+
+
+def composes_plain_sum(validation: dict[str, Any] | None) -> bool:
+    """Whether a table's validation (or a report carrying its ``composition``) says the table
+    composes without the overhead constants, which erred more out of sample than the plain sum."""
+    return bool(validation) and validation.get("composition") == PLAIN_SUM
 
 
 # ---- the table -------------------------------------------------------------------------------
@@ -211,7 +219,7 @@ class LatencyTable:
                 + (f"{fmt(loo)} with the overhead constants (leave-one-out)" if loo else
                    f"{fmt(v['corrected_fit'])} with the overhead constants (in-sample)")
                 + f"; memory within {v['memory_worst_error_pct']:.2f}% of a traced run")
-            if v.get("composition") == "plain sum":
+            if composes_plain_sum(v):
                 lines.append("composition: the plain sum of pieces (the overhead constants, fitted on "
                              f"{self.overhead['fitted_on']}, erred more out of sample: mean "
                              f"{v['corrected_loo']['mean_ape_pct']:.2f}% against "

@@ -15,7 +15,7 @@ from ..errors import StitchnasError
 from ..space import Candidate, SearchSpace, load_space
 from ._machine import machine_identity
 from ._memory import _module_bytes, _param_storages, _storage_key, _tracked_peak
-from ._table import STATISTIC, LatencyTable
+from ._table import PLAIN_SUM, STATISTIC, LatencyTable, composes_plain_sum
 from ._targets import MB, Target, load_target
 from ._timing import (_Clock, _image, _prepare_models, _show, _stats, _threads, _time_modules,
                       _torch_device, _torch_dtype)
@@ -171,7 +171,7 @@ def validate_latency(table: LatencyTable, space: SearchSpace | str, target: Targ
         "corrected_loo": loo_err,
         "corrected_fit": _ape_stats([r["composed_raw_ms"] + fitted[0] + fitted[1] * r["stitches"]
                                      for r in rows], meas),
-        "composition": "plain sum" if plain else "with overhead constants",
+        "composition": PLAIN_SUM if plain else "with overhead constants",
         "e2e_timing_s": round(e2e_s, 3),
         "e2e_per_candidate_s": round(e2e_s / len(rows), 4),
         "memory_check_s": round(memory_s, 3),
@@ -194,7 +194,7 @@ def validation_error(validation: dict) -> dict[str, float]:
     """The error statistics of the composition a validated table uses: the plain sum's where the
     overhead constants were not applied, else theirs out of sample (leave-one-out; the plain sum
     when a single candidate was validated)."""
-    if validation.get("composition") == "plain sum":
+    if composes_plain_sum(validation):
         return validation["raw"]
     return validation.get("corrected_loo") or validation["raw"]
 
@@ -202,7 +202,7 @@ def validation_error(validation: dict) -> dict[str, float]:
 def out_of_sample_ms(validation: dict, row: dict) -> float:
     """A validated candidate's composed latency as the table gives it, from constants fitted on
     the other candidates (the plain sum where the table uses no constants)."""
-    if validation.get("composition") == "plain sum":
+    if composes_plain_sum(validation):
         return row["composed_raw_ms"]
     return row.get("composed_loo_ms", row["composed_raw_ms"])
 

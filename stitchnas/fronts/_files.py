@@ -177,9 +177,9 @@ def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any
     front = Front.from_json(storage_from_file(doc, path), path)
     if loaded is not None:
         check_front(front, loaded)
-    hint = _space_hint(space, None) if space is not None else None
-    if hint is not None and hint != "SPACE":
-        front = dataclasses.replace(front, given_as=hint)
+    if space is not None:  # hints then name the space as the user gave it
+        front = dataclasses.replace(front, given_as=loaded.given_as if loaded is not None
+                                    else _space_hint(space, name))
     return front
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import StitchnasError
 from ..paths import measurements_path
-from ..predict import fit_on_measured, predictor_label
+from ..predict import fit_on_measured, predictor_label, prior_suffices
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
@@ -94,7 +94,7 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
     n_known = sum(v is not None for v in known)
     missing = [i for i, cid in enumerate(ids) if cid not in measured]
     use_prior = bool(missing) and (predictor == PRIOR or (
-        predictor in (None, "auto") and stitched < 2 and n_known >= 2))
+        predictor in (None, "auto") and prior_suffices(stitched, n_known)))
     if missing and not use_prior and len(rows) < 2:
         given = space.given_as  # as the user names it: a YAML path, or a bundled space's name
         if n_known < 2 and stitched == 0:

@@ -14,6 +14,7 @@ _EXPORTS = {
     "ACQUISITIONS": "_suggest",
     "SHAPE_SPREAD": "_suggest",
     "AnchorPrior": "_prior",
+    "prior_suffices": "_prior",
     "AutoPredictor": "_predictors",
     "CVReport": "_cv",
     "DEFAULT_PREDICTOR": "_predictors",

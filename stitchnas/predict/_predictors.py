@@ -27,6 +27,7 @@ from .._registry import Registry
 from .._util import import_object
 from ..errors import PluginError, StitchnasError
 from ._features import RouteFeaturizer, Stitch, StitchFeaturizer, _check_stitches
+from ._prior import prior_suffices
 
 __all__ = [
     "FlopsBaseline", "ForestPredictor", "RoutePredictor", "ProxyPredictor", "AutoPredictor", "gaussian_process", "DEFAULT_PREDICTOR",
@@ -87,11 +88,12 @@ class FlopsBaseline(RegressorMixin, BaseEstimator):
         y = _targets(y)
         f = _log_flops(X)
         self.iso_ = IsotonicRegression(increasing=self.increasing, out_of_bounds="clip").fit(f, y)
-        resid = y - self.iso_.predict(f)
-        self.resid_std_ = float(np.sqrt(np.mean(resid ** 2))) if len(y) > 1 else 1.0
         if len(y) <= 2:  # no spread can be estimated from two points: as wide as the prior's
             self.resid_std_ = max(self.MIN_STD, float(np.ptp(y)))
-        if len(y) > 2 and np.ptp(f) > 0:  # isotonic fits its points closely: at least a line's spread
+            return self
+        resid = y - self.iso_.predict(f)
+        self.resid_std_ = float(np.sqrt(np.mean(resid ** 2)))
+        if np.ptp(f) > 0:  # isotonic fits its points closely: at least a line's spread
             line = np.polyval(np.polyfit(f, y, 1), f)
             self.resid_std_ = max(self.resid_std_, float(np.sqrt(np.sum((y - line) ** 2) / (len(y) - 2))))
         return self
@@ -308,14 +310,6 @@ def predict_with_std(predictor: Any, stitches: Sequence[Stitch]) -> tuple[np.nda
     return np.asarray(predictor.predict(stitches), dtype=float), None
 
 
-def _known_anchors(stitches: Sequence[Stitch]) -> int:
-    """How many anchors' top-1 the stitches know (measured anchor rows or the space's ``acc1:``)."""
-    known = {s.route.first_anchor for s in stitches if s.is_anchor}
-    for s in stitches:
-        known |= {a for a, v in enumerate(s.anchor_acc1) if v is not None}
-    return len(known)
-
-
 def steps_up_only(stitches: Sequence[Stitch]) -> bool:
     """Whether every stitch goes from an anchor to a larger one (by FLOPs): SN-Net's one-way
     stitching, where a route's FLOPs order it among its neighbours."""
@@ -355,7 +349,9 @@ class AutoPredictor(RegressorMixin, BaseEstimator):
         X = _check_stitches(X)
         y = _targets(y)
         self.scores_ = {}
-        if sum(st.num_stitches > 0 for st in X) < 2 and _known_anchors(X) >= 2:
+        known = {st.route.first_anchor for st in X if st.is_anchor}
+        known |= {a for st in X for a, v in enumerate(st.anchor_acc1) if v is not None}
+        if prior_suffices(sum(st.num_stitches > 0 for st in X), len(known)):
             self.chosen_ = "prior"
             self.reason_ = ("fewer than 2 measured stitches: the anchors' top-1 interpolated in "
                             "log-FLOPs, with a wide std (a prior, as search uses)")
@@ -501,9 +497,6 @@ def _featurized(est: Any) -> Any:
     features, scaled: ``make_pipeline(RouteFeaturizer(), StandardScaler(), est)``, so any of them
     plugs in by name (``--predictor sklearn.linear_model:Ridge``). Meta-estimators (a Pipeline,
     or one holding another estimator) and anything outside scikit-learn are left as they are."""
-    from sklearn.pipeline import Pipeline, make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     if not type(est).__module__.startswith("sklearn.") or isinstance(est, Pipeline):
         return est
     try:

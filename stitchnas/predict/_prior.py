@@ -23,11 +23,18 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from ..errors import StitchnasError
 from ._features import Stitch, _check_stitches
 
-__all__ = ["AnchorPrior", "PRIOR_NEEDS"]
+__all__ = ["AnchorPrior", "PRIOR_NEEDS", "prior_suffices"]
 
 #: what the prior needs, in words (error messages name it)
 PRIOR_NEEDS = ("the top-1 of at least two anchors: give `acc1:` per anchor in the space file or "
                "--anchor-acc NAME=ACC, or measure them with `stitchnas evaluate SPACE --anchors`")
+
+
+def prior_suffices(measured_stitches: int, known_anchors: int) -> bool:
+    """Whether the default should read accuracies off the anchors' prior: fewer than two
+    measured stitches leave nothing to fit, and two anchors' top-1 give the prior its line
+    (`search` and the `auto` predictor both ask this)."""
+    return measured_stitches < 2 and known_anchors >= 2
 
 
 class AnchorPrior(RegressorMixin, BaseEstimator):

@@ -12,7 +12,6 @@ report says what was done and what was reused. Settings come from the space's ``
 
 from __future__ import annotations
 
-import os
 import platform
 import shlex
 import time
@@ -23,7 +22,8 @@ from typing import Any, Callable, Sequence
 from ..errors import StitchnasError
 from ..fileio import write_json, write_text
 from ..measure import PROXY_IMAGES
-from ..paths import MEASUREMENTS, PROXIES, REPORT, checkpoint_path, results_root
+from ..paths import (MEASUREMENTS, PROXIES, REPORT, checkpoint_path, default_results_dir,
+                     results_root)
 
 __all__ = ["RunConfig", "RunReport", "run"]
 
@@ -455,7 +455,7 @@ def _above_line(m, anchors) -> float | None:
 
 def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables=None,
             warnings=None, front_times=None, root: Path | None = None) -> str:
-    from ..costs import out_of_sample_ms
+    from ..costs import composes_plain_sum, out_of_sample_ms
     from ..fronts import format_budgets
 
     tables, warnings = tables or {}, warnings or {}
@@ -487,7 +487,7 @@ def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total,
         if warnings.get(name):
             lines += ["", f"**Warning:** {warnings[name]}"]
         if v.get("candidates"):
-            how = "plain sum" if v.get("composition") == "plain sum" else "leave-one-out"
+            how = "plain sum" if composes_plain_sum(v) else "leave-one-out"
             lines += ["", f"| id | route | measured ms | composed ms ({how}) | error % |",
                       "|---:|---|---:|---:|---:|"]
             for r in sorted(v["candidates"], key=lambda r: r["measured_ms"]):
@@ -514,7 +514,7 @@ def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total,
         if timed:
             lines += ["", _order_line(f.members, timed)]
     env = ""  # where query finds the fronts when --out put them elsewhere
-    if root is not None and Path(root).resolve() != Path(os.environ.get("STITCHNAS_RESULTS") or "results").resolve():
+    if root is not None and Path(root).resolve() != default_results_dir().resolve():
         env = f"STITCHNAS_RESULTS={shlex.quote(str(root))} "
     lines += ["", f"Query: `{env}stitchnas query {space.given_as} --target {results[0].target} --list`, or "
               "the best stitch within a budget with `--max-latency-ms MS` / `--max-flops N`.", ""]
