@@ -74,20 +74,44 @@ class TrainAnchors(Command):
         add_training_arguments(parser, anchors=True)
         parser.add_argument("--val-subset", type=positive_int,
                             help="report accuracy on N validation images (default: all)")
-        parser.add_argument("--only-missing", action="store_true",
-                            help="skip anchors whose checkpoint exists")
+        keep = parser.add_mutually_exclusive_group()
+        keep.add_argument("--only-missing", action="store_true",
+                          help="skip anchors whose checkpoint exists")
+        keep.add_argument("--force", action="store_true",
+                          help="retrain anchors whose checkpoint exists and replace it")
 
     def run(self, args: argparse.Namespace) -> int:
         from ..measure import AnchorTrainConfig, config_from_space, train_anchors
         from ..space import load_space
 
         space = load_space(args.space)
+        if not (args.only_missing or args.force):
+            _refuse_to_replace_weights(space)
         cfg = config_from_space(AnchorTrainConfig, space, "anchors", epochs=args.epochs,
                                 batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                                 train_subset=args.train_subset, val_subset=args.val_subset)
         train_anchors(space, data_spec(args, space), cfg, device=args.device,
                       only_missing=args.only_missing)
         return 0
+
+
+def _refuse_to_replace_weights(space) -> None:
+    """Anchors' checkpoints are weights someone made (or that ship with stitchnas): training
+    from scratch replaces them only when asked (``--force``), so a user's pretrained files
+    are never lost to a try."""
+    from ..paths import pretrained_dir
+
+    existing = [a for a in space.anchors if a.checkpoint and Path(a.checkpoint).is_file()]
+    if not existing:
+        return
+    shipped = pretrained_dir().resolve()
+    elsewhere = (" (they ship with stitchnas: train elsewhere with STITCHNAS_PRETRAINED=DIR)"
+                 if any(shipped in Path(a.checkpoint).resolve().parents for a in existing) else "")
+    names = ", ".join(f"{a.name} ({a.checkpoint})" for a in existing)
+    raise StitchnasError(
+        f"anchors of {space.given_as} already have weights: {names}{elsewhere}; training from scratch "
+        "would replace them: pass --force to replace them, or --only-missing to train only anchors "
+        "without a checkpoint")
 
 
 class Train(Command):

@@ -24,3 +24,25 @@ def test_same_seed_same_weights_bit_for_bit(tmp_path):
     a, b, c = _train(tmp_path, "a", 0), _train(tmp_path, "b", 0), _train(tmp_path, "c", 1)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def test_train_anchors_replaces_existing_weights_only_when_asked(tmp_path, capsys):
+    """A checkpoint that exists (a user's pretrained weights) is never replaced by a try:
+    refused without a flag, kept by --only-missing, replaced by --force."""
+    from support import run_cli
+
+    path = write_space(tmp_path, "name: keep\ninput_size: [1, 28, 28]\nanchors:\n"
+                                 f"  - {tiny_anchor('s', 16, depth=2)[:-1]}, checkpoint: s.pt}}\n"
+                                 f"  - {tiny_anchor('l', 32, depth=2)[:-1]}, checkpoint: l.pt}}\n"
+                                 "rule: {type: two_way}\n")
+    mine = b"my pretrained weights"
+    (tmp_path / "s.pt").write_bytes(mine)
+    quick = ("--data", "digits", "--epochs", "1", "--train-subset", "64", "--val-subset", "32")
+    code, out, err = run_cli(capsys, "train-anchors", path, *quick)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and f"s ({tmp_path / 's.pt'})" in err
+    assert "--force" in err and "--only-missing" in err
+    assert (tmp_path / "s.pt").read_bytes() == mine and not (tmp_path / "l.pt").exists()
+    assert run_cli(capsys, "train-anchors", path, *quick, "--only-missing")[0] == 0
+    assert (tmp_path / "s.pt").read_bytes() == mine and (tmp_path / "l.pt").is_file()
+    assert run_cli(capsys, "train-anchors", path, *quick, "--force")[0] == 0
+    assert set(torch.load(tmp_path / "s.pt")) == set(torch.load(tmp_path / "l.pt"))
