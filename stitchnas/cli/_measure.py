@@ -185,8 +185,8 @@ class Evaluate(Command):
         import dataclasses
         import time
 
-        from ..measure import (load_datasets, make_loader, measure, network_classes, parse_ids,
-                               read_measurements, select_ids, write_measurements)
+        from ..measure import (chance_warning, load_datasets, make_loader, measure, network_classes,
+                               parse_ids, read_measurements, select_ids, write_measurements)
         from ..network import load_network
         from ..paths import checkpoint_path, measurements_path
         from ..space import load_space
@@ -236,6 +236,11 @@ class Evaluate(Command):
                        device=args.device)
         elapsed = time.perf_counter() - start
         merged = write_measurements(out, rows)
+        warning = chance_warning(space, rows, classes, len(val))
+        if warning:
+            from ..progress import get_logger
+
+            get_logger("evaluate").warning(warning)
         best = max(rows, key=lambda r: r.acc1)
         worst = min(rows, key=lambda r: r.acc1)
         print(f"evaluated {len(rows)} candidates of {space.name} on {dataset} ({len(val)} "

@@ -37,6 +37,7 @@ _EXPORTS = {
     "accuracy": "_train",
     "anchor_data_config": "_data",
     "calibration_batch": "_data",
+    "chance_warning": "_evaluate",
     "config_from_space": "_train",
     "evaluate_candidates": "_evaluate",
     "import_snnet": "_snnet",
@@ -55,6 +56,7 @@ _EXPORTS = {
     "read_snnet_results": "_snnet",
     "select_ids": "_evaluate",
     "train_anchors": "_train",
+    "top1_stderr": "_evaluate",
     "train_stitched": "_train",
     "write_measurements": "_measurements",
 }

@@ -10,6 +10,7 @@ net(x)``), which ``share_prefixes=False`` does.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -23,7 +24,7 @@ from ..network import StitchedNetwork
 from ..space import Candidate, SearchSpace
 
 __all__ = ["EvalResult", "evaluate_candidates", "measure", "select_ids", "parse_ids", "prefix_tree_size",
-           "network_classes"]
+           "network_classes", "top1_stderr", "chance_warning"]
 
 
 @dataclass(frozen=True)
@@ -265,3 +266,27 @@ def network_classes(net: StitchedNetwork) -> int:
     x = torch.zeros((1, *net.space.input_size), device=param.device, dtype=param.dtype)
     with torch.no_grad():
         return int(net.route_module(net.space.candidates[0])(x).shape[-1])
+
+
+# ---- how much a measurement says ------------------------------------------------------------
+def top1_stderr(acc1: float, images: int) -> float:
+    """Standard error, in points, of a top-1 of ``acc1`` percent measured on ``images`` images
+    (binomial): what a difference between two measurements must exceed to mean something."""
+    p = min(max(acc1 / 100.0, 0.0), 1.0)
+    return 100.0 * math.sqrt(p * (1.0 - p) / max(int(images), 1))
+
+
+def chance_warning(space: SearchSpace, rows: Iterable, classes: int, images: int) -> str | None:
+    """One line when anchors among ``rows`` (measurements) score no better than guessing: within
+    three standard errors of ``100 / classes`` percent on ``images`` images, which is what
+    untrained weights, or weights made for other data, measure. None when every anchor is clear."""
+    chance = 100.0 / classes
+    limit = chance + 3 * top1_stderr(chance, images)
+    low = [m for m in rows if m.route.num_stitches == 0 and m.acc1 < limit]
+    if not low:
+        return None
+    names = ", ".join(f"{space.anchors[next(iter(m.route)).anchor].name} ({m.acc1:.2f}%)" for m in low)
+    return (f"anchor(s) {names} of {space.given_as} score no better than guessing ({chance:.1f}% top-1 "
+            f"for {classes} classes, on {images} images): their weights are untrained or made for "
+            "other data, so every stitch measured from them is noise; check each anchor's checkpoint "
+            f"and the space's data, or train them (stitchnas train-anchors {space.given_as} --force)")

@@ -146,7 +146,7 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
 def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]) -> RunReport:
     from ..costs import latency_warning, load_target, time_end_to_end, validation_error
     from ..progress import get_logger
-    from ..measure import (AnchorTrainConfig, StitchTrainConfig, config_from_space, load_datasets,
+    from ..measure import (AnchorTrainConfig, StitchTrainConfig, chance_warning, config_from_space, load_datasets,
                            make_loader, measure, network_classes, proxy_signals, read_measurements,
                            train_anchors, train_stitched, write_measurements)
     from ..network import load_network
@@ -271,6 +271,9 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     step("measurements", t0, f"{len(rows)} of {len(space)} stitches measured on {dataset} "
          f"({len(rows) - reused} new; anchors + {max(0, cfg.initial - anchors)} random + "
          f"{cfg.rounds} x {cfg.per_round} suggested)")
+    anchor_warning = chance_warning(space, rows, classes, len(val))
+    if anchor_warning:
+        get_logger("run").warning(anchor_warning)
 
     # 5. predictor
     t0 = time.perf_counter()
@@ -327,8 +330,9 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
 
     total = round(time.perf_counter() - t_start, 1)
     report_path = run_dir / REPORT
+    line = _line_summary(rows, len(val))
     text = _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables,
-                   warnings, front_times, root=root)
+                   warnings, front_times, root=root, images=len(val), anchor_warning=anchor_warning)
     write_text(report_path, text)
     write_json(run_dir / "report.json", {
         "space": space.name, "space_hash": space.content_hash, "seconds": total,
@@ -337,6 +341,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         "predictor": {"name": cfg.predictor, "chosen": chosen, "cv_tau": scores,
                       "reason": reason if isinstance(reason, str) else None, "proxy_tau": proxy_tau},
         "fronts": fronts, "machine": platform.platform(), "latency_warnings": warnings,
+        "anchor_warning": anchor_warning, "above_line": line,
         "front_latency_measured_ms": {t: {str(k): round(v, 4) for k, v in d.items()}
                                       for t, d in front_times.items()},
     })
@@ -441,20 +446,44 @@ def _order_line(members, timed: dict[int, float]) -> str:
                    + "): the table's latencies do not order this front; see the warning above.")
 
 
-def _above_line(m, anchors) -> float | None:
-    """Points of top-1 that stitch ``m`` has above the line between the anchors bracketing its
-    FLOPs (None for an anchor or a stitch outside the anchors' FLOPs range)."""
+def _above_line(m, anchors, images: int | None = None) -> tuple[float, float | None] | None:
+    """``(gap, stderr)``: points of top-1 that stitch ``m`` has above the line between the anchors
+    bracketing its FLOPs, and the gap's standard error when each was measured on ``images``
+    images (the three measurements taken as independent, which overstates it a little: they
+    share images). None for an anchor or a stitch outside the anchors' FLOPs range."""
+    import math
+
+    from ..measure import top1_stderr
+
     if m.route.num_stitches == 0:
         return None
     pts = sorted((a.flops, a.acc1) for a in anchors)
     for (f0, a0), (f1, a1) in zip(pts, pts[1:]):
         if f0 <= m.flops <= f1 and f1 > f0:
-            return m.acc1 - (a0 + (a1 - a0) * (m.flops - f0) / (f1 - f0))
+            t = (m.flops - f0) / (f1 - f0)
+            gap = m.acc1 - (a0 + (a1 - a0) * t)
+            if not images:
+                return gap, None
+            se = math.sqrt(top1_stderr(m.acc1, images) ** 2 + ((1 - t) * top1_stderr(a0, images)) ** 2
+                           + (t * top1_stderr(a1, images)) ** 2)
+            return gap, se
     return None
 
 
+def _line_summary(rows, images: int | None) -> dict[str, Any]:
+    """How many measured stitches lie above the line between their neighbouring anchors, and how
+    many by more than two standard errors of the gap (more than measurement noise)."""
+    anchors = [m for m in rows if m.route.num_stitches == 0]
+    gaps = [g for g in (_above_line(m, anchors, images) for m in rows) if g is not None]
+    return {"stitches": sum(m.route.num_stitches > 0 for m in rows), "within_anchors": len(gaps),
+            "above": sum(g > 0 for g, _ in gaps),
+            "above_by_2se": sum(se is not None and g > 2 * se for g, se in gaps),
+            "images": images}
+
+
 def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables=None,
-            warnings=None, front_times=None, root: Path | None = None) -> str:
+            warnings=None, front_times=None, root: Path | None = None, images: int | None = None,
+            anchor_warning: str | None = None) -> str:
     from ..costs import composes_plain_sum, out_of_sample_ms
     from ..fronts import format_budgets
 
@@ -467,19 +496,23 @@ def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total,
     anchors = sorted((m for m in rows if m.route.num_stitches == 0), key=lambda m: m.id)
     lines += ["", "## Anchors", ""]
     lines += [f"- {space.describe(m.route)}: top-1 {m.acc1:.2f}% ({m.flops / 1e6:.2f} MFLOPs)" for m in anchors]
+    if anchor_warning:
+        lines += ["", f"**Warning:** {anchor_warning}"]
     lines += ["", f"## Measured: {len(rows)} of {len(space)}", "",
               f"Predictor `{cfg.predictor}`" + (f" chose `{chosen}`" if chosen else "") + ".", "",
               "`vs line`: top-1 above (+) or below (-) the straight line between the two anchors whose "
-              "FLOPs bracket the stitch's; a stitch above it is a trade-off no anchor offers.", "",
+              "FLOPs bracket the stitch's; a stitch above it is a trade-off no anchor offers"
+              + (f". After `±`: two standard errors of that gap, measured on {images} images; a gap "
+                 "within them is measurement noise." if images else "."), "",
               "| id | route | top-1 % | MFLOPs | vs line |", "|---:|---|---:|---:|---:|"]
-    above = 0
     for m in sorted(rows, key=lambda m: (m.flops, m.id)):
-        gap = _above_line(m, anchors)
-        above += gap is not None and gap > 0
-        lines.append(f"| {m.id} | {space.describe(m.route)} | {m.acc1:.2f} | {m.flops / 1e6:.2f} | "
-                     + (f"{gap:+.2f} |" if gap is not None else "- |"))
-    lines += ["", f"{above} of {sum(m.route.num_stitches > 0 for m in rows)} measured stitches beat "
-              "the line between their neighbouring anchors."]
+        g = _above_line(m, anchors, images)
+        cell = "-" if g is None else f"{g[0]:+.2f}" + (f" ± {2 * g[1]:.2f}" if g[1] is not None else "")
+        lines.append(f"| {m.id} | {space.describe(m.route)} | {m.acc1:.2f} | {m.flops / 1e6:.2f} | {cell} |")
+    line = _line_summary(rows, images)
+    lines += ["", f"{line['above']} of {line['stitches']} measured stitches beat the line between their "
+              "neighbouring anchors" + (f"; {line['above_by_2se']} by more than two standard errors"
+                                        if images else "") + "."]
     for name, table in tables.items():
         v = table.validation or {}
         lines += ["", f"## Latency table `{name}`", ""]

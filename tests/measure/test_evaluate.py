@@ -125,6 +125,9 @@ def test_cli_evaluate_end_to_end(space, net, digits, tmp_path, capsys):
                                 "digits", "--val-subset", 120, "--ids", "0,3", "--out", out)
     assert code == 0, err
     assert "evaluated 2 candidates of tiny_test on digits:val:subset120 (120 images)" in stdout
+    # random anchors score what guessing does: one warning line on stderr, stdout unchanged
+    assert err.count("stitchnas: warning:") == 1 and "anchor(s) s (" in err
+    assert "no better than guessing (10.0% top-1 for 10 classes, on 120 images)" in err
     rows = read_measurements(out, space)
     assert [m.id for m in rows] == [0, 3]
     direct = evaluate_candidates(net, make_loader(digits, 64, shuffle=False), [0, 3], progress=False)
@@ -191,3 +194,22 @@ def test_cli_evaluate_checks_out_file_and_classes_before_measuring(space, tmp_pa
                            "--out", tmp_path / "three.jsonl")
     assert code == 2 and err.count("\n") == 1
     assert "dataset digits has 10 classes but the network predicts 3" in err
+
+
+def test_chance_warning_names_anchors_within_three_standard_errors_of_guessing(space):
+    from support.tiny import row
+    from stitchnas.measure import chance_warning, top1_stderr
+
+    costs = {c.id: c for c in Profiler(space).profile()}
+    assert top1_stderr(10.0, 400) == pytest.approx(1.5)  # sqrt(0.1 * 0.9 / 400)
+    assert top1_stderr(50.0, 10000) == pytest.approx(0.5)
+    trained = [row(space, costs, i) for i in (0, 1, 2)]  # 70 / 80 %, and a stitch
+    assert chance_warning(space, trained, classes=10, images=400) is None
+    # 10% + 3 x 1.5 = 14.5: anchor s at 14.4 is guessing, l at 14.6 is not; a stitch never counts
+    rows = [row(space, costs, 0, 14.4), row(space, costs, 1, 14.6), row(space, costs, 2, 1.0)]
+    line = chance_warning(space, rows, classes=10, images=400)
+    assert line.startswith("anchor(s) s (14.40%) of tiny_test score no better than guessing")
+    assert "l (" not in line and "train-anchors tiny_test --force" in line
+    # more classes, more images: the limit follows both
+    assert chance_warning(space, rows, classes=100, images=400) is None
+    assert chance_warning(space, [row(space, costs, 0, 1.2)], classes=100, images=10000) is not None

@@ -70,6 +70,9 @@ def test_run_out_contains_everything_and_logs_progress(tmp_path, monkeypatch, ca
     # the latency front's members, timed end to end, beside the table's latencies
     cpu_front = report.split("## Target `cpu`", 1)[1].split("## Target", 1)[0]
     doc = json.loads((out / "run_out" / "run" / "report.json").read_text())
+    line = doc["above_line"]  # measured on the run's 128 validation images: gaps carry error bars
+    assert line["images"] == 128 and line["stitches"] == 2 and 0 <= line["above_by_2se"] <= line["above"] <= 2
+    assert " ± " in report.split("| vs line |", 1)[1] and "two standard errors of that gap" in report
     timed = doc["front_latency_measured_ms"]
     assert set(timed) == {"cpu"} and timed["cpu"] and all(float(v) > 0 for v in timed["cpu"].values())
     assert "| latency ms | measured ms |" in cpu_front and "Front members timed end to end" in cpu_front
