@@ -30,7 +30,7 @@ class Objective:
 
 _ALL = (
     Objective("acc1", "maximize", "%", "top-1 (%)", "the most accurate member reaches", "min_acc1",
-              "least top-1 accuracy (%%)"),
+              "least top-1 accuracy (%%); alone, the answer is the cheapest member reaching it"),
     Objective("flops", "minimize", "flops", "FLOPs", "the cheapest member needs", "max_flops",
               "FLOPs limit, e.g. 1.5e9 or 1.5G"),
     Objective("params", "minimize", "params", "parameters", "the smallest member has", "max_params",

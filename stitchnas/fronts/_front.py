@@ -379,7 +379,9 @@ class Front:
     def best(self, max_latency_ms: float | None = None, max_flops: float | None = None,
              max_params: float | None = None, max_memory_mb: float | None = None,
              min_acc1: float | None = None) -> FrontPoint:
-        """The most accurate member within every given limit (see :meth:`fits`).
+        """The most accurate member within every given limit (see :meth:`fits`); with
+        ``min_acc1`` and no upper limit, the cheapest member that reaches it (the least of the
+        front's first cost objective, then the others), since "at least 80%" asks what it costs.
 
         Ties on ``acc1`` go to the lower ``latency_ms`` (members without one count as slowest),
         then the lower ``flops``, then the lower ``params``, then the lower id.
@@ -390,6 +392,8 @@ class Front:
         fitting = [m for m in self.members if _fits(m, limits)]
         if not fitting:
             raise NothingFits(self._nothing_fits(limits))
+        if cheapest_first(limits):
+            return min(fitting, key=lambda m: _cost_rank(m, self.cost_objectives))
         return min(fitting, key=_rank)
 
     def _nothing_fits(self, limits: dict[str, float]) -> str:
@@ -473,6 +477,18 @@ def _fits(m: FrontPoint, limits: dict[str, float]) -> bool:
 def _rank(m: FrontPoint):
     lat = math.inf if m.latency_ms is None else m.latency_ms
     return (-m.acc1, lat, m.flops, m.params, m.id)
+
+
+def cheapest_first(limits: Mapping[str, Any]) -> bool:
+    """Whether a query with these limits asks for the cheapest member: an accuracy floor and no
+    upper limit (with a budget, the most accurate member within it is the answer)."""
+    given = {k for k, v in limits.items() if v is not None}
+    return bool(given) and not any(is_upper_limit(k) for k in given)
+
+
+def _cost_rank(m: FrontPoint, costs: tuple[str, ...]):
+    values = tuple(math.inf if m.value(c) is None else m.value(c) for c in costs)
+    return (*values, -m.acc1, m.id)
 
 
 def _remake_hint(doc: Any = None, space: str | None = None, target: str | None = None) -> str:

@@ -120,8 +120,8 @@ class FrontModel(nn.Module):
     def select(self, max_latency_ms: float | None = None, max_flops: float | None = None,
                max_params: float | None = None, max_memory_mb: float | None = None,
                min_acc1: float | None = None):
-        """Switch to the most accurate member within every given limit (:meth:`Front.best`) and
-        return it; raises :class:`~stitchnas.fronts.NothingFits` naming the cheapest member."""
+        """Switch to the most accurate member within every given limit (an accuracy floor alone:
+        the cheapest member reaching it; :meth:`Front.best`) and return it; raises :class:`~stitchnas.fronts.NothingFits` naming the cheapest member."""
         point = self.front.best(max_latency_ms=max_latency_ms, max_flops=max_flops,
                                 max_params=max_params, max_memory_mb=max_memory_mb, min_acc1=min_acc1)
         return self.switch(point.id)
@@ -297,11 +297,12 @@ class _ScriptedFront(nn.Module):
     """TorchScript form: ``forward(x, stitch_id)`` and ``select(...) -> id`` (-1: nothing fits)."""
 
     def __init__(self, members: List[nn.Module], ids: List[int], order: List[int],
-                 table: Mapping[str, List[float]]) -> None:
+                 table: Mapping[str, List[float]], cheap: List[int]) -> None:
         super().__init__()
         self.members = nn.ModuleList(members)
         self.ids: List[int] = ids
         self.order: List[int] = order  # member indices, the most accurate (Front.best's rule) first
+        self.cheap: List[int] = cheap  # the cheapest first: an accuracy floor alone asks for it
         self.acc1: List[float] = table["acc1"]
         self.flops: List[float] = table["flops"]
         self.params: List[float] = table["params"]
@@ -318,7 +319,9 @@ class _ScriptedFront(nn.Module):
     def select(self, max_latency_ms: Optional[float] = None, max_flops: Optional[float] = None,
                max_params: Optional[float] = None, max_memory_mb: Optional[float] = None,
                min_acc1: Optional[float] = None) -> int:
-        for i in self.order:
+        floor_only = (min_acc1 is not None and max_latency_ms is None and max_flops is None
+                      and max_params is None and max_memory_mb is None)
+        for i in (self.cheap if floor_only else self.order):
             if max_latency_ms is not None and not self.latency_ms[i] <= max_latency_ms:
                 continue
             if max_flops is not None and not self.flops[i] <= max_flops:
@@ -340,6 +343,10 @@ def _export_torchscript(model: FrontModel, path: Path, space: SearchSpace, batch
     order = sorted(range(len(members)), key=lambda i: (  # Front.best's ranking
         -members[i].acc1, float("inf") if members[i].latency_ms is None else members[i].latency_ms,
         members[i].flops, members[i].params, members[i].id))
+    costs = model.front.cost_objectives
+    cheap = sorted(range(len(members)), key=lambda i: (  # Front.best's ranking under a floor alone
+        *(float("inf") if members[i].value(c) is None else members[i].value(c) for c in costs),
+        -members[i].acc1, members[i].id))
     nan = float("nan")
     table = {key: [nan if m.value(key) is None else float(m.value(key)) for m in members]
              for key in OBJECTIVES}
@@ -348,7 +355,7 @@ def _export_torchscript(model: FrontModel, path: Path, space: SearchSpace, batch
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer and deprecation chatter
         traced = [torch.jit.trace(model.member_module(i), (example,), check_trace=False) for i in ids]
-        scripted = torch.jit.script(_ScriptedFront(traced, ids, order, table))
+        scripted = torch.jit.script(_ScriptedFront(traced, ids, order, table, cheap))
         buf = io.BytesIO()
         torch.jit.save(scripted, buf, _extra_files={"stitchnas_export.json": json.dumps(_meta(model, space))})
         reloaded = torch.jit.load(io.BytesIO(buf.getvalue()), map_location=device)

@@ -87,6 +87,20 @@ def test_best_within_each_budget(front, limit, value, best_id):
     assert all(front.best(**{limit: value}).acc1 >= m.acc1 for m in fitting)
 
 
+def test_an_accuracy_floor_alone_asks_for_the_cheapest_member_reaching_it(front, space, costs):
+    """`--min-acc1 76` alone means "what does 76% cost?": the fastest member with at least 76%
+    (a budget beside it keeps the usual answer, the most accurate within the budget)."""
+    assert front.best(min_acc1=76).id == 5  # 77.0% at 4.5 ms, not the 80% anchor
+    assert front.best(min_acc1=74.5).id == 2  # inclusive
+    assert front.best(min_acc1=70).id == 0
+    assert front.best(min_acc1=76, max_latency_ms=6.5).id == 3  # with a budget: most accurate in it
+    f = make_front(space, [point(costs, 4, 71.0, flops=900), point(costs, 6, 75.0, flops=1200),
+                           point(costs, 7, 78.0, flops=2000)], objectives=("acc1", "flops"))
+    assert f.best(min_acc1=72).id == 6  # a FLOPs front: the fewest FLOPs
+    with pytest.raises(NothingFits, match="the most accurate member reaches 78.00%"):
+        f.best(min_acc1=79)
+
+
 def test_flops_and_params_budgets(front, costs):
     by_flops = sorted(front.members, key=lambda m: m.flops)
     cheap = by_flops[1]

@@ -125,6 +125,15 @@ def test_select_picks_the_most_accurate_member_that_fits(exported, front):
     assert model.select(max_latency_ms=5).id == 5 and model.stitch_id == 5
     assert model.select(max_latency_ms=6.0, max_memory_mb=8).id == 2
     assert model.select(min_acc1=79.5).id == 1
+    for floor in (60.0, 74.5, 76.0, 79.0, 80.0, 99.0):  # a floor alone: the cheapest reaching it
+        try:
+            expected = front.best(min_acc1=floor).id
+        except NothingFits:
+            expected = -1
+        assert scripted.select(min_acc1=floor) == expected, floor
+        if expected >= 0:
+            assert model.select(min_acc1=floor).id == expected
+    assert front.best(min_acc1=76.0).id != front.best().id  # the rule is exercised, not the top member
     for limits in ({"max_latency_ms": v} for v in (1.0, 2.0, 2.9, 3.0, 4.5, 6.0, 7.2, 9.0)):
         try:
             expected = front.best(**limits).id
