@@ -30,6 +30,7 @@ from typing import Iterator
 __all__ = [
     "CHECKPOINT", "MEASUREMENTS", "PROXIES", "STORAGE", "FRONT", "REPORT",
     "results_dir", "cache_dir", "space_dir", "checkpoint_path", "measurements_path", "proxies_path",
+    "run_dir",
     "storage_path", "front_path", "export_dir", "latency_dir", "results_root", "pretrained_dir",
     "NAME_RULE", "check_name", "inside",
 ]
@@ -154,6 +155,11 @@ def measurements_path(space: str, root: str | os.PathLike | None = None) -> Path
 
 def proxies_path(space: str, root: str | os.PathLike | None = None) -> Path:
     return space_dir(space, root) / PROXIES
+
+
+def run_dir(space: str, root: str | os.PathLike | None = None) -> Path:
+    """Where ``stitchnas run`` keeps its measurements, proxy scores and report."""
+    return space_dir(space, root) / "run"
 
 
 def storage_path(space: str, root: str | os.PathLike | None = None) -> Path:

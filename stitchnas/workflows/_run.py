@@ -23,7 +23,7 @@ from ..errors import StitchnasError
 from ..fileio import write_json, write_text
 from ..measure import PROXY_IMAGES
 from ..paths import (MEASUREMENTS, PROXIES, REPORT, checkpoint_path, default_results_dir,
-                     results_root)
+                     results_root, run_dir as results_run_dir)
 
 __all__ = ["RunConfig", "RunReport", "run"]
 
@@ -161,7 +161,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
 
     if device_problem(cfg.device):  # before any work, not at the first tensor moved
         raise StitchnasError(f"space {space.name!r}: run.device: {device_problem(cfg.device)}")
-    run_dir = root / space.name / "run"
+    run_dir = results_run_dir(space.name, root)
     targets = [load_target(t) for t in cfg.targets]
     steps: list[Step] = []
 

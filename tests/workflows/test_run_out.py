@@ -82,6 +82,15 @@ def test_run_out_contains_everything_and_logs_progress(tmp_path, monkeypatch, ca
     monkeypatch.setenv("STITCHNAS_RESULTS", str(out))
     code, listed, err = run_cli(capsys, "query", path, "--target", "cpu", "--list")
     assert code == 0 and listed.strip(), err
+    # a search after the run reads the run's measurements and proxy scores: the run's front again
+    front_file = out / "run_out" / "flops_budget" / "front.json"
+    before_search = json.loads(front_file.read_text())
+    code, said, err = run_cli(capsys, "search", path, "--target", "flops_budget")
+    assert code == 0, err
+    assert f"reading the last run's {out / 'run_out' / 'run' / 'measurements.jsonl'} and " in err
+    again = json.loads(front_file.read_text())
+    assert again["measurements"] == str(out / "run_out" / "run" / "measurements.jsonl")
+    assert again["members"] == before_search["members"] and again["predictor"] == before_search["predictor"]
     monkeypatch.delenv("STITCHNAS_RESULTS")
 
     code, stdout, stderr = run_cli(capsys, "run", path, "--out", out, "--quiet")  # all reused
