@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+from pathlib import Path
 
 from ._base import (Command, add_proxies_argument, add_space_argument, fraction, measured, nonnegative_float,
                     positive_int, seed)
@@ -124,13 +126,21 @@ class Suggest(Command):
             for s in picks:
                 print(json.dumps(s.to_json()))
             return 0
+        if not picks:
+            print(f"# every candidate of {space.given_as} is measured in {args.measurements}: nothing "
+                  "to suggest")
+            return 0
         print(f"# measure next ({len(picks)} of {len(space) - len(rows)} unmeasured), best first:")
         score = "P(front)" if args.acquisition == "pareto" else "gain"
         print(f"{'id':>5} {'pred top-1':>10} {'std':>6} {args.cost:>12} {score:>8}  route")
         for s in picks:
             print(f"{s.id:>5} {s.acc1_pred:>10.2f} {s.acc1_std:>6.2f} {s.cost:>12.4g} {s.gain:>8.4f}  "
                   f"{s.route}")
-        print(f"# then: stitchnas evaluate {space.given_as} --ids {','.join(str(s.id) for s in picks)}")
+        from ..paths import measurements_path
+
+        into = ("" if Path(args.measurements).resolve() == measurements_path(space.name).resolve()
+                else f" --out {shlex.quote(str(args.measurements))}")  # the new rows beside these
+        print(f"# then: stitchnas evaluate {space.given_as} --ids {','.join(str(s.id) for s in picks)}{into}")
         return 0
 
 

@@ -210,6 +210,13 @@ def test_suggest_picks_unmeasured_stitches_anchors_first(fmnist, capsys, tmp_pat
                              "--predictor", "gp")
     assert code == 0, err
     assert "stitchnas evaluate fmnist_vit_2way --ids 2," in out
+    # the hint writes the new rows beside the given ones, so the next suggest sees them all
+    assert out.rstrip().endswith(f" --out {path}")
+    full = tmp_path / "full.jsonl"
+    full.write_text("".join(json.dumps(m.to_json()) + "\n" for m in rows))
+    code, out, err = run_cli(capsys, "suggest", "fmnist_vit_2way", "--measurements", full, "--k", "3",
+                             "--predictor", "flops")
+    assert code == 0 and out == f"# every candidate of fmnist_vit_2way is measured in {full}: nothing to suggest\n"
 
 
 class _FixedPosterior:
