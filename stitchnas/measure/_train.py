@@ -30,6 +30,7 @@ from ..network import StitchedNetwork, apply_checkpoint, read_checkpoint, save_c
 from ..progress import get_logger, show_bars
 from ..space import Candidate, SearchSpace
 from ._data import DataSpec, calibration_batch, load_datasets, make_loader
+from ._evaluate import top1_stderr
 
 __all__ = ["AnchorTrainConfig", "StitchTrainConfig", "AnchorResult", "StitchTrainResult",
            "train_anchors", "train_stitched", "RouteSampler", "accuracy"]
@@ -191,6 +192,21 @@ class _EpochStats:
 
 
 # ---- anchors ----------------------------------------------------------------------------------
+def _check_batches(steps: int, images: int, batch_size: int, section: str) -> None:
+    """Training drops the last incomplete batch, so fewer images than one batch train nothing:
+    one line before any work, instead of an epoch of zero steps reported as done."""
+    if steps == 0:
+        raise StitchnasError(
+            f"{images} training images make no full batch of {batch_size}, so training would take no "
+            f"step: lower --batch-size (training.{section}.batch_size) or train on more images "
+            "(--train-subset)")
+
+
+def start_epoch_of(state) -> int:
+    """The epoch a resumed training starts at (0 for a fresh one)."""
+    return int((state or {}).get("epoch", 0))
+
+
 def train_anchors(space: SearchSpace, data: DataSpec, cfg: AnchorTrainConfig, device: str = "cpu",
                   only_missing: bool = False, log: Callable[[str], None] = _LOG.info) -> list[AnchorResult]:
     """Train every anchor from scratch and save each to its ``checkpoint`` path (atomically)."""
@@ -224,6 +240,7 @@ def train_anchors(space: SearchSpace, data: DataSpec, cfg: AnchorTrainConfig, de
                 f"set num_classes: {num_classes} in its kwargs"
             )
         loader = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed + a, drop_last=True)
+        _check_batches(len(loader), len(train_set), cfg.batch_size, "anchors")
         steps = cfg.epochs * len(loader)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(
@@ -248,6 +265,11 @@ def train_anchors(space: SearchSpace, data: DataSpec, cfg: AnchorTrainConfig, de
         with atomic_write(path, "wb", what="anchor checkpoint") as fh:
             torch.save({k: v.cpu() for k, v in model.state_dict().items()}, fh)
         log(f"anchor {spec.name}: top-1 {acc:.2f}% on {data.name} val, trained in {seconds:.0f} s -> {path}")
+        chance = 100.0 / num_classes
+        if acc < chance + 3 * top1_stderr(chance, len(val_set)):
+            _LOG.warning(f"anchor {spec.name}: top-1 {acc:.2f}% is no better than guessing ({chance:.1f}% "
+                         f"for {num_classes} classes, on {len(val_set)} images): train it longer "
+                         "(--epochs) or at another learning rate (--lr), or give it more data")
         results.append(AnchorResult(spec.name, acc, seconds, str(path)))
     return results
 
@@ -348,6 +370,8 @@ def train_stitched(space: SearchSpace, data: DataSpec, cfg: StitchTrainConfig, o
     else:
         loader = None
     steps_per_epoch = len(loader) if loader is not None else len(train_set) // cfg.batch_size
+    if cfg.epochs > start_epoch_of(state):
+        _check_batches(steps_per_epoch, len(train_set) // world, cfg.batch_size, "stitching")
     total = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, _lr_lambda(total, int(cfg.warmup_epochs * steps_per_epoch)))

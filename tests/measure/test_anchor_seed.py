@@ -37,7 +37,7 @@ def test_train_anchors_replaces_existing_weights_only_when_asked(tmp_path, capsy
                                  "rule: {type: two_way}\n")
     mine = b"my pretrained weights"
     (tmp_path / "s.pt").write_bytes(mine)
-    quick = ("--data", "digits", "--epochs", "1", "--train-subset", "64", "--val-subset", "32")
+    quick = ("--data", "digits", "--epochs", "1", "--train-subset", "64", "--batch-size", "32", "--val-subset", "32")
     code, out, err = run_cli(capsys, "train-anchors", path, *quick)
     assert code == 2 and len(err.strip().splitlines()) == 1 and f"s ({tmp_path / 's.pt'})" in err
     assert "--force" in err and "--only-missing" in err
@@ -46,3 +46,22 @@ def test_train_anchors_replaces_existing_weights_only_when_asked(tmp_path, capsy
     assert (tmp_path / "s.pt").read_bytes() == mine and (tmp_path / "l.pt").is_file()
     assert run_cli(capsys, "train-anchors", path, *quick, "--force")[0] == 0
     assert set(torch.load(tmp_path / "s.pt")) == set(torch.load(tmp_path / "l.pt"))
+
+
+def test_an_anchor_trained_to_no_better_than_guessing_is_a_warning(tmp_path, capsys):
+    """Two steps at lr 1e-6 leave a seeded anchor where it started, at chance on digits: the
+    command says so (what to change), where a real recipe's anchor passes silently."""
+    from support import run_cli
+
+    path = write_space(tmp_path, "name: untrained\ninput_size: [1, 28, 28]\nanchors:\n"
+                                 f"  - {tiny_anchor('s', 16, depth=2)[:-1]}, checkpoint: s.pt}}\n"
+                                 "rule: {type: two_way}\n")
+    quick = ("--data", "digits", "--epochs", "1", "--train-subset", "64", "--batch-size", "32")
+    code, out, err = run_cli(capsys, "train-anchors", path, *quick, "--lr", "1e-6")
+    assert code == 0, err
+    warned = [ln for ln in err.splitlines() if ln.startswith("stitchnas: warning:")]
+    assert len(warned) == 1 and "anchor s: top-1" in warned[0]
+    assert "no better than guessing (10.0% for 10 classes, on 360 images)" in warned[0] and "--epochs" in warned[0]
+    code, out, err = run_cli(capsys, "train-anchors", path, "--data", "digits", "--epochs", "3",
+                             "--batch-size", "32", "--lr", "3e-3", "--force")
+    assert code == 0 and "warning" not in err, err
