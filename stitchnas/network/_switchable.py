@@ -121,7 +121,8 @@ class FrontModel(nn.Module):
                max_params: float | None = None, max_memory_mb: float | None = None,
                min_acc1: float | None = None):
         """Switch to the most accurate member within every given limit (an accuracy floor alone:
-        the cheapest member reaching it; :meth:`Front.best`) and return it; raises :class:`~stitchnas.fronts.NothingFits` naming the cheapest member."""
+        the cheapest member reaching it; :meth:`Front.best`) and return it; raises
+        :class:`~stitchnas.fronts.NothingFits` naming the cheapest member."""
         point = self.front.best(max_latency_ms=max_latency_ms, max_flops=max_flops,
                                 max_params=max_params, max_memory_mb=max_memory_mb, min_acc1=min_acc1)
         return self.switch(point.id)
