@@ -64,7 +64,7 @@ class ProfileLatency(Command):
                 table.save()
         for line in table.summary():
             print(line)
-        warning = latency_warning(table)
+        warning = latency_warning(table, space=space.given_as, target=args.target)
         if warning:
             from ..progress import get_logger
 

@@ -243,7 +243,8 @@ def _time_routes(net, cands: Sequence[Candidate], x, device, *, repeats: int, wa
 
 
 def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_APE_PCT,
-                    max_worst_pct: float = MAX_WORST_APE_PCT) -> str | None:
+                    max_worst_pct: float = MAX_WORST_APE_PCT, space: str | None = None,
+                    target: str | None = None) -> str | None:
     """One line saying why ``table``'s latencies should not be trusted and what to do, or None.
 
     A table is suspect when it was never validated, when its validation error (leave-one-out
@@ -251,7 +252,8 @@ def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_A
     exceeds ``max_median_pct`` median or ``max_worst_pct`` worst, or when the validated
     candidates' latencies differ less than one run differs from the next (their range, fastest
     to slowest, is within the median spread of a candidate's repeats, median over p10): then a
-    front ordered by latency orders noise.
+    front ordered by latency orders noise. ``space``/``target``: as the user gave them (a path or
+    a name), for the command the line suggests.
     """
     name = table.target.get("name", "?")
     batch = int(table.target.get("settings", {}).get("batch_size") or 1)
@@ -259,8 +261,10 @@ def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_A
            f"batch (a target with batch_size above {batch}" + (", e.g. cpu_batch64)" if batch < 64 else ")"))
     v = table.validation
     if not v:
+        space = space or (table.bound_space.given_as if table.bound_space is not None else None)
+        where = f"{space} " if space else ""
         return (f"the {name} latency table is not validated: time candidates end to end with "
-                f"stitchnas profile-latency --target {name} --validate 12")
+                f"stitchnas profile-latency {where}--target {target or name} --validate 12")
     err = validation_error(v)
     problems = []
     if err["median_ape_pct"] > max_median_pct or err["worst_ape_pct"] > max_worst_pct:

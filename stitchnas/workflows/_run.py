@@ -301,7 +301,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         timed.append(f"{target.name}: " + status
                      + (f", validation median {err['median_ape_pct']:.1f}% / worst "
                         f"{err['worst_ape_pct']:.1f}%" if err else ""))
-        warning = latency_warning(table)
+        warning = latency_warning(table, space=space.given_as)
         if warning:
             warnings[target.name] = warning
             get_logger("run").warning(warning)

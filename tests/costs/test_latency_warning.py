@@ -1,6 +1,8 @@
 """A latency table that does not hold is said so in one line with what to do: by the function,
 by `stitchnas profile-latency` (stderr, exit 0) and never for a table within the limits."""
 
+from pathlib import Path
+
 import pytest
 from support import run_cli
 
@@ -49,3 +51,11 @@ def test_profile_latency_warns_in_one_stderr_line(tmp_path, capsys, monkeypatch)
     assert code == 0 and "table:" in out
     warnings = [ln for ln in err.splitlines() if ln.startswith("stitchnas: warning:")]
     assert len(warnings) == 1 and "not validated" in warnings[0]
+    # the suggested command names the space and target as given, so it validates this table
+    assert warnings[0].endswith("stitchnas profile-latency tiny_test --target cpu --validate 12")
+    space_file = tmp_path / "my.yaml"
+    space_file.write_text(Path(load_space("tiny_test").path).read_text())
+    code, out, err = run_cli(capsys, "profile-latency", space_file, "--target", "cpu",
+                             "--repeats", "3", "--warmup", "0")
+    assert code == 0 and err.rstrip().endswith(
+        f"stitchnas profile-latency {space_file} --target cpu --validate 12"), err
