@@ -39,6 +39,19 @@ def save_checkpoint(path: str | os.PathLike, net: StitchedNetwork, *, anchors_tu
         torch.save(doc, fh)
 
 
+def _retrain(path: Path, space: SearchSpace | None) -> str:
+    """The command that replaces a broken checkpoint: from scratch (``--no-resume``), since
+    resuming would read the broken file again."""
+    import shlex
+
+    from ..paths import checkpoint_path
+
+    name = space.given_as if space is not None else "SPACE"
+    out = "" if space is not None and path.resolve() == checkpoint_path(space.name).resolve() \
+        else f" --out {shlex.quote(str(path))}"
+    return f"`stitchnas train {name} --no-resume{out}`"
+
+
 def read_checkpoint(path: str | os.PathLike, space: SearchSpace | None = None) -> dict[str, Any]:
     """Read and check a checkpoint file (against ``space`` when given)."""
     path = Path(path)
@@ -51,28 +64,29 @@ def read_checkpoint(path: str | os.PathLike, space: SearchSpace | None = None) -
         why = unreadable_checkpoint(err)
         if why.startswith("it is truncated"):
             why = f"it is truncated or not a stitchnas checkpoint ({type(err).__name__})"
-        raise StitchnasError(f"cannot read checkpoint {path}: {why}: re-run `stitchnas train`") from err
+        raise StitchnasError(f"cannot read checkpoint {path}: {why}: retrain it with "
+                             f"{_retrain(path, space)}") from err
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise StitchnasError(f"{path} is not a stitchnas stitched-network checkpoint ({FORMAT})")
     missing = [k for k in ("space", "space_hash", "stitch_layers", "anchors") if k not in doc]
     if missing or not isinstance(doc["stitch_layers"], dict):
         raise StitchnasError(f"checkpoint {path} is damaged (lacks {missing or ['stitch_layers']}): "
-                             "re-run `stitchnas train`")
+                             f"retrain it with {_retrain(path, space)}")
     if space is not None and doc["space_hash"] != space.content_hash:
         raise StitchnasError(
             f"checkpoint {path} was trained on space {doc['space']!r} (hash {doc['space_hash']}), not "
             f"on {space.name!r} (hash {space.content_hash}); use the space it was trained with or "
-            "retrain"
+            f"retrain it with {_retrain(path, space)}"
         )
     if doc["anchors"] is not None and not isinstance(doc["anchors"], dict):
         raise StitchnasError(f"checkpoint {path} is damaged ('anchors' is neither a state dict nor "
-                             "null): re-run `stitchnas train`")
+                             f"null): retrain it with {_retrain(path, space)}")
     for section in ("stitch_layers", "anchors"):
         bad = nonfinite_tensor(doc[section], f"{section}.")
         if bad:
             raise StitchnasError(
                 f"checkpoint {path} is not usable: tensor {bad} (training diverged or the file is "
-                "damaged); retrain (`stitchnas train SPACE`, with a lower --lr)")
+                f"damaged); retrain it with {_retrain(path, space)[:-1]} --lr LR` (a lower one)")
     return doc
 
 

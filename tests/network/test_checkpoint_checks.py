@@ -106,3 +106,19 @@ def test_nonfinite_tensor_walks_nested_dicts_and_skips_integers():
     state = {"a": torch.zeros(2), "b": {"c": torch.tensor([1, 2]), "d": torch.tensor([0.0, float("nan")])}}
     assert nonfinite_tensor(state) == "'b.d' holds 1 NaN and 0 inf of 2 values"
     assert nonfinite_tensor({"n": torch.tensor([3])}) is None and nonfinite_tensor(None) is None
+
+
+def test_the_retrain_hint_for_a_broken_default_checkpoint_works(tmp_path, capsys, monkeypatch):
+    """A truncated checkpoint where `train` would resume from: the error's command starts over
+    (--no-resume) instead of reading the broken file again, and running it succeeds."""
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path))
+    (tmp_path / REPO_SPACE).mkdir()
+    (tmp_path / REPO_SPACE / "stitched.pt").write_bytes(b"PK\x03\x04 cut short")
+    quick = ("--data", "digits", "--epochs", "1", "--batch-size", "32", "--train-subset", "64")
+    code, out, err = run_cli(capsys, "train", REPO_SPACE, *quick)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    hint = err.split("retrain it with `", 1)[1].split("`", 1)[0]
+    assert hint == f"stitchnas train {REPO_SPACE} --no-resume"
+    code, out, err = run_cli(capsys, *hint.split()[1:], *quick)
+    assert code == 0, err
+    assert read_checkpoint(tmp_path / REPO_SPACE / "stitched.pt", load_space(REPO_SPACE))["stitch_layers"]
