@@ -39,9 +39,9 @@ def save_checkpoint(path: str | os.PathLike, net: StitchedNetwork, *, anchors_tu
         torch.save(doc, fh)
 
 
-def _retrain(path: Path, space: SearchSpace | None) -> str:
-    """The command that replaces a broken checkpoint: from scratch (``--no-resume``), since
-    resuming would read the broken file again."""
+def _retrain(path: Path, space: SearchSpace | None, fresh: bool = True) -> str:
+    """The command that writes checkpoint ``path``; ``fresh``: from scratch (``--no-resume``),
+    since resuming would read a broken file again."""
     import shlex
 
     from ..paths import checkpoint_path
@@ -49,15 +49,15 @@ def _retrain(path: Path, space: SearchSpace | None) -> str:
     name = space.given_as if space is not None else "SPACE"
     out = "" if space is not None and path.resolve() == checkpoint_path(space.name).resolve() \
         else f" --out {shlex.quote(str(path))}"
-    return f"`stitchnas train {name} --no-resume{out}`"
+    return f"`stitchnas train {name}{' --no-resume' if fresh else ''}{out}`"
 
 
 def read_checkpoint(path: str | os.PathLike, space: SearchSpace | None = None) -> dict[str, Any]:
     """Read and check a checkpoint file (against ``space`` when given)."""
     path = Path(path)
     if not path.is_file():
-        name = space.given_as if space is not None else "SPACE"
-        raise StitchnasError(f"checkpoint {path} does not exist; train one with `stitchnas train {name}`")
+        raise StitchnasError(f"checkpoint {path} does not exist; train one with "
+                             f"{_retrain(path, space, fresh=False)}")
     try:
         doc = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
