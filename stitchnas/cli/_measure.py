@@ -185,8 +185,8 @@ class Evaluate(Command):
         import dataclasses
         import time
 
-        from ..measure import (chance_warning, load_datasets, make_loader, measure, network_classes,
-                               parse_ids, read_measurements, select_ids, write_measurements)
+        from ..measure import (load_datasets, make_loader, measure, network_classes, parse_ids,
+                               read_measurements, select_ids, write_measurements)
         from ..network import load_network
         from ..paths import checkpoint_path, measurements_path
         from ..space import load_space
@@ -230,17 +230,13 @@ class Evaluate(Command):
         if args.storage is not None:
             return self.run_distributed(args, space, ids, net, loader, out=out, dataset=dataset,
                                         checkpoint=checkpoint, images=len(val),
-                                        dataset_key=spec.study_key(len(val)))
+                                        dataset_key=spec.study_key(len(val)), classes=classes)
         start = time.perf_counter()
         rows = measure(space, net, loader, ids, dataset=dataset, checkpoint=checkpoint,
                        device=args.device)
         elapsed = time.perf_counter() - start
         merged = write_measurements(out, rows)
-        warning = chance_warning(space, rows, classes, len(val))
-        if warning:
-            from ..progress import get_logger
-
-            get_logger("evaluate").warning(warning)
+        _warn_chance(space, rows, classes, len(val))
         best = max(rows, key=lambda r: r.acc1)
         worst = min(rows, key=lambda r: r.acc1)
         print(f"evaluated {len(rows)} candidates of {space.name} on {dataset} ({len(val)} "
@@ -250,7 +246,8 @@ class Evaluate(Command):
         return 0
 
     def run_distributed(self, args: argparse.Namespace, space, ids, net, loader, *, out: Path,
-                        dataset: str, checkpoint: str, images: int, dataset_key: str) -> int:
+                        dataset: str, checkpoint: str, images: int, dataset_key: str,
+                        classes: int) -> int:
         """``evaluate --storage``: one worker of many sharing the ids through an Optuna study."""
         from ..measure import measure
         from ..storage import evaluate_worker, file_digest
@@ -265,12 +262,24 @@ class Evaluate(Command):
         if work.stale:
             print(f"stitchnas: note: failed {work.stale} trial(s) left RUNNING by a dead worker and "
                   "queued them again", file=sys.stderr)
+        _warn_chance(space, work.rows, classes, images)
         mine = ",".join(str(i) for i in work.measured) or "none"
         print(f"this worker measured {len(work.measured)} candidates of {space.name} on {dataset} "
               f"({images} images) in {work.seconds:.1f} s: ids {mine}")
         print(f"study {work.study_name} in {work.storage}: {len(work.rows)} candidates measured; wrote "
               f"them to {out}")
         return 0
+
+
+def _warn_chance(space, rows, classes: int, images: int) -> None:
+    """The one-line warning for measured anchors no better than guessing (stderr)."""
+    from ..measure import chance_warning
+
+    warning = chance_warning(space, rows, classes, images)
+    if warning:
+        from ..progress import get_logger
+
+        get_logger("evaluate").warning(warning)
 
 
 class Proxy(Command):

@@ -213,3 +213,13 @@ def test_chance_warning_names_anchors_within_three_standard_errors_of_guessing(s
     # more classes, more images: the limit follows both
     assert chance_warning(space, rows, classes=100, images=400) is None
     assert chance_warning(space, [row(space, costs, 0, 1.2)], classes=100, images=10000) is not None
+
+
+def test_a_distributed_evaluate_warns_about_anchors_at_chance_too(net, tmp_path, capsys):
+    ckpt = tmp_path / "stitched.pt"
+    save_checkpoint(ckpt, net, anchors_tuned=True)
+    code, out, err = run_cli(capsys, "evaluate", "tiny_test", "--checkpoint", ckpt, "--data", "digits",
+                             "--val-subset", 120, "--ids", "0,1,3", "--storage",
+                             f"sqlite:///{tmp_path / 'q.db'}", "--out", tmp_path / "m.jsonl")
+    assert code == 0 and "this worker measured 3 candidates" in out, err
+    assert err.count("no better than guessing") == 1 and "anchor(s) s (" in err
