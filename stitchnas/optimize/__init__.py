@@ -23,6 +23,7 @@ _EXPORTS = {
     "accuracy_table": "_accuracy",
     "Problem": "_problem",
     "build_problem": "_problem",
+    "check_counted_budgets": "_problem",
     "nondominated": "_problem",
     "make_encoding": "_encoding",
     "SAMPLERS": "_samplers",

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..costs import Target, TargetCost
     from ..space import SearchSpace
 
-__all__ = ["Problem", "build_problem", "nondominated"]
+__all__ = ["Problem", "build_problem", "nondominated", "check_counted_budgets"]
 
 #: The costs a problem's key hashes, in this order (part of default study names: never change it).
 _KEYED_COSTS = ("flops", "params", "latency_ms", "memory_mb")
@@ -109,6 +109,20 @@ def build_problem(space: "SearchSpace", target: "Target", objectives: tuple[str,
                                  for c in costs]})
     return Problem(space=space, target=target, objectives=objectives, acc=acc, costs=costs,
                    values=values, feasible=feasible, constraints=constraints, key=key)
+
+
+def check_counted_budgets(space: "SearchSpace", targets: Sequence["Target"]) -> None:
+    """Fail before any work when a target that counts FLOPs or params (no device) has budgets no
+    stitch of ``space`` meets: counts are cheap, so ``run`` learns this in a second instead of
+    after training and measuring. Latency budgets need a table and are checked by the search."""
+    from ..costs import target_costs
+
+    for target in targets:
+        if target.measurable or not target.budgets.active:
+            continue
+        costs = target_costs(space, target, memory="max_memory_mb" in target.budgets.active)
+        if not any(c.feasible for c in costs):
+            raise StitchnasError(_impossible(space, target, costs))
 
 
 def _fmt(v: float) -> str:

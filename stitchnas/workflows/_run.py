@@ -150,7 +150,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
                            make_loader, measure, network_classes, proxy_signals, read_measurements,
                            train_anchors, train_stitched, write_measurements)
     from ..network import load_network
-    from ..optimize import SearchConfig, search_targets
+    from ..optimize import SearchConfig, check_counted_budgets, search_targets
     from ..predict import fit_on_measured, measurement_plan
     from ..space import load_space
 
@@ -163,6 +163,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         raise StitchnasError(f"space {space.name!r}: run.device: {device_problem(cfg.device)}")
     run_dir = results_run_dir(space.name, root)
     targets = [load_target(t) for t in cfg.targets]
+    check_counted_budgets(space, targets)  # before any training: FLOPs and params are counted
     steps: list[Step] = []
 
     def step(name: str, t0: float, done: str) -> None:

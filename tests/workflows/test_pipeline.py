@@ -79,6 +79,20 @@ def test_bad_run_sections_are_one_line_errors(tmp_path, capsys):
         assert code == 2 and err.startswith("stitchnas: error:") and err.count("\n") == 1
 
 
+def test_a_counted_budget_no_stitch_meets_stops_run_before_any_training(tmp_path, capsys, monkeypatch):
+    """FLOPs and params are counted in a second: a target whose budgets nothing meets is one line
+    before the anchors and stitching layers are trained, not after."""
+    monkeypatch.setenv("STITCHNAS_CACHE", str(tmp_path / "cache"))
+    path = write_space(tmp_path, SPACE.format(a=tiny_anchor("s", 16)[:-1], b=tiny_anchor("l", 32)[:-1]))
+    target = tmp_path / "tight.yaml"
+    target.write_text("name: tight\ncost_model: flops\ndevice: null\nbudgets: {max_flops: 1000}\n")
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(capsys, "run", path, "--out", out, "--targets", f"flops,{target}")
+    assert code == 2 and stdout == "" and err.count("\n") == 1
+    assert "no stitch of run_tiny fits the budgets of target 'tight': max_flops=1,000" in err
+    assert not out.exists()  # nothing trained, nothing written
+
+
 def test_rows_measured_by_evaluate_on_an_image_folder_are_reused_by_run(tmp_path, monkeypatch, capsys):
     """`stitchnas evaluate --data DIR` and `stitchnas run` label image-folder rows alike, so run
     reuses what evaluate measured (they once wrote imagefolder(DIR):val and imagefolder:val)."""
