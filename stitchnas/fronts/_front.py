@@ -392,9 +392,19 @@ class Front:
         fitting = [m for m in self.members if _fits(m, limits)]
         if not fitting:
             raise NothingFits(self._nothing_fits(limits))
-        if cheapest_first(limits):
-            return min(fitting, key=lambda m: _cost_rank(m, self.cost_objectives))
-        return min(fitting, key=_rank)
+        return min(fitting, key=self._preference(cheapest_first(limits)))
+
+    def preference(self, cheapest: bool = False) -> list[int]:
+        """Member indices in the order :meth:`best` prefers them: the most accurate first, or
+        with ``cheapest`` (an accuracy floor alone) the cheapest first. Exported front models
+        that cannot call :meth:`best` (TorchScript) walk this order."""
+        key = self._preference(cheapest)
+        return sorted(range(len(self.members)), key=lambda i: key(self.members[i]))
+
+    def _preference(self, cheapest: bool):
+        if cheapest:
+            return lambda m: _cost_rank(m, self.cost_objectives)
+        return _rank
 
     def _nothing_fits(self, limits: dict[str, float]) -> str:
         asked = ", ".join(f"{k}={_fmt_limit(v)}" for k, v in limits.items())

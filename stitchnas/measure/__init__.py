@@ -48,6 +48,7 @@ _EXPORTS = {
     "make_loader": "_data",
     "measure": "_evaluate",
     "mismatch_lines": "_snnet",
+    "no_better_than_chance": "_evaluate",
     "network_classes": "_evaluate",
     "parse_ids": "_evaluate",
     "prefix_tree_size": "_evaluate",

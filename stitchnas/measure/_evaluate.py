@@ -24,7 +24,7 @@ from ..network import StitchedNetwork
 from ..space import Candidate, SearchSpace
 
 __all__ = ["EvalResult", "evaluate_candidates", "measure", "select_ids", "parse_ids", "prefix_tree_size",
-           "network_classes", "top1_stderr", "chance_warning"]
+           "network_classes", "top1_stderr", "no_better_than_chance", "chance_warning"]
 
 
 @dataclass(frozen=True)
@@ -276,13 +276,18 @@ def top1_stderr(acc1: float, images: int) -> float:
     return 100.0 * math.sqrt(p * (1.0 - p) / max(int(images), 1))
 
 
-def chance_warning(space: SearchSpace, rows: Iterable, classes: int, images: int) -> str | None:
-    """One line when anchors among ``rows`` (measurements) score no better than guessing: within
-    three standard errors of ``100 / classes`` percent on ``images`` images, which is what
-    untrained weights, or weights made for other data, measure. None when every anchor is clear."""
+def no_better_than_chance(acc1: float, classes: int, images: int) -> bool:
+    """Whether a top-1 (percent) on ``images`` images is within three standard errors of guessing
+    among ``classes`` classes: what untrained weights, or weights made for other data, measure."""
     chance = 100.0 / classes
-    limit = chance + 3 * top1_stderr(chance, images)
-    low = [m for m in rows if m.route.num_stitches == 0 and m.acc1 < limit]
+    return acc1 < chance + 3 * top1_stderr(chance, images)
+
+
+def chance_warning(space: SearchSpace, rows: Iterable, classes: int, images: int) -> str | None:
+    """One line when anchors among ``rows`` (measurements) score no better than guessing
+    (:func:`no_better_than_chance`); None when every anchor is clear."""
+    chance = 100.0 / classes
+    low = [m for m in rows if m.route.num_stitches == 0 and no_better_than_chance(m.acc1, classes, images)]
     if not low:
         return None
     names = ", ".join(f"{space.anchors[next(iter(m.route)).anchor].name} ({m.acc1:.2f}%)" for m in low)

@@ -30,7 +30,7 @@ from ..network import StitchedNetwork, apply_checkpoint, read_checkpoint, save_c
 from ..progress import get_logger, show_bars
 from ..space import Candidate, SearchSpace
 from ._data import DataSpec, calibration_batch, load_datasets, make_loader
-from ._evaluate import top1_stderr
+from ._evaluate import no_better_than_chance
 
 __all__ = ["AnchorTrainConfig", "StitchTrainConfig", "AnchorResult", "StitchTrainResult",
            "train_anchors", "train_stitched", "RouteSampler", "accuracy"]
@@ -202,11 +202,6 @@ def _check_batches(steps: int, images: int, batch_size: int, section: str) -> No
             "(--train-subset)")
 
 
-def start_epoch_of(state) -> int:
-    """The epoch a resumed training starts at (0 for a fresh one)."""
-    return int((state or {}).get("epoch", 0))
-
-
 def train_anchors(space: SearchSpace, data: DataSpec, cfg: AnchorTrainConfig, device: str = "cpu",
                   only_missing: bool = False, log: Callable[[str], None] = _LOG.info) -> list[AnchorResult]:
     """Train every anchor from scratch and save each to its ``checkpoint`` path (atomically)."""
@@ -265,9 +260,8 @@ def train_anchors(space: SearchSpace, data: DataSpec, cfg: AnchorTrainConfig, de
         with atomic_write(path, "wb", what="anchor checkpoint") as fh:
             torch.save({k: v.cpu() for k, v in model.state_dict().items()}, fh)
         log(f"anchor {spec.name}: top-1 {acc:.2f}% on {data.name} val, trained in {seconds:.0f} s -> {path}")
-        chance = 100.0 / num_classes
-        if acc < chance + 3 * top1_stderr(chance, len(val_set)):
-            _LOG.warning(f"anchor {spec.name}: top-1 {acc:.2f}% is no better than guessing ({chance:.1f}% "
+        if no_better_than_chance(acc, num_classes, len(val_set)):
+            _LOG.warning(f"anchor {spec.name}: top-1 {acc:.2f}% is no better than guessing ({100 / num_classes:.1f}% "
                          f"for {num_classes} classes, on {len(val_set)} images): train it longer "
                          "(--epochs) or at another learning rate (--lr), or give it more data")
         results.append(AnchorResult(spec.name, acc, seconds, str(path)))
@@ -370,8 +364,6 @@ def train_stitched(space: SearchSpace, data: DataSpec, cfg: StitchTrainConfig, o
     else:
         loader = None
     steps_per_epoch = len(loader) if loader is not None else len(train_set) // cfg.batch_size
-    if cfg.epochs > start_epoch_of(state):
-        _check_batches(steps_per_epoch, len(train_set) // world, cfg.batch_size, "stitching")
     total = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, _lr_lambda(total, int(cfg.warmup_epochs * steps_per_epoch)))
@@ -381,6 +373,8 @@ def train_stitched(space: SearchSpace, data: DataSpec, cfg: StitchTrainConfig, o
         sched.load_state_dict(state["scheduler"])
         sampler.set_state(state["sampler"])
         start_epoch, step = state["epoch"], state["step"]
+    if cfg.epochs > start_epoch:  # epochs left to train: each must take a step
+        _check_batches(steps_per_epoch, len(train_set) // world, cfg.batch_size, "stitching")
 
     model: nn.Module = net
     if world > 1:

@@ -341,13 +341,7 @@ def _export_torchscript(model: FrontModel, path: Path, space: SearchSpace, batch
                         device: str) -> Path:
     members = model.front.members
     ids = [m.id for m in members]
-    order = sorted(range(len(members)), key=lambda i: (  # Front.best's ranking
-        -members[i].acc1, float("inf") if members[i].latency_ms is None else members[i].latency_ms,
-        members[i].flops, members[i].params, members[i].id))
-    costs = model.front.cost_objectives
-    cheap = sorted(range(len(members)), key=lambda i: (  # Front.best's ranking under a floor alone
-        *(float("inf") if members[i].value(c) is None else members[i].value(c) for c in costs),
-        -members[i].acc1, members[i].id))
+    order, cheap = model.front.preference(), model.front.preference(cheapest=True)  # as best() walks
     nan = float("nan")
     table = {key: [nan if m.value(key) is None else float(m.value(key)) for m in members]
              for key in OBJECTIVES}

@@ -333,7 +333,8 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     report_path = run_dir / REPORT
     line = _line_summary(rows, len(val))
     text = _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables,
-                   warnings, front_times, root=root, images=len(val), anchor_warning=anchor_warning)
+                   warnings, front_times, root=root, images=len(val), anchor_warning=anchor_warning,
+                   line=line)
     write_text(report_path, text)
     write_json(run_dir / "report.json", {
         "space": space.name, "space_hash": space.content_hash, "seconds": total,
@@ -483,8 +484,8 @@ def _line_summary(rows, images: int | None) -> dict[str, Any]:
 
 
 def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables=None,
-            warnings=None, front_times=None, root: Path | None = None, images: int | None = None,
-            anchor_warning: str | None = None) -> str:
+            warnings=None, front_times=None, *, line: dict[str, Any], root: Path | None = None,
+            images: int | None = None, anchor_warning: str | None = None) -> str:
     from ..costs import composes_plain_sum, out_of_sample_ms
     from ..fronts import format_budgets
 
@@ -510,7 +511,6 @@ def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total,
         g = _above_line(m, anchors, images)
         cell = "-" if g is None else f"{g[0]:+.2f}" + (f" ± {2 * g[1]:.2f}" if g[1] is not None else "")
         lines.append(f"| {m.id} | {space.describe(m.route)} | {m.acc1:.2f} | {m.flops / 1e6:.2f} | {cell} |")
-    line = _line_summary(rows, images)
     lines += ["", f"{line['above']} of {line['stitches']} measured stitches beat the line between their "
               "neighbouring anchors" + (f"; {line['above_by_2se']} by more than two standard errors"
                                         if images else "") + "."]
