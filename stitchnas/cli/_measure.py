@@ -47,22 +47,12 @@ def add_training_arguments(parser: argparse.ArgumentParser, anchors: bool = Fals
 
 def data_spec(args: argparse.Namespace, space):
     """The dataset: --data (a name, or a folder = ImageFolder), else the space's ``data``."""
-    from ..measure import DataSpec
+    from ..measure import space_data
 
-    name = getattr(args, "data", None) or (space.extra.get("data") or {}).get("name")
-    root = getattr(args, "data_root", None) or (space.extra.get("data") or {}).get("root")
-    if not name:
-        raise StitchnasError(
-            f"space {space.name!r} names no dataset: pass --data fashion_mnist|digits|DIR"
-        )
-    if Path(name).is_dir():
-        name, root = "imagefolder", name
-    if name == "imagefolder":  # timm's transforms with the first anchor's data config
-        from ..measure import anchor_data_config
-
-        return DataSpec(name=name, root=root, input_size=tuple(space.input_size),
-                        data_config=anchor_data_config(space))
-    return DataSpec(name=name, root=root, input_size=tuple(space.input_size))
+    name = getattr(args, "data", None)
+    if not (name or (space.extra.get("data") or {}).get("name")):
+        raise StitchnasError(f"space {space.name!r} names no dataset: pass --data fashion_mnist|digits|DIR")
+    return space_data(space, name, getattr(args, "data_root", None))
 
 
 class TrainAnchors(Command):
@@ -81,37 +71,18 @@ class TrainAnchors(Command):
                           help="retrain anchors whose checkpoint exists and replace it")
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..measure import AnchorTrainConfig, config_from_space, train_anchors
+        from ..measure import AnchorTrainConfig, config_from_space, refuse_to_replace_weights, train_anchors
         from ..space import load_space
 
         space = load_space(args.space)
         if not (args.only_missing or args.force):
-            _refuse_to_replace_weights(space)
+            refuse_to_replace_weights(space, "--force", "--only-missing")
         cfg = config_from_space(AnchorTrainConfig, space, "anchors", epochs=args.epochs,
                                 batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                                 train_subset=args.train_subset, val_subset=args.val_subset)
         train_anchors(space, data_spec(args, space), cfg, device=args.device,
-                      only_missing=args.only_missing)
+                      only_missing=args.only_missing, force=args.force)
         return 0
-
-
-def _refuse_to_replace_weights(space) -> None:
-    """Anchors' checkpoints are weights someone made (or that ship with stitchnas): training
-    from scratch replaces them only when asked (``--force``), so a user's pretrained files
-    are never lost to a try."""
-    from ..paths import pretrained_dir
-
-    existing = [a for a in space.anchors if a.checkpoint and Path(a.checkpoint).is_file()]
-    if not existing:
-        return
-    shipped = pretrained_dir().resolve()
-    elsewhere = (" (they ship with stitchnas: train elsewhere with STITCHNAS_PRETRAINED=DIR)"
-                 if any(shipped in Path(a.checkpoint).resolve().parents for a in existing) else "")
-    names = ", ".join(f"{a.name} ({a.checkpoint})" for a in existing)
-    raise StitchnasError(
-        f"anchors of {space.given_as} already have weights: {names}{elsewhere}; training from scratch "
-        "would replace them: pass --force to replace them, or --only-missing to train only anchors "
-        "without a checkpoint")
 
 
 class Train(Command):

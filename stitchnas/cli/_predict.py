@@ -66,7 +66,8 @@ class Predict(Command):
         parser.add_argument("--predictor", default="auto",
                             help="a name (stitchnas predictors), or module:Class (default auto)")
         parser.add_argument("--seed", type=seed, default=0, help="the predictor's random_state (default 0)")
-        parser.add_argument("--out", required=True, help="JSONL: id, route, acc1_pred, acc1_std, measured")
+        parser.add_argument("--out", help="JSONL: id, route, acc1_pred, acc1_std, measured "
+                                          "(default: a table on stdout, nothing written)")
         add_proxies_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -75,10 +76,21 @@ class Predict(Command):
         rows, fit, measured_rows, space = predict_details(
             args.space, measurements=args.measurements, predictor=args.predictor, seed=args.seed,
             out=args.out, proxies=args.proxies)
-        chosen = fit.chosen
-        print(f"predicted top-1 of {len(rows)} candidates of {space.name} with {args.predictor}"
-              + (f" (chose {chosen})" if chosen else "")
-              + f", fitted on {measured_rows} measured; wrote {args.out}")
+        summary = (f"predicted top-1 of {len(rows)} candidates of {space.name} with {args.predictor}"
+                   + (f" (chose {fit.chosen})" if fit.chosen else "")
+                   + f", fitted on {measured_rows} measured")
+        if args.out is not None:
+            print(f"{summary}; wrote {args.out}")
+            return 0
+        acc = {m.id: m.acc1 for m in measured(space, args.measurements)}
+        flops = dict(zip((st.id for st in fit.stitches), (st.flops for st in fit.stitches)))
+        print(f"# {summary}; best predicted first (--out FILE writes them as JSONL)")
+        print(f"{'id':>5} {'pred top-1':>10} {'std':>6} {'measured':>8} {'flops':>12}  route")
+        for row in sorted(rows, key=lambda r: (-r["acc1_pred"], r["id"])):
+            std = "" if row["acc1_std"] is None else f"{row['acc1_std']:.2f}"
+            seen = f"{acc[row['id']]:.2f}" if row["id"] in acc else "-"
+            print(f"{row['id']:>5} {row['acc1_pred']:>10.2f} {std:>6} {seen:>8} {flops[row['id']]:>12.4g}  "
+                  f"{space.describe(space.candidate(row['id']).route)}")
         return 0
 
 

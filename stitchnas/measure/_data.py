@@ -126,6 +126,28 @@ class DataSpec:
             object.__setattr__(self, "root", os.fspath(self.root))
 
 
+def space_data(space, name: str | None = None, root: str | os.PathLike | None = None,
+               **fields) -> DataSpec:
+    """The data set ``space`` trains and measures on: ``name`` (a data set name, or a folder:
+    an ImageFolder) and ``root`` when given, else the space file's ``data: {name, root}``; at
+    the space's input size, with timm's transforms of its first anchor for an ImageFolder.
+    ``fields``: other :class:`DataSpec` fields (``val_subset``, ...)."""
+    section = space.extra.get("data") or {}
+    name = name or section.get("name")
+    root = root or section.get("root")
+    if not name:
+        raise StitchnasError(
+            f"space {space.name!r} names no dataset: add `data: {{name: fashion_mnist}}` (or digits, or "
+            "an ImageFolder DIR) to the space file"
+        )
+    if Path(name).is_dir():
+        name, root = "imagefolder", name
+    config = None
+    if name == "imagefolder":  # timm's transforms with the first anchor's data config
+        config = anchor_data_config(space)
+    return DataSpec(name=name, root=root, input_size=tuple(space.input_size), data_config=config, **fields)
+
+
 def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 

@@ -29,7 +29,7 @@ from ..fileio import atomic_write
 from ..network import StitchedNetwork, apply_checkpoint, read_checkpoint, save_checkpoint
 from ..progress import get_logger, show_bars
 from ..space import Candidate, SearchSpace
-from ._data import DataSpec, calibration_batch, load_datasets, make_loader
+from ._data import DataSpec, calibration_batch, load_datasets, make_loader, space_data
 from ._evaluate import no_better_than_chance
 
 __all__ = ["AnchorTrainConfig", "StitchTrainConfig", "AnchorResult", "StitchTrainResult",
@@ -202,11 +202,44 @@ def _check_batches(steps: int, images: int, batch_size: int, section: str) -> No
             "(--train-subset)")
 
 
-def train_anchors(space: SearchSpace, data: DataSpec, cfg: AnchorTrainConfig, device: str = "cpu",
-                  only_missing: bool = False, log: Callable[[str], None] = _LOG.info) -> list[AnchorResult]:
-    """Train every anchor from scratch and save each to its ``checkpoint`` path (atomically)."""
-    from ..anchors import create_anchor_model
+def refuse_to_replace_weights(space: SearchSpace, force: str = "force=True",
+                              only_missing: str = "only_missing=True") -> None:
+    """Anchors' checkpoints are weights someone made (or that ship with stitchnas): training
+    from scratch replaces them only when asked (``--force``, ``force=True``), so a user's
+    pretrained files are never lost to a try. ``force``/``only_missing``: how the caller spells
+    the two ways on (the command line's flags, or the keywords)."""
+    from ..paths import pretrained_dir
 
+    existing = [a for a in space.anchors if a.checkpoint and Path(a.checkpoint).is_file()]
+    if not existing:
+        return
+    shipped = pretrained_dir().resolve()
+    elsewhere = (" (they ship with stitchnas: train elsewhere with STITCHNAS_PRETRAINED=DIR)"
+                 if any(shipped in Path(a.checkpoint).resolve().parents for a in existing) else "")
+    names = ", ".join(f"{a.name} ({a.checkpoint})" for a in existing)
+    raise StitchnasError(
+        f"anchors of {space.given_as} already have weights: {names}{elsewhere}; training from scratch "
+        f"would replace them: pass {force} to replace them, or {only_missing} to train only anchors "
+        "without a checkpoint")
+
+
+def train_anchors(space: SearchSpace | str | os.PathLike, data: DataSpec | None = None,
+                  cfg: AnchorTrainConfig | None = None, device: str = "cpu", only_missing: bool = False,
+                  log: Callable[[str], None] = _LOG.info, *, force: bool = False) -> list[AnchorResult]:
+    """Train every anchor from scratch and save each to its ``checkpoint`` path (atomically).
+
+    ``space``: a space or its name/path; ``data``: the space file's ``data`` when None
+    (:func:`space_data`); ``cfg``: its ``training.anchors`` section when None. Anchors whose
+    checkpoint exists are an error (someone's weights) unless ``only_missing`` (skip them) or
+    ``force`` (replace them)."""
+    from ..anchors import create_anchor_model
+    from ..space import load_space
+
+    space = load_space(space)
+    data = space_data(space) if data is None else data
+    cfg = config_from_space(AnchorTrainConfig, space, "anchors") if cfg is None else cfg
+    if not (only_missing or force):
+        refuse_to_replace_weights(space)
     missing = [a.name for a in space.anchors if not a.checkpoint]
     if missing:
         raise StitchnasError(
@@ -308,10 +341,24 @@ def _tuplify(x: Any) -> Any:
 
 
 # ---- stitching layers -------------------------------------------------------------------------
-def train_stitched(space: SearchSpace, data: DataSpec, cfg: StitchTrainConfig, out: str | os.PathLike,
+def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None = None,
+                   cfg: StitchTrainConfig | None = None, out: str | os.PathLike | None = None,
                    device: str = "cpu", resume: bool = True,
                    log: Callable[[str], None] = _LOG.info) -> StitchTrainResult:
-    """SN-Net training of a space's stitching layers; checkpoint to ``out`` after every epoch."""
+    """SN-Net training of a space's stitching layers; checkpoint to ``out`` after every epoch.
+
+    ``space``: a space or its name/path; ``data``: the space file's ``data`` when None;
+    ``cfg``: its ``training.stitching`` section when None; ``out``: results/SPACE/stitched.pt
+    when None (as ``stitchnas train``)."""
+    from ..space import load_space
+
+    space = load_space(space)
+    data = space_data(space) if data is None else data
+    cfg = config_from_space(StitchTrainConfig, space, "stitching") if cfg is None else cfg
+    if out is None:
+        from ..paths import checkpoint_path
+
+        out = checkpoint_path(space.name)
     rank, world = init_distributed(device)
     if rank != 0:
         log = lambda msg: None  # noqa: E731 - one rank reports

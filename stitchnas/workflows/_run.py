@@ -108,19 +108,9 @@ class RunReport:
 
 
 def _data_spec(space, cfg_subset: int | None = None):
-    from ..measure import DataSpec
+    from ..measure import space_data
 
-    data = space.extra.get("data") or {}
-    if not data.get("name"):
-        raise StitchnasError(f"space {space.name!r} names no dataset (data: {{name: ...}}): "
-                             "`stitchnas run` needs one to train and measure")
-    config = None
-    if data["name"] == "imagefolder":  # timm's transforms with the first anchor's data config
-        from ..measure import anchor_data_config
-
-        config = anchor_data_config(space)
-    return DataSpec(name=data["name"], root=data.get("root"), input_size=tuple(space.input_size),
-                    val_subset=cfg_subset, data_config=config)
+    return space_data(space, val_subset=cfg_subset)
 
 
 def _log(msg: str) -> None:

@@ -137,6 +137,20 @@ def test_predict_in_python_is_the_command(tmp_path, capsys):
     assert got == cli_rows == [json.loads(line) for line in (tmp_path / "py.jsonl").read_text().splitlines()]
     assert len(got) == len(space) and sum(r["measured"] for r in got) == 6
 
+    # without --out: the same predictions as a table on stdout, best first, nothing written
+    before = set(tmp_path.iterdir())
+    code, out, err = run_cli(capsys, "predict", "tiny_test", "--measurements", measurements, "--predictor",
+                             "flops", "--seed", "0")
+    assert code == 0, err
+    assert set(tmp_path.iterdir()) == before
+    table = [line.split() for line in out.splitlines() if not line.startswith("#")][1:]
+    assert len(table) == len(space)
+    assert [int(r[0]) for r in table] == [r["id"] for r in sorted(got, key=lambda r: (-r["acc1_pred"], r["id"]))]
+    by_id = {r["id"]: r for r in got}
+    for r in table:
+        assert float(r[1]) == pytest.approx(by_id[int(r[0])]["acc1_pred"], abs=0.006)
+        assert (r[3] != "-") == by_id[int(r[0])]["measured"]
+
 
 def test_import_snnet_takes_out_like_the_command():
     params = inspect.signature(sn.import_snnet).parameters

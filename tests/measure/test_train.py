@@ -163,3 +163,29 @@ def test_torchrun_two_ranks_end_with_identical_weights(tmp_path):
     doc = read_checkpoint(tmp_path / "stitched.pt")
     assert all(torch.equal(doc["stitch_layers"][k], r0[k]) for k in r0)
     assert doc["state"]["step"] == 22  # 1437 digits / 2 ranks / batch 32
+
+
+def test_python_training_reads_the_space_file_and_keeps_existing_weights(tmp_path, monkeypatch):
+    """``train_anchors(path)`` and ``train_stitched(path)`` need nothing but the space: its data
+    and training sections, its checkpoint paths, results/SPACE/stitched.pt; existing anchor
+    weights are refused unless ``force`` or ``only_missing``, as on the command line."""
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
+    path = write_space(tmp_path, (
+        "name: digits_api\ninput_size: [1, 28, 28]\nanchors:\n"
+        f"  - {tiny_anchor('s', 16)[:-1]}, checkpoint: s.pt}}\n"
+        f"  - {tiny_anchor('l', 32)[:-1]}, checkpoint: l.pt}}\n"
+        "rule: {type: two_way}\ndata: {name: digits}\n"
+        "training:\n  anchors: {epochs: 1, batch_size: 32, train_subset: 64, val_subset: 64}\n"
+        "  stitching: {epochs: 1, batch_size: 32, train_subset: 64, max_steps: 1}\n"))
+    first = train_anchors(path, log=lambda m: None)
+    assert [r.name for r in first] == ["s", "l"]
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "s.pt", tmp_path / "l.pt")}
+    with pytest.raises(StitchnasError, match=r"already have weights: s .*pass force=True .*only_missing=True"):
+        train_anchors(path, log=lambda m: None)
+    assert train_anchors(path, only_missing=True, log=lambda m: None) == []
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing replaced
+    assert len(train_anchors(path, force=True, log=lambda m: None)) == 2
+
+    res = train_stitched(path, log=lambda m: None)
+    assert Path(res.checkpoint) == tmp_path / "results" / "digits_api" / "stitched.pt"
+    assert res.steps == 1 and Path(res.checkpoint).is_file()
