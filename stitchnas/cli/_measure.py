@@ -343,6 +343,10 @@ class Study(Command):
         parser.add_argument("--anchor-epochs", type=positive_int, help="epochs for anchors that are missing")
         parser.add_argument("--val-subset", type=positive_int,
                             help="measure every stitch on N validation images (default: all)")
+        parser.add_argument("--out", help="folder for the study's tables, checkpoints, plot and report "
+                                          "(default: results/SPACE)")
+        parser.add_argument("--force", action="store_true",
+                            help="replace the measurements files already in that folder")
 
     def run(self, args: argparse.Namespace) -> int:
         from ..measure import AnchorTrainConfig, StitchTrainConfig, config_from_space
@@ -355,11 +359,20 @@ class Study(Command):
         stitch_cfg = config_from_space(StitchTrainConfig, space, "stitching", epochs=args.epochs,
                                        batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                                        train_subset=args.train_subset)
-        report = snnet_study(space, data_spec(args, space), anchor_cfg, stitch_cfg,
-                             val_subset=args.val_subset, device=args.device)
+        if not args.force:
+            from ..paths import space_dir
+            from ..workflows import refuse_to_replace_tables
+
+            refuse_to_replace_tables(space, Path(args.out or space_dir(space.name)), "--force", "--out DIR")
+        report = snnet_study(space, data_spec(args, space), anchor_cfg, stitch_cfg, out_dir=args.out,
+                             val_subset=args.val_subset, device=args.device, force=args.force)
         print(json.dumps({k: report[k] for k in ("anchor_acc1", "times_s")}, indent=1))
         for name, st in report["stats"].items():
             print(f"{name:>16}: mean stitch top-1 {st['mean_stitch_acc1']:.2f}%, front "
-                  f"{st['front_size']} ({st['front_stitches']} stitches), hypervolume "
-                  f"{st['hypervolume']:.4f}")
+                  f"{st['front_size']} ({st['front_stitches']} stitch{'es' * (st['front_stitches'] != 1)}), "
+                  f"hypervolume {st['hypervolume']:.4f}")
+        from ..paths import space_dir
+
+        print(f"wrote {args.out or space_dir(space.name)}/: measurements.jsonl (FLOPs-aware), measurements_uniform.jsonl, "
+              "measurements.md, measured_front.png, snnet_study.json")
         return 0

@@ -9,6 +9,7 @@ _EXPORTS = {
     "RunReport": "_run",
     "Step": "_run",
     "front_stats": "_study",
+    "refuse_to_replace_tables": "_study",
     "run": "_run",
     "snnet_study": "_study",
 }

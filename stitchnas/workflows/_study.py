@@ -27,7 +27,10 @@ from ..paths import MEASUREMENTS, space_dir
 from ..plots import plot_tradeoff
 from ..space import SearchSpace
 
-__all__ = ["snnet_study", "front_stats"]
+__all__ = ["snnet_study", "front_stats", "refuse_to_replace_tables"]
+
+#: the table of the uniform-sampling run, beside the FLOPs-aware one (``measurements.jsonl``)
+UNIFORM = "measurements_uniform.jsonl"
 
 
 def front_stats(rows: list[Measurement], ref_acc: float) -> dict[str, Any]:
@@ -57,13 +60,19 @@ def front_stats(rows: list[Measurement], ref_acc: float) -> dict[str, Any]:
 
 def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfig,
                 stitch_cfg: StitchTrainConfig, out_dir: Path | None = None, val_subset: int | None = None,
-                device: str = "cpu", log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                device: str = "cpu", log: Callable[[str], None] | None = None,
+                force: bool = False) -> dict[str, Any]:
+    """Run the study into ``out_dir`` (results/SPACE when None). Its two tables replace the
+    measurements files there whole, so existing ones (a user's measured rows, in the file
+    ``evaluate`` fills by default) are an error before anything is trained, unless ``force``."""
+    from ..progress import get_logger
+
     out_dir = Path(out_dir or space_dir(space.name))
+    if not force:
+        refuse_to_replace_tables(space, out_dir)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     if log is None:
-        from ..progress import get_logger
-
         log = get_logger("study").info
     anchors = train_anchors(space, data, anchor_cfg, device=device, only_missing=True, log=log)
     times["train_anchors_s"] = time.perf_counter() - t0
@@ -101,8 +110,13 @@ def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfi
         trained[sampling] = run(f"trained_{sampling}", load_network(space, path), str(path))
         steps = res.steps
 
+    from ..measure import chance_warning
+
+    anchor_warning = chance_warning(space, trained["flops"], num_classes, len(val))
+    if anchor_warning:
+        get_logger("study").warning(anchor_warning)
     _replace_table(out_dir / MEASUREMENTS, trained["flops"])
-    _replace_table(out_dir / "measurements_uniform.jsonl", trained["uniform"])
+    _replace_table(out_dir / UNIFORM, trained["uniform"])
 
     ref_acc = 100.0 / num_classes  # chance: a fixed reference for every front of this study
     stats = {name: front_stats(rows, ref_acc) for name, rows in
@@ -127,10 +141,25 @@ def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfi
         "steps_per_training_run": steps,
         "hypervolume_reference": {"acc1": ref_acc, "gflops": max(r.flops for r in rows) / 1e9},
         "stats": stats, "times_s": {k: round(v, 1) for k, v in times.items()},
+        "anchor_warning": anchor_warning,
     }
     write_json(out_dir / "snnet_study.json", report)
     write_text(out_dir / "measurements.md", _markdown(space, rows, stats["trained_flops"]))
     return report
+
+
+def refuse_to_replace_tables(space: SearchSpace, out_dir: Path, force: str = "force=True",
+                             out: str = "out_dir=DIR") -> None:
+    """An error when the study's tables would replace measurements files in ``out_dir``;
+    ``force``/``out``: how the caller spells the two ways on."""
+    from ..errors import StitchnasError
+
+    held = [p for p in (out_dir / MEASUREMENTS, out_dir / UNIFORM) if p.exists()]
+    if held:
+        raise StitchnasError(
+            f"the study of {space.given_as} writes its own full tables and would replace "
+            f"{' and '.join(str(p) for p in held)}: pass {force} to replace them, or {out} to write "
+            "the study elsewhere")
 
 
 def _replace_table(path: Path, rows: list[Measurement]) -> None:

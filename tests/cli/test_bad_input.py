@@ -361,6 +361,9 @@ CASES: list[Case] = [
     C("cli-anchor-overwrite", "train-anchors {d}/space_anchor_ckpt.yaml --data digits",
       "`train-anchors` where an anchor's checkpoint exists (a user's pretrained weights)",
       "already have weights", "would replace them: pass --force to replace them, or --only-missing"),
+    C("cli-study-replaces-table", "study tiny_test --data digits --out {d}/study",
+      "`study` into a folder that holds measurements (it writes its own full tables there)",
+      "writes its own full tables and would replace", "pass --force to replace them, or --out DIR"),
     C("cli-seed-negative", "search tiny_test --target flops_budget --out {d}/out --seed -1",
       "`search --seed -1`", "argument --seed: expected a seed (an integer 0..4294967295), got -1"),
     C("cli-device-typo", "evaluate tiny_test --data digits --ids 0 --device gpu --out {d}/out/m.jsonl",
@@ -686,6 +689,8 @@ def bad(tmp_path_factory) -> Path:
     conflict[3]["acc1"] = 71.5
     (d / "m_conflict.jsonl").write_text("".join(json.dumps(r) + "\n" for r in conflict))
     (d / "snnet_conflict.txt").write_text("{'cfg_id': 0, 'acc1': 10.0}\n")
+    (d / "study").mkdir()
+    (d / "study" / "measurements.jsonl").write_text((d / "m_good.jsonl").read_text())
     (d / "out").mkdir()
     return d
 

@@ -33,6 +33,29 @@ def test_study_end_to_end_on_digits(tmp_path):
     assert set(saved["times_s"]) >= {"train_anchors_s", "train_flops_s", "train_uniform_s",
                                      "evaluate_least_squares_s"}
     assert report["stats"] == stats
+    assert saved["anchor_warning"] is None  # trained anchors: no chance-level warning
+
+
+def test_study_refuses_to_replace_measurements_before_training(tmp_path):
+    """A measurements file in the study's folder (a user's rows) stops it before any anchor is
+    trained; force=True replaces it."""
+    import pytest
+
+    from stitchnas.errors import StitchnasError
+
+    text = (f"name: digits_keep\ninput_size: [1, 28, 28]\nanchors:\n"
+            f"  - {tiny_anchor('s', 16, depth=2)[:-1]}, checkpoint: s.pt}}\n"
+            f"  - {tiny_anchor('l', 32, depth=2)[:-1]}, checkpoint: l.pt}}\n"
+            "rule: {type: two_way}\n")
+    space = load_space(write_space(tmp_path, text))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "measurements_uniform.jsonl").write_text("kept\n")
+    with pytest.raises(StitchnasError, match="would replace .*measurements_uniform.jsonl: pass force=True"):
+        snnet_study(space, DataSpec("digits", input_size=(1, 28, 28)), AnchorTrainConfig(epochs=1),
+                    StitchTrainConfig(epochs=1), out_dir=out, log=lambda m: None)
+    assert (out / "measurements_uniform.jsonl").read_text() == "kept\n"
+    assert not (tmp_path / "s.pt").exists()  # refused before training
 
 
 def test_study_tables_replace_an_older_space_version(tmp_path):
