@@ -145,6 +145,12 @@ def export_details(space: Any = None, *, id: int | None = None, route: str | Non
     from .space import DEFAULT_SPACE, load_space
 
     limits = limits_of(limits)
+    if space is None and front is not None:  # a front alone: the space it was searched on
+        from .fronts import Front, load_front, space_of_front
+
+        if not isinstance(front, Front):
+            front = load_front(None, target, path=front)
+        space = space_of_front(front)
     space = load_space(space if space is not None else DEFAULT_SPACE)
     picked = id is not None or route is not None
     if id is not None and route is not None:

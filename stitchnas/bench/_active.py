@@ -31,7 +31,7 @@ def active_curve(space: SearchSpace, truth: Sequence[Measurement], *, predictor:
     """Active (:func:`suggest`) against random measurement on a fully measured table.
 
     Both start from the anchors plus random stitches (``start`` in all, seeded) and add ``step``
-    measurements at a time up to ``stop``. At each size the predictor is fitted on what is
+    measurements at a time up to ``stop`` (or every candidate, if fewer). At each size the predictor is fitted on what is
     measured, the predicted front is formed (measured accuracy where measured, predicted
     elsewhere) and scored with the true accuracies: its hypervolume over the true front's, both
     against log-cost from the true front's nadir (:func:`nadir_reference`).
@@ -52,7 +52,11 @@ def active_curve(space: SearchSpace, truth: Sequence[Measurement], *, predictor:
     hv_true = hypervolume(true_acc[true_front], costs[true_front], ref_acc, ref_cost)
     anchors = [m for m in truth if m.route.num_stitches == 0]
     others = [m for m in truth if m.route.num_stitches > 0]
-    sizes = list(range(start, stop + 1, step))
+    if start >= len(truth):
+        raise StitchnasError(
+            f"{space.given_as} has {len(truth)} candidates and the curve starts from {start} measured "
+            f"(--start), leaving none to choose: lower --start below {len(truth)}")
+    sizes = [n for n in range(start, stop + 1, step) if n <= len(truth)]  # none past every candidate
     from ..progress import show_bars
 
     show = show_bars(progress)

@@ -26,7 +26,7 @@ import torch
 from .. import paths
 from ..anchors import create_anchor_model
 from ..fileio import write_json
-from ..fronts import NothingFits, load_front
+from ..fronts import NothingFits, load_front, space_of_front
 from ..network import build_model, export_front, export_model, load_front_model
 from ..objectives import LIMIT_KEYS, objective_of
 from ..space import load_space
@@ -112,9 +112,13 @@ def _equality(model, space, checkpoint) -> float:
 
 
 def _one_front(front_file: str | os.PathLike, full: bool, allow_random_weights: bool, repeats: int,
-               switches: int, seed: int) -> dict[str, Any]:
-    front = load_front(path=front_file)
-    space = load_space(front.space)
+               switches: int, seed: int, space: Any = None) -> dict[str, Any]:
+    if space is not None:
+        space = load_space(space)
+        front = load_front(space, path=front_file)  # checked against it
+    else:
+        front = load_front(path=front_file)
+        space = space_of_front(front, "`stitchnas bench switchable --space SPACE.yaml --front FILE`")
     default = paths.checkpoint_path(space.name)
     checkpoint = str(default) if default.is_file() else None
     row: dict[str, Any] = {"front": str(front_file), "space": space.name, "target": front.target,
@@ -122,7 +126,7 @@ def _one_front(front_file: str | os.PathLike, full: bool, allow_random_weights: 
     with tempfile.TemporaryDirectory() as tmp:
         formats = ("bundle", "torchscript") if full else ("bundle",)
         t0 = time.perf_counter()
-        written = export_front(front, Path(tmp) / "front", checkpoint=checkpoint, formats=formats,
+        written = export_front(front, Path(tmp) / "front", space=space, checkpoint=checkpoint, formats=formats,
                                allow_random_weights=allow_random_weights)
         row["export_s"] = round(time.perf_counter() - t0, 2)
         sizes = {p.suffix: p.stat().st_size for p in written}
@@ -184,14 +188,16 @@ def _one_front(front_file: str | os.PathLike, full: bool, allow_random_weights: 
 
 def bench_switchable(fronts: Sequence[str | os.PathLike] = (), size_only: Sequence[str | os.PathLike] = (),
                      allow_random_weights: bool = False, repeats: int = 30, switches: int = 10000,
-                     threads: int = 1, seed: int = 0, out_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+                     threads: int = 1, seed: int = 0, out_dir: str | os.PathLike | None = None,
+                     space: Any = None) -> dict[str, Any]:
     """Benchmark each front file in ``fronts`` in full and each in ``size_only`` for size only;
-    writes ``switchable.json`` into ``out_dir``."""
+    writes ``switchable.json`` into ``out_dir``. ``space``: the space every front was searched
+    on (a name or YAML path; None: each front's bundled space)."""
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        rows = [_one_front(f, True, allow_random_weights, repeats, switches, seed) for f in fronts]
-        rows += [_one_front(f, False, allow_random_weights, repeats, switches, seed) for f in size_only]
+        rows = [_one_front(f, True, allow_random_weights, repeats, switches, seed, space) for f in fronts]
+        rows += [_one_front(f, False, allow_random_weights, repeats, switches, seed, space) for f in size_only]
     finally:
         torch.set_num_threads(old)
     report = {"threads": threads, "repeats": repeats, "seed": seed, "torch": str(torch.__version__),

@@ -220,6 +220,8 @@ class BenchActive(Command):
               f"{args.seeds} seeds ({args.predictor}):")
         for n, a, b in zip(r["sizes"], r["hv_ratio_active"], r["hv_ratio_random"]):
             print(f"  {n:>3} measured: suggest {a:.4f}   random {b:.4f}")
+        if r["sizes"][-1] < args.stop:
+            print(f"  (no size past {r['sizes'][-1]}: the space has {r['candidates']} candidates)")
         print(f"mean over sizes: suggest {r['area_active']:.4f}, random {r['area_random']:.4f}; "
               f"wrote {args.out}/active_{space.name}.json/.png")
         return 0
@@ -410,6 +412,8 @@ class BenchSwitchable(Command):
                             "without --size-only: results/fmnist_vit_2way/cpu/front.json)")
         parser.add_argument("--size-only", action="append", default=[], metavar="FRONT",
                             help="front.json measured for size only (e.g. a DeiT-Ti/S/B front)")
+        parser.add_argument("--space", help="the space the fronts were searched on, for a space of your "
+                                             "own (a YAML path; default: each front's bundled space)")
         parser.add_argument("--allow-random-weights", action="store_true",
                             help="anchors without weights are randomly initialised (size checks)")
         parser.add_argument("--repeats", type=positive_int, default=30,
@@ -427,7 +431,7 @@ class BenchSwitchable(Command):
         fronts = args.front or ([] if args.size_only else [str(front_path("fmnist_vit_2way", "cpu"))])
         r = bench_switchable(fronts, args.size_only, allow_random_weights=args.allow_random_weights,
                              repeats=args.repeats, switches=args.switches, threads=args.threads,
-                             out_dir=Path(args.out))
+                             out_dir=Path(args.out), space=args.space)
         for row in r["fronts"]:
             s = row["size"]
             print(f"{row['space']} / {row['target']}: {row['members']} members over anchors "

@@ -13,6 +13,7 @@ _EXPORTS = {
     "NothingFits": "_front",
     "anchor_names": "_files",
     "check_front": "_files",
+    "space_of_front": "_files",
     "front_csv": "_files",
     "format_amount": "_plot",
     "format_budgets": "_plot",

@@ -196,6 +196,10 @@ def check_front(front: Front, space: SearchSpace | None = None) -> Front:
         if space is None:
             return front
     where = front.path or "front"
+    if front.space_hash != space.content_hash and front.space != space.name:
+        raise StitchnasError(
+            f"{where} is a front of space {front.space!r}, not of {space.name!r}: give the space it "
+            "was searched on (its bundled name, or the path of your space file)")
     if front.space_hash != space.content_hash:
         raise StitchnasError(
             f"{where} was searched on another version of the space {space.name!r} (hash "
@@ -211,3 +215,24 @@ def check_front(front: Front, space: SearchSpace | None = None) -> Front:
         raise StitchnasError(f"{where} is broken: {err}; "
                              f"{_remake_hint(None, space.name, front.target)}") from None
     return front
+
+
+def space_of_front(front: Front, how: str = "`stitchnas export SPACE.yaml --front FILE`"):
+    """The space to build a front's members from when only the front file is given: the bundled
+    space of the front's name (checked against the front). A space of one's own cannot be found
+    from its name alone: one line saying to name its file (``how``: the caller's way to)."""
+    from ..paths import check_name
+    from ..space import bundled_spaces_dir, load_space
+
+    where = front.path or "the front"
+    if (bundled_spaces_dir() / f"{check_name(front.space, 'space')}.yaml").is_file():
+        space = load_space(front.space)
+        if space.content_hash == front.space_hash:
+            check_front(front, space)
+            return space
+        raise StitchnasError(
+            f"{where} is a front of a space named {front.space!r} that differs from the bundled one (hash "
+            f"{front.space_hash}, not {space.content_hash}): name its space file, as in {how}")
+    raise StitchnasError(
+        f"{where} is a front of space {front.space!r}, which is not bundled: name its space file, as "
+        f"in {how}")

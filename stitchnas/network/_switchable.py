@@ -237,7 +237,11 @@ def export_front(front: Front | str | os.PathLike, out: str | os.PathLike,
     if bad or not formats:
         raise StitchnasError(f"unknown switchable export format(s) {bad or formats}: use bundle "
                              "and/or torchscript")
-    space = load_space(space if space is not None else front.space)
+    if space is None:
+        from ..fronts import space_of_front
+
+        space = space_of_front(front, "export_front(front, out, space='SPACE.yaml')")
+    space = load_space(space)
     if space.content_hash != front.space_hash:
         raise StitchnasError(
             f"the front of {front.space} for target {front.target!r} was searched on another version "

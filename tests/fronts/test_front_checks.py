@@ -191,3 +191,33 @@ def test_a_prediction_never_dominates_a_measured_member(tiny, tmp_path):
     path.write_text(json.dumps(doc))
     with pytest.raises(StitchnasError, match=r"member id 3 \(70.00%, 3,000 flops\) is dominated by member id 2"):
         load_front(tiny, path=path)
+
+
+def test_a_front_of_a_space_file_is_exported_with_that_file_named(tiny, tmp_path, capsys):
+    """`export --front FILE` builds the bundled space the front names; a front of the user's own
+    space file needs the file named (one line saying so, not "unknown space" nor "another
+    version of fmnist_vit_2way"), in export and in `bench switchable` (--space)."""
+    from pathlib import Path
+
+    text = Path(tiny.path).read_text().replace("name: tiny_test", "name: tiny_mine")
+    space_file = tmp_path / "tiny_mine.yaml"
+    space_file.write_text(text)
+    mine = load_space(space_file)
+    doc = good_doc(tiny) | {"space": "tiny_mine", "space_hash": mine.content_hash}
+    front = tmp_path / "front.json"
+    front.write_text(json.dumps(doc))
+    common = ["--front", front, "--switchable", "--allow-random-weights", "--format", "bundle"]
+    code, out, err = run_cli(capsys, "export", *common, "--out", tmp_path / "a")
+    assert code == 2 and "a front of space 'tiny_mine', which is not bundled: name its space file" in err
+    code, out, err = run_cli(capsys, "export", "fmnist_vit_2way", *common, "--out", tmp_path / "b")
+    assert code == 2 and "a front of space 'tiny_mine', not of 'fmnist_vit_2way'" in err
+    assert not list(tmp_path.glob("[ab].*"))
+    code, out, err = run_cli(capsys, "export", space_file, *common, "--out", tmp_path / "c")
+    assert code == 0, err
+    assert (tmp_path / "c.pt").is_file()
+    bench = ["bench", "switchable", "--size-only", front, "--allow-random-weights", "--out", tmp_path / "r"]
+    code, out, err = run_cli(capsys, *bench)
+    assert code == 2 and "--space SPACE.yaml" in err
+    code, out, err = run_cli(capsys, *bench, "--space", space_file)
+    assert code == 0, err
+    assert json.loads((tmp_path / "r" / "switchable.json").read_text())["fronts"][0]["space"] == "tiny_mine"
