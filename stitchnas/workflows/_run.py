@@ -259,9 +259,11 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     anchors = sum(1 for c in space.candidates if c.is_anchor)
     measurement_plan(space, measure_ids, rounds=cfg.rounds, initial=cfg.initial,
                      per_round=cfg.per_round, predictor=cfg.predictor, seed=cfg.seed, signals=signals)
+    plan = f"anchors + {max(0, cfg.initial - anchors)} random + {cfg.rounds} x {cfg.per_round} suggested"
+    if max(cfg.initial, anchors) + cfg.rounds * cfg.per_round >= len(space):
+        plan = f"every candidate: the plan ({plan}) covers this space"
     step("measurements", t0, f"{len(rows)} of {len(space)} stitches measured on {dataset} "
-         f"({len(rows) - reused} new; anchors + {max(0, cfg.initial - anchors)} random + "
-         f"{cfg.rounds} x {cfg.per_round} suggested)")
+         f"({len(rows) - reused} new; {plan})")
     anchor_warning = chance_warning(space, rows, classes, len(val))
     if anchor_warning:
         get_logger("run").warning(anchor_warning)

@@ -44,6 +44,7 @@ def test_run_end_to_end_then_reuses_everything(results, capsys):
     assert report.steps[2].done.startswith(f"{len(space)} candidates scored on ")
     assert "auto chose proxy" in report.steps[4].done and "the proxy loss ranks the 7 measured" in report.steps[4].done
     assert "trained s, l" in report.steps[0].done
+    assert report.steps[3].done.endswith("(7 new; anchors + 2 random + 1 x 3 suggested)")
     for target in ("flops_budget", "params_budget"):
         front = load_front(space, target, results=root)
         assert front.members and front.objectives[0] == "acc1"

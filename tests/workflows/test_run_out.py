@@ -66,6 +66,7 @@ def test_run_out_contains_everything_and_logs_progress(tmp_path, monkeypatch, ca
     assert stdout.startswith("# stitchnas run: run_out") and "train loss" not in stdout
     report = (out / "run_out" / "run" / "report.md").read_text()
     assert "## Measured: 4 of" in report and "| id | route | top-1 % | MFLOPs | vs line |" in report
+    assert "(4 new; every candidate: the plan (anchors + 1 random + 1 x 1 suggested) covers this space)" in report
     assert "## Latency table `cpu`" in report
     # the latency front's members, timed end to end, beside the table's latencies
     cpu_front = report.split("## Target `cpu`", 1)[1].split("## Target", 1)[0]
