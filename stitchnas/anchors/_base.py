@@ -82,7 +82,8 @@ def check_model_name(spec: AnchorSpec) -> None:
         ) from err
 
 
-def create_anchor_model(spec: AnchorSpec, *, weights: bool = True, device: str | None = None) -> nn.Module:
+def create_anchor_model(spec: AnchorSpec, *, weights: bool = True, device: str | None = None,
+                        space: str = "SPACE") -> nn.Module:
     """Create the timm model of an anchor, in eval mode.
 
     ``weights=False`` skips checkpoints and hub downloads (random init); ``device="meta"``
@@ -115,12 +116,13 @@ def create_anchor_model(spec: AnchorSpec, *, weights: bool = True, device: str |
             f"{type(err).__name__}: {first}; fix the anchor's kwargs"
         ) from err
     if weights and spec.checkpoint and device != "meta":
-        load_checkpoint(model, spec)
+        load_checkpoint(model, spec, space)
     return model.eval()
 
 
-def load_checkpoint(model: nn.Module, spec: AnchorSpec) -> None:
-    """Load a local checkpoint (a state dict, or one under 'model'/'state_dict'/'state_dict_ema')."""
+def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") -> None:
+    """Load a local checkpoint (a state dict, or one under 'model'/'state_dict'/'state_dict_ema');
+    ``space``: the space as the user named it, for the hints."""
     from ..fileio import shown
 
     path = Path(spec.checkpoint)
@@ -131,7 +133,7 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec) -> None:
     if not path.is_file():
         raise StitchnasError(
             f"anchor {spec.name!r}: checkpoint {shown(path)} does not exist; train the anchors "
-            "(stitchnas train-anchors SPACE) or fix the anchor's checkpoint path"
+            f"(stitchnas train-anchors {space}) or fix the anchor's checkpoint path"
         )
     try:
         if path.suffix == ".safetensors":
@@ -156,7 +158,7 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec) -> None:
     if bad:
         raise StitchnasError(f"anchor {spec.name!r}: checkpoint {path} is not usable: tensor {bad} "
                              "(training diverged or the file is damaged); retrain the anchors "
-                             "(stitchnas train-anchors SPACE, a lower lr) or fix the checkpoint path")
+                             f"(stitchnas train-anchors {space} --force, a lower lr) or fix the checkpoint path")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:

@@ -542,7 +542,8 @@ class SearchSpace:
         """The anchors' timm models (with their checkpoints unless ``weights=False``)."""
         from ..anchors import create_anchor_model
 
-        return [create_anchor_model(a, weights=weights, device=device) for a in self.anchors]
+        return [create_anchor_model(a, weights=weights, device=device, space=self.given_as)
+                for a in self.anchors]
 
     def __repr__(self) -> str:
         return (f"SearchSpace({self.name!r}, anchors={[a.name for a in self.anchors]}, "

@@ -198,7 +198,7 @@ CASES: list[Case] = [
       "size mismatch", "check the anchor's model and kwargs"),
     C("ckpt-anchor-missing", "export {d}/space_anchor_missing.yaml --id 0 " + OUT,
       "anchor checkpoint path that does not exist", "does not exist",
-      "train the anchors (stitchnas train-anchors SPACE)"),
+      "train the anchors (stitchnas train-anchors ", "space_anchor_missing.yaml) or fix"),
     # ---- search -----------------------------------------------------------------------------
     C("search-impossible-budget",
       "search tiny_test --target {d}/target_impossible.yaml --measurements {d}/m_good.jsonl --out {d}/out",
