@@ -75,8 +75,10 @@ def _fitted(space: SearchSpace, rows: Sequence[Measurement], predictor: Any, see
     """The predictor fitted on ``rows`` (at least two: the anchors, say)."""
     rows = list(rows)
     if len(rows) < 2:
+        anchors = ",".join(str(c.id) for c in space.candidates if c.is_anchor)
         raise StitchnasError(f"{len(rows)} measured stitch(es): measure at least the anchors "
-                             "(`stitchnas evaluate SPACE --ids 0,1,...`) before asking for suggestions")
+                             f"(`stitchnas evaluate {space.given_as} --ids {anchors}`) before asking for "
+                             "suggestions")
     return fit_on_measured(space, rows, predictor, random_state=seed, signals=signals)
 
 

@@ -128,3 +128,10 @@ def test_check_predictor_names_the_rule_only(cls, rule):
 def test_check_predictor_passes_a_good_plug_in_and_its_factory():
     check_predictor(f"{MOD}:FlopsLine")
     check_predictor(f"{MOD}:make_line")
+
+
+def test_suggest_from_one_row_names_the_command_that_measures_the_anchors(space, costs, tmp_path, capsys):  # noqa: F811
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps(row(space, costs, 2).to_json()) + "\n")
+    code, out, err = run_cli(capsys, "suggest", "tiny_test", "--measurements", one)
+    assert code == 2 and "measure at least the anchors (`stitchnas evaluate tiny_test --ids 0,1`)" in err
