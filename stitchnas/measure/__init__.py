@@ -57,6 +57,7 @@ _EXPORTS = {
     "read_measurements": "_measurements",
     "read_snnet_results": "_snnet",
     "select_ids": "_evaluate",
+    "recipe_changes": "_train",
     "refuse_to_replace_weights": "_train",
     "train_anchors": "_train",
     "top1_stderr": "_evaluate",

@@ -32,7 +32,7 @@ from ..space import Candidate, SearchSpace
 from ._data import DataSpec, calibration_batch, load_datasets, make_loader, space_data
 from ._evaluate import no_better_than_chance
 
-__all__ = ["AnchorTrainConfig", "StitchTrainConfig", "AnchorResult", "StitchTrainResult",
+__all__ = ["AnchorTrainConfig", "StitchTrainConfig", "AnchorResult", "StitchTrainResult", "recipe_changes",
            "train_anchors", "train_stitched", "RouteSampler", "accuracy"]
 
 
@@ -134,6 +134,21 @@ def init_distributed(device: str) -> tuple[int, int]:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
     return dist.get_rank(), dist.get_world_size()
+
+
+#: settings a stitched training may change when it resumes: more epochs extend it
+RESUMABLE = ("epochs", "max_steps")
+
+
+def recipe_changes(saved: dict[str, Any] | None, cfg: StitchTrainConfig) -> list[str]:
+    """How ``cfg`` differs from the config a stitched checkpoint was trained with (its
+    ``state["config"]``), as ``"lr 0.001 -> 0.01"``, leaving out :data:`RESUMABLE`; empty when
+    resuming would continue the same recipe (or the checkpoint recorded none)."""
+    if not saved:
+        return []
+    now = asdict(cfg)
+    return [f"{k} {saved[k]!r} -> {now[k]!r}" for k in now
+            if k not in RESUMABLE and k in saved and saved[k] != now[k]]
 
 
 def _seed_all(seed: int) -> None:
@@ -382,6 +397,12 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
         if state.get("config", {}).get("rank") != cfg.rank:
             raise StitchnasError(f"{out} was trained with rank {state.get('config', {}).get('rank')}; "
                                  "use the same --rank to resume, or --no-resume to start over")
+        changes = recipe_changes(state.get("config"), cfg)
+        if changes:
+            raise StitchnasError(
+                f"{out} was trained with other settings ({'; '.join(changes)}): resuming would mix two "
+                "recipes; give the same settings to resume (only --epochs may grow), or --no-resume to "
+                "start over with the new ones")
         apply_checkpoint(net, doc, out)
         log(f"resuming {out} after epoch {state['epoch']}")
     else:

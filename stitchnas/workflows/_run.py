@@ -138,7 +138,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     from ..progress import get_logger
     from ..measure import (AnchorTrainConfig, StitchTrainConfig, chance_warning, config_from_space, load_datasets,
                            make_loader, measure, network_classes, proxy_signals, read_measurements,
-                           train_anchors, train_stitched, write_measurements)
+                           recipe_changes, train_anchors, train_stitched, write_measurements)
     from ..network import load_network
     from ..optimize import SearchConfig, check_counted_budgets, search_targets
     from ..predict import fit_on_measured, measurement_plan
@@ -189,12 +189,25 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     from ..network import read_checkpoint
 
     retrained = bool(missing)
+    changes: list[str] = []
     if ckpt.is_file() and not retrained:
-        doc = read_checkpoint(ckpt, space)
-        finished = (doc.get("state") or {}).get("epoch", 0) >= scfg.epochs
+        state = read_checkpoint(ckpt, space).get("state") or {}
+        changes = recipe_changes(state.get("config"), scfg)
+        saved_epochs = (state.get("config") or {}).get("epochs", scfg.epochs)
+        finished = state.get("epoch", 0) >= (saved_epochs if changes else scfg.epochs)
+        if changes and not finished:
+            raise StitchnasError(
+                f"{ckpt} is an unfinished training with other settings than this run's stitching recipe "
+                f"({'; '.join(changes)}): finish it with `stitchnas train {space.given_as}` and those "
+                "settings, or delete it so that the run trains its own")
     else:
         finished = False
-    if finished:
+    if finished and changes:
+        note = (f"reused {ckpt}, trained with other settings than the run's recipe ({'; '.join(changes)}); "
+                "delete it to train the run's own")
+        get_logger("run").warning(f"stitching layers: {note}")
+        step("stitching layers", t0, note)
+    elif finished:
         step("stitching layers", t0, f"reused {ckpt}")
     else:
         res = train_stitched(space, _data_spec(space), scfg, ckpt, device=cfg.device,

@@ -189,3 +189,14 @@ def test_python_training_reads_the_space_file_and_keeps_existing_weights(tmp_pat
     res = train_stitched(path, log=lambda m: None)
     assert Path(res.checkpoint) == tmp_path / "results" / "digits_api" / "stitched.pt"
     assert res.steps == 1 and Path(res.checkpoint).is_file()
+
+    # resuming with another recipe would mix two: refused, nothing written; more epochs extend it
+    stamp = Path(res.checkpoint).stat().st_mtime_ns
+    with pytest.raises(StitchnasError, match=r"trained with other settings \(lr 0.001 -> 0.01\).*--no-resume"):
+        train_stitched(path, cfg=StitchTrainConfig(epochs=1, batch_size=32, train_subset=64, max_steps=1, lr=0.01),
+                       log=lambda m: None)
+    assert Path(res.checkpoint).stat().st_mtime_ns == stamp
+    more = train_stitched(path, cfg=StitchTrainConfig(epochs=2, batch_size=32, train_subset=64, max_steps=2),
+                          log=lambda m: None)
+    assert more.epochs_done == 2 and more.steps == 2
+

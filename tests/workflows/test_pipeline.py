@@ -66,6 +66,13 @@ def test_run_end_to_end_then_reuses_everything(results, capsys):
     assert "0 new" in again.steps[3].done
     assert len((root / "run_tiny" / "run" / "measurements.jsonl").read_text().splitlines()) == 7
 
+    # the space's stitching recipe changed: its finished checkpoint is reused, and the run says so
+    edited = path.with_name("edited.yaml")
+    edited.write_text(path.read_text().replace("stitching: {epochs: 1,", "stitching: {epochs: 1, lr: 0.005,"))
+    third = run(load_space(edited), log=lambda m: None)
+    assert third.steps[1].done.startswith("reused") and "other settings than the run's recipe (lr 0.001 -> 0.005)" \
+        in third.steps[1].done
+
 
 def test_bad_run_sections_are_one_line_errors(tmp_path, capsys):
     for bad, message in [("run: {rounds: -1}", "section 'run' key 'rounds' must be an integer >= 0"),
