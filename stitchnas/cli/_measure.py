@@ -178,8 +178,17 @@ class Evaluate(Command):
         checkpoint = args.checkpoint or (None if args.anchors else str(checkpoint_path(space.name)))
         out = Path(args.out or measurements_path(space.name))
         spec = dataclasses.replace(data_spec(args, space), val_subset=args.val_subset)
-        if out.exists():
-            read_measurements(out, space)  # fail before measuring if --out is broken or another space's
+        held = read_measurements(out, space) if out.exists() else []  # fails if broken or another space's
+        if checkpoint is not None:
+            from ..measure import checkpoint_digest, measured_elsewhere
+
+            stale = measured_elsewhere(held, checkpoint, checkpoint_digest(checkpoint))
+            if stale:
+                shown_ids = ",".join(map(str, stale[:8])) + (",..." if len(stale) > 8 else "")
+                raise StitchnasError(
+                    f"{out} holds rows of an earlier version of the checkpoint (ids {shown_ids}; "
+                    f"{Path(checkpoint).name} was trained again since): new rows would mix two networks; "
+                    "measure into a new file (--out NEW.jsonl)")
         from ..fileio import check_writable
 
         check_writable(out, "measurements file")  # fail before measuring if --out cannot be written

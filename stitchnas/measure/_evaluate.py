@@ -238,13 +238,16 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
 
 def measure(space: SearchSpace, net: StitchedNetwork, loader: Iterable, ids: Sequence[int], *,
             dataset: str, checkpoint: str, device: str = "cpu", progress: bool | None = None):
-    """Evaluate ``ids`` and return measurement rows (with exact flops/params) for a measurements file."""
+    """Evaluate ``ids`` and return measurement rows (with exact flops/params) for a measurements
+    file; each carries its checkpoint file's digest (``checkpoint_sha256``)."""
     import math
 
-    from ._measurements import Measurement
+    from ._measurements import CHECKPOINT_DIGEST, Measurement, checkpoint_digest
     from ..costs import Profiler
 
     costs = {c.id: c for c in Profiler(space, progress=False).profile([space.candidate(i) for i in ids])}
+    digest = checkpoint_digest(checkpoint)
+    extra = ((CHECKPOINT_DIGEST, digest),) if digest else ()
     rows = []
     for r in evaluate_candidates(net, loader, ids, device=device, progress=progress):
         loss = r.loss if math.isfinite(r.loss) else None
@@ -255,7 +258,7 @@ def measure(space: SearchSpace, net: StitchedNetwork, loader: Iterable, ids: Seq
         rows.append(Measurement(
             id=r.id, route=costs[r.id].route, acc1=r.acc1, acc5=r.acc5, loss=loss,
             flops=costs[r.id].flops, params=costs[r.id].params, dataset=dataset,
-            checkpoint=str(checkpoint), space=space.name, space_hash=space.content_hash,
+            checkpoint=str(checkpoint), space=space.name, space_hash=space.content_hash, extra=extra,
         ))
     return rows
 

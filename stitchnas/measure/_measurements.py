@@ -39,7 +39,35 @@ from ..space import Route
 if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
 
-__all__ = ["Measurement", "FIELDS", "read_measurements", "write_measurements", "lock_path"]
+__all__ = ["Measurement", "FIELDS", "read_measurements", "write_measurements", "lock_path",
+           "CHECKPOINT_DIGEST", "checkpoint_digest", "measured_elsewhere"]
+
+#: the extra key a measured row carries: the first 16 hex digits of its stitched checkpoint's
+#: sha256, so rows of a checkpoint trained again at the same path are told apart
+CHECKPOINT_DIGEST = "checkpoint_sha256"
+
+
+def checkpoint_digest(path: str | os.PathLike | None) -> str | None:
+    """The first 16 hex digits of a checkpoint file's sha256 (None when it is not a file)."""
+    import hashlib
+
+    if path is None or not Path(path).is_file():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def measured_elsewhere(rows: Iterable["Measurement"], checkpoint: str, digest: str | None) -> list[int]:
+    """Ids of ``rows`` measured on ``checkpoint``'s path but another version of the file (its
+    digest recorded and different): weights trained again since, not to be mixed with new rows.
+    Rows without a recorded digest (older files) cannot tell and are not counted."""
+    if digest is None:
+        return []
+    return sorted(m.id for m in rows if m.checkpoint == str(checkpoint)
+                  and dict(m.extra).get(CHECKPOINT_DIGEST, digest) != digest)
 
 FIELDS = ("id", "route", "acc1", "acc5", "loss", "flops", "params", "dataset", "checkpoint",
           "space", "space_hash")

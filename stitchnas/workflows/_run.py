@@ -216,6 +216,11 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         step("stitching layers", t0, f"trained {scfg.epochs} epoch(s), {res.steps} steps "
              f"({scfg.sampling} sampling) -> {ckpt}")
 
+    if not retrained and (run_dir / MEASUREMENTS).is_file():  # rows of another version of the file
+        from ..measure import checkpoint_digest, measured_elsewhere
+
+        held = read_measurements(run_dir / MEASUREMENTS, space)
+        retrained = bool(measured_elsewhere(held, str(ckpt), checkpoint_digest(ckpt)))
     spec = _data_spec(space, cfg.val_subset)
     net = None
 

@@ -10,7 +10,7 @@ from stitchnas.network import save_checkpoint
 from stitchnas.measure import DataSpec, calibration_batch, load_datasets, make_loader
 from stitchnas.errors import StitchnasError
 from stitchnas.measure import evaluate_candidates, parse_ids, prefix_tree_size, select_ids
-from stitchnas.measure import read_measurements
+from stitchnas.measure import checkpoint_digest, read_measurements
 from stitchnas.network import StitchedNetwork
 from stitchnas.costs import Profiler
 from stitchnas.space import SearchSpace, load_space
@@ -148,6 +148,22 @@ def test_cli_evaluate_end_to_end(space, net, digits, tmp_path, capsys):
     assert code == 0, err
     assert len(read_measurements(out, space)) == len({0, 3, 4} | set(select_ids(space, sample=3, seed=1)))
     assert json.loads(out.read_text().splitlines()[0])["id"] == 0
+
+    # the checkpoint is trained again at the same path: new rows are not mixed with the old ones
+    assert {json.loads(line)["checkpoint_sha256"] for line in out.read_text().splitlines()} == {
+        checkpoint_digest(ckpt)}
+    with torch.no_grad():
+        next(net.stitch_layers.parameters()).add_(0.01)
+    save_checkpoint(ckpt, net, anchors_tuned=True)
+    before = out.read_bytes()
+    code, stdout, err = run_cli(capsys, "evaluate", "tiny_test", "--checkpoint", ckpt, "--data", "digits",
+                                "--val-subset", 20, "--ids", "5", "--out", out)
+    assert code == 2 and "holds rows of an earlier version of the checkpoint (ids 0," in err, err
+    assert "measure into a new file (--out NEW.jsonl)" in err
+    assert out.read_bytes() == before
+    code, _, err = run_cli(capsys, "evaluate", "tiny_test", "--checkpoint", ckpt, "--data", "digits",
+                           "--val-subset", 20, "--ids", "5", "--out", tmp_path / "fresh.jsonl")
+    assert code == 0, err
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -6,6 +6,7 @@ from support import make_image_tree, run_cli, tiny_anchor, write_space
 from stitchnas.cli import main
 from stitchnas.errors import StitchnasError
 from stitchnas.fronts import load_front
+from stitchnas.measure import checkpoint_digest
 from stitchnas.workflows import RunConfig, run
 from stitchnas.space import load_space
 
@@ -72,6 +73,20 @@ def test_run_end_to_end_then_reuses_everything(results, capsys):
     third = run(load_space(edited), log=lambda m: None)
     assert third.steps[1].done.startswith("reused") and "other settings than the run's recipe (lr 0.001 -> 0.005)" \
         in third.steps[1].done
+
+    # the checkpoint changed under the run (trained on by hand, say): its old rows are not reused
+    import torch
+
+    ckpt = root / "run_tiny" / "stitched.pt"
+    doc = torch.load(ckpt, weights_only=True)
+    key = next(k for k, v in doc["stitch_layers"].items() if v.is_floating_point())
+    doc["stitch_layers"][key] += 0.01
+    torch.save(doc, ckpt)
+    fourth = run(space, log=lambda m: None)
+    assert fourth.steps[1].done.startswith("reused") and not fourth.steps[2].done.startswith("reused")
+    assert "(7 new;" in fourth.steps[3].done
+    rows = [json.loads(line) for line in (root / "run_tiny" / "run" / "measurements.jsonl").read_text().splitlines()]
+    assert len(rows) == 7 and {r["checkpoint_sha256"] for r in rows} == {checkpoint_digest(ckpt)}
 
 
 def test_bad_run_sections_are_one_line_errors(tmp_path, capsys):
