@@ -219,10 +219,11 @@ class Evaluate(Command):
         _warn_chance(space, rows, classes, len(val))
         best = max(rows, key=lambda r: r.acc1)
         worst = min(rows, key=lambda r: r.acc1)
-        print(f"evaluated {len(rows)} candidates of {space.name} on {dataset} ({len(val)} "
-              f"images) in {elapsed:.1f} s; acc1 {worst.acc1:.2f}% (id {worst.id}) .. {best.acc1:.2f}% "
-              f"(id {best.id})")
-        print(f"wrote {len(rows)} rows to {out} ({len(merged)} in the file)")
+        span = (f"{worst.acc1:.2f}% (id {worst.id})" if len(rows) == 1 else
+                f"{worst.acc1:.2f}% (id {worst.id}) .. {best.acc1:.2f}% (id {best.id})")
+        print(f"evaluated {len(rows)} candidate{'s' * (len(rows) != 1)} of {space.name} on {dataset} ({len(val)} "
+              f"images) in {elapsed:.1f} s; acc1 {span}")
+        print(f"wrote {len(rows)} row{'s' * (len(rows) != 1)} to {out} ({len(merged)} in the file)")
         return 0
 
     def run_distributed(self, args: argparse.Namespace, space, ids, net, loader, *, out: Path,
