@@ -50,6 +50,8 @@ class ProxyScore:
     checkpoint: str
     space: str
     space_hash: str
+    #: the checkpoint file's digest (:func:`checkpoint_digest`); None in files written before it
+    checkpoint_sha256: str | None = None
 
     def signals(self) -> dict[str, float]:
         """The predictor's signals: the names every stitch of a space carries."""
@@ -102,9 +104,13 @@ def score_proxies(space: "SearchSpace", net: "StitchedNetwork", dataset: "Datase
     if bad:
         raise StitchnasError(f"candidate {bad[0]}'s proxy loss is not finite: the stitched "
                              "checkpoint is broken (retrain it with `stitchnas train`)")
+    from ._measurements import checkpoint_digest
+
+    digest = checkpoint_digest(checkpoint)
     return [ProxyScore(id=r.id, loss=float(r.loss), acc1=float(r.acc1), images=r.n_samples,
                        disjoint=disjoint, dataset=label, checkpoint=str(checkpoint),
-                       space=space.name, space_hash=space.content_hash) for r in results]
+                       space=space.name, space_hash=space.content_hash, checkpoint_sha256=digest)
+            for r in results]
 
 
 def write_proxies(path: str | os.PathLike, scores: Iterable[ProxyScore]) -> None:
@@ -131,7 +137,7 @@ def read_proxies(path: str | os.PathLike, space: "SearchSpace") -> list[ProxySco
             continue
         try:
             row = json.loads(line)
-            if not isinstance(row, dict) or set(row) != fields:
+            if not isinstance(row, dict) or set(row) not in (fields, fields - {"checkpoint_sha256"}):
                 raise ValueError(f"fields {sorted(row) if isinstance(row, dict) else type(row).__name__}")
             score = ProxyScore(**row)
             if not (math.isfinite(score.loss) and math.isfinite(score.acc1)):
@@ -157,13 +163,21 @@ def proxy_signals(scores: Iterable[ProxyScore],
                         rows: Iterable[Any] = ()) -> Mapping[int, Mapping[str, float]]:
     """``{id: signals}`` for :func:`stitchnas.predict.make_stitches`. Measurement ``rows`` of
     another checkpoint than the scores' are refused: their stitches are other networks."""
+    from ._measurements import CHECKPOINT_DIGEST
+
     scores = list(scores)
     ours = {_same_file(s.checkpoint) for s in scores}
+    digests = {s.checkpoint_sha256 for s in scores} - {None}
     for m in rows:
         if _same_file(m.checkpoint) not in ours:
             raise StitchnasError(f"measured id {m.id} is of checkpoint {m.checkpoint} but the proxy "
                                  f"scores are of {scores[0].checkpoint}: score the measured checkpoint "
                                  "(`stitchnas proxy SPACE --checkpoint ...`)")
+        digest = dict(m.extra).get(CHECKPOINT_DIGEST)
+        if digest is not None and digests and digest not in digests:
+            raise StitchnasError(f"measured id {m.id} is of another version of {m.checkpoint} than the "
+                                 "proxy scores (the file was trained again between them): score and "
+                                 "measure the same version")
     return {s.id: s.signals() for s in scores}
 
 

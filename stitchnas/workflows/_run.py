@@ -385,7 +385,11 @@ def _proxy_scores(space, spec, path: Path, checkpoint: str, cfg: RunConfig, netw
             saved = read_proxies(path, space)
         except StitchnasError:
             saved = []  # another space version or a broken file: scored again below
-        if saved and all(s.checkpoint == checkpoint and s.dataset == label for s in saved):
+        from ..measure import checkpoint_digest
+
+        digest = checkpoint_digest(checkpoint)
+        if saved and all(s.checkpoint == checkpoint and s.dataset == label
+                         and s.checkpoint_sha256 in (None, digest) for s in saved):
             return saved, True
     data, disjoint = proxy_dataset(spec, cfg.proxy_images)
     scores = score_proxies(space, network(), data, disjoint=disjoint, label=label, checkpoint=checkpoint,

@@ -169,3 +169,27 @@ def test_proxy_signals_refuse_another_checkpoint(space):
         proxy_signals(scores, [row])
     ok = _row(space, 0, 1.0, "a.pt")
     assert proxy_signals(scores, [ok])[0] == {"proxy_acc1": 80.0, "proxy_loss": 0.5}
+
+
+def test_proxy_signals_refuse_another_version_of_the_checkpoint(space, tmp_path):
+    """Scores and rows of one checkpoint path but different digests (trained again between
+    them) are refused; a proxies file written before digests existed still reads."""
+    import dataclasses
+    import json
+
+    from stitchnas.measure import CHECKPOINT_DIGEST, ProxyScore, read_proxies, write_proxies
+
+    scores = [ProxyScore(id=c.id, loss=0.5, acc1=80.0, images=8, disjoint=True, dataset="d", checkpoint="a.pt",
+                         space=space.name, space_hash=space.content_hash, checkpoint_sha256="1" * 16)
+              for c in space.candidates]
+    same = dataclasses.replace(_row(space, 0, 1.0, "a.pt"), extra=((CHECKPOINT_DIGEST, "1" * 16),))
+    assert proxy_signals(scores, [same])[0]["proxy_acc1"] == 80.0
+    other = dataclasses.replace(same, extra=((CHECKPOINT_DIGEST, "2" * 16),))
+    with pytest.raises(StitchnasError, match="another version of a.pt than the proxy scores"):
+        proxy_signals(scores, [other])
+    path = tmp_path / "p.jsonl"
+    write_proxies(path, scores)
+    old = [{k: v for k, v in json.loads(line).items() if k != "checkpoint_sha256"}
+           for line in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps(r) + "\n" for r in old))
+    assert [s.checkpoint_sha256 for s in read_proxies(path, space)] == [None] * len(space)
