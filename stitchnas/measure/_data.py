@@ -91,12 +91,14 @@ class DataSpec:
     def label(self, val_images: int | None = None) -> str:
         """The ``dataset`` label that measurement rows carry, the one definition every writer and
         reader uses: name (an image folder with its absolute root), split, and ``subsetN`` when
-        ``val_subset`` keeps ``val_images`` of the split."""
+        ``val_subset`` keeps ``val_images`` of the split (fewer than asked: the whole split, no
+        ``subset``)."""
         name = self.name
         if self.name == "imagefolder" and self.root is not None:
             name = f"imagefolder({Path(self.root).expanduser().resolve()})"
         subset = f":subset{val_images if val_images is not None else self.val_subset}"
-        return f"{name}:val" + (subset if self.val_subset else "")
+        whole = val_images is not None and self.val_subset is not None and val_images < self.val_subset
+        return f"{name}:val" + (subset if self.val_subset and not whole else "")
 
     def study_key(self, val_images: int) -> str:
         """The data's part of a distributed evaluation's default study name (kept as it was, so
@@ -299,7 +301,12 @@ class _TensorImageDataset(Dataset):
 
 
 def _subset(dataset: Dataset, size: int | None, seed: int) -> Dataset:
-    """Deterministic random subset of ``size`` samples, kept in original order."""
+    """Deterministic random subset of ``size`` samples, kept in original order (all of them,
+    with a warning, when ``size`` is more than there are)."""
+    if size is not None and size > len(dataset):
+        from ..progress import get_logger
+
+        get_logger("data").warning(f"a subset of {size} asked of {len(dataset)} images: using all {len(dataset)}")
     if size is None or size >= len(dataset):
         return dataset
     generator = torch.Generator().manual_seed(int(seed))

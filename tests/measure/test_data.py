@@ -101,7 +101,7 @@ def test_digits_resized_to_three_channels():
     assert len(val) == 10
 
 
-def test_subsets_are_deterministic_and_capped():
+def test_subsets_are_deterministic_and_capped(caplog):
     spec = DataSpec("digits", input_size=(1, 8, 8), train_subset=100, val_subset=50, seed=3)
     t1, v1, _ = load_datasets(spec)
     t2, v2, _ = load_datasets(spec)
@@ -110,8 +110,13 @@ def test_subsets_are_deterministic_and_capped():
     assert torch.equal(t1.targets, t2.targets)
     other, _, _ = load_datasets(DataSpec("digits", input_size=(1, 8, 8), train_subset=100, seed=4))
     assert not torch.equal(calibration_batch(t1, 100), calibration_batch(other, 100))
-    big, bigval, _ = load_datasets(DataSpec("digits", input_size=(1, 8, 8), train_subset=10**6, val_subset=10**6))
+    big_spec = DataSpec("digits", input_size=(1, 8, 8), train_subset=10**6, val_subset=10**6)
+    with caplog.at_level("WARNING", logger="stitchnas"):
+        big, bigval, _ = load_datasets(big_spec)
     assert len(big) + len(bigval) == 1797
+    assert f"a subset of 1000000 asked of {len(bigval)} images: using all {len(bigval)}" in caplog.text
+    # the whole split is labelled as such, not as a subset of it
+    assert big_spec.label(len(bigval)) == "digits:val" and spec.label(len(v1)) == "digits:val:subset50"
 
 
 # --------------------------------------------------------------------------- loaders & calibration
