@@ -360,8 +360,9 @@ class Study(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from ..measure import AnchorTrainConfig, StitchTrainConfig, config_from_space
+        from ..paths import space_dir
         from ..space import load_space
-        from ..workflows import snnet_study
+        from ..workflows import refuse_to_replace_tables, snnet_study
 
         space = load_space(args.space)
         anchor_cfg = config_from_space(AnchorTrainConfig, space, "anchors", epochs=args.anchor_epochs,
@@ -369,20 +370,16 @@ class Study(Command):
         stitch_cfg = config_from_space(StitchTrainConfig, space, "stitching", epochs=args.epochs,
                                        batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                                        train_subset=args.train_subset)
+        folder = Path(args.out or space_dir(space.name))
         if not args.force:
-            from ..paths import space_dir
-            from ..workflows import refuse_to_replace_tables
-
-            refuse_to_replace_tables(space, Path(args.out or space_dir(space.name)), "--force", "--out DIR")
-        report = snnet_study(space, data_spec(args, space), anchor_cfg, stitch_cfg, out_dir=args.out,
+            refuse_to_replace_tables(space, folder, "--force", "--out DIR")
+        report = snnet_study(space, data_spec(args, space), anchor_cfg, stitch_cfg, out_dir=folder,
                              val_subset=args.val_subset, device=args.device, force=args.force)
         print(json.dumps({k: report[k] for k in ("anchor_acc1", "times_s")}, indent=1))
         for name, st in report["stats"].items():
             print(f"{name:>16}: mean stitch top-1 {st['mean_stitch_acc1']:.2f}%, front "
                   f"{st['front_size']} ({st['front_stitches']} stitch{'es' * (st['front_stitches'] != 1)}), "
                   f"hypervolume {st['hypervolume']:.4f}")
-        from ..paths import space_dir
-
-        print(f"wrote {args.out or space_dir(space.name)}/: measurements.jsonl (FLOPs-aware), measurements_uniform.jsonl, "
-              "measurements.md, measured_front.png, snnet_study.json")
+        print(f"wrote {folder}/: measurements.jsonl (FLOPs-aware), measurements_uniform.jsonl, measurements.md, "
+              "measured_front.png, snnet_study.json")
         return 0
