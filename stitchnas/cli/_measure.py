@@ -217,6 +217,14 @@ class Evaluate(Command):
         elapsed = time.perf_counter() - start
         merged = write_measurements(out, rows)
         _warn_chance(space, rows, classes, len(val))
+        others = sorted({m.checkpoint for m in merged} - {checkpoint, ANCHOR_WEIGHTS})
+        if others and checkpoint != ANCHOR_WEIGHTS:
+            from ..progress import get_logger
+
+            get_logger("evaluate").warning(
+                f"{out} now holds rows of {len(others) + 1} stitched checkpoints ({', '.join(others[:2])}"
+                f"{', ...' if len(others) > 2 else ''} and {checkpoint}): predict and search read them as "
+                "one network's; measure each checkpoint into its own file to keep them apart")
         best = max(rows, key=lambda r: r.acc1)
         worst = min(rows, key=lambda r: r.acc1)
         span = (f"{worst.acc1:.2f}% (id {worst.id})" if len(rows) == 1 else

@@ -164,6 +164,13 @@ def test_cli_evaluate_end_to_end(space, net, digits, tmp_path, capsys):
     code, _, err = run_cli(capsys, "evaluate", "tiny_test", "--checkpoint", ckpt, "--data", "digits",
                            "--val-subset", 20, "--ids", "5", "--out", tmp_path / "fresh.jsonl")
     assert code == 0, err
+    assert "stitched checkpoints" not in err
+    # a second checkpoint's rows in the same file: written, with a warning that they mix
+    save_checkpoint(tmp_path / "other.pt", net, anchors_tuned=True)
+    code, _, err = run_cli(capsys, "evaluate", "tiny_test", "--checkpoint", tmp_path / "other.pt", "--data",
+                           "digits", "--val-subset", 20, "--ids", "6", "--out", tmp_path / "fresh.jsonl")
+    assert code == 0 and "fresh.jsonl now holds rows of 2 stitched checkpoints" in err
+    assert len(read_measurements(tmp_path / "fresh.jsonl", space)) == 2
 
 
 @pytest.mark.parametrize("argv, message", [
