@@ -231,8 +231,8 @@ def predict_candidates(space: SearchSpace | str | os.PathLike, *, measurements: 
 
 
 def predict_details(space: Any, *, measurements: Any, predictor: Any = "auto", seed: int = 0,
-                    out: Any = None, proxies: Any = None) -> tuple[builtins.list[dict[str, Any]], Any, int, Any]:
-    """:func:`predict_candidates`, with the fitted predictor, the number of measured rows and the space."""
+                    out: Any = None, proxies: Any = None) -> tuple[builtins.list[dict[str, Any]], Any, Any, Any]:
+    """:func:`predict_candidates`, with the fitted predictor, the measured rows and the space."""
     import json
 
     from .fileio import atomic_write
@@ -264,7 +264,7 @@ def predict_details(space: Any, *, measurements: Any, predictor: Any = "auto", s
         with atomic_write(out, what="predictions file") as fh:
             for row in out_rows:
                 fh.write(json.dumps(row) + "\n")
-    return out_rows, fit, len(rows), space
+    return out_rows, fit, rows, space
 
 
 def import_snnet(file: str | os.PathLike | None = None, space: SearchSpace | str | os.PathLike | None = None,

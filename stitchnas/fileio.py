@@ -19,7 +19,18 @@ from .paths import results_dir  # defined in stitchnas.paths; kept here for old 
 
 __all__ = ["atomic_write", "write_json", "write_text", "results_dir", "WriteError", "write_error",
            "check_writable", "make_dirs", "write_or_recover", "save_recovery", "is_write_error", "read_bytes", "read_text", "load_yaml", "MAX_FILE_BYTES",
-           "MAX_YAML_BYTES", "MAX_YAML_NODES", "shown", "LOCK_DIR", "lock_file"]
+           "MAX_YAML_BYTES", "MAX_YAML_NODES", "shown", "LOCK_DIR", "lock_file", "file_digest"]
+
+
+def file_digest(path: str | os.PathLike, n: int | None = 16) -> str:
+    """The first ``n`` hex digits of the SHA-256 of a file's bytes (all 64 when ``n`` is None)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:n]
 
 
 def shown(path: object) -> str:

@@ -31,10 +31,11 @@ def active_curve(space: SearchSpace, truth: Sequence[Measurement], *, predictor:
     """Active (:func:`suggest`) against random measurement on a fully measured table.
 
     Both start from the anchors plus random stitches (``start`` in all, seeded) and add ``step``
-    measurements at a time up to ``stop`` (or every candidate, if fewer). At each size the predictor is fitted on what is
-    measured, the predicted front is formed (measured accuracy where measured, predicted
-    elsewhere) and scored with the true accuracies: its hypervolume over the true front's, both
-    against log-cost from the true front's nadir (:func:`nadir_reference`).
+    measurements at a time up to ``stop`` (or every candidate, if fewer). At each size the
+    predictor is fitted on what is measured, the predicted front is formed (measured accuracy
+    where measured, predicted elsewhere) and scored with the true accuracies: its hypervolume
+    over the true front's, both against log-cost from the true front's nadir
+    (:func:`nadir_reference`).
     """
     from tqdm.auto import tqdm
 

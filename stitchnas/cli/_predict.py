@@ -73,16 +73,16 @@ class Predict(Command):
     def run(self, args: argparse.Namespace) -> int:
         from .._verbs import predict_details  # stitchnas.predict_candidates: the same function
 
-        rows, fit, measured_rows, space = predict_details(
+        rows, fit, held, space = predict_details(
             args.space, measurements=args.measurements, predictor=args.predictor, seed=args.seed,
             out=args.out, proxies=args.proxies)
         summary = (f"predicted top-1 of {len(rows)} candidates of {space.name} with {args.predictor}"
                    + (f" (chose {fit.chosen})" if fit.chosen else "")
-                   + f", fitted on {measured_rows} measured")
+                   + f", fitted on {len(held)} measured")
         if args.out is not None:
             print(f"{summary}; wrote {args.out}")
             return 0
-        acc = {m.id: m.acc1 for m in measured(space, args.measurements)}
+        acc = {m.id: m.acc1 for m in held}
         flops = dict(zip((st.id for st in fit.stitches), (st.flops for st in fit.stitches)))
         print(f"# {summary}; best predicted first (--out FILE writes them as JSONL)")
         print(f"{'id':>5} {'pred top-1':>10} {'std':>6} {'measured':>8} {'flops':>12}  route")

@@ -221,18 +221,18 @@ def space_of_front(front: Front, how: str = "`stitchnas export SPACE.yaml --fron
     """The space to build a front's members from when only the front file is given: the bundled
     space of the front's name (checked against the front). A space of one's own cannot be found
     from its name alone: one line saying to name its file (``how``: the caller's way to)."""
-    from ..paths import check_name
-    from ..space import bundled_spaces_dir, load_space
+    from ..space import list_spaces, load_space
+    from ._checks import bundled_space_of
 
+    space = bundled_space_of(front)  # same name and content hash
+    if space is not None:
+        check_front(front, space)
+        return space
     where = front.path or "the front"
-    if (bundled_spaces_dir() / f"{check_name(front.space, 'space')}.yaml").is_file():
-        space = load_space(front.space)
-        if space.content_hash == front.space_hash:
-            check_front(front, space)
-            return space
+    if front.space in list_spaces():
         raise StitchnasError(
             f"{where} is a front of a space named {front.space!r} that differs from the bundled one (hash "
-            f"{front.space_hash}, not {space.content_hash}): name its space file, as in {how}")
+            f"{front.space_hash}, not {load_space(front.space).content_hash}): name its space file, as in {how}")
     raise StitchnasError(
         f"{where} is a front of space {front.space!r}, which is not bundled: name its space file, as "
         f"in {how}")

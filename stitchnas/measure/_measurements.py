@@ -24,6 +24,7 @@ from __future__ import annotations
 import fcntl
 import json
 import math
+import functools
 import os
 import shlex
 from contextlib import contextmanager
@@ -48,16 +49,20 @@ CHECKPOINT_DIGEST = "checkpoint_sha256"
 
 
 def checkpoint_digest(path: str | os.PathLike | None) -> str | None:
-    """The first 16 hex digits of a checkpoint file's sha256 (None when it is not a file)."""
-    import hashlib
-
+    """The first 16 hex digits of a checkpoint file's sha256 (None when it is not a file).
+    Hashed once per version of the file (path, size and modification time), however many
+    steps of one command ask."""
     if path is None or not Path(path).is_file():
         return None
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+    st = Path(path).stat()
+    return _digest(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    from ..fileio import file_digest
+
+    return file_digest(path)
 
 
 def measured_elsewhere(rows: Iterable["Measurement"], checkpoint: str, digest: str | None) -> list[int]:

@@ -10,7 +10,6 @@ size and speed checks.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any, Iterable
@@ -25,14 +24,9 @@ RANDOM = "random"
 
 
 def _sha256(path: str | os.PathLike) -> str | None:
-    p = Path(path)
-    if not p.is_file():
-        return None
-    h = hashlib.sha256()
-    with open(p, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from ..fileio import file_digest
+
+    return file_digest(path, None) if Path(path).is_file() else None
 
 
 def weights_sources(space: SearchSpace, checkpoint: str | os.PathLike | None = None,

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from ..errors import StitchnasError, StorageError
+from ..fileio import file_digest  # noqa: F401 - stitchnas.storage.file_digest, as before
 from ._keys import _key, pg_lock_key
 from ._open import META_KEY, close_storage, error_line, lock_file, open_storage, quiet_optuna
 
@@ -399,15 +400,6 @@ class EvaluateWork:
     stale: int
     seconds: float
     out: Path
-
-
-def file_digest(path: str | os.PathLike, n: int = 16) -> str:
-    """The first ``n`` hex digits of the SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:n]
 
 
 def default_evaluate_study(space: Any, ids: Sequence[int], dataset: str, checkpoint_key: str) -> str:

@@ -136,9 +136,10 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
 def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]) -> RunReport:
     from ..costs import latency_warning, load_target, time_end_to_end, validation_error
     from ..progress import get_logger
-    from ..measure import (AnchorTrainConfig, StitchTrainConfig, chance_warning, config_from_space, load_datasets,
-                           make_loader, measure, network_classes, proxy_signals, read_measurements,
-                           recipe_changes, train_anchors, train_stitched, write_measurements)
+    from ..measure import (AnchorTrainConfig, StitchTrainConfig, chance_warning, checkpoint_digest,
+                           config_from_space, load_datasets, make_loader, measure, measured_elsewhere,
+                           network_classes, proxy_signals, read_measurements, recipe_changes,
+                           train_anchors, train_stitched, write_measurements)
     from ..network import load_network
     from ..optimize import SearchConfig, check_counted_budgets, search_targets
     from ..predict import fit_on_measured, measurement_plan
@@ -216,11 +217,6 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         step("stitching layers", t0, f"trained {scfg.epochs} epoch(s), {res.steps} steps "
              f"({scfg.sampling} sampling) -> {ckpt}")
 
-    if not retrained and (run_dir / MEASUREMENTS).is_file():  # rows of another version of the file
-        from ..measure import checkpoint_digest, measured_elsewhere
-
-        held = read_measurements(run_dir / MEASUREMENTS, space)
-        retrained = bool(measured_elsewhere(held, str(ckpt), checkpoint_digest(ckpt)))
     spec = _data_spec(space, cfg.val_subset)
     net = None
 
@@ -248,6 +244,8 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     t0 = time.perf_counter()
     mpath = run_dir / MEASUREMENTS
     rows = read_measurements(mpath, space) if mpath.is_file() else []
+    # rows of another version of the checkpoint file (trained again since): replaced, as after retraining
+    retrained = retrained or bool(measured_elsewhere(rows, str(ckpt), checkpoint_digest(ckpt)))
     rows = [m for m in rows if m.checkpoint == str(ckpt)] if not retrained else []
     _, val, classes = load_datasets(spec)
     dataset = spec.label(len(val))
