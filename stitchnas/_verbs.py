@@ -269,11 +269,12 @@ def predict_details(space: Any, *, measurements: Any, predictor: Any = "auto", s
 
 def import_snnet(file: str | os.PathLike | None = None, space: SearchSpace | str | os.PathLike | None = None,
                  out: str | os.PathLike | None = None, *, path: str | os.PathLike | None = None,
-                 profiler: Any = None) -> SnnetImport:
+                 profiler: Any = None, dataset: str | None = None) -> SnnetImport:
     """``stitchnas import-snnet``: published SN-Net results (``stitches_res.txt``, or JSONL) as
     measurements of ``space``, flops checked against ours; merged into the measurements file
     ``out`` (by id; a row that differs from the file's row of its id is refused) when given, as
-    the command line does. ``path`` is the old name of ``file``."""
+    the command line does. ``dataset``: what the rows were measured on (default: the space file's
+    ``data:``, else ImageNet). ``path`` is the old name of ``file``."""
     from .measure import import_snnet as _import, write_measurements
     from .space import load_space
 
@@ -282,7 +283,7 @@ def import_snnet(file: str | os.PathLike | None = None, space: SearchSpace | str
     if file is None or space is None:
         raise StitchnasError("import_snnet needs the published file and the space it was published for")
     space = load_space(space)
-    result = _import(file, space, profiler=profiler)
+    result = _import(file, space, profiler=profiler, dataset=dataset)
     if out is not None:  # a published row never silently replaces a measured one
         write_measurements(out, result.rows, conflicts="refuse")
     return result

@@ -332,6 +332,8 @@ class ImportSnnet(Command):
         parser.add_argument("--space", required=True, help="the space the results were published for, "
                                                            "e.g. deit_tsb_v1")
         parser.add_argument("--out", required=True, help="measurements file to write (merged by id)")
+        parser.add_argument("--dataset", help="what the results were measured on, for the rows' label "
+                                              "(default: the space file's data, else imagenet-1k)")
 
     def run(self, args: argparse.Namespace) -> int:
         from .._verbs import import_snnet  # stitchnas.import_snnet: the same function
@@ -339,12 +341,13 @@ class ImportSnnet(Command):
         from ..space import load_space
 
         space = load_space(args.space)
-        result = import_snnet(args.file, space, out=args.out)
+        result = import_snnet(args.file, space, out=args.out, dataset=args.dataset)
         for line in import_warnings(result, space.name):
             print(f"stitchnas: {line}", file=sys.stderr)
         merged = read_measurements(args.out, space)
         skipped = f"; {len(result.skipped)} skipped, not networks" if result.skipped else ""
-        print(f"imported {len(result.rows)} published rows of {space.name} from {args.file} into "
+        label = result.rows[0].dataset if result.rows else ""
+        print(f"imported {len(result.rows)} published rows ({label}) of {space.name} from {args.file} into "
               f"{args.out} ({len(merged)} in the file{skipped}); flops/params from our profile, "
               f"{len(result.mismatches)} flop disagreement(s)")
         return 0

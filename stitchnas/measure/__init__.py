@@ -56,6 +56,7 @@ _EXPORTS = {
     "network_classes": "_evaluate",
     "parse_ids": "_evaluate",
     "prefix_tree_size": "_evaluate",
+    "published_dataset": "_snnet",
     "read_idx": "_data",
     "read_measurements": "_measurements",
     "read_snnet_results": "_snnet",

@@ -6,7 +6,9 @@ taken for it) and ``acc1``; ``acc5``, ``flops`` and ``params`` are optional. A C
 header row naming the same columns is read the same way. Rows become measurements by id, with
 route, flops and params from our space and profiler. Published flops are checked against ours:
 SN-Net's stitched models skip the final LayerNorm, so a count lower by exactly ``5 * tokens * d``
-(d: the last anchor's width) is the known convention; any other gap over 0.01% is reported.
+(d: the last anchor's width) is the known convention; any other gap over 0.01% is reported, and
+a file whose flops are mostly off by more than 3x is refused (results of another space). Rows are
+labelled with the data set they were measured on: the space file's ``data:`` name, else ImageNet.
 """
 
 from __future__ import annotations
@@ -25,10 +27,22 @@ from ..costs import Profiler
 from ..space import SearchSpace
 
 __all__ = ["PublishedRow", "FlopsMismatch", "SnnetImport", "read_snnet_results", "import_snnet",
-           "mismatch_lines", "import_warnings", "FLOPS_TOLERANCE", "PUBLISHED_DATASET"]
+           "mismatch_lines", "import_warnings", "published_dataset", "FLOPS_TOLERANCE",
+           "PUBLISHED_DATASET"]
 
 FLOPS_TOLERANCE = 1e-4  # relative gap (0.01%) above which published flops disagree with ours
+FOREIGN_FLOPS_FACTOR = 3.0  # most rows this far off ours (either way): another space's results
 PUBLISHED_DATASET = "imagenet-1k:published"
+
+
+def published_dataset(space: SearchSpace, dataset: str | None = None) -> str:
+    """The label of imported rows: ``dataset`` when given, else the space file's ``data:`` name
+    (a user's own space measured on its own data), else ImageNet (SN-Net's published tables)."""
+    name = dataset or (space.extra.get("data") or {}).get("name")
+    if not name:
+        return PUBLISHED_DATASET
+    name = str(name)
+    return name if name.endswith(":published") else f"{name}:published"
 
 
 @dataclass(frozen=True)
@@ -173,8 +187,9 @@ def _final_norm_flops(space: SearchSpace, anchor: int) -> int:
 
 
 def import_snnet(path: str | os.PathLike, space: SearchSpace,
-                 profiler: Profiler | None = None) -> SnnetImport:
-    """Published results -> measurements of ``space`` (ids must be valid there), flops checked."""
+                 profiler: Profiler | None = None, dataset: str | None = None) -> SnnetImport:
+    """Published results -> measurements of ``space`` (ids must be valid there), flops checked;
+    rows labelled :func:`published_dataset` (``dataset``: the data set they were measured on)."""
     path = Path(path)
     published = read_snnet_results(path)
     valid = {c.id for c in space.candidates}
@@ -190,6 +205,8 @@ def import_snnet(path: str | os.PathLike, space: SearchSpace,
         )
     profiler = profiler or Profiler(space, progress=False)
     costs = {c.id: c for c in profiler.profile([space.candidate(r.id) for r in published])}
+    _refuse_foreign_flops(path, space, published, costs)
+    label = published_dataset(space, dataset)
     rows, mismatches = [], []
     for r in published:
         cost = costs[r.id]
@@ -199,10 +216,27 @@ def import_snnet(path: str | os.PathLike, space: SearchSpace,
                 mismatches.append(FlopsMismatch(r.id, r.flops, cost.flops))
         rows.append(Measurement(
             id=r.id, route=cost.route, acc1=r.acc1, acc5=r.acc5, loss=None, flops=cost.flops,
-            params=cost.params, dataset=PUBLISHED_DATASET, checkpoint=f"snnet-published:{path.name}",
+            params=cost.params, dataset=label, checkpoint=f"snnet-published:{path.name}",
             space=space.name, space_hash=space.content_hash,
         ))
     return SnnetImport(tuple(rows), tuple(mismatches), skipped)
+
+
+def _refuse_foreign_flops(path: Path, space: SearchSpace, published: list[PublishedRow],
+                          costs: dict) -> None:
+    """Stop when most published flop counts are more than 3x off ours: the file holds results of
+    another space (another family or input size), which no flop convention explains."""
+    counted = [r for r in published if r.flops is not None]
+    far = [r for r in counted if not (1 / FOREIGN_FLOPS_FACTOR
+                                      <= r.flops / max(costs[r.id].flops, 1) <= FOREIGN_FLOPS_FACTOR)]
+    if counted and 2 * len(far) > len(counted):
+        r = far[0]
+        raise StitchnasError(
+            f"{path}: its flops are not those of space {space.name!r}: {len(far)} of {len(counted)} rows "
+            f"are more than {FOREIGN_FLOPS_FACTOR:g}x off ours (id {r.id}: published {r.flops:,}, ours "
+            f"{costs[r.id].flops:,}); import with the space the results were published for, or drop "
+            "the file's flops to import its accuracies anyway"
+        )
 
 
 def import_warnings(result: SnnetImport, space: str, limit: int = 10) -> list[str]:

@@ -382,6 +382,10 @@ CASES: list[Case] = [
     C("import-snnet-unknown-ids", "import-snnet {d}/snnet_ids.txt --space tiny_test --out {d}/out/s.jsonl",
       "published results of another space (ids 20, 30)", "id(s) 20, 30 are not valid candidates",
       "import with the space the results were published for"),
+    C("import-snnet-foreign-flops", "import-snnet {d}/snnet_flops.txt --space tiny_test --out {d}/out/s.jsonl",
+      "published results of a far larger family (flops 1.26e9, ours 2.7e5)",
+      "its flops are not those of space 'tiny_test': 2 of 2 rows are more than 3x off ours",
+      "import with the space the results were published for"),
     # ---- every file read is checked against the space ----------------------------------------
     C("front-id-not-in-space", "query tiny_test --front {d}/front_id.json", "front member `id: 99`",
       "member id 99 is not in space 'tiny_test' (ids 0..13)", "re-run `stitchnas search tiny_test"),
@@ -586,6 +590,8 @@ def bad(tmp_path_factory) -> Path:
     files["m_nohash.jsonl"] = jsonl([{k: v for k, v in good[0].items() if k != "space_hash"}])
     files["m_binary.jsonl"] = b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x00"
     files["snnet_malformed.txt"] = "{'cfg_id': 0, 'acc1': 70.0}\n{'cfg_id': 1, 'acc1': \n"
+    files["snnet_flops.txt"] = ("{'cfg_id': 0, 'acc1': 70.6, 'flops': 1258411200}\n"
+                                "{'cfg_id': 1, 'acc1': 79.5, 'flops': 4608338304}\n")
     files["snnet_ids.txt"] = "{'cfg_id': 0, 'acc1': 70.0}\n{'cfg_id': 20, 'acc1': 71.0}\n{'cfg_id': 30, 'acc1': 72.0}\n"
 
     def front(**kw) -> str:

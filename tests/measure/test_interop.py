@@ -98,7 +98,8 @@ def test_ids_and_top1_alone_as_csv_or_id_rows(deit, tmp_path, capsys):
 def test_many_mismatches_are_summarised(deit, tmp_path):
     space, costs = deit
     path = tmp_path / "stitches_res.txt"
-    path.write_text("".join(f"{{'cfg_id': {i}, 'flops': 1, 'acc1': 50.0}}\n" for i in range(30)))
+    path.write_text("".join(f"{{'cfg_id': {i}, 'flops': {costs[i].flops * 2}, 'acc1': 50.0}}\n"
+                            for i in range(30)))  # e.g. two flops per multiply-add: within 3x, warned
     lines = mismatch_lines(import_snnet(path, space), limit=10)
     assert len(lines) == 11 and lines[-1].startswith("warning: 20 more id(s) disagree on flops (30 of 30)")
 
@@ -158,3 +159,50 @@ def test_snnetv2_table_with_its_kept_slot_imports_the_networks(tmp_path, capsys)
     path.write_text(path.read_text() + f'{{"cfg_id": {space.num_ids}, "acc1": 1.0}}\n')
     with pytest.raises(StitchnasError, match=f"id\\(s\\) {space.num_ids} are not valid"):
         import_snnet(path, space)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    space = load_space("tiny_test")
+    return space, {c.id: c for c in Profiler(space, progress=False).profile()}
+
+
+def test_results_of_another_space_are_refused_before_anything_is_written(tiny, tmp_path, capsys):
+    # a DeiT-sized table imported into a 28x28 space: every count thousands of times ours
+    space, costs = tiny
+    path = tmp_path / "stitches_res.txt"
+    path.write_text("".join(f"{{'cfg_id': {i}, 'flops': {costs[i].flops * 5000}, 'acc1': 70.0}}\n"
+                            for i in range(3)))
+    out = tmp_path / "m.jsonl"
+    code, stdout, err = run_cli(capsys, "import-snnet", path, "--space", "tiny_test", "--out", out)
+    assert code == 2 and stdout == "" and err.count("\n") == 1
+    assert "its flops are not those of space 'tiny_test': 3 of 3 rows are more than 3x off ours" in err
+    assert "import with the space the results were published for" in err and not out.exists()
+    # the same accuracies without flops import: nothing left to disagree with
+    path.write_text("".join(f"{{'cfg_id': {i}, 'acc1': 70.0}}\n" for i in range(3)))
+    assert run_cli(capsys, "import-snnet", path, "--space", "tiny_test", "--out", out)[0] == 0
+
+
+def test_one_row_far_off_is_a_warning_not_a_refusal(tiny, tmp_path):
+    space, costs = tiny
+    path = tmp_path / "stitches_res.txt"
+    path.write_text("".join(f"{{'cfg_id': {i}, 'flops': {costs[i].flops * (10 if i == 2 else 1)}, "
+                            f"'acc1': 70.0}}\n" for i in range(4)))
+    assert [m.id for m in import_snnet(path, space).mismatches] == [2]
+
+
+def test_rows_are_labelled_with_the_data_they_were_measured_on(tiny, tmp_path, capsys):
+    path = tmp_path / "res.csv"
+    path.write_text("id,acc1\n0,71.5\n1,80.25\n")
+    spec = tmp_path / "mine.yaml"  # a user's space measured on its own data
+    spec.write_text(load_space("tiny_test").path.read_text().replace("name: tiny_test", "name: mine")
+                    + "data: {name: digits}\n")
+    code, stdout, _ = run_cli(capsys, "import-snnet", path, "--space", spec, "--out", tmp_path / "a.jsonl")
+    assert code == 0 and "(digits:published)" in stdout
+    assert {m.dataset for m in read_measurements(tmp_path / "a.jsonl", load_space(spec))} == {"digits:published"}
+    # a space that names no data set: SN-Net's tables, ImageNet; --dataset says otherwise
+    assert {m.dataset for m in import_snnet(path, tiny[0]).rows} == {"imagenet-1k:published"}
+    code, _, _ = run_cli(capsys, "import-snnet", path, "--space", "tiny_test", "--dataset", "cifar100",
+                         "--out", tmp_path / "b.jsonl")
+    assert code == 0
+    assert {m.dataset for m in read_measurements(tmp_path / "b.jsonl", tiny[0])} == {"cifar100:published"}
