@@ -218,10 +218,12 @@ def default_checkpoint(checkpoint: Any, space: SearchSpace, stitched: bool, allo
     return None
 
 
-def predict_candidates(space: SearchSpace | str | os.PathLike, *, measurements: str | os.PathLike,
-            predictor: Any = "auto", seed: int = 0, out: str | os.PathLike | None = None,
+def predict_candidates(space: SearchSpace | str | os.PathLike, *,
+            measurements: str | os.PathLike | None = None, predictor: Any = "auto", seed: int = 0,
+            out: str | os.PathLike | None = None,
             proxies: str | os.PathLike | None = None) -> builtins.list[dict[str, Any]]:
-    """``stitchnas predict``: fit ``predictor`` on every row of ``measurements`` and predict every
+    """``stitchnas predict``: fit ``predictor`` on every row of ``measurements`` (default: the file
+    ``search`` reads, results/SPACE/measurements.jsonl or the last run's) and predict every
     candidate; one dict per candidate (``id``, ``route``, ``acc1_pred``, ``acc1_std``,
     ``measured``), written as JSONL to ``out`` when given; ``proxies``: a file of every
     candidate's proxy scores (``stitchnas proxy``) for the predictor. :func:`fit_on_measured`
@@ -230,7 +232,7 @@ def predict_candidates(space: SearchSpace | str | os.PathLike, *, measurements: 
                            proxies=proxies)[0]
 
 
-def predict_details(space: Any, *, measurements: Any, predictor: Any = "auto", seed: int = 0,
+def predict_details(space: Any, *, measurements: Any = None, predictor: Any = "auto", seed: int = 0,
                     out: Any = None, proxies: Any = None) -> tuple[builtins.list[dict[str, Any]], Any, Any, Any]:
     """:func:`predict_candidates`, with the fitted predictor, the measured rows and the space."""
     import json
@@ -241,6 +243,10 @@ def predict_details(space: Any, *, measurements: Any, predictor: Any = "auto", s
     from .space import load_space
 
     space = load_space(space)
+    if measurements is None:
+        from .measure import default_measurements
+
+        measurements, proxies = default_measurements(space, proxies, who="predict", required=True)
     if not Path(measurements).exists():  # a folder, FIFO or device: the reader says what it is
         raise StitchnasError(f"measurements file {measurements} does not exist: measure stitches with "
                              f"`stitchnas evaluate {space.given_as}` (or import published ones)")

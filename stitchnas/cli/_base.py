@@ -11,7 +11,7 @@ import argparse
 import math
 import re
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..errors import StitchnasError
 from ..space import DEFAULT_SPACE
@@ -199,6 +199,22 @@ def measured(space, path) -> list:
     if not rows:
         raise StitchnasError(f"measurements file {path} has no rows: measure some stitches first")
     return rows
+
+
+def add_measurements_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--measurements", help="a measurements file of the space (default: "
+                        "results/SPACE/measurements.jsonl, else the last `stitchnas run`'s, with its "
+                        "proxy scores)")
+
+
+def measurements_and_proxies(space, args: argparse.Namespace, who: str) -> tuple[Any, Any]:
+    """``(--measurements, --proxies)``, or, without a file given, the ones ``search`` reads by
+    default (:func:`stitchnas.measure.default_measurements`, an error when there are none)."""
+    from ..measure import default_measurements
+
+    if args.measurements is not None:
+        return args.measurements, args.proxies
+    return default_measurements(space, args.proxies, who=who, required=True)
 
 
 def add_proxies_argument(parser: argparse.ArgumentParser) -> None:

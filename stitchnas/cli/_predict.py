@@ -7,8 +7,8 @@ import json
 import shlex
 from pathlib import Path
 
-from ._base import (Command, add_proxies_argument, add_space_argument, fraction, measured, nonnegative_float,
-                    positive_int, seed)
+from ._base import (Command, add_measurements_argument, add_proxies_argument, add_space_argument, fraction,
+                    measured, measurements_and_proxies, nonnegative_float, positive_int, seed)
 
 __all__ = ["PredictorCV", "Predict", "Suggest", "Predictors", "BUILTIN_PREDICTORS", "predictor_rows"]
 
@@ -21,7 +21,7 @@ class PredictorCV(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser, described=False)
-        parser.add_argument("--measurements", required=True, help="a measurements file of the space")
+        add_measurements_argument(parser)
         parser.add_argument("--train-fraction", type=fraction, default=0.2,
                             help="share of the measured rows each split fits on (default 0.2)")
         parser.add_argument("--repeats", type=positive_int, default=20,
@@ -39,10 +39,11 @@ class PredictorCV(Command):
         from ..space import load_space
 
         space = load_space(args.space)
-        rows = measured(space, args.measurements)
+        path, proxies = measurements_and_proxies(space, args, self.name)
+        rows = measured(space, path)
         r = cross_validate(space, rows, args.predictor, train_fraction=args.train_fraction,
                            repeats=args.repeats, seed=args.seed,
-                           signals=load_proxy_signals(args.proxies, space, rows))
+                           signals=load_proxy_signals(proxies, space, rows))
         print(f"# {space.name}: {r.rows} measured stitches, fitted on {r.train_size} "
               f"({args.train_fraction:.0%}), scored on the other {r.rows - r.train_size}; mean of "
               f"{r.repeats} random splits (seeds {r.seed}..{r.seed + r.repeats - 1})")
@@ -62,7 +63,7 @@ class Predict(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser, described=False)
-        parser.add_argument("--measurements", required=True, help="a measurements file of the space")
+        add_measurements_argument(parser)
         parser.add_argument("--predictor", default="auto",
                             help="a name (stitchnas predictors), or module:Class (default auto)")
         parser.add_argument("--seed", type=seed, default=0, help="the predictor's random_state (default 0)")
@@ -72,10 +73,13 @@ class Predict(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from .._verbs import predict_details  # stitchnas.predict_candidates: the same function
+        from ..space import load_space
 
+        space = load_space(args.space)
+        path, proxies = measurements_and_proxies(space, args, self.name)
         rows, fit, held, space = predict_details(
-            args.space, measurements=args.measurements, predictor=args.predictor, seed=args.seed,
-            out=args.out, proxies=args.proxies)
+            space, measurements=path, predictor=args.predictor, seed=args.seed, out=args.out,
+            proxies=proxies)
         summary = (f"predicted top-1 of {len(rows)} candidates of {space.name} with {args.predictor}"
                    + (f" (chose {fit.chosen})" if fit.chosen else "")
                    + f", fitted on {len(held)} measured")
@@ -101,7 +105,7 @@ class Suggest(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser, described=False)
-        parser.add_argument("--measurements", required=True, help="a measurements file of the space")
+        add_measurements_argument(parser)
         parser.add_argument("--k", type=positive_int, default=8, help="stitches to suggest (default 8)")
         parser.add_argument("--predictor", default="auto",
                             help="a name (stitchnas predictors), or module:Class (default auto)")
@@ -129,17 +133,18 @@ class Suggest(Command):
         from ..space import load_space
 
         space = load_space(args.space)
-        rows = measured(space, args.measurements)
+        path, proxies = measurements_and_proxies(space, args, self.name)
+        rows = measured(space, path)
         picks = suggest(space, rows, k=args.k, predictor=args.predictor, cost=args.cost,
                         kappa=args.kappa, seed=args.seed, acquisition=args.acquisition,
-                        signals=load_proxy_signals(args.proxies, space, rows),
+                        signals=load_proxy_signals(proxies, space, rows),
                         **({} if args.shape_spread is None else {"shape_spread": args.shape_spread}))
         if args.format == "jsonl":
             for s in picks:
                 print(json.dumps(s.to_json()))
             return 0
         if not picks:
-            print(f"# every candidate of {space.given_as} is measured in {args.measurements}: nothing "
+            print(f"# every candidate of {space.given_as} is measured in {path}: nothing "
                   "to suggest")
             return 0
         print(f"# measure next ({len(picks)} of {len(space) - len(rows)} unmeasured), best first:")
@@ -150,8 +155,8 @@ class Suggest(Command):
                   f"{s.route}")
         from ..paths import measurements_path
 
-        into = ("" if Path(args.measurements).resolve() == measurements_path(space.name).resolve()
-                else f" --out {shlex.quote(str(args.measurements))}")  # the new rows beside these
+        into = ("" if Path(path).resolve() == measurements_path(space.name).resolve()
+                else f" --out {shlex.quote(str(path))}")  # the new rows beside these
         print(f"# then: stitchnas evaluate {space.given_as} --ids {','.join(str(s.id) for s in picks)}{into}")
         return 0
 

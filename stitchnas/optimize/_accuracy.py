@@ -58,23 +58,6 @@ def _predictor_key(spec: Any) -> str:
         return repr(spec)
 
 
-def _last_run(space: "SearchSpace", proxies: Any) -> tuple[Path | None, Any]:
-    """``(measurements, proxies)`` of the last ``stitchnas run`` of ``space`` when the default
-    measurements file is missing, so a search after a run reads what the run's search read
-    (its proxy scores too, unless others are given); ``(None, proxies)`` when there is no run."""
-    from ..paths import MEASUREMENTS, PROXIES, run_dir
-    from ..progress import get_logger
-
-    ran = run_dir(space.name)
-    if not (ran / MEASUREMENTS).is_file():
-        return None, proxies
-    if proxies is None and (ran / PROXIES).is_file():
-        proxies = ran / PROXIES
-    get_logger("search").info(f"search: no {measurements_path(space.name)}: reading the last run's "
-                              f"{ran / MEASUREMENTS}" + (f" and {proxies}" if proxies else ""))
-    return ran / MEASUREMENTS, proxies
-
-
 def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: Any = "auto", *,
                    random_state: int = 0, proxies: Any = None) -> AccuracyTable:
     """Every candidate's top-1: measured where ``measurements`` (a path, or Measurement rows)
@@ -92,7 +75,9 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
     rows: list = []
     where = ""
     if measurements is None and not measurements_path(space.name).is_file():
-        measurements, proxies = _last_run(space, proxies)
+        from ..measure import default_measurements
+
+        measurements, proxies = default_measurements(space, proxies)
     if measurements is None or isinstance(measurements, (str, os.PathLike)):
         p = Path(measurements) if measurements is not None else measurements_path(space.name)
         if measurements is not None or p.is_file():

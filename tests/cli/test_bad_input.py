@@ -382,6 +382,10 @@ CASES: list[Case] = [
     C("import-snnet-unknown-ids", "import-snnet {d}/snnet_ids.txt --space tiny_test --out {d}/out/s.jsonl",
       "published results of another space (ids 20, 30)", "id(s) 20, 30 are not valid candidates",
       "import with the space the results were published for"),
+    C("predict-no-measurements", "suggest tiny_test --k 2",
+      "`predict`, `suggest` or `predictor-cv` with no measurements file given and none made yet",
+      "no measurements of tiny_test: neither", "nor a run's", "measure stitches with `stitchnas evaluate "
+      "tiny_test`", "or pass --measurements FILE"),
     C("import-snnet-foreign-flops", "import-snnet {d}/snnet_flops.txt --space tiny_test --out {d}/out/s.jsonl",
       "published results of a far larger family (flops 1.26e9, ours 2.7e5)",
       "its flops are not those of space 'tiny_test': 2 of 2 rows are more than 3x off ours",

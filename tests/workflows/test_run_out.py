@@ -92,6 +92,17 @@ def test_run_out_contains_everything_and_logs_progress(tmp_path, monkeypatch, ca
     again = json.loads(front_file.read_text())
     assert again["measurements"] == str(out / "run_out" / "run" / "measurements.jsonl")
     assert again["members"] == before_search["members"] and again["predictor"] == before_search["predictor"]
+    # so do predict, suggest and predictor-cv: the same rows and proxy scores, no --measurements
+    ran = out / "run_out" / "run"
+    for argv in (("predict",), ("suggest", "--k", "1"), ("predictor-cv", "--repeats", "2", "--train-fraction", "0.5")):
+        code, said, err = run_cli(capsys, argv[0], path, *argv[1:])
+        assert code == 0, err
+        assert f"{argv[0]}: no {out / 'run_out' / 'measurements.jsonl'}: reading the last run's " \
+               f"{ran / 'measurements.jsonl'} and {ran / 'proxies.jsonl'}" in err
+        if argv[0] == "predict":
+            assert "with auto (chose proxy), fitted on 4 measured" in said
+        if argv[0] == "suggest":  # every candidate is measured here, in the run's file
+            assert said.rstrip().endswith(f"is measured in {ran / 'measurements.jsonl'}: nothing to suggest")
     monkeypatch.delenv("STITCHNAS_RESULTS")
 
     code, stdout, stderr = run_cli(capsys, "run", path, "--out", out, "--quiet")  # all reused
