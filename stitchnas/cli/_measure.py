@@ -217,6 +217,7 @@ class Evaluate(Command):
         elapsed = time.perf_counter() - start
         merged = write_measurements(out, rows)
         _warn_chance(space, rows, classes, len(val))
+        _warn_other_table(space, out, held, dataset, given=args.out is not None)
         others = sorted({m.checkpoint for m in merged} - {checkpoint, ANCHOR_WEIGHTS})
         if others and checkpoint != ANCHOR_WEIGHTS:
             from ..progress import get_logger
@@ -258,6 +259,35 @@ class Evaluate(Command):
         print(f"study {work.study_name} in {work.storage}: {len(work.rows)} candidates measured; wrote "
               f"them to {out}")
         return 0
+
+
+def _warn_other_table(space, out: Path, held, dataset: str, given: bool) -> None:
+    """One warning line each when the rows just written are not in the table a user's next
+    `search` reads: the file held rows measured on other images (one table of two evaluations),
+    or a new default file now shadows the last `stitchnas run`'s measurements."""
+    from ..measure import read_measurements, val_subset_option
+    from ..paths import MEASUREMENTS, run_dir
+    from ..progress import get_logger
+
+    log = get_logger("evaluate")
+    others = sorted({m.dataset for m in held} - {dataset})
+    if others:
+        option = val_subset_option(others[0]).strip() or (
+            "without --val-subset" if val_subset_option(dataset) else "")
+        log.warning(f"{out} now holds rows measured on {dataset} and on {', '.join(others)}: predict "
+                    "and search read them as one table; measure on the same images"
+                    + (f" ({option})" if option else "") + " or into another file (--out)")
+    ran = run_dir(space.name) / MEASUREMENTS
+    if given or held or not ran.is_file():
+        return
+    try:
+        theirs = read_measurements(ran, space)
+    except StitchnasError:
+        return
+    if theirs:
+        option = val_subset_option(theirs[0].dataset)
+        log.warning(f"{out} is new: search, predict and suggest now read it instead of the last run's "
+                    f"{len(theirs)} rows in {ran}; to measure beside those, pass --out {ran}{option}")
 
 
 def _warn_chance(space, rows, classes: int, images: int) -> None:

@@ -155,8 +155,12 @@ class Suggest(Command):
                   f"{s.route}")
         from ..paths import measurements_path
 
+        from ..measure import val_subset_option
+
         into = ("" if Path(path).resolve() == measurements_path(space.name).resolve()
                 else f" --out {shlex.quote(str(path))}")  # the new rows beside these
+        labels = {m.dataset for m in rows}  # and on the same images
+        into += val_subset_option(labels.pop()) if len(labels) == 1 else ""
         print(f"# then: stitchnas evaluate {space.given_as} --ids {','.join(str(s.id) for s in picks)}{into}")
         return 0
 

@@ -50,6 +50,7 @@ _EXPORTS = {
     "space_data": "_data",
     "lock_path": "_measurements",
     "default_measurements": "_measurements",
+    "val_subset_option": "_measurements",
     "make_loader": "_data",
     "measure": "_evaluate",
     "mismatch_lines": "_snnet",

@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
 
 __all__ = ["Measurement", "FIELDS", "read_measurements", "write_measurements", "lock_path",
-           "CHECKPOINT_DIGEST", "checkpoint_digest", "measured_elsewhere", "default_measurements"]
+           "CHECKPOINT_DIGEST", "checkpoint_digest", "measured_elsewhere", "default_measurements", "val_subset_option"]
 
 #: the extra key a measured row carries: the first 16 hex digits of its stitched checkpoint's
 #: sha256, so rows of a checkpoint trained again at the same path are told apart
@@ -299,6 +299,13 @@ def default_measurements(space: "SearchSpace", proxies: Any = None, who: str = "
     get_logger(who).info(f"{who}: no {default}: reading the last run's {ran / MEASUREMENTS}"
                          + (f" and {proxies}" if proxies else ""))
     return ran / MEASUREMENTS, proxies
+
+
+def val_subset_option(dataset: str) -> str:
+    """``" --val-subset N"`` for a row's dataset label measured on N validation images
+    (``...:subsetN``), else ``""``: what `evaluate` needs to measure on the same images."""
+    head, _, tail = dataset.rpartition(":subset")
+    return f" --val-subset {tail}" if head and tail.isdigit() else ""
 
 
 def read_measurements(path: str | os.PathLike, space: "SearchSpace") -> list[Measurement]:

@@ -140,6 +140,9 @@ def test_cli_evaluate_end_to_end(space, net, digits, tmp_path, capsys):
     code, _, err = run_cli(capsys, "evaluate", "tiny_test", "--checkpoint", ckpt, "--data", "digits",
                            "--val-subset", 40, "--ids", "3-4", "--batch-size", 32, "--out", out)
     assert code == 0, err
+    # ... with a warning: the file now holds one table of two evaluations (other images)
+    assert "m.jsonl now holds rows measured on digits:val:subset40 and on digits:val:subset120: " \
+           "predict and search read them as one table; measure on the same images (--val-subset 120)" in err
     rows = {m.id: m for m in read_measurements(out, space)}
     assert sorted(rows) == [0, 3, 4]
     assert rows[0].dataset == "digits:val:subset120" and rows[3].dataset == "digits:val:subset40"
@@ -246,3 +249,23 @@ def test_a_distributed_evaluate_warns_about_anchors_at_chance_too(net, tmp_path,
                              f"sqlite:///{tmp_path / 'q.db'}", "--out", tmp_path / "m.jsonl")
     assert code == 0 and "this worker measured 3 candidates" in out, err
     assert err.count("no better than guessing") == 1 and "anchor(s) s (" in err
+
+
+def test_evaluate_into_a_new_default_file_after_a_run_says_what_search_will_read(
+        space, net, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
+    ckpt = tmp_path / "stitched.pt"
+    save_checkpoint(ckpt, net, anchors_tuned=True)
+    ran = tmp_path / "results" / "tiny_test" / "run" / "measurements.jsonl"  # what a run leaves
+    common = ("evaluate", "tiny_test", "--checkpoint", ckpt, "--data", "digits")
+    assert run_cli(capsys, *common, "--val-subset", 60, "--ids", "0,1,5", "--out", ran)[0] == 0
+    code, said, err = run_cli(capsys, "suggest", "tiny_test", "--k", "2")  # reads the run's rows
+    assert code == 0 and f"reading the last run's {ran}" in err
+    assert said.splitlines()[-1].endswith(f"--out {ran} --val-subset 60")  # where and how to add rows
+    code, _, err = run_cli(capsys, *common, "--ids", "3")
+    assert code == 0, err
+    default = tmp_path / "results" / "tiny_test" / "measurements.jsonl"
+    assert f"{default} is new: search, predict and suggest now read it instead of the last run's 3 " \
+           f"rows in {ran}; to measure beside those, pass --out {ran} --val-subset 60" in err
+    code, _, err = run_cli(capsys, *common, "--ids", "4")  # the file exists now: said once
+    assert code == 0 and "is new" not in err and "now holds rows measured on" not in err
