@@ -47,9 +47,10 @@ class PredictorCV(Command):
         print(f"# {space.name}: {r.rows} measured stitches, fitted on {r.train_size} "
               f"({args.train_fraction:.0%}), scored on the other {r.rows - r.train_size}; mean of "
               f"{r.repeats} random splits (seeds {r.seed}..{r.seed + r.repeats - 1})")
-        print(f"{'predictor':<22} {'kendall_tau':>11} {'spearman_rho':>12} {'mae':>7} {'prec@top10%':>11}")
+        width = max(22, len(r.predictor))  # a plug-in's module:Class keeps the columns aligned
+        print(f"{'predictor':<{width}} {'kendall_tau':>11} {'spearman_rho':>12} {'mae':>7} {'prec@top10%':>11}")
         for label, sc in ((r.predictor, r.scores), ("flops (baseline)", r.baseline)):
-            print(f"{label:<22} {sc.kendall_tau:>11.3f} {sc.spearman_rho:>12.3f} {sc.mae:>7.2f} "
+            print(f"{label:<{width}} {sc.kendall_tau:>11.3f} {sc.spearman_rho:>12.3f} {sc.mae:>7.2f} "
                   f"{sc.precision_top10:>11.2f}")
         if args.json:
             print(json.dumps(r.to_json()))

@@ -493,23 +493,37 @@ def _search_in(problem: Problem, config: SearchConfig, storage: OpenedStorage, *
 # public entry points
 # ---------------------------------------------------------------------------------------------
 def search(space: "SearchSpace | str", target: "Target | str", config: SearchConfig | None = None,
-           progress: bool | None = None) -> SearchResult:
+           progress: bool | None = None, **options: Any) -> SearchResult:
     """Search one target: the Pareto front of the space over ``config.objectives``, saved to
-    ``<results>/<space>/<target>/front.json`` (+ CSV, PNG)."""
-    return search_targets(space, [target], config, progress=progress)[0]
+    ``<results>/<space>/<target>/front.json`` (+ CSV, PNG). ``options``: :class:`SearchConfig`
+    fields as keywords (``predictor=Ridge()``, ``measurements="m.jsonl"``), over ``config``'s."""
+    return search_targets(space, [target], config, progress=progress, **options)[0]
+
+
+def _with_options(config: SearchConfig | None, options: dict[str, Any]) -> SearchConfig:
+    config = config or SearchConfig()
+    fields = [f.name for f in dataclasses.fields(SearchConfig)]
+    unknown = sorted(set(options) - set(fields))
+    if unknown:
+        from .._util import did_you_mean
+
+        raise StitchnasError(f"unknown search option {unknown[0]!r}{did_you_mean(unknown[0], fields)} "
+                             f"SearchConfig takes {', '.join(fields)}")
+    return dataclasses.replace(config, **options) if options else config
 
 
 def search_targets(space: "SearchSpace | str", targets: Sequence["Target | str"],
                    config: SearchConfig | None = None, progress: bool | None = None,
-                   on_result: Callable[[SearchResult], None] | None = None) -> list[SearchResult]:
+                   on_result: Callable[[SearchResult], None] | None = None,
+                   **options: Any) -> list[SearchResult]:
     """Search each target in turn (accuracies are computed once; every target's objectives and
     costs are checked before the first study starts). With several targets an explicit
-    ``study_name`` gets ``-<target>`` appended."""
+    ``study_name`` gets ``-<target>`` appended. ``options``: :class:`SearchConfig` fields."""
     from ..costs import load_target
     from ..space import load_space
 
     space = load_space(space)
-    config = config or SearchConfig()
+    config = _with_options(config, options)
     tgts = [load_target(t) for t in targets]
     if not tgts:
         raise StitchnasError("search needs at least one --target (stitchnas targets lists them)")

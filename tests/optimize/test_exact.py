@@ -116,3 +116,21 @@ def test_snnet_v1_table_default_search_is_the_true_front(tmp_path, capsys):
     assert time.perf_counter() - t0 < 120
     assert sorted(m.id for m in r.front.members) == brute_front(acc, flops)
     assert len(r.front) == 39
+
+
+def test_search_takes_config_fields_as_keywords(space, costs, tmp_path):
+    from sklearn.linear_model import Ridge
+
+    from stitchnas.errors import StitchnasError
+
+    mfile = tmp_path / "m.jsonl"
+    write_measurements(mfile, [row(space, costs, i, 60.0 + i) for i in list(costs)[:6]])
+    r = search(space, str(flops_target(tmp_path)), measurements=mfile, predictor=Ridge(),
+               out_dir=tmp_path / "kw")
+    assert r.front.predictor.startswith("Ridge") and (tmp_path / "kw" / space.name / "flops_t" / "front.json").is_file()
+    # keywords replace the config's fields; the config's others stay
+    base = SearchConfig(measurements=mfile, predictor="flops", out_dir=tmp_path / "cfg")
+    r = search(space, str(flops_target(tmp_path)), base, predictor="route")
+    assert r.front.predictor.startswith("route") and (tmp_path / "cfg" / space.name).is_dir()
+    with pytest.raises(StitchnasError, match=r"unknown search option 'out'; did you mean out_dir\? SearchConfig takes"):
+        search(space, str(flops_target(tmp_path)), measurements=mfile, out=tmp_path)
