@@ -214,10 +214,6 @@ class FrontPoint:
 # ---------------------------------------------------------------------------------------------
 
 
-def _fmt_limit(v: float) -> str:
-    return str(v) if _is_int(v) else f"{v:g}"
-
-
 @dataclass(frozen=True)
 class Front:
     """The Pareto front a search found for one space on one hardware target.
@@ -407,7 +403,7 @@ class Front:
         return _rank
 
     def _nothing_fits(self, limits: dict[str, float]) -> str:
-        asked = ", ".join(f"{k}={_fmt_limit(v)}" for k, v in limits.items())
+        asked = ", ".join(f"{k}={format_value(objective_of(k), v)}" for k, v in limits.items())
         head = f"nothing on {self._where()} fits {asked}"
         if not self.members:
             return f"{head}: the front has no members"

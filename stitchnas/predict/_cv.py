@@ -60,8 +60,11 @@ def ranking_scores(pred: Sequence[float], true: Sequence[float]) -> dict[str, fl
     k = max(1, int(round(0.1 * len(true))))
     top_pred = set(np.argsort(-pred, kind="stable")[:k])
     top_true = set(np.argsort(-true, kind="stable")[:k])
-    tau = kendalltau(pred, true).statistic
-    rho = spearmanr(pred, true).statistic
+    if np.ptp(pred) == 0 or np.ptp(true) == 0:  # a constant ranks nothing: 0, without SciPy's warning
+        tau = rho = 0.0
+    else:
+        tau = kendalltau(pred, true).statistic
+        rho = spearmanr(pred, true).statistic
     return {
         "kendall_tau": float(tau) if np.isfinite(tau) else 0.0,
         "spearman_rho": float(rho) if np.isfinite(rho) else 0.0,

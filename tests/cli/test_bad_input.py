@@ -169,7 +169,7 @@ CASES: list[Case] = [
       "is broken", "'acc1' must be a finite number", "to rewrite it"),
     C("query-nothing-fits", "query tiny_test --front {d}/front.json --max-flops 1",
       "a budget no member meets (exit 1, documented)", "nothing on the front of tiny_test",
-      "fits max_flops=1: the cheapest member needs 1,000,000 flops", code=1,
+      "fits max_flops=1 flops: the cheapest member needs 1,000,000 flops", code=1,
       prefix="stitchnas: nothing fits:"),
     # ---- latency tables ---------------------------------------------------------------------
     C("latency-other-space",

@@ -143,13 +143,13 @@ def test_nothing_fits_names_the_tightest_member(front):
     with pytest.raises(NothingFits) as err:
         front.best(max_latency_ms=1.5)
     assert str(err.value) == ("nothing on the front of tiny_test for target 'cpu' fits "
-                              "max_latency_ms=1.5: the fastest member takes 2 ms (id 0)")
-    with pytest.raises(NothingFits, match=r"fits min_acc1=90: the most accurate member reaches "
+                              "max_latency_ms=1.5 ms: the fastest member takes 2 ms (id 0)")
+    with pytest.raises(NothingFits, match=r"fits min_acc1=90.00%: the most accurate member reaches "
                                           r"80\.00% \(id 1\)"):
         front.best(min_acc1=90)
     with pytest.raises(NothingFits, match=r"the cheapest member needs [\d,]+ flops \(id 0\)"):
         front.best(max_flops=10)
-    with pytest.raises(NothingFits, match=r"max_latency_ms=3, min_acc1=79 together: each limit alone "
+    with pytest.raises(NothingFits, match=r"max_latency_ms=3 ms, min_acc1=79.00% together: each limit alone "
                                           r"is met .* but no member meets all of them"):
         front.best(max_latency_ms=3, min_acc1=79)
     assert front.fits(max_latency_ms=1.5) == []
@@ -341,7 +341,7 @@ def test_cli_query_nothing_fits_and_bad_input(saved, capsys, tmp_path):
     code, out, err = run_cli(capsys, "query", "tiny_test", "--max-latency-ms", 1)
     assert code == 1 and out == ""
     assert err == ("stitchnas: nothing fits: nothing on the front of tiny_test for target 'cpu' fits "
-                   "max_latency_ms=1: the fastest member takes 2 ms (id 0)\n")
+                   "max_latency_ms=1 ms: the fastest member takes 2 ms (id 0)\n")
     code, _, err = run_cli(capsys, "query", "tiny_test", "--list", "--min-acc1", 99)
     assert code == 1 and err.startswith("stitchnas: nothing fits:")
     code, _, err = run_cli(capsys, "query", "tiny_test", "--max-flops", "lots")

@@ -450,3 +450,13 @@ def test_a_plain_scikit_learn_regressor_plugs_in_behind_the_route_features(capsy
     code, out, err = run_cli(capsys, "predict", "tiny_test", "--measurements", rows, "--predictor",
                              "sklearn.linear_model:Ridge", "--out", tmp_path / "p.jsonl")
     assert code == 0, err
+
+
+def test_a_constant_prediction_ranks_nothing_without_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # SciPy's ConstantInputWarning would reach a user's terminal
+        scores = ranking_scores([70.0, 70.0, 70.0], [60.0, 65.0, 70.0])
+    assert scores["kendall_tau"] == scores["spearman_rho"] == 0.0 and scores["mae"] == pytest.approx(5.0)
+    assert ranking_scores([1.0, 2.0, 3.0], [3.0, 2.0, 1.0])["kendall_tau"] == pytest.approx(-1.0)
