@@ -40,8 +40,8 @@ def bench_predictors(tables: Sequence[tuple[SearchSpace, Sequence[Measurement], 
         for name in predictors:
             report = cross_validate(space, rows, name, train_fraction=train_fraction,
                                     repeats=repeats, seed=seed, progress=progress)
+            results.setdefault("flops (baseline)", asdict(report.baseline))  # listed first
             results[name] = asdict(report.scores) | {"fit_seconds": report.fit_seconds}
-            results["flops (baseline)"] = asdict(report.baseline)
         out["tables"][label] = {"space": space.name, "rows": len(rows), "predictors": results}
     return out
 
