@@ -208,9 +208,11 @@ class Evaluate(Command):
         dataset = spec.label(len(val))
         loader = make_loader(val, args.batch_size, shuffle=False)
         if args.storage is not None:
-            return self.run_distributed(args, space, ids, net, loader, out=out, dataset=dataset,
+            code = self.run_distributed(args, space, ids, net, loader, out=out, dataset=dataset,
                                         checkpoint=checkpoint, images=len(val),
                                         dataset_key=spec.study_key(len(val)), classes=classes)
+            _warn_other_table(space, out, held, dataset, given=args.out is not None)
+            return code
         start = time.perf_counter()
         rows = measure(space, net, loader, ids, dataset=dataset, checkpoint=checkpoint,
                        device=args.device)
