@@ -291,10 +291,13 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     scores = getattr(fit.model, "scores_", {})
     reason = getattr(fit.model, "reason_", None)
     proxy_tau = _proxy_tau(signals, rows)
+    weak = None if anchor_warning else weak_proxy_warning(chosen, proxy_tau, len(rows), len(space))
     step("predictor", t0, f"{cfg.predictor}" + (f" chose {chosen}" if chosen else "")
          + (f" ({reason})" if chosen and isinstance(reason, str) else "")
          + (f"; the proxy loss ranks the {len(rows)} measured stitches at Kendall tau {proxy_tau:.2f}"
-            if proxy_tau is not None else ""))
+            if proxy_tau is not None else "") + (", weakly" if weak else ""))
+    if weak:
+        get_logger("run").warning(weak)
 
     # 6. latency tables for the targets this machine can time
     t0 = time.perf_counter()
@@ -357,6 +360,23 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     })
     log(f"done in {total:.0f} s: report {report_path}")
     return RunReport(space.name, tuple(steps), fronts, str(report_path), total)
+
+
+#: below this Kendall tau on the measured stitches the run says its proxy scores rank weakly (they
+#: reach 0.85 on the demo; the tables that chose the proxy model are in docs/predictors.md)
+WEAK_PROXY_TAU = 0.3
+
+
+def weak_proxy_warning(chosen: str | None, proxy_tau: float | None, measured: int,
+                       candidates: int) -> str | None:
+    """The run's one-line warning when the proxy model was chosen but its scores rank the measured
+    stitches weakly (Kendall tau below :data:`WEAK_PROXY_TAU`) while some stitches are predicted."""
+    if chosen != "proxy" or proxy_tau is None or proxy_tau >= WEAK_PROXY_TAU or measured >= candidates:
+        return None
+    return (f"the proxy scores rank the {measured} measured stitches only at Kendall tau {proxy_tau:.2f}: "
+            f"the predicted top-1 of the other {candidates - measured} is little better than a guess; "
+            "score on more images (`proxy_images:` under the space file's `run:`) or measure more "
+            "stitches (`rounds:` there)")
 
 
 def _proxy_tau(signals, rows) -> float | None:

@@ -69,3 +69,17 @@ def test_a_saved_table_off_this_machine_is_re_timed_by_run(tmp_path, monkeypatch
     assert len(logged) == 1 and "re-timing it" in logged[0]
     assert table.latency_ms(anchor) < stale.latency_ms(anchor) / 3  # the file was rewritten
     assert get_latency_table(space, target).latency_ms(anchor) == table.latency_ms(anchor)
+
+
+def test_weak_proxy_scores_are_said_when_they_decide_unmeasured_stitches():
+    from stitchnas.workflows._run import WEAK_PROXY_TAU, weak_proxy_warning
+
+    line = weak_proxy_warning("proxy", 0.12, 16, 83)
+    assert line.startswith("the proxy scores rank the 16 measured stitches only at Kendall tau 0.12: "
+                           "the predicted top-1 of the other 67 is little better than a guess")
+    assert "`proxy_images:`" in line and "`rounds:`" in line
+    assert weak_proxy_warning("proxy", 0.85, 16, 83) is None            # the demo's
+    assert weak_proxy_warning("proxy", WEAK_PROXY_TAU, 16, 83) is None
+    assert weak_proxy_warning("proxy", -0.5, 14, 14) is None            # every stitch measured
+    assert weak_proxy_warning("route", 0.0, 16, 83) is None             # the proxy model not used
+    assert weak_proxy_warning("proxy", None, 2, 83) is None
