@@ -373,6 +373,18 @@ def _meta(model: FrontModel, space: SearchSpace) -> dict[str, Any]:
 
 
 # ---- loading --------------------------------------------------------------------------------
+def _is_torchscript(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a TorchScript archive (a zip holding ``code/`` and ``constants.pkl``),
+    which torch.load would hand to torch.jit.load with a warning."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(n.endswith("/constants.pkl") for n in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def read_front_model(path: str | os.PathLike | io.BytesIO,
                      front: Front | str | os.PathLike | None = None) -> dict[str, Any]:
     """Read and check a bundle (no model is built); with ``front``, refuse a bundle exported
@@ -381,6 +393,13 @@ def read_front_model(path: str | os.PathLike | io.BytesIO,
     if not isinstance(path, io.BytesIO) and not Path(path).is_file():
         raise StitchnasError(f"{where} does not exist; write one with `stitchnas export SPACE "
                              "--target TARGET --switchable`")
+    if not isinstance(path, io.BytesIO) and _is_torchscript(path):
+        bundle = Path(path).with_suffix(".pt")
+        beside = Path(path).suffix == ".ts" and bundle.is_file()
+        raise StitchnasError(
+            f"{where} is TorchScript, not a front model bundle: give the bundle `export --switchable` "
+            f"writes beside its .ts{f' ({bundle})' if beside else ''}; a TorchScript front answers "
+            "its own select(...) after torch.jit.load")
     try:
         doc = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:

@@ -11,10 +11,12 @@ from this table (``python tests/cli/test_bad_input.py`` prints it) and checked a
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -382,6 +384,9 @@ CASES: list[Case] = [
     C("import-snnet-unknown-ids", "import-snnet {d}/snnet_ids.txt --space tiny_test --out {d}/out/s.jsonl",
       "published results of another space (ids 20, 30)", "id(s) 20, 30 are not valid candidates",
       "import with the space the results were published for"),
+    C("query-model-torchscript", "query tiny_test --model {d}/front.ts --max-flops 1e6",
+      "`query --model` given the TorchScript form (.ts) of a switchable front",
+      "is TorchScript, not a front model bundle", "give the bundle `export --switchable` writes beside its .ts"),
     C("predict-no-measurements", "suggest tiny_test --k 2",
       "`predict`, `suggest` or `predictor-cv` with no measurements file given and none made yet",
       "no measurements of tiny_test: neither", "nor a run's", "measure stitches with `stitchnas evaluate "
@@ -519,6 +524,11 @@ def bad(tmp_path_factory) -> Path:
     files["space_list.yaml"] = "- anchors\n- rule\n"
     files["space_empty.yaml"] = ""
     files["space_binary.yaml"] = b"\xff\xfe\x00garbage\x00\x81"
+    scripted = io.BytesIO()  # any TorchScript archive: what `export --switchable` writes as .ts
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch 2.14 deprecates TorchScript
+        torch.jit.save(torch.jit.script(torch.nn.Identity()), scripted)
+    files["front.ts"] = scripted.getvalue()
     doc = space_doc()
     doc["anchor"] = doc.pop("anchors")
     files["space_unknown_key.yaml"] = dump(doc)
