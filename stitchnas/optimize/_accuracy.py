@@ -68,13 +68,13 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
     interpolated between the anchors' top-1 (measured, or ``acc1:`` in the space file), marked
     ``prior`` in ``source``. ``proxies``: a file of every candidate's proxy scores
     (``stitchnas proxy``, of the measured checkpoint) that the predictor reads. Without
-    ``measurements`` and without the default file, the last ``stitchnas run``'s are read."""
+    ``measurements``, :func:`stitchnas.measure.default_measurements` says which files are read."""
     from ..measure import read_measurements
 
     path: str | None = None
     rows: list = []
     where = ""
-    if measurements is None and not measurements_path(space.name).is_file():
+    if measurements is None:
         from ..measure import default_measurements
 
         measurements, proxies = default_measurements(space, proxies)

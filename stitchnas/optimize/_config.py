@@ -44,9 +44,10 @@ class SearchConfig:
     ``study_name``: None derives one from the space, target, objectives, sampler, seed and a key of
     the inputs (measurements, predictor, costs), so the same command resumes its study and changed
     inputs start a new one. ``predictor``: name, dotted path, class or estimator (see
-    :mod:`stitchnas.predict`). ``measurements``: None reads ``RESULTS/<space>/measurements.jsonl``.
+    :mod:`stitchnas.predict`). ``measurements``: None reads ``RESULTS/<space>/measurements.jsonl`` (else the last run's).
     ``proxies``: a file of every candidate's proxy scores (``stitchnas proxy``) that the
-    predictor reads; None: none.
+    predictor reads; None: with ``measurements`` None, those beside the measurements read
+    (``RESULTS/<space>/proxies.jsonl`` when of the measured checkpoint, or the run's), else none.
     ``out_dir``: the results root fronts go under (``<out_dir>/<space>/<target>/front.json``;
     None: ``$STITCHNAS_RESULTS`` or ``results``). ``encoding``: ``auto`` (``tree`` for exhaustive,
     ``path`` beyond 10^4 candidates, ``relative`` otherwise), ``relative``, ``path`` or ``tree``. ``stale_after_s``: a RUNNING trial of another worker that shows no

@@ -269,3 +269,29 @@ def test_evaluate_into_a_new_default_file_after_a_run_says_what_search_will_read
            f"rows in {ran}; to measure beside those, pass --out {ran} --val-subset 60" in err
     code, _, err = run_cli(capsys, *common, "--ids", "4")  # the file exists now: said once
     assert code == 0 and "is new" not in err and "now holds rows measured on" not in err
+
+
+def test_commands_read_the_proxy_scores_beside_the_measurements_when_of_their_checkpoint(
+        space, net, tmp_path, capsys, monkeypatch):
+    results = tmp_path / "results"
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(results))
+    home = results / "tiny_test"
+    home.mkdir(parents=True)
+    save_checkpoint(home / "stitched.pt", net, anchors_tuned=True)  # the default checkpoint
+    data = ("--data", "digits", "--val-subset", "60")
+    assert run_cli(capsys, "evaluate", "tiny_test", *data, "--ids", "0,1,3,5,8")[0] == 0
+    assert run_cli(capsys, "proxy", "tiny_test", *data, "--images", "64")[0] == 0
+    assert (home / "proxies.jsonl").is_file()
+    code, said, err = run_cli(capsys, "predict", "tiny_test")
+    assert code == 0, err
+    assert f"predict: reading the proxy scores in {home / 'proxies.jsonl'} (of the measured checkpoint)" in err
+    assert "with auto (chose proxy), fitted on 5 measured" in said
+    # scores of another checkpoint beside them: not read, and said why
+    save_checkpoint(tmp_path / "other.pt", net, anchors_tuned=True)
+    assert run_cli(capsys, "proxy", "tiny_test", *data, "--images", "64", "--checkpoint",
+                   tmp_path / "other.pt")[0] == 0
+    code, said, err = run_cli(capsys, "predict", "tiny_test")
+    assert code == 0, err
+    assert f"warning: predict: not reading the proxy scores in {home / 'proxies.jsonl'}: measured id 0 " \
+           "is of checkpoint" in err
+    assert "chose proxy" not in said
