@@ -49,7 +49,7 @@ _EXPORTS = {
     "load_datasets": "_data",
     "space_data": "_data",
     "lock_path": "_measurements",
-    "default_measurements": "_measurements",
+    "default_measurements": "_defaults",
     "val_subset_option": "_measurements",
     "make_loader": "_data",
     "measure": "_evaluate",
