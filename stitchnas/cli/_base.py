@@ -203,8 +203,8 @@ def measured(space, path) -> list:
 
 def add_measurements_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--measurements", help="a measurements file of the space (default: "
-                        "results/SPACE/measurements.jsonl, else the last `stitchnas run`'s, with its "
-                        "proxy scores)")
+                        "results/SPACE/measurements.jsonl, else the last `stitchnas run`'s; each with "
+                        "the proxy scores beside it, when of the measured checkpoint)")
 
 
 def measurements_and_proxies(space, args: argparse.Namespace, who: str) -> tuple[Any, Any]:

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._base import Command, add_proxies_argument, add_space_argument, device, positive_float, seed, trials
+from ._base import (Command, add_measurements_argument, add_proxies_argument, add_space_argument, device,
+                    positive_float, seed, trials)
 
 __all__ = ["Run", "Search", "anchor_acc", "add_anchor_acc_argument", "with_anchor_acc"]
 
@@ -94,8 +95,7 @@ class Search(Command):
                             "several targets, -TARGET is appended")
         parser.add_argument("--predictor", default="auto", help="predicts unmeasured accuracies "
                             "(stitchnas predictors; default auto)")
-        parser.add_argument("--measurements",
-                            help="measurements file (default: results/SPACE/measurements.jsonl)")
+        add_measurements_argument(parser)
         add_proxies_argument(parser)
         add_anchor_acc_argument(parser)
         parser.add_argument("--out-dir", "--out", dest="out_dir",
