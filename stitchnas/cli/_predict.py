@@ -74,13 +74,10 @@ class Predict(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from .._verbs import predict_details  # stitchnas.predict_candidates: the same function
-        from ..space import load_space
 
-        space = load_space(args.space)
-        path, proxies = measurements_and_proxies(space, args, self.name)
-        rows, fit, held, space = predict_details(
-            space, measurements=path, predictor=args.predictor, seed=args.seed, out=args.out,
-            proxies=proxies)
+        rows, fit, held, space = predict_details(  # no --measurements: the same default there
+            args.space, measurements=args.measurements, predictor=args.predictor, seed=args.seed,
+            out=args.out, proxies=args.proxies)
         summary = (f"predicted top-1 of {len(rows)} candidates of {space.name} with {args.predictor}"
                    + (f" (chose {fit.chosen})" if fit.chosen else "")
                    + f", fitted on {len(held)} measured")
@@ -154,9 +151,8 @@ class Suggest(Command):
         for s in picks:
             print(f"{s.id:>5} {s.acc1_pred:>10.2f} {s.acc1_std:>6.2f} {s.cost:>12.4g} {s.gain:>8.4f}  "
                   f"{s.route}")
-        from ..paths import measurements_path
-
         from ..measure import val_subset_option
+        from ..paths import measurements_path
 
         into = ("" if Path(path).resolve() == measurements_path(space.name).resolve()
                 else f" --out {shlex.quote(str(path))}")  # the new rows beside these

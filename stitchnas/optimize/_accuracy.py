@@ -9,7 +9,6 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -78,14 +77,12 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
         from ..measure import default_measurements
 
         measurements, proxies = default_measurements(space, proxies)
-    if measurements is None or isinstance(measurements, (str, os.PathLike)):
-        p = Path(measurements) if measurements is not None else measurements_path(space.name)
-        if measurements is not None or p.is_file():
-            rows = read_measurements(p, space)
-            path = str(p)
-            where = f" in {p}"
-        else:
-            where = f" (no file at {p})"
+    if measurements is None:  # neither the space's file nor a run's
+        where = f" (no file at {measurements_path(space.name)})"
+    elif isinstance(measurements, (str, os.PathLike)):
+        rows = read_measurements(measurements, space)
+        path = str(measurements)
+        where = f" in {measurements}"
     else:
         rows = sorted(measurements, key=lambda m: m.id)
     cands = space.candidates

@@ -44,7 +44,8 @@ class SearchConfig:
     ``study_name``: None derives one from the space, target, objectives, sampler, seed and a key of
     the inputs (measurements, predictor, costs), so the same command resumes its study and changed
     inputs start a new one. ``predictor``: name, dotted path, class or estimator (see
-    :mod:`stitchnas.predict`). ``measurements``: None reads ``RESULTS/<space>/measurements.jsonl`` (else the last run's).
+    :mod:`stitchnas.predict`). ``measurements``: None reads ``RESULTS/<space>/measurements.jsonl``
+    (else the last run's).
     ``proxies``: a file of every candidate's proxy scores (``stitchnas proxy``) that the
     predictor reads; None: with ``measurements`` None, those beside the measurements read
     (``RESULTS/<space>/proxies.jsonl`` when of the measured checkpoint, or the run's), else none.
