@@ -482,11 +482,40 @@ def _search_in(problem: Problem, config: SearchConfig, storage: OpenedStorage, *
     path = None
     if config.save:
         out = front_path(space.name, target.name, config.out_dir).parent
+        replaced = _replaced_exact_note(out, front)
         path = save_front(front, out, all_points=all_points, space=space)
+        notes = [*notes, *([replaced] if replaced else [])]
     return SearchResult(target=target.name, front=front, study_name=study_name,
                         storage=storage.label, n_trials_done=n_done,
                         distinct_candidates=len(distinct), seconds=seconds, all_points=all_points,
                         path=path, trial_ids=tuple(trial_ids), notes=tuple(notes))
+
+
+def _replaced_exact_note(out: Any, front: Front) -> str | None:
+    """A note when saving ``front`` (from some of the candidates) replaces a front in ``out`` that
+    came from every candidate of the same space and target: a sampler comparison must not leave
+    ``query`` and ``export`` answering from the worse front without a word."""
+    import json
+    from pathlib import Path
+
+    from .. import paths
+
+    if front.coverage is None:
+        return None
+    doc = Path(out) / paths.FRONT
+    try:
+        old = json.loads(doc.read_text())
+        study = old["study"]
+        exact = (old["space_hash"] == front.space_hash and old["target"] == front.target
+                 and study["distinct_candidates"] == study["candidates"] == front.study["candidates"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no earlier front, or one this note cannot read: nothing to compare
+    if not exact:
+        return None
+    return (f"{doc} held a front from all {front.study['candidates']} candidates "
+            f"(sampler {study.get('sampler')}); it is replaced by this one from "
+            f"{front.study['distinct_candidates']}: search again without --sampler (exact where "
+            "the space allows) to restore it, or give --out-dir to keep both")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -134,3 +134,20 @@ def test_search_takes_config_fields_as_keywords(space, costs, tmp_path):
     assert r.front.predictor.startswith("route") and (tmp_path / "cfg" / space.name).is_dir()
     with pytest.raises(StitchnasError, match=r"unknown search option 'out'; did you mean out_dir\? SearchConfig takes"):
         search(space, str(flops_target(tmp_path)), measurements=mfile, out=tmp_path)
+
+
+def test_a_partial_search_replacing_an_exact_front_says_so(space, costs, tmp_path, capsys):
+    mfile = tmp_path / "m.jsonl"
+    write_measurements(mfile, [row(space, costs, i) for i in costs])
+    args = ("search", "tiny_test", "--target", "flops_budget", "--measurements", mfile)
+    code, _, err = run_cli(capsys, *args)
+    assert code == 0 and "note:" not in err, err
+    code, out, err = run_cli(capsys, *args, "--sampler", "random", "--trials", "3")
+    assert code == 0, err
+    assert f"held a front from all {len(space)} candidates (sampler exact); it is replaced by this one from" in err
+    assert "may be incomplete" in out
+    # a partial front replacing a partial one, or an exact one replacing anything: no note
+    code, _, err = run_cli(capsys, *args, "--sampler", "random", "--trials", "4")
+    assert code == 0 and "held a front" not in err, err
+    code, _, err = run_cli(capsys, *args)
+    assert code == 0 and "held a front" not in err, err
