@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -418,7 +417,10 @@ class Study(Command):
             refuse_to_replace_tables(space, folder, "--force", "--out DIR")
         report = snnet_study(space, data_spec(args, space), anchor_cfg, stitch_cfg, out_dir=folder,
                              val_subset=args.val_subset, device=args.device, force=args.force)
-        print(json.dumps({k: report[k] for k in ("anchor_acc1", "times_s")}, indent=1))
+        print("anchors: " + ", ".join(f"{name} {acc:.2f}%" for name, acc in report["anchor_acc1"].items()))
+        times = report["times_s"]
+        print(f"took {sum(times.values()):.0f} s: " + ", ".join(
+            f"{key.removesuffix('_s').replace('_', ' ')} {sec:.0f} s" for key, sec in times.items()))
         for name, st in report["stats"].items():
             print(f"{name:>16}: mean stitch top-1 {st['mean_stitch_acc1']:.2f}%, front "
                   f"{st['front_size']} ({st['front_stitches']} stitch{'es' * (st['front_stitches'] != 1)}), "

@@ -72,3 +72,26 @@ def test_study_tables_replace_an_older_space_version(tmp_path):
     _replace_table(path, rows)
     assert [r.id for r in read_measurements(path, space)] == [0, 1, 2]
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["measurements.jsonl"]
+
+
+def test_study_command_prints_readable_lines_and_writes_its_tables(tmp_path, capsys):
+    """stdout carries the anchors' top-1, the time taken and one line per variant, as text (the
+    numbers for scripts are in snnet_study.json)."""
+    from support import run_cli
+
+    text = (f"name: digits_cli\ninput_size: [1, 28, 28]\ndata: {{name: digits}}\nanchors:\n"
+            f"  - {tiny_anchor('s', 16, depth=2)[:-1]}, checkpoint: s.pt}}\n"
+            f"  - {tiny_anchor('l', 32, depth=2)[:-1]}, checkpoint: l.pt}}\n"
+            "rule: {type: two_way}\n"
+            "training:\n  anchors: {epochs: 1, batch_size: 64, lr: 0.003}\n"
+            "  stitching: {epochs: 1, batch_size: 64, calib_size: 128}\n")
+    path = write_space(tmp_path, text)
+    code, out, err = run_cli(capsys, "--quiet", "study", path, "--out", tmp_path / "out")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("anchors: s ") and lines[0].endswith("%") and ", l " in lines[0]
+    assert lines[1].startswith("took ") and "train flops" in lines[1]
+    assert sum("mean stitch top-1" in line for line in lines) == 4
+    assert lines[-1].startswith(f"wrote {tmp_path / 'out'}/")
+    saved = json.loads((tmp_path / "out" / "snnet_study.json").read_text())
+    assert f"s {saved['anchor_acc1']['s']:.2f}%" in lines[0]
