@@ -344,11 +344,40 @@ class RouteSampler:
             return self.rng.choice(self.candidates)
         return self.rng.choice(self.rng.choice(self.groups))
 
+    def probabilities(self) -> dict[int, float]:
+        """Each candidate's chance of being drawn at a step, by id."""
+        if self.mode == "uniform":
+            return {c.id: 1 / len(self.candidates) for c in self.candidates}
+        return {c.id: 1 / len(self.groups) / len(group) for group in self.groups for c in group}
+
     def state(self) -> Any:
         return self.rng.getstate()
 
     def set_state(self, state: Any) -> None:
         self.rng.setstate(_tuplify(state))
+
+
+MIN_STEPS_PER_LAYER = 10
+
+
+def few_steps_warning(sampler: RouteSampler, steps: int) -> str | None:
+    """One line when some stitching layers can expect fewer than :data:`MIN_STEPS_PER_LAYER`
+    updates in ``steps`` (each step trains the layers of one sampled route): a layer that few
+    updates leave near its least-squares start, and its stitches measure that start, not training.
+    The bound is reasoned (ten updates at the recipe's learning rate barely move a layer), not tuned;
+    the demo's quick recipe gives its least-used layer about 19."""
+    use: dict[str, float] = {}
+    p = sampler.probabilities()
+    for c in sampler.candidates:
+        for key in c.layer_keys:
+            use[key] = use.get(key, 0.0) + p[c.id] * steps
+    few = sorted(v for v in use.values() if v < MIN_STEPS_PER_LAYER)
+    if not few:
+        return None
+    return (f"stitching layers: {len(few)} of {len(use)} can expect fewer than {MIN_STEPS_PER_LAYER} "
+            f"training steps each (the least {few[0]:.1f} of {steps} steps): they stay near their "
+            "least-squares start; train more --epochs, on more images (--train-subset, a larger data "
+            "set), or with a smaller --batch-size")
 
 
 def _tuplify(x: Any) -> Any:
@@ -443,6 +472,10 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
         start_epoch, step = state["epoch"], state["step"]
     if cfg.epochs > start_epoch:  # epochs left to train: each must take a step
         _check_batches(steps_per_epoch, len(train_set) // world, cfg.batch_size, "stitching")
+        if rank == 0 and not state:
+            few = few_steps_warning(sampler, total if cfg.max_steps is None else min(total, cfg.max_steps))
+            if few:
+                _LOG.warning(few)
 
     model: nn.Module = net
     if world > 1:

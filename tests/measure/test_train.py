@@ -200,3 +200,37 @@ def test_python_training_reads_the_space_file_and_keeps_existing_weights(tmp_pat
                           log=lambda m: None)
     assert more.epochs_done == 2 and more.steps == 2
 
+
+
+def test_stitching_layers_that_get_few_steps_are_a_warning(trained_space, tmp_path, capsys):
+    """Each step trains one sampled route's layers: with a digits-sized data set and one epoch of
+    large batches some layers expect fewer than ten updates, and `train` says so in one line (what
+    to change); a recipe with enough steps trains silently."""
+    from support import run_cli
+
+    from stitchnas.measure._train import MIN_STEPS_PER_LAYER, few_steps_warning
+
+    space, _ = trained_space
+    flops = {c.id: c.flops for c in Profiler(space).profile()}
+    sampler = RouteSampler(list(space.candidates), [flops[c.id] for c in space.candidates], "uniform")
+    p = sampler.probabilities()
+    assert sum(p.values()) == pytest.approx(1.0)
+    share = {}
+    for c in space.candidates:
+        for key in c.layer_keys:
+            share[key] = share.get(key, 0.0) + p[c.id]
+    least = min(share.values())
+    just_enough = int(MIN_STEPS_PER_LAYER / least) + 1
+    assert few_steps_warning(sampler, just_enough) is None
+    line = few_steps_warning(sampler, just_enough - 2)
+    assert line.startswith("stitching layers: ") and f"of {len(share)} can expect fewer than 10" in line
+    assert "--epochs" in line and "\n" not in line
+
+    common = (space.path, "--data", "digits", "--no-resume", "--epochs", "1")
+    code, _, err = run_cli(capsys, "train", *common, "--batch-size", "256", "--out", tmp_path / "few.pt")
+    assert code == 0, err
+    warned = [ln for ln in err.splitlines() if ln.startswith("stitchnas: warning: stitching layers")]
+    assert len(warned) == 1 and "fewer than 10 training steps each" in warned[0]
+    code, _, err = run_cli(capsys, "train", *common, "--batch-size", "4", "--train-subset", "1000",
+                           "--out", tmp_path / "many.pt")
+    assert code == 0 and "warning" not in err, err
