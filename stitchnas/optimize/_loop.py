@@ -481,9 +481,9 @@ def _search_in(problem: Problem, config: SearchConfig, storage: OpenedStorage, *
     )
     path = None
     if config.save:
-        out = front_path(space.name, target.name, config.out_dir).parent
-        replaced = _replaced_exact_note(out, front)
-        path = save_front(front, out, all_points=all_points, space=space)
+        doc = front_path(space.name, target.name, config.out_dir)
+        replaced = _replaced_exact_note(doc, front)
+        path = save_front(front, doc.parent, all_points=all_points, space=space)
         notes = [*notes, *([replaced] if replaced else [])]
     return SearchResult(target=target.name, front=front, study_name=study_name,
                         storage=storage.label, n_trials_done=n_done,
@@ -491,31 +491,26 @@ def _search_in(problem: Problem, config: SearchConfig, storage: OpenedStorage, *
                         path=path, trial_ids=tuple(trial_ids), notes=tuple(notes))
 
 
-def _replaced_exact_note(out: Any, front: Front) -> str | None:
-    """A note when saving ``front`` (from some of the candidates) replaces a front in ``out`` that
+def _replaced_exact_note(doc: Any, front: Front) -> str | None:
+    """A note when saving ``front`` (from some of the candidates) over ``doc``, a front.json that
     came from every candidate of the same space and target: a sampler comparison must not leave
     ``query`` and ``export`` answering from the worse front without a word."""
     import json
-    from pathlib import Path
-
-    from .. import paths
 
     if front.coverage is None:
         return None
-    doc = Path(out) / paths.FRONT
     try:
-        old = json.loads(doc.read_text())
-        study = old["study"]
-        exact = (old["space_hash"] == front.space_hash and old["target"] == front.target
-                 and study["distinct_candidates"] == study["candidates"] == front.study["candidates"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # no earlier front, or one this note cannot read: nothing to compare
-    if not exact:
+        old = Front.from_json(json.loads(doc.read_text()), doc)
+    except (OSError, ValueError, StitchnasError):
+        return None  # no earlier front, or one that does not load: nothing to compare
+    total = front.study["candidates"]
+    if (old.coverage is not None or old.space_hash != front.space_hash or old.target != front.target
+            or old.study.get("candidates") != total):
         return None
-    return (f"{doc} held a front from all {front.study['candidates']} candidates "
-            f"(sampler {study.get('sampler')}); it is replaced by this one from "
-            f"{front.study['distinct_candidates']}: search again without --sampler (exact where "
-            "the space allows) to restore it, or give --out-dir to keep both")
+    return (f"{doc} held a front from all {total} candidates (sampler {old.study.get('sampler')}); "
+            f"it is replaced by this one from {front.study['distinct_candidates']}: search again "
+            "without --sampler (exact where the space allows) to restore it, or give --out-dir to "
+            "keep both")
 
 
 # ---------------------------------------------------------------------------------------------
