@@ -234,3 +234,21 @@ def test_stitching_layers_that_get_few_steps_are_a_warning(trained_space, tmp_pa
     code, _, err = run_cli(capsys, "train", *common, "--batch-size", "4", "--train-subset", "1000",
                            "--out", tmp_path / "many.pt")
     assert code == 0 and "warning" not in err, err
+
+
+def test_the_demo_quick_recipe_trains_every_stitching_layer_enough():
+    """The figure docs/training.md quotes: the demo run's recipe (2 epochs of 30,000 images in
+    batches of 128, FLOPs-aware sampling) gives its least-used stitching layer about 19 steps."""
+    from stitchnas.measure._train import few_steps_warning
+
+    space = load_space("fmnist_vit_2way")
+    flops = {c.id: c.flops for c in Profiler(space).profile()}
+    sampler = RouteSampler(list(space.candidates), [flops[c.id] for c in space.candidates], "flops")
+    steps = 2 * (30000 // 128)
+    assert few_steps_warning(sampler, steps) is None
+    p = sampler.probabilities()
+    use = collections.Counter()
+    for c in space.candidates:
+        for key in c.layer_keys:
+            use[key] += p[c.id] * steps
+    assert round(min(use.values())) == 19
