@@ -16,17 +16,25 @@ _EXPORTS = {
     "AnchorAdapter": "_base",
     "AnchorSpec": "_spec",
     "Borrowed": "_base",
+    "ByobNetAdapter": "byobnet",
+    "CaitAdapter": "cait",
     "ConvNeXtAdapter": "convnext",
     "EfficientNetAdapter": "efficientnet",
+    "EvaAdapter": "eva",
+    "FastVitAdapter": "fastvit",
     "FeatureSpec": "_spec",
     "LAYOUTS": "_spec",
     "LevitAdapter": "levit",
+    "MetaFormerAdapter": "metaformer",
+    "MlpMixerAdapter": "mlp_mixer",
     "MobileNetV3Adapter": "efficientnet",
+    "PvtV2Adapter": "pvt_v2",
     "RegNetAdapter": "regnet",
     "ResNetAdapter": "resnet",
     "StagedAdapter": "_staged",
     "SwinAdapter": "swin",
     "ViTAdapter": "vit",
+    "XcitAdapter": "xcit",
     "adapter_for": "_base",
     "create_anchor_model": "_base",
     "list_adapters": "_base",
@@ -43,6 +51,7 @@ def _load_families() -> None:
     """Import every family module once, so its adapter registers; in registration order
     (adapter_for tries the last registered first)."""
     from . import vit, resnet, convnext, regnet, efficientnet, swin, levit  # noqa: F401
+    from . import eva, cait, xcit, mlp_mixer, metaformer, pvt_v2, byobnet, fastvit  # noqa: F401
 
 
 def __getattr__(name: str):

@@ -229,6 +229,13 @@ class AnchorAdapter(ABC):
             self.model.train(was_training)
         return specs
 
+    def patch_input_size(self, patch_embed: nn.Module) -> tuple[int, int, int]:
+        """The input (C, H, W) a model with a timm ``PatchEmbed`` was built for (its ``img_size``
+        kwarg, which timm's data config does not follow); timm's data config otherwise."""
+        if getattr(patch_embed, "img_size", None) is not None and hasattr(patch_embed, "proj"):
+            return (patch_embed.proj.in_channels, *patch_embed.img_size)
+        return AnchorAdapter.default_input_size(self)
+
     def token_grid(self, boundary: int) -> tuple[int, int] | None:
         """For token layouts: the (H, W) patch grid entering block ``boundary`` (None: unknown)."""
         return None

@@ -35,5 +35,4 @@ class SwinAdapter(StagedAdapter):
         return [(st.downsample, list(st.blocks)) for st in self.model.layers]
 
     def default_input_size(self) -> tuple[int, int, int]:
-        pe = self.model.patch_embed
-        return (pe.proj.in_channels, *pe.img_size)
+        return self.patch_input_size(self.model.patch_embed)

@@ -44,10 +44,7 @@ class ViTAdapter(AnchorAdapter):
         return list(self.model.blocks)
 
     def default_input_size(self) -> tuple[int, int, int]:
-        pe = self.model.patch_embed
-        if getattr(pe, "img_size", None) is not None and hasattr(pe, "proj"):
-            return (pe.proj.in_channels, *pe.img_size)
-        return super().default_input_size()
+        return self.patch_input_size(self.model.patch_embed)
 
     def token_grid(self, boundary: int) -> tuple[int, int] | None:
         if getattr(self.model, "dynamic_img_size", False):

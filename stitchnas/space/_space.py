@@ -343,7 +343,14 @@ class SearchSpace:
     def _meta_adapters(self):
         from ..anchors import adapter_for, create_anchor_model
 
-        return [adapter_for(create_anchor_model(a, weights=False, device="meta")) for a in self.anchors]
+        adapters = []
+        for a in self.anchors:
+            model = create_anchor_model(a, weights=False, device="meta")
+            try:
+                adapters.append(adapter_for(model))
+            except StitchnasError as err:
+                raise StitchnasError(f"anchor {a.name!r} ({a.model}): {err}") from err
+        return adapters
 
     @property
     def input_size(self) -> tuple[int, int, int]:

@@ -43,6 +43,23 @@ def cnn_swin_space(tmp_path, rule="{type: two_way, pairs: nearest, max_stitches:
     return load_space(write_space(tmp_path, text, "tiny_cnn_swin.yaml"))
 
 
+def timm_families_space(tmp_path):
+    """Four more timm families on 1x32x32: EVA-02 (rotary tokens with a class token) feeding
+    another EVA-02, and a PVTv2 (NHWC), a PoolFormer (NCHW) and an MLP-Mixer (tokens, no class
+    token) stitched across families at equal resolutions."""
+    eva = ("{{name: {name}, model: eva02_tiny_patch14_224, kwargs: {{img_size: 32, patch_size: 8, "
+           "embed_dim: {dim}, depth: 2, num_heads: 2, in_chans: 1, num_classes: 10}}}}")
+    pvt = ("{name: pvt, model: pvt_v2_b0, kwargs: {embed_dims: [8, 16, 24, 32], depths: [1, 2, 1, 1], "
+           "num_heads: [1, 1, 1, 1], in_chans: 1, num_classes: 10}}")
+    text = ("name: timm_families\ninput_size: [1, 32, 32]\nanchors:\n"
+            f"  - {eva.format(name='eva_a', dim=16)}\n  - {eva.format(name='eva_b', dim=32)}\n"
+            f"  - {pvt}\n"
+            "  - {name: pool, model: poolformer_s12, kwargs: {in_chans: 1, num_classes: 10}}\n"
+            "  - {name: mix, model: mixer_s16_224, kwargs: {img_size: 32, in_chans: 1, num_classes: 10}}\n"
+            "rule: {type: two_way, pairs: all, max_stitches: 1}\n")
+    return load_space(write_space(tmp_path, text, "timm_families.yaml"))
+
+
 def cnn_levit_space(tmp_path):
     """A tiny ResNet-18 (16x16 .. 2x2 maps) and a tiny LeViT (4x4, 2x2, 1x1 tokens) on 1x64x64."""
     text = (f"name: tiny_cnn_levit\ninput_size: [1, 64, 64]\nanchors:\n"
@@ -63,6 +80,19 @@ def cnn_levit_space(tmp_path):
     ("regnetx_002", {}, 32),
     ("efficientnet_b0", {}, 32),
     ("mobilenetv3_small_050", {}, 32),
+    ("eva02_tiny_patch14_224", {"img_size": 28, "patch_size": 7, "embed_dim": 32, "depth": 2, "num_heads": 2}, 28),
+    ("vit_base_patch16_rope_reg1_gap_256", {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2,
+                                            "num_heads": 2}, 32),
+    ("cait_xxs24_224", {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}, 32),
+    ("caformer_s18", {}, 32),
+    ("poolformer_s12", {}, 32),
+    ("mixer_s16_224", {"img_size": 32}, 32),
+    ("resmlp_12_224", {"img_size": 32}, 32),
+    ("pvt_v2_b0", {"embed_dims": (8, 16, 24, 32), "depths": (1, 2, 1, 1), "num_heads": (1, 1, 1, 1)}, 64),
+    ("pvt_v2_b2_li", {"embed_dims": (8, 16, 24, 32), "depths": (1, 2, 1, 1), "num_heads": (1, 1, 1, 1)}, 64),
+    ("xcit_nano_12_p16_224", {"img_size": 32}, 32),
+    ("mobilevit_xxs", {}, 64),
+    ("fastvit_sa12", {}, 64),
 ])
 def test_adapters_reproduce_timm_and_partition_parameters(model, kwargs, size):
     torch.manual_seed(0)
@@ -76,7 +106,9 @@ def test_adapters_reproduce_timm_and_partition_parameters(model, kwargs, size):
     assert len(ids) == len(set(ids)) and set(ids) == {id(p) for p in m.parameters()}
     specs = ad.feature_specs((1, size, size))
     assert len(specs) == ad.depth + 1 and all(s.resolution is not None for s in specs)
-    assert sum(ad.stage_depths) == ad.depth
+    assert sum(getattr(ad, "stage_depths", [ad.depth])) == ad.depth
+    x = torch.zeros(1, 1, size, size)
+    assert count_flops(route, x) == count_flops(m, x)  # timm's attention kernels counted in pieces too
 
 
 def test_feature_specs_know_layout_and_resolution_at_every_boundary():
@@ -223,7 +255,7 @@ def test_switching_and_standalone_routes_agree_across_layouts(tmp_path):
 
 
 # ---- profiling ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("make", [cnn_space, cnn_swin_space, cnn_levit_space])
+@pytest.mark.parametrize("make", [cnn_space, cnn_swin_space, cnn_levit_space, timm_families_space])
 def test_composed_flops_equal_whole_traces_for_every_candidate(tmp_path, make):
     space = make(tmp_path)
     costs = Profiler(space).profile()
@@ -323,6 +355,37 @@ def test_cnn_to_swin_trains_and_measures(tmp_path):
                    dataset="digits:val", checkpoint=str(tmp_path / "st.pt"))
     costs = {c.id: c for c in Profiler(space).profile()}
     assert [(r.flops, r.params) for r in rows] == [(costs[r.id].flops, costs[r.id].params) for r in rows]
+
+
+def test_more_timm_families_train_and_switch_like_standalone_routes(tmp_path):
+    """EVA-02 (rotary embedding passed to each block piece), PVTv2, PoolFormer and MLP-Mixer: a
+    few real training steps through every stitching layer, then every candidate run by switching
+    equals its standalone route."""
+    space = timm_families_space(tmp_path)
+    cfg = StitchTrainConfig(epochs=1, batch_size=16, calib_size=32, max_steps=2)
+    res = train_stitched(space, DataSpec("digits", input_size=(1, 32, 32)), cfg, tmp_path / "st.pt",
+                         resume=False, log=lambda m: None)
+    assert res.steps == 2 and set(res.ls_errors) == set(space.layer_shapes)
+    net = res.network.eval()
+    x = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        for c in space.candidates:
+            net.reset_stitch_id(c.id)
+            y = net(x)
+            assert y.shape == (2, 10) and torch.isfinite(y).all() and torch.equal(y, net.route_module(c.id)(x))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"rope_type": "mixed"}, "rope_mixed=True cannot be stitched"),
+    ({"dynamic_img_size": True}, "dynamic_img_size=True cannot be stitched"),
+    ({"patch_drop_rate": 0.1}, "patch_drop_rate > 0 and a rotary embedding cannot be stitched"),
+])
+def test_eva_variants_that_cannot_be_cut_are_refused_in_one_line(kwargs, match):
+    m = timm.create_model("vit_small_patch16_rope_224", img_size=32, patch_size=8, embed_dim=32, depth=2,
+                          num_heads=2, **kwargs)
+    with pytest.raises(StitchnasError, match=match) as info:
+        adapter_for(m)
+    assert "\n" not in str(info.value)
 
 
 def test_bundled_fmnist_resnet_space():

@@ -1,0 +1,48 @@
+"""timm's CaiT family as anchors: patch tokens through the blocks, class attention in the head."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._base import AnchorAdapter, Borrowed, register_adapter
+
+__all__ = ["CaitAdapter"]
+
+
+def _cait_stem(self: Borrowed, x: torch.Tensor) -> torch.Tensor:
+    return self.pos_drop(self.patch_embed(x) + self.pos_embed)
+
+
+def _cait_head(self: Borrowed, x: torch.Tensor) -> torch.Tensor:
+    return self.forward_head(self.norm(self.forward_cls(x)))
+
+
+@register_adapter
+class CaitAdapter(AnchorAdapter):
+    """timm CaiT: the self-attention blocks are the blocks (patch tokens on a grid, no class
+    token: CaiT adds it late); the class-attention blocks belong to the head."""
+
+    layout = "tokens"
+
+    @classmethod
+    def handles(cls, model: nn.Module) -> bool:
+        from timm.models.cait import Cait
+
+        return isinstance(model, Cait)
+
+    def stem(self) -> nn.Module:
+        return Borrowed(self.model, ["patch_embed", "pos_embed", "pos_drop"], _cait_stem)
+
+    def blocks(self) -> list[nn.Module]:
+        return list(self.model.blocks)
+
+    def head(self) -> nn.Module:
+        names = ["cls_token", "blocks_token_only", "norm", "head_drop", "head"]
+        return Borrowed(self.model, names, _cait_head, methods=("forward_cls", "forward_head"))
+
+    def default_input_size(self) -> tuple[int, int, int]:
+        return self.patch_input_size(self.model.patch_embed)
+
+    def token_grid(self, boundary: int) -> tuple[int, int] | None:
+        return getattr(self.model.patch_embed, "grid_size", None)
