@@ -15,11 +15,13 @@ _EXPORTS = {
     "ADAPTERS": "_base",
     "AnchorAdapter": "_base",
     "AnchorSpec": "_spec",
+    "BeitAdapter": "beit",
     "Borrowed": "_base",
     "ByobNetAdapter": "byobnet",
     "CaitAdapter": "cait",
     "ConvNeXtAdapter": "convnext",
     "EfficientNetAdapter": "efficientnet",
+    "StagedFamily": "staged_families",
     "EvaAdapter": "eva",
     "FastVitAdapter": "fastvit",
     "FeatureSpec": "_spec",
@@ -51,7 +53,8 @@ def _load_families() -> None:
     """Import every family module once, so its adapter registers; in registration order
     (adapter_for tries the last registered first)."""
     from . import vit, resnet, convnext, regnet, efficientnet, swin, levit  # noqa: F401
-    from . import eva, cait, xcit, mlp_mixer, metaformer, pvt_v2, byobnet, fastvit  # noqa: F401
+    from . import eva, beit, cait, xcit, mlp_mixer, metaformer, pvt_v2, byobnet, fastvit  # noqa: F401
+    from . import staged_families  # noqa: F401
 
 
 def __getattr__(name: str):

@@ -9,6 +9,7 @@ _EXPORTS = {
     "active_curve": "_active",
     "bench_active": "_active",
     "GENERATED_SPACES": "_exact",
+    "bench_adapters": "_adapters",
     "bench_evaluate": "_evaluate",
     "bench_exact": "_exact",
     "bench_large": "_large",

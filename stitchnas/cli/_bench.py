@@ -522,9 +522,30 @@ class BenchStartup(Command):
         return 0 if not any(row["heavy_imports"] for row in r["rows"]) else 1
 
 
+class BenchAdapters(Command):
+    """which timm model families build anchors: one model per timm module through adapter_for"""
+
+    name = "adapters"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--out", default=BENCH_OUT, help="folder for adapters.json")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..bench import bench_adapters
+
+        def show(row: dict[str, Any]) -> None:
+            print(f"{row['module']:<28} {row['model']:<36} {row['adapter'] or '-':<26} {row['reason'] or ''}",
+                  flush=True)
+
+        r = bench_adapters(out_dir=Path(args.out), progress=show)
+        print(f"{r['covered']} of {r['modules']} timm {r['timm_version']} model modules build anchors "
+              f"({len(r['adapters'])} adapters); wrote {Path(args.out) / 'adapters.json'}")
+        return 0
+
+
 class Bench(Command):
     """benchmarks (commands, not tests)"""
 
     name = "bench"
     subcommands = (BenchProfiling, BenchEvaluate, BenchPredictors, BenchPredictorLoto, BenchPredictSpeed, BenchActive, BenchLatency,
-                   BenchSearch, BenchExact, BenchPrior, BenchSwitchable, BenchLarge, BenchStartup)
+                   BenchSearch, BenchExact, BenchPrior, BenchSwitchable, BenchLarge, BenchStartup, BenchAdapters)

@@ -93,6 +93,7 @@ def cnn_levit_space(tmp_path):
     ("xcit_nano_12_p16_224", {"img_size": 32}, 32),
     ("mobilevit_xxs", {}, 64),
     ("fastvit_sa12", {}, 64),
+    ("beit_base_patch16_224", {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}, 32),
 ])
 def test_adapters_reproduce_timm_and_partition_parameters(model, kwargs, size):
     torch.manual_seed(0)
@@ -109,6 +110,59 @@ def test_adapters_reproduce_timm_and_partition_parameters(model, kwargs, size):
     assert sum(getattr(ad, "stage_depths", [ad.depth])) == ad.depth
     x = torch.zeros(1, 1, size, size)
     assert count_flops(route, x) == count_flops(m, x)  # timm's attention kernels counted in pieces too
+
+
+STAGED_FAMILY_MODELS = {  # a small instance of every row of staged_families.FAMILIES: (model, input size)
+    "SwinV2Adapter": ("swinv2_tiny_window8_256", 256), "MambaOutAdapter": ("mambaout_femto", 64),
+    "EdgeNeXtAdapter": ("edgenext_xx_small", 64), "InceptionNeXtAdapter": ("inception_next_atto", 64),
+    "StarNetAdapter": ("starnet_s1", 64), "FasterNetAdapter": ("fasternet_t0", 64),
+    "RepVitAdapter": ("repvit_m0_9", 64), "DaVitAdapter": ("davit_tiny", 64),
+    "ResNetV2Adapter": ("resnetv2_18", 64), "FocalNetAdapter": ("focalnet_tiny_srf", 64),
+    "NextViTAdapter": ("nextvit_small", 64), "HGNetAdapter": ("hgnet_tiny", 64),
+    "EfficientVitAdapter": ("efficientvit_b0", 64), "MaxxVitAdapter": ("coatnet_0_224", 224),
+    "NormFreeNetAdapter": ("dm_nfnet_f0", 64), "EfficientFormerV2Adapter": ("efficientformerv2_s0", 224),
+    "SwiftFormerAdapter": ("swiftformer_xs", 64), "SHViTAdapter": ("shvit_s1", 64),
+    "Sequencer2dAdapter": ("sequencer2d_s", 64), "CPUBoneAdapter": ("cpubone_b0_bfrobust", 64),
+    "EfficientVitMsraAdapter": ("efficientvit_m0", 64), "LowFormerAdapter": ("lowformer_b0", 64),
+    "IFormerAdapter": ("iformer_t", 64), "CspNextAdapter": ("cspnext_s", 64), "CSATv2Adapter": ("csatv2", 64),
+    "LCNetV2Adapter": ("lcnetv2_small", 64), "GhostNetAdapter": ("ghostnet_050", 64),
+    "RepGhostNetAdapter": ("repghostnet_050", 64), "XceptionAlignedAdapter": ("xception41", 64),
+}
+
+
+def test_every_staged_family_row_has_a_tested_model():
+    from stitchnas.anchors.staged_families import FAMILIES
+
+    assert {f.adapter for f in FAMILIES} == set(STAGED_FAMILY_MODELS)
+
+
+@pytest.mark.parametrize("adapter", sorted(STAGED_FAMILY_MODELS))
+def test_staged_family_rows_reproduce_timm(adapter):
+    """Each row of the table: timm's output, a partition of the parameters, feature maps of the
+    declared layout at every boundary, and the same FLOPs counted in pieces as whole."""
+    model, size = STAGED_FAMILY_MODELS[adapter]
+    torch.manual_seed(0)
+    m = timm.create_model(model, num_classes=10).eval()
+    ad = adapter_for(m)
+    assert type(ad).__name__ == adapter
+    route = RouteModule(ad.stem_module, [ad.block_modules], [], ad.head_module).eval()
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        assert torch.allclose(route(x), m(x), atol=1e-5)
+    ids = [id(p) for piece in [ad.stem_module, *ad.block_modules, ad.head_module] for p in piece.parameters()]
+    assert len(ids) == len(set(ids)) and set(ids) == {id(p) for p in m.parameters()}
+    specs = ad.feature_specs((3, size, size))
+    assert specs[0].resolution[0] < size and specs[-1].resolution[0] < specs[0].resolution[0]
+    assert sum(ad.stage_depths) == ad.depth and len(ad.stage_depths) > 1
+    assert count_flops(route, x[:1]) == count_flops(m, x[:1])
+
+
+def test_a_stage_with_modules_the_table_does_not_know_is_refused_in_one_line():
+    m = timm.create_model("resnetv2_18")
+    m.stages[1].extra = torch.nn.Identity()
+    with pytest.raises(StitchnasError, match=r"stage 1 \(ResNetStage\) has modules \['extra'\]") as info:
+        adapter_for(m)
+    assert "\n" not in str(info.value)
 
 
 def test_feature_specs_know_layout_and_resolution_at_every_boundary():

@@ -1,0 +1,133 @@
+"""Staged timm families that are stem -> stages (downsample, blocks) -> final norm -> head.
+
+Many timm families share one shape: ``forward_features`` runs a stem, then stages that each run
+an optional ``downsample`` and a sequence of ``blocks`` (or are a plain ``nn.Sequential`` of
+blocks, or one block), then optionally a final norm or convolution; ``forward_head`` does the rest. For them an adapter is one
+row of :data:`FAMILIES`: the model class, the stem's and final norm's attribute names, the
+stages' attribute and the layout between blocks. The head is every other top-level module, so
+the pieces partition the parameters by construction; each row is tested to reproduce timm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import StitchnasError
+from ._base import Borrowed, register_adapter
+from ._staged import StagedAdapter
+
+__all__ = ["FAMILIES", "StagedFamily"]
+
+
+@dataclass(frozen=True)
+class StagedFamily:
+    """One staged timm family: ``adapter`` is the registered class name."""
+
+    adapter: str
+    model_class: str  # "module:Class"
+    stem: tuple[str, ...] = ("stem",)  # model attributes run in order before the first stage
+    stages: str = "stages"
+    final: tuple[str, ...] = ()  # model attributes run after the last stage, before forward_head
+    layout: str = "nchw"
+
+
+FAMILIES: tuple[StagedFamily, ...] = (
+    StagedFamily("SwinV2Adapter", "timm.models.swin_transformer_v2:SwinTransformerV2",
+                 stem=("patch_embed",), stages="layers", final=("norm",), layout="nhwc"),
+    StagedFamily("MambaOutAdapter", "timm.models.mambaout:MambaOut", layout="nhwc"),
+    StagedFamily("EdgeNeXtAdapter", "timm.models.edgenext:EdgeNeXt", final=("norm_pre",)),
+    StagedFamily("InceptionNeXtAdapter", "timm.models.inception_next:MetaNeXt"),
+    StagedFamily("StarNetAdapter", "timm.models.starnet:StarNet", final=("norm",)),
+    StagedFamily("FasterNetAdapter", "timm.models.fasternet:FasterNet", stem=("patch_embed",)),
+    StagedFamily("RepVitAdapter", "timm.models.repvit:RepVit"),
+    StagedFamily("DaVitAdapter", "timm.models.davit:DaVit", final=("norm_pre",)),
+    StagedFamily("ResNetV2Adapter", "timm.models.resnetv2:ResNetV2", final=("norm",)),
+    StagedFamily("FocalNetAdapter", "timm.models.focalnet:FocalNet", stages="layers", final=("norm",)),
+    StagedFamily("NextViTAdapter", "timm.models.nextvit:NextViT", final=("norm",)),
+    StagedFamily("HGNetAdapter", "timm.models.hgnet:HighPerfGpuNet"),
+    StagedFamily("EfficientVitAdapter", "timm.models.efficientvit_mit:EfficientVit"),
+    StagedFamily("MaxxVitAdapter", "timm.models.maxxvit:MaxxVit", final=("norm",)),
+    StagedFamily("NormFreeNetAdapter", "timm.models.nfnet:NormFreeNet", final=("final_conv", "final_act")),
+    StagedFamily("EfficientFormerV2Adapter", "timm.models.efficientformer_v2:EfficientFormerV2", final=("norm",)),
+    StagedFamily("SwiftFormerAdapter", "timm.models.swiftformer:SwiftFormer", final=("norm",)),
+    StagedFamily("SHViTAdapter", "timm.models.shvit:SHViT", stem=("patch_embed",)),
+    StagedFamily("Sequencer2dAdapter", "timm.models.sequencer:Sequencer2d", final=("norm",), layout="nhwc"),
+    StagedFamily("CPUBoneAdapter", "timm.models.cpubone:CPUBone"),
+    StagedFamily("EfficientVitMsraAdapter", "timm.models.efficientvit_msra:EfficientVitMsra", stem=("patch_embed",)),
+    StagedFamily("LowFormerAdapter", "timm.models.lowformer:LowFormer"),
+    StagedFamily("IFormerAdapter", "timm.models.iformer:IFormer"),
+    StagedFamily("CspNextAdapter", "timm.models.cspnext:CspNext"),
+    StagedFamily("CSATv2Adapter", "timm.models.csatv2:CSATv2", stem=("stem_dct",)),
+    StagedFamily("LCNetV2Adapter", "timm.models.lcnetv2:LCNetV2"),
+    StagedFamily("GhostNetAdapter", "timm.models.ghostnet:GhostNet", stem=("conv_stem", "bn1", "act1"), stages="blocks"),
+    StagedFamily("RepGhostNetAdapter", "timm.models.repghost:RepGhostNet", stem=("conv_stem", "bn1", "act1"),
+                 stages="blocks"),
+    StagedFamily("XceptionAlignedAdapter", "timm.models.xception_aligned:XceptionAligned", stages="blocks",
+                 final=("act",)),
+)
+
+
+def _run(names: tuple[str, ...]):
+    def fn(self: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        for name in names:
+            x = getattr(self, name)(x)
+        return x
+
+    return fn
+
+
+def _head(final: tuple[str, ...]):
+    run = _run(final)
+
+    def fn(self: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(run(self, x))
+
+    return fn
+
+
+class _FamilyAdapter(StagedAdapter):
+    family: StagedFamily
+
+    def stem(self) -> nn.Module:
+        return Borrowed(self.model, list(self.family.stem), _run(self.family.stem))
+
+    def stages(self):
+        out = []
+        for i, st in enumerate(getattr(self.model, self.family.stages)):
+            unknown = set(st._modules) - {"downsample", "blocks"}
+            if hasattr(st, "blocks") and unknown:
+                raise StitchnasError(
+                    f"{type(self.model).__name__} stage {i} ({type(st).__name__}) has modules "
+                    f"{sorted(unknown)} besides its downsample and blocks, which {type(self).__name__} "
+                    "cannot cut; register an AnchorAdapter for this variant")
+            if hasattr(st, "blocks"):
+                out.append((getattr(st, "downsample", None), list(st.blocks)))
+            elif isinstance(st, (nn.Sequential, nn.ModuleList)):
+                out.append((None, list(st)))
+            else:  # a stage that is one block (Xception's modules)
+                out.append((None, [st]))
+        return out
+
+    def default_input_size(self) -> tuple[int, int, int]:
+        return self.patch_input_size(getattr(self.model, self.family.stem[0]))
+
+    def head(self) -> nn.Module:
+        taken = {*self.family.stem, self.family.stages}
+        names = [n for n in self.model._modules if n not in taken]
+        return Borrowed(self.model, names, _head(self.family.final), methods=("forward_head",))
+
+
+def _register(family: StagedFamily) -> type[StagedAdapter]:
+    doc = (f"timm {family.model_class.split(':')[1]}: {family.layout} between blocks; a stage's "
+           "downsample joins its first block (a row of stitchnas.anchors.staged_families.FAMILIES).")
+    cls = type(family.adapter, (_FamilyAdapter,), {
+        "__doc__": doc, "__module__": __name__, "family": family, "model_class": family.model_class,
+        "layout": family.layout})
+    return register_adapter(cls)
+
+
+for _family in FAMILIES:
+    _register(_family)
