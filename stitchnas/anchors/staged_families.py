@@ -32,6 +32,8 @@ class StagedFamily:
     stages: str = "stages"
     final: tuple[str, ...] = ()  # model attributes run after the last stage, before forward_head
     layout: str = "nchw"
+    downsample: str = "downsample"  # the stage attribute run before its blocks
+    channels_last: tuple[str, ...] = ()  # stage classes whose blocks run NHWC between NCHW ends
 
 
 FAMILIES: tuple[StagedFamily, ...] = (
@@ -65,6 +67,9 @@ FAMILIES: tuple[StagedFamily, ...] = (
     StagedFamily("GhostNetAdapter", "timm.models.ghostnet:GhostNet", stem=("conv_stem", "bn1", "act1"), stages="blocks"),
     StagedFamily("RepGhostNetAdapter", "timm.models.repghost:RepGhostNet", stem=("conv_stem", "bn1", "act1"),
                  stages="blocks"),
+    StagedFamily("VovNetAdapter", "timm.models.vovnet:VovNet", downsample="pool"),
+    StagedFamily("TinyVitAdapter", "timm.models.tiny_vit:TinyVit", stem=("patch_embed",),
+                 channels_last=("TinyVitStage",)),
     StagedFamily("XceptionAlignedAdapter", "timm.models.xception_aligned:XceptionAligned", stages="blocks",
                  final=("act",)),
 )
@@ -88,6 +93,18 @@ def _head(final: tuple[str, ...]):
     return fn
 
 
+class ChannelsLastBlock(nn.Module):
+    """A block that runs channels-last inside an NCHW stage (TinyViT's): NCHW in and out, as at
+    every other boundary, so stitching sees one layout."""
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        self.block = block
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
 class _FamilyAdapter(StagedAdapter):
     family: StagedFamily
 
@@ -97,14 +114,17 @@ class _FamilyAdapter(StagedAdapter):
     def stages(self):
         out = []
         for i, st in enumerate(getattr(self.model, self.family.stages)):
-            unknown = set(st._modules) - {"downsample", "blocks"}
+            unknown = set(st._modules) - {self.family.downsample, "blocks"}
             if hasattr(st, "blocks") and unknown:
                 raise StitchnasError(
                     f"{type(self.model).__name__} stage {i} ({type(st).__name__}) has modules "
                     f"{sorted(unknown)} besides its downsample and blocks, which {type(self).__name__} "
                     "cannot cut; register an AnchorAdapter for this variant")
             if hasattr(st, "blocks"):
-                out.append((getattr(st, "downsample", None), list(st.blocks)))
+                blocks = list(st.blocks)
+                if type(st).__name__ in self.family.channels_last:
+                    blocks = [ChannelsLastBlock(b) for b in blocks]
+                out.append((getattr(st, self.family.downsample, None), blocks))
             elif isinstance(st, (nn.Sequential, nn.ModuleList)):
                 out.append((None, list(st)))
             else:  # a stage that is one block (Xception's modules)

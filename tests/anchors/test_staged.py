@@ -127,6 +127,7 @@ STAGED_FAMILY_MODELS = {  # a small instance of every row of staged_families.FAM
     "IFormerAdapter": ("iformer_t", 64), "CspNextAdapter": ("cspnext_s", 64), "CSATv2Adapter": ("csatv2", 64),
     "LCNetV2Adapter": ("lcnetv2_small", 64), "GhostNetAdapter": ("ghostnet_050", 64),
     "RepGhostNetAdapter": ("repghostnet_050", 64), "XceptionAlignedAdapter": ("xception41", 64),
+    "VovNetAdapter": ("ese_vovnet19b_dw", 64), "TinyVitAdapter": ("tiny_vit_5m_224", 224),
 }
 
 
