@@ -273,10 +273,11 @@ def adapter_for(model: nn.Module) -> AnchorAdapter:
     for cls in ADAPTERS.values():
         if cls.handles(model):
             return cls(model)
-    known = ", ".join(ADAPTERS.names())
+    kind = type(model)
     raise StitchnasError(
-        f"no anchor adapter for {type(model).__name__} (known: {known}); "
-        "use a supported timm family or register an AnchorAdapter"
+        f"no anchor adapter for {kind.__name__} ({kind.__module__}); the {len(ADAPTERS.names())} "
+        "adapters and the timm families they take are listed by `stitchnas bench adapters` and "
+        "docs/cnns.md: use one of those families or register an AnchorAdapter"
     )
 
 

@@ -38,7 +38,7 @@ def bench_adapters(out_dir: Path | None = None, progress: Any = None) -> dict[st
             row["model_class"] = type(model).__name__
             row["adapter"] = type(adapter_for(model)).__name__
         except StitchnasError as err:
-            row["reason"] = str(err).split(" (known:")[0]
+            row["reason"] = str(err).split(";")[0]
         except Exception as err:  # timm cannot build some models on meta: reported, not fatal
             row["reason"] = f"timm.create_model on meta: {type(err).__name__}"
         rows.append(row)

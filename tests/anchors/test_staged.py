@@ -158,6 +158,14 @@ def test_staged_family_rows_reproduce_timm(adapter):
     assert count_flops(route, x[:1]) == count_flops(m, x[:1])
 
 
+def test_a_family_without_adapter_is_refused_in_one_line_naming_where_the_adapters_are_listed(tmp_path):
+    text = "input_size: [3, 32, 32]\nanchors:\n  - {name: r, model: rexnet_100}\n  - {name: s, model: rexnet_100}\nrule: {type: two_way}\n"
+    with pytest.raises(StitchnasError, match=r"anchor 'r' \(rexnet_100\): no anchor adapter for RexNet "
+                                             r"\(timm.models.rexnet\); the \d+ adapters .*stitchnas bench adapters") as info:
+        assert load_space(write_space(tmp_path, text)).candidates
+    assert "\n" not in str(info.value)
+
+
 def test_a_stage_with_modules_the_table_does_not_know_is_refused_in_one_line():
     m = timm.create_model("resnetv2_18")
     m.stages[1].extra = torch.nn.Identity()
