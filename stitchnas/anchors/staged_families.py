@@ -34,6 +34,7 @@ class StagedFamily:
     layout: str = "nchw"
     downsample: str = "downsample"  # the stage attribute run before its blocks
     channels_last: tuple[str, ...] = ()  # stage classes whose blocks run NHWC between NCHW ends
+    whole_stages: bool = False  # each stage is one block (its blocks are not a chain: CSP stages)
 
 
 FAMILIES: tuple[StagedFamily, ...] = (
@@ -70,6 +71,8 @@ FAMILIES: tuple[StagedFamily, ...] = (
     StagedFamily("VovNetAdapter", "timm.models.vovnet:VovNet", downsample="pool"),
     StagedFamily("TinyVitAdapter", "timm.models.tiny_vit:TinyVit", stem=("patch_embed",),
                  channels_last=("TinyVitStage",)),
+    StagedFamily("RexNetAdapter", "timm.models.rexnet:RexNet", stages="features"),
+    StagedFamily("CspNetAdapter", "timm.models.cspnet:CspNet", whole_stages=True),
     StagedFamily("XceptionAlignedAdapter", "timm.models.xception_aligned:XceptionAligned", stages="blocks",
                  final=("act",)),
 )
@@ -114,6 +117,9 @@ class _FamilyAdapter(StagedAdapter):
     def stages(self):
         out = []
         for i, st in enumerate(getattr(self.model, self.family.stages)):
+            if self.family.whole_stages:
+                out.append((None, [st]))
+                continue
             unknown = set(st._modules) - {self.family.downsample, "blocks"}
             if hasattr(st, "blocks") and unknown:
                 raise StitchnasError(

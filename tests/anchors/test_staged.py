@@ -128,6 +128,7 @@ STAGED_FAMILY_MODELS = {  # a small instance of every row of staged_families.FAM
     "LCNetV2Adapter": ("lcnetv2_small", 64), "GhostNetAdapter": ("ghostnet_050", 64),
     "RepGhostNetAdapter": ("repghostnet_050", 64), "XceptionAlignedAdapter": ("xception41", 64),
     "VovNetAdapter": ("ese_vovnet19b_dw", 64), "TinyVitAdapter": ("tiny_vit_5m_224", 224),
+    "RexNetAdapter": ("rexnet_100", 64), "CspNetAdapter": ("cs3darknet_s", 64),
 }
 
 
@@ -159,9 +160,9 @@ def test_staged_family_rows_reproduce_timm(adapter):
 
 
 def test_a_family_without_adapter_is_refused_in_one_line_naming_where_the_adapters_are_listed(tmp_path):
-    text = "input_size: [3, 32, 32]\nanchors:\n  - {name: r, model: rexnet_100}\n  - {name: s, model: rexnet_100}\nrule: {type: two_way}\n"
-    with pytest.raises(StitchnasError, match=r"anchor 'r' \(rexnet_100\): no anchor adapter for RexNet "
-                                             r"\(timm.models.rexnet\); the \d+ adapters .*stitchnas bench adapters") as info:
+    text = "input_size: [3, 32, 32]\nanchors:\n  - {name: r, model: densenet121}\n  - {name: s, model: densenet121}\nrule: {type: two_way}\n"
+    with pytest.raises(StitchnasError, match=r"anchor 'r' \(densenet121\): no anchor adapter for DenseNet "
+                                             r"\(timm.models.densenet\); the \d+ adapters .*stitchnas bench adapters") as info:
         assert load_space(write_space(tmp_path, text)).candidates
     assert "\n" not in str(info.value)
 
