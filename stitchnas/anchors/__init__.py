@@ -17,13 +17,10 @@ _EXPORTS = {
     "AnchorSpec": "_spec",
     "BeitAdapter": "beit",
     "Borrowed": "_base",
-    "ByobNetAdapter": "byobnet",
     "CaitAdapter": "cait",
     "ConvNeXtAdapter": "convnext",
     "EfficientNetAdapter": "efficientnet",
-    "StagedFamily": "staged_families",
     "EvaAdapter": "eva",
-    "FastVitAdapter": "fastvit",
     "FeatureSpec": "_spec",
     "LAYOUTS": "_spec",
     "LevitAdapter": "levit",
@@ -34,6 +31,8 @@ _EXPORTS = {
     "RegNetAdapter": "regnet",
     "ResNetAdapter": "resnet",
     "StagedAdapter": "_staged",
+    "StagedFamily": "staged_families",
+    "STAGED_FAMILIES": "staged_families",
     "SwinAdapter": "swin",
     "ViTAdapter": "vit",
     "XcitAdapter": "xcit",
@@ -53,7 +52,7 @@ def _load_families() -> None:
     """Import every family module once, so its adapter registers; in registration order
     (adapter_for tries the last registered first)."""
     from . import vit, resnet, convnext, regnet, efficientnet, swin, levit  # noqa: F401
-    from . import eva, beit, cait, xcit, mlp_mixer, metaformer, pvt_v2, byobnet, fastvit  # noqa: F401
+    from . import eva, beit, cait, xcit, mlp_mixer, metaformer, pvt_v2  # noqa: F401
     from . import staged_families  # noqa: F401
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._util import import_object
 from ._base import AnchorAdapter, Borrowed, register_adapter
 
 __all__ = ["CaitAdapter"]
@@ -24,22 +25,23 @@ class CaitAdapter(AnchorAdapter):
     token: CaiT adds it late); the class-attention blocks belong to the head."""
 
     layout = "tokens"
+    model_class = "timm.models.cait:Cait"
+    stem_names = ("patch_embed", "pos_embed", "pos_drop")
+    stem_fn = _cait_stem
+    head_names = ("cls_token", "blocks_token_only", "norm", "head_drop", "head")
 
     @classmethod
     def handles(cls, model: nn.Module) -> bool:
-        from timm.models.cait import Cait
-
-        return isinstance(model, Cait)
+        return isinstance(model, import_object(cls.model_class, "timm model class"))
 
     def stem(self) -> nn.Module:
-        return Borrowed(self.model, ["patch_embed", "pos_embed", "pos_drop"], _cait_stem)
+        return Borrowed(self.model, list(self.stem_names), type(self).stem_fn)
 
     def blocks(self) -> list[nn.Module]:
         return list(self.model.blocks)
 
     def head(self) -> nn.Module:
-        names = ["cls_token", "blocks_token_only", "norm", "head_drop", "head"]
-        return Borrowed(self.model, names, _cait_head, methods=("forward_cls", "forward_head"))
+        return Borrowed(self.model, list(self.head_names), _cait_head, methods=("forward_cls", "forward_head"))
 
     def default_input_size(self) -> tuple[int, int, int]:
         return self.patch_input_size(self.model.patch_embed)

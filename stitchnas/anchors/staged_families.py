@@ -3,7 +3,7 @@
 Many timm families share one shape: ``forward_features`` runs a stem, then stages that each run
 an optional ``downsample`` and a sequence of ``blocks`` (or are a plain ``nn.Sequential`` of
 blocks, or one block), then optionally a final norm or convolution; ``forward_head`` does the rest. For them an adapter is one
-row of :data:`FAMILIES`: the model class, the stem's and final norm's attribute names, the
+row of :data:`STAGED_FAMILIES`: the model class, the stem's and final norm's attribute names, the
 stages' attribute and the layout between blocks. The head is every other top-level module, so
 the pieces partition the parameters by construction; each row is tested to reproduce timm.
 """
@@ -19,7 +19,7 @@ from ..errors import StitchnasError
 from ._base import Borrowed, register_adapter
 from ._staged import StagedAdapter
 
-__all__ = ["FAMILIES", "StagedFamily"]
+__all__ = ["STAGED_FAMILIES", "StagedFamily"]
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,12 @@ class StagedFamily:
     stages: str = "stages"
     final: tuple[str, ...] = ()  # model attributes run after the last stage, before forward_head
     layout: str = "nchw"
-    downsample: str = "downsample"  # the stage attribute run before its blocks
+    downsample: tuple[str, ...] = ("downsample",)  # stage attributes run in order before its blocks
     channels_last: tuple[str, ...] = ()  # stage classes whose blocks run NHWC between NCHW ends
     whole_stages: bool = False  # each stage is one block (its blocks are not a chain: CSP stages)
 
 
-FAMILIES: tuple[StagedFamily, ...] = (
+STAGED_FAMILIES: tuple[StagedFamily, ...] = (
     StagedFamily("SwinV2Adapter", "timm.models.swin_transformer_v2:SwinTransformerV2",
                  stem=("patch_embed",), stages="layers", final=("norm",), layout="nhwc"),
     StagedFamily("MambaOutAdapter", "timm.models.mambaout:MambaOut", layout="nhwc"),
@@ -68,7 +68,10 @@ FAMILIES: tuple[StagedFamily, ...] = (
     StagedFamily("GhostNetAdapter", "timm.models.ghostnet:GhostNet", stem=("conv_stem", "bn1", "act1"), stages="blocks"),
     StagedFamily("RepGhostNetAdapter", "timm.models.repghost:RepGhostNet", stem=("conv_stem", "bn1", "act1"),
                  stages="blocks"),
-    StagedFamily("VovNetAdapter", "timm.models.vovnet:VovNet", downsample="pool"),
+    StagedFamily("VovNetAdapter", "timm.models.vovnet:VovNet", downsample=("pool",)),
+    StagedFamily("ByobNetAdapter", "timm.models.byobnet:ByobNet", final=("final_conv",)),
+    StagedFamily("FastVitAdapter", "timm.models.fastvit:FastVit", final=("final_conv",),
+                 downsample=("downsample", "pos_emb")),
     StagedFamily("TinyVitAdapter", "timm.models.tiny_vit:TinyVit", stem=("patch_embed",),
                  channels_last=("TinyVitStage",)),
     StagedFamily("RexNetAdapter", "timm.models.rexnet:RexNet", stages="features"),
@@ -120,7 +123,7 @@ class _FamilyAdapter(StagedAdapter):
             if self.family.whole_stages:
                 out.append((None, [st]))
                 continue
-            unknown = set(st._modules) - {self.family.downsample, "blocks"}
+            unknown = set(st._modules) - {*self.family.downsample, "blocks"}
             if hasattr(st, "blocks") and unknown:
                 raise StitchnasError(
                     f"{type(self.model).__name__} stage {i} ({type(st).__name__}) has modules "
@@ -130,7 +133,9 @@ class _FamilyAdapter(StagedAdapter):
                 blocks = list(st.blocks)
                 if type(st).__name__ in self.family.channels_last:
                     blocks = [ChannelsLastBlock(b) for b in blocks]
-                out.append((getattr(st, self.family.downsample, None), blocks))
+                pre = [getattr(st, n) for n in self.family.downsample
+                       if not isinstance(getattr(st, n, None), (nn.Identity, type(None)))]
+                out.append((pre[0] if len(pre) == 1 else nn.Sequential(*pre) if pre else None, blocks))
             elif isinstance(st, (nn.Sequential, nn.ModuleList)):
                 out.append((None, list(st)))
             else:  # a stage that is one block (Xception's modules)
@@ -148,12 +153,12 @@ class _FamilyAdapter(StagedAdapter):
 
 def _register(family: StagedFamily) -> type[StagedAdapter]:
     doc = (f"timm {family.model_class.split(':')[1]}: {family.layout} between blocks; a stage's "
-           "downsample joins its first block (a row of stitchnas.anchors.staged_families.FAMILIES).")
+           "downsample joins its first block (a row of stitchnas.anchors.staged_families.STAGED_FAMILIES).")
     cls = type(family.adapter, (_FamilyAdapter,), {
         "__doc__": doc, "__module__": __name__, "family": family, "model_class": family.model_class,
         "layout": family.layout})
     return register_adapter(cls)
 
 
-for _family in FAMILIES:
-    _register(_family)
+for _family in STAGED_FAMILIES:
+    globals()[_family.adapter] = _register(_family)

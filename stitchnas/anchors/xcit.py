@@ -1,11 +1,13 @@
-"""timm's XCiT family as anchors: patch tokens through the blocks, class attention in the head."""
+"""timm's XCiT family as anchors: patch tokens through the blocks, class attention in the head
+(CaiT's cut, with the patch grid passed to each block)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from ._base import AnchorAdapter, Borrowed, register_adapter
+from ._base import Borrowed, register_adapter
+from .cait import CaitAdapter
 
 __all__ = ["XcitAdapter"]
 
@@ -15,10 +17,6 @@ def _xcit_stem(self: Borrowed, x: torch.Tensor) -> torch.Tensor:
     if self.pos_embed is not None:
         x = x + self.pos_embed(x.shape[0], hp, wp).reshape(x.shape[0], -1, x.shape[1]).permute(0, 2, 1)
     return self.pos_drop(x)
-
-
-def _xcit_head(self: Borrowed, x: torch.Tensor) -> torch.Tensor:
-    return self.forward_head(self.norm(self.forward_cls(x)))
 
 
 class XcitBlock(nn.Module):
@@ -34,28 +32,17 @@ class XcitBlock(nn.Module):
 
 
 @register_adapter
-class XcitAdapter(AnchorAdapter):
-    """timm XCiT: the cross-covariance blocks are the blocks (patch tokens on a grid, no class
-    token: XCiT adds it late); the class-attention blocks belong to the head."""
+class XcitAdapter(CaitAdapter):
+    """timm XCiT: as CaiT, the cross-covariance blocks are the blocks (patch tokens on a grid, no
+    class token) and the class-attention blocks belong to the head."""
 
-    layout = "tokens"
-
-    @classmethod
-    def handles(cls, model: nn.Module) -> bool:
-        from timm.models.xcit import Xcit
-
-        return isinstance(model, Xcit)
-
-    def stem(self) -> nn.Module:
-        return Borrowed(self.model, ["patch_embed", "pos_embed", "pos_drop"], _xcit_stem)
+    model_class = "timm.models.xcit:Xcit"
+    stem_fn = _xcit_stem
+    head_names = ("cls_token", "cls_attn_blocks", "norm", "head_drop", "head")
 
     def blocks(self) -> list[nn.Module]:
         grid = self.token_grid(0)
         return [XcitBlock(blk, grid) for blk in self.model.blocks]
-
-    def head(self) -> nn.Module:
-        names = ["cls_token", "cls_attn_blocks", "norm", "head_drop", "head"]
-        return Borrowed(self.model, names, _xcit_head, methods=("forward_cls", "forward_head"))
 
     def default_input_size(self) -> tuple[int, int, int]:
         pe = self.model.patch_embed

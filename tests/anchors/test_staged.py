@@ -69,6 +69,24 @@ def cnn_levit_space(tmp_path):
 
 
 # ---- adapters ---------------------------------------------------------------------------------
+def check_adapter(m, input_size: tuple[int, int, int]):
+    """The adapter of ``m`` reproduces it (1e-5), its pieces partition the parameters, it knows the
+    resolution at every boundary, and its pieces count the same FLOPs as the whole model (timm's
+    attention kernels included); returns the adapter and its feature specs."""
+    ad = adapter_for(m)
+    route = RouteModule(ad.stem_module, [ad.block_modules], [], ad.head_module).eval()
+    x = torch.randn(2, *input_size)
+    with torch.no_grad():
+        assert torch.allclose(route(x), m(x), atol=1e-5)
+    ids = [id(p) for piece in [ad.stem_module, *ad.block_modules, ad.head_module] for p in piece.parameters()]
+    assert len(ids) == len(set(ids)) and set(ids) == {id(p) for p in m.parameters()}
+    specs = ad.feature_specs(input_size)
+    assert len(specs) == ad.depth + 1 and all(s.resolution is not None for s in specs)
+    assert sum(getattr(ad, "stage_depths", [ad.depth])) == ad.depth
+    assert count_flops(route, x[:1]) == count_flops(m, x[:1])
+    return ad, specs
+
+
 @pytest.mark.parametrize("model, kwargs, size", [
     ("resnet18", {"channels": [8, 16, 32, 64]}, 32),
     ("resnet50", {"channels": [4, 8, 16, 32], "stem_type": "deep", "stem_width": 8}, 32),
@@ -91,28 +109,14 @@ def cnn_levit_space(tmp_path):
     ("pvt_v2_b0", {"embed_dims": (8, 16, 24, 32), "depths": (1, 2, 1, 1), "num_heads": (1, 1, 1, 1)}, 64),
     ("pvt_v2_b2_li", {"embed_dims": (8, 16, 24, 32), "depths": (1, 2, 1, 1), "num_heads": (1, 1, 1, 1)}, 64),
     ("xcit_nano_12_p16_224", {"img_size": 32}, 32),
-    ("mobilevit_xxs", {}, 64),
-    ("fastvit_sa12", {}, 64),
     ("beit_base_patch16_224", {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}, 32),
 ])
 def test_adapters_reproduce_timm_and_partition_parameters(model, kwargs, size):
     torch.manual_seed(0)
-    m = timm.create_model(model, num_classes=10, in_chans=1, **kwargs).eval()
-    ad = adapter_for(m)
-    route = RouteModule(ad.stem_module, [ad.block_modules], [], ad.head_module).eval()
-    x = torch.randn(2, 1, size, size)
-    with torch.no_grad():
-        assert torch.allclose(route(x), m(x), atol=1e-5)
-    ids = [id(p) for piece in [ad.stem_module, *ad.block_modules, ad.head_module] for p in piece.parameters()]
-    assert len(ids) == len(set(ids)) and set(ids) == {id(p) for p in m.parameters()}
-    specs = ad.feature_specs((1, size, size))
-    assert len(specs) == ad.depth + 1 and all(s.resolution is not None for s in specs)
-    assert sum(getattr(ad, "stage_depths", [ad.depth])) == ad.depth
-    x = torch.zeros(1, 1, size, size)
-    assert count_flops(route, x) == count_flops(m, x)  # timm's attention kernels counted in pieces too
+    check_adapter(timm.create_model(model, num_classes=10, in_chans=1, **kwargs).eval(), (1, size, size))
 
 
-STAGED_FAMILY_MODELS = {  # a small instance of every row of staged_families.FAMILIES: (model, input size)
+STAGED_FAMILY_MODELS = {  # a small instance of every row of staged_families.STAGED_FAMILIES: (model, input size)
     "SwinV2Adapter": ("swinv2_tiny_window8_256", 256), "MambaOutAdapter": ("mambaout_femto", 64),
     "EdgeNeXtAdapter": ("edgenext_xx_small", 64), "InceptionNeXtAdapter": ("inception_next_atto", 64),
     "StarNetAdapter": ("starnet_s1", 64), "FasterNetAdapter": ("fasternet_t0", 64),
@@ -129,13 +133,14 @@ STAGED_FAMILY_MODELS = {  # a small instance of every row of staged_families.FAM
     "RepGhostNetAdapter": ("repghostnet_050", 64), "XceptionAlignedAdapter": ("xception41", 64),
     "VovNetAdapter": ("ese_vovnet19b_dw", 64), "TinyVitAdapter": ("tiny_vit_5m_224", 224),
     "RexNetAdapter": ("rexnet_100", 64), "CspNetAdapter": ("cs3darknet_s", 64),
+    "ByobNetAdapter": ("mobilevit_xxs", 64), "FastVitAdapter": ("fastvit_sa12", 64),
 }
 
 
 def test_every_staged_family_row_has_a_tested_model():
-    from stitchnas.anchors.staged_families import FAMILIES
+    from stitchnas.anchors.staged_families import STAGED_FAMILIES
 
-    assert {f.adapter for f in FAMILIES} == set(STAGED_FAMILY_MODELS)
+    assert {f.adapter for f in STAGED_FAMILIES} == set(STAGED_FAMILY_MODELS)
 
 
 @pytest.mark.parametrize("adapter", sorted(STAGED_FAMILY_MODELS))
@@ -144,19 +149,10 @@ def test_staged_family_rows_reproduce_timm(adapter):
     declared layout at every boundary, and the same FLOPs counted in pieces as whole."""
     model, size = STAGED_FAMILY_MODELS[adapter]
     torch.manual_seed(0)
-    m = timm.create_model(model, num_classes=10).eval()
-    ad = adapter_for(m)
+    ad, specs = check_adapter(timm.create_model(model, num_classes=10).eval(), (3, size, size))
     assert type(ad).__name__ == adapter
-    route = RouteModule(ad.stem_module, [ad.block_modules], [], ad.head_module).eval()
-    x = torch.randn(2, 3, size, size)
-    with torch.no_grad():
-        assert torch.allclose(route(x), m(x), atol=1e-5)
-    ids = [id(p) for piece in [ad.stem_module, *ad.block_modules, ad.head_module] for p in piece.parameters()]
-    assert len(ids) == len(set(ids)) and set(ids) == {id(p) for p in m.parameters()}
-    specs = ad.feature_specs((3, size, size))
     assert specs[0].resolution[0] < size and specs[-1].resolution[0] < specs[0].resolution[0]
-    assert sum(ad.stage_depths) == ad.depth and len(ad.stage_depths) > 1
-    assert count_flops(route, x[:1]) == count_flops(m, x[:1])
+    assert len(ad.stage_depths) > 1
 
 
 def test_a_family_without_adapter_is_refused_in_one_line_naming_where_the_adapters_are_listed(tmp_path):
