@@ -134,6 +134,16 @@ def flatten_positions(x: torch.Tensor, layout: str = "tokens") -> torch.Tensor:
     return x.reshape(-1, x.shape[-1])
 
 
+#: Singular values of the calibration features below this share of the largest are dropped
+#: (minimum-norm solution). Features a norm layer ends with (PVTv2's stage norm, a LayerNorm)
+#: are exactly collinear with the bias column; in float32 the collinearity holds to about 1e-7,
+#: and fitting that rounding gives weights of 1e4 whose own float32 rounding shows in the
+#: stitch's output (exported models then differ from the network by 1e-2). A direction this
+#: weak carries nothing a float32 layer could use; the demo's features (condition numbers at
+#: most a few hundred) are solved exactly as without the cut.
+LSTSQ_RCOND = 1e-5
+
+
 @torch.no_grad()
 def least_squares_fit(
     pairs: Sequence[tuple[torch.Tensor, torch.Tensor]],
@@ -141,14 +151,18 @@ def least_squares_fit(
     """Least-squares (W, b) with ``X @ W.T + b ~= Y`` for each (X, Y) pair, averaged over pairs.
 
     One layer serving several stitch positions (SN-Net's windows) gets the mean of the
-    per-position solutions, as SN-Net does. Solved in float64 for stability.
+    per-position solutions, as SN-Net does. Solved in float64, minimum-norm over the directions
+    :data:`LSTSQ_RCOND` drops, so near-collinear features do not blow the weights up.
     """
     weights, biases = [], []
     for x, y in pairs:
         x64 = x.double()
         ones = torch.ones(x64.shape[0], 1, dtype=x64.dtype, device=x64.device)
         xa = torch.cat([x64, ones], dim=1)
-        sol = torch.linalg.lstsq(xa, y.double(), driver="gelsd" if xa.device.type == "cpu" else None).solution
+        if xa.device.type == "cpu":
+            sol = torch.linalg.lstsq(xa, y.double(), rcond=LSTSQ_RCOND, driver="gelsd").solution
+        else:  # CUDA's only driver (gels) assumes full rank: the same cut through the pseudo-inverse
+            sol = torch.linalg.pinv(xa, rtol=LSTSQ_RCOND) @ y.double()
         weights.append(sol[:-1].T)
         biases.append(sol[-1])
     w = torch.stack(weights).mean(0).float()

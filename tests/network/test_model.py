@@ -86,6 +86,26 @@ def test_least_squares_recovers_an_exact_linear_map():
     assert torch.allclose(w_mean, (w + w2) / 2, atol=1e-4)
 
 
+def test_least_squares_ignores_the_float32_rounding_of_a_layer_norms_collinearity():
+    """A LayerNorm's outputs are collinear with the bias column up to float32 rounding (PVTv2's
+    stages end with one); fitting that rounding gives weights of 1e5 whose own rounding shows in
+    the stitch's output. The cut keeps the weights small and the fit as good."""
+    torch.manual_seed(0)
+    ln = torch.nn.LayerNorm(16)
+    with torch.no_grad():
+        ln.weight.uniform_(0.5, 1.5)
+        ln.bias.normal_()
+        x = ln(torch.randn(512, 16) * 3)
+        y = x @ torch.randn(8, 16).T + 0.1 * torch.randn(512, 8)
+    xa = torch.cat([x.double(), torch.ones(512, 1, dtype=torch.float64)], 1)
+    raw = torch.linalg.lstsq(xa, y.double(), driver="gelsd").solution  # no cut: what it was
+    assert raw.abs().max() > 1e4
+    w, b = least_squares_fit([(x, y)])
+    assert w.abs().max() < 10
+    mse, raw_mse = (x @ w.T + b - y).pow(2).mean(), (xa @ raw - y.double()).pow(2).mean()
+    assert mse < 1.01 * raw_mse
+
+
 def test_low_rank_layer_starts_at_its_full_map_and_trains_only_the_update():
     layer = StitchingLayer(8, 6, rank=2)
     w, b = torch.randn(6, 8), torch.randn(6)
