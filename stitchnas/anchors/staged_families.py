@@ -35,6 +35,7 @@ class StagedFamily:
     downsample: tuple[str, ...] = ("downsample",)  # stage attributes run in order before its blocks
     channels_last: tuple[str, ...] = ()  # stage classes whose blocks run NHWC between NCHW ends
     whole_stages: bool = False  # each stage is one block (its blocks are not a chain: CSP stages)
+    downsample_channels_last: bool = False  # in channels_last stages, the downsample runs NHWC too
 
 
 STAGED_FAMILIES: tuple[StagedFamily, ...] = (
@@ -74,6 +75,9 @@ STAGED_FAMILIES: tuple[StagedFamily, ...] = (
                  downsample=("downsample", "pos_emb")),
     StagedFamily("TinyVitAdapter", "timm.models.tiny_vit:TinyVit", stem=("patch_embed",),
                  channels_last=("TinyVitStage",)),
+    StagedFamily("SwinV2CrAdapter", "timm.models.swin_transformer_v2_cr:SwinTransformerV2Cr",
+                 stem=("patch_embed",), channels_last=("SwinTransformerV2CrStage",),
+                 downsample_channels_last=True),
     StagedFamily("RexNetAdapter", "timm.models.rexnet:RexNet", stages="features"),
     StagedFamily("CspNetAdapter", "timm.models.cspnet:CspNet", whole_stages=True),
     StagedFamily("XceptionAlignedAdapter", "timm.models.xception_aligned:XceptionAligned", stages="blocks",
@@ -131,10 +135,12 @@ class _FamilyAdapter(StagedAdapter):
                     "cannot cut; register an AnchorAdapter for this variant")
             if hasattr(st, "blocks"):
                 blocks = list(st.blocks)
-                if type(st).__name__ in self.family.channels_last:
-                    blocks = [ChannelsLastBlock(b) for b in blocks]
                 pre = [getattr(st, n) for n in self.family.downsample
                        if not isinstance(getattr(st, n, None), (nn.Identity, type(None)))]
+                if type(st).__name__ in self.family.channels_last:
+                    if pre and self.family.downsample_channels_last:
+                        blocks[0], pre = nn.Sequential(*pre, blocks[0]), []
+                    blocks = [ChannelsLastBlock(b) for b in blocks]
                 out.append((pre[0] if len(pre) == 1 else nn.Sequential(*pre) if pre else None, blocks))
             elif isinstance(st, (nn.Sequential, nn.ModuleList)):
                 out.append((None, list(st)))

@@ -134,6 +134,7 @@ STAGED_FAMILY_MODELS = {  # a small instance of every row of staged_families.STA
     "VovNetAdapter": ("ese_vovnet19b_dw", 64), "TinyVitAdapter": ("tiny_vit_5m_224", 224),
     "RexNetAdapter": ("rexnet_100", 64), "CspNetAdapter": ("cs3darknet_s", 64),
     "ByobNetAdapter": ("mobilevit_xxs", 64), "FastVitAdapter": ("fastvit_sa12", 64),
+    "SwinV2CrAdapter": ("swinv2_cr_tiny_224", 224),
 }
 
 
