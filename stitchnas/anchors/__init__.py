@@ -19,6 +19,7 @@ _EXPORTS = {
     "Borrowed": "_base",
     "CaitAdapter": "cait",
     "ConvNeXtAdapter": "convnext",
+    "DenseNetAdapter": "densenet",
     "EfficientNetAdapter": "efficientnet",
     "EvaAdapter": "eva",
     "FeatureSpec": "_spec",
@@ -53,7 +54,7 @@ def _load_families() -> None:
     (adapter_for tries the last registered first)."""
     from . import vit, resnet, convnext, regnet, efficientnet, swin, levit  # noqa: F401
     from . import eva, beit, cait, xcit, mlp_mixer, metaformer, pvt_v2  # noqa: F401
-    from . import staged_families  # noqa: F401
+    from . import staged_families, densenet  # noqa: F401
 
 
 def __getattr__(name: str):

@@ -110,6 +110,7 @@ def check_adapter(m, input_size: tuple[int, int, int]):
     ("pvt_v2_b2_li", {"embed_dims": (8, 16, 24, 32), "depths": (1, 2, 1, 1), "num_heads": (1, 1, 1, 1)}, 64),
     ("xcit_nano_12_p16_224", {"img_size": 32}, 32),
     ("beit_base_patch16_224", {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}, 32),
+    ("densenet121", {}, 64),
 ])
 def test_adapters_reproduce_timm_and_partition_parameters(model, kwargs, size):
     torch.manual_seed(0)
@@ -157,9 +158,9 @@ def test_staged_family_rows_reproduce_timm(adapter):
 
 
 def test_a_family_without_adapter_is_refused_in_one_line_naming_where_the_adapters_are_listed(tmp_path):
-    text = "input_size: [3, 32, 32]\nanchors:\n  - {name: r, model: densenet121}\n  - {name: s, model: densenet121}\nrule: {type: two_way}\n"
-    with pytest.raises(StitchnasError, match=r"anchor 'r' \(densenet121\): no anchor adapter for DenseNet "
-                                             r"\(timm.models.densenet\); the \d+ adapters .*stitchnas bench adapters") as info:
+    text = "input_size: [3, 32, 32]\nanchors:\n  - {name: r, model: vgg11}\n  - {name: s, model: vgg11}\nrule: {type: two_way}\n"
+    with pytest.raises(StitchnasError, match=r"anchor 'r' \(vgg11\): no anchor adapter for VGG "
+                                             r"\(timm.models.vgg\); the \d+ adapters .*stitchnas bench adapters") as info:
         assert load_space(write_space(tmp_path, text)).candidates
     assert "\n" not in str(info.value)
 
