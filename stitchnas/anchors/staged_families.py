@@ -29,7 +29,7 @@ class StagedFamily:
     adapter: str
     model_class: str  # "module:Class"
     stem: tuple[str, ...] = ("stem",)  # model attributes run in order before the first stage
-    stages: str = "stages"
+    stages: str | tuple[str, ...] = "stages"  # one attribute holding the stages, or one per stage
     final: tuple[str, ...] = ()  # model attributes run after the last stage, before forward_head
     layout: str = "nchw"
     downsample: tuple[str, ...] = ("downsample",)  # stage attributes run in order before its blocks
@@ -78,6 +78,18 @@ STAGED_FAMILIES: tuple[StagedFamily, ...] = (
     StagedFamily("SwinV2CrAdapter", "timm.models.swin_transformer_v2_cr:SwinTransformerV2Cr",
                  stem=("patch_embed",), channels_last=("SwinTransformerV2CrStage",),
                  downsample_channels_last=True),
+    StagedFamily("SENetAdapter", "timm.models.senet:SENet", stem=("layer0", "pool0"),
+                 stages=("layer1", "layer2", "layer3", "layer4")),
+    StagedFamily("InceptionResnetV2Adapter", "timm.models.inception_resnet_v2:InceptionResnetV2",
+                 stem=("conv2d_1a", "conv2d_2a", "conv2d_2b", "maxpool_3a", "conv2d_3b", "conv2d_4a", "maxpool_5a"),
+                 stages=("mixed_5b", "repeat", "mixed_6a", "repeat_1", "mixed_7a", "repeat_2", "block8"),
+                 final=("conv2d_7b",)),
+    StagedFamily("InceptionV3Adapter", "timm.models.inception_v3:InceptionV3",
+                 stem=("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Pool1", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
+                       "Pool2"),
+                 stages=("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
+                         "Mixed_7a", "Mixed_7b", "Mixed_7c")),
+    StagedFamily("InceptionV4Adapter", "timm.models.inception_v4:InceptionV4", stem=(), stages="features"),
     StagedFamily("RexNetAdapter", "timm.models.rexnet:RexNet", stages="features"),
     StagedFamily("CspNetAdapter", "timm.models.cspnet:CspNet", whole_stages=True),
     StagedFamily("XceptionAlignedAdapter", "timm.models.xception_aligned:XceptionAligned", stages="blocks",
@@ -123,7 +135,9 @@ class _FamilyAdapter(StagedAdapter):
 
     def stages(self):
         out = []
-        for i, st in enumerate(getattr(self.model, self.family.stages)):
+        stages = self.family.stages
+        stages = getattr(self.model, stages) if isinstance(stages, str) else [getattr(self.model, a) for a in stages]
+        for i, st in enumerate(stages):
             if self.family.whole_stages:
                 out.append((None, [st]))
                 continue
@@ -149,10 +163,13 @@ class _FamilyAdapter(StagedAdapter):
         return out
 
     def default_input_size(self) -> tuple[int, int, int]:
+        if not self.family.stem:  # the stem's layers are blocks (Inception-v4): timm's data config
+            return super().default_input_size()
         return self.patch_input_size(getattr(self.model, self.family.stem[0]))
 
     def head(self) -> nn.Module:
-        taken = {*self.family.stem, self.family.stages}
+        stages = self.family.stages
+        taken = {*self.family.stem, *([stages] if isinstance(stages, str) else stages)}
         names = [n for n in self.model._modules if n not in taken]
         return Borrowed(self.model, names, _head(self.family.final), methods=("forward_head",))
 
