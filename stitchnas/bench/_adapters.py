@@ -11,24 +11,33 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 __all__ = ["bench_adapters"]
 
 
-def bench_adapters(out_dir: Path | None = None, progress: Any = None) -> dict[str, Any]:
-    """Rows of (timm module, model, model class, adapter or why not), and the counts."""
+def bench_adapters(out_dir: Path | None = None, progress: Any = None,
+                   modules: Sequence[str] | None = None) -> dict[str, Any]:
+    """Rows of (timm module, model, model class, adapter or why not), and the counts;
+    ``modules``: only these timm model modules (default: all)."""
     import timm
     import torch
     from timm.models import _registry
 
     from ..anchors import adapter_for
+    from .._util import did_you_mean
     from ..errors import StitchnasError
 
     first: dict[str, str] = {}
     for name in timm.list_models():
         first.setdefault(_registry._model_to_module[name], name)
     rows = []
+    if modules is not None:
+        unknown = sorted(set(modules) - set(first))
+        if unknown:
+            hint = did_you_mean(unknown[0], first) or "; the survey without --modules lists them all"
+            raise StitchnasError(f"no timm model module {unknown[0]!r}{hint}")
+        first = {m: first[m] for m in modules}
     for module, name in sorted(first.items()):
         row = {"module": module, "model": name, "model_class": None, "adapter": None, "reason": None}
         try:

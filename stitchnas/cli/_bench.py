@@ -528,6 +528,8 @@ class BenchAdapters(Command):
     name = "adapters"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--modules", default=None,
+                            help="comma-separated timm model modules to survey (default: all)")
         parser.add_argument("--out", default=BENCH_OUT, help="folder for adapters.json")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -537,7 +539,8 @@ class BenchAdapters(Command):
             print(f"{row['module']:<28} {row['model']:<36} {row['adapter'] or '-':<26} {row['reason'] or ''}",
                   flush=True)
 
-        r = bench_adapters(out_dir=Path(args.out), progress=show)
+        modules = [m.strip() for m in args.modules.split(",") if m.strip()] if args.modules else None
+        r = bench_adapters(out_dir=Path(args.out), progress=show, modules=modules)
         print(f"{r['covered']} of {r['modules']} timm {r['timm_version']} model modules build anchors "
               f"({len(r['adapters'])} adapters); wrote {Path(args.out) / 'adapters.json'}")
         return 0
