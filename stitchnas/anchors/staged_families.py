@@ -2,10 +2,11 @@
 
 Many timm families share one shape: ``forward_features`` runs a stem, then stages that each run
 an optional ``downsample`` and a sequence of ``blocks`` (or are a plain ``nn.Sequential`` of
-blocks, or one block), then optionally a final norm or convolution; ``forward_head`` does the rest. For them an adapter is one
-row of :data:`STAGED_FAMILIES`: the model class, the stem's and final norm's attribute names, the
-stages' attribute and the layout between blocks. The head is every other top-level module, so
-the pieces partition the parameters by construction; each row is tested to reproduce timm.
+blocks, or one block), then optionally a final norm or convolution; ``forward_head`` does the
+rest. For them an adapter is one row of :data:`STAGED_FAMILIES`: the model class, the stem's
+and final modules' attribute names, the stages' attribute(s) and the layout between blocks. The
+head is every other top-level module, so the pieces partition the parameters by construction;
+each row is tested to reproduce timm (tests/anchors/test_staged.py).
 """
 
 from __future__ import annotations
