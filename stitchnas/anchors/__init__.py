@@ -35,6 +35,7 @@ _EXPORTS = {
     "StagedFamily": "staged_families",
     "STAGED_FAMILIES": "staged_families",
     "SwinAdapter": "swin",
+    "TwinsAdapter": "twins",
     "ViTAdapter": "vit",
     "XcitAdapter": "xcit",
     "adapter_for": "_base",
@@ -54,7 +55,7 @@ def _load_families() -> None:
     (adapter_for tries the last registered first)."""
     from . import vit, resnet, convnext, regnet, efficientnet, swin, levit  # noqa: F401
     from . import eva, beit, cait, xcit, mlp_mixer, metaformer, pvt_v2  # noqa: F401
-    from . import staged_families, densenet  # noqa: F401
+    from . import staged_families, densenet, twins  # noqa: F401
 
 
 def __getattr__(name: str):

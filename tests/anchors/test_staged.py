@@ -111,6 +111,7 @@ def check_adapter(m, input_size: tuple[int, int, int]):
     ("xcit_nano_12_p16_224", {"img_size": 32}, 32),
     ("beit_base_patch16_224", {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}, 32),
     ("densenet121", {}, 64),
+    ("twins_svt_small", {"depths": (1, 1, 2, 1)}, 64),
 ])
 def test_adapters_reproduce_timm_and_partition_parameters(model, kwargs, size):
     torch.manual_seed(0)
