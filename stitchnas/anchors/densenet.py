@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from torch import nn
 
 from ._base import Borrowed, register_adapter
@@ -18,7 +20,9 @@ class DenseNetAdapter(StagedAdapter):
 
     model_class = "timm.models.densenet:DenseNet"
 
+    @cached_property
     def _split(self) -> tuple[list[nn.Module], list[tuple[str, nn.Module]], list[nn.Module]]:
+        """``features`` cut into (stem modules, (name, module) of blocks and transitions, the rest)."""
         names = list(self.model.features._modules)
         first = next(i for i, n in enumerate(names) if n.startswith("denseblock"))
         last = max(i for i, n in enumerate(names) if n.startswith("denseblock"))
@@ -26,11 +30,11 @@ class DenseNetAdapter(StagedAdapter):
         return mods[:first], list(zip(names[first:last + 1], mods[first:last + 1])), mods[last + 1:]
 
     def stem(self) -> nn.Module:
-        return nn.Sequential(*self._split()[0])
+        return nn.Sequential(*self._split[0])
 
     def stages(self):
         out, down = [], None
-        for name, mod in self._split()[1]:
+        for name, mod in self._split[1]:
             if name.startswith("transition"):
                 down = mod
             else:
@@ -40,4 +44,4 @@ class DenseNetAdapter(StagedAdapter):
 
     def head(self) -> nn.Module:
         rest = [n for n in self.model._modules if n != "features"]
-        return nn.Sequential(*self._split()[2], Borrowed(self.model, rest, forward_head, methods=("forward_head",)))
+        return nn.Sequential(*self._split[2], Borrowed(self.model, rest, forward_head, methods=("forward_head",)))

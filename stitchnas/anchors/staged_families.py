@@ -38,6 +38,11 @@ class StagedFamily:
     whole_stages: bool = False  # each stage is one block (its blocks are not a chain: CSP stages)
     downsample_channels_last: bool = False  # in channels_last stages, the downsample runs NHWC too
 
+    @property
+    def stage_attributes(self) -> tuple[str, ...]:
+        """The model attributes the stages live in (one holding them all, or one per stage)."""
+        return (self.stages,) if isinstance(self.stages, str) else self.stages
+
 
 STAGED_FAMILIES: tuple[StagedFamily, ...] = (
     StagedFamily("SwinV2Adapter", "timm.models.swin_transformer_v2:SwinTransformerV2",
@@ -144,19 +149,18 @@ class _FamilyAdapter(StagedAdapter):
 
     def stages(self):
         out = []
-        stages = self.family.stages
-        stages = getattr(self.model, stages) if isinstance(stages, str) else [getattr(self.model, a) for a in stages]
+        named = self.family.stages
+        stages = getattr(self.model, named) if isinstance(named, str) else [getattr(self.model, a) for a in named]
         for i, st in enumerate(stages):
             if self.family.whole_stages:
                 out.append((None, [st]))
-                continue
-            unknown = set(st._modules) - {*self.family.downsample, "blocks"}
-            if hasattr(st, "blocks") and unknown:
-                raise StitchnasError(
-                    f"{type(self.model).__name__} stage {i} ({type(st).__name__}) has modules "
-                    f"{sorted(unknown)} besides its downsample and blocks, which {type(self).__name__} "
-                    "cannot cut; register an AnchorAdapter for this variant")
-            if hasattr(st, "blocks"):
+            elif hasattr(st, "blocks"):
+                unknown = set(st._modules) - {*self.family.downsample, "blocks"}
+                if unknown:
+                    raise StitchnasError(
+                        f"{type(self.model).__name__} stage {i} ({type(st).__name__}) has modules "
+                        f"{sorted(unknown)} besides its downsample and blocks, which {type(self).__name__} "
+                        "cannot cut; register an AnchorAdapter for this variant")
                 blocks = list(st.blocks)
                 pre = [getattr(st, n) for n in self.family.downsample
                        if not isinstance(getattr(st, n, None), (nn.Identity, type(None)))]
@@ -177,8 +181,7 @@ class _FamilyAdapter(StagedAdapter):
         return self.patch_input_size(getattr(self.model, self.family.stem[0]))
 
     def head(self) -> nn.Module:
-        stages = self.family.stages
-        taken = {*self.family.stem, *([stages] if isinstance(stages, str) else stages)}
+        taken = {*self.family.stem, *self.family.stage_attributes}
         names = [n for n in self.model._modules if n not in taken]
         return Borrowed(self.model, names, _head(self.family.final), methods=("forward_head",))
 

@@ -31,13 +31,13 @@ def bench_adapters(out_dir: Path | None = None, progress: Any = None,
     first: dict[str, str] = {}
     for name in timm.list_models():
         first.setdefault(_registry._model_to_module[name], name)
-    rows = []
     if modules is not None:
         unknown = sorted(set(modules) - set(first))
         if unknown:
             hint = did_you_mean(unknown[0], first) or "; the survey without --modules lists them all"
             raise StitchnasError(f"no timm model module {unknown[0]!r}{hint}")
         first = {m: first[m] for m in modules}
+    rows = []
     for module, name in sorted(first.items()):
         row = {"module": module, "model": name, "model_class": None, "adapter": None, "reason": None}
         try:
