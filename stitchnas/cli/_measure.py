@@ -212,11 +212,41 @@ class Evaluate(Command):
                                         dataset_key=spec.study_key(len(val)), classes=classes)
             _warn_other_table(space, out, held, dataset, given=args.out is not None)
             return code
+        from ..measure import (EvaluationInterrupted, evaluation_key, load_partial, partial_path,
+                               save_partial, weights_digest)
+
+        state = partial_path(out)
+        key = evaluation_key(space, ids, weights_digest(net), dataset, len(val))
+        resume, note = load_partial(state, key)
+        if note:
+            print(f"stitchnas: note: {note}", file=sys.stderr)
+        if resume is not None:
+            import torch.utils.data
+
+            print(f"stitchnas: note: resuming the interrupted evaluation saved in {state}: "
+                  f"{resume.n_samples} of {len(val)} images already counted", file=sys.stderr)
+            loader = make_loader(torch.utils.data.Subset(val, range(resume.n_samples, len(val))),
+                                 args.batch_size, shuffle=False)
+
+        owned = [resume is not None]  # the state file is this evaluation's: removed once done
+
+        def keep(partial) -> None:
+            save_partial(state, key, partial)
+            owned[0] = True
+
         start = time.perf_counter()
-        rows = measure(space, net, loader, ids, dataset=dataset, checkpoint=checkpoint,
-                       device=args.device)
+        try:
+            rows = measure(space, net, loader, ids, dataset=dataset, checkpoint=checkpoint,
+                           device=args.device, resume=resume, on_checkpoint=keep)
+        except EvaluationInterrupted as err:
+            keep(err.partial)
+            print(f"stitchnas: interrupted after {err.partial.n_samples} of {len(val)} images; their "
+                  f"counts are saved in {state}: run the same command again to resume", file=sys.stderr)
+            return 130
         elapsed = time.perf_counter() - start
         merged = write_measurements(out, rows)
+        if owned[0]:
+            state.unlink(missing_ok=True)
         _warn_chance(space, rows, classes, len(val))
         _warn_other_table(space, out, held, dataset, given=args.out is not None)
         others = sorted({m.checkpoint for m in merged} - {checkpoint, ANCHOR_WEIGHTS})
@@ -227,12 +257,13 @@ class Evaluate(Command):
                 f"{out} now holds rows of {len(others) + 1} stitched checkpoints ({', '.join(others[:2])}"
                 f"{', ...' if len(others) > 2 else ''} and {checkpoint}): predict and search read them as "
                 "one network's; measure each checkpoint into its own file to keep them apart")
+        resumed = f" (resumed after {resume.n_samples} images)" if resume is not None else ""
         best = max(rows, key=lambda r: r.acc1)
         worst = min(rows, key=lambda r: r.acc1)
         span = (f"{worst.acc1:.2f}% (id {worst.id})" if len(rows) == 1 else
                 f"{worst.acc1:.2f}% (id {worst.id}) .. {best.acc1:.2f}% (id {best.id})")
         print(f"evaluated {len(rows)} candidate{'s' * (len(rows) != 1)} of {space.name} on {dataset} ({len(val)} "
-              f"images) in {elapsed:.1f} s; acc1 {span}")
+              f"images) in {elapsed:.1f} s{resumed}; acc1 {span}")
         print(f"wrote {len(rows)} row{'s' * (len(rows) != 1)} to {out} ({len(merged)} in the file)")
         return 0
 

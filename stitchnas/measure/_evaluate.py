@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +24,7 @@ from ..errors import StitchnasError
 from ..network import StitchedNetwork
 from ..space import Candidate, SearchSpace
 
-__all__ = ["EvalResult", "evaluate_candidates", "measure", "select_ids", "parse_ids", "prefix_tree_size",
+__all__ = ["EvalResult", "PartialEvaluation", "EvaluationInterrupted", "evaluate_candidates", "measure", "select_ids", "parse_ids", "prefix_tree_size",
            "network_classes", "top1_stderr", "no_better_than_chance", "chance_warning"]
 
 
@@ -37,6 +38,26 @@ class EvalResult:
     acc5: float | None
     loss: float
     n_samples: int
+
+
+@dataclass(frozen=True)
+class PartialEvaluation:
+    """What an evaluation counted before it stopped: per candidate (in ``ids`` order) the top-1
+    hits, top-5 hits and summed cross-entropy over the first ``n_samples`` images the loader
+    gave, in its order. Passed back as ``resume=`` with a loader of the images after those."""
+
+    ids: tuple[int, ...]
+    sums: tuple[tuple[float, float, float], ...]
+    n_samples: int
+    num_classes: int | None
+
+
+class EvaluationInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`evaluate_candidates`; ``partial`` holds every finished batch's counts."""
+
+    def __init__(self, partial: PartialEvaluation):
+        super().__init__(f"interrupted after {partial.n_samples} images")
+        self.partial = partial
 
 
 # ---- choosing ids ---------------------------------------------------------------------------
@@ -150,12 +171,21 @@ def _show(progress: bool | None) -> bool:
 
 
 def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[int], device: str = "cpu",
-                        progress: bool | None = None, share_prefixes: bool = True) -> list[EvalResult]:
+                        progress: bool | None = None, share_prefixes: bool = True,
+                        resume: PartialEvaluation | None = None,
+                        on_checkpoint: Callable[[PartialEvaluation], None] | None = None,
+                        checkpoint_every_s: float = 60.0) -> list[EvalResult]:
     """Top-1/top-5 accuracy and mean cross-entropy of each candidate in ``ids`` on ``loader``.
 
     ``loader`` yields ``(images, labels)`` batches; ``net`` is moved to ``device`` and run in eval
     mode without gradients. Results come in the order of ``ids`` (duplicates dropped).
     ``progress``: a tqdm bar over batches (None: when stderr is a terminal).
+
+    Every candidate sees every batch, so none is finished before the last one; a long evaluation
+    keeps its counts instead: Ctrl-C raises :class:`EvaluationInterrupted` carrying the finished
+    batches' :class:`PartialEvaluation` (a batch counts whole or not at all), ``on_checkpoint``
+    gets one after a batch every ``checkpoint_every_s`` seconds (to save it), and ``resume=`` continues one with a ``loader`` of the
+    images it had not seen; the results equal one uninterrupted pass.
     """
     from tqdm.auto import tqdm
 
@@ -166,9 +196,22 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
     tree = _build_tree(cands)
     modules = {}
     dev = torch.device(device)
-    stats = torch.zeros(len(cands), 3, dtype=torch.float64, device=dev)  # top-1, top-5, loss sum
-    n_samples = 0
+    # (top-1 hits, top-5 hits, loss sum) per candidate, and the images they count: one tuple,
+    # rebound in one step after each batch, so an interrupt never sees one without the other
+    counted = (torch.zeros(len(cands), 3, dtype=torch.float64, device=dev), 0)
     num_classes = None
+    if resume is not None:
+        if tuple(resume.ids) != tuple(c.id for c in cands) or len(resume.sums) != len(cands):
+            raise StitchnasError("the partial evaluation to resume counted other candidates: evaluate "
+                                 "the same ids or start afresh")
+        counted = (torch.tensor(resume.sums, dtype=torch.float64, device=dev), int(resume.n_samples))
+        num_classes = resume.num_classes
+    batch_stats = torch.zeros_like(counted[0])
+
+    def partial() -> PartialEvaluation:
+        sums, n = counted
+        return PartialEvaluation(ids=tuple(c.id for c in cands), sums=tuple(map(tuple, sums.cpu().tolist())),
+                                 n_samples=n, num_classes=num_classes)
     was_training, was_id = net.training, net.stitch_id
     net.to(dev).eval()
 
@@ -180,7 +223,7 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
         loss = F.cross_entropy(logits, y, reduction="sum")
         row = torch.stack([top1.double(), top5.double(), loss.double()])
         for k in k_list:
-            stats[k] += row
+            batch_stats[k] += row
 
     def walk(node: _Node, box: list[torch.Tensor], y: torch.Tensor) -> None:
         # ``box`` holds the node's output; it is emptied before the last child's subtree runs,
@@ -197,6 +240,7 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
                 score(child.ends, child_box[0], y)
             walk(child, child_box, y)
 
+    saved = time.monotonic()
     try:
         total = len(loader) if hasattr(loader, "__len__") else None
         bar = tqdm(loader, total=total, desc=f"evaluating {len(cands)} candidates", unit="batch",
@@ -214,19 +258,28 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
                         f"labels run {lo}..{hi} but the network has {num_classes} classes: evaluate "
                         "on the dataset the network was trained for"
                     )
+                batch_stats.zero_()
                 if share_prefixes:
                     walk(tree, [x], y)
                 else:
                     for k, cand in enumerate(cands):
                         net.reset_stitch_id(cand.id)
                         score([k], net(x), y)
-                n_samples += int(y.shape[0])
+                counted = (counted[0] + batch_stats, counted[1] + int(y.shape[0]))
+                if on_checkpoint is not None and time.monotonic() - saved >= checkpoint_every_s:
+                    on_checkpoint(partial())
+                    saved = time.monotonic()
+    except EvaluationInterrupted:
+        raise
+    except KeyboardInterrupt as err:
+        raise EvaluationInterrupted(partial()) from err
     finally:
         net.train(was_training)
         net.stitch_id = was_id
+    sums, n_samples = counted
     if n_samples == 0:
         raise StitchnasError("the data loader yielded no samples: check the dataset and its subset size")
-    s = stats.cpu().tolist()
+    s = sums.cpu().tolist()
     has_top5 = num_classes >= 5
     return [
         EvalResult(id=c.id, acc1=100.0 * s[k][0] / n_samples,
@@ -237,9 +290,12 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
 
 
 def measure(space: SearchSpace, net: StitchedNetwork, loader: Iterable, ids: Sequence[int], *,
-            dataset: str, checkpoint: str, device: str = "cpu", progress: bool | None = None):
+            dataset: str, checkpoint: str, device: str = "cpu", progress: bool | None = None,
+            resume: PartialEvaluation | None = None,
+            on_checkpoint: Callable[[PartialEvaluation], None] | None = None):
     """Evaluate ``ids`` and return measurement rows (with exact flops/params) for a measurements
-    file; each carries its checkpoint file's digest (``checkpoint_sha256``)."""
+    file; each carries its checkpoint file's digest (``checkpoint_sha256``). ``resume`` and
+    ``on_checkpoint``: as :func:`evaluate_candidates`'s."""
     import math
 
     from ._measurements import CHECKPOINT_DIGEST, Measurement, checkpoint_digest
@@ -249,7 +305,8 @@ def measure(space: SearchSpace, net: StitchedNetwork, loader: Iterable, ids: Seq
     digest = checkpoint_digest(checkpoint)
     extra = ((CHECKPOINT_DIGEST, digest),) if digest else ()
     rows = []
-    for r in evaluate_candidates(net, loader, ids, device=device, progress=progress):
+    for r in evaluate_candidates(net, loader, ids, device=device, progress=progress, resume=resume,
+                                 on_checkpoint=on_checkpoint):
         loss = r.loss if math.isfinite(r.loss) else None
         if loss is None:
             from ..progress import get_logger

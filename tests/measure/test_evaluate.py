@@ -295,3 +295,88 @@ def test_commands_read_the_proxy_scores_beside_the_measurements_when_of_their_ch
     assert f"warning: predict: not reading the proxy scores in {home / 'proxies.jsonl'}: measured id 0 " \
            "is of checkpoint" in err
     assert "chose proxy" not in said
+
+
+def _interrupt_on_call(module, n):
+    """A forward hook raising KeyboardInterrupt on the module's ``n``-th call (Ctrl-C mid-batch)."""
+    calls = [0]
+
+    def hook(*_):
+        calls[0] += 1
+        if calls[0] == n:
+            raise KeyboardInterrupt
+
+    return module.register_forward_hook(hook)
+
+
+def test_an_interrupted_evaluation_resumes_to_the_uninterrupted_result(space, net, digits):
+    from stitchnas.measure import EvaluationInterrupted
+
+    ids = select_ids(space, all=True)
+    whole = evaluate_candidates(net, make_loader(digits, 32, shuffle=False), ids, progress=False)
+    # Ctrl-C inside the third batch (the last anchor's stem runs once per batch, after every
+    # route of the first anchor was scored): two batches count
+    handle = _interrupt_on_call(net.adapters[-1].stem_module, 3)
+    try:
+        with pytest.raises(EvaluationInterrupted) as info:
+            evaluate_candidates(net, make_loader(digits, 32, shuffle=False), ids, progress=False)
+    finally:
+        handle.remove()
+    partial = info.value.partial
+    assert partial.n_samples == 64 and partial.ids == tuple(ids) and partial.num_classes == 10
+    assert isinstance(info.value, KeyboardInterrupt)  # the CLI's Ctrl-C handling still applies
+    rest = make_loader(torch.utils.data.Subset(digits, range(64, len(digits))), 32, shuffle=False)
+    resumed = evaluate_candidates(net, rest, ids, progress=False, resume=partial)
+    assert resumed == whole  # exactly: the same sums in the same order
+    with pytest.raises(StitchnasError, match="counted other candidates"):
+        evaluate_candidates(net, rest, ids[:3], progress=False, resume=partial)
+    # checkpoints during the pass carry whole batches only
+    seen = []
+    evaluate_candidates(net, make_loader(digits, 32, shuffle=False), ids, progress=False,
+                        on_checkpoint=seen.append, checkpoint_every_s=0)
+    assert [p.n_samples for p in seen] == [32, 64, 96, 120]
+
+
+def test_cli_evaluate_keeps_an_interrupted_evaluation_and_resumes_it(space, net, tmp_path, capsys,
+                                                                    monkeypatch):
+    from stitchnas.measure import partial_path
+
+    ckpt = tmp_path / "stitched.pt"
+    save_checkpoint(ckpt, net, anchors_tuned=True)
+    out = tmp_path / "m.jsonl"
+    argv = ("evaluate", "tiny_test", "--checkpoint", ckpt, "--data", "digits", "--val-subset", 120,
+            "--batch-size", 32, "--out", out)
+    import stitchnas.network._checkpoints as checkpoints
+
+    original = checkpoints.load_network
+
+    def interrupted_in_the_third_batch(*a, **k):
+        loaded = original(*a, **k)
+        _interrupt_on_call(loaded.adapters[-1].stem_module, 3)
+        return loaded
+
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpoints, "load_network", interrupted_in_the_third_batch)
+        code, stdout, err = run_cli(capsys, *argv)
+    state = partial_path(out)
+    assert code == 130 and stdout == "" and not out.exists()
+    assert f"interrupted after 64 of 120 images; their counts are saved in {state}" in err
+    assert json.loads(state.read_text())["partial"]["n_samples"] == 64
+    code, stdout, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    assert f"resuming the interrupted evaluation saved in {state}: 64 of 120 images already counted" in err
+    assert "(resumed after 64 images)" in stdout and not state.exists()
+    resumed = read_measurements(out, space)
+    out.unlink()
+    assert run_cli(capsys, *argv)[0] == 0
+    assert [(m.id, m.acc1, m.acc5, m.loss) for m in read_measurements(out, space)] == [
+        (m.id, m.acc1, m.acc5, m.loss) for m in resumed]
+    # a state of another evaluation (other ids) is named and ignored, and stays
+    state.write_text(json.dumps({"version": 1, "key": {"ids": [1]}, "partial": {
+        "ids": [1], "sums": [[1.0, 1.0, 1.0]], "n_samples": 32, "num_classes": 10}}))
+    code, _, err = run_cli(capsys, *argv, "--ids", "0,3")
+    assert code == 0 and f"ignoring {state}: it counted another evaluation (other " in err
+    assert state.exists()
+    state.write_text("{not json")
+    code, _, err = run_cli(capsys, *argv, "--ids", "0,3")
+    assert code == 0 and f"ignoring {state}: not a saved evaluation" in err
