@@ -106,6 +106,8 @@ STAGED_FAMILIES: tuple[StagedFamily, ...] = (
     StagedFamily("ConvMixerAdapter", "timm.models.convmixer:ConvMixer", stages="blocks", whole_stages=True),
     StagedFamily("RexNetAdapter", "timm.models.rexnet:RexNet", stages="features"),
     StagedFamily("CspNetAdapter", "timm.models.cspnet:CspNet", whole_stages=True),
+    StagedFamily("RDNetAdapter", "timm.models.rdnet:RDNet", stages="dense_stages", final=("norm_pre",)),
+    StagedFamily("GlobalContextVitAdapter", "timm.models.gcvit:GlobalContextVit", whole_stages=True),
     StagedFamily("XceptionAlignedAdapter", "timm.models.xception_aligned:XceptionAligned", stages="blocks",
                  final=("act",)),
 )

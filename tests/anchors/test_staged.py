@@ -60,6 +60,25 @@ def timm_families_space(tmp_path):
     return load_space(write_space(tmp_path, text, "timm_families.yaml"))
 
 
+def more_timm_families_space(tmp_path):
+    """Four more timm families on 1x32x32, stitched at equal resolutions: two PiTs (class token
+    beside a pooled patch grid, 8x8 then 4x4 and 2x2) and, across families, VGG (NCHW, a block per
+    convolution), a ViT with relative position in its blocks (4x4 tokens, no class token) and a
+    SAM encoder (NHWC 4x4, windowed and global blocks)."""
+    pit = ("{{name: {name}, model: pit_ti_224, kwargs: {{img_size: 32, patch_size: 4, stride: 4, "
+           "base_dims: [{dim}, {dim}, {dim}], depth: [1, 2, 1], heads: [2, 2, 2], in_chans: 1, num_classes: 10}}}}")
+    vgg = "{name: vgg, model: vgg11, kwargs: {mlp_ratio: 0.01, in_chans: 1, num_classes: 10}}"
+    relpos = ("{name: relpos, model: vit_relpos_small_patch16_224, kwargs: {img_size: 32, patch_size: 8, "
+              "embed_dim: 16, depth: 2, num_heads: 2, in_chans: 1, num_classes: 10}}")
+    sam = ("{name: sam, model: samvit_base_patch16, kwargs: {img_size: 32, patch_size: 8, embed_dim: 16, depth: 2, "
+           "num_heads: 2, window_size: 2, global_attn_indexes: [1], neck_chans: 8, in_chans: 1, num_classes: 10}}")
+    text = ("name: more_timm_families\ninput_size: [1, 32, 32]\nanchors:\n"
+            f"  - {pit.format(name='pit_a', dim=4)}\n  - {pit.format(name='pit_b', dim=8)}\n"
+            f"  - {vgg}\n  - {relpos}\n  - {sam}\n"
+            "rule: {type: two_way, pairs: all, max_stitches: 1}\n")
+    return load_space(write_space(tmp_path, text, "more_timm_families.yaml"))
+
+
 def cnn_levit_space(tmp_path):
     """A tiny ResNet-18 (16x16 .. 2x2 maps) and a tiny LeViT (4x4, 2x2, 1x1 tokens) on 1x64x64."""
     text = (f"name: tiny_cnn_levit\ninput_size: [1, 64, 64]\nanchors:\n"
@@ -112,6 +131,15 @@ def check_adapter(m, input_size: tuple[int, int, int]):
     ("beit_base_patch16_224", {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}, 32),
     ("densenet121", {}, 64),
     ("twins_svt_small", {"depths": (1, 1, 2, 1)}, 64),
+    ("vgg11_bn", {"mlp_ratio": 0.01}, 32),
+    ("pit_ti_224", {"img_size": 64, "depth": (1, 2, 1)}, 64),
+    ("pit_ti_distilled_224", {"img_size": 64, "depth": (1, 1, 1)}, 64),
+    ("vit_relpos_small_patch16_224", {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2,
+                                      "num_heads": 2}, 32),
+    ("vit_relpos_base_patch16_clsgap_224", {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2,
+                                            "num_heads": 2}, 32),
+    ("samvit_base_patch16", {"img_size": 64, "patch_size": 8, "embed_dim": 32, "depth": 4, "num_heads": 2,
+                             "window_size": 4, "global_attn_indexes": (1, 3), "neck_chans": 16}, 64),
 ])
 def test_adapters_reproduce_timm_and_partition_parameters(model, kwargs, size):
     torch.manual_seed(0)
@@ -140,7 +168,8 @@ STAGED_FAMILY_MODELS = {  # a small instance of every row of staged_families.STA
     "InceptionResnetV2Adapter": ("inception_resnet_v2", 96), "InceptionV3Adapter": ("inception_v3", 96),
     "InceptionV4Adapter": ("inception_v4", 96), "TResNetAdapter": ("tresnet_m", 64),
     "XceptionAdapter": ("legacy_xception", 96), "DLAAdapter": ("dla34", 64),
-    "ConvMixerAdapter": ("convmixer_1024_20_ks9_p14", 64),
+    "ConvMixerAdapter": ("convmixer_1024_20_ks9_p14", 64), "RDNetAdapter": ("rdnet_tiny", 64),
+    "GlobalContextVitAdapter": ("gcvit_xxtiny", 224),
 }
 
 
@@ -163,9 +192,11 @@ def test_staged_family_rows_reproduce_timm(adapter):
 
 
 def test_a_family_without_adapter_is_refused_in_one_line_naming_where_the_adapters_are_listed(tmp_path):
-    text = "input_size: [3, 32, 32]\nanchors:\n  - {name: r, model: vgg11}\n  - {name: s, model: vgg11}\nrule: {type: two_way}\n"
-    with pytest.raises(StitchnasError, match=r"anchor 'r' \(vgg11\): no anchor adapter for VGG "
-                                             r"\(timm.models.vgg\); the \d+ adapters .*stitchnas bench adapters") as info:
+    text = ("input_size: [3, 32, 32]\nanchors:\n  - {name: r, model: hrnet_w18_small}\n"
+            "  - {name: s, model: hrnet_w18_small}\nrule: {type: two_way}\n")
+    with pytest.raises(StitchnasError, match=r"anchor 'r' \(hrnet_w18_small\): no anchor adapter for "
+                                             r"HighResolutionNet \(timm.models.hrnet\); the \d+ adapters "
+                                             r".*stitchnas bench adapters") as info:
         assert load_space(write_space(tmp_path, text)).candidates
     assert "\n" not in str(info.value)
 
@@ -322,7 +353,8 @@ def test_switching_and_standalone_routes_agree_across_layouts(tmp_path):
 
 
 # ---- profiling ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("make", [cnn_space, cnn_swin_space, cnn_levit_space, timm_families_space])
+@pytest.mark.parametrize("make", [cnn_space, cnn_swin_space, cnn_levit_space, timm_families_space,
+                                  more_timm_families_space])
 def test_composed_flops_equal_whole_traces_for_every_candidate(tmp_path, make):
     space = make(tmp_path)
     costs = Profiler(space).profile()
@@ -424,11 +456,12 @@ def test_cnn_to_swin_trains_and_measures(tmp_path):
     assert [(r.flops, r.params) for r in rows] == [(costs[r.id].flops, costs[r.id].params) for r in rows]
 
 
-def test_more_timm_families_train_and_switch_like_standalone_routes(tmp_path):
-    """EVA-02 (rotary embedding passed to each block piece), PVTv2, PoolFormer and MLP-Mixer: a
-    few real training steps through every stitching layer, then every candidate run by switching
-    equals its standalone route."""
-    space = timm_families_space(tmp_path)
+@pytest.mark.parametrize("make", [timm_families_space, more_timm_families_space])
+def test_more_timm_families_train_and_switch_like_standalone_routes(tmp_path, make):
+    """EVA-02 (rotary embedding passed to each block piece), PVTv2, PoolFormer and MLP-Mixer;
+    PiT, VGG, relative-position ViT and SAM: a few real training steps through every stitching
+    layer, then every candidate run by switching equals its standalone route."""
+    space = make(tmp_path)
     cfg = StitchTrainConfig(epochs=1, batch_size=16, calib_size=32, max_steps=2)
     res = train_stitched(space, DataSpec("digits", input_size=(1, 32, 32)), cfg, tmp_path / "st.pt",
                          resume=False, log=lambda m: None)
@@ -451,6 +484,14 @@ def test_eva_variants_that_cannot_be_cut_are_refused_in_one_line(kwargs, match):
     m = timm.create_model("vit_small_patch16_rope_224", img_size=32, patch_size=8, embed_dim=32, depth=2,
                           num_heads=2, **kwargs)
     with pytest.raises(StitchnasError, match=match) as info:
+        adapter_for(m)
+    assert "\n" not in str(info.value)
+
+
+def test_a_vit_with_one_relative_position_for_all_blocks_is_refused_in_one_line():
+    m = timm.create_model("vit_srelpos_small_patch16_224", img_size=32, patch_size=8, embed_dim=32, depth=2,
+                          num_heads=2)
+    with pytest.raises(StitchnasError, match="shared relative position .* cannot be stitched") as info:
         adapter_for(m)
     assert "\n" not in str(info.value)
 
