@@ -37,6 +37,7 @@ _EXPORTS = {
     "SwinAdapter": "swin",
     "TwinsAdapter": "twins",
     "ViTAdapter": "vit",
+    "ConVitAdapter": "convit",
     "PitAdapter": "pit",
     "VggAdapter": "vgg",
     "ViTRelPosAdapter": "vit_relpos",
@@ -59,7 +60,7 @@ def _load_families() -> None:
     (adapter_for tries the last registered first)."""
     from . import vit, resnet, convnext, regnet, efficientnet, swin, levit  # noqa: F401
     from . import eva, beit, cait, xcit, mlp_mixer, metaformer, pvt_v2  # noqa: F401
-    from . import staged_families, densenet, twins, vgg, vit_relpos, vit_sam, pit  # noqa: F401
+    from . import staged_families, densenet, twins, vgg, vit_relpos, vit_sam, pit, convit  # noqa: F401
 
 
 def __getattr__(name: str):
