@@ -24,7 +24,8 @@ from ..errors import StitchnasError
 from ..network import StitchedNetwork
 from ..space import Candidate, SearchSpace
 
-__all__ = ["EvalResult", "PartialEvaluation", "EvaluationInterrupted", "evaluate_candidates", "measure", "select_ids", "parse_ids", "prefix_tree_size",
+__all__ = ["EvalResult", "PartialEvaluation", "EvaluationInterrupted", "evaluate_candidates", "measure",
+           "select_ids", "parse_ids", "prefix_tree_size",
            "network_classes", "top1_stderr", "no_better_than_chance", "chance_warning"]
 
 
@@ -184,8 +185,9 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
     Every candidate sees every batch, so none is finished before the last one; a long evaluation
     keeps its counts instead: Ctrl-C raises :class:`EvaluationInterrupted` carrying the finished
     batches' :class:`PartialEvaluation` (a batch counts whole or not at all), ``on_checkpoint``
-    gets one after a batch every ``checkpoint_every_s`` seconds (to save it), and ``resume=`` continues one with a ``loader`` of the
-    images it had not seen; the results equal one uninterrupted pass.
+    gets one after a batch every ``checkpoint_every_s`` seconds (to save it), and ``resume=``
+    continues one with a ``loader`` of the images it had not seen; the results equal one
+    uninterrupted pass.
     """
     from tqdm.auto import tqdm
 

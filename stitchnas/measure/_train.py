@@ -4,7 +4,8 @@
 points. ``train_stitched`` initialises every stitching layer by least squares on a calibration
 batch, then trains them (and the anchors, if asked) jointly, sampling one candidate per step:
 uniformly (SN-Net) or FLOPs-aware so each FLOPs interval is visited equally often (SN-Netv2).
-It checkpoints every epoch, resumes where it stopped, and runs under ``torchrun`` (DDP: gloo on
+It checkpoints every epoch (and inside one on Ctrl-C, SIGTERM and every 10 minutes), resumes
+where it stopped, bit for bit, and runs under ``torchrun`` (DDP: gloo on
 CPU, nccl on GPU): every rank samples the same candidate at each step from a shared seed.
 """
 
@@ -385,6 +386,93 @@ def _tuplify(x: Any) -> Any:
 
 
 # ---- stitching layers -------------------------------------------------------------------------
+#: seconds between checkpoints inside an epoch (a killed run loses at most this much training)
+SAVE_EVERY_S = 600.0
+
+
+class _Interrupts:
+    """SIGINT and SIGTERM during training ask it to stop after the current step (which then saves
+    a checkpoint mid-epoch and raises KeyboardInterrupt); a second SIGINT stops at once. Only in the
+    main thread (elsewhere signals keep their handlers)."""
+
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self.requested, self._old = False, {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except (ValueError, OSError):  # pragma: no cover - an embedding that owns the signals
+                pass
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            self.close()
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def close(self) -> None:
+        import signal
+
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old = {}
+
+
+def _rng_state(device: str) -> dict[str, Any]:
+    """The random streams a training step draws from (dropout, augmentations)."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    rng = {"torch": torch.get_rng_state(), "python": random.getstate(),
+           "numpy": [name, keys.tolist(), pos, has_gauss, gauss]}  # plain types: weights_only loads them
+    if device.startswith("cuda") and torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state(device)
+    return rng
+
+
+def _set_rng_state(rng: dict[str, Any], device: str) -> None:
+    torch.set_rng_state(rng["torch"])
+    random.setstate(_tuplify(rng["python"]))
+    name, keys, pos, has_gauss, gauss = rng["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    if "cuda" in rng and device.startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state(rng["cuda"], device)
+
+
+class _Indices(torch.utils.data.Dataset):
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+def _batches_after(loader, dataset, skip: int):
+    """A loader of ``dataset`` yielding ``loader``'s batches after its first ``skip``, without
+    loading the skipped ones: the same sampler run over indices gives the order."""
+    from torch.utils.data import DataLoader
+
+    if loader.generator is not None:  # the epoch's own seeded order (make_loader)
+        generator = torch.Generator()
+        generator.set_state(loader.generator.get_state())
+        order = DataLoader(_Indices(len(dataset)), batch_size=loader.batch_size, shuffle=True,
+                           generator=generator, drop_last=loader.drop_last)
+    else:  # DDP: the DistributedSampler's order for its epoch
+        order = DataLoader(_Indices(len(dataset)), batch_size=loader.batch_size, sampler=loader.sampler,
+                           drop_last=loader.drop_last, generator=torch.Generator())
+    # walked as the epoch's loop walks its loader, through tqdm.auto's bar: building that bar
+    # starts an iterator, which draws once more from the epoch's generator before the order does
+    from tqdm.auto import tqdm
+
+    batches = [b.tolist() for b in tqdm(order, disable=True)][skip:]
+    return DataLoader(dataset, batch_sampler=batches, generator=torch.Generator())
+
+
 def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None = None,
                    cfg: StitchTrainConfig | None = None, out: str | os.PathLike | None = None,
                    device: str = "cpu", resume: bool = True,
@@ -464,12 +552,12 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
     total = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, _lr_lambda(total, int(cfg.warmup_epochs * steps_per_epoch)))
-    start_epoch, step = 0, 0
+    start_epoch, step, skip = 0, 0, 0
     if state:
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         sampler.set_state(state["sampler"])
-        start_epoch, step = state["epoch"], state["step"]
+        start_epoch, step, skip = state["epoch"], state["step"], state.get("batch", 0)
     if cfg.epochs > start_epoch:  # epochs left to train: each must take a step
         _check_batches(steps_per_epoch, len(train_set) // world, cfg.batch_size, "stitching")
         if rank == 0 and not state:
@@ -481,58 +569,78 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
     if world > 1:
         model = nn.parallel.DistributedDataParallel(net, find_unused_parameters=True)
 
-    def save(epochs_done: int) -> None:
+    def save(epochs_done: int, batch: int = 0) -> None:
+        """Checkpoint after ``epochs_done`` epochs and ``batch`` batches of the next one."""
         if rank == 0:
             save_checkpoint(out, net, anchors_tuned=not cfg.freeze_anchors, state={
-                "epoch": epochs_done, "step": step, "optimizer": opt.state_dict(),
+                "epoch": epochs_done, "batch": batch, "step": step, "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(), "sampler": sampler.state(),
                 "config": asdict(cfg), "ls_errors": ls_errors or state.get("ls_errors", {}),
+                "rng": _rng_state(device),
             })
 
+    if state.get("rng") is not None:
+        _set_rng_state(state["rng"], device)
     t0 = time.perf_counter()
     epochs_done = start_epoch
-    for epoch in range(start_epoch, cfg.epochs):
-        net.train()
-        if cfg.freeze_anchors:
-            net.anchors.eval()  # frozen anchors keep eval-mode behaviour (no dropout)
-        if sampler_data is not None:
-            sampler_data.set_epoch(epoch)
-            batches = loader
-        else:
-            batches = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed + epoch,
-                                  drop_last=True)
-        stats = _EpochStats()
-        for x, y in _progress(batches, f"stitching epoch {epoch + 1}/{cfg.epochs}", steps_per_epoch):
+    stop = _Interrupts()
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            net.train()
+            if cfg.freeze_anchors:
+                net.anchors.eval()  # frozen anchors keep eval-mode behaviour (no dropout)
+            if sampler_data is not None:
+                sampler_data.set_epoch(epoch)
+                batches = loader
+            else:
+                batches = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed + epoch,
+                                      drop_last=True)
+            if skip:  # resuming inside this epoch: the same batches, from where it stopped
+                batches = _batches_after(batches, train_set, skip)
+            stats = _EpochStats()
+            batch, saved = skip, time.monotonic()
+            for x, y in _progress(batches, f"stitching epoch {epoch + 1}/{cfg.epochs}", steps_per_epoch - skip):
+                if cfg.max_steps is not None and step >= cfg.max_steps:
+                    break
+                x, y = x.to(device), y.to(device)
+                cand = sampler.sample()
+                if cfg.distill:
+                    with torch.no_grad():
+                        net.reset_stitch_id(teacher_id)
+                        teacher = net(x)
+                net.reset_stitch_id(cand.id)
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
+                if cfg.distill:
+                    t = cfg.distill_temperature
+                    kd = F.kl_div(F.log_softmax(logits / t, -1), F.softmax(teacher / t, -1),
+                                  reduction="batchmean") * t * t
+                    loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                stats.add(loss, logits, y)
+                step, batch = step + 1, batch + 1
+                if stop.requested or time.monotonic() - saved >= SAVE_EVERY_S:
+                    save(epoch, batch)
+                    saved = time.monotonic()
+                    if stop.requested:
+                        stop.close()
+                        log(f"stitching layers: interrupted in epoch {epoch + 1}/{cfg.epochs} after {batch} of "
+                            f"{steps_per_epoch} batches; saved {out}: run the same command again to resume")
+                        raise KeyboardInterrupt
+            skip = 0
+            epochs_done = epoch + 1
+            save(epochs_done)
+            log(f"stitching layers: epoch {epochs_done}/{cfg.epochs} done, {stats.line()} over the "
+                f"sampled stitches ({time.perf_counter() - t0:.0f} s)")
+            if (dist := _dist()) is not None:
+                dist.barrier()
             if cfg.max_steps is not None and step >= cfg.max_steps:
                 break
-            x, y = x.to(device), y.to(device)
-            cand = sampler.sample()
-            if cfg.distill:
-                with torch.no_grad():
-                    net.reset_stitch_id(teacher_id)
-                    teacher = net(x)
-            net.reset_stitch_id(cand.id)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            if cfg.distill:
-                t = cfg.distill_temperature
-                kd = F.kl_div(F.log_softmax(logits / t, -1), F.softmax(teacher / t, -1),
-                              reduction="batchmean") * t * t
-                loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            stats.add(loss, logits, y)
-            step += 1
-        epochs_done = epoch + 1
-        save(epochs_done)
-        log(f"stitching layers: epoch {epochs_done}/{cfg.epochs} done, {stats.line()} over the "
-            f"sampled stitches ({time.perf_counter() - t0:.0f} s)")
-        if (dist := _dist()) is not None:
-            dist.barrier()
-        if cfg.max_steps is not None and step >= cfg.max_steps:
-            break
+    finally:
+        stop.close()
     if cfg.epochs == 0:
         save(0)  # least-squares initialisation only
     seconds = time.perf_counter() - t0

@@ -86,6 +86,41 @@ def test_resume_continues_exactly(trained_space, tmp_path):
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
+def test_an_interrupted_training_saves_mid_epoch_and_resumes_exactly(trained_space, tmp_path, monkeypatch):
+    """Ctrl-C (a real SIGINT) during a step: the step finishes, the checkpoint records the batch
+    within the epoch, and resuming skips exactly the batches done: the result equals an
+    uninterrupted run's bit for bit."""
+    import signal
+
+    space, _ = trained_space
+    cfg = StitchTrainConfig(epochs=2, batch_size=64, calib_size=64, seed=5)
+    full = train_stitched(space, DIGITS, cfg, tmp_path / "full.pt", resume=False, log=lambda m: None)
+    steps_per_epoch = full.steps // 2
+    original, calls = torch.optim.AdamW.step, [0]
+
+    def step(self, *a, **k):
+        calls[0] += 1
+        if calls[0] == steps_per_epoch + 3:  # the fourth step of the second epoch
+            signal.raise_signal(signal.SIGINT)
+        return original(self, *a, **k)
+
+    logs = []
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.optim.AdamW, "step", step)
+        with pytest.raises(KeyboardInterrupt):
+            train_stitched(space, DIGITS, cfg, tmp_path / "part.pt", resume=False, log=logs.append)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert (f"interrupted in epoch 2/2 after 3 of {steps_per_epoch} batches; saved {tmp_path / 'part.pt'}: "
+            "run the same command again to resume") in logs[-1]
+    saved = read_checkpoint(tmp_path / "part.pt", space)["state"]
+    assert (saved["epoch"], saved["batch"], saved["step"]) == (1, 3, steps_per_epoch + 3)
+    logs = []
+    rest = train_stitched(space, DIGITS, cfg, tmp_path / "part.pt", resume=True, log=logs.append)
+    assert rest.steps == full.steps and rest.epochs_done == 2
+    a, b = full.network.stitch_layers.state_dict(), rest.network.stitch_layers.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_low_rank_training_moves_only_the_update(trained_space, tmp_path):
     space, _ = trained_space
     ls = train_stitched(space, DIGITS, StitchTrainConfig(epochs=0, rank=2, calib_size=64),
