@@ -38,6 +38,7 @@ _EXPORTS = {
     "TwinsAdapter": "twins",
     "ViTAdapter": "vit",
     "ConVitAdapter": "convit",
+    "MvitV2Adapter": "mvitv2",
     "PitAdapter": "pit",
     "VggAdapter": "vgg",
     "ViTRelPosAdapter": "vit_relpos",
@@ -60,7 +61,7 @@ def _load_families() -> None:
     (adapter_for tries the last registered first)."""
     from . import vit, resnet, convnext, regnet, efficientnet, swin, levit  # noqa: F401
     from . import eva, beit, cait, xcit, mlp_mixer, metaformer, pvt_v2  # noqa: F401
-    from . import staged_families, densenet, twins, vgg, vit_relpos, vit_sam, pit, convit  # noqa: F401
+    from . import staged_families, densenet, twins, vgg, vit_relpos, vit_sam, pit, convit, mvitv2  # noqa: F401
 
 
 def __getattr__(name: str):

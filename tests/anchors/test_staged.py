@@ -61,9 +61,10 @@ def timm_families_space(tmp_path):
 
 
 def more_timm_families_space(tmp_path):
-    """Five more timm families on 1x32x32, stitched at equal resolutions: two PiTs (class token
-    beside a pooled patch grid, 8x8 then 4x4 and 2x2) and, across families, a ConViT (4x4
-    tokens, a class token after its second block), VGG (NCHW, a block per
+    """Six more timm families on 1x32x32, stitched at equal resolutions: two PiTs (class token
+    beside a pooled patch grid, 8x8 then 4x4 and 2x2) and, across families, an MViTv2 (tokens
+    pooled from 8x8 to 1x1 inside its blocks), a ConViT (4x4 tokens, a class token after its
+    second block), VGG (NCHW, a block per
     convolution), a ViT with relative position in its blocks (4x4 tokens, no class token) and a
     SAM encoder (NHWC 4x4, windowed and global blocks)."""
     pit = ("{{name: {name}, model: pit_ti_224, kwargs: {{img_size: 32, patch_size: 4, stride: 4, "
@@ -78,6 +79,7 @@ def more_timm_families_space(tmp_path):
     text = ("name: more_timm_families\ninput_size: [1, 32, 32]\nanchors:\n"
             f"  - {pit.format(name='pit_a', dim=4)}\n  - {pit.format(name='pit_b', dim=8)}\n"
             f"  - {vgg}\n  - {relpos}\n  - {sam}\n  - {convit}\n"
+            "  - {name: mvit, model: mvitv2_tiny, kwargs: {img_size: [32, 32], in_chans: 1, num_classes: 10}}\n"
             "rule: {type: two_way, pairs: all, max_stitches: 1}\n")
     return load_space(write_space(tmp_path, text, "more_timm_families.yaml"))
 
@@ -143,6 +145,8 @@ def check_adapter(m, input_size: tuple[int, int, int]):
                                             "num_heads": 2}, 32),
     ("convit_tiny", {"img_size": 32, "patch_size": 8, "embed_dim": 16, "depth": 4, "num_heads": 2,
                      "local_up_to_layer": 2}, 32),
+    ("mvitv2_tiny", {"img_size": (64, 64)}, 64),
+    ("mvitv2_small_cls", {"img_size": (64, 64)}, 64),
     ("samvit_base_patch16", {"img_size": 64, "patch_size": 8, "embed_dim": 32, "depth": 4, "num_heads": 2,
                              "window_size": 4, "global_attn_indexes": (1, 3), "neck_chans": 16}, 64),
 ])
