@@ -32,6 +32,7 @@ from ..progress import get_logger, show_bars
 from ..space import Candidate, SearchSpace
 from ._data import DataSpec, calibration_batch, load_datasets, make_loader, space_data
 from ._evaluate import no_better_than_chance
+from ._resume import SAVE_EVERY_S, Interrupts, _tuplify, batches_after, rng_state, set_rng_state
 
 __all__ = ["AnchorTrainConfig", "StitchTrainConfig", "AnchorResult", "StitchTrainResult", "recipe_changes",
            "train_anchors", "train_stitched", "RouteSampler", "accuracy"]
@@ -381,98 +382,7 @@ def few_steps_warning(sampler: RouteSampler, steps: int) -> str | None:
             "set), or with a smaller --batch-size")
 
 
-def _tuplify(x: Any) -> Any:
-    return tuple(_tuplify(v) for v in x) if isinstance(x, (list, tuple)) else x
-
-
 # ---- stitching layers -------------------------------------------------------------------------
-#: seconds between checkpoints inside an epoch (a killed run loses at most this much training)
-SAVE_EVERY_S = 600.0
-
-
-class _Interrupts:
-    """SIGINT and SIGTERM during training ask it to stop after the current step (which then saves
-    a checkpoint mid-epoch and raises KeyboardInterrupt); a second SIGINT stops at once. Only in the
-    main thread (elsewhere signals keep their handlers)."""
-
-    def __init__(self) -> None:
-        import signal
-        import threading
-
-        self.requested, self._old = False, {}
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except (ValueError, OSError):  # pragma: no cover - an embedding that owns the signals
-                pass
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            self.close()
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def close(self) -> None:
-        import signal
-
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        self._old = {}
-
-
-def _rng_state(device: str) -> dict[str, Any]:
-    """The random streams a training step draws from (dropout, augmentations)."""
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    rng = {"torch": torch.get_rng_state(), "python": random.getstate(),
-           "numpy": [name, keys.tolist(), pos, has_gauss, gauss]}  # plain types: weights_only loads them
-    if device.startswith("cuda") and torch.cuda.is_available():
-        rng["cuda"] = torch.cuda.get_rng_state(device)
-    return rng
-
-
-def _set_rng_state(rng: dict[str, Any], device: str) -> None:
-    torch.set_rng_state(rng["torch"])
-    random.setstate(_tuplify(rng["python"]))
-    name, keys, pos, has_gauss, gauss = rng["numpy"]
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
-    if "cuda" in rng and device.startswith("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state(rng["cuda"], device)
-
-
-class _Indices(torch.utils.data.Dataset):
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> int:
-        return i
-
-
-def _batches_after(loader, dataset, skip: int):
-    """A loader of ``dataset`` yielding ``loader``'s batches after its first ``skip``, without
-    loading the skipped ones: the same sampler run over indices gives the order."""
-    from torch.utils.data import DataLoader
-
-    if loader.generator is not None:  # the epoch's own seeded order (make_loader)
-        generator = torch.Generator()
-        generator.set_state(loader.generator.get_state())
-        order = DataLoader(_Indices(len(dataset)), batch_size=loader.batch_size, shuffle=True,
-                           generator=generator, drop_last=loader.drop_last)
-    else:  # DDP: the DistributedSampler's order for its epoch
-        order = DataLoader(_Indices(len(dataset)), batch_size=loader.batch_size, sampler=loader.sampler,
-                           drop_last=loader.drop_last, generator=torch.Generator())
-    # walked as the epoch's loop walks its loader, through tqdm.auto's bar: building that bar
-    # starts an iterator, which draws once more from the epoch's generator before the order does
-    from tqdm.auto import tqdm
-
-    batches = [b.tolist() for b in tqdm(order, disable=True)][skip:]
-    return DataLoader(dataset, batch_sampler=batches, generator=torch.Generator())
-
-
 def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None = None,
                    cfg: StitchTrainConfig | None = None, out: str | os.PathLike | None = None,
                    device: str = "cpu", resume: bool = True,
@@ -576,14 +486,14 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
                 "epoch": epochs_done, "batch": batch, "step": step, "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(), "sampler": sampler.state(),
                 "config": asdict(cfg), "ls_errors": ls_errors or state.get("ls_errors", {}),
-                "rng": _rng_state(device),
+                "rng": rng_state(device),
             })
 
     if state.get("rng") is not None:
-        _set_rng_state(state["rng"], device)
+        set_rng_state(state["rng"], device)
     t0 = time.perf_counter()
     epochs_done = start_epoch
-    stop = _Interrupts()
+    stop = Interrupts()
     try:
         for epoch in range(start_epoch, cfg.epochs):
             net.train()
@@ -596,7 +506,7 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
                 batches = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed + epoch,
                                       drop_last=True)
             if skip:  # resuming inside this epoch: the same batches, from where it stopped
-                batches = _batches_after(batches, train_set, skip)
+                batches = batches_after(batches, train_set, skip)
             stats = _EpochStats()
             batch, saved = skip, time.monotonic()
             for x, y in _progress(batches, f"stitching epoch {epoch + 1}/{cfg.epochs}", steps_per_epoch - skip):

@@ -1,0 +1,107 @@
+"""Stopping a training and resuming it exactly: signals, random streams, the epoch's batches.
+
+``train_stitched`` saves a checkpoint inside an epoch when asked to stop (Ctrl-C, SIGTERM) or
+every :data:`SAVE_EVERY_S`; what it needs to continue bit for bit is here: the random streams
+a step draws from, and the batches of the epoch after those already done.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["SAVE_EVERY_S", "Interrupts", "rng_state", "set_rng_state", "batches_after"]
+
+
+def _tuplify(x: Any) -> Any:
+    return tuple(_tuplify(v) for v in x) if isinstance(x, (list, tuple)) else x
+
+
+#: seconds between checkpoints inside an epoch (a killed run loses at most this much training)
+SAVE_EVERY_S = 600.0
+
+
+class Interrupts:
+    """SIGINT and SIGTERM during training ask it to stop after the current step (which then saves
+    a checkpoint mid-epoch and raises KeyboardInterrupt); a second SIGINT stops at once. Only in the
+    main thread (elsewhere signals keep their handlers)."""
+
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self.requested, self._old = False, {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except (ValueError, OSError):  # pragma: no cover - an embedding that owns the signals
+                pass
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            self.close()
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def close(self) -> None:
+        import signal
+
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old = {}
+
+
+def rng_state(device: str) -> dict[str, Any]:
+    """The random streams a training step draws from (dropout, augmentations)."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    rng = {"torch": torch.get_rng_state(), "python": random.getstate(),
+           "numpy": [name, keys.tolist(), pos, has_gauss, gauss]}  # plain types: weights_only loads them
+    if device.startswith("cuda") and torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state(device)
+    return rng
+
+
+def set_rng_state(rng: dict[str, Any], device: str) -> None:
+    torch.set_rng_state(rng["torch"])
+    random.setstate(_tuplify(rng["python"]))
+    name, keys, pos, has_gauss, gauss = rng["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    if "cuda" in rng and device.startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state(rng["cuda"], device)
+
+
+class _Indices(torch.utils.data.Dataset):
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+def batches_after(loader, dataset, skip: int):
+    """A loader of ``dataset`` yielding ``loader``'s batches after its first ``skip``, without
+    loading the skipped ones: the same sampler run over indices gives the order."""
+    from torch.utils.data import DataLoader
+
+    if loader.generator is not None:  # the epoch's own seeded order (make_loader)
+        generator = torch.Generator()
+        generator.set_state(loader.generator.get_state())
+        order = DataLoader(_Indices(len(dataset)), batch_size=loader.batch_size, shuffle=True,
+                           generator=generator, drop_last=loader.drop_last)
+    else:  # DDP: the DistributedSampler's order for its epoch
+        order = DataLoader(_Indices(len(dataset)), batch_size=loader.batch_size, sampler=loader.sampler,
+                           drop_last=loader.drop_last, generator=torch.Generator())
+    # walked as the epoch's loop walks its loader, through tqdm.auto's bar: building that bar
+    # starts an iterator, which draws once more from the epoch's generator before the order does
+    from tqdm.auto import tqdm
+
+    batches = [b.tolist() for b in tqdm(order, disable=True)][skip:]
+    return DataLoader(dataset, batch_sampler=batches, generator=torch.Generator())
