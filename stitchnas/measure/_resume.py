@@ -26,8 +26,8 @@ SAVE_EVERY_S = 600.0
 
 class Interrupts:
     """SIGINT and SIGTERM during training ask it to stop after the current step (which then saves
-    a checkpoint mid-epoch and raises KeyboardInterrupt); a second SIGINT stops at once. Only in the
-    main thread (elsewhere signals keep their handlers)."""
+    a checkpoint mid-epoch and raises KeyboardInterrupt); a second one stops at once. Only in the
+    main thread, and not for a signal the process ignores (elsewhere signals keep their handlers)."""
 
     def __init__(self) -> None:
         import signal
@@ -37,6 +37,8 @@ class Interrupts:
         if threading.current_thread() is not threading.main_thread():
             return
         for sig in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(sig) is signal.SIG_IGN:  # ignored on purpose (nohup, a background job)
+                continue
             try:
                 self._old[sig] = signal.signal(sig, self._handle)
             except (ValueError, OSError):  # pragma: no cover - an embedding that owns the signals
