@@ -379,6 +379,9 @@ def test_composed_flops_equal_whole_traces_for_every_candidate(tmp_path, make):
     ("resnet50", 4_111_512_576, 25_557_032),
     ("swin_tiny_patch4_window7_224", 4_509_194_496, 28_288_354),
     ("levit_192", 661_663_808, 10_947_069),  # both heads (class and distillation), averaged
+    ("pit_ti_224", 702_020_096, 4_847_272),  # PiT paper: 0.7 GFLOPs, 4.9M
+    ("mvitv2_tiny", 4_704_241_136, 24_173_320),  # MViTv2 paper: 4.7 GFLOPs, 24M
+    ("vgg11", 7_609_094_144, 132_863_336),  # 7.6 GFLOPs, 132.9M
 ])
 def test_published_anchor_flops(model, flops, params):
     m = create_anchor_model(AnchorSpec("a", model), weights=False, device="uninitialized")
