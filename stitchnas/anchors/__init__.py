@@ -41,6 +41,7 @@ _EXPORTS = {
     "MvitV2Adapter": "mvitv2",
     "PitAdapter": "pit",
     "VggAdapter": "vgg",
+    "VisformerAdapter": "visformer",
     "ViTRelPosAdapter": "vit_relpos",
     "ViTSamAdapter": "vit_sam",
     "XcitAdapter": "xcit",
@@ -62,6 +63,7 @@ def _load_families() -> None:
     from . import vit, resnet, convnext, regnet, efficientnet, swin, levit  # noqa: F401
     from . import eva, beit, cait, xcit, mlp_mixer, metaformer, pvt_v2  # noqa: F401
     from . import staged_families, densenet, twins, vgg, vit_relpos, vit_sam, pit, convit, mvitv2  # noqa: F401
+    from . import visformer  # noqa: F401
 
 
 def __getattr__(name: str):

@@ -145,6 +145,7 @@ def check_adapter(m, input_size: tuple[int, int, int]):
                                             "num_heads": 2}, 32),
     ("convit_tiny", {"img_size": 32, "patch_size": 8, "embed_dim": 16, "depth": 4, "num_heads": 2,
                      "local_up_to_layer": 2}, 32),
+    ("visformer_tiny", {"img_size": 64}, 64),
     ("mvitv2_tiny", {"img_size": (64, 64)}, 64),
     ("mvitv2_small_cls", {"img_size": (64, 64)}, 64),
     ("samvit_base_patch16", {"img_size": 64, "patch_size": 8, "embed_dim": 32, "depth": 4, "num_heads": 2,
