@@ -39,6 +39,7 @@ _EXPORTS = {
     "ViTAdapter": "vit",
     "ConVitAdapter": "convit",
     "MvitV2Adapter": "mvitv2",
+    "PatchTokenAdapter": "_base",
     "PitAdapter": "pit",
     "VggAdapter": "vgg",
     "VisformerAdapter": "visformer",

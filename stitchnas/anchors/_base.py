@@ -26,6 +26,7 @@ __all__ = [
     "LAYOUTS",
     "stitch_problem",
     "AnchorAdapter",
+    "PatchTokenAdapter",
     "Borrowed",
     "ADAPTERS",
     "register_adapter",
@@ -253,6 +254,21 @@ class AnchorAdapter(ABC):
             grid = None  # the model runs at another size than it was built for
         return FeatureSpec("tokens", shape, tuple(int(g) for g in grid) if grid else None,
                            prefix if grid else 0)
+
+
+class PatchTokenAdapter(AnchorAdapter):
+    """Base of adapters whose stem is a timm patch embedding (the model attribute
+    ``patch_attr``) and whose blocks run on its tokens: the input size the model was built for
+    and the token grid are the patch embedding's; the prefix tokens vary by family."""
+
+    layout = "tokens"
+    patch_attr = "patch_embed"
+
+    def default_input_size(self) -> tuple[int, int, int]:
+        return self.patch_input_size(getattr(self.model, self.patch_attr))
+
+    def token_grid(self, boundary: int) -> tuple[int, int] | None:
+        return getattr(getattr(self.model, self.patch_attr), "grid_size", None)
 
 
 ADAPTERS = Registry("anchor adapter")

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ..errors import StitchnasError
-from ._base import AnchorAdapter, Borrowed, register_adapter
+from ._base import Borrowed, PatchTokenAdapter, register_adapter
 
 __all__ = ["BeitAdapter"]
 
@@ -25,12 +25,10 @@ def _beit_head(self: Borrowed, x: torch.Tensor) -> torch.Tensor:
 
 
 @register_adapter
-class BeitAdapter(AnchorAdapter):
+class BeitAdapter(PatchTokenAdapter):
     """timm Beit: each block carries its own relative position bias, so blocks are cut as they
     are; a relative position bias shared by all blocks (``use_shared_rel_pos_bias``) is refused
     in one line, since its parameters belong to every block at once."""
-
-    layout = "tokens"
 
     @classmethod
     def handles(cls, model: nn.Module) -> bool:
@@ -54,12 +52,6 @@ class BeitAdapter(AnchorAdapter):
     def head(self) -> nn.Module:
         names = ["norm", "fc_norm", "head_drop", "head"]
         return Borrowed(self.model, names, _beit_head, methods=("forward_head",))
-
-    def default_input_size(self) -> tuple[int, int, int]:
-        return self.patch_input_size(self.model.patch_embed)
-
-    def token_grid(self, boundary: int) -> tuple[int, int] | None:
-        return getattr(self.model.patch_embed, "grid_size", None)
 
     def prefix_tokens(self) -> int:
         return int(getattr(self.model, "num_prefix_tokens", 1))

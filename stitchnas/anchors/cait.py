@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .._util import import_object
-from ._base import AnchorAdapter, Borrowed, register_adapter
+from ._base import Borrowed, PatchTokenAdapter, register_adapter
 
 __all__ = ["CaitAdapter"]
 
@@ -20,11 +20,10 @@ def _cait_head(self: Borrowed, x: torch.Tensor) -> torch.Tensor:
 
 
 @register_adapter
-class CaitAdapter(AnchorAdapter):
+class CaitAdapter(PatchTokenAdapter):
     """timm CaiT: the self-attention blocks are the blocks (patch tokens on a grid, no class
     token: CaiT adds it late); the class-attention blocks belong to the head."""
 
-    layout = "tokens"
     model_class = "timm.models.cait:Cait"
     stem_names = ("patch_embed", "pos_embed", "pos_drop")
     stem_fn = _cait_stem
@@ -42,9 +41,3 @@ class CaitAdapter(AnchorAdapter):
 
     def head(self) -> nn.Module:
         return Borrowed(self.model, list(self.head_names), _cait_head, methods=("forward_cls", "forward_head"))
-
-    def default_input_size(self) -> tuple[int, int, int]:
-        return self.patch_input_size(self.model.patch_embed)
-
-    def token_grid(self, boundary: int) -> tuple[int, int] | None:
-        return getattr(self.model.patch_embed, "grid_size", None)

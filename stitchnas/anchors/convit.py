@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._base import AnchorAdapter, Borrowed, register_adapter
+from ._base import Borrowed, PatchTokenAdapter, register_adapter
 from ._spec import FeatureSpec
 
 __all__ = ["ConVitAdapter"]
@@ -28,12 +28,10 @@ def _head(self: Borrowed, x: torch.Tensor) -> torch.Tensor:
 
 
 @register_adapter
-class ConVitAdapter(AnchorAdapter):
+class ConVitAdapter(PatchTokenAdapter):
     """timm ConVit: gated positional self-attention blocks run on patch tokens alone; the class
     token joins the first plain self-attention block (``local_up_to_layer``), so boundaries
     before it are plain grids and later ones carry one class token."""
-
-    layout = "tokens"
 
     @classmethod
     def handles(cls, model: nn.Module) -> bool:
@@ -53,12 +51,6 @@ class ConVitAdapter(AnchorAdapter):
 
     def head(self) -> nn.Module:
         return Borrowed(self.model, ["norm", "head_drop", "head"], _head, methods=("forward_head",))
-
-    def default_input_size(self) -> tuple[int, int, int]:
-        return self.patch_input_size(self.model.patch_embed)
-
-    def token_grid(self, boundary: int) -> tuple[int, int] | None:
-        return getattr(self.model.patch_embed, "grid_size", None)
 
     def _spec(self, x: torch.Tensor, boundary: int) -> FeatureSpec:
         shape = tuple(int(s) for s in x.shape[1:])

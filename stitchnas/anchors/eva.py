@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..errors import StitchnasError
-from ._base import AnchorAdapter, Borrowed, register_adapter
+from ._base import Borrowed, PatchTokenAdapter, register_adapter
 
 __all__ = ["EvaAdapter"]
 
@@ -43,15 +43,13 @@ class EvaBlock(nn.Module):
 
 
 @register_adapter
-class EvaAdapter(AnchorAdapter):
+class EvaAdapter(PatchTokenAdapter):
     """timm's Eva: EVA, EVA-02, ``vit_*_rope_*``; tokens with class/register tokens, like ViT's.
 
     Refused in one line: depth-dependent rotary embeddings (``rope_mixed``: their frequencies are
     parameters every block shares), dynamic image sizes (the grid must be known per boundary)
     and patch dropout with a rotary embedding (the kept patches' embeddings would be lost).
     """
-
-    layout = "tokens"
 
     @classmethod
     def handles(cls, model: nn.Module) -> bool:
@@ -86,12 +84,6 @@ class EvaAdapter(AnchorAdapter):
     def head(self) -> nn.Module:
         names = ["norm", "attn_pool", "fc_norm", "head_drop", "head"]
         return Borrowed(self.model, names, _eva_head, methods=("forward_head", "pool"))
-
-    def default_input_size(self) -> tuple[int, int, int]:
-        return self.patch_input_size(self.model.patch_embed)
-
-    def token_grid(self, boundary: int) -> tuple[int, int] | None:
-        return getattr(self.model.patch_embed, "grid_size", None)
 
     def prefix_tokens(self) -> int:
         return int(getattr(self.model, "num_prefix_tokens", 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._base import AnchorAdapter, Borrowed, register_adapter
+from ._base import Borrowed, PatchTokenAdapter, register_adapter
 
 __all__ = ["MlpMixerAdapter"]
 
@@ -19,11 +19,11 @@ def _mixer_head(self: Borrowed, x: torch.Tensor) -> torch.Tensor:
 
 
 @register_adapter
-class MlpMixerAdapter(AnchorAdapter):
+class MlpMixerAdapter(PatchTokenAdapter):
     """timm MlpMixer (MLP-Mixer, ResMLP, gMLP): patch tokens on the stem's grid, no prefix
     tokens, so their boundaries stitch to feature maps of the same resolution too."""
 
-    layout = "tokens"
+    patch_attr = "stem"
 
     @classmethod
     def handles(cls, model: nn.Module) -> bool:
@@ -39,9 +39,3 @@ class MlpMixerAdapter(AnchorAdapter):
 
     def head(self) -> nn.Module:
         return Borrowed(self.model, ["norm", "head_drop", "head"], _mixer_head, methods=("forward_head",))
-
-    def default_input_size(self) -> tuple[int, int, int]:
-        return self.patch_input_size(self.model.stem)
-
-    def token_grid(self, boundary: int) -> tuple[int, int] | None:
-        return getattr(self.model.stem, "grid_size", None)

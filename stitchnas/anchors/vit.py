@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._base import AnchorAdapter, Borrowed, register_adapter
+from ._base import Borrowed, PatchTokenAdapter, register_adapter
 
 __all__ = ["ViTAdapter"]
 
@@ -22,10 +22,8 @@ def _vit_head(self: Borrowed, x: torch.Tensor) -> torch.Tensor:
 
 
 @register_adapter
-class ViTAdapter(AnchorAdapter):
+class ViTAdapter(PatchTokenAdapter):
     """timm's VisionTransformer family: ViT, DeiT (distilled too), DeiT-III."""
-
-    layout = "tokens"
 
     @classmethod
     def handles(cls, model: nn.Module) -> bool:
@@ -43,13 +41,10 @@ class ViTAdapter(AnchorAdapter):
     def blocks(self) -> list[nn.Module]:
         return list(self.model.blocks)
 
-    def default_input_size(self) -> tuple[int, int, int]:
-        return self.patch_input_size(self.model.patch_embed)
-
     def token_grid(self, boundary: int) -> tuple[int, int] | None:
         if getattr(self.model, "dynamic_img_size", False):
             return None
-        return getattr(self.model.patch_embed, "grid_size", None)
+        return super().token_grid(boundary)
 
     def prefix_tokens(self) -> int:
         return int(getattr(self.model, "num_prefix_tokens", 0))
@@ -57,5 +52,3 @@ class ViTAdapter(AnchorAdapter):
     def head(self) -> nn.Module:
         names = ["norm", "attn_pool", "fc_norm", "head_drop", "head", "head_dist"]
         return Borrowed(self.model, names, _vit_head, methods=("forward_head", "pool"))
-
-

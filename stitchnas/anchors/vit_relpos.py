@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ..errors import StitchnasError
-from ._base import AnchorAdapter, Borrowed, register_adapter
+from ._base import Borrowed, PatchTokenAdapter, register_adapter
 
 __all__ = ["ViTRelPosAdapter"]
 
@@ -24,12 +24,10 @@ def _head(self: Borrowed, x: torch.Tensor) -> torch.Tensor:
 
 
 @register_adapter
-class ViTRelPosAdapter(AnchorAdapter):
+class ViTRelPosAdapter(PatchTokenAdapter):
     """timm VisionTransformerRelPos: each block carries its relative position, so blocks are cut
     as they are; a relative position shared by all blocks (``vit_srelpos_*``,
     ``rel_pos_type`` shared) is refused in one line, since it belongs to every block at once."""
-
-    layout = "tokens"
 
     @classmethod
     def handles(cls, model: nn.Module) -> bool:
@@ -52,12 +50,6 @@ class ViTRelPosAdapter(AnchorAdapter):
 
     def head(self) -> nn.Module:
         return Borrowed(self.model, ["norm", "fc_norm", "head_drop", "head"], _head, methods=("forward_head",))
-
-    def default_input_size(self) -> tuple[int, int, int]:
-        return self.patch_input_size(self.model.patch_embed)
-
-    def token_grid(self, boundary: int) -> tuple[int, int] | None:
-        return getattr(self.model.patch_embed, "grid_size", None)
 
     def prefix_tokens(self) -> int:
         return int(getattr(self.model, "num_prefix_tokens", 0))
