@@ -1,19 +1,22 @@
 """Stopping a training and resuming it exactly: signals, random streams, the epoch's batches.
 
-``train_stitched`` saves a checkpoint inside an epoch when asked to stop (Ctrl-C, SIGTERM) or
-every :data:`SAVE_EVERY_S`; what it needs to continue bit for bit is here: the random streams
-a step draws from, and the batches of the epoch after those already done.
+``train_stitched`` and ``train_anchors`` save their state inside an epoch when asked to stop
+(Ctrl-C, SIGTERM) or every :data:`SAVE_EVERY_S`; what they need to continue bit for bit is
+here: the random streams a step draws from, the batches of the epoch after those already done,
+and (for an anchor, which has no checkpoint until it is finished) the state file itself.
 """
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["SAVE_EVERY_S", "Interrupts", "rng_state", "set_rng_state", "batches_after"]
+__all__ = ["SAVE_EVERY_S", "Interrupts", "rng_state", "set_rng_state", "batches_after", "anchor_state_path",
+           "load_anchor_state", "save_anchor_state"]
 
 
 def _tuplify(x: Any) -> Any:
@@ -106,4 +109,40 @@ def batches_after(loader, dataset, skip: int):
     from tqdm.auto import tqdm
 
     batches = [b.tolist() for b in tqdm(order, disable=True)][skip:]
+    if loader.generator is not None:  # where a whole epoch over ``loader`` would leave it
+        loader.generator.set_state(generator.get_state())
     return DataLoader(dataset, batch_sampler=batches, generator=torch.Generator())
+
+
+# ---- an anchor's training, inside it -------------------------------------------------------------
+def anchor_state_path(checkpoint) -> Path:
+    """Where an anchor's unfinished training waits, beside the checkpoint it will become."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(checkpoint.name + ".partial.pt")
+
+
+def _anchor_key(spec, recipe: dict[str, Any]) -> dict[str, Any]:
+    return {"anchor": spec.name, "model": spec.model, "kwargs": repr(spec.kwargs), "recipe": recipe}
+
+
+def load_anchor_state(path, spec, recipe: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """(the saved training of this anchor and recipe, or None; a one-line note when a file was
+    ignored: another anchor, model or recipe, or not a saved training)."""
+    if not Path(path).is_file():
+        return None, None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        key = state["key"]
+    except Exception as err:  # any unreadable file is only ignored: it holds no one's weights
+        return None, f"ignoring {path}: not a saved anchor training ({type(err).__name__}); training from scratch"
+    if key != _anchor_key(spec, recipe):
+        return None, f"ignoring {path}: another anchor, model or recipe saved it; training from scratch"
+    return state, None
+
+
+def save_anchor_state(path, spec, recipe: dict[str, Any], **state: Any) -> None:
+    """Write an anchor's unfinished training atomically (a kill mid-write leaves the last one)."""
+    from ..fileio import atomic_write
+
+    with atomic_write(path, "wb", what="anchor training state") as fh:
+        torch.save({"key": _anchor_key(spec, recipe), **state}, fh)

@@ -32,7 +32,8 @@ from ..progress import get_logger, show_bars
 from ..space import Candidate, SearchSpace
 from ._data import DataSpec, calibration_batch, load_datasets, make_loader, space_data
 from ._evaluate import no_better_than_chance
-from ._resume import SAVE_EVERY_S, Interrupts, _tuplify, batches_after, rng_state, set_rng_state
+from ._resume import (SAVE_EVERY_S, Interrupts, _tuplify, anchor_state_path, batches_after, load_anchor_state,
+                      rng_state, save_anchor_state, set_rng_state)
 
 __all__ = ["AnchorTrainConfig", "StitchTrainConfig", "AnchorResult", "StitchTrainResult", "recipe_changes",
            "train_anchors", "train_stitched", "RouteSampler", "accuracy"]
@@ -290,25 +291,58 @@ def train_anchors(space: SearchSpace | str | os.PathLike, data: DataSpec | None 
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, _lr_lambda(steps, int(cfg.warmup_epochs * len(loader))))
+        state_path, recipe = anchor_state_path(path), asdict(cfg)
+        saved, note = load_anchor_state(state_path, spec, recipe)
+        if note:
+            _LOG.warning(note)
+        start_epoch, skip = 0, 0
+        if saved is not None:
+            model.load_state_dict(saved["model"])
+            opt.load_state_dict(saved["optimizer"])
+            sched.load_state_dict(saved["scheduler"])
+            loader.generator.set_state(saved["generator"])
+            set_rng_state(saved["rng"], device)
+            start_epoch, skip = saved["epoch"], saved["batch"]
+            log(f"anchor {spec.name}: resuming {state_path} in epoch {start_epoch + 1} after {skip} batches")
         t0 = time.perf_counter()
-        for epoch in range(cfg.epochs):
-            model.train()
-            stats = _EpochStats()
-            for x, y in _progress(loader, f"anchor {spec.name} epoch {epoch + 1}/{cfg.epochs}"):
-                x, y = x.to(device), y.to(device)
-                logits = model(x)
-                loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                stats.add(loss, logits, y)
-            log(f"anchor {spec.name}: epoch {epoch + 1}/{cfg.epochs} done, {stats.line()} "
-                f"({time.perf_counter() - t0:.0f} s)")
+        stop = Interrupts()
+        try:
+            for epoch in range(start_epoch, cfg.epochs):
+                model.train()
+                stats = _EpochStats()
+                at_start = loader.generator.get_state()
+                batches = batches_after(loader, train_set, skip) if skip else loader
+                batch, last = skip, time.monotonic()
+                for x, y in _progress(batches, f"anchor {spec.name} epoch {epoch + 1}/{cfg.epochs}"):
+                    x, y = x.to(device), y.to(device)
+                    logits = model(x)
+                    loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    stats.add(loss, logits, y)
+                    batch += 1
+                    if stop.requested or time.monotonic() - last >= SAVE_EVERY_S:
+                        save_anchor_state(state_path, spec, recipe, model=model.state_dict(), epoch=epoch,
+                                          batch=batch, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
+                                          generator=at_start, rng=rng_state(device))
+                        last = time.monotonic()
+                        if stop.requested:
+                            log(f"anchor {spec.name}: interrupted in epoch {epoch + 1}/{cfg.epochs} after {batch} "
+                                f"of {len(loader)} batches; saved {state_path}: train the anchors without a "
+                                "checkpoint again (--only-missing) to resume")
+                            raise KeyboardInterrupt
+                skip = 0
+                log(f"anchor {spec.name}: epoch {epoch + 1}/{cfg.epochs} done, {stats.line()} "
+                    f"({time.perf_counter() - t0:.0f} s)")
+        finally:
+            stop.close()
         seconds = time.perf_counter() - t0
         acc = accuracy(model, make_loader(val_set, 512, shuffle=False), device)
         with atomic_write(path, "wb", what="anchor checkpoint") as fh:
             torch.save({k: v.cpu() for k, v in model.state_dict().items()}, fh)
+        state_path.unlink(missing_ok=True)
         log(f"anchor {spec.name}: top-1 {acc:.2f}% on {data.name} val, trained in {seconds:.0f} s -> {path}")
         if no_better_than_chance(acc, num_classes, len(val_set)):
             _LOG.warning(f"anchor {spec.name}: top-1 {acc:.2f}% is no better than guessing ({100 / num_classes:.1f}% "

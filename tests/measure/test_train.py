@@ -122,6 +122,48 @@ def test_an_interrupted_training_saves_mid_epoch_and_resumes_exactly(trained_spa
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_an_interrupted_anchor_training_resumes_exactly(tmp_path, monkeypatch):
+    """An anchor has no checkpoint until it is trained: a real SIGTERM inside its second epoch
+    saves its unfinished training beside that checkpoint, and training the missing anchors again
+    resumes it; the weights equal an uninterrupted training's bit for bit."""
+    import signal
+
+    def space(folder):
+        text = (f"name: digits_pair\ninput_size: [1, 28, 28]\nanchors:\n"
+                f"  - {tiny_anchor('s', 16)[:-1]}, checkpoint: s.pt}}\n"
+                f"  - {tiny_anchor('l', 32)[:-1]}, checkpoint: l.pt}}\n"
+                "rule: {type: two_way}\n")
+        return load_space(write_space(folder, text))
+
+    cfg = AnchorTrainConfig(epochs=2, batch_size=64, lr=3e-3)
+    (tmp_path / "full").mkdir(), (tmp_path / "part").mkdir()
+    full = train_anchors(space(tmp_path / "full"), DIGITS, cfg, log=lambda m: None)
+    steps = 1437 // 64  # per epoch (digits' train split, last batch dropped)
+    original, calls = torch.optim.AdamW.step, [0]
+
+    def step(self, *a, **k):
+        calls[0] += 1
+        if calls[0] == 2 * steps + steps + 5:  # the second anchor, fifth step of its second epoch
+            signal.raise_signal(signal.SIGTERM)
+        return original(self, *a, **k)
+
+    part_space, logs = space(tmp_path / "part"), []
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.optim.AdamW, "step", step)
+        with pytest.raises(KeyboardInterrupt):
+            train_anchors(part_space, DIGITS, cfg, log=logs.append)
+    state = tmp_path / "part" / "l.pt.partial.pt"
+    assert (tmp_path / "part" / "s.pt").is_file() and not (tmp_path / "part" / "l.pt").exists()
+    assert f"anchor l: interrupted in epoch 2/2 after 5 of {steps} batches; saved {state}" in logs[-1]
+    logs = []
+    rest = train_anchors(part_space, DIGITS, cfg, only_missing=True, log=logs.append)
+    assert "anchor l: resuming" in logs[0] and [r.name for r in rest] == ["l"] and not state.exists()
+    assert rest[0].acc1 == full[1].acc1
+    a = torch.load(tmp_path / "full" / "l.pt", weights_only=True)
+    b = torch.load(tmp_path / "part" / "l.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_low_rank_training_moves_only_the_update(trained_space, tmp_path):
     space, _ = trained_space
     ls = train_stitched(space, DIGITS, StitchTrainConfig(epochs=0, rank=2, calib_size=64),
