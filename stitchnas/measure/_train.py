@@ -465,7 +465,8 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
                 "recipes; give the same settings to resume (only --epochs may grow), or --no-resume to "
                 "start over with the new ones")
         apply_checkpoint(net, doc, out)
-        log(f"resuming {out} after epoch {state['epoch']}")
+        log(f"resuming {out} " + (f"in epoch {state['epoch'] + 1} after {state['batch']} batches"
+                                  if state.get("batch") else f"after epoch {state['epoch']}"))
     else:
         calib = calibration_batch(train_set, cfg.calib_size, seed=cfg.seed).to(device)
         ls_errors = net.init_least_squares(calib)

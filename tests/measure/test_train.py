@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from support import tiny_anchor, write_space
+from support import run_cli, tiny_anchor, write_space
 from stitchnas.network import load_network, read_checkpoint
 from stitchnas.measure import DataSpec, load_datasets, make_loader
 from stitchnas.errors import StitchnasError
@@ -120,6 +120,32 @@ def test_an_interrupted_training_saves_mid_epoch_and_resumes_exactly(trained_spa
     assert rest.steps == full.steps and rest.epochs_done == 2
     a, b = full.network.stitch_layers.state_dict(), rest.network.stitch_layers.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cli_train_stopped_by_a_signal_says_how_to_resume_and_resumes(trained_space, tmp_path, capsys,
+                                                                      monkeypatch):
+    import signal
+
+    space, _ = trained_space
+    out = tmp_path / "st.pt"
+    argv = ("train", space.path, "--data", "digits", "--epochs", "1", "--batch-size", "64", "--out", out)
+    original, calls = torch.optim.AdamW.step, [0]
+
+    def step(self, *a, **k):
+        calls[0] += 1
+        if calls[0] == 3:
+            signal.raise_signal(signal.SIGTERM)
+        return original(self, *a, **k)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.optim.AdamW, "step", step)
+        code, stdout, err = run_cli(capsys, *argv)
+    assert code == 130 and stdout == ""
+    assert (f"interrupted in epoch 1/1 after 3 of 22 batches; saved {out}: run the same command again "
+            "to resume") in err and err.rstrip().endswith("stitchnas: interrupted")
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 0 and f"resuming {out} in epoch 1 after 3 batches" in err, err
+    assert read_checkpoint(out, space)["state"]["step"] == 22
 
 
 def test_an_interrupted_anchor_training_resumes_exactly(tmp_path, monkeypatch):
@@ -284,8 +310,6 @@ def test_stitching_layers_that_get_few_steps_are_a_warning(trained_space, tmp_pa
     """Each step trains one sampled route's layers: with a digits-sized data set and one epoch of
     large batches some layers expect fewer than ten updates, and `train` says so in one line (what
     to change); a recipe with enough steps trains silently."""
-    from support import run_cli
-
     from stitchnas.measure._train import MIN_STEPS_PER_LAYER, few_steps_warning
 
     space, _ = trained_space
