@@ -155,8 +155,8 @@ def check_adapter(adapter_cls: type, model: Any, input_size: tuple[int, int, int
 
     problems: list[str] = []
     if not adapter_cls.handles(model):
-        _raise(adapter_cls.__name__, [f"handles({type(model).__name__}) is False: make handles() "
-                                      "accept the models this adapter is for"])
+        _raise(adapter_cls.__name__, [f"handles({type(model).__name__}) is False: set model_class (or "
+                                      "override handles()) to the models this adapter is for"])
     adapter = adapter_cls(model.eval())
     size = tuple(input_size or adapter.default_input_size())
     x = torch.randn((2, *size), generator=torch.Generator().manual_seed(0))

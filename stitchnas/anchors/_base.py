@@ -174,12 +174,14 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
 class AnchorAdapter(ABC):
     """A timm model cut into stem, blocks and head, modules that share the model's parameters.
 
-    Subclasses implement :meth:`handles`, :meth:`stem`, :meth:`blocks` and :meth:`head`; call
+    Subclasses name the timm model class they cut (``model_class``, ``"module:Class"``; or
+    override :meth:`handles`) and implement :meth:`stem`, :meth:`blocks` and :meth:`head`; call
     order: ``handles(model)`` picks the adapter, then the three cutters are called once each.
     ``feature_specs`` (shapes at every block boundary) is derived by running them.
     """
 
     layout: str = "tokens"
+    model_class: str = ""  # "module:Class" of the timm model family
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
@@ -188,9 +190,19 @@ class AnchorAdapter(ABC):
         self.head_module = self.head()
 
     @classmethod
-    @abstractmethod
     def handles(cls, model: nn.Module) -> bool:
-        """Whether this adapter understands ``model``."""
+        """Whether this adapter understands ``model``: an instance of ``model_class`` (a class
+        this timm does not have handles nothing)."""
+        from .._util import import_object
+        from ..errors import PluginError
+
+        if not cls.model_class:
+            raise NotImplementedError(f"{cls.__name__}: set model_class or override handles")
+        try:
+            klass = import_object(cls.model_class, "timm model class")
+        except PluginError:  # pragma: no cover - older timm
+            return False
+        return isinstance(model, klass)
 
     @abstractmethod
     def stem(self) -> nn.Module:

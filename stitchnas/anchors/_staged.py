@@ -25,8 +25,6 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .._util import import_object
-from ..errors import PluginError
 from ._base import AnchorAdapter, Borrowed
 
 __all__ = ["StagedAdapter", "forward_head", "forward_stem"]
@@ -46,16 +44,6 @@ class StagedAdapter(AnchorAdapter):
     methods: tuple[str, ...] = ("forward_head",)
     stem_fn: Callable[[nn.Module, torch.Tensor], torch.Tensor]
     head_fn: Callable[[nn.Module, torch.Tensor], torch.Tensor]
-
-    model_class: str = ""  # "module:Class" of the timm model family
-
-    @classmethod
-    def handles(cls, model: nn.Module) -> bool:
-        try:
-            klass = import_object(cls.model_class, "timm model class")
-        except PluginError:  # pragma: no cover - older timm
-            return False
-        return isinstance(model, klass)
 
     def stages(self) -> list[tuple[nn.Module | None, list[nn.Module]]]:
         raise NotImplementedError

@@ -30,11 +30,7 @@ class BeitAdapter(PatchTokenAdapter):
     are; a relative position bias shared by all blocks (``use_shared_rel_pos_bias``) is refused
     in one line, since its parameters belong to every block at once."""
 
-    @classmethod
-    def handles(cls, model: nn.Module) -> bool:
-        from timm.models.beit import Beit
-
-        return isinstance(model, Beit)
+    model_class = "timm.models.beit:Beit"
 
     def __init__(self, model: nn.Module) -> None:
         if getattr(model, "rel_pos_bias", None) is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._util import import_object
 from ._base import Borrowed, PatchTokenAdapter, register_adapter
 
 __all__ = ["CaitAdapter"]
@@ -28,10 +27,6 @@ class CaitAdapter(PatchTokenAdapter):
     stem_names = ("patch_embed", "pos_embed", "pos_drop")
     stem_fn = _cait_stem
     head_names = ("cls_token", "blocks_token_only", "norm", "head_drop", "head")
-
-    @classmethod
-    def handles(cls, model: nn.Module) -> bool:
-        return isinstance(model, import_object(cls.model_class, "timm model class"))
 
     def stem(self) -> nn.Module:
         return Borrowed(self.model, list(self.stem_names), type(self).stem_fn)

@@ -33,11 +33,7 @@ class ConVitAdapter(PatchTokenAdapter):
     token joins the first plain self-attention block (``local_up_to_layer``), so boundaries
     before it are plain grids and later ones carry one class token."""
 
-    @classmethod
-    def handles(cls, model: nn.Module) -> bool:
-        from timm.models.convit import ConVit
-
-        return isinstance(model, ConVit)
+    model_class = "timm.models.convit:ConVit"
 
     def stem(self) -> nn.Module:
         return Borrowed(self.model, ["patch_embed", "pos_embed", "pos_drop"], _stem)

@@ -51,11 +51,7 @@ class EvaAdapter(PatchTokenAdapter):
     and patch dropout with a rotary embedding (the kept patches' embeddings would be lost).
     """
 
-    @classmethod
-    def handles(cls, model: nn.Module) -> bool:
-        from timm.models.eva import Eva
-
-        return isinstance(model, Eva)
+    model_class = "timm.models.eva:Eva"
 
     def __init__(self, model: nn.Module) -> None:
         kind = type(model).__name__

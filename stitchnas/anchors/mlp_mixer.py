@@ -25,11 +25,7 @@ class MlpMixerAdapter(PatchTokenAdapter):
 
     patch_attr = "stem"
 
-    @classmethod
-    def handles(cls, model: nn.Module) -> bool:
-        from timm.models.mlp_mixer import MlpMixer
-
-        return isinstance(model, MlpMixer)
+    model_class = "timm.models.mlp_mixer:MlpMixer"
 
     def stem(self) -> nn.Module:
         return Borrowed(self.model, ["stem"], _mixer_stem)

@@ -25,11 +25,7 @@ def _vit_head(self: Borrowed, x: torch.Tensor) -> torch.Tensor:
 class ViTAdapter(PatchTokenAdapter):
     """timm's VisionTransformer family: ViT, DeiT (distilled too), DeiT-III."""
 
-    @classmethod
-    def handles(cls, model: nn.Module) -> bool:
-        from timm.models.vision_transformer import VisionTransformer
-
-        return isinstance(model, VisionTransformer)
+    model_class = "timm.models.vision_transformer:VisionTransformer"
 
     def stem(self) -> nn.Module:
         names = ["patch_embed", "cls_token", "reg_token", "pos_embed", "pos_drop", "patch_drop",

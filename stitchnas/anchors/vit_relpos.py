@@ -29,11 +29,7 @@ class ViTRelPosAdapter(PatchTokenAdapter):
     as they are; a relative position shared by all blocks (``vit_srelpos_*``,
     ``rel_pos_type`` shared) is refused in one line, since it belongs to every block at once."""
 
-    @classmethod
-    def handles(cls, model: nn.Module) -> bool:
-        from timm.models.vision_transformer_relpos import VisionTransformerRelPos
-
-        return isinstance(model, VisionTransformerRelPos)
+    model_class = "timm.models.vision_transformer_relpos:VisionTransformerRelPos"
 
     def __init__(self, model: nn.Module) -> None:
         if getattr(model, "shared_rel_pos", None) is not None:

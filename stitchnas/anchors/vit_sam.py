@@ -31,11 +31,7 @@ class ViTSamAdapter(AnchorAdapter):
 
     layout = "nhwc"
 
-    @classmethod
-    def handles(cls, model: nn.Module) -> bool:
-        from timm.models.vision_transformer_sam import VisionTransformerSAM
-
-        return isinstance(model, VisionTransformerSAM)
+    model_class = "timm.models.vision_transformer_sam:VisionTransformerSAM"
 
     def stem(self) -> nn.Module:
         return Borrowed(self.model, ["patch_embed", "pos_embed", "pos_drop", "patch_drop", "norm_pre"], _stem)
