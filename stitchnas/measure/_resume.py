@@ -9,6 +9,9 @@ and (for an anchor, which has no checkpoint until it is finished) the state file
 from __future__ import annotations
 
 import random
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +33,13 @@ SAVE_EVERY_S = 600.0
 class Interrupts:
     """SIGINT and SIGTERM during training ask it to stop after the current step (which then saves
     a checkpoint mid-epoch and raises KeyboardInterrupt); a second one stops at once. Only in the
-    main thread, and not for a signal the process ignores (elsewhere signals keep their handlers)."""
+    main thread, and not for a signal the process ignores (elsewhere signals keep their handlers).
+    :meth:`due`, after each step: whether to save now (asked to stop, or ``every_s`` since the
+    last save)."""
 
-    def __init__(self) -> None:
-        import signal
-        import threading
-
+    def __init__(self, every_s: float = SAVE_EVERY_S) -> None:
         self.requested, self._old = False, {}
+        self.every_s, self._saved = every_s, time.monotonic()
         if threading.current_thread() is not threading.main_thread():
             return
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -53,9 +56,17 @@ class Interrupts:
             raise KeyboardInterrupt
         self.requested = True
 
-    def close(self) -> None:
-        import signal
+    def due(self) -> bool:
+        if not (self.requested or time.monotonic() - self._saved >= self.every_s):
+            return False
+        self.saved()
+        return True
 
+    def saved(self) -> None:
+        """A checkpoint was just written (the next is due ``every_s`` from now)."""
+        self._saved = time.monotonic()
+
+    def close(self) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
         self._old = {}

@@ -32,7 +32,7 @@ from ..progress import get_logger, show_bars
 from ..space import Candidate, SearchSpace
 from ._data import DataSpec, calibration_batch, load_datasets, make_loader, space_data
 from ._evaluate import no_better_than_chance
-from ._resume import (SAVE_EVERY_S, Interrupts, _tuplify, anchor_state_path, batches_after, load_anchor_state,
+from ._resume import (Interrupts, _tuplify, anchor_state_path, batches_after, load_anchor_state,
                       rng_state, save_anchor_state, set_rng_state)
 
 __all__ = ["AnchorTrainConfig", "StitchTrainConfig", "AnchorResult", "StitchTrainResult", "recipe_changes",
@@ -312,7 +312,7 @@ def train_anchors(space: SearchSpace | str | os.PathLike, data: DataSpec | None 
                 stats = _EpochStats()
                 at_start = loader.generator.get_state()
                 batches = batches_after(loader, train_set, skip) if skip else loader
-                batch, last = skip, time.monotonic()
+                batch = skip
                 for x, y in _progress(batches, f"anchor {spec.name} epoch {epoch + 1}/{cfg.epochs}"):
                     x, y = x.to(device), y.to(device)
                     logits = model(x)
@@ -323,11 +323,10 @@ def train_anchors(space: SearchSpace | str | os.PathLike, data: DataSpec | None 
                     sched.step()
                     stats.add(loss, logits, y)
                     batch += 1
-                    if stop.requested or time.monotonic() - last >= SAVE_EVERY_S:
+                    if stop.due():
                         save_anchor_state(state_path, spec, recipe, model=model.state_dict(), epoch=epoch,
                                           batch=batch, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                                           generator=at_start, rng=rng_state(device))
-                        last = time.monotonic()
                         if stop.requested:
                             log(f"anchor {spec.name}: interrupted in epoch {epoch + 1}/{cfg.epochs} after {batch} "
                                 f"of {len(loader)} batches; saved {state_path}: train the anchors without a "
@@ -543,7 +542,7 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
             if skip:  # resuming inside this epoch: the same batches, from where it stopped
                 batches = batches_after(batches, train_set, skip)
             stats = _EpochStats()
-            batch, saved = skip, time.monotonic()
+            batch = skip
             for x, y in _progress(batches, f"stitching epoch {epoch + 1}/{cfg.epochs}", steps_per_epoch - skip):
                 if cfg.max_steps is not None and step >= cfg.max_steps:
                     break
@@ -567,17 +566,16 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
                 sched.step()
                 stats.add(loss, logits, y)
                 step, batch = step + 1, batch + 1
-                if stop.requested or time.monotonic() - saved >= SAVE_EVERY_S:
+                if stop.due():
                     save(epoch, batch)
-                    saved = time.monotonic()
                     if stop.requested:
-                        stop.close()
                         log(f"stitching layers: interrupted in epoch {epoch + 1}/{cfg.epochs} after {batch} of "
                             f"{steps_per_epoch} batches; saved {out}: run the same command again to resume")
                         raise KeyboardInterrupt
             skip = 0
             epochs_done = epoch + 1
             save(epochs_done)
+            stop.saved()
             log(f"stitching layers: epoch {epochs_done}/{cfg.epochs} done, {stats.line()} over the "
                 f"sampled stitches ({time.perf_counter() - t0:.0f} s)")
             if (dist := _dist()) is not None:

@@ -122,6 +122,25 @@ def test_an_interrupted_training_saves_mid_epoch_and_resumes_exactly(trained_spa
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_checkpoints_inside_an_epoch_are_due_every_period_or_when_asked_to_stop():
+    import signal
+
+    from stitchnas.measure._resume import Interrupts
+
+    stop = Interrupts(every_s=3600)
+    try:
+        assert not stop.due()
+        signal.raise_signal(signal.SIGTERM)
+        assert stop.requested and stop.due()
+    finally:
+        stop.close()
+    stop = Interrupts(every_s=0)
+    try:
+        assert stop.due() and stop.due() and not stop.requested
+    finally:
+        stop.close()
+
+
 def test_cli_train_stopped_by_a_signal_says_how_to_resume_and_resumes(trained_space, tmp_path, capsys,
                                                                       monkeypatch):
     import signal
