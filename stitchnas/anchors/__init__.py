@@ -39,6 +39,7 @@ _EXPORTS = {
     "ViTAdapter": "vit",
     "ConVitAdapter": "convit",
     "MvitV2Adapter": "mvitv2",
+    "NestAdapter": "nest",
     "PatchTokenAdapter": "_base",
     "PitAdapter": "pit",
     "VggAdapter": "vgg",
@@ -64,7 +65,7 @@ def _load_families() -> None:
     from . import vit, resnet, convnext, regnet, efficientnet, swin, levit  # noqa: F401
     from . import eva, beit, cait, xcit, mlp_mixer, metaformer, pvt_v2  # noqa: F401
     from . import staged_families, densenet, twins, vgg, vit_relpos, vit_sam, pit, convit, mvitv2  # noqa: F401
-    from . import visformer  # noqa: F401
+    from . import visformer, nest  # noqa: F401
 
 
 def __getattr__(name: str):

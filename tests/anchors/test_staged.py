@@ -84,6 +84,16 @@ def more_timm_families_space(tmp_path):
     return load_space(write_space(tmp_path, text, "more_timm_families.yaml"))
 
 
+def nest_cnn_space(tmp_path):
+    """A NesT (8x8, 4x4 and 2x2 maps, its tokens blocked inside each level) and a tiny ResNet-18
+    (8x8 .. 1x1 maps) on 1x32x32: every NesT layer boundary stitches as an NCHW map."""
+    text = ("name: nest_cnn\ninput_size: [1, 32, 32]\nanchors:\n"
+            f"  - {R18.format(name='r18', ch=[8, 16, 24, 32])}\n"
+            "  - {name: nest, model: nest_tiny, kwargs: {img_size: 32, in_chans: 1, num_classes: 10}}\n"
+            "rule: {type: two_way, pairs: nearest, max_stitches: 1}\n")
+    return load_space(write_space(tmp_path, text, "nest_cnn.yaml"))
+
+
 def cnn_levit_space(tmp_path):
     """A tiny ResNet-18 (16x16 .. 2x2 maps) and a tiny LeViT (4x4, 2x2, 1x1 tokens) on 1x64x64."""
     text = (f"name: tiny_cnn_levit\ninput_size: [1, 64, 64]\nanchors:\n"
@@ -146,6 +156,8 @@ def check_adapter(m, input_size: tuple[int, int, int]):
     ("convit_tiny", {"img_size": 32, "patch_size": 8, "embed_dim": 16, "depth": 4, "num_heads": 2,
                      "local_up_to_layer": 2}, 32),
     ("visformer_tiny", {"img_size": 64}, 64),
+    ("nest_tiny", {"img_size": 32}, 32),
+    ("nest_tiny_jx", {"img_size": 64}, 64),
     ("mvitv2_tiny", {"img_size": (64, 64)}, 64),
     ("mvitv2_small_cls", {"img_size": (64, 64)}, 64),
     ("samvit_base_patch16", {"img_size": 64, "patch_size": 8, "embed_dim": 32, "depth": 4, "num_heads": 2,
@@ -364,7 +376,7 @@ def test_switching_and_standalone_routes_agree_across_layouts(tmp_path):
 
 # ---- profiling ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("make", [cnn_space, cnn_swin_space, cnn_levit_space, timm_families_space,
-                                  more_timm_families_space])
+                                  more_timm_families_space, nest_cnn_space])
 def test_composed_flops_equal_whole_traces_for_every_candidate(tmp_path, make):
     space = make(tmp_path)
     costs = Profiler(space).profile()
@@ -383,6 +395,7 @@ def test_composed_flops_equal_whole_traces_for_every_candidate(tmp_path, make):
     ("pit_ti_224", 702_020_096, 4_847_272),  # PiT paper: 0.7 GFLOPs, 4.9M
     ("mvitv2_tiny", 4_704_241_136, 24_173_320),  # MViTv2 paper: 4.7 GFLOPs, 24M
     ("vgg11", 7_609_094_144, 132_863_336),  # 7.6 GFLOPs, 132.9M
+    ("nest_tiny", 5_827_172_352, 17_057_608),  # NesT paper: NesT-T 5.8 GFLOPs, 17M
 ])
 def test_published_anchor_flops(model, flops, params):
     m = create_anchor_model(AnchorSpec("a", model), weights=False, device="uninitialized")
@@ -469,10 +482,10 @@ def test_cnn_to_swin_trains_and_measures(tmp_path):
     assert [(r.flops, r.params) for r in rows] == [(costs[r.id].flops, costs[r.id].params) for r in rows]
 
 
-@pytest.mark.parametrize("make", [timm_families_space, more_timm_families_space])
+@pytest.mark.parametrize("make", [timm_families_space, more_timm_families_space, nest_cnn_space])
 def test_more_timm_families_train_and_switch_like_standalone_routes(tmp_path, make):
     """EVA-02 (rotary embedding passed to each block piece), PVTv2, PoolFormer and MLP-Mixer;
-    PiT, VGG, relative-position ViT and SAM: a few real training steps through every stitching
+    PiT, VGG, relative-position ViT and SAM; NesT beside a ResNet: a few real training steps through every stitching
     layer, then every candidate run by switching equals its standalone route."""
     space = make(tmp_path)
     cfg = StitchTrainConfig(epochs=1, batch_size=16, calib_size=32, max_steps=2)
