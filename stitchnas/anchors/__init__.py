@@ -38,6 +38,7 @@ _EXPORTS = {
     "TwinsAdapter": "twins",
     "ViTAdapter": "vit",
     "ConVitAdapter": "convit",
+    "HieraAdapter": "hiera",
     "MvitV2Adapter": "mvitv2",
     "NestAdapter": "nest",
     "PatchTokenAdapter": "_base",
@@ -65,7 +66,7 @@ def _load_families() -> None:
     from . import vit, resnet, convnext, regnet, efficientnet, swin, levit  # noqa: F401
     from . import eva, beit, cait, xcit, mlp_mixer, metaformer, pvt_v2  # noqa: F401
     from . import staged_families, densenet, twins, vgg, vit_relpos, vit_sam, pit, convit, mvitv2  # noqa: F401
-    from . import visformer, nest  # noqa: F401
+    from . import visformer, nest, hiera  # noqa: F401
 
 
 def __getattr__(name: str):

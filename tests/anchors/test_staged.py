@@ -84,14 +84,16 @@ def more_timm_families_space(tmp_path):
     return load_space(write_space(tmp_path, text, "more_timm_families.yaml"))
 
 
-def nest_cnn_space(tmp_path):
-    """A NesT (8x8, 4x4 and 2x2 maps, its tokens blocked inside each level) and a tiny ResNet-18
-    (8x8 .. 1x1 maps) on 1x32x32: every NesT layer boundary stitches as an NCHW map."""
-    text = ("name: nest_cnn\ninput_size: [1, 32, 32]\nanchors:\n"
+def nest_hiera_cnn_space(tmp_path):
+    """A tiny ResNet-18, a NesT (its tokens blocked inside each level) and a Hiera (its tokens
+    unrolled) on 1x64x64: 16x16 .. 2x2 maps, every NesT and Hiera block boundary shown in
+    spatial order, so each stitches as a feature map."""
+    text = ("name: nest_hiera_cnn\ninput_size: [1, 64, 64]\nanchors:\n"
             f"  - {R18.format(name='r18', ch=[8, 16, 24, 32])}\n"
-            "  - {name: nest, model: nest_tiny, kwargs: {img_size: 32, in_chans: 1, num_classes: 10}}\n"
+            "  - {name: nest, model: nest_tiny, kwargs: {img_size: 64, in_chans: 1, num_classes: 10}}\n"
+            "  - {name: hiera, model: hiera_tiny_224, kwargs: {img_size: 64, in_chans: 1, num_classes: 10}}\n"
             "rule: {type: two_way, pairs: nearest, max_stitches: 1}\n")
-    return load_space(write_space(tmp_path, text, "nest_cnn.yaml"))
+    return load_space(write_space(tmp_path, text, "nest_hiera_cnn.yaml"))
 
 
 def cnn_levit_space(tmp_path):
@@ -158,6 +160,8 @@ def check_adapter(m, input_size: tuple[int, int, int]):
     ("visformer_tiny", {"img_size": 64}, 64),
     ("nest_tiny", {"img_size": 32}, 32),
     ("nest_tiny_jx", {"img_size": 64}, 64),
+    ("hiera_tiny_224", {"img_size": 64}, 64),
+    ("hiera_small_abswin_256", {"img_size": 64}, 64),
     ("mvitv2_tiny", {"img_size": (64, 64)}, 64),
     ("mvitv2_small_cls", {"img_size": (64, 64)}, 64),
     ("samvit_base_patch16", {"img_size": 64, "patch_size": 8, "embed_dim": 32, "depth": 4, "num_heads": 2,
@@ -376,7 +380,7 @@ def test_switching_and_standalone_routes_agree_across_layouts(tmp_path):
 
 # ---- profiling ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("make", [cnn_space, cnn_swin_space, cnn_levit_space, timm_families_space,
-                                  more_timm_families_space, nest_cnn_space])
+                                  more_timm_families_space, nest_hiera_cnn_space])
 def test_composed_flops_equal_whole_traces_for_every_candidate(tmp_path, make):
     space = make(tmp_path)
     costs = Profiler(space).profile()
@@ -396,6 +400,7 @@ def test_composed_flops_equal_whole_traces_for_every_candidate(tmp_path, make):
     ("mvitv2_tiny", 4_704_241_136, 24_173_320),  # MViTv2 paper: 4.7 GFLOPs, 24M
     ("vgg11", 7_609_094_144, 132_863_336),  # 7.6 GFLOPs, 132.9M
     ("nest_tiny", 5_827_172_352, 17_057_608),  # NesT paper: NesT-T 5.8 GFLOPs, 17M
+    ("hiera_tiny_224", 4_914_193_920, 27_910_216),  # Hiera paper: Hiera-T 5 GFLOPs, 28M
 ])
 def test_published_anchor_flops(model, flops, params):
     m = create_anchor_model(AnchorSpec("a", model), weights=False, device="uninitialized")
@@ -482,18 +487,18 @@ def test_cnn_to_swin_trains_and_measures(tmp_path):
     assert [(r.flops, r.params) for r in rows] == [(costs[r.id].flops, costs[r.id].params) for r in rows]
 
 
-@pytest.mark.parametrize("make", [timm_families_space, more_timm_families_space, nest_cnn_space])
+@pytest.mark.parametrize("make", [timm_families_space, more_timm_families_space, nest_hiera_cnn_space])
 def test_more_timm_families_train_and_switch_like_standalone_routes(tmp_path, make):
     """EVA-02 (rotary embedding passed to each block piece), PVTv2, PoolFormer and MLP-Mixer;
-    PiT, VGG, relative-position ViT and SAM; NesT beside a ResNet: a few real training steps through every stitching
+    PiT, VGG, relative-position ViT and SAM; NesT and Hiera beside a ResNet: a few real training steps through every stitching
     layer, then every candidate run by switching equals its standalone route."""
     space = make(tmp_path)
     cfg = StitchTrainConfig(epochs=1, batch_size=16, calib_size=32, max_steps=2)
-    res = train_stitched(space, DataSpec("digits", input_size=(1, 32, 32)), cfg, tmp_path / "st.pt",
+    res = train_stitched(space, DataSpec("digits", input_size=space.input_size), cfg, tmp_path / "st.pt",
                          resume=False, log=lambda m: None)
     assert res.steps == 2 and set(res.ls_errors) == set(space.layer_shapes)
     net = res.network.eval()
-    x = torch.randn(2, 1, 32, 32)
+    x = torch.randn(2, *space.input_size)
     with torch.no_grad():
         for c in space.candidates:
             net.reset_stitch_id(c.id)
@@ -510,6 +515,13 @@ def test_eva_variants_that_cannot_be_cut_are_refused_in_one_line(kwargs, match):
     m = timm.create_model("vit_small_patch16_rope_224", img_size=32, patch_size=8, embed_dim=32, depth=2,
                           num_heads=2, **kwargs)
     with pytest.raises(StitchnasError, match=match) as info:
+        adapter_for(m)
+    assert "\n" not in str(info.value)
+
+
+def test_a_hiera_that_drops_patches_is_refused_in_one_line():
+    m = timm.create_model("hiera_tiny_224", img_size=64, patch_drop_rate=0.25)
+    with pytest.raises(StitchnasError, match="patch_drop_rate > 0 .* build the anchor with patch_drop_rate=0") as info:
         adapter_for(m)
     assert "\n" not in str(info.value)
 
