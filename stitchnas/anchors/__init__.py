@@ -34,10 +34,12 @@ _EXPORTS = {
     "StagedAdapter": "_staged",
     "StagedFamily": "staged_families",
     "STAGED_FAMILIES": "staged_families",
+    "SelecSlsAdapter": "selecsls",
     "SwinAdapter": "swin",
     "TwinsAdapter": "twins",
     "ViTAdapter": "vit",
     "ConVitAdapter": "convit",
+    "DpnAdapter": "dpn",
     "HieraAdapter": "hiera",
     "MvitV2Adapter": "mvitv2",
     "NestAdapter": "nest",
@@ -66,7 +68,7 @@ def _load_families() -> None:
     from . import vit, resnet, convnext, regnet, efficientnet, swin, levit  # noqa: F401
     from . import eva, beit, cait, xcit, mlp_mixer, metaformer, pvt_v2  # noqa: F401
     from . import staged_families, densenet, twins, vgg, vit_relpos, vit_sam, pit, convit, mvitv2  # noqa: F401
-    from . import visformer, nest, hiera  # noqa: F401
+    from . import visformer, nest, hiera, dpn, selecsls  # noqa: F401
 
 
 def __getattr__(name: str):

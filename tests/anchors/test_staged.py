@@ -96,6 +96,18 @@ def nest_hiera_cnn_space(tmp_path):
     return load_space(write_space(tmp_path, text, "nest_hiera_cnn.yaml"))
 
 
+def list_boundary_space(tmp_path):
+    """A tiny ResNet-18, a DPN-68 (residual and dense paths in one map) and a SelecSLS-42B (each
+    boundary the block's output with its stage's skip, concatenated) on 1x64x64, every pair
+    stitched once."""
+    text = ("name: list_boundaries\ninput_size: [1, 64, 64]\nanchors:\n"
+            f"  - {R18.format(name='r18', ch=[8, 16, 24, 32])}\n"
+            "  - {name: dpn, model: dpn68, kwargs: {in_chans: 1, num_classes: 10}}\n"
+            "  - {name: sls, model: selecsls42b, kwargs: {in_chans: 1, num_classes: 10}}\n"
+            "rule: {type: two_way, pairs: all, max_stitches: 1}\n")
+    return load_space(write_space(tmp_path, text, "list_boundaries.yaml"))
+
+
 def cnn_levit_space(tmp_path):
     """A tiny ResNet-18 (16x16 .. 2x2 maps) and a tiny LeViT (4x4, 2x2, 1x1 tokens) on 1x64x64."""
     text = (f"name: tiny_cnn_levit\ninput_size: [1, 64, 64]\nanchors:\n"
@@ -162,6 +174,10 @@ def check_adapter(m, input_size: tuple[int, int, int]):
     ("nest_tiny_jx", {"img_size": 64}, 64),
     ("hiera_tiny_224", {"img_size": 64}, 64),
     ("hiera_small_abswin_256", {"img_size": 64}, 64),
+    ("dpn68", {}, 64),
+    ("dpn68b", {}, 64),
+    ("selecsls42b", {}, 64),
+    ("selecsls60", {}, 64),
     ("mvitv2_tiny", {"img_size": (64, 64)}, 64),
     ("mvitv2_small_cls", {"img_size": (64, 64)}, 64),
     ("samvit_base_patch16", {"img_size": 64, "patch_size": 8, "embed_dim": 32, "depth": 4, "num_heads": 2,
@@ -380,7 +396,8 @@ def test_switching_and_standalone_routes_agree_across_layouts(tmp_path):
 
 # ---- profiling ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("make", [cnn_space, cnn_swin_space, cnn_levit_space, timm_families_space,
-                                  more_timm_families_space, nest_hiera_cnn_space])
+                                  more_timm_families_space, nest_hiera_cnn_space,
+                                  list_boundary_space])
 def test_composed_flops_equal_whole_traces_for_every_candidate(tmp_path, make):
     space = make(tmp_path)
     costs = Profiler(space).profile()
@@ -401,6 +418,7 @@ def test_composed_flops_equal_whole_traces_for_every_candidate(tmp_path, make):
     ("vgg11", 7_609_094_144, 132_863_336),  # 7.6 GFLOPs, 132.9M
     ("nest_tiny", 5_827_172_352, 17_057_608),  # NesT paper: NesT-T 5.8 GFLOPs, 17M
     ("hiera_tiny_224", 4_914_193_920, 27_910_216),  # Hiera paper: Hiera-T 5 GFLOPs, 28M
+    ("dpn92", 6_543_386_752, 37_668_392),  # DPN paper: DPN-92 6.5 GFLOPs, 37.7M
 ])
 def test_published_anchor_flops(model, flops, params):
     m = create_anchor_model(AnchorSpec("a", model), weights=False, device="uninitialized")
@@ -487,11 +505,13 @@ def test_cnn_to_swin_trains_and_measures(tmp_path):
     assert [(r.flops, r.params) for r in rows] == [(costs[r.id].flops, costs[r.id].params) for r in rows]
 
 
-@pytest.mark.parametrize("make", [timm_families_space, more_timm_families_space, nest_hiera_cnn_space])
+@pytest.mark.parametrize("make", [timm_families_space, more_timm_families_space, nest_hiera_cnn_space,
+                                  list_boundary_space])
 def test_more_timm_families_train_and_switch_like_standalone_routes(tmp_path, make):
     """EVA-02 (rotary embedding passed to each block piece), PVTv2, PoolFormer and MLP-Mixer;
-    PiT, VGG, relative-position ViT and SAM; NesT and Hiera beside a ResNet: a few real training steps through every stitching
-    layer, then every candidate run by switching equals its standalone route."""
+    PiT, VGG, relative-position ViT and SAM; NesT and Hiera beside a ResNet; DPN and SelecSLS:
+    a few real training steps through every stitching layer, then every candidate run by
+    switching equals its standalone route."""
     space = make(tmp_path)
     cfg = StitchTrainConfig(epochs=1, batch_size=16, calib_size=32, max_steps=2)
     res = train_stitched(space, DataSpec("digits", input_size=space.input_size), cfg, tmp_path / "st.pt",
