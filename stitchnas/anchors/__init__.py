@@ -41,6 +41,7 @@ _EXPORTS = {
     "ConVitAdapter": "convit",
     "DpnAdapter": "dpn",
     "HieraAdapter": "hiera",
+    "HieraDetAdapter": "hieradet",
     "MvitV2Adapter": "mvitv2",
     "NestAdapter": "nest",
     "PatchTokenAdapter": "_base",
@@ -49,6 +50,7 @@ _EXPORTS = {
     "VisformerAdapter": "visformer",
     "ViTRelPosAdapter": "vit_relpos",
     "ViTSamAdapter": "vit_sam",
+    "VoloAdapter": "volo",
     "XcitAdapter": "xcit",
     "adapter_for": "_base",
     "create_anchor_model": "_base",
@@ -68,7 +70,7 @@ def _load_families() -> None:
     from . import vit, resnet, convnext, regnet, efficientnet, swin, levit  # noqa: F401
     from . import eva, beit, cait, xcit, mlp_mixer, metaformer, pvt_v2  # noqa: F401
     from . import staged_families, densenet, twins, vgg, vit_relpos, vit_sam, pit, convit, mvitv2  # noqa: F401
-    from . import visformer, nest, hiera, dpn, selecsls  # noqa: F401
+    from . import visformer, nest, hiera, hieradet, dpn, selecsls, volo  # noqa: F401
 
 
 def __getattr__(name: str):

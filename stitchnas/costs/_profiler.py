@@ -209,10 +209,25 @@ def _versions() -> dict[str, str]:
             "fvcore": package_version("fvcore")}
 
 
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def _settings(module: nn.Module) -> list[tuple[str, list[tuple[str, object]]]]:
+    """Every submodule's plain attributes (window sizes, flags...), which its repr may not show
+    but its cost may follow: HieraDet's windowed and global blocks have the same parameters."""
+    out = []
+    for name, sub in module.named_modules():
+        attrs = [(k, v) for k, v in sorted(vars(sub).items())
+                 if not k.startswith("_") and k != "training"
+                 and (isinstance(v, _PLAIN) or isinstance(v, (tuple, list)) and all(isinstance(e, _PLAIN) for e in v))]
+        out.append((name, attrs))
+    return out
+
+
 def _signature(module: nn.Module, in_shape: Sequence[int]) -> str:
-    """Modules with equal signatures have equal costs: same structure, shapes and input."""
+    """Modules with equal signatures have equal costs: same structure, settings, shapes and input."""
     shapes = [tuple(p.shape) for p in module.parameters()]
-    return f"{type(module).__name__}|{module!r}|{shapes}|{tuple(in_shape)}"
+    return f"{type(module).__name__}|{module!r}|{_settings(module)}|{shapes}|{tuple(in_shape)}"
 
 
 class Profiler:

@@ -96,6 +96,17 @@ def nest_hiera_cnn_space(tmp_path):
     return load_space(write_space(tmp_path, text, "nest_hiera_cnn.yaml"))
 
 
+def volo_hieradet_cnn_space(tmp_path):
+    """A tiny ResNet-18, a VOLO (NHWC 8x8 and 4x4; class attention in the head) and SAM 2's
+    HieraDet (NHWC 16x16 .. 2x2) on 1x64x64."""
+    text = ("name: volo_hieradet_cnn\ninput_size: [1, 64, 64]\nanchors:\n"
+            f"  - {R18.format(name='r18', ch=[8, 16, 24, 32])}\n"
+            "  - {name: volo, model: volo_d1_224, kwargs: {img_size: 64, in_chans: 1, num_classes: 10}}\n"
+            "  - {name: hdet, model: hieradet_small, kwargs: {in_chans: 1, num_classes: 10}}\n"
+            "rule: {type: two_way, pairs: nearest, max_stitches: 1}\n")
+    return load_space(write_space(tmp_path, text, "volo_hieradet_cnn.yaml"))
+
+
 def list_boundary_space(tmp_path):
     """A tiny ResNet-18, a DPN-68 (residual and dense paths in one map) and a SelecSLS-42B (each
     boundary the block's output with its stage's skip, concatenated) on 1x64x64, every pair
@@ -174,6 +185,8 @@ def check_adapter(m, input_size: tuple[int, int, int]):
     ("nest_tiny_jx", {"img_size": 64}, 64),
     ("hiera_tiny_224", {"img_size": 64}, 64),
     ("hiera_small_abswin_256", {"img_size": 64}, 64),
+    ("hieradet_small", {}, 64),
+    ("volo_d1_224", {"img_size": 64}, 64),
     ("dpn68", {}, 64),
     ("dpn68b", {}, 64),
     ("selecsls42b", {}, 64),
@@ -397,7 +410,7 @@ def test_switching_and_standalone_routes_agree_across_layouts(tmp_path):
 # ---- profiling ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("make", [cnn_space, cnn_swin_space, cnn_levit_space, timm_families_space,
                                   more_timm_families_space, nest_hiera_cnn_space,
-                                  list_boundary_space])
+                                  list_boundary_space, volo_hieradet_cnn_space])
 def test_composed_flops_equal_whole_traces_for_every_candidate(tmp_path, make):
     space = make(tmp_path)
     costs = Profiler(space).profile()
@@ -506,12 +519,12 @@ def test_cnn_to_swin_trains_and_measures(tmp_path):
 
 
 @pytest.mark.parametrize("make", [timm_families_space, more_timm_families_space, nest_hiera_cnn_space,
-                                  list_boundary_space])
+                                  list_boundary_space, volo_hieradet_cnn_space])
 def test_more_timm_families_train_and_switch_like_standalone_routes(tmp_path, make):
     """EVA-02 (rotary embedding passed to each block piece), PVTv2, PoolFormer and MLP-Mixer;
-    PiT, VGG, relative-position ViT and SAM; NesT and Hiera beside a ResNet; DPN and SelecSLS:
-    a few real training steps through every stitching layer, then every candidate run by
-    switching equals its standalone route."""
+    PiT, VGG, relative-position ViT and SAM; NesT and Hiera beside a ResNet; DPN and SelecSLS;
+    VOLO and HieraDet: a few real training steps through every stitching layer, then every
+    candidate run by switching equals its standalone route."""
     space = make(tmp_path)
     cfg = StitchTrainConfig(epochs=1, batch_size=16, calib_size=32, max_steps=2)
     res = train_stitched(space, DataSpec("digits", input_size=space.input_size), cfg, tmp_path / "st.pt",
