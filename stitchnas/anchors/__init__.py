@@ -40,9 +40,11 @@ _EXPORTS = {
     "ViTAdapter": "vit",
     "ConVitAdapter": "convit",
     "DpnAdapter": "dpn",
+    "EfficientFormerAdapter": "efficientformer",
     "HieraAdapter": "hiera",
     "HieraDetAdapter": "hieradet",
     "MvitV2Adapter": "mvitv2",
+    "NaFlexVitAdapter": "naflexvit",
     "NestAdapter": "nest",
     "PatchTokenAdapter": "_base",
     "PitAdapter": "pit",
@@ -70,7 +72,7 @@ def _load_families() -> None:
     from . import vit, resnet, convnext, regnet, efficientnet, swin, levit  # noqa: F401
     from . import eva, beit, cait, xcit, mlp_mixer, metaformer, pvt_v2  # noqa: F401
     from . import staged_families, densenet, twins, vgg, vit_relpos, vit_sam, pit, convit, mvitv2  # noqa: F401
-    from . import visformer, nest, hiera, hieradet, dpn, selecsls, volo  # noqa: F401
+    from . import visformer, nest, hiera, hieradet, dpn, selecsls, volo, efficientformer, naflexvit  # noqa: F401
 
 
 def __getattr__(name: str):

@@ -107,6 +107,27 @@ def volo_hieradet_cnn_space(tmp_path):
     return load_space(write_space(tmp_path, text, "volo_hieradet_cnn.yaml"))
 
 
+def efficientformer_cnn_space(tmp_path):
+    """A tiny ResNet-18 and an EfficientFormer-L1 (its last stage's token blocks shown as NCHW
+    maps) on 1x224x224, where EfficientFormer's attention biases were built."""
+    text = ("name: efficientformer_cnn\ninput_size: [1, 224, 224]\nanchors:\n"
+            f"  - {R18.format(name='r18', ch=[8, 16, 24, 32])}\n"
+            "  - {name: eff, model: efficientformer_l1, kwargs: {in_chans: 1, num_classes: 10}}\n"
+            "rule: {type: two_way, pairs: nearest, max_stitches: 1}\n")
+    return load_space(write_space(tmp_path, text, "efficientformer_cnn.yaml"))
+
+
+def naflex_space(tmp_path):
+    """Two NaFlexViTs (4x4 patches of 1x32x32 and four register tokens), 16 and 32 wide, on
+    whole images."""
+    naflex = ("{{name: {name}, model: naflexvit_base_patch16_gap, kwargs: {{patch_size: 8, embed_dim: {dim}, "
+              "depth: 3, num_heads: 2, in_chans: 1, num_classes: 10}}}}")
+    text = ("name: naflex\ninput_size: [1, 32, 32]\nanchors:\n"
+            f"  - {naflex.format(name='a', dim=16)}\n  - {naflex.format(name='b', dim=32)}\n"
+            "rule: {type: two_way, pairs: nearest, max_stitches: 2}\n")
+    return load_space(write_space(tmp_path, text, "naflex.yaml"))
+
+
 def list_boundary_space(tmp_path):
     """A tiny ResNet-18, a DPN-68 (residual and dense paths in one map) and a SelecSLS-42B (each
     boundary the block's output with its stage's skip, concatenated) on 1x64x64, every pair
@@ -187,6 +208,9 @@ def check_adapter(m, input_size: tuple[int, int, int]):
     ("hiera_small_abswin_256", {"img_size": 64}, 64),
     ("hieradet_small", {}, 64),
     ("volo_d1_224", {"img_size": 64}, 64),
+    ("efficientformer_l1", {}, 224),
+    ("naflexvit_base_patch16_gap", {"patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}, 32),
+    ("naflexvit_base_patch16_map", {"patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}, 32),
     ("dpn68", {}, 64),
     ("dpn68b", {}, 64),
     ("selecsls42b", {}, 64),
@@ -410,7 +434,8 @@ def test_switching_and_standalone_routes_agree_across_layouts(tmp_path):
 # ---- profiling ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("make", [cnn_space, cnn_swin_space, cnn_levit_space, timm_families_space,
                                   more_timm_families_space, nest_hiera_cnn_space,
-                                  list_boundary_space, volo_hieradet_cnn_space])
+                                  list_boundary_space, volo_hieradet_cnn_space, efficientformer_cnn_space,
+                                  naflex_space])
 def test_composed_flops_equal_whole_traces_for_every_candidate(tmp_path, make):
     space = make(tmp_path)
     costs = Profiler(space).profile()
@@ -432,6 +457,7 @@ def test_composed_flops_equal_whole_traces_for_every_candidate(tmp_path, make):
     ("nest_tiny", 5_827_172_352, 17_057_608),  # NesT paper: NesT-T 5.8 GFLOPs, 17M
     ("hiera_tiny_224", 4_914_193_920, 27_910_216),  # Hiera paper: Hiera-T 5 GFLOPs, 28M
     ("dpn92", 6_543_386_752, 37_668_392),  # DPN paper: DPN-92 6.5 GFLOPs, 37.7M
+    ("efficientformer_l1", 1_302_113_344, 12_289_928),  # EfficientFormer paper: L1 1.3 GMACs, 12.3M
 ])
 def test_published_anchor_flops(model, flops, params):
     m = create_anchor_model(AnchorSpec("a", model), weights=False, device="uninitialized")
@@ -519,12 +545,13 @@ def test_cnn_to_swin_trains_and_measures(tmp_path):
 
 
 @pytest.mark.parametrize("make", [timm_families_space, more_timm_families_space, nest_hiera_cnn_space,
-                                  list_boundary_space, volo_hieradet_cnn_space])
+                                  list_boundary_space, volo_hieradet_cnn_space, efficientformer_cnn_space,
+                                  naflex_space])
 def test_more_timm_families_train_and_switch_like_standalone_routes(tmp_path, make):
     """EVA-02 (rotary embedding passed to each block piece), PVTv2, PoolFormer and MLP-Mixer;
     PiT, VGG, relative-position ViT and SAM; NesT and Hiera beside a ResNet; DPN and SelecSLS;
-    VOLO and HieraDet: a few real training steps through every stitching layer, then every
-    candidate run by switching equals its standalone route."""
+    VOLO and HieraDet; EfficientFormer; NaFlexViT: a few real training steps through every
+    stitching layer, then every candidate run by switching equals its standalone route."""
     space = make(tmp_path)
     cfg = StitchTrainConfig(epochs=1, batch_size=16, calib_size=32, max_steps=2)
     res = train_stitched(space, DataSpec("digits", input_size=space.input_size), cfg, tmp_path / "st.pt",
@@ -548,6 +575,14 @@ def test_eva_variants_that_cannot_be_cut_are_refused_in_one_line(kwargs, match):
     m = timm.create_model("vit_small_patch16_rope_224", img_size=32, patch_size=8, embed_dim=32, depth=2,
                           num_heads=2, **kwargs)
     with pytest.raises(StitchnasError, match=match) as info:
+        adapter_for(m)
+    assert "\n" not in str(info.value)
+
+
+def test_a_naflexvit_with_a_rotary_embedding_is_refused_in_one_line():
+    m = timm.create_model("naflexvit_base_patch16_gap", patch_size=8, embed_dim=32, depth=2, num_heads=2,
+                          rope_type="axial")
+    with pytest.raises(StitchnasError, match="NaFlexViT with a rotary embedding cannot be stitched") as info:
         adapter_for(m)
     assert "\n" not in str(info.value)
 
