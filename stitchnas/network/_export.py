@@ -297,11 +297,27 @@ def _export_onnx(model, example, out: Path, dynamo: bool, metadata: dict[str, An
             except FileNotFoundError:
                 pass
         if isinstance(err, Exception) and not isinstance(err, StitchnasError):
-            raise StitchnasError(f"ONNX export to {out} failed: {type(err).__name__}: "
-                                 f"{str(err).splitlines()[0] if str(err) else ''}; export "
+            raise StitchnasError(f"ONNX export to {out} failed: {_onnx_failure(err)}; export "
                                  "--format pt2 instead") from err
         raise
     return tmp
+
+
+def _onnx_failure(err: BaseException) -> str:
+    """One line for an ONNX exporter failure: the operator it could not translate where it names
+    one (its errors run to pages, with terminal colours), else the error's first line."""
+    import re
+
+    chain, seen = [], err
+    while seen is not None and len(chain) < 8:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(str(e) for e in chain))
+    op = re.search(r"target=torch\.ops\.(\w+\.\w+)", text)
+    if op:
+        return f"torch's ONNX exporter cannot translate {op.group(1)} in this model"
+    first = text.splitlines()[0] if text else ""
+    return f"{type(err).__name__}: {first}"
 
 
 def _check_onnx(path: str, checks, expected) -> None:

@@ -144,3 +144,22 @@ def test_a_failed_export_writes_nothing_and_says_what_to_do(tmp_path):
     with pytest.raises(StitchnasError, match="torch.export failed on this stitch.*--format torchscript"):
         export_model(_DataDependent(), tmp_path / "m", (1, 4, 4), format="onnx,pt2")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_onnx_exporter_failure_names_the_operator_in_one_line_and_writes_nothing(tmp_path):
+    """NesT's attention runs on 5-D tensors, which torch's ONNX exporter cannot translate (timm's
+    own NesT fails the same way): one line naming the operator and the way out, no file left."""
+    import timm
+
+    from stitchnas.anchors import adapter_for
+    from stitchnas.network import RouteModule
+
+    torch.manual_seed(0)
+    ad = adapter_for(timm.create_model("nest_tiny", img_size=32, in_chans=1, num_classes=10).eval())
+    module = RouteModule(ad.stem_module, [ad.block_modules], [], ad.head_module).eval()
+    with pytest.raises(StitchnasError, match=r"ONNX export to .* failed: torch's ONNX exporter cannot translate "
+                                             r"aten\.scaled_dot_product_attention in this model; export "
+                                             r"--format pt2 instead") as info:
+        export_model(module, tmp_path / "m", (1, 32, 32), format="onnx")
+    assert "\n" not in str(info.value) and "\x1b" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
