@@ -11,7 +11,6 @@ import torch
 from stitchnas.errors import StitchnasError
 from stitchnas.network import (EXPORT_FORMATS, StitchedNetwork, export_model, load_exported,
                                read_export_metadata)
-from stitchnas.space import load_space
 from support import run_cli
 from support.tiny import space  # noqa: F401 - fixture
 
