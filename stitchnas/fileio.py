@@ -316,6 +316,20 @@ def load_yaml(text: str, what: str, max_nodes: int = MAX_YAML_NODES) -> Any:
         loader.dispose()
 
 
+def yaml_syntax_error(err: Exception, text: str, what: str) -> str:
+    """One line for a YAML syntax error: where, what, and how to fix it. A ``${...}`` value
+    inside a ``{ }`` mapping (``checkpoint: ${results}/a.pt``) is the usual cause: YAML reads
+    its ``{`` as a mapping, so the line says to quote the value."""
+    mark = getattr(err, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = getattr(err, "problem", None) or "malformed YAML"
+    line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
+    if "${" in line and "{" in line.split("${", 1)[0]:
+        return (f"{what} is not valid YAML{where}: {problem}; inside {{ }} a value with ${{...}} must "
+                "be quoted, e.g. checkpoint: \"${results}/anchors/a.pt\"")
+    return f"{what} is not valid YAML{where}: {problem}; fix the file's syntax"
+
+
 def _check_expansion(root: Any, what: str, max_nodes: int) -> None:
     import yaml
 

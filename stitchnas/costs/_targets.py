@@ -305,17 +305,16 @@ def load_target(name_or_path: str | os.PathLike | Target) -> Target:
                              "name (stitchnas targets)")
     import yaml
 
-    from ..fileio import MAX_YAML_BYTES, load_yaml, read_text
+    from ..fileio import MAX_YAML_BYTES, load_yaml, read_text, yaml_syntax_error
 
+    text = ""
     try:  # regular files only, size-capped; alias bombs refused
-        doc = load_yaml(read_text(path, "target file", MAX_YAML_BYTES), f"target file {path}")
+        text = read_text(path, "target file", MAX_YAML_BYTES)
+        doc = load_yaml(text, f"target file {path}")
     except OSError as err:
         raise StitchnasError(f"cannot read target file {path}: {err.strerror}") from err
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise StitchnasError(f"target file {path} is not valid YAML{at}: "
-                             f"{getattr(err, 'problem', None) or 'malformed YAML'}; fix its syntax") from err
+        raise StitchnasError(yaml_syntax_error(err, text, f"target file {path}")) from err
     except RecursionError as err:
         raise StitchnasError(f"target file {path} nests lists or mappings too deeply to read; fix "
                              "its syntax") from err

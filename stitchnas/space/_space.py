@@ -78,7 +78,7 @@ def list_spaces(pattern: str = "*") -> list[str]:
 def _read_yaml(path: Path) -> Any:
     import yaml
 
-    from ..fileio import MAX_YAML_BYTES, load_yaml, read_text, shown
+    from ..fileio import MAX_YAML_BYTES, load_yaml, read_text, shown, yaml_syntax_error
 
     try:
         text = read_text(path, "space file", MAX_YAML_BYTES)  # regular files only, size-capped
@@ -90,12 +90,7 @@ def _read_yaml(path: Path) -> Any:
     try:
         return load_yaml(text, f"space file {shown(path)}")  # alias bombs refused
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or "malformed YAML"
-        raise StitchnasError(
-            f"space file {path} is not valid YAML{where}: {problem}; fix the file's syntax"
-        ) from err
+        raise StitchnasError(yaml_syntax_error(err, text, f"space file {path}")) from err
     except RecursionError as err:
         raise StitchnasError(f"space file {path} nests lists or mappings too deeply to read; fix the "
                              "file's syntax") from err

@@ -61,6 +61,9 @@ CASES: list[Case] = [
       "is not valid YAML at line", "fix the file's syntax", subprocess=True),
     C("space-truncated", "enumerate {d}/space_truncated.yaml", "space YAML cut off mid-file",
       "is not valid YAML", "fix the file's syntax"),
+    C("space-unquoted-placeholder", "enumerate {d}/space_placeholder.yaml",
+      "`{name: s, checkpoint: ${results}/s.pt}` (a `${...}` value unquoted inside `{ }`)",
+      "is not valid YAML at line 2", 'must be quoted, e.g. checkpoint: "${results}/anchors/a.pt"'),
     C("space-not-mapping", "enumerate {d}/space_list.yaml", "space YAML that is a list",
       "must be a YAML mapping with 'anchors' and 'rule'"),
     C("space-empty", "enumerate {d}/space_empty.yaml", "empty space file",
@@ -108,7 +111,7 @@ CASES: list[Case] = [
       "write 0.75 as 75.0"),
     # ---- target files -----------------------------------------------------------------------
     C("target-malformed-yaml", "profile-latency tiny_test --target {d}/target_malformed.yaml",
-      "target YAML with an unclosed `{`", "target file", "is not valid YAML", "fix its syntax"),
+      "target YAML with an unclosed `{`", "target file", "is not valid YAML", "fix the file's syntax"),
     C("target-unknown-key", "profile-latency tiny_test --target {d}/target_unknown_key.yaml",
       "target key `devcie` (typo)", "unknown key(s) 'devcie' (did you mean 'device'?)"),
     C("target-negative-budget", "profile-latency tiny_test --target {d}/target_negative.yaml",
@@ -520,6 +523,8 @@ def bad(tmp_path_factory) -> Path:
     files: dict[str, str | bytes] = {}
     good_space = (REPO / "search_spaces" / "tiny_test.yaml").read_text()
     files["space_malformed.yaml"] = "anchors: [\n  {name: s, model: vit_tiny_patch16_224}\nrule: {type: two_way}\n"
+    files["space_placeholder.yaml"] = ("anchors:\n  - {name: s, model: vit_tiny_patch16_224, checkpoint: ${results}/s.pt}\n"
+                                       "rule: {type: two_way}\n")
     files["space_truncated.yaml"] = good_space[: good_space.index("embed_dim: 32") + 5]
     files["space_list.yaml"] = "- anchors\n- rule\n"
     files["space_empty.yaml"] = ""
