@@ -1,7 +1,7 @@
 """File I/O in one place: atomic writes (results appear whole or not at all), one line per
 failed write (:func:`write_error`: disk full, read-only, not a folder, ... each with its fix), and
 bounded reads of user files (:func:`read_bytes`: regular files only, size-capped; :func:`load_yaml`:
-alias bombs refused)."""
+alias bombs refused; :func:`read_yaml`: both, each failure worded)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .errors import StitchnasError
 from .paths import results_dir  # defined in stitchnas.paths; kept here for old imports
 
 __all__ = ["atomic_write", "write_json", "write_text", "results_dir", "WriteError", "write_error",
-           "check_writable", "make_dirs", "write_or_recover", "save_recovery", "is_write_error", "read_bytes", "read_text", "load_yaml", "MAX_FILE_BYTES",
+           "check_writable", "make_dirs", "write_or_recover", "save_recovery", "is_write_error", "read_bytes", "read_text", "load_yaml", "read_yaml", "MAX_FILE_BYTES",
            "MAX_YAML_BYTES", "MAX_YAML_NODES", "shown", "LOCK_DIR", "lock_file", "file_digest"]
 
 
@@ -316,18 +316,36 @@ def load_yaml(text: str, what: str, max_nodes: int = MAX_YAML_NODES) -> Any:
         loader.dispose()
 
 
-def yaml_syntax_error(err: Exception, text: str, what: str) -> str:
-    """One line for a YAML syntax error: where, what, and how to fix it. A ``${...}`` value
-    inside a ``{ }`` mapping (``checkpoint: ${results}/a.pt``) is the usual cause: YAML reads
-    its ``{`` as a mapping, so the line says to quote the value."""
-    mark = getattr(err, "problem_mark", None)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-    problem = getattr(err, "problem", None) or "malformed YAML"
-    line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
-    if "${" in line and "{" in line.split("${", 1)[0]:
-        return (f"{what} is not valid YAML{where}: {problem}; inside {{ }} a value with ${{...}} must "
-                "be quoted, e.g. checkpoint: \"${results}/anchors/a.pt\"")
-    return f"{what} is not valid YAML{where}: {problem}; fix the file's syntax"
+def read_yaml(path: str | os.PathLike, what: str) -> Any:
+    """The document of the YAML file ``path`` (``what``: "space file", "target file"), read by
+    :func:`read_text` and :func:`load_yaml`; every failure is one line naming the file and the fix.
+    A ``${...}`` value inside a ``{ }`` mapping (``checkpoint: ${results}/a.pt``) is the usual
+    syntax error in a space file: YAML reads its ``{`` as a mapping, so the line says to quote it."""
+    import yaml
+
+    name = f"{what} {shown(path)}"
+    try:
+        text = read_text(path, what, MAX_YAML_BYTES)
+    except OSError as err:
+        raise StitchnasError(f"cannot read {name}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise StitchnasError(f"cannot read {name}: it is not text ({err.reason} at byte {err.start}); "
+                             "save it as UTF-8 YAML") from err
+    try:
+        return load_yaml(text, name)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "malformed YAML"
+        lines = text.splitlines()
+        line = lines[mark.line] if mark and mark.line < len(lines) else ""
+        if "${" in line and "{" in line.split("${", 1)[0]:
+            fix = 'inside { } a value with ${...} must be quoted, e.g. checkpoint: "${results}/anchors/a.pt"'
+        else:
+            fix = "fix the file's syntax"
+        raise StitchnasError(f"{name} is not valid YAML{where}: {problem}; {fix}") from err
+    except RecursionError as err:
+        raise StitchnasError(f"{name} nests lists or mappings too deeply to read; fix the file's syntax") from err
 
 
 def _check_expansion(root: Any, what: str, max_nodes: int) -> None:

@@ -303,22 +303,7 @@ def load_target(name_or_path: str | os.PathLike | Target) -> Target:
     if not os.path.exists(path):  # a folder, FIFO or device exists: read_text says what it is
         raise StitchnasError(f"target file {path} does not exist; give a YAML path or a bundled "
                              "name (stitchnas targets)")
-    import yaml
+    from ..fileio import read_yaml
 
-    from ..fileio import MAX_YAML_BYTES, load_yaml, read_text, yaml_syntax_error
-
-    text = ""
-    try:  # regular files only, size-capped; alias bombs refused
-        text = read_text(path, "target file", MAX_YAML_BYTES)
-        doc = load_yaml(text, f"target file {path}")
-    except OSError as err:
-        raise StitchnasError(f"cannot read target file {path}: {err.strerror}") from err
-    except yaml.YAMLError as err:
-        raise StitchnasError(yaml_syntax_error(err, text, f"target file {path}")) from err
-    except RecursionError as err:
-        raise StitchnasError(f"target file {path} nests lists or mappings too deeply to read; fix "
-                             "its syntax") from err
-    except UnicodeDecodeError as err:
-        raise StitchnasError(f"cannot read target file {path}: it is not text ({err.reason} at byte "
-                             f"{err.start}); save it as UTF-8 YAML") from err
+    doc = read_yaml(path, "target file")
     return Target.from_dict(doc, path=path)

@@ -75,27 +75,6 @@ def list_spaces(pattern: str = "*") -> list[str]:
     return [n for n in names if fnmatch.fnmatch(n, pattern)]
 
 
-def _read_yaml(path: Path) -> Any:
-    import yaml
-
-    from ..fileio import MAX_YAML_BYTES, load_yaml, read_text, shown, yaml_syntax_error
-
-    try:
-        text = read_text(path, "space file", MAX_YAML_BYTES)  # regular files only, size-capped
-    except OSError as err:
-        raise StitchnasError(f"cannot read space file {shown(path)}: {err.strerror}") from err
-    except UnicodeDecodeError as err:
-        raise StitchnasError(f"cannot read space file {shown(path)}: it is not text ({err.reason} at byte "
-                             f"{err.start}); save it as UTF-8 YAML") from err
-    try:
-        return load_yaml(text, f"space file {shown(path)}")  # alias bombs refused
-    except yaml.YAMLError as err:
-        raise StitchnasError(yaml_syntax_error(err, text, f"space file {path}")) from err
-    except RecursionError as err:
-        raise StitchnasError(f"space file {path} nests lists or mappings too deeply to read; fix the "
-                             "file's syntax") from err
-
-
 def load_space(name_or_path: str | os.PathLike | None = None) -> "SearchSpace":
     """Load a space from a YAML path or a bundled space's name (the default space if None)."""
     if isinstance(name_or_path, SearchSpace):
@@ -110,9 +89,11 @@ def load_space(name_or_path: str | os.PathLike | None = None) -> "SearchSpace":
                 f"unknown space {target!r}: not a file and not a bundled space "
                 f"(bundled: {', '.join(list_spaces())}){hint}"
             )
-    if not os.path.exists(path):  # a folder, FIFO or device exists: _read_yaml says what it is
+    if not os.path.exists(path):  # a folder, FIFO or device exists: read_yaml says what it is
         raise StitchnasError(f"space file {path} does not exist; give a YAML path or a bundled name")
-    return SearchSpace.from_dict(_read_yaml(path), path=path)
+    from ..fileio import read_yaml
+
+    return SearchSpace.from_dict(read_yaml(path, "space file"), path=path)
 
 
 def _structure_versions() -> dict[str, str]:

@@ -24,8 +24,8 @@ REPORTS = [  # the small tables (32 and 39 stitches: about 10 s each)
 ]
 
 
-@pytest.mark.parametrize("path", REPORTS, ids=lambda p: p.split("/")[-2] + "/" + p.split("/")[-1][7:-13])
-def test_committed_default_search_figure_is_reproduced(path, tmp_path):
+@pytest.mark.parametrize("path", REPORTS, ids=lambda p: f"{Path(p).parent.name}/{Path(p).stem}")
+def test_committed_default_search_figure_is_reproduced(path):
     from stitchnas.bench import bench_search
 
     committed = json.loads((REPO / path).read_text())
