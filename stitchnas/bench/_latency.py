@@ -51,6 +51,7 @@ def bench_latency(space: SearchSpace | str, target: Target | str, *, repeats: in
         "speedup_vs_every_candidate": round(every_s / table_s, 1),
         "error_raw": v["raw"], "error_corrected_loo": v["corrected_loo"],
         "error_corrected_fit": v["corrected_fit"], "composition": v.get("composition"),
+        "error_sum_of_p10s": v.get("sum_of_p10s"),
         "overhead": table.overhead, "memory_worst_error_pct": v["memory_worst_error_pct"],
         "latency_ms_range": [round(min(lat), 3), round(max(lat), 3)],
         "memory_mb_range": [round(min(mem), 2), round(max(mem), 2)],

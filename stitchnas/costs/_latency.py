@@ -5,7 +5,7 @@ FLOPs do not say how fast a stitch runs on a device, and timing every candidate 
 blocks and head, and every stitching-layer shape) and composes any candidate's latency from
 its pieces, so the whole space is covered at the cost of a few anchor forwards:
 
-    latency(candidate) = stem + blocks + stitching layers + head
+    latency(candidate) = p10 over rounds r of (stem + blocks + stitching layers + head)[r]
                          + per_network_ms + per_stitch_ms * stitches
 
 **Timing.** Under ``torch.inference_mode``, with the target's threads, dtype, batch size and
@@ -19,7 +19,10 @@ piece keeps its 10th percentile, median, 90th percentile and IQR over the repeat
 shared host the machine's speed is bimodal and drifts by tens of percent within a minute, so a
 median lands in whichever mode held the majority of one run and sums of medians do not match
 medians of sums; the fast mode is what reproduces. Pieces and the validation networks are timed
-in the same rounds (round robin) so both see the same drift. The median and p90 stay in the
+in the same rounds (round robin) so both see the same drift. The table keeps each piece's time
+in every round, and a candidate's pieces are summed round by round before the percentile is
+taken: a sum of per-piece percentiles pairs each piece's luckiest rounds, which no run of the
+whole route has, and ran 3-5% low against end-to-end runs. The median and p90 stay in the
 table for users who want typical or tail latency.
 
 **Overhead.** The sum of parts misses what a whole route adds: module-call overhead, and the

@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,18 @@ def _required_keys(space: SearchSpace) -> set[str]:
     return keys
 
 
+def _p10(samples) -> float:
+    """``numpy.percentile(samples, 10)`` (linear interpolation), without its overhead: composing
+    every candidate of a large space calls this once per candidate."""
+    import numpy as np
+
+    v = np.sort(samples)
+    pos = 0.1 * (len(v) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(v) - 1)
+    return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
+
+
 def _hash(doc: Any) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
@@ -149,10 +162,35 @@ class LatencyTable:
             return self.bound_space.candidate(which)
         return self.bound_space.find(which)
 
+    @cached_property
+    def _rounds(self) -> dict[str, Any] | None:
+        """Each piece's times in round order (every piece is timed once per round), or None for
+        a table without them (made before tables kept them; loading checks that they line up)."""
+        import numpy as np
+
+        rounds = {k: st.get("samples_ms") for k, st in self.pieces.items()}
+        lengths = {len(v) if isinstance(v, list) else -1 for v in rounds.values()}
+        if len(lengths) != 1 or min(lengths) < 1:
+            return None
+        return {k: np.asarray(v, dtype=float) for k, v in rounds.items()}
+
+    @property
+    def per_round(self) -> bool:
+        """Whether the table keeps every piece's time in each round, and so composes routes
+        round by round (False: a table made before tables kept them; it sums percentiles)."""
+        return self._rounds is not None
+
     def composed_ms(self, which) -> float:
-        """The plain sum of the candidate's piece latencies (``STATISTIC``; no overhead constants)."""
+        """The candidate's latency from its pieces, without the overhead constants: the
+        ``STATISTIC`` (10th percentile) over the rounds of its pieces' summed times, the statistic
+        its end-to-end runs are measured by (a sum of per-piece percentiles runs low: each piece
+        keeps its own luckiest rounds); tables without per-round times sum the pieces'
+        ``STATISTIC``."""
         cand = self.candidate(which)
         try:
+            rounds = self._rounds
+            if rounds is not None:
+                return _p10(sum(rounds[k] for k in _piece_keys(cand)))
             return float(sum(self.pieces[k][STATISTIC] for k in _piece_keys(cand)))
         except KeyError as err:
             raise StitchnasError(f"latency table has no timing for piece {err.args[0]!r} of route "
@@ -368,6 +406,15 @@ def _number_problem(table: LatencyTable) -> str | None:
             if _bad_number(stats[name]):
                 return (f"piece {key!r} has {name} {_shown(stats[name])}: timings must be finite "
                         "numbers >= 0")
+        if "samples_ms" in stats:
+            times = stats["samples_ms"]
+            if not isinstance(times, list) or not times or any(_bad_number(t) for t in times):
+                return (f"piece {key!r} has samples_ms {_shown(times)}: it must be a non-empty list "
+                        "of times (finite numbers >= 0), one per round")
+    lengths = {len(st["samples_ms"]) if "samples_ms" in st else 0 for st in table.pieces.values()}
+    if len(lengths) > 1:
+        return ("its pieces' samples_ms do not line up: every piece needs one time per round "
+                f"(lengths {sorted(lengths)})")
     memory = table.memory
     if _bad_number(memory.get("input_bytes")):
         return f"'memory.input_bytes' is {_shown(memory.get('input_bytes'))}: byte counts must be >= 0"

@@ -93,13 +93,18 @@ class _Clock:
         return float(a.elapsed_time(b)) if self.events else (b - a) * 1e3
 
 
-def _stats(samples: Sequence[float]) -> dict[str, float | int]:
+def _stats(samples: Sequence[float], keep: bool = False) -> dict[str, Any]:
+    """Percentiles of one piece's (or network's) times; ``keep``: the times too, in round order
+    (``samples_ms``), so that a route's latency can be composed round by round."""
     import numpy as np
 
     arr = np.asarray(samples, dtype=float)
     p10, p25, p50, p75, p90 = np.percentile(arr, [10, 25, 50, 75, 90])
-    return {"median_ms": float(p50), "p10_ms": float(p10), "p90_ms": float(p90),
-            "iqr_ms": float(p75 - p25), "repeats": int(arr.size)}
+    out: dict[str, Any] = {"median_ms": float(p50), "p10_ms": float(p10), "p90_ms": float(p90),
+                           "iqr_ms": float(p75 - p25), "repeats": int(arr.size)}
+    if keep:
+        out["samples_ms"] = [round(float(v), 6) for v in arr]
+    return out
 
 
 def _show(progress: bool | None) -> bool:
@@ -230,7 +235,7 @@ def _time_pieces(space: SearchSpace, target: Target, adapters, device, dtype, *,
                     e2e_times[i].append(clock.ms(a, b))
                 bar.update()
         bar.close()
-    out = {key: _stats(s) for key, s in samples.items()}
+    out = {key: _stats(s, keep=True) for key, s in samples.items()}
     for key, sig in stitch_sigs.items():
         timed = by_sig[sig]
         if timed != key:  # an identical layer was timed: share its timing

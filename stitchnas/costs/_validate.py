@@ -15,7 +15,7 @@ from ..errors import StitchnasError
 from ..space import Candidate, SearchSpace, load_space
 from ._machine import machine_identity
 from ._memory import _module_bytes, _param_storages, _storage_key, _tracked_peak
-from ._table import PLAIN_SUM, STATISTIC, LatencyTable, composes_plain_sum
+from ._table import PLAIN_SUM, STATISTIC, LatencyTable, _piece_keys, composes_plain_sum
 from ._targets import MB, Target, load_target
 from ._timing import (_Clock, _image, _prepare_models, _show, _stats, _threads, _time_modules,
                       _torch_device, _torch_dtype)
@@ -135,7 +135,9 @@ def validate_latency(table: LatencyTable, space: SearchSpace | str, target: Targ
                              "stitches": cand.route.num_stitches, "measured_ms": st[STATISTIC],
                              "measured_median_ms": st["median_ms"],
                              "measured_p10_ms": st["p10_ms"], "measured_p90_ms": st["p90_ms"],
-                             "composed_raw_ms": table.composed_ms(cand)})
+                             "composed_raw_ms": table.composed_ms(cand),
+                             "composed_sum_of_p10_ms": float(sum(table.pieces[k][STATISTIC]
+                                                                 for k in _piece_keys(cand)))})
         t0 = time.perf_counter()
         with torch.inference_mode():
             for row, cand in zip(rows, cands):
@@ -172,6 +174,10 @@ def validate_latency(table: LatencyTable, space: SearchSpace | str, target: Targ
         "corrected_fit": _ape_stats([r["composed_raw_ms"] + fitted[0] + fitted[1] * r["stitches"]
                                      for r in rows], meas),
         "composition": PLAIN_SUM if plain else "with overhead constants",
+        # the pieces' own 10th percentiles summed (how tables composed before they kept each
+        # round's times), on the same runs: what composing round by round changes
+        "sum_of_p10s": (_ape_stats([r["composed_sum_of_p10_ms"] for r in rows], meas)
+                        if table.per_round else None),
         "e2e_timing_s": round(e2e_s, 3),
         "e2e_per_candidate_s": round(e2e_s / len(rows), 4),
         "memory_check_s": round(memory_s, 3),

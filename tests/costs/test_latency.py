@@ -57,22 +57,54 @@ def test_pieces_are_the_profilers_and_distinct_ones_timed_once(table, target_pat
     assert table.machine == machine_identity(load_target(target_path))
 
 
-def test_composition_is_sum_of_pieces_plus_constants(table):
+def _keys(cand):
+    r = cand.route
+    keys = [f"stem:{r.first_anchor}", f"head:{r.last_anchor}"]
+    keys += [f"block:{g.anchor}:{i}" for g in r for i in range(g.start, g.end)]
+    return keys + [f"stitch:{k}" for k in cand.layer_keys]
+
+
+def test_composition_is_per_round_sum_of_pieces_plus_constants(table):
+    """A candidate's latency is the 10th percentile over the timing rounds of its pieces' summed
+    times (the statistic its end-to-end runs are measured by), plus the constants."""
+    import numpy as np
+
     space = load_space("tiny_test")
     c0, c1 = table.overhead["per_network_ms"], table.overhead["per_stitch_ms"]
     assert table.overhead["fitted_on"] == 14
+    for st in table.pieces.values():  # one time per round, in round order, behind each statistic
+        assert len(st["samples_ms"]) == st["repeats"] == 3
+        assert st["p10_ms"] == pytest.approx(np.percentile(st["samples_ms"], 10), abs=1e-5)
     out = table.profile()
     assert [s.id for s in out] == [c.id for c in space.candidates]
     for cand, s in zip(space.candidates, out):
-        r = cand.route
-        keys = [f"stem:{r.first_anchor}", f"head:{r.last_anchor}"]
-        keys += [f"block:{g.anchor}:{i}" for g in r for i in range(g.start, g.end)]
-        keys += [f"stitch:{k}" for k in cand.layer_keys]
-        raw = sum(table.pieces[k]["p10_ms"] for k in keys)
+        rounds = np.sum([table.pieces[k]["samples_ms"] for k in _keys(cand)], axis=0)
+        raw = float(np.percentile(rounds, 10))
         assert table.composed_ms(cand) == pytest.approx(raw, rel=1e-12)
-        assert s.latency_ms == pytest.approx(raw + c0 + c1 * r.num_stitches, rel=1e-12)
-        assert table.latency_ms(cand.id) == table.latency_ms(str(r)) == s.latency_ms
+        assert s.latency_ms == pytest.approx(raw + c0 + c1 * cand.route.num_stitches, rel=1e-12)
+        assert table.latency_ms(cand.id) == table.latency_ms(str(cand.route)) == s.latency_ms
         assert s.memory_mb == table.memory_mb(cand) > 0
+
+
+def test_rounds_not_percentiles_are_summed(table):
+    """Two pieces whose slow rounds differ: the sum of their own 10th percentiles pairs the luckiest
+    round of each, which no run of the route had; the per-round sum does not. Tables made before
+    tables kept each round's times compose from the pieces' percentiles, as they did."""
+    import dataclasses
+
+    space = load_space("tiny_test")
+    cand = space.candidates[0]
+    keys = _keys(cand)
+    slow = {k: [1.0] * 10 for k in table.pieces}
+    for i, k in enumerate(keys):  # piece i is fast in round i only
+        slow[k] = [1.0 if r == i else 2.0 for r in range(10)]
+    pieces = {k: dict(st, samples_ms=slow[k], p10_ms=min(slow[k])) for k, st in table.pieces.items()}
+    edited = dataclasses.replace(table, pieces=pieces)
+    assert edited.composed_ms(cand) == pytest.approx(2.0 * len(keys) - 1.0)
+    assert sum(pieces[k]["p10_ms"] for k in keys) == len(keys)
+    old = dataclasses.replace(table, pieces={k: {n: v for n, v in st.items() if n != "samples_ms"}
+                                             for k, st in pieces.items()})
+    assert old.composed_ms(cand) == len(keys)
 
 
 def test_memory_composition_equals_a_traced_run_of_every_candidate(table):
@@ -85,13 +117,15 @@ def test_memory_composition_equals_a_traced_run_of_every_candidate(table):
 
 def test_validation_report_is_sensible(table):
     v = table.validation
-    for name in ("raw", "corrected_loo", "corrected_fit"):
+    for name in ("raw", "corrected_loo", "corrected_fit", "sum_of_p10s"):
         e = v[name]
         assert 0 <= e["median_ape_pct"] <= e["worst_ape_pct"] and math.isfinite(e["worst_ape_pct"])
     rows = v["candidates"]
     assert [r["id"] for r in rows] == list(range(14))
     for r in rows:
         assert r["measured_ms"] > 0 and r["composed_raw_ms"] > 0
+        assert r["composed_sum_of_p10_ms"] == pytest.approx(
+            sum(table.pieces[k]["p10_ms"] for k in _keys(load_space("tiny_test").candidate(r["id"]))))
         assert r["measured_p10_ms"] <= r["measured_ms"] <= r["measured_p90_ms"]
     assert v["e2e_timing_s"] > 0 and v["machine"] == table.machine
 

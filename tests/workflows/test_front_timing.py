@@ -59,6 +59,7 @@ def test_a_saved_table_off_this_machine_is_re_timed_by_run(tmp_path, monkeypatch
     for piece in doc["pieces"].values():  # a table from a machine ten times slower (far beyond
         for key in ("median_ms", "p10_ms", "p90_ms"):  # this machine's own drift, up to 50% here)
             piece[key] *= 10
+        piece["samples_ms"] = [t * 10 for t in piece["samples_ms"]]
     path.write_text(json.dumps(doc))
     stale = get_latency_table(space, target)
     anchor = next(c.id for c in space.candidates if c.is_anchor)
@@ -83,3 +84,32 @@ def test_weak_proxy_scores_are_said_when_they_decide_unmeasured_stitches():
     assert weak_proxy_warning("proxy", -0.5, 14, 14) is None            # every stitch measured
     assert weak_proxy_warning("route", 0.0, 16, 83) is None             # the proxy model not used
     assert weak_proxy_warning("proxy", None, 2, 83) is None
+
+
+def test_a_saved_table_without_per_round_times_is_re_timed_by_run(tmp_path, monkeypatch):
+    """A table saved before tables kept each round's times composes by summing the pieces'
+    percentiles, which runs low against end-to-end runs: `run` re-times it rather than search
+    with it, and the new table composes round by round."""
+    import json
+
+    from stitchnas.costs import get_latency_table, latency_table_path, load_target
+    from stitchnas.space import load_space
+    from stitchnas.workflows._run import _current_table
+
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path))
+    space, target = load_space("tiny_test"), load_target("cpu")
+    table, status = _current_table(space, target, 5, 0, 0, [].append)
+    assert status == "profiled" and table.per_round
+    path = latency_table_path(space, target)
+    doc = json.loads(path.read_text())
+    for piece in doc["pieces"].values():
+        del piece["samples_ms"]
+    path.write_text(json.dumps(doc))
+    old = get_latency_table(space, target)
+    assert old.reused and not old.per_round
+
+    logged = []
+    table, status = _current_table(space, target, 5, 0, 0, logged.append)
+    assert status == "re-timed (the saved table predated per-round composition)" and not table.reused
+    assert len(logged) == 1 and "predates per-round composition" in logged[0] and "\n" not in logged[0]
+    assert get_latency_table(space, target).per_round  # the file was rewritten
