@@ -361,9 +361,13 @@ def test_cli_profile_latency_reuse_and_bench(capsys, target_path, results, monke
     monkeypatch.setenv("STITCHNAS_RESULTS", str(results))
     assert main(["bench", "latency", "tiny_test", "--target", str(target_path), "--repeats", "2",
                  "--warmup", "0", "--validate", "3", "--out", str(tmp_path / "bench")]) == 0
-    capsys.readouterr()
+    err = capsys.readouterr().err
     report = json.loads((tmp_path / "bench" / "latency_tiny_test_t1.json").read_text())
     assert report["candidates"] == 14 and report["validation_k"] == 3
+    p10s = report["error_sum_of_p10s"]  # the composition before per-round sums, on the same runs
+    assert 0 <= p10s["median_ape_pct"] <= p10s["worst_ape_pct"]
+    assert (f"sum of each piece's 10th percentile instead of the 10th percentile of each round's sum: "
+            f"median {p10s['median_ape_pct']:.2f}%") in err
     assert report["every_candidate_e2e_is"].startswith("extrapolated")
     assert report["table_build_s"] > 0 and report["error_corrected_loo"] is not None
 
