@@ -245,6 +245,9 @@ class LatencyTable:
                  f"after {meta.get('warmup')} warm-up, in {meta.get('timing_s', 0):.2f} s "
                  f"(+ {meta.get('memory_s', 0):.2f} s tracing memory)"
                  + (f"; reused the table made {meta.get('created')}" if self.reused else "")]
+        if self.pieces and not self.per_round:
+            lines.append("made before tables kept each round's times: routes compose as sums of "
+                         "the pieces' 10th percentiles, which run a few percent low; --force re-times")
         v = self.validation
         if v:
             def fmt(e):

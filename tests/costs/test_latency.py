@@ -105,6 +105,9 @@ def test_rounds_not_percentiles_are_summed(table):
     old = dataclasses.replace(table, pieces={k: {n: v for n, v in st.items() if n != "samples_ms"}
                                              for k, st in pieces.items()})
     assert old.composed_ms(cand) == len(keys)
+    assert not old.per_round and edited.per_round
+    assert any("made before tables kept each round's times" in line for line in old.summary())
+    assert not any("each round's times" in line for line in edited.summary())
 
 
 def test_memory_composition_equals_a_traced_run_of_every_candidate(table):
