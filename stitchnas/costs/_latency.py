@@ -22,8 +22,8 @@ medians of sums; the fast mode is what reproduces. Pieces and the validation net
 in the same rounds (round robin) so both see the same drift. The table keeps each piece's time
 in every round, and a candidate's pieces are summed round by round before the percentile is
 taken: a sum of per-piece percentiles pairs each piece's luckiest rounds, which no run of the
-whole route has, and ran 3-5% low against end-to-end runs. The median and p90 stay in the
-table for users who want typical or tail latency.
+whole route has, and ran 3-8% low against end-to-end runs of small networks (docs/latency.md).
+The median and p90 stay in the table for users who want typical or tail latency.
 
 **Overhead.** The sum of parts misses what a whole route adds: module-call overhead, and the
 caches a stitched route disturbs by switching anchors. :func:`validate_latency` times K random
