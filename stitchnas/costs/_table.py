@@ -187,14 +187,27 @@ class LatencyTable:
         keeps its own luckiest rounds); tables without per-round times sum the pieces'
         ``STATISTIC``."""
         cand = self.candidate(which)
+        rounds = self._rounds
+        if rounds is None:
+            return self.percentile_sum_ms(cand)
         try:
-            rounds = self._rounds
-            if rounds is not None:
-                return _p10(sum(rounds[k] for k in _piece_keys(cand)))
+            return _p10(sum(rounds[k] for k in _piece_keys(cand)))
+        except KeyError as err:
+            raise self._missing(cand, err) from None
+
+    def percentile_sum_ms(self, which) -> float:
+        """The sum of the candidate's pieces' own ``STATISTIC``: how tables without per-round
+        times compose (validation reports it beside :meth:`composed_ms` on the same runs)."""
+        cand = self.candidate(which)
+        try:
             return float(sum(self.pieces[k][STATISTIC] for k in _piece_keys(cand)))
         except KeyError as err:
-            raise StitchnasError(f"latency table has no timing for piece {err.args[0]!r} of route "
-                                 f"{cand.route}: the table is of another space; re-profile") from None
+            raise self._missing(cand, err) from None
+
+    @staticmethod
+    def _missing(cand: Candidate, err: KeyError) -> StitchnasError:
+        return StitchnasError(f"latency table has no timing for piece {err.args[0]!r} of route "
+                              f"{cand.route}: the table is of another space; re-profile")
 
     def latency_ms(self, which) -> float:
         """Composed latency in ms per forward at the target's batch size, overhead included;

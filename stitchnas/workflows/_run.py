@@ -426,20 +426,21 @@ def _current_table(space, target, repeats: int, validate: int, seed: int, log: C
     table = get_latency_table(space, target, repeats=repeats, validate=validate, seed=seed)
     if not table.reused:
         return table, "profiled"
-    if not table.per_round:
+    if table.per_round:
+        anchors = [c.id for c in space.candidates if c.is_anchor]
+        now = time_end_to_end(space, target, anchors, repeats=repeats, progress=False)
+        drift = _drift_pct({i: table.latency_ms(i) for i in anchors}, now)
+        if abs(drift) <= MAX_WORST_APE_PCT:
+            return table, "reused"
+        log(f"{target.name}: the saved latency table is {_off_by(drift)} (anchors timed end to end): "
+            "re-timing it")
+        why = f"the saved table was {abs(drift):.0f}% off this machine now"
+    else:
         log(f"{target.name}: the saved latency table predates per-round composition (it sums the "
             "pieces' percentiles, which runs low): re-timing it")
-        table = get_latency_table(space, target, repeats=repeats, rebuild=True, validate=validate, seed=seed)
-        return table, "re-timed (the saved table predated per-round composition)"
-    anchors = [c.id for c in space.candidates if c.is_anchor]
-    now = time_end_to_end(space, target, anchors, repeats=repeats, progress=False)
-    drift = _drift_pct({i: table.latency_ms(i) for i in anchors}, now)
-    if abs(drift) <= MAX_WORST_APE_PCT:
-        return table, "reused"
-    log(f"{target.name}: the saved latency table is {_off_by(drift)} (anchors timed end to end): "
-        "re-timing it")
+        why = "the saved table predated per-round composition"
     table = get_latency_table(space, target, repeats=repeats, rebuild=True, validate=validate, seed=seed)
-    return table, f"re-timed (the saved table was {abs(drift):.0f}% off this machine now)"
+    return table, f"re-timed ({why})"
 
 
 def _drift_pct(composed: dict[int, float], timed: dict[int, float]) -> float:

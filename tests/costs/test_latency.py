@@ -110,6 +110,19 @@ def test_rounds_not_percentiles_are_summed(table):
     assert not any("each round's times" in line for line in edited.summary())
 
 
+def test_a_route_of_another_space_is_a_clear_error_either_way(table):
+    """A candidate whose pieces the table lacks is one error naming the piece, whether the table
+    composes round by round or sums percentiles."""
+    import dataclasses
+
+    other = load_space("fmnist_vit_2way").candidate(2)  # a third anchor: tiny_test has two
+    old = dataclasses.replace(table, pieces={k: {n: v for n, v in st.items() if n != "samples_ms"}
+                                             for k, st in table.pieces.items()})
+    for t in (table, old):
+        with pytest.raises(StitchnasError, match=r"no timing for piece 'stem:2' of route 2\[0:6\]: the table is of another space; re-profile"):
+            t.composed_ms(other)
+
+
 def test_memory_composition_equals_a_traced_run_of_every_candidate(table):
     v = table.validation
     assert v["k"] == 14 and v["memory_worst_error_pct"] == 0.0
