@@ -113,3 +113,16 @@ def test_a_saved_table_without_per_round_times_is_re_timed_by_run(tmp_path, monk
     assert status == "re-timed (the saved table predated per-round composition)" and not table.reused
     assert len(logged) == 1 and "predates per-round composition" in logged[0] and "\n" not in logged[0]
     assert get_latency_table(space, target).per_round  # the file was rewritten
+
+
+def test_a_saved_table_is_reused_only_within_the_median_limit():
+    """A reused table must fit the machine as a fresh one must (median within 5%), not merely
+    within the worst-case limit: one reused at 8% off met the machine's drift at the front's
+    timing and warned."""
+    from stitchnas.costs import MAX_MEDIAN_APE_PCT, MAX_WORST_APE_PCT
+    from stitchnas.workflows._run import fits_machine
+
+    assert fits_machine(0.0) and fits_machine(4.9) and fits_machine(-4.9)
+    assert fits_machine(MAX_MEDIAN_APE_PCT) and not fits_machine(MAX_MEDIAN_APE_PCT + 0.1)
+    assert not fits_machine(8.0) and not fits_machine(-8.0)
+    assert not fits_machine(MAX_WORST_APE_PCT)
