@@ -419,8 +419,7 @@ def _proxy_scores(space, spec, path: Path, checkpoint: str, cfg: RunConfig, netw
 def _current_table(space, target, repeats: int, validate: int, seed: int, log: Callable[[str], None]):
     """``(table, status)``: this machine's latency table for ``target``, profiled if missing; a
     saved one is re-timed when it predates per-round composition, else checked first by timing
-    the anchors end to end and re-timed unless it fits this machine as it runs now as well as a
-    fresh table must (:func:`fits_machine`)."""
+    the anchors end to end and re-timed unless it :func:`fits_machine` as it runs now."""
     from ..costs import get_latency_table, time_end_to_end
 
     table = get_latency_table(space, target, repeats=repeats, validate=validate, seed=seed)
@@ -445,11 +444,8 @@ def _current_table(space, target, repeats: int, validate: int, seed: int, log: C
 
 def fits_machine(drift_pct: float) -> bool:
     """Whether a saved table whose anchors run ``drift_pct`` off it (median) may be reused: within
-    the validation's median limit, what a fresh table must meet. A table reused up to the worst-case
-    limit (10%) met the machine's minute-to-minute drift (about 5%) at the front's timing after the
-    search and warned there; re-timing costs seconds."""
+    the median limit a fresh table must meet (at 10% the front's timing later drifted past 10%)."""
     from ..costs import MAX_MEDIAN_APE_PCT
-
     return abs(drift_pct) <= MAX_MEDIAN_APE_PCT
 
 
