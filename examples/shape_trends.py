@@ -32,14 +32,13 @@ __all__ = ["ShapeTrends", "RouteOnShapeTrends", "GatedShapeTrends", "within_shap
 
 
 def _shape_and_flops(stitches) -> tuple[list[tuple[int, ...]], np.ndarray]:
-    """Each stitch's anchor sequence and its log-FLOPs on the family's 0..1 scale."""
-    shapes, rel = [], []
-    for s in stitches:
-        log_f = np.log(np.asarray(s.anchor_flops, dtype=float))
-        lo, hi = float(log_f.min()), float(log_f.max())
-        rel.append((math.log(s.flops) - lo) / ((hi - lo) or 1.0))
-        shapes.append(tuple(seg.anchor for seg in s.route))
-    return shapes, np.asarray(rel)
+    """Each stitch's anchor sequence and its log-FLOPs on the family's 0..1 scale (the default
+    predictor's ``flops_rel`` feature)."""
+    from stitchnas.predict import RouteFeaturizer
+
+    features = RouteFeaturizer()
+    rel = features.fit(stitches).transform(stitches)[:, list(features.NAMES).index("flops_rel")]
+    return [s.route.anchors for s in stitches], rel
 
 
 class ShapeTrends(RegressorMixin, BaseEstimator):
