@@ -95,13 +95,14 @@ def _required_keys(space: SearchSpace) -> set[str]:
     return keys
 
 
-def _p10(samples) -> float:
-    """``numpy.percentile(samples, 10)`` (linear interpolation), without its overhead: composing
-    every candidate of a large space calls this once per candidate."""
+def _statistic(samples) -> float:
+    """``STATISTIC`` of ``samples``: ``numpy.percentile(samples, STATISTIC_PERCENTILE)`` (linear
+    interpolation), without its overhead: composing every candidate of a large space calls this
+    once per candidate."""
     import numpy as np
 
     v = np.sort(samples)
-    pos = 0.1 * (len(v) - 1)
+    pos = STATISTIC_PERCENTILE / 100 * (len(v) - 1)
     lo = int(pos)
     hi = min(lo + 1, len(v) - 1)
     return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
@@ -111,7 +112,9 @@ def _hash(doc: Any) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-STATISTIC = "p10_ms"  # the per-piece and end-to-end statistic that latencies are composed of
+STATISTIC_PERCENTILE = 10
+#: the per-piece and end-to-end statistic that latencies are composed of (a key of every piece)
+STATISTIC = f"p{STATISTIC_PERCENTILE}_ms"
 #: a validation's ``composition`` when the overhead constants were not applied
 PLAIN_SUM = "plain sum"
 
@@ -191,7 +194,7 @@ class LatencyTable:
         if rounds is None:
             return self.percentile_sum_ms(cand)
         try:
-            return _p10(sum(rounds[k] for k in _piece_keys(cand)))
+            return _statistic(sum(rounds[k] for k in _piece_keys(cand)))
         except KeyError as err:
             raise self._missing(cand, err) from None
 

@@ -98,10 +98,13 @@ def _stats(samples: Sequence[float], keep: bool = False) -> dict[str, Any]:
     (``samples_ms``), so that a route's latency can be composed round by round."""
     import numpy as np
 
+    from ._table import STATISTIC, STATISTIC_PERCENTILE
+
     arr = np.asarray(samples, dtype=float)
-    p10, p25, p50, p75, p90 = np.percentile(arr, [10, 25, 50, 75, 90])
+    p10, p25, p50, p75, p90, stat = np.percentile(arr, [10, 25, 50, 75, 90, STATISTIC_PERCENTILE])
     out: dict[str, Any] = {"median_ms": float(p50), "p10_ms": float(p10), "p90_ms": float(p90),
                            "iqr_ms": float(p75 - p25), "repeats": int(arr.size)}
+    out[STATISTIC] = float(stat)  # the statistic tables compose, whichever percentile it is
     if keep:
         out["samples_ms"] = [round(float(v), 6) for v in arr]
     return out

@@ -125,6 +125,27 @@ def _space_hint(space: Any, name: str | None) -> str:
     return name or "SPACE"
 
 
+def _missing_front(path: Path, space: Any, name: str | None, given: Any, target: str) -> str:
+    """Why there is no front at ``path`` and what to do: the fronts the space does have (a
+    mistyped target is told its close matches) and the command that makes this one."""
+    from .._util import did_you_mean
+    from ..costs import list_targets
+
+    sname = _space_hint(space, name)
+    saved = sorted(p.parent.name for p in path.parent.parent.glob(f"*/{paths.FRONT}")
+                   if p.is_file()) if path.parent.parent.is_dir() else []
+    have = f"; saved fronts of {name}: {', '.join(saved)}" if saved and name else ""
+    searchable = not isinstance(given, str) or target in list_targets() or (
+        given.endswith((".yaml", ".yml")) or os.sep in given)
+    if not searchable:
+        return (f"no front for target {target!r} at {path}{have}"
+                f"{did_you_mean(target, sorted(set(saved) | set(list_targets())))} "
+                f"(bundled targets: `stitchnas targets`; a target YAML path works too)")
+    return (f"no front at {path}: make it with `stitchnas search {sname} --target {given}` "
+            f"(or `stitchnas run {sname}`); a search given --out DIR saved it under DIR: set "
+            f"STITCHNAS_RESULTS=DIR or pass --front DIR/SPACE/TARGET/front.json{have}")
+
+
 def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any = "cpu",
                path: str | os.PathLike | None = None,
                results: str | os.PathLike | None = None) -> Front:
@@ -149,12 +170,7 @@ def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any
         path = front_path(name, target, results)
     path = Path(path)
     if not path.exists():  # a folder, FIFO or device exists: read_text says what it is
-        sname = _space_hint(space, name)
-        raise StitchnasError(
-            f"no front at {path}: make it with `stitchnas search {sname} --target {given}` "
-            f"(or `stitchnas run {sname}`); a search given --out DIR saved it under DIR: set "
-            "STITCHNAS_RESULTS=DIR or pass --front DIR/SPACE/TARGET/front.json"
-        )
+        raise StitchnasError(_missing_front(path, space, name, given, target))
     try:
         from ..fileio import read_text
 

@@ -176,6 +176,9 @@ CASES: list[Case] = [
       "a budget no member meets (exit 1, documented)", "nothing on the front of tiny_test",
       "fits max_flops=1 flops: the cheapest member needs 1,000,000 flops", code=1,
       prefix="stitchnas: nothing fits:"),
+    C("query-unknown-target", "query tiny_test --target cpu_batch_64 --max-flops 1e6",
+      "a target neither bundled nor a file, with no front (a typo)", "no front for target 'cpu_batch_64'",
+      "did you mean cpu_batch64?", "(bundled targets: `stitchnas targets`; a target YAML path works too)"),
     # ---- latency tables ---------------------------------------------------------------------
     C("latency-other-space",
       "profile-latency tiny_test --target cpu --any-machine --out {d}/latency_other_space.json",
@@ -792,8 +795,10 @@ def readme_table() -> str:
 
 
 def test_readme_lists_every_case():
-    assert readme_table() in (REPO / "docs" / "bad-input.md").read_text(), \
+    text = (REPO / "docs" / "bad-input.md").read_text()
+    assert readme_table() in text, \
         "regenerate the README's 'Bad input' table: python tests/cli/test_bad_input.py"
+    assert f"runs each of the {len(CASES)} cases below" in text, "docs/bad-input.md counts the cases"
 
 
 if __name__ == "__main__":  # print the README table

@@ -86,6 +86,23 @@ def test_composition_is_per_round_sum_of_pieces_plus_constants(table):
         assert s.memory_mb == table.memory_mb(cand) > 0
 
 
+def test_one_statistic_names_what_pieces_and_rounds_compose():
+    """``STATISTIC`` is the key every timing carries and the percentile a route's rounds are
+    composed by: one constant, so changing it cannot leave the two disagreeing."""
+    import numpy as np
+
+    from stitchnas.costs._table import STATISTIC, STATISTIC_PERCENTILE, _statistic
+    from stitchnas.costs._timing import _stats
+
+    assert STATISTIC == f"p{STATISTIC_PERCENTILE}_ms"
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 50):
+        x = rng.gamma(2.0, 1.5, size=n)
+        want = float(np.percentile(x, STATISTIC_PERCENTILE))
+        assert _statistic(x) == pytest.approx(want, rel=1e-12)
+        assert _stats(x)[STATISTIC] == pytest.approx(want, rel=1e-12)
+
+
 def test_rounds_not_percentiles_are_summed(table):
     """Two pieces whose slow rounds differ: the sum of their own 10th percentiles pairs the luckiest
     round of each, which no run of the route had; the per-round sum does not. Tables made before

@@ -217,9 +217,11 @@ def test_hash_mismatch_and_missing_front(front, space, tmp_path):
                                              r"`stitchnas search tiny_test --target cpu`"):
         load_front(space, path=path)
     load_front(path=path)  # without a space there is nothing to compare
-    with pytest.raises(StitchnasError, match=r"no front at .*tiny_test/gpu/front.json: make it with "
-                                             r"`stitchnas search tiny_test --target gpu`"):
-        load_front("tiny_test", target="gpu", results=tmp_path)
+    with pytest.raises(StitchnasError, match=r"no front at .*tiny_test/cuda/front.json: make it with "
+                                             r"`stitchnas search tiny_test --target cuda`"):
+        load_front("tiny_test", target="cuda", results=tmp_path)
+    with pytest.raises(StitchnasError, match=r"no front for target 'gpu' at .*; did you mean cpu\?"):
+        load_front("tiny_test", target="gpu", results=tmp_path)  # neither bundled nor a file
 
 
 @pytest.mark.parametrize("mangle, message", [
@@ -347,7 +349,7 @@ def test_cli_query_nothing_fits_and_bad_input(saved, capsys, tmp_path):
     code, _, err = run_cli(capsys, "query", "tiny_test", "--max-flops", "lots")
     assert code == 2 and "expected a number" in err and err.count("\n") == 1
     code, _, err = run_cli(capsys, "query", "tiny_test", "--target", "tpu")
-    assert code == 2 and "stitchnas search tiny_test --target tpu" in err and err.count("\n") == 1
+    assert code == 2 and "no front for target 'tpu'" in err and err.count("\n") == 1
 
 
 # ---- building and exporting ----------------------------------------------------------------------
@@ -451,6 +453,18 @@ def test_cli_export_picks_the_best_member(saved, space, trained, tmp_path, capsy
     assert code == 2 and "drop them, or drop --id/--route" in err
     code, _, err = run_cli(capsys, "export", "tiny_test", "--id", 5)  # no checkpoint for a stitch
     assert code == 2 and "stitchnas train tiny_test" in err and err.count("\n") == 1
+
+
+def test_query_names_the_saved_fronts_and_a_mistyped_target(saved, capsys):
+    """A target that is neither bundled nor a file and has no front is a typo, not a search to
+    run: the error lists the space's saved fronts and the close matches, in one line."""
+    code, _, err = run_cli(capsys, "query", "tiny_test", "--target", "cpuu")
+    assert code == 2 and err.count("\n") == 1, err
+    assert "no front for target 'cpuu'" in err and "saved fronts of tiny_test: cpu" in err
+    assert "did you mean cpu" in err and "stitchnas search" not in err
+    code, _, err = run_cli(capsys, "query", "tiny_test", "--target", "flops")  # bundled: make it
+    assert code == 2 and "make it with `stitchnas search tiny_test --target flops`" in err
+    assert err.rstrip().endswith("saved fronts of tiny_test: cpu"), err
 
 
 def test_query_and_load_front_take_a_target_path(front, saved, capsys, tmp_path):
