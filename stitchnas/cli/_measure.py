@@ -323,10 +323,11 @@ def _warn_other_table(space, out: Path, held, dataset: str, given: bool) -> None
 
 
 def _warn_chance(space, rows, classes: int, images: int) -> None:
-    """The one-line warning for measured anchors no better than guessing (stderr)."""
-    from ..measure import chance_warning
+    """The one-line warning for measured anchors no better than guessing, or costlier anchors
+    scoring below cheaper ones (stderr)."""
+    from ..measure import anchor_order_warning, chance_warning
 
-    warning = chance_warning(space, rows, classes, images)
+    warning = chance_warning(space, rows, classes, images) or anchor_order_warning(space, rows, images)
     if warning:
         from ..progress import get_logger
 

@@ -21,7 +21,7 @@ from ._timing import (_Clock, _image, _prepare_models, _show, _stats, _threads, 
                       _torch_device, _torch_dtype)
 
 __all__ = ["MAX_MEDIAN_APE_PCT", "MAX_WORST_APE_PCT", "choose_validation", "fit_overhead",
-           "latency_warning", "out_of_sample_ms", "validate_latency", "validation_error",
+           "front_resolution_warning", "latency_warning", "out_of_sample_ms", "validate_latency", "validation_error",
            "time_end_to_end"]
 
 #: A latency table is trusted when its validation error (:func:`validation_error`: leave-one-out
@@ -287,3 +287,24 @@ def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_A
     if not problems:
         return None
     return f"the {name} latency table is not to be trusted: {'; '.join(problems)}: {fix}"
+
+
+def front_resolution_warning(target: str, members, table: LatencyTable) -> str | None:
+    """One line when a latency front keeps members for a speed the table cannot resolve: a member
+    faster than a more accurate one by less than the table's validation median error (its
+    composed latencies err that much end to end), so which of the two is faster is noise and the
+    less accurate one may be on the front for nothing. None when every step is resolved."""
+    if not table.validation or len(members) < 2:
+        return None
+    tol = validation_error(table.validation)["median_ape_pct"]
+    ms = sorted(members, key=lambda m: (m.latency_ms, -m.acc1))
+    close = [(a, b) for a, b in zip(ms, ms[1:]) if (b.latency_ms / a.latency_ms - 1) * 100 < tol]
+    if not close:
+        return None
+    batch = int(table.target.get("settings", {}).get("batch_size") or 1)
+    a, b = max(close, key=lambda p: p[1].acc1 - p[0].acc1)
+    return (f"the {target} front has {len(close)} of its {len(ms) - 1} latency steps within the "
+            f"table's median error ({tol:.1f}%), e.g. {a.id} is {(b.latency_ms / a.latency_ms - 1) * 100:.1f}% "
+            f"faster than {b.id} and {b.acc1 - a.acc1:.2f} points less accurate: which of them is faster "
+            "is noise; to tell them apart time a bigger batch (a target with batch_size above "
+            f"{batch}" + (", e.g. cpu_batch64)" if batch < 64 else ")") + " or re-time with more repeats")

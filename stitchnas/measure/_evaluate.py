@@ -26,7 +26,8 @@ from ..space import Candidate, SearchSpace
 
 __all__ = ["EvalResult", "PartialEvaluation", "EvaluationInterrupted", "evaluate_candidates", "measure",
            "select_ids", "parse_ids", "prefix_tree_size",
-           "network_classes", "top1_stderr", "no_better_than_chance", "chance_warning"]
+           "network_classes", "top1_stderr", "no_better_than_chance", "chance_warning",
+           "anchor_order_warning"]
 
 
 @dataclass(frozen=True)
@@ -357,3 +358,30 @@ def chance_warning(space: SearchSpace, rows: Iterable, classes: int, images: int
             f"for {classes} classes, on {images} images): their weights are untrained or made for "
             "other data, so every stitch measured from them is noise; check each anchor's checkpoint "
             f"and the space's data, or train them (stitchnas train-anchors {space.given_as} --force)")
+
+
+def anchor_order_warning(space: SearchSpace, rows: Iterable, images: int) -> str | None:
+    """One line when a measured anchor scores below a cheaper one (fewer FLOPs) by more than two
+    standard errors on ``images`` images: such an anchor is off the front and stitches toward it
+    trade accuracy for nothing, which in a family of one design means undertrained anchors or a
+    wrong checkpoint; None when costlier anchors score no worse."""
+    anchors = sorted((m for m in rows if m.route.num_stitches == 0), key=lambda m: (m.flops, m.id))
+    worse = []
+    for j, big in enumerate(anchors):
+        beaten = [m for m in anchors[:j] if m.flops < big.flops and m.acc1 - big.acc1 > 2 * math.sqrt(
+            top1_stderr(m.acc1, images) ** 2 + top1_stderr(big.acc1, images) ** 2)]
+        if beaten:
+            best = max(beaten, key=lambda m: m.acc1)
+            worse.append(f"{_anchor_name(space, big)} ({big.flops / 1e6:.2f} MFLOPs, {big.acc1:.2f}%) below "
+                         f"{_anchor_name(space, best)} ({best.flops / 1e6:.2f} MFLOPs, {best.acc1:.2f}%)")
+    if not worse:
+        return None
+    return (f"costlier anchor(s) of {space.given_as} score below cheaper ones, by more than two standard "
+            f"errors on {images} images: {'; '.join(worse)}; they cannot be on a front and stitches "
+            "toward them trade accuracy for nothing; if the family should be ordered, train its anchors "
+            f"longer (training.anchors.epochs, then stitchnas train-anchors {space.given_as} --force) "
+            "or check their checkpoints")
+
+
+def _anchor_name(space: SearchSpace, m) -> str:
+    return space.anchors[next(iter(m.route)).anchor].name

@@ -13,7 +13,6 @@ report says what was done and what was reused. Settings come from the space's ``
 from __future__ import annotations
 
 import platform
-import shlex
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -22,8 +21,10 @@ from typing import Any, Callable, Sequence
 from ..errors import StitchnasError
 from ..fileio import write_json, write_text
 from ..measure import PROXY_IMAGES
-from ..paths import (MEASUREMENTS, PROXIES, REPORT, checkpoint_path, default_results_dir,
-                     results_root, run_dir as results_run_dir)
+from ..paths import (MEASUREMENTS, PROXIES, REPORT, checkpoint_path, results_root,
+                     run_dir as results_run_dir)
+from ._front_timing import drift_pct, drift_warning, fits_machine, off_by
+from ._report import line_summary, run_report
 
 __all__ = ["RunConfig", "RunReport", "run"]
 
@@ -134,12 +135,14 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
 
 
 def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]) -> RunReport:
-    from ..costs import latency_warning, load_target, time_end_to_end, validation_error
+    from ..costs import (front_resolution_warning, latency_warning, load_target, time_end_to_end,
+                         validation_error)
+    from ..errors import device_problem
     from ..progress import get_logger
-    from ..measure import (AnchorTrainConfig, StitchTrainConfig, chance_warning, checkpoint_digest,
-                           config_from_space, load_datasets, make_loader, measure, measured_elsewhere,
-                           network_classes, proxy_signals, read_measurements, recipe_changes,
-                           train_anchors, train_stitched, write_measurements)
+    from ..measure import (AnchorTrainConfig, StitchTrainConfig, anchor_order_warning, chance_warning,
+                           checkpoint_digest, config_from_space, load_datasets, make_loader, measure,
+                           measured_elsewhere, network_classes, proxy_signals, read_measurements,
+                           recipe_changes, train_anchors, train_stitched, write_measurements)
     from ..network import load_network
     from ..optimize import SearchConfig, check_counted_budgets, search_targets
     from ..predict import fit_on_measured, measurement_plan
@@ -148,8 +151,6 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     t_start = time.perf_counter()
     space = load_space(space)
     cfg = config or RunConfig.from_space(space)
-    from ..errors import device_problem
-
     if device_problem(cfg.device):  # before any work, not at the first tensor moved
         raise StitchnasError(f"space {space.name!r}: run.device: {device_problem(cfg.device)}")
     run_dir = results_run_dir(space.name, root)
@@ -280,7 +281,8 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         plan = f"every candidate: the plan ({plan}) covers this space"
     step("measurements", t0, f"{len(rows)} of {len(space)} stitches measured on {dataset} "
          f"({len(rows) - reused} new; {plan})")
-    anchor_warning = chance_warning(space, rows, classes, len(val))
+    chance = chance_warning(space, rows, classes, len(val))
+    anchor_warning = chance or anchor_order_warning(space, rows, len(val))
     if anchor_warning:
         get_logger("run").warning(anchor_warning)
 
@@ -291,7 +293,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     scores = getattr(fit.model, "scores_", {})
     reason = getattr(fit.model, "reason_", None)
     proxy_tau = _proxy_tau(signals, rows)
-    weak = None if anchor_warning else weak_proxy_warning(chosen, proxy_tau, len(rows), len(space))
+    weak = None if chance else weak_proxy_warning(chosen, proxy_tau, len(rows), len(space))
     step("predictor", t0, f"{cfg.predictor}" + (f" chose {chosen}" if chosen else "")
          + (f" ({reason})" if chosen and isinstance(reason, str) else "")
          + (f"; the proxy loss ranks the {len(rows)} measured stitches at Kendall tau {proxy_tau:.2f}"
@@ -332,20 +334,23 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         if r.target in tables and r.front.members:
             front_times[r.target] = time_end_to_end(space, r.target, [m.id for m in r.front.members],
                                                     repeats=cfg.latency_repeats, progress=False)
-            warning = _drift_warning(r.target, r.front.members, front_times[r.target], space.given_as)
-            if warning:  # the table's validation was at its making; this is the machine now
-                warnings[r.target] = "; ".join(w for w in (warnings.get(r.target), warning) if w)
-                get_logger("run").warning(warning)
+            # the table's validation was at its making, the drift is the machine now; the
+            # resolution: whether the table can tell the front's members apart at all
+            for warning in (drift_warning(r.target, r.front.members, front_times[r.target], space.given_as),
+                            front_resolution_warning(r.target, r.front.members, tables[r.target])):
+                if warning:
+                    warnings[r.target] = "; ".join(w for w in (warnings.get(r.target), warning) if w)
+                    get_logger("run").warning(warning)
     step("search", t0, "; ".join(f"{r.target}: {len(r.front.members)} on the front from "
                                   f"{r.distinct_candidates} candidates ({r.n_trials_done} trials)"
                                   for r in results))
 
     total = round(time.perf_counter() - t_start, 1)
     report_path = run_dir / REPORT
-    line = _line_summary(rows, len(val))
-    text = _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables,
-                   warnings, front_times, root=root, images=len(val), anchor_warning=anchor_warning,
-                   line=line)
+    line = line_summary(rows, len(val))
+    text = run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables,
+                      warnings, front_times, root=root, images=len(val), anchor_warning=anchor_warning,
+                      line=line)
     write_text(report_path, text)
     write_json(run_dir / "report.json", {
         "space": space.name, "space_hash": space.content_hash, "seconds": total,
@@ -428,10 +433,10 @@ def _current_table(space, target, repeats: int, validate: int, seed: int, log: C
     if table.per_round:
         anchors = [c.id for c in space.candidates if c.is_anchor]
         now = time_end_to_end(space, target, anchors, repeats=repeats, progress=False)
-        drift = _drift_pct({i: table.latency_ms(i) for i in anchors}, now)
+        drift = drift_pct({i: table.latency_ms(i) for i in anchors}, now)
         if fits_machine(drift):
             return table, "reused"
-        log(f"{target.name}: the saved latency table is {_off_by(drift)} (anchors timed end to end): "
+        log(f"{target.name}: the saved latency table is {off_by(drift)} (anchors timed end to end): "
             "re-timing it")
         why = f"the saved table was {abs(drift):.0f}% off this machine now"
     else:
@@ -440,161 +445,3 @@ def _current_table(space, target, repeats: int, validate: int, seed: int, log: C
         why = "the saved table predated per-round composition"
     table = get_latency_table(space, target, repeats=repeats, rebuild=True, validate=validate, seed=seed)
     return table, f"re-timed ({why})"
-
-
-def fits_machine(drift_pct: float) -> bool:
-    """Whether a saved table whose anchors run ``drift_pct`` off it (median) may be reused: within
-    the median limit a fresh table must meet (at 10% the front's timing later drifted past 10%)."""
-    from ..costs import MAX_MEDIAN_APE_PCT
-    return abs(drift_pct) <= MAX_MEDIAN_APE_PCT
-
-
-def _drift_pct(composed: dict[int, float], timed: dict[int, float]) -> float:
-    """Median of each stitch's end-to-end time against its composed latency, in percent (+: the
-    machine runs slower now than the table says)."""
-    import statistics
-
-    return statistics.median((timed[i] / ms - 1) * 100 for i, ms in composed.items())
-
-
-def _off_by(drift: float) -> str:
-    """``"12% faster than this machine now"``: how a table's latencies compare with the machine."""
-    return f"{abs(drift):.0f}% {'faster' if drift > 0 else 'slower'} than this machine now"
-
-
-def _drift_warning(target: str, members, timed: dict[int, float], space: str) -> str | None:
-    """One line when a reused or fresh table is off this machine's current timings by more than
-    the validation's worst-case limit (median over the front's members; a machine's speed wanders
-    by about 5% from one minute to the next, so the median limit would cry wolf), saying what to do."""
-    from ..costs import MAX_WORST_APE_PCT
-
-    drift = _drift_pct({m.id: m.latency_ms for m in members}, timed)
-    if abs(drift) <= MAX_WORST_APE_PCT:
-        return None
-    return (f"the {target} latency table is {_off_by(drift)} (front members timed end to end, median; "
-            f"limit {MAX_WORST_APE_PCT:g}%): its latencies still order the front only if the load is "
-            f"even; re-time it here with stitchnas profile-latency {space} --target {target} --force, "
-            "on a quiet machine")
-
-
-def _order_line(members, timed: dict[int, float]) -> str:
-    """Whether a latency front's members, sorted by composed latency, are sorted by their
-    end-to-end times too (the pairs out of order named)."""
-    by_composed = sorted(members, key=lambda m: (m.latency_ms, m.id))
-    wrong = [(a.id, b.id) for k, a in enumerate(by_composed) for b in by_composed[k + 1:]
-             if timed[a.id] > timed[b.id]]
-    drift = _drift_pct({m.id: m.latency_ms for m in members}, timed)
-    head = (f"Front members timed end to end ({len(members)}; median {abs(drift):.0f}% "
-            f"{'slower' if drift >= 0 else 'faster'} than the table): ")
-    if not wrong:
-        return head + "ordered as the latency table says."
-    return head + (f"{len(wrong)} pair(s) out of order ("
-                   + ", ".join(f"{a} timed slower than {b}" for a, b in wrong[:5])
-                   + "): the table's latencies do not order this front; see the warning above.")
-
-
-def _above_line(m, anchors, images: int | None = None) -> tuple[float, float | None] | None:
-    """``(gap, stderr)``: points of top-1 that stitch ``m`` has above the line between the anchors
-    bracketing its FLOPs, and the gap's standard error when each was measured on ``images``
-    images (the three measurements taken as independent, which overstates it a little: they
-    share images). None for an anchor or a stitch outside the anchors' FLOPs range."""
-    import math
-
-    from ..measure import top1_stderr
-
-    if m.route.num_stitches == 0:
-        return None
-    pts = sorted((a.flops, a.acc1) for a in anchors)
-    for (f0, a0), (f1, a1) in zip(pts, pts[1:]):
-        if f0 <= m.flops <= f1 and f1 > f0:
-            t = (m.flops - f0) / (f1 - f0)
-            gap = m.acc1 - (a0 + (a1 - a0) * t)
-            if not images:
-                return gap, None
-            se = math.sqrt(top1_stderr(m.acc1, images) ** 2 + ((1 - t) * top1_stderr(a0, images)) ** 2
-                           + (t * top1_stderr(a1, images)) ** 2)
-            return gap, se
-    return None
-
-
-def _line_summary(rows, images: int | None) -> dict[str, Any]:
-    """How many measured stitches lie above the line between their neighbouring anchors, and how
-    many by more than two standard errors of the gap (more than measurement noise)."""
-    anchors = [m for m in rows if m.route.num_stitches == 0]
-    gaps = [g for g in (_above_line(m, anchors, images) for m in rows) if g is not None]
-    return {"stitches": sum(m.route.num_stitches > 0 for m in rows), "within_anchors": len(gaps),
-            "above": sum(g > 0 for g, _ in gaps),
-            "above_by_2se": sum(se is not None and g > 2 * se for g, se in gaps),
-            "images": images}
-
-
-def _report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables=None,
-            warnings=None, front_times=None, *, line: dict[str, Any], root: Path | None = None,
-            images: int | None = None, anchor_warning: str | None = None) -> str:
-    from ..costs import composes_plain_sum, out_of_sample_ms
-    from ..fronts import format_budgets
-
-    tables, warnings = tables or {}, warnings or {}
-    lines = [f"# stitchnas run: {space.name}", "",
-             f"Space `{space.name}` (hash {space.content_hash}), {len(space)} candidates; "
-             f"{time.strftime('%Y-%m-%d %H:%M')}; {platform.processor() or platform.machine()}, "
-             f"total {total:.0f} s.", "", "| step | seconds | what |", "|---|---:|---|"]
-    lines += [f"| {s.name} | {s.seconds:.0f} | {s.done} |" for s in steps]
-    anchors = sorted((m for m in rows if m.route.num_stitches == 0), key=lambda m: m.id)
-    lines += ["", "## Anchors", ""]
-    lines += [f"- {space.describe(m.route)}: top-1 {m.acc1:.2f}% ({m.flops / 1e6:.2f} MFLOPs)" for m in anchors]
-    if anchor_warning:
-        lines += ["", f"**Warning:** {anchor_warning}"]
-    lines += ["", f"## Measured: {len(rows)} of {len(space)}", "",
-              f"Predictor `{cfg.predictor}`" + (f" chose `{chosen}`" if chosen else "") + ".", "",
-              "`vs line`: top-1 above (+) or below (-) the straight line between the two anchors whose "
-              "FLOPs bracket the stitch's; a stitch above it is a trade-off no anchor offers"
-              + (f". After `±`: two standard errors of that gap, measured on {images} images; a gap "
-                 "within them is measurement noise." if images else "."), "",
-              "| id | route | top-1 % | MFLOPs | vs line |", "|---:|---|---:|---:|---:|"]
-    for m in sorted(rows, key=lambda m: (m.flops, m.id)):
-        g = _above_line(m, anchors, images)
-        cell = "-" if g is None else f"{g[0]:+.2f}" + (f" ± {2 * g[1]:.2f}" if g[1] is not None else "")
-        lines.append(f"| {m.id} | {space.describe(m.route)} | {m.acc1:.2f} | {m.flops / 1e6:.2f} | {cell} |")
-    lines += ["", f"{line['above']} of {line['stitches']} measured stitches beat the line between their "
-              "neighbouring anchors" + (f"; {line['above_by_2se']} by more than two standard errors"
-                                        if images else "") + "."]
-    for name, table in tables.items():
-        v = table.validation or {}
-        lines += ["", f"## Latency table `{name}`", ""]
-        lines += [f"- {line}" for line in table.summary()]
-        if warnings.get(name):
-            lines += ["", f"**Warning:** {warnings[name]}"]
-        if v.get("candidates"):
-            how = "plain sum" if composes_plain_sum(v) else "leave-one-out"
-            lines += ["", f"| id | route | measured ms | composed ms ({how}) | error % |",
-                      "|---:|---|---:|---:|---:|"]
-            for r in sorted(v["candidates"], key=lambda r: r["measured_ms"]):
-                pred = out_of_sample_ms(v, r)
-                lines.append(f"| {r['id']} | {space.describe(space.candidate(r['id']).route)} | "
-                             f"{r['measured_ms']:.3f} | {pred:.3f} | "
-                             f"{100 * (pred - r['measured_ms']) / r['measured_ms']:+.1f} |")
-    for r in results:
-        f = r.front
-        budgets = {k: v for k, v in f.target_budgets.items() if v is not None}
-        timed = (front_times or {}).get(r.target)
-        lines += ["", f"## Target `{r.target}`: {len(f.members)} on the front", "",
-                  f"Objectives {', '.join(f.objectives)}; budgets "
-                  f"{format_budgets(budgets) if budgets else 'none'}; "
-                  f"{r.n_trials_done} trials, {r.distinct_candidates} distinct candidates"
-                  + (f" ({f.coverage})" if f.coverage else "") + "; "
-                  f"`{r.path}` (+ .csv, .png).", "",
-                  "| id | route | top-1 % | source | MFLOPs | latency ms |" + (" measured ms |" if timed else ""),
-                  "|---:|---|---:|---|---:|---:|" + ("---:|" if timed else "")]
-        for m in f.members:
-            lat = f"{m.latency_ms:.2f}" if m.latency_ms is not None else "-"
-            lines.append(f"| {m.id} | {space.describe(m.route)} | {m.acc1:.2f} | {m.acc1_source} | "
-                         f"{m.flops / 1e6:.2f} | {lat} |" + (f" {timed[m.id]:.2f} |" if timed else ""))
-        if timed:
-            lines += ["", _order_line(f.members, timed)]
-    env = ""  # where query finds the fronts when --out put them elsewhere
-    if root is not None and Path(root).resolve() != default_results_dir().resolve():
-        env = f"STITCHNAS_RESULTS={shlex.quote(str(root))} "
-    lines += ["", f"Query: `{env}stitchnas query {space.given_as} --target {results[0].target} --list`, or "
-              "the best stitch within a budget with `--max-latency-ms MS` / `--max-flops N`.", ""]
-    return "\n".join(lines)

@@ -152,3 +152,33 @@ def test_search_refuses_a_nan_piece_instead_of_dropping_its_routes(tiny, table_d
     assert code == 2 and out == "", (code, out, err)
     assert "piece 'block:0:2' has p10_ms nan" in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("median_pct, warns", [(1000.0, True), (0.0, False)])
+def test_search_warns_when_its_latency_front_is_within_the_tables_error(tiny, table_doc, tmp_path,
+                                                                        capsys, monkeypatch,
+                                                                        median_pct, warns):
+    """`search` on a latency target says, in one line, when its front keeps members faster than a
+    more accurate one by less than the table's validation error (here a table whose error is
+    set to 1000%: every step; at 0% none), and still saves the front."""
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
+    doc = copy.deepcopy(table_doc)
+    for key, st in doc["pieces"].items():  # l's blocks cost twice s's: latency grows with FLOPs,
+        ms = 2.0 if key.startswith("block:1:") else 1.0 if key.startswith("block:") else 0.1
+        st.update(median_ms=ms, p10_ms=ms, p90_ms=ms, iqr_ms=0.0, samples_ms=[ms] * st["repeats"])
+    doc["validation"] = {"composition": "plain sum",  # so the front holds s, l and stitches between
+                         "raw": {"median_ape_pct": median_pct, "worst_ape_pct": median_pct}}
+    path = latency_table_path(tiny, "cpu")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(doc))
+    code, out, err = run_cli(capsys, "search", "tiny_test", "--target", "cpu", "--anchor-acc", "s=60",
+                             "--anchor-acc", "l=70", "--out", tmp_path / "out")
+    assert code == 0 and "tiny_test on cpu: front of" in out, err
+    lines = [line for line in err.splitlines() if line.startswith("stitchnas: warning:")]
+    if warns:
+        assert len(lines) == 1, (out, err)
+        assert f"latency steps within the table's median error ({median_pct:.1f}%)" in lines[0]
+        assert "batch_size above 1, e.g. cpu_batch64" in lines[0]
+    else:
+        assert lines == [], err
+    assert (tmp_path / "out" / "tiny_test" / "cpu" / "front.json").exists()

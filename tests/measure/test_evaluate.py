@@ -241,6 +241,26 @@ def test_chance_warning_names_anchors_within_three_standard_errors_of_guessing(s
     assert chance_warning(space, [row(space, costs, 0, 1.2)], classes=100, images=10000) is not None
 
 
+def test_anchor_order_warning_names_a_costlier_anchor_scoring_below_a_cheaper_one(space):
+    """Anchor l (more FLOPs) below anchor s by more than two standard errors of the difference is
+    named with both; within them, or in the usual order, nothing is said; stitches never count."""
+    from support.tiny import row
+    from stitchnas.measure import anchor_order_warning, top1_stderr
+
+    costs = {c.id: c for c in Profiler(space).profile()}
+    assert costs[1].flops > costs[0].flops
+    assert anchor_order_warning(space, [row(space, costs, i) for i in (0, 1, 2)], 400) is None  # 70 < 80
+    limit = 2 * (2 * top1_stderr(70.0, 400) ** 2) ** 0.5  # about 6.5 points on 400 images
+    near = [row(space, costs, 0, 70.0), row(space, costs, 1, 70.0 - 0.9 * limit), row(space, costs, 2, 1.0)]
+    assert anchor_order_warning(space, near, 400) is None
+    far = [row(space, costs, 0, 70.0), row(space, costs, 1, 70.0 - 1.1 * limit), row(space, costs, 2, 99.0)]
+    line = anchor_order_warning(space, far, 400)
+    assert line.startswith("costlier anchor(s) of tiny_test score below cheaper ones, by more than two "
+                           "standard errors on 400 images: l (")
+    assert "below s (" in line and "train-anchors tiny_test --force" in line and "\n" not in line
+    assert anchor_order_warning(space, near, 100000) is not None  # more images, a smaller limit
+
+
 def test_a_distributed_evaluate_warns_about_anchors_at_chance_too(net, tmp_path, capsys):
     ckpt = tmp_path / "stitched.pt"
     save_checkpoint(ckpt, net, anchors_tuned=True)

@@ -4,7 +4,7 @@ ordered as measured."""
 from types import SimpleNamespace
 
 from stitchnas.costs import time_end_to_end
-from stitchnas.workflows._run import _order_line
+from stitchnas.workflows._front_timing import order_line
 
 
 def test_members_are_timed_end_to_end():
@@ -14,29 +14,54 @@ def test_members_are_timed_end_to_end():
 
 def test_order_line_names_pairs_out_of_order():
     m = [SimpleNamespace(id=i, latency_ms=v) for i, v in ((3, 1.0), (5, 2.0), (7, 3.0))]
-    assert "ordered as the latency table says" in _order_line(m, {3: 1.1, 5: 2.2, 7: 2.9})
-    line = _order_line(m, {3: 1.1, 5: 3.5, 7: 2.9})
+    assert "ordered as the latency table says" in order_line(m, {3: 1.1, 5: 2.2, 7: 2.9})
+    line = order_line(m, {3: 1.1, 5: 3.5, 7: 2.9})
     assert "1 pair(s) out of order" in line and "5 timed slower than 7" in line
+    assert line.endswith("do not order this front.")  # no warning was given: none is pointed to
+    assert order_line(m, {3: 1.1, 5: 3.5, 7: 2.9}, warned=True).endswith("; see the warning above.")
+
+
+def test_a_front_step_within_the_tables_error_is_a_one_line_warning():
+    """A member kept on a latency front for being faster than a more accurate one by less than the
+    table's median validation error is kept for noise: the run says so, naming the pair and how
+    to resolve it; steps wider than the error, or a table without validation, say nothing."""
+    from stitchnas.costs import front_resolution_warning as resolution_warning
+
+    def table(median_pct, batch=1):
+        v = {"composition": "plain sum", "raw": {"median_ape_pct": median_pct, "worst_ape_pct": 4.0}}
+        return SimpleNamespace(validation=v, target={"settings": {"batch_size": batch}})
+
+    m = [SimpleNamespace(id=i, latency_ms=ms, acc1=a)
+         for i, ms, a in ((16, 2.48, 53.65), (17, 2.49, 55.64), (0, 2.50, 78.74), (1, 3.5, 80.0))]
+    line = resolution_warning("cpu", m, table(1.8))
+    assert "\n" not in line and line.startswith("the cpu front has 2 of its 3 latency steps within "
+                                                "the table's median error (1.8%), e.g. 17 is 0.4% "
+                                                "faster than 0 and 23.10 points less accurate")
+    assert "a target with batch_size above 1, e.g. cpu_batch64" in line
+    assert "batch_size above 64)" in resolution_warning("gpu", m, table(1.8, batch=64))
+    assert resolution_warning("cpu", m, table(0.3)) is None  # every step resolved
+    assert resolution_warning("cpu", m, SimpleNamespace(validation=None, target={})) is None
+    assert resolution_warning("cpu", m[:1], table(1.8)) is None
 
 
 
 def test_a_table_off_this_machine_now_is_a_one_line_warning():
     """A reused table can be right in order and wrong in scale: the run says how far, and warns
     past the validation limit with the command that re-times it."""
-    from stitchnas.workflows._run import _drift_warning
+    from stitchnas.workflows._front_timing import drift_warning
 
     m = [SimpleNamespace(id=i, latency_ms=v) for i, v in ((3, 1.0), (5, 2.0), (7, 3.0))]
     close = {3: 1.02, 5: 2.05, 7: 3.0}  # 2%: noise
-    assert "median 2% slower than the table" in _order_line(m, close)
-    assert _drift_warning("cpu", m, close, "demo") is None
-    assert _drift_warning("cpu", m, {3: 1.08, 5: 2.16, 7: 3.24}, "demo") is None  # 8%: within 10%
+    assert "median 2% slower than the table" in order_line(m, close)
+    assert drift_warning("cpu", m, close, "demo") is None
+    assert drift_warning("cpu", m, {3: 1.08, 5: 2.16, 7: 3.24}, "demo") is None  # 8%: within 10%
     slow = {3: 1.2, 5: 2.4, 7: 3.6}
-    assert "median 20% slower than the table" in _order_line(m, slow)
-    warning = _drift_warning("cpu", m, slow, "demo")
+    assert "median 20% slower than the table" in order_line(m, slow)
+    warning = drift_warning("cpu", m, slow, "demo")
     assert "\n" not in warning and "20% faster than this machine now" in warning
     assert "stitchnas profile-latency demo --target cpu --force" in warning
     fast = {3: 0.8, 5: 1.6, 7: 2.4}
-    assert "20% slower than this machine now" in _drift_warning("cpu", m, fast, "demo")
+    assert "20% slower than this machine now" in drift_warning("cpu", m, fast, "demo")
 
 
 def test_a_saved_table_off_this_machine_is_re_timed_by_run(tmp_path, monkeypatch):
@@ -120,7 +145,7 @@ def test_a_saved_table_is_reused_only_within_the_median_limit():
     within the worst-case limit: one reused at 8% off met the machine's drift at the front's
     timing and warned."""
     from stitchnas.costs import MAX_MEDIAN_APE_PCT, MAX_WORST_APE_PCT
-    from stitchnas.workflows._run import fits_machine
+    from stitchnas.workflows._front_timing import fits_machine
 
     assert fits_machine(0.0) and fits_machine(4.9) and fits_machine(-4.9)
     assert fits_machine(MAX_MEDIAN_APE_PCT) and not fits_machine(MAX_MEDIAN_APE_PCT + 0.1)

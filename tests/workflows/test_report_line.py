@@ -7,19 +7,19 @@ import math
 import pytest
 
 from support.tiny import costs, row, space  # noqa: F401 - fixtures
-from stitchnas.workflows._run import _above_line, _line_summary
+from stitchnas.workflows._report import above_line, line_summary
 
 
 def test_gap_and_its_standard_error(space, costs):
     s, l = row(space, costs, 0, 70.0), row(space, costs, 1, 80.0)
     stitch = row(space, costs, 5, 79.0)
     t = (stitch.flops - s.flops) / (l.flops - s.flops)
-    gap, se = _above_line(stitch, [s, l], images=1000)
+    gap, se = above_line(stitch, [s, l], images=1000)
     assert gap == pytest.approx(79.0 - (70.0 + 10.0 * t))
     var = 0.79 * 0.21 + (1 - t) ** 2 * 0.70 * 0.30 + t ** 2 * 0.80 * 0.20
     assert se == pytest.approx(100 * math.sqrt(var / 1000))
-    assert _above_line(stitch, [s, l]) == (pytest.approx(gap), None)  # images unknown: no error bar
-    assert _above_line(s, [s, l], images=1000) is None  # an anchor has no gap
+    assert above_line(stitch, [s, l]) == (pytest.approx(gap), None)  # images unknown: no error bar
+    assert above_line(s, [s, l], images=1000) is None  # an anchor has no gap
 
 
 def test_only_gaps_beyond_two_standard_errors_count_as_more_than_noise(space, costs):
@@ -30,7 +30,7 @@ def test_only_gaps_beyond_two_standard_errors_count_as_more_than_noise(space, co
         return row(space, costs, i, 70.0 + 10.0 * t + gap)
 
     rows = [s, l, at(2, 0.5), at(3, 6.0), at(4, -1.0)]
-    few = _line_summary(rows, images=200)  # two standard errors: about 9 points here
-    many = _line_summary(rows, images=100_000)  # about 0.4 points
+    few = line_summary(rows, images=200)  # two standard errors: about 9 points here
+    many = line_summary(rows, images=100_000)  # about 0.4 points
     assert few == {"stitches": 3, "within_anchors": 3, "above": 2, "above_by_2se": 0, "images": 200}
     assert many["above"] == 2 and many["above_by_2se"] == 2

@@ -1,0 +1,122 @@
+"""The report of a run (``report.md``): steps, anchors, the measured stitches against the line
+between their anchors, latency tables with their validation, and each target's front."""
+
+from __future__ import annotations
+
+import platform
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+from ..paths import default_results_dir
+from ._front_timing import order_line
+
+__all__ = ["above_line", "line_summary", "run_report"]
+
+
+def above_line(m, anchors, images: int | None = None) -> tuple[float, float | None] | None:
+    """``(gap, stderr)``: points of top-1 that stitch ``m`` has above the line between the anchors
+    bracketing its FLOPs, and the gap's standard error when each was measured on ``images``
+    images (the three measurements taken as independent, which overstates it a little: they
+    share images). None for an anchor or a stitch outside the anchors' FLOPs range."""
+    import math
+
+    from ..measure import top1_stderr
+
+    if m.route.num_stitches == 0:
+        return None
+    pts = sorted((a.flops, a.acc1) for a in anchors)
+    for (f0, a0), (f1, a1) in zip(pts, pts[1:]):
+        if f0 <= m.flops <= f1 and f1 > f0:
+            t = (m.flops - f0) / (f1 - f0)
+            gap = m.acc1 - (a0 + (a1 - a0) * t)
+            if not images:
+                return gap, None
+            se = math.sqrt(top1_stderr(m.acc1, images) ** 2 + ((1 - t) * top1_stderr(a0, images)) ** 2
+                           + (t * top1_stderr(a1, images)) ** 2)
+            return gap, se
+    return None
+
+
+def line_summary(rows, images: int | None) -> dict[str, Any]:
+    """How many measured stitches lie above the line between their neighbouring anchors, and how
+    many by more than two standard errors of the gap (more than measurement noise)."""
+    anchors = [m for m in rows if m.route.num_stitches == 0]
+    gaps = [g for g in (above_line(m, anchors, images) for m in rows) if g is not None]
+    return {"stitches": sum(m.route.num_stitches > 0 for m in rows), "within_anchors": len(gaps),
+            "above": sum(g > 0 for g, _ in gaps),
+            "above_by_2se": sum(se is not None and g > 2 * se for g, se in gaps),
+            "images": images}
+
+
+def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables=None,
+            warnings=None, front_times=None, *, line: dict[str, Any], root: Path | None = None,
+            images: int | None = None, anchor_warning: str | None = None) -> str:
+    from ..costs import composes_plain_sum, out_of_sample_ms
+    from ..fronts import format_budgets
+
+    tables, warnings = tables or {}, warnings or {}
+    lines = [f"# stitchnas run: {space.name}", "",
+             f"Space `{space.name}` (hash {space.content_hash}), {len(space)} candidates; "
+             f"{time.strftime('%Y-%m-%d %H:%M')}; {platform.processor() or platform.machine()}, "
+             f"total {total:.0f} s.", "", "| step | seconds | what |", "|---|---:|---|"]
+    lines += [f"| {s.name} | {s.seconds:.0f} | {s.done} |" for s in steps]
+    anchors = sorted((m for m in rows if m.route.num_stitches == 0), key=lambda m: m.id)
+    lines += ["", "## Anchors", ""]
+    lines += [f"- {space.describe(m.route)}: top-1 {m.acc1:.2f}% ({m.flops / 1e6:.2f} MFLOPs)" for m in anchors]
+    if anchor_warning:
+        lines += ["", f"**Warning:** {anchor_warning}"]
+    lines += ["", f"## Measured: {len(rows)} of {len(space)}", "",
+              f"Predictor `{cfg.predictor}`" + (f" chose `{chosen}`" if chosen else "") + ".", "",
+              "`vs line`: top-1 above (+) or below (-) the straight line between the two anchors whose "
+              "FLOPs bracket the stitch's; a stitch above it is a trade-off no anchor offers"
+              + (f". After `±`: two standard errors of that gap, measured on {images} images; a gap "
+                 "within them is measurement noise." if images else "."), "",
+              "| id | route | top-1 % | MFLOPs | vs line |", "|---:|---|---:|---:|---:|"]
+    for m in sorted(rows, key=lambda m: (m.flops, m.id)):
+        g = above_line(m, anchors, images)
+        cell = "-" if g is None else f"{g[0]:+.2f}" + (f" ± {2 * g[1]:.2f}" if g[1] is not None else "")
+        lines.append(f"| {m.id} | {space.describe(m.route)} | {m.acc1:.2f} | {m.flops / 1e6:.2f} | {cell} |")
+    lines += ["", f"{line['above']} of {line['stitches']} measured stitches beat the line between their "
+              "neighbouring anchors" + (f"; {line['above_by_2se']} by more than two standard errors"
+                                        if images else "") + "."]
+    for name, table in tables.items():
+        v = table.validation or {}
+        lines += ["", f"## Latency table `{name}`", ""]
+        lines += [f"- {line}" for line in table.summary()]
+        if warnings.get(name):
+            lines += ["", f"**Warning:** {warnings[name]}"]
+        if v.get("candidates"):
+            how = "plain sum" if composes_plain_sum(v) else "leave-one-out"
+            lines += ["", f"| id | route | measured ms | composed ms ({how}) | error % |",
+                      "|---:|---|---:|---:|---:|"]
+            for r in sorted(v["candidates"], key=lambda r: r["measured_ms"]):
+                pred = out_of_sample_ms(v, r)
+                lines.append(f"| {r['id']} | {space.describe(space.candidate(r['id']).route)} | "
+                             f"{r['measured_ms']:.3f} | {pred:.3f} | "
+                             f"{100 * (pred - r['measured_ms']) / r['measured_ms']:+.1f} |")
+    for r in results:
+        f = r.front
+        budgets = {k: v for k, v in f.target_budgets.items() if v is not None}
+        timed = (front_times or {}).get(r.target)
+        lines += ["", f"## Target `{r.target}`: {len(f.members)} on the front", "",
+                  f"Objectives {', '.join(f.objectives)}; budgets "
+                  f"{format_budgets(budgets) if budgets else 'none'}; "
+                  f"{r.n_trials_done} trials, {r.distinct_candidates} distinct candidates"
+                  + (f" ({f.coverage})" if f.coverage else "") + "; "
+                  f"`{r.path}` (+ .csv, .png).", "",
+                  "| id | route | top-1 % | source | MFLOPs | latency ms |" + (" measured ms |" if timed else ""),
+                  "|---:|---|---:|---|---:|---:|" + ("---:|" if timed else "")]
+        for m in f.members:
+            lat = f"{m.latency_ms:.2f}" if m.latency_ms is not None else "-"
+            lines.append(f"| {m.id} | {space.describe(m.route)} | {m.acc1:.2f} | {m.acc1_source} | "
+                         f"{m.flops / 1e6:.2f} | {lat} |" + (f" {timed[m.id]:.2f} |" if timed else ""))
+        if timed:
+            lines += ["", order_line(f.members, timed, warned=bool(warnings.get(r.target)))]
+    env = ""  # where query finds the fronts when --out put them elsewhere
+    if root is not None and Path(root).resolve() != default_results_dir().resolve():
+        env = f"STITCHNAS_RESULTS={shlex.quote(str(root))} "
+    lines += ["", f"Query: `{env}stitchnas query {space.given_as} --target {results[0].target} --list`, or "
+              "the best stitch within a budget with `--max-latency-ms MS` / `--max-flops N`.", ""]
+    return "\n".join(lines)
