@@ -52,6 +52,10 @@ class PredictorCV(Command):
         for label, sc in ((r.predictor, r.scores), ("flops (baseline)", r.baseline)):
             print(f"{label:<{width}} {sc.kendall_tau:>11.3f} {sc.spearman_rho:>12.3f} {sc.mae:>7.2f} "
                   f"{sc.precision_top10:>11.2f}")
+        if r.constant_note():
+            from ..progress import get_logger
+
+            get_logger(self.name).warning(r.constant_note())
         if args.json:
             print(json.dumps(r.to_json()))
         return 0
@@ -81,6 +85,14 @@ class Predict(Command):
         summary = (f"predicted top-1 of {len(rows)} candidates of {space.name} with {args.predictor}"
                    + (f" (chose {fit.chosen})" if fit.chosen else "")
                    + f", fitted on {len(held)} measured")
+        guessed = {r["acc1_pred"] for r in rows if not r["measured"]}
+        if len(guessed) == 1 and sum(not r["measured"] for r in rows) > 1:
+            from ..progress import get_logger
+
+            get_logger(self.name).warning(
+                f"{args.predictor} predicted one top-1 ({guessed.pop():.2f}%) for every unmeasured "
+                f"stitch (fitted on {len(held)} rows): it ranks nothing, so search and suggest would "
+                "choose among them by cost alone; a model for so few rows may need other settings")
         if args.out is not None:
             print(f"{summary}; wrote {args.out}")
             return 0

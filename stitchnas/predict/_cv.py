@@ -46,9 +46,21 @@ class CVReport:
     scores: RankingScores
     baseline: RankingScores
     fit_seconds: float
+    #: splits in which the predictor gave every scored stitch the same top-1 (it ranked nothing)
+    constant_splits: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def constant_note(self) -> str | None:
+        """One line when the predictor predicted a single value in some splits, else None: its
+        tau there is 0 by definition, which the mean alone does not say."""
+        if not self.constant_splits:
+            return None
+        return (f"{self.predictor} predicted one top-1 for every stitch in {self.constant_splits} of "
+                f"{self.repeats} splits (fitted on {self.train_size} rows): a constant ranks nothing "
+                "and scores tau 0 there; a model for so few rows may need other settings (e.g. "
+                "smaller leaves or less regularisation)")
 
 
 def ranking_scores(pred: Sequence[float], true: Sequence[float]) -> dict[str, float]:
@@ -111,7 +123,7 @@ def cross_validate(space: SearchSpace, rows: Sequence[Measurement], predictor: A
     cands = [space.candidate(m.id) for m in rows]
     y = np.array([m.acc1 for m in rows])
     ours, base = [], []
-    fit_s = 0.0
+    fit_s, constant = 0.0, 0
     from ..progress import show_bars
 
     show = show_bars(progress)
@@ -123,10 +135,11 @@ def cross_validate(space: SearchSpace, rows: Sequence[Measurement], predictor: A
         model = fit_checked(predictor, xtr, y[tr], random_state=seed + r)
         pred, _ = predict_checked(predictor, model, xte, y[tr], repeat=r == 0, std=r == 0)
         ours.append(ranking_scores(pred, y[te]))
+        constant += int(np.ptp(np.asarray(pred, dtype=float)) == 0)
         fit_s += time.perf_counter() - t0
         baseline = fit_checked("flops", xtr, y[tr])
         flops_pred, _ = predict_checked("flops", baseline, xte, y[tr], repeat=False, std=False)
         base.append(ranking_scores(flops_pred, y[te]))
     return CVReport(space=space.name, predictor=str(name), rows=n, train_size=train_size,
                     repeats=repeats, seed=seed, scores=_mean(ours), baseline=_mean(base),
-                    fit_seconds=round(fit_s / repeats, 3))
+                    fit_seconds=round(fit_s / repeats, 3), constant_splits=constant)

@@ -135,3 +135,21 @@ def test_suggest_from_one_row_names_the_command_that_measures_the_anchors(space,
     one.write_text(json.dumps(row(space, costs, 2).to_json()) + "\n")
     code, out, err = run_cli(capsys, "suggest", "tiny_test", "--measurements", one)
     assert code == 2 and "measure at least the anchors (`stitchnas evaluate tiny_test --ids 0,1`)" in err
+
+
+def test_a_constant_predictor_is_named_in_predictor_cv_and_predict(table, tmp_path, capsys):
+    """A real estimator that learns a constant (scikit-learn's DummyRegressor; a boosted model
+    with leaves larger than the rows fitted does the same) still runs, exit 0, but both verbs say
+    in one warning line that it ranks nothing; a model that ranks says nothing."""
+    dummy = verbs(table, "sklearn.dummy:DummyRegressor", tmp_path / "d.jsonl")
+    code, out, err = run_cli(capsys, *dummy["predictor-cv"])
+    assert code == 0 and "sklearn.dummy:DummyRegressor" in out, err
+    warnings = [ln for ln in err.splitlines() if ln.startswith("stitchnas: warning:")]
+    assert len(warnings) == 1 and "predicted one top-1 for every stitch in 2 of 2 splits" in warnings[0]
+    code, out, err = run_cli(capsys, *dummy["predict"])
+    assert code == 0 and (tmp_path / "d.jsonl").exists(), err
+    assert "predicted one top-1 (" in err and "for every unmeasured stitch (fitted on 6 rows)" in err
+    line = verbs(table, "sklearn.linear_model:LinearRegression", tmp_path / "l.jsonl")
+    for verb in ("predictor-cv", "predict"):
+        code, _, err = run_cli(capsys, *line[verb])
+        assert code == 0 and "warning" not in err, (verb, err)
