@@ -51,6 +51,37 @@ def _point_line(front, point, names: list[str] | None = None) -> str:
                        **point.to_json(), **({"route_named": named} if named else {}), **coverage})
 
 
+def _within_error_note(front, answer, limits: dict, space, target) -> str | None:
+    """A note when the next more accurate member misses the latency budget by less than the
+    latency table's median validation error: on the machine it may fit as well, which the
+    front's figures cannot decide. None without a latency budget or a validated table here."""
+    limit = limits.get("max_latency_ms")
+    if limit is None:
+        return None
+    others = {**limits, "max_latency_ms": None}
+    better = [m for m in front.fits(**others) if m.acc1 > answer.acc1 and m.latency_ms is not None]
+    if not better:
+        return None
+    nxt = min(better, key=lambda m: (m.latency_ms, -m.acc1))
+    over = (nxt.latency_ms / limit - 1) * 100
+    from ..costs import load_latency_table, validation_error
+    from ..errors import StitchnasError
+
+    try:  # the table the front was searched on, wherever it travelled from
+        table = load_latency_table(space, target, check_machine=False)
+    except StitchnasError:
+        return None
+    if not table.validation:
+        return None
+    tol = validation_error(table.validation)["median_ape_pct"]
+    if over >= tol:
+        return None
+    return (f"id {nxt.id} ({nxt.acc1:.2f}%, {nxt.acc1 - answer.acc1:.2f} points more) needs "
+            f"{nxt.latency_ms:.3g} ms, {over:.1f}% over the budget: within the {front.target} latency "
+            f"table's median error ({tol:.1f}%), so on this machine it may fit as well; time both "
+            "end to end to choose")
+
+
 class Query(Command):
     """the most accurate stitch on a saved front within budgets (JSON)"""
 
@@ -78,7 +109,12 @@ class Query(Command):
         names = anchor_names(front, space)  # else the bundled space of the front's name, if its hash matches
         try:
             if not args.list:
-                print(_point_line(front, front.best(**limits), names))
+                answer = front.best(**limits)
+                print(_point_line(front, answer, names))
+                note = _within_error_note(front, answer, limits, space or front.space,
+                                          args.target or front.target)
+                if note:
+                    print(f"stitchnas: note: {note}", file=sys.stderr)
                 return 0
             members = front.fits(**limits)
             if limits and not members:
