@@ -120,6 +120,7 @@ class Search(Command):
                               predictor=args.predictor, measurements=args.measurements,
                               proxies=args.proxies, out_dir=args.out_dir, encoding=args.encoding,
                               stale_after_s=args.stale_after_s)
+
         def report(r) -> None:
             _report(r, space.given_as)
             _warn_resolution(space, r, args.target)

@@ -21,8 +21,8 @@ from ._timing import (_Clock, _image, _prepare_models, _show, _stats, _threads, 
                       _torch_device, _torch_dtype)
 
 __all__ = ["MAX_MEDIAN_APE_PCT", "MAX_WORST_APE_PCT", "choose_validation", "fit_overhead",
-           "front_resolution_warning", "latency_warning", "out_of_sample_ms", "validate_latency", "validation_error",
-           "time_end_to_end"]
+           "front_resolution_warning", "latency_warning", "out_of_sample_ms", "validate_latency",
+           "validation_error", "time_end_to_end"]
 
 #: A latency table is trusted when its validation error (:func:`validation_error`: leave-one-out
 #: with the overhead constants, or the plain sum's where it composes without them) stays within
@@ -294,10 +294,10 @@ def front_resolution_warning(target: str, members, table: LatencyTable) -> str |
     faster than a more accurate one by less than the table's validation median error (its
     composed latencies err that much end to end), so which of the two is faster is noise and the
     less accurate one may be on the front for nothing. None when every step is resolved."""
-    if not table.validation or len(members) < 2:
+    ms = sorted((m for m in members if m.latency_ms), key=lambda m: (m.latency_ms, -m.acc1))
+    if not table.validation or len(ms) < 2:
         return None
     tol = validation_error(table.validation)["median_ape_pct"]
-    ms = sorted(members, key=lambda m: (m.latency_ms, -m.acc1))
     close = [(a, b) for a, b in zip(ms, ms[1:]) if (b.latency_ms / a.latency_ms - 1) * 100 < tol]
     if not close:
         return None
