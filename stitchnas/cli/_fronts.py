@@ -64,15 +64,11 @@ def _within_error_note(front, answer, limits: dict, space, target) -> str | None
         return None
     nxt = min(better, key=lambda m: (m.latency_ms, -m.acc1))
     over = (nxt.latency_ms / limit - 1) * 100
-    from ..costs import load_latency_table, validation_error
-    from ..errors import StitchnasError
+    table = _front_table(front, space, target)
+    if table is None:
+        return None
+    from ..costs import validation_error
 
-    try:  # the table the front was searched on, wherever it travelled from
-        table = load_latency_table(space, target, check_machine=False)
-    except StitchnasError:
-        return None
-    if not table.validation:
-        return None
     tol = validation_error(table.validation)["median_ape_pct"]
     if over >= tol:
         return None
@@ -80,6 +76,28 @@ def _within_error_note(front, answer, limits: dict, space, target) -> str | None
             f"{nxt.latency_ms:.3g} ms, {over:.1f}% over the budget: within the {front.target} latency "
             f"table's median error ({tol:.1f}%), so on this machine it may fit as well; time both "
             "end to end to choose")
+
+
+def _front_table(front, space, target):
+    """The validated saved table this latency front was searched on: of the space's tables for
+    the target (any machine's), the one whose composed latencies are the members'. Found without
+    the machine's identity, so without importing torch; None when no table matches."""
+    import math
+
+    from ..costs import saved_tables
+    from ..errors import StitchnasError
+    from ..space import load_space
+
+    try:
+        space = load_space(space)
+        for table in saved_tables(space, target):
+            bound = table.bind(space)
+            if table.validation and all(math.isclose(bound.latency_ms(m.id), m.latency_ms, rel_tol=1e-9)
+                                        for m in front.members if m.latency_ms is not None):
+                return bound
+    except StitchnasError:  # a space or table that does not load: nothing to note
+        return None
+    return None
 
 
 class Query(Command):

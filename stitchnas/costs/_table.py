@@ -32,6 +32,7 @@ __all__ = [
     "TargetCost",
     "latency_table_path",
     "load_latency_table",
+    "saved_tables",
 ]
 
 FORMAT = "stitchnas-latency-table/1"
@@ -506,6 +507,23 @@ def _measurable(target: Target, what: str) -> None:
             "target (stitchnas targets) to time on a device")
 
 
+def saved_tables(space: SearchSpace | str, target: Target | str) -> list[LatencyTable]:
+    """Every readable saved table of this space's structure and this target's settings, from
+    any machine, by path (unbound). Finding them needs no machine identity, so no torch: what
+    ``query`` can afford."""
+    space, target = load_space(space), load_target(target)
+    found = []
+    for p in sorted(latency_dir().glob(f"{space.name}__{target.name}__*.json")):
+        try:
+            t = _read_table(p)
+        except StitchnasError:
+            continue
+        if (t.space.get("structure_hash") == space.structure_hash
+                and t.target.get("settings") == _settings(target, space)):
+            found.append(t)
+    return found
+
+
 def load_latency_table(space: SearchSpace | str, target: Target | str,
                        path: str | os.PathLike | None = None,
                        check_machine: bool = True) -> LatencyTable:
@@ -524,15 +542,7 @@ def load_latency_table(space: SearchSpace | str, target: Target | str,
         if own.is_file():
             path = own
         else:
-            others = []
-            for p in sorted(own.parent.glob(f"{space.name}__{target.name}__*.json")):
-                try:
-                    t = _read_table(p)
-                    if (t.space.get("structure_hash") == space.structure_hash
-                            and t.target.get("settings") == _settings(target, space)):
-                        others.append(t)
-                except StitchnasError:
-                    continue
+            others = saved_tables(space, target)
             if not others:
                 raise StitchnasError(f"no latency table for space {space.name!r} on target "
                                      f"{target.name!r} (looked for {own}); make one on the device "

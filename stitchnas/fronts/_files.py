@@ -129,15 +129,15 @@ def _missing_front(path: Path, space: Any, name: str | None, given: Any, target:
     """Why there is no front at ``path`` and what to do: the fronts the space does have (a
     mistyped target is told its close matches) and the command that makes this one."""
     from .._util import did_you_mean
-    from ..costs import list_targets
+    from ..costs import list_targets, load_target
 
     sname = _space_hint(space, name)
     saved = sorted(p.parent.name for p in path.parent.parent.glob(f"*/{paths.FRONT}")
                    if p.is_file()) if path.parent.parent.is_dir() else []
     have = f"; saved fronts of {name}: {', '.join(saved)}" if saved and name else ""
-    searchable = not isinstance(given, str) or target in list_targets() or (
-        given.endswith((".yaml", ".yml")) or os.sep in given)
-    if not searchable:
+    try:  # what `search --target` would load: a bundled name, a target file, a Target
+        load_target(given)
+    except StitchnasError:
         return (f"no front for target {target!r} at {path}{have}"
                 f"{did_you_mean(target, sorted(set(saved) | set(list_targets())))} "
                 f"(bundled targets: `stitchnas targets`; a target YAML path works too)")

@@ -353,7 +353,7 @@ def chance_warning(space: SearchSpace, rows: Iterable, classes: int, images: int
     low = [m for m in rows if m.route.num_stitches == 0 and no_better_than_chance(m.acc1, classes, images)]
     if not low:
         return None
-    names = ", ".join(f"{space.anchors[next(iter(m.route)).anchor].name} ({m.acc1:.2f}%)" for m in low)
+    names = ", ".join(f"{_anchor_name(space, m)} ({m.acc1:.2f}%)" for m in low)
     return (f"anchor(s) {names} of {space.given_as} score no better than guessing ({chance:.1f}% top-1 "
             f"for {classes} classes, on {images} images): their weights are untrained or made for "
             "other data, so every stitch measured from them is noise; check each anchor's checkpoint "
@@ -384,4 +384,4 @@ def anchor_order_warning(space: SearchSpace, rows: Iterable, images: int) -> str
 
 
 def _anchor_name(space: SearchSpace, m) -> str:
-    return space.anchors[next(iter(m.route)).anchor].name
+    return space.anchors[m.route.first_anchor].name
