@@ -51,12 +51,13 @@ def _point_line(front, point, names: list[str] | None = None) -> str:
                        **point.to_json(), **({"route_named": named} if named else {}), **coverage})
 
 
-def _within_error_note(front, answer, limits: dict, space, target) -> str | None:
+def _within_error_note(front, answer, limits: dict) -> str | None:
     """A note when the next more accurate member misses the latency budget by less than the
-    latency table's median validation error: on the machine it may fit as well, which the
-    front's figures cannot decide. None without a latency budget or a validated table here."""
-    limit = limits.get("max_latency_ms")
-    if limit is None:
+    latency table's median validation error (the front's ``latency_error_pct``): on the machine
+    it may fit as well, which the front's figures cannot decide. None without a latency budget
+    or an error on the front."""
+    limit, tol = limits.get("max_latency_ms"), front.latency_error_pct
+    if limit is None or tol is None:
         return None
     others = {**limits, "max_latency_ms": None}
     better = [m for m in front.fits(**others) if m.acc1 > answer.acc1 and m.latency_ms is not None]
@@ -64,40 +65,12 @@ def _within_error_note(front, answer, limits: dict, space, target) -> str | None
         return None
     nxt = min(better, key=lambda m: (m.latency_ms, -m.acc1))
     over = (nxt.latency_ms / limit - 1) * 100
-    table = _front_table(front, space, target)
-    if table is None:
-        return None
-    from ..costs import validation_error
-
-    tol = validation_error(table.validation)["median_ape_pct"]
     if over >= tol:
         return None
     return (f"id {nxt.id} ({nxt.acc1:.2f}%, {nxt.acc1 - answer.acc1:.2f} points more) needs "
             f"{nxt.latency_ms:.3g} ms, {over:.1f}% over the budget: within the {front.target} latency "
             f"table's median error ({tol:.1f}%), so on this machine it may fit as well; time both "
             "end to end to choose")
-
-
-def _front_table(front, space, target):
-    """The validated saved table this latency front was searched on: of the space's tables for
-    the target (any machine's), the one whose composed latencies are the members'. Found without
-    the machine's identity, so without importing torch; None when no table matches."""
-    import math
-
-    from ..costs import saved_tables
-    from ..errors import StitchnasError
-    from ..space import load_space
-
-    try:
-        space = load_space(space)
-        for table in saved_tables(space, target):
-            bound = table.bind(space)
-            if table.validation and all(math.isclose(bound.latency_ms(m.id), m.latency_ms, rel_tol=1e-9)
-                                        for m in front.members if m.latency_ms is not None):
-                return bound
-    except StitchnasError:  # a space or table that does not load: nothing to note
-        return None
-    return None
 
 
 class Query(Command):
@@ -129,8 +102,7 @@ class Query(Command):
             if not args.list:
                 answer = front.best(**limits)
                 print(_point_line(front, answer, names))
-                note = _within_error_note(front, answer, limits, space or front.space,
-                                          args.target or front.target)
+                note = _within_error_note(front, answer, limits)
                 if note:
                     print(f"stitchnas: note: {note}", file=sys.stderr)
                 return 0
@@ -158,6 +130,9 @@ class Query(Command):
               + (f"; {len(members)} fit {asked}" if limits else ""))
         if front.coverage:
             print(f"# {front.coverage}")
+        if front.latency_error_pct is not None:
+            print(f"# latencies as composed by the {front.target} latency table, whose validation "
+                  f"erred {front.latency_error_pct:.1f}% (median) end to end")
         if front.prior_note(given):
             print(f"# {front.prior_note(given)}")
         big = max((m.flops for m in front.members), default=0) >= 1e9

@@ -123,30 +123,21 @@ class Search(Command):
 
         def report(r) -> None:
             _report(r, space.given_as)
-            _warn_resolution(space, r, args.target)
+            _warn_resolution(r, args.target)
 
         search_targets(space, args.target, config, on_result=report)
         return 0
 
 
-def _warn_resolution(space, r, given) -> None:
+def _warn_resolution(r, given) -> None:
     """The one-line warning when a latency front keeps members its table cannot tell apart
     (:func:`stitchnas.costs.front_resolution_warning`), on stderr."""
-    from ..costs import front_resolution_warning, load_latency_table, load_target, target_name
-    from ..errors import StitchnasError
+    from ..costs import front_resolution_warning, load_target, target_name
     from ..progress import get_logger
 
     spec = next((t for t in given if target_name(t) == r.target), None)
-    if spec is None or not r.front.members:
-        return
-    target = load_target(spec)
-    if not target.measurable:
-        return
-    try:
-        table = load_latency_table(space, target, check_machine=False)
-    except StitchnasError:  # the search read it a moment ago; nothing to add if it is gone
-        return
-    warning = front_resolution_warning(r.target, r.front.members, table)
+    batch = load_target(spec).batch_size if spec is not None else None
+    warning = front_resolution_warning(r.front, batch)
     if warning:
         get_logger("search").warning(warning)
 

@@ -37,7 +37,6 @@ _EXPORTS = {
     "front_resolution_warning": "_validate",
     "list_targets": "_targets",
     "load_latency_table": "_table",
-    "saved_tables": "_table",
     "load_target": "_targets",
     "target_name": "_targets",
     "machine_identity": "_machine",

@@ -32,7 +32,6 @@ __all__ = [
     "TargetCost",
     "latency_table_path",
     "load_latency_table",
-    "saved_tables",
 ]
 
 FORMAT = "stitchnas-latency-table/1"
@@ -507,10 +506,9 @@ def _measurable(target: Target, what: str) -> None:
             "target (stitchnas targets) to time on a device")
 
 
-def saved_tables(space: SearchSpace | str, target: Target | str) -> list[LatencyTable]:
+def _saved_tables(space: SearchSpace | str, target: Target | str) -> list[LatencyTable]:
     """Every readable saved table of this space's structure and this target's settings, from
-    any machine, by path (unbound). Finding them needs no machine identity, so no torch: what
-    ``query`` can afford."""
+    any machine, by path (unbound)."""
     space, target = load_space(space), load_target(target)
     found = []
     for p in sorted(latency_dir().glob(f"{space.name}__{target.name}__*.json")):
@@ -542,7 +540,7 @@ def load_latency_table(space: SearchSpace | str, target: Target | str,
         if own.is_file():
             path = own
         else:
-            others = saved_tables(space, target)
+            others = _saved_tables(space, target)
             if not others:
                 raise StitchnasError(f"no latency table for space {space.name!r} on target "
                                      f"{target.name!r} (looked for {own}); make one on the device "

@@ -289,22 +289,23 @@ def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_A
     return f"the {name} latency table is not to be trusted: {'; '.join(problems)}: {fix}"
 
 
-def front_resolution_warning(target: str, members, table: LatencyTable) -> str | None:
-    """One line when a latency front keeps members for a speed the table cannot resolve: a member
-    faster than a more accurate one by less than the table's validation median error (its
-    composed latencies err that much end to end), so which of the two is faster is noise and the
-    less accurate one may be on the front for nothing. None when every step is resolved."""
-    ms = sorted((m for m in members if m.latency_ms), key=lambda m: (m.latency_ms, -m.acc1))
-    if not table.validation or len(ms) < 2:
+def front_resolution_warning(front, batch_size: int | None = None) -> str | None:
+    """One line when a latency front keeps members for a speed its table cannot resolve: a member
+    faster than a more accurate one by less than the table's median validation error (the
+    front's ``latency_error_pct``: composed latencies err that much end to end), so which of the
+    two is faster is noise and the less accurate one may be on the front for nothing. None when
+    every step is resolved or the front carries no error. ``batch_size``: the target's, for the fix."""
+    ms = sorted((m for m in front.members if m.latency_ms), key=lambda m: (m.latency_ms, -m.acc1))
+    tol = front.latency_error_pct
+    if tol is None or len(ms) < 2:
         return None
-    tol = validation_error(table.validation)["median_ape_pct"]
     close = [(a, b) for a, b in zip(ms, ms[1:]) if (b.latency_ms / a.latency_ms - 1) * 100 < tol]
     if not close:
         return None
-    batch = int(table.target.get("settings", {}).get("batch_size") or 1)
     a, b = max(close, key=lambda p: p[1].acc1 - p[0].acc1)
-    return (f"the {target} front has {len(close)} of its {len(ms) - 1} latency steps within the "
+    bigger = ("a target with a bigger batch_size" if batch_size is None else
+              f"a target with batch_size above {batch_size}" + (", e.g. cpu_batch64" if batch_size < 64 else ""))
+    return (f"the {front.target} front has {len(close)} of its {len(ms) - 1} latency steps within the "
             f"table's median error ({tol:.1f}%), e.g. {a.id} is {(b.latency_ms / a.latency_ms - 1) * 100:.1f}% "
             f"faster than {b.id} and {b.acc1 - a.acc1:.2f} points less accurate: which of them is faster "
-            "is noise; to tell them apart time a bigger batch (a target with batch_size above "
-            f"{batch}" + (", e.g. cpu_batch64)" if batch < 64 else ")") + " or re-time with more repeats")
+            f"is noise; to tell them apart time a bigger batch ({bigger}) or re-time with more repeats")

@@ -223,7 +223,9 @@ class Front:
     ``max_memory_mb``, ``max_flops``, ``max_params``; ``None`` where unset). ``study`` describes
     the Optuna study (``storage`` with any password masked, ``study_name``, ``n_trials``,
     ``sampler``, ``seed``). ``measurements`` is the measurements file the search learned from and
-    ``measured_ids`` how many ids it held.
+    ``measured_ids`` how many ids it held. ``latency_error_pct`` is the median end-to-end error
+    (%) of the latency table the members' latencies were composed from, as its validation
+    measured it (None without a validated table): latencies closer than that are not told apart.
     """
 
     space: str
@@ -234,6 +236,7 @@ class Front:
     predictor: str | None = None
     measurements: str | None = None
     measured_ids: int = 0
+    latency_error_pct: float | None = None
     study: dict[str, Any] = field(default_factory=dict, hash=False)
     members: tuple[FrontPoint, ...] = ()
     created: str = field(default_factory=_now)
@@ -271,6 +274,10 @@ class Front:
         if not _is_int(self.measured_ids) or self.measured_ids < 0:
             raise StitchnasError(f"front: 'measured_ids' must be an integer >= 0, got {self.measured_ids!r}")
         object.__setattr__(self, "measured_ids", int(self.measured_ids))
+        err = self.latency_error_pct
+        if err is not None and not (_finite_float(err) and err >= 0):
+            raise StitchnasError(f"front: 'latency_error_pct' must be a number >= 0 or None, got {err!r}")
+        object.__setattr__(self, "latency_error_pct", None if err is None else float(err))
         if not isinstance(self.study, Mapping):
             raise StitchnasError("front: 'study' must be a mapping")
         study = dict(self.study)
@@ -428,6 +435,7 @@ class Front:
             "target": self.target, "target_budgets": dict(self.target_budgets),
             "objectives": list(self.objectives), "predictor": self.predictor,
             "measurements": self.measurements, "measured_ids": self.measured_ids,
+            "latency_error_pct": self.latency_error_pct,
             "study": {**self.study, **({"coverage": self.coverage} if self.coverage else {})},
             "created": self.created, "stitchnas_version": self.version,
             "members": [m.to_json() for m in self.members],
@@ -462,6 +470,7 @@ class Front:
                 members=tuple(members), objectives=tuple(doc["objectives"]),
                 target_budgets=doc["target_budgets"], predictor=doc["predictor"],
                 measurements=doc["measurements"], measured_ids=doc["measured_ids"],
+                latency_error_pct=doc.get("latency_error_pct"),  # older fronts lack it
                 study=doc["study"], created=doc["created"], version=doc["stitchnas_version"],
                 path=str(path) if path else None,
             )

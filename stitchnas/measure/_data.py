@@ -117,11 +117,11 @@ class DataSpec:
                 "pass e.g. (1, 28, 28) or (3, 32, 32)"
             )
         object.__setattr__(self, "input_size", tuple(int(v) for v in size))
-        for field in ("train_subset", "val_subset"):
-            value = getattr(self, field)
+        for key in ("train_subset", "val_subset"):
+            value = getattr(self, key)
             if value is not None and not (_is_int(value) and value > 0):
                 raise StitchnasError(
-                    f"{field} must be a positive integer or None, got {value!r}: "
+                    f"{key} must be a positive integer or None, got {value!r}: "
                     "pass a sample count or leave it unset to use the whole split"
                 )
         if self.root is not None:

@@ -28,7 +28,8 @@ _KEYED_COSTS = ("flops", "params", "latency_ms", "memory_mb")
 class Problem:
     """Every candidate of ``space`` on ``target``: ``values`` (n x k, in the objectives' own
     directions), ``feasible`` (within every budget), ``constraints`` (Optuna's: ``<= 0``
-    feasible) and ``key`` (a hash of the inputs, part of default study names)."""
+    feasible), ``key`` (a hash of the inputs, part of default study names) and
+    ``latency_error_pct`` (the latency table's median validation error, None without one)."""
 
     space: "SearchSpace"
     target: "Target"
@@ -39,6 +40,7 @@ class Problem:
     feasible: np.ndarray
     constraints: list[list[tuple[str, float]]]
     key: str
+    latency_error_pct: float | None = None
 
     def __post_init__(self) -> None:
         self.index = {c.id: i for i, c in enumerate(self.costs)}
@@ -77,11 +79,14 @@ def build_problem(space: "SearchSpace", target: "Target", objectives: tuple[str,
                   acc: AccuracyTable, *, memory: bool = True) -> Problem:
     """The :class:`Problem` of ``space`` on ``target``; a one-line error if no candidate fits the
     target's budgets. ``memory=False`` skips peak memory unless an objective or budget needs it."""
-    from ..costs import target_costs
+    from ..costs import load_latency_table, target_costs, validation_error
 
     budgets = target.budgets.active
     need_memory = memory or "memory_mb" in objectives or "max_memory_mb" in budgets
-    costs = target_costs(space, target, memory=need_memory)
+    table = load_latency_table(space, target, check_machine=False) if target.measurable else None
+    error_pct = (validation_error(table.validation)["median_ape_pct"]
+                 if table is not None and table.validation else None)
+    costs = target_costs(space, target, table=table, memory=need_memory)
     if tuple(c.id for c in costs) != acc.ids:
         raise StitchnasError("internal: costs and accuracies list different candidates")
     values = np.empty((len(costs), len(objectives)))
@@ -108,7 +113,8 @@ def build_problem(space: "SearchSpace", target: "Target", objectives: tuple[str,
                                            for o in _KEYED_COSTS]
                                  for c in costs]})
     return Problem(space=space, target=target, objectives=objectives, acc=acc, costs=costs,
-                   values=values, feasible=feasible, constraints=constraints, key=key)
+                   values=values, feasible=feasible, constraints=constraints, key=key,
+                   latency_error_pct=error_pct)
 
 
 def check_counted_budgets(space: "SearchSpace", targets: Sequence["Target"]) -> None:

@@ -330,6 +330,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     fronts = {r.target: str(r.path) for r in results}
     # each latency front's members timed end to end: is the front ordered as measured?
     front_times: dict[str, dict[int, float]] = {}
+    batch = {t.name: t.batch_size for t in targets}
     for r in results:
         if r.target in tables and r.front.members:
             front_times[r.target] = time_end_to_end(space, r.target, [m.id for m in r.front.members],
@@ -337,7 +338,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
             # the table's validation was at its making, the drift is the machine now; the
             # resolution: whether the table can tell the front's members apart at all
             for warning in (drift_warning(r.target, r.front.members, front_times[r.target], space.given_as),
-                            front_resolution_warning(r.target, r.front.members, tables[r.target])):
+                            front_resolution_warning(r.front, batch[r.target])):
                 if warning:
                     warnings[r.target] = "; ".join(w for w in (warnings.get(r.target), warning) if w)
                     get_logger("run").warning(warning)

@@ -160,7 +160,7 @@ def test_search_warns_when_its_latency_front_is_within_the_tables_error(tiny, ta
                                                                         median_pct, warns):
     """`search` on a latency target says, in one line, when its front keeps members faster than a
     more accurate one by less than the table's validation error (here a table whose error is
-    set to 1000%: every step; at 0% none), and still saves the front."""
+    set to 1000%: every step; at 0% none), and still saves the front, which carries the error."""
     monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
     doc = copy.deepcopy(table_doc)
     for key, st in doc["pieces"].items():  # l's blocks cost twice s's: latency grows with FLOPs,
@@ -181,4 +181,5 @@ def test_search_warns_when_its_latency_front_is_within_the_tables_error(tiny, ta
         assert "batch_size above 1, e.g. cpu_batch64" in lines[0]
     else:
         assert lines == [], err
-    assert (tmp_path / "out" / "tiny_test" / "cpu" / "front.json").exists()
+    saved = json.loads((tmp_path / "out" / "tiny_test" / "cpu" / "front.json").read_text())
+    assert saved["latency_error_pct"] == median_pct

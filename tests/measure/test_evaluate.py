@@ -261,6 +261,34 @@ def test_anchor_order_warning_names_a_costlier_anchor_scoring_below_a_cheaper_on
     assert anchor_order_warning(space, near, 100000) is not None  # more images, a smaller limit
 
 
+def test_evaluate_warns_when_a_costlier_anchor_scores_below_a_cheaper_one(tmp_path, capsys):
+    """Through the CLI: two anchors trained alike, then the costlier one's head mixed up for half
+    the classes (its top-1 about halves, still far above guessing): `evaluate`, measuring the
+    anchors alone, names it below the cheaper one in one warning line and still saves the rows."""
+    from support import write_space
+
+    path = write_space(tmp_path, "name: ordered\ninput_size: [1, 28, 28]\nanchors:\n"
+                                 f"  - {tiny_anchor('s', 16, depth=2, patch=14)[:-1]}, checkpoint: s.pt}}\n"
+                                 f"  - {tiny_anchor('l', 32, depth=2, patch=14)[:-1]}, checkpoint: l.pt}}\n"
+                                 "rule: {type: two_way}\ndata: {name: digits}\n")
+    quick = ("--epochs", "6", "--batch-size", "32", "--lr", "0.003", "--val-subset", "64")
+    assert run_cli(capsys, "train-anchors", path, *quick)[0] == 0
+    state = torch.load(tmp_path / "l.pt")
+    key = next(k for k in state if k.endswith("head.weight"))
+    rows = [1, 2, 3, 4, 0, 5, 6, 7, 8, 9]  # class c's logit now scores class c - 1, for c < 5
+    state[key], bias = state[key][rows], key.replace("weight", "bias")
+    state[bias] = state[bias][rows]
+    torch.save(state, tmp_path / "l.pt")
+    out = tmp_path / "m.jsonl"
+    code, said, err = run_cli(capsys, "evaluate", path, "--anchors", "--out", out)
+    assert code == 0 and said.startswith("evaluated 2 candidates of ordered on digits:val (360 images)"), err
+    acc = {r.id: r.acc1 for r in read_measurements(out, load_space(path))}
+    assert acc[1] < acc[0] - 15 and acc[1] > 30, acc  # the mix-up did what the test needs
+    lines = [ln for ln in err.splitlines() if "warning" in ln]
+    assert len(lines) == 1 and "costlier anchor(s) of" in lines[0], err
+    assert "l (" in lines[0] and "below s (" in lines[0] and "on 360 images" in lines[0]
+
+
 def test_a_distributed_evaluate_warns_about_anchors_at_chance_too(net, tmp_path, capsys):
     ckpt = tmp_path / "stitched.pt"
     save_checkpoint(ckpt, net, anchors_tuned=True)

@@ -23,26 +23,27 @@ def test_order_line_names_pairs_out_of_order():
 
 def test_a_front_step_within_the_tables_error_is_a_one_line_warning():
     """A member kept on a latency front for being faster than a more accurate one by less than the
-    table's median validation error is kept for noise: the run says so, naming the pair and how
-    to resolve it; steps wider than the error, or a table without validation, say nothing."""
+    table's median validation error (which the front carries) is kept for noise: the run says so,
+    naming the pair and how to resolve it; steps wider than the error, or a front without an
+    error, say nothing."""
     from stitchnas.costs import front_resolution_warning as resolution_warning
-
-    def table(median_pct, batch=1):
-        v = {"composition": "plain sum", "raw": {"median_ape_pct": median_pct, "worst_ape_pct": 4.0}}
-        return SimpleNamespace(validation=v, target={"settings": {"batch_size": batch}})
 
     m = [SimpleNamespace(id=i, latency_ms=ms, acc1=a)
          for i, ms, a in ((16, 2.48, 53.65), (17, 2.49, 55.64), (0, 2.50, 78.74), (1, 3.5, 80.0))]
-    line = resolution_warning("cpu", m, table(1.8))
+
+    def front(error_pct, members=m):
+        return SimpleNamespace(target="cpu", members=members, latency_error_pct=error_pct)
+
+    line = resolution_warning(front(1.8), 1)
     assert "\n" not in line and line.startswith("the cpu front has 2 of its 3 latency steps within "
                                                 "the table's median error (1.8%), e.g. 17 is 0.4% "
                                                 "faster than 0 and 23.10 points less accurate")
-    assert "a target with batch_size above 1, e.g. cpu_batch64" in line
-    assert "batch_size above 64)" in resolution_warning("gpu", m, table(1.8, batch=64))
-    assert resolution_warning("cpu", m, table(0.3)) is None  # every step resolved
-    assert resolution_warning("cpu", m, SimpleNamespace(validation=None, target={})) is None
-    assert resolution_warning("cpu", m[:1], table(1.8)) is None
-
+    assert "(a target with batch_size above 1, e.g. cpu_batch64)" in line
+    assert "(a target with batch_size above 64)" in resolution_warning(front(1.8), 64)
+    assert "(a target with a bigger batch_size)" in resolution_warning(front(1.8))
+    assert resolution_warning(front(0.3), 1) is None  # every step resolved
+    assert resolution_warning(front(None), 1) is None
+    assert resolution_warning(front(1.8, m[:1]), 1) is None
 
 
 def test_a_table_off_this_machine_now_is_a_one_line_warning():
