@@ -91,8 +91,9 @@ def query(space: SearchSpace | str | os.PathLike | None = None, *, target: Any =
 @dataclass(frozen=True)
 class Exported:
     """What :func:`export` wrote: the files, the stitch (``id``, ``route``; None for a whole
-    front), the front member it was chosen as (None when picked by ``id``/``route``), the
-    front (``switchable``) and where the weights came from (:func:`stitchnas.network.weights_sources`)."""
+    front), the front member it was chosen as and the front it was chosen from, or the front
+    exported (``switchable``; both None when picked by ``id``/``route``), and where the weights
+    came from (:func:`stitchnas.network.weights_sources`)."""
 
     paths: tuple[Path, ...]
     space: str
@@ -175,14 +176,15 @@ def export_details(space: Any = None, *, id: int | None = None, route: str | Non
                              allow_random_weights=allow_random_weights, device=device, **kw)
         return Exported(tuple(paths), space.name, None, None, None, whole,
                         weights_sources(space, ckpt), batch_size)
-    point = None
+    point = chosen_from = None
     if picked:
         if limits or front is not None:
             raise StitchnasError("budget flags and --front pick a stitch from a front: drop them, "
                                  "or drop --id/--route")
         cand = resolve_candidate(space, id if id is not None else route)
     else:
-        point = front_of(space, target, front).best(**limits)
+        chosen_from = front_of(space, target, front)
+        point = chosen_from.best(**limits)
         cand = resolve_candidate(space, point)
     ckpt = default_checkpoint(checkpoint, space, not cand.is_anchor, allow_random_weights,
                               f"stitch {cand.id} ({space.describe(cand.route)})")
@@ -196,7 +198,8 @@ def export_details(space: Any = None, *, id: int | None = None, route: str | Non
             "route": cand.route.to_json(), "weights": sources}
     kw = {"format": format} if format is not None else {}  # export_model parses and checks it
     paths = export_model(module, base, space.input_size, batch_size=batch_size, metadata=meta, **kw)
-    return Exported(tuple(paths), space.name, cand.id, str(cand.route), point, None, sources, batch_size)
+    return Exported(tuple(paths), space.name, cand.id, str(cand.route), point, chosen_from, sources,
+                    batch_size)
 
 
 def default_checkpoint(checkpoint: Any, space: SearchSpace, stitched: bool, allow_random_weights: bool,

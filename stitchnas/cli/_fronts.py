@@ -51,6 +51,33 @@ def _point_line(front, point, names: list[str] | None = None) -> str:
                        **point.to_json(), **({"route_named": named} if named else {}), **coverage})
 
 
+def _latency_notes(front, answer, limits: dict, space_arg) -> None:
+    """On stderr, what a latency budget's answer cannot show: a front timed on another CPU, and a
+    more accurate member over the budget by less than the table's error."""
+    for note in (_other_machine_note(front, limits, space_arg), _within_error_note(front, answer, limits)):
+        if note:
+            print(f"stitchnas: note: {note}", file=sys.stderr)
+
+
+def _other_machine_note(front, limits: dict, space_arg) -> str | None:
+    """A note when a latency budget is asked of a front timed on another CPU model than this
+    machine's (tables travel: a front searched here may hold another machine's timings), so
+    "under 20 ms" is that machine's 20 ms. Fronts timed on a GPU are not checked: naming this
+    machine's GPU needs torch, which query never imports."""
+    m = front.latency_machine
+    if limits.get("max_latency_ms") is None or not m or m.get("gpu") or not m.get("cpu"):
+        return None
+    from ..costs import cpu_name
+
+    here = cpu_name()
+    if here == m["cpu"]:
+        return None
+    space = space_arg or front.given_as or front.space
+    return (f"the {front.target} front's latencies were timed on {front.timed_on}, and this machine "
+            f"is {here}: the budget is checked against that machine's times; for this one, "
+            f"`stitchnas profile-latency {space} --target {front.target}` here, then search again")
+
+
 def _within_error_note(front, answer, limits: dict) -> str | None:
     """A note when the next more accurate member misses the latency budget by less than the
     latency table's median validation error (the front's ``latency_error_pct``): on the machine
@@ -102,9 +129,7 @@ class Query(Command):
             if not args.list:
                 answer = front.best(**limits)
                 print(_point_line(front, answer, names))
-                note = _within_error_note(front, answer, limits)
-                if note:
-                    print(f"stitchnas: note: {note}", file=sys.stderr)
+                _latency_notes(front, answer, limits, args.space)
                 return 0
             members = front.fits(**limits)
             if limits and not members:
@@ -130,9 +155,11 @@ class Query(Command):
               + (f"; {len(members)} fit {asked}" if limits else ""))
         if front.coverage:
             print(f"# {front.coverage}")
-        if front.latency_error_pct is not None:
-            print(f"# latencies as composed by the {front.target} latency table, whose validation "
-                  f"erred {front.latency_error_pct:.1f}% (median) end to end")
+        if front.latency_error_pct is not None or front.timed_on:
+            print(f"# latencies as composed by the {front.target} latency table"
+                  + (f" timed on {front.timed_on}" if front.timed_on else "")
+                  + (f", whose validation erred {front.latency_error_pct:.1f}% (median) end to end"
+                     if front.latency_error_pct is not None else ""))
         if front.prior_note(given):
             print(f"# {front.prior_note(given)}")
         big = max((m.flops for m in front.members), default=0) >= 1e9
@@ -215,6 +242,8 @@ class Export(Command):
                     "stitchnas.network.load_exported"}.get(p.suffix, "ONNX, batch dynamic")
             size = shape if p.suffix == ".pt" else ["batch", *shape[1:]]
             print(f"wrote {p} ({kind}, input {size})".replace("'", ""))
+        if point is not None:
+            _latency_notes(done.front, point, budgets(args), args.space)
         return 0
 
     def run_switchable(self, args: argparse.Namespace) -> int:

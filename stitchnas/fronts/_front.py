@@ -225,7 +225,9 @@ class Front:
     ``sampler``, ``seed``). ``measurements`` is the measurements file the search learned from and
     ``measured_ids`` how many ids it held. ``latency_error_pct`` is the median end-to-end error
     (%) of the latency table the members' latencies were composed from, as its validation
-    measured it (None without a validated table): latencies closer than that are not told apart.
+    measured it (None without a validated table): latencies closer than that are not told apart;
+    ``latency_machine`` is that table's machine (``cpu``, ``arch``, ``gpu``, ``cuda``, ``torch``,
+    ``threads``): tables travel, so a front's latencies may be another machine's.
     """
 
     space: str
@@ -237,6 +239,7 @@ class Front:
     measurements: str | None = None
     measured_ids: int = 0
     latency_error_pct: float | None = None
+    latency_machine: dict[str, Any] | None = field(default=None, hash=False)
     study: dict[str, Any] = field(default_factory=dict, hash=False)
     members: tuple[FrontPoint, ...] = ()
     created: str = field(default_factory=_now)
@@ -278,6 +281,14 @@ class Front:
         if err is not None and not (_finite_float(err) and err >= 0):
             raise StitchnasError(f"front: 'latency_error_pct' must be a number >= 0 or None, got {err!r}")
         object.__setattr__(self, "latency_error_pct", None if err is None else float(err))
+        machine = self.latency_machine
+        if machine is not None:
+            if not isinstance(machine, Mapping) or not all(
+                    isinstance(k, str) and (v is None or isinstance(v, str) or _is_int(v))
+                    for k, v in machine.items()):
+                raise StitchnasError("front: 'latency_machine' must be an object of names, "
+                                     f"numbers or nulls (cpu, gpu, threads, ...) or None, got {machine!r}")
+            object.__setattr__(self, "latency_machine", dict(machine))
         if not isinstance(self.study, Mapping):
             raise StitchnasError("front: 'study' must be a mapping")
         study = dict(self.study)
@@ -314,6 +325,18 @@ class Front:
         if isinstance(seen, int) and isinstance(total, int) and 0 <= seen < total:
             return f"evaluated {seen} of {total} candidates; the front may be incomplete"
         return None
+
+    @property
+    def timed_on(self) -> str | None:
+        """The machine the members' latencies were timed on, in words (None if unknown)."""
+        m = self.latency_machine
+        if not m:
+            return None
+        if m.get("gpu"):
+            return f"{m['gpu']}" + (f" (CUDA {m['cuda']})" if m.get("cuda") else "")
+        threads = m.get("threads")
+        return f"{m.get('cpu') or 'an unknown cpu'}" + (f", {threads} thread{'s' * (threads != 1)}"
+                                                         if _is_int(threads) else "")
 
     def count(self, source: str) -> int:
         """How many members' accuracy comes from ``source`` (one of :data:`ACC1_SOURCES`)."""
@@ -435,7 +458,7 @@ class Front:
             "target": self.target, "target_budgets": dict(self.target_budgets),
             "objectives": list(self.objectives), "predictor": self.predictor,
             "measurements": self.measurements, "measured_ids": self.measured_ids,
-            "latency_error_pct": self.latency_error_pct,
+            "latency_error_pct": self.latency_error_pct, "latency_machine": self.latency_machine,
             "study": {**self.study, **({"coverage": self.coverage} if self.coverage else {})},
             "created": self.created, "stitchnas_version": self.version,
             "members": [m.to_json() for m in self.members],
@@ -470,7 +493,8 @@ class Front:
                 members=tuple(members), objectives=tuple(doc["objectives"]),
                 target_budgets=doc["target_budgets"], predictor=doc["predictor"],
                 measurements=doc["measurements"], measured_ids=doc["measured_ids"],
-                latency_error_pct=doc.get("latency_error_pct"),  # older fronts lack it
+                latency_error_pct=doc.get("latency_error_pct"),  # older fronts lack both
+                latency_machine=doc.get("latency_machine"),
                 study=doc["study"], created=doc["created"], version=doc["stitchnas_version"],
                 path=str(path) if path else None,
             )

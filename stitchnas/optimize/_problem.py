@@ -29,7 +29,8 @@ class Problem:
     """Every candidate of ``space`` on ``target``: ``values`` (n x k, in the objectives' own
     directions), ``feasible`` (within every budget), ``constraints`` (Optuna's: ``<= 0``
     feasible), ``key`` (a hash of the inputs, part of default study names) and
-    ``latency_error_pct`` (the latency table's median validation error, None without one)."""
+    ``latency_error_pct`` and ``latency_machine`` (the latency table's median validation error
+    and machine, None without them)."""
 
     space: "SearchSpace"
     target: "Target"
@@ -41,6 +42,7 @@ class Problem:
     constraints: list[list[tuple[str, float]]]
     key: str
     latency_error_pct: float | None = None
+    latency_machine: dict | None = None
 
     def __post_init__(self) -> None:
         self.index = {c.id: i for i, c in enumerate(self.costs)}
@@ -114,7 +116,8 @@ def build_problem(space: "SearchSpace", target: "Target", objectives: tuple[str,
                                  for c in costs]})
     return Problem(space=space, target=target, objectives=objectives, acc=acc, costs=costs,
                    values=values, feasible=feasible, constraints=constraints, key=key,
-                   latency_error_pct=error_pct)
+                   latency_error_pct=error_pct,
+                   latency_machine=dict(table.machine) if table is not None else None)
 
 
 def check_counted_budgets(space: "SearchSpace", targets: Sequence["Target"]) -> None:

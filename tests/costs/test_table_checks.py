@@ -182,4 +182,4 @@ def test_search_warns_when_its_latency_front_is_within_the_tables_error(tiny, ta
     else:
         assert lines == [], err
     saved = json.loads((tmp_path / "out" / "tiny_test" / "cpu" / "front.json").read_text())
-    assert saved["latency_error_pct"] == median_pct
+    assert saved["latency_error_pct"] == median_pct and saved["latency_machine"] == doc["machine"]

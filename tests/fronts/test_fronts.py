@@ -492,18 +492,60 @@ def test_query_notes_a_better_member_just_over_the_budget_within_the_tables_erro
     assert not [ln for ln in done.stderr.splitlines() if ln.rstrip().endswith("| torch")]
 
 
-def test_a_fronts_latency_error_round_trips_and_is_checked(space, costs, tmp_path):
-    """The latency table's error is saved with the front and read back; an older front file
-    without it loads with none; a negative or non-numeric one is a broken front."""
-    f = make_front(space, [point(costs, 0, 70.0, latency=2.0)], latency_error_pct=1.4)
+def test_a_fronts_latency_error_and_machine_round_trip_and_are_checked(space, costs, tmp_path):
+    """The latency table's error and machine are saved with the front and read back; an older
+    front file without them loads with none; bad values are a broken front."""
+    machine = {"cpu": "AMD EPYC", "arch": "x86_64", "gpu": None, "cuda": None, "torch": "2.14.1", "threads": 2}
+    f = make_front(space, [point(costs, 0, 70.0, latency=2.0)], latency_error_pct=1.4,
+                   latency_machine=machine)
+    assert f.timed_on == "AMD EPYC, 2 threads"
     save_front(f, tmp_path)
     doc = json.loads((tmp_path / "front.json").read_text())
-    assert doc["latency_error_pct"] == 1.4 and load_front(path=tmp_path / "front.json").latency_error_pct == 1.4
-    del doc["latency_error_pct"]
-    assert Front.from_json(doc).latency_error_pct is None
-    for bad in (-1.0, "5%", float("nan")):
-        with pytest.raises(StitchnasError, match="latency_error_pct"):
-            Front.from_json({**doc, "latency_error_pct": bad})
+    assert doc["latency_error_pct"] == 1.4 and doc["latency_machine"] == machine
+    back = load_front(path=tmp_path / "front.json")
+    assert back.latency_error_pct == 1.4 and back.latency_machine == machine and back == f
+    old = {k: v for k, v in doc.items() if k not in ("latency_error_pct", "latency_machine")}
+    assert Front.from_json(old).latency_error_pct is None and Front.from_json(old).timed_on is None
+    for key, bad in (("latency_error_pct", -1.0), ("latency_error_pct", "5%"),
+                     ("latency_error_pct", float("nan")), ("latency_machine", "AMD EPYC"),
+                     ("latency_machine", {"cpu": ["a", "b"]})):
+        with pytest.raises(StitchnasError, match=key):
+            Front.from_json({**doc, key: bad})
+    gpu = {**machine, "gpu": "NVIDIA H200", "cuda": "13.0"}
+    assert make_front(space, [], latency_machine=gpu).timed_on == "NVIDIA H200 (CUDA 13.0)"
+
+
+@pytest.mark.parametrize("cpu, notes", [("Another CPU 9000", True), (None, False), ("gpu", False)])
+def test_query_notes_a_front_timed_on_another_cpu(space, costs, tmp_path, monkeypatch, capsys, cpu, notes):
+    """Tables travel, so a front may hold another machine's times: a latency budget asked of a
+    front timed on another CPU model gets a note saying whose milliseconds they are and how to
+    time this one (query and export alike); on this machine's CPU (None: here), on a GPU, or
+    without a latency budget, nothing. No torch is needed to tell."""
+    from stitchnas.costs import cpu_name
+
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
+    machine = {"cpu": cpu if cpu not in (None, "gpu") else cpu_name(), "arch": "x86_64",
+               "gpu": "NVIDIA H200" if cpu == "gpu" else None, "cuda": None, "torch": "2.14.1", "threads": 2}
+    save_front(make_front(space, [point(costs, 0, 70.0, latency=2.0, memory=1.0),
+                                  point(costs, 1, 80.0, latency=4.0, memory=1.0)], latency_machine=machine))
+    code, out, err = run_cli(capsys, "query", "tiny_test", "--target", "cpu", "--max-latency-ms", 3)
+    assert code == 0 and json.loads(out)["id"] == 0
+    if notes:
+        assert err == ("stitchnas: note: the cpu front's latencies were timed on Another CPU 9000, 2 "
+                       f"threads, and this machine is {cpu_name()}: the budget is checked against that "
+                       "machine's times; for this one, `stitchnas profile-latency tiny_test --target cpu` "
+                       "here, then search again\n")
+    else:
+        assert err == ""
+    code, out, err = run_cli(capsys, "query", "tiny_test", "--target", "cpu", "--max-flops", 1e12)
+    assert code == 0 and err == ""
+    code, out, err = run_cli(capsys, "query", "tiny_test", "--target", "cpu", "--list")
+    assert f"# latencies as composed by the cpu latency table timed on {make_front(space, [], latency_machine=machine).timed_on}\n" in out
+    if notes:  # export picks the same member, with the same note
+        code, out, err = run_cli(capsys, "export", "tiny_test", "--target", "cpu", "--max-latency-ms", 3,
+                                 "--allow-random-weights", "--format", "pt2", "--out", tmp_path / "x")
+        assert code == 0 and "exported id 0 of tiny_test" in out, err
+        assert "the cpu front's latencies were timed on Another CPU 9000" in err
 
 
 def test_query_names_the_saved_fronts_and_a_mistyped_target(saved, capsys):
