@@ -293,13 +293,20 @@ def front_resolution_warning(front, batch_size: int | None = None) -> str | None
     """One line when a latency front keeps members for a speed its table cannot resolve: a member
     faster than a more accurate one by less than the table's median validation error (the
     front's ``latency_error_pct``: composed latencies err that much end to end), so which of the
-    two is faster is noise and the less accurate one may be on the front for nothing. None when
-    every step is resolved or the front carries no error. ``batch_size``: the target's, for the fix."""
+    two is faster is noise and the less accurate one may be on the front for nothing (a member
+    that also costs less on another objective, e.g. memory, is not). None when every step is
+    resolved or the front carries no error. ``batch_size``: the target's, for the fix."""
     ms = sorted((m for m in front.members if m.latency_ms), key=lambda m: (m.latency_ms, -m.acc1))
     tol = front.latency_error_pct
     if tol is None or len(ms) < 2:
         return None
-    close = [(a, b) for a, b in zip(ms, ms[1:]) if (b.latency_ms / a.latency_ms - 1) * 100 < tol]
+    others = [o for o in front.cost_objectives if o != "latency_ms"]
+
+    def for_speed_alone(a, b) -> bool:  # a is on the front for no other cost it beats b in
+        return all(a.value(o) is None or b.value(o) is None or a.value(o) >= b.value(o) for o in others)
+
+    close = [(a, b) for a, b in zip(ms, ms[1:])
+             if (b.latency_ms / a.latency_ms - 1) * 100 < tol and for_speed_alone(a, b)]
     if not close:
         return None
     a, b = max(close, key=lambda p: p[1].acc1 - p[0].acc1)

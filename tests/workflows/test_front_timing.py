@@ -24,15 +24,20 @@ def test_order_line_names_pairs_out_of_order():
 def test_a_front_step_within_the_tables_error_is_a_one_line_warning():
     """A member kept on a latency front for being faster than a more accurate one by less than the
     table's median validation error (which the front carries) is kept for noise: the run says so,
-    naming the pair and how to resolve it; steps wider than the error, or a front without an
-    error, say nothing."""
+    naming the pair and how to resolve it; steps wider than the error, a front without an error,
+    or a member that is also leaner in memory on a front over memory too, say nothing."""
     from stitchnas.costs import front_resolution_warning as resolution_warning
 
-    m = [SimpleNamespace(id=i, latency_ms=ms, acc1=a)
-         for i, ms, a in ((16, 2.48, 53.65), (17, 2.49, 55.64), (0, 2.50, 78.74), (1, 3.5, 80.0))]
+    def member(i, ms, a, mem=1.0):
+        m = SimpleNamespace(id=i, latency_ms=ms, acc1=a, memory_mb=mem)
+        m.value = lambda o: getattr(m, o)
+        return m
 
-    def front(error_pct, members=m):
-        return SimpleNamespace(target="cpu", members=members, latency_error_pct=error_pct)
+    m = [member(i, ms, a) for i, ms, a in ((16, 2.48, 53.65), (17, 2.49, 55.64), (0, 2.50, 78.74), (1, 3.5, 80.0))]
+
+    def front(error_pct, members=m, costs=("latency_ms",)):
+        return SimpleNamespace(target="cpu", members=members, latency_error_pct=error_pct,
+                               cost_objectives=costs)
 
     line = resolution_warning(front(1.8), 1)
     assert "\n" not in line and line.startswith("the cpu front has 2 of its 3 latency steps within "
@@ -44,6 +49,11 @@ def test_a_front_step_within_the_tables_error_is_a_one_line_warning():
     assert resolution_warning(front(0.3), 1) is None  # every step resolved
     assert resolution_warning(front(None), 1) is None
     assert resolution_warning(front(1.8, m[:1]), 1) is None
+    # on a front over latency and memory, a member that needs less memory is there for that
+    lean = [member(16, 2.48, 53.65, 0.5), member(17, 2.49, 55.64, 0.7), *m[2:]]
+    assert resolution_warning(front(1.8, lean, ("latency_ms", "memory_mb")), 1) is None
+    assert "has 2 of its 3" in resolution_warning(front(1.8, m, ("latency_ms", "memory_mb")), 1)
+    assert "has 1 of its 3" in resolution_warning(front(1.8, [lean[0], *m[1:]], ("latency_ms", "memory_mb")), 1)
 
 
 def test_a_table_off_this_machine_now_is_a_one_line_warning():
