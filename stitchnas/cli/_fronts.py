@@ -51,10 +51,16 @@ def _point_line(front, point, names: list[str] | None = None) -> str:
                        **point.to_json(), **({"route_named": named} if named else {}), **coverage})
 
 
-def _latency_notes(front, answer, limits: dict, space_arg) -> None:
-    """On stderr, what a latency budget's answer cannot show: a front timed on another CPU, and a
-    more accurate member over the budget by less than the table's error."""
-    for note in (_other_machine_note(front, limits, space_arg), _within_error_note(front, answer, limits)):
+def _front_notes(front, answer, limits: dict, space_arg) -> None:
+    """On stderr, what an answer from a saved front cannot show: stitches measured since the
+    search, a front timed on another CPU, and a more accurate member over a latency budget by
+    less than the table's error (``answer`` None: a whole front, no budget note)."""
+    from ..fronts import stale_front_note
+
+    notes = [stale_front_note(front, space_arg), _other_machine_note(front, limits, space_arg)]
+    if answer is not None:
+        notes.append(_within_error_note(front, answer, limits))
+    for note in notes:
         if note:
             print(f"stitchnas: note: {note}", file=sys.stderr)
 
@@ -129,7 +135,7 @@ class Query(Command):
             if not args.list:
                 answer = front.best(**limits)
                 print(_point_line(front, answer, names))
-                _latency_notes(front, answer, limits, args.space)
+                _front_notes(front, answer, limits, args.space)
                 return 0
             members = front.fits(**limits)
             if limits and not members:
@@ -140,8 +146,9 @@ class Query(Command):
         if args.format == "jsonl":
             for m in members:
                 print(_point_line(front, m, names))
-            return 0
-        self.print_table(front, members, limits, names, space.given_as if space is not None else None)
+        else:
+            self.print_table(front, members, limits, names, space.given_as if space is not None else None)
+        _front_notes(front, None, limits, args.space)
         return 0
 
     @staticmethod
@@ -243,7 +250,7 @@ class Export(Command):
             size = shape if p.suffix == ".pt" else ["batch", *shape[1:]]
             print(f"wrote {p} ({kind}, input {size})".replace("'", ""))
         if point is not None:
-            _latency_notes(done.front, point, budgets(args), args.space)
+            _front_notes(done.front, point, budgets(args), args.space)
         return 0
 
     def run_switchable(self, args: argparse.Namespace) -> int:
@@ -269,6 +276,7 @@ class Export(Command):
             kind = ("bundle, load with stitchnas.load_front_model" if p.suffix == ".pt" else
                     f"TorchScript, forward(x, stitch_id) and select(...), input {shape}")
             print(f"wrote {p} ({p.stat().st_size / 2**20:.2f} MiB; {kind})")
+        _front_notes(front, None, budgets(args), args.space)
         return 0
 
 

@@ -21,6 +21,7 @@ _EXPORTS = {
     "load_front": "_files",
     "render_front_png": "_plot",
     "save_front": "_files",
+    "stale_front_note": "_checks",
 }
 
 __all__ = sorted(_EXPORTS)

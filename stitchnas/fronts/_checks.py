@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
     from ._front import Front, FrontPoint
 
-__all__ = ["check_members", "check_space", "bundled_space_of"]
+__all__ = ["check_members", "check_space", "bundled_space_of", "stale_front_note"]
 
 
 def _values(m: FrontPoint, front: Front) -> str:
@@ -97,3 +97,32 @@ def bundled_space_of(front: Front) -> SearchSpace | None:
         return space if space.content_hash == front.space_hash else None
     except StitchnasError:
         return None
+
+
+def stale_front_note(front: Front, space: str | None = None) -> str | None:
+    """A line when the measurements file ``front`` was searched with now holds more measured
+    stitches of its space than the search used: stitches measured since may move the front, which
+    answers from the old figures until searched again. None when the file holds no more, is gone
+    or does not parse. Reads the JSONL alone (no torch); ``space``: as the user names it."""
+    import json
+    from pathlib import Path
+    from shlex import quote
+
+    if not front.measurements:
+        return None
+    ids = set()
+    try:
+        with Path(front.measurements).open(encoding="utf-8") as f:
+            for line in f:
+                row = json.loads(line) if line.strip() else None
+                if isinstance(row, dict) and row.get("space_hash") == front.space_hash \
+                        and isinstance(row.get("id"), int):
+                    ids.add(row["id"])
+    except (OSError, ValueError):
+        return None
+    if len(ids) <= front.measured_ids:
+        return None
+    return (f"the {front.target} front was searched with {front.measured_ids} measured stitches; "
+            f"{front.measurements} now holds {len(ids)}: search again for a front that uses them "
+            f"(`stitchnas search {quote(str(space or front.given_as or front.space))} --target "
+            f"{quote(front.target)} --measurements {quote(front.measurements)}`)")

@@ -548,6 +548,42 @@ def test_query_notes_a_front_timed_on_another_cpu(space, costs, tmp_path, monkey
         assert "the cpu front's latencies were timed on Another CPU 9000" in err
 
 
+def test_query_notes_stitches_measured_since_the_search(space, costs, tmp_path, monkeypatch, capsys):
+    """A front answers from the measurements it was searched with: when its file now holds more
+    measured stitches of the space, `query` (an answer or --list) says so on stderr with the
+    search that uses them; rows of another space, a file as it was, gone or broken say nothing."""
+    from stitchnas.fronts import stale_front_note
+
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
+    m = tmp_path / "my rows.jsonl"
+
+    def rows(*ids, hash_=space.content_hash):
+        return "".join(json.dumps({"id": i, "space": "tiny_test", "space_hash": hash_, "acc1": 70.0}) + "\n"
+                       for i in ids)
+
+    m.write_text(rows(0, 1) + rows(0))  # a repeat is one measured stitch
+    f = make_front(space, [point(costs, 0, 70.0, latency=2.0, memory=1.0),
+                           point(costs, 1, 80.0, latency=4.0, memory=1.0)],
+                   measurements=str(m), measured_ids=2)
+    save_front(f)
+    assert run_cli(capsys, "query", "tiny_test", "--target", "cpu", "--max-flops", 1e12)[2] == ""
+    with m.open("a") as out:
+        out.write(rows(7, hash_="f" * 16))  # another space's row
+    assert stale_front_note(f) is None
+    with m.open("a") as out:
+        out.write(rows(5, 3))
+    note = (f"stitchnas: note: the cpu front was searched with 2 measured stitches; {m} now holds 4: "
+            "search again for a front that uses them (`stitchnas search tiny_test --target cpu "
+            f"--measurements '{m}'`)\n")
+    for extra in ([], ["--list"]):
+        code, out, err = run_cli(capsys, "query", "tiny_test", "--target", "cpu", "--max-flops", 1e12, *extra)
+        assert code == 0 and err == note, err
+    m.write_text("{not json\n")
+    assert stale_front_note(f) is None
+    m.unlink()
+    assert stale_front_note(f) is None
+
+
 def test_query_names_the_saved_fronts_and_a_mistyped_target(saved, capsys):
     """A target that is neither bundled nor a file and has no front is a typo, not a search to
     run: the error lists the space's saved fronts and the close matches, in one line."""
