@@ -100,13 +100,15 @@ def bundled_space_of(front: Front) -> SearchSpace | None:
 
 
 def stale_front_note(front: Front, space: str | None = None) -> str | None:
-    """A line when the measurements file ``front`` was searched with now holds more measured
-    stitches of its space than the search used: stitches measured since may move the front, which
-    answers from the old figures until searched again. None when the file holds no more, is gone
-    or does not parse. Reads the JSONL alone (no torch); ``space``: as the user names it."""
+    """A line when the measurements file ``front`` was searched with has changed since (its
+    digest differs; for older fronts without one, it holds more measured stitches of the space):
+    the front answers from the old figures until searched again. None when unchanged, gone or
+    unreadable. Reads the file alone (no torch); ``space``: as the user names it."""
     import json
     from pathlib import Path
     from shlex import quote
+
+    from ..fileio import file_digest
 
     if not front.measurements:
         return None
@@ -118,11 +120,15 @@ def stale_front_note(front: Front, space: str | None = None) -> str | None:
                 if isinstance(row, dict) and row.get("space_hash") == front.space_hash \
                         and isinstance(row.get("id"), int):
                     ids.add(row["id"])
+        digest = file_digest(front.measurements, None)
     except (OSError, ValueError):
         return None
-    if len(ids) <= front.measured_ids:
+    if front.measurements_sha256 is not None:
+        if digest == front.measurements_sha256:
+            return None
+    elif len(ids) <= front.measured_ids:
         return None
-    return (f"the {front.target} front was searched with {front.measured_ids} measured stitches; "
-            f"{front.measurements} now holds {len(ids)}: search again for a front that uses them "
-            f"(`stitchnas search {quote(str(space or front.given_as or front.space))} --target "
-            f"{quote(front.target)} --measurements {quote(front.measurements)}`)")
+    return (f"{front.measurements} has changed since the {front.target} front was searched on it "
+            f"({front.measured_ids} measured stitches then, {len(ids)} now): search again for a "
+            f"front from what it holds (`stitchnas search {quote(str(space or front.given_as or front.space))} "
+            f"--target {quote(front.target)} --measurements {quote(front.measurements)}`)")

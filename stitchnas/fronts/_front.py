@@ -222,10 +222,11 @@ class Front:
     then id). ``target_budgets`` holds the limits the search kept to (``max_latency_ms``,
     ``max_memory_mb``, ``max_flops``, ``max_params``; ``None`` where unset). ``study`` describes
     the Optuna study (``storage`` with any password masked, ``study_name``, ``n_trials``,
-    ``sampler``, ``seed``). ``measurements`` is the measurements file the search learned from and
-    ``measured_ids`` how many ids it held. ``latency_error_pct`` is the median end-to-end error
-    (%) of the latency table the members' latencies were composed from, as its validation
-    measured it (None without a validated table): latencies closer than that are not told apart;
+    ``sampler``, ``seed``). ``measurements`` is the measurements file the search learned from,
+    ``measured_ids`` how many ids it held and ``measurements_sha256`` its digest as read (so a
+    later change shows). ``latency_error_pct`` is the median end-to-end error (%) of the latency
+    table the members' latencies were composed from, as its validation measured it (None
+    without a validated table): latencies closer than that are not told apart;
     ``latency_machine`` is that table's machine (``cpu``, ``arch``, ``gpu``, ``cuda``, ``torch``,
     ``threads``): tables travel, so a front's latencies may be another machine's.
     """
@@ -238,6 +239,7 @@ class Front:
     predictor: str | None = None
     measurements: str | None = None
     measured_ids: int = 0
+    measurements_sha256: str | None = None
     latency_error_pct: float | None = None
     latency_machine: dict[str, Any] | None = field(default=None, hash=False)
     study: dict[str, Any] = field(default_factory=dict, hash=False)
@@ -277,6 +279,10 @@ class Front:
         if not _is_int(self.measured_ids) or self.measured_ids < 0:
             raise StitchnasError(f"front: 'measured_ids' must be an integer >= 0, got {self.measured_ids!r}")
         object.__setattr__(self, "measured_ids", int(self.measured_ids))
+        digest = self.measurements_sha256
+        if digest is not None and not (isinstance(digest, str) and len(digest) == 64
+                                       and all(c in "0123456789abcdef" for c in digest)):
+            raise StitchnasError(f"front: 'measurements_sha256' must be 64 hex digits or None, got {digest!r}")
         err = self.latency_error_pct
         if err is not None and not (_finite_float(err) and err >= 0):
             raise StitchnasError(f"front: 'latency_error_pct' must be a number >= 0 or None, got {err!r}")
@@ -458,6 +464,7 @@ class Front:
             "target": self.target, "target_budgets": dict(self.target_budgets),
             "objectives": list(self.objectives), "predictor": self.predictor,
             "measurements": self.measurements, "measured_ids": self.measured_ids,
+            "measurements_sha256": self.measurements_sha256,
             "latency_error_pct": self.latency_error_pct, "latency_machine": self.latency_machine,
             "study": {**self.study, **({"coverage": self.coverage} if self.coverage else {})},
             "created": self.created, "stitchnas_version": self.version,
@@ -493,7 +500,8 @@ class Front:
                 members=tuple(members), objectives=tuple(doc["objectives"]),
                 target_budgets=doc["target_budgets"], predictor=doc["predictor"],
                 measurements=doc["measurements"], measured_ids=doc["measured_ids"],
-                latency_error_pct=doc.get("latency_error_pct"),  # older fronts lack both
+                measurements_sha256=doc.get("measurements_sha256"),  # older fronts lack these three
+                latency_error_pct=doc.get("latency_error_pct"),
                 latency_machine=doc.get("latency_machine"),
                 study=doc["study"], created=doc["created"], version=doc["stitchnas_version"],
                 path=str(path) if path else None,

@@ -9,11 +9,13 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import StitchnasError
+from ..fileio import file_digest
 from ..paths import measurements_path
 from ..predict import fit_on_measured, predictor_label, prior_suffices
 
@@ -38,6 +40,7 @@ class AccuracyTable:
     measurements: str | None
     measured_ids: int
     key: str
+    measurements_sha256: str | None = None  # of the file read, to tell later whether it changed
 
     def index(self) -> dict[int, int]:
         return {cid: i for i, cid in enumerate(self.ids)}
@@ -71,6 +74,7 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
     from ..measure import read_measurements
 
     path: str | None = None
+    digest: str | None = None
     rows: list = []
     where = ""
     if measurements is None:
@@ -80,6 +84,7 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
     if measurements is None:  # neither the space's file nor a run's
         where = f" (no file at {measurements_path(space.name)})"
     elif isinstance(measurements, (str, os.PathLike)):
+        digest = file_digest(measurements, None) if Path(measurements).is_file() else None
         rows = read_measurements(measurements, space)
         path = str(measurements)
         where = f" in {measurements}"
@@ -142,4 +147,5 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
     if missing and signals is not None and not use_prior:  # so do proxy scores
         doc["proxies"] = sorted((i, sorted(v.items())) for i, v in signals.items())
     return AccuracyTable(ids=ids, acc1=acc, std=tuple(std), source=tuple(source), predictor=label,
-                         measurements=path, measured_ids=len(rows), key=content_key(doc))
+                         measurements=path, measured_ids=len(rows), key=content_key(doc),
+                         measurements_sha256=digest)

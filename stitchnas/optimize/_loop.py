@@ -473,6 +473,7 @@ def _search_in(problem: Problem, config: SearchConfig, storage: OpenedStorage, *
         space=space.name, space_hash=space.content_hash, target=target.name,
         target_budgets=target.budgets.to_json(), objectives=problem.objectives,
         predictor=acc.predictor, measurements=acc.measurements, measured_ids=acc.measured_ids,
+        measurements_sha256=acc.measurements_sha256,
         latency_error_pct=problem.latency_error_pct, latency_machine=problem.latency_machine,
         study={"storage": storage.label, "study_name": study_name, "n_trials": n_done,
                "trials_requested": n_trials, "sampler": label, "seed": config.seed,

@@ -492,23 +492,26 @@ def test_query_notes_a_better_member_just_over_the_budget_within_the_tables_erro
     assert not [ln for ln in done.stderr.splitlines() if ln.rstrip().endswith("| torch")]
 
 
-def test_a_fronts_latency_error_and_machine_round_trip_and_are_checked(space, costs, tmp_path):
-    """The latency table's error and machine are saved with the front and read back; an older
-    front file without them loads with none; bad values are a broken front."""
+def test_a_fronts_digest_latency_error_and_machine_round_trip_and_are_checked(space, costs, tmp_path):
+    """The measurements file's digest and the latency table's error and machine are saved with
+    the front and read back; an older front file without them loads with none; bad values are a
+    broken front."""
     machine = {"cpu": "AMD EPYC", "arch": "x86_64", "gpu": None, "cuda": None, "torch": "2.14.1", "threads": 2}
     f = make_front(space, [point(costs, 0, 70.0, latency=2.0)], latency_error_pct=1.4,
-                   latency_machine=machine)
+                   latency_machine=machine, measurements_sha256="ab" * 32)
     assert f.timed_on == "AMD EPYC, 2 threads"
     save_front(f, tmp_path)
     doc = json.loads((tmp_path / "front.json").read_text())
     assert doc["latency_error_pct"] == 1.4 and doc["latency_machine"] == machine
     back = load_front(path=tmp_path / "front.json")
     assert back.latency_error_pct == 1.4 and back.latency_machine == machine and back == f
-    old = {k: v for k, v in doc.items() if k not in ("latency_error_pct", "latency_machine")}
+    assert doc["measurements_sha256"] == "ab" * 32
+    old = {k: v for k, v in doc.items() if k not in ("latency_error_pct", "latency_machine", "measurements_sha256")}
     assert Front.from_json(old).latency_error_pct is None and Front.from_json(old).timed_on is None
     for key, bad in (("latency_error_pct", -1.0), ("latency_error_pct", "5%"),
                      ("latency_error_pct", float("nan")), ("latency_machine", "AMD EPYC"),
-                     ("latency_machine", {"cpu": ["a", "b"]})):
+                     ("latency_machine", {"cpu": ["a", "b"]}), ("measurements_sha256", "abc"),
+                     ("measurements_sha256", "AB" * 32)):
         with pytest.raises(StitchnasError, match=key):
             Front.from_json({**doc, key: bad})
     gpu = {**machine, "gpu": "NVIDIA H200", "cuda": "13.0"}
@@ -548,33 +551,42 @@ def test_query_notes_a_front_timed_on_another_cpu(space, costs, tmp_path, monkey
         assert "the cpu front's latencies were timed on Another CPU 9000" in err
 
 
-def test_query_notes_stitches_measured_since_the_search(space, costs, tmp_path, monkeypatch, capsys):
-    """A front answers from the measurements it was searched with: when its file now holds more
-    measured stitches of the space, `query` (an answer or --list) says so on stderr with the
-    search that uses them; rows of another space, a file as it was, gone or broken say nothing."""
+def test_query_notes_measurements_changed_since_the_search(space, costs, tmp_path, monkeypatch, capsys):
+    """A front answers from the measurements it was searched with: when its file has changed
+    since (its digest differs), `query` (an answer or --list) says so on stderr with the search
+    that reads it now, even where only a figure changed; a front from before the digest notes
+    only more measured stitches of its space. Unchanged, gone or broken: nothing."""
+    import hashlib
+
     from stitchnas.fronts import stale_front_note
 
     monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
     m = tmp_path / "my rows.jsonl"
 
-    def rows(*ids, hash_=space.content_hash):
-        return "".join(json.dumps({"id": i, "space": "tiny_test", "space_hash": hash_, "acc1": 70.0}) + "\n"
+    def rows(*ids, hash_=space.content_hash, acc1=70.0):
+        return "".join(json.dumps({"id": i, "space": "tiny_test", "space_hash": hash_, "acc1": acc1}) + "\n"
                        for i in ids)
 
     m.write_text(rows(0, 1) + rows(0))  # a repeat is one measured stitch
-    f = make_front(space, [point(costs, 0, 70.0, latency=2.0, memory=1.0),
-                           point(costs, 1, 80.0, latency=4.0, memory=1.0)],
-                   measurements=str(m), measured_ids=2)
+    members = [point(costs, 0, 70.0, latency=2.0, memory=1.0), point(costs, 1, 80.0, latency=4.0, memory=1.0)]
+    f = make_front(space, members, measurements=str(m), measured_ids=2,
+                   measurements_sha256=hashlib.sha256(m.read_bytes()).hexdigest())
+    old = make_front(space, members, measurements=str(m), measured_ids=2)  # saved before digests
     save_front(f)
     assert run_cli(capsys, "query", "tiny_test", "--target", "cpu", "--max-flops", 1e12)[2] == ""
+    m.write_text(rows(0) + rows(1, acc1=71.0))  # one figure re-measured: same stitches
+    hint = ("search again for a front from what it holds (`stitchnas search tiny_test --target cpu "
+            f"--measurements '{m}'`)")
+    assert stale_front_note(f) == (f"{m} has changed since the cpu front was searched on it (2 measured "
+                                   f"stitches then, 2 now): {hint}")
+    assert stale_front_note(old) is None
     with m.open("a") as out:
-        out.write(rows(7, hash_="f" * 16))  # another space's row
-    assert stale_front_note(f) is None
+        out.write(rows(7, hash_="f" * 16))  # another space's row: not this front's
+    assert stale_front_note(old) is None
     with m.open("a") as out:
         out.write(rows(5, 3))
-    note = (f"stitchnas: note: the cpu front was searched with 2 measured stitches; {m} now holds 4: "
-            "search again for a front that uses them (`stitchnas search tiny_test --target cpu "
-            f"--measurements '{m}'`)\n")
+    note = f"stitchnas: note: {m} has changed since the cpu front was searched on it (2 measured stitches then, 4 now): {hint}\n"
+    assert f"{stale_front_note(old)}\n" == note[len("stitchnas: note: "):]
     for extra in ([], ["--list"]):
         code, out, err = run_cli(capsys, "query", "tiny_test", "--target", "cpu", "--max-flops", 1e12, *extra)
         assert code == 0 and err == note, err

@@ -5,6 +5,7 @@ Accuracies are a hand-written measurements file of the bundled ``tiny_test`` spa
 candidates; real ids, routes, FLOPs and params; made-up top-1 values).
 """
 
+import hashlib
 import json
 import os
 import signal
@@ -87,6 +88,7 @@ def test_search_saves_the_front_of_the_evaluated_stitches(space, costs, mfile, r
     assert front.study["n_trials"] == 30 and front.study["sampler"] == "nsga2"
     assert front.study["study_name"] == r.study_name and front.measured_ids == len(MEASURED)
     assert front.predictor.startswith("auto") and front.measurements == str(mfile)
+    assert front.measurements_sha256 == hashlib.sha256(Path(mfile).read_bytes()).hexdigest()
     # members: exactly the Pareto set of the evaluated stitches by the accuracies the search saw
     seen = {p.id: p for p in r.all_points}
     expect = front_ids([seen[i].acc1 for i in seen], [seen[i].flops for i in seen], list(seen),
