@@ -78,10 +78,12 @@ def _other_machine_note(front, limits: dict, space_arg) -> str | None:
     here = cpu_name()
     if here == m["cpu"]:
         return None
-    space = space_arg or front.given_as or front.space
+    from shlex import quote
+
+    space = quote(str(space_arg or front.given_as or front.space))
     return (f"the {front.target} front's latencies were timed on {front.timed_on}, and this machine "
             f"is {here}: the budget is checked against that machine's times; for this one, "
-            f"`stitchnas profile-latency {space} --target {front.target}` here, then search again")
+            f"`stitchnas profile-latency {space} --target {quote(front.target)}` here, then search again")
 
 
 def _within_error_note(front, answer, limits: dict) -> str | None:

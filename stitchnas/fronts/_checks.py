@@ -114,19 +114,17 @@ def stale_front_note(front: Front, space: str | None = None) -> str | None:
         return None
     ids = set()
     try:
+        if front.measurements_sha256 == file_digest(front.measurements, None):
+            return None
         with Path(front.measurements).open(encoding="utf-8") as f:
             for line in f:
                 row = json.loads(line) if line.strip() else None
                 if isinstance(row, dict) and row.get("space_hash") == front.space_hash \
                         and isinstance(row.get("id"), int):
                     ids.add(row["id"])
-        digest = file_digest(front.measurements, None)
     except (OSError, ValueError):
         return None
-    if front.measurements_sha256 is not None:
-        if digest == front.measurements_sha256:
-            return None
-    elif len(ids) <= front.measured_ids:
+    if front.measurements_sha256 is None and len(ids) <= front.measured_ids:
         return None
     return (f"{front.measurements} has changed since the {front.target} front was searched on it "
             f"({front.measured_ids} measured stitches then, {len(ids)} now): search again for a "
