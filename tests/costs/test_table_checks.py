@@ -15,7 +15,7 @@ import json
 import pytest
 from support import run_cli
 
-from stitchnas.costs import latency_table_path, load_latency_table, profile_latency
+from stitchnas.costs import cpu_name, latency_table_path, load_latency_table, profile_latency
 from stitchnas.errors import StitchnasError
 from stitchnas.space import load_space
 
@@ -154,13 +154,15 @@ def test_search_refuses_a_nan_piece_instead_of_dropping_its_routes(tiny, table_d
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("median_pct, warns", [(1000.0, True), (0.0, False)])
+@pytest.mark.parametrize("median_pct, warns, cpu", [(1000.0, True, None), (0.0, False, None),
+                                                   (0.0, False, "Another CPU 9000")])
 def test_search_warns_when_its_latency_front_is_within_the_tables_error(tiny, table_doc, tmp_path,
                                                                         capsys, monkeypatch,
-                                                                        median_pct, warns):
+                                                                        median_pct, warns, cpu):
     """`search` on a latency target says, in one line, when its front keeps members faster than a
     more accurate one by less than the table's validation error (here a table whose error is
-    set to 1000%: every step; at 0% none), and still saves the front, which carries the error."""
+    set to 1000%: every step; at 0% none), and still saves the front, which carries the error
+    and the table's machine; a table timed on another CPU model is noted in one line."""
     monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
     doc = copy.deepcopy(table_doc)
     for key, st in doc["pieces"].items():  # l's blocks cost twice s's: latency grows with FLOPs,
@@ -168,6 +170,8 @@ def test_search_warns_when_its_latency_front_is_within_the_tables_error(tiny, ta
         st.update(median_ms=ms, p10_ms=ms, p90_ms=ms, iqr_ms=0.0, samples_ms=[ms] * st["repeats"])
     doc["validation"] = {"composition": "plain sum",  # so the front holds s, l and stitches between
                          "raw": {"median_ape_pct": median_pct, "worst_ape_pct": median_pct}}
+    if cpu:
+        doc["machine"] = {**doc["machine"], "cpu": cpu}
     path = latency_table_path(tiny, "cpu")
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(doc))
@@ -181,5 +185,11 @@ def test_search_warns_when_its_latency_front_is_within_the_tables_error(tiny, ta
         assert "batch_size above 1, e.g. cpu_batch64" in lines[0]
     else:
         assert lines == [], err
+    other = [line for line in err.splitlines() if "not on this machine" in line]
+    assert len(other) == (1 if cpu else 0), err
+    if cpu:
+        assert other[0].startswith(f"stitchnas: note: the cpu latencies are from a table timed on {cpu}, ")
+        assert other[0].endswith(f"not on this machine ({cpu_name()}): the front orders stitches by that "
+                                 "machine's times")
     saved = json.loads((tmp_path / "out" / "tiny_test" / "cpu" / "front.json").read_text())
     assert saved["latency_error_pct"] == median_pct and saved["latency_machine"] == doc["machine"]
