@@ -52,60 +52,11 @@ def _point_line(front, point, names: list[str] | None = None) -> str:
 
 
 def _front_notes(front, answer, limits: dict, space_arg) -> None:
-    """On stderr, what an answer from a saved front cannot show: stitches measured since the
-    search, a front timed on another CPU, and a more accurate member over a latency budget by
-    less than the table's error (``answer`` None: a whole front, no budget note)."""
-    from ..fronts import stale_front_note
+    """:func:`stitchnas.fronts.answer_notes`, on stderr."""
+    from ..fronts import answer_notes
 
-    notes = [stale_front_note(front, space_arg), _other_machine_note(front, limits, space_arg)]
-    if answer is not None:
-        notes.append(_within_error_note(front, answer, limits))
-    for note in notes:
-        if note:
-            print(f"stitchnas: note: {note}", file=sys.stderr)
-
-
-def _other_machine_note(front, limits: dict, space_arg) -> str | None:
-    """A note when a latency budget is asked of a front timed on another CPU model than this
-    machine's (tables travel: a front searched here may hold another machine's timings), so
-    "under 20 ms" is that machine's 20 ms. Fronts timed on a GPU are not checked: naming this
-    machine's GPU needs torch, which query never imports."""
-    m = front.latency_machine
-    if limits.get("max_latency_ms") is None or not m or m.get("gpu") or not m.get("cpu"):
-        return None
-    from ..costs import cpu_name
-
-    here = cpu_name()
-    if here == m["cpu"]:
-        return None
-    from shlex import quote
-
-    space = quote(str(space_arg or front.given_as or front.space))
-    return (f"the {front.target} front's latencies were timed on {front.timed_on}, and this machine "
-            f"is {here}: the budget is checked against that machine's times; for this one, "
-            f"`stitchnas profile-latency {space} --target {quote(front.target)}` here, then search again")
-
-
-def _within_error_note(front, answer, limits: dict) -> str | None:
-    """A note when the next more accurate member misses the latency budget by less than the
-    latency table's median validation error (the front's ``latency_error_pct``): on the machine
-    it may fit as well, which the front's figures cannot decide. None without a latency budget
-    or an error on the front."""
-    limit, tol = limits.get("max_latency_ms"), front.latency_error_pct
-    if limit is None or tol is None:
-        return None
-    others = {**limits, "max_latency_ms": None}
-    better = [m for m in front.fits(**others) if m.acc1 > answer.acc1 and m.latency_ms is not None]
-    if not better:
-        return None
-    nxt = min(better, key=lambda m: (m.latency_ms, -m.acc1))
-    over = (nxt.latency_ms / limit - 1) * 100
-    if over >= tol:
-        return None
-    return (f"id {nxt.id} ({nxt.acc1:.2f}%, {nxt.acc1 - answer.acc1:.2f} points more) needs "
-            f"{nxt.latency_ms:.3g} ms, {over:.1f}% over the budget: within the {front.target} latency "
-            f"table's median error ({tol:.1f}%), so on this machine it may fit as well; time both "
-            "end to end to choose")
+    for note in answer_notes(front, answer, limits, space=space_arg):
+        print(f"stitchnas: note: {note}", file=sys.stderr)
 
 
 class Query(Command):

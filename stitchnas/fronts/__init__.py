@@ -12,6 +12,7 @@ _EXPORTS = {
     "FrontPoint": "_front",
     "NothingFits": "_front",
     "anchor_names": "_files",
+    "answer_notes": "_checks",
     "check_front": "_files",
     "space_of_front": "_files",
     "front_csv": "_files",

@@ -5,11 +5,15 @@ in range (top-1 in 0..100, costs >= 0, finite), every objective of the front has
 member dominates another (ties allowed), and, with the space at hand, every member's id is a
 candidate of the space with the same route. Each problem is one line naming the file, the
 member and the field; the caller adds how to rewrite the file.
+
+A front that loads can still answer wrongly: :func:`answer_notes` says when (measurements
+changed since the search, latencies timed on another machine or within the table's error).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from shlex import quote
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import StitchnasError
 from ..objectives import OBJECTIVES, format_value
@@ -18,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
     from ._front import Front, FrontPoint
 
-__all__ = ["check_members", "check_space", "bundled_space_of", "stale_front_note"]
+__all__ = ["check_members", "check_space", "bundled_space_of", "stale_front_note", "answer_notes"]
 
 
 def _values(m: FrontPoint, front: Front) -> str:
@@ -106,7 +110,6 @@ def stale_front_note(front: Front, space: str | None = None) -> str | None:
     unreadable. Reads the file alone (no torch); ``space``: as the user names it."""
     import json
     from pathlib import Path
-    from shlex import quote
 
     from ..fileio import file_digest
 
@@ -130,3 +133,55 @@ def stale_front_note(front: Front, space: str | None = None) -> str | None:
             f"({front.measured_ids} measured stitches then, {len(ids)} now): search again for a "
             f"front from what it holds (`stitchnas search {quote(str(space or front.given_as or front.space))} "
             f"--target {quote(front.target)} --measurements {quote(front.measurements)}`)")
+
+
+def answer_notes(front: Front, answer: FrontPoint | None = None, limits: Mapping[str, Any] | None = None,
+                 *, space: str | None = None) -> list[str]:
+    """What an answer read from ``front`` cannot show, one line each (none when all is well):
+    the measurements file changed since the search (:func:`stale_front_note`); with a latency
+    budget in ``limits`` (``max_latency_ms``, as :meth:`Front.best` takes them), latencies timed
+    on another CPU model than this machine's, and (given the ``answer``) a more accurate member
+    over the budget by less than the latency table's median error. Needs no torch."""
+    limits = dict(limits or {})
+    notes = [stale_front_note(front, space), _other_machine_note(front, limits, space)]
+    if answer is not None:
+        notes.append(_within_error_note(front, answer, limits))
+    return [n for n in notes if n]
+
+
+def _other_machine_note(front: Front, limits: dict, space: str | None) -> str | None:
+    """Tables travel, so "under 20 ms" on a front timed elsewhere is that machine's 20 ms. Fronts
+    timed on a GPU are not compared: naming this machine's GPU needs torch."""
+    m = front.latency_machine
+    if limits.get("max_latency_ms") is None or not m or m.get("gpu") or not m.get("cpu"):
+        return None
+    from ..costs import cpu_name
+
+    here = cpu_name()
+    if here == m["cpu"]:
+        return None
+    given = quote(str(space or front.given_as or front.space))
+    return (f"the {front.target} front's latencies were timed on {front.timed_on}, and this machine "
+            f"is {here}: the budget is checked against that machine's times; for this one, "
+            f"`stitchnas profile-latency {given} --target {quote(front.target)}` here, then search again")
+
+
+def _within_error_note(front: Front, answer: FrontPoint, limits: dict) -> str | None:
+    """The next more accurate member misses the latency budget by less than the latency table's
+    median validation error (``latency_error_pct``): on the machine it may fit as well, which
+    the front's figures cannot decide."""
+    limit, tol = limits.get("max_latency_ms"), front.latency_error_pct
+    if limit is None or tol is None:
+        return None
+    others = {**limits, "max_latency_ms": None}
+    better = [m for m in front.fits(**others) if m.acc1 > answer.acc1 and m.latency_ms is not None]
+    if not better:
+        return None
+    nxt = min(better, key=lambda m: (m.latency_ms, -m.acc1))
+    over = (nxt.latency_ms / limit - 1) * 100
+    if over >= tol:
+        return None
+    return (f"id {nxt.id} ({nxt.acc1:.2f}%, {nxt.acc1 - answer.acc1:.2f} points more) needs "
+            f"{nxt.latency_ms:.3g} ms, {over:.1f}% over the budget: within the {front.target} latency "
+            f"table's median error ({tol:.1f}%), so on this machine it may fit as well; time both "
+            "end to end to choose")

@@ -479,6 +479,11 @@ def test_query_notes_a_better_member_just_over_the_budget_within_the_tables_erro
         code, out, err = run_cli(capsys, "query", "tiny_test", "--target", "cpu", "--max-latency-ms", 3.2, *where)
         assert code == 0 and json.loads(out)["id"] == 5, err
         assert err == (note if notes else "")
+    from stitchnas.fronts import answer_notes  # the same notes from Python
+
+    assert answer_notes(f, f.best(max_latency_ms=3.2), {"max_latency_ms": 3.2}) == (
+        [note[len("stitchnas: note: "):-1]] if notes else [])
+    assert answer_notes(f, f.best(max_latency_ms=3.2)) == []
     code, out, err = run_cli(capsys, "query", "tiny_test", "--target", "cpu", "--max-flops", 1e12)
     assert code == 0 and err == ""  # no latency budget: nothing to say
     code, out, err = run_cli(capsys, "query", "tiny_test", "--target", "cpu", "--list")
