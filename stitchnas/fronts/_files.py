@@ -19,7 +19,7 @@ from ..errors import StitchnasError
 from ..fileio import atomic_write, write_text
 from ._front import Front, FrontPoint, _remake_hint
 from ._plot import render_front_png
-from ._storage_field import storage_for_file, storage_from_file
+from ._results_paths import paths_for_file, paths_from_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
@@ -69,7 +69,7 @@ def save_front(front: Front, out_dir: str | os.PathLike | None = None,
     """
     _check_target_name(front.target)
     out = Path(out_dir) if out_dir is not None else front_path(front.space, front.target).parent
-    doc_text = json.dumps(storage_for_file(front.to_json(), out), indent=1, sort_keys=True) + "\n"
+    doc_text = json.dumps(paths_for_file(front.to_json(), out), indent=1, sort_keys=True) + "\n"
     csv_text = front_csv(front)
     png = render_front_png(front, all_points, anchor_names=anchor_names(front, space))
     doc = out / paths.FRONT
@@ -190,7 +190,7 @@ def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any
             f"front file {path} is not valid JSON ({type(err).__name__}); it is garbled: "
             f"{_remake_hint(None, name, target)}"
         ) from None
-    front = Front.from_json(storage_from_file(doc, path), path)
+    front = Front.from_json(paths_from_file(doc, path), path)
     if loaded is not None:
         check_front(front, loaded)
     if space is not None:  # hints then name the space as the user gave it

@@ -191,6 +191,37 @@ def test_front_json_keeps_the_storage_relative_to_the_results_folder(mfile, tmp_
     assert "${results}" in (moved / "tiny_test" / "flops_budget" / "front.json").read_text()
 
 
+def test_front_json_keeps_its_measurements_relative_to_the_results_folder(mfile, tmp_path, capsys,
+                                                                         monkeypatch):
+    """Measurements under the results folder (as `stitchnas run` writes them) are saved as
+    ``${results}/...``: after the folder is moved, and from any working folder, the front finds
+    them, so whether they changed since the search can still be told; a file outside the results
+    folder keeps its path as given."""
+    from stitchnas.fronts import stale_front_note
+
+    out = tmp_path / "here" / "results"
+    inside = out / "tiny_test" / "run" / "measurements.jsonl"
+    inside.parent.mkdir(parents=True)
+    shutil.copy(mfile, inside)
+    monkeypatch.chdir(tmp_path / "here")
+    assert cli_search(capsys, "results/tiny_test/run/measurements.jsonl", "results")[0] == 0
+    doc = json.loads((out / "tiny_test" / "flops_budget" / "front.json").read_text())
+    assert doc["measurements"] == "${results}/tiny_test/run/measurements.jsonl"
+    moved = tmp_path / "elsewhere" / "res"
+    shutil.copytree(out, moved)
+    shutil.rmtree(tmp_path / "here")
+    monkeypatch.chdir(tmp_path)
+    front = load_front("tiny_test", "flops_budget", path=moved / "tiny_test" / "flops_budget" / "front.json")
+    assert front.measurements == str(moved.resolve() / "tiny_test" / "run" / "measurements.jsonl")
+    assert stale_front_note(front) is None
+    with open(front.measurements, "a") as f:
+        f.write(open(mfile).readline())  # a repeated row: same stitches, another file
+    assert stale_front_note(front).startswith(f"{front.measurements} has changed since")
+    assert cli_search(capsys, mfile, tmp_path / "out2")[0] == 0  # outside: as given
+    assert json.loads((tmp_path / "out2" / "tiny_test" / "flops_budget" / "front.json").read_text())[
+        "measurements"] == str(mfile)
+
+
 def test_old_fronts_with_absolute_paths_and_server_urls_still_load(mfile, tmp_path, capsys):
     out = tmp_path / "results"
     assert cli_search(capsys, mfile, out)[0] == 0

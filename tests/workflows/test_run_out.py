@@ -90,7 +90,7 @@ def test_run_out_contains_everything_and_logs_progress(tmp_path, monkeypatch, ca
     assert code == 0, err
     assert f"reading the last run's {out / 'run_out' / 'run' / 'measurements.jsonl'} and " in err
     again = json.loads(front_file.read_text())
-    assert again["measurements"] == str(out / "run_out" / "run" / "measurements.jsonl")
+    assert again["measurements"] == "${results}/run_out/run/measurements.jsonl"  # within --out: relative
     assert again["members"] == before_search["members"] and again["predictor"] == before_search["predictor"]
     # so do predict, suggest and predictor-cv: the same rows and proxy scores, no --measurements
     ran = out / "run_out" / "run"
