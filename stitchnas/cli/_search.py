@@ -132,14 +132,15 @@ class Search(Command):
 def _warn_resolution(r, given) -> None:
     """On stderr: a note when the latency table searched with was timed on another CPU model
     (tables travel), and the one-line warning when a latency front keeps members its table
-    cannot tell apart (:func:`stitchnas.costs.front_resolution_warning`)."""
-    from ..costs import cpu_name, front_resolution_warning, load_target, target_name
+    cannot tell apart (:func:`stitchnas.fronts.front_resolution_warning`)."""
+    from ..costs import load_target, target_name
+    from ..fronts import front_resolution_warning, timed_elsewhere
     from ..progress import get_logger
 
-    m = r.front.latency_machine
-    if m and not m.get("gpu") and m.get("cpu") and m["cpu"] != cpu_name():
+    here = timed_elsewhere(r.front)
+    if here is not None:
         print(f"stitchnas: note: the {r.target} latencies are from a table timed on {r.front.timed_on}, "
-              f"not on this machine ({cpu_name()}): the front orders stitches by that machine's times",
+              f"not on this machine ({here}): the front orders stitches by that machine's times",
               file=sys.stderr)
     spec = next((t for t in given if target_name(t) == r.target), None)
     batch = load_target(spec).batch_size if spec is not None else None

@@ -34,7 +34,6 @@ _EXPORTS = {
     "get_latency_table": "_latency",
     "latency_table_path": "_table",
     "latency_warning": "_validate",
-    "front_resolution_warning": "_validate",
     "list_targets": "_targets",
     "load_latency_table": "_table",
     "load_target": "_targets",

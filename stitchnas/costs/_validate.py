@@ -21,7 +21,7 @@ from ._timing import (_Clock, _image, _prepare_models, _show, _stats, _threads, 
                       _torch_device, _torch_dtype)
 
 __all__ = ["MAX_MEDIAN_APE_PCT", "MAX_WORST_APE_PCT", "choose_validation", "fit_overhead",
-           "front_resolution_warning", "latency_warning", "out_of_sample_ms", "validate_latency",
+           "latency_warning", "out_of_sample_ms", "validate_latency",
            "validation_error", "time_end_to_end"]
 
 #: A latency table is trusted when its validation error (:func:`validation_error`: leave-one-out
@@ -288,31 +288,3 @@ def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_A
         return None
     return f"the {name} latency table is not to be trusted: {'; '.join(problems)}: {fix}"
 
-
-def front_resolution_warning(front, batch_size: int | None = None) -> str | None:
-    """One line when a latency front keeps members for a speed its table cannot resolve: a member
-    faster than a more accurate one by less than the table's median validation error (the
-    front's ``latency_error_pct``: composed latencies err that much end to end), so which of the
-    two is faster is noise and the less accurate one may be on the front for nothing (a member
-    that also costs less on another objective, e.g. memory, is not). None when every step is
-    resolved or the front carries no error. ``batch_size``: the target's, for the fix."""
-    ms = sorted((m for m in front.members if m.latency_ms), key=lambda m: (m.latency_ms, -m.acc1))
-    tol = front.latency_error_pct
-    if tol is None or len(ms) < 2:
-        return None
-    others = [o for o in front.cost_objectives if o != "latency_ms"]
-
-    def for_speed_alone(a, b) -> bool:  # a is on the front for no other cost it beats b in
-        return all(a.value(o) is None or b.value(o) is None or a.value(o) >= b.value(o) for o in others)
-
-    close = [(a, b) for a, b in zip(ms, ms[1:])
-             if (b.latency_ms / a.latency_ms - 1) * 100 < tol and for_speed_alone(a, b)]
-    if not close:
-        return None
-    a, b = max(close, key=lambda p: p[1].acc1 - p[0].acc1)
-    bigger = ("a target with a bigger batch_size" if batch_size is None else
-              f"a target with batch_size above {batch_size}" + (", e.g. cpu_batch64" if batch_size < 64 else ""))
-    return (f"the {front.target} front has {len(close)} of its {len(ms) - 1} latency steps within the "
-            f"table's median error ({tol:.1f}%), e.g. {a.id} is {(b.latency_ms / a.latency_ms - 1) * 100:.1f}% "
-            f"faster than {b.id} and {b.acc1 - a.acc1:.2f} points less accurate: which of them is faster "
-            f"is noise; to tell them apart time a bigger batch ({bigger}) or re-time with more repeats")

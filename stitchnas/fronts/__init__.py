@@ -19,10 +19,12 @@ _EXPORTS = {
     "format_amount": "_plot",
     "format_budgets": "_plot",
     "front_path": "_files",
+    "front_resolution_warning": "_checks",
     "load_front": "_files",
     "render_front_png": "_plot",
     "save_front": "_files",
     "stale_front_note": "_checks",
+    "timed_elsewhere": "_checks",
 }
 
 __all__ = sorted(_EXPORTS)

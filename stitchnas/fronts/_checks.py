@@ -7,7 +7,8 @@ candidate of the space with the same route. Each problem is one line naming the 
 member and the field; the caller adds how to rewrite the file.
 
 A front that loads can still answer wrongly: :func:`answer_notes` says when (measurements
-changed since the search, latencies timed on another machine or within the table's error).
+changed since the search, latencies timed on another machine or within the table's error), and
+:func:`front_resolution_warning` when its latency steps are finer than its table can resolve.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
     from ._front import Front, FrontPoint
 
-__all__ = ["check_members", "check_space", "bundled_space_of", "stale_front_note", "answer_notes"]
+__all__ = ["check_members", "check_space", "bundled_space_of", "stale_front_note", "answer_notes",
+           "timed_elsewhere", "front_resolution_warning"]
 
 
 def _values(m: FrontPoint, front: Front) -> str:
@@ -117,7 +119,8 @@ def stale_front_note(front: Front, space: str | None = None) -> str | None:
         return None
     ids = set()
     try:
-        if front.measurements_sha256 == file_digest(front.measurements, None):
+        if front.measurements_sha256 is not None and \
+                front.measurements_sha256 == file_digest(front.measurements, None):
             return None
         with Path(front.measurements).open(encoding="utf-8") as f:
             for line in f:
@@ -152,13 +155,8 @@ def answer_notes(front: Front, answer: FrontPoint | None = None, limits: Mapping
 def _other_machine_note(front: Front, limits: dict, space: str | None) -> str | None:
     """Tables travel, so "under 20 ms" on a front timed elsewhere is that machine's 20 ms. Fronts
     timed on a GPU are not compared: naming this machine's GPU needs torch."""
-    m = front.latency_machine
-    if limits.get("max_latency_ms") is None or not m or m.get("gpu") or not m.get("cpu"):
-        return None
-    from ..costs import cpu_name
-
-    here = cpu_name()
-    if here == m["cpu"]:
+    here = timed_elsewhere(front) if limits.get("max_latency_ms") is not None else None
+    if here is None:
         return None
     given = quote(str(space or front.given_as or front.space))
     return (f"the {front.target} front's latencies were timed on {front.timed_on}, and this machine "
@@ -185,3 +183,45 @@ def _within_error_note(front: Front, answer: FrontPoint, limits: dict) -> str | 
             f"{nxt.latency_ms:.3g} ms, {over:.1f}% over the budget: within the {front.target} latency "
             f"table's median error ({tol:.1f}%), so on this machine it may fit as well; time both "
             "end to end to choose")
+
+
+def timed_elsewhere(front: Front) -> str | None:
+    """This machine's CPU model when ``front``'s latencies were timed on another CPU model (tables
+    travel), else None (same model, no latencies, or timed on a GPU: naming this machine's GPU
+    needs torch)."""
+    m = front.latency_machine
+    if not m or m.get("gpu") or not m.get("cpu"):
+        return None
+    from ..costs import cpu_name
+
+    here = cpu_name()
+    return None if here == m["cpu"] else here
+
+
+def front_resolution_warning(front: Front, batch_size: int | None = None) -> str | None:
+    """One line when a latency front keeps members for a speed its table cannot resolve: a member
+    faster than a more accurate one by less than the table's median validation error (the
+    front's ``latency_error_pct``: composed latencies err that much end to end), so which of the
+    two is faster is noise and the less accurate one may be on the front for nothing (a member
+    that also costs less on another objective, e.g. memory, is not). None when every step is
+    resolved or the front carries no error. ``batch_size``: the target's, for the fix."""
+    ms = sorted((m for m in front.members if m.latency_ms), key=lambda m: (m.latency_ms, -m.acc1))
+    tol = front.latency_error_pct
+    if tol is None or len(ms) < 2:
+        return None
+    others = [o for o in front.cost_objectives if o != "latency_ms"]
+
+    def for_speed_alone(a, b) -> bool:  # a is on the front for no other cost it beats b in
+        return all(a.value(o) is None or b.value(o) is None or a.value(o) >= b.value(o) for o in others)
+
+    close = [(a, b) for a, b in zip(ms, ms[1:])
+             if (b.latency_ms / a.latency_ms - 1) * 100 < tol and for_speed_alone(a, b)]
+    if not close:
+        return None
+    a, b = max(close, key=lambda p: p[1].acc1 - p[0].acc1)
+    bigger = ("a target with a bigger batch_size" if batch_size is None else
+              f"a target with batch_size above {batch_size}" + (", e.g. cpu_batch64" if batch_size < 64 else ""))
+    return (f"the {front.target} front has {len(close)} of its {len(ms) - 1} latency steps within the "
+            f"table's median error ({tol:.1f}%), e.g. {a.id} is {(b.latency_ms / a.latency_ms - 1) * 100:.1f}% "
+            f"faster than {b.id} and {b.acc1 - a.acc1:.2f} points less accurate: which of them is faster "
+            f"is noise; to tell them apart time a bigger batch ({bigger}) or re-time with more repeats")

@@ -1,6 +1,6 @@
 """Checks of a run's latency fronts against the machine: whether a saved table still fits it,
 and whether the front's members timed end to end are where the table put them (whether the table
-can tell them apart at all is :func:`stitchnas.costs.front_resolution_warning`)."""
+can tell them apart at all is :func:`stitchnas.fronts.front_resolution_warning`)."""
 
 from __future__ import annotations
 

@@ -135,9 +135,9 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
 
 
 def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]) -> RunReport:
-    from ..costs import (front_resolution_warning, latency_warning, load_target, time_end_to_end,
-                         validation_error)
+    from ..costs import latency_warning, load_target, time_end_to_end, validation_error
     from ..errors import device_problem
+    from ..fronts import front_resolution_warning
     from ..progress import get_logger
     from ..measure import (AnchorTrainConfig, StitchTrainConfig, anchor_order_warning, chance_warning,
                            checkpoint_digest, config_from_space, load_datasets, make_loader, measure,

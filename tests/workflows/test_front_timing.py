@@ -26,7 +26,7 @@ def test_a_front_step_within_the_tables_error_is_a_one_line_warning():
     table's median validation error (which the front carries) is kept for noise: the run says so,
     naming the pair and how to resolve it; steps wider than the error, a front without an error,
     or a member that is also leaner in memory on a front over memory too, say nothing."""
-    from stitchnas.costs import front_resolution_warning as resolution_warning
+    from stitchnas.fronts import front_resolution_warning as resolution_warning
 
     def member(i, ms, a, mem=1.0):
         m = SimpleNamespace(id=i, latency_ms=ms, acc1=a, memory_mb=mem)
