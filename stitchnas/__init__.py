@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "StitchnasError": "errors",
+    "StitchnasWarning": "errors",
     "Route": "space",
     "Segment": "space",
     "Candidate": "space",

@@ -81,11 +81,25 @@ def query(space: SearchSpace | str | os.PathLike | None = None, *, target: Any =
     limits = limits_of(limits)
     found = front_of(space, target, front, model)
     if not list:
-        return found.best(**limits)
+        best = found.best(**limits)
+        _warn_notes(found, best, limits, space)
+        return best
     members = found.fits(**limits)
     if limits and not members:
         found.best(**limits)  # raises NothingFits with the explanation
+    _warn_notes(found, None, limits, space)
     return members
+
+
+def _warn_notes(front: Front, answer: FrontPoint | None, limits: dict, space: Any) -> None:
+    """:func:`stitchnas.fronts.answer_notes` as StitchnasWarnings pointing at the caller's line:
+    the notes the command line prints on stderr, for Python callers."""
+    from .errors import StitchnasWarning
+    from .fronts import answer_notes
+
+    given = str(space) if isinstance(space, (str, os.PathLike)) else None
+    for note in answer_notes(front, answer, limits, space=given):
+        warnings.warn(note, StitchnasWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)
@@ -121,10 +135,13 @@ def export(space: SearchSpace | str | os.PathLike | None = None, *, id: int | No
     whole front (members within ``limits``) as one model (:func:`~stitchnas.export_front`:
     ``bundle``, ``torchscript``). Exporting random anchors or untrained stitching layers is
     refused unless ``allow_random_weights``. :func:`build_model` then :func:`export_model`."""
-    return list(export_details(space, id=id, route=route, target=target, front=front,
-                               checkpoint=checkpoint, out=out, format=format, switchable=switchable,
-                               allow_random_weights=allow_random_weights, batch_size=batch_size,
-                               device=device, **limits).paths)
+    done = export_details(space, id=id, route=route, target=target, front=front,
+                          checkpoint=checkpoint, out=out, format=format, switchable=switchable,
+                          allow_random_weights=allow_random_weights, batch_size=batch_size,
+                          device=device, **limits)
+    if done.front is not None:
+        _warn_notes(done.front, done.point, limits_of(limits), space)
+    return list(done.paths)
 
 
 def _formats(format: str | Sequence[str] | None) -> builtins.list[str] | None:

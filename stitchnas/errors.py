@@ -1,11 +1,18 @@
 """The exception types for bad input: the CLI prints the message on one line and exits 2."""
 
-__all__ = ["StitchnasError", "StorageError", "PluginError", "nonfinite_tensor", "unreadable_checkpoint",
+__all__ = ["StitchnasError", "StorageError", "PluginError", "StitchnasWarning", "nonfinite_tensor", "unreadable_checkpoint",
            "device_problem"]
 
 
 class StitchnasError(ValueError):
     """Bad input from the user (file, name, option): the message says what is wrong and how to fix it."""
+
+
+class StitchnasWarning(UserWarning):
+    """What an answer cannot show by itself (measurements changed since the search, latencies
+    timed on another CPU, a better member over a latency budget by less than the table's error):
+    the command line prints these as ``stitchnas: note: ...``, :func:`stitchnas.query` and
+    :func:`stitchnas.export` warn them."""
 
 
 class StorageError(StitchnasError):

@@ -601,6 +601,37 @@ def test_query_notes_measurements_changed_since_the_search(space, costs, tmp_pat
     assert stale_front_note(f) is None
 
 
+def test_python_query_and_export_warn_what_the_cli_notes(space, costs, tmp_path, monkeypatch):
+    """`stitchnas.query` and `stitchnas.export` give a Python caller the CLI's notes as
+    StitchnasWarnings pointing at the caller's line (an answer, --list, an export picked from the
+    front); a front with nothing to note, or a stitch exported by id, warns nothing."""
+    from stitchnas import StitchnasWarning
+    from stitchnas.costs import cpu_name
+
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
+    members = [point(costs, 0, 70.0, latency=2.0, memory=1.0), point(costs, 1, 80.0, latency=4.0, memory=1.0)]
+    here = {"cpu": cpu_name(), "arch": "x86_64", "gpu": None, "cuda": None, "torch": "2.14.1", "threads": 2}
+    save_front(make_front(space, members, latency_machine=here))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to note: no warning at all
+        assert stitchnas.query("tiny_test", target="cpu", max_latency_ms=3).id == 0
+        assert [m.id for m in stitchnas.query("tiny_test", target="cpu", list=True, max_latency_ms=5)] == [0, 1]
+    save_front(make_front(space, members, latency_machine={**here, "cpu": "Another CPU 9000"}))
+    note = "the cpu front's latencies were timed on Another CPU 9000, 2 threads"
+    with pytest.warns(StitchnasWarning, match=note) as caught:
+        assert stitchnas.query("tiny_test", target="cpu", max_latency_ms=3).id == 0
+    assert len(caught) == 1 and caught[0].filename == __file__
+    with pytest.warns(StitchnasWarning, match=note):
+        stitchnas.query("tiny_test", target="cpu", list=True, max_latency_ms=3)
+    with pytest.warns(StitchnasWarning, match=note) as caught:
+        paths = stitchnas.export("tiny_test", target="cpu", max_latency_ms=3, allow_random_weights=True,
+                                 format="pt2", out=tmp_path / "x")
+    assert [p.suffix for p in paths] == [".pt2"] and caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StitchnasWarning)  # picked by id: no front, nothing to note
+        stitchnas.export("tiny_test", id=0, allow_random_weights=True, format="pt2", out=tmp_path / "y")
+
+
 def test_query_names_the_saved_fronts_and_a_mistyped_target(saved, capsys):
     """A target that is neither bundled nor a file and has no front is a typo, not a search to
     run: the error lists the space's saved fronts and the close matches, in one line."""
