@@ -69,6 +69,7 @@ _EXPORTS = {
     "published_dataset": "_snnet",
     "read_idx": "_data",
     "read_measurements": "_measurements",
+    "measurements_snapshot": "_measurements",
     "read_snnet_results": "_snnet",
     "select_ids": "_evaluate",
     "recipe_changes": "_train",

@@ -40,8 +40,8 @@ from ..space import Route
 if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
 
-__all__ = ["Measurement", "FIELDS", "read_measurements", "write_measurements", "lock_path",
-           "CHECKPOINT_DIGEST", "checkpoint_digest", "measured_elsewhere", "val_subset_option"]
+__all__ = ["Measurement", "FIELDS", "read_measurements", "measurements_snapshot", "write_measurements",
+           "lock_path", "CHECKPOINT_DIGEST", "checkpoint_digest", "measured_elsewhere", "val_subset_option"]
 
 #: the extra key a measured row carries: the first 16 hex digits of its stitched checkpoint's
 #: sha256, so rows of a checkpoint trained again at the same path are told apart
@@ -231,11 +231,9 @@ def _check_row(row: Any) -> None:
             raise StitchnasError(f"{key!r} must be a string, got {row[key]!r}")
 
 
-def _parse_lines(path: Path, space: "SearchSpace | None" = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, checked row) for every non-blank line; errors name the file and line (and,
-    for a row without a usable ``space_hash``, the hash of ``space``)."""
+def _read_file(path: Path) -> str:
     try:
-        text = read_text(path, "measurements file")  # regular files only, size-capped
+        return read_text(path, "measurements file")  # regular files only, size-capped
     except FileNotFoundError:
         raise StitchnasError(
             f"measurements file {path} does not exist: create it with `stitchnas evaluate` or "
@@ -247,6 +245,15 @@ def _parse_lines(path: Path, space: "SearchSpace | None" = None) -> Iterator[tup
     except OSError as err:
         raise StitchnasError(f"cannot read measurements file {path} ({err.strerror or err}): check "
                              "the path") from err
+
+
+def _parse_lines(path: Path, space: "SearchSpace | None" = None,
+                 text: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, checked row) for every non-blank line of ``text`` (default: the file's);
+    errors name the file and line (and, for a row without a usable ``space_hash``, the hash of
+    ``space``)."""
+    if text is None:
+        text = _read_file(path)
     lines = text.removeprefix("\ufeff").split("\n")  # a BOM (some editors write one) is not data
     for n, line in enumerate(lines, 1):
         if not line.strip():
@@ -283,9 +290,18 @@ def val_subset_option(dataset: str) -> str:
 def read_measurements(path: str | os.PathLike, space: "SearchSpace") -> list[Measurement]:
     """Every measurement in ``path``, checked against ``space``, sorted by id; an id's identical
     repeats are one row, differing ones an error."""
+    return measurements_snapshot(path, space)[0]
+
+
+def measurements_snapshot(path: str | os.PathLike, space: "SearchSpace") -> tuple[list[Measurement], str]:
+    """:func:`read_measurements` and the SHA-256 (hex) of the very bytes the rows were parsed
+    from, read once: a writer replacing the file meanwhile cannot make the two disagree."""
+    import hashlib
+
     path = Path(path)
+    text = _read_file(path)
     rows: list[tuple[int, Measurement]] = []
-    for n, row in _parse_lines(path, space):
+    for n, row in _parse_lines(path, space, text):
         if row["space_hash"] != space.content_hash:
             raise StitchnasError(
                 f"{path}, line {n}: the file belongs to another space ({row['space']!r}, hash "
@@ -300,7 +316,7 @@ def read_measurements(path: str | os.PathLike, space: "SearchSpace") -> list[Mea
             raise StitchnasError(f"{path}, line {n}: {err}") from None
         rows.append((n, m))
     by_id = _conflicts(path, rows)
-    return [by_id[k] for k in sorted(by_id)]
+    return [by_id[k] for k in sorted(by_id)], hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def lock_path(path: str | os.PathLike) -> Path:

@@ -9,13 +9,11 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import StitchnasError
-from ..fileio import file_digest
 from ..paths import measurements_path
 from ..predict import fit_on_measured, predictor_label, prior_suffices
 
@@ -71,7 +69,7 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
     ``prior`` in ``source``. ``proxies``: a file of every candidate's proxy scores
     (``stitchnas proxy``, of the measured checkpoint) that the predictor reads. Without
     ``measurements``, :func:`stitchnas.measure.default_measurements` says which files are read."""
-    from ..measure import read_measurements
+    from ..measure import measurements_snapshot
 
     path: str | None = None
     digest: str | None = None
@@ -84,8 +82,7 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
     if measurements is None:  # neither the space's file nor a run's
         where = f" (no file at {measurements_path(space.name)})"
     elif isinstance(measurements, (str, os.PathLike)):
-        digest = file_digest(measurements, None) if Path(measurements).is_file() else None
-        rows = read_measurements(measurements, space)
+        rows, digest = measurements_snapshot(measurements, space)  # one read: rows and digest agree
         path = str(measurements)
         where = f" in {measurements}"
     else:

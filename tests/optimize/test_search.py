@@ -72,6 +72,33 @@ def front_ids(values_acc, values_cost, ids, certain=None):
 
 
 
+def test_the_digest_a_front_keeps_is_of_the_rows_it_read(space, costs, tmp_path, monkeypatch):
+    """A writer may replace the measurements file (atomically) while a search reads it: the rows
+    and the digest saved with the front come from one read of one version, so `query`'s
+    "changed since the search" note compares against what the front was made from. Here the
+    file is replaced just before it is read; a CRLF file with a BOM digests as its bytes."""
+    from stitchnas.measure import _measurements, measurements_snapshot
+    from stitchnas.optimize import accuracy_table
+
+    path = write_table(space, costs, tmp_path / "m.jsonl", MEASURED)
+    later = [row(space, costs, i, acc1=50.0) for i in MEASURED]
+    real = _measurements.read_text
+
+    def replaced_first(p, *a, **kw):  # another process re-measures, then our read happens
+        monkeypatch.setattr(_measurements, "read_text", real)
+        write_measurements(path, later, conflicts="overwrite")
+        return real(p, *a, **kw)
+
+    monkeypatch.setattr(_measurements, "read_text", replaced_first)
+    table = accuracy_table(space, path, "flops")
+    assert table.measurements_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert {table.acc1[table.ids.index(i)] for i in MEASURED} == {50.0}
+    crlf = tmp_path / "crlf.jsonl"
+    crlf.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    rows, digest = measurements_snapshot(crlf, space)
+    assert digest == hashlib.sha256(crlf.read_bytes()).hexdigest() and rows == read_measurements(path, space)
+
+
 # ---- the search ------------------------------------------------------------------------------
 def test_search_saves_the_front_of_the_evaluated_stitches(space, costs, mfile, results):
     r = search(space, "flops_budget", cfg(mfile, n_trials=30, predictor="auto"))
