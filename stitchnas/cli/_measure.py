@@ -325,9 +325,9 @@ def _warn_other_table(space, out: Path, held, dataset: str, given: bool) -> None
 def _warn_chance(space, rows, classes: int, images: int) -> None:
     """The one-line warning for measured anchors no better than guessing, or costlier anchors
     scoring below cheaper ones (stderr)."""
-    from ..measure import anchor_order_warning, chance_warning
+    from ..measure import anchors_warning
 
-    warning = chance_warning(space, rows, classes, images) or anchor_order_warning(space, rows, images)
+    warning = anchors_warning(space, rows, classes, images)
     if warning:
         from ..progress import get_logger
 

@@ -48,6 +48,7 @@ _EXPORTS = {
     "anchor_data_config": "_data",
     "calibration_batch": "_data",
     "chance_warning": "_evaluate",
+    "anchors_warning": "_evaluate",
     "anchor_order_warning": "_evaluate",
     "config_from_space": "_train",
     "evaluate_candidates": "_evaluate",

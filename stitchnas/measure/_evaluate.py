@@ -26,7 +26,7 @@ from ..space import Candidate, SearchSpace
 
 __all__ = ["EvalResult", "PartialEvaluation", "EvaluationInterrupted", "evaluate_candidates", "measure",
            "select_ids", "parse_ids", "prefix_tree_size",
-           "network_classes", "top1_stderr", "no_better_than_chance", "chance_warning",
+           "network_classes", "top1_stderr", "no_better_than_chance", "chance_warning", "anchors_warning",
            "anchor_order_warning"]
 
 
@@ -381,6 +381,14 @@ def anchor_order_warning(space: SearchSpace, rows: Iterable, images: int) -> str
             "toward them trade accuracy for nothing; if the family should be ordered, train its anchors "
             f"longer (training.anchors.epochs, then stitchnas train-anchors {space.given_as} --force) "
             "or check their checkpoints")
+
+
+def anchors_warning(space: SearchSpace, rows: Iterable, classes: int, images: int) -> str | None:
+    """The one warning line measured anchors call for, or None: :func:`chance_warning` first
+    (weights no better than guessing make any order meaningless), else
+    :func:`anchor_order_warning`. What `evaluate`, `run` and `study` each print."""
+    rows = list(rows)
+    return chance_warning(space, rows, classes, images) or anchor_order_warning(space, rows, images)
 
 
 def _anchor_name(space: SearchSpace, m) -> str:

@@ -139,7 +139,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     from ..errors import device_problem
     from ..fronts import front_resolution_warning
     from ..progress import get_logger
-    from ..measure import (AnchorTrainConfig, StitchTrainConfig, anchor_order_warning, chance_warning,
+    from ..measure import (AnchorTrainConfig, StitchTrainConfig, anchors_warning, chance_warning,
                            checkpoint_digest, config_from_space, load_datasets, make_loader, measure,
                            measured_elsewhere, network_classes, proxy_signals, read_measurements,
                            recipe_changes, train_anchors, train_stitched, write_measurements)
@@ -282,7 +282,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     step("measurements", t0, f"{len(rows)} of {len(space)} stitches measured on {dataset} "
          f"({len(rows) - reused} new; {plan})")
     chance = chance_warning(space, rows, classes, len(val))
-    anchor_warning = chance or anchor_order_warning(space, rows, len(val))
+    anchor_warning = anchors_warning(space, rows, classes, len(val))
     if anchor_warning:
         get_logger("run").warning(anchor_warning)
 

@@ -110,10 +110,9 @@ def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfi
         trained[sampling] = run(f"trained_{sampling}", load_network(space, path), str(path))
         steps = res.steps
 
-    from ..measure import anchor_order_warning, chance_warning
+    from ..measure import anchors_warning
 
-    anchor_warning = (chance_warning(space, trained["flops"], num_classes, len(val))
-                      or anchor_order_warning(space, trained["flops"], len(val)))
+    anchor_warning = anchors_warning(space, trained["flops"], num_classes, len(val))
     if anchor_warning:
         get_logger("study").warning(anchor_warning)
     _replace_table(out_dir / MEASUREMENTS, trained["flops"])

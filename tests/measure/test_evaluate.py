@@ -261,6 +261,22 @@ def test_anchor_order_warning_names_a_costlier_anchor_scoring_below_a_cheaper_on
     assert anchor_order_warning(space, near, 100000) is not None  # more images, a smaller limit
 
 
+def test_anchors_warning_says_chance_before_order(space):
+    """The one line `evaluate`, `run` and `study` print: anchors at chance make their order
+    meaningless, so that is said alone; else a costlier anchor below a cheaper one; else nothing."""
+    from support.tiny import row
+    from stitchnas.measure import anchor_order_warning, anchors_warning, chance_warning
+
+    costs = {c.id: c for c in Profiler(space).profile()}
+    ordered = [row(space, costs, i) for i in (0, 1, 2)]
+    assert anchors_warning(space, iter(ordered), classes=10, images=400) is None
+    upside_down = [row(space, costs, 0, 90.0), row(space, costs, 1, 40.0)]
+    assert anchors_warning(space, iter(upside_down), 10, 400) == anchor_order_warning(space, upside_down, 400)
+    at_chance = [row(space, costs, 0, 90.0), row(space, costs, 1, 10.0)]  # also below s
+    assert anchor_order_warning(space, at_chance, 400) is not None
+    assert anchors_warning(space, iter(at_chance), 10, 400) == chance_warning(space, at_chance, 10, 400)
+
+
 def test_evaluate_warns_when_a_costlier_anchor_scores_below_a_cheaper_one(tmp_path, capsys):
     """Through the CLI: two anchors trained alike, then the costlier one's head mixed up for half
     the classes (its top-1 about halves, still far above guessing): `evaluate`, measuring the
