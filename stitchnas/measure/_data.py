@@ -131,12 +131,23 @@ class DataSpec:
 def space_data(space, name: str | None = None, root: str | os.PathLike | None = None,
                **fields) -> DataSpec:
     """The data set ``space`` trains and measures on: ``name`` (a data set name, or a folder:
-    an ImageFolder) and ``root`` when given, else the space file's ``data: {name, root}``; at
-    the space's input size, with timm's transforms of its first anchor for an ImageFolder.
-    ``fields``: other :class:`DataSpec` fields (``val_subset``, ...)."""
+    an ImageFolder) and ``root`` when given, else the space file's ``data: {name, root}``, whose
+    relative paths are relative to the space file, as its checkpoints' are (given ones, to the
+    working directory); at the space's input size, with timm's transforms of its first anchor
+    for an ImageFolder. ``fields``: other :class:`DataSpec` fields (``val_subset``, ...)."""
     section = space.extra.get("data") or {}
-    name = name or section.get("name")
-    root = root or section.get("root")
+    home = Path(space.path).parent if getattr(space, "path", None) else None
+
+    def in_file(value: str | None) -> str | None:
+        if value is None or home is None:
+            return value
+        return str(home / Path(value).expanduser())  # an absolute path stays as it is
+
+    if not name:
+        name = section.get("name")
+        if name and name not in DATASET_NAMES and in_file(name) and Path(in_file(name)).is_dir():
+            name = in_file(name)  # a folder beside the space file: an ImageFolder
+    root = root or in_file(section.get("root"))
     if not name:
         raise StitchnasError(
             f"space {space.name!r} names no dataset: add `data: {{name: fashion_mnist}}` (or digits, or "

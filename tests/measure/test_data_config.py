@@ -3,10 +3,12 @@ std), not fixed ImageNet defaults."""
 
 import argparse
 
+import pytest
 import timm
 import torch
 from torchvision import transforms as T
 
+from stitchnas.errors import StitchnasError
 from stitchnas.measure import DataSpec, anchor_data_config, load_datasets
 from stitchnas.space import load_space
 from support import make_image_tree
@@ -62,3 +64,29 @@ def test_the_cli_and_run_pass_the_config_for_image_folders(tmp_path):
     path = tmp_path / "with_data.yaml"
     path.write_text(space.path.read_text() + f"data: {{name: imagefolder, root: {tmp_path}}}\n")
     assert _data_spec(load_space(path)).data_config == spec.data_config
+
+
+def test_a_space_files_data_paths_are_relative_to_the_file(tmp_path, monkeypatch):
+    """`data: {root: DIR}` (or `name: DIR`) in a space file is found from any working directory,
+    relative to the file as its anchors' checkpoints are; a --data-root given on the command line
+    stays relative to the working directory; a name that is neither a data set nor a folder is
+    left for the data set's own error."""
+    from stitchnas.measure import space_data
+
+    make_image_tree(tmp_path / "project" / "images")
+    text = load_space("tiny_test").path.read_text().replace("data: {name: digits}\n", "")
+    (tmp_path / "project" / "root.yaml").write_text(text + "data: {name: imagefolder, root: images}\n")
+    (tmp_path / "project" / "name.yaml").write_text(text + "data: {name: images}\n")
+    (tmp_path / "project" / "typo.yaml").write_text(text + "data: {name: cifar}\n")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "images").mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    images = str(tmp_path / "project" / "images")
+    for file in ("root.yaml", "name.yaml"):
+        spec = space_data(load_space(tmp_path / "project" / file))
+        assert spec.name == "imagefolder" and spec.root == images
+        assert load_datasets(spec)[2] == 3
+    given = space_data(load_space(tmp_path / "project" / "root.yaml"), root="images")
+    assert given.root == "images"
+    with pytest.raises(StitchnasError, match="^unknown dataset 'cifar': use one of"):
+        space_data(load_space(tmp_path / "project" / "typo.yaml"))
