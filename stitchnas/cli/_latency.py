@@ -24,9 +24,10 @@ class ProfileLatency(Command):
                             "in the table too; default 30)")
         parser.add_argument("--warmup", type=nonnegative_int, default=5,
                             help="untimed runs first (default 5)")
-        parser.add_argument("--validate", type=validate_count, default=0, metavar="K",
+        parser.add_argument("--validate", type=validate_count, default=None, metavar="K",
                             help="time K random candidates (or 'all') end to end, report the error "
-                                 "and fit the overhead constants")
+                                 "and fit the overhead constants (default: 12, costs.DEFAULT_VALIDATE, "
+                                 "for a new table or one not yet validated; 0: skip)")
         parser.add_argument("--seed", type=seed, default=0, help="seed choosing the --validate candidates")
         parser.add_argument("--out", help="table path (default: results/latency/SPACE__TARGET__KEY.json)")
         parser.add_argument("--force", action="store_true",
@@ -35,8 +36,8 @@ class ProfileLatency(Command):
                             help="only show the saved table, measured on any machine (no timing)")
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..costs import (get_latency_table, latency_warning, load_latency_table, load_target,
-                             target_costs, validate_latency)
+        from ..costs import (DEFAULT_VALIDATE, get_latency_table, latency_warning, load_latency_table,
+                             load_target, target_costs, validate_latency)
         from ..space import load_space
 
         space = load_space(args.space)
@@ -55,9 +56,12 @@ class ProfileLatency(Command):
                 raise StitchnasError("--any-machine shows a table from elsewhere; validation times "
                                      "on this machine: drop --validate or --any-machine")
         else:
+            default = min(DEFAULT_VALIDATE, len(space))
             table = get_latency_table(space, target, path=args.out, rebuild=args.force,
-                                      repeats=args.repeats, warmup=args.warmup, validate=k,
-                                      seed=args.seed, progress=None)
+                                      repeats=args.repeats, warmup=args.warmup,
+                                      validate=default if k is None else k, seed=args.seed, progress=None)
+            if k is None:  # a table reused as it is keeps its validation; one without gets it now
+                k = default if table.validation is None else 0
             if table.reused and k:
                 table = validate_latency(table, space, target, k, seed=args.seed,
                                          repeats=args.repeats, warmup=args.warmup, progress=None)

@@ -14,6 +14,7 @@ _EXPORTS = {
     "LatencyTable": "_table",
     "MAX_MEDIAN_APE_PCT": "_validate",
     "MAX_WORST_APE_PCT": "_validate",
+    "DEFAULT_VALIDATE": "_validate",
     "MB": "_targets",
     "MetaFlops": "_profiler",
     "Profiler": "_profiler",

@@ -20,7 +20,7 @@ from ._targets import MB, Target, load_target
 from ._timing import (_Clock, _image, _prepare_models, _show, _stats, _threads, _time_modules,
                       _torch_device, _torch_dtype)
 
-__all__ = ["MAX_MEDIAN_APE_PCT", "MAX_WORST_APE_PCT", "choose_validation", "fit_overhead",
+__all__ = ["MAX_MEDIAN_APE_PCT", "MAX_WORST_APE_PCT", "DEFAULT_VALIDATE", "choose_validation", "fit_overhead",
            "latency_warning", "out_of_sample_ms", "validate_latency",
            "validation_error", "time_end_to_end"]
 
@@ -29,6 +29,9 @@ __all__ = ["MAX_MEDIAN_APE_PCT", "MAX_WORST_APE_PCT", "choose_validation", "fit_
 #: these: median and worst absolute percentage error.
 MAX_MEDIAN_APE_PCT = 5.0
 MAX_WORST_APE_PCT = 10.0
+#: Candidates timed end to end to validate a table unless told otherwise (`profile-latency`,
+#: `run`): enough for a median and a worst error and the overhead constants' leave-one-out.
+DEFAULT_VALIDATE = 12
 
 
 def _check_counts(repeats: int, warmup: int) -> None:
@@ -269,7 +272,7 @@ def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_A
         space = space or (table.bound_space.given_as if table.bound_space is not None else None)
         where = f"{space} " if space else ""
         return (f"the {name} latency table is not validated: time candidates end to end with "
-                f"stitchnas profile-latency {where}--target {target or name} --validate 12")
+                f"stitchnas profile-latency {where}--target {target or name} --validate {DEFAULT_VALIDATE}")
     err = validation_error(v)
     problems = []
     if err["median_ape_pct"] > max_median_pct or err["worst_ape_pct"] > max_worst_pct:

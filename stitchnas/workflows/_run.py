@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 
 from ..errors import StitchnasError
 from ..fileio import write_json, write_text
+from ..costs import DEFAULT_VALIDATE
 from ..measure import PROXY_IMAGES
 from ..paths import (MEASUREMENTS, PROXIES, REPORT, checkpoint_path, results_root,
                      run_dir as results_run_dir)
@@ -58,7 +59,7 @@ class RunConfig:
     sampler: str = "auto"
     predictor: str = "auto"
     latency_repeats: int = 20
-    latency_validate: int = 12
+    latency_validate: int = DEFAULT_VALIDATE
     seed: int = 0
     device: str = "cpu"
 

@@ -47,7 +47,7 @@ def test_an_unvalidated_table_is_not_trusted(table):
 def test_profile_latency_warns_in_one_stderr_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path))
     code, out, err = run_cli(capsys, "profile-latency", "tiny_test", "--target", "cpu",
-                             "--repeats", "3", "--warmup", "0")  # not validated: a warning
+                             "--repeats", "3", "--warmup", "0", "--validate", "0")  # not validated: a warning
     assert code == 0 and "table:" in out
     warnings = [ln for ln in err.splitlines() if ln.startswith("stitchnas: warning:")]
     assert len(warnings) == 1 and "not validated" in warnings[0]
@@ -56,6 +56,33 @@ def test_profile_latency_warns_in_one_stderr_line(tmp_path, capsys, monkeypatch)
     space_file = tmp_path / "my.yaml"
     space_file.write_text(Path(load_space("tiny_test").path).read_text())
     code, out, err = run_cli(capsys, "profile-latency", space_file, "--target", "cpu",
-                             "--repeats", "3", "--warmup", "0")
+                             "--repeats", "3", "--warmup", "0", "--validate", "0")
     assert code == 0 and err.rstrip().endswith(
         f"stitchnas profile-latency {space_file} --target cpu --validate 12"), err
+
+
+def test_profile_latency_validates_by_default(tmp_path, capsys, monkeypatch):
+    """Without --validate a new table is validated on DEFAULT_VALIDATE candidates, as `run`'s
+    are; a table reused without a validation gets one; a validated one is reused as it is
+    (no timing); --validate 0 skips it and says so."""
+    from stitchnas.costs import DEFAULT_VALIDATE
+    from stitchnas.costs import _validate
+
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path))
+    argv = ("profile-latency", "tiny_test", "--target", "cpu", "--repeats", "3", "--warmup", "0")
+    assert f"default: {DEFAULT_VALIDATE}," in " ".join(run_cli(capsys, *argv[:4], "--help")[1].split())
+    code, out, err = run_cli(capsys, *argv, "--validate", "0")
+    assert code == 0 and "not validated" in err
+    code, out, err = run_cli(capsys, *argv)  # the same table, now validated
+    assert code == 0 and "reused the table" in out and f"validation on {DEFAULT_VALIDATE} candidates" in out
+    assert "not validated" not in err
+
+    def no_timing(*a, **kw):
+        raise AssertionError("a validated table was timed again")
+
+    monkeypatch.setattr(_validate, "validate_latency", no_timing)
+    monkeypatch.setattr("stitchnas.costs.validate_latency", no_timing)
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0 and f"validation on {DEFAULT_VALIDATE} candidates" in out
+    code, out, err = run_cli(capsys, *argv, "--force", "--validate", "0")
+    assert code == 0 and "not validated" in err
