@@ -98,7 +98,8 @@ def _warn_notes(front: Front, answer: FrontPoint | None, limits: dict, space: An
     from .fronts import answer_notes
 
     given = str(space) if isinstance(space, (str, os.PathLike)) else None
-    for note in answer_notes(front, answer, limits, space=given):
+    first = [front.coverage] if front.coverage else []  # the CLI's answer carries it; a FrontPoint cannot
+    for note in first + answer_notes(front, answer, limits, space=given):
         warnings.warn(note, StitchnasWarning, stacklevel=3)
 
 

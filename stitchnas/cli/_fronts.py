@@ -51,11 +51,13 @@ def _point_line(front, point, names: list[str] | None = None) -> str:
                        **point.to_json(), **({"route_named": named} if named else {}), **coverage})
 
 
-def _front_notes(front, answer, limits: dict, space_arg) -> None:
-    """:func:`stitchnas.fronts.answer_notes`, on stderr."""
+def _front_notes(front, answer, limits: dict, space_arg, coverage: bool = False) -> None:
+    """:func:`stitchnas.fronts.answer_notes`, on stderr; ``coverage``: also the front's partial
+    coverage (``query`` prints that in its answer, ``export`` only here)."""
     from ..fronts import answer_notes
 
-    for note in answer_notes(front, answer, limits, space=space_arg):
+    first = [front.coverage] if coverage and front.coverage else []
+    for note in first + answer_notes(front, answer, limits, space=space_arg):
         print(f"stitchnas: note: {note}", file=sys.stderr)
 
 
@@ -203,7 +205,7 @@ class Export(Command):
             size = shape if p.suffix == ".pt" else ["batch", *shape[1:]]
             print(f"wrote {p} ({kind}, input {size})".replace("'", ""))
         if point is not None:
-            _front_notes(done.front, point, budgets(args), args.space)
+            _front_notes(done.front, point, budgets(args), args.space, coverage=True)
         return 0
 
     def run_switchable(self, args: argparse.Namespace) -> int:
@@ -229,7 +231,7 @@ class Export(Command):
             kind = ("bundle, load with stitchnas.load_front_model" if p.suffix == ".pt" else
                     f"TorchScript, forward(x, stitch_id) and select(...), input {shape}")
             print(f"wrote {p} ({p.stat().st_size / 2**20:.2f} MiB; {kind})")
-        _front_notes(front, None, budgets(args), args.space)
+        _front_notes(front, None, budgets(args), args.space, coverage=True)
         return 0
 
 

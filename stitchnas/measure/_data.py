@@ -136,23 +136,16 @@ def space_data(space, name: str | None = None, root: str | os.PathLike | None = 
     working directory); at the space's input size, with timm's transforms of its first anchor
     for an ImageFolder. ``fields``: other :class:`DataSpec` fields (``val_subset``, ...)."""
     section = space.extra.get("data") or {}
-    home = Path(space.path).parent if getattr(space, "path", None) else None
-
-    def in_file(value: str | None) -> str | None:
-        if value is None or home is None:
-            return value
-        return str(home / Path(value).expanduser())  # an absolute path stays as it is
-
+    home = Path(space.path).parent if getattr(space, "path", None) else Path()
+    in_file = {k: str(home / Path(v).expanduser()) for k, v in section.items() if v}  # absolute stays
     if not name:
         name = section.get("name")
-        if name and name not in DATASET_NAMES and in_file(name) and Path(in_file(name)).is_dir():
-            name = in_file(name)  # a folder beside the space file: an ImageFolder
-    root = root or in_file(section.get("root"))
+        if name and name not in DATASET_NAMES and Path(in_file["name"]).is_dir():
+            name = in_file["name"]  # a folder beside the space file: an ImageFolder
+    root = root or in_file.get("root")
     if not name:
-        raise StitchnasError(
-            f"space {space.name!r} names no dataset: add `data: {{name: fashion_mnist}}` (or digits, or "
-            "an ImageFolder DIR) to the space file"
-        )
+        raise StitchnasError(f"space {space.name!r} names no dataset: add `data: {{name: fashion_mnist}}` "
+                             "(or digits, or an ImageFolder DIR) to the space file")
     if Path(name).is_dir():
         name, root = "imagefolder", name
     config = None

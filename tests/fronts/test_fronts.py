@@ -678,8 +678,16 @@ def test_a_front_from_part_of_the_space_says_so(space, costs, tmp_path, monkeypa
     assert code == 0 and json.loads(out)["coverage"] == note
     code, out, _ = run_cli(capsys, "query", "tiny_test", "--list")
     assert code == 0 and f"# {note}" in out
+    with pytest.warns(stitchnas.StitchnasWarning, match=note):  # a FrontPoint cannot carry it
+        assert stitchnas.query("tiny_test", max_latency_ms=9).id == 1
+    code, out, err = run_cli(capsys, "export", "tiny_test", "--max-latency-ms", 9, "--allow-random-weights",
+                             "--format", "pt2", "--out", tmp_path / "x")
+    assert code == 0 and err == f"stitchnas: note: {note}\n", err
     whole = make_front(space, members, study={"distinct_candidates": len(space), "candidates": len(space)})
     assert whole.coverage is None
     save_front(whole)
     code, out, _ = run_cli(capsys, "query", "tiny_test", "--max-latency-ms", 9)
     assert code == 0 and "coverage" not in json.loads(out)
+    code, out, err = run_cli(capsys, "export", "tiny_test", "--max-latency-ms", 9, "--allow-random-weights",
+                             "--format", "pt2", "--out", tmp_path / "x")
+    assert code == 0 and err == ""
