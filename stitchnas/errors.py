@@ -1,7 +1,8 @@
-"""The exception types for bad input: the CLI prints the message on one line and exits 2."""
+"""The exception types for bad input (the CLI prints the message on one line and exits 2), and
+the warning type for what an answer cannot show."""
 
-__all__ = ["StitchnasError", "StorageError", "PluginError", "StitchnasWarning", "nonfinite_tensor", "unreadable_checkpoint",
-           "device_problem"]
+__all__ = ["StitchnasError", "StorageError", "PluginError", "StitchnasWarning", "nonfinite_tensor",
+           "unreadable_checkpoint", "device_problem"]
 
 
 class StitchnasError(ValueError):
@@ -9,10 +10,10 @@ class StitchnasError(ValueError):
 
 
 class StitchnasWarning(UserWarning):
-    """What an answer cannot show by itself (measurements changed since the search, latencies
-    timed on another CPU, a better member over a latency budget by less than the table's error):
-    the command line prints these as ``stitchnas: note: ...``, :func:`stitchnas.query` and
-    :func:`stitchnas.export` warn them."""
+    """What an answer cannot show by itself (a front from part of the space, measurements changed
+    since the search, latencies timed on another CPU, a better member over a latency budget by
+    less than the table's error): the command line prints these as ``stitchnas: note: ...``;
+    :func:`stitchnas.query` and :func:`stitchnas.export` warn them."""
 
 
 class StorageError(StitchnasError):

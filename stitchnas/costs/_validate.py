@@ -20,8 +20,8 @@ from ._targets import MB, Target, load_target
 from ._timing import (_Clock, _image, _prepare_models, _show, _stats, _threads, _time_modules,
                       _torch_device, _torch_dtype)
 
-__all__ = ["MAX_MEDIAN_APE_PCT", "MAX_WORST_APE_PCT", "DEFAULT_VALIDATE", "choose_validation", "fit_overhead",
-           "latency_warning", "out_of_sample_ms", "validate_latency",
+__all__ = ["MAX_MEDIAN_APE_PCT", "MAX_WORST_APE_PCT", "DEFAULT_VALIDATE", "choose_validation",
+           "fit_overhead", "latency_warning", "out_of_sample_ms", "validate_latency",
            "validation_error", "time_end_to_end"]
 
 #: A latency table is trusted when its validation error (:func:`validation_error`: leave-one-out
