@@ -106,6 +106,27 @@ def test_least_squares_ignores_the_float32_rounding_of_a_layer_norms_collinearit
     assert mse < 1.01 * raw_mse
 
 
+def test_least_squares_does_not_build_on_a_nearly_collinear_direction():
+    """Features with directions 1e4 times weaker than the strongest (a ConvNeXt's first stage on
+    gray images) that the target leans on a little: fitting them gives weights in the hundreds
+    that cancel each other, so a change of the features a thousand times smaller than they are
+    (the anchors moving in joint training) moves the stitch's output by a tenth of itself or more.
+    The cut leaves those directions out: small weights, a fit within a few percent, and an output
+    that moves by about as little as its input."""
+    torch.manual_seed(0)
+    z, whisper = torch.randn(2048, 4), torch.randn(2048, 8)
+    x = z @ torch.randn(4, 8) + 1e-4 * whisper  # 8 channels of rank 4, and a whisper
+    y = z @ torch.randn(4, 6) + 0.01 * whisper @ torch.randn(8, 6)
+    xa = torch.cat([x.double(), torch.ones(2048, 1, dtype=torch.float64)], 1)
+    raw = torch.linalg.lstsq(xa, y.double(), rcond=1e-5, driver="gelsd").solution  # the old cut
+    w, b = least_squares_fit([(x, y)])
+    assert raw.abs().max() > 100 and w.abs().max() < 2
+    assert (x @ w.T + b - y).norm() / y.norm() < 0.05
+    moved = x + 1e-3 * x.std() * torch.randn_like(x)
+    assert ((moved - x).double() @ raw[:-1]).norm() / y.norm() > 0.1
+    assert ((moved - x) @ w.T).norm() / y.norm() < 0.002
+
+
 def test_low_rank_layer_starts_at_its_full_map_and_trains_only_the_update():
     layer = StitchingLayer(8, 6, rank=2)
     w, b = torch.randn(6, 8), torch.randn(6)
