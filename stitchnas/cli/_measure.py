@@ -324,14 +324,13 @@ def _warn_other_table(space, out: Path, held, dataset: str, given: bool) -> None
 
 def _warn_chance(space, rows, classes: int, images: int) -> None:
     """The one-line warning for measured anchors no better than guessing, or costlier anchors
-    scoring below cheaper ones (stderr)."""
-    from ..measure import anchors_warning
+    scoring below cheaper ones, and the one for stitches measured through BatchNorm (stderr)."""
+    from ..measure import anchors_warning, shared_batchnorm_warning
+    from ..progress import get_logger
 
-    warning = anchors_warning(space, rows, classes, images)
-    if warning:
-        from ..progress import get_logger
-
-        get_logger("evaluate").warning(warning)
+    for warning in (anchors_warning(space, rows, classes, images), shared_batchnorm_warning(space, rows)):
+        if warning:
+            get_logger("evaluate").warning(warning)
 
 
 class Proxy(Command):

@@ -26,7 +26,7 @@ from ..space import Candidate, SearchSpace
 
 __all__ = ["EvalResult", "PartialEvaluation", "EvaluationInterrupted", "evaluate_candidates", "measure",
            "select_ids", "parse_ids", "prefix_tree_size",
-           "network_classes", "top1_stderr", "no_better_than_chance", "chance_warning", "anchors_warning",
+           "network_classes", "top1_stderr", "no_better_than_chance", "chance_warning", "anchors_warning", "shared_batchnorm_warning",
            "anchor_order_warning"]
 
 
@@ -389,6 +389,27 @@ def anchors_warning(space: SearchSpace, rows: Iterable, classes: int, images: in
     :func:`anchor_order_warning`. What `evaluate`, `run` and `study` each print."""
     rows = list(rows)
     return chance_warning(space, rows, classes, images) or anchor_order_warning(space, rows, images)
+
+
+def shared_batchnorm_warning(space: SearchSpace, rows: Iterable) -> str | None:
+    """One line when stitched routes among ``rows`` ran through anchors holding BatchNorm layers,
+    or None. A BatchNorm layer keeps one set of running statistics for every route through it,
+    gathered in training on whichever routes were sampled (or, with frozen anchors, on the
+    anchor alone), so a stitched route is measured with statistics of other routes and may read
+    far low: measured on fmnist_resnet_2way, 17% where the route's own statistics give 76%
+    (docs/training.md). stitchnas does not keep statistics per route yet; this says so."""
+    rows = list(rows)
+    if not any(m.route.num_stitches for m in rows):
+        return None
+    models = space.create_models(weights=False, device="meta")  # structure only: no weights, no memory
+    n = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for model in models for m in model.modules())
+    if not n:
+        return None
+    return (f"the anchors of {space.given_as} hold {n} BatchNorm layers, whose running statistics every "
+            "route shares: stitched routes are measured with statistics gathered on other routes and may "
+            "read far low (on fmnist_resnet_2way 17% where the route's own statistics give 76%); "
+            "stitchnas does not keep statistics per route yet: `python examples/bn_recalibration.py "
+            f"{space.given_as} CHECKPOINT --ids ...` measures the difference (docs/training.md)")
 
 
 def _anchor_name(space: SearchSpace, m) -> str:

@@ -7,7 +7,7 @@ import os
 import shlex
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..paths import default_results_dir
 from ._front_timing import order_line
@@ -52,7 +52,7 @@ def line_summary(rows, images: int | None) -> dict[str, Any]:
 
 def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables=None,
             warnings=None, front_times=None, *, line: dict[str, Any], root: Path | None = None,
-            images: int | None = None, anchor_warning: str | None = None) -> str:
+            images: int | None = None, anchor_warning: str | Sequence[str] | None = None) -> str:
     from ..costs import composes_plain_sum, cpu_name, out_of_sample_ms
     from ..fronts import format_budgets
 
@@ -65,8 +65,8 @@ def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, tot
     anchors = sorted((m for m in rows if m.route.num_stitches == 0), key=lambda m: m.id)
     lines += ["", "## Anchors", ""]
     lines += [f"- {space.describe(m.route)}: top-1 {m.acc1:.2f}% ({m.flops / 1e6:.2f} MFLOPs)" for m in anchors]
-    if anchor_warning:
-        lines += ["", f"**Warning:** {anchor_warning}"]
+    for warning in [anchor_warning] if isinstance(anchor_warning, str) else anchor_warning or []:
+        lines += ["", f"**Warning:** {warning}"]
     lines += ["", f"## Measured: {len(rows)} of {len(space)}", "",
               f"Predictor `{cfg.predictor}`" + (f" chose `{chosen}`" if chosen else "") + ".", "",
               "`vs line`: top-1 above (+) or below (-) the straight line between the two anchors whose "

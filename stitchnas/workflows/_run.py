@@ -143,7 +143,8 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     from ..measure import (AnchorTrainConfig, StitchTrainConfig, anchors_warning, chance_warning,
                            checkpoint_digest, config_from_space, load_datasets, make_loader, measure,
                            measured_elsewhere, network_classes, proxy_signals, read_measurements,
-                           recipe_changes, train_anchors, train_stitched, write_measurements)
+                           recipe_changes, shared_batchnorm_warning, train_anchors, train_stitched,
+                           write_measurements)
     from ..network import load_network
     from ..optimize import SearchConfig, check_counted_budgets, search_targets
     from ..predict import fit_on_measured, measurement_plan
@@ -284,8 +285,10 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
          f"({len(rows) - reused} new; {plan})")
     chance = chance_warning(space, rows, classes, len(val))
     anchor_warning = anchors_warning(space, rows, classes, len(val))
-    if anchor_warning:
-        get_logger("run").warning(anchor_warning)
+    bn_warning = shared_batchnorm_warning(space, rows)
+    for warning in (anchor_warning, bn_warning):
+        if warning:
+            get_logger("run").warning(warning)
 
     # 5. predictor
     t0 = time.perf_counter()
@@ -351,7 +354,8 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     report_path = run_dir / REPORT
     line = line_summary(rows, len(val))
     text = run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables,
-                      warnings, front_times, root=root, images=len(val), anchor_warning=anchor_warning,
+                      warnings, front_times, root=root, images=len(val),
+                      anchor_warning=[w for w in (anchor_warning, bn_warning) if w],
                       line=line)
     write_text(report_path, text)
     write_json(run_dir / "report.json", {
@@ -361,7 +365,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         "predictor": {"name": cfg.predictor, "chosen": chosen, "cv_tau": scores,
                       "reason": reason if isinstance(reason, str) else None, "proxy_tau": proxy_tau},
         "fronts": fronts, "machine": platform.platform(), "latency_warnings": warnings,
-        "anchor_warning": anchor_warning, "above_line": line,
+        "anchor_warning": anchor_warning, "batchnorm_warning": bn_warning, "above_line": line,
         "front_latency_measured_ms": {t: {str(k): round(v, 4) for k, v in d.items()}
                                       for t, d in front_times.items()},
     })

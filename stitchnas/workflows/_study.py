@@ -110,11 +110,12 @@ def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfi
         trained[sampling] = run(f"trained_{sampling}", load_network(space, path), str(path))
         steps = res.steps
 
-    from ..measure import anchors_warning
+    from ..measure import anchors_warning, shared_batchnorm_warning
 
     anchor_warning = anchors_warning(space, trained["flops"], num_classes, len(val))
-    if anchor_warning:
-        get_logger("study").warning(anchor_warning)
+    for warning in (anchor_warning, shared_batchnorm_warning(space, trained["flops"])):
+        if warning:
+            get_logger("study").warning(warning)
     _replace_table(out_dir / MEASUREMENTS, trained["flops"])
     _replace_table(out_dir / UNIFORM, trained["uniform"])
 

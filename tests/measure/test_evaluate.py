@@ -444,3 +444,51 @@ def test_cli_evaluate_keeps_an_interrupted_evaluation_and_resumes_it(space, net,
     state.write_text("{not json")
     code, _, err = run_cli(capsys, *argv, "--ids", "0,3")
     assert code == 0 and f"ignoring {state}: not a saved evaluation" in err
+
+
+def test_stitches_measured_through_batchnorm_get_one_warning_line(tmp_path, capsys):
+    """BatchNorm keeps one set of statistics for every route through it, so `evaluate` (and
+    `run`, `study`) say in one line that stitched routes of BatchNorm anchors may read low; not
+    for the anchors alone, and not for LayerNorm families (ViTs)."""
+    from support import write_space
+    from stitchnas.measure import shared_batchnorm_warning
+
+    resnet = "{model: resnet18, kwargs: {in_chans: 1, num_classes: 10, channels: [%d, 8, 8, 8]}, checkpoint: %s}"
+    path = write_space(tmp_path, "name: bn_pair\ninput_size: [1, 28, 28]\nanchors:\n"
+                                 f"  - {resnet % (4, 's.pt')}\n  - {resnet % (8, 'l.pt')}\n"
+                                 "rule: {type: two_way, max_stitches: 1}\ndata: {name: digits}\n")
+    space = load_space(path)
+    models = space.create_models(weights=False)
+    for name, model in zip(("s", "l"), models):
+        torch.save(model.state_dict(), tmp_path / f"{name}.pt")
+    net = StitchedNetwork(space, models)
+    train, _, _ = load_datasets(DataSpec("digits", input_size=(1, 28, 28)))
+    net.init_least_squares(calibration_batch(train, 64))
+    save_checkpoint(tmp_path / "c.pt", net, anchors_tuned=False)
+    stitch = next(c.id for c in space.candidates if not c.is_anchor)
+    out = tmp_path / "m.jsonl"
+    code, _, err = run_cli(capsys, "evaluate", path, "--checkpoint", tmp_path / "c.pt", "--ids", stitch,
+                           "--out", out)
+    lines = [ln for ln in err.splitlines() if "BatchNorm" in ln]
+    assert code == 0 and len(lines) == 1, err
+    assert lines[0].startswith(f"stitchnas: warning: the anchors of {path} hold 42 BatchNorm layers")  # 21 per ResNet-18
+    assert "examples/bn_recalibration.py" in lines[0]
+    rows = read_measurements(out, space)
+    anchors_only = [r for r in rows if r.route.num_stitches == 0]
+    assert shared_batchnorm_warning(space, anchors_only) is None
+    import subprocess
+    import sys
+
+    from support import REPO
+
+    done = subprocess.run([sys.executable, str(REPO / "examples" / "bn_recalibration.py"), str(path),
+                           str(tmp_path / "c.pt"), "--ids", f"0,{stitch}", "--batches", "2", "--val-subset", "64"],
+                          capture_output=True, text=True, timeout=300)
+    lines = [json.loads(ln) for ln in done.stdout.splitlines()]  # the documented check runs as written
+    assert done.returncode == 0 and [ln["id"] for ln in lines] == [0, stitch], done.stderr
+    assert all(ln["batchnorm_layers"] == 42 and 0 <= ln["acc1_own_stats"] <= 100 for ln in lines)
+    tiny = load_space("tiny_test")
+    from support.tiny import row
+
+    tiny_costs = {c.id: c for c in Profiler(tiny).profile()}
+    assert shared_batchnorm_warning(tiny, [row(tiny, tiny_costs, i) for i in (0, 2, 5)]) is None
