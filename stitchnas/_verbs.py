@@ -98,8 +98,7 @@ def _warn_notes(front: Front, answer: FrontPoint | None, limits: dict, space: An
     from .fronts import answer_notes
 
     given = str(space) if isinstance(space, (str, os.PathLike)) else None
-    first = [front.coverage] if front.coverage else []  # the CLI's answer carries it; a FrontPoint cannot
-    for note in first + answer_notes(front, answer, limits, space=given):
+    for note in answer_notes(front, answer, limits, space=given, coverage=True):  # not in a FrontPoint
         warnings.warn(note, StitchnasWarning, stacklevel=3)
 
 

@@ -56,8 +56,7 @@ def _front_notes(front, answer, limits: dict, space_arg, coverage: bool = False)
     coverage (``query`` prints that in its answer, ``export`` only here)."""
     from ..fronts import answer_notes
 
-    first = [front.coverage] if coverage and front.coverage else []
-    for note in first + answer_notes(front, answer, limits, space=space_arg):
+    for note in answer_notes(front, answer, limits, space=space_arg, coverage=coverage):
         print(f"stitchnas: note: {note}", file=sys.stderr)
 
 

@@ -110,25 +110,23 @@ def stale_front_note(front: Front, space: str | None = None) -> str | None:
     digest differs; for older fronts without one, it holds more measured stitches of the space):
     the front answers from the old figures until searched again. None when unchanged, gone or
     unreadable. Reads the file alone (no torch); ``space``: as the user names it."""
+    import hashlib
     import json
     from pathlib import Path
-
-    from ..fileio import file_digest
 
     if not front.measurements:
         return None
     ids = set()
     try:
-        if front.measurements_sha256 is not None and \
-                front.measurements_sha256 == file_digest(front.measurements, None):
+        data = Path(front.measurements).read_bytes()  # one read: digest and rows of the same bytes
+        if front.measurements_sha256 == hashlib.sha256(data).hexdigest():
             return None
-        with Path(front.measurements).open(encoding="utf-8") as f:
-            for line in f:
-                row = json.loads(line) if line.strip() else None
-                if isinstance(row, dict) and row.get("space_hash") == front.space_hash \
-                        and isinstance(row.get("id"), int):
-                    ids.add(row["id"])
-    except (OSError, ValueError):
+        for line in data.decode("utf-8").splitlines():
+            row = json.loads(line) if line.strip() else None
+            if isinstance(row, dict) and row.get("space_hash") == front.space_hash \
+                    and isinstance(row.get("id"), int):
+                ids.add(row["id"])
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
         return None
     if front.measurements_sha256 is None and len(ids) <= front.measured_ids:
         return None
@@ -139,14 +137,17 @@ def stale_front_note(front: Front, space: str | None = None) -> str | None:
 
 
 def answer_notes(front: Front, answer: FrontPoint | None = None, limits: Mapping[str, Any] | None = None,
-                 *, space: str | None = None) -> list[str]:
+                 *, space: str | None = None, coverage: bool = False) -> list[str]:
     """What an answer read from ``front`` cannot show, one line each (none when all is well):
-    the measurements file changed since the search (:func:`stale_front_note`); with a latency
-    budget in ``limits`` (``max_latency_ms``, as :meth:`Front.best` takes them), latencies timed
-    on another CPU model than this machine's, and (given the ``answer``) a more accurate member
-    over the budget by less than the latency table's median error. Needs no torch."""
+    with ``coverage``, the front's "evaluated X of N candidates" (:attr:`Front.coverage`; off
+    where the answer carries it, as ``query``'s JSON does); the measurements file changed since
+    the search (:func:`stale_front_note`); with a latency budget in ``limits``
+    (``max_latency_ms``, as :meth:`Front.best` takes them), latencies timed on another CPU model
+    than this machine's, and (given the ``answer``) a more accurate member over the budget by
+    less than the latency table's median error. Needs no torch."""
     limits = dict(limits or {})
-    notes = [stale_front_note(front, space), _other_machine_note(front, limits, space)]
+    notes = [front.coverage if coverage else None, stale_front_note(front, space),
+             _other_machine_note(front, limits, space)]
     if answer is not None:
         notes.append(_within_error_note(front, answer, limits))
     return [n for n in notes if n]

@@ -52,7 +52,7 @@ def line_summary(rows, images: int | None) -> dict[str, Any]:
 
 def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables=None,
             warnings=None, front_times=None, *, line: dict[str, Any], root: Path | None = None,
-            images: int | None = None, anchor_warning: str | Sequence[str] | None = None) -> str:
+            images: int | None = None, measure_warnings: Sequence[str] = ()) -> str:
     from ..costs import composes_plain_sum, cpu_name, out_of_sample_ms
     from ..fronts import format_budgets
 
@@ -65,7 +65,7 @@ def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, tot
     anchors = sorted((m for m in rows if m.route.num_stitches == 0), key=lambda m: m.id)
     lines += ["", "## Anchors", ""]
     lines += [f"- {space.describe(m.route)}: top-1 {m.acc1:.2f}% ({m.flops / 1e6:.2f} MFLOPs)" for m in anchors]
-    for warning in [anchor_warning] if isinstance(anchor_warning, str) else anchor_warning or []:
+    for warning in measure_warnings:
         lines += ["", f"**Warning:** {warning}"]
     lines += ["", f"## Measured: {len(rows)} of {len(space)}", "",
               f"Predictor `{cfg.predictor}`" + (f" chose `{chosen}`" if chosen else "") + ".", "",

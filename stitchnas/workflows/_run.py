@@ -355,7 +355,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     line = line_summary(rows, len(val))
     text = run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables,
                       warnings, front_times, root=root, images=len(val),
-                      anchor_warning=[w for w in (anchor_warning, bn_warning) if w],
+                      measure_warnings=[w for w in (anchor_warning, bn_warning) if w],
                       line=line)
     write_text(report_path, text)
     write_json(run_dir / "report.json", {

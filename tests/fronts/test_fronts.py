@@ -678,6 +678,9 @@ def test_a_front_from_part_of_the_space_says_so(space, costs, tmp_path, monkeypa
     assert code == 0 and json.loads(out)["coverage"] == note
     code, out, _ = run_cli(capsys, "query", "tiny_test", "--list")
     assert code == 0 and f"# {note}" in out
+    from stitchnas.fronts import answer_notes
+
+    assert answer_notes(partial, coverage=True) == [note] and answer_notes(partial) == []
     with pytest.warns(stitchnas.StitchnasWarning, match=note):  # a FrontPoint cannot carry it
         assert stitchnas.query("tiny_test", max_latency_ms=9).id == 1
     code, out, err = run_cli(capsys, "export", "tiny_test", "--max-latency-ms", 9, "--allow-random-weights",
