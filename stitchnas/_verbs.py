@@ -124,7 +124,7 @@ def export(space: SearchSpace | str | os.PathLike | None = None, *, id: int | No
            checkpoint: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
            format: str | Sequence[str] | None = None, switchable: bool = False,
            allow_random_weights: bool = False, batch_size: int = 1, device: str = "cpu",
-           **limits: float) -> builtins.list[Path]:
+           batchnorm: str = "route", **limits: float) -> builtins.list[Path]:
     """``stitchnas export``: write one stitch as standalone files and return their paths.
 
     The stitch is ``id`` or ``route``, else the best member of the saved front (``target``,
@@ -134,11 +134,14 @@ def export(space: SearchSpace | str | os.PathLike | None = None, *, id: int | No
     :func:`~stitchnas.export_model` writes (None: its default); with ``switchable=True`` the
     whole front (members within ``limits``) as one model (:func:`~stitchnas.export_front`:
     ``bundle``, ``torchscript``). Exporting random anchors or untrained stitching layers is
-    refused unless ``allow_random_weights``. :func:`build_model` then :func:`export_model`."""
+    refused unless ``allow_random_weights``. ``batchnorm``: in a family with BatchNorm layers,
+    ``"route"`` re-estimates each exported route's statistics on the space's training images as
+    ``evaluate`` measured it (:data:`~stitchnas.measure.BN_CALIBRATION`), ``"shared"`` keeps the
+    checkpoint's. :func:`build_model` then :func:`export_model`."""
     done = export_details(space, id=id, route=route, target=target, front=front,
                           checkpoint=checkpoint, out=out, format=format, switchable=switchable,
                           allow_random_weights=allow_random_weights, batch_size=batch_size,
-                          device=device, **limits)
+                          device=device, batchnorm=batchnorm, **limits)
     if done.front is not None:
         _warn_notes(done.front, done.point, limits_of(limits), space)
     return list(done.paths)
@@ -154,7 +157,8 @@ def _formats(format: str | Sequence[str] | None) -> builtins.list[str] | None:
 def export_details(space: Any = None, *, id: int | None = None, route: str | None = None,
                    target: Any = "cpu", front: Any = None, checkpoint: Any = None, out: Any = None,
                    format: Any = None, switchable: bool = False, allow_random_weights: bool = False,
-                   batch_size: int = 1, device: str = "cpu", **limits: float) -> Exported:
+                   batch_size: int = 1, device: str = "cpu", batchnorm: str = "route",
+                   **limits: float) -> Exported:
     """:func:`export`, returning what the command line reports (:class:`Exported`)."""
     from dataclasses import replace
 
@@ -170,6 +174,7 @@ def export_details(space: Any = None, *, id: int | None = None, route: str | Non
             front = load_front(None, target, path=front)
         space = space_of_front(front)
     space = load_space(space if space is not None else DEFAULT_SPACE)
+    calibration = _export_calibration(space, batchnorm)
     picked = id is not None or route is not None
     if id is not None and route is not None:
         raise StitchnasError("give the stitch as an id or as a route, not both")
@@ -190,7 +195,8 @@ def export_details(space: Any = None, *, id: int | None = None, route: str | Non
         formats = _formats(format)
         kw = {"formats": formats} if formats else {}
         paths = export_front(whole, base, space=space, checkpoint=ckpt, batch_size=batch_size,
-                             allow_random_weights=allow_random_weights, device=device, **kw)
+                             allow_random_weights=allow_random_weights, device=device,
+                             calibration=calibration, **kw)
         return Exported(tuple(paths), space.name, None, None, None, whole,
                         weights_sources(space, ckpt), batch_size)
     point = chosen_from = None
@@ -208,15 +214,29 @@ def export_details(space: Any = None, *, id: int | None = None, route: str | Non
     base = Path(out) if out else export_dir(space.name) / f"{space.name}_id{cand.id}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # untrained layers: refused below unless allowed
-        module = build_model(space, cand, ckpt, device=device)
+        module = build_model(space, cand, ckpt, device=device, calibration=calibration)
     sources = weights_sources(space, ckpt)
     check_weights(space, sources, cand.route.anchors, not cand.is_anchor, allow_random_weights)
     meta = {"space": space.name, "space_hash": space.content_hash, "id": cand.id,
             "route": cand.route.to_json(), "weights": sources}
+    if calibration is not None:  # the statistics `evaluate` measured it with
+        meta["batchnorm"] = calibration.recipe.label()
     kw = {"format": format} if format is not None else {}  # export_model parses and checks it
     paths = export_model(module, base, space.input_size, batch_size=batch_size, metadata=meta, **kw)
     return Exported(tuple(paths), space.name, cand.id, str(cand.route), point, chosen_from, sources,
                     batch_size)
+
+
+def _export_calibration(space: SearchSpace, batchnorm: str):
+    """The calibration images an export re-estimates BatchNorm statistics on, or None (shared
+    statistics asked for, or no BatchNorm layer in the space)."""
+    if batchnorm not in ("route", "shared"):
+        raise StitchnasError(f"batchnorm must be 'route' or 'shared', got {batchnorm!r}")
+    from .measure import calibration_images, space_batchnorm_layers
+
+    if batchnorm == "shared" or not space_batchnorm_layers(space):
+        return None
+    return calibration_images(space)
 
 
 def default_checkpoint(checkpoint: Any, space: SearchSpace, stitched: bool, allow_random_weights: bool,

@@ -168,6 +168,10 @@ class Export(Command):
         parser.add_argument("--batch-size", type=positive_int, default=1, help="example batch size (pt2 and ONNX "
                             "take any batch; TorchScript and --switchable are fixed to it)")
         parser.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+        parser.add_argument("--batchnorm", choices=("route", "shared"), default="route",
+                            help="BatchNorm statistics: re-estimated for the route on the space's "
+                                 "training images as `evaluate` measured it (route, the default), or "
+                                 "the checkpoint's shared ones (shared); LayerNorm families: no effect")
 
     def run(self, args: argparse.Namespace) -> int:
         import warnings
@@ -240,4 +244,5 @@ def export_kwargs(args: argparse.Namespace) -> dict:
     return {"id": args.id, "route": args.route, "target": args.target, "front": args.front,
             "checkpoint": args.checkpoint, "out": args.out, "format": args.format,
             "switchable": args.switchable, "allow_random_weights": args.allow_random_weights,
-            "batch_size": args.batch_size, "device": args.device, **budgets(args)}
+            "batch_size": args.batch_size, "device": args.device, "batchnorm": args.batchnorm,
+            **budgets(args)}

@@ -44,6 +44,25 @@ def add_training_arguments(parser: argparse.ArgumentParser, anchors: bool = Fals
     parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:0, ...")
 
 
+def add_batchnorm_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batchnorm", choices=("route", "shared"), default="route",
+                        help="BatchNorm statistics: re-estimated for each route on fixed training "
+                             "images (route, the default: what `export` ships), or the checkpoint's "
+                             "statistics shared by every route (shared); LayerNorm families: no effect")
+
+
+def calibration_of(args: argparse.Namespace, space, spec, net):
+    """The per-route BatchNorm calibration images ``args.batchnorm`` asks for, or None (shared
+    statistics, or no BatchNorm layer in ``net``)."""
+    from ..network import has_batchnorm
+
+    if getattr(args, "batchnorm", "route") == "shared" or not has_batchnorm(net):
+        return None
+    from ..measure import calibration_images
+
+    return calibration_images(space, spec)
+
+
 def data_spec(args: argparse.Namespace, space):
     """The dataset: --data (a name, or a folder = ImageFolder), else the space's ``data``."""
     from ..measure import space_data
@@ -148,6 +167,7 @@ class Evaluate(Command):
                             "takes at a time (they share prefixes when measured together; default 8)")
         parser.add_argument("--stale-after-s", type=positive_float, default=60.0, help="with --storage: "
                             "a worker's trial without a heartbeat for this long is redone (default 60)")
+        add_batchnorm_argument(parser)
         parser.add_argument("--out", help="measurements file (default: results/SPACE/measurements.jsonl); "
                                           "re-measured ids replace their rows")
 
@@ -206,17 +226,21 @@ class Evaluate(Command):
             )
         dataset = spec.label(len(val))
         loader = make_loader(val, args.batch_size, shuffle=False)
+        calibration = calibration_of(args, space, spec, net)
         if args.storage is not None:
             code = self.run_distributed(args, space, ids, net, loader, out=out, dataset=dataset,
-                                        checkpoint=checkpoint, images=len(val),
-                                        dataset_key=spec.study_key(len(val)), classes=classes)
+                                        calibration=calibration, checkpoint=checkpoint, images=len(val),
+                                        dataset_key=spec.study_key(len(val)) + (
+                                            f":{calibration.recipe.label()}" if calibration else ""),
+                                        classes=classes)
             _warn_other_table(space, out, held, dataset, given=args.out is not None)
             return code
         from ..measure import (EvaluationInterrupted, evaluation_key, load_partial, partial_path,
                                save_partial, weights_digest)
 
         state = partial_path(out)
-        key = evaluation_key(space, ids, weights_digest(net), dataset, len(val))
+        key = evaluation_key(space, ids, weights_digest(net), dataset, len(val),
+                             calibration.recipe.label() if calibration is not None else None)
         resume, note = load_partial(state, key)
         if note:
             print(f"stitchnas: note: {note}", file=sys.stderr)
@@ -237,7 +261,7 @@ class Evaluate(Command):
         start = time.perf_counter()
         try:
             rows = measure(space, net, loader, ids, dataset=dataset, checkpoint=checkpoint,
-                           device=args.device, resume=resume, on_checkpoint=keep)
+                           device=args.device, resume=resume, on_checkpoint=keep, calibration=calibration)
         except EvaluationInterrupted as err:
             keep(err.partial)
             print(f"stitchnas: interrupted after {err.partial.n_samples} of {len(val)} images; their "
@@ -249,6 +273,7 @@ class Evaluate(Command):
             state.unlink(missing_ok=True)
         _warn_chance(space, rows, classes, len(val))
         _warn_other_table(space, out, held, dataset, given=args.out is not None)
+        _warn_mixed_batchnorm(out, merged)
         others = sorted({m.checkpoint for m in merged} - {checkpoint, ANCHOR_WEIGHTS})
         if others and checkpoint != ANCHOR_WEIGHTS:
             from ..progress import get_logger
@@ -269,14 +294,14 @@ class Evaluate(Command):
 
     def run_distributed(self, args: argparse.Namespace, space, ids, net, loader, *, out: Path,
                         dataset: str, checkpoint: str, images: int, dataset_key: str,
-                        classes: int) -> int:
+                        classes: int, calibration=None) -> int:
         """``evaluate --storage``: one worker of many sharing the ids through an Optuna study."""
         from ..measure import measure
         from ..storage import evaluate_worker, file_digest
 
         def run(chunk_ids):
             return measure(space, net, loader, chunk_ids, dataset=dataset, checkpoint=checkpoint,
-                           device=args.device, progress=False)
+                           device=args.device, progress=False, calibration=calibration)
 
         work = evaluate_worker(space, ids, run, storage=args.storage, out=out, dataset=dataset_key,
                                checkpoint_key=file_digest(checkpoint), study_name=args.study_name,
@@ -322,6 +347,20 @@ def _warn_other_table(space, out: Path, held, dataset: str, given: bool) -> None
                     f"{len(theirs)} rows in {ran}; to measure beside those, pass --out {ran}{option}")
 
 
+def _warn_mixed_batchnorm(out: Path, rows) -> None:
+    """One warning line when ``out``'s rows were measured with BatchNorm statistics set two ways."""
+    from ..measure import BATCHNORM_KEY
+
+    kinds = {dict(m.extra).get(BATCHNORM_KEY) or "shared" for m in rows if m.route.num_stitches}
+    if len(kinds) > 1:
+        from ..progress import get_logger
+
+        get_logger("evaluate").warning(
+            f"{out} now holds stitches measured with BatchNorm statistics set {len(kinds)} ways "
+            f"({', '.join(sorted(kinds))}): predict and search read them as one table; measure them "
+            "all the same way (--batchnorm) or into another file (--out)")
+
+
 def _warn_chance(space, rows, classes: int, images: int) -> None:
     """The one-line warning for measured anchors no better than guessing, or costlier anchors
     scoring below cheaper ones, and the one for stitches measured through BatchNorm (stderr)."""
@@ -348,6 +387,7 @@ class Proxy(Command):
                             "measurements use (as given to `evaluate`): proxy images are drawn "
                             "from the rest of the split")
         parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:0, ...")
+        add_batchnorm_argument(parser)
         parser.add_argument("--out", help="proxies file (default: results/SPACE/proxies.jsonl)")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -374,7 +414,8 @@ class Proxy(Command):
         net = load_network(space, checkpoint)
         start = time.perf_counter()
         scores = score_proxies(space, net, data, disjoint=disjoint, label=proxy_label(spec, images),
-                               checkpoint=checkpoint, device=args.device)
+                               checkpoint=checkpoint, device=args.device,
+                               calibration=calibration_of(args, space, spec, net))
         write_proxies(out, scores)
         where = ("held out from the measured subset" if disjoint
                  else "shared with the measurements: pass --val-subset to hold them out")

@@ -119,6 +119,7 @@ class _Node:
     op: tuple
     children: dict[tuple, "_Node"] = field(default_factory=dict)
     ends: list[int] = field(default_factory=list)  # indices of candidates whose head this is
+    batchnorm: list | None = None  # this prefix's own BatchNorm statistics (calibrated runs)
 
 
 def _ops(cand: Candidate) -> list[tuple]:
@@ -176,12 +177,20 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
                         progress: bool | None = None, share_prefixes: bool = True,
                         resume: PartialEvaluation | None = None,
                         on_checkpoint: Callable[[PartialEvaluation], None] | None = None,
-                        checkpoint_every_s: float = 60.0) -> list[EvalResult]:
+                        checkpoint_every_s: float = 60.0,
+                        calibration: Iterable[torch.Tensor] | None = None) -> list[EvalResult]:
     """Top-1/top-5 accuracy and mean cross-entropy of each candidate in ``ids`` on ``loader``.
 
     ``loader`` yields ``(images, labels)`` batches; ``net`` is moved to ``device`` and run in eval
     mode without gradients. Results come in the order of ``ids`` (duplicates dropped).
     ``progress``: a tqdm bar over batches (None: when stderr is a terminal).
+
+    ``calibration``: image batches (iterable again for each pass, e.g.
+    :class:`CalibrationImages`) on which every candidate's BatchNorm statistics are re-estimated
+    for its own route before it is scored (:func:`~stitchnas.network.calibrate_batchnorm`); a
+    BatchNorm layer's statistics depend only on the route before it, so each shared prefix is
+    estimated once. The network's own statistics are left as they were. Ignored without
+    BatchNorm layers.
 
     Every candidate sees every batch, so none is finished before the last one; a long evaluation
     keeps its counts instead: Ctrl-C raises :class:`EvaluationInterrupted` carrying the finished
@@ -217,6 +226,11 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
                                  n_samples=n, num_classes=num_classes)
     was_training, was_id = net.training, net.stitch_id
     net.to(dev).eval()
+    from ..network import batchnorm_state, has_batchnorm, load_batchnorm_state
+
+    own_stats = calibration is not None and has_batchnorm(net)
+    kept_stats = batchnorm_state(net) if own_stats else None
+    per_candidate: list = []  # one-at-a-time runs: each candidate's whole-network statistics
 
     def score(k_list: list[int], logits: torch.Tensor, y: torch.Tensor) -> None:
         logits = logits.float()
@@ -236,6 +250,8 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
             mod = modules.get(op)
             if mod is None:
                 mod = modules[op] = _module(net, op)
+            if child.batchnorm is not None:
+                load_batchnorm_state(mod, child.batchnorm)
             child_box = [mod(box[0])]
             if i == last:
                 box.clear()
@@ -243,9 +259,46 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
                 score(child.ends, child_box[0], y)
             walk(child, child_box, y)
 
+    def estimate(node: _Node, box: list[torch.Tensor]) -> None:
+        # ``walk``'s order with the BatchNorm layers averaging: each prefix keeps its own statistics
+        from ..network import estimating_batchnorm
+
+        last = len(node.children) - 1
+        for i, (op, child) in enumerate(node.children.items()):
+            mod = modules.get(op)
+            if mod is None:
+                mod = modules[op] = _module(net, op)
+            if has_batchnorm(mod):
+                if child.batchnorm is not None:
+                    load_batchnorm_state(mod, child.batchnorm)
+                with estimating_batchnorm(mod, reset=child.batchnorm is None):
+                    child_box = [mod(box[0])]
+                child.batchnorm = batchnorm_state(mod)
+            else:
+                child_box = [mod(box[0])]
+            if i == last:
+                box.clear()
+            if child.children:
+                estimate(child, child_box)
+
+    def calibrate() -> None:
+        from ..network import calibrate_batchnorm
+
+        with torch.no_grad():
+            if share_prefixes:
+                for images in calibration:
+                    estimate(tree, [images.to(dev)])
+            else:
+                for cand in cands:
+                    net.reset_stitch_id(cand.id)
+                    calibrate_batchnorm(net, calibration)
+                    per_candidate.append(batchnorm_state(net))
+
     saved = time.monotonic()
     try:
         total = len(loader) if hasattr(loader, "__len__") else None
+        if own_stats:
+            calibrate()
         bar = tqdm(loader, total=total, desc=f"evaluating {len(cands)} candidates", unit="batch",
                    disable=not _show(progress))
         with torch.no_grad():
@@ -267,6 +320,8 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
                 else:
                     for k, cand in enumerate(cands):
                         net.reset_stitch_id(cand.id)
+                        if own_stats:
+                            load_batchnorm_state(net, per_candidate[k])
                         score([k], net(x), y)
                 counted = (counted[0] + batch_stats, counted[1] + int(y.shape[0]))
                 if on_checkpoint is not None and time.monotonic() - saved >= checkpoint_every_s:
@@ -277,6 +332,8 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
     except KeyboardInterrupt as err:
         raise EvaluationInterrupted(partial()) from err
     finally:
+        if kept_stats is not None:
+            load_batchnorm_state(net, kept_stats)
         net.train(was_training)
         net.stitch_id = was_id
     sums, n_samples = counted
@@ -295,21 +352,28 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
 def measure(space: SearchSpace, net: StitchedNetwork, loader: Iterable, ids: Sequence[int], *,
             dataset: str, checkpoint: str, device: str = "cpu", progress: bool | None = None,
             resume: PartialEvaluation | None = None,
-            on_checkpoint: Callable[[PartialEvaluation], None] | None = None):
+            on_checkpoint: Callable[[PartialEvaluation], None] | None = None,
+            calibration=None):
     """Evaluate ``ids`` and return measurement rows (with exact flops/params) for a measurements
     file; each carries its checkpoint file's digest (``checkpoint_sha256``). ``resume`` and
-    ``on_checkpoint``: as :func:`evaluate_candidates`'s."""
+    ``on_checkpoint``: as :func:`evaluate_candidates`'s. ``calibration``: the
+    :class:`CalibrationImages` of per-route BatchNorm statistics; the rows then carry its recipe
+    under ``batchnorm`` (a network without BatchNorm layers: nothing)."""
     import math
 
+    from ._calibrate import BATCHNORM_KEY
     from ._measurements import CHECKPOINT_DIGEST, Measurement, checkpoint_digest
     from ..costs import Profiler
+    from ..network import has_batchnorm
 
     costs = {c.id: c for c in Profiler(space, progress=False).profile([space.candidate(i) for i in ids])}
     digest = checkpoint_digest(checkpoint)
     extra = ((CHECKPOINT_DIGEST, digest),) if digest else ()
+    if calibration is not None and has_batchnorm(net):
+        extra += ((BATCHNORM_KEY, calibration.recipe.label()),)
     rows = []
     for r in evaluate_candidates(net, loader, ids, device=device, progress=progress, resume=resume,
-                                 on_checkpoint=on_checkpoint):
+                                 on_checkpoint=on_checkpoint, calibration=calibration):
         loss = r.loss if math.isfinite(r.loss) else None
         if loss is None:
             from ..progress import get_logger
@@ -392,27 +456,25 @@ def anchors_warning(space: SearchSpace, rows: Iterable, classes: int, images: in
 
 
 def shared_batchnorm_warning(space: SearchSpace, rows: Iterable) -> str | None:
-    """One line when stitched routes among ``rows`` ran through anchors holding BatchNorm layers,
-    or None. A BatchNorm layer keeps one set of running statistics for every route through it,
-    gathered in training on whichever routes were sampled (or, with frozen anchors, on the
-    anchor alone), so a stitched route is measured with statistics of other routes and may read
-    far low: measured on fmnist_resnet_2way, 17% where the route's own statistics give 76%
-    (docs/training.md). stitchnas does not keep statistics per route yet; this says so."""
-    rows = list(rows)
-    if not any(m.route.num_stitches for m in rows):
+    """One line when stitched routes among ``rows`` were measured through BatchNorm layers with
+    the checkpoint's shared statistics (``--batchnorm shared``, or rows written before per-route
+    statistics), or None. A BatchNorm layer keeps one set of running statistics for every route
+    through it, gathered in training on whichever routes were sampled, so such a route is
+    measured with statistics of other routes and may read far low: measured on
+    fmnist_resnet_2way, 17% where the route's own statistics give 76% (docs/training.md)."""
+    from ._calibrate import BATCHNORM_KEY, space_batchnorm_layers
+
+    shared = [m for m in rows if m.route.num_stitches and not dict(m.extra).get(BATCHNORM_KEY)]
+    if not shared:
         return None
-    try:
-        models = space.create_models(weights=False, device="meta")  # structure only: no weights, no memory
-    except Exception:  # noqa: BLE001 - a model that cannot be built on meta: no warning, never a failed measurement
-        return None
-    n = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for model in models for m in model.modules())
+    n = space_batchnorm_layers(space)
     if not n:
         return None
-    return (f"the anchors of {space.given_as} hold {n} BatchNorm layers, whose running statistics every "
-            "route shares: stitched routes are measured with statistics gathered on other routes and may "
-            "read far low (on fmnist_resnet_2way 17% where the route's own statistics give 76%); "
-            "stitchnas does not keep statistics per route yet: `python examples/bn_recalibration.py "
-            f"{space.given_as} CHECKPOINT --ids ...` measures the difference (docs/training.md)")
+    return (f"{len(shared)} stitched route{'s were' if len(shared) != 1 else ' was'} measured with the "
+            f"BatchNorm statistics that every route of {space.given_as} shares ({n} layers): they may read "
+            "far low (on fmnist_resnet_2way 17% where the route's own statistics give 76%) and differ from "
+            "what `export` ships; measure them again with per-route statistics (`stitchnas evaluate "
+            f"{space.given_as}`, the default --batchnorm route; docs/training.md)")
 
 
 def _anchor_name(space: SearchSpace, m) -> str:

@@ -47,6 +47,9 @@ __all__ = ["Measurement", "FIELDS", "read_measurements", "measurements_snapshot"
 #: sha256, so rows of a checkpoint trained again at the same path are told apart
 CHECKPOINT_DIGEST = "checkpoint_sha256"
 
+#: extra keys that describe how a row was measured: a re-measured row never inherits them
+_MEASURED_WITH = frozenset({CHECKPOINT_DIGEST, "batchnorm"})
+
 
 def checkpoint_digest(path: str | os.PathLike | None) -> str | None:
     """The first 16 hex digits of a checkpoint file's sha256 (None when it is not a file).
@@ -415,7 +418,8 @@ def _merge(path: Path, new: dict[int, Measurement], hashes: set[str], conflicts:
             elif was.core() == m.core() or conflicts == "replace":
                 if was.core() != m.core():
                     changed.append((was, m))
-                merged[cid] = _with_extra(m, was.extra)  # a user's notes stay with the id
+                # a user's notes stay with the id; what the old measurement was made with does not
+                merged[cid] = _with_extra(m, tuple((k, v) for k, v in was.extra if k not in _MEASURED_WITH))
             elif conflicts == "refuse":
                 raise StitchnasError(
                     f"{shown(path)} already holds id {cid} with other values ({_values(was)}) than "

@@ -41,10 +41,15 @@ def weights_digest(module) -> str:
     return h.hexdigest()[:16]
 
 
-def evaluation_key(space, ids: Sequence[int], weights: str, dataset: str, images: int) -> dict:
-    """What makes two evaluations the same one: only then does a saved state resume."""
-    return {"space_hash": space.content_hash, "ids": [int(i) for i in ids], "weights": weights,
-            "dataset": dataset, "images": int(images)}
+def evaluation_key(space, ids: Sequence[int], weights: str, dataset: str, images: int,
+                   batchnorm: str | None = None) -> dict:
+    """What makes two evaluations the same one: only then does a saved state resume
+    (``batchnorm``: the per-route statistics' recipe, if any)."""
+    key = {"space_hash": space.content_hash, "ids": [int(i) for i in ids], "weights": weights,
+           "dataset": dataset, "images": int(images)}
+    if batchnorm is not None:
+        key["batchnorm"] = batchnorm
+    return key
 
 
 def load_partial(path: str | Path, key: dict) -> tuple[PartialEvaluation | None, str | None]:

@@ -52,6 +52,9 @@ class ProxyScore:
     space_hash: str
     #: the checkpoint file's digest (:func:`checkpoint_digest`); None in files written before it
     checkpoint_sha256: str | None = None
+    #: per-route BatchNorm statistics' recipe (:meth:`BatchNormCalibration.label`); None: the
+    #: checkpoint's shared statistics (or no BatchNorm layers)
+    batchnorm: str | None = None
 
     def signals(self) -> dict[str, float]:
         """The predictor's signals: the names every stitch of a space carries."""
@@ -92,14 +95,18 @@ def proxy_label(spec: "DataSpec", images: int) -> str:
 
 def score_proxies(space: "SearchSpace", net: "StitchedNetwork", dataset: "Dataset", *,
                   disjoint: bool, label: str, checkpoint: str, ids: Sequence[int] | None = None,
-                  device: str = "cpu", progress: bool | None = None) -> list[ProxyScore]:
-    """Every candidate's (or ``ids``') proxy score on ``dataset``, prefixes shared."""
+                  device: str = "cpu", progress: bool | None = None,
+                  calibration=None) -> list[ProxyScore]:
+    """Every candidate's (or ``ids``') proxy score on ``dataset``, prefixes shared;
+    ``calibration``: as :func:`measure`'s (per-route BatchNorm statistics)."""
+    from ..network import has_batchnorm
     from ._data import make_loader
     from ._evaluate import evaluate_candidates
 
     ids = [c.id for c in space.candidates] if ids is None else list(ids)
     results = evaluate_candidates(net, make_loader(dataset, 256, shuffle=False), ids, device=device,
-                                  progress=progress)
+                                  progress=progress, calibration=calibration)
+    batchnorm = calibration.recipe.label() if calibration is not None and has_batchnorm(net) else None
     bad = [r.id for r in results if not math.isfinite(r.loss)]
     if bad:
         raise StitchnasError(f"candidate {bad[0]}'s proxy loss is not finite: the stitched "
@@ -109,7 +116,8 @@ def score_proxies(space: "SearchSpace", net: "StitchedNetwork", dataset: "Datase
     digest = checkpoint_digest(checkpoint)
     return [ProxyScore(id=r.id, loss=float(r.loss), acc1=float(r.acc1), images=r.n_samples,
                        disjoint=disjoint, dataset=label, checkpoint=str(checkpoint),
-                       space=space.name, space_hash=space.content_hash, checkpoint_sha256=digest)
+                       space=space.name, space_hash=space.content_hash, checkpoint_sha256=digest,
+                       batchnorm=batchnorm)
             for r in results]
 
 
@@ -137,7 +145,7 @@ def read_proxies(path: str | os.PathLike, space: "SearchSpace") -> list[ProxySco
             continue
         try:
             row = json.loads(line)
-            if not isinstance(row, dict) or set(row) not in (fields, fields - {"checkpoint_sha256"}):
+            if not isinstance(row, dict) or not (fields - {"checkpoint_sha256", "batchnorm"}) <= set(row) <= fields:
                 raise ValueError(f"fields {sorted(row) if isinstance(row, dict) else type(row).__name__}")
             score = ProxyScore(**row)
             if not (math.isfinite(score.loss) and math.isfinite(score.acc1)):

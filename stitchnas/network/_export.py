@@ -58,7 +58,7 @@ def resolve_candidate(space: SearchSpace, stitch: Any) -> Candidate:
 
 def build_model(space: SearchSpace | str | os.PathLike, stitch: Any,
                 checkpoint: str | os.PathLike | None = None, switchable: bool = False,
-                device: str = "cpu") -> nn.Module:
+                device: str = "cpu", calibration=None) -> nn.Module:
     """A ready ``nn.Module`` (eval mode) for one stitch of ``space``.
 
     ``stitch`` is an id, a Route, a route string, a Candidate or a FrontPoint. The stitched
@@ -66,6 +66,9 @@ def build_model(space: SearchSpace | str | os.PathLike, stitch: Any,
     ``checkpoint``'s stitching layers; without a checkpoint the stitching layers are untrained,
     which only suits anchors). Returns the standalone :class:`~stitchnas.model.RouteModule`, or
     with ``switchable=True`` the whole :class:`~stitchnas.model.StitchedNetwork` switched to it.
+    ``calibration``: image batches (e.g. :func:`stitchnas.measure.calibration_images`) on which
+    the stitch's BatchNorm statistics are re-estimated for its route, as ``evaluate`` measures
+    it (:func:`calibrate_batchnorm`); ignored without BatchNorm layers.
     """
     from ._checkpoints import load_network
 
@@ -77,8 +80,14 @@ def build_model(space: SearchSpace | str | os.PathLike, stitch: Any,
     net = load_network(space, checkpoint).to(device)
     if switchable:
         net.reset_stitch_id(cand.id)
-        return net.eval()
-    return net.route_module(cand).eval()
+        module = net
+    else:
+        module = net.route_module(cand)
+    if calibration is not None:
+        from ._batchnorm import calibrate_batchnorm
+
+        calibrate_batchnorm(module, calibration)
+    return module.eval()
 
 
 def _onnx_exporter() -> tuple[bool | None, str | None]:

@@ -4,7 +4,9 @@
 head where some member runs them, and the members' stitching layers), one :class:`RouteModule`
 per member sharing them, and the front's table. ``select(max_latency_ms=...)`` picks the most
 accurate member within the limits (:meth:`Front.best`'s rule) and ``switch(id)`` makes it the one
-``forward`` runs: a pointer change, no weight is copied or loaded.
+``forward`` runs: a pointer change, no weight is copied or loaded. In a family with BatchNorm
+layers each member keeps its own statistics (``batchnorm``, re-estimated on its own route as
+``evaluate`` measured it); ``switch`` copies them into the shared layers, a few kilobytes.
 
 :func:`export_front` writes it as a plain bundle (``<out>.pt``: tensors and JSON-able metadata,
 ``torch.load(weights_only=True)``-safe) and as a TorchScript module (``<out>.ts``:
@@ -34,6 +36,7 @@ from ..fileio import atomic_write
 from ..fronts import Front
 from ..objectives import OBJECTIVES
 from ..space import Route, SearchSpace, load_space
+from ._batchnorm import batchnorm_state, calibrate_batchnorm, load_batchnorm_state
 from ._model import RouteModule, StitchedNetwork, layer_module_name
 from ._stitching import StitchingLayer
 from ._weights import check_weights, weights_sources
@@ -61,13 +64,16 @@ class FrontModel(nn.Module):
     Registered pieces: ``stems[a]``, ``blocks["a_b"]``, ``heads[a]``, ``stitch_layers[key]``;
     the members' route modules share them (they are not registered again). ``front`` is the
     :class:`~stitchnas.fronts.Front` the members came from, ``info`` the bundle's metadata
-    (weights sources, space, versions).
+    (weights sources, space, versions). ``batchnorm``: each member's own BatchNorm statistics
+    (:func:`~stitchnas.network.batchnorm_state` of its route module), registered as buffers
+    ``batchnorm[id].mean_k`` / ``var_k`` / ``count_k``; None: the pieces' statistics, shared.
     """
 
     def __init__(self, front: Front, routes: Mapping[int, tuple[Route, Sequence[str]]],
                  stems: Mapping[int, nn.Module], blocks: Mapping[tuple[int, int], nn.Module],
                  heads: Mapping[int, nn.Module], stitch_layers: Mapping[str, nn.Module],
-                 info: Mapping[str, Any] | None = None) -> None:
+                 info: Mapping[str, Any] | None = None,
+                 batchnorm: Mapping[int, Sequence[tuple[torch.Tensor, ...]]] | None = None) -> None:
         super().__init__()
         if not front.members:
             raise StitchnasError(f"the front of {front.space} for target {front.target!r} has no "
@@ -89,9 +95,10 @@ class FrontModel(nn.Module):
         self.routes = {i: routes[i][0] for i in members}
         self.layer_keys = {i: tuple(routes[i][1]) for i in members}
         object.__setattr__(self, "_members", members)  # not submodules: they share the pieces
+        self.batchnorm = (nn.ModuleDict({str(i): _MemberStats(batchnorm[i]) for i in members})
+                          if batchnorm is not None else None)
         best = front.best()
-        object.__setattr__(self, "_active", members[best.id])
-        self.stitch_id = best.id
+        self.switch(best.id)
 
     # ---- switching ----------------------------------------------------------------------
     @property
@@ -105,13 +112,19 @@ class FrontModel(nn.Module):
         return self.front.member(self.stitch_id)
 
     def member_module(self, stitch_id: int) -> RouteModule:
-        """Member ``stitch_id`` as a standalone module (sharing this model's weights)."""
+        """Member ``stitch_id`` as a standalone module (sharing this model's weights). With
+        per-member BatchNorm statistics these are loaded into the shared layers too: run it
+        before asking for another member."""
         if stitch_id not in self._members:
             self.front.member(stitch_id)  # raises: not on the front, members listed
-        return self._members[stitch_id]
+        module = self._members[stitch_id]
+        if self.batchnorm is not None:
+            load_batchnorm_state(module, self.batchnorm[str(stitch_id)].state())
+        return module
 
     def switch(self, stitch_id: int):
-        """Make ``forward`` run member ``stitch_id`` (a pointer change); returns its FrontPoint."""
+        """Make ``forward`` run member ``stitch_id`` (a pointer change, plus its BatchNorm
+        statistics when it has its own); returns its FrontPoint."""
         module = self.member_module(stitch_id)
         object.__setattr__(self, "_active", module)
         self.stitch_id = stitch_id
@@ -141,8 +154,11 @@ class FrontModel(nn.Module):
     # ---- construction -------------------------------------------------------------------
     @classmethod
     def from_network(cls, net: StitchedNetwork, front: Front,
-                     info: Mapping[str, Any] | None = None) -> "FrontModel":
-        """The front's members cut out of a stitched network (sharing its weights)."""
+                     info: Mapping[str, Any] | None = None, calibration=None) -> "FrontModel":
+        """The front's members cut out of a stitched network (sharing its weights);
+        ``calibration``: image batches on which each member's BatchNorm statistics are
+        re-estimated for its own route (:func:`calibrate_batchnorm`; ignored without BatchNorm)."""
+        from ._batchnorm import has_batchnorm
         from ._export import resolve_candidate
 
         routes, stems, blocks, heads, layers = {}, {}, {}, {}, {}
@@ -157,7 +173,14 @@ class FrontModel(nn.Module):
                     blocks[(s.anchor, b)] = net.adapters[s.anchor].block_modules[b]
             for key in cand.layer_keys:
                 layers[key] = net.stitch_layer(key)
-        return cls(front, routes, stems, blocks, heads, layers, info)
+        stats = None
+        if calibration is not None and has_batchnorm(net):
+            stats = {}
+            for point in front.members:
+                module = net.route_module(resolve_candidate(net.space, point))
+                calibrate_batchnorm(module, calibration)
+                stats[point.id] = batchnorm_state(module)
+        return cls(front, routes, stems, blocks, heads, layers, info, stats)
 
     def used_anchors(self) -> list[int]:
         return sorted({a for r in self.routes.values() for a in r.anchors})
@@ -187,11 +210,28 @@ class FrontModel(nn.Module):
                        "blocks": [[int(a), int(b)] for a, b in (k.split("_") for k in self.blocks)]},
             "stitch_layers": layers,
             "weights": self.info.get("weights"),
+            "batchnorm": self.info.get("batchnorm"),  # per-member statistics' recipe, or None
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "stitchnas_version": _version(),
             "torch_version": str(torch.__version__),
             "state": {k: v.detach().cpu() for k, v in self.state_dict().items()},
         }
+
+
+class _MemberStats(nn.Module):
+    """One member's BatchNorm statistics as buffers ``mean_k``, ``var_k``, ``count_k``."""
+
+    def __init__(self, state: Sequence[tuple[torch.Tensor, ...]]) -> None:
+        super().__init__()
+        self.layers = len(state)
+        for k, (mean, var, count) in enumerate(state):
+            self.register_buffer(f"mean_{k}", mean.detach().clone())
+            self.register_buffer(f"var_{k}", var.detach().clone())
+            self.register_buffer(f"count_{k}", count.detach().clone())
+
+    def state(self) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        return [(getattr(self, f"mean_{k}"), getattr(self, f"var_{k}"), getattr(self, f"count_{k}"))
+                for k in range(self.layers)]
 
 
 def _version() -> str:
@@ -219,9 +259,12 @@ def export_front(front: Front | str | os.PathLike, out: str | os.PathLike,
                  space: SearchSpace | str | os.PathLike | None = None,
                  checkpoint: str | os.PathLike | None = None,
                  formats: Sequence[str] = ("bundle", "torchscript"), batch_size: int = 1,
-                 allow_random_weights: bool = False, device: str = "cpu") -> list[Path]:
+                 allow_random_weights: bool = False, device: str = "cpu",
+                 calibration=None) -> list[Path]:
     """Write a front as one switchable model: ``<out>.pt`` (the bundle) and ``<out>.ts``
-    (TorchScript); returns the paths written.
+    (TorchScript); returns the paths written. ``calibration``: the
+    :class:`~stitchnas.measure.CalibrationImages` on which each member's BatchNorm statistics
+    are re-estimated, as ``evaluate`` measured it (ignored without BatchNorm layers).
 
     ``space`` defaults to the bundled space of the front's name (its content hash must match
     the front's); ``checkpoint`` is the stitched checkpoint (needed when a member has a stitch).
@@ -257,7 +300,11 @@ def export_front(front: Front | str | os.PathLike, out: str | os.PathLike,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # untrained stitching layers: refused above unless allowed
         net = load_network(space, checkpoint).to(device).eval()
-    model = FrontModel.from_network(net, front, {"weights": sources}).eval()
+    info = {"weights": sources}
+    recipe = getattr(calibration, "recipe", None)
+    if recipe is not None:
+        info["batchnorm"] = recipe.label()
+    model = FrontModel.from_network(net, front, info, calibration=calibration).eval()
     base = Path(out)
     if base.suffix in (".pt", ".ts"):
         base = base.with_suffix("")
@@ -353,7 +400,7 @@ def _export_torchscript(model: FrontModel, path: Path, space: SearchSpace, batch
                           generator=torch.Generator().manual_seed(1)).to(device)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer and deprecation chatter
-        traced = [torch.jit.trace(model.member_module(i), (example,), check_trace=False) for i in ids]
+        traced = [torch.jit.trace(_own_statistics(model, i), (example,), check_trace=False) for i in ids]
         scripted = torch.jit.script(_ScriptedFront(traced, ids, order, table, cheap))
         buf = io.BytesIO()
         torch.jit.save(scripted, buf, _extra_files={"stitchnas_export.json": json.dumps(_meta(model, space))})
@@ -365,11 +412,22 @@ def _export_torchscript(model: FrontModel, path: Path, space: SearchSpace, batch
     return path
 
 
+def _own_statistics(model: FrontModel, stitch_id: int) -> nn.Module:
+    """Member ``stitch_id`` for tracing: the module itself, or with per-member BatchNorm
+    statistics a copy sharing its parameters and owning its buffers (the statistics)."""
+    module = model.member_module(stitch_id)
+    if model.batchnorm is None:
+        return module
+    import copy
+
+    return copy.deepcopy(module, memo={id(p): p for p in module.parameters()})
+
+
 def _meta(model: FrontModel, space: SearchSpace) -> dict[str, Any]:
     return {"format": FRONT_MODEL_FORMAT, "front": model.front.to_json(),
             "front_version": front_version(model.front), "space": space.name,
             "space_hash": space.content_hash, "weights": model.info.get("weights"),
-            "stitchnas_version": _version(), "torch_version": str(torch.__version__)}
+            "batchnorm": model.info.get("batchnorm"), "stitchnas_version": _version(), "torch_version": str(torch.__version__)}
 
 
 # ---- loading --------------------------------------------------------------------------------
@@ -457,14 +515,31 @@ def load_front_model(path: str | os.PathLike | io.BytesIO, front: Front | str | 
     layers = {k: StitchingLayer(**v) for k, v in doc["stitch_layers"].items()}
     routes = {m["id"]: (Route.of(m["route"]), tuple(m["layer_keys"])) for m in doc["members"]}
     info = {k: v for k, v in doc.items() if k != "state"}
-    model = FrontModel(fr, routes, stems, blocks, heads, layers, info)
     try:
+        model = FrontModel(fr, routes, stems, blocks, heads, layers, info, _member_stats(doc["state"]))
         model.load_state_dict(doc["state"], strict=True, assign=True)
-    except RuntimeError as err:
+    except (RuntimeError, KeyError, ValueError) as err:
         first = (str(err).strip().splitlines() or [""])[0][:300]
         raise StitchnasError(f"front model does not fit the architecture it names ({first}): "
                              f"{_SWITCHABLE_HINT}") from err
     left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
     if left:
         raise StitchnasError(f"front model lacks tensors {left[:3]}: {_SWITCHABLE_HINT}")
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    model.switch(model.stitch_id)  # the statistics on the device
+    return model
+
+
+def _member_stats(state: Mapping[str, torch.Tensor]) -> dict[int, list] | None:
+    """Each member's BatchNorm statistics in a bundle's state (``batchnorm.ID.mean_K``, ...),
+    or None when it holds none."""
+    layers: dict[int, int] = {}
+    for key in state:
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "batchnorm" and parts[2].startswith("mean_"):
+            i, k = int(parts[1]), int(parts[2][5:])
+            layers[i] = max(layers.get(i, 0), k + 1)
+    if not layers:
+        return None
+    return {i: [tuple(state[f"batchnorm.{i}.{name}_{k}"] for name in ("mean", "var", "count"))
+                for k in range(n)] for i, n in layers.items()}

@@ -67,8 +67,11 @@ def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, tot
     lines += [f"- {space.describe(m.route)}: top-1 {m.acc1:.2f}% ({m.flops / 1e6:.2f} MFLOPs)" for m in anchors]
     for warning in measure_warnings:
         lines += ["", f"**Warning:** {warning}"]
+    recipes = sorted({dict(m.extra).get("batchnorm") for m in rows} - {None})
     lines += ["", f"## Measured: {len(rows)} of {len(space)}", "",
-              f"Predictor `{cfg.predictor}`" + (f" chose `{chosen}`" if chosen else "") + ".", "",
+              f"Predictor `{cfg.predictor}`" + (f" chose `{chosen}`" if chosen else "") + "."
+              + (f" Each route measured with its own BatchNorm statistics (`{', '.join(recipes)}`), "
+                 "as `export` ships it." if recipes else ""), "",
               "`vs line`: top-1 above (+) or below (-) the straight line between the two anchors whose "
               "FLOPs bracket the stitch's; a stitch above it is a trade-off no anchor offers"
               + (f". After `±`: two standard errors of that gap, measured on {images} images; a gap "

@@ -140,11 +140,11 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     from ..errors import device_problem
     from ..fronts import front_resolution_warning
     from ..progress import get_logger
-    from ..measure import (AnchorTrainConfig, StitchTrainConfig, anchors_warning, chance_warning,
-                           checkpoint_digest, config_from_space, load_datasets, make_loader, measure,
+    from ..measure import (BATCHNORM_KEY, AnchorTrainConfig, StitchTrainConfig, anchors_warning,
+                           calibration_images, chance_warning, checkpoint_digest, config_from_space, load_datasets, make_loader, measure,
                            measured_elsewhere, network_classes, proxy_signals, read_measurements,
-                           recipe_changes, shared_batchnorm_warning, train_anchors, train_stitched,
-                           write_measurements)
+                           recipe_changes, shared_batchnorm_warning, space_batchnorm_layers,
+                           train_anchors, train_stitched, write_measurements)
     from ..network import load_network
     from ..optimize import SearchConfig, check_counted_budgets, search_targets
     from ..predict import fit_on_measured, measurement_plan
@@ -222,6 +222,9 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
 
     spec = _data_spec(space, cfg.val_subset)
     net = None
+    # BatchNorm families: every route measured (and scored) with its own statistics, as exported
+    calibration = calibration_images(space, spec) if space_batchnorm_layers(space) else None
+    bn_label = calibration.recipe.label() if calibration is not None else None
 
     def network():
         nonlocal net
@@ -234,7 +237,8 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     ppath = run_dir / PROXIES
     signals = None
     if cfg.proxy_images:
-        scores, reused = _proxy_scores(space, spec, ppath, str(ckpt), cfg, network, reuse=not retrained)
+        scores, reused = _proxy_scores(space, spec, ppath, str(ckpt), cfg, network, reuse=not retrained,
+                                       calibration=calibration)
         signals = proxy_signals(scores)
         step("proxy scores", t0, f"reused {ppath}" if reused else
              f"{len(scores)} candidates scored on {scores[0].images} validation images "
@@ -252,7 +256,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     rows = [m for m in rows if m.checkpoint == str(ckpt)] if not retrained else []
     _, val, classes = load_datasets(spec)
     dataset = spec.label(len(val))
-    rows = [m for m in rows if m.dataset == dataset]
+    rows = [m for m in rows if m.dataset == dataset and dict(m.extra).get(BATCHNORM_KEY) == bn_label]
     checked = False
 
     def measure_ids(ids: Sequence[int]) -> list:
@@ -267,11 +271,12 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
                                      f"{network_classes(net)}: the space's data does not fit its anchors")
             checked = True
         new = measure(space, network(), make_loader(val, 500, shuffle=False), ids, dataset=dataset,
-                      checkpoint=str(ckpt), device=cfg.device, progress=False)
+                      checkpoint=str(ckpt), device=cfg.device, progress=False, calibration=calibration)
         if retrained and not rows and mpath.exists():
             mpath.unlink()  # rows of an older checkpoint: replaced, not mixed
         rows = write_measurements(mpath, new)
-        rows = [m for m in rows if m.checkpoint == str(ckpt) and m.dataset == dataset]
+        rows = [m for m in rows if m.checkpoint == str(ckpt) and m.dataset == dataset
+                and dict(m.extra).get(BATCHNORM_KEY) == bn_label]
         return rows
 
     reused = len(rows)
@@ -403,7 +408,8 @@ def _proxy_tau(signals, rows) -> float | None:
     return round(float(tau), 3) if math.isfinite(tau) else None
 
 
-def _proxy_scores(space, spec, path: Path, checkpoint: str, cfg: RunConfig, network, reuse: bool):
+def _proxy_scores(space, spec, path: Path, checkpoint: str, cfg: RunConfig, network, reuse: bool,
+                  calibration=None):
     """``(scores, reused)``: the proxy scores of ``checkpoint``, the saved ones when they are
     of it and of the same images, else scored afresh (every candidate, prefixes shared) and saved."""
     from ..measure import proxy_dataset, proxy_label, read_proxies, score_proxies, write_proxies
@@ -417,12 +423,13 @@ def _proxy_scores(space, spec, path: Path, checkpoint: str, cfg: RunConfig, netw
         from ..measure import checkpoint_digest
 
         digest = checkpoint_digest(checkpoint)
-        if saved and all(s.checkpoint == checkpoint and s.dataset == label
+        bn_label = calibration.recipe.label() if calibration is not None else None
+        if saved and all(s.checkpoint == checkpoint and s.dataset == label and s.batchnorm == bn_label
                          and s.checkpoint_sha256 in (None, digest) for s in saved):
             return saved, True
     data, disjoint = proxy_dataset(spec, cfg.proxy_images)
     scores = score_proxies(space, network(), data, disjoint=disjoint, label=label, checkpoint=checkpoint,
-                           device=cfg.device, progress=False)
+                           device=cfg.device, progress=False, calibration=calibration)
     write_proxies(path, scores)
     return scores, False
 

@@ -82,10 +82,14 @@ def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfi
     loader = make_loader(val, 500, shuffle=False)
     dataset = val_spec.label(len(val))
     ids = [c.id for c in space.candidates]
+    from ..measure import calibration_images, space_batchnorm_layers
+
+    calibration = calibration_images(space, val_spec) if space_batchnorm_layers(space) else None
 
     def run(name: str, net, checkpoint: str) -> list[Measurement]:
         t = time.perf_counter()
-        rows = measure(space, net, loader, ids, dataset=dataset, checkpoint=checkpoint, device=device)
+        rows = measure(space, net, loader, ids, dataset=dataset, checkpoint=checkpoint, device=device,
+                       calibration=calibration)
         times[f"evaluate_{name}_s"] = time.perf_counter() - t
         log(f"{name}: mean stitch top-1 {statistics.mean(r.acc1 for r in rows if len(r.route) > 1):.2f}% "
             f"({len(rows)} candidates, {times[f'evaluate_{name}_s']:.0f} s)")

@@ -1,0 +1,125 @@
+"""Per-route BatchNorm statistics: the recipe every measurement and export of a stitch uses.
+
+Joint stitching training leaves each BatchNorm layer of an anchor with statistics of whatever
+routes ran through it; a stitched route measured with them can read far low (docs/training.md).
+So in a family with BatchNorm layers, `evaluate`, `run`, `study`, `proxy` and `export` re-estimate
+each route's statistics on the same fixed training images (:class:`BatchNormCalibration`) before
+it runs: what a stitch measured is what its exported model computes. LayerNorm families are not
+touched.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
+
+import torch
+
+from ..errors import StitchnasError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch.utils.data import Dataset
+
+    from ..space import SearchSpace
+
+__all__ = ["BatchNormCalibration", "BN_CALIBRATION", "BATCHNORM_KEY", "CalibrationImages",
+           "calibration_images", "space_batchnorm_layers"]
+
+#: the extra key of a measured (or proxy) row: how its BatchNorm statistics were set
+BATCHNORM_KEY = "batchnorm"
+
+
+@dataclass(frozen=True)
+class BatchNormCalibration:
+    """How a route's BatchNorm statistics are re-estimated: the average over ``images`` training
+    images drawn with ``seed``, run in batches of ``batch_size`` (at most the split's size)."""
+
+    images: int = 5120
+    batch_size: int = 256
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for key in ("images", "batch_size"):
+            value = getattr(self, key)
+            if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+                raise StitchnasError(f"BatchNorm calibration {key} must be a positive integer, got "
+                                     f"{value!r}: pass e.g. {getattr(BatchNormCalibration, key)}")
+
+    def label(self) -> str:
+        """What rows carry under ``batchnorm``: the recipe, so rows of other recipes differ."""
+        return f"per_route:{self.images}x{self.batch_size}:seed{self.seed}"
+
+
+#: the default recipe: 20 batches of 256, the check of docs/training.md
+BN_CALIBRATION = BatchNormCalibration()
+
+
+@dataclass(frozen=True, eq=False)
+class CalibrationImages:
+    """The calibration images of one training split: iterable any number of times, each time
+    the same batches (augmentations, if any, run under fixed seeds)."""
+
+    dataset: "Dataset"
+    recipe: BatchNormCalibration = BN_CALIBRATION
+
+    def __len__(self) -> int:
+        n = min(self.recipe.images, len(self.dataset))
+        return -(-n // self.recipe.batch_size)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        total = len(self.dataset)
+        if total == 0:
+            raise StitchnasError("cannot re-estimate BatchNorm statistics on an empty training split: "
+                                 "check the data source")
+        order = torch.randperm(total, generator=torch.Generator().manual_seed(self.recipe.seed))
+        order = order[: min(self.recipe.images, total)].tolist()
+        size = self.recipe.batch_size
+        for k in range(0, len(order), size):
+            indices = order[k:k + size]
+            py_state = random.getstate()
+            try:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(self.recipe.seed + k)
+                    random.seed(self.recipe.seed + k)
+                    if hasattr(self.dataset, "__getitems__"):
+                        samples = self.dataset.__getitems__(indices)
+                    else:
+                        samples = [self.dataset[i] for i in indices]
+            finally:
+                random.setstate(py_state)
+            yield torch.stack([s[0] for s in samples]).contiguous()
+
+
+def calibration_images(space: "SearchSpace", spec=None,
+                       recipe: BatchNormCalibration = BN_CALIBRATION) -> CalibrationImages:
+    """The calibration images of ``space``'s training split (``spec``: its
+    :class:`~stitchnas.measure.DataSpec`, default :func:`space_data`); a one-line error naming
+    the data and the way out when the split cannot be loaded."""
+    import dataclasses
+
+    from ._data import load_datasets, space_data
+
+    if spec is None:
+        spec = space_data(space)
+    try:
+        train, _, _ = load_datasets(dataclasses.replace(spec, train_subset=None, val_subset=1))
+    except StitchnasError as err:
+        raise StitchnasError(f"the anchors of {space.given_as} hold BatchNorm layers, whose statistics "
+                             f"are re-estimated per route on the training split, which did not load "
+                             f"({err}); make the data available, or pass --batchnorm shared to keep the "
+                             "checkpoint's shared statistics") from err
+    return CalibrationImages(train, recipe)
+
+
+def space_batchnorm_layers(space: "SearchSpace") -> int:
+    """How many BatchNorm layers with running statistics ``space``'s anchors hold, counted on
+    models built on the meta device (structure only: no weights, no memory); 0 for a model
+    that cannot be built there."""
+    from ..network import batchnorm_layers
+
+    try:
+        models = space.create_models(weights=False, device="meta")
+    except Exception:  # noqa: BLE001 - an exotic model: counted as none rather than failing a command
+        return 0
+    return sum(len(batchnorm_layers(model)) for model in models)
