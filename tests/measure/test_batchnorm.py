@@ -203,3 +203,30 @@ def test_no_warning_for_anchors_alone_or_layernorm_families(setup):
     tiny = load_space("tiny_test")
     tiny_costs = {c.id: c for c in Profiler(tiny).profile()}
     assert shared_batchnorm_warning(tiny, [row(tiny, tiny_costs, i) for i in (0, 2, 5)]) is None
+
+
+def test_an_interrupted_calibrated_evaluation_resumes_to_the_uninterrupted_result(setup):
+    from stitchnas.measure import EvaluationInterrupted
+
+    space, net, val, cal = setup["space"], setup["net"], setup["val"], setup["calibration"]
+    ids = [c.id for c in space.candidates]
+    whole = evaluate_candidates(net, make_loader(val, 32, False), ids, calibration=cal, progress=False)
+    kept = batchnorm_state(net)
+    calls = [0]
+
+    def hook(*_):  # Ctrl-C in the third evaluation batch: the stem runs once per calibration batch first
+        calls[0] += 1
+        if calls[0] == len(cal) + 3:
+            raise KeyboardInterrupt
+
+    handle = net.adapters[1].stem_module.register_forward_hook(hook)
+    try:
+        with pytest.raises(EvaluationInterrupted) as info:
+            evaluate_candidates(net, make_loader(val, 32, False), ids, calibration=cal, progress=False)
+    finally:
+        handle.remove()
+    assert info.value.partial.n_samples == 64
+    assert all(torch.equal(a, b) for x, y in zip(kept, batchnorm_state(net)) for a, b in zip(x, y))
+    rest = make_loader(torch.utils.data.Subset(val, range(64, len(val))), 32, False)
+    resumed = evaluate_candidates(net, rest, ids, calibration=cal, progress=False, resume=info.value.partial)
+    assert resumed == whole
