@@ -21,6 +21,7 @@ REPORTS = [  # the small tables (32 and 39 stitches: about 10 s each)
     "results/benchmarks/default_search/search_fmnist_vit_sl_v2_suggest.json",
     "results/benchmarks/default_search/search_fmnist_resnet_suggest.json",
     "results/benchmarks/proxies/with/search_fmnist_resnet_suggest.json",
+    "results/benchmarks/batchnorm/without/search_fmnist_resnet_suggest.json",  # per-route BatchNorm
 ]
 
 

@@ -57,11 +57,15 @@ def _alone(space, net, cid, calibration, val):
 
     module = copy.deepcopy(net.route_module(space.candidate(cid)))
     calibrate_batchnorm(module, calibration)
-    module.eval()
+    return _score(module.eval(), val)
+
+
+def _score(model, val):
+    """(top-1 %, mean cross-entropy) of ``model`` on ``val``."""
     hits, loss, n = 0, 0.0, 0
     with torch.no_grad():
         for x, y in make_loader(val, 100, False):
-            out = module(x)
+            out = model(x)
             hits += int((out.argmax(1) == y).sum())
             loss += float(F.cross_entropy(out.float(), y, reduction="sum"))
             n += len(y)
@@ -128,16 +132,9 @@ def test_an_exported_stitch_computes_what_was_measured(setup, tmp_path, capsys):
     from stitchnas.network import load_exported, read_export_metadata
 
     assert read_export_metadata(tmp_path / "one.pt2")["batchnorm"] == BN_CALIBRATION.label()
-    program = load_exported(tmp_path / "one.pt2")
-    hits, loss, n = 0, 0.0, 0
-    with torch.no_grad():
-        for x, y in make_loader(val, 100, False):
-            logits = program(x)
-            hits += int((logits.argmax(1) == y).sum())
-            loss += float(F.cross_entropy(logits.float(), y, reduction="sum"))
-            n += len(y)
-    assert 100.0 * hits / n == pytest.approx(row.acc1, abs=100.0 / n)  # one image at most
-    assert loss / n == pytest.approx(row.loss, rel=1e-4)
+    acc1, loss = _score(load_exported(tmp_path / "one.pt2"), val)
+    assert acc1 == pytest.approx(row.acc1, abs=100.0 / len(val))  # one image at most
+    assert loss == pytest.approx(row.loss, rel=1e-4)
     code, _, _ = run_cli(capsys, "export", path, "--id", stitch, "--checkpoint", ckpt,
                          "--out", tmp_path / "kept", "--format", "pt2", "--batchnorm", "shared")
     assert code == 0 and "batchnorm" not in read_export_metadata(tmp_path / "kept.pt2")
