@@ -87,6 +87,7 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
         where = f" in {measurements}"
     else:
         rows = sorted(measurements, key=lambda m: m.id)
+    _warn_shared_batchnorm(space, rows, digest)
     cands = space.candidates
     ids = tuple(c.id for c in cands)
     measured = {m.id: float(m.acc1) for m in rows}
@@ -146,3 +147,22 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
     return AccuracyTable(ids=ids, acc1=acc, std=tuple(std), source=tuple(source), predictor=label,
                          measurements=path, measured_ids=len(rows), key=content_key(doc),
                          measurements_sha256=digest)
+
+
+_WARNED: set[tuple[str, str | None]] = set()
+
+
+def _warn_shared_batchnorm(space: "SearchSpace", rows: list, digest: str | None) -> None:
+    """Log, once per space and file, that stitched rows of a BatchNorm family were measured with
+    the statistics every route shares (written before per-route statistics, or ``--batchnorm
+    shared``): their accuracies are not what ``export`` ships (docs/training.md)."""
+    if (space.content_hash, digest) in _WARNED or not any(m.route.num_stitches for m in rows):
+        return
+    from ..measure import shared_batchnorm_warning
+
+    warning = shared_batchnorm_warning(space, rows)
+    _WARNED.add((space.content_hash, digest))
+    if warning:
+        from ..progress import get_logger
+
+        get_logger("search").warning(warning)

@@ -227,3 +227,25 @@ def test_an_interrupted_calibrated_evaluation_resumes_to_the_uninterrupted_resul
     rest = make_loader(torch.utils.data.Subset(val, range(64, len(val))), 32, False)
     resumed = evaluate_candidates(net, rest, ids, calibration=cal, progress=False, resume=info.value.partial)
     assert resumed == whole
+
+
+def test_search_warns_once_about_rows_measured_with_shared_statistics(setup, tmp_path, capsys, caplog):
+    import logging
+
+    space, path = setup["space"], setup["path"]
+    ids = ",".join(str(c.id) for c in space.candidates[:5])
+    argv = ("evaluate", path, "--checkpoint", setup["folder"] / "c.pt", "--ids", ids)
+    assert run_cli(capsys, *argv, "--out", tmp_path / "route.jsonl")[0] == 0
+    assert run_cli(capsys, *argv, "--out", tmp_path / "shared.jsonl", "--batchnorm", "shared")[0] == 0
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="stitchnas"):
+        code, _, err = run_cli(capsys, "search", path, "--target", "flops", "--measurements",
+                               tmp_path / "route.jsonl", "--out-dir", tmp_path / "r")
+        assert code == 0, err
+        assert not [r for r in caplog.records if "BatchNorm" in r.getMessage()]
+        for _ in range(2):  # the same file twice: one line
+            code, _, err = run_cli(capsys, "search", path, "--target", "flops", "--measurements",
+                                   tmp_path / "shared.jsonl", "--out-dir", tmp_path / "s")
+            assert code == 0, err
+    lines = [r.getMessage() for r in caplog.records if "BatchNorm" in r.getMessage()]
+    assert len(lines) == 1 and "were measured with the BatchNorm statistics that every route" in lines[0]
