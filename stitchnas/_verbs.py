@@ -124,7 +124,8 @@ def export(space: SearchSpace | str | os.PathLike | None = None, *, id: int | No
            checkpoint: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
            format: str | Sequence[str] | None = None, switchable: bool = False,
            allow_random_weights: bool = False, batch_size: int = 1, device: str = "cpu",
-           batchnorm: str = "route", **limits: float) -> builtins.list[Path]:
+           batchnorm: str = "route", data: str | None = None, data_root: str | None = None,
+           **limits: float) -> builtins.list[Path]:
     """``stitchnas export``: write one stitch as standalone files and return their paths.
 
     The stitch is ``id`` or ``route``, else the best member of the saved front (``target``,
@@ -137,11 +138,13 @@ def export(space: SearchSpace | str | os.PathLike | None = None, *, id: int | No
     refused unless ``allow_random_weights``. ``batchnorm``: in a family with BatchNorm layers,
     ``"route"`` re-estimates each exported route's statistics on the space's training images as
     ``evaluate`` measured it (:data:`~stitchnas.measure.BN_CALIBRATION`), ``"shared"`` keeps the
-    checkpoint's. :func:`build_model` then :func:`export_model`."""
+    checkpoint's, on the space's data set unless ``data`` (a data set name or an ImageFolder
+    folder, as ``evaluate --data``) and ``data_root`` say otherwise. :func:`build_model` then
+    :func:`export_model`."""
     done = export_details(space, id=id, route=route, target=target, front=front,
                           checkpoint=checkpoint, out=out, format=format, switchable=switchable,
                           allow_random_weights=allow_random_weights, batch_size=batch_size,
-                          device=device, batchnorm=batchnorm, **limits)
+                          device=device, batchnorm=batchnorm, data=data, data_root=data_root, **limits)
     if done.front is not None:
         _warn_notes(done.front, done.point, limits_of(limits), space)
     return list(done.paths)
@@ -158,7 +161,7 @@ def export_details(space: Any = None, *, id: int | None = None, route: str | Non
                    target: Any = "cpu", front: Any = None, checkpoint: Any = None, out: Any = None,
                    format: Any = None, switchable: bool = False, allow_random_weights: bool = False,
                    batch_size: int = 1, device: str = "cpu", batchnorm: str = "route",
-                   **limits: float) -> Exported:
+                   data: str | None = None, data_root: str | None = None, **limits: float) -> Exported:
     """:func:`export`, returning what the command line reports (:class:`Exported`)."""
     from dataclasses import replace
 
@@ -174,7 +177,7 @@ def export_details(space: Any = None, *, id: int | None = None, route: str | Non
             front = load_front(None, target, path=front)
         space = space_of_front(front)
     space = load_space(space if space is not None else DEFAULT_SPACE)
-    calibration = _export_calibration(space, batchnorm)
+    calibration = _export_calibration(space, batchnorm, data, data_root)
     picked = id is not None or route is not None
     if id is not None and route is not None:
         raise StitchnasError("give the stitch as an id or as a route, not both")
@@ -227,16 +230,16 @@ def export_details(space: Any = None, *, id: int | None = None, route: str | Non
                     batch_size)
 
 
-def _export_calibration(space: SearchSpace, batchnorm: str):
+def _export_calibration(space: SearchSpace, batchnorm: str, data: str | None, data_root: str | None):
     """The calibration images an export re-estimates BatchNorm statistics on, or None (shared
     statistics asked for, or no BatchNorm layer in the space)."""
     if batchnorm not in ("route", "shared"):
         raise StitchnasError(f"batchnorm must be 'route' or 'shared', got {batchnorm!r}")
-    from .measure import calibration_images, space_batchnorm_layers
+    from .measure import calibration_images, space_batchnorm_layers, space_data
 
     if batchnorm == "shared" or not space_batchnorm_layers(space):
         return None
-    return calibration_images(space)
+    return calibration_images(space, space_data(space, data, data_root) if data or data_root else None)
 
 
 def default_checkpoint(checkpoint: Any, space: SearchSpace, stitched: bool, allow_random_weights: bool,

@@ -172,6 +172,9 @@ class Export(Command):
                             help="BatchNorm statistics: re-estimated for the route on the space's "
                                  "training images as `evaluate` measured it (route, the default), or "
                                  "the checkpoint's shared ones (shared); LayerNorm families: no effect")
+        parser.add_argument("--data", help="with BatchNorm statistics per route: the data set they are "
+                                           "estimated on, as given to `evaluate` (default: the space's)")
+        parser.add_argument("--data-root", help="folder holding the dataset's files")
 
     def run(self, args: argparse.Namespace) -> int:
         import warnings
@@ -245,4 +248,4 @@ def export_kwargs(args: argparse.Namespace) -> dict:
             "checkpoint": args.checkpoint, "out": args.out, "format": args.format,
             "switchable": args.switchable, "allow_random_weights": args.allow_random_weights,
             "batch_size": args.batch_size, "device": args.device, "batchnorm": args.batchnorm,
-            **budgets(args)}
+            "data": args.data, "data_root": args.data_root, **budgets(args)}

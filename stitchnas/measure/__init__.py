@@ -55,7 +55,7 @@ _EXPORTS = {
     "calibration_batch": "_data",
     "chance_warning": "_evaluate",
     "anchors_warning": "_evaluate",
-    "shared_batchnorm_warning": "_evaluate",
+    "shared_batchnorm_warning": "_calibrate",
     "anchor_order_warning": "_evaluate",
     "config_from_space": "_train",
     "evaluate_candidates": "_evaluate",

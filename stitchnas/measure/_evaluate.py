@@ -26,7 +26,7 @@ from ..space import Candidate, SearchSpace
 
 __all__ = ["EvalResult", "PartialEvaluation", "EvaluationInterrupted", "evaluate_candidates", "measure",
            "select_ids", "parse_ids", "prefix_tree_size",
-           "network_classes", "top1_stderr", "no_better_than_chance", "chance_warning", "anchors_warning", "shared_batchnorm_warning",
+           "network_classes", "top1_stderr", "no_better_than_chance", "chance_warning", "anchors_warning",
            "anchor_order_warning"]
 
 
@@ -453,28 +453,6 @@ def anchors_warning(space: SearchSpace, rows: Iterable, classes: int, images: in
     :func:`anchor_order_warning`. What `evaluate`, `run` and `study` each print."""
     rows = list(rows)
     return chance_warning(space, rows, classes, images) or anchor_order_warning(space, rows, images)
-
-
-def shared_batchnorm_warning(space: SearchSpace, rows: Iterable) -> str | None:
-    """One line when stitched routes among ``rows`` were measured through BatchNorm layers with
-    the checkpoint's shared statistics (``--batchnorm shared``, or rows written before per-route
-    statistics), or None. A BatchNorm layer keeps one set of running statistics for every route
-    through it, gathered in training on whichever routes were sampled, so such a route is
-    measured with statistics of other routes and may read far low: measured on
-    fmnist_resnet_2way, 17% where the route's own statistics give 76% (docs/training.md)."""
-    from ._calibrate import BATCHNORM_KEY, space_batchnorm_layers
-
-    shared = [m for m in rows if m.route.num_stitches and not dict(m.extra).get(BATCHNORM_KEY)]
-    if not shared:
-        return None
-    n = space_batchnorm_layers(space)
-    if not n:
-        return None
-    return (f"{len(shared)} stitched route{'s were' if len(shared) != 1 else ' was'} measured with the "
-            f"BatchNorm statistics that every route of {space.given_as} shares ({n} layers): they may read "
-            "far low (on fmnist_resnet_2way 17% where the route's own statistics give 76%) and differ from "
-            "what `export` ships; measure them again with per-route statistics (`stitchnas evaluate "
-            f"{space.given_as}`, the default --batchnorm route; docs/training.md)")
 
 
 def _anchor_name(space: SearchSpace, m) -> str:

@@ -335,8 +335,8 @@ class SearchSpace:
         return self._input_size
 
     @cached_property
-    def _cached_structure(self) -> tuple[tuple[int, ...], tuple[tuple[FeatureSpec, ...], ...]] | None:
-        """(depths, feature specs) from the structure cache, when this structure was built
+    def _cached_structure(self) -> tuple[tuple[int, ...], tuple[tuple[FeatureSpec, ...], ...], int] | None:
+        """(depths, feature specs, BatchNorm layers) from the structure cache, when this structure was built
         before with the same torch, timm and stitchnas: enumerating and checking a space (a
         query's check of its front) then needs no torch. None: build the meta models."""
         from .._cache import load_cached
@@ -350,11 +350,12 @@ class SearchSpace:
                                             prefix=int(f["prefix"])) for f in anchor)
                           for anchor in doc["feature_specs"])
             depths = tuple(int(d) for d in doc["depths"])
+            norms = int(doc["batchnorm_layers"])  # absent from caches written before it: rebuilt
         except (ValueError, KeyError, TypeError):
             return None  # a broken cache is rebuilt
         if len(depths) != len(self.anchors) or any(len(f) != d + 1 for f, d in zip(specs, depths)):
             return None
-        return depths, specs
+        return depths, specs, norms
 
     def _structure_cache_path(self) -> Path | None:
         """``CACHE/structure/NAME-STRUCTURE_HASH.json``; None when the input size is not declared
@@ -373,10 +374,26 @@ class SearchSpace:
         from .._cache import save_cached
 
         save_cached(self._structure_cache_path(), {
-            "space": self.name, "depths": list(self.depths),
+            "space": self.name, "depths": list(self.depths), "batchnorm_layers": self._count_batchnorm(),
             "feature_specs": [[{"layout": f.layout, "shape": list(f.shape),
                                 "grid": list(f.grid) if f.grid else None, "prefix": f.prefix}
                                for f in anchor] for anchor in specs]}, _structure_versions())
+
+    @cached_property
+    def batchnorm_layers(self) -> int:
+        """How many BatchNorm layers with running statistics the anchors hold (0: a LayerNorm
+        family). Their statistics are re-estimated per route when measuring and exporting
+        (docs/training.md); read from the structure cache when it has the structure, so no torch."""
+        if self._cached_structure is not None:
+            return self._cached_structure[2]
+        self.feature_specs  # noqa: B018 - built here, they refresh a cache written before this count
+        return self._count_batchnorm()
+
+    def _count_batchnorm(self) -> int:
+        from torch.nn.modules.batchnorm import _BatchNorm
+
+        return sum(isinstance(m, _BatchNorm) and m.track_running_stats
+                   for ad in self._meta_adapters for m in ad.model.modules())
 
     @cached_property
     def depths(self) -> tuple[int, ...]:

@@ -180,8 +180,14 @@ def test_structure_cache_gives_the_built_structure(tmp_path, monkeypatch):
     depths, specs, ids = built.depths, built.feature_specs, [c.route for c in built.candidates]
     cache = next((tmp_path / "structure").glob("tiny_test-*.json"))
     again = load_space("tiny_test")
-    assert again._cached_structure == (depths, specs)
+    assert again._cached_structure == (depths, specs, 0)  # no BatchNorm layer in these ViTs
     assert [c.route for c in again.candidates] == ids and again.layer_shapes == built.layer_shapes
+    doc = _json.loads(cache.read_text())
+    del doc["batchnorm_layers"]  # a cache written before the count: rebuilt, rewritten with it
+    cache.write_text(_json.dumps(doc))
+    stale = load_space("tiny_test")
+    assert stale._cached_structure is None and stale.batchnorm_layers == 0
+    assert _json.loads(cache.read_text())["batchnorm_layers"] == 0
     doc = _json.loads(cache.read_text())
     doc["versions"]["timm"] = "0.0.0"  # another timm: not trusted
     cache.write_text(_json.dumps(doc))
@@ -189,4 +195,4 @@ def test_structure_cache_gives_the_built_structure(tmp_path, monkeypatch):
     cache.write_text("{broken")
     fresh = load_space("tiny_test")
     assert fresh._cached_structure is None and fresh.feature_specs == specs  # rebuilt and rewritten
-    assert load_space("tiny_test")._cached_structure == (depths, specs)
+    assert load_space("tiny_test")._cached_structure == (depths, specs, 0)
