@@ -287,8 +287,10 @@ class Evaluate(Command):
         worst = min(rows, key=lambda r: r.acc1)
         span = (f"{worst.acc1:.2f}% (id {worst.id})" if len(rows) == 1 else
                 f"{worst.acc1:.2f}% (id {worst.id}) .. {best.acc1:.2f}% (id {best.id})")
+        own = (f"; each route with its own BatchNorm statistics ({calibration.recipe.label()})"
+               if calibration is not None else "")
         print(f"evaluated {len(rows)} candidate{'s' * (len(rows) != 1)} of {space.name} on {dataset} ({len(val)} "
-              f"images) in {elapsed:.1f} s{resumed}; acc1 {span}")
+              f"images) in {elapsed:.1f} s{resumed}; acc1 {span}{own}")
         print(f"wrote {len(rows)} row{'s' * (len(rows) != 1)} to {out} ({len(merged)} in the file)")
         return 0
 
@@ -413,14 +415,16 @@ class Proxy(Command):
         data, disjoint = proxy_dataset(spec, images)
         net = load_network(space, checkpoint)
         start = time.perf_counter()
+        calibration = calibration_of(args, space, spec, net)
         scores = score_proxies(space, net, data, disjoint=disjoint, label=proxy_label(spec, images),
-                               checkpoint=checkpoint, device=args.device,
-                               calibration=calibration_of(args, space, spec, net))
+                               checkpoint=checkpoint, device=args.device, calibration=calibration)
         write_proxies(out, scores)
         where = ("held out from the measured subset" if disjoint
                  else "shared with the measurements: pass --val-subset to hold them out")
+        own = (f"; each route with its own BatchNorm statistics ({calibration.recipe.label()})"
+               if calibration is not None else "")
         print(f"scored {len(scores)} candidates of {space.name} on {len(data)} proxy images "
-              f"({where}) in {time.perf_counter() - start:.1f} s")
+              f"({where}) in {time.perf_counter() - start:.1f} s{own}")
         print(f"wrote {out}")
         return 0
 

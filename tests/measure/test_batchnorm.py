@@ -106,11 +106,13 @@ def test_evaluate_records_the_recipe_and_warns_only_for_shared_statistics(setup,
     stitch, other = [c.id for c in space.candidates if c.route.num_stitches][:2]
     out = tmp_path / "m.jsonl"
     argv = ("evaluate", path, "--checkpoint", setup["folder"] / "c.pt", "--ids", f"0,{stitch}")
-    code, _, err = run_cli(capsys, *argv[:-1], f"0,{stitch},{other}", "--out", out)
+    code, printed, err = run_cli(capsys, *argv[:-1], f"0,{stitch},{other}", "--out", out)
     assert code == 0 and "BatchNorm" not in err, err
+    assert "; each route with its own BatchNorm statistics (per_route:5120x256:seed0)" in printed
     rows = {m.id: m for m in read_measurements(out, space)}
     assert dict(rows[stitch].extra)["batchnorm"] == BN_CALIBRATION.label()
-    code, _, err = run_cli(capsys, *argv, "--out", tmp_path / "shared.jsonl", "--batchnorm", "shared")
+    code, printed, err = run_cli(capsys, *argv, "--out", tmp_path / "shared.jsonl", "--batchnorm", "shared")
+    assert "own BatchNorm statistics" not in printed
     lines = [ln for ln in err.splitlines() if "BatchNorm" in ln]
     assert code == 0 and len(lines) == 1 and "1 stitched route was measured with the BatchNorm" in lines[0]
     shared = {m.id: m for m in read_measurements(tmp_path / "shared.jsonl", space)}
@@ -249,3 +251,18 @@ def test_search_warns_once_about_rows_measured_with_shared_statistics(setup, tmp
             assert code == 0, err
     lines = [r.getMessage() for r in caplog.records if "BatchNorm" in r.getMessage()]
     assert len(lines) == 1 and "were measured with the BatchNorm statistics that every route" in lines[0]
+
+
+def test_proxy_scores_use_and_record_per_route_statistics(setup, tmp_path, capsys):
+    from stitchnas.measure import read_proxies
+
+    argv = ("proxy", setup["path"], "--checkpoint", setup["folder"] / "c.pt", "--images", 64)
+    code, printed, err = run_cli(capsys, *argv, "--out", tmp_path / "p.jsonl")
+    assert code == 0, err
+    assert "; each route with its own BatchNorm statistics (per_route:5120x256:seed0)" in printed
+    route = read_proxies(tmp_path / "p.jsonl", setup["space"])
+    assert {s.batchnorm for s in route} == {BN_CALIBRATION.label()}
+    assert run_cli(capsys, *argv, "--out", tmp_path / "s.jsonl", "--batchnorm", "shared")[0] == 0
+    shared = read_proxies(tmp_path / "s.jsonl", setup["space"])
+    assert {s.batchnorm for s in shared} == {None}
+    assert [s.loss for s in shared] != [s.loss for s in route]
