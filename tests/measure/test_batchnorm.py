@@ -146,7 +146,7 @@ def test_a_switchable_front_keeps_each_members_own_statistics(setup, tmp_path):
     from stitchnas.fronts import Front, FrontPoint
     from stitchnas.network import export_front, load_front_model
 
-    space, net, cal = setup["space"], setup["net"], setup["calibration"]
+    space, cal = setup["space"], setup["calibration"]
     ckpt = setup["folder"] / "c.pt"
     picked = [c for c in space.candidates if c.route.num_stitches][:3] + [space.candidate(0)]
     members = tuple(FrontPoint(id=c.id, route=c.route, acc1=50.0 + k, acc1_source="measured",
