@@ -177,7 +177,10 @@ def export_details(space: Any = None, *, id: int | None = None, route: str | Non
             front = load_front(None, target, path=front)
         space = space_of_front(front)
     space = load_space(space if space is not None else DEFAULT_SPACE)
-    calibration = _export_calibration(space, batchnorm, data, data_root)
+    from .measure import route_calibration, space_data
+
+    calibration = route_calibration(space, space_data(space, data, data_root) if data or data_root else None,
+                                    batchnorm)
     picked = id is not None or route is not None
     if id is not None and route is not None:
         raise StitchnasError("give the stitch as an id or as a route, not both")
@@ -228,18 +231,6 @@ def export_details(space: Any = None, *, id: int | None = None, route: str | Non
     paths = export_model(module, base, space.input_size, batch_size=batch_size, metadata=meta, **kw)
     return Exported(tuple(paths), space.name, cand.id, str(cand.route), point, chosen_from, sources,
                     batch_size)
-
-
-def _export_calibration(space: SearchSpace, batchnorm: str, data: str | None, data_root: str | None):
-    """The calibration images an export re-estimates BatchNorm statistics on, or None (shared
-    statistics asked for, or no BatchNorm layer in the space)."""
-    if batchnorm not in ("route", "shared"):
-        raise StitchnasError(f"batchnorm must be 'route' or 'shared', got {batchnorm!r}")
-    from .measure import calibration_images, space_batchnorm_layers, space_data
-
-    if batchnorm == "shared" or not space_batchnorm_layers(space):
-        return None
-    return calibration_images(space, space_data(space, data, data_root) if data or data_root else None)
 
 
 def default_checkpoint(checkpoint: Any, space: SearchSpace, stitched: bool, allow_random_weights: bool,

@@ -51,18 +51,6 @@ def add_batchnorm_argument(parser: argparse.ArgumentParser) -> None:
                              "statistics shared by every route (shared); LayerNorm families: no effect")
 
 
-def calibration_of(args: argparse.Namespace, space, spec, net):
-    """The per-route BatchNorm calibration images ``args.batchnorm`` asks for, or None (shared
-    statistics, or no BatchNorm layer in ``net``)."""
-    from ..network import has_batchnorm
-
-    if getattr(args, "batchnorm", "route") == "shared" or not has_batchnorm(net):
-        return None
-    from ..measure import calibration_images
-
-    return calibration_images(space, spec)
-
-
 def data_spec(args: argparse.Namespace, space):
     """The dataset: --data (a name, or a folder = ImageFolder), else the space's ``data``."""
     from ..measure import space_data
@@ -226,7 +214,9 @@ class Evaluate(Command):
             )
         dataset = spec.label(len(val))
         loader = make_loader(val, args.batch_size, shuffle=False)
-        calibration = calibration_of(args, space, spec, net)
+        from ..measure import route_calibration
+
+        calibration = route_calibration(space, spec, args.batchnorm)
         if args.storage is not None:
             code = self.run_distributed(args, space, ids, net, loader, out=out, dataset=dataset,
                                         calibration=calibration, checkpoint=checkpoint, images=len(val),
@@ -415,7 +405,9 @@ class Proxy(Command):
         data, disjoint = proxy_dataset(spec, images)
         net = load_network(space, checkpoint)
         start = time.perf_counter()
-        calibration = calibration_of(args, space, spec, net)
+        from ..measure import route_calibration
+
+        calibration = route_calibration(space, spec, args.batchnorm)
         scores = score_proxies(space, net, data, disjoint=disjoint, label=proxy_label(spec, images),
                                checkpoint=checkpoint, device=args.device, calibration=calibration)
         write_proxies(out, scores)

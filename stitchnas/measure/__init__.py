@@ -20,6 +20,7 @@ _EXPORTS = {
     "BatchNormCalibration": "_calibrate",
     "CalibrationImages": "_calibrate",
     "calibration_images": "_calibrate",
+    "route_calibration": "_calibrate",
     "space_batchnorm_layers": "_calibrate",
     "AnchorTrainConfig": "_train",
     "DATASET_NAMES": "_data",

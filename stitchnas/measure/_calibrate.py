@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
 
 __all__ = ["BatchNormCalibration", "BN_CALIBRATION", "BATCHNORM_KEY", "CalibrationImages",
-           "calibration_images", "space_batchnorm_layers", "shared_batchnorm_warning"]
+           "calibration_images", "route_calibration", "space_batchnorm_layers", "shared_batchnorm_warning"]
 
 #: the extra key of a measured (or proxy) row: how its BatchNorm statistics were set
 BATCHNORM_KEY = "batchnorm"
@@ -111,6 +111,17 @@ def calibration_images(space: "SearchSpace", spec=None,
                              f"({err}); make the data available, or pass --batchnorm shared to keep the "
                              "checkpoint's shared statistics") from err
     return CalibrationImages(train, recipe)
+
+
+def route_calibration(space: "SearchSpace", spec=None, batchnorm: str = "route") -> CalibrationImages | None:
+    """What every command measuring or exporting stitches re-estimates BatchNorm statistics on:
+    :func:`calibration_images` of ``spec`` (default: the space's data), or None when
+    ``batchnorm`` is ``"shared"`` or the space has no BatchNorm layer."""
+    if batchnorm not in ("route", "shared"):
+        raise StitchnasError(f"batchnorm must be 'route' or 'shared', got {batchnorm!r}")
+    if batchnorm == "shared" or not space_batchnorm_layers(space):
+        return None
+    return calibration_images(space, spec)
 
 
 def space_batchnorm_layers(space: "SearchSpace") -> int:

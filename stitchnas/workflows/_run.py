@@ -141,9 +141,9 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     from ..fronts import front_resolution_warning
     from ..progress import get_logger
     from ..measure import (BATCHNORM_KEY, AnchorTrainConfig, StitchTrainConfig, anchors_warning,
-                           calibration_images, chance_warning, checkpoint_digest, config_from_space, load_datasets, make_loader, measure,
+                           chance_warning, route_calibration, checkpoint_digest, config_from_space, load_datasets, make_loader, measure,
                            measured_elsewhere, network_classes, proxy_signals, read_measurements,
-                           recipe_changes, shared_batchnorm_warning, space_batchnorm_layers,
+                           recipe_changes, shared_batchnorm_warning,
                            train_anchors, train_stitched, write_measurements)
     from ..network import load_network
     from ..optimize import SearchConfig, check_counted_budgets, search_targets
@@ -223,7 +223,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     spec = _data_spec(space, cfg.val_subset)
     net = None
     # BatchNorm families: every route measured (and scored) with its own statistics, as exported
-    calibration = calibration_images(space, spec) if space_batchnorm_layers(space) else None
+    calibration = route_calibration(space, spec)
     bn_label = calibration.recipe.label() if calibration is not None else None
 
     def network():

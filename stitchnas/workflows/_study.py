@@ -82,9 +82,9 @@ def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfi
     loader = make_loader(val, 500, shuffle=False)
     dataset = val_spec.label(len(val))
     ids = [c.id for c in space.candidates]
-    from ..measure import calibration_images, space_batchnorm_layers
+    from ..measure import route_calibration
 
-    calibration = calibration_images(space, val_spec) if space_batchnorm_layers(space) else None
+    calibration = route_calibration(space, val_spec)
 
     def run(name: str, net, checkpoint: str) -> list[Measurement]:
         t = time.perf_counter()
