@@ -242,14 +242,22 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
         for k in k_list:
             batch_stats[k] += row
 
+    normed: set[tuple] = set()  # the pieces holding BatchNorm layers
+
+    def piece(op: tuple) -> nn.Module:
+        mod = modules.get(op)
+        if mod is None:
+            mod = modules[op] = _module(net, op)
+            if own_stats and has_batchnorm(mod):
+                normed.add(op)
+        return mod
+
     def walk(node: _Node, box: list[torch.Tensor], y: torch.Tensor) -> None:
         # ``box`` holds the node's output; it is emptied before the last child's subtree runs,
         # so only outputs that feed pending siblings stay in memory (not the whole path).
         last = len(node.children) - 1
         for i, (op, child) in enumerate(node.children.items()):
-            mod = modules.get(op)
-            if mod is None:
-                mod = modules[op] = _module(net, op)
+            mod = piece(op)
             if child.batchnorm is not None:
                 load_batchnorm_state(mod, child.batchnorm)
             child_box = [mod(box[0])]
@@ -265,10 +273,8 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
 
         last = len(node.children) - 1
         for i, (op, child) in enumerate(node.children.items()):
-            mod = modules.get(op)
-            if mod is None:
-                mod = modules[op] = _module(net, op)
-            if has_batchnorm(mod):
+            mod = piece(op)
+            if op in normed:
                 if child.batchnorm is not None:
                     load_batchnorm_state(mod, child.batchnorm)
                 with estimating_batchnorm(mod, reset=child.batchnorm is None):
