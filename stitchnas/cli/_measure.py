@@ -225,12 +225,12 @@ class Evaluate(Command):
                                         classes=classes)
             _warn_other_table(space, out, held, dataset, given=args.out is not None)
             return code
-        from ..measure import (EvaluationInterrupted, evaluation_key, load_partial, partial_path,
-                               save_partial, weights_digest)
+        from ..measure import (EvaluationInterrupted, batchnorm_label, evaluation_key, load_partial,
+                               partial_path, save_partial, weights_digest)
 
         state = partial_path(out)
         key = evaluation_key(space, ids, weights_digest(net), dataset, len(val),
-                             calibration.recipe.label() if calibration is not None else None)
+                             batchnorm_label(calibration))
         resume, note = load_partial(state, key)
         if note:
             print(f"stitchnas: note: {note}", file=sys.stderr)

@@ -19,6 +19,7 @@ _EXPORTS = {
     "BN_CALIBRATION": "_calibrate",
     "BatchNormCalibration": "_calibrate",
     "CalibrationImages": "_calibrate",
+    "batchnorm_label": "_calibrate",
     "calibration_images": "_calibrate",
     "route_calibration": "_calibrate",
     "space_batchnorm_layers": "_calibrate",

@@ -113,6 +113,12 @@ def calibration_images(space: "SearchSpace", spec=None,
     return CalibrationImages(train, recipe)
 
 
+def batchnorm_label(calibration: CalibrationImages | None) -> str | None:
+    """What a measured or scored row records as its ``batchnorm`` recipe: the calibration's
+    label, or None where the checkpoint's own (shared) statistics were used."""
+    return calibration.recipe.label() if calibration is not None else None
+
+
 def route_calibration(space: "SearchSpace", spec=None, batchnorm: str = "route") -> CalibrationImages | None:
     """What every command measuring or exporting stitches re-estimates BatchNorm statistics on:
     :func:`calibration_images` of ``spec`` (default: the space's data), or None when

@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 from ..errors import StitchnasError
 from ..fileio import write_json, write_text
 from ..costs import DEFAULT_VALIDATE
-from ..measure import PROXY_IMAGES
+from ..measure import PROXY_IMAGES, batchnorm_label
 from ..paths import (MEASUREMENTS, PROXIES, REPORT, checkpoint_path, results_root,
                      run_dir as results_run_dir)
 from ._front_timing import drift_pct, drift_warning, fits_machine, off_by
@@ -224,7 +224,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     net = None
     # BatchNorm families: every route measured (and scored) with its own statistics, as exported
     calibration = route_calibration(space, spec)
-    bn_label = calibration.recipe.label() if calibration is not None else None
+    bn_label = batchnorm_label(calibration)
 
     def network():
         nonlocal net
@@ -423,7 +423,7 @@ def _proxy_scores(space, spec, path: Path, checkpoint: str, cfg: RunConfig, netw
         from ..measure import checkpoint_digest
 
         digest = checkpoint_digest(checkpoint)
-        bn_label = calibration.recipe.label() if calibration is not None else None
+        bn_label = batchnorm_label(calibration)
         if saved and all(s.checkpoint == checkpoint and s.dataset == label and s.batchnorm == bn_label
                          and s.checkpoint_sha256 in (None, digest) for s in saved):
             return saved, True
