@@ -67,7 +67,7 @@ def front_of(space: Any, target: Any, front: Any, model: Any = None) -> Front:
     return loaded
 
 
-def query(space: SearchSpace | str | os.PathLike | None = None, *, target: Any = "cpu",
+def query(space: SearchSpace | str | os.PathLike | None = None, *, target: Any = None,
           front: Front | str | os.PathLike | None = None, model: str | os.PathLike | None = None,
           list: bool = False, **limits: float) -> FrontPoint | builtins.list[FrontPoint]:
     """``stitchnas query``: the most accurate stitch on a saved front within ``limits``
@@ -120,7 +120,7 @@ class Exported:
 
 
 def export(space: SearchSpace | str | os.PathLike | None = None, *, id: int | None = None,
-           route: str | None = None, target: Any = "cpu", front: Front | str | os.PathLike | None = None,
+           route: str | None = None, target: Any = None, front: Front | str | os.PathLike | None = None,
            checkpoint: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
            format: str | Sequence[str] | None = None, switchable: bool = False,
            allow_random_weights: bool = False, batch_size: int = 1, device: str = "cpu",
@@ -158,7 +158,7 @@ def _formats(format: str | Sequence[str] | None) -> builtins.list[str] | None:
 
 
 def export_details(space: Any = None, *, id: int | None = None, route: str | None = None,
-                   target: Any = "cpu", front: Any = None, checkpoint: Any = None, out: Any = None,
+                   target: Any = None, front: Any = None, checkpoint: Any = None, out: Any = None,
                    format: Any = None, switchable: bool = False, allow_random_weights: bool = False,
                    batch_size: int = 1, device: str = "cpu", batchnorm: str = "route",
                    data: str | None = None, data_root: str | None = None, **limits: float) -> Exported:

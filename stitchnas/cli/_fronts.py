@@ -13,8 +13,8 @@ __all__ = ["Query", "Export"]
 
 def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
     """--target/--front (which front) and one flag per limit (what must fit)."""
-    parser.add_argument("--target", default="cpu", help="hardware target the front was searched for "
-                                                        "(default: cpu)")
+    parser.add_argument("--target", help="hardware target the front was searched for (default: "
+                                         "the space's only saved front)")
     parser.add_argument("--front", help="front.json to read (default: results/SPACE/TARGET/front.json)")
     for key in LIMIT_KEYS:
         parser.add_argument("--" + key.replace("_", "-"), type=amount, help=limit_help(key))

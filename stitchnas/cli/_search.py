@@ -75,8 +75,11 @@ class Search(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser)
-        parser.add_argument("--target", action="append", required=True,
-                            help="hardware target (YAML path or bundled name); repeat for several")
+        from ..costs import DEFAULT_TARGET
+
+        parser.add_argument("--target", action="append",
+                            help="hardware target (YAML path or bundled name); repeat for several "
+                                 f"(default: {DEFAULT_TARGET}, counted FLOPs, no budgets)")
         parser.add_argument("--objectives", help="comma-separated: acc1 and costs among flops, params, "
                             "latency_ms, memory_mb (default: acc1 and the target's cost)")
         parser.add_argument("--sampler", default="auto", help="auto (default: exact, every candidate "
@@ -125,6 +128,12 @@ class Search(Command):
             _report(r, space.given_as)
             _warn_resolution(r, args.target)
 
+        if not args.target:
+            from ..costs import DEFAULT_TARGET
+
+            args.target = [DEFAULT_TARGET]
+            print(f"stitchnas: note: no --target: searching `{DEFAULT_TARGET}` (FLOPs counted by "
+                  "fvcore, no budgets); `stitchnas targets` lists the others", file=sys.stderr)
         search_targets(space, args.target, config, on_result=report)
         return 0
 

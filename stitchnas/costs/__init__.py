@@ -7,6 +7,7 @@ from .._util import lazy_exports
 _EXPORTS = {
     "Budgets": "_targets",
     "COST_MODELS": "_targets",
+    "DEFAULT_TARGET": "_targets",
     "Cost": "_profiler",
     "DTYPES": "_targets",
     "EXTRA_OP_HANDLES": "_profiler",

@@ -35,6 +35,7 @@ from ..paths import check_name
 
 __all__ = [
     "COST_MODELS",
+    "DEFAULT_TARGET",
     "DTYPES",
     "MB",
     "Budgets",
@@ -47,6 +48,8 @@ __all__ = [
 
 COST_MODELS = ("latency", "flops", "params")
 DTYPES = ("float32", "float16", "bfloat16")
+#: what ``search`` optimises when no target is named: counted FLOPs need no device or table
+DEFAULT_TARGET = "flops"
 MB = 2 ** 20  #: bytes per MB in memory figures and budgets (MiB, as torch's memory reports)
 _DEVICE_RE = re.compile(r"^(cpu|cuda|mps|xpu)(:\d+)?$")
 _TOP_KEYS = ("name", "description", "device", "cost_model", "threads", "batch_size", "dtype",

@@ -21,6 +21,8 @@ _EXPORTS = {
     "front_path": "_files",
     "front_resolution_warning": "_checks",
     "load_front": "_files",
+    "saved_targets": "_files",
+    "default_target": "_files",
     "render_front_png": "_plot",
     "save_front": "_files",
     "stale_front_note": "_checks",

@@ -146,19 +146,42 @@ def _missing_front(path: Path, space: Any, name: str | None, given: Any, target:
             f"STITCHNAS_RESULTS=DIR or pass --front DIR/SPACE/TARGET/front.json{have}")
 
 
-def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any = "cpu",
+def saved_targets(space: str, results: str | os.PathLike | None = None) -> list[str]:
+    """The targets with a saved front of ``space`` (a space name) under the results folder."""
+    folder = paths.space_dir(space, results)
+    if not folder.is_dir():
+        return []
+    return sorted(p.parent.name for p in folder.glob(f"*/{paths.FRONT}") if p.is_file())
+
+
+def default_target(space: str, results: str | os.PathLike | None = None, given_as: str | None = None) -> str:
+    """The target whose front ``query`` and ``export`` read when none is named: the space's only
+    saved front. None saved, or several, is an error that says what to do."""
+    saved = saved_targets(space, results)
+    if len(saved) == 1:
+        return saved[0]
+    shown = given_as or space
+    if not saved:
+        raise StitchnasError(f"no saved front of {space} under {paths.space_dir(space, results)}: make one "
+                             f"with `stitchnas search {shown}` (FLOPs; --target T for another target) "
+                             f"or `stitchnas run {shown}`, or pass --front FILE")
+    raise StitchnasError(f"{space} has saved fronts for {len(saved)} targets ({', '.join(saved)}): "
+                         f"name one with --target (target= in Python)")
+
+
+def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any = None,
                path: str | os.PathLike | None = None,
                results: str | os.PathLike | None = None) -> Front:
     """Read ``results/<space>/<target>/front.json`` (or ``path``).
 
     ``space`` is a SearchSpace, a bundled name or a YAML path (the default space when neither it
     nor ``path`` is given); ``target`` takes the forms ``search`` takes: a bundled name, a target
-    YAML path or a Target (its front is under the target's ``name``). When the space can be loaded, the front must have been searched on
-    the same content hash. ``results`` overrides the results folder.
+    YAML path or a Target (its front is under the target's ``name``); None: the space's only
+    saved front (:func:`default_target`). When the space can be loaded, the front must have been
+    searched on the same content hash. ``results`` overrides the results folder.
     """
     from ..costs import target_name
 
-    given, target = target, target_name(target)
     name, loaded = None, None
     if space is None and path is None:
         from ..space import DEFAULT_SPACE
@@ -166,9 +189,15 @@ def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any
         space = DEFAULT_SPACE
     if space is not None:
         name, loaded = _space_arg(space)
+    if target is None and path is None:
+        target = default_target(name, results, _space_hint(space, name))
+    given, target = target, (target_name(target) if target is not None else None)
     if path is None:
         path = front_path(name, target, results)
     path = Path(path)
+    if not path.exists() and given is None:  # --front FILE, no target named
+        raise StitchnasError(f"no front file at {path}: check the path (`stitchnas search` saves "
+                             f"results/SPACE/TARGET/front.json)")
     if not path.exists():  # a folder, FIFO or device exists: read_text says what it is
         raise StitchnasError(_missing_front(path, space, name, given, target))
     try:

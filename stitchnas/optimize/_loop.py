@@ -518,7 +518,7 @@ def _replaced_exact_note(doc: Any, front: Front) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # public entry points
 # ---------------------------------------------------------------------------------------------
-def search(space: "SearchSpace | str", target: "Target | str", config: SearchConfig | None = None,
+def search(space: "SearchSpace | str", target: "Target | str" = "flops", config: SearchConfig | None = None,
            progress: bool | None = None, **options: Any) -> SearchResult:
     """Search one target: the Pareto front of the space over ``config.objectives``, saved to
     ``<results>/<space>/<target>/front.json`` (+ CSV, PNG). ``options``: :class:`SearchConfig`

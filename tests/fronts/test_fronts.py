@@ -352,6 +352,30 @@ def test_cli_query_nothing_fits_and_bad_input(saved, capsys, tmp_path):
     assert code == 2 and "no front for target 'tpu'" in err and err.count("\n") == 1
 
 
+def test_query_without_a_target_reads_the_only_saved_front(front, space, costs, tmp_path, monkeypatch, capsys):
+    """No --target: the space's only saved front; none or several is a one-line error (exit 2)
+    that says what to do, and a --front path that is not there says so, not 'target None'."""
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path))
+    code, _, err = run_cli(capsys, "query", "tiny_test")
+    assert code == 2 and err.count("\n") == 1
+    assert "no saved front of tiny_test" in err and "`stitchnas search tiny_test`" in err
+    save_front(front)  # target cpu
+    code, out, err = run_cli(capsys, "query", "tiny_test", "--max-latency-ms", 5)
+    assert code == 0, err
+    assert (json.loads(out)["target"], json.loads(out)["id"]) == ("cpu", 5)
+    assert stitchnas.query("tiny_test", max_latency_ms=5).id == 5
+    other = make_front(space, [point(costs, 0, 71.0, latency=2.0)], target="cpu_batch64")
+    save_front(other)
+    code, out, err = run_cli(capsys, "query", "tiny_test", "--max-latency-ms", 5)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "saved fronts for 2 targets (cpu, cpu_batch64): name one with --target" in err
+    with pytest.raises(StitchnasError, match="name one with --target"):
+        load_front("tiny_test")
+    assert load_front("tiny_test", "cpu_batch64") == other
+    code, _, err = run_cli(capsys, "query", "--front", tmp_path / "nothere.json")
+    assert code == 2 and err.count("\n") == 1 and "no front file at" in err and "None" not in err
+
+
 # ---- building and exporting ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def trained(space, tmp_path_factory):

@@ -280,3 +280,17 @@ def test_a_server_database_of_something_else_is_refused_untouched(pg_url, mfile,
             assert set(sqlalchemy.inspect(conn).get_table_names()) == {"invoices"}
     finally:
         engine.dispose()
+
+
+def test_search_without_a_target_searches_flops_and_says_so(mfile, tmp_path, capsys):
+    """`stitchnas search SPACE` alone: the FLOPs target, which needs no device or latency table,
+    with a note naming it; `query SPACE` then reads that front without a target either."""
+    code, out, err = run_cli(capsys, "search", "tiny_test", "--measurements", mfile, "--out", tmp_path)
+    assert code == 0, err
+    assert "no --target: searching `flops`" in err and err.count("no --target") == 1
+    assert "tiny_test on flops:" in out
+    assert (tmp_path / "tiny_test" / "flops" / "front.json").is_file()
+    assert sorted(p.parent.name for p in (tmp_path / "tiny_test").glob("*/front.json")) == ["flops"]
+    code, out, err = run_cli(capsys, "query", "tiny_test", "--front",
+                             tmp_path / "tiny_test" / "flops" / "front.json", "--max-flops", "1e12")
+    assert code == 0 and json.loads(out)["target"] == "flops"
