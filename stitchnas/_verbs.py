@@ -254,20 +254,22 @@ def default_checkpoint(checkpoint: Any, space: SearchSpace, stitched: bool, allo
 
 def predict_candidates(space: SearchSpace | str | os.PathLike, *,
             measurements: str | os.PathLike | None = None, predictor: Any = "auto", seed: int = 0,
-            out: str | os.PathLike | None = None,
-            proxies: str | os.PathLike | None = None) -> builtins.list[dict[str, Any]]:
+            out: str | os.PathLike | None = None, proxies: str | os.PathLike | None = None,
+            plot: bool = True) -> builtins.list[dict[str, Any]]:
     """``stitchnas predict``: fit ``predictor`` on every row of ``measurements`` (default: the file
     ``search`` reads, results/SPACE/measurements.jsonl or the last run's) and predict every
     candidate; one dict per candidate (``id``, ``route``, ``acc1_pred``, ``acc1_std``,
     ``measured``), written as JSONL to ``out`` when given; ``proxies``: a file of every
-    candidate's proxy scores (``stitchnas proxy``) for the predictor. :func:`fit_on_measured`
-    with ``random_state=seed``, then ``predict``."""
+    candidate's proxy scores (``stitchnas proxy``) for the predictor; ``plot``: with ``out``,
+    also draw ``out`` with the suffix ``.png`` (importing matplotlib takes about half a second).
+    :func:`fit_on_measured` with ``random_state=seed``, then ``predict``."""
     return predict_details(space, measurements=measurements, predictor=predictor, seed=seed, out=out,
-                           proxies=proxies)[0]
+                           proxies=proxies, plot=plot)[0]
 
 
 def predict_details(space: Any, *, measurements: Any = None, predictor: Any = "auto", seed: int = 0,
-                    out: Any = None, proxies: Any = None) -> tuple[builtins.list[dict[str, Any]], Any, Any, Any]:
+                    out: Any = None, proxies: Any = None,
+                    plot: bool = True) -> tuple[builtins.list[dict[str, Any]], Any, Any, Any]:
     """:func:`predict_candidates`, with the fitted predictor, the measured rows and the space."""
     import json
 
@@ -291,6 +293,8 @@ def predict_details(space: Any, *, measurements: Any = None, predictor: Any = "a
         from .fileio import check_writable
 
         check_writable(out, "predictions file")
+        if plot:
+            check_writable(prediction_plot_path(out), "predictions plot")
     from .measure import load_proxy_signals
 
     fit = fit_on_measured(space, rows, predictor, random_state=seed,
@@ -300,11 +304,34 @@ def predict_details(space: Any, *, measurements: Any = None, predictor: Any = "a
     out_rows = [{"id": st.id, "route": st.route.to_json(), "acc1_pred": round(float(mean[i]), 4),
                  "acc1_std": None if std is None else round(float(std[i]), 4),
                  "measured": st.id in known} for i, st in enumerate(fit.stitches)]
+    png = None
+    if out is not None and plot:  # the plot is drawn before either file is written
+        from .plots import prediction_png
+
+        acc = {m.id: m.acc1 for m in rows}
+        chosen = f" (chose {fit.chosen})" if fit.chosen else ""
+        png = prediction_png(
+            [st.flops for st in fit.stitches], [r["acc1_pred"] for r in out_rows],
+            None if std is None else [r["acc1_std"] for r in out_rows],
+            {i: acc[st.id] for i, st in enumerate(fit.stitches) if st.id in acc},
+            [st.is_anchor for st in fit.stitches],
+            title=f"{space.name}: top-1 of {len(out_rows)} candidates, predicted by "
+                  f"{predictor if isinstance(predictor, str) else type(predictor).__name__}{chosen}, "
+                  f"fitted on {len(rows)} measured")
     if out is not None:
         with atomic_write(out, what="predictions file") as fh:
             for row in out_rows:
                 fh.write(json.dumps(row) + "\n")
+    if png is not None:
+        with atomic_write(prediction_plot_path(out), "wb") as fh:
+            fh.write(png)
     return out_rows, fit, rows, space
+
+
+def prediction_plot_path(out: str | os.PathLike) -> Path:
+    """The plot written beside a predictions file: ``P.jsonl`` -> ``P.png``."""
+    out = Path(out)
+    return out.with_suffix(".png") if out.suffix and out.suffix != ".png" else Path(f"{out}.png")
 
 
 def import_snnet(file: str | os.PathLike | None = None, space: SearchSpace | str | os.PathLike | None = None,

@@ -9,7 +9,7 @@ from typing import Sequence
 from .fileio import atomic_write
 from .pareto import front_indices
 
-__all__ = ["plot_tradeoff", "plot_curves", "pyplot"]
+__all__ = ["plot_tradeoff", "plot_curves", "prediction_png", "pyplot"]
 
 
 def pyplot():
@@ -49,6 +49,47 @@ def plot_tradeoff(path: str | os.PathLike, cost: Sequence[float], acc: Sequence[
         ax.step([xs[k] for k in order], [ys[k] for k in order], where="post", linewidth=1.0,
                 linestyle="--", label=name)
     return _save(plt, fig, ax, path, title, xlabel, ylabel, legend_loc="lower right")
+
+
+def prediction_png(flops: Sequence[float], mean: Sequence[float], std: Sequence[float | None] | None,
+                   measured: dict[int, float], is_anchor: Sequence[bool], *, title: str = "") -> bytes:
+    """Every candidate's predicted top-1 against its FLOPs as PNG bytes: hollow circles with
+    one-std bars for the predicted ones, filled dots at the measured value for the measured ones
+    (index -> top-1 in ``measured``), anchors starred. Rendered in memory, so a caller writes it
+    only once everything else is ready."""
+    import io
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    try:
+        x = [f / 1e6 for f in flops]
+        guessed = [i for i in range(len(x)) if i not in measured]
+        err = None if std is None else [0.0 if std[i] is None else std[i] for i in guessed]
+        ax.errorbar([x[i] for i in guessed], [mean[i] for i in guessed], yerr=err, fmt="o", ms=4,
+                    mfc="none", color="tab:blue", ecolor="tab:blue", elinewidth=0.6, alpha=0.6,
+                    label=f"predicted ({len(guessed)})" + (", bars: one std" if err is not None else ""))
+        seen = sorted(measured)
+        ax.scatter([x[i] for i in seen], [measured[i] for i in seen], s=22, color="black", zorder=3,
+                   label=f"measured ({len(seen)})")
+        stars = [i for i in range(len(x)) if is_anchor[i]]
+        ax.scatter([x[i] for i in stars], [measured.get(i, mean[i]) for i in stars], s=110, marker="*",
+                   facecolor="none", edgecolor="tab:red", zorder=4, label="anchors")
+        if x and max(x) > 10 * min(x) > 0:
+            from matplotlib.ticker import FuncFormatter
+
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_xlabel("MFLOPs")
+        ax.set_ylabel("top-1 accuracy (%)")
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        return buf.getvalue()
+    finally:
+        plt.close(fig)
 
 
 def plot_curves(path: str | os.PathLike, curves: dict[str, tuple[Sequence[float], Sequence[float]]], *,

@@ -72,8 +72,12 @@ class Predict(Command):
         parser.add_argument("--predictor", default="auto",
                             help="a name (stitchnas predictors), or module:Class (default auto)")
         parser.add_argument("--seed", type=seed, default=0, help="the predictor's random_state (default 0)")
-        parser.add_argument("--out", help="JSONL: id, route, acc1_pred, acc1_std, measured "
-                                          "(default: a table on stdout, nothing written)")
+        parser.add_argument("--out", help="JSONL: id, route, acc1_pred, acc1_std, measured, and a "
+                                          "plot beside it (P.jsonl -> P.png; default: a table on "
+                                          "stdout, nothing written)")
+        parser.add_argument("--no-plot", dest="plot", action="store_false",
+                            help="with --out, skip the plot (importing matplotlib takes about half a "
+                                 "second, which loops of predict may not want)")
         add_proxies_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -81,7 +85,7 @@ class Predict(Command):
 
         rows, fit, held, space = predict_details(  # no --measurements: the same default there
             args.space, measurements=args.measurements, predictor=args.predictor, seed=args.seed,
-            out=args.out, proxies=args.proxies)
+            out=args.out, proxies=args.proxies, plot=args.plot)
         summary = (f"predicted top-1 of {len(rows)} candidates of {space.name} with {args.predictor}"
                    + (f" (chose {fit.chosen})" if fit.chosen else "")
                    + f", fitted on {len(held)} measured")
@@ -94,7 +98,10 @@ class Predict(Command):
                 f"stitch (fitted on {len(held)} rows): it ranks nothing, so search and suggest would "
                 "choose among them by cost alone; a model for so few rows may need other settings")
         if args.out is not None:
-            print(f"{summary}; wrote {args.out}")
+            from .._verbs import prediction_plot_path
+
+            plotted = f" (plot: {prediction_plot_path(args.out)})" if args.plot else ""
+            print(f"{summary}; wrote {args.out}{plotted}")
             return 0
         acc = {m.id: m.acc1 for m in held}
         flops = dict(zip((st.id for st in fit.stitches), (st.flops for st in fit.stitches)))

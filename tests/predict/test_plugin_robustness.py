@@ -45,7 +45,7 @@ def test_every_verb_refuses_a_broken_plug_in_in_one_line(cls, table, tmp_path, c
         assert err.count("\n") == 1 and err.startswith("stitchnas: error: predictor "), (verb, err)
         assert f"{MOD}:{cls}" in err and BROKEN[cls] in err, (verb, err)
         assert "Traceback" not in err and stdout == "", (verb, stdout)
-        assert not out.exists(), verb
+        assert not out.exists() and not out.with_suffix(".png").exists(), verb
 
 
 def test_predict_leaves_an_existing_output_unchanged(table, tmp_path, capsys):
@@ -53,7 +53,7 @@ def test_predict_leaves_an_existing_output_unchanged(table, tmp_path, capsys):
     out.write_text("old\n")
     code, _, err = run_cli(capsys, *verbs(table, f"{MOD}:PredictsNaN", out)["predict"])
     assert code == 2 and "NaN" in err
-    assert out.read_text() == "old\n"
+    assert out.read_text() == "old\n" and not out.with_suffix(".png").exists()
 
 
 @pytest.mark.parametrize("factory", ["make_line", "make_seeded"])

@@ -194,6 +194,20 @@ def test_predict_writes_every_candidate(fmnist, tmp_path, capsys):
     assert [r["id"] for r in lines] == [c.id for c in space.candidates]
     assert set(lines[0]) >= {"id", "route", "acc1_pred", "acc1_std"}
     assert all(r["acc1_std"] >= 0 for r in lines)
+    png = out.with_suffix(".png")  # the plot beside it, named in the result line
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"(plot: {png})" in stdout
+    from PIL import Image
+
+    assert Image.open(png).size == (840, 540)  # 7 x 4.5 inches at 120 dpi
+    png.unlink()
+    code, stdout, err = run_cli(capsys, "predict", "fmnist_vit_2way", "--measurements", few,
+                                "--predictor", "gp", "--out", out, "--no-plot")
+    assert code == 0 and not png.exists() and "plot" not in stdout
+    png.mkdir()  # a plot path that cannot be written refuses before anything is written
+    out.unlink()
+    code, stdout, err = run_cli(capsys, "predict", "fmnist_vit_2way", "--measurements", few,
+                                "--predictor", "gp", "--out", out)
+    assert code == 2 and err.count("\n") == 1 and "predictions plot" in err and not out.exists()
 
 
 def test_suggest_picks_unmeasured_stitches_anchors_first(fmnist, capsys, tmp_path):
