@@ -9,7 +9,7 @@ from typing import Sequence
 from .fileio import atomic_write
 from .pareto import front_indices
 
-__all__ = ["plot_tradeoff", "plot_curves", "prediction_png", "pyplot"]
+__all__ = ["latency_validation_png", "plot_tradeoff", "plot_curves", "prediction_png", "pyplot"]
 
 
 def pyplot():
@@ -84,6 +84,39 @@ def prediction_png(flops: Sequence[float], mean: Sequence[float], std: Sequence[
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        return buf.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def latency_validation_png(table_ms: Sequence[float], timed_ms: Sequence[float],
+                           timed_range_ms: Sequence[tuple[float, float]], *, band_pct: float = 5.0,
+                           statistic: str = "", title: str = "") -> bytes:
+    """A latency table checked against end-to-end timings, as PNG bytes: each validated
+    candidate's latency as the table composes it (x) against the same candidate timed whole (y,
+    bars: its 10th to 90th percentile over rounds), the diagonal and a ``band_pct`` band."""
+    import io
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=120)
+    try:
+        lo = [y - r[0] for y, r in zip(timed_ms, timed_range_ms)]
+        hi = [r[1] - y for y, r in zip(timed_ms, timed_range_ms)]
+        ax.errorbar(table_ms, timed_ms, yerr=[[max(0.0, v) for v in lo], [max(0.0, v) for v in hi]],
+                    fmt="o", ms=4, color="tab:blue", elinewidth=0.7, alpha=0.8,
+                    label=f"candidates ({len(timed_ms)}), bars: 10th-90th percentile")
+        edge = [min([*table_ms, *timed_ms]) * 0.9, max([*table_ms, *timed_ms]) * 1.1]
+        ax.plot(edge, edge, color="black", linewidth=0.8, label="table = timed")
+        ax.fill_between(edge, [e * (1 - band_pct / 100) for e in edge], [e * (1 + band_pct / 100) for e in edge],
+                        color="grey", alpha=0.2, label=f"within {band_pct:g}%")
+        ax.set_xlabel("table (composed from pieces), ms")
+        ax.set_ylabel("timed end to end, ms" + (f" ({statistic})" if statistic else ""))
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png")

@@ -37,7 +37,8 @@ class ProfileLatency(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from ..costs import (DEFAULT_VALIDATE, get_latency_table, latency_warning, load_latency_table,
-                             load_target, target_costs, validate_latency)
+                             load_target, save_validation_plot, target_costs,
+                             validate_latency)
         from ..space import load_space
 
         space = load_space(args.space)
@@ -68,6 +69,9 @@ class ProfileLatency(Command):
                 table.save()
         for line in table.summary():
             print(line)
+        plot = save_validation_plot(table)
+        if plot is not None:
+            print(f"validation plot (table against timed end to end): {plot}")
         warning = latency_warning(table, space=space.given_as, target=args.target)
         if warning:
             from ..progress import get_logger

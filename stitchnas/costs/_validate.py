@@ -10,6 +10,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from ..errors import StitchnasError
 from ..space import Candidate, SearchSpace, load_space
@@ -21,8 +22,8 @@ from ._timing import (_Clock, _image, _prepare_models, _show, _stats, _threads, 
                       _torch_device, _torch_dtype)
 
 __all__ = ["MAX_MEDIAN_APE_PCT", "MAX_WORST_APE_PCT", "DEFAULT_VALIDATE", "choose_validation",
-           "fit_overhead", "latency_warning", "out_of_sample_ms", "validate_latency",
-           "validation_error", "time_end_to_end"]
+           "fit_overhead", "latency_warning", "out_of_sample_ms", "save_validation_plot",
+           "validate_latency", "validation_error", "time_end_to_end"]
 
 #: A latency table is trusted when its validation error (:func:`validation_error`: leave-one-out
 #: with the overhead constants, or the plain sum's where it composes without them) stays within
@@ -205,6 +206,32 @@ def validation_error(validation: dict) -> dict[str, float]:
     if composes_plain_sum(validation):
         return validation["raw"]
     return validation.get("corrected_loo") or validation["raw"]
+
+
+def save_validation_plot(table: LatencyTable) -> Path | None:
+    """Draw a validated table's check (its composed latency against each validated candidate
+    timed end to end, out of sample) as a PNG beside the table's JSON; returns its path, or None
+    for a table without validation or without a path."""
+    from ..fileio import atomic_write
+    from ..plots import latency_validation_png
+
+    v = table.validation
+    if not v or table.path is None:
+        return None
+    rows = v["candidates"]
+    err = validation_error(v)
+    png = latency_validation_png(
+        [out_of_sample_ms(v, r) for r in rows], [r["measured_ms"] for r in rows],
+        [(r.get("measured_p10_ms", r["measured_ms"]), r.get("measured_p90_ms", r["measured_ms"])) for r in rows],
+        band_pct=MAX_MEDIAN_APE_PCT, statistic=STATISTIC.removesuffix("_ms"),
+        title=f"{table.space['name']} on {table.target['name']}: {len(rows)} candidates, error median "
+              f"{err['median_ape_pct']:.1f}% / worst {err['worst_ape_pct']:.1f}%\n"
+              f"(limits {MAX_MEDIAN_APE_PCT:g}% / {MAX_WORST_APE_PCT:g}%; {table.machine.get('cpu')}, "
+              f"{v['created']})")
+    path = Path(table.path).with_suffix(".png")
+    with atomic_write(path, "wb", what="latency validation plot") as fh:
+        fh.write(png)
+    return path
 
 
 def out_of_sample_ms(validation: dict, row: dict) -> float:

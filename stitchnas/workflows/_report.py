@@ -88,6 +88,9 @@ def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, tot
         v = table.validation or {}
         lines += ["", f"## Latency table `{name}`", ""]
         lines += [f"- {line}" for line in table.summary()]
+        plot = Path(table.path).with_suffix(".png") if table.path is not None else None
+        if plot is not None and plot.is_file():
+            lines.append(f"- validation plot (table against timed end to end): `{plot}`")
         if warnings.get(name):
             lines += ["", f"**Warning:** {warnings[name]}"]
         if v.get("candidates"):

@@ -136,7 +136,8 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
 
 
 def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]) -> RunReport:
-    from ..costs import latency_warning, load_target, time_end_to_end, validation_error
+    from ..costs import (latency_warning, load_target, save_validation_plot, time_end_to_end,
+                         validation_error)
     from ..errors import device_problem
     from ..fronts import front_resolution_warning
     from ..progress import get_logger
@@ -319,6 +320,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         table, status = _current_table(space, target, cfg.latency_repeats,
                                        min(cfg.latency_validate, len(space)), cfg.seed, log)
         tables[target.name] = table
+        save_validation_plot(table)
         v = table.validation or {}
         err = validation_error(v) if v else {}
         timed.append(f"{target.name}: " + status

@@ -72,10 +72,15 @@ def test_profile_latency_validates_by_default(tmp_path, capsys, monkeypatch):
     argv = ("profile-latency", "tiny_test", "--target", "cpu", "--repeats", "3", "--warmup", "0")
     assert f"default: {DEFAULT_VALIDATE}," in " ".join(run_cli(capsys, *argv[:4], "--help")[1].split())
     code, out, err = run_cli(capsys, *argv, "--validate", "0")
-    assert code == 0 and "not validated" in err
+    assert code == 0 and "not validated" in err and "validation plot" not in out
+    assert not list(tmp_path.glob("latency/*.png"))  # nothing to draw without a validation
     code, out, err = run_cli(capsys, *argv)  # the same table, now validated
     assert code == 0 and "reused the table" in out and f"validation on {DEFAULT_VALIDATE} candidates" in out
     assert "not validated" not in err
+    tables = list(tmp_path.glob("latency/*.json"))  # the check drawn beside the table, and named
+    png = tables[0].with_suffix(".png")
+    assert len(tables) == 1 and png.read_bytes()[:4] == b"\x89PNG"
+    assert f"validation plot (table against timed end to end): {png}" in out
 
     def no_timing(*a, **kw):
         raise AssertionError("a validated table was timed again")
