@@ -315,7 +315,7 @@ def predict_details(space: Any, *, measurements: Any = None, predictor: Any = "a
             None if std is None else [r["acc1_std"] for r in out_rows],
             {i: acc[st.id] for i, st in enumerate(fit.stitches) if st.id in acc},
             [st.is_anchor for st in fit.stitches],
-            title=f"{space.name}: top-1 of {len(out_rows)} candidates, predicted by "
+            title=f"{space.name}: top-1 of {len(out_rows)} candidates\npredicted by "
                   f"{predictor if isinstance(predictor, str) else type(predictor).__name__}{chosen}, "
                   f"fitted on {len(rows)} measured")
     if out is not None:

@@ -224,10 +224,10 @@ def save_validation_plot(table: LatencyTable) -> Path | None:
         [out_of_sample_ms(v, r) for r in rows], [r["measured_ms"] for r in rows],
         [(r.get("measured_p10_ms", r["measured_ms"]), r.get("measured_p90_ms", r["measured_ms"])) for r in rows],
         band_pct=MAX_MEDIAN_APE_PCT, statistic=STATISTIC.removesuffix("_ms"),
-        title=f"{table.space['name']} on {table.target['name']}: {len(rows)} candidates, error median "
-              f"{err['median_ape_pct']:.1f}% / worst {err['worst_ape_pct']:.1f}%\n"
-              f"(limits {MAX_MEDIAN_APE_PCT:g}% / {MAX_WORST_APE_PCT:g}%; {table.machine.get('cpu')}, "
-              f"{v['created']})")
+        title=f"{table.space['name']} on {table.target['name']}: {len(rows)} candidates timed\n"
+              f"error median {err['median_ape_pct']:.1f}% / worst {err['worst_ape_pct']:.1f}% (limits "
+              f"{MAX_MEDIAN_APE_PCT:g}% / {MAX_WORST_APE_PCT:g}%)\n"
+              f"{table.machine.get('cpu')}, {str(v['created'])[:16].replace('T', ' ')}")
     path = Path(table.path).with_suffix(".png")
     with atomic_write(path, "wb", what="latency validation plot") as fh:
         fh.write(png)
