@@ -271,11 +271,8 @@ def predict_details(space: Any, *, measurements: Any = None, predictor: Any = "a
                     out: Any = None, proxies: Any = None,
                     plot: bool = True) -> tuple[builtins.list[dict[str, Any]], Any, Any, Any]:
     """:func:`predict_candidates`, with the fitted predictor, the measured rows and the space."""
-    import json
-
-    from .fileio import atomic_write
     from .measure import read_measurements
-    from .predict import fit_on_measured
+    from .predict import fit_on_measured, prediction_plot_path, prediction_rows, write_predictions
     from .space import load_space
 
     space = load_space(space)
@@ -299,39 +296,10 @@ def predict_details(space: Any, *, measurements: Any = None, predictor: Any = "a
 
     fit = fit_on_measured(space, rows, predictor, random_state=seed,
                           signals=load_proxy_signals(proxies, space, rows))
-    mean, std = fit.predict()
-    known = {m.id for m in rows}
-    out_rows = [{"id": st.id, "route": st.route.to_json(), "acc1_pred": round(float(mean[i]), 4),
-                 "acc1_std": None if std is None else round(float(std[i]), 4),
-                 "measured": st.id in known} for i, st in enumerate(fit.stitches)]
-    png = None
-    if out is not None and plot:  # the plot is drawn before either file is written
-        from .plots import prediction_png
-
-        acc = {m.id: m.acc1 for m in rows}
-        chosen = f" (chose {fit.chosen})" if fit.chosen else ""
-        png = prediction_png(
-            [st.flops for st in fit.stitches], [r["acc1_pred"] for r in out_rows],
-            None if std is None else [r["acc1_std"] for r in out_rows],
-            {i: acc[st.id] for i, st in enumerate(fit.stitches) if st.id in acc},
-            [st.is_anchor for st in fit.stitches],
-            title=f"{space.name}: top-1 of {len(out_rows)} candidates\npredicted by "
-                  f"{predictor if isinstance(predictor, str) else type(predictor).__name__}{chosen}, "
-                  f"fitted on {len(rows)} measured")
+    out_rows = prediction_rows(fit, rows)
     if out is not None:
-        with atomic_write(out, what="predictions file") as fh:
-            for row in out_rows:
-                fh.write(json.dumps(row) + "\n")
-    if png is not None:
-        with atomic_write(prediction_plot_path(out), "wb") as fh:
-            fh.write(png)
+        write_predictions(out, out_rows, fit, rows, space.name, plot=plot)
     return out_rows, fit, rows, space
-
-
-def prediction_plot_path(out: str | os.PathLike) -> Path:
-    """The plot written beside a predictions file: ``P.jsonl`` -> ``P.png``."""
-    out = Path(out)
-    return out.with_suffix(".png") if out.suffix and out.suffix != ".png" else Path(f"{out}.png")
 
 
 def import_snnet(file: str | os.PathLike | None = None, space: SearchSpace | str | os.PathLike | None = None,

@@ -9,6 +9,8 @@ space::
     <root>/<space>/proxies.jsonl        every stitch's proxy score (``stitchnas proxy``)
     <root>/<space>/search.db            the default Optuna storage
     <root>/<space>/<target>/front.json  a saved Pareto front (+ front.csv, front.png)
+    <root>/<space>/run/                 the last ``stitchnas run``: its measurements, proxy
+                                        scores, predictions (+ .png) and report
     <root>/<space>/export/              exported stitches
     <root>/latency/                     latency tables
     <root>/anchors/                     anchors trained by stitchnas (``${results}`` in space files)
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Iterator
 
 __all__ = [
-    "CHECKPOINT", "MEASUREMENTS", "PROXIES", "STORAGE", "FRONT", "REPORT",
+    "CHECKPOINT", "MEASUREMENTS", "PROXIES", "PREDICTIONS", "STORAGE", "FRONT", "REPORT",
     "results_dir", "cache_dir", "space_dir", "checkpoint_path", "measurements_path", "proxies_path",
     "run_dir",
     "storage_path", "front_path", "export_dir", "latency_dir", "results_root", "pretrained_dir",
@@ -69,6 +71,7 @@ _ROOT: list[Path] = []  # the roots of the results_root scopes in force, innermo
 CHECKPOINT = "stitched.pt"
 MEASUREMENTS = "measurements.jsonl"
 PROXIES = "proxies.jsonl"
+PREDICTIONS = "predictions.jsonl"
 STORAGE = "search.db"
 FRONT = "front.json"
 REPORT = "report.md"

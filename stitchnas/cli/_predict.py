@@ -98,7 +98,7 @@ class Predict(Command):
                 f"stitch (fitted on {len(held)} rows): it ranks nothing, so search and suggest would "
                 "choose among them by cost alone; a model for so few rows may need other settings")
         if args.out is not None:
-            from .._verbs import prediction_plot_path
+            from ..predict import prediction_plot_path
 
             plotted = f" (plot: {prediction_plot_path(args.out)})" if args.plot else ""
             print(f"{summary}; wrote {args.out}{plotted}")

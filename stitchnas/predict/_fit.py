@@ -12,8 +12,10 @@ percent per stitch, the same each time; ``std`` finite and >= 0) that every verb
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
@@ -27,7 +29,8 @@ if TYPE_CHECKING:
     from ..space import SearchSpace
 
 __all__ = ["FittedPredictor", "fit_on_measured", "predictor_label", "with_anchor_priors", "fit_checked",
-           "predict_checked", "prediction_problem"]
+           "predict_checked", "prediction_problem", "prediction_plot_path", "prediction_rows",
+           "write_predictions"]
 
 
 def predictor_label(spec: Any) -> str:
@@ -209,3 +212,52 @@ def fit_on_measured(space: "SearchSpace", rows: Sequence["Measurement"], predict
     checked = predict_checked(predictor, model, stitches, y)
     return FittedPredictor(model=model, spec=predictor, stitches=stitches, measured=measured, y=y,
                            checked=checked)
+
+
+def prediction_plot_path(out: str | os.PathLike) -> Path:
+    """The plot written beside a predictions file: ``P.jsonl`` -> ``P.png``."""
+    out = Path(out)
+    return out.with_suffix(".png") if out.suffix and out.suffix != ".png" else Path(f"{out}.png")
+
+
+def prediction_rows(fit: FittedPredictor, rows: Sequence["Measurement"]) -> list[dict[str, Any]]:
+    """One dict per candidate (``id``, ``route``, ``acc1_pred``, ``acc1_std``, ``measured``): what
+    ``stitchnas predict`` writes."""
+    mean, std = fit.predict()
+    known = {m.id for m in rows}
+    return [{"id": st.id, "route": st.route.to_json(), "acc1_pred": round(float(mean[i]), 4),
+             "acc1_std": None if std is None else round(float(std[i]), 4),
+             "measured": st.id in known} for i, st in enumerate(fit.stitches)]
+
+
+def write_predictions(out: str | os.PathLike, predicted: Sequence[dict[str, Any]], fit: FittedPredictor,
+                      rows: Sequence["Measurement"], space_name: str, *, plot: bool = True) -> Path | None:
+    """Write ``predicted`` (:func:`prediction_rows`) as JSONL to ``out`` and, with ``plot``, the
+    predictions against FLOPs beside it (:func:`prediction_plot_path`); the plot is drawn before
+    either file is written. Returns the plot's path (None without one)."""
+    import json
+
+    from ..fileio import atomic_write
+
+    png = None
+    if plot:
+        from ..plots import prediction_png
+
+        acc = {m.id: m.acc1 for m in rows}
+        chosen = f" (chose {fit.chosen})" if fit.chosen else ""
+        png = prediction_png(
+            [st.flops for st in fit.stitches], [r["acc1_pred"] for r in predicted],
+            None if all(r["acc1_std"] is None for r in predicted) else [r["acc1_std"] for r in predicted],
+            {i: acc[st.id] for i, st in enumerate(fit.stitches) if st.id in acc},
+            [st.is_anchor for st in fit.stitches],
+            title=f"{space_name}: top-1 of {len(predicted)} candidates\npredicted by "
+                  f"{predictor_label(fit.spec)}{chosen}, fitted on {len(rows)} measured")
+    with atomic_write(out, what="predictions file") as fh:
+        for row in predicted:
+            fh.write(json.dumps(row) + "\n")
+    if png is None:
+        return None
+    path = prediction_plot_path(out)
+    with atomic_write(path, "wb", what="predictions plot") as fh:
+        fh.write(png)
+    return path

@@ -22,7 +22,7 @@ from ..errors import StitchnasError
 from ..fileio import write_json, write_text
 from ..costs import DEFAULT_VALIDATE
 from ..measure import PROXY_IMAGES, batchnorm_label
-from ..paths import (MEASUREMENTS, PROXIES, REPORT, checkpoint_path, results_root,
+from ..paths import (MEASUREMENTS, PREDICTIONS, PROXIES, REPORT, checkpoint_path, results_root,
                      run_dir as results_run_dir)
 from ._front_timing import drift_pct, drift_warning, fits_machine, off_by
 from ._report import line_summary, run_report
@@ -148,7 +148,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
                            train_anchors, train_stitched, write_measurements)
     from ..network import load_network
     from ..optimize import SearchConfig, check_counted_budgets, search_targets
-    from ..predict import fit_on_measured, measurement_plan
+    from ..predict import fit_on_measured, measurement_plan, prediction_rows, write_predictions
     from ..space import load_space
 
     t_start = time.perf_counter()
@@ -303,11 +303,13 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     scores = getattr(fit.model, "scores_", {})
     reason = getattr(fit.model, "reason_", None)
     proxy_tau = _proxy_tau(signals, rows)
+    write_predictions(run_dir / PREDICTIONS, prediction_rows(fit, rows), fit, rows, space.name)
     weak = None if chance else weak_proxy_warning(chosen, proxy_tau, len(rows), len(space))
     step("predictor", t0, f"{cfg.predictor}" + (f" chose {chosen}" if chosen else "")
          + (f" ({reason})" if chosen and isinstance(reason, str) else "")
          + (f"; the proxy loss ranks the {len(rows)} measured stitches at Kendall tau {proxy_tau:.2f}"
-            if proxy_tau is not None else "") + (", weakly" if weak else ""))
+            if proxy_tau is not None else "") + (", weakly" if weak else "")
+         + f"; every candidate predicted -> {run_dir / PREDICTIONS} (+ .png)")
     if weak:
         get_logger("run").warning(weak)
 

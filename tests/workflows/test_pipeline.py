@@ -54,6 +54,10 @@ def test_run_end_to_end_then_reuses_everything(results, capsys):
         assert sources <= {"measured", "predicted"}
     measured = (root / "run_tiny" / "run" / "measurements.jsonl").read_text().splitlines()
     assert len(measured) == 4 + 3  # 2 anchors + 2 random, then 3 suggested
+    predicted = [json.loads(x) for x in (root / "run_tiny" / "run" / "predictions.jsonl").read_text().splitlines()]
+    assert [p["id"] for p in predicted] == [c.id for c in space.candidates]  # every candidate, drawn too
+    assert sum(p["measured"] for p in predicted) == 7 and "predictions.jsonl (+ .png)" in report.steps[4].done
+    assert (root / "run_tiny" / "run" / "predictions.png").read_bytes()[:4] == b"\x89PNG"
     text = (root / "run_tiny" / "run" / "report.md").read_text()
     assert "## Target `flops_budget`" in text and "| step | seconds | what |" in text
     doc = json.loads((root / "run_tiny" / "run" / "report.json").read_text())
