@@ -9,7 +9,7 @@ from typing import Sequence
 from .fileio import atomic_write
 from .pareto import front_indices
 
-__all__ = ["latency_validation_png", "plot_tradeoff", "plot_curves", "prediction_png", "pyplot"]
+__all__ = ["latency_validation_png", "plot_tradeoff", "plot_curves", "png_bytes", "prediction_png", "pyplot"]
 
 
 def pyplot():
@@ -57,8 +57,6 @@ def prediction_png(flops: Sequence[float], mean: Sequence[float], std: Sequence[
     one-std bars for the predicted ones, filled dots at the measured value for the measured ones
     (index -> top-1 in ``measured``), anchors starred. Rendered in memory, so a caller writes it
     only once everything else is ready."""
-    import io
-
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     try:
@@ -79,15 +77,8 @@ def prediction_png(flops: Sequence[float], mean: Sequence[float], std: Sequence[
 
             ax.set_xscale("log")
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.set_xlabel("MFLOPs")
-        ax.set_ylabel("top-1 accuracy (%)")
-        ax.set_title(title, fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return buf.getvalue()
+        _label(ax, "MFLOPs", "top-1 accuracy (%)", title, "lower right", title_size=9)
+        return png_bytes(fig)
     finally:
         plt.close(fig)
 
@@ -98,8 +89,6 @@ def latency_validation_png(table_ms: Sequence[float], timed_ms: Sequence[float],
     """A latency table checked against end-to-end timings, as PNG bytes: each validated
     candidate's latency as the table composes it (x) against the same candidate timed whole (y,
     bars: its 10th to 90th percentile over rounds), the diagonal and a ``band_pct`` band."""
-    import io
-
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5), dpi=120)
     try:
@@ -112,15 +101,10 @@ def latency_validation_png(table_ms: Sequence[float], timed_ms: Sequence[float],
         ax.plot(edge, edge, color="black", linewidth=0.8, label="table = timed")
         ax.fill_between(edge, [e * (1 - band_pct / 100) for e in edge], [e * (1 + band_pct / 100) for e in edge],
                         color="grey", alpha=0.2, label=f"within {band_pct:g}%")
-        ax.set_xlabel("table (composed from pieces), ms")
-        ax.set_ylabel("timed end to end, ms" + (f" ({statistic})" if statistic else ""))
-        ax.set_title(title, fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return buf.getvalue()
+        _label(ax, "table (composed from pieces), ms",
+               "timed end to end, ms" + (f" ({statistic})" if statistic else ""), title, "upper left",
+               title_size=9)
+        return png_bytes(fig)
     finally:
         plt.close(fig)
 
@@ -135,13 +119,27 @@ def plot_curves(path: str | os.PathLike, curves: dict[str, tuple[Sequence[float]
     return _save(plt, fig, ax, path, title, xlabel, ylabel)
 
 
-def _save(plt, fig, ax, path, title: str, xlabel: str, ylabel: str, legend_loc: str = "best") -> Path:
-    """Label, lay out and write the figure as a PNG, atomically."""
+def png_bytes(fig) -> bytes:
+    """The figure laid out and rendered as PNG bytes (in memory: callers write files atomically)."""
+    import io
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _label(ax, xlabel: str, ylabel: str, title: str, legend_loc: str, title_size: int = 10) -> None:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=title_size)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc=legend_loc)
+
+
+def _save(plt, fig, ax, path, title: str, xlabel: str, ylabel: str, legend_loc: str = "best") -> Path:
+    """Label, lay out and write the figure as a PNG, atomically."""
+    _label(ax, xlabel, ylabel, title, legend_loc)
     fig.tight_layout()
     path = Path(path)
     with atomic_write(path, "wb") as fh:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Sequence
 
 from ..objectives import OBJECTIVES_BY_NAME, objective_of
@@ -57,7 +56,7 @@ def render_front_png(front: Front, all_points: Sequence[FrontPoint] = (),
     measured accuracy, hollow: predicted, light grey: a prior from the anchors); stars: anchors,
     labelled by name; members labelled by id.
     """
-    from ..plots import pyplot
+    from ..plots import png_bytes, pyplot
 
     plt = pyplot()
     costs = [o for o in front.cost_objectives if front.has(o) or any(
@@ -71,10 +70,7 @@ def render_front_png(front: Front, all_points: Sequence[FrontPoint] = (),
                             if front.count(s) or s == "predicted")
         fig.suptitle(f"{front.space} on target {front.target} ({budgets}): front of "
                      f"{len(front.members)}, {guessed}", fontsize=10)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return buf.getvalue()
+        return png_bytes(fig)
     finally:
         plt.close(fig)
 
