@@ -51,6 +51,15 @@ def add_batchnorm_argument(parser: argparse.ArgumentParser) -> None:
                              "statistics shared by every route (shared); LayerNorm families: no effect")
 
 
+def _own_statistics(calibration) -> str:
+    """What a result line of ``evaluate`` or ``proxy`` adds when each route ran with its own
+    BatchNorm statistics (nothing with the checkpoint's shared ones)."""
+    from ..measure import batchnorm_label
+
+    label = batchnorm_label(calibration)
+    return f"; each route with its own BatchNorm statistics ({label})" if label else ""
+
+
 def data_spec(args: argparse.Namespace, space):
     """The dataset: --data (a name, or a folder = ImageFolder), else the space's ``data``."""
     from ..measure import space_data
@@ -277,8 +286,7 @@ class Evaluate(Command):
         worst = min(rows, key=lambda r: r.acc1)
         span = (f"{worst.acc1:.2f}% (id {worst.id})" if len(rows) == 1 else
                 f"{worst.acc1:.2f}% (id {worst.id}) .. {best.acc1:.2f}% (id {best.id})")
-        own = (f"; each route with its own BatchNorm statistics ({calibration.recipe.label()})"
-               if calibration is not None else "")
+        own = _own_statistics(calibration)
         print(f"evaluated {len(rows)} candidate{'s' * (len(rows) != 1)} of {space.name} on {dataset} ({len(val)} "
               f"images) in {elapsed:.1f} s{resumed}; acc1 {span}{own}")
         print(f"wrote {len(rows)} row{'s' * (len(rows) != 1)} to {out} ({len(merged)} in the file)")
@@ -413,8 +421,7 @@ class Proxy(Command):
         write_proxies(out, scores)
         where = ("held out from the measured subset" if disjoint
                  else "shared with the measurements: pass --val-subset to hold them out")
-        own = (f"; each route with its own BatchNorm statistics ({calibration.recipe.label()})"
-               if calibration is not None else "")
+        own = _own_statistics(calibration)
         print(f"scored {len(scores)} candidates of {space.name} on {len(data)} proxy images "
               f"({where}) in {time.perf_counter() - start:.1f} s{own}")
         print(f"wrote {out}")

@@ -45,6 +45,7 @@ _EXPORTS = {
     "target_costs": "_latency",
     "out_of_sample_ms": "_validate",
     "save_validation_plot": "_validate",
+    "validation_plot_path": "_validate",
     "validate_latency": "_validate",
     "validation_error": "_validate",
     "time_end_to_end": "_validate",

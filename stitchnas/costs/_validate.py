@@ -23,7 +23,7 @@ from ._timing import (_Clock, _image, _prepare_models, _show, _stats, _threads, 
 
 __all__ = ["MAX_MEDIAN_APE_PCT", "MAX_WORST_APE_PCT", "DEFAULT_VALIDATE", "choose_validation",
            "fit_overhead", "latency_warning", "out_of_sample_ms", "save_validation_plot",
-           "validate_latency", "validation_error", "time_end_to_end"]
+           "validation_plot_path", "validate_latency", "validation_error", "time_end_to_end"]
 
 #: A latency table is trusted when its validation error (:func:`validation_error`: leave-one-out
 #: with the overhead constants, or the plain sum's where it composes without them) stays within
@@ -208,27 +208,37 @@ def validation_error(validation: dict) -> dict[str, float]:
     return validation.get("corrected_loo") or validation["raw"]
 
 
+def validation_plot_path(table: LatencyTable) -> Path | None:
+    """Where a table's validation plot lives: beside its JSON (None for a table without a path)."""
+    return Path(table.path).with_suffix(".png") if table.path is not None else None
+
+
 def save_validation_plot(table: LatencyTable) -> Path | None:
     """Draw a validated table's check (its composed latency against each validated candidate
     timed end to end, out of sample) as a PNG beside the table's JSON; returns its path, or None
-    for a table without validation or without a path."""
+    for a table without validation or without a path. A plot newer than its table is kept: it
+    shows that table's validation already."""
     from ..fileio import atomic_write
     from ..plots import latency_validation_png
 
     v = table.validation
-    if not v or table.path is None:
+    path = validation_plot_path(table)
+    if not v or path is None:
         return None
+    if path.is_file() and Path(table.path).is_file() and \
+            path.stat().st_mtime_ns >= Path(table.path).stat().st_mtime_ns:
+        return path
     rows = v["candidates"]
     err = validation_error(v)
     png = latency_validation_png(
         [out_of_sample_ms(v, r) for r in rows], [r["measured_ms"] for r in rows],
-        [(r.get("measured_p10_ms", r["measured_ms"]), r.get("measured_p90_ms", r["measured_ms"])) for r in rows],
+        [(r.get("measured_p10_ms", r["measured_ms"]), r.get("measured_p90_ms", r["measured_ms"]))
+         for r in rows],
         band_pct=MAX_MEDIAN_APE_PCT, statistic=STATISTIC.removesuffix("_ms"),
         title=f"{table.space['name']} on {table.target['name']}: {len(rows)} candidates timed\n"
               f"error median {err['median_ape_pct']:.1f}% / worst {err['worst_ape_pct']:.1f}% (limits "
               f"{MAX_MEDIAN_APE_PCT:g}% / {MAX_WORST_APE_PCT:g}%)\n"
               f"{table.machine.get('cpu')}, {str(v['created'])[:16].replace('T', ' ')}")
-    path = Path(table.path).with_suffix(".png")
     with atomic_write(path, "wb", what="latency validation plot") as fh:
         fh.write(png)
     return path

@@ -132,8 +132,7 @@ def _missing_front(path: Path, space: Any, name: str | None, given: Any, target:
     from ..costs import list_targets, load_target
 
     sname = _space_hint(space, name)
-    saved = sorted(p.parent.name for p in path.parent.parent.glob(f"*/{paths.FRONT}")
-                   if p.is_file()) if path.parent.parent.is_dir() else []
+    saved = _fronts_in(path.parent.parent)
     have = f"; saved fronts of {name}: {', '.join(saved)}" if saved and name else ""
     try:  # what `search --target` would load: a bundled name, a target file, a Target
         load_target(given)
@@ -148,7 +147,11 @@ def _missing_front(path: Path, space: Any, name: str | None, given: Any, target:
 
 def saved_targets(space: str, results: str | os.PathLike | None = None) -> list[str]:
     """The targets with a saved front of ``space`` (a space name) under the results folder."""
-    folder = paths.space_dir(space, results)
+    return _fronts_in(paths.space_dir(space, results))
+
+
+def _fronts_in(folder: Path) -> list[str]:
+    """The target folders under a space's results ``folder`` that hold a front file, sorted."""
     if not folder.is_dir():
         return []
     return sorted(p.parent.name for p in folder.glob(f"*/{paths.FRONT}") if p.is_file())
@@ -195,10 +198,10 @@ def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any
     if path is None:
         path = front_path(name, target, results)
     path = Path(path)
-    if not path.exists() and given is None:  # --front FILE, no target named
-        raise StitchnasError(f"no front file at {path}: check the path (`stitchnas search` saves "
-                             f"results/SPACE/TARGET/front.json)")
     if not path.exists():  # a folder, FIFO or device exists: read_text says what it is
+        if given is None:  # --front FILE, no target named
+            raise StitchnasError(f"no front file at {path}: check the path (`stitchnas search` saves "
+                                 f"results/SPACE/TARGET/front.json)")
         raise StitchnasError(_missing_front(path, space, name, given, target))
     try:
         from ..fileio import read_text

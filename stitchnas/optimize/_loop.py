@@ -28,6 +28,7 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from ..costs import DEFAULT_TARGET
 from ..errors import StitchnasError, StorageError
 from ..fronts import Front, front_path, save_front
 from ..storage import (META_KEY, OpenedStorage, SharedStudy, StaleWatch, StudyMutex, close_storage,
@@ -518,8 +519,8 @@ def _replaced_exact_note(doc: Any, front: Front) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # public entry points
 # ---------------------------------------------------------------------------------------------
-def search(space: "SearchSpace | str", target: "Target | str" = "flops", config: SearchConfig | None = None,
-           progress: bool | None = None, **options: Any) -> SearchResult:
+def search(space: "SearchSpace | str", target: "Target | str" = DEFAULT_TARGET,
+           config: SearchConfig | None = None, progress: bool | None = None, **options: Any) -> SearchResult:
     """Search one target: the Pareto front of the space over ``config.objectives``, saved to
     ``<results>/<space>/<target>/front.json`` (+ CSV, PNG). ``options``: :class:`SearchConfig`
     fields as keywords (``predictor=Ridge()``, ``measurements="m.jsonl"``), over ``config``'s."""

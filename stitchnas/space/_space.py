@@ -390,10 +390,9 @@ class SearchSpace:
         return self._count_batchnorm()
 
     def _count_batchnorm(self) -> int:
-        from torch.nn.modules.batchnorm import _BatchNorm
+        from ..network import batchnorm_layers
 
-        return sum(isinstance(m, _BatchNorm) and m.track_running_stats
-                   for ad in self._meta_adapters for m in ad.model.modules())
+        return sum(len(batchnorm_layers(ad.model)) for ad in self._meta_adapters)
 
     @cached_property
     def depths(self) -> tuple[int, ...]:

@@ -53,7 +53,7 @@ def line_summary(rows, images: int | None) -> dict[str, Any]:
 def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables=None,
             warnings=None, front_times=None, *, line: dict[str, Any], root: Path | None = None,
             images: int | None = None, measure_warnings: Sequence[str] = ()) -> str:
-    from ..costs import composes_plain_sum, cpu_name, out_of_sample_ms
+    from ..costs import composes_plain_sum, cpu_name, out_of_sample_ms, validation_plot_path
     from ..fronts import format_budgets
 
     tables, warnings = tables or {}, warnings or {}
@@ -88,7 +88,7 @@ def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, tot
         v = table.validation or {}
         lines += ["", f"## Latency table `{name}`", ""]
         lines += [f"- {line}" for line in table.summary()]
-        plot = Path(table.path).with_suffix(".png") if table.path is not None else None
+        plot = validation_plot_path(table)
         if plot is not None and plot.is_file():
             lines.append(f"- validation plot (table against timed end to end): `{plot}`")
         if warnings.get(name):

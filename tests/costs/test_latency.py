@@ -269,6 +269,7 @@ def test_table_of_another_machine(table, target_path, tmp_path, results, monkeyp
     _no_timing(monkeypatch)
     assert main(["profile-latency", "tiny_test", "--target", str(target_path), "--out", str(path)]) == 2
     assert main(["profile-latency", "tiny_test", "--target", str(target_path), "--any-machine"]) == 0
+    assert not dest.with_suffix(".png").exists()  # showing a table writes nothing beside it
 
 
 def test_table_of_another_space_or_target(table, target_path, tmp_path):

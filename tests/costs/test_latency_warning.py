@@ -87,7 +87,9 @@ def test_profile_latency_validates_by_default(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(_validate, "validate_latency", no_timing)
     monkeypatch.setattr("stitchnas.costs.validate_latency", no_timing)
+    drawn = png.stat().st_mtime_ns
     code, out, err = run_cli(capsys, *argv)
     assert code == 0 and f"validation on {DEFAULT_VALIDATE} candidates" in out
+    assert png.stat().st_mtime_ns == drawn and str(png) in out  # the same table's plot is kept, named
     code, out, err = run_cli(capsys, *argv, "--force", "--validate", "0")
     assert code == 0 and "not validated" in err
