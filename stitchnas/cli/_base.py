@@ -19,7 +19,7 @@ from ..space import DEFAULT_SPACE
 __all__ = [
     "MAX_ERROR_CHARS", "Command", "Parser", "error_text", "DEFAULT_SPACE", "SPACE_HELP", "add_space_argument", "positive_int",
     "positive_float", "nonnegative_float", "nonnegative_int", "seed", "fraction", "device", "validate_count", "amount", "measured", "trials", "MAX_TRIALS",
-    "add_progress_arguments", "progress_mode",
+    "add_progress_arguments", "progress_mode", "add_results_argument",
 ]
 
 SPACE_HELP = f"a space YAML path or bundled name (default: {DEFAULT_SPACE})"
@@ -79,6 +79,15 @@ def add_progress_arguments(parser: argparse.ArgumentParser, top: bool = False) -
                        default=default, help="show progress bars even when stderr is not a terminal")
     group.add_argument("--quiet", dest="progress_mode", action="store_const", const="quiet",
                        default=default, help="no progress bars or progress lines (warnings still show)")
+
+
+def add_results_argument(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """``--results DIR``, before the verb or after it: the results root every default path of the
+    command lies under (``$STITCHNAS_RESULTS`` for one command), so ``query`` and ``export`` read
+    what ``search --out-dir DIR`` or ``run --out DIR`` wrote."""
+    parser.add_argument("--results", metavar="DIR", default=None if top else argparse.SUPPRESS,
+                        help="results root for every default path (default: $STITCHNAS_RESULTS or "
+                             "results); run's --out and search's --out-dir win")
 
 
 def progress_mode(args: argparse.Namespace) -> str:

@@ -10,7 +10,8 @@ import sys
 from typing import Sequence
 
 from ..errors import StitchnasError
-from ._base import MAX_ERROR_CHARS, Command, Parser, add_progress_arguments, error_text, progress_mode
+from ._base import (MAX_ERROR_CHARS, Command, Parser, add_progress_arguments, add_results_argument, error_text,
+                    progress_mode)
 from ._bench import Bench
 from ._fronts import Export, Query
 from ._latency import ProfileLatency
@@ -38,6 +39,7 @@ def _add_commands(parser: argparse.ArgumentParser, commands: Sequence[type[Comma
             _add_commands(p, cls.subcommands, dest=cls.name)
         else:
             add_progress_arguments(p)
+            add_results_argument(p)
             p.set_defaults(func=command.run)
 
 
@@ -71,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Progress goes to stderr (bars on a terminal); results to stdout.")
     parser.add_argument("--version", action=_Version, help="print the version and exit")
     add_progress_arguments(parser, top=True)
+    add_results_argument(parser, top=True)
     _add_commands(parser, COMMANDS, dest="command")
     return parser
 
@@ -93,8 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure(progress_mode(args))
     _ignore_file_size_signal()
+    from ..paths import results_root
+
     try:
-        code = args.func(args)
+        with results_root(args.results):
+            code = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers below, not at exit
         return code
     except StitchnasError as err:

@@ -141,8 +141,8 @@ def _missing_front(path: Path, space: Any, name: str | None, given: Any, target:
                 f"{did_you_mean(target, sorted(set(saved) | set(list_targets())))} "
                 f"(bundled targets: `stitchnas targets`; a target YAML path works too)")
     return (f"no front at {path}: make it with `stitchnas search {sname} --target {given}` "
-            f"(or `stitchnas run {sname}`); a search given --out DIR saved it under DIR: set "
-            f"STITCHNAS_RESULTS=DIR or pass --front DIR/SPACE/TARGET/front.json{have}")
+            f"(or `stitchnas run {sname}`); a search given --out-dir DIR saved it under DIR: pass "
+            f"--results DIR (or set STITCHNAS_RESULTS=DIR){have}")
 
 
 def saved_targets(space: str, results: str | os.PathLike | None = None) -> list[str]:
@@ -167,7 +167,8 @@ def default_target(space: str, results: str | os.PathLike | None = None, given_a
     if not saved:
         raise StitchnasError(f"no saved front of {space} under {paths.space_dir(space, results)}: make one "
                              f"with `stitchnas search {shown}` (FLOPs; --target T for another target) "
-                             f"or `stitchnas run {shown}`, or pass --front FILE")
+                             f"or `stitchnas run {shown}`; one saved under another root: pass --results DIR "
+                             "(or --front FILE)")
     raise StitchnasError(f"{space} has saved fronts for {len(saved)} targets ({', '.join(saved)}): "
                          f"name one with --target (target= in Python)")
 

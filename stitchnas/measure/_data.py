@@ -14,14 +14,9 @@ Every dataset yields ``(image, label)`` with ``image`` a float32 tensor of shape
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gzip
-import io
 import os
 import random
-import socket
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -32,6 +27,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from ..errors import StitchnasError
+from ._fashion import (FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_fashion_split,
+                       locate_fashion_mnist)
 
 __all__ = [
     "DATASET_NAMES",
@@ -40,30 +37,9 @@ __all__ = [
     "calibration_batch",
     "load_datasets",
     "make_loader",
-    "read_idx",
 ]
 
 DATASET_NAMES = ("fashion_mnist", "digits", "imagefolder")
-
-FASHION_MNIST_MEAN = 0.2860
-FASHION_MNIST_STD = 0.3530
-FASHION_MNIST_ENV = "STITCHNAS_FASHION_MNIST"
-FASHION_MNIST_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
-FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)
-_FASHION_FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "val_images": "t10k-images-idx3-ubyte",
-    "val_labels": "t10k-labels-idx1-ubyte",
-}
-_INSTALL_HINT = (
-    "install it with `apt-get install -y dataset-fashion-mnist`, "
-    "or pass --data-root DIR holding the four IDX files"
-)
-_DOWNLOAD_TIMEOUT_S = 20.0
 
 # Pre-normalised (and pre-resized) images are cached when they fit in this many bytes;
 # bigger inputs (e.g. 224x224) are transformed batch by batch at access time instead.
@@ -148,10 +124,30 @@ def space_data(space, name: str | None = None, root: str | os.PathLike | None = 
                              "(or digits, or an ImageFolder DIR) to the space file")
     if Path(name).is_dir():
         name, root = "imagefolder", name
+    elif name not in DATASET_NAMES:
+        _refuse_data_name(name)
     config = None
     if name == "imagefolder":  # timm's transforms with the first anchor's data config
         config = anchor_data_config(space)
     return DataSpec(name=name, root=root, input_size=tuple(space.input_size), data_config=config, **fields)
+
+
+def _refuse_data_name(name: str) -> None:
+    """One line for a ``--data`` (or ``data: {name}``) that is neither a data set nor a folder:
+    a path that does not exist or is a file says so; a misspelt name gets the close matches."""
+    from .._util import close_matches
+
+    path = Path(name).expanduser()
+    if path.exists():
+        raise StitchnasError(f"data {name!r} is a file, not a folder: an ImageFolder is a folder "
+                             "holding train/ and val/, one sub-folder per class")
+    if any(sep in name for sep in ("/", "\\")) or name.startswith((".", "~")):
+        raise StitchnasError(f"no data folder at {name!r}: give an existing ImageFolder folder (train/ and "
+                             f"val/ inside) or one of {', '.join(DATASET_NAMES)}")
+    close = close_matches(name, DATASET_NAMES, 2)
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    raise StitchnasError(f"unknown dataset {name!r}{hint}: use one of {', '.join(DATASET_NAMES)}, "
+                         "or an ImageFolder folder (train/ and val/ inside)")
 
 
 def _is_int(value) -> bool:
@@ -322,140 +318,12 @@ def _subset(dataset: Dataset, size: int | None, seed: int) -> Dataset:
 
 # --------------------------------------------------------------------------- Fashion-MNIST
 
-_IDX_DTYPES = {
-    0x08: np.dtype(np.uint8),
-    0x09: np.dtype(np.int8),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
-}
-
-
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Parse one IDX file (plain or gzipped); any damage is a StitchnasError naming the file."""
-    path = Path(path)
-    fix = "re-download or reinstall it (`apt-get install --reinstall -y dataset-fashion-mnist`)"
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StitchnasError(f"cannot read IDX file {path} ({reason}): {fix}") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] == 0:
-        raise StitchnasError(f"{path} is not an IDX file (bad magic number {raw[:4].hex() or 'none'}): {fix}")
-    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise StitchnasError(f"IDX file {path} is truncated (header cut short): {fix}")
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(raw) != expected:
-        raise StitchnasError(
-            f"IDX file {path} is truncated or corrupt ({len(raw)} bytes, header implies {expected}): {fix}"
-        )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
-
-
-def _idx_files_in(directory: Path) -> dict[str, Path] | None:
-    """The four Fashion-MNIST files in ``directory`` (plain or .gz), or None if any is missing."""
-    found = {}
-    for key, stem in _FASHION_FILES.items():
-        for candidate in (directory / stem, directory / f"{stem}.gz"):
-            if candidate.is_file():
-                found[key] = candidate
-                break
-        else:
-            return None
-    return found
-
-
-def _find_in(directory: Path) -> dict[str, Path] | None:
-    # Also accept a torchvision download root (DIR/FashionMNIST/raw).
-    for candidate in (directory, directory / "FashionMNIST" / "raw"):
-        files = _idx_files_in(candidate)
-        if files is not None:
-            return files
-    return None
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(base) / "stitchnas" / "data"
-
-
-def _try_download(cache: Path) -> dict[str, Path] | None:
-    """Let torchvision fetch Fashion-MNIST into ``cache``; None on any failure (e.g. offline)."""
-    try:
-        from torchvision.datasets import FashionMNIST
-
-        previous = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
-        try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                FashionMNIST(root=str(cache), train=True, download=True)
-                FashionMNIST(root=str(cache), train=False, download=True)
-        finally:
-            socket.setdefaulttimeout(previous)
-    except Exception:  # network errors come in many types (URLError, RuntimeError, OSError...)
-        return None
-    return _find_in(cache)
-
-
-def _locate_fashion_mnist(root: str | None) -> dict[str, Path]:
-    """Find the IDX files: ``root``, then $STITCHNAS_FASHION_MNIST, the Debian dir, a download."""
-    names = "/".join(f"{stem}[.gz]" for stem in _FASHION_FILES.values())
-    if root is not None:
-        files = _find_in(Path(root).expanduser())
-        if files is None:
-            raise StitchnasError(f"Fashion-MNIST not found in {root} (need {names}): {_INSTALL_HINT}")
-        return files
-    env = os.environ.get(FASHION_MNIST_ENV)
-    if env:
-        files = _find_in(Path(env).expanduser())
-        if files is None:
-            raise StitchnasError(
-                f"Fashion-MNIST not found in ${FASHION_MNIST_ENV}={env} (need {names}): {_INSTALL_HINT}"
-            )
-        return files
-    files = _find_in(Path(FASHION_MNIST_SYSTEM_DIR))
-    if files is not None:
-        return files
-    cache = _cache_dir()
-    files = _find_in(cache) or _try_download(cache)
-    if files is None:
-        raise StitchnasError(
-            f"Fashion-MNIST not found in {FASHION_MNIST_SYSTEM_DIR} or {cache} (download failed): {_INSTALL_HINT}"
-        )
-    return files
-
-
-def _load_fashion_split(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    images, labels = read_idx(images_path), read_idx(labels_path)
-    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
-        raise StitchnasError(
-            f"{images_path} holds {images.dtype} images of shape {images.shape}, expected uint8 (N, 28, 28): "
-            "point --data-root at the Fashion-MNIST IDX files"
-        )
-    if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-        raise StitchnasError(
-            f"{labels_path} holds {labels.shape} labels for {images.shape[0]} images in {images_path}: "
-            "the files come from different datasets; reinstall them"
-        )
-    if labels.size and (labels.min() < 0 or labels.max() >= len(FASHION_MNIST_CLASSES)):
-        raise StitchnasError(
-            f"{labels_path} has labels outside 0..{len(FASHION_MNIST_CLASSES) - 1}: "
-            "point --data-root at the Fashion-MNIST IDX files"
-        )
-    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
-
 
 def _load_fashion_mnist(spec: DataSpec):
-    files = _locate_fashion_mnist(spec.root)
+    files = locate_fashion_mnist(spec.root)
     splits = []
     for part, subset_size in (("train", spec.train_subset), ("val", spec.val_subset)):
-        images, labels = _load_fashion_split(files[f"{part}_images"], files[f"{part}_labels"])
+        images, labels = load_fashion_split(files[f"{part}_images"], files[f"{part}_labels"])
         # Subset the raw bytes first so quick modes never normalise all 60k images.
         if subset_size is not None and subset_size < len(labels):
             g = torch.Generator().manual_seed(int(spec.seed))
@@ -470,7 +338,7 @@ def _load_fashion_mnist(spec: DataSpec):
     return splits[0], splits[1], len(FASHION_MNIST_CLASSES)
 
 
-# --------------------------------------------------------------------------- scikit-learn digits
+# --------------------------------------------------------------------------- Fashion-MNIST and digits
 
 
 def _load_digits(spec: DataSpec):

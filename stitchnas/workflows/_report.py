@@ -120,9 +120,9 @@ def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, tot
                          f"{m.flops / 1e6:.2f} | {lat} |" + (f" {timed[m.id]:.2f} |" if timed else ""))
         if timed:
             lines += ["", order_line(f.members, timed, warned=bool(warnings.get(r.target)))]
-    env = ""  # where query finds the fronts when --out put them elsewhere
+    where = ""  # where query finds the fronts when --out put them elsewhere
     if root is not None and Path(root).resolve() != default_results_dir().resolve():
-        env = f"STITCHNAS_RESULTS={shlex.quote(str(root))} "
-    lines += ["", f"Query: `{env}stitchnas query {space.given_as} --target {results[0].target} --list`, or "
+        where = f" --results {shlex.quote(str(root))}"
+    lines += ["", f"Query: `stitchnas query {space.given_as}{where} --target {results[0].target} --list`, or "
               "the best stitch within a budget with `--max-latency-ms MS` / `--max-flops N`.", ""]
     return "\n".join(lines)

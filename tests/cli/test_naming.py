@@ -19,12 +19,14 @@ CLI_ONLY = {
     "query": {"format": "presentation: the table or JSONL printed"},
 }
 PRESENTATION = {"progress_mode", "func", "help"}
+#: Options every command has, with what a Python caller does instead (docs/python.md).
+GLOBAL = {"results": "with stitchnas.paths.results_root(DIR): ..."}
 
 
 def _dests(verb):
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     return {a.dest for a in sub.choices[verb]._actions
-            if not isinstance(a, argparse._HelpAction)} - PRESENTATION
+            if not isinstance(a, argparse._HelpAction)} - PRESENTATION - set(GLOBAL)
 
 
 def _params(*funcs):

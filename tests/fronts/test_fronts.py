@@ -685,7 +685,16 @@ def test_query_and_load_front_take_a_target_path(front, saved, capsys, tmp_path)
     space_file.write_text(Path(load_space("tiny_test").path).read_text().replace("name: tiny_test", "name: mine"))
     code, _, err = run_cli(capsys, "query", space_file, "--target", "flops")
     assert code == 2 and f"stitchnas search {space_file} --target flops" in err, err
-    assert "STITCHNAS_RESULTS=DIR" in err and err.count("\n") == 1
+    assert "--results DIR" in err and err.count("\n") == 1
+    # --results DIR (before or after the verb) reads fronts saved under another root
+    code, _, err = run_cli(capsys, "search", space_file, "--target", "flops", "--anchor-acc", "s=70",
+                           "--anchor-acc", "l=80", "--out-dir", tmp_path / "elsewhere")
+    assert code == 0, err
+    for argv in (["--results", tmp_path / "elsewhere", "query", space_file],
+                 ["query", space_file, "--results", tmp_path / "elsewhere", "--target", "flops"]):
+        code, out, err = run_cli(capsys, *argv, "--max-flops", "1G")
+        assert code == 0 and json.loads(out)["space"] == "mine", err
+    assert not (tmp_path / "results").exists()
 
 
 def test_a_front_from_part_of_the_space_says_so(space, costs, tmp_path, monkeypatch, capsys):

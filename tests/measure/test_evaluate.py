@@ -183,6 +183,9 @@ def test_cli_evaluate_end_to_end(space, net, digits, tmp_path, capsys):
     (["--sample", "20"], "cannot sample 20 of the 14"),
     (["--ids", "1", "--all"], "not allowed with argument"),
     (["--ids", "1", "--data", "mnist"], "unknown dataset 'mnist'"),
+    (["--ids", "1", "--data", "digts"], "unknown dataset 'digts' (did you mean digits?)"),
+    (["--ids", "1", "--data", "./no-such-folder"], "no data folder at './no-such-folder'"),
+    (["--ids", "1", "--data", __file__], "is a file, not a folder"),
     (["--ids", "1", "--checkpoint", "nope.pt"], "checkpoint nope.pt does not exist"),
 ])
 def test_cli_evaluate_bad_input(argv, message, tmp_path, capsys):

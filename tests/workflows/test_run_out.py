@@ -82,10 +82,10 @@ def test_run_out_contains_everything_and_logs_progress(tmp_path, monkeypatch, ca
     assert "| latency ms | measured ms |" in cpu_front and "Front members timed end to end" in cpu_front
     # the report's query hint finds the fronts where --out put them
     hint = report.split("Query: `", 1)[1].split("`", 1)[0]
-    assert hint == f"STITCHNAS_RESULTS={out} stitchnas query {path} --target cpu --list"
-    monkeypatch.setenv("STITCHNAS_RESULTS", str(out))
-    code, listed, err = run_cli(capsys, "query", path, "--target", "cpu", "--list")
+    assert hint == f"stitchnas query {path} --results {out} --target cpu --list"
+    code, listed, err = run_cli(capsys, "query", path, "--results", out, "--target", "cpu", "--list")
     assert code == 0 and listed.strip(), err
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(out))
     # a search after the run reads the run's measurements and proxy scores: the run's front again
     front_file = out / "run_out" / "flops_budget" / "front.json"
     before_search = json.loads(front_file.read_text())
