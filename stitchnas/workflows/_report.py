@@ -12,7 +12,7 @@ from typing import Any, Sequence
 from ..paths import default_results_dir
 from ._front_timing import order_line
 
-__all__ = ["above_line", "line_summary", "run_report"]
+__all__ = ["above_line", "line_summary", "line_table", "run_report"]
 
 
 def above_line(m, anchors, images: int | None = None) -> tuple[float, float | None] | None:
@@ -50,6 +50,25 @@ def line_summary(rows, images: int | None) -> dict[str, Any]:
             "images": images}
 
 
+def line_table(space, rows, line: dict[str, Any], images: int | None) -> list[str]:
+    """The report's measured stitches, cheapest first, each with its gap to the line between its
+    neighbouring anchors (``outside`` where no two anchors bracket its FLOPs), and the count of
+    :func:`line_summary` under it."""
+    anchors = [m for m in rows if m.route.num_stitches == 0]
+    lines = ["| id | route | top-1 % | MFLOPs | vs line |", "|---:|---|---:|---:|---:|"]
+    for m in sorted(rows, key=lambda m: (m.flops, m.id)):
+        g = above_line(m, anchors, images)
+        cell = ("-" if m.route.num_stitches == 0 else "outside") if g is None else f"{g[0]:+.2f}"
+        cell += f" ± {2 * g[1]:.2f}" if g is not None and g[1] is not None else ""
+        lines.append(f"| {m.id} | {space.describe(m.route)} | {m.acc1:.2f} | {m.flops / 1e6:.2f} | {cell} |")
+    outside = line["stitches"] - line["within_anchors"]
+    return lines + ["", f"{line['above']} of {line['within_anchors']} measured stitches beat the line between "
+                    "their neighbouring anchors" + (f"; {line['above_by_2se']} by more than two standard errors"
+                                                    if images else "")
+                    + (f"; {outside} more {'lies' if outside == 1 else 'lie'} outside the anchors' FLOPs range "
+                       "(`outside`: no line to compare with)" if outside else "") + "."]
+
+
 def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables=None,
             warnings=None, front_times=None, *, line: dict[str, Any], root: Path | None = None,
             images: int | None = None, measure_warnings: Sequence[str] = ()) -> str:
@@ -76,14 +95,7 @@ def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, tot
               "FLOPs bracket the stitch's; a stitch above it is a trade-off no anchor offers"
               + (f". After `±`: two standard errors of that gap, measured on {images} images; a gap "
                  "within them is measurement noise." if images else "."), "",
-              "| id | route | top-1 % | MFLOPs | vs line |", "|---:|---|---:|---:|---:|"]
-    for m in sorted(rows, key=lambda m: (m.flops, m.id)):
-        g = above_line(m, anchors, images)
-        cell = "-" if g is None else f"{g[0]:+.2f}" + (f" ± {2 * g[1]:.2f}" if g[1] is not None else "")
-        lines.append(f"| {m.id} | {space.describe(m.route)} | {m.acc1:.2f} | {m.flops / 1e6:.2f} | {cell} |")
-    lines += ["", f"{line['above']} of {line['stitches']} measured stitches beat the line between their "
-              "neighbouring anchors" + (f"; {line['above_by_2se']} by more than two standard errors"
-                                        if images else "") + "."]
+              ] + line_table(space, rows, line, images)
     for name, table in tables.items():
         v = table.validation or {}
         lines += ["", f"## Latency table `{name}`", ""]

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from support.tiny import costs, row, space  # noqa: F401 - fixtures
-from stitchnas.workflows._report import above_line, line_summary
+from stitchnas.workflows._report import above_line, line_summary, line_table
 
 
 def test_gap_and_its_standard_error(space, costs):
@@ -34,3 +34,22 @@ def test_only_gaps_beyond_two_standard_errors_count_as_more_than_noise(space, co
     many = line_summary(rows, images=100_000)  # about 0.4 points
     assert few == {"stitches": 3, "within_anchors": 3, "above": 2, "above_by_2se": 0, "images": 200}
     assert many["above"] == 2 and many["above_by_2se"] == 2
+
+
+def test_a_stitch_outside_the_anchors_flops_range_is_not_counted_against_the_line(space, costs):
+    """A stitch dearer than the largest anchor (or cheaper than the smallest) has no line to beat:
+    its cell says `outside` (an anchor's says `-`) and the count is over the stitches with a line."""
+    import dataclasses
+
+    s, l = row(space, costs, 0, 70.0), row(space, costs, 1, 80.0)
+    inside = row(space, costs, 5, 79.0)
+    dear = dataclasses.replace(row(space, costs, 6, 81.0), flops=l.flops + 10)
+    rows = [s, l, inside, dear]
+    line = line_summary(rows, images=1000)
+    assert line["stitches"] == 2 and line["within_anchors"] == 1 and line["above"] == line["above_by_2se"] == 1
+    table = line_table(space, rows, line, images=1000)
+    cells = {int(r.split("|")[1]): r.split("|")[5].strip() for r in table if r.split("|")[1:2] and r.split("|")[1].strip().isdigit()}
+    assert cells[0] == cells[1] == "-" and cells[6] == "outside" and cells[5].startswith("+")
+    assert table[-1] == ("1 of 1 measured stitches beat the line between their neighbouring anchors; 1 by more "
+                         "than two standard errors; 1 more lies outside the anchors' FLOPs range (`outside`: no "
+                         "line to compare with).")
