@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "Objective", "OBJECTIVES", "OBJECTIVES_BY_NAME", "BUDGETS", "BUDGET_KEYS", "LIMIT_KEYS",
-    "objective_of", "is_upper_limit", "limit_help", "format_value", "budget_unit",
+    "objective_of", "is_upper_limit", "limit_help", "format_value", "budget_unit", "format_amount",
+    "format_budgets",
 ]
 
 
@@ -83,3 +84,22 @@ def format_value(objective: str, value: float) -> str:
     if objective in ("flops", "params"):
         return f"{int(value):,} {objective}"
     return f"{value:.4g} {OBJECTIVES_BY_NAME[objective].unit}"
+
+
+_PREFIX = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def format_amount(objective: str, value: float) -> str:
+    """A cost for people: ``5 MFLOPs``, ``25 M params``, ``1.25 ms``, ``64 MB``."""
+    if objective not in ("flops", "params"):
+        return f"{value:.4g} {OBJECTIVES_BY_NAME[objective].unit}"
+    scale, prefix = next(((sc, pre) for sc, pre in _PREFIX if abs(value) >= sc), (1, ""))
+    number = f"{value / scale:.3g}"
+    return f"{number} {prefix}FLOPs" if objective == "flops" else f"{number} {prefix} params".replace("  ", " ")
+
+
+def format_budgets(budgets: dict) -> str:
+    """Budgets for people: ``flops <= 5 MFLOPs, latency_ms <= 2 ms`` (``no budgets`` if none)."""
+    parts = [f"{objective_of(k)} <= {format_amount(objective_of(k), v)}"
+             for k, v in budgets.items() if v is not None]
+    return ", ".join(parts) or "no budgets"

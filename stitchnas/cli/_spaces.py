@@ -58,11 +58,12 @@ class Spaces(Command):
         if args.format == "json":
             print(json.dumps([space_json(sp) for sp in spaces], indent=1))
             return 0
+        width = max((len(sp.name) for sp in spaces), default=0)
         for space in spaces:
             declared = getattr(space, "_input_size", None)
             size = "x".join(map(str, declared)) if declared else "model's"
             anchors = "; ".join(anchor_text(a) for a in space.anchors)
-            print(f"{space.name:<20} {space.rule.name:<12} {size:<11} {anchors}")
+            print(f"{space.name:<{width}}  {space.rule.name:<12} {size:<11} {anchors}")
         return 0
 
 
@@ -121,6 +122,7 @@ class Targets(Command):
         if args.format == "json":
             print(json.dumps([t.to_json() for t in targets], indent=1))
             return 0
+        width = max((len(t.name) for t in targets), default=0)
         for t in targets:
-            print(f"{t.name:<16} {t.describe()}")
+            print(f"{t.name:<{width}}  {t.describe()}")
         return 0

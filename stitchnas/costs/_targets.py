@@ -30,7 +30,7 @@ from typing import Any
 
 from .._util import close_matches, did_you_mean
 from ..errors import StitchnasError
-from ..objectives import BUDGET_KEYS, budget_unit, objective_of
+from ..objectives import BUDGET_KEYS, budget_unit, format_amount, objective_of
 from ..paths import check_name
 
 __all__ = [
@@ -109,7 +109,13 @@ class Budgets:
         return {key: getattr(self, key) for key in BUDGET_KEYS}
 
     def describe(self) -> str:
-        return ", ".join(f"{k}={_fmt(v)}" for k, v in self.active.items()) or "no budgets"
+        """``max_flops=5e+06 (5 MFLOPs)``: each budget as its file key writes it, counts also in
+        units people read."""
+        def readable(key: str, value: float) -> str:
+            objective = objective_of(key)
+            return f" ({format_amount(objective, value)})" if objective in ("flops", "params") else ""
+
+        return ", ".join(f"{k}={_fmt(v)}{readable(k, v)}" for k, v in self.active.items()) or "no budgets"
 
 
 @dataclass(frozen=True)

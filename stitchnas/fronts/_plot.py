@@ -4,30 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ..objectives import OBJECTIVES_BY_NAME, objective_of
+from ..objectives import OBJECTIVES_BY_NAME, format_amount, format_budgets, objective_of
 from ._front import Front, FrontPoint
 
 __all__ = ["render_front_png", "format_budgets", "format_amount"]
 
-_PREFIX = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 # label offsets (points from the marker) tried in turn; the first that overlaps nothing wins
 _OFFSETS = ((4, -10), (4, 5), (-6, 6), (-6, -12), (6, 14), (6, -20), (-10, 16), (-10, -22))
-
-
-def format_amount(objective: str, value: float) -> str:
-    """A cost for people: ``5 MFLOPs``, ``25 M params``, ``1.25 ms``, ``64 MB``."""
-    if objective not in ("flops", "params"):
-        return f"{value:.3g} {OBJECTIVES_BY_NAME[objective].unit}"
-    scale, prefix = next(((sc, pre) for sc, pre in _PREFIX if abs(value) >= sc), (1, ""))
-    number = f"{value / scale:.3g}"
-    return f"{number} {prefix}FLOPs" if objective == "flops" else f"{number} {prefix} params".replace("  ", " ")
-
-
-def format_budgets(budgets: dict) -> str:
-    """Budgets for people: ``flops <= 5 MFLOPs, latency_ms <= 2 ms`` (``no budgets`` if none)."""
-    parts = [f"{objective_of(k)} <= {format_amount(objective_of(k), v)}"
-             for k, v in budgets.items() if v is not None]
-    return ", ".join(parts) or "no budgets"
 
 
 def _over_budget(point: FrontPoint, budgets: dict) -> bool:

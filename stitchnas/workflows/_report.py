@@ -73,7 +73,7 @@ def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, tot
             warnings=None, front_times=None, *, line: dict[str, Any], root: Path | None = None,
             images: int | None = None, measure_warnings: Sequence[str] = ()) -> str:
     from ..costs import composes_plain_sum, cpu_name, out_of_sample_ms, validation_plot_path
-    from ..fronts import format_budgets
+    from ..objectives import format_budgets
 
     tables, warnings = tables or {}, warnings or {}
     lines = [f"# stitchnas run: {space.name}", "",

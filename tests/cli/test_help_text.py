@@ -86,6 +86,17 @@ def test_targets_json(capsys):
     assert doc == [load_target(n).to_json() for n in list_targets()]
     code, out, _ = run_cli(capsys, "targets", "cu*")
     assert code == 0 and out.startswith("cuda ") and out.count("\n") == 1
+    code, out, _ = run_cli(capsys, "targets", "*flops*")  # counts in units people read, keys as files write them
+    said = {line.split()[0]: line.split(None, 1)[1] for line in out.splitlines()}
+    assert said["mcu_flops"] == "flops (fvcore, no device), max_flops=5e+06 (5 MFLOPs)"
+    assert said["flops_budget"] == "flops (fvcore, no device), max_flops=5e+09 (5 GFLOPs)"
+
+
+def test_listings_align_their_columns_whatever_the_names(capsys):
+    for listing in ("spaces", "targets"):
+        code, out, _ = run_cli(capsys, listing)
+        starts = {len(line) - len(line.split("  ", 1)[1].lstrip()) for line in out.splitlines()}
+        assert code == 0 and len(starts) == 1, out  # the second column starts at one offset
 
 
 def test_predictors_json_lists_the_registry_without_loading_it(capsys):
