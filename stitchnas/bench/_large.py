@@ -39,10 +39,18 @@ LARGE_SPACES: dict[str, tuple[tuple[tuple[int, int, int], ...], dict[str, Any], 
     "tune": (tuple((16 * (i + 1), 24, 2) for i in range(8)), {}, 0, "the default was chosen here"),
     "judge": (((24, 12, 3), (48, 16, 3), (72, 20, 3), (96, 24, 3), (120, 28, 3)),
               {"window": 3}, 1, "the default is judged here"),
+    # between the exact limit and 10^5: the trial budget there was chosen on the first, judged on the others
+    "mid_tune": (tuple((16 * (i + 1), 24, 2) for i in range(6)), {}, 0,
+                 "the budget beyond the exact limit was chosen here"),
+    "mid_judge": (((24, 12, 3), (48, 16, 3), (72, 20, 3), (96, 24, 3)), {"window": 3}, 2,
+                  "the budget beyond the exact limit is judged here"),
+    "mid_judge7": (tuple((16 * (i + 1), 24, 2) for i in range(7)), {}, 2,
+                   "the budget beyond the exact limit is judged here"),
 }
 
-#: Spaces of about 10^3, 10^4 and 10^5 candidates for the scaling table: (anchors, depth).
-SCALING_SPACES = ((3, 14), (6, 13), (8, 24))
+#: Spaces of about 10^3, 10^4, 2 x 10^4 (just past the exact limit) and 10^5 candidates for the
+#: scaling table: (anchors, depth).
+SCALING_SPACES = ((3, 14), (6, 13), (5, 24), (8, 24))
 
 
 def _write_space(folder: Path, name: str, anchors: Sequence[tuple[int, int, int]],

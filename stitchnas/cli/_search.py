@@ -83,7 +83,7 @@ class Search(Command):
         parser.add_argument("--objectives", help="comma-separated: acc1 and costs among flops, params, "
                             "latency_ms, memory_mb (default: acc1 and the target's cost)")
         parser.add_argument("--sampler", default="auto", help="auto (default: exact, every candidate "
-                            "evaluated, up to 10^4 candidates without --trials; else nsga2), exact, "
+                            "evaluated, up to 2 x 10^4 candidates without --trials; else nsga2), exact, "
                             "nsga2, tpe, gp, random, exhaustive, or an Optuna sampler class as "
                             "module:Class")
         parser.add_argument("--n-trials", "--trials", dest="n_trials", type=trials,
@@ -105,7 +105,7 @@ class Search(Command):
                             help="results root for the fronts, SearchConfig's out_dir (default: results)")
         parser.add_argument("--encoding", choices=("auto", "relative", "path", "tree"), default="auto",
                             help="stitch as parameters: relative cut depths (default), the same with "
-                                 "the route anchor by anchor (path; default beyond 10^4 candidates) "
+                                 "the route anchor by anchor (path; default beyond 2 x 10^4 candidates) "
                                  "or the exact tree (always for exhaustive)")
         parser.add_argument("--stale-after-s", type=positive_float, default=60.0,
                             help="a RUNNING trial of another worker without a sign of life for this "

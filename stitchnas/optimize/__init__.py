@@ -6,8 +6,7 @@ from .._util import lazy_exports
 
 _EXPORTS = {
     "EXACT_LIMIT": "_exact",
-    "LARGE_MAX_TRIALS": "_exact",
-    "LARGE_TRIAL_SHARE": "_exact",
+    "LARGE_TRIALS": "_exact",
     "default_encoding": "_exact",
     "large_trials": "_exact",
     "MODES": "_samplers",

@@ -13,7 +13,7 @@ from scipy.stats import kendalltau
 import stitchnas.optimize._exact as exact_mod
 import stitchnas.optimize._loop as loop_mod
 from stitchnas.bench._large import _problem, _write_space, synthetic_accuracy
-from stitchnas.optimize import SearchConfig, large_trials, make_encoding, search_problem
+from stitchnas.optimize import LARGE_TRIALS, SearchConfig, large_trials, make_encoding, search_problem
 
 LIMIT = 100
 
@@ -45,7 +45,7 @@ def test_the_default_beyond_the_limit_returns_the_front_of_what_it_evaluated(pro
     r = search_problem(problem, SearchConfig(storage=str(tmp_path / "s.db"), save=False), progress=False)
     study = r.front.study
     assert (study["sampler"], study["encoding"]) == ("nsga2", "path")
-    assert r.n_trials_done == large_trials(n) == int(0.05 * n)
+    assert r.n_trials_done == large_trials(n) == min(LARGE_TRIALS, n)
     assert r.distinct_candidates == len(set(r.trial_ids)) < n
     assert r.front.coverage == f"evaluated {r.distinct_candidates} of {n} candidates; the front may be incomplete"
     assert sorted(m.id for m in r.front.members) == brute_front(problem, set(r.trial_ids))
