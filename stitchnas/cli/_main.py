@@ -6,6 +6,7 @@ assembles the parser from :data:`COMMANDS` and runs the chosen one."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -99,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..paths import results_root
 
     try:
+        if args.results is not None and os.path.exists(args.results) and not os.path.isdir(args.results):
+            raise StitchnasError(f"--results {args.results} is a file, not a folder: give the folder that "
+                                 "results go under (it is made when missing)")
         with results_root(args.results):
             code = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers below, not at exit
@@ -108,8 +112,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # stdout closed early (`stitchnas query --list | head`): not an error
         try:
-            import os
-
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         except (OSError, ValueError):
             pass

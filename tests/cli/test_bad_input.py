@@ -179,6 +179,10 @@ CASES: list[Case] = [
     C("query-unknown-target", "query tiny_test --target cpu_batch_64 --max-flops 1e6",
       "a target neither bundled nor a file, with no front (a typo)", "no front for target 'cpu_batch_64'",
       "did you mean cpu_batch64?", "(bundled targets: `stitchnas targets`; a target YAML path works too)"),
+    C("results-root-a-file", "query tiny_test --results {d}/front.json --max-flops 1e6",
+      "`--results` naming a file", "--results", "is a file, not a folder", "give the folder that results go under"),
+    C("data-missing-folder", "evaluate tiny_test --data {d}/no_such_images --ids 0 --out {d}/out/m.jsonl",
+      "`--data` naming a folder that does not exist", "no data folder at", "give an existing ImageFolder folder"),
     # ---- latency tables ---------------------------------------------------------------------
     C("latency-other-space",
       "profile-latency tiny_test --target cpu --any-machine --out {d}/latency_other_space.json",
