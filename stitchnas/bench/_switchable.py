@@ -162,11 +162,11 @@ def _one_front(front_file: str | os.PathLike, full: bool, allow_random_weights: 
         size["floor_used_anchors_vs_largest"] = round(anchors_sum / _tensor_bytes(anchor_state), 3)
         if full:
             ts_sum = 0
-            for i in model.ids:
-                ts_sum += sum(p.stat().st_size for p in export_model(
-                    model.member_module(i), Path(tmp) / f"m{i}", space.input_size, formats=("torchscript",)))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with warnings.catch_warnings():  # TorchScript is deprecated; the bench compares its sizes on purpose
+                warnings.simplefilter("ignore", FutureWarning)
+                for i in model.ids:
+                    ts_sum += sum(p.stat().st_size for p in export_model(
+                        model.member_module(i), Path(tmp) / f"m{i}", space.input_size, formats=("torchscript",)))
                 anchor_ts = export_model(anchor, Path(tmp) / "anchor", space.input_size,
                                          formats=("torchscript",))[0].stat().st_size
             size.update({"torchscript_mib": round(sizes[".ts"] / _MIB, 3),
