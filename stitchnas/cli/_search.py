@@ -105,7 +105,7 @@ class Search(Command):
                             help="results root for the fronts, SearchConfig's out_dir (default: results)")
         parser.add_argument("--encoding", choices=("auto", "relative", "path", "tree"), default="auto",
                             help="stitch as parameters: relative cut depths (default), the same with "
-                                 "the route anchor by anchor (path; default beyond 2 x 10^4 candidates) "
+                                 "the route anchor by anchor (path; default beyond 10^4 candidates) "
                                  "or the exact tree (always for exhaustive)")
         parser.add_argument("--stale-after-s", type=positive_float, default=60.0,
                             help="a RUNNING trial of another worker without a sign of life for this "

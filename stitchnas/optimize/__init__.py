@@ -6,6 +6,7 @@ from .._util import lazy_exports
 
 _EXPORTS = {
     "EXACT_LIMIT": "_exact",
+    "LARGE_SPACE": "_exact",
     "LARGE_TRIALS": "_exact",
     "default_encoding": "_exact",
     "large_trials": "_exact",

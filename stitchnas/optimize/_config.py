@@ -33,7 +33,7 @@ class SearchConfig:
     ``memory_mb`` (None: ``acc1,latency_ms`` on latency targets, ``acc1,flops`` / ``acc1,params``
     on flops / params targets). ``sampler``: ``auto`` (default: ``exact``, every candidate
     evaluated, for spaces of at most 2 x 10^4 candidates when ``n_trials`` is None, else ``nsga2``;
-    beyond 2 x 10^4 candidates searched in memory and recorded in the storage at the end),
+    NSGA-II beyond 10^4 candidates searched in memory and recorded in the storage at the end),
     ``exact``, ``nsga2``, ``tpe``, ``gp``, ``random``, ``exhaustive`` (Optuna's brute force, trial
     by trial; or any name in :data:`SAMPLERS`), a ``module:Class`` path, or an Optuna sampler
     instance. ``n_trials``: completed trials the study should hold (None: every candidate for
@@ -51,7 +51,7 @@ class SearchConfig:
     (``RESULTS/<space>/proxies.jsonl`` when of the measured checkpoint, or the run's), else none.
     ``out_dir``: the results root fronts go under (``<out_dir>/<space>/<target>/front.json``;
     None: ``$STITCHNAS_RESULTS`` or ``results``). ``encoding``: ``auto`` (``tree`` for exhaustive,
-    ``path`` beyond 2 x 10^4 candidates, ``relative`` otherwise), ``relative``, ``path`` or ``tree``. ``stale_after_s``: a RUNNING trial of another worker that shows no
+    ``path`` beyond 10^4 candidates, ``relative`` otherwise), ``relative``, ``path`` or ``tree``. ``stale_after_s``: a RUNNING trial of another worker that shows no
     sign of life for this long is taken for a dead worker's, failed and queued again (see
     :mod:`stitchnas.storage`).
     """

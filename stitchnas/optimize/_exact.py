@@ -24,12 +24,15 @@ from ._problem import Problem
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-__all__ = ["EXACT_LIMIT", "LARGE_TRIALS", "default_encoding", "large_trials", "resolve_sampler",
+__all__ = ["EXACT_LIMIT", "LARGE_SPACE", "LARGE_TRIALS", "default_encoding", "large_trials", "resolve_sampler",
            "evaluate_all"]
 
 #: The largest space the default search evaluates exhaustively: 20,705 candidates took 3.3 s here
 #: with the default storage, and 8.1 s on the slowest machine measured (docs/search.md).
 EXACT_LIMIT = 20_000
+#: Beyond this many candidates NSGA-II (the default given ``n_trials``, or any sampler's encoding)
+#: searches in the ``path`` encoding, the default's in memory (measured: docs/search.md).
+LARGE_SPACE = 10_000
 #: Beyond the limit the default runs this many NSGA-II trials: 5% of a 10^5-candidate space, less
 #: beyond, a quarter of one just over the limit (measured: docs/search.md).
 LARGE_TRIALS = 5_000
@@ -44,10 +47,10 @@ def large_trials(candidates: int) -> int:
 
 def default_encoding(sampler: Any, candidates: int) -> str:
     """What ``encoding="auto"`` means: ``tree`` for the finite modes (``exact``,
-    ``exhaustive``), ``path`` beyond :data:`EXACT_LIMIT` candidates, else ``relative``."""
+    ``exhaustive``), ``path`` beyond :data:`LARGE_SPACE` candidates, else ``relative``."""
     if sampler in ("exhaustive", "exact"):
         return "tree"
-    return "path" if candidates > EXACT_LIMIT else "relative"
+    return "path" if candidates > LARGE_SPACE else "relative"
 
 
 def resolve_sampler(spec: Any, candidates: int, n_trials: int | None) -> Any:

@@ -37,7 +37,7 @@ from ..storage import (META_KEY, OpenedStorage, SharedStudy, StaleWatch, StudyMu
 from ._accuracy import accuracy_table
 from ._config import MAX_DEFAULT_TRIALS, SearchConfig, SearchResult, resolve_objectives
 from ._encoding import make_encoding
-from ._exact import EXACT_LIMIT, default_encoding, evaluate_all, large_trials, resolve_sampler
+from ._exact import LARGE_SPACE, default_encoding, evaluate_all, large_trials, resolve_sampler
 from ._problem import Problem, build_problem
 from ._samplers import _population, check_sampler, make_sampler, sampler_label
 
@@ -418,8 +418,9 @@ def search_problem(problem: Problem, config: SearchConfig, progress: bool | None
     ``config.save`` is False); :func:`search_targets` without the loading and checking."""
     space, target = problem.space, problem.target
     sampler_spec = config.sampler
-    # the default beyond the exact limit: NSGA-II, searched in memory (see _memory_study)
-    large = sampler_spec == "auto" and len(space) > EXACT_LIMIT
+    # the default's NSGA-II on a large space (beyond the exact limit, or given n_trials beyond
+    # LARGE_SPACE): searched in memory (see _memory_study)
+    large = sampler_spec == "auto" and len(space) > LARGE_SPACE
     if isinstance(sampler_spec, str):
         sampler_spec = resolve_sampler(check_sampler(sampler_spec), len(space), config.n_trials)
     label = sampler_label(sampler_spec)

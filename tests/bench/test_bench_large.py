@@ -10,8 +10,10 @@ import stitchnas.optimize._loop as loop_mod
 
 
 def test_bench_large_scores_the_default_against_the_exhaustive_front(tmp_path, monkeypatch):
-    for mod in (large, exact_mod, loop_mod):
+    for mod in (large, exact_mod):
         monkeypatch.setattr(mod, "EXACT_LIMIT", 20)
+    for mod in (exact_mod, loop_mod):
+        monkeypatch.setattr(mod, "LARGE_SPACE", 20)
     monkeypatch.setattr(exact_mod, "LARGE_TRIALS", 10)
     monkeypatch.setattr(large, "LARGE_SPACES", {"tune": (((16, 6, 2), (32, 6, 2)), {}, 0, "chosen here"),
                                                 "judge": (((16, 4, 2), (32, 6, 2)), {"window": 3}, 1, "judged")})

@@ -63,7 +63,8 @@ def test_the_exact_search_names_its_in_memory_study(space, mfile):
 def test_the_in_memory_search_beyond_the_limit_names_the_study_it_records(space, mfile, tmp_path,
                                                                          monkeypatch):
     monkeypatch.setattr(exact_mod, "EXACT_LIMIT", 5)
-    monkeypatch.setattr(loop_mod, "EXACT_LIMIT", 5)
+    for mod in (exact_mod, loop_mod):
+        monkeypatch.setattr(mod, "LARGE_SPACE", 5)
     from stitchnas.optimize import accuracy_table
     from stitchnas.costs import load_target
 

@@ -29,7 +29,8 @@ def problem(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def small_limit(monkeypatch):
     monkeypatch.setattr(exact_mod, "EXACT_LIMIT", LIMIT)
-    monkeypatch.setattr(loop_mod, "EXACT_LIMIT", LIMIT)
+    for mod in (exact_mod, loop_mod):
+        monkeypatch.setattr(mod, "LARGE_SPACE", LIMIT)
 
 
 def brute_front(problem, ids):
@@ -98,3 +99,19 @@ def test_the_synthetic_accuracy_is_seeded_and_not_a_function_of_flops(problem):
     assert not np.array_equal(acc, synthetic_accuracy(problem.space, anchor_flops, seed=1))
     tau = kendalltau(acc, flops).statistic
     assert 0.1 < tau < 0.9  # rises with FLOPs, but the route decides much of it
+
+
+def test_between_large_and_the_exact_limit_the_default_is_exact_and_a_budget_searches_in_memory(
+        problem, tmp_path, monkeypatch):
+    """Past LARGE_SPACE but within EXACT_LIMIT: no budget is the exact front; a --trials budget is
+    NSGA-II in the path encoding, in memory (recorded at the end), as beyond the limit."""
+    n = len(problem.costs)
+    monkeypatch.setattr(exact_mod, "EXACT_LIMIT", n)
+    exact = search_problem(problem, SearchConfig(storage=str(tmp_path / "s.db"), save=False), progress=False)
+    assert exact.front.study["sampler"] == "exact" and exact.distinct_candidates == n
+    budget = search_problem(problem, SearchConfig(storage=str(tmp_path / "s.db"), save=False, n_trials=40),
+                            progress=False)
+    assert (budget.front.study["sampler"], budget.front.study["encoding"]) == ("nsga2", "path")
+    assert budget.n_trials_done == 40
+    stored = optuna.load_study(study_name=budget.study_name, storage=f"sqlite:///{tmp_path / 's.db'}")
+    assert len(stored.trials) == 40
