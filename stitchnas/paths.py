@@ -33,7 +33,8 @@ __all__ = [
     "CHECKPOINT", "MEASUREMENTS", "PROXIES", "PREDICTIONS", "STORAGE", "FRONT", "REPORT",
     "results_dir", "cache_dir", "space_dir", "checkpoint_path", "measurements_path", "proxies_path",
     "run_dir",
-    "storage_path", "front_path", "export_dir", "latency_dir", "results_root", "pretrained_dir",
+    "storage_path", "front_path", "export_dir", "latency_dir", "results_root", "results_root_chosen",
+    "pretrained_dir",
     "NAME_RULE", "check_name", "inside",
 ]
 
@@ -85,6 +86,12 @@ def results_dir(root: str | os.PathLike | None = None) -> Path:
     if _ROOT:
         return _ROOT[-1]
     return default_results_dir()
+
+
+def results_root_chosen() -> bool:
+    """Whether the user chose the results root (``--results``/``--out``, ``$STITCHNAS_RESULTS``)
+    rather than the working folder's ``results``: messages then do not suggest choosing one."""
+    return bool(_ROOT) or bool(os.environ.get("STITCHNAS_RESULTS"))
 
 
 def default_results_dir() -> Path:

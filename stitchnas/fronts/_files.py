@@ -140,9 +140,10 @@ def _missing_front(path: Path, space: Any, name: str | None, given: Any, target:
         return (f"no front for target {target!r} at {path}{have}"
                 f"{did_you_mean(target, sorted(set(saved) | set(list_targets())))} "
                 f"(bundled targets: `stitchnas targets`; a target YAML path works too)")
+    elsewhere = ("" if paths.results_root_chosen() else "; a search given --out-dir DIR saved it under DIR: "
+                 "pass --results DIR (or set STITCHNAS_RESULTS=DIR)")
     return (f"no front at {path}: make it with `stitchnas search {sname} --target {given}` "
-            f"(or `stitchnas run {sname}`); a search given --out-dir DIR saved it under DIR: pass "
-            f"--results DIR (or set STITCHNAS_RESULTS=DIR){have}")
+            f"(or `stitchnas run {sname}`){elsewhere}{have}")
 
 
 def saved_targets(space: str, results: str | os.PathLike | None = None) -> list[str]:
@@ -165,10 +166,11 @@ def default_target(space: str, results: str | os.PathLike | None = None, given_a
         return saved[0]
     shown = given_as or space
     if not saved:
+        elsewhere = ("pass --front FILE" if paths.results_root_chosen()
+                     else "one saved under another root: pass --results DIR (or --front FILE)")
         raise StitchnasError(f"no saved front of {space} under {paths.space_dir(space, results)}: make one "
                              f"with `stitchnas search {shown}` (FLOPs; --target T for another target) "
-                             f"or `stitchnas run {shown}`; one saved under another root: pass --results DIR "
-                             "(or --front FILE)")
+                             f"or `stitchnas run {shown}`; {elsewhere}")
     raise StitchnasError(f"{space} has saved fronts for {len(saved)} targets ({', '.join(saved)}): "
                          f"name one with --target (target= in Python)")
 

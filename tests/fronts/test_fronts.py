@@ -668,7 +668,7 @@ def test_query_names_the_saved_fronts_and_a_mistyped_target(saved, capsys):
     assert err.rstrip().endswith("saved fronts of tiny_test: cpu"), err
 
 
-def test_query_and_load_front_take_a_target_path(front, saved, capsys, tmp_path):
+def test_query_and_load_front_take_a_target_path(front, saved, capsys, tmp_path, monkeypatch):
     """A target given as a YAML path (as `search` takes it) finds the front saved under the
     target's own name, through load_front and the query command alike."""
     target = tmp_path / "mine.yaml"
@@ -685,7 +685,13 @@ def test_query_and_load_front_take_a_target_path(front, saved, capsys, tmp_path)
     space_file.write_text(Path(load_space("tiny_test").path).read_text().replace("name: tiny_test", "name: mine"))
     code, _, err = run_cli(capsys, "query", space_file, "--target", "flops")
     assert code == 2 and f"stitchnas search {space_file} --target flops" in err, err
-    assert "--results DIR" in err and err.count("\n") == 1
+    # the results root was chosen ($STITCHNAS_RESULTS here): no hint to choose one
+    assert "--results DIR" not in err and err.count("\n") == 1
+    monkeypatch.delenv("STITCHNAS_RESULTS")
+    monkeypatch.chdir(tmp_path)  # ./results: the root nobody chose, so the hint names --results
+    code, _, err = run_cli(capsys, "query", space_file, "--target", "flops")
+    assert code == 2 and "pass --results DIR" in err and err.count("\n") == 1, err
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path))
     # --results DIR (before or after the verb) reads fronts saved under another root
     code, _, err = run_cli(capsys, "search", space_file, "--target", "flops", "--anchor-acc", "s=70",
                            "--anchor-acc", "l=80", "--out-dir", tmp_path / "elsewhere")
