@@ -30,8 +30,8 @@ __all__ = ["EXACT_LIMIT", "LARGE_SPACE", "LARGE_TRIALS", "default_encoding", "la
 #: The largest space the default search evaluates exhaustively: 20,705 candidates took 3.3 s here
 #: with the default storage, and 8.1 s on the slowest machine measured (docs/search.md).
 EXACT_LIMIT = 20_000
-#: Beyond this many candidates NSGA-II (the default given ``n_trials``, or any sampler's encoding)
-#: searches in the ``path`` encoding, the default's in memory (measured: docs/search.md).
+#: Beyond this many candidates every sampler defaults to the ``path`` encoding, and ``auto`` runs
+#: its NSGA-II in memory, recorded at the end (measured: docs/search.md).
 LARGE_SPACE = 10_000
 #: Beyond the limit the default runs this many NSGA-II trials: 5% of a 10^5-candidate space, less
 #: beyond, a quarter of one just over the limit (measured: docs/search.md).
