@@ -115,3 +115,16 @@ def test_between_large_and_the_exact_limit_the_default_is_exact_and_a_budget_sea
     assert budget.n_trials_done == 40
     stored = optuna.load_study(study_name=budget.study_name, storage=f"sqlite:///{tmp_path / 's.db'}")
     assert len(stored.trials) == 40
+
+
+def test_slow_recording_is_noted_with_the_faster_storage(problem, tmp_path, monkeypatch):
+    """Recording the trials past SLOW_RECORD_S adds a note naming the time and the journal file;
+    a quick one adds none."""
+    config = SearchConfig(storage=str(tmp_path / "s.db"), save=False, n_trials=30)
+    quick = search_problem(problem, config, progress=False)
+    assert not any("recording" in n for n in quick.notes)
+    monkeypatch.setattr(loop_mod, "SLOW_RECORD_S", -1.0)
+    slow = search_problem(problem, SearchConfig(storage=str(tmp_path / "t.db"), save=False, n_trials=30),
+                          progress=False)
+    note = next(n for n in slow.notes if n.startswith("recording 30 trials in "))
+    assert "--storage PATH.journal" in note and "took" in note
