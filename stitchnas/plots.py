@@ -140,9 +140,9 @@ def _label(ax, xlabel: str, ylabel: str, title: str, legend_loc: str, title_size
 def _save(plt, fig, ax, path, title: str, xlabel: str, ylabel: str, legend_loc: str = "best") -> Path:
     """Label, lay out and write the figure as a PNG, atomically."""
     _label(ax, xlabel, ylabel, title, legend_loc)
-    fig.tight_layout()
+    png = png_bytes(fig)
+    plt.close(fig)
     path = Path(path)
     with atomic_write(path, "wb") as fh:
-        fig.savefig(fh, format="png")
-    plt.close(fig)
+        fh.write(png)
     return path

@@ -338,7 +338,7 @@ def _load_fashion_mnist(spec: DataSpec):
     return splits[0], splits[1], len(FASHION_MNIST_CLASSES)
 
 
-# --------------------------------------------------------------------------- Fashion-MNIST and digits
+# --------------------------------------------------------------------------- scikit-learn digits
 
 
 def _load_digits(spec: DataSpec):
