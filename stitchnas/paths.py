@@ -106,12 +106,18 @@ def pretrained_dir() -> Path:
 
 
 @contextlib.contextmanager
-def results_root(root: str | os.PathLike | None) -> Iterator[Path]:
+def results_root(root: str | os.PathLike | None, what: str = "results folder") -> Iterator[Path]:
     """Within the block every default result path, ``${results}`` in space files included, lies
-    under ``root`` (``None``: no change), so one run's ``--out`` redirects all it writes."""
+    under ``root`` (``None``: no change), so one run's ``--out`` redirects all it writes. A
+    ``root`` that is a file is one line before anything runs (``what``: how the user gave it)."""
     if root is None:
         yield results_dir()
         return
+    if os.path.exists(root) and not os.path.isdir(root):
+        from .errors import StitchnasError
+
+        raise StitchnasError(f"{what} {os.fspath(root)} is a file, not a folder: give the folder that "
+                             "results go under (it is made when missing)")
     _ROOT.append(Path(root))
     try:
         yield _ROOT[-1]

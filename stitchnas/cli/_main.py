@@ -100,10 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..paths import results_root
 
     try:
-        if args.results is not None and os.path.exists(args.results) and not os.path.isdir(args.results):
-            raise StitchnasError(f"--results {args.results} is a file, not a folder: give the folder that "
-                                 "results go under (it is made when missing)")
-        with results_root(args.results):
+        with results_root(args.results, "--results"):
             code = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers below, not at exit
         return code

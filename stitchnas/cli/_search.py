@@ -57,7 +57,7 @@ class Run(Command):
         from ..space import load_space
         from ..workflows import RunConfig, run
 
-        with results_root(args.out):  # ${results} in the space file follows --out
+        with results_root(args.out, "--out"):  # ${results} in the space file follows --out
             space = load_space(args.space)
             targets = tuple(t for t in args.targets.split(",") if t) if args.targets else None
             cfg = RunConfig.from_space(space, targets=targets, device=args.device, seed=args.seed,

@@ -181,6 +181,8 @@ CASES: list[Case] = [
       "did you mean cpu_batch64?", "(bundled targets: `stitchnas targets`; a target YAML path works too)"),
     C("results-root-a-file", "query tiny_test --results {d}/front.json --max-flops 1e6",
       "`--results` naming a file", "--results", "is a file, not a folder", "give the folder that results go under"),
+    C("run-out-a-file", "run tiny_test --out {d}/front.json", "`run --out` naming a file",
+      "--out", "is a file, not a folder", "give the folder that results go under"),
     C("data-missing-folder", "evaluate tiny_test --data {d}/no_such_images --ids 0 --out {d}/out/m.jsonl",
       "`--data` naming a folder that does not exist", "no data folder at", "give an existing ImageFolder folder"),
     # ---- latency tables ---------------------------------------------------------------------
