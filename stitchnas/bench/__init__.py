@@ -12,6 +12,8 @@ _EXPORTS = {
     "bench_adapters": "_adapters",
     "bench_evaluate": "_evaluate",
     "bench_exact": "_exact",
+    "bench_record": "_exact",
+    "RECORD_COUNTS": "_exact",
     "bench_large": "_large",
     "bench_latency": "_latency",
     "bench_predictors": "_predictors",

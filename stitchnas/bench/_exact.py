@@ -10,6 +10,7 @@ apart.
 from __future__ import annotations
 
 import resource
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -93,4 +94,65 @@ def bench_exact(shapes: Sequence[tuple[int, int]] = GENERATED_SPACES, repeats: i
               "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     if out_dir is not None:
         write_json(Path(out_dir) / "exact_search.json", report)
+    return report
+
+
+#: Trials recorded by ``stitchnas bench record``: a front of priors of a 10^3 space, 5,000 NSGA-II trials.
+RECORD_COUNTS = (1000, 5000)
+
+
+@quiet_optuna()  # Optuna's verbosity restored after
+def bench_record(counts: Sequence[int] = RECORD_COUNTS, repeats: int = 3, seed: int = 0,
+                 out_dir: str | Path | None = None, shape: tuple[int, int] = (5, 24)) -> dict[str, Any]:
+    """Median seconds to record ``n`` finished trials (the first ``n`` candidates of a generated
+    space, by default the 20,705 of ``shape`` (5, 24), as an exact search records its front) in a fresh storage, each way side
+    by side in one run: a SQLite file in one transaction (:func:`stitchnas.storage.record_trials`,
+    the default), a SQLite file trial by trial (Optuna's ``study.add_trials``), a journal file."""
+    import optuna
+
+    from ..storage import close_storage, open_storage, record_trials
+
+    def read(opened, name: str) -> list:
+        study = optuna.load_study(study_name=name, storage=opened.storage)
+        return [(t.number, t.values, t.params, t.user_attrs) for t in study.trials]
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        space = _space(folder, *shape)
+        trials = evaluate_all(_problem(space, seed))[0].get_trials(deepcopy=False)
+        for n in counts:
+            batch = trials[:n]
+            seconds: dict[str, list[float]] = {"sqlite_one_transaction": [], "sqlite_trial_by_trial": [],
+                                               "journal": []}
+            same = True
+            for r in range(repeats):
+                stored = {}
+                for way, suffix in (("sqlite_one_transaction", ".db"), ("sqlite_trial_by_trial", ".db"),
+                                    ("journal", ".journal")):
+                    opened = open_storage(str(folder / f"{way}-{n}-{r}{suffix}"))
+                    study = optuna.create_study(storage=opened.storage, study_name="s",
+                                                directions=["maximize", "minimize"])
+                    t = time.perf_counter()
+                    if way == "sqlite_one_transaction":
+                        record_trials(study, batch, opened.storage)
+                    else:
+                        study.add_trials(batch)
+                    seconds[way].append(time.perf_counter() - t)
+                    stored[way] = read(opened, "s")
+                    close_storage(opened)
+                same = same and stored["sqlite_one_transaction"] == stored["sqlite_trial_by_trial"]
+            median = {way: round(statistics.median(s), 3) for way, s in seconds.items()}
+            rows.append({"trials": len(batch), **{f"{way}_s": s for way, s in median.items()},
+                         "speedup": round(median["sqlite_trial_by_trial"] / median["sqlite_one_transaction"], 1),
+                         "same_trials_read_back": same})
+    import sqlalchemy
+
+    from ..costs import cpu_name
+
+    report = {"repeats": repeats, "seed": seed, "space": space.name, "candidates": len(trials), "rows": rows,
+              "machine": {"cpu": cpu_name(), "optuna": optuna.__version__, "sqlalchemy": sqlalchemy.__version__,
+                          "sqlite": sqlite3.sqlite_version}}
+    if out_dir is not None:
+        write_json(Path(out_dir) / "record_trials.json", report)
     return report

@@ -382,6 +382,30 @@ class BenchExact(Command):
         return 0
 
 
+class BenchRecord(Command):
+    """seconds to record finished trials in a SQLite file: one transaction against trial by trial"""
+
+    name = "record"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--trials", type=positive_int, nargs="+", default=None,
+                            help="trial counts recorded (default 1000 5000)")
+        parser.add_argument("--repeats", type=positive_int, default=3,
+                            help="recordings per way and count; medians are reported (default 3)")
+        parser.add_argument("--out", default=BENCH_OUT, help=REPORT_HELP)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..bench import RECORD_COUNTS, bench_record
+
+        report = bench_record(args.trials or RECORD_COUNTS, repeats=args.repeats, out_dir=Path(args.out))
+        for r in report["rows"]:
+            print(f"{r['trials']} trials: {r['sqlite_one_transaction_s']:.2f} s in one transaction, "
+                  f"{r['sqlite_trial_by_trial_s']:.2f} s trial by trial ({r['speedup']}x), "
+                  f"{r['journal_s']:.2f} s in a journal file; read back the same: "
+                  f"{r['same_trials_read_back']} (median of {report['repeats']})")
+        return 0
+
+
 class BenchPrior(Command):
     """the prior from the measured anchors alone, scored on every measured stitch"""
 
@@ -558,4 +582,4 @@ class Bench(Command):
 
     name = "bench"
     subcommands = (BenchProfiling, BenchEvaluate, BenchPredictors, BenchPredictorLoto, BenchPredictSpeed, BenchActive, BenchLatency,
-                   BenchSearch, BenchExact, BenchPrior, BenchSwitchable, BenchLarge, BenchStartup, BenchAdapters)
+                   BenchSearch, BenchExact, BenchRecord, BenchPrior, BenchSwitchable, BenchLarge, BenchStartup, BenchAdapters)

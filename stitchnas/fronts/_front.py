@@ -15,6 +15,7 @@ Querying never imports torch; building and exporting do.
 
 from __future__ import annotations
 
+import collections
 import math
 import numbers
 import os
@@ -305,8 +306,7 @@ class Front:
         members = tuple(self.members)
         if not all(isinstance(m, FrontPoint) for m in members):
             raise StitchnasError("front: members must be FrontPoint objects")
-        ids = [m.id for m in members]
-        dup = sorted({i for i in ids if ids.count(i) > 1})
+        dup = sorted(i for i, n in collections.Counter(m.id for m in members).items() if n > 1)
         if dup:
             raise StitchnasError(f"front: id(s) {dup} appear more than once among the members")
         cost = self.cost_objectives[0]

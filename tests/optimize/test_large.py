@@ -127,4 +127,24 @@ def test_slow_recording_is_noted_with_the_faster_storage(problem, tmp_path, monk
     slow = search_problem(problem, SearchConfig(storage=str(tmp_path / "t.db"), save=False, n_trials=30),
                           progress=False)
     note = next(n for n in slow.notes if n.startswith("recording 30 trials in "))
-    assert "--storage PATH.journal" in note and "took" in note
+    assert "PATH.journal" in note and "took" in note
+
+
+def test_sqlite_studies_are_recorded_in_one_transaction_and_resume(problem, tmp_path, monkeypatch):
+    """The in-memory search's trials and the exact search's front reach a SQLite file without
+    Optuna's trial-by-trial path (refused here), and the bulk-recorded study resumes."""
+    def trial_by_trial(*args, **kwargs):
+        raise AssertionError("recorded trial by trial")
+
+    monkeypatch.setattr(optuna.storages.RDBStorage, "create_new_trial", trial_by_trial)
+    monkeypatch.setattr(optuna.storages.RDBStorage, "_create_new_trial", trial_by_trial)
+    db = tmp_path / "s.db"
+    first = search_problem(problem, SearchConfig(storage=str(db), save=False, n_trials=30), progress=False)
+    more = search_problem(problem, SearchConfig(storage=str(db), save=False, n_trials=50), progress=False)
+    assert more.n_trials_done == 50 and more.trial_ids[:30] == first.trial_ids
+    stored = optuna.load_study(study_name=more.study_name, storage=f"sqlite:///{db}")
+    assert [t.number for t in stored.trials] == list(range(50))
+    assert [t.user_attrs["id"] for t in stored.trials] == list(more.trial_ids)
+    exact = search_problem(problem, SearchConfig(sampler="exact", storage=str(db), save=False), progress=False)
+    kept = optuna.load_study(study_name=exact.study_name, storage=f"sqlite:///{db}")
+    assert sorted(t.user_attrs["id"] for t in kept.trials) == sorted(m.id for m in exact.front.members)
