@@ -126,15 +126,21 @@ def results_root(root: str | os.PathLike | None, what: str = "results folder") -
 
 
 def cache_dir() -> Path:
-    """Where caches go: ``$STITCHNAS_CACHE`` or ``~/.cache/stitchnas``; one line, before any
-    work, when that cannot be a folder (``$STITCHNAS_CACHE`` names a file; ``$HOME`` is unset,
-    empty or relative, which would put the cache in the working folder)."""
+    """Where caches go (structures, profiles, memory, a downloaded data set): ``$STITCHNAS_CACHE``,
+    else ``$XDG_CACHE_HOME/stitchnas`` (an absolute one; the XDG rule), else
+    ``~/.cache/stitchnas``; one line, before any work, when that cannot be a folder
+    (``$STITCHNAS_CACHE`` names a file; ``$HOME`` is unset, empty or relative, which would put
+    the cache in the working folder)."""
     from .errors import StitchnasError
 
     env = os.environ.get("STITCHNAS_CACHE")
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
     if env:
         path = Path(env).expanduser()
         what = f"STITCHNAS_CACHE={env!r}"
+    elif os.path.isabs(xdg):
+        path = Path(xdg) / "stitchnas"
+        what = f"the cache folder {path} (XDG_CACHE_HOME)"
     else:
         home = os.environ.get("HOME")
         if home is not None and not os.path.isabs(home):

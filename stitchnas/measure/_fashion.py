@@ -102,8 +102,10 @@ def _find_in(directory: Path) -> dict[str, Path] | None:
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(base) / "stitchnas" / "data"
+    """Downloads go with stitchnas's other caches (:func:`stitchnas.paths.cache_dir`)."""
+    from ..paths import cache_dir
+
+    return cache_dir() / "data"
 
 
 def _try_download(cache: Path) -> dict[str, Path] | None:

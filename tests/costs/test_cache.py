@@ -47,3 +47,28 @@ def test_an_unwritable_cache_costs_time_or_says_how_to_move_it(tmp_path, monkeyp
     with pytest.raises(StitchnasError, match="profile cache .*STITCHNAS_CACHE"):
         check_cache_writable(path, "profile cache")  # before any work, the same advice
     check_cache_writable(tmp_path / "fine" / "s-abc.json")
+
+
+def test_one_cache_folder_for_everything(tmp_path, monkeypatch):
+    """$STITCHNAS_CACHE wins, then an absolute $XDG_CACHE_HOME (a relative one is ignored, as
+    the XDG rule says), then ~/.cache; a downloaded data set goes in the same folder."""
+    from stitchnas.measure._fashion import _cache_dir
+    from stitchnas.paths import cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("STITCHNAS_CACHE", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert cache_dir() == tmp_path / "home" / ".cache" / "stitchnas"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    assert cache_dir() == tmp_path / "home" / ".cache" / "stitchnas"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "stitchnas"
+    assert cache_file("profiles", "s", "abc").parent == tmp_path / "xdg" / "stitchnas" / "profiles"
+    assert _cache_dir() == tmp_path / "xdg" / "stitchnas" / "data"
+    monkeypatch.setenv("STITCHNAS_CACHE", str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine" and _cache_dir() == tmp_path / "mine" / "data"
+    (tmp_path / "xdg" / "stitchnas").parent.mkdir()
+    (tmp_path / "xdg" / "stitchnas").write_text("")
+    monkeypatch.delenv("STITCHNAS_CACHE")
+    with pytest.raises(StitchnasError, match="XDG_CACHE_HOME"):
+        cache_dir()

@@ -266,3 +266,19 @@ def test_imagefolder_empty_and_mismatched_classes_error(tmp_path):
     make_image_tree(other, classes=("a", "c"), parts=("val",))
     with pytest.raises(StitchnasError, match="different class folders"):
         load_datasets(DataSpec("imagefolder", root=str(other), input_size=(3, 32, 32)))
+
+
+def test_a_download_in_the_cache_folder_is_found(tmp_path, monkeypatch):
+    """Not installed system-wide and no $STITCHNAS_FASHION_MNIST: the files torchvision downloaded
+    into <cache>/data (its FashionMNIST/raw layout) are read, without downloading again."""
+    import stitchnas.measure._fashion as fashion
+
+    raw = tmp_path / "cache" / "data" / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    write_fake_fashion(raw, compress=True)
+    monkeypatch.setenv("STITCHNAS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(fashion.FASHION_MNIST_ENV, raising=False)
+    monkeypatch.setattr(fashion, "FASHION_MNIST_SYSTEM_DIR", str(tmp_path / "not-installed"))
+    monkeypatch.setattr(fashion, "_try_download", lambda cache: pytest.fail(f"downloaded into {cache}"))
+    files = fashion.locate_fashion_mnist(None)
+    assert {p.parent for p in files.values()} == {raw}
