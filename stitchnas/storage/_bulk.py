@@ -77,8 +77,14 @@ def _insert(storage: Any, study_name: str, trials: list) -> None:
         trial_t, param_t = table["trials"], table["trial_params"]
         study_id = conn.execute(sa.select(table["studies"].c.study_id)
                                 .where(table["studies"].c.study_name == study_name)).scalar_one()
-        count = conn.execute(sa.select(sa.func.count()).select_from(trial_t)
-                             .where(trial_t.c.study_id == study_id)).scalar_one()
+
+        def before(trial_id: int | None = None) -> int:
+            where = trial_t.c.study_id == study_id
+            if trial_id is not None:
+                where = where & (trial_t.c.trial_id < trial_id)
+            return conn.execute(sa.select(sa.func.count()).select_from(trial_t).where(where)).scalar_one()
+
+        count = before()
         old = dict(conn.execute(sa.select(param_t.c.param_name, sa.func.min(param_t.c.distribution_json))
                                 .join(trial_t, trial_t.c.trial_id == param_t.c.trial_id)
                                 .where(trial_t.c.study_id == study_id).group_by(param_t.c.param_name)).all())
@@ -91,6 +97,12 @@ def _insert(storage: Any, study_name: str, trials: list) -> None:
             [{"number": count + k, "study_id": study_id, "state": t.state.name,
               "datetime_start": t.datetime_start, "datetime_complete": t.datetime_complete}
              for k, t in enumerate(trials)]).scalars())
+        # the insert holds SQLite's write lock: what precedes the first new trial is final now
+        first = before(ids[0])
+        if first != count:  # another process added trials between the count and the insert
+            conn.execute(trial_t.update().where(trial_t.c.trial_id == sa.bindparam("tid"))
+                         .values(number=sa.bindparam("n")),
+                         [{"tid": tid, "n": first + k} for k, tid in enumerate(ids)])
         rows: dict[str, list[dict]] = {name: [] for name in _TABLES[2:]}
         for trial_id, t in zip(ids, trials):
             for name, value in t.params.items():

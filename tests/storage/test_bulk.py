@@ -98,3 +98,28 @@ def test_an_unknown_schema_or_unfinished_trial_gets_optunas_own_path(tmp_path, m
     assert record_trials(study, _trials(3, offset=3), opened.storage) is False
     assert [t.state for t in study.trials].count(TrialState.RUNNING) == 1 and len(study.trials) == 7
     close_storage(opened)
+
+
+def test_a_trial_added_by_another_process_meanwhile_keeps_the_numbers_distinct(tmp_path, monkeypatch):
+    """Another writer adds a trial after the batch counted the study's trials and before it
+    inserts its own: the batch is numbered after it, as Optuna would number it."""
+    import optuna.distributions as dists
+
+    opened, study = _study(tmp_path / "s.db")
+    record_trials(study, _trials(2), opened.storage)
+    other = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 's.db'}")
+    check = dists.check_distribution_compatibility
+    raced = []
+
+    def racing(old, new):
+        if not raced:
+            raced.append(True)  # before: Optuna's own add_trial checks through this name too
+            other.add_trial(_trials(1, offset=50)[0])
+        return check(old, new)
+
+    monkeypatch.setattr(dists, "check_distribution_compatibility", racing)
+    record_trials(study, _trials(4, offset=2), opened.storage)
+    rows = _read(opened.storage, "s")
+    assert raced and [row[0] for row in rows] == list(range(7))
+    assert [row[5]["id"] for row in sorted(rows, key=lambda r: r[0])] == [0, 1, 50, 2, 3, 4, 5]
+    close_storage(opened)
