@@ -34,6 +34,7 @@ __all__ = [
     "results_dir", "cache_dir", "space_dir", "checkpoint_path", "measurements_path", "proxies_path",
     "run_dir",
     "storage_path", "front_path", "export_dir", "latency_dir", "results_root", "results_root_chosen",
+    "command_root",
     "pretrained_dir",
     "NAME_RULE", "check_name", "inside",
 ]
@@ -86,6 +87,12 @@ def results_dir(root: str | os.PathLike | None = None) -> Path:
     if _ROOT:
         return _ROOT[-1]
     return default_results_dir()
+
+
+def command_root() -> Path | None:
+    """The results root chosen for this command (``--results DIR``, ``run --out DIR``), None
+    where none was: a command a message suggests must name it again to write there."""
+    return _ROOT[-1] if _ROOT else None
 
 
 def results_root_chosen() -> bool:

@@ -10,6 +10,7 @@ import dataclasses
 import io
 import json
 import os
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,8 +117,6 @@ def _space_arg(space: Any) -> tuple[str, SearchSpace | None]:
 
 def _space_hint(space: Any, name: str | None) -> str:
     """The space as a user would type it again: the YAML path they gave, else its name."""
-    import shlex
-
     if isinstance(space, (str, os.PathLike)):
         text = os.fspath(space)
         if text.endswith((".yaml", ".yml")) or os.sep in text:
@@ -142,8 +141,16 @@ def _missing_front(path: Path, space: Any, name: str | None, given: Any, target:
                 f"(bundled targets: `stitchnas targets`; a target YAML path works too)")
     elsewhere = ("" if paths.results_root_chosen() else "; a search given --out-dir DIR saved it under DIR: "
                  "pass --results DIR (or set STITCHNAS_RESULTS=DIR)")
-    return (f"no front at {path}: make it with `stitchnas search {sname} --target {given}` "
-            f"(or `stitchnas run {sname}`){elsewhere}{have}")
+    root = _root_flag()
+    return (f"no front at {path}: make it with `stitchnas search {sname} --target {given}{root}` "
+            f"(or `stitchnas run {sname}{root}`){elsewhere}{have}")
+
+
+def _root_flag() -> str:
+    """`` --results DIR`` when this command was given its results root, so that a suggested
+    command writes where this one reads; else nothing."""
+    root = paths.command_root()
+    return "" if root is None else f" --results {shlex.quote(os.fspath(root))}"
 
 
 def saved_targets(space: str, results: str | os.PathLike | None = None) -> list[str]:
@@ -168,9 +175,10 @@ def default_target(space: str, results: str | os.PathLike | None = None, given_a
     if not saved:
         elsewhere = ("pass --front FILE" if paths.results_root_chosen()
                      else "one saved under another root: pass --results DIR (or --front FILE)")
+        root = _root_flag() if results is None else f" --results {shlex.quote(os.fspath(results))}"
         raise StitchnasError(f"no saved front of {space} under {paths.space_dir(space, results)}: make one "
-                             f"with `stitchnas search {shown}` (FLOPs; --target T for another target) "
-                             f"or `stitchnas run {shown}`; {elsewhere}")
+                             f"with `stitchnas search {shown}{root}` (FLOPs; --target T for another target) "
+                             f"or `stitchnas run {shown}{root}`; {elsewhere}")
     raise StitchnasError(f"{space} has saved fronts for {len(saved)} targets ({', '.join(saved)}): "
                          f"name one with --target (target= in Python)")
 

@@ -700,6 +700,13 @@ def test_query_and_load_front_take_a_target_path(front, saved, capsys, tmp_path,
                  ["query", space_file, "--results", tmp_path / "elsewhere", "--target", "flops"]):
         code, out, err = run_cli(capsys, *argv, "--max-flops", "1G")
         assert code == 0 and json.loads(out)["space"] == "mine", err
+    # a root with no front: the suggested commands name it, so that they write where query reads
+    empty = tmp_path / "no fronts"
+    for argv in (["--results", empty, "query", space_file], ["query", space_file, "--results", empty,
+                                                               "--target", "flops"]):
+        code, _, err = run_cli(capsys, *argv, "--max-flops", "1G")
+        quoted = f"--results '{empty}'"
+        assert code == 2 and f"stitchnas search {space_file}" in err and err.count(quoted) == 2, err
     assert not (tmp_path / "results").exists()
 
 
