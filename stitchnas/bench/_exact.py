@@ -9,6 +9,7 @@ apart.
 
 from __future__ import annotations
 
+import os
 import resource
 import sqlite3
 import statistics
@@ -103,19 +104,26 @@ RECORD_COUNTS = (1000, 5000)
 
 @quiet_optuna()  # Optuna's verbosity restored after
 def bench_record(counts: Sequence[int] = RECORD_COUNTS, repeats: int = 3, seed: int = 0,
-                 out_dir: str | Path | None = None, shape: tuple[int, int] = (5, 24)) -> dict[str, Any]:
+                 out_dir: str | Path | None = None, shape: tuple[int, int] = (5, 24),
+                 postgres: str | None = None) -> dict[str, Any]:
     """Median seconds to record ``n`` finished trials (the first ``n`` candidates of a generated
-    space, by default the 20,705 of ``shape`` (5, 24), as an exact search records its front) in a fresh storage, each way side
-    by side in one run: a SQLite file in one transaction (:func:`stitchnas.storage.record_trials`,
-    the default), a SQLite file trial by trial (Optuna's ``study.add_trials``), a journal file."""
+    space, by default the 20,705 of ``shape`` (5, 24), as an exact search records its front) in a
+    fresh study, each way side by side in one run: a SQLite file in one transaction
+    (:func:`stitchnas.storage.record_trials`, the default) and trial by trial (Optuna's
+    ``study.add_trials``), a journal file, and with ``postgres`` (a database URL; its studies are
+    deleted after) PostgreSQL both ways."""
     import optuna
+    import sqlalchemy
 
+    from ..costs import cpu_name
     from ..storage import close_storage, open_storage, record_trials
 
     def read(opened, name: str) -> list:
         study = optuna.load_study(study_name=name, storage=opened.storage)
         return [(t.number, t.values, t.params, t.user_attrs) for t in study.trials]
 
+    ways = ["sqlite_one_transaction", "sqlite_trial_by_trial", "journal"]
+    ways += ["postgresql_one_transaction", "postgresql_trial_by_trial"] if postgres else []
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -123,36 +131,56 @@ def bench_record(counts: Sequence[int] = RECORD_COUNTS, repeats: int = 3, seed: 
         trials = evaluate_all(_problem(space, seed))[0].get_trials(deepcopy=False)
         for n in counts:
             batch = trials[:n]
-            seconds: dict[str, list[float]] = {"sqlite_one_transaction": [], "sqlite_trial_by_trial": [],
-                                               "journal": []}
+            seconds: dict[str, list[float]] = {way: [] for way in ways}
             same = True
             for r in range(repeats):
                 stored = {}
-                for way, suffix in (("sqlite_one_transaction", ".db"), ("sqlite_trial_by_trial", ".db"),
-                                    ("journal", ".journal")):
-                    opened = open_storage(str(folder / f"{way}-{n}-{r}{suffix}"))
-                    study = optuna.create_study(storage=opened.storage, study_name="s",
+                for way in ways:
+                    name = f"stitchnas-bench-record-{way}-{n}-{r}-{os.getpid()}"
+                    spec = postgres if way.startswith("postgresql") else str(
+                        folder / f"{name}{'.journal' if way == 'journal' else '.db'}")
+                    opened = open_storage(spec)
+                    study = optuna.create_study(storage=opened.storage, study_name=name,
                                                 directions=["maximize", "minimize"])
-                    t = time.perf_counter()
-                    if way == "sqlite_one_transaction":
-                        record_trials(study, batch, opened.storage)
-                    else:
-                        study.add_trials(batch)
-                    seconds[way].append(time.perf_counter() - t)
-                    stored[way] = read(opened, "s")
-                    close_storage(opened)
-                same = same and stored["sqlite_one_transaction"] == stored["sqlite_trial_by_trial"]
+                    try:
+                        t = time.perf_counter()
+                        if way.endswith("one_transaction"):
+                            record_trials(study, batch, opened.storage)
+                        else:
+                            study.add_trials(batch)
+                        seconds[way].append(time.perf_counter() - t)
+                        stored[way] = read(opened, name)
+                    finally:
+                        if postgres and way.startswith("postgresql"):
+                            optuna.delete_study(study_name=name, storage=opened.storage)
+                        close_storage(opened)
+                for db in ("sqlite", "postgresql")[: 1 + bool(postgres)]:
+                    same = same and stored[f"{db}_one_transaction"] == stored[f"{db}_trial_by_trial"]
             median = {way: round(statistics.median(s), 3) for way, s in seconds.items()}
             rows.append({"trials": len(batch), **{f"{way}_s": s for way, s in median.items()},
                          "speedup": round(median["sqlite_trial_by_trial"] / median["sqlite_one_transaction"], 1),
+                         **({"postgresql_speedup": round(median["postgresql_trial_by_trial"]
+                                                         / median["postgresql_one_transaction"], 1)}
+                            if postgres else {}),
                          "same_trials_read_back": same})
-    import sqlalchemy
-
-    from ..costs import cpu_name
-
     report = {"repeats": repeats, "seed": seed, "space": space.name, "candidates": len(trials), "rows": rows,
               "machine": {"cpu": cpu_name(), "optuna": optuna.__version__, "sqlalchemy": sqlalchemy.__version__,
-                          "sqlite": sqlite3.sqlite_version}}
+                          "sqlite": sqlite3.sqlite_version},
+              "postgresql": _server_version(postgres) if postgres else None}
     if out_dir is not None:
         write_json(Path(out_dir) / "record_trials.json", report)
     return report
+
+
+def _server_version(url: str) -> str | None:
+    """The PostgreSQL server's version string (the password never reaches the report)."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(sqlalchemy.text("SHOW server_version")).scalar())
+    except Exception:  # noqa: BLE001 - the version is a courtesy
+        return None
+    finally:
+        engine.dispose()

@@ -392,16 +392,21 @@ class BenchRecord(Command):
                             help="trial counts recorded (default 1000 5000)")
         parser.add_argument("--repeats", type=positive_int, default=3,
                             help="recordings per way and count; medians are reported (default 3)")
+        parser.add_argument("--postgres", metavar="URL", default=None,
+                            help="also record in this PostgreSQL database, both ways (its studies are deleted after)")
         parser.add_argument("--out", default=BENCH_OUT, help=REPORT_HELP)
 
     def run(self, args: argparse.Namespace) -> int:
         from ..bench import RECORD_COUNTS, bench_record
 
-        report = bench_record(args.trials or RECORD_COUNTS, repeats=args.repeats, out_dir=Path(args.out))
+        report = bench_record(args.trials or RECORD_COUNTS, repeats=args.repeats, out_dir=Path(args.out),
+                              postgres=args.postgres)
         for r in report["rows"]:
-            print(f"{r['trials']} trials: {r['sqlite_one_transaction_s']:.2f} s in one transaction, "
+            pg = (f"; PostgreSQL {r['postgresql_one_transaction_s']:.2f} s against "
+                  f"{r['postgresql_trial_by_trial_s']:.2f} s ({r['postgresql_speedup']}x)" if args.postgres else "")
+            print(f"{r['trials']} trials: SQLite {r['sqlite_one_transaction_s']:.2f} s in one transaction against "
                   f"{r['sqlite_trial_by_trial_s']:.2f} s trial by trial ({r['speedup']}x), "
-                  f"{r['journal_s']:.2f} s in a journal file; read back the same: "
+                  f"{r['journal_s']:.2f} s in a journal file{pg}; read back the same: "
                   f"{r['same_trials_read_back']} (median of {report['repeats']})")
         return 0
 

@@ -8,6 +8,7 @@ _EXPORTS = {
     "mask_password": "_urls",
     "scrub_secrets": "_urls",
     "pg_lock_key": "_keys",
+    "BULK_DIALECTS": "_bulk",
     "BULK_SCHEMAS": "_bulk",
     "record_trials": "_bulk",
     "META_KEY": "_open",
