@@ -132,3 +132,37 @@ def test_a_trial_added_by_another_process_meanwhile_keeps_the_numbers_distinct(t
     assert raced and [row[0] for row in rows] == list(range(7))
     assert [row[5]["id"] for row in sorted(rows, key=lambda r: r[0])] == [0, 1, 50, 2, 3, 4, 5]
     close_storage(opened)
+
+
+def test_optuna_writing_to_the_study_at_the_same_time_keeps_every_number_distinct(database):
+    """Another connection adds trials through Optuna while a batch is recorded: each waits for
+    the other's lock, and the study's trial numbers stay 0..N-1 without a repeat."""
+    import threading
+
+    opened, study = _study(database)
+    record_trials(study, _trials(3), opened.storage)  # parameters to check against: the slow path
+    other_opened = open_storage(str(database))
+    other = optuna.load_study(study_name="s", storage=other_opened.storage)
+    errors: list[BaseException] = []
+    started = threading.Event()
+
+    def optuna_writer():
+        try:
+            for t in _trials(40, offset=950):
+                other.add_trial(t)
+                started.set()
+        except BaseException as err:  # noqa: BLE001 - reported by the assertion below
+            errors.append(err)
+            started.set()
+
+    thread = threading.Thread(target=optuna_writer)
+    thread.start()
+    started.wait(30)
+    for k in range(3):
+        record_trials(study, _trials(300, offset=3 + 300 * k), opened.storage)
+    thread.join(60)
+    assert not errors and not thread.is_alive()
+    numbers = [row[0] for row in _read(opened.storage, "s")]
+    assert sorted(numbers) == list(range(3 + 900 + 40))
+    close_storage(opened)
+    close_storage(other_opened)
