@@ -24,6 +24,9 @@ __all__ = ["record_trials", "BULK_SCHEMAS", "BULK_DIALECTS"]
 #: Optuna RDB schema versions whose tables this module writes (``v3.2.0.a``: Optuna 5.1's).
 BULK_SCHEMAS = frozenset({"v3.2.0.a"})
 
+#: Databases the one-transaction path is tested on (others, e.g. MySQL, go trial by trial).
+BULK_DIALECTS = frozenset({"sqlite", "postgresql"})
+
 _TABLES = ("studies", "trials", "trial_params", "trial_values", "trial_user_attributes",
            "trial_system_attributes", "trial_intermediate_values")
 
@@ -31,7 +34,7 @@ _TABLES = ("studies", "trials", "trial_params", "trial_values", "trial_user_attr
 def record_trials(study: Any, trials: Sequence[Any], storage: Any) -> bool:
     """Add finished ``trials`` (FrozenTrials, e.g. of an in-memory study) to ``study``, which
     lives in the Optuna ``storage``, as ``study.add_trials`` does; in one transaction where that
-    is a SQLite file of a known schema. Returns True when that bulk path was taken."""
+    is a SQLite or PostgreSQL database of a known schema. Returns True when that path was taken."""
     trials = list(trials)
     storage = _bulk_storage(storage)
     if storage is None or not trials or not all(t.state.is_finished() for t in trials):
@@ -39,10 +42,6 @@ def record_trials(study: Any, trials: Sequence[Any], storage: Any) -> bool:
         return False
     _insert(storage, study.study_name, trials)
     return True
-
-
-#: Databases the one-transaction path is tested on (others, e.g. MySQL, go trial by trial).
-BULK_DIALECTS = frozenset({"sqlite", "postgresql"})
 
 
 def _bulk_storage(storage: Any) -> Any | None:
@@ -72,8 +71,8 @@ def _stored(value: float) -> tuple[float | None, str]:
 
 
 def _insert(storage: Any, study_name: str, trials: list) -> None:
-    """The rows of Optuna's schema (tables read from the file itself), numbered after the study's
-    trials, in one transaction."""
+    """The rows of Optuna's schema (tables read from the database itself), numbered after the
+    study's trials, in one transaction."""
     import sqlalchemy as sa
     from optuna.distributions import check_distribution_compatibility, distribution_to_json, json_to_distribution
 
