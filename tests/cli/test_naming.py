@@ -104,6 +104,7 @@ def test_query_nothing_fits(results):
         sn.query("tiny_test", target="flops_budget", max_flops=1)
 
 
+@pytest.mark.filterwarnings("ignore:TorchScript export uses torch.jit.trace:FutureWarning")  # tested apart
 def test_export_in_python_is_the_command(results, tmp_path, capsys):
     """sn.export passes ``format`` through to export_model: the files the command writes."""
     paths = sn.export("tiny_test", id=0, out=tmp_path / "py", format="torchscript",
