@@ -12,6 +12,7 @@ _EXPORTS = {
     "large_trials": "_exact",
     "MODES": "_samplers",
     "evaluate_all": "_exact",
+    "exact_front": "_exact",
     "resolve_sampler": "_exact",
     "ENCODINGS": "_config",
     "MAX_DEFAULT_TRIALS": "_config",

@@ -37,7 +37,7 @@ from ..storage import (META_KEY, OpenedStorage, SharedStudy, StaleWatch, StudyMu
 from ._accuracy import accuracy_table
 from ._config import MAX_DEFAULT_TRIALS, SearchConfig, SearchResult, resolve_objectives
 from ._encoding import make_encoding
-from ._exact import LARGE_SPACE, default_encoding, evaluate_all, large_trials, resolve_sampler
+from ._exact import LARGE_SPACE, default_encoding, exact_front, large_trials, resolve_sampler
 from ._problem import Problem, build_problem
 from ._samplers import _population, check_sampler, make_sampler, sampler_label
 
@@ -318,26 +318,26 @@ SLOW_RECORD_S = 5.0
 
 def _add_trials(study, trials: list, storage: OpenedStorage, notes: list[str]) -> None:
     """Record finished ``trials`` in ``study`` (:func:`stitchnas.storage.record_trials`: one
-    transaction in SQLite or PostgreSQL, about 0.1 ms a trial), with a note when it is slow:
-    other databases (MySQL) get them trial by trial through Optuna (5-15 ms each)."""
+    transaction in SQLite or PostgreSQL, about 0.1 ms a trial), with a note when the storage took
+    them one by one (MySQL, a journal file: Optuna's own path) and that was slow."""
     start = time.perf_counter()
-    record_trials(study, trials, storage.storage)
+    at_once = record_trials(study, trials, storage.storage)
     took = time.perf_counter() - start
-    if took > SLOW_RECORD_S:
-        notes.append(f"recording {len(trials)} trials in {storage.label} took {took:.0f} s (Optuna's "
-                     "database storages write trial by trial); --storage PATH.db (a SQLite file) or "
-                     "PATH.journal (a journal file) records them in about a second")
+    if took > SLOW_RECORD_S and not at_once:
+        notes.append(f"recording {len(trials)} trials in {storage.label} took {took:.0f} s (Optuna "
+                     "writes them one by one there); a SQLite file (--storage PATH.db) or PostgreSQL "
+                     "takes them in one transaction")
 
 
 @quiet_optuna()  # Optuna's verbosity restored after
 def _exact_study(problem: Problem, config: SearchConfig, storage: OpenedStorage,
                  study_name: str) -> tuple[list[int], list[int], float, list[str]]:
-    """Evaluate every candidate (:func:`evaluate_all`), then record the front's trials and the
+    """Evaluate every candidate (:func:`exact_front`), then record the front's trials and the
     metadata in the storage, unless a finished exact study of the same inputs is already there.
     Returns (every candidate id, front ids, seconds, notes)."""
     import optuna
 
-    memory, front_ids, seconds = evaluate_all(problem)
+    front_ids, front_trials, seconds = exact_front(problem)
     ids = [c.id for c in problem.costs]
     meta = {**_meta(problem, "tree", "exact", config.seed, None), "evaluated": len(ids)}
     notes: list[str] = []
@@ -358,9 +358,7 @@ def _exact_study(problem: Problem, config: SearchConfig, storage: OpenedStorage,
             study = optuna.create_study(storage=storage.storage, study_name=study_name,
                                         directions=problem.directions, load_if_exists=True)
             set_metric_names(study, problem.objectives)
-            keep = set(front_ids)
-            _add_trials(study, [t for t in memory.get_trials(deepcopy=False) if t.user_attrs["id"] in keep],
-                        storage, notes)
+            _add_trials(study, front_trials, storage, notes)
             study.set_user_attr(META_KEY, meta)  # last: a study with metadata is complete
     return ids, front_ids, seconds, notes
 

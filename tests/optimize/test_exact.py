@@ -151,3 +151,27 @@ def test_a_partial_search_replacing_an_exact_front_says_so(space, costs, tmp_pat
     assert code == 0 and "held a front" not in err, err
     code, _, err = run_cli(capsys, *args)
     assert code == 0 and "held a front" not in err, err
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_vectorised_evaluation_gives_every_candidate_studys_front_and_trials(space, costs, tmp_path, seed):
+    """exact_front (what the search runs) and evaluate_all (every candidate a trial of an
+    in-memory study) give the same front, and the same trial for each member."""
+    from stitchnas.costs import load_target
+    from stitchnas.optimize import build_problem, evaluate_all, exact_front
+    from stitchnas.optimize import accuracy_table
+
+    rng = np.random.default_rng(seed)
+    mfile = tmp_path / "m.jsonl"
+    write_measurements(mfile, [row(space, costs, i, float(rng.integers(60, 70))) for i in costs])
+    target = load_target(str(flops_target(tmp_path, sorted(c.flops for c in costs.values())[len(costs) // 2])))
+    acc = accuracy_table(space, mfile)
+    problem = build_problem(space, target, ("acc1", "flops"), acc)
+    study, want, _ = evaluate_all(problem)
+    got, trials, _ = exact_front(problem)
+    assert got == want and [t.user_attrs["id"] for t in trials] == want
+    every = {t.user_attrs["id"]: t for t in study.trials}
+    for t in trials:
+        old = every[t.user_attrs["id"]]
+        assert (t.params, t.distributions, t.values, t.user_attrs, t.state) == \
+               (old.params, old.distributions, old.values, old.user_attrs, old.state)

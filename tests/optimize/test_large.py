@@ -118,16 +118,20 @@ def test_between_large_and_the_exact_limit_the_default_is_exact_and_a_budget_sea
 
 
 def test_slow_recording_is_noted_with_the_faster_storage(problem, tmp_path, monkeypatch):
-    """Recording the trials past SLOW_RECORD_S adds a note naming the time and the journal file;
-    a quick one adds none."""
-    config = SearchConfig(storage=str(tmp_path / "s.db"), save=False, n_trials=30)
-    quick = search_problem(problem, config, progress=False)
+    """Recording one by one (a journal file) past SLOW_RECORD_S adds a note naming the time and
+    the storage that takes trials in one transaction; a quick one, or SQLite's one transaction
+    however long, adds none."""
+    quick = search_problem(problem, SearchConfig(storage=str(tmp_path / "q.journal"), save=False, n_trials=30),
+                           progress=False)
     assert not any("recording" in n for n in quick.notes)
     monkeypatch.setattr(loop_mod, "SLOW_RECORD_S", -1.0)
-    slow = search_problem(problem, SearchConfig(storage=str(tmp_path / "t.db"), save=False, n_trials=30),
+    slow = search_problem(problem, SearchConfig(storage=str(tmp_path / "s.journal"), save=False, n_trials=30),
                           progress=False)
     note = next(n for n in slow.notes if n.startswith("recording 30 trials in "))
-    assert "PATH.journal" in note and "took" in note
+    assert "--storage PATH.db" in note and "took" in note
+    bulk = search_problem(problem, SearchConfig(storage=str(tmp_path / "t.db"), save=False, n_trials=30),
+                          progress=False)
+    assert not any("recording" in n for n in bulk.notes)
 
 
 def test_sqlite_studies_are_recorded_in_one_transaction_and_resume(problem, tmp_path, monkeypatch):
