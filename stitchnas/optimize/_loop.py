@@ -475,6 +475,10 @@ def _search_in(problem: Problem, config: SearchConfig, storage: OpenedStorage, *
         if large:
             trials, seconds, notes = _memory_study(problem, config, storage, study_name, n_trials,
                                                    encoding, progress)
+            if config.n_trials is None:  # the default beyond the exact limit
+                notes = [*notes, f"with {len(space)} candidates the default search is NSGA-II; --sampler "
+                         "exact evaluates them all and returns the whole front (seconds while the front "
+                         "is small; each member is a trial to record)"]
         else:
             study, seconds, notes = _run_study(problem, config, storage=storage, study_name=study_name,
                                                n_trials=n_trials, sampler_spec=sampler_spec,

@@ -54,6 +54,13 @@ def test_the_default_beyond_the_limit_returns_the_front_of_what_it_evaluated(pro
     stored = optuna.load_study(study_name=r.study_name, storage=f"sqlite:///{tmp_path / 's.db'}")
     assert [t.user_attrs["id"] for t in sorted(stored.trials, key=lambda t: t.number)] == list(r.trial_ids)
     assert stored.user_attrs["stitchnas"]["encoding"] == "path"
+    # the note says how to get the whole front; --sampler exact does, and a budget drops the note
+    assert any(note.startswith(f"with {n} candidates the default search is NSGA-II; --sampler exact")
+               for note in r.notes)
+    exact = search_problem(problem, SearchConfig(sampler="exact", storage="memory", save=False), progress=False)
+    assert sorted(m.id for m in exact.front.members) == brute_front(problem, [c.id for c in problem.costs])
+    budget = search_problem(problem, SearchConfig(storage="memory", save=False, n_trials=20), progress=False)
+    assert not any("--sampler exact" in n for n in budget.notes)
 
 
 def test_the_same_command_finds_its_study_and_more_trials_extend_it(problem, tmp_path):
