@@ -95,10 +95,17 @@ def _insert(storage: Any, study_name: str, trials: list) -> None:
         old = dict(conn.execute(sa.select(param_t.c.param_name, sa.func.min(param_t.c.distribution_json))
                                 .join(trial_t, trial_t.c.trial_id == param_t.c.trial_id)
                                 .where(trial_t.c.study_id == study_id).group_by(param_t.c.param_name)).all())
-        for t in trials:  # what Optuna checks per parameter before it writes one
+        text: dict[int, str] = {}  # one JSON per distribution object: a batch shares a handful
+        for t in trials:
+            for dist in t.distributions.values():
+                if id(dist) not in text:
+                    text[id(dist)] = distribution_to_json(dist)
+        checked = set()
+        for t in trials:  # what Optuna checks per parameter before it writes one, once per kind
             for name, dist in t.distributions.items():
-                if name in old:
+                if name in old and (name, text[id(dist)]) not in checked:
                     check_distribution_compatibility(json_to_distribution(old[name]), dist)
+                    checked.add((name, text[id(dist)]))
         ids = list(conn.execute(
             trial_t.insert().returning(trial_t.c.trial_id, sort_by_parameter_order=True),
             [{"number": count + k, "study_id": study_id, "state": t.state.name,
@@ -117,7 +124,7 @@ def _insert(storage: Any, study_name: str, trials: list) -> None:
                 dist = t.distributions[name]
                 rows["trial_params"].append(
                     {"trial_id": trial_id, "param_name": name, "param_value": dist.to_internal_repr(value),
-                     "distribution_json": distribution_to_json(dist)})
+                     "distribution_json": text[id(dist)]})
             for objective, value in enumerate(t.values or ()):
                 stored, kind = _stored(value)
                 rows["trial_values"].append(
