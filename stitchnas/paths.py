@@ -98,7 +98,7 @@ def command_root() -> Path | None:
 def results_root_chosen() -> bool:
     """Whether the user chose the results root (``--results``/``--out``, ``$STITCHNAS_RESULTS``)
     rather than the working folder's ``results``: messages then do not suggest choosing one."""
-    return bool(_ROOT) or bool(os.environ.get("STITCHNAS_RESULTS"))
+    return command_root() is not None or bool(os.environ.get("STITCHNAS_RESULTS"))
 
 
 def default_results_dir() -> Path:
