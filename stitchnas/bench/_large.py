@@ -1,13 +1,16 @@
-"""``stitchnas bench large``: the default search beyond the exact limit against the exhaustive front.
+"""``stitchnas bench large``: the default search on large spaces against the exhaustive front.
 
 Two generated spaces of more than 10^5 candidates, of different rules and anchors: ``tune``
-(eight equal ViTs, ``pairs: all``, 100,472 candidates), on which the large-space default was
+(eight equal ViTs, ``pairs: all``, 100,472 candidates), on which the NSGA-II fallback was
 chosen, and ``judge`` (five ViTs of depths 12 to 28, ``pairs: all``, ``window: 3``: every cut may
 resume at three depths; 114,950 candidates), on which it is judged. Costs are the real FLOPs
 (fvcore, as ``flops_budget`` counts them); accuracies come from a structural synthetic surface
-(:func:`synthetic_accuracy`), since no table of 10^5 measured stitches exists. The exhaustive
-front is computed once over every candidate (vectorised), and each search's front is scored by
-its hypervolume over the exhaustive front's (nadir reference, as ``bench search`` scores).
+(:func:`synthetic_accuracy`; fronts of a few dozen, so the default is exact) since no table of
+10^5 measured stitches exists, or from the anchors' prior (:func:`prior_accuracy`: a front of
+nearly every candidate, beyond the exact limit, so the default is NSGA-II). ``trials`` forces the
+NSGA-II fallback with that budget. The exhaustive front is computed once over every candidate
+(vectorised), and each search's front is scored by its hypervolume over the exhaustive front's
+(nadir reference, as ``bench search`` scores).
 """
 
 from __future__ import annotations
@@ -29,16 +32,16 @@ from ..optimize import EXACT_LIMIT
 from ..progress import quiet_optuna
 from ..space import load_space
 
-__all__ = ["LARGE_SPACES", "SCALING_SPACES", "bench_large", "synthetic_accuracy"]
+__all__ = ["ACCURACIES", "LARGE_SPACES", "SCALING_SPACES", "bench_large", "prior_accuracy", "synthetic_accuracy"]
 
 _ANCHOR = ("  - {{name: a{i}, model: vit_tiny_patch16_224, kwargs: {{img_size: 28, patch_size: 7, "
            "in_chans: 1, num_classes: 10, embed_dim: {dim}, depth: {depth}, num_heads: {heads}}}}}\n")
 
 #: name -> (anchor (embed_dim, depth, heads) triples, rule options, accuracy seed, role).
 LARGE_SPACES: dict[str, tuple[tuple[tuple[int, int, int], ...], dict[str, Any], int, str]] = {
-    "tune": (tuple((16 * (i + 1), 24, 2) for i in range(8)), {}, 0, "the default was chosen here"),
+    "tune": (tuple((16 * (i + 1), 24, 2) for i in range(8)), {}, 0, "the NSGA-II fallback was chosen here"),
     "judge": (((24, 12, 3), (48, 16, 3), (72, 20, 3), (96, 24, 3), (120, 28, 3)),
-              {"window": 3}, 1, "the default is judged here"),
+              {"window": 3}, 1, "the NSGA-II fallback is judged here"),
     # between the exact limit and 10^5: the trial budget there was chosen on the first, judged on the others
     "mid_tune": (tuple((16 * (i + 1), 24, 2) for i in range(6)), {}, 0,
                  "the budget beyond the exact limit was chosen here"),
@@ -47,6 +50,10 @@ LARGE_SPACES: dict[str, tuple[tuple[tuple[int, int, int], ...], dict[str, Any], 
     "mid_judge7": (tuple((16 * (i + 1), 24, 2) for i in range(7)), {}, 2,
                    "the budget beyond the exact limit is judged here"),
 }
+
+#: How the benchmark's accuracies are made: ``structural`` (:func:`synthetic_accuracy`, fronts of
+#: a few dozen) or ``prior`` (:func:`prior_accuracy`, a front of nearly every candidate).
+ACCURACIES = ("structural", "prior")
 
 #: Spaces of about 10^3, 10^4, 2 x 10^4 (just past the exact limit) and 10^5 candidates for the
 #: scaling table: (anchors, depth).
@@ -115,38 +122,52 @@ def synthetic_accuracy(space, anchor_flops: Sequence[float], seed: int = 0) -> n
     return np.round(out, 3)
 
 
-def _problem(space, seed: int):
-    """The acc1-vs-FLOPs problem of ``space``: real FLOPs, :func:`synthetic_accuracy`."""
+def prior_accuracy(flops: Sequence[float], anchor_flops: Sequence[float],
+                   anchor_acc1: Sequence[float]) -> np.ndarray:
+    """Top-1 (%) read off the line through the anchors' (log FLOPs, top-1) points, as the anchors'
+    prior (:class:`stitchnas.predict.AnchorPrior`, nothing measured) predicts it: monotone in
+    FLOPs, so nearly every candidate is on the front (a search on priors alone)."""
+    order = np.argsort(anchor_flops)
+    xs = np.log(np.asarray(anchor_flops, dtype=float))[order]
+    return np.interp(np.log(np.asarray(flops, dtype=float)), xs, np.asarray(anchor_acc1, dtype=float)[order])
+
+
+def _problem(space, seed: int, accuracy: str = "structural"):
+    """The acc1-vs-FLOPs problem of ``space``: real FLOPs, :func:`synthetic_accuracy`, or with
+    ``accuracy="prior"`` :func:`prior_accuracy` through the anchors' synthetic top-1."""
     from ..optimize import AccuracyTable, build_problem
 
     target = load_target("flops_budget")
     costs = target_costs(space, target, memory=False)
-    anchor_flops = [next(c.flops for c in costs if c.route.num_stitches == 0 and c.route.anchors == (a,))
-                    for a in range(len(space.depths))]
+    alone = [next(i for i, c in enumerate(costs) if c.route.num_stitches == 0 and c.route.anchors == (a,))
+             for a in range(len(space.depths))]
+    anchor_flops = [costs[i].flops for i in alone]
     acc = synthetic_accuracy(space, anchor_flops, seed)
+    if accuracy == "prior":
+        acc = prior_accuracy([c.flops for c in costs], anchor_flops, acc[alone])
     n = len(acc)
     table = AccuracyTable(ids=tuple(c.id for c in costs), acc1=acc, std=(None,) * n,
                           source=("measured",) * n, predictor=None, measurements=None,
-                          measured_ids=n, key=f"synthetic-structural-{seed}")
+                          measured_ids=n, key=f"synthetic-{accuracy}-{seed}")
     return build_problem(space, target, ("acc1", "flops"), table, memory=False)
 
 
-def _build(folder: Path, name: str, anchors, rule, seed: int):
+def _build(folder: Path, name: str, anchors, rule, seed: int, accuracy: str = "structural"):
     t0 = time.perf_counter()
     space = _write_space(folder, name, anchors, rule)
-    problem = _problem(space, seed)
+    problem = _problem(space, seed, accuracy)
     return problem, time.perf_counter() - t0
 
 
 def _search_space(folder: Path, key: str, seeds: Sequence[int], trials: int | None,
-                  progress: bool | None, encoding: str = "auto") -> dict[str, Any]:
+                  progress: bool | None, encoding: str = "auto", accuracy: str = "structural") -> dict[str, Any]:
     """The default search (``stitchnas search`` with no --sampler, in-memory storage) on one
     large space per seed, scored against the exhaustive front."""
     from ..optimize import SearchConfig, search_problem
     from ._search import _Scorer
 
     anchors, rule, seed_acc, role = LARGE_SPACES[key]
-    problem, setup_s = _build(folder, f"large_{key}", anchors, rule, seed_acc)
+    problem, setup_s = _build(folder, f"large_{key}", anchors, rule, seed_acc, accuracy)
     t0 = time.perf_counter()
     scorer = _Scorer(problem.values[:, 0], problem.values[:, 1], problem.feasible, 10.0)
     exhaustive_s = time.perf_counter() - t0
@@ -167,7 +188,7 @@ def _search_space(folder: Path, key: str, seeds: Sequence[int], trials: int | No
                      "search_s": round(result.seconds, 2), "wall_s": round(wall, 2)})
     n = len(problem.costs)
     hv = [r["hv_ratio_nadir"] for r in runs]
-    return {"space": problem.space.name, "role": role, "candidates": n,
+    return {"space": problem.space.name, "role": role, "candidates": n, "accuracy": accuracy,
             "anchors": [list(a) for a in anchors], "rule": {"type": "two_way", "pairs": "all",
                                                             "max_stitches": 2, **rule},
             "accuracy_seed": seed_acc, "exhaustive_front": len(scorer.true_front),
@@ -195,21 +216,23 @@ def _measured(fn) -> tuple[Any, float, float]:
 
 
 def _scaling(folder: Path, progress: bool | None) -> list[dict[str, Any]]:
-    """Search time and peak Python memory of the exact search at about 10^3, 10^4 and 10^5
-    candidates, and of the large-space default at 10^5 (in-memory storage, synthetic accuracy)."""
-    from ..optimize import SearchConfig, search_problem
+    """Search time and peak Python memory of the exact search (the default while the front is
+    within :data:`EXACT_LIMIT`) at about 10^3, 10^4 and 10^5 candidates, and of the default's
+    NSGA-II fallback (a larger front) beyond the limit (in-memory storage, synthetic accuracy)."""
+    from ..optimize import SearchConfig, large_trials, search_problem
 
     rows = []
     for anchors, depth in SCALING_SPACES:
         spec = tuple((16 * (i + 1), depth, 2) for i in range(anchors))
         problem, setup_s = _build(folder, f"scale_{anchors}x{depth}", spec, {}, 0)
-        modes = [("exact", None)] + ([("auto", None)] if len(problem.costs) > EXACT_LIMIT else [])
+        n = len(problem.costs)
+        modes = [("exact", None)] + ([("auto", large_trials(n))] if n > EXACT_LIMIT else [])
         for sampler, trials in modes:
             config = SearchConfig(sampler=sampler, n_trials=trials, storage="memory", save=False)
             result, seconds, peak = _measured(lambda: search_problem(problem, config, progress=progress))
             rows.append({"space": problem.space.name, "candidates": len(problem.costs),
                          "search": sampler if sampler == "exact" else
-                         f"default ({result.front.study['sampler']}, {result.front.study['encoding']})",
+                         f"fallback ({result.front.study['sampler']}, {result.front.study['encoding']})",
                          "trials": result.n_trials_done, "front": len(result.front),
                          "search_s": round(seconds, 2), "peak_python_mb": round(peak, 1),
                          "setup_s": round(setup_s, 1)})
@@ -219,21 +242,26 @@ def _scaling(folder: Path, progress: bool | None) -> list[dict[str, Any]]:
 @quiet_optuna()  # Optuna's verbosity restored after
 def bench_large(spaces: Sequence[str] = ("tune", "judge"), seeds: Sequence[int] = (0, 1, 2, 3, 4),
                 trials: int | None = None, scaling: bool = True, encoding: str = "auto",
-                out_dir: str | Path | None = None, progress: bool | None = None) -> dict[str, Any]:
-    """The default search on each large space (``trials``: None, the default budget; ``encoding``:
-    another than the default's, to compare), scored against the exhaustive front; with
+                out_dir: str | Path | None = None, progress: bool | None = None,
+                accuracy: str = "structural") -> dict[str, Any]:
+    """The default search on each large space (``trials``: None, the default: exact where the
+    front is within the limit, else NSGA-II; a number, the NSGA-II fallback with that budget;
+    ``encoding``: another than the default's, to compare; ``accuracy``: ``structural`` or
+    ``prior``, a front of nearly every candidate), scored against the exhaustive front; with
     ``scaling``, the time and memory table. Writes ``large_search.json`` (or
-    ``large_search_<space>[_<encoding>].json`` for one space) into ``out_dir``."""
+    ``large_search_<space>[_<encoding>][_prior].json`` for one space) into ``out_dir``."""
     from ..errors import StitchnasError
 
     unknown = [s for s in spaces if s not in LARGE_SPACES]
     if unknown:
         raise StitchnasError(f"unknown large space {unknown[0]!r}: choose {', '.join(LARGE_SPACES)}")
+    if accuracy not in ACCURACIES:
+        raise StitchnasError(f"unknown accuracy {accuracy!r}: choose {', '.join(ACCURACIES)}")
     report: dict[str, Any] = {"seeds": [int(s) for s in seeds], "reference": "nadir of the exhaustive front "
-                              "(10% of each range past its worst corner)", "spaces": {}}
+                              "(10% of each range past its worst corner)", "accuracy": accuracy, "spaces": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for key in spaces:
-            report["spaces"][key] = _search_space(Path(tmp), key, seeds, trials, progress, encoding)
+            report["spaces"][key] = _search_space(Path(tmp), key, seeds, trials, progress, encoding, accuracy)
         if scaling:
             report["scaling"] = _scaling(Path(tmp), progress)
             report["memory"] = "peak Python allocations (tracemalloc) of a second, traced run"
@@ -241,6 +269,6 @@ def bench_large(spaces: Sequence[str] = ("tune", "judge"), seeds: Sequence[int] 
     report["machine"] = {"cpu": cpu_name(), "python": platform.python_version()}
     if out_dir is not None:
         stem = "large_search" if len(spaces) != 1 or scaling else f"large_search_{spaces[0]}"
-        stem += "" if encoding == "auto" else f"_{encoding}"
+        stem += ("" if encoding == "auto" else f"_{encoding}") + ("" if accuracy == "structural" else f"_{accuracy}")
         write_json(Path(out_dir) / f"{stem}.json", report)
     return report

@@ -66,8 +66,7 @@ class _Scorer:
         self.true_hv = {name: self._hv(tf, name) for name in REFERENCES}
         # how far each member's top-1 could fall before a feasible stitch as cheap dominated it:
         # a margin within measurement noise makes membership itself a coin flip
-        self.margins = [float(true_acc[i] - max((true_acc[j] for j in idx if j != i and cost[j] <= cost[i]),
-                                                 default=float("-inf"))) for i in tf]
+        self.margins = _margins(true_acc, cost, idx, tf)
 
     def _hv(self, idx: Sequence[int], name: str) -> float:
         ref_a, ref_c, log = self.refs[name]
@@ -79,6 +78,25 @@ class _Scorer:
 
     def ratios(self, idx: Sequence[int]) -> dict[str, float]:
         return {name: self._hv(idx, name) / self.true_hv[name] for name in REFERENCES}
+
+
+def _margins(acc: np.ndarray, cost: np.ndarray, idx: np.ndarray, members: Sequence[int]) -> list[float]:
+    """For each member, its top-1 minus the best other feasible (``idx``) stitch at most as
+    costly (-inf where none is): one sort, not a scan per member (fronts of 10^5 in the large
+    benchmark)."""
+    order = idx[np.argsort(cost[idx], kind="stable")]
+    c, a = cost[order], acc[order]
+    best = np.maximum.accumulate(a)  # best of the first k+1 by cost
+    out = []
+    for i in members:
+        last = int(np.searchsorted(c, cost[i], side="right")) - 1  # the last as cheap as i
+        first = int(np.searchsorted(c, cost[i], side="left"))
+        before = best[first - 1] if first > 0 else -np.inf
+        ties = a[first:last + 1]
+        own = int(np.flatnonzero(order[first:last + 1] == i)[0])
+        others = np.delete(ties, own)
+        out.append(float(acc[i] - max(before, others.max() if len(others) else -np.inf)))
+    return out
 
 
 def _curve(problem, trial_ids: Sequence[int], scorer: _Scorer, n_trials: int) -> dict[str, list]:

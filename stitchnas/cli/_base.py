@@ -122,7 +122,7 @@ def positive_int(text: str) -> int:
 
 
 #: The most search trials one command may ask for: far beyond any space searched (the exact
-#: search covers 2 x 10^4 candidates), yet refused before a study runs for ever.
+#: search records fronts of up to 2 x 10^4), yet refused before a study runs for ever.
 MAX_TRIALS = 10 ** 6
 
 

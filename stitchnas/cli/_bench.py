@@ -489,7 +489,7 @@ class BenchSwitchable(Command):
 
 
 class BenchLarge(Command):
-    """the default search beyond the exact limit against the exhaustive front (4 x 10^4 to 10^5 candidates)"""
+    """the default search on large spaces against the exhaustive front (4 x 10^4 to 10^5 candidates)"""
 
     name = "large"
 
@@ -499,7 +499,12 @@ class BenchLarge(Command):
                                  "(10^5 candidates); mid_tune, mid_judge, mid_judge7 (4 to 6.5 x 10^4)")
         parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
         parser.add_argument("--trials", type=positive_int, default=None,
-                            help="trials per search (default: the search's own default, 5,000)")
+                            help="NSGA-II trials per search, the fallback beyond the exact limit (default: "
+                                 "the search's own default: exact while the front has at most 2 x 10^4 "
+                                 "members, else 5,000 NSGA-II trials)")
+        parser.add_argument("--accuracy", choices=("structural", "prior"), default="structural",
+                            help="synthetic accuracies: structural (fronts of a few dozen) or prior "
+                                 "(the anchors' line: a front of nearly every candidate)")
         parser.add_argument("--encoding", choices=("auto", "relative", "path"), default="auto",
                             help="search in another encoding than the default's (to compare)")
         parser.add_argument("--no-scaling", action="store_true",
@@ -512,12 +517,14 @@ class BenchLarge(Command):
         spaces = [s.strip() for s in args.spaces.split(",") if s.strip()]
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
         r = bench_large(spaces, seeds, trials=args.trials, scaling=not args.no_scaling,
-                        encoding=args.encoding, out_dir=Path(args.out), progress=None)
+                        encoding=args.encoding, out_dir=Path(args.out), progress=None,
+                        accuracy=args.accuracy)
         for key, e in r["spaces"].items():
             if not e["runs"]:
                 continue
             per_seed = " ".join(f"{x['hv_ratio_nadir']:.4f}" for x in e["runs"])
-            print(f"{e['space']} ({key}: {e['role']}): {e['candidates']} candidates, {e['trials']} trials "
+            print(f"{e['space']} ({key}: {e['role']}; {e['accuracy']} accuracy, {e['runs'][0]['sampler']}): "
+                  f"{e['candidates']} candidates, {e['trials']} trials "
                   f"({e['trials_share_pct']}%), exhaustive front {e['exhaustive_front']}: hypervolume / "
                   f"exhaustive front's {e['hv_ratio_nadir_mean']:.4f} mean, min {e['hv_ratio_nadir_min']:.4f} "
                   f"(per seed {per_seed}); {e['search_s_mean']:.1f} s per search")

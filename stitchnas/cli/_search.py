@@ -83,7 +83,8 @@ class Search(Command):
         parser.add_argument("--objectives", help="comma-separated: acc1 and costs among flops, params, "
                             "latency_ms, memory_mb (default: acc1 and the target's cost)")
         parser.add_argument("--sampler", default="auto", help="auto (default: exact, every candidate "
-                            "evaluated, up to 2 x 10^4 candidates without --trials; else nsga2), exact, "
+                            "evaluated, without --trials while the space or its front has at most 2 x "
+                            "10^4 members; else nsga2), exact, "
                             "nsga2, tpe, gp, random, exhaustive, or an Optuna sampler class as "
                             "module:Class")
         parser.add_argument("--n-trials", "--trials", dest="n_trials", type=trials,

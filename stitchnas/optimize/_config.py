@@ -32,12 +32,13 @@ class SearchConfig:
     ``objectives``: ``acc1`` and at least one cost of ``flops``, ``params``, ``latency_ms``,
     ``memory_mb`` (None: ``acc1,latency_ms`` on latency targets, ``acc1,flops`` / ``acc1,params``
     on flops / params targets). ``sampler``: ``auto`` (default: ``exact``, every candidate
-    evaluated, for spaces of at most 2 x 10^4 candidates when ``n_trials`` is None, else ``nsga2``;
+    evaluated, when ``n_trials`` is None and the space or its exact front has at most 2 x 10^4
+    members, else ``nsga2``;
     NSGA-II beyond 10^4 candidates searched in memory and recorded in the storage at the end),
     ``exact``, ``nsga2``, ``tpe``, ``gp``, ``random``, ``exhaustive`` (Optuna's brute force, trial
     by trial; or any name in :data:`SAMPLERS`), a ``module:Class`` path, or an Optuna sampler
     instance. ``n_trials``: completed trials the study should hold (None: every candidate for
-    ``exact`` and ``exhaustive``; ``auto`` beyond 2 x 10^4 candidates: 5,000; else
+    ``exact`` and ``exhaustive``; ``auto`` beyond the exact limit: 5,000; else
     ``min(3 x candidates, 300)``). ``storage``: None
     (``sqlite:///RESULTS/<space>/search.db``), an Optuna storage URL, a path ending in ``.db``
     (SQLite) or ``.log``/``.journal`` (journal file), ``"memory"``, or an Optuna storage object.

@@ -8,9 +8,9 @@ study mutex, a study holding them and the metadata (with ``evaluated``: every ca
 same command finds it again and changed inputs get a new study. (Until 2026-12-05 every candidate
 first became a trial of an in-memory study, :func:`evaluate_all`, which is kept: 3 s of Optuna
 bookkeeping at 2 x 10^4 candidates for the same front.) This is the default (``sampler="auto"``)
-for spaces up to :data:`EXACT_LIMIT` candidates when no trial budget is given; larger spaces, or
-an explicit ``n_trials``, use NSGA-II (beyond the limit in the ``path`` encoding,
-:func:`large_trials` trials by default, in memory: see
+when no trial budget is given and the space, or else its front (one sweep tells), has at most
+:data:`EXACT_LIMIT` members; a larger front, or an explicit ``n_trials``, uses NSGA-II (beyond the
+limit in the ``path`` encoding, :func:`large_trials` trials by default, in memory: see
 :func:`stitchnas.optimize._loop._memory_study`).
 """
 
@@ -27,11 +27,12 @@ if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
 __all__ = ["EXACT_LIMIT", "LARGE_SPACE", "LARGE_TRIALS", "default_encoding", "large_trials", "resolve_sampler",
-           "evaluate_all", "exact_front"]
+           "resolve_for", "encoding_clash", "beyond_limit_note", "evaluate_all", "exact_front"]
 
-#: The largest space the default search evaluates exhaustively: its worst case, every candidate on
-#: the front (priors alone), took 10 s end to end at 20,705 candidates; a small front 0.4 s, and
-#: 1.9 s at 10^5 (docs/search.md).
+#: The largest front the default search returns exactly: it evaluates every candidate (a sweep,
+#: 1.9 s at 10^5 candidates) and records each member as a trial, so a front this size took 10 s
+#: end to end (20,705 candidates, all on the front: priors alone). Every space up to this many
+#: candidates is searched exactly; a larger one too while its front is no larger (docs/search.md).
 EXACT_LIMIT = 20_000
 #: Beyond this many candidates every sampler defaults to the ``path`` encoding, and ``auto`` runs
 #: its NSGA-II in memory, recorded at the end (measured: docs/search.md).
@@ -56,12 +57,40 @@ def default_encoding(sampler: Any, candidates: int) -> str:
     return "path" if candidates > LARGE_SPACE else "relative"
 
 
-def resolve_sampler(spec: Any, candidates: int, n_trials: int | None) -> Any:
-    """What ``auto`` means for this search: ``exact`` for a space of at most :data:`EXACT_LIMIT`
-    candidates when no trial budget is given, else ``nsga2``; any other spec is kept."""
+def resolve_sampler(spec: Any, candidates: int, n_trials: int | None, front: int | None = None) -> Any:
+    """What ``auto`` means for this search: with no trial budget, ``exact`` while the space
+    (``candidates``) or its exact front (``front`` members, where known) is at most
+    :data:`EXACT_LIMIT`, else ``nsga2``; any other spec is kept."""
     if spec != "auto":
         return spec
-    return "exact" if n_trials is None and candidates <= EXACT_LIMIT else "nsga2"
+    small = candidates <= EXACT_LIMIT or (front is not None and front <= EXACT_LIMIT)
+    return "exact" if n_trials is None and small else "nsga2"
+
+
+def resolve_for(problem: Problem, spec: Any, n_trials: int | None) -> Any:
+    """:func:`resolve_sampler` for ``problem``: beyond :data:`EXACT_LIMIT` candidates the default
+    first sweeps every candidate (:meth:`Problem.full_front`, kept for the exact search) and
+    searches exactly if the front is small enough to record."""
+    n = len(problem.costs)
+    front = len(problem.full_front()) if spec == "auto" and n_trials is None and n > EXACT_LIMIT else None
+    return resolve_sampler(spec, n, n_trials, front)
+
+
+def encoding_clash(given: Any, sampler: str, encoding: str) -> str:
+    """The error for a finite ``sampler`` (``exact``, ``exhaustive``) asked to search in another
+    ``encoding`` than the tree; ``given`` is the sampler as asked (``auto`` chose ``exact``)."""
+    if given == "auto":
+        return (f"the default search here is exact (every candidate evaluated), which needs the tree "
+                f"encoding: drop --encoding {encoding}, or give --sampler nsga2 (or --trials N) to "
+                "search in it")
+    return f"the {sampler} sampler needs the tree encoding (finite choices): drop --encoding or use --encoding tree"
+
+
+def beyond_limit_note(problem: Problem) -> str:
+    """The default search's note when the front was too large to record exactly."""
+    return (f"the exact front has {len(problem.full_front())} members, more than the {EXACT_LIMIT} the "
+            f"default records: the search was NSGA-II over some of the {len(problem.costs)} candidates; "
+            "--sampler exact returns every member (each is a trial to record: about 10 s per 2 x 10^4)")
 
 
 def exact_front(problem: Problem) -> tuple[list[int], list, float]:
@@ -70,11 +99,12 @@ def exact_front(problem: Problem) -> tuple[list[int], list, float]:
     as :func:`evaluate_all` makes every candidate's: ``(front ids, their trials, seconds)``. The
     same front as :func:`evaluate_all`, without one in-memory trial per candidate (3.1 s of
     bookkeeping at 20,705 candidates, against 0.02 s for the sweep)."""
+    swept = problem.full_front_s  # the sweep, where the default's choice already made it
     start = time.perf_counter()
-    front = problem.front([c.id for c in problem.costs])
+    front = problem.full_front()
     make = _trial_maker(problem)
     trials = [make(problem.index[cid]) for cid in front]
-    return front, trials, time.perf_counter() - start
+    return front, trials, time.perf_counter() - start + (swept or 0.0)
 
 
 def evaluate_all(problem: Problem) -> tuple["optuna.Study", list[int], float]:

@@ -37,7 +37,8 @@ from ..storage import (META_KEY, OpenedStorage, SharedStudy, StaleWatch, StudyMu
 from ._accuracy import accuracy_table
 from ._config import MAX_DEFAULT_TRIALS, SearchConfig, SearchResult, resolve_objectives
 from ._encoding import make_encoding
-from ._exact import LARGE_SPACE, default_encoding, exact_front, large_trials, resolve_sampler
+from ._exact import (LARGE_SPACE, beyond_limit_note, default_encoding, encoding_clash, exact_front,
+                     large_trials, resolve_for)
 from ._problem import Problem, build_problem
 from ._samplers import _population, check_sampler, make_sampler, sampler_label
 
@@ -436,19 +437,18 @@ def search_problem(problem: Problem, config: SearchConfig, progress: bool | None
     ``config.save`` is False); :func:`search_targets` without the loading and checking."""
     space, target = problem.space, problem.target
     sampler_spec = config.sampler
-    # the default's NSGA-II on a large space (beyond the exact limit, or given n_trials beyond
-    # LARGE_SPACE): searched in memory (see _memory_study)
+    # the default's NSGA-II on a large space (a front beyond the exact limit, or given n_trials
+    # beyond LARGE_SPACE): searched in memory (see _memory_study)
     large = sampler_spec == "auto" and len(space) > LARGE_SPACE
     if isinstance(sampler_spec, str):
-        sampler_spec = resolve_sampler(check_sampler(sampler_spec), len(space), config.n_trials)
+        sampler_spec = resolve_for(problem, check_sampler(sampler_spec), config.n_trials)
     label = sampler_label(sampler_spec)
     encoding = config.encoding
     finite = sampler_spec in ("exhaustive", "exact")
     if encoding == "auto":
         encoding = default_encoding(sampler_spec, len(space))
     if finite and encoding != "tree":
-        raise StitchnasError(f"the {sampler_spec} sampler needs the tree encoding (finite choices): "
-                             "drop --encoding or use --encoding tree")
+        raise StitchnasError(encoding_clash(config.sampler, sampler_spec, encoding))
     n_trials = config.n_trials or _default_trials(space, sampler_spec, large)
     if config.save:  # an unwritable front folder is one line before the search, not after
         from ..fileio import check_writable
@@ -476,9 +476,7 @@ def _search_in(problem: Problem, config: SearchConfig, storage: OpenedStorage, *
             trials, seconds, notes = _memory_study(problem, config, storage, study_name, n_trials,
                                                    encoding, progress)
             if config.n_trials is None:  # the default beyond the exact limit
-                notes = [*notes, f"with {len(space)} candidates the default search is NSGA-II; --sampler "
-                         "exact evaluates them all and returns the whole front (seconds while the front "
-                         "is small; each member is a trial to record)"]
+                notes = [*notes, beyond_limit_note(problem)]
         else:
             study, seconds, notes = _run_study(problem, config, storage=storage, study_name=study_name,
                                                n_trials=n_trials, sampler_spec=sampler_spec,

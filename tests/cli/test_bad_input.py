@@ -243,6 +243,15 @@ CASES: list[Case] = [
     C("search-unknown-sampler",
       "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out --sampler nsga3",
       "`--sampler nsga3`", "unknown sampler 'nsga3'", "nsga2"),
+    C("search-exact-encoding",
+      "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out --encoding relative",
+      "`--encoding relative` where the default search is exact",
+      "the default search here is exact (every candidate evaluated), which needs the tree encoding",
+      "drop --encoding relative, or give --sampler nsga2 (or --trials N)"),
+    C("search-exhaustive-encoding",
+      "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out "
+      "--sampler exhaustive --encoding path", "`--sampler exhaustive --encoding path`",
+      "the exhaustive sampler needs the tree encoding (finite choices)", "use --encoding tree"),
     C("search-unknown-objective",
       "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out "
       "--objectives acc1,speed", "`--objectives acc1,speed`", "unknown objective 'speed'",

@@ -1,6 +1,7 @@
-"""Beyond the exact limit the default search is NSGA-II in the ``path`` encoding, run in memory and
-recorded in the storage at the end: its front is the front of what it evaluated, says it may be
-incomplete, resumes from the stored trials, and a seed repeats it.
+"""Beyond the exact limit (a front of more members than it) the default search is NSGA-II in the
+``path`` encoding, run in memory and recorded in the storage at the end: its front is the front of
+what it evaluated, says it may be incomplete, resumes from the stored trials, and a seed repeats
+it. A large space whose front is within the limit is searched exactly.
 
 The limit is lowered for these tests (a module constant, so that a 297-candidate space counts as
 large); the space, its FLOPs and the Optuna studies are real, the accuracies synthetic."""
@@ -40,9 +41,22 @@ def brute_front(problem, ids):
         v[j][0] >= v[i][0] and v[j][1] <= v[i][1] and (v[j][0] > v[i][0] or v[j][1] < v[i][1]) for j in v))
 
 
-def test_the_default_beyond_the_limit_returns_the_front_of_what_it_evaluated(problem, tmp_path):
-    n = len(problem.costs)
-    assert n > LIMIT
+def test_a_large_space_with_a_small_front_is_searched_exactly_by_default(problem, tmp_path):
+    """Past EXACT_LIMIT candidates, the default sweeps them all first: a front within the limit
+    is returned whole (exact, every candidate evaluated, no note)."""
+    n, truth = len(problem.costs), brute_front(problem, [c.id for c in problem.costs])
+    assert len(truth) <= LIMIT < n
+    r = search_problem(problem, SearchConfig(storage=str(tmp_path / "s.db"), save=False), progress=False)
+    assert (r.front.study["sampler"], r.distinct_candidates, r.front.coverage) == ("exact", n, None)
+    assert sorted(m.id for m in r.front.members) == truth
+    assert not any("--sampler exact" in note for note in r.notes)
+    assert r.seconds >= problem.full_front_s > 0  # the sweep that chose exact is search time too
+
+
+def test_the_default_beyond_the_limit_returns_the_front_of_what_it_evaluated(problem, tmp_path, monkeypatch):
+    """A front larger than EXACT_LIMIT (lowered below this one's size): NSGA-II, noted."""
+    n, front = len(problem.costs), len(brute_front(problem, [c.id for c in problem.costs]))
+    monkeypatch.setattr(exact_mod, "EXACT_LIMIT", front - 1)
     r = search_problem(problem, SearchConfig(storage=str(tmp_path / "s.db"), save=False), progress=False)
     study = r.front.study
     assert (study["sampler"], study["encoding"]) == ("nsga2", "path")
@@ -55,7 +69,8 @@ def test_the_default_beyond_the_limit_returns_the_front_of_what_it_evaluated(pro
     assert [t.user_attrs["id"] for t in sorted(stored.trials, key=lambda t: t.number)] == list(r.trial_ids)
     assert stored.user_attrs["stitchnas"]["encoding"] == "path"
     # the note says how to get the whole front; --sampler exact does, and a budget drops the note
-    assert any(note.startswith(f"with {n} candidates the default search is NSGA-II; --sampler exact")
+    assert any(note.startswith(f"the exact front has {front} members, more than the {front - 1} the default "
+                               f"records: the search was NSGA-II over some of the {n} candidates; --sampler exact")
                for note in r.notes)
     exact = search_problem(problem, SearchConfig(sampler="exact", storage="memory", save=False), progress=False)
     assert sorted(m.id for m in exact.front.members) == brute_front(problem, [c.id for c in problem.costs])
