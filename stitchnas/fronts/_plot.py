@@ -11,6 +11,9 @@ __all__ = ["render_front_png", "format_budgets", "format_amount"]
 
 # label offsets (points from the marker) tried in turn; the first that overlaps nothing wins
 _OFFSETS = ((4, -10), (4, 5), (-6, 6), (-6, -12), (6, 14), (6, -20), (-10, 16), (-10, -22))
+#: At most this many members' labels are tried, anchors first, the rest evenly along the front: far
+#: more than fit a panel, and a front of 10^5 (priors alone) no longer spends seconds trying each.
+MAX_LABELS = 300
 
 
 def _over_budget(point: FrontPoint, budgets: dict) -> bool:
@@ -115,12 +118,18 @@ def _panel(ax, front: Front, all_points: Sequence[FrontPoint], objective: str,
 
 def _place_labels(ax, labels, anchors_first) -> None:
     """Annotate each point at the first offset where its text overlaps no label placed before
-    (anchors first); a label with no free place is left out (the report lists every member)."""
+    (anchors first; of the others at most :data:`MAX_LABELS` tried, evenly along the front); a
+    label with no free place is left out (the report lists every member)."""
     ax.autoscale_view()
     fig = ax.figure
     pt = fig.dpi / 72.0  # pixels per point
     placed: list[tuple[float, float, float, float]] = []
     order = sorted(range(len(labels)), key=lambda i: not anchors_first[i])
+    rest = [i for i in order if not anchors_first[i]]
+    room = MAX_LABELS - (len(order) - len(rest))
+    if len(rest) > room:
+        keep = {rest[round(k * (len(rest) - 1) / max(room - 1, 1))] for k in range(max(room, 0))}
+        order = [i for i in order if anchors_first[i] or i in keep]
     for i in order:
         text, x, y = labels[i]
         px, py = ax.transData.transform((x, y))

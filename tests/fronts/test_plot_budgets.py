@@ -40,6 +40,39 @@ def test_budget_line_faded_points_and_counts(space):
         plt.close(fig)
 
 
+def test_a_huge_front_tries_few_labels_anchors_first(space, monkeypatch):
+    """A front of thousands (priors alone) labels the anchors and at most MAX_LABELS members spread
+    along it, none overlapping, instead of trying every member."""
+    import time
+
+    import stitchnas.fronts._plot as plot_mod
+
+    monkeypatch.setattr(plot_mod, "MAX_LABELS", 40)
+    costs = Profiler(space, progress=False).profile()
+    anchor = next(c for c in costs if c.route.num_stitches == 0)
+    stitch = next(c for c in costs if c.route.num_stitches)
+    pts = [FrontPoint(id=i, route=(anchor if i in (0, 4999) else stitch).route, acc1=60 + i / 250,
+                      acc1_source="prior", flops=1e6 + 1e3 * i, params=1, is_anchor=i in (0, 4999))
+           for i in range(5000)]
+    front = Front(space=space.name, space_hash=space.content_hash, target="flops", objectives=("acc1", "flops"),
+                  target_budgets={}, members=tuple(pts), study={"candidates": 5000, "distinct_candidates": 5000})
+    plt = pyplot()
+    fig, ax = plt.subplots()
+    try:
+        t = time.perf_counter()
+        _panel(ax, front, pts, "flops", ["s", "l"])
+        assert time.perf_counter() - t < 5
+        texts = [t.get_text() for t in ax.texts]
+        assert {"s (0)", "s (4999)"} <= set(texts)
+        assert 2 < len(texts) <= 40
+        ids = sorted(int(t) for t in texts if t.isdigit())
+        assert ids[-1] - ids[0] > 2500  # spread along the front, not the first few
+        boxes = [t.get_window_extent() for t in ax.texts]
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    finally:
+        plt.close(fig)
+
+
 def test_budgets_print_in_readable_units():
     assert format_budgets({"max_flops": 5_000_000, "max_latency_ms": None}) == "flops <= 5 MFLOPs"
     assert format_budgets({"max_params": 2.5e7, "max_latency_ms": 20}) == \

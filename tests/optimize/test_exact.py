@@ -175,3 +175,12 @@ def test_the_vectorised_evaluation_gives_every_candidate_studys_front_and_trials
         old = every[t.user_attrs["id"]]
         assert (t.params, t.distributions, t.values, t.user_attrs, t.state) == \
                (old.params, old.distributions, old.values, old.user_attrs, old.state)
+        # built without create_trial, it is what create_trial makes of the same arguments
+        made = optuna.trial.create_trial(params=t.params, distributions=t.distributions, values=t.values,
+                                         user_attrs=t.user_attrs)
+        assert (made.params, made.distributions, made.values, made.user_attrs, made.state, made.number,
+                made.system_attrs, made.intermediate_values) == \
+               (t.params, t.distributions, t.values, t.user_attrs, t.state, t.number, t.system_attrs,
+                t.intermediate_values)
+        assert t.datetime_complete == t.datetime_start is not None
+        t._validate()  # Optuna's own check of a trial's consistency
