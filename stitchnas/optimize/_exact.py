@@ -3,7 +3,7 @@
 Objectives are table lookups computed before any study starts (:class:`Problem`'s values), so
 evaluating every candidate is one vectorised dominance sweep (:func:`exact_front`): the front is
 every feasible candidate no other dominates, ties kept. Its members become finished Optuna trials
-(``create_trial``, parameters in the exact tree encoding), and the storage receives, under the
+(``FrozenTrial``s as ``create_trial`` makes them, parameters in the exact tree encoding), and the storage receives, under the
 study mutex, a study holding them and the metadata (with ``evaluated``: every candidate), so the
 same command finds it again and changed inputs get a new study. (Until 2026-12-05 every candidate
 first became a trial of an in-memory study, :func:`evaluate_all`, which is kept: 3 s of Optuna
