@@ -161,8 +161,9 @@ def _build(folder: Path, name: str, anchors, rule, seed: int, accuracy: str = "s
 
 def _search_space(folder: Path, key: str, seeds: Sequence[int], trials: int | None,
                   progress: bool | None, encoding: str = "auto", accuracy: str = "structural") -> dict[str, Any]:
-    """The default search (``stitchnas search`` with no --sampler, in-memory storage) on one
-    large space per seed, scored against the exhaustive front."""
+    """The default search (``stitchnas search`` with no --sampler, in-memory storage; with
+    ``trials``, its NSGA-II fallback with that budget) on one large space per seed, scored against
+    the exhaustive front."""
     from ..optimize import SearchConfig, search_problem
     from ._search import _Scorer
 
