@@ -1,14 +1,16 @@
 """Small helpers every room uses: lazy re-exports, "did you mean", ``module:Class`` imports, a
-package's version without importing it."""
+package's version without importing it, a pause of the garbage collector."""
 
 from __future__ import annotations
 
 import difflib
+import gc
 import importlib
-from typing import Any, Callable, Iterable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator
 
-__all__ = ["lazy_exports", "close_matches", "did_you_mean", "did_you_mean_key", "import_object",
-           "package_version"]
+__all__ = ["gc_paused", "lazy_exports", "close_matches", "did_you_mean", "did_you_mean_key",
+           "import_object", "package_version"]
 
 
 def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list]]:
@@ -99,3 +101,16 @@ def package_version(dist: str) -> str:
         return version(dist)
     except PackageNotFoundError:
         return "none"
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: building 10^5 small immutable objects (a large space's
+    routes) otherwise triggers a collection every few hundred, a third of the time spent."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable, Sequence
 
 from ..errors import StitchnasError
@@ -55,6 +56,10 @@ class Route:
     def __post_init__(self) -> None:
         if not self.segments:
             raise StitchnasError("a route needs at least one segment, e.g. [[0, 0, 12]]")
+        anchors = [seg.anchor for seg in self.segments]
+        if len(set(anchors)) == len(anchors) and all(  # the common case, checked in one pass
+                seg.anchor >= 0 and 0 <= seg.start < seg.end for seg in self.segments):
+            return
         for seg in self.segments:
             if seg.anchor < 0 or seg.start < 0 or seg.end <= seg.start:
                 raise StitchnasError(
@@ -140,7 +145,7 @@ class Route:
     def anchors(self) -> tuple[int, ...]:
         return tuple(s.anchor for s in self.segments)
 
-    @property
+    @cached_property
     def junctions(self) -> tuple[Junction, ...]:
         return tuple(
             Junction(a.anchor, a.end, b.anchor, b.start)

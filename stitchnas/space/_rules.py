@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Sequence
 
 from .._registry import Registry
 from ..errors import StitchnasError
-from ._routes import Candidate, Route, Segment
+from ._routes import Candidate, Junction, Route, Segment
 
 __all__ = ["StitchRule", "SNNetV1Rule", "SNNetV2Rule", "TwoWayRule", "SNNetStagesRule", "Stage",
            "boundary_stages", "get_rule", "list_rules", "register_rule"]
@@ -100,8 +100,11 @@ def _anchors_alone(depths: Sequence[int]) -> list[Candidate | None]:
     return [Candidate(i, Route((Segment(i, 0, d),))) for i, d in enumerate(depths)]
 
 
-def _junction_keys(route: Route) -> tuple[str, ...]:
-    return tuple(str(j) for j in route.junctions)
+def _junction_keys(route: Route, names: dict[Junction, str] | None = None) -> tuple[str, ...]:
+    """One layer per junction, named by it; ``names`` memoises the names over a whole space."""
+    if names is None:
+        return tuple(str(j) for j in route.junctions)
+    return tuple(names.get(j) or names.setdefault(j, str(j)) for j in route.junctions)
 
 
 @dataclass(frozen=True)
@@ -312,8 +315,13 @@ class TwoWayRule(StitchRule):
         n = len(depths)
         stages = [boundary_stages(f) for f in features] if features is not None else [None] * n
 
+        memo: dict[tuple[int, int, int], list[int]] = {}
+
         def resumes(c: int, a: int, b: int) -> list[int]:
-            return self._resumes(c, depths[a], depths[b], stages[a], stages[b])
+            key = (c, a, b)
+            if key not in memo:
+                memo[key] = self._resumes(c, depths[a], depths[b], stages[a], stages[b])
+            return memo[key]
 
         pairs = _pairs(n, self.config["pairs"])
         nexts: dict[int, list[int]] = {i: [] for i in range(n)}
@@ -338,7 +346,8 @@ class TwoWayRule(StitchRule):
                             routes.append(Route((Segment(a, 0, c), Segment(b, k, c2),
                                                  Segment(dst, k2, depths[dst]))))
         unique = list(dict.fromkeys(routes))
-        return [Candidate(i, r, _junction_keys(r)) for i, r in enumerate(unique)]
+        names: dict[Junction, str] = {}
+        return [Candidate(i, r, _junction_keys(r, names)) for i, r in enumerate(unique)]
 
 
 def _paired_stage(n: int, kernel_size: int, stride: int) -> tuple[list[tuple[int, int]], list[int]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from ..anchors import AnchorSpec, FeatureSpec, stitch_problem  # torch-free; models built lazily
-from .._util import did_you_mean, did_you_mean_key
+from .._util import did_you_mean, did_you_mean_key, gc_paused
 from ..errors import StitchnasError
 from ..paths import check_name, pretrained_dir, results_dir
 from ._defaults import DEFAULT_SPACE
@@ -420,17 +420,19 @@ class SearchSpace:
 
     @cached_property
     def _slots(self) -> list[Candidate | None]:
-        if getattr(self.rule, "staged", False):  # rules that map stage to stage see the features
-            self.rule.check(self.depths, self.feature_specs)
-            slots = self.rule.enumerate(self.depths, self.feature_specs)
-        else:
-            self.rule.check(self.depths)
-            slots = self.rule.enumerate(self.depths)
+        staged = getattr(self.rule, "staged", False)  # rules that map stage to stage see the features
+        args = (self.depths, self.feature_specs) if staged else (self.depths,)
+        self.rule.check(*args)
+        with gc_paused():
+            slots = self.rule.enumerate(*args)
+        checked: set[Junction] = set()
         for cand in slots:
             if cand is not None:
                 cand.route.validate(self.depths)
                 for j in cand.route.junctions:
-                    self._check_junction(j)
+                    if j not in checked:
+                        self._check_junction(j)
+                        checked.add(j)
         return slots
 
     def _check_junction(self, j: Junction) -> None:

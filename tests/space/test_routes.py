@@ -23,6 +23,8 @@ def test_string_and_json_round_trip():
         ([[0, 3, 3]], "empty"),
         ([[0, 5, 2]], "empty"),
         ([[0, -1, 2]], "negative"),
+        ([[0, 0, 4], [-1, 4, 12]], "negative"),
+        ([[0, 0, 4], [1, 6, 4]], "empty"),
         ([[0, 0, 4], [0, 4, 12]], "to itself"),
         ([[0, 0, 6], [1, 6, 8], [0, 4, 12]], "overlap"),
         ([[0, 0, "4"]], "three integers"),

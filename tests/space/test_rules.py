@@ -94,3 +94,34 @@ def test_two_way_options_change_the_space():
     assert "0[0:2]>1[4:8]" in mixed and "1[0:4]>0[2:4]" in mixed
     with pytest.raises(StitchnasError, match="max_stitches"):
         get_rule({"type": "two_way", "max_stitches": 3})
+
+
+
+def test_enumeration_pauses_the_garbage_collector_and_restores_it(monkeypatch):
+    """A space's routes are built with cyclic collection paused (a third of the time at 10^5
+    candidates), and collection is back on after, also when something inside raises."""
+    import gc
+
+    from stitchnas._util import gc_paused
+    from stitchnas.space import load_space
+
+    space = load_space("tiny_test")
+    seen = []
+    enumerate_ = type(space.rule).enumerate
+
+    def watching(self, *args):
+        seen.append(gc.isenabled())
+        return enumerate_(self, *args)
+
+    monkeypatch.setattr(type(space.rule), "enumerate", watching)
+    assert len(space.candidates) > 2 and seen == [False] and gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError("a rule that fails")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller's own pause is left as it was
+    finally:
+        gc.enable()
