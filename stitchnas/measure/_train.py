@@ -32,6 +32,7 @@ from ..progress import get_logger, show_bars
 from ..space import Candidate, SearchSpace
 from ._data import DataSpec, calibration_batch, load_datasets, make_loader, space_data
 from ._evaluate import no_better_than_chance
+from ._grow import check_growable, grown_anchor
 from ._resume import (Interrupts, _tuplify, anchor_state_path, batches_after, load_anchor_state,
                       rng_state, save_anchor_state, set_rng_state)
 
@@ -52,6 +53,7 @@ class AnchorTrainConfig:
     seed: int = 0
     train_subset: int | None = None
     val_subset: int | None = None
+    grow: bool = False  # every anchor after the first starts as the one before it, deepened (_grow.py)
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,8 @@ def train_anchors(space: SearchSpace | str | os.PathLike, data: DataSpec | None 
     cfg = config_from_space(AnchorTrainConfig, space, "anchors") if cfg is None else cfg
     if not (only_missing or force):
         refuse_to_replace_weights(space)
+    if cfg.grow:
+        check_growable(space)
     missing = [a.name for a in space.anchors if not a.checkpoint]
     if missing:
         raise StitchnasError(
@@ -278,7 +282,8 @@ def train_anchors(space: SearchSpace | str | os.PathLike, data: DataSpec | None 
         if only_missing and path.is_file():
             continue
         _seed_all(cfg.seed + a)
-        model = create_anchor_model(spec, weights=False).to(device)
+        model = create_anchor_model(spec, weights=False)
+        model = (grown_anchor(model, space, a) if cfg.grow and a else model).to(device)
         head = getattr(model, "num_classes", num_classes)
         if head != num_classes:
             raise StitchnasError(

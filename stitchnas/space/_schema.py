@@ -97,7 +97,7 @@ _NONNEG = Field("float", 0, 1e6)
 _ANCHORS = {
     "epochs": _POS_INT, "batch_size": _POS_INT, "lr": _LR, "weight_decay": _NONNEG,
     "warmup_epochs": _NONNEG, "label_smoothing": Field("float", 0, 1), "seed": _SEED,
-    "train_subset": _SUBSET, "val_subset": _SUBSET,
+    "train_subset": _SUBSET, "val_subset": _SUBSET, "grow": Field("bool"),
 }
 _STITCHING = {
     "epochs": Field("int", 0, _INT_MAX), "batch_size": _POS_INT, "lr": _LR, "weight_decay": _NONNEG,

@@ -362,6 +362,12 @@ CASES: list[Case] = [
     C("space-training-epochs-negative", "train-anchors {d}/space_epochs_neg.yaml --data digits",
       "`training: {anchors: {epochs: -1}}`",
       "section 'training.anchors' key 'epochs' must be an integer >= 1, got -1"),
+    C("space-training-grow-type", "train-anchors {d}/space_grow_type.yaml --data digits",
+      "`training: {anchors: {grow: 'yes'}}`", "section 'training.anchors' key 'grow' must be"),
+    C("space-training-grow-widths", "train-anchors {d}/space_grow_widths.yaml --data digits",
+      "`training: {anchors: {grow: true}}` on anchors 16 and 32 wide (checked before any training)",
+      "training.anchors.grow: anchor 'l' cannot start from 's': its cls_token is shaped [1, 1, 32] where "
+      "'s' has [1, 1, 16]", "grow needs anchors of one width and kind that differ only in depth, or drop grow"),
     C("space-run-targets-type", "run {d}/space_run_targets.yaml --out {d}/out", "`run: {targets: 5}`",
       "section 'run' key 'targets' must be a name or a list of names, got 5"),
     C("space-run-unknown-key", "run {d}/space_run_key.yaml --out {d}/out", "`run: {seeed: 1}` (typo)",
@@ -580,6 +586,8 @@ def bad(tmp_path_factory) -> Path:
     files["target_escape.yaml"] = "name: ../../t\ncost_model: flops\ndevice: null\n"
     files["space_lr.yaml"] = dump(space_doc(training={"anchors": {"lr": "fast"}}))
     files["space_epochs_float.yaml"] = dump(space_doc(training={"stitching": {"epochs": 1.5}}))
+    files["space_grow_type.yaml"] = dump(space_doc(training={"anchors": {"grow": "yes"}}))
+    files["space_grow_widths.yaml"] = dump(space_doc(training={"anchors": {"grow": True}}))
     files["space_epochs_neg.yaml"] = dump(space_doc(training={"anchors": {"epochs": -1}}))
     files["space_run_targets.yaml"] = dump(space_doc(run={"targets": 5}))
     files["space_run_key.yaml"] = dump(space_doc(run={"seeed": 1}))

@@ -1,0 +1,77 @@
+"""Anchors grown by depth (training.anchors.grow): the deeper anchor starts as the one before it."""
+
+import pytest
+import timm
+import torch
+
+from support import run_cli, tiny_anchor, write_space
+from stitchnas.errors import StitchnasError
+from stitchnas.measure import AnchorTrainConfig, DataSpec, train_anchors
+from stitchnas.measure._grow import grow_by_depth
+from stitchnas.space import load_space
+
+DIGITS = DataSpec("digits", input_size=(1, 28, 28))
+
+
+def vit(depth, dim=16, seed=0):
+    torch.manual_seed(seed)
+    return timm.create_model("vit_tiny_patch16_224", img_size=28, patch_size=7, in_chans=1, num_classes=10,
+                             embed_dim=dim, depth=depth, num_heads=2).eval()
+
+
+@pytest.mark.parametrize("small, deep", [(2, 4), (2, 3), (3, 8), (4, 4)])
+def test_a_grown_model_computes_the_smaller_ones_function(small, deep):
+    a, b = vit(small), vit(deep, seed=1)
+    x = torch.randn(5, 1, 28, 28)
+    before = b(x)
+    grow_by_depth(a, b)
+    with torch.no_grad():
+        assert torch.allclose(a(x), b(x), atol=1e-5) and not torch.allclose(before, b(x), atol=1e-3)
+    kept = [k * deep // small for k in range(small)]
+    for k, i in enumerate(kept):  # each block where the rule puts it, the others identities
+        assert all(torch.equal(p, q) for p, q in zip(a.blocks[k].parameters(), b.blocks[i].parameters()))
+    for i in set(range(deep)) - set(kept):
+        assert not b.blocks[i].attn.proj.weight.any() and not b.blocks[i].mlp.fc2.bias.any()
+        assert b.blocks[i].attn.qkv.weight.any()  # the rest keeps its initialisation: gradients flow
+
+
+@pytest.mark.parametrize("deep, message", [
+    (lambda: vit(4, dim=32), "cls_token is shaped \\[1, 1, 32\\] where 'small' has \\[1, 1, 16\\].*one width"),
+    (lambda: vit(1), "has 1 blocks, fewer than the 2 of 'small'.*shallow to deep"),
+    (lambda: timm.create_model("resnet18", num_classes=10), "'deep' is not a ViT-style model"),
+])
+def test_anchors_that_cannot_grow_are_one_line_errors(deep, message):
+    with pytest.raises(StitchnasError, match=f"training.anchors.grow: .*{message}"):
+        grow_by_depth(vit(2), deep())
+
+
+def _space(folder, grow):
+    text = (f"name: digits_grow\ninput_size: [1, 28, 28]\nanchors:\n"
+            f"  - {tiny_anchor('s', 16, depth=2)[:-1]}, checkpoint: s.pt}}\n"
+            f"  - {tiny_anchor('l', 16, depth=4)[:-1]}, checkpoint: l.pt}}\n"
+            "rule: {type: two_way}\n"
+            f"training:\n  anchors: {{epochs: 1, batch_size: 64, lr: 1.0e-9, grow: {str(grow).lower()}}}\n")
+    return load_space(write_space(folder, text))
+
+
+@pytest.mark.parametrize("grow", [True, False])
+def test_train_anchors_starts_a_grown_anchor_from_the_trained_one_before_it(tmp_path, grow):
+    """With a learning rate too small to move anything, the grown anchor still computes the first
+    anchor's function after its training, and so has its accuracy; trained apart, it does not."""
+    from stitchnas.anchors import create_anchor_model
+
+    space = _space(tmp_path, grow)
+    results = train_anchors(space, DIGITS, log=lambda m: None)  # the space's recipe: lr 1e-9
+    s, l = (create_anchor_model(spec) for spec in space.anchors)
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.allclose(s(x), l(x), atol=1e-4) == grow
+    assert (results[1].acc1 == results[0].acc1) == grow
+
+
+def test_grow_in_the_space_file_is_checked_and_reaches_the_cli(tmp_path, capsys):
+    space = _space(tmp_path, True)
+    assert space.extra["training"]["anchors"]["grow"] is True
+    bad = write_space(tmp_path, (tmp_path / "space.yaml").read_text().replace("grow: true", "grow: 1"), "bad.yaml")
+    code, _, err = run_cli(capsys, "train-anchors", bad, "--data", "digits")
+    assert code == 2 and "grow" in err and len(err.strip().splitlines()) == 1
