@@ -6,7 +6,7 @@ import torch
 
 from support import run_cli, tiny_anchor, write_space
 from stitchnas.errors import StitchnasError
-from stitchnas.measure import AnchorTrainConfig, DataSpec, train_anchors
+from stitchnas.measure import DataSpec, train_anchors
 from stitchnas.measure._grow import grow_by_depth
 from stitchnas.space import load_space
 
@@ -36,7 +36,8 @@ def test_a_grown_model_computes_the_smaller_ones_function(small, deep):
 
 
 @pytest.mark.parametrize("deep, message", [
-    (lambda: vit(4, dim=32), "cls_token is shaped \\[1, 1, 32\\] where 'small' has \\[1, 1, 16\\].*one width"),
+    (lambda: vit(4, dim=32),
+     "cls_token is shaped \\[1, 1, 32\\] where 'small' has \\[1, 1, 16\\].*one width"),
     (lambda: vit(1), "has 1 blocks, fewer than the 2 of 'small'.*shallow to deep"),
     (lambda: timm.create_model("resnet18", num_classes=10), "'deep' is not a ViT-style model"),
 ])
@@ -72,6 +73,7 @@ def test_train_anchors_starts_a_grown_anchor_from_the_trained_one_before_it(tmp_
 def test_grow_in_the_space_file_is_checked_and_reaches_the_cli(tmp_path, capsys):
     space = _space(tmp_path, True)
     assert space.extra["training"]["anchors"]["grow"] is True
-    bad = write_space(tmp_path, (tmp_path / "space.yaml").read_text().replace("grow: true", "grow: 1"), "bad.yaml")
+    text = (tmp_path / "space.yaml").read_text().replace("grow: true", "grow: 1")
+    bad = write_space(tmp_path, text, "bad.yaml")
     code, _, err = run_cli(capsys, "train-anchors", bad, "--data", "digits")
     assert code == 2 and "grow" in err and len(err.strip().splitlines()) == 1
