@@ -66,6 +66,14 @@ def _placed(small: nn.Module, deep: nn.Module, small_name: str, deep_name: str) 
                 f"{to} is {shape} where {small_name!r} has {list(value.shape)}; grow needs anchors of "
                 "one width and kind that differ only in depth, or drop grow")
         placed[key] = to
+    kept = {f"blocks.{k * D // d}." for k in range(d)}
+    left = [key for key in dst if key not in placed.values()
+            and (not key.startswith("blocks.") or any(key.startswith(b) for b in kept))]
+    if left:  # would keep its random start: the grown model would not compute the smaller one's function
+        raise StitchnasError(
+            f"training.anchors.grow: anchor {deep_name!r} cannot start from {small_name!r}: it has "
+            f"{left[0]}, which {small_name!r} lacks; grow needs anchors of one width and kind that "
+            "differ only in depth, or drop grow")
     return placed
 
 

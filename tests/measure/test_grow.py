@@ -40,6 +40,9 @@ def test_a_grown_model_computes_the_smaller_ones_function(small, deep):
      "cls_token is shaped \\[1, 1, 32\\] where 'small' has \\[1, 1, 16\\].*one width"),
     (lambda: vit(1), "has 1 blocks, fewer than the 2 of 'small'.*shallow to deep"),
     (lambda: timm.create_model("resnet18", num_classes=10), "'deep' is not a ViT-style model"),
+    (lambda: timm.create_model("vit_tiny_patch16_224", img_size=28, patch_size=7, in_chans=1, num_classes=10,
+                               embed_dim=16, depth=4, num_heads=2, init_values=1e-5),
+     "it has blocks.0.ls1.gamma, which 'small' lacks"),
 ])
 def test_anchors_that_cannot_grow_are_one_line_errors(deep, message):
     with pytest.raises(StitchnasError, match=f"training.anchors.grow: .*{message}"):
