@@ -250,6 +250,7 @@ class Profiler:
         self.use_cache = use_cache
         self.progress = progress
         self._pieces: dict[str, list[int]] | None = None
+        self._segments: dict[tuple[int, int, int], tuple[int, int]] = {}
         self.traced = 0
 
     @property
@@ -332,9 +333,19 @@ class Profiler:
         p = self.pieces()
         route = cand.route
         keys = [f"stem:{route.first_anchor}", f"head:{route.last_anchor}"]
-        keys += [f"block:{s.anchor}:{i}" for s in route for i in range(s.start, s.end)]
         keys += [f"stitch:{k}" for k in cand.layer_keys]
-        return Cost(sum(p[k][0] for k in keys), sum(p[k][1] for k in keys))
+        segments = [self._segment(p, s.anchor, s.start, s.end) for s in route]
+        return Cost(sum(p[k][0] for k in keys) + sum(f for f, _ in segments),
+                    sum(p[k][1] for k in keys) + sum(n for _, n in segments))
+
+    def _segment(self, p: dict[str, list[int]], anchor: int, start: int, end: int) -> tuple[int, int]:
+        """(flops, params) of blocks ``start .. end-1`` of ``anchor``, summed once per segment: a
+        space of 10^5 routes has a few thousand distinct segments."""
+        key = (anchor, start, end)
+        if key not in self._segments:
+            blocks = [p[f"block:{anchor}:{i}"] for i in range(start, end)]
+            self._segments[key] = (sum(b[0] for b in blocks), sum(b[1] for b in blocks))
+        return self._segments[key]
 
     def profile(self, candidates: Iterable[Candidate] | None = None) -> list[StitchCost]:
         """Costs of the given candidates (every valid candidate by default)."""

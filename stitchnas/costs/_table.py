@@ -227,14 +227,30 @@ class LatencyTable:
         holds until the segment ends)."""
         cand = self.candidate(which)
         pieces = self.memory["pieces"]
-        keys = _piece_keys(cand)
-        peaks = [pieces[k]["peak_bytes"] for k in keys]
-        for seg in cand.route:
-            held = pieces[f"block:{seg.anchor}:{seg.start}"]["input_bytes"]
-            peaks += [pieces[f"block:{seg.anchor}:{i}"]["peak_bytes"] + held
-                      for i in range(seg.start + 1, seg.end)]
-        return int(sum(pieces[k]["params_bytes"] for k in keys) + self.memory["input_bytes"]
-                   + max(peaks))
+        route = cand.route
+        keys = [f"stem:{route.first_anchor}", f"head:{route.last_anchor}"]
+        keys += [f"stitch:{k}" for k in cand.layer_keys]
+        segments = [self._segment_memory(s.anchor, s.start, s.end) for s in route]
+        return int(sum(pieces[k]["params_bytes"] for k in keys) + sum(b for b, _ in segments)
+                   + self.memory["input_bytes"]
+                   + max(max(pieces[k]["peak_bytes"] for k in keys), max(p for _, p in segments)))
+
+    @cached_property
+    def _segments(self) -> dict[tuple[int, int, int], tuple[int, int]]:
+        return {}
+
+    def _segment_memory(self, anchor: int, start: int, end: int) -> tuple[int, int]:
+        """(parameter bytes, peak bytes) of blocks ``start .. end-1`` of ``anchor``, each block's
+        peak plus the segment's input, which the standalone module holds until the segment ends;
+        once per segment (a space of 10^5 routes has a few thousand)."""
+        key = (anchor, start, end)
+        if key not in self._segments:
+            pieces = self.memory["pieces"]
+            blocks = [pieces[f"block:{anchor}:{i}"] for i in range(start, end)]
+            held = blocks[0]["input_bytes"]
+            peak = max([blocks[0]["peak_bytes"]] + [b["peak_bytes"] + held for b in blocks[1:]])
+            self._segments[key] = (sum(b["params_bytes"] for b in blocks), peak)
+        return self._segments[key]
 
     def memory_mb(self, which) -> float:
         """Peak memory in MB (2**20 bytes) at the target's batch size."""

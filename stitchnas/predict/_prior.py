@@ -85,24 +85,27 @@ class AnchorPrior(RegressorMixin, BaseEstimator):
     # ---- predicting ---------------------------------------------------------------------------
     def predict(self, X, return_std: bool = False):
         stitches = _check_stitches(X)
-        mean = np.empty(len(stitches))
-        std = np.empty(len(stitches))
-        cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        n = len(stitches)
+        mean, std = np.empty(n), np.empty(n)
+        x = np.array([math.log(s.flops) for s in stitches], dtype=float)
+        if self.line_ is not None:
+            mean[:] = self.line_[0] + self.line_[1] * x
+            std[:] = max(self.min_std, self.resid_rms_)
+            return (mean, std) if return_std else mean
+        groups: dict[tuple, list[int]] = {}  # stitches of one space share their anchors' points
         for i, s in enumerate(stitches):
-            if self.line_ is not None:
-                mean[i] = self.line_[0] + self.line_[1] * math.log(s.flops)
-                std[i] = max(self.min_std, self.resid_rms_)
-                continue
-            key = (s.anchor_flops, s.anchor_acc1)
-            knots = cache.get(key)
-            if knots is None:
-                knots = cache[key] = self._knots(s)
-                if len(knots[0]) < 2:
-                    raise StitchnasError(f"the prior needs {PRIOR_NEEDS}")
-            mean[i] = float(self._interp(knots, [s])[0]) + self.shift_
-            base = self.min_std if self._known_anchor(s) else max(
-                self.min_std, self.gap_fraction * self._gap(knots, math.log(s.flops)))
-            std[i] = math.sqrt(base ** 2 + self.resid_rms_ ** 2)
+            groups.setdefault((s.anchor_flops, s.anchor_acc1), []).append(i)
+        for members in groups.values():
+            xs, ys = self._knots(stitches[members[0]])
+            if len(xs) < 2:
+                raise StitchnasError(f"the prior needs {PRIOR_NEEDS}")
+            idx = np.array(members)
+            mean[idx] = np.interp(x[idx], xs, ys) + self.shift_
+            j = np.clip(np.searchsorted(xs, x[idx]), 1, len(xs) - 1)
+            gap = self.gap_fraction * np.abs(ys[j] - ys[j - 1])  # between the two anchors around it
+            known = np.array([self._known_anchor(stitches[i]) for i in members])
+            base = np.where(known, self.min_std, np.maximum(self.min_std, gap))
+            std[idx] = np.sqrt(base ** 2 + self.resid_rms_ ** 2)
         return (mean, std) if return_std else mean
 
     # ---- the anchors' points ------------------------------------------------------------------
@@ -129,10 +132,3 @@ class AnchorPrior(RegressorMixin, BaseEstimator):
     def _interp(knots: tuple[np.ndarray, np.ndarray], stitches: Sequence[Stitch]) -> np.ndarray:
         xs, ys = knots
         return np.interp(np.log([s.flops for s in stitches]), xs, ys)
-
-    @staticmethod
-    def _gap(knots: tuple[np.ndarray, np.ndarray], x: float) -> float:
-        """The accuracy gap between the two anchors around ``x`` (the nearest two outside)."""
-        xs, ys = knots
-        j = int(np.clip(np.searchsorted(xs, x), 1, len(xs) - 1))
-        return abs(float(ys[j] - ys[j - 1]))
