@@ -79,6 +79,9 @@ class TrainAnchors(Command):
         add_training_arguments(parser, anchors=True)
         parser.add_argument("--val-subset", type=positive_int,
                             help="report accuracy on N validation images (default: all)")
+        parser.add_argument("--grow", action="store_true", default=None,
+                            help="start each deeper ViT anchor from the trained one before it "
+                                 "(training.anchors.grow; default: the space's)")
         keep = parser.add_mutually_exclusive_group()
         keep.add_argument("--only-missing", action="store_true",
                           help="skip anchors whose checkpoint exists")
@@ -94,7 +97,8 @@ class TrainAnchors(Command):
             refuse_to_replace_weights(space, "--force", "--only-missing")
         cfg = config_from_space(AnchorTrainConfig, space, "anchors", epochs=args.epochs,
                                 batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                                train_subset=args.train_subset, val_subset=args.val_subset)
+                                train_subset=args.train_subset, val_subset=args.val_subset,
+                                grow=args.grow)
         train_anchors(space, data_spec(args, space), cfg, device=args.device,
                       only_missing=args.only_missing, force=args.force)
         return 0

@@ -80,3 +80,20 @@ def test_grow_in_the_space_file_is_checked_and_reaches_the_cli(tmp_path, capsys)
     bad = write_space(tmp_path, text, "bad.yaml")
     code, _, err = run_cli(capsys, "train-anchors", bad, "--data", "digits")
     assert code == 2 and "grow" in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_anchors_grow_flag_grows_a_space_that_does_not_say_so(tmp_path, capsys):
+    from stitchnas.anchors import create_anchor_model
+
+    space = _space(tmp_path, False)
+    code, _, err = run_cli(capsys, "train-anchors", space.path, "--data", "digits", "--grow", "--quiet")
+    assert code == 0, err
+    s, l = (create_anchor_model(spec) for spec in space.anchors)
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.allclose(s(x), l(x), atol=1e-4)
+    text = space.path.read_text().replace("embed_dim: 16, depth: 4", "embed_dim: 32, depth: 4")
+    wide = write_space(tmp_path, text, "wide.yaml")
+    code, out, err = run_cli(capsys, "train-anchors", wide, "--data", "digits", "--grow", "--force")
+    assert code == 2 and not out and len(err.strip().splitlines()) == 1
+    assert "training.anchors.grow: anchor 'l' cannot start from 's'" in err
