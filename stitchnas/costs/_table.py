@@ -78,13 +78,18 @@ class TargetCost:
                 "violations": list(self.violations)}
 
 
-def _piece_keys(cand: Candidate) -> list[str]:
+def _outer_keys(cand: Candidate) -> list[str]:
+    """The pieces of a candidate outside its segments' blocks: stem, stitching layers, head."""
     route = cand.route
-    keys = [f"stem:{route.first_anchor}"]
-    keys += [f"block:{s.anchor}:{i}" for s in route for i in range(s.start, s.end)]
-    keys += [f"stitch:{k}" for k in cand.layer_keys]
-    keys.append(f"head:{route.last_anchor}")
-    return keys
+    return [f"stem:{route.first_anchor}", *(f"stitch:{k}" for k in cand.layer_keys),
+            f"head:{route.last_anchor}"]
+
+
+def _piece_keys(cand: Candidate) -> list[str]:
+    """Every piece of a candidate, in route order (stem, blocks, stitching layers, head): the
+    order its times are summed in."""
+    stem, *rest = _outer_keys(cand)
+    return [stem, *(f"block:{s.anchor}:{i}" for s in cand.route for i in range(s.start, s.end)), *rest]
 
 
 def _required_keys(space: SearchSpace) -> set[str]:
@@ -227,10 +232,8 @@ class LatencyTable:
         holds until the segment ends)."""
         cand = self.candidate(which)
         pieces = self.memory["pieces"]
-        route = cand.route
-        keys = [f"stem:{route.first_anchor}", f"head:{route.last_anchor}"]
-        keys += [f"stitch:{k}" for k in cand.layer_keys]
-        segments = [self._segment_memory(s.anchor, s.start, s.end) for s in route]
+        keys = _outer_keys(cand)
+        segments = [self._segment_memory(s.anchor, s.start, s.end) for s in cand.route]
         return int(sum(pieces[k]["params_bytes"] for k in keys) + sum(b for b, _ in segments)
                    + self.memory["input_bytes"]
                    + max(max(pieces[k]["peak_bytes"] for k in keys), max(p for _, p in segments)))

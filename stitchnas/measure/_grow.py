@@ -44,6 +44,11 @@ def _blocks(model: nn.Module, name: str) -> nn.Module:
     return blocks
 
 
+def _placement(d: int, D: int) -> list[int]:
+    """Where block k of a d-block anchor goes in a D-block one."""
+    return [k * D // d for k in range(d)]
+
+
 def _placed(small: nn.Module, deep: nn.Module, small_name: str, deep_name: str) -> dict[str, str]:
     """``small``'s state-dict keys -> where they go in ``deep`` (block k of d to block
     ``k * D // d`` of D), checked: both ViT-style, ``deep`` as deep or deeper, equal shapes."""
@@ -53,12 +58,13 @@ def _placed(small: nn.Module, deep: nn.Module, small_name: str, deep_name: str) 
             f"training.anchors.grow: anchor {deep_name!r} has {D} blocks, fewer than the {d} of "
             f"{small_name!r} before it; list the anchors shallow to deep, or drop grow")
     dst = deep.state_dict()
+    where = _placement(d, D)
     placed = {}
     for key, value in small.state_dict().items():
         to = key
         if key.startswith("blocks."):
             _, k, rest = key.split(".", 2)
-            to = f"blocks.{int(k) * D // d}.{rest}"
+            to = f"blocks.{where[int(k)]}.{rest}"
         if to not in dst or dst[to].shape != value.shape:
             shape = "missing" if to not in dst else f"shaped {list(dst[to].shape)}"
             raise StitchnasError(
@@ -66,7 +72,7 @@ def _placed(small: nn.Module, deep: nn.Module, small_name: str, deep_name: str) 
                 f"{to} is {shape} where {small_name!r} has {list(value.shape)}; grow needs anchors of "
                 "one width and kind that differ only in depth, or drop grow")
         placed[key] = to
-    kept = {f"blocks.{k * D // d}." for k in range(d)}
+    kept = {f"blocks.{i}." for i in where}
     left = [key for key in dst if key not in placed.values()
             and (not key.startswith("blocks.") or any(key.startswith(b) for b in kept))]
     if left:  # would keep its random start: the grown model would not compute the smaller one's function
@@ -85,8 +91,8 @@ def grow_by_depth(small: nn.Module, deep: nn.Module, small_name: str = "small",
     placed = _placed(small, deep, small_name, deep_name)
     src = small.state_dict()
     new = {to: src[key] for key, to in placed.items()}
-    d, blocks = len(small.blocks), _blocks(deep, deep_name)
-    kept = {k * len(blocks) // d for k in range(d)}
+    blocks = deep.blocks
+    kept = set(_placement(len(small.blocks), len(blocks)))
     for i, block in enumerate(blocks):
         if i not in kept:
             for path in _ZEROED:
@@ -101,10 +107,8 @@ def grow_by_depth(small: nn.Module, deep: nn.Module, small_name: str = "small",
 def check_growable(space: SearchSpace) -> None:
     """One line before any training when some anchor cannot start from the one before it
     (the models built on the meta device: shapes only, no memory, no weights)."""
-    from ..anchors import create_anchor_model
-
     specs = space.anchors
-    models = [create_anchor_model(spec, weights=False, device="meta") for spec in specs]
+    models = space.create_models(weights=False, device="meta")
     for i in range(1, len(specs)):
         _placed(models[i - 1], models[i], specs[i - 1].name, specs[i].name)
 
