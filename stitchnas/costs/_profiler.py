@@ -20,6 +20,7 @@ with candidates.
 from __future__ import annotations
 
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from math import prod
 from pathlib import Path
@@ -36,6 +37,12 @@ __all__ = ["Cost", "MetaFlops", "StitchCost", "Profiler", "count_flops", "count_
            "count_params", "cache_dir"]
 
 METHODS = ("fvcore", "meta")
+
+#: Every space's composed costs, per FLOPs method, by candidate id (with the candidate they were
+#: composed for), shared by the Profilers of one space object: a search composes each candidate's
+#: cost for the predictor's records and again for the target's costs.
+_COMPOSED: "weakref.WeakKeyDictionary[SearchSpace, dict[str, dict[int, tuple[Candidate, Cost]]]]" = \
+    weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -251,6 +258,8 @@ class Profiler:
         self.progress = progress
         self._pieces: dict[str, list[int]] | None = None
         self._segments: dict[tuple[int, int, int], tuple[int, int]] = {}
+        self._composed: dict[int, tuple[Candidate, Cost]] = (
+            _COMPOSED.setdefault(space, {}).setdefault(method, {}) if use_cache else {})
         self.traced = 0
 
     @property
@@ -330,13 +339,18 @@ class Profiler:
     # ---- composition --------------------------------------------------------------------
     def cost(self, which: Candidate | Route) -> Cost:
         cand = which if isinstance(which, Candidate) else self.space.find(which)
+        hit = self._composed.get(cand.id)
+        if hit is not None and hit[0] is cand:
+            return hit[1]
         p = self.pieces()
         route = cand.route
         keys = [f"stem:{route.first_anchor}", f"head:{route.last_anchor}"]
         keys += [f"stitch:{k}" for k in cand.layer_keys]
         segments = [self._segment(p, s.anchor, s.start, s.end) for s in route]
-        return Cost(sum(p[k][0] for k in keys) + sum(f for f, _ in segments),
+        cost = Cost(sum(p[k][0] for k in keys) + sum(f for f, _ in segments),
                     sum(p[k][1] for k in keys) + sum(n for _, n in segments))
+        self._composed[cand.id] = (cand, cost)
+        return cost
 
     def _segment(self, p: dict[str, list[int]], anchor: int, start: int, end: int) -> tuple[int, int]:
         """(flops, params) of blocks ``start .. end-1`` of ``anchor``, summed once per segment: a

@@ -199,9 +199,24 @@ class LatencyTable:
         if rounds is None:
             return self.percentile_sum_ms(cand)
         try:
-            return _statistic(sum(rounds[k] for k in _piece_keys(cand)))
+            outer = _outer_keys(cand)
+            total = rounds[outer[0]] + sum(self._segment_rounds(s.anchor, s.start, s.end) for s in cand.route)
+            return _statistic(sum((rounds[k] for k in outer[1:]), total))
         except KeyError as err:
             raise self._missing(cand, err) from None
+
+    @cached_property
+    def _rounds_by_segment(self) -> dict[tuple[int, int, int], Any]:
+        return {}
+
+    def _segment_rounds(self, anchor: int, start: int, end: int):
+        """Blocks ``start .. end-1`` of ``anchor``, their times summed round by round, once per
+        segment (a space of 10^5 routes has a few thousand)."""
+        key = (anchor, start, end)
+        if key not in self._rounds_by_segment:
+            rounds = self._rounds
+            self._rounds_by_segment[key] = sum(rounds[f"block:{anchor}:{i}"] for i in range(start, end))
+        return self._rounds_by_segment[key]
 
     def percentile_sum_ms(self, which) -> float:
         """The sum of the candidate's pieces' own ``STATISTIC``: how tables without per-round

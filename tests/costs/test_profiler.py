@@ -135,3 +135,28 @@ def test_package_version_reads_files_not_imports():
     import timm
 
     assert out == [timm.__version__, "none", "False"]
+
+
+def test_a_spaces_costs_are_composed_once_and_shared(monkeypatch):
+    """A search composes every candidate's cost for the predictor and again for the target: the
+    second Profiler of the same space object reads the first one's sums; another load of the
+    space, or a Profiler that re-traces, composes its own (and gets the same numbers)."""
+    space = load_space("tiny_test")
+    want = {c.id: (c.flops, c.params) for c in Profiler(space).profile()}
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a segment was summed again")
+
+    monkeypatch.setattr(Profiler, "_segment", boom)
+    again = Profiler(space).profile()
+    assert {c.id: (c.flops, c.params) for c in again} == want
+    with pytest.raises(AssertionError, match="summed again"):
+        Profiler(load_space("tiny_test")).profile()  # another object: nothing shared
+    with pytest.raises(AssertionError, match="summed again"):
+        Profiler(space, use_cache=False, progress=False).profile()
+    monkeypatch.undo()
+    other = load_space("tiny_test")
+    assert {c.id: (c.flops, c.params) for c in Profiler(other).profile()} == want
+    # a candidate of another space object with the same id is composed, not read from the memo
+    foreign = other.candidates[3]
+    assert Profiler(space).cost(foreign) == Profiler(other).cost(foreign)
