@@ -190,33 +190,27 @@ class LatencyTable:
 
     def composed_ms(self, which) -> float:
         """The candidate's latency from its pieces, without the overhead constants: the
-        ``STATISTIC`` (10th percentile) over the rounds of its pieces' summed times, the statistic
-        its end-to-end runs are measured by (a sum of per-piece percentiles runs low: each piece
-        keeps its own luckiest rounds); tables without per-round times sum the pieces'
-        ``STATISTIC``."""
+        ``STATISTIC`` (10th percentile) over the rounds of its pieces' summed times, as its
+        end-to-end runs are measured (a sum of per-piece percentiles runs low: each piece keeps its
+        luckiest rounds); tables without per-round times sum the pieces' ``STATISTIC``."""
         cand = self.candidate(which)
         rounds = self._rounds
         if rounds is None:
             return self.percentile_sum_ms(cand)
         try:
-            outer = _outer_keys(cand)
-            total = rounds[outer[0]] + sum(self._segment_rounds(s.anchor, s.start, s.end) for s in cand.route)
-            return _statistic(sum((rounds[k] for k in outer[1:]), total))
+            stem, *outer = _outer_keys(cand)
+            total = rounds[stem] + sum(self._segment_rounds(s.anchor, s.start, s.end) for s in cand.route)
+            return _statistic(sum((rounds[k] for k in outer), total))
         except KeyError as err:
             raise self._missing(cand, err) from None
-
-    @cached_property
-    def _rounds_by_segment(self) -> dict[tuple[int, int, int], Any]:
-        return {}
 
     def _segment_rounds(self, anchor: int, start: int, end: int):
         """Blocks ``start .. end-1`` of ``anchor``, their times summed round by round, once per
         segment (a space of 10^5 routes has a few thousand)."""
-        key = (anchor, start, end)
-        if key not in self._rounds_by_segment:
-            rounds = self._rounds
-            self._rounds_by_segment[key] = sum(rounds[f"block:{anchor}:{i}"] for i in range(start, end))
-        return self._rounds_by_segment[key]
+        key = ("rounds", anchor, start, end)
+        if key not in self._segments:
+            self._segments[key] = sum(self._rounds[f"block:{anchor}:{i}"] for i in range(start, end))
+        return self._segments[key]
 
     def percentile_sum_ms(self, which) -> float:
         """The sum of the candidate's pieces' own ``STATISTIC``: how tables without per-round
@@ -254,13 +248,13 @@ class LatencyTable:
                    + max(max(pieces[k]["peak_bytes"] for k in keys), max(p for _, p in segments)))
 
     @cached_property
-    def _segments(self) -> dict[tuple[int, int, int], tuple[int, int]]:
+    def _segments(self) -> dict[tuple, Any]:
+        """Per-segment sums: (anchor, start, end) -> memory, ("rounds", ...) -> round times."""
         return {}
 
     def _segment_memory(self, anchor: int, start: int, end: int) -> tuple[int, int]:
         """(parameter bytes, peak bytes) of blocks ``start .. end-1`` of ``anchor``, each block's
-        peak plus the segment's input, which the standalone module holds until the segment ends;
-        once per segment (a space of 10^5 routes has a few thousand)."""
+        peak plus the segment's input, which the standalone module holds until the segment ends."""
         key = (anchor, start, end)
         if key not in self._segments:
             pieces = self.memory["pieces"]
