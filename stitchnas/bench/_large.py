@@ -124,12 +124,12 @@ def synthetic_accuracy(space, anchor_flops: Sequence[float], seed: int = 0) -> n
 
 def prior_accuracy(flops: Sequence[float], anchor_flops: Sequence[float],
                    anchor_acc1: Sequence[float]) -> np.ndarray:
-    """Top-1 (%) read off the line through the anchors' (log FLOPs, top-1) points, as the anchors'
-    prior (:class:`stitchnas.predict.AnchorPrior`, nothing measured) predicts it: monotone in
-    FLOPs, so nearly every candidate is on the front (a search on priors alone)."""
-    order = np.argsort(anchor_flops)
-    xs = np.log(np.asarray(anchor_flops, dtype=float))[order]
-    return np.interp(np.log(np.asarray(flops, dtype=float)), xs, np.asarray(anchor_acc1, dtype=float)[order])
+    """Top-1 (%) read off the line through the anchors' (log FLOPs, top-1) points, the anchors'
+    prior's mean (:func:`stitchnas.predict.anchor_line`, nothing measured): monotone in FLOPs, so
+    nearly every candidate is on the front (a search on priors alone)."""
+    from ..predict import anchor_line
+
+    return anchor_line(flops, anchor_flops, anchor_acc1)
 
 
 def _problem(space, seed: int, accuracy: str = "structural"):

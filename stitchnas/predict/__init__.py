@@ -17,6 +17,7 @@ _EXPORTS = {
     "ACQUISITIONS": "_suggest",
     "SHAPE_SPREAD": "_suggest",
     "AnchorPrior": "_prior",
+    "anchor_line": "_prior",
     "prior_suffices": "_prior",
     "AutoPredictor": "_predictors",
     "CVReport": "_cv",

@@ -23,11 +23,29 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from ..errors import StitchnasError
 from ._features import Stitch, _check_stitches
 
-__all__ = ["AnchorPrior", "PRIOR_NEEDS", "prior_suffices"]
+__all__ = ["AnchorPrior", "PRIOR_NEEDS", "anchor_line", "prior_suffices"]
 
 #: what the prior needs, in words (error messages name it)
 PRIOR_NEEDS = ("the top-1 of at least two anchors: give `acc1:` per anchor in the space file or "
                "--anchor-acc NAME=ACC, or measure them with `stitchnas evaluate SPACE --anchors`")
+
+
+def anchor_line(flops, anchor_flops: Sequence[float],
+                anchor_acc1: Sequence[float | None]) -> np.ndarray:
+    """Top-1 (%) at ``flops`` on the line through the anchors' (log FLOPs, top-1) points: piecewise
+    linear, flat beyond the outermost anchors; anchors of unknown top-1 (None) are skipped and
+    anchors of equal FLOPs averaged. The prior's mean (:class:`AnchorPrior`, nothing measured)."""
+    xs, ys = _knots(anchor_flops, anchor_acc1)
+    return np.interp(np.log(np.asarray(flops, dtype=float)), xs, ys)
+
+
+def _knots(anchor_flops: Sequence[float], anchor_acc1: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
+    points: dict[float, list[float]] = {}
+    for f, v in zip(anchor_flops, anchor_acc1):
+        if v is not None:
+            points.setdefault(math.log(f), []).append(float(v))
+    xs = sorted(points)
+    return np.array(xs), np.array([float(np.mean(points[x])) for x in xs])
 
 
 def prior_suffices(measured_stitches: int, known_anchors: int) -> bool:
@@ -76,7 +94,7 @@ class AnchorPrior(RegressorMixin, BaseEstimator):
             self.line_ = (float(intercept), float(slope))
             resid = y - (intercept + slope * x)
         else:
-            resid = y - self._interp(knots, stitches)
+            resid = y - np.interp(np.log([s.flops for s in stitches]), *knots)
             self.shift_ = float(resid.sum() / (len(resid) + self.shrink))
             resid = resid - self.shift_
         self.resid_rms_ = float(np.sqrt(np.mean(resid ** 2)))
@@ -121,14 +139,4 @@ class AnchorPrior(RegressorMixin, BaseEstimator):
 
     def _knots(self, s: Stitch) -> tuple[np.ndarray, np.ndarray]:
         """(log FLOPs, top-1) of the anchors with a known accuracy, by FLOPs (equal FLOPs averaged)."""
-        points: dict[float, list[float]] = {}
-        for f, v in zip(s.anchor_flops, self._anchor_acc(s)):
-            if v is not None:
-                points.setdefault(math.log(f), []).append(float(v))
-        xs = sorted(points)
-        return np.array(xs), np.array([float(np.mean(points[x])) for x in xs])
-
-    @staticmethod
-    def _interp(knots: tuple[np.ndarray, np.ndarray], stitches: Sequence[Stitch]) -> np.ndarray:
-        xs, ys = knots
-        return np.interp(np.log([s.flops for s in stitches]), xs, ys)
+        return _knots(s.anchor_flops, self._anchor_acc(s))

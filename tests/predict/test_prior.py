@@ -70,3 +70,18 @@ def test_batch_predictions_equal_one_at_a_time_and_each_pair_of_anchors_gives_it
                 for s in demo if not s.is_anchor]
     assert std[[i for i, s in enumerate(mixed) if s in demo and not s.is_anchor]] == pytest.approx(expected)
     assert len(set(np.round(expected, 6))) == 2
+
+
+def test_the_benchmarks_line_is_the_priors_mean(stitches):
+    """`bench large` reads its prior accuracies off :func:`anchor_line`, the prior's own mean; an
+    unknown anchor is skipped and anchors of equal FLOPs are averaged."""
+    from stitchnas.bench._large import prior_accuracy
+    from stitchnas.predict import anchor_line
+
+    s0 = stitches[0]
+    flops = [s.flops for s in stitches]
+    mean = AnchorPrior().fit([], []).predict(stitches)
+    assert anchor_line(flops, s0.anchor_flops, s0.anchor_acc1) == pytest.approx(mean, abs=1e-12)
+    assert prior_accuracy(flops, s0.anchor_flops, s0.anchor_acc1) == pytest.approx(mean, abs=1e-12)
+    assert anchor_line([1e6, 1e7, 1e9], [1e6, 1e8, 1e8, 5e7], [60.0, 70.0, 90.0, None]).tolist() \
+        == [60.0, 70.0, 80.0]
