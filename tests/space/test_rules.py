@@ -96,7 +96,6 @@ def test_two_way_options_change_the_space():
         get_rule({"type": "two_way", "max_stitches": 3})
 
 
-
 def test_enumeration_pauses_the_garbage_collector_and_restores_it(monkeypatch):
     """A space's routes are built with cyclic collection paused (a third of the time at 10^5
     candidates), and collection is back on after, also when something inside raises."""
