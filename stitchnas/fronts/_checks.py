@@ -67,8 +67,10 @@ def check_members(front: Front) -> None:
 
 def check_space(front: Front, space: SearchSpace) -> None:
     """Every member is the candidate of ``space`` with its id: same route, anchors marked as
-    anchors. ``space`` must have the front's content hash (checked by the caller)."""
-    num = space.num_ids
+    anchors. ``space`` must have the front's content hash (checked by the caller). A large space
+    enumerated before answers from its id cache (:attr:`SearchSpace.id_routes`)."""
+    routes = space.id_routes
+    num = len(routes)
     for m in front.members:
         if m.id >= num:
             raise StitchnasError(f"member id {m.id} is not in space {space.name!r} (ids "
@@ -77,16 +79,17 @@ def check_space(front: Front, space: SearchSpace) -> None:
             m.route.validate(space.depths)
         except StitchnasError as err:
             raise StitchnasError(f"member id {m.id}: {err}") from None
-        try:
-            cand = space.candidate(m.id)
-        except StitchnasError as err:
-            raise StitchnasError(f"member id {m.id}: {err}") from None
-        if cand.route != m.route:
+        route = routes[m.id]
+        if route is None:
+            raise StitchnasError(f"member id {m.id}: id {m.id} of space {space.name!r} is kept for the "
+                                 "official numbering but is not a valid network")
+        if route != m.route:
             raise StitchnasError(f"member id {m.id} has route {m.route}, but candidate {m.id} of "
-                                 f"space {space.name!r} is {cand.route}")
-        if m.is_anchor != cand.is_anchor:
+                                 f"space {space.name!r} is {route}")
+        anchor = route.num_stitches == 0
+        if m.is_anchor != anchor:
             raise StitchnasError(f"member id {m.id}: 'is_anchor' is {str(m.is_anchor).lower()}, but "
-                                 f"its route {m.route} {'is' if cand.is_anchor else 'is not'} an "
+                                 f"its route {m.route} {'is' if anchor else 'is not'} an "
                                  "anchor alone")
 
 

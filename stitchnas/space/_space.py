@@ -21,6 +21,7 @@ from .._util import did_you_mean, did_you_mean_key, gc_paused
 from ..errors import StitchnasError
 from ..paths import check_name, pretrained_dir, results_dir
 from ._defaults import DEFAULT_SPACE
+from . import _idcache
 from ._routes import Candidate, Junction, Route
 from ._rules import StitchRule, get_rule
 from ._schema import check_sections, kwargs_problem
@@ -433,7 +434,25 @@ class SearchSpace:
                     if j not in checked:
                         self._check_junction(j)
                         checked.add(j)
+        if len(slots) >= _idcache.MIN_IDS:
+            _idcache.save_id_routes(self._id_cache, [c.route if c is not None else None for c in slots])
         return slots
+
+    @cached_property
+    def _id_cache(self):
+        return None if self._input_size is None else _idcache.id_cache_path(
+            self.name, self.structure_hash, self.rule, _structure_versions())
+
+    @cached_property
+    def id_routes(self) -> Sequence[Route | None]:
+        """Every id's route in id order (None: an id kept for the official numbering, not a
+        valid network). A large space enumerated before by the same code reads them from the id
+        cache (``stitchnas.space._idcache``): checking a front against it enumerates nothing."""
+        if "_slots" not in self.__dict__:
+            cached = _idcache.load_id_routes(self._id_cache)
+            if cached is not None:
+                return cached
+        return tuple(c.route if c is not None else None for c in self._slots)
 
     def _check_junction(self, j: Junction) -> None:
         """Legal junctions join features of equal spatial resolution (or identical token
