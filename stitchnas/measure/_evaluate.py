@@ -33,13 +33,16 @@ __all__ = ["EvalResult", "PartialEvaluation", "EvaluationInterrupted", "evaluate
 @dataclass(frozen=True)
 class EvalResult:
     """One candidate's scores: ``acc1``/``acc5`` in percent (``acc5`` None under 5 classes),
-    ``loss`` the mean cross-entropy in nats, over ``n_samples`` images."""
+    ``loss`` the mean cross-entropy in nats, over ``n_samples`` images; ``hits``: each image's
+    top-1 outcome (True: right) in the loader's order (None for a resumed evaluation), what
+    paired standard errors between candidates need. Not compared: the scores are the result."""
 
     id: int
     acc1: float
     acc5: float | None
     loss: float
     n_samples: int
+    hits: tuple[bool, ...] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,7 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
         counted = (torch.tensor(resume.sums, dtype=torch.float64, device=dev), int(resume.n_samples))
         num_classes = resume.num_classes
     batch_stats = torch.zeros_like(counted[0])
+    hits: list[list[torch.Tensor]] | None = [[] for _ in cands] if resume is None else None
 
     def partial() -> PartialEvaluation:
         sums, n = counted
@@ -234,7 +238,12 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
 
     def score(k_list: list[int], logits: torch.Tensor, y: torch.Tensor) -> None:
         logits = logits.float()
-        top1 = (logits.argmax(dim=1) == y).sum()
+        right = logits.argmax(dim=1) == y
+        top1 = right.sum()
+        if hits is not None:
+            right = right.cpu()
+            for k in k_list:
+                hits[k].append(right)
         top5 = ((logits.topk(5, dim=1).indices == y[:, None]).any(dim=1).sum()
                 if logits.shape[1] >= 5 else torch.zeros((), device=dev))
         loss = F.cross_entropy(logits, y, reduction="sum")
@@ -350,7 +359,8 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
     return [
         EvalResult(id=c.id, acc1=100.0 * s[k][0] / n_samples,
                    acc5=100.0 * s[k][1] / n_samples if has_top5 else None,
-                   loss=s[k][2] / n_samples, n_samples=n_samples)
+                   loss=s[k][2] / n_samples, n_samples=n_samples,
+                   hits=tuple(torch.cat(hits[k]).tolist()) if hits is not None else None)
         for k, c in enumerate(cands)
     ]
 
@@ -361,14 +371,15 @@ def measure(space: SearchSpace, net: StitchedNetwork, loader: Iterable, ids: Seq
             on_checkpoint: Callable[[PartialEvaluation], None] | None = None,
             calibration=None):
     """Evaluate ``ids`` and return measurement rows (with exact flops/params) for a measurements
-    file; each carries its checkpoint file's digest (``checkpoint_sha256``). ``resume`` and
+    file; each carries its checkpoint file's digest (``checkpoint_sha256``) and, unless resumed,
+    its per-image top-1 outcomes (``top1_hits``: :func:`top1_outcomes`). ``resume`` and
     ``on_checkpoint``: as :func:`evaluate_candidates`'s. ``calibration``: the
     :class:`CalibrationImages` of per-route BatchNorm statistics; the rows then carry its recipe
     under ``batchnorm`` (a network without BatchNorm layers: nothing)."""
     import math
 
     from ._calibrate import BATCHNORM_KEY
-    from ._measurements import CHECKPOINT_DIGEST, Measurement, checkpoint_digest
+    from ._measurements import CHECKPOINT_DIGEST, TOP1_HITS, Measurement, checkpoint_digest, encode_outcomes
     from ..costs import Profiler
     from ..network import has_batchnorm
 
@@ -388,7 +399,8 @@ def measure(space: SearchSpace, net: StitchedNetwork, loader: Iterable, ids: Seq
         rows.append(Measurement(
             id=r.id, route=costs[r.id].route, acc1=r.acc1, acc5=r.acc5, loss=loss,
             flops=costs[r.id].flops, params=costs[r.id].params, dataset=dataset,
-            checkpoint=str(checkpoint), space=space.name, space_hash=space.content_hash, extra=extra,
+            checkpoint=str(checkpoint), space=space.name, space_hash=space.content_hash,
+            extra=extra + (((TOP1_HITS, encode_outcomes(r.hits)),) if r.hits is not None else ()),
         ))
     return rows
 

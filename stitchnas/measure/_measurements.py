@@ -40,15 +40,55 @@ from ..space import Route
 if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
 
-__all__ = ["Measurement", "FIELDS", "read_measurements", "measurements_snapshot", "write_measurements",
-           "lock_path", "CHECKPOINT_DIGEST", "checkpoint_digest", "measured_elsewhere", "val_subset_option"]
+__all__ = ["Measurement", "FIELDS", "TOP1_HITS", "encode_outcomes", "top1_outcomes", "read_measurements",
+           "measurements_snapshot", "write_measurements", "lock_path", "CHECKPOINT_DIGEST", "checkpoint_digest",
+           "measured_elsewhere", "val_subset_option"]
 
 #: the extra key a measured row carries: the first 16 hex digits of its stitched checkpoint's
 #: sha256, so rows of a checkpoint trained again at the same path are told apart
 CHECKPOINT_DIGEST = "checkpoint_sha256"
 
+#: the extra key of a row's per-image top-1 outcomes in its evaluation's image order: ``N:B``,
+#: N images and B their outcomes (1: right) packed 8 to a byte, base64. Rows measured on the
+#: same images then give paired standard errors of their differences (:func:`top1_outcomes`)
+TOP1_HITS = "top1_hits"
+
 #: extra keys that describe how a row was measured: a re-measured row never inherits them
-_MEASURED_WITH = frozenset({CHECKPOINT_DIGEST, "batchnorm"})
+_MEASURED_WITH = frozenset({CHECKPOINT_DIGEST, "batchnorm", TOP1_HITS})
+
+
+def encode_outcomes(hits) -> str:
+    """``TOP1_HITS``'s text of a 0/1 sequence (one entry per image, in evaluation order)."""
+    import base64
+
+    import numpy as np
+
+    bits = np.asarray(hits, dtype=bool)
+    return f"{bits.size}:{base64.b64encode(np.packbits(bits).tobytes()).decode('ascii')}"
+
+
+def top1_outcomes(m: "Measurement"):
+    """A row's per-image top-1 outcomes as a float array of 0 and 1, or None where it carries none
+    (rows from before they were recorded, a resumed evaluation, published tables) or they do not
+    decode to a top-1 equal to the row's own."""
+    import base64
+    import binascii
+
+    import numpy as np
+
+    text = dict(m.extra).get(TOP1_HITS)
+    if not isinstance(text, str) or ":" not in text:
+        return None
+    count, _, data = text.partition(":")
+    try:
+        n = int(count)
+        bits = np.unpackbits(np.frombuffer(base64.b64decode(data, validate=True), dtype=np.uint8))
+    except (ValueError, binascii.Error):
+        return None
+    if n <= 0 or bits.size < n or bits.size - n >= 8:
+        return None
+    out = bits[:n].astype(float)
+    return out if abs(100.0 * out.mean() - m.acc1) < 1e-6 else None
 
 
 def checkpoint_digest(path: str | os.PathLike | None) -> str | None:

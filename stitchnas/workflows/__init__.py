@@ -9,6 +9,8 @@ _EXPORTS = {
     "RunReport": "_run",
     "Step": "_run",
     "front_stats": "_study",
+    "line_gap": "_report",
+    "line_summary": "_report",
     "refuse_to_replace_tables": "_study",
     "run": "_run",
     "snnet_study": "_study",

@@ -12,42 +12,71 @@ from typing import Any, Sequence
 from ..paths import default_results_dir
 from ._front_timing import order_line
 
-__all__ = ["above_line", "line_summary", "line_table", "run_report"]
+__all__ = ["above_line", "line_gap", "line_summary", "line_table", "run_report"]
 
 
 def above_line(m, anchors, images: int | None = None) -> tuple[float, float | None] | None:
-    """``(gap, stderr)``: points of top-1 that stitch ``m`` has above the line between the anchors
+    """``(gap, stderr)`` of :func:`line_gap`, or None."""
+    g = line_gap(m, anchors, images)
+    return None if g is None else g[:2]
+
+
+def line_gap(m, anchors, images: int | None = None) -> tuple[float, float | None, bool] | None:
+    """``(gap, stderr, paired)``: points of top-1 that stitch ``m`` has above the line between the anchors
     bracketing its FLOPs, and the gap's standard error when each was measured on ``images``
-    images (the three measurements taken as independent, which overstates it a little: they
-    share images). None for an anchor or a stitch outside the anchors' FLOPs range."""
+    images. Where the three rows carry per-image outcomes on the same images (``top1_hits``) the
+    error is paired: the spread over images of the stitch's outcome minus the line's mix of the
+    anchors' (they share images and mostly agree, so this is 0.35 to 0.65 of the error taken as
+    independent, docs/run.md); else the three are taken as independent, which overstates it.
+    None for an anchor or a stitch outside the anchors' FLOPs range."""
     import math
 
-    from ..measure import top1_stderr
+    from ..measure import top1_outcomes, top1_stderr
 
     if m.route.num_stitches == 0:
         return None
-    pts = sorted((a.flops, a.acc1) for a in anchors)
-    for (f0, a0), (f1, a1) in zip(pts, pts[1:]):
+    pts = sorted(((a.flops, a.acc1, a) for a in anchors), key=lambda p: p[:2])
+    for (f0, a0, r0), (f1, a1, r1) in zip(pts, pts[1:]):
         if f0 <= m.flops <= f1 and f1 > f0:
             t = (m.flops - f0) / (f1 - f0)
             gap = m.acc1 - (a0 + (a1 - a0) * t)
             if not images:
-                return gap, None
+                return gap, None, False
+            paired = [top1_outcomes(r) for r in (m, r0, r1)]
+            if all(o is not None and o.size == paired[0].size > 1 for o in paired) \
+                    and m.dataset == r0.dataset == r1.dataset:
+                d = paired[0] - ((1 - t) * paired[1] + t * paired[2])
+                return gap, 100.0 * float(d.std(ddof=1)) / math.sqrt(d.size), True
             se = math.sqrt(top1_stderr(m.acc1, images) ** 2 + ((1 - t) * top1_stderr(a0, images)) ** 2
                            + (t * top1_stderr(a1, images)) ** 2)
-            return gap, se
+            return gap, se, False
     return None
 
 
 def line_summary(rows, images: int | None) -> dict[str, Any]:
-    """How many measured stitches lie above the line between their neighbouring anchors, and how
-    many by more than two standard errors of the gap (more than measurement noise)."""
+    """How many measured stitches lie above the line between their neighbouring anchors, how
+    many by more than two standard errors of the gap (more than measurement noise), and of how
+    many gaps that error is paired (``paired``; the rest are taken as independent)."""
     anchors = [m for m in rows if m.route.num_stitches == 0]
-    gaps = [g for g in (above_line(m, anchors, images) for m in rows) if g is not None]
+    gaps = [g for g in (line_gap(m, anchors, images) for m in rows) if g is not None]
     return {"stitches": sum(m.route.num_stitches > 0 for m in rows), "within_anchors": len(gaps),
-            "above": sum(g > 0 for g, _ in gaps),
-            "above_by_2se": sum(se is not None and g > 2 * se for g, se in gaps),
-            "images": images}
+            "above": sum(g > 0 for g, _, _ in gaps),
+            "above_by_2se": sum(se is not None and g > 2 * se for g, se, _ in gaps),
+            "paired": sum(p for _, _, p in gaps), "images": images}
+
+
+def _error_note(line: dict[str, Any], images: int | None) -> str:
+    """The report's words on the `±` column: paired, independent, or which."""
+    if not images:
+        return "."
+    paired, n = line.get("paired", 0), line["within_anchors"]
+    how = ("paired: the spread over those images of the stitch's outcome minus the line's mix of "
+           "the anchors'" if n and paired == n else
+           "taken as independent, which overstates them: these rows carry no per-image outcomes"
+           if not paired else f"paired for {paired} of {n}, whose rows carry per-image outcomes; "
+           "the rest taken as independent, which overstates them")
+    return (f". After `±`: two standard errors of that gap, measured on {images} images ({how}); a "
+            "gap within them is measurement noise.")
 
 
 def line_table(space, rows, line: dict[str, Any], images: int | None) -> list[str]:
@@ -93,8 +122,7 @@ def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, tot
                  "as `export` ships it." if recipes else ""), "",
               "`vs line`: top-1 above (+) or below (-) the straight line between the two anchors whose "
               "FLOPs bracket the stitch's; a stitch above it is a trade-off no anchor offers"
-              + (f". After `±`: two standard errors of that gap, measured on {images} images; a gap "
-                 "within them is measurement noise." if images else "."), "",
+              + _error_note(line, images), "",
               ] + line_table(space, rows, line, images)
     for name, table in tables.items():
         v = table.validation or {}

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -447,3 +448,46 @@ def test_cli_evaluate_keeps_an_interrupted_evaluation_and_resumes_it(space, net,
     state.write_text("{not json")
     code, _, err = run_cli(capsys, *argv, "--ids", "0,3")
     assert code == 0 and f"ignoring {state}: not a saved evaluation" in err
+
+
+def test_per_image_outcomes_are_the_top1_image_by_image(space, net, digits):
+    """Each candidate's per-image outcomes, in loader order, are its own top-1 image by image (a
+    candidate run alone on the same images), the same with prefixes shared or not, and travel in
+    the measured row (``top1_hits``), which decodes to them; a resumed evaluation has none."""
+    import numpy as np
+
+    from stitchnas.measure import TOP1_HITS, measure, top1_outcomes
+
+    ids = [0, 1, 5, 9]
+    loader = make_loader(digits, 50, shuffle=False)
+    fast = evaluate_candidates(net, loader, ids, progress=False)
+    slow = evaluate_candidates(net, loader, ids, progress=False, share_prefixes=False)
+    x = torch.stack([digits[i][0] for i in range(len(digits))])
+    y = torch.tensor([int(digits[i][1]) for i in range(len(digits))])
+    for r, s in zip(fast, slow):
+        net.reset_stitch_id(r.id)
+        with torch.no_grad():
+            alone = (net(x).argmax(dim=1) == y).tolist()
+        assert list(r.hits) == list(s.hits) == alone and len(alone) == 120
+        assert 100.0 * sum(r.hits) / 120 == pytest.approx(r.acc1, abs=1e-9)
+    assert len({r.hits for r in fast}) == len(ids)  # the candidates differ image by image
+    rows = measure(space, net, loader, ids, dataset="digits:val", checkpoint="c.pt", progress=False)
+    for m, r in zip(rows, fast):
+        assert np.array_equal(top1_outcomes(m), np.array(r.hits, dtype=float))
+    forged = dataclasses.replace(rows[0], acc1=rows[0].acc1 + 1.0)  # outcomes of another top-1: unused
+    assert top1_outcomes(forged) is None
+    for text in ("x", "12:!!", "0:", "999:AAAA"):
+        broken = dataclasses.replace(rows[0], extra=((TOP1_HITS, text),))
+        assert top1_outcomes(broken) is None
+    from stitchnas.measure import EvaluationInterrupted
+
+    handle = _interrupt_on_call(net.adapters[-1].stem_module, 2)
+    try:
+        with pytest.raises(EvaluationInterrupted) as info:
+            evaluate_candidates(net, make_loader(digits, 60, shuffle=False), ids, progress=False)
+    finally:
+        handle.remove()
+    rest = make_loader(torch.utils.data.Subset(digits, range(60, 120)), 60, shuffle=False)
+    resumed = evaluate_candidates(net, rest, ids, progress=False, resume=info.value.partial)
+    whole = evaluate_candidates(net, make_loader(digits, 60, shuffle=False), ids, progress=False)
+    assert all(r.hits is None for r in resumed) and resumed == whole  # the scores, as before
