@@ -3,9 +3,9 @@ versions they were made with.
 
 Three things are cached this way (a space's structure, its FLOPs profile, a target's memory
 column), each costing seconds to rebuild and nothing to read; a large space's id numbering is a
-fourth, kept in the same folder and checked by the same rules (``stitchnas.space._idcache``). A missing, broken or stale
-document reads as None and the caller rebuilds it; writing is atomic, and a cache that cannot be
-written costs time, not results, unless the caller says otherwise.
+fourth, kept in the same folder and checked by the same rules (``stitchnas.space._idcache``). A
+missing, broken or stale document reads as None and the caller rebuilds it; writing is atomic, and
+a cache that cannot be written costs time, not results, unless the caller says otherwise.
 """
 
 from __future__ import annotations

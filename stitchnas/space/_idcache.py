@@ -88,7 +88,10 @@ def load_id_routes(where: tuple[Path, dict[str, str]] | None) -> IdRoutes | None
     if isinstance(rows, list) and all(row is None or (isinstance(row, list) and row and len(row) % 3 == 0
                                                       and all(type(v) is int for v in row)) for row in rows):
         return IdRoutes(rows)
-    where[0].unlink(missing_ok=True)
+    try:
+        where[0].unlink(missing_ok=True)
+    except OSError:  # a read-only cache: enumerated each time, as without one
+        pass
     return None
 
 

@@ -46,7 +46,8 @@ def test_enumerated_space_answers_checks_from_its_file(cache):
     assert "_slots" not in again.__dict__  # checked without enumerating
 
     wrong_route = _front(built, [0, 2, 3], last_route=built.candidate(4).route)
-    with pytest.raises(StitchnasError, match=r"member id 3 has route .*, but candidate 3 of space 'tiny_test' is"):
+    says = r"member id 3 has route .*, but candidate 3 of space 'tiny_test' is"
+    with pytest.raises(StitchnasError, match=says):
         check_front(wrong_route, load_space("tiny_test"))
     with pytest.raises(StitchnasError, match="member id 2: 'is_anchor' is true"):
         check_front(_front(built, [0, 2], last_is_anchor=True), load_space("tiny_test"))

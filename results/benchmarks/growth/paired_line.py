@@ -24,9 +24,11 @@ plain = [dataclasses.replace(m, extra=tuple((k, v) for k, v in m.extra if k != T
 n = len(val)
 paired, independent = line_summary(rows, n), line_summary(plain, n)
 anchors = [m for m in rows if m.route.num_stitches == 0]
-print(f"{space.name}: {n} images; anchors " + ", ".join(f"{space.describe(m.route)} {m.acc1:.2f}" for m in anchors))
+print(f"{space.name}: {n} images; anchors "
+      + ", ".join(f"{space.describe(m.route)} {m.acc1:.2f}" for m in anchors))
 print(f"above the line: {paired['above']} of {paired['within_anchors']}; by two paired standard errors "
-      f"{paired['above_by_2se']} (paired for {paired['paired']}), by two independent ones {independent['above_by_2se']}")
+      f"{paired['above_by_2se']} (paired for {paired['paired']}), by two independent ones "
+      f"{independent['above_by_2se']}")
 gaps = sorted(((line_gap(m, anchors, n), line_gap(p, [a for a in plain if a.route.num_stitches == 0], n), m)
                for m, p in zip(rows, plain) if m.route.num_stitches), key=lambda g: -g[0][0])
 print(f"paired / independent standard error: median {np.median([g[0][1] / g[1][1] for g in gaps]):.2f}")

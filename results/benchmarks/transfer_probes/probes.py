@@ -90,8 +90,8 @@ def score(space, rows, seeds=range(20)):
             out["ridge"].setdefault(str(a), []).append(tau(line, y[te]))
             mixed = k / (k + 2) * (0.5 * trees + 0.5 * line) + 2 / (k + 2) * f
             out["ridge_in_route"].setdefault(str(a), []).append(tau(mixed, y[te]))
-    mean = {key: (float(np.mean(v)) if isinstance(v, list) else {kk: float(np.mean(vv)) for kk, vv in v.items()})
-            for key, v in out.items()}
+    mean = {key: float(np.mean(v)) if isinstance(v, list)
+            else {kk: float(np.mean(vv)) for kk, vv in v.items()} for key, v in out.items()}
     return mean
 
 
