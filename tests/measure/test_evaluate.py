@@ -126,6 +126,7 @@ def test_cli_evaluate_end_to_end(space, net, digits, tmp_path, capsys):
                                 "digits", "--val-subset", 120, "--ids", "0,3", "--out", out)
     assert code == 0, err
     assert "evaluated 2 candidates of tiny_test on digits:val:subset120 (120 images)" in stdout
+    assert "line:" not in stdout  # one anchor measured: no line to compare with
     # random anchors score what guessing does: one warning line on stderr, stdout unchanged
     assert err.count("stitchnas: warning:") == 1 and "anchor(s) s (" in err
     assert "no better than guessing (10.0% top-1 for 10 classes, on 120 images)" in err
@@ -491,3 +492,23 @@ def test_per_image_outcomes_are_the_top1_image_by_image(space, net, digits):
     resumed = evaluate_candidates(net, rest, ids, progress=False, resume=info.value.partial)
     whole = evaluate_candidates(net, make_loader(digits, 60, shuffle=False), ids, progress=False)
     assert all(r.hits is None for r in resumed) and resumed == whole  # the scores, as before
+
+
+def test_cli_evaluate_counts_stitches_against_the_line_of_measured_anchors(space, net, tmp_path, capsys):
+    """With two anchors among the ids, evaluate's last line counts the stitches between them that
+    beat the line, and by more than two standard errors paired over the images, as the run's
+    report counts them from the same rows."""
+    from stitchnas.workflows import line_summary
+
+    ckpt = tmp_path / "stitched.pt"
+    save_checkpoint(ckpt, net, anchors_tuned=True)
+    out = tmp_path / "m.jsonl"
+    code, stdout, err = run_cli(capsys, "evaluate", "tiny_test", "--checkpoint", ckpt, "--data", "digits",
+                                "--val-subset", 120, "--all", "--out", out)
+    assert code == 0, err
+    line = line_summary(read_measurements(out, space), 120)
+    assert line["paired"] == line["within_anchors"] > 0
+    assert stdout.splitlines()[-1] == (
+        f"line: {line['above']} of {line['within_anchors']} stitches between measured anchors beat the line "
+        f"between their neighbouring anchors; {line['above_by_2se']} by more than two standard errors "
+        "(paired over the images)")
