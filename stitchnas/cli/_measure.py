@@ -342,7 +342,8 @@ def _line_note(rows, images: int) -> str | None:
            "taken as independent")
     return (f"line: {line['above']} of {line['within_anchors']} stitches between measured anchors beat the "
             f"line between their neighbouring anchors; {line['above_by_2se']} by more than two standard "
-            f"errors ({how})")
+            f"errors ({how}; were every stitch exactly on its line, about {line['by_chance']:.1f} would "
+            "by chance)")
 
 
 def _warn_other_table(space, out: Path, held, dataset: str, given: bool) -> None:

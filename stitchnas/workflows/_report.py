@@ -12,7 +12,10 @@ from typing import Any, Sequence
 from ..paths import default_results_dir
 from ._front_timing import order_line
 
-__all__ = ["above_line", "line_gap", "line_summary", "line_table", "run_report"]
+__all__ = ["CHANCE_ABOVE_2SE", "above_line", "line_gap", "line_summary", "line_table", "run_report"]
+
+#: the chance that a measurement clears two standard errors above its true value (one-sided, normal)
+CHANCE_ABOVE_2SE = 0.02275
 
 
 def above_line(m, anchors, images: int | None = None) -> tuple[float, float | None] | None:
@@ -55,14 +58,25 @@ def line_gap(m, anchors, images: int | None = None) -> tuple[float, float | None
 
 def line_summary(rows, images: int | None) -> dict[str, Any]:
     """How many measured stitches lie above the line between their neighbouring anchors, how
-    many by more than two standard errors of the gap (more than measurement noise), and of how
-    many gaps that error is paired (``paired``; the rest are taken as independent)."""
+    many by more than two standard errors of the gap (more than measurement noise), of how many
+    gaps that error is paired (``paired``; the rest are taken as independent), and how many
+    would clear two standard errors by chance were every stitch exactly on its line
+    (``by_chance``: many stitches, a few clear it by luck)."""
     anchors = [m for m in rows if m.route.num_stitches == 0]
     gaps = [g for g in (line_gap(m, anchors, images) for m in rows) if g is not None]
     return {"stitches": sum(m.route.num_stitches > 0 for m in rows), "within_anchors": len(gaps),
             "above": sum(g > 0 for g, _, _ in gaps),
             "above_by_2se": sum(se is not None and g > 2 * se for g, se, _ in gaps),
-            "paired": sum(p for _, _, p in gaps), "images": images}
+            "paired": sum(p for _, _, p in gaps), "images": images,
+            "by_chance": round(CHANCE_ABOVE_2SE * len(gaps), 2) if images else None}
+
+
+def _chance(line: dict[str, Any]) -> str:
+    """`` (about X would by chance, ...)`` after a count of gaps beyond two standard errors."""
+    if line.get("by_chance") is None or not line["within_anchors"]:
+        return ""
+    return (f" (about {line['by_chance']:.1f} of {line['within_anchors']} would by chance alone if every "
+            "stitch were exactly on its line)")
 
 
 def _error_note(line: dict[str, Any], images: int | None) -> str:
@@ -93,7 +107,7 @@ def line_table(space, rows, line: dict[str, Any], images: int | None) -> list[st
     outside = line["stitches"] - line["within_anchors"]
     return lines + ["", f"{line['above']} of {line['within_anchors']} measured stitches beat the line between "
                     "their neighbouring anchors" + (f"; {line['above_by_2se']} by more than two standard errors"
-                                                    if images else "")
+                                                    f"{_chance(line)}" if images else "")
                     + (f"; {outside} more {'lies' if outside == 1 else 'lie'} outside the anchors' FLOPs range "
                        "(`outside`: no line to compare with)" if outside else "") + "."]
 

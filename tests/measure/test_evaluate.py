@@ -511,4 +511,6 @@ def test_cli_evaluate_counts_stitches_against_the_line_of_measured_anchors(space
     assert stdout.splitlines()[-1] == (
         f"line: {line['above']} of {line['within_anchors']} stitches between measured anchors beat the line "
         f"between their neighbouring anchors; {line['above_by_2se']} by more than two standard errors "
-        "(paired over the images)")
+        f"(paired over the images; were every stitch exactly on its line, about {line['by_chance']:.1f} would "
+        "by chance)")
+    assert line["by_chance"] == pytest.approx(0.02275 * line["within_anchors"], abs=0.01)

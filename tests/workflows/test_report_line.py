@@ -34,7 +34,7 @@ def test_only_gaps_beyond_two_standard_errors_count_as_more_than_noise(space, co
     few = line_summary(rows, images=200)  # two standard errors: about 9 points here
     many = line_summary(rows, images=100_000)  # about 0.4 points
     assert few == {"stitches": 3, "within_anchors": 3, "above": 2, "above_by_2se": 0, "paired": 0,
-                   "images": 200}
+                   "images": 200, "by_chance": 0.07}  # 3 stitches on the line: 2.3% each clear 2 SE
     assert many["above"] == 2 and many["above_by_2se"] == 2
 
 
@@ -51,7 +51,8 @@ def test_a_stitch_outside_the_anchors_flops_range_is_not_counted_against_the_lin
     cells = {int(r.split("|")[1]): r.split("|")[5].strip() for r in table if r.split("|")[1:2] and r.split("|")[1].strip().isdigit()}
     assert cells[0] == cells[1] == "-" and cells[6] == "outside" and cells[5].startswith("+")
     assert table[-1] == ("1 of 1 measured stitches beat the line between their neighbouring anchors; 1 by more "
-                         "than two standard errors; 1 more lies outside the anchors' FLOPs range (`outside`: no "
+                         "than two standard errors (about 0.0 of 1 would by chance alone if every stitch were "
+                         "exactly on its line); 1 more lies outside the anchors' FLOPs range (`outside`: no "
                          "line to compare with).")
 
 
