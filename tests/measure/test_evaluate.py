@@ -378,22 +378,26 @@ def _interrupt_on_call(module, n):
     return module.register_forward_hook(hook)
 
 
-def test_an_interrupted_evaluation_resumes_to_the_uninterrupted_result(space, net, digits):
+def _interrupted(net, loader, ids, call):
+    """The partial counts of an evaluation stopped by Ctrl-C in the ``call``-th run of the last
+    anchor's stem (once per batch, after every route of the first anchor was scored)."""
     from stitchnas.measure import EvaluationInterrupted
 
-    ids = select_ids(space, all=True)
-    whole = evaluate_candidates(net, make_loader(digits, 32, shuffle=False), ids, progress=False)
-    # Ctrl-C inside the third batch (the last anchor's stem runs once per batch, after every
-    # route of the first anchor was scored): two batches count
-    handle = _interrupt_on_call(net.adapters[-1].stem_module, 3)
+    handle = _interrupt_on_call(net.adapters[-1].stem_module, call)
     try:
         with pytest.raises(EvaluationInterrupted) as info:
-            evaluate_candidates(net, make_loader(digits, 32, shuffle=False), ids, progress=False)
+            evaluate_candidates(net, loader, ids, progress=False)
     finally:
         handle.remove()
-    partial = info.value.partial
-    assert partial.n_samples == 64 and partial.ids == tuple(ids) and partial.num_classes == 10
     assert isinstance(info.value, KeyboardInterrupt)  # the CLI's Ctrl-C handling still applies
+    return info.value.partial
+
+
+def test_an_interrupted_evaluation_resumes_to_the_uninterrupted_result(space, net, digits):
+    ids = select_ids(space, all=True)
+    whole = evaluate_candidates(net, make_loader(digits, 32, shuffle=False), ids, progress=False)
+    partial = _interrupted(net, make_loader(digits, 32, shuffle=False), ids, 3)  # two batches count
+    assert partial.n_samples == 64 and partial.ids == tuple(ids) and partial.num_classes == 10
     rest = make_loader(torch.utils.data.Subset(digits, range(64, len(digits))), 32, shuffle=False)
     resumed = evaluate_candidates(net, rest, ids, progress=False, resume=partial)
     assert resumed == whole  # exactly: the same sums in the same order
@@ -480,16 +484,9 @@ def test_per_image_outcomes_are_the_top1_image_by_image(space, net, digits):
     for text in ("x", "12:!!", "0:", "999:AAAA"):
         broken = dataclasses.replace(rows[0], extra=((TOP1_HITS, text),))
         assert top1_outcomes(broken) is None
-    from stitchnas.measure import EvaluationInterrupted
-
-    handle = _interrupt_on_call(net.adapters[-1].stem_module, 2)
-    try:
-        with pytest.raises(EvaluationInterrupted) as info:
-            evaluate_candidates(net, make_loader(digits, 60, shuffle=False), ids, progress=False)
-    finally:
-        handle.remove()
+    partial = _interrupted(net, make_loader(digits, 60, shuffle=False), ids, 2)  # one batch counts
     rest = make_loader(torch.utils.data.Subset(digits, range(60, 120)), 60, shuffle=False)
-    resumed = evaluate_candidates(net, rest, ids, progress=False, resume=info.value.partial)
+    resumed = evaluate_candidates(net, rest, ids, progress=False, resume=partial)
     whole = evaluate_candidates(net, make_loader(digits, 60, shuffle=False), ids, progress=False)
     assert all(r.hits is None for r in resumed) and resumed == whole  # the scores, as before
 
