@@ -97,7 +97,8 @@ def load_id_routes(where: tuple[Path, dict[str, str]] | None) -> IdRoutes | None
 
 def save_id_routes(where: tuple[Path, dict[str, str]] | None, routes: Sequence[Route | None]) -> None:
     """Write the routes when there are at least :data:`MIN_IDS` and no file of these versions
-    exists yet (best effort: an unwritable cache costs time, not results)."""
+    exists yet, and remove the space's files of other versions, which no longer answer (best
+    effort: an unwritable cache costs time, not results)."""
     import json
 
     from ..errors import StitchnasError
@@ -111,5 +112,9 @@ def save_id_routes(where: tuple[Path, dict[str, str]] | None, routes: Sequence[R
     try:  # compact: 10^5 routes are a few MB indented, 2 MB not
         write_text(where[0], json.dumps({"routes": rows, "versions": where[1]}, separators=(",", ":")),
                    what="id cache")
+        stem = where[0].name.rsplit("-", 1)[0]  # NAME-STRUCTURE_HASH
+        for old in where[0].parent.glob(f"{stem}-*.json"):
+            if old != where[0] and old.name.rsplit("-", 1)[0] == stem:
+                old.unlink(missing_ok=True)
     except (OSError, StitchnasError):
         pass

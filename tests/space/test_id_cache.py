@@ -65,8 +65,11 @@ def test_file_of_other_code_versions_or_broken_is_not_trusted(cache, monkeypatch
     monkeypatch.setattr(_idcache, "_code_digest", lambda rule: "another-rule-src")
     other = load_space("tiny_test")
     assert list(other.id_routes) == routes and "_slots" in other.__dict__  # enumerated
-    assert len(list(cache.glob("tiny_test-*.json"))) == 2  # and saved under its own name
+    (newer,) = cache.glob("tiny_test-*.json")  # saved under its own name; the other's file removed
+    assert newer != path
     monkeypatch.setattr(_idcache, "_code_digest", real)
+    assert list(load_space("tiny_test").id_routes) == routes
+    assert [p.name for p in cache.glob("tiny_test-*.json")] == [path.name]  # and back
 
     doc = json.loads(path.read_text())
     doc["versions"]["timm"] = "0.0.0"
