@@ -294,7 +294,9 @@ class Evaluate(Command):
         print(f"evaluated {len(rows)} candidate{'s' * (len(rows) != 1)} of {space.name} on {dataset} ({len(val)} "
               f"images) in {elapsed:.1f} s{resumed}; acc1 {span}{own}")
         print(f"wrote {len(rows)} row{'s' * (len(rows) != 1)} to {out} ({len(merged)} in the file)")
-        note = _line_note(rows, len(val))
+        from ..workflows import line_note
+
+        note = line_note(rows, len(val))
         if note:
             print(note)
         return 0
@@ -323,27 +325,6 @@ class Evaluate(Command):
         print(f"study {work.study_name} in {work.storage}: {len(work.rows)} candidates measured; wrote "
               f"them to {out}")
         return 0
-
-
-def _line_note(rows, images: int) -> str | None:
-    """Where two anchors or more were measured with stitches between them: how many of those
-    stitches beat the line between their neighbouring anchors, and by more than two standard
-    errors (paired over the images where the rows carry per-image outcomes), as the run's report
-    counts them."""
-    from ..workflows import line_summary
-
-    if sum(m.route.num_stitches == 0 for m in rows) < 2:
-        return None
-    line = line_summary(rows, images)
-    if not line["within_anchors"]:
-        return None
-    how = ("paired over the images" if line["paired"] == line["within_anchors"] else
-           f"paired for {line['paired']}, the rest taken as independent" if line["paired"] else
-           "taken as independent")
-    return (f"line: {line['above']} of {line['within_anchors']} stitches between measured anchors beat the "
-            f"line between their neighbouring anchors; {line['above_by_2se']} by more than two standard "
-            f"errors ({how}; were every stitch exactly on its line, about {line['by_chance']:.1f} would "
-            "by chance)")
 
 
 def _warn_other_table(space, out: Path, held, dataset: str, given: bool) -> None:

@@ -10,6 +10,7 @@ _EXPORTS = {
     "Step": "_run",
     "front_stats": "_study",
     "line_gap": "_report",
+    "line_note": "_report",
     "line_summary": "_report",
     "refuse_to_replace_tables": "_study",
     "run": "_run",

@@ -12,7 +12,8 @@ from typing import Any, Sequence
 from ..paths import default_results_dir
 from ._front_timing import order_line
 
-__all__ = ["CHANCE_ABOVE_2SE", "above_line", "line_gap", "line_summary", "line_table", "run_report"]
+__all__ = ["CHANCE_ABOVE_2SE", "above_line", "line_gap", "line_note", "line_summary", "line_table",
+           "run_report"]
 
 #: the chance that a measurement clears two standard errors above its true value (one-sided, normal)
 CHANCE_ABOVE_2SE = 0.02275
@@ -79,18 +80,39 @@ def _chance(line: dict[str, Any]) -> str:
             "stitch were exactly on its line)")
 
 
+def _pairing(line: dict[str, Any]) -> str:
+    """Whether the gaps' standard errors are ``all`` paired, ``none``, or ``some``."""
+    paired, n = line.get("paired", 0), line["within_anchors"]
+    return "all" if n and paired == n else "none" if not paired else "some"
+
+
 def _error_note(line: dict[str, Any], images: int | None) -> str:
     """The report's words on the `±` column: paired, independent, or which."""
     if not images:
         return "."
-    paired, n = line.get("paired", 0), line["within_anchors"]
-    how = ("paired: the spread over those images of the stitch's outcome minus the line's mix of "
-           "the anchors'" if n and paired == n else
-           "taken as independent, which overstates them: these rows carry no per-image outcomes"
-           if not paired else f"paired for {paired} of {n}, whose rows carry per-image outcomes; "
-           "the rest taken as independent, which overstates them")
+    how = {"all": "paired: the spread over those images of the stitch's outcome minus the line's mix "
+                  "of the anchors'",
+           "none": "taken as independent, which overstates them: these rows carry no per-image outcomes",
+           "some": f"paired for {line['paired']} of {line['within_anchors']}, whose rows carry per-image "
+                   "outcomes; the rest taken as independent, which overstates them"}[_pairing(line)]
     return (f". After `±`: two standard errors of that gap, measured on {images} images ({how}); a "
             "gap within them is measurement noise.")
+
+
+def line_note(rows, images: int) -> str | None:
+    """`evaluate`'s last line where two anchors or more were measured with stitches between
+    them: the count of :func:`line_summary`, as the run's report gives it; None otherwise."""
+    if sum(m.route.num_stitches == 0 for m in rows) < 2:
+        return None
+    line = line_summary(rows, images)
+    if not line["within_anchors"]:
+        return None
+    how = {"all": "paired over the images", "none": "taken as independent",
+           "some": f"paired for {line['paired']}, the rest taken as independent"}[_pairing(line)]
+    return (f"line: {line['above']} of {line['within_anchors']} stitches between measured anchors beat the "
+            f"line between their neighbouring anchors; {line['above_by_2se']} by more than two standard "
+            f"errors ({how}; were every stitch exactly on its line, about {line['by_chance']:.1f} would "
+            "by chance)")
 
 
 def line_table(space, rows, line: dict[str, Any], images: int | None) -> list[str]:
