@@ -115,6 +115,9 @@ class Train(Command):
                             help="route sampling: uniform (SN-Net) or flops-aware (SN-Netv2)")
         parser.add_argument("--rank", type=positive_int, help="low-rank stitching layers of this rank")
         parser.add_argument("--finetune-anchors", action="store_true", help="train the anchors too")
+        parser.add_argument("--anchor-share", type=float, metavar="P",
+                            help="with the anchors trained: draw an anchor at this share of the steps "
+                            "(0 < P <= 1), the stitches by --sampling at the rest")
         parser.add_argument("--distill", action="store_true", help="distil from the largest anchor")
         parser.add_argument("--max-steps", type=positive_int,
                             help="stop after N optimizer steps in all (quick checks)")
@@ -132,7 +135,7 @@ class Train(Command):
             lr=args.lr, sampling=args.sampling, rank=args.rank, seed=args.seed,
             train_subset=args.train_subset, max_steps=args.max_steps,
             freeze_anchors=False if args.finetune_anchors else None,
-            distill=True if args.distill else None,
+            distill=True if args.distill else None, anchor_share=args.anchor_share,
         )
         out = args.out or checkpoint_path(space.name)
         train_stitched(space, data_spec(args, space), cfg, out, device=args.device,

@@ -48,7 +48,7 @@ _EXPORTS = {
     "Measurement": "_measurements",
     "PUBLISHED_DATASET": "_snnet",
     "PublishedRow": "_snnet",
-    "RouteSampler": "_train",
+    "RouteSampler": "_sampling",
     "SnnetImport": "_snnet",
     "StitchTrainConfig": "_train",
     "StitchTrainResult": "_train",

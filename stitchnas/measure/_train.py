@@ -1,12 +1,12 @@
 """Training: anchors from scratch, then SN-Net's joint training of the stitching layers.
 
-``train_anchors`` trains each anchor of a space on a dataset and saves it where the space file
-points. ``train_stitched`` initialises every stitching layer by least squares on a calibration
-batch, then trains them (and the anchors, if asked) jointly, sampling one candidate per step:
-uniformly (SN-Net) or FLOPs-aware so each FLOPs interval is visited equally often (SN-Netv2).
-It checkpoints every epoch (and inside one on Ctrl-C, SIGTERM and every 10 minutes), resumes
-where it stopped, bit for bit, and runs under ``torchrun`` (DDP: gloo on
-CPU, nccl on GPU): every rank samples the same candidate at each step from a shared seed.
+``train_anchors`` trains each anchor of a space on a dataset and saves it where the space file points.
+``train_stitched`` initialises every stitching layer by least squares on a calibration batch, then
+trains them (and the anchors, if asked) jointly, sampling one candidate per step: uniformly (SN-Net)
+or FLOPs-aware so each FLOPs interval is visited equally often (SN-Netv2). It checkpoints every epoch
+(and inside one on Ctrl-C, SIGTERM and every 10 minutes), resumes where it stopped, bit for bit, and
+runs under ``torchrun`` (DDP: gloo on CPU, nccl on GPU): every rank samples the same candidate at each
+step from a shared seed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -29,15 +29,16 @@ from ..errors import StitchnasError
 from ..fileio import atomic_write
 from ..network import StitchedNetwork, apply_checkpoint, read_checkpoint, save_checkpoint
 from ..progress import get_logger, show_bars
-from ..space import Candidate, SearchSpace
+from ..space import SearchSpace
 from ._data import DataSpec, calibration_batch, load_datasets, make_loader, space_data
 from ._evaluate import no_better_than_chance
 from ._grow import check_growable, grown_anchor
-from ._resume import (Interrupts, _tuplify, anchor_state_path, batches_after, load_anchor_state,
+from ._resume import (Interrupts, anchor_state_path, batches_after, load_anchor_state,
                       rng_state, save_anchor_state, set_rng_state)
+from ._sampling import RouteSampler, few_steps_warning
 
 __all__ = ["AnchorTrainConfig", "StitchTrainConfig", "AnchorResult", "StitchTrainResult", "recipe_changes",
-           "train_anchors", "train_stitched", "RouteSampler", "accuracy"]
+           "train_anchors", "train_stitched", "accuracy"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class StitchTrainConfig:
     flops_bins: int = 10
     freeze_anchors: bool = True
     anchor_lr: float = 1e-4          # when anchors are fine-tuned
+    anchor_share: float | None = None  # this share of steps trains an anchor (None: as sampled)
     rank: int | None = None          # low-rank stitching layers (None: full)
     distill: bool = False            # distil from the largest anchor
     distill_weight: float = 0.5
@@ -356,70 +358,6 @@ def train_anchors(space: SearchSpace | str | os.PathLike, data: DataSpec | None 
     return results
 
 
-# ---- route sampling ---------------------------------------------------------------------------
-class RouteSampler:
-    """Chooses the candidate trained at each step.
-
-    ``uniform``: every candidate equally often (SN-Net). ``flops``: the FLOPs range is cut into
-    ``bins`` equal intervals; a non-empty interval is drawn uniformly, then a candidate within
-    it (SN-Netv2's resource-constrained sampling), so cheap and costly regions train equally.
-    """
-
-    def __init__(self, candidates: Sequence[Candidate], flops: Sequence[int], mode: str = "flops",
-                 bins: int = 10, seed: int = 0) -> None:
-        if not candidates:
-            raise StitchnasError("no candidates to train: the space has no stitched routes")
-        self.candidates = list(candidates)
-        self.mode = mode
-        self.rng = random.Random(seed)
-        lo, hi = min(flops), max(flops)
-        width = (hi - lo) / bins or 1.0
-        groups: dict[int, list[Candidate]] = {}
-        for c, f in zip(self.candidates, flops):
-            groups.setdefault(min(bins - 1, int((f - lo) / width)), []).append(c)
-        self.groups = [groups[k] for k in sorted(groups)]
-
-    def sample(self) -> Candidate:
-        if self.mode == "uniform":
-            return self.rng.choice(self.candidates)
-        return self.rng.choice(self.rng.choice(self.groups))
-
-    def probabilities(self) -> dict[int, float]:
-        """Each candidate's chance of being drawn at a step, by id."""
-        if self.mode == "uniform":
-            return {c.id: 1 / len(self.candidates) for c in self.candidates}
-        return {c.id: 1 / len(self.groups) / len(group) for group in self.groups for c in group}
-
-    def state(self) -> Any:
-        return self.rng.getstate()
-
-    def set_state(self, state: Any) -> None:
-        self.rng.setstate(_tuplify(state))
-
-
-MIN_STEPS_PER_LAYER = 10
-
-
-def few_steps_warning(sampler: RouteSampler, steps: int) -> str | None:
-    """One line when some stitching layers can expect fewer than :data:`MIN_STEPS_PER_LAYER`
-    updates in ``steps`` (each step trains the layers of one sampled route): a layer that few
-    updates leave near its least-squares start, and its stitches measure that start, not training.
-    The bound is reasoned (ten updates at the recipe's learning rate barely move a layer), not tuned;
-    the demo's quick recipe gives its least-used layer about 19."""
-    use: dict[str, float] = {}
-    p = sampler.probabilities()
-    for c in sampler.candidates:
-        for key in c.layer_keys:
-            use[key] = use.get(key, 0.0) + p[c.id] * steps
-    few = sorted(v for v in use.values() if v < MIN_STEPS_PER_LAYER)
-    if not few:
-        return None
-    return (f"stitching layers: {len(few)} of {len(use)} can expect fewer than {MIN_STEPS_PER_LAYER} "
-            f"training steps each (the least {few[0]:.1f} of {steps} steps): they stay near their "
-            "least-squares start; train more --epochs, on more images (--train-subset, a larger data "
-            "set), or with a smaller --batch-size")
-
-
 # ---- stitching layers -------------------------------------------------------------------------
 def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None = None,
                    cfg: StitchTrainConfig | None = None, out: str | os.PathLike | None = None,
@@ -479,7 +417,8 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
         p.requires_grad_(not cfg.freeze_anchors)
     costs = {c.id: c.flops for c in Profiler(space).profile()}
     pool = [c for c in space.candidates if not (cfg.freeze_anchors and c.is_anchor)]
-    sampler = RouteSampler(pool, [costs[c.id] for c in pool], cfg.sampling, cfg.flops_bins, cfg.seed)
+    sampler = RouteSampler(pool, [costs[c.id] for c in pool], cfg.sampling, cfg.flops_bins, cfg.seed,
+                           cfg.anchor_share)
     teacher_id = max(space.candidates, key=lambda c: (c.is_anchor, costs[c.id])).id
 
     groups = [{"params": [p for p in net.stitch_layers.parameters() if p.requires_grad], "lr": cfg.lr}]

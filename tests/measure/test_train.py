@@ -13,7 +13,8 @@ from stitchnas.measure import DataSpec, load_datasets, make_loader
 from stitchnas.errors import StitchnasError
 from stitchnas.costs import Profiler
 from stitchnas.space import load_space
-from stitchnas.measure import (AnchorTrainConfig, RouteSampler, StitchTrainConfig, accuracy, train_anchors, train_stitched)
+from stitchnas.measure import (AnchorTrainConfig, RouteSampler, StitchTrainConfig, accuracy, config_from_space,
+                               train_anchors, train_stitched)
 
 DIGITS = DataSpec("digits", input_size=(1, 28, 28))
 
@@ -238,6 +239,22 @@ def test_distillation_and_finetuning_run(trained_space, tmp_path):
     assert all(torch.equal(net.anchors.state_dict()[k], after[k].cpu()) for k in after)
 
 
+def test_a_family_without_checkpoints_trains_together_from_its_seed(tmp_path):
+    text = (f"name: digits_scratch\ninput_size: [1, 28, 28]\nanchors:\n  - {tiny_anchor('s', 16)}\n"
+            f"  - {tiny_anchor('l', 32)}\nrule: {{type: two_way}}\n")
+    space = load_space(write_space(tmp_path, text))
+    cfg = StitchTrainConfig(epochs=1, batch_size=32, calib_size=64, freeze_anchors=False, anchor_lr=2e-3,
+                            anchor_share=0.5, max_steps=6)
+    torch.manual_seed(cfg.seed)
+    start = [m.state_dict() for m in space.create_models(weights=True)]  # timm's seeded random weights
+    runs = [train_stitched(space, DIGITS, cfg, tmp_path / f"{i}.pt", resume=False, log=lambda m: None)
+            for i in range(2)]
+    first, second = (r.network.anchors.state_dict() for r in runs)
+    assert all(torch.equal(first[k], second[k]) for k in first)  # the seed decides the whole family
+    assert any(not torch.equal(start[int(k.split(".")[0])][k.split(".", 1)[1]], v) for k, v in first.items())
+    assert read_checkpoint(tmp_path / "0.pt", space)["state"]["config"]["anchor_share"] == 0.5
+
+
 def test_checkpoint_of_another_space_is_refused(trained_space, tmp_path):
     space, _ = trained_space
     train_stitched(space, DIGITS, StitchTrainConfig(epochs=0, calib_size=32), tmp_path / "x.pt",
@@ -270,6 +287,32 @@ def test_flops_aware_sampling_visits_every_flops_interval_equally():
         return [sampler.sample().id for _ in range(50)]
 
     assert sequence(0) == sequence(0) != sequence(1)
+
+
+def test_anchor_share_gives_the_anchors_their_share_and_the_stitches_the_rest():
+    space = load_space("fmnist_vit_2way")
+    flops = {c.id: c.flops for c in Profiler(space).profile()}
+    cands = list(space.candidates)
+    fl = [flops[c.id] for c in cands]
+    plain = RouteSampler(cands, fl, "flops", bins=10, seed=0)
+    assert plain.probabilities()[0] < 0.01  # the tiny anchor shares its FLOPs bin with stitches
+    shared = RouteSampler(cands, fl, "flops", bins=10, seed=0, anchor_share=0.3)
+    p = shared.probabilities()
+    assert sum(p.values()) == pytest.approx(1.0)
+    assert [p[c.id] for c in cands if c.is_anchor] == pytest.approx([0.1] * 3)
+    n = 30000
+    counts = collections.Counter(shared.sample().id for _ in range(n))
+    assert all(abs(counts[c.id] / n - 0.1) < 0.01 for c in cands if c.is_anchor)
+    stitches = [c for c in cands if not c.is_anchor]
+    group_of = {c.id: g for g, grp in enumerate(shared.groups) for c in grp}
+    assert set(group_of) == {c.id for c in stitches}  # the stitches keep the FLOPs-aware draw
+    per_group = collections.Counter(group_of[i] for i in counts.elements() if i in group_of)
+    share = [per_group[g] / n for g in range(len(shared.groups))]
+    assert max(share) - min(share) < 0.02 and sum(share) == pytest.approx(0.7, abs=0.01)
+    frozen = RouteSampler(stitches, [flops[c.id] for c in stitches], "flops", seed=0, anchor_share=0.3)
+    assert frozen.anchor_share is None  # no anchor to train (frozen anchors): every step a stitch
+    with pytest.raises(StitchnasError, match="anchor_share"):
+        config_from_space(StitchTrainConfig, space, "stitching", anchor_share=1.5)
 
 
 def test_torchrun_two_ranks_end_with_identical_weights(tmp_path):
@@ -329,7 +372,7 @@ def test_stitching_layers_that_get_few_steps_are_a_warning(trained_space, tmp_pa
     """Each step trains one sampled route's layers: with a digits-sized data set and one epoch of
     large batches some layers expect fewer than ten updates, and `train` says so in one line (what
     to change); a recipe with enough steps trains silently."""
-    from stitchnas.measure._train import MIN_STEPS_PER_LAYER, few_steps_warning
+    from stitchnas.measure._sampling import MIN_STEPS_PER_LAYER, few_steps_warning
 
     space, _ = trained_space
     flops = {c.id: c.flops for c in Profiler(space).profile()}
@@ -360,7 +403,7 @@ def test_stitching_layers_that_get_few_steps_are_a_warning(trained_space, tmp_pa
 def test_the_demo_quick_recipe_trains_every_stitching_layer_enough():
     """The figure docs/training.md quotes: the demo run's recipe (2 epochs of 30,000 images in
     batches of 128, FLOPs-aware sampling) gives its least-used stitching layer about 19 steps."""
-    from stitchnas.measure._train import few_steps_warning
+    from stitchnas.measure._sampling import few_steps_warning
 
     space = load_space("fmnist_vit_2way")
     flops = {c.id: c.flops for c in Profiler(space).profile()}
