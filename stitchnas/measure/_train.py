@@ -150,12 +150,12 @@ RESUMABLE = ("epochs", "max_steps")
 def recipe_changes(saved: dict[str, Any] | None, cfg: StitchTrainConfig) -> list[str]:
     """How ``cfg`` differs from the config a stitched checkpoint was trained with (its
     ``state["config"]``), as ``"lr 0.001 -> 0.01"``, leaving out :data:`RESUMABLE`; empty when
-    resuming would continue the same recipe (or the checkpoint recorded none)."""
+    resuming would continue the same recipe (or the checkpoint recorded none). A setting the
+    checkpoint predates counts as its default, which keeps the behaviour of before it existed."""
     if not saved:
         return []
-    now = asdict(cfg)
-    return [f"{k} {saved[k]!r} -> {now[k]!r}" for k in now
-            if k not in RESUMABLE and k in saved and saved[k] != now[k]]
+    now, was = asdict(cfg), asdict(type(cfg)()) | saved
+    return [f"{k} {was[k]!r} -> {now[k]!r}" for k in now if k not in RESUMABLE and was[k] != now[k]]
 
 
 def _seed_all(seed: int) -> None:

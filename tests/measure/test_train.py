@@ -2,6 +2,7 @@ import collections
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from stitchnas.errors import StitchnasError
 from stitchnas.costs import Profiler
 from stitchnas.space import load_space
 from stitchnas.measure import (AnchorTrainConfig, RouteSampler, StitchTrainConfig, accuracy, config_from_space,
-                               train_anchors, train_stitched)
+                               recipe_changes, train_anchors, train_stitched)
 
 DIGITS = DataSpec("digits", input_size=(1, 28, 28))
 
@@ -313,6 +314,9 @@ def test_anchor_share_gives_the_anchors_their_share_and_the_stitches_the_rest():
     assert frozen.anchor_share is None  # no anchor to train (frozen anchors): every step a stitch
     with pytest.raises(StitchnasError, match="anchor_share"):
         config_from_space(StitchTrainConfig, space, "stitching", anchor_share=1.5)
+    older = {k: v for k, v in asdict(StitchTrainConfig()).items() if k != "anchor_share"}  # before the key
+    assert recipe_changes(older, StitchTrainConfig()) == []
+    assert recipe_changes(older, StitchTrainConfig(anchor_share=0.3)) == ["anchor_share None -> 0.3"]
 
 
 def test_torchrun_two_ranks_end_with_identical_weights(tmp_path):
