@@ -417,6 +417,9 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
         p.requires_grad_(not cfg.freeze_anchors)
     costs = {c.id: c.flops for c in Profiler(space).profile()}
     pool = [c for c in space.candidates if not (cfg.freeze_anchors and c.is_anchor)]
+    if cfg.anchor_share is not None and cfg.freeze_anchors and rank == 0:
+        _LOG.warning("anchor_share has no effect with frozen anchors (every step trains a stitch): "
+                     "train the anchors too (--finetune-anchors, or freeze_anchors: false) or drop it")
     sampler = RouteSampler(pool, [costs[c.id] for c in pool], cfg.sampling, cfg.flops_bins, cfg.seed,
                            cfg.anchor_share)
     teacher_id = max(space.candidates, key=lambda c: (c.is_anchor, costs[c.id])).id

@@ -256,6 +256,16 @@ def test_a_family_without_checkpoints_trains_together_from_its_seed(tmp_path):
     assert read_checkpoint(tmp_path / "0.pt", space)["state"]["config"]["anchor_share"] == 0.5
 
 
+def test_an_anchor_share_with_frozen_anchors_is_a_warning(trained_space, tmp_path, caplog):
+    space, _ = trained_space
+    cfg = StitchTrainConfig(epochs=1, batch_size=32, calib_size=64, anchor_share=0.5, max_steps=1)
+    with caplog.at_level("WARNING", logger="stitchnas"):
+        train_stitched(space, DIGITS, cfg, tmp_path / "f.pt", resume=False, log=lambda m: None)
+    assert [r.getMessage() for r in caplog.records if "anchor_share" in r.getMessage()] == [
+        "anchor_share has no effect with frozen anchors (every step trains a stitch): train the anchors "
+        "too (--finetune-anchors, or freeze_anchors: false) or drop it"]
+
+
 def test_checkpoint_of_another_space_is_refused(trained_space, tmp_path):
     space, _ = trained_space
     train_stitched(space, DIGITS, StitchTrainConfig(epochs=0, calib_size=32), tmp_path / "x.pt",
