@@ -80,7 +80,7 @@ class TrainAnchors(Command):
         parser.add_argument("--val-subset", type=positive_int,
                             help="report accuracy on N validation images (default: all)")
         parser.add_argument("--grow", action="store_true", default=None,
-                            help="start each deeper ViT anchor from the trained one before it "
+                            help="start each deeper anchor (ViT, ResNet, ConvNeXt) from the trained one before it "
                                  "(training.anchors.grow; default: the space's)")
         keep = parser.add_mutually_exclusive_group()
         keep.add_argument("--only-missing", action="store_true",

@@ -1,11 +1,14 @@
 """Anchors grown by depth: a deeper anchor starts as the trained anchor before it.
 
 ``training.anchors.grow: true`` trains the first anchor from scratch and starts every later one
-from the one before it: its blocks spread over the deeper model in order, the blocks between
-them start as identities (their attention and MLP output projections zero), stem, norm and head
-copied. Training so starts from the smaller anchor's very function, and the grown anchor keeps
-features that line up with it block for block: stitches between such anchors lose far less
-than between anchors trained apart (docs/run.md, docs/training.md).
+from the one before it: in each run of blocks (a ViT's ``blocks``, a ResNet's ``layer1`` ..
+``layer4``, a ConvNeXt stage's ``blocks``) its blocks spread over the deeper model's in order, the
+blocks between them start as identities (each residual branch's last layer zero: a ViT's
+``attn.proj`` and ``mlp.fc2``, a ResNet block's last BatchNorm, a ConvNeXt block's ``mlp.fc2``),
+everything else copied. Training so starts from the smaller anchor's very function (checked on a
+batch when growing), and the grown anchor keeps features that line up with it block for block:
+stitches between such anchors lose far less than between anchors trained apart (docs/run.md,
+docs/training.md).
 """
 
 from __future__ import annotations
@@ -20,51 +23,94 @@ from ..errors import StitchnasError
 if TYPE_CHECKING:
     from ..space import SearchSpace
 
-__all__ = ["check_growable", "grow_by_depth", "grown_anchor"]
+__all__ = ["check_growable", "check_same_function", "grow_by_depth", "grown_anchor"]
 
-_ZEROED = ("attn.proj", "mlp.fc2")  # each residual branch's last layer: zero makes the block an identity
+#: Per kind of model: where its runs of blocks are, and each block's residual branch's last
+#: layers, all of which zero make the block an identity.
+_KINDS = (
+    ("ViT", ("attn.proj", "mlp.fc2")),
+    ("ResNet", ("bn3",)),   # Bottleneck; a BasicBlock ends in bn2 (below)
+    ("ConvNeXt", ("mlp.fc2",)),
+)
+_GROWABLE = ("ViT-style models (a `blocks` list whose blocks end their attention and MLP in linear "
+             "attn.proj and mlp.fc2), ResNets (layer1..layer4 of Basic or Bottleneck blocks) and "
+             "ConvNeXts (stages of blocks)")
 
 
-def _linear(block: nn.Module, path: str) -> nn.Linear | None:
-    try:
-        layer = block.get_submodule(path)
-    except AttributeError:
-        return None
-    return layer if isinstance(layer, nn.Linear) else None
-
-
-def _blocks(model: nn.Module, name: str) -> nn.Module:
+def _runs(model: nn.Module) -> tuple[str, list[tuple[str, nn.Module]]] | None:
+    """``(kind, [(prefix, run of blocks), ...])`` for a model grow knows, else None."""
     blocks = getattr(model, "blocks", None)
-    if not isinstance(blocks, (nn.Sequential, nn.ModuleList)) or not len(blocks) or not all(
-            _linear(b, p) is not None for b in blocks for p in _ZEROED):
+    if isinstance(blocks, (nn.Sequential, nn.ModuleList)) and len(blocks):
+        return "ViT", [("blocks", blocks)]
+    if all(isinstance(getattr(model, f"layer{i}", None), nn.Sequential) for i in range(1, 5)):
+        return "ResNet", [(f"layer{i}", getattr(model, f"layer{i}")) for i in range(1, 5)]
+    stages = getattr(model, "stages", None)
+    if isinstance(stages, nn.Sequential) and len(stages) and all(
+            isinstance(getattr(s, "blocks", None), nn.Sequential) for s in stages):
+        return "ConvNeXt", [(f"stages.{i}.blocks", s.blocks) for i, s in enumerate(stages)]
+    return None
+
+
+def _last_layers(block: nn.Module, kind: str) -> list[nn.Module] | None:
+    """The layers of ``block`` that zeroed make it an identity, or None where it has none."""
+    paths = dict(_KINDS)[kind]
+    if kind == "ResNet" and not hasattr(block, "bn3"):
+        paths = ("bn2",)
+    want = nn.Linear if kind == "ViT" else (nn.BatchNorm2d if kind == "ResNet" else (nn.Linear, nn.Conv2d))
+    out = []
+    for path in paths:
+        try:
+            layer = block.get_submodule(path)
+        except AttributeError:
+            return None
+        if not isinstance(layer, want):
+            return None
+        out.append(layer)
+    return out
+
+
+def _blocks(model: nn.Module, name: str) -> tuple[str, list[tuple[str, nn.Module]]]:
+    found = _runs(model)
+    if found is None or not all(_last_layers(b, found[0]) is not None for _, run in found[1] for b in run):
         raise StitchnasError(
-            f"training.anchors.grow: anchor {name!r} is not a ViT-style model (a `blocks` list whose "
-            "blocks end their attention and MLP in linear attn.proj and mlp.fc2); grow only ViT-style "
-            "anchors, or drop grow to train each anchor from scratch")
-    return blocks
+            f"training.anchors.grow: anchor {name!r} is not a model grow knows; grow only {_GROWABLE}, "
+            "or drop grow to train each anchor from scratch")
+    return found
 
 
 def _placement(d: int, D: int) -> list[int]:
-    """Where block k of a d-block anchor goes in a D-block one."""
+    """Where block k of a d-block run goes in a D-block one."""
     return [k * D // d for k in range(d)]
 
 
 def _placed(small: nn.Module, deep: nn.Module, small_name: str, deep_name: str) -> dict[str, str]:
-    """``small``'s state-dict keys -> where they go in ``deep`` (block k of d to block
-    ``k * D // d`` of D), checked: both ViT-style, ``deep`` as deep or deeper, equal shapes."""
-    d, D = len(_blocks(small, small_name)), len(_blocks(deep, deep_name))
-    if D < d:
+    """``small``'s state-dict keys -> where they go in ``deep`` (in each run of blocks, block k of
+    d to block ``k * D // d`` of D), checked: one kind, ``deep`` as deep or deeper in every run,
+    equal shapes, nothing of ``deep`` left at its random start but the identity blocks."""
+    (kind, runs), (deep_kind, deep_runs) = _blocks(small, small_name), _blocks(deep, deep_name)
+    if kind != deep_kind or len(runs) != len(deep_runs):
         raise StitchnasError(
-            f"training.anchors.grow: anchor {deep_name!r} has {D} blocks, fewer than the {d} of "
-            f"{small_name!r} before it; list the anchors shallow to deep, or drop grow")
+            f"training.anchors.grow: anchor {deep_name!r} cannot start from {small_name!r}: one is a "
+            f"{deep_kind} with {len(deep_runs)} runs of blocks, the other a {kind} with {len(runs)}; "
+            "grow needs anchors of one width and kind that differ only in depth, or drop grow")
+    where: dict[str, list[int]] = {}
+    for (prefix, run), (_, deep_run) in zip(runs, deep_runs):
+        d, D = len(run), len(deep_run)
+        if D < d:
+            raise StitchnasError(
+                f"training.anchors.grow: anchor {deep_name!r} has {D} blocks"
+                f"{'' if prefix == 'blocks' else ' in ' + prefix}, fewer than "
+                f"the {d} of {small_name!r} before it; list the anchors shallow to deep, or drop grow")
+        where[prefix] = _placement(d, D)
     dst = deep.state_dict()
-    where = _placement(d, D)
     placed = {}
     for key, value in small.state_dict().items():
         to = key
-        if key.startswith("blocks."):
-            _, k, rest = key.split(".", 2)
-            to = f"blocks.{where[int(k)]}.{rest}"
+        for prefix, slots in where.items():
+            if key.startswith(prefix + "."):
+                k, rest = key[len(prefix) + 1:].split(".", 1)
+                to = f"{prefix}.{slots[int(k)]}.{rest}"
+                break
         if to not in dst or dst[to].shape != value.shape:
             shape = "missing" if to not in dst else f"shaped {list(dst[to].shape)}"
             raise StitchnasError(
@@ -72,9 +118,11 @@ def _placed(small: nn.Module, deep: nn.Module, small_name: str, deep_name: str) 
                 f"{to} is {shape} where {small_name!r} has {list(value.shape)}; grow needs anchors of "
                 "one width and kind that differ only in depth, or drop grow")
         placed[key] = to
-    kept = {f"blocks.{i}." for i in where}
-    left = [key for key in dst if key not in placed.values()
-            and (not key.startswith("blocks.") or any(key.startswith(b) for b in kept))]
+    inside = tuple(f"{prefix}." for prefix in where)
+    kept = tuple(f"{prefix}.{i}." for prefix, slots in where.items() for i in slots)
+    targets = set(placed.values())
+    left = [key for key in dst if key not in targets
+            and (not key.startswith(inside) or key.startswith(kept))]
     if left:  # would keep its random start: the grown model would not compute the smaller one's function
         raise StitchnasError(
             f"training.anchors.grow: anchor {deep_name!r} cannot start from {small_name!r}: it has "
@@ -85,21 +133,24 @@ def _placed(small: nn.Module, deep: nn.Module, small_name: str, deep_name: str) 
 
 def grow_by_depth(small: nn.Module, deep: nn.Module, small_name: str = "small",
                   deep_name: str = "deep") -> nn.Module:
-    """Load ``small``'s weights into ``deep`` (in place; returned): block k of d goes to block
-    ``k * D // d`` of D, every other block of ``deep`` becomes an identity, everything outside
-    the blocks is copied. Both must be ViT-style and equally wide, ``deep`` at least as deep."""
+    """Load ``small``'s weights into ``deep`` (in place; returned): in each run of blocks, block k
+    of d goes to block ``k * D // d`` of D and every other block of ``deep`` becomes an identity;
+    everything outside the blocks is copied. Both of one kind and width (:data:`_GROWABLE`),
+    ``deep`` at least as deep in every run."""
     placed = _placed(small, deep, small_name, deep_name)
     src = small.state_dict()
     new = {to: src[key] for key, to in placed.items()}
-    blocks = deep.blocks
-    kept = set(_placement(len(small.blocks), len(blocks)))
-    for i, block in enumerate(blocks):
-        if i not in kept:
-            for path in _ZEROED:
-                layer = _linear(block, path)
-                new[f"blocks.{i}.{path}.weight"] = torch.zeros_like(layer.weight)
-                if layer.bias is not None:
-                    new[f"blocks.{i}.{path}.bias"] = torch.zeros_like(layer.bias)
+    kind, runs = _runs(deep)
+    (_, small_runs) = _runs(small)
+    for (prefix, run), (_, small_run) in zip(runs, small_runs):
+        kept = set(_placement(len(small_run), len(run)))
+        for i, block in enumerate(run):
+            if i in kept:
+                continue
+            for layer in _last_layers(block, kind):
+                for pname, param in layer.named_parameters(recurse=False):
+                    path = next(n for n, m in block.named_modules() if m is layer)
+                    new[f"{prefix}.{i}.{path}.{pname}"] = torch.zeros_like(param)
     deep.load_state_dict({**deep.state_dict(), **new})
     return deep
 
@@ -120,4 +171,25 @@ def grown_anchor(model: nn.Module, space: SearchSpace, a: int) -> nn.Module:
 
     prev, spec = space.anchors[a - 1], space.anchors[a]
     small = create_anchor_model(prev, space=space.given_as)
-    return grow_by_depth(small, model, prev.name, spec.name)
+    grow_by_depth(small, model, prev.name, spec.name)
+    check_same_function(small, model, tuple(space.input_size), prev.name, spec.name)
+    return model
+
+
+def check_same_function(small: nn.Module, deep: nn.Module, input_size: tuple[int, ...],
+                        small_name: str = "small", deep_name: str = "deep") -> None:
+    """One line when ``deep`` does not compute ``small``'s function on a seeded batch (eval mode;
+    neither the global random stream nor either model's mode is changed)."""
+    x = torch.randn(4, *input_size, generator=torch.Generator().manual_seed(0))
+    modes = small.training, deep.training
+    small.eval(), deep.eval()
+    try:
+        with torch.no_grad():
+            a, b = small(x), deep(x)
+    finally:
+        small.train(modes[0]), deep.train(modes[1])
+    if not torch.allclose(a, b, rtol=1e-4, atol=1e-4 * float(a.abs().max()) + 1e-6):
+        raise StitchnasError(
+            f"training.anchors.grow: anchor {deep_name!r} grown from {small_name!r} does not compute "
+            f"its function (outputs differ by up to {float((a - b).abs().max()):.3g}): its blocks are "
+            "not identities when their last layers are zero; drop grow to train it from scratch")

@@ -3,4 +3,4 @@
 __all__ = ["DEFAULT_SPACE"]
 
 #: The space ``stitchnas run`` and every verb use when none is named.
-DEFAULT_SPACE = "fmnist_vit_2way"
+DEFAULT_SPACE = "fmnist_resnet_grown"

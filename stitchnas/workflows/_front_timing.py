@@ -42,19 +42,28 @@ def drift_warning(target: str, members, timed: dict[int, float], space: str) -> 
             "on a quiet machine")
 
 
-def order_line(members, timed: dict[int, float], warned: bool = False) -> str:
+def order_line(members, timed: dict[int, float], warned: bool = False,
+               tolerance_pct: float | None = None) -> str:
     """Whether a latency front's members, sorted by composed latency, are sorted by their
     end-to-end times too (the pairs out of order named; ``warned``: a warning about this front
-    was given, which the line points to)."""
+    was given, which the line points to). A pair whose composed latencies differ by less than
+    ``tolerance_pct`` (the table's median validation error) is one the table cannot tell apart:
+    counted as such, not as out of order."""
     by_composed = sorted(members, key=lambda m: (m.latency_ms, m.id))
-    wrong = [(a.id, b.id) for k, a in enumerate(by_composed) for b in by_composed[k + 1:]
+    pairs = [(a, b) for k, a in enumerate(by_composed) for b in by_composed[k + 1:]
              if timed[a.id] > timed[b.id]]
+    tol = tolerance_pct or 0.0
+    wrong = [(a.id, b.id) for a, b in pairs if (b.latency_ms / a.latency_ms - 1) * 100 >= tol]
+    ties = len(pairs) - len(wrong)
     drift = drift_pct({m.id: m.latency_ms for m in members}, timed)
     head = (f"Front members timed end to end ({len(members)}; median {abs(drift):.0f}% "
             f"{'slower' if drift >= 0 else 'faster'} than the table): ")
+    tied = (f"{ties} pair(s) the table puts within its median error ({tol:.1f}%) of each other timed "
+            "the other way round, as noise may")
     if not wrong:
-        return head + "ordered as the latency table says."
+        return head + "ordered as the latency table says" + (f"; {tied}." if ties else ".")
     return head + (f"{len(wrong)} pair(s) out of order ("
                    + ", ".join(f"{a} timed slower than {b}" for a, b in wrong[:5])
                    + "): the table's latencies do not order this front"
+                   + (f" ({tied})" if ties else "")
                    + ("; see the warning above." if warned else "."))

@@ -195,7 +195,8 @@ def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, tot
             lines.append(f"| {m.id} | {space.describe(m.route)} | {m.acc1:.2f} | {m.acc1_source} | "
                          f"{m.flops / 1e6:.2f} | {lat} |" + (f" {timed[m.id]:.2f} |" if timed else ""))
         if timed:
-            lines += ["", order_line(f.members, timed, warned=bool(warnings.get(r.target)))]
+            lines += ["", order_line(f.members, timed, warned=bool(warnings.get(r.target)),
+                                       tolerance_pct=f.latency_error_pct)]
     where = ""  # where query finds the fronts when --out put them elsewhere
     if root is not None and Path(root).resolve() != default_results_dir().resolve():
         where = f" --results {shlex.quote(str(root))}"

@@ -3,11 +3,12 @@
 import pytest
 import timm
 import torch
+from timm.models.mlp_mixer import MlpMixer
 
 from support import run_cli, tiny_anchor, write_space
 from stitchnas.errors import StitchnasError
 from stitchnas.measure import DataSpec, train_anchors
-from stitchnas.measure._grow import grow_by_depth
+from stitchnas.measure._grow import check_same_function, grow_by_depth
 from stitchnas.space import load_space
 
 DIGITS = DataSpec("digits", input_size=(1, 28, 28))
@@ -39,7 +40,10 @@ def test_a_grown_model_computes_the_smaller_ones_function(small, deep):
     (lambda: vit(4, dim=32),
      "cls_token is shaped \\[1, 1, 32\\] where 'small' has \\[1, 1, 16\\].*one width"),
     (lambda: vit(1), "has 1 blocks, fewer than the 2 of 'small'.*shallow to deep"),
-    (lambda: timm.create_model("resnet18", num_classes=10), "'deep' is not a ViT-style model"),
+    (lambda: timm.create_model("resnet18", num_classes=10),
+     "one is a ResNet with 4 runs of blocks, the other a ViT with 1.*one width and kind"),
+    (lambda: MlpMixer(img_size=28, patch_size=7, in_chans=1, num_classes=10, num_blocks=4, embed_dim=16),
+     "'deep' is not a model grow knows"),
     (lambda: timm.create_model("vit_tiny_patch16_224", img_size=28, patch_size=7, in_chans=1, num_classes=10,
                                embed_dim=16, depth=4, num_heads=2, init_values=1e-5),
      "it has blocks.0.ls1.gamma, which 'small' lacks"),
@@ -47,6 +51,53 @@ def test_a_grown_model_computes_the_smaller_ones_function(small, deep):
 def test_anchors_that_cannot_grow_are_one_line_errors(deep, message):
     with pytest.raises(StitchnasError, match=f"training.anchors.grow: .*{message}"):
         grow_by_depth(vit(2), deep())
+
+
+def resnet(layers, arch="resnet18", seed=0):
+    torch.manual_seed(seed)
+    model = timm.create_model(arch, in_chans=1, num_classes=10, channels=[8, 16, 32, 64], stem_type="deep",
+                              stem_width=8, layers=layers)
+    with torch.no_grad():  # BatchNorm statistics of a trained model, not the identity's defaults
+        model.train()(torch.randn(32, 1, 28, 28))
+    return model.eval()
+
+
+def convnext(depths, seed=0):
+    torch.manual_seed(seed)
+    return timm.create_model("convnext_atto", in_chans=1, num_classes=10, depths=depths).eval()
+
+
+@pytest.mark.parametrize("make, small, deep", [
+    (resnet, [1, 1, 1, 1], [2, 2, 2, 2]),
+    (resnet, [2, 2, 2, 2], [3, 4, 6, 3]),
+    (lambda layers, seed=0: resnet(layers, "resnet50", seed), [1, 1, 1, 1], [2, 3, 2, 4]),
+    (convnext, [1, 1, 1, 1], [2, 2, 3, 2]),
+])
+def test_cnns_grow_stage_by_stage(make, small, deep):
+    """ResNets (Basic and Bottleneck blocks) and ConvNeXts grow within each stage: the deeper
+    model computes the smaller one's function, its extra blocks start as identities."""
+    a, b = make(small), make(deep, seed=1)
+    size = (1, 64, 64) if make is convnext else (1, 28, 28)  # ConvNeXt's stages downsample 32x
+    x = torch.randn(3, *size)
+    with torch.no_grad():
+        before = b(x)
+        grow_by_depth(a, b)
+        assert torch.allclose(a(x), b(x), atol=1e-5) and not torch.allclose(before, b(x), atol=1e-3)
+    check_same_function(a, b, size)
+    runs = [getattr(b, f"layer{i}") for i in range(1, 5)] if hasattr(b, "layer1") else [s.blocks for s in b.stages]
+    for d, D, run in zip(small, deep, runs):
+        for i in set(range(D)) - {k * D // d for k in range(d)}:
+            last = run[i].mlp.fc2 if hasattr(run[i], "mlp") else getattr(run[i], "bn3", None) or run[i].bn2
+            assert not last.weight.any() and not last.bias.any()
+
+
+def test_a_grown_model_that_is_not_the_smaller_function_is_one_line():
+    a, b = resnet([1, 1, 1, 1]), resnet([2, 2, 2, 2], seed=1)
+    grow_by_depth(a, b)
+    with torch.no_grad():
+        b.layer2[1].bn2.weight.fill_(1.0)
+    with pytest.raises(StitchnasError, match="anchor 'l' grown from 's' does not compute its function"):
+        check_same_function(a, b, (1, 28, 28), "s", "l")
 
 
 def _space(folder, grow):

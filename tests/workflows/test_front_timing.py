@@ -21,6 +21,18 @@ def test_order_line_names_pairs_out_of_order():
     assert order_line(m, {3: 1.1, 5: 3.5, 7: 2.9}, warned=True).endswith("; see the warning above.")
 
 
+def test_pairs_the_table_cannot_tell_apart_are_not_out_of_order():
+    """Two members whose composed latencies are closer than the table's median error may time
+    either way round: the line counts them apart, and still names a pair the table does separate."""
+    m = [SimpleNamespace(id=i, latency_ms=v) for i, v in ((3, 1.0), (5, 2.0), (7, 2.01))]
+    line = order_line(m, {3: 1.1, 5: 2.3, 7: 2.2}, tolerance_pct=1.0)
+    assert "ordered as the latency table says; 1 pair(s) the table puts within its median error (1.0%)" in line
+    assert "1 pair(s) out of order (5 timed slower than 7)" in order_line(m, {3: 1.1, 5: 2.3, 7: 2.2})
+    line = order_line(m, {3: 2.5, 5: 2.3, 7: 2.2}, tolerance_pct=1.0)
+    assert "2 pair(s) out of order (3 timed slower than 5, 3 timed slower than 7)" in line
+    assert "(1 pair(s) the table puts within its median error" in line
+
+
 def test_a_front_step_within_the_tables_error_is_a_one_line_warning():
     """A member kept on a latency front for being faster than a more accurate one by less than the
     table's median validation error (which the front carries) is kept for noise: the run says so,
