@@ -40,7 +40,8 @@ def render_front_png(front: Front, all_points: Sequence[FrontPoint] = (),
 
     Grey dots: every candidate the search saw; line with markers: the front (filled markers:
     measured accuracy, hollow: predicted, light grey: a prior from the anchors); stars: anchors,
-    labelled by name; members labelled by id.
+    labelled by name (hollow: off the front), joined by the dotted line a stitch must beat to
+    offer what no anchor does; members labelled by id.
     """
     from ..plots import png_bytes, pyplot
 
@@ -84,6 +85,7 @@ def _panel(ax, front: Front, all_points: Sequence[FrontPoint], objective: str,
                        label=f"budget: {format_amount(objective, limit)}")
             ax.axvspan(limit / scale, max([limit / scale] + [p.value(objective) / scale for p in pts])
                        * 1.05, color="tab:red", alpha=0.05, zorder=0)
+    extra = _anchor_line(ax, front, pts, objective, scale, anchor_names)
     members = sorted((m for m in front.members if m.value(objective) is not None),
                      key=lambda m: (m.value(objective), -m.acc1))
     xs = [m.value(objective) / scale for m in members]
@@ -100,20 +102,37 @@ def _panel(ax, front: Front, all_points: Sequence[FrontPoint], objective: str,
             ax.scatter([m.value(objective) / scale for m in sel], [m.acc1 for m in sel], s=140,
                        marker="*", facecolors=face, edgecolors="tab:red", zorder=4,
                        label=f"anchors ({source})")
-    texts = []
-    for m in members:
-        if m.is_anchor:
-            a = m.route.first_anchor
-            name = anchor_names[a] if anchor_names and a < len(anchor_names) else f"anchor {a}"
-            texts.append(f"{name} ({m.id})")
-        else:
-            texts.append(str(m.id))
+    texts = [f"{_anchor_name(m, anchor_names)} ({m.id})" if m.is_anchor else str(m.id) for m in members]
     ax.set_xlabel(label)
     ax.set_ylabel("top-1 accuracy (%)")
     ax.set_title(f"accuracy vs {OBJECTIVES_BY_NAME[objective].axis}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    _place_labels(ax, list(zip(texts, xs, ys)), anchors_first=[m.is_anchor for m in members])
+    _place_labels(ax, list(zip(texts, xs, ys)) + extra,
+                  anchors_first=[m.is_anchor for m in members] + [True] * len(extra))
+
+
+def _anchor_line(ax, front: Front, pts: Sequence[FrontPoint], objective: str, scale: float,
+                 anchor_names: Sequence[str] | None) -> list[tuple[str, float, float]]:
+    """The straight line between neighbouring anchors (dotted; a stitch above it is a trade-off no
+    anchor offers) and the anchors the front leaves out (hollow stars), where the search saw two
+    anchors or more; returns those anchors' labels ``(text, x, y)`` for :func:`_place_labels`."""
+    anchors = sorted((p for p in pts if p.is_anchor), key=lambda p: p.value(objective))
+    if len(anchors) < 2:
+        return []
+    ax.plot([a.value(objective) / scale for a in anchors], [a.acc1 for a in anchors], color="tab:red",
+            linestyle=":", linewidth=1, zorder=1, label="line between anchors")
+    on_front = {m.id for m in front.members}
+    off = [a for a in anchors if a.id not in on_front]
+    if off:
+        ax.scatter([a.value(objective) / scale for a in off], [a.acc1 for a in off], s=90, marker="*",
+                   facecolors="white", edgecolors="tab:red", zorder=2, label="anchors off the front")
+    return [(f"{_anchor_name(a, anchor_names)} ({a.id})", a.value(objective) / scale, a.acc1) for a in off]
+
+
+def _anchor_name(point: FrontPoint, anchor_names: Sequence[str] | None) -> str:
+    a = point.route.first_anchor
+    return anchor_names[a] if anchor_names and a < len(anchor_names) else f"anchor {a}"
 
 
 def _place_labels(ax, labels, anchors_first) -> None:

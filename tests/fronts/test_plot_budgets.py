@@ -78,3 +78,27 @@ def test_budgets_print_in_readable_units():
     assert format_budgets({"max_params": 2.5e7, "max_latency_ms": 20}) == \
         "params <= 25 M params, latency_ms <= 20 ms"
     assert format_budgets({}) == "no budgets"
+
+
+def test_the_line_between_anchors_is_drawn_and_anchors_off_the_front_are_named(space):
+    """The dotted line a stitch must beat joins the anchors in cost order; an anchor the front
+    leaves out (dominated, or over budget) is still drawn, hollow, and labelled by name."""
+    costs = sorted(Profiler(space, progress=False).profile(), key=lambda c: c.flops)
+    pts = [FrontPoint(id=c.id, route=c.route, acc1=70 + (5 if c.route.num_stitches == 0 else i % 7),
+                      acc1_source="measured", flops=c.flops, params=c.params,
+                      is_anchor=c.route.num_stitches == 0) for i, c in enumerate(costs)]
+    anchors = sorted((p for p in pts if p.is_anchor), key=lambda p: p.flops)
+    members = [anchors[0]] + [p for p in pts if not p.is_anchor and p.acc1 > 75]
+    front = Front(space=space.name, space_hash=space.content_hash, target="flops",
+                  objectives=("acc1", "flops"), members=tuple(members), study={"candidates": len(pts)})
+    plt = pyplot()
+    fig, ax = plt.subplots()
+    try:
+        _panel(ax, front, pts, "flops", ["s", "l"])
+        line = next(ln for ln in ax.get_lines() if ln.get_label() == "line between anchors")
+        assert list(line.get_xdata()) == [a.flops / 1e6 for a in anchors]
+        assert list(line.get_ydata()) == [a.acc1 for a in anchors]
+        assert "anchors off the front" in ax.get_legend_handles_labels()[1]
+        assert f"l ({anchors[1].id})" in [t.get_text() for t in ax.texts]
+    finally:
+        plt.close(fig)
