@@ -46,20 +46,22 @@ def order_line(members, timed: dict[int, float], warned: bool = False,
                tolerance_pct: float | None = None) -> str:
     """Whether a latency front's members, sorted by composed latency, are sorted by their
     end-to-end times too (the pairs out of order named; ``warned``: a warning about this front
-    was given, which the line points to). A pair whose composed latencies differ by less than
-    ``tolerance_pct`` (the table's median validation error) is one the table cannot tell apart:
-    counted as such, not as out of order."""
+    was given, which the line points to). ``tolerance_pct`` (the table's median validation
+    error) is the resolution of both clocks: a pair the table puts closer than that, or that timed
+    the other way round by less than that, is noise either way: counted as such, not as out of
+    order."""
     by_composed = sorted(members, key=lambda m: (m.latency_ms, m.id))
     pairs = [(a, b) for k, a in enumerate(by_composed) for b in by_composed[k + 1:]
              if timed[a.id] > timed[b.id]]
     tol = tolerance_pct or 0.0
-    wrong = [(a.id, b.id) for a, b in pairs if (b.latency_ms / a.latency_ms - 1) * 100 >= tol]
+    wrong = [(a.id, b.id) for a, b in pairs if (b.latency_ms / a.latency_ms - 1) * 100 >= tol
+             and (timed[a.id] / timed[b.id] - 1) * 100 >= tol]
     ties = len(pairs) - len(wrong)
     drift = drift_pct({m.id: m.latency_ms for m in members}, timed)
     head = (f"Front members timed end to end ({len(members)}; median {abs(drift):.0f}% "
             f"{'slower' if drift >= 0 else 'faster'} than the table): ")
-    tied = (f"{ties} pair(s) the table puts within its median error ({tol:.1f}%) of each other timed "
-            "the other way round, as noise may")
+    tied = (f"{ties} pair(s) timed the other way round within the table's median error ({tol:.1f}%), "
+            "as noise may")
     if not wrong:
         return head + "ordered as the latency table says" + (f"; {tied}." if ties else ".")
     return head + (f"{len(wrong)} pair(s) out of order ("
