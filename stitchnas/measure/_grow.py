@@ -25,13 +25,13 @@ if TYPE_CHECKING:
 
 __all__ = ["check_growable", "check_same_function", "grow_by_depth", "grown_anchor"]
 
-#: Per kind of model: where its runs of blocks are, and each block's residual branch's last
-#: layers, all of which zero make the block an identity.
-_KINDS = (
-    ("ViT", ("attn.proj", "mlp.fc2")),
-    ("ResNet", ("bn3",)),   # Bottleneck; a BasicBlock ends in bn2 (below)
-    ("ConvNeXt", ("mlp.fc2",)),
-)
+#: Per kind of model: the last layers of each block's residual branches (paths in the block) and
+#: their types; zeroed, all of them make the block an identity.
+_LAST_LAYERS = {
+    "ViT": (("attn.proj", "mlp.fc2"), (nn.Linear,)),
+    "ResNet": (("bn3",), (nn.BatchNorm2d,)),   # a Bottleneck; a BasicBlock ends in bn2 (below)
+    "ConvNeXt": (("mlp.fc2",), (nn.Linear, nn.Conv2d)),
+}
 _GROWABLE = ("ViT-style models (a `blocks` list whose blocks end their attention and MLP in linear "
              "attn.proj and mlp.fc2), ResNets (layer1..layer4 of Basic or Bottleneck blocks) and "
              "ConvNeXts (stages of blocks)")
@@ -51,21 +51,21 @@ def _runs(model: nn.Module) -> tuple[str, list[tuple[str, nn.Module]]] | None:
     return None
 
 
-def _last_layers(block: nn.Module, kind: str) -> list[nn.Module] | None:
-    """The layers of ``block`` that zeroed make it an identity, or None where it has none."""
-    paths = dict(_KINDS)[kind]
+def _last_layers(block: nn.Module, kind: str) -> dict[str, nn.Module] | None:
+    """``{path: layer}`` of the layers of ``block`` that zeroed make it an identity, or None where
+    it lacks one."""
+    paths, types = _LAST_LAYERS[kind]
     if kind == "ResNet" and not hasattr(block, "bn3"):
         paths = ("bn2",)
-    want = nn.Linear if kind == "ViT" else (nn.BatchNorm2d if kind == "ResNet" else (nn.Linear, nn.Conv2d))
-    out = []
+    out = {}
     for path in paths:
         try:
             layer = block.get_submodule(path)
         except AttributeError:
             return None
-        if not isinstance(layer, want):
+        if not isinstance(layer, types):
             return None
-        out.append(layer)
+        out[path] = layer
     return out
 
 
@@ -147,9 +147,8 @@ def grow_by_depth(small: nn.Module, deep: nn.Module, small_name: str = "small",
         for i, block in enumerate(run):
             if i in kept:
                 continue
-            for layer in _last_layers(block, kind):
+            for path, layer in _last_layers(block, kind).items():
                 for pname, param in layer.named_parameters(recurse=False):
-                    path = next(n for n, m in block.named_modules() if m is layer)
                     new[f"{prefix}.{i}.{path}.{pname}"] = torch.zeros_like(param)
     deep.load_state_dict({**deep.state_dict(), **new})
     return deep

@@ -148,3 +148,23 @@ def test_train_anchors_grow_flag_grows_a_space_that_does_not_say_so(tmp_path, ca
     code, out, err = run_cli(capsys, "train-anchors", wide, "--data", "digits", "--grow", "--force")
     assert code == 2 and not out and len(err.strip().splitlines()) == 1
     assert "training.anchors.grow: anchor 'l' cannot start from 's'" in err
+
+
+def test_train_anchors_grows_a_resnet_family_stage_by_stage(tmp_path, capsys):
+    """A ResNet space with grow trains end to end (the grown anchor is checked on a batch against
+    the one before it); a deeper anchor with fewer blocks in a stage is one line before training."""
+    def anchor(name, layers):
+        return (f"  - {{name: {name}, model: resnet18, checkpoint: {name}.pt, kwargs: {{in_chans: 1, "
+                f"num_classes: 10, channels: [8, 8, 16, 16], layers: {layers}}}}}\n")
+    text = ("name: digits_resnet_grow\ninput_size: [1, 28, 28]\nanchors:\n" + anchor("s", "[1, 1, 1, 1]")
+            + anchor("l", "[2, 1, 2, 1]") + "rule: {type: two_way}\n"
+            "training:\n  anchors: {epochs: 1, batch_size: 64, grow: true}\n")
+    path = write_space(tmp_path, text)
+    code, _, err = run_cli(capsys, "train-anchors", path, "--data", "digits", "--quiet")
+    assert code == 0, err
+    assert (tmp_path / "s.pt").is_file() and (tmp_path / "l.pt").is_file()
+    short = write_space(tmp_path, text.replace("[2, 1, 2, 1]", "[2, 1, 0, 1]").replace("l.pt", "l2.pt"),
+                        "short.yaml")
+    code, out, err = run_cli(capsys, "train-anchors", short, "--data", "digits", "--only-missing")
+    assert code == 2 and not out and len(err.strip().splitlines()) == 1, err
+    assert "anchor 'l' has 0 blocks in layer3, fewer than the 1 of 's'" in err
