@@ -46,10 +46,10 @@ def order_line(members, timed: dict[int, float], warned: bool = False,
                tolerance_pct: float | None = None) -> str:
     """Whether a latency front's members, sorted by composed latency, are sorted by their
     end-to-end times too (the pairs out of order named; ``warned``: a warning about this front
-    was given, which the line points to). ``tolerance_pct`` (the table's median validation
-    error) is the resolution of both clocks: a pair the table puts closer than that, or that timed
-    the other way round by less than that, is noise either way: counted as such, not as out of
-    order."""
+    was given, which the line points to). ``tolerance_pct`` (the table's worst validation error:
+    how far a composed latency was seen off an end-to-end one) is what either clock resolves: a
+    pair the table puts closer than that, or that timed the other way round by less than that,
+    is noise either way: counted as such, not as out of order."""
     by_composed = sorted(members, key=lambda m: (m.latency_ms, m.id))
     pairs = [(a, b) for k, a in enumerate(by_composed) for b in by_composed[k + 1:]
              if timed[a.id] > timed[b.id]]
@@ -60,7 +60,7 @@ def order_line(members, timed: dict[int, float], warned: bool = False,
     drift = drift_pct({m.id: m.latency_ms for m in members}, timed)
     head = (f"Front members timed end to end ({len(members)}; median {abs(drift):.0f}% "
             f"{'slower' if drift >= 0 else 'faster'} than the table): ")
-    tied = (f"{ties} pair(s) timed the other way round within the table's median error ({tol:.1f}%), "
+    tied = (f"{ties} pair(s) timed the other way round within the table's validation error ({tol:.1f}%), "
             "as noise may")
     if not wrong:
         return head + "ordered as the latency table says" + (f"; {tied}." if ties else ".")

@@ -28,7 +28,7 @@ def test_pairs_the_table_cannot_tell_apart_are_not_out_of_order():
     m = [SimpleNamespace(id=i, latency_ms=v) for i, v in ((3, 1.0), (5, 2.0), (7, 2.01))]
     line = order_line(m, {3: 1.1, 5: 2.3, 7: 2.2}, tolerance_pct=1.0)   # 5 and 7: 0.5% apart in the table
     assert "ordered as the latency table says; 1 pair(s) timed the other way round within the table's " \
-           "median error (1.0%)" in line
+           "validation error (1.0%)" in line
     assert "1 pair(s) out of order (5 timed slower than 7)" in order_line(m, {3: 1.1, 5: 2.3, 7: 2.2})
     line = order_line(m, {3: 2.5, 5: 2.3, 7: 2.2}, tolerance_pct=1.0)
     assert "2 pair(s) out of order (3 timed slower than 5, 3 timed slower than 7)" in line
@@ -179,3 +179,20 @@ def test_a_saved_table_is_reused_only_within_the_median_limit():
     assert fits_machine(MAX_MEDIAN_APE_PCT) and not fits_machine(MAX_MEDIAN_APE_PCT + 0.1)
     assert not fits_machine(8.0) and not fits_machine(-8.0)
     assert not fits_machine(MAX_WORST_APE_PCT)
+
+
+def test_the_order_check_resolves_to_the_tables_worst_validation_error():
+    """The run's report checks a front's order to the table's worst validation error (of the
+    composition it uses), and to the front's median error where the table has no validation."""
+    from stitchnas.costs._table import PLAIN_SUM
+    from stitchnas.workflows._report import order_tolerance
+
+    front = SimpleNamespace(latency_error_pct=0.4)
+    raw = {"median_ape_pct": 1.1, "worst_ape_pct": 2.0}
+    table = SimpleNamespace(validation={"raw": raw, "composition": PLAIN_SUM})
+    assert order_tolerance(table, front) == 2.0
+    loo = {"median_ape_pct": 0.4, "worst_ape_pct": 1.2}
+    table = SimpleNamespace(validation={"raw": raw, "corrected_loo": loo, "composition": "overhead"})
+    assert order_tolerance(table, front) == 1.2
+    assert order_tolerance(SimpleNamespace(validation=None), front) == 0.4
+    assert order_tolerance(None, front) == 0.4

@@ -4,6 +4,7 @@ none with --quiet, while stdout carries only the report."""
 
 import json
 import os
+from pathlib import Path
 
 from support import run_cli, tiny_anchor, write_space
 
@@ -80,6 +81,17 @@ def test_run_out_contains_everything_and_logs_progress(tmp_path, monkeypatch, ca
     timed = doc["front_latency_measured_ms"]
     assert set(timed) == {"cpu"} and timed["cpu"] and all(float(v) > 0 for v in timed["cpu"].values())
     assert "| latency ms | measured ms |" in cpu_front and "Front members timed end to end" in cpu_front
+    # its order line reads pairs within the table's worst validation error as noise
+    from stitchnas.costs import validation_error
+    from stitchnas.fronts import load_front
+    from stitchnas.workflows._front_timing import order_line
+
+    table = json.loads(Path(cpu_front and report.split("- table: ", 1)[1].split("\n", 1)[0]).read_text())
+    worst = validation_error(table["validation"])["worst_ape_pct"]
+    members = load_front(path, "cpu", results=out).members
+    said = next(ln for ln in cpu_front.splitlines() if ln.startswith("Front members timed end to end"))
+    expected = order_line(members, {int(k): v for k, v in timed["cpu"].items()}, tolerance_pct=worst)
+    assert said.split("; see the warning above.")[0].rstrip(".") == expected.rstrip(".")
     # the report's query hint finds the fronts where --out put them
     hint = report.split("Query: `", 1)[1].split("`", 1)[0]
     assert hint == f"stitchnas query {path} --results {out} --target cpu --list"
