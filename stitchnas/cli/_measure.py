@@ -80,8 +80,8 @@ class TrainAnchors(Command):
         parser.add_argument("--val-subset", type=positive_int,
                             help="report accuracy on N validation images (default: all)")
         parser.add_argument("--grow", action="store_true", default=None,
-                            help="start each deeper anchor (ViT, ResNet, ConvNeXt) from the trained one before it "
-                                 "(training.anchors.grow; default: the space's)")
+                            help="start each deeper anchor (ViT, ResNet, ConvNeXt) from the trained one "
+                                 "before it (training.anchors.grow; default: the space's)")
         keep = parser.add_mutually_exclusive_group()
         keep.add_argument("--only-missing", action="store_true",
                           help="skip anchors whose checkpoint exists")

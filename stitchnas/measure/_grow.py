@@ -83,10 +83,12 @@ def _placement(d: int, D: int) -> list[int]:
     return [k * D // d for k in range(d)]
 
 
-def _placed(small: nn.Module, deep: nn.Module, small_name: str, deep_name: str) -> dict[str, str]:
+def _placed(small: nn.Module, deep: nn.Module, small_name: str,
+            deep_name: str) -> tuple[dict[str, str], dict[str, list[int]]]:
     """``small``'s state-dict keys -> where they go in ``deep`` (in each run of blocks, block k of
-    d to block ``k * D // d`` of D), checked: one kind, ``deep`` as deep or deeper in every run,
-    equal shapes, nothing of ``deep`` left at its random start but the identity blocks."""
+    d to block ``k * D // d`` of D), and per run of ``deep`` the blocks that receive one; checked:
+    one kind, ``deep`` as deep or deeper in every run, equal shapes, nothing of ``deep`` left at
+    its random start but the identity blocks."""
     (kind, runs), (deep_kind, deep_runs) = _blocks(small, small_name), _blocks(deep, deep_name)
     if kind != deep_kind or len(runs) != len(deep_runs):
         raise StitchnasError(
@@ -128,7 +130,7 @@ def _placed(small: nn.Module, deep: nn.Module, small_name: str, deep_name: str) 
             f"training.anchors.grow: anchor {deep_name!r} cannot start from {small_name!r}: it has "
             f"{left[0]}, which {small_name!r} lacks; grow needs anchors of one width and kind that "
             "differ only in depth, or drop grow")
-    return placed
+    return placed, where
 
 
 def grow_by_depth(small: nn.Module, deep: nn.Module, small_name: str = "small",
@@ -137,15 +139,13 @@ def grow_by_depth(small: nn.Module, deep: nn.Module, small_name: str = "small",
     of d goes to block ``k * D // d`` of D and every other block of ``deep`` becomes an identity;
     everything outside the blocks is copied. Both of one kind and width (:data:`_GROWABLE`),
     ``deep`` at least as deep in every run."""
-    placed = _placed(small, deep, small_name, deep_name)
+    placed, where = _placed(small, deep, small_name, deep_name)
     src = small.state_dict()
     new = {to: src[key] for key, to in placed.items()}
     kind, runs = _runs(deep)
-    (_, small_runs) = _runs(small)
-    for (prefix, run), (_, small_run) in zip(runs, small_runs):
-        kept = set(_placement(len(small_run), len(run)))
+    for prefix, run in runs:
         for i, block in enumerate(run):
-            if i in kept:
+            if i in where[prefix]:
                 continue
             for path, layer in _last_layers(block, kind).items():
                 for pname, param in layer.named_parameters(recurse=False):

@@ -103,7 +103,8 @@ _STITCHING = {
     "epochs": Field("int", 0, _INT_MAX), "batch_size": _POS_INT, "lr": _LR, "weight_decay": _NONNEG,
     "warmup_epochs": _NONNEG, "sampling": Field("str", choices=("uniform", "flops")),
     "flops_bins": _POS_INT, "freeze_anchors": Field("bool"), "anchor_lr": _LR,
-    "anchor_share": Field("float", 0, 1, lo_open=True, nullable=True), "rank": Field("int", 1, _INT_MAX, nullable=True), "distill": Field("bool"),
+    "anchor_share": Field("float", 0, 1, lo_open=True, nullable=True),
+    "rank": Field("int", 1, _INT_MAX, nullable=True), "distill": Field("bool"),
     "distill_weight": Field("float", 0, 1), "distill_temperature": Field("float", 0, 1e3, lo_open=True),
     "calib_size": _POS_INT, "seed": _SEED, "train_subset": _SUBSET, "max_steps": _SUBSET,
 }

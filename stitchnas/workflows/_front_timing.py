@@ -4,7 +4,7 @@ can tell them apart at all is :func:`stitchnas.fronts.front_resolution_warning`)
 
 from __future__ import annotations
 
-__all__ = ["drift_pct", "drift_warning", "fits_machine", "off_by", "order_line"]
+__all__ = ["drift_pct", "drift_warning", "fits_machine", "off_by", "order_line", "order_tolerance"]
 
 
 def fits_machine(drift_pct: float) -> bool:
@@ -42,6 +42,16 @@ def drift_warning(target: str, members, timed: dict[int, float], space: str) -> 
             "on a quiet machine")
 
 
+def order_tolerance(table, front) -> float | None:
+    """What either clock resolves when a latency front's order is checked: the worst end-to-end
+    error of ``table``'s validation (its composition's), else the front's median error."""
+    from ..costs import validation_error
+
+    v = getattr(table, "validation", None)
+    worst = validation_error(v).get("worst_ape_pct") if v else None
+    return worst if worst is not None else front.latency_error_pct
+
+
 def order_line(members, timed: dict[int, float], warned: bool = False,
                tolerance_pct: float | None = None) -> str:
     """Whether a latency front's members, sorted by composed latency, are sorted by their
@@ -60,8 +70,8 @@ def order_line(members, timed: dict[int, float], warned: bool = False,
     drift = drift_pct({m.id: m.latency_ms for m in members}, timed)
     head = (f"Front members timed end to end ({len(members)}; median {abs(drift):.0f}% "
             f"{'slower' if drift >= 0 else 'faster'} than the table): ")
-    tied = (f"{ties} pair(s) timed the other way round within the table's validation error ({tol:.1f}%), "
-            "as noise may")
+    tied = (f"{ties} pair(s) timed the other way round within the table's validation error "
+            f"({tol:.1f}%), as noise may")
     if not wrong:
         return head + "ordered as the latency table says" + (f"; {tied}." if ties else ".")
     return head + (f"{len(wrong)} pair(s) out of order ("

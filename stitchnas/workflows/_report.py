@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..paths import default_results_dir
-from ._front_timing import order_line
+from ._front_timing import order_line, order_tolerance
 
 __all__ = ["CHANCE_ABOVE_2SE", "above_line", "line_gap", "line_note", "line_summary", "line_table",
            "run_report"]
@@ -134,16 +134,6 @@ def line_table(space, rows, line: dict[str, Any], images: int | None) -> list[st
                        "(`outside`: no line to compare with)" if outside else "") + "."]
 
 
-def order_tolerance(table, front) -> float | None:
-    """What either clock resolves when a latency front's order is checked: the worst end-to-end
-    error of ``table``'s validation (its composition's), else the front's median error."""
-    from ..costs import validation_error
-
-    v = getattr(table, "validation", None)
-    worst = validation_error(v).get("worst_ape_pct") if v else None
-    return worst if worst is not None else front.latency_error_pct
-
-
 def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables=None,
             warnings=None, front_times=None, *, line: dict[str, Any], root: Path | None = None,
             images: int | None = None, measure_warnings: Sequence[str] = ()) -> str:
@@ -205,8 +195,8 @@ def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, tot
             lines.append(f"| {m.id} | {space.describe(m.route)} | {m.acc1:.2f} | {m.acc1_source} | "
                          f"{m.flops / 1e6:.2f} | {lat} |" + (f" {timed[m.id]:.2f} |" if timed else ""))
         if timed:
-            lines += ["", order_line(f.members, timed, warned=bool(warnings.get(r.target)),
-                                       tolerance_pct=order_tolerance(tables.get(r.target), f))]
+            tol = order_tolerance(tables.get(r.target), f)
+            lines += ["", order_line(f.members, timed, bool(warnings.get(r.target)), tol)]
     where = ""  # where query finds the fronts when --out put them elsewhere
     if root is not None and Path(root).resolve() != default_results_dir().resolve():
         where = f" --results {shlex.quote(str(root))}"

@@ -185,7 +185,7 @@ def test_the_order_check_resolves_to_the_tables_worst_validation_error():
     """The run's report checks a front's order to the table's worst validation error (of the
     composition it uses), and to the front's median error where the table has no validation."""
     from stitchnas.costs._table import PLAIN_SUM
-    from stitchnas.workflows._report import order_tolerance
+    from stitchnas.workflows._front_timing import order_tolerance
 
     front = SimpleNamespace(latency_error_pct=0.4)
     raw = {"median_ape_pct": 1.1, "worst_ape_pct": 2.0}

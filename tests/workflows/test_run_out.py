@@ -86,7 +86,7 @@ def test_run_out_contains_everything_and_logs_progress(tmp_path, monkeypatch, ca
     from stitchnas.fronts import load_front
     from stitchnas.workflows._front_timing import order_line
 
-    table = json.loads(Path(cpu_front and report.split("- table: ", 1)[1].split("\n", 1)[0]).read_text())
+    table = json.loads(Path(report.split("- table: ", 1)[1].split("\n", 1)[0]).read_text())
     worst = validation_error(table["validation"])["worst_ape_pct"]
     members = load_front(path, "cpu", results=out).members
     said = next(ln for ln in cpu_front.splitlines() if ln.startswith("Front members timed end to end"))
