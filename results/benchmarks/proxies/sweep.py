@@ -3,8 +3,9 @@ scored as the docs score it (`predictor-cv`: `auto`'s Kendall tau at 20% measure
 `bench search --choose suggest`: the default pipeline's share of the true front's hypervolume,
 5 seeds), and the count chosen leave-one-table-out: for each table, the fewest images with which
 the default search reaches 98% on every *other* table; that table is then judged at that count.
+Tables measured after the choice (``JUDGES``) are scored at every count too, and choose nothing.
 
-    python results/benchmarks/proxies/sweep.py      # from the repository root; about 7 minutes
+    python results/benchmarks/proxies/sweep.py      # from the repository root; about 9 minutes
 
 Scores per table and count are ``LABEL.proxiesN.jsonl`` (``LABEL.proxies.jsonl`` at the default
 count), made by ``stitchnas proxy SPACE --checkpoint C.pt --val-subset 5000 --images N``; the
@@ -39,6 +40,10 @@ TABLES = {
     "fmnist_convnext_2way": "fmnist_convnext_2way",
     "fmnist_resnet_2way_per_route": "fmnist_resnet_2way",
 }
+#: tables measured after the count was chosen: scored at every count, left out of the choice
+JUDGES = {
+    "fmnist_convnext_grown": "results/benchmarks/growth/fmnist_convnext_grown.yaml",
+}
 
 
 def scores_file(label: str, n: int) -> Path:
@@ -59,9 +64,13 @@ def score(label: str, space: str, n: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cli("bench", "search", space, "--measurements", m, "--proxies", p, "--choose", "suggest",
             "--samplers", "random", "--trials", "10", "--seeds", "0,1,2,3,4", "--out", tmp)
-        report = json.loads((Path(tmp) / f"search_{space}_suggest.json").read_text())
-        for ext in ("json", "png"):   # named by label: two tables of one space keep both reports
-            shutil.move(Path(tmp) / f"search_{space}_suggest.{ext}", dest / f"search_{label}_suggest.{ext}")
+        name = Path(space).stem   # a bundled name, or a space file named as its space
+        made, kept = Path(tmp) / f"search_{name}_suggest", dest / f"search_{label}_suggest"
+        text = made.with_suffix(".json").read_text()
+        report = json.loads(text)
+        # named by label (two tables of one space keep both reports), the files it lists with them
+        kept.with_suffix(".json").write_text(text.replace(str(made), str(kept.relative_to(HERE.parents[2]))))
+        shutil.move(made.with_suffix(".png"), kept.with_suffix(".png"))
     return {"auto_tau": round(cv["scores"]["kendall_tau"], 3), "flops_tau": round(cv["baseline"]["kendall_tau"], 3),
             "spearman_rho": round(cv["scores"]["spearman_rho"], 3), "mae": round(cv["scores"]["mae"], 2),
             "precision_top10": round(cv["scores"]["precision_top10"], 2),
@@ -75,6 +84,11 @@ def main() -> None:
         tables[label] = {str(n): score(label, space, n) for n in COUNTS}
         print(label, "  ".join(f"{n}: tau {r['auto_tau']:.3f} hv {r['default_search_hv']:.4f}"
                                for n, r in tables[label].items()), flush=True)
+    judged = {}
+    for label, space in JUDGES.items():
+        judged[label] = {str(n): score(label, space, n) for n in COUNTS}
+        print("judge", label, "  ".join(f"{n}: tau {r['auto_tau']:.3f} hv {r['default_search_hv']:.4f}"
+                                        for n, r in judged[label].items()), flush=True)
     choice = {}
     for held in tables:
         n = next((n for n in COUNTS if all(tables[t][str(n)]["default_search_hv"] >= GOAL
@@ -84,6 +98,7 @@ def main() -> None:
     report = {"commands": ["python results/benchmarks/proxies/sweep.py"], "date": time.strftime("%Y-%m-%d"),
               "machine": f"{os.cpu_count()}-core {cpu_name()}",
               "goal": GOAL, "counts": list(COUNTS), "tables": tables, "leave_one_table_out": choice,
+              "judged_after_the_choice": judged,
               "seconds": round(time.time() - t0, 1)}
     tmp = HERE / "images_sweep.json.tmp"
     tmp.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
