@@ -30,10 +30,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ProxyScore", "PROXY_IMAGES", "proxy_dataset", "proxy_label", "score_proxies",
            "read_proxies", "write_proxies", "proxy_signals", "load_proxy_signals"]
 
-#: images per proxy score: chosen leave-one-table-out on nine fully measured tables from 256, 512,
+#: images per proxy score: chosen leave-one-table-out on ten fully measured tables from 256, 512,
 #: 1024 and 2048 as the fewest with which the default search reaches 98% of the true front's
 #: hypervolume on every other table (results/benchmarks/proxies/sweep.py, docs/predictors.md);
-#: about 25 s for the demo's 83 stitches on 2 cores
+#: about 25-30 s for the demo's 83 stitches on 2 cores
 PROXY_IMAGES = 2048
 
 
