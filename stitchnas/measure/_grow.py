@@ -25,12 +25,13 @@ if TYPE_CHECKING:
 
 __all__ = ["check_growable", "check_same_function", "grow_by_depth", "grown_anchor"]
 
-#: Per kind of model: the last layers of each block's residual branches (paths in the block) and
-#: their types; zeroed, all of them make the block an identity.
+#: Per kind of model: the last layers of each block's residual branches (paths in the block: the
+#: first alternative whose first path the block has) and their types; zeroed, all of them make the
+#: block an identity.
 _LAST_LAYERS = {
-    "ViT": (("attn.proj", "mlp.fc2"), (nn.Linear,)),
-    "ResNet": (("bn3",), (nn.BatchNorm2d,)),   # a Bottleneck; a BasicBlock ends in bn2 (below)
-    "ConvNeXt": (("mlp.fc2",), (nn.Linear, nn.Conv2d)),
+    "ViT": ((("attn.proj", "mlp.fc2"),), (nn.Linear,)),
+    "ResNet": ((("bn3",), ("bn2",)), (nn.BatchNorm2d,)),   # a Bottleneck, else a BasicBlock
+    "ConvNeXt": ((("mlp.fc2",),), (nn.Linear, nn.Conv2d)),
 }
 _GROWABLE = ("ViT-style models (a `blocks` list whose blocks end their attention and MLP in linear "
              "attn.proj and mlp.fc2), ResNets (layer1..layer4 of Basic or Bottleneck blocks) and "
@@ -54,9 +55,8 @@ def _runs(model: nn.Module) -> tuple[str, list[tuple[str, nn.Module]]] | None:
 def _last_layers(block: nn.Module, kind: str) -> dict[str, nn.Module] | None:
     """``{path: layer}`` of the layers of ``block`` that zeroed make it an identity, or None where
     it lacks one."""
-    paths, types = _LAST_LAYERS[kind]
-    if kind == "ResNet" and not hasattr(block, "bn3"):
-        paths = ("bn2",)
+    alternatives, types = _LAST_LAYERS[kind]
+    paths = next((p for p in alternatives if _has(block, p[0])), alternatives[0])
     out = {}
     for path in paths:
         try:
@@ -69,13 +69,25 @@ def _last_layers(block: nn.Module, kind: str) -> dict[str, nn.Module] | None:
     return out
 
 
-def _blocks(model: nn.Module, name: str) -> tuple[str, list[tuple[str, nn.Module]]]:
+def _has(block: nn.Module, path: str) -> bool:
+    try:
+        block.get_submodule(path)
+    except AttributeError:
+        return False
+    return True
+
+
+def _blocks(model: nn.Module, name: str) -> list[tuple[str, list[dict[str, nn.Module]]]]:
+    """``[(prefix, [each block's last layers, ...]), ...]``: ``model``'s runs of blocks, or one
+    line naming what grow knows."""
     found = _runs(model)
-    if found is None or not all(_last_layers(b, found[0]) is not None for _, run in found[1] for b in run):
+    lasts = [] if found is None else [(prefix, [_last_layers(b, found[0]) for b in run])
+                                      for prefix, run in found[1]]
+    if found is None or any(last is None for _, run in lasts for last in run):
         raise StitchnasError(
             f"training.anchors.grow: anchor {name!r} is not a model grow knows; grow only {_GROWABLE}, "
             "or drop grow to train each anchor from scratch")
-    return found
+    return found[0], lasts
 
 
 def _placement(d: int, D: int) -> list[int]:
@@ -83,10 +95,11 @@ def _placement(d: int, D: int) -> list[int]:
     return [k * D // d for k in range(d)]
 
 
-def _placed(small: nn.Module, deep: nn.Module, small_name: str,
-            deep_name: str) -> tuple[dict[str, str], dict[str, list[int]]]:
+def _placed(small: nn.Module, deep: nn.Module, small_name: str, deep_name: str
+            ) -> tuple[dict[str, str], dict[str, list[int]], list[tuple[str, list[dict[str, nn.Module]]]]]:
     """``small``'s state-dict keys -> where they go in ``deep`` (in each run of blocks, block k of
-    d to block ``k * D // d`` of D), and per run of ``deep`` the blocks that receive one; checked:
+    d to block ``k * D // d`` of D), per run of ``deep`` the blocks that receive one, and ``deep``'s
+    runs with each block's last layers (:func:`_blocks`); checked:
     one kind, ``deep`` as deep or deeper in every run, equal shapes, nothing of ``deep`` left at
     its random start but the identity blocks."""
     (kind, runs), (deep_kind, deep_runs) = _blocks(small, small_name), _blocks(deep, deep_name)
@@ -130,7 +143,7 @@ def _placed(small: nn.Module, deep: nn.Module, small_name: str,
             f"training.anchors.grow: anchor {deep_name!r} cannot start from {small_name!r}: it has "
             f"{left[0]}, which {small_name!r} lacks; grow needs anchors of one width and kind that "
             "differ only in depth, or drop grow")
-    return placed, where
+    return placed, where, deep_runs
 
 
 def grow_by_depth(small: nn.Module, deep: nn.Module, small_name: str = "small",
@@ -139,15 +152,14 @@ def grow_by_depth(small: nn.Module, deep: nn.Module, small_name: str = "small",
     of d goes to block ``k * D // d`` of D and every other block of ``deep`` becomes an identity;
     everything outside the blocks is copied. Both of one kind and width (:data:`_GROWABLE`),
     ``deep`` at least as deep in every run."""
-    placed, where = _placed(small, deep, small_name, deep_name)
+    placed, where, runs = _placed(small, deep, small_name, deep_name)
     src = small.state_dict()
     new = {to: src[key] for key, to in placed.items()}
-    kind, runs = _runs(deep)
-    for prefix, run in runs:
-        for i, block in enumerate(run):
+    for prefix, lasts in runs:
+        for i, last in enumerate(lasts):
             if i in where[prefix]:
                 continue
-            for path, layer in _last_layers(block, kind).items():
+            for path, layer in last.items():
                 for pname, param in layer.named_parameters(recurse=False):
                     new[f"{prefix}.{i}.{path}.{pname}"] = torch.zeros_like(param)
     deep.load_state_dict({**deep.state_dict(), **new})

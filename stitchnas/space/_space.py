@@ -435,7 +435,9 @@ class SearchSpace:
                         self._check_junction(j)
                         checked.add(j)
         if len(slots) >= _idcache.MIN_IDS:
-            _idcache.save_id_routes(self._id_cache, [c.route if c is not None else None for c in slots])
+            routes = tuple(c.route if c is not None else None for c in slots)
+            _idcache.save_id_routes(self._id_cache, routes)
+            self.__dict__.setdefault("id_routes", routes)  # the cached property's value: built once
         return slots
 
     @cached_property
@@ -452,7 +454,9 @@ class SearchSpace:
             cached = _idcache.load_id_routes(self._id_cache)
             if cached is not None:
                 return cached
-        return tuple(c.route if c is not None else None for c in self._slots)
+        slots = self._slots  # a large space's enumeration leaves its routes here
+        routes = self.__dict__.get("id_routes")
+        return routes if routes is not None else tuple(c.route if c is not None else None for c in slots)
 
     def _check_junction(self, j: Junction) -> None:
         """Legal junctions join features of equal spatial resolution (or identical token
