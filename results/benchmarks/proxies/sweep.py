@@ -6,6 +6,7 @@ the default search reaches 98% on every *other* table; that table is then judged
 Tables measured after the choice (``JUDGES``) are scored at every count too, and choose nothing.
 
     python results/benchmarks/proxies/sweep.py      # from the repository root; about 9 minutes
+    python results/benchmarks/proxies/sweep.py --judges-only   # re-score JUDGES alone, keep the rest
 
 Scores per table and count are ``LABEL.proxiesN.jsonl`` (``LABEL.proxies.jsonl`` at the default
 count), made by ``stitchnas proxy SPACE --checkpoint C.pt --val-subset 5000 --images N``; the
@@ -43,6 +44,8 @@ TABLES = {
 #: tables measured after the count was chosen: scored at every count, left out of the choice
 JUDGES = {
     "fmnist_convnext_grown": "results/benchmarks/growth/fmnist_convnext_grown.yaml",
+    "fmnist_vit_sl_v2_long": "fmnist_vit_sl_v2_long",              # trained longer (../long_training/)
+    "fmnist_vit_sl_v2_12x24_long": "fmnist_vit_sl_v2_12x24_long",
 }
 
 
@@ -79,6 +82,14 @@ def score(label: str, space: str, n: int) -> dict:
 
 def main() -> None:
     t0 = time.time()
+    if "--judges-only" in sys.argv[1:]:  # a judge measured later: the choice and its tables stay as they are
+        report = json.loads((HERE / "images_sweep.json").read_text())
+        for label, space in JUDGES.items():
+            report["judged_after_the_choice"][label] = {str(n): score(label, space, n) for n in COUNTS}
+            print("judge", label, flush=True)
+        report["judges_scored"] = time.strftime("%Y-%m-%d")
+        _write(report)
+        return
     tables = {}
     for label, space in TABLES.items():
         tables[label] = {str(n): score(label, space, n) for n in COUNTS}
@@ -100,6 +111,10 @@ def main() -> None:
               "goal": GOAL, "counts": list(COUNTS), "tables": tables, "leave_one_table_out": choice,
               "judged_after_the_choice": judged,
               "seconds": round(time.time() - t0, 1)}
+    _write(report)
+
+
+def _write(report: dict) -> None:
     tmp = HERE / "images_sweep.json.tmp"
     tmp.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
     tmp.replace(HERE / "images_sweep.json")

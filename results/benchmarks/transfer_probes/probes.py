@@ -9,10 +9,13 @@ scored as `predictor-cv` scores (20% measured at random, Kendall tau on the rest
    in place of the route model's ridge line.
 
     python results/benchmarks/transfer_probes/probes.py     # from the repository root; 25 s
-writes results/benchmarks/transfer_probes/probes.json. The SN-Net v1 table is read from
+    python results/benchmarks/transfer_probes/probes.py --with-long   # + the two tables trained longer
+writes results/benchmarks/transfer_probes/probes.json (probes_long.json with --with-long: the
+tables of ../long_training/, measured later, among the spaces held out and choosing). The SN-Net v1 table is read from
 ../shared/data (skipped where absent).
 """
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +42,10 @@ TABLES = [
     ("fmnist_vit_grown", R + "benchmarks/proxies/fmnist_vit_grown.measurements.jsonl"),
     ("fmnist_convnext_2way", R + "benchmarks/lstsq_cut/fmnist_convnext_2way.rcond1e-5.measurements.jsonl"),
 ]
+LONG = [
+    ("fmnist_vit_sl_v2_long", R + "fmnist_vit_sl_v2_long/measurements.jsonl"),
+    ("fmnist_vit_sl_v2_12x24_long", R + "fmnist_vit_sl_v2_12x24_long/measurements.jsonl"),
+]
 GATE_T0 = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 2.0)  # 2.0: never (the default)
 GATE_S = (2, 5, 10, 20, 40, 1e9)
 PENALTIES = (0.3, 1, 3, 10, 30, 100, 300)
@@ -53,7 +60,7 @@ def tables():
     if snnet.is_file():
         space = load_space("deit_tsb_v1")
         yield "deit_tsb_v1:published", space, list(import_snnet(snnet, space).rows)
-    for name, path in TABLES:
+    for name, path in TABLES + (LONG if "--with-long" in sys.argv[1:] else []):
         space = load_space(name)
         yield f"{name}:{Path(path).name}", space, list(read_measurements(path, space))
 
@@ -116,7 +123,8 @@ def main():
         print(f"held out {space}: gate (t0, S) = ({g}) chosen on the others; "
               + "; ".join(f"{lb} {v['tau']:.3f} (route {v['route']:.3f}, FLOPs {v['flops']:.3f})"
                           for lb, v in held[space].items() if lb != "gate"), flush=True)
-    Path("results/benchmarks/transfer_probes/probes.json").write_text(
+    name = "probes_long.json" if "--with-long" in sys.argv[1:] else "probes.json"
+    Path("results/benchmarks/transfer_probes", name).write_text(
         json.dumps({"tables": res, "gate_held_out": held}, indent=1, sort_keys=True) + "\n")
 
 
