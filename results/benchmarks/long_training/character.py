@@ -2,7 +2,8 @@
 within route shapes (routes of one anchor sequence), how far stitches fall below the smaller
 anchor, and, for a table trained longer than another of the same routes, how the two agree.
 
-SN-Netv2's ImageNet tables were trained some 2,000 steps per route; the Fashion-MNIST tables
+Tens of ImageNet epochs, as SN-Net and SN-Netv2 trained, give each route hundreds of stitching
+steps or more; the Fashion-MNIST tables
 here 2 to 6. `fmnist_vit_sl_v2_long` and `fmnist_vit_sl_v2_12x24_long` are the same spaces as
 `fmnist_vit_sl_v2` and `fmnist_vit_sl_v2_12x24` trained 15 and 9 times longer per route, to see
 which traits of the short tables come from short training.
