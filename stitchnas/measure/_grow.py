@@ -77,9 +77,9 @@ def _has(block: nn.Module, path: str) -> bool:
     return True
 
 
-def _blocks(model: nn.Module, name: str) -> list[tuple[str, list[dict[str, nn.Module]]]]:
-    """``[(prefix, [each block's last layers, ...]), ...]``: ``model``'s runs of blocks, or one
-    line naming what grow knows."""
+def _blocks(model: nn.Module, name: str) -> tuple[str, list[tuple[str, list[dict[str, nn.Module]]]]]:
+    """``(kind, [(prefix, [each block's last layers, ...]), ...])``: ``model``'s runs of blocks, or
+    one line naming what grow knows."""
     found = _runs(model)
     lasts = [] if found is None else [(prefix, [_last_layers(b, found[0]) for b in run])
                                       for prefix, run in found[1]]

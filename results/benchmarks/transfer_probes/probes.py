@@ -46,6 +46,7 @@ LONG = [
     ("fmnist_vit_sl_v2_long", R + "fmnist_vit_sl_v2_long/measurements.jsonl"),
     ("fmnist_vit_sl_v2_12x24_long", R + "fmnist_vit_sl_v2_12x24_long/measurements.jsonl"),
 ]
+WITH_LONG = "--with-long" in sys.argv[1:]
 GATE_T0 = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 2.0)  # 2.0: never (the default)
 GATE_S = (2, 5, 10, 20, 40, 1e9)
 PENALTIES = (0.3, 1, 3, 10, 30, 100, 300)
@@ -60,7 +61,7 @@ def tables():
     if snnet.is_file():
         space = load_space("deit_tsb_v1")
         yield "deit_tsb_v1:published", space, list(import_snnet(snnet, space).rows)
-    for name, path in TABLES + (LONG if "--with-long" in sys.argv[1:] else []):
+    for name, path in TABLES + (LONG if WITH_LONG else []):
         space = load_space(name)
         yield f"{name}:{Path(path).name}", space, list(read_measurements(path, space))
 
@@ -123,8 +124,7 @@ def main():
         print(f"held out {space}: gate (t0, S) = ({g}) chosen on the others; "
               + "; ".join(f"{lb} {v['tau']:.3f} (route {v['route']:.3f}, FLOPs {v['flops']:.3f})"
                           for lb, v in held[space].items() if lb != "gate"), flush=True)
-    name = "probes_long.json" if "--with-long" in sys.argv[1:] else "probes.json"
-    Path("results/benchmarks/transfer_probes", name).write_text(
+    Path("results/benchmarks/transfer_probes", "probes_long.json" if WITH_LONG else "probes.json").write_text(
         json.dumps({"tables": res, "gate_held_out": held}, indent=1, sort_keys=True) + "\n")
 
 
