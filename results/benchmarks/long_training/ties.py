@@ -1,8 +1,9 @@
 """What the FLOPs baseline's ties are worth under Kendall's tau-b, the statistic every predictor
-figure uses: the baseline predicts one top-1 for routes of equal FLOPs, and tau-b counts such a
-tied pair neither for nor against it. Per table (20% measured at random, 20 splits, as
-`predictor-cv`): FLOPs' tau, FLOPs' tau with its ties broken by the route model's prediction, and
-how often the route model orders the pairs of equal FLOPs (and unequal top-1) right.
+figure uses: the baseline predicts one top-1 for routes of equal FLOPs (and for the routes on one
+flat step of its isotonic fit), and tau-b counts such a tied pair neither for nor against it. Per
+table (20% measured at random, 20 splits, as `predictor-cv`): FLOPs' tau, FLOPs' tau with its ties
+broken by the route model's prediction, and how often the route model orders the tied pairs (of
+unequal top-1) right: all of them, and those of equal FLOPs.
 
     python results/benchmarks/long_training/ties.py     # from the repository root; about 8 s
 
@@ -29,7 +30,7 @@ def main() -> None:
         space = load_space(name)
         rows = list(read_measurements(f"results/{name}/measurements.jsonl", space))
         cands, y = [space.candidate(m.id) for m in rows], np.array([m.acc1 for m in rows])
-        flops, broken, right, wrong = [], [], 0, 0
+        flops, broken, tied, equal = [], [], [0, 0], [0, 0]  # [right, wrong]
         for seed in range(20):
             tr, te = split(len(rows), int(round(0.2 * len(rows))), seed)
             st = make_stitches(space, [rows[i] for i in tr], candidates=cands)
@@ -41,12 +42,15 @@ def main() -> None:
             fl, yt = np.array([s.flops for s in xte]), y[te]
             for i in range(len(te)):
                 for j in range(i + 1, len(te)):
-                    if fl[i] == fl[j] and yt[i] != yt[j]:
-                        ok = (route[i] - route[j]) * (yt[i] - yt[j]) > 0
-                        right, wrong = right + bool(ok), wrong + (not ok)
+                    if f[i] == f[j] and yt[i] != yt[j]:
+                        wrong = int((route[i] - route[j]) * (yt[i] - yt[j]) <= 0)
+                        tied[wrong] += 1
+                        if fl[i] == fl[j]:
+                            equal[wrong] += 1
         out[name] = {"flops_tau": round(float(np.mean(flops)), 3),
                      "flops_tau_ties_broken_by_route": round(float(np.mean(broken)), 3),
-                     "equal_flops_pairs_right": right, "equal_flops_pairs_wrong": wrong}
+                     "tied_pairs_right": tied[0], "tied_pairs_wrong": tied[1],
+                     "equal_flops_pairs_right": equal[0], "equal_flops_pairs_wrong": equal[1]}
         print(name, out[name], flush=True)
     tmp = HERE / "ties.json.tmp"
     tmp.write_text(json.dumps({"command": "python results/benchmarks/long_training/ties.py", "tables": out},
