@@ -82,8 +82,9 @@ def list_rules(pattern: str = "*") -> list[str]:
 def get_rule(config: dict[str, Any]) -> StitchRule:
     """Build a rule from its space-file mapping ``{type: NAME, option: value, ...}``."""
     if not isinstance(config, dict) or "type" not in config:
+        hint = f": write rule: {{type: {config}}}" if isinstance(config, str) and config in RULES else ""
         raise StitchnasError(
-            f"the space's rule must be a mapping with a 'type' (one of {list_rules()}), got {config!r}"
+            f"the space's rule must be a mapping with a 'type' (one of {list_rules()}), got {config!r}{hint}"
         )
     options = dict(config)
     name = options.pop("type")

@@ -18,6 +18,10 @@ def test_registry_lists_and_suggests():
         get_rule({"type": "snnet_v1", "kernel": 2})
     with pytest.raises(StitchnasError, match="positive integer"):
         get_rule({"type": "snnet_v1", "stride": 0})
+    with pytest.raises(StitchnasError, match=r"got 'two_way': write rule: \{type: two_way\}"):
+        get_rule("two_way")  # a bare rule name: the fix is spelt out
+    with pytest.raises(StitchnasError, match=r"got 'two-way'$"):
+        get_rule("two-way")
 
 
 def test_snnet_v1_official_order_deit_tsb():
