@@ -303,7 +303,8 @@ class BenchSearch(Command):
                             "holds the anchors (as when they were trained first)")
         parser.add_argument("--choose", choices=("random", "anchors", "suggest"), default="random",
                             help="how the measured share is chosen: at random, anchors + random, or as "
-                                 "`stitchnas run` does (anchors + random up to 4, then suggest)")
+                                 "`stitchnas run` does (anchors + random, one per route shape, up to 4, then "
+                                 "suggest)")
         parser.add_argument("--initial", type=positive_int, default=4, help="with --choose suggest: "
                             "stitches measured first, anchors included (default 4, as the run's)")
         parser.add_argument("--per-round", type=positive_int, default=1, help="with --choose suggest: "

@@ -214,7 +214,8 @@ def measurement_plan(space: SearchSpace, measure: Callable[[Sequence[int]], Sequ
                      seed: int = 0, shape_spread: float = SHAPE_SPREAD,
                      signals: Signals = None) -> list[Measurement]:
     """What `stitchnas run` measures, and `stitchnas bench search --choose suggest` replays: the
-    anchors and random stitches (drawn with ``seed``) up to ``initial``, then rounds of
+    anchors and random stitches (drawn with ``seed``, one per route shape while shapes are left)
+    up to ``initial``, then rounds of
     ``per_round`` stitches from :func:`suggest`, each round seeing the last, until ``total`` are
     measured, or for ``rounds`` rounds (give one of the two). ``measure(ids)`` measures those ids
     and returns every row measured so far (rows it already had count towards ``total``);
@@ -228,8 +229,8 @@ def measurement_plan(space: SearchSpace, measure: Callable[[Sequence[int]], Sequ
     others = [c.id for c in space.candidates if not c.is_anchor]
     first = max(len(anchors), initial)
     total = min(first + rounds * per_round if total is None else total, len(space))
-    drawn = np.random.default_rng(seed).permutation(len(others))[: max(0, min(first, total) - len(anchors))]
-    rows = list(measure(anchors + [others[i] for i in drawn]))
+    drawn = _one_per_shape(space, others, max(0, min(first, total) - len(anchors)), seed)
+    rows = list(measure(anchors + drawn))
     while len(rows) < total:
         picks = suggest(space, rows, k=min(per_round, total - len(rows)), predictor=predictor,
                         cost=cost, seed=seed, shape_spread=shape_spread, signals=signals)
@@ -237,6 +238,24 @@ def measurement_plan(space: SearchSpace, measure: Callable[[Sequence[int]], Sequ
             break
         rows = list(measure([p.id for p in picks]))
     return rows
+
+
+def _one_per_shape(space: SearchSpace, ids: Sequence[int], n: int, seed: int) -> list[int]:
+    """``n`` of ``ids`` in a random order (``seed``), each from a route shape (anchor sequence) not
+    drawn yet while one is left: a few random stitches that cover the shapes tell the predictor
+    more than as many from one shape."""
+    order = [ids[i] for i in np.random.default_rng(seed).permutation(len(ids))]
+    picks: list[int] = []
+    shapes: set[tuple[int, ...]] = set()
+    for i in order:
+        if len(picks) == n:
+            return picks
+        shape = space.candidate(i).route.anchors
+        if shape not in shapes:
+            picks.append(i)
+            shapes.add(shape)
+    taken = set(picks)
+    return picks + [i for i in order if i not in taken][: n - len(picks)]
 
 
 def _unmeasured_anchors(space, stitches, measured_set, mean, std, cost, k) -> list[Suggestion]:

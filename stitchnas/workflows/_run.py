@@ -3,11 +3,12 @@ missing.
 
 ``run(space)`` chains: anchors (trained when their checkpoints are missing and the space says how
 to train them), stitching layers (SN-Net training, resumable), a measured sample of stitches
-(the anchors, a few random stitches, then rounds chosen by :func:`stitchnas.predict.suggest`),
-the accuracy predictor, latency tables for the targets this machine can time, and the search per
-target with its front. Everything it makes is reused by the next run; the step table in the
-report says what was done and what was reused. Settings come from the space's ``run:`` section
-(:class:`RunConfig`), so a space file carries its own quick recipe.
+(the anchors, a few random stitches of different route shapes, then rounds chosen by
+:func:`stitchnas.predict.suggest`), the accuracy predictor, latency tables for the targets this
+machine can time, and the search per target with its front. Everything it makes is reused by
+the next run; the step table in the report says what was done and what was reused. Settings come
+from the space's ``run:`` section (:class:`RunConfig`), so a space file carries its own quick
+recipe.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class RunConfig:
 
     ``anchors`` / ``stitching``: overrides of the space's ``training`` sections, used only when
     something must be trained. ``initial``: stitches measured first (anchors included, the rest
-    drawn with ``seed``); then ``rounds`` rounds of ``per_round`` suggested stitches (one at a
+    drawn with ``seed``, one per route shape while shapes are left); then ``rounds`` rounds of ``per_round`` suggested stitches (one at a
     time by default: each pick sees the last; chosen on five measured tables, docs/search.md).
     ``val_subset``: validation images per measurement (None: the whole split).
     ``proxy_images``: every candidate is also scored on this many validation images the

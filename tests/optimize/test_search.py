@@ -601,3 +601,29 @@ def test_bench_search_chooses_as_run_does_with_its_initial_and_per_round(full, m
     for bad in ({}, {"total": 7, "rounds": 2}):
         with pytest.raises(StitchnasError, match="either total or rounds"):
             measurement_plan(space, reveal, **bad)
+
+
+def test_measurement_plan_draws_its_random_stitches_one_per_route_shape(full):
+    """The first random stitches come from different anchor sequences while any is left undrawn
+    (tiny_test: 4 shapes of 3 routes), then from any; seeded, so run and bench agree."""
+    from stitchnas.predict import measurement_plan
+
+    space = load_space("tiny_test")
+    by_id = {m.id: m for m in read_measurements(full, space)}
+    shape = {c.id: c.route.anchors for c in space.candidates}
+    anchors = {c.id for c in space.candidates if c.is_anchor}
+
+    def first_batch(initial, seed):
+        asked: list = []
+        measurement_plan(space, lambda ids: asked.extend(ids) or [by_id[i] for i in asked],
+                         rounds=0, initial=initial, seed=seed)
+        assert anchors <= set(asked) and len(set(asked)) == len(asked) == initial
+        return [i for i in asked if i not in anchors]
+
+    for seed in range(8):
+        drawn = first_batch(6, seed)  # the 2 anchors and 4 random stitches: every shape once
+        assert len({shape[i] for i in drawn}) == 4 == len(drawn)
+        drawn = first_batch(8, seed)  # 6: every shape, then 2 more
+        assert len({shape[i] for i in drawn[:4]}) == 4 and len(drawn) == 6
+        assert first_batch(8, seed) == drawn
+    assert len({tuple(first_batch(6, seed)) for seed in range(8)}) > 1  # the seed draws them
