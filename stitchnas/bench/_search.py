@@ -150,11 +150,11 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
     None) and return the report. ``measure_anchors``: the measured share always holds the
     anchors (as when they were trained first), the rest drawn at random. ``choose="suggest"``: the
     measured share is chosen as ``stitchnas run`` chooses it: the anchors, random stitches (one per
-    route shape while shapes are left) up to ``initial`` (4, as the run's default), then rounds of ``per_round`` (1) picked by
-    :func:`stitchnas.predict.suggest` (the truth of each pick revealed as it is "measured"), with
-    its ``shape_spread`` (None: suggest's default). ``proxies``: every candidate's proxy
-    scores (``stitchnas proxy``, of the table's checkpoint), which the predictor reads, as in
-    ``stitchnas run``."""
+    route shape while shapes are left) up to ``initial`` (4, as the run's default), then rounds
+    of ``per_round`` (1) picked by :func:`stitchnas.predict.suggest` (the truth of each pick
+    revealed as it is "measured"), with its ``shape_spread`` (None: suggest's default).
+    ``proxies``: every candidate's proxy scores (``stitchnas proxy``, of the table's checkpoint),
+    which the predictor reads, as in ``stitchnas run``."""
     if choose not in ("random", "anchors", "suggest"):
         raise StitchnasError(f"--choose must be random, anchors or suggest, not {choose!r}")
     if measure_anchors:

@@ -215,11 +215,10 @@ def measurement_plan(space: SearchSpace, measure: Callable[[Sequence[int]], Sequ
                      signals: Signals = None) -> list[Measurement]:
     """What `stitchnas run` measures, and `stitchnas bench search --choose suggest` replays: the
     anchors and random stitches (drawn with ``seed``, one per route shape while shapes are left)
-    up to ``initial``, then rounds of
-    ``per_round`` stitches from :func:`suggest`, each round seeing the last, until ``total`` are
-    measured, or for ``rounds`` rounds (give one of the two). ``measure(ids)`` measures those ids
-    and returns every row measured so far (rows it already had count towards ``total``);
-    ``signals``: proxy scores by id, for the predictor."""
+    up to ``initial``, then rounds of ``per_round`` stitches from :func:`suggest`, each round
+    seeing the last, until ``total`` are measured, or for ``rounds`` rounds (give one of the two).
+    ``measure(ids)`` measures those ids and returns every row measured so far (rows it already had
+    count towards ``total``); ``signals``: proxy scores by id, for the predictor."""
     if initial < 0 or per_round < 1 or (rounds is not None and rounds < 0):
         raise StitchnasError(f"initial and rounds must be >= 0 and per_round >= 1, got {initial}, "
                              f"{rounds} and {per_round}")
