@@ -56,25 +56,17 @@ def _last_layers(block: nn.Module, kind: str) -> dict[str, nn.Module] | None:
     """``{path: layer}`` of the layers of ``block`` that zeroed make it an identity, or None where
     it lacks one."""
     alternatives, types = _LAST_LAYERS[kind]
-    paths = next((p for p in alternatives if _has(block, p[0])), alternatives[0])
-    out = {}
-    for path in paths:
-        try:
-            layer = block.get_submodule(path)
-        except AttributeError:
-            return None
-        if not isinstance(layer, types):
-            return None
-        out[path] = layer
-    return out
+    paths = next((p for p in alternatives if _sub(block, p[0]) is not None), alternatives[0])
+    out = {path: _sub(block, path) for path in paths}
+    return out if all(isinstance(layer, types) for layer in out.values()) else None
 
 
-def _has(block: nn.Module, path: str) -> bool:
+def _sub(block: nn.Module, path: str) -> nn.Module | None:
+    """The submodule of ``block`` at ``path``, or None where it has none."""
     try:
-        block.get_submodule(path)
+        return block.get_submodule(path)
     except AttributeError:
-        return False
-    return True
+        return None
 
 
 def _blocks(model: nn.Module, name: str) -> tuple[str, list[tuple[str, list[dict[str, nn.Module]]]]]:

@@ -37,7 +37,7 @@ from ._fit import FittedPredictor, fit_on_measured
 from ..measure import Measurement
 from ..pareto import front_indices, hypervolume, pareto_mask
 from ._predictors import FlopsBaseline, _tree_predictions, create_predictor, predict_with_std
-from ..space import SearchSpace
+from ..space import Candidate, SearchSpace
 
 Signals = Optional[Mapping[int, Mapping[str, float]]]  # proxy scores by candidate id
 
@@ -225,10 +225,10 @@ def measurement_plan(space: SearchSpace, measure: Callable[[Sequence[int]], Sequ
     if (total is None) == (rounds is None):
         raise StitchnasError("give measurement_plan either total or rounds, not both or neither")
     anchors = [c.id for c in space.candidates if c.is_anchor]
-    others = [c.id for c in space.candidates if not c.is_anchor]
+    others = [c for c in space.candidates if not c.is_anchor]
     first = max(len(anchors), initial)
     total = min(first + rounds * per_round if total is None else total, len(space))
-    drawn = _one_per_shape(space, others, max(0, min(first, total) - len(anchors)), seed)
+    drawn = _one_per_shape(others, max(0, min(first, total) - len(anchors)), seed)
     rows = list(measure(anchors + drawn))
     while len(rows) < total:
         picks = suggest(space, rows, k=min(per_round, total - len(rows)), predictor=predictor,
@@ -239,22 +239,21 @@ def measurement_plan(space: SearchSpace, measure: Callable[[Sequence[int]], Sequ
     return rows
 
 
-def _one_per_shape(space: SearchSpace, ids: Sequence[int], n: int, seed: int) -> list[int]:
-    """``n`` of ``ids`` in a random order (``seed``), each from a route shape (anchor sequence) not
-    drawn yet while one is left: a few random stitches that cover the shapes tell the predictor
-    more than as many from one shape."""
-    order = [ids[i] for i in np.random.default_rng(seed).permutation(len(ids))]
+def _one_per_shape(candidates: Sequence[Candidate], n: int, seed: int) -> list[int]:
+    """The ids of ``n`` of ``candidates`` in a random order (``seed``), each from a route shape
+    (anchor sequence) not drawn yet while one is left: a few random stitches that cover the shapes
+    tell the predictor more than as many from one shape."""
+    order = [candidates[i] for i in np.random.default_rng(seed).permutation(len(candidates))]
     picks: list[int] = []
     shapes: set[tuple[int, ...]] = set()
-    for i in order:
+    for c in order:
         if len(picks) == n:
             return picks
-        shape = space.candidate(i).route.anchors
-        if shape not in shapes:
-            picks.append(i)
-            shapes.add(shape)
+        if c.route.anchors not in shapes:
+            picks.append(c.id)
+            shapes.add(c.route.anchors)
     taken = set(picks)
-    return picks + [i for i in order if i not in taken][: n - len(picks)]
+    return picks + [c.id for c in order if c.id not in taken][: n - len(picks)]
 
 
 def _unmeasured_anchors(space, stitches, measured_set, mean, std, cost, k) -> list[Suggestion]:

@@ -39,8 +39,9 @@ class RunConfig:
 
     ``anchors`` / ``stitching``: overrides of the space's ``training`` sections, used only when
     something must be trained. ``initial``: stitches measured first (anchors included, the rest
-    drawn with ``seed``, one per route shape while shapes are left); then ``rounds`` rounds of ``per_round`` suggested stitches (one at a
-    time by default: each pick sees the last; chosen on five measured tables, docs/search.md).
+    drawn with ``seed``, one per route shape while shapes are left); then ``rounds`` rounds of
+    ``per_round`` suggested stitches (one at a time by default: each pick sees the last; chosen on
+    five measured tables, docs/search.md).
     ``val_subset``: validation images per measurement (None: the whole split).
     ``proxy_images``: every candidate is also scored on this many validation images the
     measurements leave out, for the predictor (0: none; docs/predictors.md). ``targets``:

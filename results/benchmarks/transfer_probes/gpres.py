@@ -64,5 +64,9 @@ class Blend(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X, return_std=False):
-        m = 0.5 * self.a_.predict(X) + 0.5 * self.b_.predict(X)
-        return (m, np.ones(len(m))) if return_std else m
+        am, astd = self.a_.predict(X, return_std=True)
+        bm, bstd = self.b_.predict(X, return_std=True)
+        m = 0.5 * am + 0.5 * bm
+        if not return_std:
+            return m
+        return m, np.sqrt((0.5 * astd) ** 2 + (0.5 * bstd) ** 2 + (0.5 * (am - bm)) ** 2)  # both, and their gap
