@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
+from .._util import close_matches
 from ..errors import StitchnasError
 from ..space import DEFAULT_SPACE
 
@@ -145,6 +147,28 @@ def nonnegative_float(text: str) -> float:
 def seed(text: str) -> int:
     """A random seed: an integer in 0..2**32-1 (what NumPy and torch accept)."""
     return _number(text, int, lambda v: 0 <= v < 2 ** 32, "a seed (an integer 0..4294967295)")
+
+
+def no_match(kind: str, pattern: str, names: list[str], command: str) -> int:
+    """Say on stderr that no ``kind`` matches ``pattern`` (with the names that come close) and
+    return exit code 1, as ``query`` does when nothing fits: an empty listing is not bad input."""
+    literal = re.sub(r"[*?\[\]]", "", pattern)
+    near = [n for n in names if literal and literal in n][:3] or close_matches(literal, names)
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    print(f"stitchnas: no {kind} matches {pattern!r}{hint} (all of them: `stitchnas {command}`)",
+          file=sys.stderr)
+    return 1
+
+
+def seed_list(text: str) -> list[int]:
+    """Comma-separated seeds (``--seeds 0,1,2``), each as :func:`seed` takes it, at least one."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected comma-separated seeds like 0,1,2, got {text!r}")
+    try:
+        return [seed(p) for p in parts]
+    except argparse.ArgumentTypeError as err:
+        raise argparse.ArgumentTypeError(f"{err} in {text!r} (comma-separated seeds like 0,1,2)") from None
 
 
 _DEVICE_RE = re.compile(r"(cpu|cuda|mps|xpu)(:\d+)?")

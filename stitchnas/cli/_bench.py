@@ -10,7 +10,8 @@ from typing import Any
 
 from ..errors import StitchnasError
 from ._base import (Command, add_proxies_argument, add_space_argument, fraction, measured, nonnegative_float,
-                    nonnegative_int, positive_int, seed, validate_count)
+                    nonnegative_int, positive_int, seed, seed_list,
+                    validate_count)
 
 __all__ = ["Bench"]
 
@@ -289,7 +290,8 @@ class BenchSearch(Command):
                             help="share of stitches the search may know as measured (default 0.2; 1: all)")
         parser.add_argument("--trials", type=positive_int, default=100,
                             help="trials per search (default 100)")
-        parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds (split and sampler)")
+        parser.add_argument("--seeds", type=seed_list, default="0,1,2,3,4",
+                            help="comma-separated seeds (split and sampler)")
         parser.add_argument("--samplers", default="nsga2,tpe,random",
                             help="comma-separated samplers compared (default nsga2,tpe,random)")
         parser.add_argument("--target", default="flops",
@@ -318,7 +320,7 @@ class BenchSearch(Command):
     def run(self, args: argparse.Namespace) -> int:
         from ..bench import bench_search
 
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        seeds = args.seeds
         objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
         r = bench_search(args.space, args.measurements, target=args.target, objectives=objectives,
                          train_fraction=args.train_fraction, trials=args.trials, seeds=seeds,
@@ -498,7 +500,7 @@ class BenchLarge(Command):
         parser.add_argument("--spaces", default="tune,judge",
                             help="generated large spaces: tune (the default was chosen on it), judge "
                                  "(10^5 candidates); mid_tune, mid_judge, mid_judge7 (4 to 6.5 x 10^4)")
-        parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
+        parser.add_argument("--seeds", type=seed_list, default="0,1,2,3,4", help="comma-separated seeds")
         parser.add_argument("--trials", type=positive_int, default=None,
                             help="NSGA-II trials per search, the fallback beyond the exact limit (default: "
                                  "the search's own default: exact while the front has at most 2 x 10^4 "
@@ -516,7 +518,7 @@ class BenchLarge(Command):
         from ..bench import bench_large
 
         spaces = [s.strip() for s in args.spaces.split(",") if s.strip()]
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        seeds = args.seeds
         r = bench_large(spaces, seeds, trials=args.trials, scaling=not args.no_scaling,
                         encoding=args.encoding, out_dir=Path(args.out), progress=None,
                         accuracy=args.accuracy)

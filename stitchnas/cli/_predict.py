@@ -8,7 +8,8 @@ import shlex
 from pathlib import Path
 
 from ._base import (Command, add_measurements_argument, add_proxies_argument, add_space_argument, fraction,
-                    measured, measurements_and_proxies, nonnegative_float, positive_int, seed)
+                    measured, measurements_and_proxies, no_match, nonnegative_float,
+                    positive_int, seed)
 
 __all__ = ["PredictorCV", "Predict", "Suggest", "Predictors", "BUILTIN_PREDICTORS", "predictor_rows"]
 
@@ -236,6 +237,9 @@ class Predictors(Command):
         rows = predictor_rows(args.pattern)
         if args.format == "json":
             print(json.dumps(rows, indent=1))
+        if not rows:
+            return no_match("predictor", args.pattern, [r["name"] for r in predictor_rows()], "predictors")
+        if args.format == "json":
             return 0
         for r in rows:
             print(f"{r['name']:<14} {r['source']:<12} {r['about']}")

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ._base import Command, add_space_argument
+from ._base import Command, add_space_argument, no_match
 
 __all__ = ["Spaces", "Enumerate", "Targets", "add_format_argument", "anchor_text", "space_json"]
 
@@ -57,6 +57,9 @@ class Spaces(Command):
         spaces = [load_space(name) for name in list_spaces(args.pattern)]
         if args.format == "json":
             print(json.dumps([space_json(sp) for sp in spaces], indent=1))
+        if not spaces:
+            return no_match("bundled space", args.pattern, list_spaces(), "spaces")
+        if args.format == "json":
             return 0
         width = max((len(sp.name) for sp in spaces), default=0)
         for space in spaces:
@@ -121,6 +124,9 @@ class Targets(Command):
         targets = [load_target(name) for name in list_targets(args.pattern)]
         if args.format == "json":
             print(json.dumps([t.to_json() for t in targets], indent=1))
+        if not targets:
+            return no_match("bundled target", args.pattern, list_targets(), "targets")
+        if args.format == "json":
             return 0
         width = max((len(t.name) for t in targets), default=0)
         for t in targets:

@@ -45,6 +45,7 @@ class Case:
     prefix: str = "stitchnas: error:"
     subprocess: bool = False  # also run as `python -m stitchnas` to see what reaches a terminal
     hides: tuple[str, ...] = ()  # substrings the line must never show (passwords, unsafe advice)
+    stdout: str = ""  # what stdout holds (nothing, but for a JSON listing's empty list)
 
 
 def C(id, argv, what, *says, **kw) -> Case:  # a table row
@@ -281,6 +282,17 @@ CASES: list[Case] = [
       "argument --format: invalid choice: 'xml'"),
     C("cli-unknown-predictor", "predictor-cv tiny_test --measurements {d}/m_good.jsonl --predictor gpp",
       "`--predictor gpp`", "unknown predictor 'gpp'", "Known:"),
+    C("cli-bench-seeds-word", "bench search tiny_test --measurements {d}/m_good.jsonl --seeds 0,one --out {d}/out",
+      "`bench search --seeds 0,one`", "argument --seeds: expected a seed (an integer 0..4294967295), got 'one'",
+      "comma-separated seeds like 0,1,2"),
+    C("cli-bench-seeds-negative", "bench large --seeds -1 --out {d}/out", "`bench large --seeds -1`",
+      "argument --seeds: expected a seed (an integer 0..4294967295), got -1"),
+    C("cli-spaces-no-match", "spaces vit_2way", "`spaces vit_2way`: a filter no bundled space matches "
+      "(exit 1, as `query`'s nothing fits)", "no bundled space matches 'vit_2way'", "did you mean fmnist_vit_2way?",
+      "`stitchnas spaces`", code=1, prefix="stitchnas: no bundled space"),
+    C("cli-targets-no-match", "targets gpu* --format json", "`targets gpu* --format json` (prints [] and exits 1)",
+      "no bundled target matches 'gpu*'", "`stitchnas targets`", code=1, prefix="stitchnas: no bundled target",
+      stdout="[]\n"),
     # ---- predictor plug-ins that break the protocol (tests/support/bad_predictors.py) -------
     C("plugin-factory-not-estimator", PRED + "m_good.jsonl --predictor support.bad_predictors:make_nothing",
       "`--predictor` a factory function that returns 42",
@@ -771,7 +783,7 @@ def check_result(case: Case, code, out: str, err: str) -> None:
     for text in case.hides:
         assert text not in err, f"{text!r} shown in {err!r}"
     assert len(err) <= MAX_ERROR_CHARS + len(case.prefix) + 2, f"line of {len(err)} characters"
-    assert out == "", f"stdout: {out!r}"
+    assert out == case.stdout, f"stdout: {out!r}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
