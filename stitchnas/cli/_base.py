@@ -160,6 +160,14 @@ def no_match(kind: str, pattern: str, names: list[str], command: str) -> int:
     return 1
 
 
+def name_list(text: str) -> list[str]:
+    """Comma-separated names (``--predictors gp,route``), blanks dropped, at least one."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names like a,b, got {text!r}")
+    return names
+
+
 def seed_list(text: str) -> list[int]:
     """Comma-separated seeds (``--seeds 0,1,2``), each as :func:`seed` takes it, at least one."""
     parts = [p.strip() for p in text.split(",") if p.strip()]

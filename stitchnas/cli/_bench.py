@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import StitchnasError
 from ._base import (Command, add_proxies_argument, add_space_argument, fraction, measured, nonnegative_float,
-                    nonnegative_int, positive_int, seed, seed_list,
+                    nonnegative_int, positive_int, name_list, seed, seed_list,
                     validate_count)
 
 __all__ = ["Bench"]
@@ -109,7 +109,7 @@ class BenchPredictors(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         _split_arguments(parser, "predictors.json")
-        parser.add_argument("--predictors", default="gp,extra_trees,random_forest,route,auto",
+        parser.add_argument("--predictors", type=name_list, default="gp,extra_trees,random_forest,route,auto",
                             help="comma-separated predictor names, beside the FLOPs baseline every "
                                  "table reports (default: %(default)s)")
 
@@ -118,7 +118,7 @@ class BenchPredictors(Command):
         from ..bench import bench_predictors
 
         tables = _tables(args.table)
-        report = bench_predictors(tables, args.predictors.split(","), train_fraction=args.train_fraction,
+        report = bench_predictors(tables, args.predictors, train_fraction=args.train_fraction,
                                   repeats=args.repeats, seed=args.seed)
         write_json(Path(args.out) / "predictors.json", report)
         for label, t in report["tables"].items():
@@ -166,7 +166,7 @@ class BenchPredictSpeed(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--predictor", default="auto", help="the predictor timed (default auto)")
-        parser.add_argument("--spaces", default="snnet_v2_12x24,two_way_8x24",
+        parser.add_argument("--spaces", type=name_list, default="snnet_v2_12x24,two_way_8x24",
                             help="comma-separated generated spaces (snnet_v2_12x24: 134, two_way_8x24: 100,472)")
         parser.add_argument("--repeats", type=positive_int, default=3,
                             help="timed fits per space; medians are reported (default 3)")
@@ -178,7 +178,7 @@ class BenchPredictSpeed(Command):
         from ..bench import SPEED_SPACES, bench_predict_speed
         from ..fileio import write_json
 
-        spaces = args.spaces.split(",")
+        spaces = args.spaces
         bad = [s for s in spaces if s not in SPEED_SPACES]
         if bad:
             raise StitchnasError(f"unknown --spaces {bad}: choose from {sorted(SPEED_SPACES)}")
@@ -292,7 +292,7 @@ class BenchSearch(Command):
                             help="trials per search (default 100)")
         parser.add_argument("--seeds", type=seed_list, default="0,1,2,3,4",
                             help="comma-separated seeds (split and sampler)")
-        parser.add_argument("--samplers", default="nsga2,tpe,random",
+        parser.add_argument("--samplers", type=name_list, default="nsga2,tpe,random",
                             help="comma-separated samplers compared (default nsga2,tpe,random)")
         parser.add_argument("--target", default="flops",
                             help="hardware target, YAML path or bundled name (default flops: FLOPs "
@@ -324,7 +324,7 @@ class BenchSearch(Command):
         objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
         r = bench_search(args.space, args.measurements, target=args.target, objectives=objectives,
                          train_fraction=args.train_fraction, trials=args.trials, seeds=seeds,
-                         samplers=[s.strip() for s in args.samplers.split(",") if s.strip()],
+                         samplers=args.samplers,
                          predictor=args.predictor, measure_anchors=args.measure_anchors,
                          choose=args.choose, initial=args.initial, per_round=args.per_round,
                          shape_spread=args.shape_spread, out_dir=Path(args.out),
@@ -497,7 +497,7 @@ class BenchLarge(Command):
     name = "large"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--spaces", default="tune,judge",
+        parser.add_argument("--spaces", type=name_list, default="tune,judge",
                             help="generated large spaces: tune (the default was chosen on it), judge "
                                  "(10^5 candidates); mid_tune, mid_judge, mid_judge7 (4 to 6.5 x 10^4)")
         parser.add_argument("--seeds", type=seed_list, default="0,1,2,3,4", help="comma-separated seeds")
@@ -517,7 +517,7 @@ class BenchLarge(Command):
     def run(self, args: argparse.Namespace) -> int:
         from ..bench import bench_large
 
-        spaces = [s.strip() for s in args.spaces.split(",") if s.strip()]
+        spaces = args.spaces
         seeds = args.seeds
         r = bench_large(spaces, seeds, trials=args.trials, scaling=not args.no_scaling,
                         encoding=args.encoding, out_dir=Path(args.out), progress=None,

@@ -285,6 +285,8 @@ CASES: list[Case] = [
     C("cli-bench-seeds-word", "bench search tiny_test --measurements {d}/m_good.jsonl --seeds 0,one --out {d}/out",
       "`bench search --seeds 0,one`", "argument --seeds: expected a seed (an integer 0..4294967295), got 'one'",
       "comma-separated seeds like 0,1,2"),
+    C("cli-bench-empty-list", "bench predictors --table tiny_test={d}/m_good.jsonl --predictors , --out {d}/out",
+      "`bench predictors --predictors ,`", "argument --predictors: expected comma-separated names like a,b, got ','"),
     C("cli-bench-seeds-negative", "bench large --seeds -1 --out {d}/out", "`bench large --seeds -1`",
       "argument --seeds: expected a seed (an integer 0..4294967295), got -1"),
     C("cli-spaces-no-match", "spaces vit_2way", "`spaces vit_2way`: a filter no bundled space matches "
