@@ -26,6 +26,7 @@ from math import prod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from ..errors import StitchnasError
 from ..paths import cache_dir  # profiles are cached under it (re-exported as costs.cache_dir)
 from ..space import Candidate, Route, SearchSpace
 
@@ -82,10 +83,16 @@ EXTRA_OP_HANDLES = {
 
 
 def count_flops(module: nn.Module, inputs: torch.Tensor | tuple) -> int:
-    """fvcore's total for one forward of ``module`` on ``inputs``, fused attention included."""
+    """fvcore's total for one forward of ``module`` on ``inputs`` (a tensor, or a tuple of the
+    forward's arguments), fused attention included."""
     import torch
 
     inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+    if inputs and all(isinstance(v, int) for v in inputs):
+        shape = ", ".join(map(str, inputs))
+        raise StitchnasError(f"count_flops takes input tensors, not the shape {tuple(inputs)}: pass "
+                             f"torch.randn(1, {shape}) (or count the shape with "
+                             f"stitchnas.costs.count_flops_meta(module, {tuple(inputs)}))")
     from ..progress import quiet_fvcore
 
     with torch.no_grad(), warnings.catch_warnings(), quiet_fvcore():  # fvcore's level restored after
@@ -248,8 +255,6 @@ class Profiler:
 
     def __init__(self, space: SearchSpace, use_cache: bool = True, progress: bool | None = None,
                  method: str = "fvcore") -> None:
-        from ..errors import StitchnasError
-
         if method not in METHODS:
             raise StitchnasError(f"unknown FLOPs method {method!r}: use one of {', '.join(METHODS)}")
         self.method = method

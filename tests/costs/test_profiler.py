@@ -23,6 +23,15 @@ def test_deit_reference_counts(name, flops, params):
     assert count_params(model) == params
 
 
+def test_count_flops_given_a_shape_says_to_pass_a_tensor():
+    """A shape where a tensor belongs used to reach timm's patch embedding as a traceback."""
+    from stitchnas.errors import StitchnasError
+
+    model = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=1)
+    with pytest.raises(StitchnasError, match=r"not the shape \(3, 32, 32\): pass torch.randn\(1, 3, 32, 32\)"):
+        count_flops(model, (3, 32, 32))
+
+
 def test_fused_attention_is_counted_like_unfused():
     """fvcore cannot see scaled_dot_product_attention; our handle must count QK^T and AV."""
     model = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2).eval()
