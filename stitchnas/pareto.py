@@ -83,6 +83,9 @@ def hypervolume(acc: Sequence[float], cost: Sequence[float], ref_acc: float, ref
     """
     acc = np.asarray(acc, dtype=float)
     cost = np.asarray(cost, dtype=float)
+    if acc.shape != cost.shape or acc.ndim != 1:
+        raise ValueError(f"hypervolume needs one cost per accuracy, got {acc.shape} accuracies and "
+                         f"{cost.shape} costs")
     keep = (acc > ref_acc) & (cost < ref_cost)
     acc, cost = acc[keep], cost[keep]
     if len(acc) == 0:

@@ -69,3 +69,8 @@ def test_prediction_never_pushes_out_a_measured_row():
     assert mixed.tolist() == [True, True, False, False]
     assert nondominated(rows, d, certain=[True] * 4).tolist() == nondominated(rows, d).tolist()
     assert nondominated(rows, d, certain=[False] * 4).tolist() == nondominated(rows, d).tolist()
+
+
+def test_hypervolume_refuses_costs_that_do_not_pair_with_accuracies():
+    with pytest.raises(ValueError, match=r"one cost per accuracy, got \(2,\) accuracies and \(1,\) costs"):
+        hypervolume([70.0, 80.0], [1.0], 0.0, 3.0)

@@ -59,7 +59,8 @@ def front_csv(front: Front) -> str:
 
 
 def save_front(front: Front, out_dir: str | os.PathLike | None = None,
-               all_points: Sequence[FrontPoint] = (), *, space: SearchSpace | None = None) -> Path:
+               all_points: Sequence[FrontPoint] = (), *,
+               space: SearchSpace | str | os.PathLike | None = None) -> Path:
     """Write ``front.json``, ``front.csv`` and ``front.png`` into ``out_dir`` (default
     ``results/<space>/<target>``); returns the path of ``front.json``.
 
@@ -81,16 +82,16 @@ def save_front(front: Front, out_dir: str | os.PathLike | None = None,
     return doc
 
 
-def anchor_names(front: Front, space: SearchSpace | None = None) -> list[str] | None:
-    """The names of the front's anchors, from ``space`` or the bundled space of the front's name,
-    or ``None`` when neither is the space the front was searched on (same content hash)."""
-    if space is None:
-        try:
-            from ..space import load_space
+def anchor_names(front: Front, space: SearchSpace | str | os.PathLike | None = None) -> list[str] | None:
+    """The names of the front's anchors, from ``space`` (a space, a bundled name or a YAML path)
+    or the bundled space of the front's name, or ``None`` when neither is the space the front was
+    searched on (same content hash)."""
+    try:
+        from ..space import load_space
 
-            space = load_space(front.space)
-        except Exception:  # a space file elsewhere: label anchors by number
-            return None
+        space = load_space(front.space if space is None else space)
+    except Exception:  # a space file elsewhere: label anchors by number
+        return None
     try:
         if space.content_hash != front.space_hash:
             return None

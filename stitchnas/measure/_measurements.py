@@ -330,10 +330,12 @@ def val_subset_option(dataset: str) -> str:
     return f" --val-subset {tail}" if head and tail.isdigit() else ""
 
 
-def read_measurements(path: str | os.PathLike, space: "SearchSpace") -> list[Measurement]:
-    """Every measurement in ``path``, checked against ``space``, sorted by id; an id's identical
-    repeats are one row, differing ones an error."""
-    return measurements_snapshot(path, space)[0]
+def read_measurements(path: str | os.PathLike, space: "SearchSpace | str") -> list[Measurement]:
+    """Every measurement in ``path``, checked against ``space`` (a space, a bundled name or a YAML
+    path), sorted by id; an id's identical repeats are one row, differing ones an error."""
+    from ..space import load_space
+
+    return measurements_snapshot(path, load_space(space))[0]
 
 
 def measurements_snapshot(path: str | os.PathLike, space: "SearchSpace") -> tuple[list[Measurement], str]:

@@ -15,7 +15,7 @@ import torch
 from ..errors import StitchnasError, nonfinite_tensor, unreadable_checkpoint
 from ..fileio import atomic_write
 from ._model import StitchedNetwork
-from ..space import SearchSpace
+from ..space import SearchSpace, load_space
 
 __all__ = ["save_checkpoint", "read_checkpoint", "apply_checkpoint", "load_network", "FORMAT"]
 
@@ -90,8 +90,10 @@ def read_checkpoint(path: str | os.PathLike, space: SearchSpace | None = None) -
     return doc
 
 
-def load_network(space: SearchSpace, path: str | os.PathLike | None = None) -> StitchedNetwork:
-    """A StitchedNetwork of ``space`` with its anchors' weights and, if given, a checkpoint's layers."""
+def load_network(space: SearchSpace | str, path: str | os.PathLike | None = None) -> StitchedNetwork:
+    """A StitchedNetwork of ``space`` (a space, a bundled name or a YAML path) with its anchors'
+    weights and, if given, a checkpoint's layers."""
+    space = load_space(space)
     if path is None:
         return StitchedNetwork(space, space.create_models())
     doc = read_checkpoint(path, space)

@@ -19,7 +19,7 @@ from ..errors import StitchnasError
 from ._features import make_stitches
 from ..measure import Measurement
 from ._fit import fit_checked, predict_checked, predictor_label
-from ..space import SearchSpace
+from ..space import SearchSpace, load_space
 
 __all__ = ["RankingScores", "CVReport", "ranking_scores", "cross_validate", "split"]
 
@@ -101,14 +101,16 @@ def _mean(scores: list[dict[str, float]]) -> RankingScores:
     )
 
 
-def cross_validate(space: SearchSpace, rows: Sequence[Measurement], predictor: Any = None, *,
+def cross_validate(space: SearchSpace | str, rows: Sequence[Measurement], predictor: Any = None, *,
                    train_fraction: float = 0.2, repeats: int = 20, seed: int = 0,
                    progress: bool | None = None, signals=None) -> CVReport:
     """Score ``predictor`` (a name, dotted path, class or estimator) and the FLOPs baseline on
     ``repeats`` random splits; split ``r`` uses seed ``seed + r``. ``signals``: proxy scores
-    by id, which the predictor sees for every stitch (measured or not)."""
+    by id, which the predictor sees for every stitch (measured or not). ``space``: a
+    :class:`SearchSpace`, a bundled name or a YAML path."""
     from tqdm.auto import tqdm
 
+    space = load_space(space)
     rows = list(rows)
     if not 0 < train_fraction < 1:
         raise StitchnasError(f"--train-fraction must be between 0 and 1 (exclusive), got {train_fraction}")

@@ -73,7 +73,7 @@ def flops_of(stitches: Iterable[Stitch]) -> np.ndarray:
 
 
 def make_stitches(
-    space: SearchSpace,
+    space: SearchSpace | str,
     measurements: Iterable[Measurement] = (),
     signals: Mapping[int, Mapping[str, float]] | None = None,
     candidates=None,
@@ -81,10 +81,13 @@ def make_stitches(
     """One :class:`Stitch` per candidate (every valid one by default), costs from the profiler.
 
     Anchors' accuracies come from ``measurements`` rows of anchor candidates; ``signals`` maps a
-    candidate id to extra named numbers.
+    candidate id to extra named numbers. ``space``: a :class:`SearchSpace`, a bundled name or a
+    YAML path.
     """
     from ..costs import Profiler
+    from ..space import load_space
 
+    space = load_space(space)
     profiler = Profiler(space, progress=False)
     cands = list(space.candidates if candidates is None else candidates)
     depths = tuple(space.depths)

@@ -192,13 +192,16 @@ def with_anchor_priors(space: "SearchSpace", stitches: list[Stitch]) -> list[Sti
     return [dataclasses.replace(s, anchor_acc1=acc) for s in stitches]
 
 
-def fit_on_measured(space: "SearchSpace", rows: Sequence["Measurement"], predictor: Any = None, *,
+def fit_on_measured(space: "SearchSpace | str", rows: Sequence["Measurement"], predictor: Any = None, *,
                     random_state: int | None = 0,
                     signals: Mapping[int, Mapping[str, float]] | None = None) -> FittedPredictor:
     """Fit ``predictor`` (a name, ``module:Class``, class or estimator; None: the default) on the
     measured ``rows`` of ``space``; ``signals``: every candidate's cheap signals by id (proxy
     scores, :func:`stitchnas.measure.proxy_signals`). Callers check first that there are
-    enough rows for their job."""
+    enough rows for their job. ``space``: a :class:`SearchSpace`, a bundled name or a YAML path."""
+    from ..space import load_space
+
+    space = load_space(space)
     rows = list(rows)
     stitches = with_anchor_priors(space, make_stitches(space, rows, signals=signals))
     by_id = {s.id: i for i, s in enumerate(stitches)}

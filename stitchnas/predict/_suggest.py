@@ -37,7 +37,7 @@ from ._fit import FittedPredictor, fit_on_measured
 from ..measure import Measurement
 from ..pareto import front_indices, hypervolume, pareto_mask
 from ._predictors import FlopsBaseline, _tree_predictions, create_predictor, predict_with_std
-from ..space import Candidate, SearchSpace
+from ..space import Candidate, SearchSpace, load_space
 
 Signals = Optional[Mapping[int, Mapping[str, float]]]  # proxy scores by candidate id
 
@@ -171,12 +171,14 @@ def _add_shape_offsets(draws: np.ndarray, stitches: Sequence[Stitch], measured: 
         draws[:, cols] += rng.standard_normal((len(draws), 1)) * (sigma / np.sqrt(1 + seen[shape]))
 
 
-def suggest(space: SearchSpace, rows: Sequence[Measurement], k: int = 8, predictor: Any = None,
+def suggest(space: SearchSpace | str, rows: Sequence[Measurement], k: int = 8, predictor: Any = None,
             cost: str = "flops", kappa: float = 1.0, seed: int = 0, acquisition: str = "pareto",
             samples: int = 1024, shape_spread: float = SHAPE_SPREAD,
             signals: Signals = None) -> list[Suggestion]:
     """Up to ``k`` unmeasured stitches to measure next, best first (see the module docstring);
-    ``signals``: every candidate's proxy scores by id, for the predictor."""
+    ``signals``: every candidate's proxy scores by id, for the predictor. ``space``: a
+    :class:`SearchSpace`, a bundled name or a YAML path."""
+    space = load_space(space)
     if k < 1:
         raise StitchnasError(f"--k must be a positive number of stitches, got {k}")
     if acquisition not in ACQUISITIONS:

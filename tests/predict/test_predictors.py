@@ -474,3 +474,39 @@ def test_a_constant_prediction_ranks_nothing_without_a_warning():
         scores = ranking_scores([70.0, 70.0, 70.0], [60.0, 65.0, 70.0])
     assert scores["kendall_tau"] == scores["spearman_rho"] == 0.0 and scores["mae"] == pytest.approx(5.0)
     assert ranking_scores([1.0, 2.0, 3.0], [3.0, 2.0, 1.0])["kendall_tau"] == pytest.approx(-1.0)
+
+
+def test_python_calls_take_a_space_by_name_as_search_and_query_do(fmnist):
+    """suggest, cross_validate, fit_on_measured and make_stitches load a bundled name themselves
+    and answer as with the loaded space (suggest given a name used to fail on a weak reference)."""
+    from stitchnas.predict import fit_on_measured
+
+    space, rows = fmnist
+    by_name = suggest("fmnist_vit_2way", rows[:12], k=3, samples=64)
+    assert [s.id for s in by_name] == [s.id for s in suggest(space, rows[:12], k=3, samples=64)]
+    assert [s.flops for s in make_stitches("fmnist_vit_2way")] == [s.flops for s in make_stitches(space)]
+    cv = cross_validate("fmnist_vit_2way", rows, "flops", repeats=2, progress=False)
+    assert cv.scores == cross_validate(space, rows, "flops", repeats=2, progress=False).scores
+    fit = fit_on_measured("fmnist_vit_2way", rows[:12], "flops")
+    assert fit.measured == fit_on_measured(space, rows[:12], "flops").measured
+
+
+def test_every_public_function_taking_a_space_takes_its_name():
+    """The rule python.md states, for every name ``stitchnas`` exports: a ``space`` parameter
+    accepts a bundled name; read_measurements and load_network (which used to fail on a str)
+    answer from the name as from the loaded space."""
+    import inspect
+
+    import stitchnas as sn
+
+    narrow = []
+    for name in sn.__all__:
+        obj = getattr(sn, name)
+        if inspect.isfunction(obj) and "space" in inspect.signature(obj).parameters:
+            annotation = str(inspect.signature(obj).parameters["space"].annotation)
+            if "str" not in annotation:
+                narrow.append(name)
+    assert narrow == []
+    space = load_space("fmnist_vit_2way")
+    assert sn.read_measurements(FMNIST, "fmnist_vit_2way") == sn.read_measurements(FMNIST, space)
+    assert sn.load_network("fmnist_vit_2way").space.content_hash == space.content_hash
