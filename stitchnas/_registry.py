@@ -39,6 +39,9 @@ class Registry:
             key = name if isinstance(name, str) else getattr(f, "name", None) or f.__name__
             if not isinstance(key, str) or not key:
                 raise PluginError(f"a {self.kind} needs a non-empty name, got {key!r}")
+            if not callable(f):
+                raise PluginError(f"{self.kind} {key!r}: register a class or a function that returns "
+                                  f"a fresh one, not {type(f).__name__}")
             self._table.pop(key, None)
             self._table[key] = f
             return f

@@ -81,8 +81,9 @@ class SearchConfig:
         if self.n_trials is not None and (isinstance(self.n_trials, bool) or not isinstance(self.n_trials, int)
                                           or self.n_trials < 1):
             raise StitchnasError(f"n_trials must be a positive integer, got {self.n_trials!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise StitchnasError(f"seed must be an integer, got {self.seed!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 32:
+            raise StitchnasError(f"seed must be an integer 0..4294967295 (what NumPy and Optuna's samplers "
+                                 f"take), got {self.seed!r}")
         if (isinstance(self.stale_after_s, bool) or not isinstance(self.stale_after_s, (int, float))
                 or not math.isfinite(self.stale_after_s) or self.stale_after_s <= 0):
             raise StitchnasError(f"stale_after_s must be a positive number of seconds, got "

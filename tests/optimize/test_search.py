@@ -627,3 +627,10 @@ def test_measurement_plan_draws_its_random_stitches_one_per_route_shape(full):
         assert len({shape[i] for i in drawn[:4]}) == 4 and len(drawn) == 6
         assert first_batch(8, seed) == drawn
     assert len({tuple(first_batch(6, seed)) for seed in range(8)}) > 1  # the seed draws them
+
+
+@pytest.mark.parametrize("bad", [-1, 2 ** 32, 1.5, True])
+def test_search_config_refuses_a_seed_no_sampler_takes(bad):
+    """A seed outside 0..2**32-1 used to pass SearchConfig and fail inside NumPy mid-search."""
+    with pytest.raises(StitchnasError, match=r"seed must be an integer 0..4294967295"):
+        SearchConfig(seed=bad)

@@ -153,3 +153,13 @@ def test_a_constant_predictor_is_named_in_predictor_cv_and_predict(table, tmp_pa
     for verb in ("predictor-cv", "predict"):
         code, _, err = run_cli(capsys, *line[verb])
         assert code == 0 and "warning" not in err, (verb, err)
+
+
+def test_register_predictor_refuses_what_cannot_make_a_predictor():
+    """A number or a fitted instance registered by mistake is refused at once, naming the name,
+    instead of listing under `stitchnas predictors` and failing in every verb later."""
+    from stitchnas.errors import PluginError
+
+    with pytest.raises(PluginError, match="predictor 'broken': register a class or a function"):
+        register_predictor("broken", 42)
+    assert "broken" not in PREDICTORS
