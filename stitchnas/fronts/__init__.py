@@ -20,6 +20,7 @@ _EXPORTS = {
     "format_budgets": "_plot",
     "front_path": "_files",
     "front_resolution_warning": "_checks",
+    "front_accuracy_note": "_checks",
     "load_front": "_files",
     "saved_targets": "_files",
     "default_target": "_files",

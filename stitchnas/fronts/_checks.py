@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._front import Front, FrontPoint
 
 __all__ = ["check_members", "check_space", "bundled_space_of", "stale_front_note", "answer_notes",
-           "timed_elsewhere", "front_resolution_warning"]
+           "timed_elsewhere", "front_resolution_warning", "front_accuracy_note"]
 
 
 def _values(m: FrontPoint, front: Front) -> str:
@@ -229,3 +229,39 @@ def front_resolution_warning(front: Front, batch_size: int | None = None) -> str
             f"table's median error ({tol:.1f}%), e.g. {a.id} is {(b.latency_ms / a.latency_ms - 1) * 100:.1f}% "
             f"faster than {b.id} and {b.acc1 - a.acc1:.2f} points less accurate: which of them is faster "
             f"is noise; to tell them apart time a bigger batch ({bigger}) or re-time with more repeats")
+
+
+def front_accuracy_note(front: Front, rows) -> str | None:
+    """One line when measured members of ``front`` lead the member before them (by cost) by less
+    top-1 than their measurements resolve: less than two standard errors of the difference
+    (paired over the same images where the rows carry per-image outcomes;
+    :func:`stitchnas.measure.difference_stderr`), so whether the costlier one belongs on the
+    front is noise. Counts steps between two measured members where the costlier one costs at
+    least as much on every cost objective (it is there for its top-1 alone); ``rows``: the
+    measurements searched with. None when every such step is resolved or no error is known."""
+    from ..measure import difference_stderr
+
+    by_id = {r.id: r for r in rows}
+    costs = front.cost_objectives
+    ms = sorted(front.members, key=lambda m: (tuple(m.value(o) or 0 for o in costs), -m.acc1))
+    steps, close = 0, []
+    for a, b in zip(ms, ms[1:]):
+        if not (a.acc1_source == b.acc1_source == "measured" and a.id in by_id and b.id in by_id):
+            continue
+        if any(a.value(o) is not None and b.value(o) is not None and b.value(o) < a.value(o) for o in costs):
+            continue
+        err = difference_stderr(by_id[b.id], by_id[a.id])
+        if err is None:
+            continue
+        steps += 1
+        if b.acc1 - a.acc1 < 2 * err[0]:
+            close.append((a, b, err))
+    if not close:
+        return None
+    a, b, (se, paired) = min(close, key=lambda c: (c[1].acc1 - c[0].acc1) / c[2][0])
+    how = "paired over the same images" if paired else "each row's error, taken as independent"
+    return (f"the {front.target} front: {len(close)} of its {steps} top-1 steps between measured members "
+            f"within two standard errors of the difference ({how}), e.g. id {b.id} is "
+            f"{b.acc1 - a.acc1:.2f} points above id {a.id} (standard error {se:.2f}): whether the "
+            "costlier one belongs on the front is measurement noise; measure both on more images to "
+            "tell them apart")

@@ -63,6 +63,7 @@ _EXPORTS = {
     "evaluate_candidates": "_evaluate",
     "encode_outcomes": "_measurements",
     "top1_outcomes": "_measurements",
+    "difference_stderr": "_measurements",
     "TOP1_HITS": "_measurements",
     "import_snnet": "_snnet",
     "import_warnings": "_snnet",

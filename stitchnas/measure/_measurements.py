@@ -40,7 +40,8 @@ from ..space import Route
 if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
 
-__all__ = ["Measurement", "FIELDS", "TOP1_HITS", "encode_outcomes", "top1_outcomes", "read_measurements",
+__all__ = ["Measurement", "FIELDS", "TOP1_HITS", "encode_outcomes", "top1_outcomes", "difference_stderr",
+           "read_measurements",
            "measurements_snapshot", "write_measurements", "lock_path", "CHECKPOINT_DIGEST", "checkpoint_digest",
            "measured_elsewhere", "val_subset_option"]
 
@@ -89,6 +90,30 @@ def top1_outcomes(m: "Measurement"):
         return None
     out = bits[:n].astype(float)
     return out if abs(100.0 * out.mean() - m.acc1) < 1e-6 else None
+
+
+def difference_stderr(a: "Measurement", b: "Measurement") -> tuple[float, bool] | None:
+    """``(stderr, paired)``: the standard error, in points, of ``a.acc1 - b.acc1``. Paired where
+    both rows carry per-image outcomes of the same images (same dataset label and count: two
+    stitches mostly agree image by image, so this is well below the error taken as independent);
+    else each row's binomial error on the images its label names (``...:subsetN``), taken as
+    independent. None where the image count is unknown (published rows, full sets unnamed)."""
+    import numpy as np
+
+    oa, ob = top1_outcomes(a), top1_outcomes(b)
+    if oa is not None and ob is not None and oa.size == ob.size > 1 and a.dataset == b.dataset:
+        d = oa - ob
+        return 100.0 * float(np.std(d, ddof=1)) / math.sqrt(d.size), True
+    counts = {o.size for o in (oa, ob) if o is not None}
+    for row in (a, b):
+        head, _, tail = row.dataset.rpartition(":subset")
+        if head and tail.isdigit():
+            counts.add(int(tail))
+    if len(counts) != 1 or a.dataset != b.dataset:
+        return None
+    n = counts.pop()
+    var = sum((p := min(max(r.acc1 / 100.0, 0.0), 1.0)) * (1.0 - p) for r in (a, b)) / max(n, 1)
+    return 100.0 * math.sqrt(var), False
 
 
 def checkpoint_digest(path: str | os.PathLike | None) -> str | None:

@@ -39,6 +39,7 @@ class AccuracyTable:
     measured_ids: int
     key: str
     measurements_sha256: str | None = None  # of the file read, to tell later whether it changed
+    rows: tuple = field(default=(), repr=False, compare=False)  # the measured rows, for their errors
 
     def index(self) -> dict[int, int]:
         return {cid: i for i, cid in enumerate(self.ids)}
@@ -146,7 +147,7 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
         doc["proxies"] = sorted((i, sorted(v.items())) for i, v in signals.items())
     return AccuracyTable(ids=ids, acc1=acc, std=tuple(std), source=tuple(source), predictor=label,
                          measurements=path, measured_ids=len(rows), key=content_key(doc),
-                         measurements_sha256=digest)
+                         measurements_sha256=digest, rows=tuple(rows))
 
 
 _WARNED: set[tuple[str, str | None]] = set()

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..costs import DEFAULT_TARGET
 from ..errors import StitchnasError, StorageError
-from ..fronts import Front, front_path, save_front
+from ..fronts import Front, front_accuracy_note, front_path, save_front
 from ..storage import (META_KEY, OpenedStorage, SharedStudy, StaleWatch, StudyMutex, close_storage,
                        error_line, fail_trials, open_storage, poll_interval, quiet_optuna, record_trials,
                        set_metric_names, study_lock, tell, trials_in, worker_name)
@@ -503,7 +503,8 @@ def _search_in(problem: Problem, config: SearchConfig, storage: OpenedStorage, *
                "candidates": len(space), "seconds": round(seconds, 3)},
         members=tuple(problem.point(cid) for cid in front_ids),
     )
-    path = None
+    path, noise = None, front_accuracy_note(front, acc.rows)
+    notes = [*notes, *([noise] if noise else [])]
     if config.save:
         doc = front_path(space.name, target.name, config.out_dir)
         replaced = _replaced_exact_note(doc, front)

@@ -197,6 +197,7 @@ def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, tot
         if timed:
             tol = order_tolerance(tables.get(r.target), f)
             lines += ["", order_line(f.members, timed, bool(warnings.get(r.target)), tol)]
+        lines += [line for note in r.notes for line in ("", f"Note: {note}")]
     where = ""  # where query finds the fronts when --out put them elsewhere
     if root is not None and Path(root).resolve() != default_results_dir().resolve():
         where = f" --results {shlex.quote(str(root))}"

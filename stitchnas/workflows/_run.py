@@ -343,6 +343,8 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
                                proxies=str(ppath) if signals is not None else None)
     results = search_targets(space, targets, scfg_search)
     fronts = {r.target: str(r.path) for r in results}
+    for note in (n for r in results for n in r.notes):
+        _log(f"note: {note}")
     # each latency front's members timed end to end: is the front ordered as measured?
     front_times: dict[str, dict[int, float]] = {}
     batch = {t.name: t.batch_size for t in targets}
