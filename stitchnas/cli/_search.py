@@ -128,6 +128,9 @@ class Search(Command):
         def report(r) -> None:
             _report(r, space.given_as)
             _warn_resolution(r, args.target)
+            note = _measure_note(r, space)
+            if note:
+                print(f"stitchnas: note: {note}", file=sys.stderr)
 
         if not args.target:
             from ..costs import DEFAULT_TARGET
@@ -174,3 +177,26 @@ def _report(r, given: str | None = None) -> None:
           + (f"; {front.coverage}" if front.coverage else ""))
     if front.prior_note(given):
         print(f"note: {front.prior_note(given)}")
+
+
+def _measure_note(r, space) -> str | None:
+    """The command that measures the front's members whose top-1 is predicted, into the file the
+    search read and on the same images; None when every member is measured, or the rows are
+    published ones (no stitched weights here to measure with)."""
+    import shlex
+
+    from ..measure import read_measurements, val_subset_option
+    from ..paths import measurements_path
+
+    ids = [m.id for m in r.front.members if m.acc1_source == "predicted"]
+    if not ids or not r.front.measurements or not Path(r.front.measurements).is_file():
+        return None
+    labels = {m.dataset for m in read_measurements(r.front.measurements, space)}
+    if not labels or any(label.endswith(":published") for label in labels):
+        return None
+    into = ("" if Path(r.front.measurements).resolve() == measurements_path(space.name).resolve()
+            else f" --out {shlex.quote(str(r.front.measurements))}")
+    into += val_subset_option(labels.pop()) if len(labels) == 1 else ""
+    return (f"{len(ids)} of the {r.target} front's {len(r.front.members)} members have predicted top-1: "
+            f"`stitchnas evaluate {space.given_as} --ids {','.join(map(str, ids))}{into}` measures them "
+            "(then search again)")

@@ -425,6 +425,20 @@ def test_killed_search_resumes_without_losing_or_repeating_trials(mfile, tmp_pat
     assert front["study"]["n_trials"] == 150
 
 
+def test_cli_search_names_the_command_that_measures_its_predicted_members(capsys, mfile, full, results):
+    code, _, err = run_cli(capsys, "search", "tiny_test", "--target", "flops", "--measurements", mfile,
+                           "--predictor", "gp")
+    assert code == 0, err
+    members = json.loads((results / "tiny_test" / "flops" / "front.json").read_text())["members"]
+    predicted = [m["id"] for m in members if m["acc1_source"] == "predicted"]
+    assert predicted
+    assert (f"stitchnas: note: {len(predicted)} of the flops front's {len(members)} members have predicted "
+            f"top-1: `stitchnas evaluate tiny_test --ids {','.join(map(str, predicted))} --out {mfile}` "
+            "measures them (then search again)") in err
+    code, _, err = run_cli(capsys, "search", "tiny_test", "--target", "flops", "--measurements", full)
+    assert code == 0 and "have predicted top-1" not in err  # every member measured: no note
+
+
 # ---- bad input -----------------------------------------------------------------------------
 def test_cli_search_prints_where_each_front_went(capsys, mfile, results):
     code, out, err = run_cli(capsys, "search", "tiny_test", "--target", "flops_budget", "--target",
