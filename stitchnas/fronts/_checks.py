@@ -17,7 +17,7 @@ from shlex import quote
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import StitchnasError
-from ..objectives import OBJECTIVES, format_value
+from ..objectives import OBJECTIVES, format_amount, format_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
@@ -152,8 +152,49 @@ def answer_notes(front: Front, answer: FrontPoint | None = None, limits: Mapping
     notes = [front.coverage if coverage else None, stale_front_note(front, space),
              _other_machine_note(front, limits, space)]
     if answer is not None:
-        notes.append(_within_error_note(front, answer, limits))
+        notes += [_within_error_note(front, answer, limits), _cheaper_within_noise_note(front, answer)]
     return [n for n in notes if n]
+
+
+def _cheaper_within_noise_note(front: Front, answer: FrontPoint) -> str | None:
+    """The cheapest measured member, no costlier than the measured ``answer`` on any cost, whose
+    top-1 is below the answer's by less than two standard errors of the difference (from the
+    rows in the front's measurements file: :func:`stitchnas.measure.difference_stderr`): it may
+    serve as well. None when there is none, or the file is gone, changed or carries no error."""
+    import hashlib
+    import json
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from ..measure import difference_stderr
+
+    costs = front.cost_objectives
+    cheaper = [m for m in front.members if m.id != answer.id and m.acc1_source == "measured"
+               and all(m.value(o) <= answer.value(o) for o in costs if m.value(o) is not None
+                       and answer.value(o) is not None)]
+    if answer.acc1_source != "measured" or not cheaper or not front.measurements:
+        return None
+    try:
+        data = Path(front.measurements).read_bytes()
+        if front.measurements_sha256 and front.measurements_sha256 != hashlib.sha256(data).hexdigest():
+            return None  # stale_front_note says so
+        want, rows = {answer.id, *(m.id for m in cheaper)}, {}
+        for line in data.decode("utf-8").splitlines():
+            row = json.loads(line) if line.strip() else None
+            if isinstance(row, dict) and row.get("id") in want and row.get("space_hash") == front.space_hash:
+                rows[row["id"]] = SimpleNamespace(acc1=float(row["acc1"]), dataset=str(row.get("dataset")),
+                                                  extra=tuple(row.items()))  # what difference_stderr reads
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    cost = costs[0]
+    for m in sorted(cheaper, key=lambda m: m.value(cost)):
+        err = difference_stderr(rows[answer.id], rows[m.id]) if {answer.id, m.id} <= rows.keys() else None
+        if err is not None and answer.acc1 - m.acc1 < 2 * err[0]:
+            return (f"id {m.id} costs less ({format_amount(cost, m.value(cost))} against "
+                    f"{format_amount(cost, answer.value(cost))}) and measured {answer.acc1 - m.acc1:.2f} points "
+                    f"below this answer, within two standard errors of the difference (standard error "
+                    f"{err[0]:.2f}): it may serve as well")
+    return None
 
 
 def _other_machine_note(front: Front, limits: dict, space: str | None) -> str | None:

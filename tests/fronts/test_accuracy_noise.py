@@ -17,6 +17,7 @@ from support import run_cli
 from support.tiny import ACC, costs, row, space  # noqa: F401 - fixtures
 
 from stitchnas.measure import TOP1_HITS, difference_stderr, encode_outcomes, write_measurements
+from stitchnas.fronts import load_front
 from stitchnas.optimize import search
 
 
@@ -84,3 +85,30 @@ def test_the_cli_prints_the_note_on_stderr(space, costs, tmp_path, capsys):  # n
     assert code == 0
     assert "stitchnas: note: the flops front:" in err and "within two standard errors" in err
     assert "standard errors" not in out
+
+
+def paired_se(gain: float, images: int) -> float:
+    d = gain / 100
+    return 100 * math.sqrt(images / (images - 1) * d * (1 - d)) / math.sqrt(images)
+
+
+def test_query_names_the_cheapest_member_within_noise_of_its_answer(space, costs, tmp_path, capsys):  # noqa: F811
+    m = tmp_path / "m.jsonl"
+    write_measurements(m, nested(space, costs, 200))
+    code, _, err = run_cli(capsys, "search", "tiny_test", "--target", "flops", "--measurements", m,
+                           "--out-dir", tmp_path / "out")
+    assert code == 0, err
+    front = load_front("tiny_test", "flops", results=tmp_path / "out")
+    ms = sorted(front.members, key=lambda p: p.flops)
+    answer = ms[-2]  # the second most accurate member: budget at its FLOPs
+    within = [p for p in ms if p.flops < answer.flops
+              and answer.acc1 - p.acc1 < 2 * paired_se(answer.acc1 - p.acc1, 200)]
+    assert within  # tiny_test's 1-point steps
+    code, out, err = run_cli(capsys, "--results", tmp_path / "out", "query", "tiny_test", "--target", "flops",
+                             "--max-flops", answer.flops)
+    assert code == 0 and f'"id": {answer.id},' in out
+    assert (f"stitchnas: note: id {within[0].id} costs less" in err
+            and f"measured {answer.acc1 - within[0].acc1:.2f} points below this answer" in err)
+    code, out, err = run_cli(capsys, "--results", tmp_path / "out", "query", "tiny_test", "--target", "flops",
+                             "--max-flops", ms[1].flops)  # 5.5 points above the anchor: no note
+    assert code == 0 and "costs less" not in err
