@@ -147,7 +147,8 @@ def answer_notes(front: Front, answer: FrontPoint | None = None, limits: Mapping
     the search (:func:`stale_front_note`); with a latency budget in ``limits``
     (``max_latency_ms``, as :meth:`Front.best` takes them), latencies timed on another CPU model
     than this machine's, and (given the ``answer``) a more accurate member over the budget by
-    less than the latency table's median error. Needs no torch."""
+    less than the latency table's median error, and a cheaper measured member within measurement
+    noise of a measured answer. Needs no torch."""
     limits = dict(limits or {})
     notes = [front.coverage if coverage else None, stale_front_note(front, space),
              _other_machine_note(front, limits, space)]
