@@ -89,7 +89,7 @@ _EXPORTS = {
     "recipe_changes": "_train",
     "refuse_to_replace_weights": "_train",
     "train_anchors": "_train",
-    "top1_stderr": "_evaluate",
+    "top1_stderr": "_measurements",
     "train_stitched": "_train",
     "write_measurements": "_measurements",
 }

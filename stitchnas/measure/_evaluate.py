@@ -23,10 +23,11 @@ from torch import nn
 from ..errors import StitchnasError
 from ..network import StitchedNetwork
 from ..space import Candidate, SearchSpace
+from ._measurements import top1_stderr
 
 __all__ = ["EvalResult", "PartialEvaluation", "EvaluationInterrupted", "evaluate_candidates", "measure",
            "select_ids", "parse_ids", "prefix_tree_size",
-           "network_classes", "top1_stderr", "no_better_than_chance", "chance_warning", "anchors_warning",
+           "network_classes", "no_better_than_chance", "chance_warning", "anchors_warning",
            "anchor_order_warning"]
 
 
@@ -414,13 +415,6 @@ def network_classes(net: StitchedNetwork) -> int:
 
 
 # ---- how much a measurement says ------------------------------------------------------------
-def top1_stderr(acc1: float, images: int) -> float:
-    """Standard error, in points, of a top-1 of ``acc1`` percent measured on ``images`` images
-    (binomial): what a difference between two measurements must exceed to mean something."""
-    p = min(max(acc1 / 100.0, 0.0), 1.0)
-    return 100.0 * math.sqrt(p * (1.0 - p) / max(int(images), 1))
-
-
 def no_better_than_chance(acc1: float, classes: int, images: int) -> bool:
     """Whether a top-1 (percent) on ``images`` images is within three standard errors of guessing
     among ``classes`` classes: what untrained weights, or weights made for other data, measure."""

@@ -40,7 +40,7 @@ from ..space import Route
 if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
 
-__all__ = ["Measurement", "FIELDS", "TOP1_HITS", "encode_outcomes", "top1_outcomes", "difference_stderr",
+__all__ = ["Measurement", "FIELDS", "TOP1_HITS", "encode_outcomes", "top1_outcomes", "top1_stderr", "difference_stderr",
            "read_measurements",
            "measurements_snapshot", "write_measurements", "lock_path", "CHECKPOINT_DIGEST", "checkpoint_digest",
            "measured_elsewhere", "val_subset_option"]
@@ -92,6 +92,13 @@ def top1_outcomes(m: "Measurement"):
     return out if abs(100.0 * out.mean() - m.acc1) < 1e-6 else None
 
 
+def top1_stderr(acc1: float, images: int) -> float:
+    """Standard error, in points, of a top-1 of ``acc1`` percent measured on ``images`` images
+    (binomial): what a difference between two measurements must exceed to mean something."""
+    p = min(max(acc1 / 100.0, 0.0), 1.0)
+    return 100.0 * math.sqrt(p * (1.0 - p) / max(int(images), 1))
+
+
 def difference_stderr(a: "Measurement", b: "Measurement") -> tuple[float, bool] | None:
     """``(stderr, paired)``: the standard error, in points, of ``a.acc1 - b.acc1``. Paired where
     both rows carry per-image outcomes of the same images (same dataset label and count: two
@@ -112,8 +119,7 @@ def difference_stderr(a: "Measurement", b: "Measurement") -> tuple[float, bool] 
     if len(counts) != 1 or a.dataset != b.dataset:
         return None
     n = counts.pop()
-    var = sum((p := min(max(r.acc1 / 100.0, 0.0), 1.0)) * (1.0 - p) for r in (a, b)) / max(n, 1)
-    return 100.0 * math.sqrt(var), False
+    return math.hypot(top1_stderr(a.acc1, n), top1_stderr(b.acc1, n)), False
 
 
 def checkpoint_digest(path: str | os.PathLike | None) -> str | None:

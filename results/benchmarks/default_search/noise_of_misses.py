@@ -19,7 +19,7 @@ import json
 import math
 from pathlib import Path
 
-from stitchnas.measure import difference_stderr, read_measurements
+from stitchnas.measure import difference_stderr, read_measurements, top1_stderr
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
@@ -31,7 +31,7 @@ def stderr(a, b) -> tuple[float, bool]:
     if got is not None:
         return got
     n = FULL_SET[a.dataset]
-    return 100 * math.sqrt(sum(r.acc1 / 100 * (1 - r.acc1 / 100) for r in (a, b)) / n), False
+    return math.hypot(top1_stderr(a.acc1, n), top1_stderr(b.acc1, n)), False
 
 
 def table_path(recorded: str) -> Path | None:
