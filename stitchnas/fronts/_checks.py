@@ -113,24 +113,37 @@ def stale_front_note(front: Front, space: str | None = None) -> str | None:
     digest differs; for older fronts without one, it holds more measured stitches of the space):
     the front answers from the old figures until searched again. None when unchanged, gone or
     unreadable. Reads the file alone (no torch); ``space``: as the user names it."""
+    return _stale_note(front, space, _measurements_file(front))
+
+
+def _measurements_file(front: Front) -> tuple[bool, dict[int, dict]] | None:
+    """The measurements file ``front`` was searched with, read once: whether its bytes are the
+    ones searched (same digest), and its rows of the front's space by id, as parsed JSON. None
+    when the front names no file or it cannot be read."""
     import hashlib
     import json
     from pathlib import Path
 
     if not front.measurements:
         return None
-    ids = set()
+    rows = {}
     try:
         data = Path(front.measurements).read_bytes()  # one read: digest and rows of the same bytes
-        if front.measurements_sha256 == hashlib.sha256(data).hexdigest():
-            return None
         for line in data.decode("utf-8").splitlines():
             row = json.loads(line) if line.strip() else None
             if isinstance(row, dict) and row.get("space_hash") == front.space_hash \
                     and isinstance(row.get("id"), int):
-                ids.add(row["id"])
+                rows[row["id"]] = row
     except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
         return None
+    return front.measurements_sha256 == hashlib.sha256(data).hexdigest(), rows
+
+
+def _stale_note(front: Front, space: str | None, file: tuple[bool, dict[int, dict]] | None) -> str | None:
+    """:func:`stale_front_note` from the file as :func:`_measurements_file` read it."""
+    if file is None or file[0]:
+        return None
+    ids = file[1]
     if front.measurements_sha256 is None and len(ids) <= front.measured_ids:
         return None
     return (f"{front.measurements} has changed since the {front.target} front was searched on it "
@@ -150,21 +163,21 @@ def answer_notes(front: Front, answer: FrontPoint | None = None, limits: Mapping
     less than the latency table's median error, and a cheaper measured member within measurement
     noise of a measured answer. Needs no torch."""
     limits = dict(limits or {})
-    notes = [front.coverage if coverage else None, stale_front_note(front, space),
+    file = _measurements_file(front)
+    notes = [front.coverage if coverage else None, _stale_note(front, space, file),
              _other_machine_note(front, limits, space)]
     if answer is not None:
-        notes += [_within_error_note(front, answer, limits), _cheaper_within_noise_note(front, answer)]
+        notes += [_within_error_note(front, answer, limits), _cheaper_within_noise_note(front, answer, file)]
     return [n for n in notes if n]
 
 
-def _cheaper_within_noise_note(front: Front, answer: FrontPoint) -> str | None:
+def _cheaper_within_noise_note(front: Front, answer: FrontPoint,
+                               file: tuple[bool, dict[int, dict]] | None) -> str | None:
     """The cheapest measured member, no costlier than the measured ``answer`` on any cost, whose
     top-1 is below the answer's by less than two standard errors of the difference (from the
-    rows in the front's measurements file: :func:`stitchnas.measure.difference_stderr`): it may
-    serve as well. None when there is none, or the file is gone, changed or carries no error."""
-    import hashlib
-    import json
-    from pathlib import Path
+    rows of the front's measurements ``file``, as :func:`_measurements_file` read it:
+    :func:`stitchnas.measure.difference_stderr`): it may serve as well. None when there is none,
+    or the file is gone, changed (:func:`_stale_note` says so) or carries no error."""
     from types import SimpleNamespace
 
     from ..measure import difference_stderr
@@ -173,19 +186,16 @@ def _cheaper_within_noise_note(front: Front, answer: FrontPoint) -> str | None:
     cheaper = [m for m in front.members if m.id != answer.id and m.acc1_source == "measured"
                and all(m.value(o) <= answer.value(o) for o in costs if m.value(o) is not None
                        and answer.value(o) is not None)]
-    if answer.acc1_source != "measured" or not cheaper or not front.measurements:
+    if answer.acc1_source != "measured" or not cheaper or file is None:
+        return None
+    same, parsed = file
+    if front.measurements_sha256 and not same:
         return None
     try:
-        data = Path(front.measurements).read_bytes()
-        if front.measurements_sha256 and front.measurements_sha256 != hashlib.sha256(data).hexdigest():
-            return None  # stale_front_note says so
-        want, rows = {answer.id, *(m.id for m in cheaper)}, {}
-        for line in data.decode("utf-8").splitlines():
-            row = json.loads(line) if line.strip() else None
-            if isinstance(row, dict) and row.get("id") in want and row.get("space_hash") == front.space_hash:
-                rows[row["id"]] = SimpleNamespace(acc1=float(row["acc1"]), dataset=str(row.get("dataset")),
-                                                  extra=tuple(row.items()))  # what difference_stderr reads
-    except (OSError, ValueError, TypeError, KeyError):
+        rows = {i: SimpleNamespace(acc1=float(row["acc1"]), dataset=str(row.get("dataset")),
+                                   extra=tuple(row.items()))  # what difference_stderr reads
+                for i, row in parsed.items() if i in {answer.id, *(m.id for m in cheaper)}}
+    except (ValueError, TypeError, KeyError):
         return None
     cost = costs[0]
     for m in sorted(cheaper, key=lambda m: m.value(cost)):
