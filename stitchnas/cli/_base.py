@@ -149,6 +149,22 @@ def seed(text: str) -> int:
     return _number(text, int, lambda v: 0 <= v < 2 ** 32, "a seed (an integer 0..4294967295)")
 
 
+def evaluate_command(space, ids, path, rows) -> str:
+    """``stitchnas evaluate SPACE --ids ...`` that measures ``ids`` into the measurements file at
+    ``path`` (``--out`` unless it is the space's default file) on the images its ``rows`` were
+    measured on (``--val-subset N`` where they share one such label)."""
+    import shlex
+
+    from ..measure import val_subset_option
+    from ..paths import measurements_path
+
+    into = ("" if Path(path).resolve() == measurements_path(space.name).resolve()
+            else f" --out {shlex.quote(str(path))}")  # the new rows beside these
+    labels = {m.dataset for m in rows}  # and on the same images
+    into += val_subset_option(labels.pop()) if len(labels) == 1 else ""
+    return f"stitchnas evaluate {space.given_as} --ids {','.join(map(str, ids))}{into}"
+
+
 def no_match(kind: str, pattern: str, names: list[str], command: str) -> int:
     """Say on stderr that no ``kind`` matches ``pattern`` (with the names that come close) and
     return exit code 1, as ``query`` does when nothing fits: an empty listing is not bad input."""

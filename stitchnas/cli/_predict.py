@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-from pathlib import Path
 
 from ._base import (Command, add_measurements_argument, add_proxies_argument, add_space_argument, fraction,
-                    measured, measurements_and_proxies, no_match, nonnegative_float,
+                    evaluate_command, measured, measurements_and_proxies, no_match, nonnegative_float,
                     positive_int, seed)
 
 __all__ = ["PredictorCV", "Predict", "Suggest", "Predictors", "BUILTIN_PREDICTORS", "predictor_rows"]
@@ -171,14 +169,7 @@ class Suggest(Command):
         for s in picks:
             print(f"{s.id:>5} {s.acc1_pred:>10.2f} {s.acc1_std:>6.2f} {s.cost:>12.4g} {s.gain:>8.4f}  "
                   f"{s.route}")
-        from ..measure import val_subset_option
-        from ..paths import measurements_path
-
-        into = ("" if Path(path).resolve() == measurements_path(space.name).resolve()
-                else f" --out {shlex.quote(str(path))}")  # the new rows beside these
-        labels = {m.dataset for m in rows}  # and on the same images
-        into += val_subset_option(labels.pop()) if len(labels) == 1 else ""
-        print(f"# then: stitchnas evaluate {space.given_as} --ids {','.join(str(s.id) for s in picks)}{into}")
+        print(f"# then: {evaluate_command(space, [s.id for s in picks], path, rows)}")
         return 0
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ._base import (Command, add_measurements_argument, add_proxies_argument, add_space_argument, device,
-                    positive_float, seed, trials)
+                    evaluate_command, positive_float, seed, trials)
 
 __all__ = ["Run", "Search", "anchor_acc", "add_anchor_acc_argument", "with_anchor_acc"]
 
@@ -183,20 +183,11 @@ def _measure_note(r, space) -> str | None:
     """The command that measures the front's members whose top-1 is predicted, into the file the
     search read and on the same images; None when every member is measured, or the rows are
     published ones (no stitched weights here to measure with)."""
-    import shlex
-
-    from ..measure import read_measurements, val_subset_option
-    from ..paths import measurements_path
-
     ids = [m.id for m in r.front.members if m.acc1_source == "predicted"]
-    if not ids or not r.front.measurements or not Path(r.front.measurements).is_file():
+    if not ids or not r.rows or not r.front.measurements:
         return None
-    labels = {m.dataset for m in read_measurements(r.front.measurements, space)}
-    if not labels or any(label.endswith(":published") for label in labels):
+    if any(m.dataset.endswith(":published") for m in r.rows):
         return None
-    into = ("" if Path(r.front.measurements).resolve() == measurements_path(space.name).resolve()
-            else f" --out {shlex.quote(str(r.front.measurements))}")
-    into += val_subset_option(labels.pop()) if len(labels) == 1 else ""
+    command = evaluate_command(space, ids, r.front.measurements, r.rows)
     return (f"{len(ids)} of the {r.target} front's {len(r.front.members)} members have predicted top-1: "
-            f"`stitchnas evaluate {space.given_as} --ids {','.join(map(str, ids))}{into}` measures them "
-            "(then search again)")
+            f"`{command}` measures them (then search again)")

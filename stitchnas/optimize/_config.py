@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -98,7 +98,8 @@ class SearchConfig:
 class SearchResult:
     """One target's search: the front (saved at ``path`` unless ``save=False``), every distinct
     candidate evaluated (``all_points``), the study, and ``trial_ids``: the candidate id of each
-    completed trial in trial order. ``seconds`` is the study's optimisation time."""
+    completed trial in trial order. ``seconds`` is the study's optimisation time; ``rows`` the
+    measured rows the accuracies came from."""
 
     target: str
     front: Front
@@ -111,6 +112,7 @@ class SearchResult:
     path: Path | None = None
     trial_ids: tuple[int, ...] = ()
     notes: tuple[str, ...] = ()
+    rows: tuple = field(default=(), repr=False, compare=False)
 
 
 def check_objectives(objectives: Sequence[str]) -> tuple[str, ...]:

@@ -513,7 +513,7 @@ def _search_in(problem: Problem, config: SearchConfig, storage: OpenedStorage, *
     return SearchResult(target=target.name, front=front, study_name=study_name,
                         storage=storage.label, n_trials_done=n_done,
                         distinct_candidates=len(distinct), seconds=seconds, all_points=all_points,
-                        path=path, trial_ids=tuple(trial_ids), notes=tuple(notes))
+                        path=path, trial_ids=tuple(trial_ids), notes=tuple(notes), rows=acc.rows)
 
 
 def _replaced_exact_note(doc: Any, front: Front) -> str | None:
