@@ -152,16 +152,18 @@ class RoutePredictor(RegressorMixin, BaseEstimator):
     ``n / (n + shrink)`` of the route model and the rest :class:`FlopsBaseline`, so a few rows
     lean on FLOPs and many on the route shapes (the value was chosen leave-one-table-out,
     docs/predictors.md). ``trend``: fit both to the residuals about a line in log-FLOPs (off:
-    measured worse on the tuning tables).
+    measured worse on the tuning tables). ``min_samples_leaf``: the trees' (1, fully grown: 2 and 3
+    measured no better, docs/predictors.md).
     """
 
     def __init__(self, n_estimators: int = 100, ridge_weight: float = 0.5, trend: bool = False,
-                 shrink: float = 0.0, random_state: int | None = 0) -> None:
+                 shrink: float = 0.0, random_state: int | None = 0, min_samples_leaf: int = 1) -> None:
         self.n_estimators = n_estimators
         self.ridge_weight = ridge_weight
         self.trend = trend
         self.shrink = shrink
         self.random_state = random_state
+        self.min_samples_leaf = min_samples_leaf
 
     def fit(self, X, y) -> RoutePredictor:
         from sklearn.ensemble import ExtraTreesRegressor
@@ -174,8 +176,8 @@ class RoutePredictor(RegressorMixin, BaseEstimator):
         Z = self.scaler_.transform(F)
         self.trend_ = np.polyfit(F[:, 0], y, 1) if self.trend and np.ptp(F[:, 0]) > 0 else np.zeros(2)
         r = y - np.polyval(self.trend_, F[:, 0])
-        self.trees_ = ExtraTreesRegressor(n_estimators=self.n_estimators,
-                                          random_state=self.random_state).fit(Z, r)
+        self.trees_ = ExtraTreesRegressor(n_estimators=self.n_estimators, random_state=self.random_state,
+                                          min_samples_leaf=self.min_samples_leaf).fit(Z, r)
         self.ridge_ = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(Z, r)
         if not (np.isfinite(self.shrink) and self.shrink >= 0):
             raise StitchnasError(f"shrink must be a number >= 0 (pseudo-rows), got {self.shrink}")

@@ -122,6 +122,27 @@ def test_shrink_leans_on_flops_with_few_rows_and_on_routes_with_many(fmnist):
         RoutePredictor(shrink=-1).fit(stitches[:10], y[:10])
 
 
+def test_min_samples_leaf_keeps_one_row_from_owning_a_leaf(fmnist):
+    """Fully grown trees (the default) return a row's own top-1 at that row; with leaves of at
+    least 2 rows none of them does, and every leaf holds two rows or more."""
+    from stitchnas.predict import RoutePredictor
+
+    _, rows, stitches = fmnist
+    y = np.array([m.acc1 for m in rows])
+    X, t = stitches[:20], y[:20]
+    grown = RoutePredictor(random_state=0).fit(X, t)
+    assert grown.trees_.get_params()["min_samples_leaf"] == 1
+    trees, _, _ = grown._parts(X, per_tree=True)
+    np.testing.assert_allclose(trees, np.broadcast_to(t, trees.shape))
+    pooled = RoutePredictor(min_samples_leaf=2, random_state=0).fit(X, t)
+    Z = pooled.scaler_.transform(pooled.features_.transform(X))
+    for tree in pooled.trees_.estimators_:
+        _, rows_per_leaf = np.unique(tree.apply(Z), return_counts=True)
+        assert rows_per_leaf.min() >= 2
+    trees, _, _ = pooled._parts(X, per_tree=True)
+    assert not np.allclose(trees, np.broadcast_to(t, trees.shape))
+
+
 def test_leave_one_table_out_bench_chooses_on_the_other_spaces(fmnist):
     from stitchnas.bench import bench_predictor_loto
 
