@@ -152,8 +152,8 @@ class RoutePredictor(RegressorMixin, BaseEstimator):
     ``n / (n + shrink)`` of the route model and the rest :class:`FlopsBaseline`, so a few rows
     lean on FLOPs and many on the route shapes (the value was chosen leave-one-table-out,
     docs/predictors.md). ``trend``: fit both to the residuals about a line in log-FLOPs (off:
-    measured worse on the tuning tables). ``min_samples_leaf``: the trees' (1, fully grown: 2 and 3
-    measured no better, docs/predictors.md).
+    measured worse on the tuning tables). ``min_samples_leaf``: the fewest rows in a leaf of the
+    trees (1: fully grown; 2 and 3 measured no better, docs/predictors.md).
     """
 
     def __init__(self, n_estimators: int = 100, ridge_weight: float = 0.5, trend: bool = False,

@@ -123,8 +123,8 @@ def test_shrink_leans_on_flops_with_few_rows_and_on_routes_with_many(fmnist):
 
 
 def test_min_samples_leaf_keeps_one_row_from_owning_a_leaf(fmnist):
-    """Fully grown trees (the default) return a row's own top-1 at that row; with leaves of at
-    least 2 rows none of them does, and every leaf holds two rows or more."""
+    """Fully grown trees (the default) return each row's own top-1 at that row; with leaves of
+    at least 2 rows every leaf pools two rows or more, so the rows are no longer reproduced."""
     from stitchnas.predict import RoutePredictor
 
     _, rows, stitches = fmnist
