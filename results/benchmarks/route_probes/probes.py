@@ -32,9 +32,9 @@ import numpy as np
 
 from stitchnas import cross_validate, read_measurements, register_predictor
 from stitchnas.bench import bench_search
-from stitchnas.predict import FlopsBaseline, RoutePredictor
-from stitchnas.predict import _suggest
-from stitchnas.predict._predictors import ROUTE_SHRINK, AutoPredictor
+from stitchnas.predict import AutoPredictor, FlopsBaseline, RoutePredictor
+from stitchnas.predict import _suggest  # explore_unseen patches its per-shape offsets
+from stitchnas.predict._predictors import ROUTE_SHRINK  # the registered route model's shrink
 
 R = "results/"
 TUNING = [  # the tables the defaults were tuned on
