@@ -40,10 +40,9 @@ from ..space import Route
 if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
 
-__all__ = ["Measurement", "FIELDS", "TOP1_HITS", "encode_outcomes", "top1_outcomes", "top1_stderr", "difference_stderr",
-           "read_measurements",
-           "measurements_snapshot", "write_measurements", "lock_path", "CHECKPOINT_DIGEST", "checkpoint_digest",
-           "measured_elsewhere", "val_subset_option"]
+__all__ = ["Measurement", "FIELDS", "TOP1_HITS", "encode_outcomes", "top1_outcomes", "top1_stderr",
+           "difference_stderr", "read_measurements", "measurements_snapshot", "write_measurements",
+           "lock_path", "CHECKPOINT_DIGEST", "checkpoint_digest", "measured_elsewhere", "val_subset_option"]
 
 #: the extra key a measured row carries: the first 16 hex digits of its stitched checkpoint's
 #: sha256, so rows of a checkpoint trained again at the same path are told apart
