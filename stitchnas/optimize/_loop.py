@@ -39,7 +39,7 @@ from ._exact import (LARGE_SPACE, beyond_limit_note, default_encoding, encoding_
                      large_trials, resolve_for)
 from ._problem import Problem, build_problem
 from ._samplers import _population, check_sampler, make_sampler, sampler_label
-from ._workers import check_meta, complete_trials, existing_meta, run_study, show_progress, study_meta
+from ._study import check_meta, complete_trials, existing_meta, run_study, show_progress, study_meta
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..costs import Target
