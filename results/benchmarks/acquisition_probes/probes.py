@@ -18,6 +18,7 @@ front's hypervolume, nadir reference), seeds 0-9, on every fully measured two-wa
     python results/benchmarks/acquisition_probes/probes.py default contribution contribution_log
 writes results/benchmarks/acquisition_probes/<variant>.json; ``--table`` prints the table.
 """
+import importlib.util
 import json
 import sys
 import time
@@ -29,23 +30,16 @@ from stitchnas.bench import bench_search
 from stitchnas.pareto import pareto_mask
 from stitchnas.predict import _suggest  # its suggest is what measurement_plan calls
 
-R = "results/"
-TUNING = [  # the tables the defaults were tuned on
-    ("fmnist_vit_2way", R + "fmnist_vit_2way/measurements.jsonl"),
-    ("fmnist_resnet", R + "fmnist_resnet/measurements.jsonl"),
-]
-JUDGING = [
-    ("fmnist_vit_sl_v2", R + "fmnist_vit_sl_v2/measurements.jsonl"),
-    ("fmnist_vit_3depth", R + "fmnist_vit_3depth/measurements.jsonl"),
-    ("fmnist_resnet_2way", R + "fmnist_resnet_2way/measurements.jsonl"),
-    ("fmnist_vit_sl_v2_12x24", R + "fmnist_vit_sl_v2_12x24/measurements.jsonl"),
-    ("fmnist_vit_sl_v2_long", R + "fmnist_vit_sl_v2_long/measurements.jsonl"),
-    ("fmnist_vit_sl_v2_12x24_long", R + "fmnist_vit_sl_v2_12x24_long/measurements.jsonl"),
-    ("fmnist_resnet_grown", R + "fmnist_resnet_grown/measurements.jsonl"),
-    ("fmnist_convnext_2way", R + "benchmarks/proxies/fmnist_convnext_2way.measurements.jsonl"),
-    ("fmnist_vit_sl_v2", R + "benchmarks/proxies/fmnist_vit_sl_v2.measurements.jsonl"),
-    ("fmnist_resnet_2way", R + "benchmarks/proxies/fmnist_resnet_2way_per_route.measurements.jsonl"),
-]
+def _tables():
+    """The twelve tables and their tuning/judging roles, as the route probes have them."""
+    spec = importlib.util.spec_from_file_location(
+        "route_probes", Path(__file__).resolve().parents[1] / "route_probes" / "probes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.R, module.TUNING, module.JUDGING
+
+
+R, TUNING, JUDGING = _tables()
 SEEDS = tuple(range(10))
 
 
