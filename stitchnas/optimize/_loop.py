@@ -45,8 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..costs import Target
     from ..space import SearchSpace
 
-__all__ = ["search", "search_targets", "search_problem", "default_study_name", "show_progress",
-           "META_KEY", "open_storage"]
+__all__ = ["search", "search_targets", "search_problem", "default_study_name", "META_KEY", "open_storage"]
 
 
 def _default_trials(space: "SearchSpace", sampler: Any, large: bool = False) -> int:
