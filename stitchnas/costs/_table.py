@@ -21,6 +21,7 @@ from ..fileio import write_json
 from ..paths import check_name, inside, latency_dir
 from ..space import Candidate, Route, SearchSpace, load_space
 from ._machine import machine_identity
+from ._table_numbers import number_problem
 from ._targets import MB, Target, load_target
 
 __all__ = [
@@ -398,8 +399,6 @@ class LatencyTable:
             raise StitchnasError(f"{where} is damaged ({type(err).__name__}: {err}); delete it or "
                                  "re-profile with `stitchnas profile-latency SPACE --target T --force`"
                                  ) from None
-        from ._table_numbers import number_problem
-
         problem = number_problem(table, ("median_ms", STATISTIC))
         if problem:
             space, target = doc.get("space"), doc.get("target")
