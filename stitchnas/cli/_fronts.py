@@ -154,7 +154,8 @@ class Export(Command):
         parser.add_argument("--checkpoint", help="stitched checkpoint (default: results/SPACE/stitched.pt "
                                                  "if present)")
         parser.add_argument("--out", help="output path without suffix (default: "
-                                          "results/SPACE/export/SPACE_idN); .pt2/.onnx/.pt are added")
+                                          "results/SPACE/export/SPACE_idN); .pt2/.onnx/.pt are added "
+                                          "(a suffix of these, or .ts, given with it is dropped first)")
         parser.add_argument("--format", help="comma-separated: pt2 (torch.export), onnx, torchscript "
                                              "(deprecated by torch) (default: pt2,onnx; ONNX is "
                                              "skipped with a note when its exporter is not installed); "

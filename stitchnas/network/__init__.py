@@ -24,6 +24,7 @@ _EXPORTS = {
     "build_model": "_export",
     "check_weights": "_weights",
     "describe_sources": "_weights",
+    "export_base": "_export",
     "export_front": "_switchable",
     "export_model": "_export",
     "flatten_positions": "_stitching",

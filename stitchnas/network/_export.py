@@ -25,10 +25,18 @@ from ..space import Candidate, Route, SearchSpace, load_space
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-__all__ = ["EXPORT_FORMATS", "build_model", "export_model", "load_exported", "read_export_metadata",
+__all__ = ["EXPORT_FORMATS", "EXPORT_SUFFIXES", "export_base", "build_model", "export_model", "load_exported", "read_export_metadata",
            "resolve_candidate"]
 
 EXPORT_FORMATS = ("pt2", "onnx", "torchscript")  # the suffixes: .pt2, .onnx, .pt
+EXPORT_SUFFIXES = (".pt", ".pt2", ".onnx", ".ts")  # what an export writes, one stitch or a front
+
+
+def export_base(path: str | os.PathLike) -> Path:
+    """``path`` without a suffix any export writes: ``m.pt2`` and ``m`` both name ``m.*``, so a
+    path given with one format's suffix never becomes ``m.pt2.onnx`` (or ``m.pt2.pt``)."""
+    base = Path(path)
+    return base.with_suffix("") if base.suffix in EXPORT_SUFFIXES else base
 DEFAULT_FORMATS = ("pt2", "onnx")
 _SUFFIX = {"pt2": ".pt2", "onnx": ".onnx", "torchscript": ".pt"}
 _META_FILE = "stitchnas_export.json"  # extra file (pt2, TorchScript) / metadata key "stitchnas" (ONNX)
@@ -152,9 +160,7 @@ def export_model(module: nn.Module, path: str | os.PathLike, input_size: Sequenc
     formats = _parse_formats(format if format is not None else formats)
     if not (isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size > 0):
         raise StitchnasError(f"batch_size must be a positive integer, got {batch_size!r}")
-    base = Path(path)
-    if base.suffix in (".pt", ".pt2", ".onnx", ".ts"):
-        base = base.with_suffix("")
+    base = export_base(path)
     module = module.eval()
     try:
         device = next(module.parameters()).device

@@ -37,6 +37,7 @@ from ..fronts import Front
 from ..objectives import OBJECTIVES
 from ..space import Route, SearchSpace, load_space
 from ._batchnorm import batchnorm_state, calibrate_batchnorm, load_batchnorm_state
+from ._export import export_base, resolve_candidate
 from ._model import RouteModule, StitchedNetwork, layer_module_name
 from ._stitching import StitchingLayer
 from ._weights import check_weights, weights_sources
@@ -159,7 +160,6 @@ class FrontModel(nn.Module):
         ``calibration``: image batches on which each member's BatchNorm statistics are
         re-estimated for its own route (:func:`calibrate_batchnorm`; ignored without BatchNorm)."""
         from ._batchnorm import has_batchnorm
-        from ._export import resolve_candidate
 
         routes, stems, blocks, heads, layers = {}, {}, {}, {}, {}
         for point in front.members:
@@ -305,9 +305,7 @@ def export_front(front: Front | str | os.PathLike, out: str | os.PathLike,
     if recipe is not None:
         info["batchnorm"] = recipe.label()
     model = FrontModel.from_network(net, front, info, calibration=calibration).eval()
-    base = Path(out)
-    if base.suffix in (".pt", ".ts"):
-        base = base.with_suffix("")
+    base = export_base(out)
     written = []
     if "bundle" in formats:
         buf = io.BytesIO()

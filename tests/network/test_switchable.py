@@ -17,8 +17,8 @@ from support import REPO, run_cli
 import stitchnas
 from stitchnas.errors import StitchnasError
 from stitchnas.fronts import Front, FrontPoint, NothingFits, save_front
-from stitchnas.network import (FrontModel, StitchedNetwork, build_model, export_front, load_front_model,
-                               read_front_model, save_checkpoint)
+from stitchnas.network import (FrontModel, StitchedNetwork, build_model, export_base, export_front,
+                               load_front_model, read_front_model, save_checkpoint)
 from stitchnas.space import load_space
 
 IDS = (0, 2, 5, 3, 1)  # the anchors s (0) and l (1) and three stitches
@@ -218,6 +218,15 @@ def test_exports_refuse_random_weights_unless_asked(space, front, exported, tmp_
     assert [a["source"] for a in weights["anchors"]] == ["random", "random"]
     assert weights["stitching"]["source"] == "stitched-checkpoint"
 
+
+
+@pytest.mark.parametrize("given", ["f", "f.pt", "f.ts", "f.pt2", "f.onnx"])
+def test_a_path_given_with_any_export_suffix_names_the_same_files(front, ckpt, tmp_path, given):
+    # `--out f.pt2` once gave the front f.pt2.pt and f.pt2.ts; one stitch's export gave f.pt2, f.onnx
+    paths = export_front(front, tmp_path / given, checkpoint=ckpt, formats=("bundle",))
+    assert [p.name for p in paths] == ["f.pt"] and sorted(x.name for x in tmp_path.iterdir()) == ["f.pt"]
+    assert export_base(tmp_path / given) == tmp_path / "f"
+    assert export_base(tmp_path / "f.v2") == tmp_path / "f.v2"  # a suffix of the user's own is kept
 
 def test_example_server_answers_each_budget(exported):
     serve = runpy.run_path(str(REPO / "examples" / "serve_front.py"))["serve"]
