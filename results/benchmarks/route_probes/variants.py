@@ -1,11 +1,15 @@
-"""The route model's extra trees made increasing in relative log-FLOPs (scikit-learn's
-``monotonic_cst`` on ``flops_rel``, the other twelve columns free), against the default, by
-`predictor-cv`'s splits (20% at random, Kendall tau on the rest, 20 splits, `auto` on each
-variant) on the tables of ``probes.py`` (2026-12-06, second session):
+"""Small variants of the route model against the default, by `predictor-cv`'s splits (20% at
+random, Kendall tau on the rest, 20 splits, `auto` on each variant) on the tables of
+``probes.py`` (2026-12-06, second session):
 
-    python results/benchmarks/route_probes/monotone.py     # about 3 minutes on 2 cores
+- ``monotone``: its extra trees made increasing in relative log-FLOPs (scikit-learn's
+  ``monotonic_cst`` on ``flops_rel``, the other twelve columns free);
+- ``bayes``, ``ard``: its ridge line's penalty chosen by each table's marginal likelihood
+  (``BayesianRidge``; ``ARDRegression``, one penalty per column) instead of leave-one-out.
 
-writes results/benchmarks/route_probes/monotone.json and prints each table's tau and the means.
+    python results/benchmarks/route_probes/variants.py     # about 7 minutes on 2 cores
+
+writes results/benchmarks/route_probes/variants.json and prints each table's tau and the means.
 """
 import json
 import os
@@ -41,10 +45,34 @@ class MonotoneRoute(RoutePredictor):
         return self
 
 
-VARIANTS = {
-    "default": lambda random_state=0: RoutePredictor(shrink=ROUTE_SHRINK, random_state=random_state),
-    "monotone": lambda random_state=0: MonotoneRoute(shrink=ROUTE_SHRINK, random_state=random_state),
-}
+def with_line(make):
+    """The route model with ``make()`` (a scikit-learn linear regressor) as its line."""
+
+    class LineRoute(RoutePredictor):
+        def fit(self, X, y):
+            super().fit(X, y)
+            F = self.features_.transform(X)
+            r = np.asarray(y, dtype=float) - np.polyval(self.trend_, F[:, 0])
+            self.ridge_ = make().fit(self.scaler_.transform(F), r)
+            return self
+
+    return LineRoute
+
+
+def _bayes():
+    from sklearn.linear_model import BayesianRidge
+    return BayesianRidge()
+
+
+def _ard():
+    from sklearn.linear_model import ARDRegression
+    return ARDRegression()
+
+
+CLASSES = {"default": RoutePredictor, "monotone": MonotoneRoute, "bayes": with_line(_bayes),
+           "ard": with_line(_ard)}
+VARIANTS = {v: (lambda random_state=0, cls=cls: cls(shrink=ROUTE_SHRINK, random_state=random_state))
+            for v, cls in CLASSES.items()}
 
 
 def main() -> None:
@@ -65,7 +93,7 @@ def main() -> None:
     for role in ("tuning", "judging"):
         keys = [k for k, r in out.items() if r["role"] == role]
         print(role, {v: round(float(np.mean([out[k][v] for k in keys])), 4) for v in [*VARIANTS, "flops"]})
-    (HERE / "monotone.json").write_text(json.dumps(out, indent=1) + "\n")
+    (HERE / "variants.json").write_text(json.dumps(out, indent=1) + "\n")
 
 
 if __name__ == "__main__":
