@@ -29,16 +29,10 @@ __all__ = ["CSV_FIELDS", "anchor_names", "check_front", "front_csv", "front_path
            "save_front"]
 
 
-def _check_target_name(target: str) -> None:
-    if not target or target in (".", "..") or "/" in target or os.sep in target:
-        raise StitchnasError(f"target name {target!r} cannot be a folder name: use a plain name "
-                             "like cpu or cuda")
-
-
 def front_path(space: str, target: str, results: str | os.PathLike | None = None) -> Path:
     """``results/<space>/<target>/front.json`` (:func:`stitchnas.paths.front_path`; ``results``
-    defaults to :func:`stitchnas.paths.results_dir`), the target checked to be a plain name."""
-    _check_target_name(target)
+    defaults to :func:`stitchnas.paths.results_dir`), both names checked by
+    :func:`stitchnas.paths.check_name`."""
     return paths.front_path(space, target, results)
 
 
@@ -69,7 +63,7 @@ def save_front(front: Front, out_dir: str | os.PathLike | None = None,
     if its hash matches. Everything is rendered in memory first and each file replaced
     atomically, ``front.json`` last: a failure leaves the previous files untouched.
     """
-    _check_target_name(front.target)
+    paths.check_name(front.target, "target name")
     out = Path(out_dir) if out_dir is not None else front_path(front.space, front.target).parent
     doc_text = json.dumps(paths_for_file(front.to_json(), out), indent=1, sort_keys=True) + "\n"
     csv_text = front_csv(front)

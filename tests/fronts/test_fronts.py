@@ -224,6 +224,19 @@ def test_hash_mismatch_and_missing_front(front, space, tmp_path):
         load_front("tiny_test", target="gpu", results=tmp_path)  # neither bundled nor a file
 
 
+
+@pytest.mark.parametrize("target", ["../up", "a/b", "..", "my target"])
+def test_a_target_that_is_not_a_plain_name_is_refused_by_the_one_rule(front, tmp_path, target):
+    # saving (even into a folder given) and reading name results by the same rule, paths.check_name
+    bad = Front(**{**{k: getattr(front, k) for k in ("space", "space_hash", "objectives", "members")},
+                   "target": target})
+    rule = r"target name must be a name of letters, digits"
+    with pytest.raises(StitchnasError, match=rule):
+        save_front(bad, tmp_path / "f")
+    with pytest.raises(StitchnasError, match=rule):
+        stitchnas.fronts.front_path("tiny_test", target, tmp_path)
+    assert not (tmp_path / "f").exists()
+
 @pytest.mark.parametrize("mangle, message", [
     (lambda text: text[: len(text) // 2], "is not valid JSON"),
     (lambda text: "\x00garbage{{", "is not valid JSON"),
