@@ -80,7 +80,7 @@ def show_bars(progress: bool | None = None) -> bool:
     """Whether a tqdm bar shows: ``progress`` if given, else the mode's choice (a terminal in
     ``auto``)."""
     if progress is not None:
-        return progress
+        return bool(progress)
     if _mode != "auto":
         return _mode == "progress"
     return sys.stderr.isatty()

@@ -163,8 +163,9 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
 
     from ..measure import read_measurements
     from ..optimize import (SearchConfig, accuracy_table, build_problem, check_objectives,
-                            check_sampler, search_problem, show_progress)
+                            check_sampler, search_problem)
     from ..predict import SHAPE_SPREAD
+    from ..progress import show_bars
     from ..space import load_space
     from ..costs import load_target
 
@@ -209,7 +210,7 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
 
     report_runs: dict[str, list[dict[str, Any]]] = {s: [] for s in sampler_names}
     ceilings, fits, default_runs = [], [], []
-    show = show_progress(progress)
+    show = show_bars(progress)
     bar = tqdm(total=len(seeds) * len(sampler_names), desc=f"bench search {space.name}",
                disable=not show)
     anchor_rows = [i for i, m in enumerate(rows) if m.route.num_stitches == 0]

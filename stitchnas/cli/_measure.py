@@ -309,7 +309,8 @@ class Evaluate(Command):
                         classes: int, calibration=None) -> int:
         """``evaluate --storage``: one worker of many sharing the ids through an Optuna study."""
         from ..measure import measure
-        from ..storage import evaluate_worker, file_digest
+        from ..fileio import file_digest
+        from ..storage import evaluate_worker
 
         def run(chunk_ids):
             return measure(space, net, loader, chunk_ids, dataset=dataset, checkpoint=checkpoint,

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..errors import StitchnasError
 from ..paths import cache_dir  # profiles are cached under it (re-exported as costs.cache_dir)
+from ..progress import show_bars
 from ..space import Candidate, Route, SearchSpace
 
 if TYPE_CHECKING:  # torch is imported where a piece is traced: reading costs needs none of it
@@ -325,7 +326,7 @@ class Profiler:
             work.append((f"stitch:{key}", layer, feats[j.src][j.src_end].shape))
         by_signature: dict[str, list[int]] = {}
         out: dict[str, list[int]] = {}
-        bar = tqdm(work, desc=f"profiling {space.name}", unit="piece", disable=not self._show())
+        bar = tqdm(work, desc=f"profiling {space.name}", unit="piece", disable=not show_bars(self.progress))
         for key, module, shape in bar:
             sig = _signature(module, shape)
             if sig not in by_signature:
@@ -335,11 +336,6 @@ class Profiler:
                 self.traced += 1
             out[key] = by_signature[sig]
         return out
-
-    def _show(self) -> bool:
-        from ..progress import show_bars
-
-        return show_bars(self.progress)
 
     # ---- composition --------------------------------------------------------------------
     def cost(self, which: Candidate | Route) -> Cost:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..errors import StitchnasError
+from ..progress import show_bars
 from ..space import SearchSpace
 from ._targets import Target
 
@@ -110,12 +111,6 @@ def _stats(samples: Sequence[float], keep: bool = False) -> dict[str, Any]:
     return out
 
 
-def _show(progress: bool | None) -> bool:
-    from ..progress import show_bars
-
-    return show_bars(progress)
-
-
 # ---- pieces ----------------------------------------------------------------------------------
 def _anchor_pieces(space: SearchSpace, adapters) -> list[list[tuple[str, Any]]]:
     out = []
@@ -205,7 +200,7 @@ def _time_pieces(space: SearchSpace, target: Target, adapters, device, dtype, *,
             e2e_times[:] = [[] for _ in e2e]
         bar = tqdm(total=(warmup + repeats) * (len(anchors) + len(stitch_work) + len(e2e)),
                    unit="pass", desc=f"timing {space.name} on {target.name}",
-                   disable=not _show(progress))
+                   disable=not show_bars(progress))
         # Round robin (one pass of every anchor, stitching layer and validation network per
         # repeat) so that drift or a burst of load spreads over all of them alike.
         for r in range(warmup + repeats):

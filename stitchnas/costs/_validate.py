@@ -13,12 +13,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import StitchnasError
+from ..progress import show_bars
 from ..space import Candidate, SearchSpace, load_space
 from ._machine import machine_identity
 from ._memory import _module_bytes, _param_storages, _storage_key, _tracked_peak
 from ._table import PLAIN_SUM, STATISTIC, LatencyTable, composes_plain_sum
 from ._targets import MB, Target, load_target
-from ._timing import (_Clock, _image, _prepare_models, _show, _stats, _threads, _time_modules,
+from ._timing import (_Clock, _image, _prepare_models, _stats, _threads, _time_modules,
                       _torch_device, _torch_dtype)
 
 __all__ = ["MAX_MEDIAN_APE_PCT", "MAX_WORST_APE_PCT", "DEFAULT_VALIDATE", "choose_validation",
@@ -279,7 +280,7 @@ def _time_routes(net, cands: Sequence[Candidate], x, device, *, repeats: int, wa
     from tqdm.auto import tqdm
 
     bar = tqdm(total=warmup + repeats, desc=f"timing {len(cands)} candidates end to end",
-               unit="round", disable=not _show(progress))
+               unit="round", disable=not show_bars(progress))
     with torch.inference_mode():
         modules = [net.route_module(c) for c in cands]
         times = _time_modules(modules, x, _Clock(device), repeats=repeats, warmup=warmup, bar=bar)

@@ -22,6 +22,7 @@ from torch import nn
 
 from ..errors import StitchnasError
 from ..network import StitchedNetwork
+from ..progress import show_bars
 from ..space import Candidate, SearchSpace
 from ._measurements import top1_stderr
 
@@ -171,12 +172,6 @@ def _module(net: StitchedNetwork, op: tuple) -> nn.Module:
 
 
 # ---- evaluation -----------------------------------------------------------------------------
-def _show(progress: bool | None) -> bool:
-    from ..progress import show_bars
-
-    return show_bars(None if progress is None else bool(progress))
-
-
 def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[int], device: str = "cpu",
                         progress: bool | None = None, share_prefixes: bool = True,
                         resume: PartialEvaluation | None = None,
@@ -316,7 +311,7 @@ def evaluate_candidates(net: StitchedNetwork, loader: Iterable, ids: Sequence[in
         if own_stats:
             calibrate()
         bar = tqdm(loader, total=total, desc=f"evaluating {len(cands)} candidates", unit="batch",
-                   disable=not _show(progress))
+                   disable=not show_bars(progress))
         with torch.no_grad():
             for batch in bar:
                 x, y = batch[0].to(dev, non_blocking=True), batch[1].to(dev, non_blocking=True).long()

@@ -38,7 +38,6 @@ _EXPORTS = {
     "search": "_loop",
     "search_problem": "_loop",
     "search_targets": "_loop",
-    "show_progress": "_study",
 }
 
 __all__ = sorted(_EXPORTS)

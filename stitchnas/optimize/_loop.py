@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from ..costs import DEFAULT_TARGET
 from ..errors import StitchnasError, StorageError
 from ..fronts import Front, front_accuracy_note, front_path, save_front
+from ..progress import show_bars
 from ..storage import (META_KEY, OpenedStorage, StudyMutex, close_storage, error_line, open_storage, quiet_optuna,
                        record_trials, set_metric_names)
 from ._accuracy import accuracy_table
@@ -39,7 +40,7 @@ from ._exact import (LARGE_SPACE, beyond_limit_note, default_encoding, encoding_
                      large_trials, resolve_for)
 from ._problem import Problem, build_problem
 from ._samplers import _population, check_sampler, make_sampler, sampler_label
-from ._study import check_meta, complete_trials, existing_meta, run_study, show_progress, study_meta
+from ._study import check_meta, complete_trials, existing_meta, run_study, study_meta
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..costs import Target
@@ -169,7 +170,7 @@ def _memory_study(problem: Problem, config: SearchConfig, storage: OpenedStorage
             set_metric_names(memory, problem.objectives)
             memory.add_trials(stored)
         start = time.perf_counter()
-        with tqdm(total=n_trials, initial=len(stored), disable=not show_progress(progress), unit="trial",
+        with tqdm(total=n_trials, initial=len(stored), disable=not show_bars(progress), unit="trial",
                   desc=f"search {problem.space.name} on {problem.target.name}") as bar:
             for _ in range(n_trials - len(stored)):
                 trial = memory.ask()

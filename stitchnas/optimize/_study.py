@@ -10,6 +10,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StitchnasError, StorageError
+from ..progress import show_bars
 from ..storage import (META_KEY, OpenedStorage, SharedStudy, StaleWatch, StudyMutex, error_line, fail_trials,
                        poll_interval, quiet_optuna, set_metric_names, study_lock, tell, trials_in, worker_name)
 from ._config import SearchConfig
@@ -20,7 +21,7 @@ from ._samplers import _population, make_sampler, sampler_label
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-__all__ = ["check_meta", "complete_trials", "existing_meta", "run_study", "show_progress", "study_meta"]
+__all__ = ["check_meta", "complete_trials", "existing_meta", "run_study", "study_meta"]
 
 
 def study_meta(problem: Problem, encoding: str, sampler: str, seed: int, population: int | None) -> dict:
@@ -66,13 +67,6 @@ def complete_trials(study: "optuna.Study") -> list:
     from optuna.trial import TrialState
 
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-
-
-def show_progress(progress: bool | None) -> bool:
-    """Whether to show progress bars: as asked, else when stderr is a terminal."""
-    from ..progress import show_bars
-
-    return show_bars(None if progress is None else bool(progress))
 
 
 @quiet_optuna()  # Optuna's verbosity restored after
@@ -169,7 +163,7 @@ def _work(shared: SharedStudy, problem: Problem, encoder, mutex: StudyMutex, wat
     all_ids = set(problem.index)
     order = random.Random(seed).sample(sorted(all_ids), len(all_ids)) if exhaustive else []
     target_total = min(n_trials, len(all_ids)) if exhaustive else n_trials
-    bar = tqdm(total=target_total, disable=not show_progress(progress), unit="trial",
+    bar = tqdm(total=target_total, disable=not show_bars(progress), unit="trial",
                desc=f"search {problem.space.name} on {problem.target.name}")
     stale = 0
     worker = worker_name()

@@ -31,7 +31,6 @@ _EXPORTS = {
     "default_evaluate_study": "_workers",
     "evaluate_worker": "_workers",
     "fail_trials": "_workers",
-    "file_digest": "_workers",
     "heartbeat_interval": "_workers",
     "poll_interval": "_workers",
     "pop_waiting": "_workers",

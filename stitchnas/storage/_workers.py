@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from ..errors import StitchnasError, StorageError
-from ..fileio import file_digest  # noqa: F401 - stitchnas.storage.file_digest, as before
 from ._keys import _key, pg_lock_key
 from ._open import META_KEY, close_storage, error_line, lock_file, open_storage, quiet_optuna
 
