@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import fcntl
 import json
-import math
 import functools
+import math
+import numbers
 import os
 import shlex
 from contextlib import contextmanager
@@ -172,6 +173,16 @@ class Measurement:
     #: keys a user added to the row (``note``, ``operator``, ...) as (key, value) pairs: kept
     #: through every merge, not compared.
     extra: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        # numpy scalars (rows built from arrays) become Python numbers, so the row writes as JSON
+        # and compares equal to its read-back; anything else is left for the checks on writing
+        for key, kind, cast in (("id", numbers.Integral, int), ("flops", numbers.Integral, int),
+                                ("params", numbers.Integral, int), ("acc1", numbers.Real, float),
+                                ("acc5", numbers.Real, float), ("loss", numbers.Real, float)):
+            value = getattr(self, key)
+            if isinstance(value, kind) and not isinstance(value, bool) and type(value) is not cast:
+                object.__setattr__(self, key, cast(value))
 
     def to_json(self) -> dict[str, Any]:
         return {

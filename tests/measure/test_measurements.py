@@ -41,6 +41,21 @@ def test_roundtrip_sorted_and_json_form(space, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".locks", "m.jsonl"]  # no lock beside the file
 
 
+
+def test_rows_built_from_numpy_values_write_and_read_back_equal(space, tmp_path):
+    # a user's script fills rows from arrays: np.float32 top-1 and np.int64 counts were refused on
+    # writing as "'acc1' must be a number"; a bool is still not a number
+    import numpy as np
+
+    row = make(space, 4, acc1=np.float32(71.5), acc5=np.float64(90.25), loss=np.float32(0.5),
+               id=np.int64(4), flops=np.int64(1004), params=np.int32(14))
+    assert (type(row.id), type(row.acc1), type(row.flops), type(row.params)) == (int, float, int, int)
+    assert row == make(space, 4, acc1=71.5, acc5=90.25, loss=0.5)
+    write_measurements(tmp_path / "m.jsonl", [row])
+    assert read_measurements(tmp_path / "m.jsonl", space) == [row]
+    with pytest.raises(StitchnasError, match="'acc1' must be a number, got True"):
+        write_measurements(tmp_path / "n.jsonl", [make(space, 4, acc1=True)])
+
 def test_merge_replaces_remeasured_ids(space, tmp_path):
     path = tmp_path / "m.jsonl"
     write_measurements(path, [make(space, i, acc1=10.0) for i in (0, 1, 2)])
