@@ -13,7 +13,11 @@ from typing import Any, Callable, Iterator
 from ._util import did_you_mean
 from .errors import PluginError
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "PREDICTOR_ENTRY_POINTS"]
+
+#: the entry-point group of predictor plug-ins (``stitchnas.predict.ENTRY_POINT_GROUP``), here so
+#: that listing them (``stitchnas predictors``) needs no scikit-learn
+PREDICTOR_ENTRY_POINTS = "stitchnas.predictors"
 
 
 class Registry:

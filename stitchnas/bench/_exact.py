@@ -25,25 +25,17 @@ import numpy as np
 from ..costs import TargetCost, cpu_name, load_target
 from ..fileio import write_json
 from ..optimize import AccuracyTable, Problem, SearchConfig, evaluate_all, exact_front, search_problem
-from ..space import load_space
 from ..progress import quiet_optuna
+from ._generated import vit_space
 
 __all__ = ["bench_exact", "GENERATED_SPACES"]
 
 #: (anchors, depth) of the generated spaces: 729, 3,964, 20,705 and 100,472 candidates.
 GENERATED_SPACES = ((3, 12), (4, 16), (5, 24), (8, 24))
 
-_ANCHOR = ("  - {{name: a{i}, model: vit_tiny_patch16_224, kwargs: {{img_size: 28, patch_size: 7, "
-           "in_chans: 1, num_classes: 10, embed_dim: {dim}, depth: {depth}, num_heads: 2}}}}\n")
-
-
 def _space(folder: Path, anchors: int, depth: int):
-    text = (f"name: gen_{anchors}x{depth}\ninput_size: [1, 28, 28]\nanchors:\n"
-            + "".join(_ANCHOR.format(i=i, dim=16 * (i + 1), depth=depth) for i in range(anchors))
-            + "rule: {type: two_way, pairs: all, max_stitches: 2}\n")
-    path = folder / f"gen_{anchors}x{depth}.yaml"
-    path.write_text(text)
-    return load_space(path)
+    return vit_space(folder, f"gen_{anchors}x{depth}", [(16 * (i + 1), depth) for i in range(anchors)],
+                     {"type": "two_way", "pairs": "all", "max_stitches": 2})
 
 
 def _problem(space, seed: int) -> Problem:

@@ -30,12 +30,9 @@ from ..costs import cpu_name, load_target, target_costs
 from ..fileio import write_json
 from ..optimize import EXACT_LIMIT
 from ..progress import quiet_optuna
-from ..space import load_space
+from ._generated import vit_space
 
 __all__ = ["ACCURACIES", "LARGE_SPACES", "SCALING_SPACES", "bench_large", "prior_accuracy", "synthetic_accuracy"]
-
-_ANCHOR = ("  - {{name: a{i}, model: vit_tiny_patch16_224, kwargs: {{img_size: 28, patch_size: 7, "
-           "in_chans: 1, num_classes: 10, embed_dim: {dim}, depth: {depth}, num_heads: {heads}}}}}\n")
 
 #: name -> (anchor (embed_dim, depth, heads) triples, rule options, accuracy seed, role).
 LARGE_SPACES: dict[str, tuple[tuple[tuple[int, int, int], ...], dict[str, Any], int, str]] = {
@@ -62,14 +59,7 @@ SCALING_SPACES = ((3, 14), (6, 13), (5, 24), (8, 24))
 
 def _write_space(folder: Path, name: str, anchors: Sequence[tuple[int, int, int]],
                  rule: dict[str, Any]):
-    opts = ", ".join(f"{k}: {v}" for k, v in {"type": "two_way", "pairs": "all", "max_stitches": 2,
-                                               **rule}.items())
-    text = (f"name: {name}\ninput_size: [1, 28, 28]\nanchors:\n"
-            + "".join(_ANCHOR.format(i=i, dim=d, depth=n, heads=h) for i, (d, n, h) in enumerate(anchors))
-            + f"rule: {{{opts}}}\n")
-    path = folder / f"{name}.yaml"
-    path.write_text(text)
-    return load_space(path)
+    return vit_space(folder, name, anchors, {"type": "two_way", "pairs": "all", "max_stitches": 2, **rule})
 
 
 def _unit_noise(key: str, seed: int) -> float:

@@ -13,19 +13,17 @@ import numpy as np
 
 from ..measure import Measurement
 from ..predict import cross_validate
-from ..space import SearchSpace, load_space
+from ..space import SearchSpace
+from ._generated import vit_space
 
 __all__ = ["bench_predictors", "bench_predict_speed", "SPEED_SPACES"]
 
-_ANCHOR = ("  - {{name: a{i}, model: vit_tiny_patch16_224, kwargs: {{img_size: 28, patch_size: 7, "
-           "in_chans: 1, num_classes: 10, embed_dim: {dim}, depth: {depth}, num_heads: 2}}}}\n")
-
 #: name -> (anchors' (embed_dim, depth), rule): the 134 routes of SN-Netv2's DeiT-III S/L space
 #: (small ViTs of depth 12 and 24, so profiling is quick), and 100,472 candidates (eight ViTs).
-SPEED_SPACES: dict[str, tuple[tuple[tuple[int, int], ...], str]] = {
-    "snnet_v2_12x24": (((16, 12), (64, 24)), "{type: snnet_v2}"),
+SPEED_SPACES: dict[str, tuple[tuple[tuple[int, int], ...], dict[str, Any]]] = {
+    "snnet_v2_12x24": (((16, 12), (64, 24)), {"type": "snnet_v2"}),
     "two_way_8x24": (tuple((16 * (i + 1), 24) for i in range(8)),
-                     "{type: two_way, pairs: all, max_stitches: 2}"),
+                     {"type": "two_way", "pairs": "all", "max_stitches": 2}),
 }
 
 
@@ -48,12 +46,7 @@ def bench_predictors(tables: Sequence[tuple[SearchSpace, Sequence[Measurement], 
 
 def _speed_space(folder: Path, name: str) -> SearchSpace:
     anchors, rule = SPEED_SPACES[name]
-    text = (f"name: {name}\ninput_size: [1, 28, 28]\nanchors:\n"
-            + "".join(_ANCHOR.format(i=i, dim=d, depth=n) for i, (d, n) in enumerate(anchors))
-            + f"rule: {rule}\n")
-    path = folder / f"{name}.yaml"
-    path.write_text(text)
-    return load_space(path)
+    return vit_space(folder, name, anchors, rule)
 
 
 def bench_predict_speed(predictor: str = "auto", spaces: Sequence[str] = tuple(SPEED_SPACES),

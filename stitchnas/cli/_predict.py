@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from .._registry import PREDICTOR_ENTRY_POINTS
 from ._base import (Command, add_measurements_argument, add_proxies_argument, add_space_argument, fraction,
                     evaluate_command, measured, measurements_and_proxies, no_match, nonnegative_float,
                     positive_int, seed)
@@ -186,8 +187,6 @@ BUILTIN_PREDICTORS = {
     "random_forest": "random forest on structural stitch features; std: the trees' spread",
     "route": "extra trees and a ridge line on relative route features, averaged",
 }
-ENTRY_POINT_GROUP = "stitchnas.predictors"
-
 
 def predictor_rows(pattern: str = "*") -> list[dict]:
     """Name, source and description of every predictor matching ``pattern``: the built-ins,
@@ -204,7 +203,7 @@ def predictor_rows(pattern: str = "*") -> list[dict]:
         for n in loaded.PREDICTORS.names():
             rows.setdefault(n, {"name": n, "source": "registered", "about": ""})
     try:
-        eps = list(entry_points(group=ENTRY_POINT_GROUP))
+        eps = list(entry_points(group=PREDICTOR_ENTRY_POINTS))
     except Exception:  # noqa: BLE001 - a broken installed distribution must not break listing
         eps = []
     for ep in eps:

@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["StitchingLayer", "least_squares_fit", "flatten_positions", "LAYOUTS"]
+from ..anchors import LAYOUTS  # the feature layouts anchors declare
 
-LAYOUTS = ("tokens", "nchw", "nhwc")
+__all__ = ["StitchingLayer", "least_squares_fit", "flatten_positions", "LAYOUTS"]
 
 
 class StitchingLayer(nn.Module):

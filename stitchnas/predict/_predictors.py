@@ -23,7 +23,7 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .._registry import Registry
+from .._registry import PREDICTOR_ENTRY_POINTS, Registry
 from .._util import import_object
 from ..errors import PluginError, StitchnasError
 from ._features import RouteFeaturizer, Stitch, StitchFeaturizer, _check_stitches
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 DEFAULT_PREDICTOR = "auto"
-ENTRY_POINT_GROUP = "stitchnas.predictors"
+ENTRY_POINT_GROUP = PREDICTOR_ENTRY_POINTS
 
 
 def _log_flops(stitches: Sequence[Stitch]) -> np.ndarray:

@@ -186,6 +186,28 @@ def _owners(predicate) -> set[str]:
     return {m for m in MODULES if any(predicate(c) for c in _constants(m))}
 
 
+
+def test_no_constant_is_spelled_in_two_modules():
+    """A module-level UPPER_CASE constant whose literal value another module also spells under the
+    same name is one term defined twice (they drift apart): one module defines it, others import."""
+    seen: dict[tuple[str, str], list[str]] = {}
+    for module in MODULES:
+        for node in ast.parse(MODULES[module].read_text()).body:
+            targets = node.targets if isinstance(node, ast.Assign) else (
+                [node.target] if isinstance(node, ast.AnnAssign) and node.value is not None else [])
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id.isupper() and _is_literal(node.value):
+                    seen.setdefault((target.id, ast.dump(node.value)), []).append(module)
+    assert {name: mods for (name, _), mods in seen.items() if len(mods) > 1} == {}
+
+
+def _is_literal(node) -> bool:
+    try:
+        ast.literal_eval(node)
+    except ValueError:
+        return False
+    return True
+
 @pytest.mark.parametrize("name", ["stitched.pt", "measurements.jsonl", "search.db", "front.json",
                                   "report.md"])
 def test_result_paths_are_named_once(name):

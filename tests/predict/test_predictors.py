@@ -326,7 +326,8 @@ def test_shape_spread_measures_a_shape_the_predictor_would_never_try():
     from stitchnas.bench import bench_search
 
     def run(spread):
-        r = bench_search("fmnist_resnet_2way", choose="suggest", seeds=(1,), samplers=("random",),
+        r = bench_search("fmnist_resnet_2way", REPO / "results/fmnist_resnet_2way/measurements.jsonl",
+                         choose="suggest", seeds=(1,), samplers=("random",),
                          trials=1, out_dir=None, progress=False, shape_spread=spread)
         return r["ceiling"]["per_seed"][0], r["default_search"]["hv_ratio_nadir_mean"], r["true_front_ids"]
 
