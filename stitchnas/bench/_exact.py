@@ -33,6 +33,7 @@ __all__ = ["bench_exact", "GENERATED_SPACES"]
 #: (anchors, depth) of the generated spaces: 729, 3,964, 20,705 and 100,472 candidates.
 GENERATED_SPACES = ((3, 12), (4, 16), (5, 24), (8, 24))
 
+
 def _space(folder: Path, anchors: int, depth: int):
     return vit_space(folder, f"gen_{anchors}x{depth}", [(16 * (i + 1), depth) for i in range(anchors)],
                      {"type": "two_way", "pairs": "all", "max_stitches": 2})

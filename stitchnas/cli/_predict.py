@@ -188,6 +188,7 @@ BUILTIN_PREDICTORS = {
     "route": "extra trees and a ridge line on relative route features, averaged",
 }
 
+
 def predictor_rows(pattern: str = "*") -> list[dict]:
     """Name, source and description of every predictor matching ``pattern``: the built-ins,
     those registered in this process (if stitchnas.predict is loaded) and installed entry points

@@ -25,11 +25,15 @@ from ..space import Candidate, Route, SearchSpace, load_space
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-__all__ = ["EXPORT_FORMATS", "EXPORT_SUFFIXES", "export_base", "build_model", "export_model", "load_exported", "read_export_metadata",
-           "resolve_candidate"]
+__all__ = ["EXPORT_FORMATS", "EXPORT_SUFFIXES", "export_base", "build_model", "export_model", "load_exported",
+           "read_export_metadata", "resolve_candidate"]
 
 EXPORT_FORMATS = ("pt2", "onnx", "torchscript")  # the suffixes: .pt2, .onnx, .pt
 EXPORT_SUFFIXES = (".pt", ".pt2", ".onnx", ".ts")  # what an export writes, one stitch or a front
+DEFAULT_FORMATS = ("pt2", "onnx")
+_SUFFIX = {"pt2": ".pt2", "onnx": ".onnx", "torchscript": ".pt"}
+_META_FILE = "stitchnas_export.json"  # extra file (pt2, TorchScript) / metadata key "stitchnas" (ONNX)
+_MAX_BATCH = 1 << 16
 
 
 def export_base(path: str | os.PathLike) -> Path:
@@ -37,10 +41,6 @@ def export_base(path: str | os.PathLike) -> Path:
     path given with one format's suffix never becomes ``m.pt2.onnx`` (or ``m.pt2.pt``)."""
     base = Path(path)
     return base.with_suffix("") if base.suffix in EXPORT_SUFFIXES else base
-DEFAULT_FORMATS = ("pt2", "onnx")
-_SUFFIX = {"pt2": ".pt2", "onnx": ".onnx", "torchscript": ".pt"}
-_META_FILE = "stitchnas_export.json"  # extra file (pt2, TorchScript) / metadata key "stitchnas" (ONNX)
-_MAX_BATCH = 1 << 16
 
 
 def resolve_candidate(space: SearchSpace, stitch: Any) -> Candidate:
