@@ -39,7 +39,9 @@ def bench_predictors(tables: Sequence[tuple[SearchSpace, Sequence[Measurement], 
             report = cross_validate(space, rows, name, train_fraction=train_fraction,
                                     repeats=repeats, seed=seed, progress=progress)
             results.setdefault("flops (baseline)", asdict(report.baseline))  # listed first
-            results[name] = asdict(report.scores) | {"fit_seconds": report.fit_seconds}
+            results[name] = asdict(report.scores) | {"fit_seconds": report.fit_seconds,
+                                                      "tau_gain": report.tau_gain,
+                                                      "tau_gain_se": report.tau_gain_se}
         out["tables"][label] = {"space": space.name, "rows": len(rows), "predictors": results}
     return out
 

@@ -69,8 +69,11 @@ class BenchPredictors(Command):
         for label, t in report["tables"].items():
             print(f"# {label} ({t['rows']} rows)")
             for name, sc in t["predictors"].items():
+                gain = (f"  vs FLOPs {sc['tau_gain']:+.3f} ± {sc['tau_gain_se']:.3f}" if "tau_gain" in sc else "")
                 print(f"{name:<18} tau {sc['kendall_tau']:.3f}  rho {sc['spearman_rho']:.3f}  "
-                      f"mae {sc['mae']:.2f}  prec@top10% {sc['precision_top10']:.2f}")
+                      f"mae {sc['mae']:.2f}  prec@top10% {sc['precision_top10']:.2f}{gain}")
+        print("# vs FLOPs: the tau gain over the FLOPs baseline, mean ± paired standard error over "
+              f"the {report['repeats']} splits")
         return 0
 
 

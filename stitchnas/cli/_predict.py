@@ -52,6 +52,7 @@ class PredictorCV(Command):
         for label, sc in ((r.predictor, r.scores), ("flops (baseline)", r.baseline)):
             print(f"{label:<{width}} {sc.kendall_tau:>11.3f} {sc.spearman_rho:>12.3f} {sc.mae:>7.2f} "
                   f"{sc.precision_top10:>11.2f}")
+        print(f"# {r.gain_line()}")
         if r.constant_note():
             from ..progress import get_logger
 

@@ -169,6 +169,13 @@ def test_default_beats_flops_on_two_way_table(fmnist):
     assert report.train_size == 17
     assert report.scores.kendall_tau > report.baseline.kendall_tau + 0.05
     assert report.scores.mae < report.baseline.mae
+    # the paired gain: the mean of the splits' differences, its standard error from their spread
+    assert report.tau_gain == pytest.approx(report.scores.kendall_tau - report.baseline.kendall_tau)
+    assert 0 < report.tau_gain_se < report.tau_gain / 2
+    assert "above FLOPs by more than two standard errors" in report.gain_line()
+    same = cross_validate(space, rows, "flops", repeats=3, progress=False)
+    assert (same.tau_gain, same.tau_gain_se) == (0.0, 0.0)
+    assert same.gain_line().endswith("the same ranking as FLOPs in every split")
 
 
 @pytest.mark.skipif(not PUBLISHED.is_file(), reason=f"{PUBLISHED} is absent")
