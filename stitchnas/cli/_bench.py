@@ -253,8 +253,10 @@ class BenchSearch(Command):
         print(f"wrote {', '.join(r.get('files', []))}")
         d = r["default_search"]
         modes = sorted({run["sampler"] for run in d["per_seed"]})
+        worst = min(run["hv_ratio_nadir"] for run in d["per_seed"])
+        spread = f", worst seed {worst:.4f}" if len(d["per_seed"]) > 1 else ""
         print(f"default search: {d['hv_ratio_nadir_mean']:.4f} of the true front's hypervolume "
-              f"(mean of {len(r['seeds'])} seeds; {', '.join(modes)})")
+              f"(mean of {len(r['seeds'])} seeds{spread}; {', '.join(modes)})")
         return 0
 
 
