@@ -25,6 +25,7 @@ from . import _idcache
 from ._routes import Candidate, Junction, Route
 from ._rules import StitchRule, get_rule
 from ._schema import check_sections, kwargs_problem
+from ._structure import read_structure, structure_versions, write_structure
 
 __all__ = ["SearchSpace", "LayerShape", "load_space", "list_spaces", "bundled_spaces_dir",
            "DEFAULT_SPACE", "check_acc1"]
@@ -95,15 +96,6 @@ def load_space(name_or_path: str | os.PathLike | None = None) -> "SearchSpace":
     from ..fileio import read_yaml
 
     return SearchSpace.from_dict(read_yaml(path, "space file"), path=path)
-
-
-def _structure_versions() -> dict[str, str]:
-    """What a space's structure (depths, feature shapes) depends on besides its file: the torch,
-    timm and stitchnas versions, read without importing torch or timm."""
-    from .. import __version__
-    from .._util import package_version
-
-    return {"stitchnas": __version__, "torch": package_version("torch"), "timm": package_version("timm")}
 
 
 def check_acc1(value: Any, what: str) -> float:
@@ -340,23 +332,7 @@ class SearchSpace:
         """(depths, feature specs, BatchNorm layers) from the structure cache, when this structure was built
         before with the same torch, timm and stitchnas: enumerating and checking a space (a
         query's check of its front) then needs no torch. None: build the meta models."""
-        from .._cache import load_cached
-
-        doc = load_cached(self._structure_cache_path(), _structure_versions())
-        if doc is None:
-            return None
-        try:
-            specs = tuple(tuple(FeatureSpec(layout=f["layout"], shape=tuple(f["shape"]),
-                                            grid=tuple(f["grid"]) if f["grid"] else None,
-                                            prefix=int(f["prefix"])) for f in anchor)
-                          for anchor in doc["feature_specs"])
-            depths = tuple(int(d) for d in doc["depths"])
-            norms = int(doc["batchnorm_layers"])  # absent from caches written before it: rebuilt
-        except (ValueError, KeyError, TypeError):
-            return None  # a broken cache is rebuilt
-        if len(depths) != len(self.anchors) or any(len(f) != d + 1 for f, d in zip(specs, depths)):
-            return None
-        return depths, specs, norms
+        return read_structure(self._structure_cache_path(), len(self.anchors))
 
     def _structure_cache_path(self) -> Path | None:
         """``CACHE/structure/NAME-STRUCTURE_HASH.json``; None when the input size is not declared
@@ -371,14 +347,7 @@ class SearchSpace:
             return None
 
     def _save_structure(self, specs) -> None:
-        """Write the structure cache (best effort: an unwritable cache only costs time)."""
-        from .._cache import save_cached
-
-        save_cached(self._structure_cache_path(), {
-            "space": self.name, "depths": list(self.depths), "batchnorm_layers": self._count_batchnorm(),
-            "feature_specs": [[{"layout": f.layout, "shape": list(f.shape),
-                                "grid": list(f.grid) if f.grid else None, "prefix": f.prefix}
-                               for f in anchor] for anchor in specs]}, _structure_versions())
+        write_structure(self._structure_cache_path(), self.name, self.depths, self._count_batchnorm(), specs)
 
     @cached_property
     def batchnorm_layers(self) -> int:
@@ -443,7 +412,7 @@ class SearchSpace:
     @cached_property
     def _id_cache(self):
         return None if self._input_size is None else _idcache.id_cache_path(
-            self.name, self.structure_hash, self.rule, _structure_versions())
+            self.name, self.structure_hash, self.rule, structure_versions())
 
     @cached_property
     def id_routes(self) -> Sequence[Route | None]:
