@@ -32,6 +32,13 @@ def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str],
     return __getattr__, __dir__
 
 
+def short_repr(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters with ``...``: a bad value named in a one-line
+    error stays one short line however large the value is."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def close_matches(word: Any, choices: Iterable[str], n: int = 3) -> list[str]:
     """The known names closest to ``word``, best first (one cutoff for the whole package)."""
     return difflib.get_close_matches(str(word), [str(c) for c in choices], n=n, cutoff=0.5)

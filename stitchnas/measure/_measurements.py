@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
+from .._util import short_repr
 from ..errors import StitchnasError
 from ..fileio import (WriteError, lock_file, make_dirs, read_text, save_recovery, shown, write_error,
                       write_or_recover)
@@ -307,8 +308,7 @@ def _check_row(row: Any) -> None:
             raise StitchnasError(f"'loss' is {value}: a cross-entropy cannot be negative")
     for key in ("flops", "params"):
         if not _is_int(row[key]) or not 0 <= row[key] < 2 ** 63:
-            shown = repr(row[key]) if len(repr(row[key])) <= 40 else repr(row[key])[:37] + "..."
-            raise StitchnasError(f"{key!r} must be an integer in 0..2**63-1, got {shown}; "
+            raise StitchnasError(f"{key!r} must be an integer in 0..2**63-1, got {short_repr(row[key])}; "
                                  "take counts from `stitchnas enumerate`")
     for key in ("dataset", "checkpoint", "space", "space_hash"):
         if not isinstance(row[key], str):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from ..anchors import AnchorSpec, FeatureSpec, stitch_problem  # torch-free; models built lazily
-from .._util import did_you_mean, did_you_mean_key, gc_paused
+from .._util import did_you_mean, did_you_mean_key, gc_paused, short_repr
 from ..errors import StitchnasError
 from ..paths import check_name, pretrained_dir, results_dir
 from ._defaults import DEFAULT_SPACE
@@ -106,9 +106,8 @@ def check_acc1(value: Any, what: str) -> float:
     except OverflowError:
         ok = False
     if not ok:
-        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
         raise StitchnasError(f"{what} must be a top-1 accuracy in percent (a number in 0..100), got "
-                             f"{shown}; write 0.75 as 75.0")
+                             f"{short_repr(value)}; write 0.75 as 75.0")
     return float(value)
 
 

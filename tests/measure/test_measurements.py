@@ -149,6 +149,9 @@ def test_write_refuses_other_space_and_bad_values_without_touching_the_file(spac
         write_measurements(path, [make(space, 2, loss=float("nan"))])
     with pytest.raises(StitchnasError, match="several spaces"):
         write_measurements(path, [make(space, 1), make(space, 2, space_hash="ffffffffffffffff")])
+    with pytest.raises(StitchnasError) as err:  # a huge value is named cut short: the line stays short
+        write_measurements(path, [make(space, 3, flops=10 ** 80)])
+    assert f"must be an integer in 0..2**63-1, got {str(10 ** 80)[:37]}...;" in str(err.value)
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
