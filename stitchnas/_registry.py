@@ -94,4 +94,5 @@ class Registry:
 
     def unknown(self, name: Any) -> str:
         """The one-line message for an unknown name: close matches, then every known name."""
-        return f"unknown {self.kind} {name!r}{did_you_mean(name, self.names())} Known: {', '.join(self.names())}"
+        hint = did_you_mean(name, self.names())
+        return f"unknown {self.kind} {name!r}{hint or '.'} Known: {', '.join(self.names())}"

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import StitchnasError
 from ..paths import measurements_path
-from ..predict import fit_on_measured, predictor_label, prior_suffices
+from ..predict import create_predictor, fit_on_measured, predictor_label, prior_suffices
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
@@ -99,6 +99,8 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
             known[m.route.first_anchor] = m.acc1
     n_known = sum(v is not None for v in known)
     missing = [i for i, cid in enumerate(ids) if cid not in measured]
+    if not missing and predictor not in (None, "auto"):
+        create_predictor(predictor, random_state)  # unused with every stitch measured, but a typo still fails
     use_prior = bool(missing) and (predictor == PRIOR or (
         predictor in (None, "auto") and prior_suffices(stitched, n_known)))
     if missing and not use_prior and len(rows) < 2:
