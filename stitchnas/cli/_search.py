@@ -125,8 +125,15 @@ class Search(Command):
                               proxies=args.proxies, out_dir=args.out_dir, encoding=args.encoding,
                               stale_after_s=args.stale_after_s)
 
+        told: list[bool] = []
+
         def report(r) -> None:
             _report(r, space.given_as)
+            if not told:  # the same rows for every target: said once
+                told.append(True)
+                unused = _unused_anchor_acc(space, args.anchor_acc, r.rows)
+                if unused:
+                    print(f"stitchnas: note: {unused}", file=sys.stderr)
             _warn_resolution(r, args.target)
             note = _measure_note(r, space)
             if note:
@@ -140,6 +147,19 @@ class Search(Command):
                   "fvcore, no budgets); `stitchnas targets` lists the others", file=sys.stderr)
         search_targets(space, args.target, config, on_result=report)
         return 0
+
+
+def _unused_anchor_acc(space, pairs, rows) -> str | None:
+    """Which ``--anchor-acc`` values the search did not use: an anchor measured in the rows keeps
+    its measured top-1, on the front and in the predictor's priors."""
+    measured = {m.route.first_anchor: m.acc1 for m in rows if m.route.num_stitches == 0}
+    names = [a.name for a in space.anchors]
+    over = [f"{name}={value:g} (measured {measured[names.index(name)]:.2f}%)"
+            for name, value in pairs or () if names.index(name) in measured]
+    if not over:
+        return None
+    return (f"--anchor-acc {', '.join(over)} not used: an anchor's measured top-1 wins over a given "
+            "one; drop the anchor's row from the measurements to search with the given value")
 
 
 def _warn_resolution(r, given) -> None:

@@ -86,6 +86,13 @@ def test_evaluate_anchors_needs_no_stitched_checkpoint_and_seeds_the_search(tmp_
     doc = json.loads((results / "fresh" / "flops_budget" / "front.json").read_text())
     sources = {m["id"]: m["acc1_source"] for m in doc["members"]}
     assert all(s == ("measured" if i in (0, 1) else "prior") for i, s in sources.items())
+    code, out, err = run_cli(capsys, "search", path, "--target", "flops_budget", "--target", "flops",
+                             "--measurements", out_file, "--anchor-acc", "s=70")
+    measured_s = next(r["acc1"] for r in rows if r["id"] == 0)
+    assert code == 0, err  # the measured anchor wins, and the note says so once (not per target)
+    assert err.count(f"--anchor-acc s=70 (measured {measured_s:.2f}%) not used") == 1
+    doc = json.loads((results / "fresh" / "flops_budget" / "front.json").read_text())
+    assert next(m["acc1"] for m in doc["members"] if m["id"] == 0) == measured_s
     code, _, err = run_cli(capsys, "evaluate", path, "--anchors", "--storage", tmp_path / "q.db",
                            "--data", "digits")
     assert code == 2 and "--anchors measures a few networks on one worker: drop --storage" in err
