@@ -60,6 +60,10 @@ def _front_notes(front, answer, limits: dict, space_arg, coverage: bool = False)
         print(f"stitchnas: note: {note}", file=sys.stderr)
 
 
+def _given(space) -> str | None:
+    return space.given_as if space is not None else None
+
+
 class Query(Command):
     """the most accurate stitch on a saved front within budgets (JSON)"""
 
@@ -73,7 +77,9 @@ class Query(Command):
                                             "was exported from that front")
         parser.add_argument("--list", action="store_true", help="print the whole front (members that "
                                                                 "fit the given limits)")
-        parser.add_argument("--format", choices=("table", "jsonl"), default="table", help="for --list")
+        parser.add_argument("--format", choices=("table", "jsonl"),
+                            help="table or jsonl (default: a table with --list, else the answer as "
+                                 "one JSON line)")
 
     def run(self, args: argparse.Namespace) -> int:
         from .._verbs import front_of  # what stitchnas.query reads: the same front, the same checks
@@ -88,7 +94,10 @@ class Query(Command):
         try:
             if not args.list:
                 answer = front.best(**limits)
-                print(_point_line(front, answer, names))
+                if args.format == "table":
+                    self.print_table(front, [answer], limits, names, _given(space), answer=True)
+                else:
+                    print(_point_line(front, answer, names))
                 _front_notes(front, answer, limits, args.space)
                 return 0
             members = front.fits(**limits)
@@ -101,19 +110,20 @@ class Query(Command):
             for m in members:
                 print(_point_line(front, m, names))
         else:
-            self.print_table(front, members, limits, names, space.given_as if space is not None else None)
+            self.print_table(front, members, limits, names, _given(space))
         _front_notes(front, None, limits, args.space)
         return 0
 
     @staticmethod
     def print_table(front, members, limits: dict, names: list[str] | None = None,
-                    given: str | None = None) -> None:
+                    given: str | None = None, answer: bool = False) -> None:
         budget_text = ", ".join(f"{k}={v}" for k, v in front.target_budgets.items() if v is not None)
         asked = ", ".join(f"{k}={v}" for k, v in limits.items())
         print(f"# {front.space} on target {front.target}: {len(front.members)} members on the front "
               f"({', '.join(front.objectives)}); budgets: {budget_text or 'none'}; predictor: "
               f"{front.predictor or 'none'}; {front.measured_ids} measured ids"
-              + (f"; {len(members)} fit {asked}" if limits else ""))
+              + (f"; the answer for {asked or 'no limits'}" if answer
+                 else f"; {len(members)} fit {asked}" if limits else ""))
         if front.coverage:
             print(f"# {front.coverage}")
         if front.latency_error_pct is not None or front.timed_on:

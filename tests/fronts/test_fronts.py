@@ -350,6 +350,10 @@ def test_cli_query_best_and_list(saved, costs, capsys):
     code, out, _ = run_cli(capsys, "query", "tiny_test", "--list", "--format", "jsonl",
                            "--max-latency-ms", 4.5)
     assert code == 0 and [json.loads(line)["id"] for line in out.splitlines()] == [0, 2, 5]
+    code, out, _ = run_cli(capsys, "query", "tiny_test", "--max-latency-ms", 5, "--format", "table")
+    lines = out.splitlines()  # the one answer as a table row, not the JSON line of the default
+    assert code == 0 and lines[0].endswith("; the answer for max_latency_ms=5") and lines[1].split()[0] == "id"
+    assert len(lines) == 3 and lines[2].split()[:3] == ["5", "77.00", "measured"]
 
 
 def test_cli_query_nothing_fits_and_bad_input(saved, capsys, tmp_path):
