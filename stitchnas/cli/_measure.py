@@ -167,9 +167,9 @@ class Evaluate(Command):
                             "journal:PATH): each id is measured once by one of them")
         parser.add_argument("--study-name", help="with --storage: the work queue's study (default: derived "
                             "from the space, dataset, checkpoint and ids)")
-        parser.add_argument("--chunk", type=positive_int, default=8, help="with --storage: ids a worker "
+        parser.add_argument("--chunk", type=positive_int, help="with --storage: ids a worker "
                             "takes at a time (they share prefixes when measured together; default 8)")
-        parser.add_argument("--stale-after-s", type=positive_float, default=60.0, help="with --storage: "
+        parser.add_argument("--stale-after-s", type=positive_float, help="with --storage: "
                             "a worker's trial without a heartbeat for this long is redone (default 60)")
         add_batchnorm_argument(parser)
         parser.add_argument("--out", help="measurements file (default: results/SPACE/measurements.jsonl); "
@@ -187,8 +187,12 @@ class Evaluate(Command):
 
         if args.seed is not None and args.sample is None:
             raise StitchnasError("--seed only applies to --sample K: add --sample or drop --seed")
-        if args.study_name is not None and args.storage is None:
-            raise StitchnasError("--study-name needs --storage: the study lives in an Optuna storage")
+        if args.storage is None:
+            given = [o for o, v in (("--study-name", args.study_name), ("--chunk", args.chunk),
+                                    ("--stale-after-s", args.stale_after_s)) if v is not None]
+            if given:
+                raise StitchnasError(f"{given[0]} needs --storage: it sets how workers share the ids "
+                                     "through an Optuna storage; add --storage or drop it")
         if args.anchors and args.storage is not None:
             raise StitchnasError("--anchors measures a few networks on one worker: drop --storage")
         space = load_space(args.space)
@@ -316,9 +320,11 @@ class Evaluate(Command):
             return measure(space, net, loader, chunk_ids, dataset=dataset, checkpoint=checkpoint,
                            device=args.device, progress=False, calibration=calibration)
 
+        given = {k: v for k, v in (("chunk", args.chunk), ("stale_after_s", args.stale_after_s))
+                 if v is not None}  # else evaluate_worker's defaults
         work = evaluate_worker(space, ids, run, storage=args.storage, out=out, dataset=dataset_key,
                                checkpoint_key=file_digest(checkpoint), study_name=args.study_name,
-                               chunk=args.chunk, stale_after_s=args.stale_after_s)
+                               **given)
         if work.stale:
             print(f"stitchnas: note: failed {work.stale} trial(s) left RUNNING by a dead worker and "
                   "queued them again", file=sys.stderr)

@@ -282,6 +282,8 @@ CASES: list[Case] = [
       "argument --format: invalid choice: 'xml'"),
     C("cli-unknown-predictor", "predictor-cv tiny_test --measurements {d}/m_good.jsonl --predictor gpp",
       "`--predictor gpp`", "unknown predictor 'gpp'", "Known:"),
+    C("cli-chunk-without-storage", "evaluate tiny_test --ids 1 --chunk 4", "`evaluate --chunk 4` without "
+      "--storage (one worker: nothing to share, the option would do nothing)", "--chunk needs --storage"),
     C("cli-unknown-predictor-unused", "search tiny_test --target flops --measurements {d}/m_good.jsonl --predictor gpp",
       "`search --predictor gpp` with every candidate measured (no prediction needed: the typo still fails)",
       "unknown predictor 'gpp'", "did you mean gp"),
