@@ -207,9 +207,9 @@ class BenchSearch(Command):
                             help="how the measured share is chosen: at random, anchors + random, or as "
                                  "`stitchnas run` does (anchors + random, one per route shape, up to 4, then "
                                  "suggest)")
-        parser.add_argument("--initial", type=positive_int, default=4, help="with --choose suggest: "
+        parser.add_argument("--initial", type=positive_int, help="with --choose suggest: "
                             "stitches measured first, anchors included (default 4, as the run's)")
-        parser.add_argument("--per-round", type=positive_int, default=1, help="with --choose suggest: "
+        parser.add_argument("--per-round", type=positive_int, help="with --choose suggest: "
                             "stitches suggested per round (default 1, as the run's)")
         parser.add_argument("--shape-spread", type=nonnegative_float, default=None,
                             help="with --choose suggest: suggest's per-shape spread (default: "
@@ -222,12 +222,16 @@ class BenchSearch(Command):
 
         seeds = args.seeds
         objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
+        suggest = {k: v for k, v in (("initial", args.initial), ("per_round", args.per_round),
+                                     ("shape_spread", args.shape_spread)) if v is not None}
+        if suggest and args.choose != "suggest":
+            option = "--" + next(iter(suggest)).replace("_", "-")
+            raise StitchnasError(f"{option} only applies to --choose suggest: add it or drop {option}")
         r = bench_search(args.space, args.measurements, target=args.target, objectives=objectives,
                          train_fraction=args.train_fraction, trials=args.trials, seeds=seeds,
                          samplers=args.samplers,
                          predictor=args.predictor, measure_anchors=args.measure_anchors,
-                         choose=args.choose, initial=args.initial, per_round=args.per_round,
-                         shape_spread=args.shape_spread, out_dir=Path(args.out),
+                         choose=args.choose, out_dir=Path(args.out), **suggest,
                          proxies=args.proxies)
         known = (f"{r['train_size']} of {r['candidates']} stitches measured"
                  + (" (the anchors among them)" if r["measure_anchors"] else "")

@@ -284,6 +284,9 @@ CASES: list[Case] = [
       "`--predictor gpp`", "unknown predictor 'gpp'", "Known:"),
     C("cli-chunk-without-storage", "evaluate tiny_test --ids 1 --chunk 4", "`evaluate --chunk 4` without "
       "--storage (one worker: nothing to share, the option would do nothing)", "--chunk needs --storage"),
+    C("cli-bench-initial-without-suggest", "bench search tiny_test --measurements {d}/m_good.jsonl --initial 6 "
+      "--out {d}/out", "`bench search --initial 6` with the default --choose random (it would do nothing)",
+      "--initial only applies to --choose suggest"),
     C("cli-unknown-predictor-unused", "search tiny_test --target flops --measurements {d}/m_good.jsonl --predictor gpp",
       "`search --predictor gpp` with every candidate measured (no prediction needed: the typo still fails)",
       "unknown predictor 'gpp'", "did you mean gp"),
