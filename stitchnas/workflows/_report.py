@@ -134,7 +134,7 @@ def line_table(space, rows, line: dict[str, Any], images: int | None) -> list[st
                        "(`outside`: no line to compare with)" if outside else "") + "."]
 
 
-def run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables=None,
+def run_report(space, cfg, steps, rows, chosen, scores, results, total, tables=None,
             warnings=None, front_times=None, *, line: dict[str, Any], root: Path | None = None,
             images: int | None = None, measure_warnings: Sequence[str] = ()) -> str:
     from ..costs import composes_plain_sum, cpu_name, out_of_sample_ms, validation_plot_path

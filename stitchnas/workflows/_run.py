@@ -170,7 +170,6 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     # 1. anchors
     t0 = time.perf_counter()
     missing = [a.name for a in space.anchors if not (a.checkpoint and Path(a.checkpoint).is_file())]
-    anchor_acc: dict[str, float] = {}
     if missing:
         if not (space.extra.get("training") or {}).get("anchors") and not cfg.anchors:
             no_path = [a.name for a in space.anchors if not a.checkpoint]
@@ -182,8 +181,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
                 f"{{epochs: 4}}}}`){paths} to train them here, or point each `checkpoint:` at trained "
                 "weights")
         acfg = config_from_space(AnchorTrainConfig, space, "anchors", **cfg.anchors)
-        results = train_anchors(space, _data_spec(space), acfg, device=cfg.device, only_missing=True, log=log)
-        anchor_acc = {r.name: r.acc1 for r in results}
+        train_anchors(space, _data_spec(space), acfg, device=cfg.device, only_missing=True, log=log)
         step("anchors", t0, f"trained {', '.join(missing)} ({acfg.epochs} epoch(s)"
              + (f" on {acfg.train_subset} images" if acfg.train_subset else "") + ")")
     else:
@@ -366,7 +364,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     total = round(time.perf_counter() - t_start, 1)
     report_path = run_dir / REPORT
     line = line_summary(rows, len(val))
-    text = run_report(space, cfg, steps, rows, anchor_acc, chosen, scores, results, total, tables,
+    text = run_report(space, cfg, steps, rows, chosen, scores, results, total, tables,
                       warnings, front_times, root=root, images=len(val),
                       measure_warnings=[w for w in (anchor_warning, bn_warning) if w],
                       line=line)

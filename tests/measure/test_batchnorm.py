@@ -267,3 +267,53 @@ def test_proxy_scores_use_and_record_per_route_statistics(setup, tmp_path, capsy
     shared = read_proxies(tmp_path / "s.jsonl", setup["space"])
     assert {s.batchnorm for s in shared} == {None}
     assert [s.loss for s in shared] != [s.loss for s in route]
+
+
+def test_train_anchors_reports_the_top1_measurements_will_see(tmp_path, capsys, caplog):
+    """A briefly trained BatchNorm anchor: train-anchors reports its top-1 with the statistics
+    training left and re-estimated; the second is what `evaluate --anchors` then measures, and
+    the checkpoint keeps the first (re-training reproduces a shipped anchor's file)."""
+    import logging
+
+    from stitchnas.measure import AnchorTrainConfig, make_loader, train_anchors
+    from stitchnas.measure._train import accuracy
+
+    path = write_space(tmp_path, "name: bn_train\ninput_size: [1, 28, 28]\nanchors:\n"
+                                 f"  - {RESNET % ('s', 4, 's.pt')}\n  - {RESNET % ('l', 8, 'l.pt')}\n"
+                                 "rule: {type: two_way, max_stitches: 1}\ndata: {name: digits}\n")
+    space = load_space(path)
+    with caplog.at_level(logging.INFO, logger="stitchnas"):
+        results = train_anchors(space, cfg=AnchorTrainConfig(epochs=1, batch_size=64))
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert all(r.acc1_calibrated is not None for r in results)
+    assert any(r.acc1 != r.acc1_calibrated for r in results)  # else the checks below tell nothing
+    for r in results:
+        assert f"top-1 {r.acc1:.2f}% on digits val with the BatchNorm statistics training left, " \
+               f"{r.acc1_calibrated:.2f}% with them re-estimated as measurements do" in said
+    out = tmp_path / "m.jsonl"
+    code, _, err = run_cli(capsys, "evaluate", path, "--anchors", "--out", out)
+    assert code == 0, err
+    measured = {m.route.first_anchor: m.acc1 for m in read_measurements(out, space)}
+    assert measured == {0: results[0].acc1_calibrated, 1: results[1].acc1_calibrated}
+    _, val, _ = load_datasets(DataSpec("digits", input_size=(1, 28, 28)))
+    saved = space.create_models()[0]  # the checkpoint as written: training's own statistics
+    assert accuracy(saved, make_loader(val, 512, shuffle=False)) == results[0].acc1
+
+
+@pytest.mark.parametrize("acc, calibrated, says", [
+    (14.4, 78.3, "its checkpoint's BatchNorm statistics have not settled (top-1 14.40% with them, 78.30% re-estimated)"),
+    (14.4, 12.0, "top-1 12.00% is no better than guessing"),
+    (80.0, 12.0, "top-1 12.00% is no better than guessing"),
+    (12.0, None, "top-1 12.00% is no better than guessing"),
+    (80.0, 81.0, None),
+    (80.0, None, None),
+])
+def test_an_anchor_is_judged_as_measurements_will_see_it(caplog, acc, calibrated, says):
+    import logging
+
+    from stitchnas.measure._train import _warn_anchor
+
+    with caplog.at_level(logging.WARNING, logger="stitchnas"):
+        _warn_anchor("a", acc, calibrated, 10, 360)
+    warned = [r.getMessage() for r in caplog.records]
+    assert (warned == []) if says is None else (len(warned) == 1 and says in warned[0])
