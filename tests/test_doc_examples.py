@@ -1,20 +1,24 @@
-"""The Python examples in README.md and docs/*.md run as printed.
+"""The Python examples and the quick commands in README.md and docs/*.md run as printed.
 
 tests/test_docs.py checks that they parse and name real things; a budget that nothing on the
 committed front fits, or a path the example never wrote, passes that and fails a reader. Each
 example runs here in a scratch folder holding a copy of the committed results it reads (and a
 stitched checkpoint where it says "after `stitchnas run`"), in the order it appears on its page,
 with the names the page defined before it. Every example is either run or listed in ``NOT_RUN``
-with the reason, so a new one cannot go unchecked by accident.
+with the reason, so a new one cannot go unchecked by accident. The commands: every whole
+`stitchnas` line of a shell block whose verb reads saved results or counts (``QUICK``), with no
+placeholder for the reader to fill in, runs through the real command line and exits 0.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 from pathlib import Path
 
 import pytest
+from support import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^```python\n(.*?)^```[ \t]*$", re.M | re.S)
@@ -34,7 +38,14 @@ NOT_RUN = {
 }
 PAGES = ["README.md", *sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("*.md"))]
 # What an example may read besides the bundled spaces: results/... files committed in the repo.
-RESULTS = ("fmnist_vit_2way", "latency")
+RESULTS = ("fmnist_vit_2way", "fmnist_resnet_grown", "latency")
+SHELL = re.compile(r"^```(?:bash|sh|shell)\n(.*?)^```[ \t]*$", re.M | re.S)
+# Verbs that read saved results, count, search a table or export a stitch: seconds each, nothing
+# trained or timed. In page order, so an export is there for the `query --model` after it.
+QUICK = {"query", "enumerate", "spaces", "targets", "predictors", "search", "predictor-cv", "predict", "suggest",
+         "export"}
+# What the reader fills in (SPACE, M, ...), elides, chooses between, or brings (a plug-in, a file).
+PLACEHOLDER = re.compile(r"\b[A-Z][A-Z0-9_]*\b|\.\.\.|[\[|$<]|mypkg|my_family|/tmp/")
 
 
 def _examples(page: str) -> list[str]:
@@ -45,8 +56,8 @@ def _key(page: str, body: str) -> tuple[str, str] | None:
     return next((k for k in NOT_RUN if k[0] == page and body.startswith(k[1])), None)
 
 
-def _checkpoint(path: Path) -> None:
-    """A stitched checkpoint of the demo space as `stitchnas run` leaves one: the shipped anchors,
+def _checkpoint(name: str, path: Path) -> None:
+    """A stitched checkpoint of a space as `stitchnas run` leaves one: the shipped anchors,
     stitching layers from least squares on a calibration batch (untrained, which no example reads)."""
     import torch
 
@@ -54,9 +65,9 @@ def _checkpoint(path: Path) -> None:
     from stitchnas.network import save_checkpoint
 
     torch.manual_seed(0)
-    space = sn.load_space("fmnist_vit_2way")
+    space = sn.load_space(name)
     net = sn.StitchedNetwork(space, space.create_models())
-    net.init_least_squares(torch.randn(64, 1, 28, 28))
+    net.init_least_squares(torch.randn(64, *space.input_size))
     save_checkpoint(path, net, anchors_tuned=False)
 
 
@@ -65,8 +76,20 @@ def folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("doc_examples")
     for name in RESULTS:
         shutil.copytree(REPO / "results" / name, root / "results" / name)
-    _checkpoint(root / "results" / "fmnist_vit_2way" / "stitched.pt")
+    for name in ("fmnist_vit_2way", "fmnist_resnet_grown"):
+        _checkpoint(name, root / "results" / name / "stitched.pt")
     return root
+
+
+def _has_fashion_mnist() -> bool:
+    from stitchnas.errors import StitchnasError
+    from stitchnas.measure._fashion import locate_fashion_mnist
+
+    try:
+        locate_fashion_mnist(None)
+    except StitchnasError:
+        return False
+    return True
 
 
 def test_every_example_is_run_or_says_why_not():
@@ -93,3 +116,35 @@ def test_examples_run_as_printed(page, folder, monkeypatch):
             pytest.fail(f"{page}, Python example {number} fails as printed: {type(err).__name__}: {err}")
         ran += 1
     assert ran or all(_key(page, b) for b in _examples(page))
+
+
+def _commands() -> list[tuple[str, str]]:
+    found = []
+    for page in PAGES:
+        for block in SHELL.findall((REPO / page).read_text()):
+            for line in block.replace("\\\n", " ").splitlines():
+                command = re.split(r"\s+#", line)[0].strip()
+                words = command.split()
+                if (len(words) > 1 and words[0] == "stitchnas" and words[1] in QUICK
+                        and not PLACEHOLDER.search(command.replace("--", ""))):
+                    found.append((page, command))
+    return found
+
+
+COMMANDS = _commands()
+
+
+def test_the_quick_commands_are_found():
+    assert len(COMMANDS) >= 10 and {p for p, _ in COMMANDS} >= {"README.md", "docs/run.md"}
+
+
+@pytest.mark.parametrize("page, command", COMMANDS, ids=[f"{p}: {c}" for p, c in COMMANDS])
+def test_quick_commands_run_as_printed(page, command, folder, monkeypatch, capsys):
+    argv = shlex.split(command)[1:]
+    if argv[0] == "export" and (len(argv) < 2 or argv[1].startswith("-")) and not _has_fashion_mnist():
+        pytest.skip("exporting the default space's ResNet stitch re-estimates its BatchNorm statistics "
+                    "on Fashion-MNIST, which is not installed here")
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("STITCHNAS_RESULTS", raising=False)
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0, f"{page}: `{command}` exits {code}: {err.strip()[-300:]}"
