@@ -31,6 +31,7 @@ from ..network import (StitchedNetwork, apply_checkpoint, calibrate_batchnorm, h
                        save_checkpoint)
 from ..progress import get_logger, show_bars
 from ..space import SearchSpace
+from ._calibrate import CalibrationImages, calibration_images
 from ._data import DataSpec, calibration_batch, load_datasets, make_loader, space_data
 from ._evaluate import no_better_than_chance
 from ._grow import check_growable, grown_anchor
@@ -285,6 +286,7 @@ def train_anchors(space: SearchSpace | str | os.PathLike, data: DataSpec | None 
     for spec in space.anchors:  # an unwritable checkpoint is one line before training, not after
         check_writable(spec.checkpoint, "anchor checkpoint")
     results = []
+    calibration = None  # the measurements' BatchNorm calibration images, loaded for the first anchor needing them
     for a, spec in enumerate(space.anchors):
         path = Path(spec.checkpoint)
         if only_missing and path.is_file():
@@ -358,7 +360,9 @@ def train_anchors(space: SearchSpace | str | os.PathLike, data: DataSpec | None 
         state_path.unlink(missing_ok=True)
         calibrated = None
         if has_batchnorm(model):
-            calibrated = _calibrated_accuracy(model, space, data, val_loader, device)
+            if calibration is None:
+                calibration = calibration_images(space, replace(data, input_size=tuple(space.input_size)))
+            calibrated = _calibrated_accuracy(model, calibration, val_loader, device)
             shown = (f"top-1 {acc:.2f}% on {data.name} val with the BatchNorm statistics training left, "
                      f"{calibrated:.2f}% with them re-estimated as measurements do")
         else:
@@ -369,15 +373,13 @@ def train_anchors(space: SearchSpace | str | os.PathLike, data: DataSpec | None 
     return results
 
 
-def _calibrated_accuracy(model: nn.Module, space: SearchSpace, data: DataSpec, loader, device: str) -> float:
-    """Top-1 with the BatchNorm statistics re-estimated on the measurements' calibration images,
-    on a copy: the checkpoint keeps what training left (a shipped anchor's record reproduces)."""
+def _calibrated_accuracy(model: nn.Module, calibration: CalibrationImages, loader, device: str) -> float:
+    """Top-1 with the BatchNorm statistics re-estimated on ``calibration`` (the measurements'
+    images), on a copy: the checkpoint keeps what training left (a shipped anchor's record reproduces)."""
     import copy
 
-    from ._calibrate import calibration_images
-
     twin = copy.deepcopy(model)
-    calibrate_batchnorm(twin, calibration_images(space, replace(data, input_size=tuple(space.input_size))))
+    calibrate_batchnorm(twin, calibration)
     return accuracy(twin, loader, device)
 
 
