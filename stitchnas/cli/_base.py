@@ -21,7 +21,7 @@ from ..space import DEFAULT_SPACE
 __all__ = [
     "MAX_ERROR_CHARS", "Command", "Parser", "error_text", "DEFAULT_SPACE", "SPACE_HELP", "add_space_argument", "positive_int",
     "positive_float", "nonnegative_float", "nonnegative_int", "seed", "fraction", "device", "validate_count", "amount", "measured", "trials", "MAX_TRIALS",
-    "add_progress_arguments", "progress_mode", "add_results_argument",
+    "add_progress_arguments", "progress_mode", "add_results_argument", "given_options", "option_name",
 ]
 
 SPACE_HELP = f"a space YAML path or bundled name (default: {DEFAULT_SPACE})"
@@ -147,6 +147,19 @@ def nonnegative_float(text: str) -> float:
 def seed(text: str) -> int:
     """A random seed: an integer in 0..2**32-1 (what NumPy and torch accept)."""
     return _number(text, int, lambda v: 0 <= v < 2 ** 32, "a seed (an integer 0..4294967295)")
+
+
+def given_options(args: argparse.Namespace, *dests: str) -> dict[str, Any]:
+    """The options among ``dests`` given on the command line (by dest, in the order named; an
+    option left at its default None is not), for options that only mean something beside another:
+    the command refuses them without it, and passes on only those given, so the defaults live in
+    the function called."""
+    return {d: getattr(args, d) for d in dests if getattr(args, d) is not None}
+
+
+def option_name(dest: str) -> str:
+    """``--stale-after-s`` for ``stale_after_s``."""
+    return "--" + dest.replace("_", "-")
 
 
 def evaluate_command(space, ids, path, rows) -> str:

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StitchnasError
-from ._base import (Command, add_proxies_argument, add_space_argument, fraction, measured, nonnegative_float,
-                    positive_int, name_list, seed, seed_list)
+from ._base import (Command, add_proxies_argument, add_space_argument, fraction, given_options, measured,
+                    nonnegative_float, option_name, positive_int, name_list, seed, seed_list)
 from ._bench_costs import (BENCH_OUT, REPORT_HELP, BenchAdapters, BenchEvaluate, BenchLatency, BenchProfiling,
                            BenchStartup, BenchSwitchable)
 
@@ -222,10 +222,9 @@ class BenchSearch(Command):
 
         seeds = args.seeds
         objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
-        suggest = {k: v for k, v in (("initial", args.initial), ("per_round", args.per_round),
-                                     ("shape_spread", args.shape_spread)) if v is not None}
+        suggest = given_options(args, "initial", "per_round", "shape_spread")
         if suggest and args.choose != "suggest":
-            option = "--" + next(iter(suggest)).replace("_", "-")
+            option = option_name(next(iter(suggest)))
             raise StitchnasError(f"{option} only applies to --choose suggest: add it or drop {option}")
         r = bench_search(args.space, args.measurements, target=args.target, objectives=objectives,
                          train_fraction=args.train_fraction, trials=args.trials, seeds=seeds,

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from ..errors import StitchnasError
-from ._base import (Command, add_space_argument, device, nonnegative_int, positive_float, positive_int,
-                    seed)
+from ._base import (Command, add_space_argument, device, given_options, nonnegative_int, option_name,
+                    positive_float, positive_int, seed)
 
 __all__ = ["TrainAnchors", "Train", "Evaluate", "Proxy", "ImportSnnet", "Study", "ANCHOR_WEIGHTS"]
 
@@ -187,12 +187,10 @@ class Evaluate(Command):
 
         if args.seed is not None and args.sample is None:
             raise StitchnasError("--seed only applies to --sample K: add --sample or drop --seed")
-        if args.storage is None:
-            given = [o for o, v in (("--study-name", args.study_name), ("--chunk", args.chunk),
-                                    ("--stale-after-s", args.stale_after_s)) if v is not None]
-            if given:
-                raise StitchnasError(f"{given[0]} needs --storage: it sets how workers share the ids "
-                                     "through an Optuna storage; add --storage or drop it")
+        given = given_options(args, "study_name", "chunk", "stale_after_s")
+        if given and args.storage is None:
+            raise StitchnasError(f"{option_name(next(iter(given)))} needs --storage: it sets how workers "
+                                 "share the ids through an Optuna storage; add --storage or drop it")
         if args.anchors and args.storage is not None:
             raise StitchnasError("--anchors measures a few networks on one worker: drop --storage")
         space = load_space(args.space)
@@ -320,11 +318,9 @@ class Evaluate(Command):
             return measure(space, net, loader, chunk_ids, dataset=dataset, checkpoint=checkpoint,
                            device=args.device, progress=False, calibration=calibration)
 
-        given = {k: v for k, v in (("chunk", args.chunk), ("stale_after_s", args.stale_after_s))
-                 if v is not None}  # else evaluate_worker's defaults
         work = evaluate_worker(space, ids, run, storage=args.storage, out=out, dataset=dataset_key,
                                checkpoint_key=file_digest(checkpoint), study_name=args.study_name,
-                               **given)
+                               **given_options(args, "chunk", "stale_after_s"))
         if work.stale:
             print(f"stitchnas: note: failed {work.stale} trial(s) left RUNNING by a dead worker and "
                   "queued them again", file=sys.stderr)
