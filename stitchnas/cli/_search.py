@@ -125,15 +125,8 @@ class Search(Command):
                               proxies=args.proxies, out_dir=args.out_dir, encoding=args.encoding,
                               stale_after_s=args.stale_after_s)
 
-        told: list[bool] = []
-
         def report(r) -> None:
             _report(r, space.given_as)
-            if not told:  # the same rows for every target: said once
-                told.append(True)
-                unused = _unused_anchor_acc(space, args.anchor_acc, r.rows)
-                if unused:
-                    print(f"stitchnas: note: {unused}", file=sys.stderr)
             _warn_resolution(r, args.target)
             note = _measure_note(r, space)
             if note:
@@ -145,7 +138,10 @@ class Search(Command):
             args.target = [DEFAULT_TARGET]
             print(f"stitchnas: note: no --target: searching `{DEFAULT_TARGET}` (FLOPs counted by "
                   "fvcore, no budgets); `stitchnas targets` lists the others", file=sys.stderr)
-        search_targets(space, args.target, config, on_result=report)
+        results = search_targets(space, args.target, config, on_result=report)
+        unused = _unused_anchor_acc(space, args.anchor_acc, results[0].rows)  # every target's rows
+        if unused:
+            print(f"stitchnas: note: {unused}", file=sys.stderr)
         return 0
 
 
