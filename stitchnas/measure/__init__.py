@@ -9,6 +9,7 @@ _EXPORTS = {
     "ProxyScore": "_proxies",
     "proxy_label": "_proxies",
     "proxy_dataset": "_proxies",
+    "proxies_cover_measurements": "_proxies",
     "load_proxy_signals": "_proxies",
     "proxy_signals": "_proxies",
     "read_proxies": "_proxies",

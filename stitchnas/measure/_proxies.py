@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
     from ._data import DataSpec
 
-__all__ = ["ProxyScore", "PROXY_IMAGES", "proxy_dataset", "proxy_label", "score_proxies",
-           "read_proxies", "write_proxies", "proxy_signals", "load_proxy_signals"]
+__all__ = ["ProxyScore", "PROXY_IMAGES", "proxy_dataset", "proxies_cover_measurements", "proxy_label",
+           "score_proxies", "read_proxies", "write_proxies", "proxy_signals", "load_proxy_signals"]
 
 #: images per proxy score: chosen leave-one-table-out on ten fully measured tables from 256, 512,
 #: 1024 and 2048 as the fewest with which the default search reaches 98% of the true front's
@@ -67,11 +67,31 @@ def proxy_dataset(spec: "DataSpec", images: int = PROXY_IMAGES) -> tuple["Datase
     use (the split's images outside its ``val_subset``, drawn with the same seed), and whether
     there were enough of those; where the subset leaves too few (or there is none), the first
     ``images`` of the split's seeded order, shared with the measurements."""
+    from torch.utils.data import Subset
+
+    from ._data import _TensorImageDataset
+
+    full, keep, disjoint, _ = _proxy_pool(spec, images)
+    if isinstance(full, _TensorImageDataset):
+        return full.subset(keep), disjoint
+    return Subset(full, keep.tolist()), disjoint
+
+
+def proxies_cover_measurements(spec: "DataSpec", images: int = PROXY_IMAGES) -> bool:
+    """Whether :func:`proxy_dataset` would hold every image ``spec``'s measurements use (a split
+    too small to leave ``images`` others out): scoring on it is measuring every candidate on the
+    measurements' own images, at a measurement's cost, so a proxy score adds nothing."""
+    _, keep, disjoint, measured = _proxy_pool(spec, images)
+    return not disjoint and len(keep) >= measured
+
+
+def _proxy_pool(spec: "DataSpec", images: int):
+    """``(full split, kept indices, disjoint, images measured)`` for :func:`proxy_dataset`."""
     import dataclasses
 
     import torch
 
-    from ._data import _TensorImageDataset, _is_int, load_datasets
+    from ._data import _is_int, load_datasets
 
     if not (_is_int(images) and images > 0):
         raise StitchnasError(f"proxy images must be a positive integer, got {images!r}: pass e.g. {PROXY_IMAGES}")
@@ -80,12 +100,7 @@ def proxy_dataset(spec: "DataSpec", images: int = PROXY_IMAGES) -> tuple["Datase
     measured = spec.val_subset if spec.val_subset is not None and spec.val_subset < len(full) else len(full)
     disjoint = len(full) - measured >= images
     pool = order[measured:] if disjoint else order
-    keep = pool[: min(images, len(pool))].sort().values
-    if isinstance(full, _TensorImageDataset):
-        return full.subset(keep), disjoint
-    from torch.utils.data import Subset
-
-    return Subset(full, keep.tolist()), disjoint
+    return full, pool[: min(images, len(pool))].sort().values, disjoint, measured
 
 
 def proxy_label(spec: "DataSpec", images: int) -> str:

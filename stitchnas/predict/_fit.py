@@ -253,8 +253,9 @@ def write_predictions(out: str | os.PathLike, predicted: Sequence[dict[str, Any]
             None if all(r["acc1_std"] is None for r in predicted) else [r["acc1_std"] for r in predicted],
             {i: acc[st.id] for i, st in enumerate(fit.stitches) if st.id in acc},
             [st.is_anchor for st in fit.stitches],
-            title=f"{space_name}: top-1 of {len(predicted)} candidates\npredicted by "
-                  f"{predictor_label(fit.spec)}{chosen}, fitted on {len(rows)} measured")
+            title=f"{space_name}: top-1 of {len(predicted)} candidates\n" + (
+                "every one measured" if len(acc) == len(predicted) else
+                f"predicted by {predictor_label(fit.spec)}{chosen}, fitted on {len(rows)} measured"))
     with atomic_write(out, what="predictions file") as fh:
         for row in predicted:
             fh.write(json.dumps(row) + "\n")

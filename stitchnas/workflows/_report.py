@@ -153,7 +153,8 @@ def run_report(space, cfg, steps, rows, chosen, scores, results, total, tables=N
         lines += ["", f"**Warning:** {warning}"]
     recipes = sorted({dict(m.extra).get("batchnorm") for m in rows} - {None})
     lines += ["", f"## Measured: {len(rows)} of {len(space)}", "",
-              f"Predictor `{cfg.predictor}`" + (f" chose `{chosen}`" if chosen else "") + "."
+              ("Every candidate measured: nothing predicted." if len(rows) == len(space) else
+               f"Predictor `{cfg.predictor}`" + (f" chose `{chosen}`" if chosen else "") + ".")
               + (f" Each route measured with its own BatchNorm statistics (`{', '.join(recipes)}`), "
                  "as `export` ships it." if recipes else ""), "",
               "`vs line`: top-1 above (+) or below (-) the straight line between the two anchors whose "

@@ -44,7 +44,9 @@ class RunConfig:
     five measured tables, docs/search.md).
     ``val_subset``: validation images per measurement (None: the whole split).
     ``proxy_images``: every candidate is also scored on this many validation images the
-    measurements leave out, for the predictor (0: none; docs/predictors.md). ``targets``:
+    measurements leave out, for the predictor (0: none; docs/predictors.md); where the split is
+    too small to leave them out, every candidate is measured instead (the same images, the same
+    cost). ``targets``:
     target names or paths (without ``run.targets``: ``cpu`` and ``flops``, the whole trade-off).
     ``trials``/``sampler``: the search per target.
     """
@@ -144,9 +146,10 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     from ..fronts import front_resolution_warning
     from ..progress import get_logger
     from ..measure import (BATCHNORM_KEY, AnchorTrainConfig, StitchTrainConfig, anchors_warning,
-                           chance_warning, route_calibration, checkpoint_digest, config_from_space, load_datasets, make_loader, measure,
-                           measured_elsewhere, network_classes, proxy_signals, read_measurements,
-                           recipe_changes, shared_batchnorm_warning,
+                           chance_warning, checkpoint_digest, config_from_space, load_datasets,
+                           make_loader, measure, measured_elsewhere, network_classes,
+                           proxies_cover_measurements, proxy_signals, read_measurements,
+                           recipe_changes, route_calibration, shared_batchnorm_warning,
                            train_anchors, train_stitched, write_measurements)
     from ..network import load_network
     from ..optimize import SearchConfig, check_counted_budgets, search_targets
@@ -237,7 +240,12 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     t0 = time.perf_counter()
     ppath = run_dir / PROXIES
     signals = None
-    if cfg.proxy_images:
+    measure_all = bool(cfg.proxy_images) and proxies_cover_measurements(spec, cfg.proxy_images)
+    if measure_all:
+        step("proxy scores", t0, f"not needed: the {cfg.proxy_images} proxy images would include every "
+             "validation image the measurements use (the split has too few others), so scoring is "
+             "measuring; every candidate is measured instead")
+    elif cfg.proxy_images:
         scores, reused = _proxy_scores(space, spec, ppath, str(ckpt), cfg, network, reuse=not retrained,
                                        calibration=calibration)
         signals = proxy_signals(scores)
@@ -282,11 +290,16 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
 
     reused = len(rows)
     anchors = sum(1 for c in space.candidates if c.is_anchor)
-    measurement_plan(space, measure_ids, rounds=cfg.rounds, initial=cfg.initial,
-                     per_round=cfg.per_round, predictor=cfg.predictor, seed=cfg.seed, signals=signals)
     plan = f"anchors + {max(0, cfg.initial - anchors)} random + {cfg.rounds} x {cfg.per_round} suggested"
-    if max(cfg.initial, anchors) + cfg.rounds * cfg.per_round >= len(space):
-        plan = f"every candidate: the plan ({plan}) covers this space"
+    if measure_all:
+        measure_ids([c.id for c in space.candidates])
+        plan = (f"every candidate: the split's {len(val)} images are too few to hold "
+                f"{cfg.proxy_images} proxy images apart, and scoring them costs what measuring does")
+    else:
+        measurement_plan(space, measure_ids, rounds=cfg.rounds, initial=cfg.initial,
+                         per_round=cfg.per_round, predictor=cfg.predictor, seed=cfg.seed, signals=signals)
+        if max(cfg.initial, anchors) + cfg.rounds * cfg.per_round >= len(space):
+            plan = f"every candidate: the plan ({plan}) covers this space"
     step("measurements", t0, f"{len(rows)} of {len(space)} stitches measured on {dataset} "
          f"({len(rows) - reused} new; {plan})")
     chance = chance_warning(space, rows, classes, len(val))
@@ -305,11 +318,16 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     proxy_tau = _proxy_tau(signals, rows)
     write_predictions(run_dir / PREDICTIONS, prediction_rows(fit, rows), fit, rows, space.name)
     weak = None if chance else weak_proxy_warning(chosen, proxy_tau, len(rows), len(space))
-    step("predictor", t0, f"{cfg.predictor}" + (f" chose {chosen}" if chosen else "")
-         + (f" ({reason})" if chosen and isinstance(reason, str) else "")
-         + (f"; the proxy loss ranks the {len(rows)} measured stitches at Kendall tau {proxy_tau:.2f}"
-            if proxy_tau is not None else "") + (", weakly" if weak else "")
-         + f"; every candidate predicted -> {run_dir / PREDICTIONS} (+ .png)")
+    if len(rows) == len(space):
+        chosen = None
+        step("predictor", t0, f"not needed: every candidate is measured; their top-1s -> "
+             f"{run_dir / PREDICTIONS} (+ .png)")
+    else:
+        step("predictor", t0, f"{cfg.predictor}" + (f" chose {chosen}" if chosen else "")
+             + (f" ({reason})" if chosen and isinstance(reason, str) else "")
+             + (f"; the proxy loss ranks the {len(rows)} measured stitches at Kendall tau {proxy_tau:.2f}"
+                if proxy_tau is not None else "") + (", weakly" if weak else "")
+             + f"; every candidate predicted -> {run_dir / PREDICTIONS} (+ .png)")
     if weak:
         get_logger("run").warning(weak)
 

@@ -10,6 +10,7 @@ from support import run_cli
 
 from stitchnas.errors import StitchnasError
 from stitchnas.measure import (DataSpec, Measurement, calibration_batch, proxy_dataset, proxy_signals,
+                               proxies_cover_measurements,
                                evaluate_candidates, load_datasets, make_loader, read_proxies)
 from stitchnas.network import StitchedNetwork, save_checkpoint
 from stitchnas.predict import AutoPredictor, ProxyPredictor, create_predictor, fit_on_measured, make_stitches
@@ -57,6 +58,20 @@ def test_proxy_images_are_held_out_from_the_measured_subset():
     assert not disjoint and len(cal) == 50
     with pytest.raises(StitchnasError, match="proxy images must be a positive integer"):
         proxy_dataset(spec, 0)
+
+
+def test_proxies_cover_the_measurements_only_where_they_would_include_every_measured_image():
+    digits = dict(input_size=(1, 8, 8))
+    for val_subset, images, covers in [(200, 100, False),   # held out
+                                       (300, 100, False),   # shared, but a strict part of the 300
+                                       (300, 2048, True),   # every one of the 360, the 300 among them
+                                       (None, 360, True), (None, 359, False)]:
+        spec = DataSpec("digits", val_subset=val_subset, **digits)
+        assert proxies_cover_measurements(spec, images) is covers, (val_subset, images)
+        if covers:
+            cal, _ = proxy_dataset(spec, images)
+            _, measured, _ = load_datasets(spec)
+            assert _images(measured) <= _images(cal)
 
 
 def test_cli_proxy_scores_every_candidate_like_evaluate(space, ckpt, tmp_path, capsys):

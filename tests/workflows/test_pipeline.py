@@ -24,6 +24,8 @@ run:
   initial: 4
   rounds: 1
   per_round: 3
+  val_subset: 120
+  proxy_images: 200
   targets: [flops_budget, params_budget]
   trials: 40
 """
@@ -93,6 +95,29 @@ def test_run_end_to_end_then_reuses_everything(results, capsys):
     assert len(rows) == 7 and {r["checkpoint_sha256"] for r in rows} == {checkpoint_digest(ckpt)}
 
 
+def test_a_split_too_small_for_proxy_images_apart_measures_every_candidate(tmp_path, monkeypatch):
+    """Proxy images that would include every image the measurements use are measurements by
+    another name (same images, same cost): the run measures every candidate instead, and nothing
+    is labelled predicted (digits' 360 validation images, 2,048 proxy images)."""
+    root = tmp_path / "results"
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(root))
+    text = SPACE.replace("  val_subset: 120\n  proxy_images: 200\n", "")
+    path = write_space(tmp_path, text.format(a=tiny_anchor("s", 16)[:-1], b=tiny_anchor("l", 32)[:-1]))
+    space = load_space(path)
+    report = run(space, log=lambda m: None)
+    assert report.steps[2].done.startswith("not needed: the 2048 proxy images would include every validation")
+    assert report.steps[3].done == (f"{len(space)} of {len(space)} stitches measured on digits:val ({len(space)} "
+                                    "new; every candidate: the split's 360 images are too few to hold 2048 proxy "
+                                    "images apart, and scoring them costs what measuring does)")
+    assert report.steps[4].done.startswith("not needed: every candidate is measured; their top-1s -> ")
+    assert "Every candidate measured: nothing predicted." in (root / "run_tiny" / "run" / "report.md").read_text()
+    assert not (root / "run_tiny" / "run" / "proxies.jsonl").exists()
+    predicted = [json.loads(x) for x in (root / "run_tiny" / "run" / "predictions.jsonl").read_text().splitlines()]
+    assert all(p["measured"] for p in predicted) and len(predicted) == len(space)
+    for target in ("flops_budget", "params_budget"):
+        assert {m.acc1_source for m in load_front(space, target, results=root).members} == {"measured"}
+
+
 def test_bad_run_sections_are_one_line_errors(tmp_path, capsys):
     for bad, message in [("run: {rounds: -1}", "section 'run' key 'rounds' must be an integer >= 0"),
                          ("run: {nope: 1}", r"section 'run' has unknown key\(s\) \['nope'\]"),
@@ -128,7 +153,7 @@ def test_rows_measured_by_evaluate_on_an_image_folder_are_reused_by_run(tmp_path
     images = tmp_path / "images"
     make_image_tree(images, classes=[f"c{i}" for i in range(10)], per_class=4)
     text = SPACE.replace("data: {{name: digits}}", f"data: {{{{name: imagefolder, root: {images}}}}}")
-    text = text.replace("epochs: 6", "epochs: 1")
+    text = text.replace("epochs: 6", "epochs: 1").replace("proxy_images: 200", "proxy_images: 0")
     path = write_space(tmp_path, text.format(a=tiny_anchor("s", 16)[:-1], b=tiny_anchor("l", 32)[:-1]))
     space = load_space(path)
     run(space, log=lambda m: None)

@@ -23,6 +23,7 @@ run:
   rounds: 1
   per_round: 2
   val_subset: 128
+  proxy_images: 200
   targets: [flops]
   trials: 10
 """

@@ -23,6 +23,7 @@ run:
   rounds: 1
   per_round: 1
   val_subset: 128
+  proxy_images: 200
   targets: [cpu, flops_budget]
   trials: 10
   latency_repeats: 3
