@@ -9,7 +9,8 @@ from typing import Sequence
 from .fileio import atomic_write
 from .pareto import front_indices
 
-__all__ = ["latency_validation_png", "plot_tradeoff", "plot_curves", "png_bytes", "prediction_png", "pyplot"]
+__all__ = ["latency_validation_png", "plot_tradeoff", "plot_curves", "png_bytes", "prediction_png", "pyplot",
+           "wrap_title"]
 
 
 def pyplot():
@@ -132,9 +133,20 @@ def png_bytes(fig) -> bytes:
 def _label(ax, xlabel: str, ylabel: str, title: str, legend_loc: str, title_size: int = 10) -> None:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=title_size)
+    ax.set_title(wrap_title(title, ax.figure.get_figwidth(), title_size), fontsize=title_size)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc=legend_loc)
+
+
+def wrap_title(title: str, width_in: float, size: float) -> str:
+    """``title`` broken into lines that fit a figure ``width_in`` inches wide at font ``size``
+    (points; a character is at most about 0.65 of the size wide): a data set's path or a long space name
+    would otherwise run past the figure's edge and be cut off."""
+    import textwrap
+
+    chars = max(20, int(width_in * 72 / (0.65 * size)))
+    return "\n".join(part for line in title.splitlines()
+                     for part in (textwrap.wrap(line, chars) or [""]))
 
 
 def _save(plt, fig, ax, path, title: str, xlabel: str, ylabel: str, legend_loc: str = "best") -> Path:

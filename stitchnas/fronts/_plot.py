@@ -43,7 +43,7 @@ def render_front_png(front: Front, all_points: Sequence[FrontPoint] = (),
     labelled by name (hollow: off the front), joined by the dotted line a stitch must beat to
     offer what no anchor does; members labelled by id.
     """
-    from ..plots import png_bytes, pyplot
+    from ..plots import png_bytes, pyplot, wrap_title
 
     plt = pyplot()
     costs = [o for o in front.cost_objectives if front.has(o) or any(
@@ -55,8 +55,8 @@ def render_front_png(front: Front, all_points: Sequence[FrontPoint] = (),
         budgets = format_budgets(front.target_budgets)
         guessed = ", ".join(f"{front.count(s)} {s}" for s in ("predicted", "prior")
                             if front.count(s) or s == "predicted")
-        fig.suptitle(f"{front.space} on target {front.target} ({budgets}): front of "
-                     f"{len(front.members)}, {guessed}", fontsize=10)
+        fig.suptitle(wrap_title(f"{front.space} on target {front.target} ({budgets}): front of "
+                                f"{len(front.members)}, {guessed}", fig.get_figwidth(), 10), fontsize=10)
         return png_bytes(fig)
     finally:
         plt.close(fig)

@@ -1,0 +1,25 @@
+"""Plot titles stay inside the figure: a data set's path or a long space name is wrapped."""
+
+from stitchnas.plots import pyplot, wrap_title
+
+
+def test_a_long_title_is_wrapped_to_fit_inside_the_figure():
+    title = ("my_mnv3: every candidate measured on imagefolder(/home/someone/data/flowers102/images):"
+             "val (FLOPs-aware training)")
+    plt = pyplot()
+    for width in (5.5, 7.0):
+        fig, ax = plt.subplots(figsize=(width, 4.5), dpi=120)
+        try:
+            ax.plot([0, 1], [0, 1], label="x")
+            from stitchnas.plots import _label
+
+            _label(ax, "MFLOPs", "top-1 accuracy (%)", title, "lower right")
+            fig.tight_layout()
+            fig.canvas.draw()
+            box = ax.title.get_window_extent()
+            assert 0 <= box.x0 and box.x1 <= fig.bbox.width, (width, box)
+            assert "".join(ax.title.get_text().split()) == "".join(title.split())  # nothing lost
+        finally:
+            plt.close(fig)
+    assert wrap_title("short", 7.0, 10) == "short"
+    assert wrap_title("a\nb", 7.0, 10) == "a\nb"  # the caller's own line breaks stay
