@@ -140,8 +140,8 @@ def _label(ax, xlabel: str, ylabel: str, title: str, legend_loc: str, title_size
 
 def wrap_title(title: str, width_in: float, size: float) -> str:
     """``title`` broken into lines that fit a figure ``width_in`` inches wide at font ``size``
-    (points; a character is at most about 0.65 of the size wide): a data set's path or a long space name
-    would otherwise run past the figure's edge and be cut off."""
+    (points; a character is at most about 0.65 of the size wide): a data set's path or a long
+    space name would otherwise run past the figure's edge and be cut off."""
     import textwrap
 
     chars = max(20, int(width_in * 72 / (0.65 * size)))
