@@ -133,18 +133,18 @@ def png_bytes(fig) -> bytes:
 def _label(ax, xlabel: str, ylabel: str, title: str, legend_loc: str, title_size: int = 10) -> None:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(wrap_title(title, ax.figure.get_figwidth(), title_size), fontsize=title_size)
+    ax.set_title(wrap_title(title, 0.9 * ax.figure.get_figwidth(), title_size), fontsize=title_size)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc=legend_loc)
 
 
 def wrap_title(title: str, width_in: float, size: float) -> str:
     """``title`` broken into lines that fit a figure ``width_in`` inches wide at font ``size``
-    (points; a character is at most about 0.65 of the size wide): a data set's path or a long
+    (points; a character is about 0.55 of the size wide): a data set's path or a long
     space name would otherwise run past the figure's edge and be cut off."""
     import textwrap
 
-    chars = max(20, int(width_in * 72 / (0.65 * size)))
+    chars = max(20, int(width_in * 72 / (0.55 * size)))
     return "\n".join(part for line in title.splitlines()
                      for part in (textwrap.wrap(line, chars) or [""]))
 

@@ -149,15 +149,27 @@ def _place_labels(ax, labels, anchors_first) -> None:
     if len(rest) > room:
         keep = {rest[round(k * (len(rest) - 1) / max(room - 1, 1))] for k in range(max(room, 0))}
         order = [i for i in order if anchors_first[i] or i in keep]
+    frame = ax.get_window_extent()
+    legend = ax.get_legend()
+    if legend is not None:  # a label under the legend is hidden
+        b = legend.get_window_extent(fig.canvas.get_renderer())
+        placed.append((b.x0 - 3 * pt, b.y0 - 3 * pt, b.x1 + 3 * pt, b.y1 + 3 * pt))
     for i in order:
         text, x, y = labels[i]
         px, py = ax.transData.transform((x, y))
         w, h = 4.3 * len(text) * pt, 8 * pt
-        for dx, dy in _OFFSETS:
-            x0, y0 = px + dx * pt, py + dy * pt
-            box = (x0, y0, x0 + w, y0 + h)
+        tries = [(dx, dy, side) for dx, dy in _OFFSETS for side in ("left", "right")]
+        free = []
+        for dx, dy, side in tries:  # side: the text's end at the offset (right: it runs leftwards)
+            x0 = px + dx * pt if side == "left" else px - abs(dx) * pt - w
+            box = (x0, py + dy * pt, x0 + w, py + dy * pt + h)
             if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
                        for b in placed):
-                placed.append(box)
-                ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=7)
-                break
+                free.append((box, dx if side == "left" else -abs(dx), dy, side))
+        inside = [f for f in free if frame.x0 <= f[0][0] and f[0][2] <= frame.x1
+                  and frame.y0 <= f[0][1] and f[0][3] <= frame.y1]
+        if inside or free:  # a place inside the panel first: one past its edge is cut off
+            box, dx, dy, side = (inside or free)[0]
+            placed.append(box)
+            ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=7,
+                        ha=side)
