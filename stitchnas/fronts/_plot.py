@@ -108,8 +108,37 @@ def _panel(ax, front: Front, all_points: Sequence[FrontPoint], objective: str,
     ax.set_title(f"accuracy vs {OBJECTIVES_BY_NAME[objective].axis}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
+    _clear_corner(ax, [(m.value(objective) / scale, m.acc1) for m in members]
+                  + [(x, y) for _, x, y in extra], [(p.value(objective) / scale, p.acc1) for p in pts])
     _place_labels(ax, list(zip(texts, xs, ys)) + extra,
                   anchors_first=[m.is_anchor for m in members] + [True] * len(extra))
+
+
+def _clear_corner(ax, key: Sequence[tuple[float, float]], rest: Sequence[tuple[float, float]]) -> None:
+    """Move the legend to the corner that covers the fewest ``key`` points (front members, anchors)
+    and then of ``rest`` (every point): lower right first, where a front rising with cost leaves
+    room, but not over an anchor the front leaves out there."""
+    import numpy as np
+
+    legend = ax.get_legend()
+    ax.autoscale_view()
+    box = legend.get_window_extent(ax.figure.canvas.get_renderer())
+    frame = ax.get_window_extent()
+    w, h, pad = box.width, box.height, frame.x1 - box.x1  # the legend's size and inset, as placed
+    corners = {"lower right": (frame.x1 - pad - w, frame.y0 + pad),
+               "upper left": (frame.x0 + pad, frame.y1 - pad - h),
+               "lower left": (frame.x0 + pad, frame.y0 + pad),
+               "upper right": (frame.x1 - pad - w, frame.y1 - pad - h)}
+
+    def covered(points, x0, y0) -> int:
+        if not len(points):
+            return 0
+        xy = ax.transData.transform(np.asarray(points, dtype=float))
+        return int(((xy[:, 0] >= x0) & (xy[:, 0] <= x0 + w) & (xy[:, 1] >= y0) & (xy[:, 1] <= y0 + h)).sum())
+
+    best = min(corners, key=lambda c: (covered(key, *corners[c]), covered(rest, *corners[c])))
+    if best != "lower right":
+        ax.legend(fontsize=7, loc=best)
 
 
 def _anchor_line(ax, front: Front, pts: Sequence[FrontPoint], objective: str, scale: float,
@@ -166,8 +195,9 @@ def _place_labels(ax, labels, anchors_first) -> None:
             if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
                        for b in placed):
                 free.append((box, dx if side == "left" else -abs(dx), dy, side))
-        inside = [f for f in free if frame.x0 <= f[0][0] and f[0][2] <= frame.x1
-                  and frame.y0 <= f[0][1] and f[0][3] <= frame.y1]
+        m = 3 * pt  # the text's real extent runs past the estimate (descenders, layout)
+        inside = [f for f in free if frame.x0 + m <= f[0][0] and f[0][2] <= frame.x1 - m
+                  and frame.y0 + m <= f[0][1] and f[0][3] <= frame.y1 - m]
         if inside or free:  # a place inside the panel first: one past its edge is cut off
             box, dx, dy, side = (inside or free)[0]
             placed.append(box)

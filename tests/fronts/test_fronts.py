@@ -757,3 +757,34 @@ def test_a_front_from_part_of_the_space_says_so(space, costs, tmp_path, monkeypa
     code, out, err = run_cli(capsys, "export", "tiny_test", "--max-latency-ms", 9, "--allow-random-weights",
                              "--format", "pt2", "--out", tmp_path / "x")
     assert code == 0 and err == ""
+
+
+def test_front_plot_labels_stay_inside_the_panel_and_off_the_legend(space, costs, monkeypatch):
+    """An anchor at the panel's right edge (the costliest, low: where the legend sits) is labelled
+    to its left, inside the panel and clear of the legend; it was cut off at the edge or hidden."""
+    import stitchnas.plots
+
+    members = [point(costs, 0, 70.0, latency=2.0), point(costs, 5, 74.0, latency=3.0),
+               point(costs, 3, 79.0, latency=6.0)]
+    off = [point(costs, 1, 70.5, latency=9.0)]  # the large anchor: costliest, off the front
+    front = make_front(space, members, objectives=("acc1", "latency_ms"))
+    figures = []
+    real = stitchnas.plots.png_bytes
+
+    def keep(fig):
+        fig.tight_layout()
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        figures.append([(t.get_text(), t.get_window_extent(renderer)) for ax in fig.axes for t in ax.texts]
+                       + [("legend", ax.get_legend().get_window_extent(renderer)) for ax in fig.axes]
+                       + [("panel", ax.get_window_extent(renderer)) for ax in fig.axes])
+        return real(fig)
+
+    monkeypatch.setattr(stitchnas.plots, "png_bytes", keep)
+    front_plot.render_front_png(front, members + off, anchor_names=["small_anchor", "large_anchor"])
+    boxes = dict(figures[0])
+    assert "large_anchor (1)" in boxes and "small_anchor (0)" in boxes
+    panel, legend = boxes.pop("panel"), boxes.pop("legend")
+    for text, box in boxes.items():
+        assert panel.x0 <= box.x0 and box.x1 <= panel.x1 and panel.y0 <= box.y0 and box.y1 <= panel.y1, text
+        assert not box.overlaps(legend), text
