@@ -78,8 +78,8 @@ class Search(Command):
         from ..costs import DEFAULT_TARGET
 
         parser.add_argument("--target", action="append",
-                            help="hardware target (YAML path or bundled name); repeat for several "
-                                 f"(default: {DEFAULT_TARGET}, counted FLOPs, no budgets)")
+                            help="hardware target (YAML path or bundled name); repeat, or comma-separate, "
+                                 f"for several (default: {DEFAULT_TARGET}, counted FLOPs, no budgets)")
         parser.add_argument("--objectives", help="comma-separated: acc1 and costs among flops, params, "
                             "latency_ms, memory_mb (default: acc1 and the target's cost)")
         parser.add_argument("--sampler", default="auto", help="auto (default: exact, every candidate "
@@ -132,6 +132,9 @@ class Search(Command):
             if note:
                 print(f"stitchnas: note: {note}", file=sys.stderr)
 
+        if args.target:  # `--target cpu,flops` as `run --targets` takes them; a path keeps its commas
+            args.target = [t for v in args.target for t in
+                           ([v] if Path(v).is_file() else [p.strip() for p in v.split(",") if p.strip()])]
         if not args.target:
             from ..costs import DEFAULT_TARGET
 

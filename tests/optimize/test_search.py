@@ -440,9 +440,11 @@ def test_cli_search_names_the_command_that_measures_its_predicted_members(capsys
 
 
 # ---- bad input -----------------------------------------------------------------------------
-def test_cli_search_prints_where_each_front_went(capsys, mfile, results):
-    code, out, err = run_cli(capsys, "search", "tiny_test", "--target", "flops_budget", "--target",
-                             "params_budget", "--measurements", mfile, "--trials", "8",
+@pytest.mark.parametrize("targets", [["--target", "flops_budget", "--target", "params_budget"],
+                                     ["--target", "flops_budget,params_budget"]],  # as run's --targets
+                         ids=["repeated", "comma-separated"])
+def test_cli_search_prints_where_each_front_went(capsys, mfile, results, targets):
+    code, out, err = run_cli(capsys, "search", "tiny_test", *targets, "--measurements", mfile, "--trials", "8",
                              "--predictor", "flops")
     assert code == 0, err
     assert out.count("front of") == 2
