@@ -165,9 +165,10 @@ def _anchor_name(point: FrontPoint, anchor_names: Sequence[str] | None) -> str:
 
 
 def _place_labels(ax, labels, anchors_first) -> None:
-    """Annotate each point at the first offset where its text overlaps no label placed before
-    (anchors first; of the others at most :data:`MAX_LABELS` tried, evenly along the front); a
-    label with no free place is left out (the report lists every member)."""
+    """Annotate each point at the first offset where its text overlaps no label placed before nor
+    the legend, inside the panel where one is (the text right of the point, else left of it; past
+    the panel's edge it is cut off); anchors first; of the others at most :data:`MAX_LABELS` tried,
+    evenly along the front. A label with no free place is left out (the report lists every member)."""
     ax.autoscale_view()
     fig = ax.figure
     pt = fig.dpi / 72.0  # pixels per point
@@ -178,7 +179,7 @@ def _place_labels(ax, labels, anchors_first) -> None:
     if len(rest) > room:
         keep = {rest[round(k * (len(rest) - 1) / max(room - 1, 1))] for k in range(max(room, 0))}
         order = [i for i in order if anchors_first[i] or i in keep]
-    frame = ax.get_window_extent()
+    frame, m = ax.get_window_extent(), 3 * pt  # m: the text runs past its estimated box (descenders)
     legend = ax.get_legend()
     if legend is not None:  # a label under the legend is hidden
         b = legend.get_window_extent(fig.canvas.get_renderer())
@@ -187,19 +188,25 @@ def _place_labels(ax, labels, anchors_first) -> None:
         text, x, y = labels[i]
         px, py = ax.transData.transform((x, y))
         w, h = 4.3 * len(text) * pt, 8 * pt
-        tries = [(dx, dy, side) for dx, dy in _OFFSETS for side in ("left", "right")]
-        free = []
-        for dx, dy, side in tries:  # side: the text's end at the offset (right: it runs leftwards)
-            x0 = px + dx * pt if side == "left" else px - abs(dx) * pt - w
-            box = (x0, py + dy * pt, x0 + w, py + dy * pt + h)
-            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+        inside = outside = None  # the first free place inside the panel, and the first past its edge
+        for dx, dy in _OFFSETS:
+            for side in ("left", "right"):  # which end of the text is at the offset
+                x0 = px + dx * pt if side == "left" else px - abs(dx) * pt - w
+                box = (x0, py + dy * pt, x0 + w, py + dy * pt + h)
+                if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
                        for b in placed):
-                free.append((box, dx if side == "left" else -abs(dx), dy, side))
-        m = 3 * pt  # the text's real extent runs past the estimate (descenders, layout)
-        inside = [f for f in free if frame.x0 + m <= f[0][0] and f[0][2] <= frame.x1 - m
-                  and frame.y0 + m <= f[0][1] and f[0][3] <= frame.y1 - m]
-        if inside or free:  # a place inside the panel first: one past its edge is cut off
-            box, dx, dy, side = (inside or free)[0]
+                    continue
+                place = (box, dx if side == "left" else -abs(dx), dy, side)
+                if (frame.x0 + m <= box[0] and box[2] <= frame.x1 - m
+                        and frame.y0 + m <= box[1] and box[3] <= frame.y1 - m):
+                    inside = place
+                    break
+                outside = outside or place
+            if inside is not None:
+                break
+        chosen = inside or outside
+        if chosen is not None:
+            box, dx, dy, side = chosen
             placed.append(box)
             ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=7,
                         ha=side)
