@@ -367,11 +367,21 @@ def _load_digits(spec: DataSpec):
 
 
 def _open_image(path: str, mode: str):
-    """PIL loader for ImageFolder converting to ``mode`` ("L" or "RGB"); module level so it pickles."""
+    """PIL loader for ImageFolder converting to ``mode`` ("L" or "RGB"); module level so it pickles.
+    A file PIL cannot read (not an image, truncated) is a one-line error naming it."""
     from PIL import Image
 
-    with open(path, "rb") as fh:
-        return Image.open(fh).convert(mode)
+    try:
+        with open(path, "rb") as fh:
+            return Image.open(fh).convert(mode)
+    except OSError as err:  # PIL's UnidentifiedImageError and truncated files are OSErrors
+        from PIL import UnidentifiedImageError
+
+        why = ("not an image PIL can identify" if isinstance(err, UnidentifiedImageError)
+               else (str(err).splitlines() or [type(err).__name__])[0])
+        raise StitchnasError(f"cannot read image {os.path.abspath(path)} ({why}): remove or replace it; "
+                             "every file under the data folder's train/ and val/ class folders must be "
+                             "an image") from err
 
 
 def _channels_fit(values, channels: int) -> tuple[float, ...]:

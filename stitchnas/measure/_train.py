@@ -353,11 +353,11 @@ def train_anchors(space: SearchSpace | str | os.PathLike, data: DataSpec | None 
         finally:
             stop.close()
         seconds = time.perf_counter() - t0
-        val_loader = make_loader(val_set, 512, shuffle=False)
-        acc = accuracy(model, val_loader, device)
-        with atomic_write(path, "wb", what="anchor checkpoint") as fh:
+        with atomic_write(path, "wb", what="anchor checkpoint") as fh:  # saved before anything can fail
             torch.save({k: v.cpu() for k, v in model.state_dict().items()}, fh)
         state_path.unlink(missing_ok=True)
+        val_loader = make_loader(val_set, 512, shuffle=False)
+        acc = accuracy(model, val_loader, device)
         calibrated = None
         if has_batchnorm(model):
             if calibration is None:

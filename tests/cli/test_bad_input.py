@@ -184,6 +184,9 @@ CASES: list[Case] = [
       "`--results` naming a file", "--results", "is a file, not a folder", "give the folder that results go under"),
     C("run-out-a-file", "run tiny_test --out {d}/front.json", "`run --out` naming a file",
       "--out", "is a file, not a folder", "give the folder that results go under"),
+    C("data-corrupt-image", "train tiny_test --data {d}/images_corrupt --epochs 1 --out {d}/out/stitched.pt",
+      "an ImageFolder holding a file that is not an image", "cannot read image", "notes.png",
+      "not an image PIL can identify", "remove or replace it"),
     C("data-missing-folder", "evaluate tiny_test --data {d}/no_such_images --ids 0 --out {d}/out/m.jsonl",
       "`--data` naming a folder that does not exist", "no data folder at", "give an existing ImageFolder folder"),
     # ---- latency tables ---------------------------------------------------------------------
@@ -765,6 +768,10 @@ def bad(tmp_path_factory) -> Path:
     (d / "study").mkdir()
     (d / "study" / "measurements.jsonl").write_text((d / "m_good.jsonl").read_text())
     (d / "out").mkdir()
+    from support import make_image_tree  # under pytest (conftest puts tests/ on the path)
+
+    make_image_tree(d / "images_corrupt", classes=[f"c{i}" for i in range(10)], per_class=1)
+    (d / "images_corrupt" / "train" / "c3" / "notes.png").write_text("not an image\n")
     return d
 
 

@@ -211,6 +211,25 @@ def test_an_interrupted_anchor_training_resumes_exactly(tmp_path, monkeypatch):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_an_unreadable_validation_image_fails_in_one_line_after_the_trained_anchor_is_saved(tmp_path):
+    """A file in val/ that is not an image stops the first anchor's accuracy, not its training:
+    the anchor is saved first, so running again trains only what is missing."""
+    from support import make_image_tree
+
+    make_image_tree(tmp_path / "images", classes=[f"c{i}" for i in range(10)], per_class=2)
+    (tmp_path / "images" / "val" / "c7" / "readme.png").write_text("not an image\n")
+    text = (f"name: folder_pair\ninput_size: [1, 28, 28]\nanchors:\n"
+            f"  - {tiny_anchor('s', 16)[:-1]}, checkpoint: s.pt}}\n"
+            f"  - {tiny_anchor('l', 32)[:-1]}, checkpoint: l.pt}}\n"
+            "rule: {type: two_way}\n")
+    space = load_space(write_space(tmp_path, text))
+    data = DataSpec("imagefolder", root=str(tmp_path / "images"), input_size=(1, 28, 28))
+    with pytest.raises(StitchnasError, match=r"cannot read image .*readme\.png \(not an image PIL can "
+                                             r"identify\): remove or replace it"):
+        train_anchors(space, data, AnchorTrainConfig(epochs=1, batch_size=4), log=lambda m: None)
+    assert (tmp_path / "s.pt").is_file() and not (tmp_path / "l.pt").exists()
+
+
 def test_low_rank_training_moves_only_the_update(trained_space, tmp_path):
     space, _ = trained_space
     ls = train_stitched(space, DIGITS, StitchTrainConfig(epochs=0, rank=2, calib_size=64),
