@@ -1,8 +1,8 @@
 """The exception types for bad input (the CLI prints the message on one line and exits 2), and
 the warning type for what an answer cannot show."""
 
-__all__ = ["StitchnasError", "StorageError", "PluginError", "StitchnasWarning", "nonfinite_tensor",
-           "unreadable_checkpoint", "device_problem"]
+__all__ = ["StitchnasError", "StorageError", "PluginError", "CheckpointSpaceMismatch", "StitchnasWarning",
+           "nonfinite_tensor", "unreadable_checkpoint", "device_problem"]
 
 
 class StitchnasError(ValueError):
@@ -22,6 +22,11 @@ class StorageError(StitchnasError):
 
 class PluginError(StitchnasError):
     """A plug-in (predictor, sampler, adapter, rule) cannot be found, imported or built."""
+
+
+class CheckpointSpaceMismatch(StitchnasError):
+    """A stitched checkpoint trained on another version of the space (its anchors, rule or
+    stitching changed since): callers that own the file can give their own advice."""
 
 
 def unreadable_checkpoint(err: BaseException) -> str:

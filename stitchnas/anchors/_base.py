@@ -167,7 +167,8 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
         detail = " ".join(line.strip() for line in first[:3])
         raise StitchnasError(
             f"anchor {spec.name!r}: checkpoint {path} does not fit timm model {spec.model!r} "
-            f"with kwargs {spec.kwargs_dict} ({detail[:200]}); check the anchor's model and kwargs"
+            f"with kwargs {spec.kwargs_dict} ({detail[:200]}); check the anchor's model and kwargs, "
+            f"or, if they changed on purpose, train it again (stitchnas train-anchors {space} --force)"
         ) from err
 
 

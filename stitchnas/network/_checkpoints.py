@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ..errors import StitchnasError, nonfinite_tensor, unreadable_checkpoint
+from ..errors import CheckpointSpaceMismatch, StitchnasError, nonfinite_tensor, unreadable_checkpoint
 from ..fileio import atomic_write
 from ._model import StitchedNetwork
 from ..space import SearchSpace, load_space
@@ -73,7 +73,7 @@ def read_checkpoint(path: str | os.PathLike, space: SearchSpace | None = None) -
         raise StitchnasError(f"checkpoint {path} is damaged (lacks {missing or ['stitch_layers']}): "
                              f"retrain it with {_retrain(path, space)}")
     if space is not None and doc["space_hash"] != space.content_hash:
-        raise StitchnasError(
+        raise CheckpointSpaceMismatch(
             f"checkpoint {path} was trained on space {doc['space']!r} (hash {doc['space_hash']}), not "
             f"on {space.name!r} (hash {space.content_hash}); use the space it was trained with or "
             f"retrain it with {_retrain(path, space)}"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..errors import StitchnasError
+from ..errors import CheckpointSpaceMismatch, StitchnasError
 from ..fileio import write_json, write_text
 from ..costs import DEFAULT_VALIDATE
 from ..measure import PROXY_IMAGES, batchnorm_label
@@ -199,7 +199,13 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     retrained = bool(missing)
     changes: list[str] = []
     if ckpt.is_file() and not retrained:
-        state = read_checkpoint(ckpt, space).get("state") or {}
+        try:
+            state = read_checkpoint(ckpt, space).get("state") or {}
+        except CheckpointSpaceMismatch as err:
+            raise StitchnasError(
+                f"{ckpt} was trained on another version of space {space.name!r} (its anchors, rule or "
+                "stitching changed since); delete it, or run with another --out, so that the run trains "
+                "its own") from err
         changes = recipe_changes(state.get("config"), scfg)
         saved_epochs = (state.get("config") or {}).get("epochs", scfg.epochs)
         finished = state.get("epoch", 0) >= (saved_epochs if changes else scfg.epochs)

@@ -213,7 +213,7 @@ CASES: list[Case] = [
       "retrain it with `stitchnas train tiny_test --no-resume --out "),
     C("ckpt-anchor-wrong-shape", "export {d}/space_anchor_ckpt.yaml --id 0 " + OUT,
       "anchor checkpoint of a wider model", "does not fit timm model 'vit_tiny_patch16_224'",
-      "size mismatch", "check the anchor's model and kwargs"),
+      "size mismatch", "check the anchor's model and kwargs", "train-anchors"),
     C("ckpt-anchor-missing", "export {d}/space_anchor_missing.yaml --id 0 " + OUT,
       "anchor checkpoint path that does not exist", "does not exist",
       "train the anchors (stitchnas train-anchors ", "space_anchor_missing.yaml) or fix"),

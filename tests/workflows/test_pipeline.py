@@ -94,6 +94,14 @@ def test_run_end_to_end_then_reuses_everything(results, capsys):
     rows = [json.loads(line) for line in (root / "run_tiny" / "run" / "measurements.jsonl").read_text().splitlines()]
     assert len(rows) == 7 and {r["checkpoint_sha256"] for r in rows} == {checkpoint_digest(ckpt)}
 
+    # the space itself changed (another rule): its old checkpoint is refused, with what the run needs
+    other = path.with_name("other_rule.yaml")
+    other.write_text(path.read_text().replace("max_stitches: 2", "max_stitches: 1"))
+    with pytest.raises(StitchnasError, match=r"stitched\.pt was trained on another version of space 'run_tiny' "
+                                             r"\(its anchors, rule or stitching changed since\); delete it, or "
+                                             "run with another --out"):
+        run(load_space(other), log=lambda m: None)
+
 
 def test_a_split_too_small_for_proxy_images_apart_measures_every_candidate(tmp_path, monkeypatch):
     """Proxy images that would include every image the measurements use are measurements by
