@@ -64,9 +64,10 @@ def prediction_png(flops: Sequence[float], mean: Sequence[float], std: Sequence[
         x = [f / 1e6 for f in flops]
         guessed = [i for i in range(len(x)) if i not in measured]
         err = None if std is None else [0.0 if std[i] is None else std[i] for i in guessed]
-        ax.errorbar([x[i] for i in guessed], [mean[i] for i in guessed], yerr=err, fmt="o", ms=4,
-                    mfc="none", color="tab:blue", ecolor="tab:blue", elinewidth=0.6, alpha=0.6,
-                    label=f"predicted ({len(guessed)})" + (", bars: one std" if err is not None else ""))
+        if guessed:  # every candidate measured: no predicted series, nor its legend entry
+            ax.errorbar([x[i] for i in guessed], [mean[i] for i in guessed], yerr=err, fmt="o", ms=4,
+                        mfc="none", color="tab:blue", ecolor="tab:blue", elinewidth=0.6, alpha=0.6,
+                        label=f"predicted ({len(guessed)})" + (", bars: one std" if err is not None else ""))
         seen = sorted(measured)
         ax.scatter([x[i] for i in seen], [measured[i] for i in seen], s=22, color="black", zorder=3,
                    label=f"measured ({len(seen)})")

@@ -23,3 +23,22 @@ def test_a_long_title_is_wrapped_to_fit_inside_the_figure():
             plt.close(fig)
     assert wrap_title("short", 7.0, 10) == "short"
     assert wrap_title("a\nb", 7.0, 10) == "a\nb"  # the caller's own line breaks stay
+
+
+def test_the_predictions_plot_names_a_predicted_series_only_when_something_is_predicted(monkeypatch):
+    import stitchnas.plots as plots
+
+    legends = []
+    real = plots.png_bytes
+
+    def keep(fig):
+        legends.append([t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts()])
+        return real(fig)
+
+    monkeypatch.setattr(plots, "png_bytes", keep)
+    flops, mean, anchors = [1e6, 2e6, 3e6], [70.0, 72.0, 75.0], [True, False, True]
+    png = plots.prediction_png(flops, mean, [0.0, 0.0, 0.0], {0: 70.0, 1: 72.0, 2: 75.0}, anchors)
+    assert png[:4] == b"\x89PNG"
+    plots.prediction_png(flops, mean, [0.0, 1.5, 0.0], {0: 70.0, 2: 75.0}, anchors)
+    assert [sorted(names) for names in legends] == [
+        ["anchors", "measured (3)"], ["anchors", "measured (2)", "predicted (1), bars: one std"]]
