@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ._base import (Command, add_measurements_argument, add_proxies_argument, add_space_argument, device,
-                    evaluate_command, positive_float, seed, trials)
+                    evaluate_command, name_list, positive_float, seed, trials)
 
 __all__ = ["Run", "Search", "anchor_acc", "add_anchor_acc_argument", "with_anchor_acc"]
 
@@ -77,7 +77,7 @@ class Search(Command):
         add_space_argument(parser)
         from ..costs import DEFAULT_TARGET
 
-        parser.add_argument("--target", action="append",
+        parser.add_argument("--target", action="append", type=_targets,
                             help="hardware target (YAML path or bundled name); repeat, or comma-separate, "
                                  f"for several (default: {DEFAULT_TARGET}, counted FLOPs, no budgets)")
         parser.add_argument("--objectives", help="comma-separated: acc1 and costs among flops, params, "
@@ -132,9 +132,7 @@ class Search(Command):
             if note:
                 print(f"stitchnas: note: {note}", file=sys.stderr)
 
-        if args.target:  # `--target cpu,flops` as `run --targets` takes them; a path keeps its commas
-            args.target = [t for v in args.target for t in
-                           ([v] if Path(v).is_file() else [p.strip() for p in v.split(",") if p.strip()])]
+        args.target = [t for names in args.target or () for t in names]
         if not args.target:
             from ..costs import DEFAULT_TARGET
 
@@ -146,6 +144,12 @@ class Search(Command):
         if unused:
             print(f"stitchnas: note: {unused}", file=sys.stderr)
         return 0
+
+
+def _targets(text: str) -> list[str]:
+    """One ``--target``: a target file as named (its name may hold commas), else comma-separated
+    names as `run --targets` takes them (``--target cpu,flops``)."""
+    return [text] if Path(text).is_file() else name_list(text)
 
 
 def _unused_anchor_acc(space, pairs, rows) -> str | None:

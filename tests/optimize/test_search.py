@@ -465,6 +465,7 @@ def test_cli_search_prints_where_each_front_went(capsys, mfile, results, targets
     (["--storage", "postgresql://u:secret@127.0.0.1:1/db"], "cannot open Optuna storage"),
     (["--storage", "sqlite:////proc/nope/x.db"], "storage"),
     (["--target", "flops_budget"], "given twice"),
+    (["--target", ","], "--target: expected comma-separated names like a,b, got ','"),  # not the default
 ])
 def test_cli_bad_input_is_one_line_exit_2(capsys, mfile, extra, message):
     code, _, err = run_cli(capsys, "search", "tiny_test", "--target", "flops_budget",
