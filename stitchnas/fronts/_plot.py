@@ -183,7 +183,7 @@ def _place_labels(ax, labels, anchors_first) -> None:
     legend = ax.get_legend()
     if legend is not None:  # a label under the legend is hidden
         b = legend.get_window_extent(fig.canvas.get_renderer())
-        placed.append((b.x0 - 3 * pt, b.y0 - 3 * pt, b.x1 + 3 * pt, b.y1 + 3 * pt))
+        placed.append((b.x0 - m, b.y0 - m, b.x1 + m, b.y1 + m))
     for i in order:
         text, x, y = labels[i]
         px, py = ax.transData.transform((x, y))

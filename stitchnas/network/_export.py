@@ -153,10 +153,10 @@ def export_model(module: nn.Module, path: str | os.PathLike, input_size: Sequenc
     TorchScript) or the ONNX metadata property ``stitchnas``.
 
     Each file is loaded back and checked against ``module`` on fresh random inputs (atol 1e-5;
-    ONNX :data:`ONNX_TOLERANCE` of the largest output with onnxruntime, where installed) at two batch sizes before it replaces any file;
-    files are written only once every format passed, each to a temporary name, then renamed. ONNX
-    is skipped with a warning when its exporter is not installed (an error if it is the only
-    format asked for).
+    ONNX :data:`ONNX_TOLERANCE` of the largest output with onnxruntime, where installed) at two
+    batch sizes before it replaces any file; files are written only once every format passed,
+    each to a temporary name, then renamed. ONNX is skipped with a warning when its exporter is
+    not installed (an error if it is the only format asked for).
     """
     import torch
 
