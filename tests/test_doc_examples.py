@@ -4,8 +4,9 @@ tests/test_docs.py checks that they parse and name real things; a budget that no
 committed front fits, or a path the example never wrote, passes that and fails a reader. Each
 example runs here in a scratch folder holding a copy of the committed results it reads (and a
 stitched checkpoint where it says "after `stitchnas run`"), in the order it appears on its page,
-with the names the page defined before it. Every example is either run or listed in ``NOT_RUN``
-with the reason, so a new one cannot go unchecked by accident. The commands: every whole
+with the names the page defined before it and the files it shows as YAML (``FILES``). Every
+example is either run or listed in ``NOT_RUN`` with the reason, so a new one cannot go unchecked
+by accident. The commands: every whole
 `stitchnas` line of a shell block whose verb reads saved results or counts (``QUICK``), with no
 placeholder for the reader to fill in, runs through the real command line and exits 0.
 """
@@ -25,8 +26,6 @@ FENCE = re.compile(r"^```python\n(.*?)^```[ \t]*$", re.M | re.S)
 
 # (page, the example's first line): why it is not run here.
 NOT_RUN = {
-    ("docs/python.md", "import stitchnas as sn\nfrom stitchnas.measure import measure"):
-        "trains anchors and a stitched network of a space file the reader writes (my_space.yaml)",
     ("docs/search.md", "space = sn.load_space(\"my_family.yaml\")"):
         "a space file the reader writes (my_family.yaml); tests/cli/test_start_from_nothing.py runs it",
     ("docs/latency.md", "table = sn.get_latency_table(\"deit_tsb_2way\""):
@@ -36,6 +35,9 @@ NOT_RUN = {
     ("docs/predictors.md", "def make_ridge(random_state=0):"):
         "a plug-in's source; tests/predict covers factories from dotted paths and entry points",
 }
+# Files a page shows in a YAML block and its examples then read: (page, file) -> the block's first line.
+FILES = {("docs/python.md", "my_space.yaml"): "name: my_space\n"}
+YAML = re.compile(r"^```yaml\n(.*?)^```[ \t]*$", re.M | re.S)
 PAGES = ["README.md", *sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("*.md"))]
 # What an example may read besides the bundled spaces: results/... files committed in the repo.
 RESULTS = ("fmnist_vit_2way", "fmnist_resnet_grown", "latency")
@@ -106,6 +108,11 @@ def test_examples_run_as_printed(page, folder, monkeypatch):
     monkeypatch.delenv("STITCHNAS_RESULTS", raising=False)
     names: dict = {"x": torch.randn(3, 1, 28, 28)}   # the input `m(x)` in docs/deploy.md runs on
     exec("import stitchnas as sn", names)
+    for (shown_on, file), first in FILES.items():
+        if shown_on == page:
+            blocks = [b for b in YAML.findall((REPO / page).read_text()) if b.startswith(first)]
+            assert blocks, f"{page} no longer shows {file} (a YAML block starting {first!r})"
+            (folder / file).write_text(blocks[0])
     ran = 0
     for number, body in enumerate(_examples(page), 1):
         if _key(page, body):
