@@ -44,8 +44,8 @@ class Run(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser)
-        parser.add_argument("--targets", help="comma-separated targets (default: the space's "
-                                               "run.targets, else cpu and flops)")
+        parser.add_argument("--targets", type=_targets, help="comma-separated targets, bundled names "
+                            "or YAML paths (default: the space's run.targets, else cpu and flops)")
         parser.add_argument("--trials", type=trials, help="search trials per target")
         parser.add_argument("--seed", type=seed, help="seed of the run's random choices: stitches measured, predictor, latency validation, search (default: the space's run.seed, else 0)")
         parser.add_argument("--device", type=device, help="cpu, cuda, ... for training and measuring (default cpu)")
@@ -59,7 +59,7 @@ class Run(Command):
 
         with results_root(args.out, "--out"):  # ${results} in the space file follows --out
             space = load_space(args.space)
-            targets = tuple(t for t in args.targets.split(",") if t) if args.targets else None
+            targets = tuple(args.targets) if args.targets else None
             cfg = RunConfig.from_space(space, targets=targets, device=args.device, seed=args.seed,
                                        trials=args.trials)
             report = run(space, config=cfg, out=args.out)
@@ -147,8 +147,8 @@ class Search(Command):
 
 
 def _targets(text: str) -> list[str]:
-    """One ``--target``: a target file as named (its name may hold commas), else comma-separated
-    names as `run --targets` takes them (``--target cpu,flops``)."""
+    """One ``--target`` (or run's ``--targets``): a target file as named (its name may hold
+    commas), else comma-separated names and paths (``cpu,flops``; blanks around commas dropped)."""
     return [text] if Path(text).is_file() else name_list(text)
 
 

@@ -184,6 +184,8 @@ CASES: list[Case] = [
       "`--results` naming a file", "--results", "is a file, not a folder", "give the folder that results go under"),
     C("run-out-a-file", "run tiny_test --out {d}/front.json", "`run --out` naming a file",
       "--out", "is a file, not a folder", "give the folder that results go under"),
+    C("run-targets-empty", "run tiny_test --targets , --out {d}/out", "`run --targets` naming no target",
+      "--targets: expected comma-separated names like a,b, got ','"),
     C("data-corrupt-image", "train tiny_test --data {d}/images_corrupt --epochs 1 --out {d}/out/stitched.pt",
       "an ImageFolder holding a file that is not an image", "cannot read image", "notes.png",
       "not an image PIL can identify", "remove or replace it"),

@@ -147,7 +147,7 @@ def test_a_counted_budget_no_stitch_meets_stops_run_before_any_training(tmp_path
     target = tmp_path / "tight.yaml"
     target.write_text("name: tight\ncost_model: flops\ndevice: null\nbudgets: {max_flops: 1000}\n")
     out = tmp_path / "out"
-    code, stdout, err = run_cli(capsys, "run", path, "--out", out, "--targets", f"flops,{target}")
+    code, stdout, err = run_cli(capsys, "run", path, "--out", out, "--targets", f"flops, {target}")  # a blank after the comma, as search takes it
     assert code == 2 and stdout == "" and err.count("\n") == 1
     assert "no stitch of run_tiny fits the budgets of target 'tight': max_flops=1,000" in err
     assert not out.exists()  # nothing trained, nothing written
