@@ -2,7 +2,10 @@
 
 Counts follow fvcore: one multiply-add is one flop, batch 1, the space's input size. timm's
 fused ``scaled_dot_product_attention`` is invisible to fvcore by default, so it gets a handle
-counting its two matmuls (QK^T and AV) exactly as fvcore counts them in the unfused form.
+counting its two matmuls (QK^T and AV) exactly as fvcore counts them in the unfused form; so do
+convolutions with string padding (ConvMixer) and recurrent layers (Sequencer2D's LSTMs), which
+fvcore would also count as nothing, and einsums, which it counts from a rounded estimate
+(``EXTRA_OP_HANDLES``).
 
 A second path, :func:`count_flops_meta` (``Profiler(space, method="meta")``), runs
 ``torch.utils.flop_counter.FlopCounterMode`` on the meta device (no weights allocated, no
@@ -78,8 +81,51 @@ def _sdpa_flop_jit(inputs: list, outputs: list) -> int:
     return batch_heads_queries * k[-2] * q[-1] + batch_heads_queries * k[-2] * v[-1]
 
 
+def _conv_mode_flop_jit(inputs: list, outputs: list) -> int:
+    """fvcore handle for aten::_convolution_mode (a convolution with ``padding="same"`` or
+    ``"valid"``, as ConvMixer's): fvcore's count of the same convolution with numeric padding."""
+    from fvcore.nn.jit_handles import conv_flop_count
+
+    x, w, out = inputs[0].type().sizes(), inputs[1].type().sizes(), outputs[0].type().sizes()
+    return int(conv_flop_count(x, w, out, transposed=False))
+
+
+def _recurrent_flop_jit(inputs: list, outputs: list) -> int:
+    """fvcore handle for aten::lstm, gru, rnn_tanh and rnn_relu (Sequencer2D's BiLSTMs): every
+    weight matrix of every layer and direction (input-hidden, hidden-hidden, projection) is one
+    matrix-vector product per time step and sequence, as fvcore counts a linear layer."""
+    x = inputs[0].type().sizes()
+    # (input, hx, params, ...) or, packed, (data, batch_sizes, hx, params, ...); an LSTM's hx is a list
+    at = max(i for i in (2, 3) if inputs[i].type().kind() == "ListType")
+    steps = x[0] if at == 3 or len(x) == 2 else x[0] * x[1]  # packed rows, one sequence, or T x B
+    weights = [v.type().sizes() for v in inputs[at].node().inputs()]
+    return steps * sum(prod(s) for s in weights if len(s) == 2)
+
+
+def _einsum_flop_jit(inputs: list, outputs: list) -> int:
+    """fvcore handle for aten::einsum, exact: fvcore's own reads numpy's FLOP estimate as numpy
+    prints it, to four significant digits (MViTv2's and SAM's relative-position einsums came out
+    a few flops short). A contraction of one or two operands (an index summed) is the product of
+    every index's size, as fvcore counts a matmul; anything else is left to fvcore's handle."""
+    from fvcore.nn.jit_handles import einsum_flop_jit
+
+    equation = inputs[0].toIValue().replace(" ", "")
+    terms, arrow, out = equation.partition("->")
+    terms = terms.split(",")
+    sizes: dict[str, int] = {}
+    for term, value in zip(terms, inputs[1].node().inputs()):
+        for index, size in zip(term, value.type().sizes()):
+            sizes[index] = max(sizes.get(index, 1), size)
+    if not arrow or "." in equation or len(terms) > 2 or not set(sizes) - set(out):
+        return einsum_flop_jit(inputs, outputs)
+    return prod(sizes.values())
+
+
 EXTRA_OP_HANDLES = {
     "aten::scaled_dot_product_attention": _sdpa_flop_jit,
+    "aten::einsum": _einsum_flop_jit,
+    "aten::_convolution_mode": _conv_mode_flop_jit,
+    **{f"aten::{op}": _recurrent_flop_jit for op in ("lstm", "gru", "rnn_tanh", "rnn_relu")},
 }
 
 
@@ -224,6 +270,16 @@ def _versions() -> dict[str, str]:
             "fvcore": package_version("fvcore")}
 
 
+def _handles_digest() -> str:
+    """A digest of the op handles' names and code: profiles cached before a handle was added or
+    changed (an op then counted as 0) are traced again."""
+    import hashlib
+    import inspect
+
+    text = repr(sorted((op, inspect.getsource(fn)) for op, fn in EXTRA_OP_HANDLES.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 _PLAIN = (bool, int, float, str, type(None))
 
 
@@ -289,7 +345,7 @@ class Profiler:
 
         if self._pieces is not None:
             return self._pieces
-        versions = _versions()
+        versions = dict(_versions(), handles=_handles_digest())
         if self.use_cache:  # an unusable cache folder is one line before the tracing, not after
             check_cache_writable(self.cache_path, "profile cache")
         doc = load_cached(self.cache_path, versions) if self.use_cache and models is None else None

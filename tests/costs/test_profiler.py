@@ -52,6 +52,109 @@ def test_fused_attention_is_counted_like_unfused():
     assert fused - blind == depth * 2 * tokens * tokens * dim  # what plain fvcore misses
 
 
+def _convmixer():
+    from timm.models.convmixer import ConvMixer
+
+    return ConvMixer(dim=32, depth=2, kernel_size=5, patch_size=4, in_chans=1, num_classes=10)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: timm.create_model("sequencer2d_s", in_chans=1, num_classes=10, layers=(1, 1, 1, 1),
+                              embed_dims=(16, 32, 32, 32), hidden_sizes=(8, 16, 16, 16)),
+    _convmixer,
+    lambda: timm.create_model("samvit_base_patch16", in_chans=1, num_classes=10, img_size=32, patch_size=4,
+                              embed_dim=32, depth=2, num_heads=2, window_size=4, global_attn_indexes=(1,),
+                              neck_chans=16),
+], ids=["sequencer2d_bilstm", "convmixer_padding_same", "samvit_relpos_einsum"])
+def test_ops_fvcore_miscounts_are_counted_as_the_meta_path_counts_them(make):
+    """Sequencer2D's BiLSTMs (aten::lstm) and ConvMixer's padding="same" convolutions
+    (aten::_convolution_mode) have no fvcore handle: plain fvcore counts them as 0 (Sequencer2D
+    at 64x64 was 41% short, ConvMixer 7%). SAM's relative-position einsums it counts from a
+    rounded estimate. With stitchnas's handles the count equals the FlopCounterMode path's."""
+    from fvcore.nn import FlopCountAnalysis
+
+    from stitchnas.costs import count_flops_meta
+
+    model = make().eval()
+    x = torch.zeros(1, 1, 32, 32)
+    counted = count_flops(model, x)
+    assert counted == count_flops_meta(model, (1, 32, 32)).fvcore_flops
+    plain = FlopCountAnalysis(model, x).unsupported_ops_warnings(False).uncalled_modules_warnings(False).total()
+    assert counted != plain
+
+
+class _Einsum(torch.nn.Module):
+    def __init__(self, equation):
+        super().__init__()
+        self.equation = equation
+
+    def forward(self, a, b):
+        return torch.einsum(self.equation, a, b)
+
+
+@pytest.mark.parametrize("equation, a, b, flops", [
+    ("bhwc,hkc->bhwk", (1, 17, 19, 23), (17, 29, 23), 17 * 19 * 23 * 29),  # fvcore: 215,450 (4.309e+05 / 2)
+    ("abc,abd->acd", (3, 5, 7), (3, 5, 11), 3 * 5 * 7 * 11),  # fvcore's own exact cases agree
+    ("ij,jk->ik", (37, 41), (41, 43), 37 * 41 * 43),
+])
+def test_einsum_contractions_are_counted_exactly(equation, a, b, flops):
+    assert count_flops(_Einsum(equation).eval(), (torch.zeros(a), torch.zeros(b))) == flops
+
+
+def test_an_einsum_that_sums_nothing_is_counted_as_fvcore_counts_it():
+    """An outer product is no contraction: fvcore's own handle counts it, unchanged."""
+    from fvcore.nn import FlopCountAnalysis
+
+    model, inputs = _Einsum("bi,bj->bij").eval(), (torch.zeros(3, 17), torch.zeros(3, 19))
+    assert count_flops(model, inputs) == int(FlopCountAnalysis(model, inputs).total()) > 0
+
+
+class _Recurrent(torch.nn.Module):
+    def __init__(self, rnn, lengths=None):
+        super().__init__()
+        self.rnn, self.lengths = rnn, lengths
+
+    def forward(self, x):
+        if self.lengths is None:
+            return self.rnn(x)[0]
+        pack = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor(self.lengths), batch_first=True)
+        return torch.nn.utils.rnn.pad_packed_sequence(self.rnn(pack)[0], batch_first=True)[0]
+
+
+@pytest.mark.parametrize("rnn, shape, lengths, flops", [
+    # time steps x sequences x (every weight matrix's size), one flop per multiply-add
+    (torch.nn.LSTM(8, 16, batch_first=True), (3, 5, 8), None, 15 * (64 * 8 + 64 * 16)),
+    (torch.nn.LSTM(8, 16, num_layers=2, bidirectional=True), (5, 3, 8), None,
+     15 * 2 * (64 * 8 + 64 * 16 + 64 * 32 + 64 * 16)),
+    (torch.nn.LSTM(8, 16, proj_size=4, batch_first=True), (3, 5, 8), None, 15 * (64 * 8 + 64 * 4 + 4 * 16)),
+    (torch.nn.GRU(8, 16, bidirectional=True), (5, 2, 8), None, 10 * 2 * (48 * 8 + 48 * 16)),
+    (torch.nn.RNN(8, 16, bias=False), (5, 8), None, 5 * (16 * 8 + 16 * 16)),  # one sequence, unbatched
+    (torch.nn.GRU(8, 16, batch_first=True, bidirectional=True), (2, 5, 8), [5, 3],
+     8 * 2 * (48 * 8 + 48 * 16)),  # packed: 5 + 3 steps, not 2 x 5
+])
+def test_recurrent_layers_are_counted_by_hand(rnn, shape, lengths, flops):
+    assert count_flops(_Recurrent(rnn, lengths).eval(), torch.zeros(shape)) == flops
+
+
+def test_profiles_cached_before_a_handle_changed_are_traced_again(tmp_path, monkeypatch):
+    """The profile cache is keyed by the op handles' code too: a profile cached while an op was
+    counted as 0 is not read back once the op is counted."""
+    from stitchnas.costs import _profiler
+
+    monkeypatch.setenv("STITCHNAS_CACHE", str(tmp_path))
+    space = load_space("tiny_test")
+    Profiler(space).profile()
+    doc = json.loads(Profiler(space).cache_path.read_text())
+    assert doc["versions"]["handles"] == _profiler._handles_digest()
+    monkeypatch.delitem(_profiler.EXTRA_OP_HANDLES, "aten::lstm")
+    assert _profiler._handles_digest() != doc["versions"]["handles"]
+    traced = []
+    monkeypatch.setattr(Profiler, "_trace_pieces", lambda self, models: traced.append(1) or doc["pieces"])
+    Profiler(space).pieces()
+    assert traced and json.loads(Profiler(space).cache_path.read_text())["versions"]["handles"] \
+        == _profiler._handles_digest()
+
+
 def test_composed_counts_equal_whole_network_traces_for_every_candidate():
     space = load_space("tiny_test")
     models = space.create_models(weights=False)
