@@ -163,6 +163,15 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
+        converted = _converted_by_timm(model, spec, path)
+        if converted is not None:
+            model.load_state_dict(converted, strict=True)
+            from ..progress import get_logger
+
+            get_logger("anchors").info("anchor %r: checkpoint %s converted by timm's loader for %s "
+                                       "(a release in its family's original format)", spec.name, path,
+                                       spec.model)
+            return
         first = str(err).strip().splitlines()
         detail = " ".join(line.strip() for line in first[:3])
         raise StitchnasError(
@@ -170,6 +179,31 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
             f"with kwargs {spec.kwargs_dict} ({detail[:200]}); check the anchor's model and kwargs, "
             f"or, if they changed on purpose, train it again (stitchnas train-anchors {space} --force)"
         ) from err
+
+
+def _converted_by_timm(model: nn.Module, spec: AnchorSpec, path: Path) -> dict | None:
+    """The checkpoint as timm reads it for ``spec.model`` when it loads its own downloads: the
+    family's checkpoint filter converts original releases (DeiT-III's ``gamma_1``, Swin's and
+    ConvNeXt's layouts) to timm's names. None where timm cannot: a file of another model, or a
+    model without a pretrained configuration. The classifier is kept (timm drops one of another
+    class count; here that stays an error), and so is every weight: built under two seeds, a
+    tensor that differs was left at its random start by one of timm's lenient loaders (None). The
+    global random state is not touched."""
+    import timm
+
+    overlay = {"file": str(path), "num_classes": getattr(model, "num_classes", None)}
+    states = []
+    try:
+        with torch.random.fork_rng(devices=[]), torch.device("cpu"):
+            for seed in (0, 1):
+                torch.manual_seed(seed)
+                states.append(timm.create_model(spec.model, pretrained=True, pretrained_cfg_overlay=overlay,
+                                                **spec.kwargs_dict).state_dict())
+    except Exception:  # timm's loader raises anything; the caller reports the plain load's error
+        return None
+    if any(not torch.equal(v, states[1][k]) for k, v in states[0].items()):
+        return None
+    return states[0]
 
 
 class AnchorAdapter(ABC):

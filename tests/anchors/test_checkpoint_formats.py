@@ -1,0 +1,83 @@
+"""Anchor checkpoints in a family's original release format load as timm loads its own
+downloads: DeiT-III's official files name layer scale ``gamma_1``/``gamma_2`` (timm:
+``ls1.gamma``), which a plain state-dict load refuses."""
+
+import logging
+import re
+
+import pytest
+import timm
+import torch
+
+from stitchnas.errors import StitchnasError
+from stitchnas.space import load_space
+from support import write_space
+
+KW = dict(img_size=32, patch_size=8, in_chans=3, num_classes=10, depth=2, num_heads=2)
+
+
+def _space(tmp_path, s_file, l_file):
+    return write_space(tmp_path, f"""
+name: deit3_release
+input_size: [3, 32, 32]
+anchors:
+  - {{name: s, model: deit3_small_patch16_224, checkpoint: {s_file}, kwargs: {dict(KW, embed_dim=32)}}}
+  - {{name: l, model: deit3_small_patch16_224, checkpoint: {l_file}, kwargs: {dict(KW, embed_dim=64)}}}
+rule: {{type: snnet_v2}}
+""".replace("'", ""))
+
+
+def _official(model) -> dict:
+    """A timm DeiT-III's weights as facebookresearch/deit releases them: under 'model', layer
+    scale as gamma_1 and gamma_2."""
+    return {"model": {re.sub(r"ls([12])\.gamma", r"gamma_\1", k): v for k, v in model.state_dict().items()}}
+
+
+def test_an_official_deit3_release_loads_as_timm_converts_it(tmp_path, caplog):
+    torch.manual_seed(0)
+    models = [timm.create_model("deit3_small_patch16_224", **dict(KW, embed_dim=d)).eval() for d in (32, 64)]
+    for name, model in zip("sl", models):
+        torch.save(_official(model), tmp_path / f"{name}.pth")
+    raw = timm.create_model("deit3_small_patch16_224", **dict(KW, embed_dim=32))
+    with pytest.raises(RuntimeError, match="ls1.gamma"):
+        raw.load_state_dict(torch.load(tmp_path / "s.pth")["model"])  # what a plain load says
+    space = load_space(_space(tmp_path, tmp_path / "s.pth", tmp_path / "l.pth"))
+    with caplog.at_level(logging.INFO, logger="stitchnas"):
+        loaded = space.create_models()
+    x = torch.randn(2, 3, 32, 32)
+    for model, again in zip(models, loaded):
+        assert torch.equal(model(x), again(x))
+    assert "converted by timm's loader for deit3_small_patch16_224" in caplog.text
+
+
+def test_a_release_of_another_width_is_still_the_one_line_error(tmp_path):
+    """timm's conversion is tried only as a second reading; a file that fits neither way gets
+    the plain load's message."""
+    torch.manual_seed(0)
+    wide = timm.create_model("deit3_small_patch16_224", **dict(KW, embed_dim=64))
+    torch.save(_official(wide), tmp_path / "wide.pth")
+    space = load_space(_space(tmp_path, tmp_path / "wide.pth", tmp_path / "wide.pth"))
+    with pytest.raises(StitchnasError, match=r"anchor 's': checkpoint .*wide.pth does not fit timm model "
+                                             r"'deit3_small_patch16_224'"):
+        space.create_models()
+
+
+def test_a_lenient_timm_loader_that_would_leave_a_weight_random_is_not_used(tmp_path):
+    """timm loads DLA leniently (pretrained_strict=False): a file missing one conv weight would
+    load with that weight at its random start. The conversion is refused instead, and the plain
+    load's error stands; the global random state is untouched either way."""
+    from stitchnas.anchors import AnchorSpec
+    from stitchnas.anchors._base import _converted_by_timm
+
+    model = timm.create_model("dla34", num_classes=10)
+    state = model.state_dict()
+    torch.save(state, tmp_path / "full.pth")
+    state.pop("level5.tree1.conv1.weight")
+    torch.save(state, tmp_path / "partial.pth")
+    spec = AnchorSpec("a", "dla34", kwargs={"num_classes": 10})
+    torch.manual_seed(0)
+    assert _converted_by_timm(model, spec, tmp_path / "partial.pth") is None
+    assert _converted_by_timm(model, spec, tmp_path / "full.pth") is not None
+    after = torch.rand(1)
+    torch.manual_seed(0)
+    assert torch.equal(after, torch.rand(1))
