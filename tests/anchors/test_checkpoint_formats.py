@@ -81,3 +81,43 @@ def test_a_lenient_timm_loader_that_would_leave_a_weight_random_is_not_used(tmp_
     after = torch.rand(1)
     torch.manual_seed(0)
     assert torch.equal(after, torch.rand(1))
+
+
+def _convnext_release(state: dict) -> dict:
+    """timm's ConvNeXt names as facebookresearch/ConvNeXt releases them."""
+    out = {}
+    for k, v in state.items():
+        k = re.sub(r"stages\.(\d+)\.blocks\.(\d+)", r"stages.\1.\2", k.replace("stem.", "downsample_layers.0."))
+        k = re.sub(r"stages\.(\d+)\.downsample\.(\d+)", r"downsample_layers.\1.\2", k)
+        out[k.replace("conv_dw", "dwconv").replace("mlp.fc", "pwconv").replace("head.fc.", "head.")
+             .replace("head.norm", "norm")] = v
+    return {"model": out}
+
+
+def _swin_release(state: dict) -> dict:
+    """timm's Swin names as microsoft/Swin-Transformer releases them: each patch merging at the
+    end of its stage, the head without .fc, an attention mask saved as a buffer."""
+    out = {re.sub(r"layers\.(\d+)\.downsample", lambda m: f"layers.{int(m.group(1)) - 1}.downsample", k)
+           .replace("head.fc.", "head."): v for k, v in state.items()}
+    out["layers.0.blocks.1.attn_mask"] = torch.zeros(4, 16, 16)
+    return {"model": out}
+
+
+@pytest.mark.parametrize("model_name, kwargs, release", [
+    ("convnext_atto", dict(dims=(8, 16, 24, 32), depths=(1, 1, 2, 1), num_classes=10), _convnext_release),
+    ("swin_tiny_patch4_window7_224", dict(img_size=32, window_size=4, embed_dim=16, depths=(2, 2),
+                                          num_heads=(1, 2), num_classes=10), _swin_release),
+])
+def test_convnext_and_swin_releases_are_converted(tmp_path, model_name, kwargs, release):
+    from stitchnas.anchors import AnchorSpec
+    from stitchnas.anchors._base import load_checkpoint
+
+    torch.manual_seed(0)
+    model = timm.create_model(model_name, **kwargs).eval()
+    torch.save(release(model.state_dict()), tmp_path / "release.pth")
+    fresh = timm.create_model(model_name, **kwargs).eval()
+    with pytest.raises(RuntimeError):
+        fresh.load_state_dict(torch.load(tmp_path / "release.pth")["model"])
+    load_checkpoint(fresh, AnchorSpec("a", model_name, kwargs=kwargs, checkpoint=str(tmp_path / "release.pth")))
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.equal(model(x), fresh(x))
