@@ -168,9 +168,16 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
             model.load_state_dict(converted, strict=True)
             from ..progress import get_logger
 
-            get_logger("anchors").info("anchor %r: checkpoint %s converted by timm's loader for %s "
-                                       "(a release in its family's original format)", spec.name, path,
-                                       spec.model)
+            log = get_logger("anchors")
+            log.info("anchor %r: checkpoint %s converted by timm's loader for %s (a release in its "
+                     "family's original format)", spec.name, path, spec.model)
+            resized = sorted(k for k, v in converted.items() if k in state and state[k].shape != v.shape)
+            if resized:
+                log.warning("anchor %r: checkpoint %s was made for another input or stem: timm resized %s "
+                            "to fit; its accuracy at this size is not the file's (measure it, or train "
+                            "the anchor at this size: stitchnas train-anchors %s --force)",
+                            spec.name, path, ", ".join(resized[:3]) + (" ..." if len(resized) > 3 else ""),
+                            space)
             return
         first = str(err).strip().splitlines()
         detail = " ".join(line.strip() for line in first[:3])

@@ -48,6 +48,7 @@ def test_an_official_deit3_release_loads_as_timm_converts_it(tmp_path, caplog):
     for model, again in zip(models, loaded):
         assert torch.equal(model(x), again(x))
     assert "converted by timm's loader for deit3_small_patch16_224" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # renamed, nothing resized
 
 
 def test_a_release_of_another_width_is_still_the_one_line_error(tmp_path):
@@ -121,3 +122,22 @@ def test_convnext_and_swin_releases_are_converted(tmp_path, model_name, kwargs, 
     load_checkpoint(fresh, AnchorSpec("a", model_name, kwargs=kwargs, checkpoint=str(tmp_path / "release.pth")))
     x = torch.randn(2, 3, 32, 32)
     assert torch.equal(model(x), fresh(x))
+
+
+def test_a_release_for_another_image_size_is_resized_with_a_warning(tmp_path, caplog):
+    """timm resamples a position embedding made for another grid (as for its own downloads at a
+    new size); the anchor then is not the file's network, and the log says so."""
+    from stitchnas.anchors import AnchorSpec
+    from stitchnas.anchors._base import load_checkpoint
+
+    torch.manual_seed(0)
+    big = timm.create_model("deit3_small_patch16_224", **dict(KW, img_size=64, embed_dim=32))
+    torch.save(_official(big), tmp_path / "at64.pth")
+    spec = AnchorSpec("s", "deit3_small_patch16_224", kwargs=dict(KW, embed_dim=32),
+                      checkpoint=str(tmp_path / "at64.pth"))
+    small = timm.create_model("deit3_small_patch16_224", **dict(KW, embed_dim=32))
+    with caplog.at_level(logging.INFO, logger="stitchnas"):
+        load_checkpoint(small, spec)
+    assert small.pos_embed.shape[1] == 16 and torch.equal(small.blocks[0].ls1.gamma, big.blocks[0].ls1.gamma)
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "timm resized pos_embed to fit" in warned[0].getMessage()
