@@ -111,8 +111,9 @@ def stitch_problem(src: FeatureSpec, dst: FeatureSpec) -> str | None:
                 "stage to stage)")
     if src.layout == dst.layout == "tokens" or not (src.is_map or dst.is_map):
         return ("stitching needs the same token grid on both sides (same img_size and patch_size, "
-                "same class/distillation tokens)")
+                "the same number of prefix tokens: class, distillation and register tokens)")
     seq = src if not src.is_map else dst
-    what = f"{seq.prefix} class/distillation token(s)" if seq.prefix else "no known token grid"
+    what = (f"{seq.prefix} prefix token(s) (class, distillation, register)" if seq.prefix
+            else "no known token grid")
     return (f"token sequence {seq} has {what} and cannot be laid out as a feature map; stitch "
             "such anchors only to token models with the same tokens")

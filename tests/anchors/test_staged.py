@@ -329,13 +329,16 @@ def test_different_resolutions_are_rejected_with_one_line(tmp_path):
     with pytest.raises(StitchnasError, match="same stages"):
         assert cnn_swin_space(tmp_path, rule="{type: snnet_stages}").candidates
     cls = FeatureSpec("tokens", (17, 16), grid=(4, 4), prefix=1)
-    assert "class/distillation token" in stitch_problem(cls, FeatureSpec("nchw", (8, 4, 4)))
+    assert "prefix token(s) (class, distillation, register)" in stitch_problem(cls, FeatureSpec("nchw", (8, 4, 4)))
     assert stitch_problem(FeatureSpec("tokens", (16, 8), grid=(4, 4)), FeatureSpec("nhwc", (4, 4, 3))) is None
+    distilled, registers = (FeatureSpec("tokens", (18, 32), grid=(4, 4), prefix=2),
+                            FeatureSpec("tokens", (21, 64), grid=(4, 4), prefix=5))  # DeiT-distilled, ViT + 4 registers
+    assert "the same number of prefix tokens: class, distillation and register" in stitch_problem(distilled, registers)
     vit = ("{model: vit_tiny_patch16_224, kwargs: {img_size: 32, patch_size: 8, in_chans: 1, num_classes: 10, "
            "embed_dim: 16, depth: 2, num_heads: 2}}")
     text = (f"input_size: [1, 32, 32]\nanchors:\n  - {R18.format(name='r', ch=[8, 16, 32, 64])}\n"
             f"  - {vit}\nrule: {{type: two_way}}\n")
-    with pytest.raises(StitchnasError, match="share no block boundary to stitch at.*class/distillation token"):
+    with pytest.raises(StitchnasError, match=r"share no block boundary to stitch at.*1 prefix token\(s\) \(class, distillation, register\)"):
         assert load_space(write_space(tmp_path, text)).candidates  # a 4x4 map, but the ViT has a class token
     with pytest.raises(ValueError, match="grid"):
         StitchingLayer(8, 8, in_layout="tokens", out_layout="nchw")
