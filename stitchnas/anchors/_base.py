@@ -142,7 +142,8 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
 
             state = load_file(str(path))
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            with _training_script_globals():
+                state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise StitchnasError(
             f"anchor {spec.name!r}: cannot read checkpoint {path}: {unreadable_checkpoint(err)}; "
@@ -188,6 +189,15 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
         ) from err
 
 
+def _training_script_globals():
+    """What a weights-only load may build besides tensors: the ``argparse.Namespace`` of options
+    that the DeiT, DeiT-III and ConvNeXt training scripts save beside the weights (``args``), a
+    class whose objects only hold attributes."""
+    import argparse
+
+    return torch.serialization.safe_globals([argparse.Namespace])
+
+
 def _converted_by_timm(model: nn.Module, spec: AnchorSpec, path: Path) -> dict | None:
     """The checkpoint as timm reads it for ``spec.model`` when it loads its own downloads: the
     family's checkpoint filter converts original releases (DeiT-III's ``gamma_1``, Swin's and
@@ -201,7 +211,7 @@ def _converted_by_timm(model: nn.Module, spec: AnchorSpec, path: Path) -> dict |
     overlay = {"file": str(path), "num_classes": getattr(model, "num_classes", None)}
     states = []
     try:
-        with torch.random.fork_rng(devices=[]), torch.device("cpu"):
+        with torch.random.fork_rng(devices=[]), torch.device("cpu"), _training_script_globals():
             for seed in (0, 1):
                 torch.manual_seed(seed)
                 states.append(timm.create_model(spec.model, pretrained=True, pretrained_cfg_overlay=overlay,

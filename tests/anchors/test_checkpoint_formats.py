@@ -141,3 +141,27 @@ def test_a_release_for_another_image_size_is_resized_with_a_warning(tmp_path, ca
     assert small.pos_embed.shape[1] == 16 and torch.equal(small.blocks[0].ls1.gamma, big.blocks[0].ls1.gamma)
     warned = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1 and "timm resized pos_embed to fit" in warned[0].getMessage()
+
+
+def test_a_training_scripts_checkpoint_with_its_options_loads_its_model(tmp_path):
+    """DeiT's, DeiT-III's and ConvNeXt's training scripts save the weights under 'model' beside
+    the optimizer, an EMA copy and their options as an argparse.Namespace ('args'), which a
+    weights-only load refused as 'Python objects other than tensors'. The options load as the
+    plain attributes they are; anything else still does not."""
+    import argparse
+
+    from stitchnas.anchors import AnchorSpec
+    from stitchnas.anchors._base import load_checkpoint
+
+    kwargs = dict(KW, embed_dim=32)
+    torch.manual_seed(0)
+    model = timm.create_model("deit3_small_patch16_224", **kwargs)
+    other = timm.create_model("deit3_small_patch16_224", **kwargs)  # the EMA copy: other weights
+    torch.save({"model": model.state_dict(), "model_ema": other.state_dict(),
+                "optimizer": torch.optim.AdamW(model.parameters()).state_dict(), "epoch": 3,
+                "scaler": {"scale": 65536.0}, "args": argparse.Namespace(lr=5e-4, model="deit3_small")},
+               tmp_path / "checkpoint.pth")
+    fresh = timm.create_model("deit3_small_patch16_224", **kwargs)
+    load_checkpoint(fresh, AnchorSpec("s", "deit3_small_patch16_224", kwargs=kwargs,
+                                      checkpoint=str(tmp_path / "checkpoint.pth")))
+    assert all(torch.equal(v, fresh.state_dict()[k]) for k, v in model.state_dict().items())

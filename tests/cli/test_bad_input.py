@@ -427,7 +427,7 @@ CASES: list[Case] = [
     # ---- one line, never unsafe advice -------------------------------------------------------
     C("ckpt-anchor-unsafe-pickle", "export {d}/space_anchor_unsafe.yaml --id 0 " + OUT,
       "anchor checkpoint holding a pickled Python object",
-      "cannot read checkpoint", "holds Python objects other than tensors (argparse.Namespace)",
+      "cannot read checkpoint", "holds Python objects other than tensors (functools.partial)",
       "save a plain state dict", hides=("weights_only", "trust")),
     C("ckpt-unsafe-pickle", EVAL + " --checkpoint {d}/ckpt_unsafe.pt",
       "stitched checkpoint holding a pickled Python object", "cannot read checkpoint",
@@ -750,7 +750,9 @@ def bad(tmp_path_factory) -> Path:
         [anchor("s", checkpoint="anchor_inf.pt"), anchor("l", embed_dim=32)], name="anchor_inf")))
     import argparse
 
-    torch.save({"model": argparse.Namespace(x=1)}, d / "anchor_unsafe.pt")
+    import functools
+
+    torch.save({"model": functools.partial(print, "x")}, d / "anchor_unsafe.pt")  # an argparse.Namespace may load
     torch.save({"format": "x", "stitch_layers": argparse.Namespace(x=1)}, d / "ckpt_unsafe.pt")
     (d / "space_anchor_unsafe.yaml").write_text(dump(space_doc(
         [anchor("s", checkpoint="anchor_unsafe.pt"), anchor("l", embed_dim=32)], name="anchor_unsafe")))
