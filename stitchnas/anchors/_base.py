@@ -155,7 +155,7 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
             break
     if not isinstance(state, dict):
         raise StitchnasError(f"anchor {spec.name!r}: checkpoint {path} holds no state dict")
-    state = {k.removeprefix("module."): v for k, v in state.items()}
+    state = {_unwrapped(k): v for k, v in state.items()}
     bad = nonfinite_tensor(state)
     if bad:
         raise StitchnasError(f"anchor {spec.name!r}: checkpoint {path} is not usable: tensor {bad} "
@@ -187,6 +187,14 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
             f"with kwargs {spec.kwargs_dict} ({detail[:200]}); check the anchor's model and kwargs, "
             f"or, if they changed on purpose, train it again (stitchnas train-anchors {space} --force)"
         ) from err
+
+
+def _unwrapped(key: str) -> str:
+    """A weight's name without the prefixes of the wrappers it was saved through: DDP's
+    ``module.`` and torch.compile's ``_orig_mod.``, in either order."""
+    while key.startswith(("module.", "_orig_mod.")):
+        key = key.split(".", 1)[1]
+    return key
 
 
 def _training_script_globals():

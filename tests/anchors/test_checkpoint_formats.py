@@ -165,3 +165,23 @@ def test_a_training_scripts_checkpoint_with_its_options_loads_its_model(tmp_path
     load_checkpoint(fresh, AnchorSpec("s", "deit3_small_patch16_224", kwargs=kwargs,
                                       checkpoint=str(tmp_path / "checkpoint.pth")))
     assert all(torch.equal(v, fresh.state_dict()[k]) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("wrap", [
+    lambda m: torch.compile(m),                                  # _orig_mod.
+    lambda m: torch.compile(torch.nn.DataParallel(m)),           # _orig_mod.module.
+])
+def test_weights_saved_through_torch_compile_or_data_parallel_load(tmp_path, wrap):
+    from stitchnas.anchors import AnchorSpec
+    from stitchnas.anchors._base import load_checkpoint
+
+    kwargs = dict(KW, embed_dim=32)
+    torch.manual_seed(0)
+    model = timm.create_model("deit3_small_patch16_224", **kwargs)
+    state = wrap(model).state_dict()
+    assert not any(k.startswith("blocks.") for k in state)  # the wrappers' prefixes are there
+    torch.save(state, tmp_path / "wrapped.pth")
+    fresh = timm.create_model("deit3_small_patch16_224", **kwargs)
+    load_checkpoint(fresh, AnchorSpec("s", "deit3_small_patch16_224", kwargs=kwargs,
+                                      checkpoint=str(tmp_path / "wrapped.pth")))
+    assert all(torch.equal(v, fresh.state_dict()[k]) for k, v in model.state_dict().items())
