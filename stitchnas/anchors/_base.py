@@ -136,6 +136,8 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
             f"anchor {spec.name!r}: checkpoint {shown(path)} does not exist; train the anchors "
             f"(stitchnas train-anchors {space}) or fix the anchor's checkpoint path"
         )
+    if path.suffix == ".npz":
+        return _load_npz(model, spec, path)
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -189,6 +191,32 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
         ) from err
 
 
+def _load_npz(model: nn.Module, spec: AnchorSpec, path: Path) -> None:
+    """A JAX/Flax ``.npz`` release (Google's ViTs, BiT) read by the model's own timm loader,
+    ``load_pretrained`` (ViT, NaFlexViT and ResNetV2 have one), with every weight checked read."""
+    if not callable(getattr(model, "load_pretrained", None)):
+        raise StitchnasError(
+            f"anchor {spec.name!r}: checkpoint {path} is an .npz (JAX) file, which timm reads only "
+            f"for ViT, NaFlexViT and ResNetV2 (BiT) models, not {type(model).__name__}; give a "
+            "torch or safetensors state dict")
+    state = _converted_by_timm(model, spec, path)
+    if state is None:
+        raise StitchnasError(
+            f"anchor {spec.name!r}: cannot read checkpoint {path} into timm model {spec.model!r} "
+            f"with kwargs {spec.kwargs_dict}: timm's .npz loader failed, or left weights it did not "
+            "find at their random start (a head of another class count, other widths); check the "
+            "anchor's model and kwargs")
+    bad = nonfinite_tensor(state)
+    if bad:
+        raise StitchnasError(f"anchor {spec.name!r}: checkpoint {path} is not usable: tensor {bad}; "
+                             "fix the checkpoint path")
+    model.load_state_dict(state, strict=True)
+    from ..progress import get_logger
+
+    get_logger("anchors").info("anchor %r: checkpoint %s read by timm's .npz loader for %s",
+                               spec.name, path, spec.model)
+
+
 def _unwrapped(key: str) -> str:
     """A weight's name without the prefixes of the wrappers it was saved through: DDP's
     ``module.`` and torch.compile's ``_orig_mod.``, in either order."""
@@ -217,13 +245,21 @@ def _converted_by_timm(model: nn.Module, spec: AnchorSpec, path: Path) -> dict |
     import timm
 
     overlay = {"file": str(path), "num_classes": getattr(model, "num_classes", None)}
+
+    def read() -> dict:
+        if path.suffix == ".npz":  # JAX: the model's own loader, as timm's configurations name it
+            built = timm.create_model(spec.model, **spec.kwargs_dict)
+            built.load_pretrained(str(path))
+            return built.state_dict()
+        return timm.create_model(spec.model, pretrained=True, pretrained_cfg_overlay=overlay,
+                                 **spec.kwargs_dict).state_dict()
+
     states = []
     try:
         with torch.random.fork_rng(devices=[]), torch.device("cpu"), _training_script_globals():
             for seed in (0, 1):
                 torch.manual_seed(seed)
-                states.append(timm.create_model(spec.model, pretrained=True, pretrained_cfg_overlay=overlay,
-                                                **spec.kwargs_dict).state_dict())
+                states.append(read())
     except Exception:  # timm's loader raises anything; the caller reports the plain load's error
         return None
     if any(not torch.equal(v, states[1][k]) for k, v in states[0].items()):

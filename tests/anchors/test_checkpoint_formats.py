@@ -185,3 +185,66 @@ def test_weights_saved_through_torch_compile_or_data_parallel_load(tmp_path, wra
     load_checkpoint(fresh, AnchorSpec("s", "deit3_small_patch16_224", kwargs=kwargs,
                                       checkpoint=str(tmp_path / "wrapped.pth")))
     assert all(torch.equal(v, fresh.state_dict()[k]) for k, v in model.state_dict().items())
+
+
+def _jax_vit_npz(model, path) -> None:
+    """A timm ViT's weights as Google's JAX ViT releases (.npz) hold them: the inverse of timm's
+    own reader, vision_transformer._load_weights."""
+    import numpy as np
+
+    dim = model.embed_dim
+    heads = model.blocks[0].attn.num_heads
+    w = {"embedding/kernel": model.patch_embed.proj.weight.permute(2, 3, 1, 0),
+         "embedding/bias": model.patch_embed.proj.bias, "cls": model.cls_token,
+         "Transformer/posembed_input/pos_embedding": model.pos_embed,
+         "Transformer/encoder_norm/scale": model.norm.weight, "Transformer/encoder_norm/bias": model.norm.bias,
+         "head/kernel": model.head.weight.T, "head/bias": model.head.bias}
+    for i, block in enumerate(model.blocks):
+        p = f"Transformer/encoderblock_{i}/"
+        w[p + "LayerNorm_0/scale"], w[p + "LayerNorm_0/bias"] = block.norm1.weight, block.norm1.bias
+        w[p + "LayerNorm_2/scale"], w[p + "LayerNorm_2/bias"] = block.norm2.weight, block.norm2.bias
+        for n, (weight, bias) in enumerate(zip(block.attn.qkv.weight.chunk(3), block.attn.qkv.bias.chunk(3))):
+            name = ("query", "key", "value")[n]
+            w[f"{p}MultiHeadDotProductAttention_1/{name}/kernel"] = weight.T.reshape(dim, heads, -1)
+            w[f"{p}MultiHeadDotProductAttention_1/{name}/bias"] = bias.reshape(heads, -1)
+        w[p + "MultiHeadDotProductAttention_1/out/kernel"] = block.attn.proj.weight.reshape(dim, heads, -1).permute(1, 2, 0)
+        w[p + "MultiHeadDotProductAttention_1/out/bias"] = block.attn.proj.bias
+        for r, fc in enumerate((block.mlp.fc1, block.mlp.fc2)):
+            w[f"{p}MlpBlock_3/Dense_{r}/kernel"], w[f"{p}MlpBlock_3/Dense_{r}/bias"] = fc.weight.T, fc.bias
+    np.savez(path, **{k: v.detach().numpy() for k, v in w.items()})
+
+
+VIT = dict(img_size=32, patch_size=8, in_chans=3, embed_dim=32, depth=2, num_heads=2)
+
+
+def test_a_jax_npz_release_is_read_by_timms_own_loader(tmp_path, caplog):
+    from stitchnas.anchors import AnchorSpec
+    from stitchnas.anchors._base import load_checkpoint
+
+    torch.manual_seed(0)
+    model = timm.create_model("vit_tiny_patch16_224", num_classes=10, **VIT).eval()
+    _jax_vit_npz(model, tmp_path / "vit.npz")
+    fresh = timm.create_model("vit_tiny_patch16_224", num_classes=10, **VIT).eval()
+    with caplog.at_level(logging.INFO, logger="stitchnas"):
+        load_checkpoint(fresh, AnchorSpec("s", "vit_tiny_patch16_224", kwargs=dict(VIT, num_classes=10),
+                                          checkpoint=str(tmp_path / "vit.npz")))
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.equal(model(x), fresh(x))
+    assert "read by timm's .npz loader" in caplog.text
+
+
+def test_an_npz_whose_head_timm_would_skip_or_of_a_family_without_a_reader_is_refused(tmp_path):
+    """timm's .npz reader leaves a head of another class count at its random start, silently:
+    that is an error here. A family without an .npz reader says which families have one."""
+    from stitchnas.anchors import AnchorSpec
+    from stitchnas.anchors._base import load_checkpoint
+
+    _jax_vit_npz(timm.create_model("vit_tiny_patch16_224", num_classes=10, **VIT), tmp_path / "vit.npz")
+    five = dict(VIT, num_classes=5)
+    with pytest.raises(StitchnasError, match=r"cannot read checkpoint .*vit.npz into timm model "
+                                             r"'vit_tiny_patch16_224'.*left weights it did not find"):
+        load_checkpoint(timm.create_model("vit_tiny_patch16_224", **five),
+                        AnchorSpec("s", "vit_tiny_patch16_224", kwargs=five, checkpoint=str(tmp_path / "vit.npz")))
+    with pytest.raises(StitchnasError, match="timm reads only for ViT, NaFlexViT and ResNetV2"):
+        load_checkpoint(timm.create_model("resnet18", num_classes=10),
+                        AnchorSpec("r", "resnet18", kwargs={"num_classes": 10}, checkpoint=str(tmp_path / "vit.npz")))
