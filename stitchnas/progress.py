@@ -117,11 +117,21 @@ def quiet_optuna() -> Iterator[None]:
             optuna.logging.set_verbosity(before)
 
 
-@contextmanager
-def quiet_fvcore() -> Iterator[None]:
+def quiet_fvcore():
     """For the duration of a FLOP count: fvcore's (and iopath's) loggers at ERROR (they warn about
     every op they skip); their levels are restored on exit."""
-    loggers = [logging.getLogger(name) for name in ("fvcore", "iopath")]
+    return _at_error("fvcore", "iopath")
+
+
+def quiet_timm():
+    """While timm's own loader reads an anchor's checkpoint: timm's logger at ERROR (it warns
+    about stems it adapts, which stitchnas reports in its own words); restored on exit."""
+    return _at_error("timm")
+
+
+@contextmanager
+def _at_error(*names: str) -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in names]
     before = [log.level for log in loggers]
     for log in loggers:
         if log.getEffectiveLevel() < logging.ERROR:

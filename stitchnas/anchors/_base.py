@@ -172,10 +172,14 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
             from ..progress import get_logger
 
             log = get_logger("anchors")
-            log.info("anchor %r: checkpoint %s converted by timm's loader for %s (a release in its "
-                     "family's original format)", spec.name, path, spec.model)
+            said = (str(path.resolve()), spec.model)
+            if said not in _CONVERSIONS_SAID:  # anchors are loaded more than once per run
+                _CONVERSIONS_SAID.add(said)
+                log.info("anchor %r: checkpoint %s converted by timm's loader for %s (a release in "
+                         "its family's original format)", spec.name, path, spec.model)
             resized = sorted(k for k, v in converted.items() if k in state and state[k].shape != v.shape)
-            if resized:
+            if resized and said not in _RESIZES_SAID:
+                _RESIZES_SAID.add(said)
                 log.warning("anchor %r: checkpoint %s was made for another input or stem: timm resized %s "
                             "to fit; its accuracy at this size is not the file's (measure it, or train "
                             "the anchor at this size: stitchnas train-anchors %s --force)",
@@ -189,6 +193,10 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
             f"with kwargs {spec.kwargs_dict} ({detail[:200]}); check the anchor's model and kwargs, "
             f"or, if they changed on purpose, train it again (stitchnas train-anchors {space} --force)"
         ) from err
+
+
+_CONVERSIONS_SAID: set[tuple[str, str]] = set()
+_RESIZES_SAID: set[tuple[str, str]] = set()
 
 
 def _load_npz(model: nn.Module, spec: AnchorSpec, path: Path) -> None:
@@ -213,8 +221,11 @@ def _load_npz(model: nn.Module, spec: AnchorSpec, path: Path) -> None:
     model.load_state_dict(state, strict=True)
     from ..progress import get_logger
 
-    get_logger("anchors").info("anchor %r: checkpoint %s read by timm's .npz loader for %s",
-                               spec.name, path, spec.model)
+    said = (str(path.resolve()), spec.model)
+    if said not in _CONVERSIONS_SAID:
+        _CONVERSIONS_SAID.add(said)
+        get_logger("anchors").info("anchor %r: checkpoint %s read by timm's .npz loader for %s",
+                                   spec.name, path, spec.model)
 
 
 def _unwrapped(key: str) -> str:
@@ -244,6 +255,8 @@ def _converted_by_timm(model: nn.Module, spec: AnchorSpec, path: Path) -> dict |
     global random state is not touched."""
     import timm
 
+    from ..progress import quiet_timm
+
     overlay = {"file": str(path), "num_classes": getattr(model, "num_classes", None)}
 
     def read() -> dict:
@@ -256,7 +269,7 @@ def _converted_by_timm(model: nn.Module, spec: AnchorSpec, path: Path) -> dict |
 
     states = []
     try:
-        with torch.random.fork_rng(devices=[]), torch.device("cpu"), _training_script_globals():
+        with torch.random.fork_rng(devices=[]), torch.device("cpu"), _training_script_globals(), quiet_timm():
             for seed in (0, 1):
                 torch.manual_seed(seed)
                 states.append(read())

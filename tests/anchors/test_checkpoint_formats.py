@@ -248,3 +248,22 @@ def test_an_npz_whose_head_timm_would_skip_or_of_a_family_without_a_reader_is_re
     with pytest.raises(StitchnasError, match="timm reads only for ViT, NaFlexViT and ResNetV2"):
         load_checkpoint(timm.create_model("resnet18", num_classes=10),
                         AnchorSpec("r", "resnet18", kwargs={"num_classes": 10}, checkpoint=str(tmp_path / "vit.npz")))
+
+
+def test_a_conversion_is_said_once_and_timms_own_chatter_is_not(tmp_path, caplog):
+    """Anchors load more than once per run: the conversion is logged once per file. timm warns
+    about a one-channel stem against its three-channel configuration on every read; that stays
+    quiet (a stem timm had to resize gets stitchnas's own warning)."""
+    from stitchnas.anchors import AnchorSpec
+    from stitchnas.anchors._base import load_checkpoint
+
+    kwargs = dict(KW, in_chans=1, embed_dim=32)
+    torch.manual_seed(0)
+    torch.save(_official(timm.create_model("deit3_small_patch16_224", **kwargs)), tmp_path / "gray.pth")
+    spec = AnchorSpec("s", "deit3_small_patch16_224", kwargs=kwargs, checkpoint=str(tmp_path / "gray.pth"))
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(2):
+            load_checkpoint(timm.create_model("deit3_small_patch16_224", **kwargs), spec)
+    assert caplog.text.count("converted by timm's loader") == 1
+    assert not [r for r in caplog.records if r.name.startswith("timm") and r.levelno >= logging.WARNING]
+    assert logging.getLogger("timm").level == logging.NOTSET  # restored
