@@ -7,9 +7,10 @@ as a terminal; stdout carries only results. tqdm bars show on a terminal only, u
 (warnings still print). A library user sees warnings (Python's last-resort handler) and, after
 ``logging.basicConfig(level=logging.INFO)`` or :func:`configure`, the progress lines too.
 
-stitchnas's own level never touches anyone else's: Optuna's per-trial lines and fvcore's
-warnings are hushed only for the duration of a stitchnas call (:func:`quiet_optuna`,
-:func:`quiet_fvcore`, context managers that restore what they found), never on import.
+stitchnas's own level never touches anyone else's: Optuna's per-trial lines and fvcore's and
+timm's warnings are hushed only for the duration of a stitchnas call (:func:`quiet_optuna`,
+:func:`quiet_fvcore`, :func:`quiet_timm`, context managers that restore what they found), never
+on import.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
-__all__ = ["LOGGER", "MODES", "get_logger", "configure", "show_bars", "quiet_optuna", "quiet_fvcore"]
+__all__ = ["LOGGER", "MODES", "get_logger", "configure", "show_bars", "quiet_optuna", "quiet_fvcore", "quiet_timm"]
 
 #: The name of the package's logger; modules log to children of it.
 LOGGER = "stitchnas"
