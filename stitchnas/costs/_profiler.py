@@ -272,11 +272,17 @@ def _versions() -> dict[str, str]:
 
 def _handles_digest() -> str:
     """A digest of the op handles' names and code: profiles cached before a handle was added or
-    changed (an op then counted as 0) are traced again."""
+    changed (an op then counted as 0) are traced again. Where the source cannot be read (an
+    install without .py files), stitchnas's version stands in for it."""
     import hashlib
     import inspect
 
-    text = repr(sorted((op, inspect.getsource(fn)) for op, fn in EXTRA_OP_HANDLES.items()))
+    try:
+        text = repr(sorted((op, inspect.getsource(fn)) for op, fn in EXTRA_OP_HANDLES.items()))
+    except (OSError, TypeError):
+        from .. import __version__
+
+        return f"stitchnas-{__version__}"
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -136,6 +136,19 @@ def test_recurrent_layers_are_counted_by_hand(rnn, shape, lengths, flops):
     assert count_flops(_Recurrent(rnn, lengths).eval(), torch.zeros(shape)) == flops
 
 
+def test_without_source_files_the_handles_digest_is_the_version(monkeypatch):
+    import inspect
+
+    import stitchnas
+    from stitchnas.costs import _profiler
+
+    def no_source(obj):
+        raise OSError("could not get source code")
+
+    monkeypatch.setattr(inspect, "getsource", no_source)
+    assert _profiler._handles_digest() == f"stitchnas-{stitchnas.__version__}"
+
+
 def test_profiles_cached_before_a_handle_changed_are_traced_again(tmp_path, monkeypatch):
     """The profile cache is keyed by the op handles' code too: a profile cached while an op was
     counted as 0 is not read back once the op is counted."""
