@@ -39,9 +39,11 @@ def plot_tradeoff(path: str | os.PathLike, cost: Sequence[float], acc: Sequence[
     ax.scatter([cost[i] for i in anchors], [acc[i] for i in anchors], s=70, marker="*",
                color="tab:red", zorder=3, label="anchors")
     if labels is not None:
-        for i in anchors:
-            ax.annotate(labels[i], (cost[i], acc[i]), textcoords="offset points", xytext=(5, -10),
-                        fontsize=8)
+        span = max(cost) - min(cost) if len(cost) else 0.0
+        for i in anchors:  # right of the star, or left of it near the panel's right edge
+            left = span > 0 and cost[i] > max(cost) - 0.15 * span
+            ax.annotate(labels[i], (cost[i], acc[i]), textcoords="offset points",
+                        xytext=(-6, -10) if left else (5, -10), ha="right" if left else "left", fontsize=8)
     front = front_indices(acc, cost)
     ax.step([cost[i] for i in front], [acc[i] for i in front], where="post", color="black",
             linewidth=1.2, label=f"Pareto front ({len(front)})")

@@ -42,3 +42,25 @@ def test_the_predictions_plot_names_a_predicted_series_only_when_something_is_pr
     plots.prediction_png(flops, mean, [0.0, 1.5, 0.0], {0: 70.0, 2: 75.0}, anchors)
     assert [sorted(names) for names in legends] == [
         ["anchors", "measured (3)"], ["anchors", "measured (2)", "predicted (1), bars: one std"]]
+
+
+def test_anchor_labels_of_a_tradeoff_plot_stay_inside_the_panel(monkeypatch, tmp_path):
+    """The study's measured front: the largest anchor sits at the right edge, and its name ran
+    past the panel's frame."""
+    from stitchnas import plots
+
+    seen = {}
+
+    def keep(plt, fig, ax, path, title, xlabel, ylabel, legend_loc="best"):
+        fig.canvas.draw()
+        panel = ax.get_window_extent()
+        seen["boxes"] = [(t.get_text(), t.get_window_extent(), panel) for t in ax.texts]
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    plots.plot_tradeoff(tmp_path / "f.png", [0.94, 1.6, 2.3, 2.96, 3.55], [22.8, 23.1, 26.4, 33.9, 36.4],
+                        [True, False, False, False, True], ["s[0:4]", "a", "b", "c", "l[0:4]"])
+    assert [text for text, _, _ in seen["boxes"]] == ["s[0:4]", "l[0:4]"]
+    for text, box, panel in seen["boxes"]:
+        assert panel.x0 <= box.x0 and box.x1 <= panel.x1, (text, box, panel)
