@@ -254,12 +254,13 @@ def _converted_by_timm(model: nn.Module, spec: AnchorSpec, path: Path) -> dict |
     model without a pretrained configuration. The classifier is kept (timm drops one of another
     class count; here that stays an error), and so is every weight: built under two seeds, a
     tensor that differs was left at its random start by one of timm's lenient loaders (None). The
-    global random state is not touched."""
+    file read is the anchor's, never the model name's own source (``hf-hub:``, ``local-dir:``).
+    The global random state is not touched."""
     import timm
 
     from ..progress import quiet_timm
 
-    overlay = {"file": str(path), "num_classes": getattr(model, "num_classes", None)}
+    overlay = {"file": str(path), "num_classes": getattr(model, "num_classes", None), "source": ""}
 
     def read() -> dict:
         if path.suffix == ".npz":  # JAX: the model's own loader, as timm's configurations name it

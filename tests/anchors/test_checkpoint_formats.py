@@ -267,3 +267,32 @@ def test_a_conversion_is_said_once_and_timms_own_chatter_is_not(tmp_path, caplog
     assert caplog.text.count("converted by timm's loader") == 1
     assert not [r for r in caplog.records if r.name.startswith("timm") and r.levelno >= logging.WARNING]
     assert logging.getLogger("timm").level == logging.NOTSET  # restored
+
+
+def test_a_release_for_a_local_dir_model_is_read_from_the_anchors_file_not_the_folders(tmp_path):
+    """A `local-dir:` (or `hf-hub:`) model name makes timm load that source's own weights whatever
+    file it is given; the conversion must read the anchor's checkpoint, here an official DeiT-III
+    file beside a folder that holds other weights."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from stitchnas.anchors import AnchorSpec
+    from stitchnas.anchors._base import load_checkpoint
+
+    args = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2)
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({
+        "architecture": "deit3_small_patch16_224", "num_classes": 10, "model_args": args,
+        "pretrained_cfg": {"input_size": [3, 32, 32], "num_classes": 10}}))
+    torch.manual_seed(1)
+    save_file(timm.create_model("deit3_small_patch16_224", num_classes=10, **args).state_dict(),
+              str(folder / "model.safetensors"))
+    torch.manual_seed(0)
+    mine = timm.create_model("deit3_small_patch16_224", num_classes=10, **args).eval()
+    torch.save(_official(mine), tmp_path / "mine.pth")
+    fresh = timm.create_model(f"local-dir:{folder}").eval()
+    load_checkpoint(fresh, AnchorSpec("s", f"local-dir:{folder}", checkpoint=str(tmp_path / "mine.pth")))
+    x = torch.randn(1, 3, 32, 32)
+    assert torch.equal(fresh(x), mine(x))
