@@ -122,8 +122,11 @@ def create_anchor_model(spec: AnchorSpec, *, weights: bool = True, device: str |
 
 
 def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") -> None:
-    """Load a local checkpoint (a state dict, or one under 'model'/'state_dict'/'state_dict_ema');
-    ``space``: the space as the user named it, for the hints."""
+    """Load a local checkpoint (a state dict, or one under 'model'/'state_dict'/'state_dict_ema'/
+    'model_ema'; torch or safetensors). A file that does not fit as it is is read as timm reads
+    its own downloads (a family's original release layout), and a JAX ``.npz`` by the model's own
+    timm reader, each only where every weight is read. ``space``: the space as the user named
+    it, for the hints."""
     from ..fileio import shown
 
     path = Path(spec.checkpoint)
