@@ -184,8 +184,8 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
             if resized and said not in _RESIZES_SAID:
                 _RESIZES_SAID.add(said)
                 log.warning("anchor %r: checkpoint %s was made for another input or stem: timm resized %s "
-                            "to fit; its accuracy at this size is not the file's (measure it, or train "
-                            "the anchor at this size: stitchnas train-anchors %s --force)",
+                            "to fit; its accuracy at this size is not the file's (measure it: stitchnas "
+                            "evaluate %s --anchors)",
                             spec.name, path, ", ".join(resized[:3]) + (" ..." if len(resized) > 3 else ""),
                             space)
             return
