@@ -9,8 +9,15 @@ from typing import Sequence
 from .fileio import atomic_write
 from .pareto import front_indices
 
-__all__ = ["latency_validation_png", "plot_tradeoff", "plot_curves", "png_bytes", "prediction_png", "pyplot",
-           "wrap_title"]
+__all__ = ["MAX_LABELS", "latency_validation_png", "place_labels", "plot_tradeoff", "plot_curves", "png_bytes",
+           "prediction_png", "pyplot", "wrap_title"]
+
+
+# label offsets (points from the marker) tried in turn; the first that overlaps nothing wins
+_OFFSETS = ((4, -10), (4, 5), (-6, 6), (-6, -12), (6, 14), (6, -20), (-10, 16), (-10, -22))
+#: At most this many labels are tried, anchors first, the rest evenly along the front: far
+#: more than fit a panel, and a front of 10^5 (priors alone) no longer spends seconds trying each.
+MAX_LABELS = 300
 
 
 def pyplot():
@@ -39,11 +46,7 @@ def plot_tradeoff(path: str | os.PathLike, cost: Sequence[float], acc: Sequence[
     ax.scatter([cost[i] for i in anchors], [acc[i] for i in anchors], s=70, marker="*",
                color="tab:red", zorder=3, label="anchors")
     if labels is not None:
-        span = max(cost) - min(cost) if len(cost) else 0.0
-        for i in anchors:  # right of the star, or left of it near the panel's right edge
-            left = span > 0 and cost[i] > max(cost) - 0.15 * span
-            ax.annotate(labels[i], (cost[i], acc[i]), textcoords="offset points",
-                        xytext=(-6, -10) if left else (5, -10), ha="right" if left else "left", fontsize=8)
+        place_labels(ax, [(labels[i], cost[i], acc[i]) for i in anchors], [True] * len(anchors), fontsize=8)
     front = front_indices(acc, cost)
     ax.step([cost[i] for i in front], [acc[i] for i in front], where="post", color="black",
             linewidth=1.2, label=f"Pareto front ({len(front)})")
@@ -52,6 +55,56 @@ def plot_tradeoff(path: str | os.PathLike, cost: Sequence[float], acc: Sequence[
         ax.step([xs[k] for k in order], [ys[k] for k in order], where="post", linewidth=1.0,
                 linestyle="--", label=name)
     return _save(plt, fig, ax, path, title, xlabel, ylabel, legend_loc="lower right")
+
+
+def place_labels(ax, labels: Sequence[tuple[str, float, float]], anchors_first: Sequence[bool],
+                 fontsize: float = 7) -> None:
+    """Annotate each point at the first offset where its text overlaps no label placed before nor
+    the legend, inside the panel where one is (the text right of the point, else left of it; past
+    the panel's edge it is cut off); anchors first; of the others at most :data:`MAX_LABELS` tried,
+    evenly along the front. A label with no free place is left out (the report lists every member).
+    ``labels``: (text, x, y) in data coordinates."""
+    ax.autoscale_view()
+    fig = ax.figure
+    pt = fig.dpi / 72.0  # pixels per point
+    placed: list[tuple[float, float, float, float]] = []
+    order = sorted(range(len(labels)), key=lambda i: not anchors_first[i])
+    rest = [i for i in order if not anchors_first[i]]
+    room = MAX_LABELS - (len(order) - len(rest))
+    if len(rest) > room:
+        keep = {rest[round(k * (len(rest) - 1) / max(room - 1, 1))] for k in range(max(room, 0))}
+        order = [i for i in order if anchors_first[i] or i in keep]
+    frame, m = ax.get_window_extent(), 3 * pt  # m: the text runs past its estimated box (descenders)
+    legend = ax.get_legend()
+    if legend is not None:  # a label under the legend is hidden
+        b = legend.get_window_extent(fig.canvas.get_renderer())
+        placed.append((b.x0 - m, b.y0 - m, b.x1 + m, b.y1 + m))
+    for i in order:
+        text, x, y = labels[i]
+        px, py = ax.transData.transform((x, y))
+        w, h = 4.3 * len(text) * pt * fontsize / 7, 8 * pt * fontsize / 7
+        inside = outside = None  # the first free place inside the panel, and the first past its edge
+        for dx, dy in _OFFSETS:
+            for side in ("left", "right"):  # which end of the text is at the offset
+                x0 = px + dx * pt if side == "left" else px - abs(dx) * pt - w
+                box = (x0, py + dy * pt, x0 + w, py + dy * pt + h)
+                if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                       for b in placed):
+                    continue
+                place = (box, dx if side == "left" else -abs(dx), dy, side)
+                if (frame.x0 + m <= box[0] and box[2] <= frame.x1 - m
+                        and frame.y0 + m <= box[1] and box[3] <= frame.y1 - m):
+                    inside = place
+                    break
+                outside = outside or place
+            if inside is not None:
+                break
+        chosen = inside or outside
+        if chosen is not None:
+            box, dx, dy, side = chosen
+            placed.append(box)
+            ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=fontsize,
+                        ha=side)
 
 
 def prediction_png(flops: Sequence[float], mean: Sequence[float], std: Sequence[float | None] | None,

@@ -9,11 +9,6 @@ from ._front import Front, FrontPoint
 
 __all__ = ["render_front_png", "format_budgets", "format_amount"]
 
-# label offsets (points from the marker) tried in turn; the first that overlaps nothing wins
-_OFFSETS = ((4, -10), (4, 5), (-6, 6), (-6, -12), (6, 14), (6, -20), (-10, 16), (-10, -22))
-#: At most this many members' labels are tried, anchors first, the rest evenly along the front: far
-#: more than fit a panel, and a front of 10^5 (priors alone) no longer spends seconds trying each.
-MAX_LABELS = 300
 
 
 def _over_budget(point: FrontPoint, budgets: dict) -> bool:
@@ -64,6 +59,8 @@ def render_front_png(front: Front, all_points: Sequence[FrontPoint] = (),
 
 def _panel(ax, front: Front, all_points: Sequence[FrontPoint], objective: str,
            anchor_names: Sequence[str] | None) -> None:
+    from ..plots import place_labels
+
     scale, label = _scale(objective, [p.value(objective) for p in (*all_points, *front.members)])
     budgets = {k: v for k, v in front.target_budgets.items() if v is not None}
     pts = [p for p in all_points if p.value(objective) is not None]
@@ -110,8 +107,8 @@ def _panel(ax, front: Front, all_points: Sequence[FrontPoint], objective: str,
     ax.legend(fontsize=7, loc="lower right")
     _clear_corner(ax, [(m.value(objective) / scale, m.acc1) for m in members]
                   + [(x, y) for _, x, y in extra], [(p.value(objective) / scale, p.acc1) for p in pts])
-    _place_labels(ax, list(zip(texts, xs, ys)) + extra,
-                  anchors_first=[m.is_anchor for m in members] + [True] * len(extra))
+    place_labels(ax, list(zip(texts, xs, ys)) + extra,
+                 anchors_first=[m.is_anchor for m in members] + [True] * len(extra))
 
 
 def _clear_corner(ax, key: Sequence[tuple[float, float]], rest: Sequence[tuple[float, float]]) -> None:
@@ -145,7 +142,7 @@ def _anchor_line(ax, front: Front, pts: Sequence[FrontPoint], objective: str, sc
                  anchor_names: Sequence[str] | None) -> list[tuple[str, float, float]]:
     """The straight line between neighbouring anchors (dotted; a stitch above it is a trade-off no
     anchor offers) and the anchors the front leaves out (hollow stars), where the search saw two
-    anchors or more; returns those anchors' labels ``(text, x, y)`` for :func:`_place_labels`."""
+    anchors or more; returns those anchors' labels ``(text, x, y)`` for :func:`stitchnas.plots.place_labels`."""
     anchors = sorted((p for p in pts if p.is_anchor), key=lambda p: p.value(objective))
     if len(anchors) < 2:
         return []
@@ -162,51 +159,3 @@ def _anchor_line(ax, front: Front, pts: Sequence[FrontPoint], objective: str, sc
 def _anchor_name(point: FrontPoint, anchor_names: Sequence[str] | None) -> str:
     a = point.route.first_anchor
     return anchor_names[a] if anchor_names and a < len(anchor_names) else f"anchor {a}"
-
-
-def _place_labels(ax, labels, anchors_first) -> None:
-    """Annotate each point at the first offset where its text overlaps no label placed before nor
-    the legend, inside the panel where one is (the text right of the point, else left of it; past
-    the panel's edge it is cut off); anchors first; of the others at most :data:`MAX_LABELS` tried,
-    evenly along the front. A label with no free place is left out (the report lists every member)."""
-    ax.autoscale_view()
-    fig = ax.figure
-    pt = fig.dpi / 72.0  # pixels per point
-    placed: list[tuple[float, float, float, float]] = []
-    order = sorted(range(len(labels)), key=lambda i: not anchors_first[i])
-    rest = [i for i in order if not anchors_first[i]]
-    room = MAX_LABELS - (len(order) - len(rest))
-    if len(rest) > room:
-        keep = {rest[round(k * (len(rest) - 1) / max(room - 1, 1))] for k in range(max(room, 0))}
-        order = [i for i in order if anchors_first[i] or i in keep]
-    frame, m = ax.get_window_extent(), 3 * pt  # m: the text runs past its estimated box (descenders)
-    legend = ax.get_legend()
-    if legend is not None:  # a label under the legend is hidden
-        b = legend.get_window_extent(fig.canvas.get_renderer())
-        placed.append((b.x0 - m, b.y0 - m, b.x1 + m, b.y1 + m))
-    for i in order:
-        text, x, y = labels[i]
-        px, py = ax.transData.transform((x, y))
-        w, h = 4.3 * len(text) * pt, 8 * pt
-        inside = outside = None  # the first free place inside the panel, and the first past its edge
-        for dx, dy in _OFFSETS:
-            for side in ("left", "right"):  # which end of the text is at the offset
-                x0 = px + dx * pt if side == "left" else px - abs(dx) * pt - w
-                box = (x0, py + dy * pt, x0 + w, py + dy * pt + h)
-                if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
-                       for b in placed):
-                    continue
-                place = (box, dx if side == "left" else -abs(dx), dy, side)
-                if (frame.x0 + m <= box[0] and box[2] <= frame.x1 - m
-                        and frame.y0 + m <= box[1] and box[3] <= frame.y1 - m):
-                    inside = place
-                    break
-                outside = outside or place
-            if inside is not None:
-                break
-        chosen = inside or outside
-        if chosen is not None:
-            box, dx, dy, side = chosen
-            placed.append(box)
-            ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=7,
-                        ha=side)

@@ -45,7 +45,7 @@ def test_a_huge_front_tries_few_labels_anchors_first(space, monkeypatch):
     along it, none overlapping, instead of trying every member."""
     import time
 
-    import stitchnas.fronts._plot as plot_mod
+    import stitchnas.plots as plot_mod
 
     monkeypatch.setattr(plot_mod, "MAX_LABELS", 40)
     costs = Profiler(space, progress=False).profile()
