@@ -8,6 +8,7 @@ adapter registered with :func:`register_adapter`.
 
 from __future__ import annotations
 
+import logging
 import types
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -172,22 +173,15 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
         converted = _converted_by_timm(model, spec, path)
         if converted is not None:
             model.load_state_dict(converted, strict=True)
-            from ..progress import get_logger
-
-            log = get_logger("anchors")
-            said = (str(path.resolve()), spec.model)
-            if said not in _CONVERSIONS_SAID:  # anchors are loaded more than once per run
-                _CONVERSIONS_SAID.add(said)
-                log.info("anchor %r: checkpoint %s converted by timm's loader for %s (a release in "
-                         "its family's original format)", spec.name, path, spec.model)
+            _say_once("converted", spec, path, logging.INFO, "anchor %r: checkpoint %s converted by "
+                      "timm's loader for %s (a release in its family's original format)", spec.name, path,
+                      spec.model)
             resized = sorted(k for k, v in converted.items() if k in state and state[k].shape != v.shape)
-            if resized and said not in _RESIZES_SAID:
-                _RESIZES_SAID.add(said)
-                log.warning("anchor %r: checkpoint %s was made for another input or stem: timm resized %s "
-                            "to fit; its accuracy at this size is not the file's (measure it: stitchnas "
-                            "evaluate %s --anchors)",
-                            spec.name, path, ", ".join(resized[:3]) + (" ..." if len(resized) > 3 else ""),
-                            space)
+            if resized:
+                _say_once("resized", spec, path, logging.WARNING, "anchor %r: checkpoint %s was made for "
+                          "another input or stem: timm resized %s to fit; its accuracy at this size is not "
+                          "the file's (measure it: stitchnas evaluate %s --anchors)", spec.name, path,
+                          ", ".join(resized[:3]) + (" ..." if len(resized) > 3 else ""), space)
             return
         first = str(err).strip().splitlines()
         detail = " ".join(line.strip() for line in first[:3])
@@ -198,8 +192,18 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
         ) from err
 
 
-_CONVERSIONS_SAID: set[tuple[str, str]] = set()
-_RESIZES_SAID: set[tuple[str, str]] = set()
+_SAID: set[tuple[str, str, str]] = set()
+
+
+def _say_once(what: str, spec: AnchorSpec, path: Path, level: int, message: str, *args) -> None:
+    """Log ``message`` once per process for this kind of note, file and model: a run loads its
+    anchors more than once."""
+    key = (what, str(path.resolve()), spec.model)
+    if key not in _SAID:
+        _SAID.add(key)
+        from ..progress import get_logger
+
+        get_logger("anchors").log(level, message, *args)
 
 
 def _load_npz(model: nn.Module, spec: AnchorSpec, path: Path) -> None:
@@ -222,13 +226,8 @@ def _load_npz(model: nn.Module, spec: AnchorSpec, path: Path) -> None:
         raise StitchnasError(f"anchor {spec.name!r}: checkpoint {path} is not usable: tensor {bad}; "
                              "fix the checkpoint path")
     model.load_state_dict(state, strict=True)
-    from ..progress import get_logger
-
-    said = (str(path.resolve()), spec.model)
-    if said not in _CONVERSIONS_SAID:
-        _CONVERSIONS_SAID.add(said)
-        get_logger("anchors").info("anchor %r: checkpoint %s read by timm's .npz loader for %s",
-                                   spec.name, path, spec.model)
+    _say_once("converted", spec, path, logging.INFO, "anchor %r: checkpoint %s read by timm's .npz loader "
+              "for %s", spec.name, path, spec.model)
 
 
 def _unwrapped(key: str) -> str:
