@@ -110,6 +110,7 @@ class StitchTrainResult:
     train_seconds: float
     ls_errors: dict[str, float] = field(default_factory=dict)
     network: StitchedNetwork | None = field(default=None, repr=False, compare=False)
+    resumed_at: str = ""  # where an interrupted training went on ("in epoch 2 after 147 batches"); "" if new
 
 
 def config_from_space(cls, space: SearchSpace, section: str, **overrides: Any):
@@ -435,6 +436,7 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
 
     state: dict[str, Any] = {}
     ls_errors: dict[str, float] = {}
+    resumed_at = ""
     if resume and out.is_file():
         doc = read_checkpoint(out, space)
         state = doc["state"]
@@ -448,8 +450,9 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
                 "recipes; give the same settings to resume (only --epochs may grow), or --no-resume to "
                 "start over with the new ones")
         apply_checkpoint(net, doc, out)
-        log(f"resuming {out} " + (f"in epoch {state['epoch'] + 1} after {state['batch']} batches"
-                                  if state.get("batch") else f"after epoch {state['epoch']}"))
+        resumed_at = (f"in epoch {state['epoch'] + 1} after {state['batch']} batches" if state.get("batch")
+                      else f"after epoch {state['epoch']}")
+        log(f"resuming {out} {resumed_at}")
     else:
         calib = calibration_batch(train_set, cfg.calib_size, seed=cfg.seed).to(device)
         ls_errors = net.init_least_squares(calib)
@@ -576,4 +579,4 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
         save(0)  # least-squares initialisation only
     seconds = time.perf_counter() - t0
     log(f"stitching layers: {epochs_done} epoch(s), {step} steps in {seconds:.0f} s -> {out}")
-    return StitchTrainResult(str(out), epochs_done, step, seconds, ls_errors, net)
+    return StitchTrainResult(str(out), epochs_done, step, seconds, ls_errors, net, resumed_at)

@@ -227,8 +227,9 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         res = train_stitched(space, _data_spec(space), scfg, ckpt, device=cfg.device,
                              resume=not retrained, log=log)
         retrained = True
+        resumed = f"; resumed {res.resumed_at}" if res.resumed_at else ""
         step("stitching layers", t0, f"trained {scfg.epochs} epoch(s), {res.steps} steps "
-             f"({scfg.sampling} sampling) -> {ckpt}")
+             f"({scfg.sampling} sampling{resumed}) -> {ckpt}")
 
     spec = _data_spec(space, cfg.val_subset)
     net = None

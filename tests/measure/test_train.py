@@ -84,6 +84,7 @@ def test_resume_continues_exactly(trained_space, tmp_path):
     logs = []
     rest = train_stitched(space, DIGITS, cfg, tmp_path / "part.pt", resume=True, log=logs.append)
     assert "resuming" in logs[0] and rest.steps == full.steps and rest.epochs_done == 2
+    assert rest.resumed_at == "after epoch 1"
     a, b = full.network.stitch_layers.state_dict(), rest.network.stitch_layers.state_dict()
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
@@ -120,6 +121,7 @@ def test_an_interrupted_training_saves_mid_epoch_and_resumes_exactly(trained_spa
     logs = []
     rest = train_stitched(space, DIGITS, cfg, tmp_path / "part.pt", resume=True, log=logs.append)
     assert rest.steps == full.steps and rest.epochs_done == 2
+    assert rest.resumed_at == "in epoch 2 after 3 batches" and full.resumed_at == ""  # run's report says it
     a, b = full.network.stitch_layers.state_dict(), rest.network.stitch_layers.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
