@@ -39,13 +39,14 @@ def check_predictor(predictor: Any, *, seed: int = 0) -> None:
     ``get_params``/``clone`` work; ``fit(stitches, acc1)`` returns ``self``); ``predict``
     returns one finite float per stitch, for stitches it was not fitted on too; fitting does not
     change the caller's lists; predict gives the same answer every time and the same seed the same
-    fit; predictions are top-1 in percent, not fractions; a predictor that accepts
-    ``return_std`` returns ``(mean, std)`` with ``std >= 0`` and the same mean; predictions follow
-    the data (not a constant when accuracies vary).
+    fit; predictions are top-1 in percent, not fractions, and near the top-1s it was fitted on (not
+    an unscaled network's or an offset's); a predictor that accepts ``return_std`` returns
+    ``(mean, std)`` with ``std >= 0`` and the same mean; predictions follow the data (not a
+    constant when accuracies vary).
     """
     from sklearn.base import clone
 
-    from .predict import create_predictor, supports_std
+    from .predict import create_predictor, fit_problem, supports_std
 
     problems: list[str] = []
     name = predictor if isinstance(predictor, str) else getattr(predictor, "__name__", type(predictor).__name__)
@@ -100,6 +101,12 @@ def check_predictor(predictor: Any, *, seed: int = 0) -> None:
     elif np.ptp(pred) == 0:
         problems.append("predict returns the same value for every stitch although accuracies vary: "
                         "the predictor ignores its input")
+    else:
+        try:
+            if problem := fit_problem(est.predict(x_tr), y_tr):
+                problems.append(problem)
+        except Exception as err:
+            problems.append(f"predict on the stitches it was fitted on raised {type(err).__name__}: {err}")
     repeats = True
     try:
         twice = np.asarray(est.predict(x_te))

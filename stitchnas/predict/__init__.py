@@ -9,6 +9,7 @@ _EXPORTS = {
     "fitted_accuracy": "_suggest",
     "FittedPredictor": "_fit",
     "fit_on_measured": "_fit",
+    "fit_problem": "_fit",
     "predictor_label": "_fit",
     "prediction_plot_path": "_fit",
     "prediction_rows": "_fit",

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import StitchnasError
 from ._features import make_stitches
 from ..measure import Measurement
-from ._fit import fit_checked, predict_checked, predictor_label
+from ._fit import fit_checked, fit_problem, predict_checked, predictor_label
 from ..space import SearchSpace, load_space
 
 __all__ = ["RankingScores", "CVReport", "ranking_scores", "cross_validate", "split"]
@@ -153,6 +153,9 @@ def cross_validate(space: SearchSpace | str, rows: Sequence[Measurement], predic
         t0 = time.perf_counter()
         model = fit_checked(predictor, xtr, y[tr], random_state=seed + r)
         pred, _ = predict_checked(predictor, model, xte, y[tr], repeat=r == 0, std=r == 0)
+        if r == 0 and (problem := fit_problem(predict_checked(predictor, model, xtr, y[tr], repeat=False,
+                                                              std=False)[0], y[tr])):
+            raise StitchnasError(f"predictor {name!r}: {problem}")
         ours.append(ranking_scores(pred, y[te]))
         constant += int(np.ptp(np.asarray(pred, dtype=float)) == 0)
         fit_s += time.perf_counter() - t0

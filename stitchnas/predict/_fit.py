@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..space import SearchSpace
 
 __all__ = ["FittedPredictor", "fit_on_measured", "predictor_label", "with_anchor_priors", "fit_checked",
-           "predict_checked", "prediction_problem", "prediction_plot_path", "prediction_rows",
+           "predict_checked", "prediction_problem", "fit_problem", "prediction_plot_path", "prediction_rows",
            "write_predictions"]
 
 
@@ -72,6 +72,27 @@ def prediction_problem(mean: Any, std: Any, n: int, y_train: Any = ()) -> str | 
     if not np.all(np.isfinite(std)) or np.any(std < 0):
         return "predict(..., return_std=True) returned a negative or non-finite std: std must be finite and >= 0"
     return None
+
+
+def fit_problem(fitted_mean: Any, y_train: Any) -> str | None:
+    """The wrong-scale rule on the rows a predictor was fitted on, in words with the fix, or None.
+
+    Predictions that miss their own training top-1s by far more than those top-1s' mean does (an
+    unscaled network that did not converge, an offset or a unit mix-up) are not top-1s of the
+    stitches, and a search would rank every unmeasured stitch by them. The bound is generous, so
+    that predictors that smooth or ignore the rows on purpose (``flops``' flat steps, ``prior``)
+    pass: the mean absolute miss must exceed three times the rows' mean absolute deviation plus a
+    tenth of their mean top-1, with three rows or more."""
+    pred = np.asarray(fitted_mean, dtype=float).ravel()
+    y = np.asarray(y_train, dtype=float).ravel()
+    if len(y) < 3 or pred.shape != y.shape:
+        return None
+    miss, spread = float(np.mean(np.abs(pred - y))), float(np.mean(np.abs(y - y.mean())))
+    if miss <= 3 * spread + 0.1 * float(np.mean(np.abs(y))):
+        return None
+    return (f"predictions on the wrong scale: they miss the {len(y)} measured stitches it was fitted on by "
+            f"{miss:.3g} points on average, where those stitches' mean top-1 would miss by {spread:.3g}; "
+            "return top-1 in percent (scale its inputs, or check that it converges)")
 
 
 def fit_checked(spec: Any, X: Sequence[Stitch], y: Any, random_state: int | None = 0) -> Any:
@@ -213,6 +234,9 @@ def fit_on_measured(space: "SearchSpace | str", rows: Sequence["Measurement"], p
     y = np.array([m.acc1 for m in rows], dtype=float)
     model = fit_checked(predictor, [stitches[i] for i in measured], y, random_state)
     checked = predict_checked(predictor, model, stitches, y)
+    problem = fit_problem(checked[0][measured], y)
+    if problem:
+        raise StitchnasError(f"predictor {predictor_label(predictor)!r}: {problem}")
     return FittedPredictor(model=model, spec=predictor, stitches=stitches, measured=measured, y=y,
                            checked=checked)
 

@@ -328,6 +328,9 @@ CASES: list[Case] = [
     C("plugin-fractions", "predictor-cv tiny_test --measurements {d}/m_good.jsonl "
       "--predictor support.bad_predictors:Fractions", "`predictor-cv` with a plug-in predicting 0..1",
       "predictions look like fractions (0..1); return top-1 in percent"),
+    C("plugin-off-scale", PRED + "m_good.jsonl --predictor support.bad_predictors:ForgetsMean",
+      "`predict` with a plug-in whose numbers are not top-1s (fitted to centred top-1s)",
+      "predictions on the wrong scale: they miss the", "return top-1 in percent"),
     C("plugin-unrepeatable", "suggest tiny_test --measurements {d}/m_good.jsonl "
       "--predictor support.bad_predictors:Unrepeatable", "`suggest` with an RNG made in `__init__`",
       "predict is not repeatable", "seed randomness in fit, not __init__"),

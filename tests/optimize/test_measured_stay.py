@@ -4,7 +4,7 @@ measured stitch beats stays, in the search, in the saved file, and through ``que
 
 import numpy as np
 import pytest
-from sklearn.dummy import DummyRegressor
+from sklearn.base import BaseEstimator, RegressorMixin
 from support.tiny import ACC, MEASURED, costs, row, space  # noqa: F401 - fixtures
 
 from stitchnas.costs import load_target, target_costs
@@ -20,11 +20,21 @@ def results(tmp_path, monkeypatch):
     return tmp_path / "results"
 
 
+class Optimistic(RegressorMixin, BaseEstimator):
+    """Its fitted rows' own top-1, and 100% for every stitch it was not fitted on."""
+
+    def fit(self, X, y):
+        self.fitted_ = {s.id: float(v) for s, v in zip(X, y)}
+        return self
+
+    def predict(self, X):
+        return np.array([self.fitted_.get(s.id, 100.0) for s in X])
+
+
 def test_optimistic_predictions_keep_the_measured_front(space, costs, tmp_path):
     m = tmp_path / "m.jsonl"
     write_measurements(m, [row(space, costs, i) for i in MEASURED])
-    r = search(space, "flops_budget", SearchConfig(measurements=m, predictor=DummyRegressor(
-        strategy="constant", constant=100.0)))
+    r = search(space, "flops_budget", SearchConfig(measurements=m, predictor=Optimistic()))
     members = {p.id: p for p in r.front}
     feasible = {c.id: c.feasible for c in target_costs(space, load_target("flops_budget"), memory=False)}
     measured = sorted(i for i in MEASURED if feasible[i])

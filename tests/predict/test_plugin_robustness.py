@@ -125,6 +125,37 @@ def test_check_predictor_names_the_rule_only(cls, rule):
     assert problems == [f"- {rule}"]
 
 
+def test_check_predictor_names_predictions_off_the_scale_of_their_own_rows():
+    with pytest.raises(AssertionError) as err:
+        check_predictor(f"{MOD}:ForgetsMean")
+    problems = [line for line in str(err.value).splitlines() if line.startswith("- ")]
+    assert len(problems) == 1 and problems[0].startswith("- predictions on the wrong scale: they miss the 7 ")
+    assert problems[0].endswith("return top-1 in percent (scale its inputs, or check that it converges)")
+
+
+def test_the_scale_rule_passes_every_built_in_predictor_on_real_tables():
+    """The bound is generous: predictors that smooth the rows (flops' flat steps) or ignore them
+    (prior) are not refused, on the demo's fully measured table at a fifth of its rows and at
+    every row, and on the default run's measured rows with its proxy scores."""
+    from support import REPO
+
+    from stitchnas.measure import load_proxy_signals, read_measurements
+    from stitchnas.space import load_space
+
+    demo, grown = load_space("fmnist_vit_2way"), load_space("fmnist_resnet_grown")
+    rows = read_measurements(REPO / "results" / "fmnist_vit_2way" / "measurements.jsonl", demo)
+    anchors = [m for m in rows if demo.candidate(m.id).is_anchor]
+    fifth = anchors + [m for m in rows if not demo.candidate(m.id).is_anchor][::5]
+    run = REPO / "results" / "fmnist_resnet_grown" / "run"
+    run_rows = read_measurements(run / "measurements.jsonl", grown)
+    signals = load_proxy_signals(run / "proxies.jsonl", grown, run_rows)
+    for name in sorted(PREDICTORS.names()):
+        if name != "proxy":
+            for sub in (fifth, rows):
+                fit_on_measured(demo, sub, name)
+        fit_on_measured(grown, run_rows, name, signals=signals)
+
+
 def test_check_predictor_passes_a_good_plug_in_and_its_factory():
     check_predictor(f"{MOD}:FlopsLine")
     check_predictor(f"{MOD}:make_line")

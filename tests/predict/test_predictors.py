@@ -241,7 +241,8 @@ def test_suggest_picks_unmeasured_stitches_anchors_first(fmnist, capsys, tmp_pat
 
 
 class _FixedPosterior:
-    """A predictor with a known posterior: ``means``/``stds`` by stitch id, else ``default``."""
+    """A predictor with a known posterior: ``means``/``stds`` by stitch id, the measured top-1 for
+    the stitches it was fitted on, else ``default``."""
 
     def __init__(self, means=None, stds=None, default=(70.0, 1e-3)):
         self.means, self.stds, self.default = means, stds, default
@@ -255,10 +256,12 @@ class _FixedPosterior:
         return self
 
     def fit(self, X, y):
+        self.fitted_ = {s.id: float(v) for s, v in zip(X, y)}
         return self
 
     def predict(self, X, return_std=False):
-        mean = np.array([(self.means or {}).get(s.id, self.default[0]) for s in X], dtype=float)
+        known = {**self.fitted_, **(self.means or {})}
+        mean = np.array([known.get(s.id, self.default[0]) for s in X], dtype=float)
         std = np.array([(self.stds or {}).get(s.id, self.default[1]) for s in X], dtype=float)
         return (mean, std) if return_std else mean
 

@@ -57,6 +57,15 @@ class Fractions(FlopsLine):
         return np.clip(np.polyval(self.coef_, _log_flops(X)) / 100.0, 0.0, 1.0)
 
 
+class ForgetsMean(FlopsLine):
+    """A line fitted to centred top-1s whose predict forgets to add the mean back: the ranks are
+    right, the numbers are not top-1s (what an unscaled network that did not converge also gives)."""
+
+    def fit(self, X, y):
+        y = np.asarray(y, dtype=float)
+        return super().fit(X, y - y.mean())
+
+
 class Unrepeatable(FlopsLine):
     """The classic: an RNG made in __init__, drawn from in predict."""
 
@@ -94,5 +103,6 @@ BROKEN = {  # class -> the words of the one error line
     "WrongLength": "predict returned shape (",
     "NegativeStd": "std must be finite and >= 0",
     "Fractions": "predictions look like fractions (0..1); return top-1 in percent",
+    "ForgetsMean": "predictions on the wrong scale: they miss the ",
     "Unrepeatable": "predict is not repeatable",
 }
