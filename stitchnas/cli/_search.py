@@ -89,7 +89,7 @@ class Search(Command):
                             "module:Class")
         parser.add_argument("--n-trials", "--trials", dest="n_trials", type=trials,
                             help="completed trials the study should hold, Optuna's n_trials (default: "
-                            "min(3 x candidates, 300); exhaustive: every candidate)")
+                            "min(3 x candidates, 300); exhaustive or a BruteForceSampler: every candidate)")
         parser.add_argument("--seed", type=seed, default=0, help="sampler seed (default 0)")
         parser.add_argument("--storage", help="Optuna storage: URL (sqlite:///..., postgresql://...), a "
                             ".db path (SQLite), a .journal path or journal:PATH (journal file; "

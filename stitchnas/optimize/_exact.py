@@ -83,7 +83,8 @@ def encoding_clash(given: Any, sampler: str, encoding: str) -> str:
         return (f"the default search here is exact (every candidate evaluated), which needs the tree "
                 f"encoding: drop --encoding {encoding}, or give --sampler nsga2 (or --trials N) to "
                 "search in it")
-    return f"the {sampler} sampler needs the tree encoding (finite choices): drop --encoding or use --encoding tree"
+    what = f"Optuna's {sampler}" if sampler.endswith("Sampler") else f"the {sampler} sampler"
+    return f"{what} needs the tree encoding (finite choices): drop --encoding or use --encoding tree"
 
 
 def beyond_limit_note(problem: Problem) -> str:

@@ -39,7 +39,7 @@ from ._encoding import make_encoding
 from ._exact import (LARGE_SPACE, beyond_limit_note, default_encoding, encoding_clash, exact_front,
                      large_trials, resolve_for)
 from ._problem import Problem, build_problem
-from ._samplers import _population, check_sampler, make_sampler, sampler_label
+from ._samplers import _population, check_sampler, is_brute_force, make_sampler, sampler_label
 from ._study import check_meta, complete_trials, existing_meta, run_study, study_meta
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,7 +50,7 @@ __all__ = ["search", "search_targets", "search_problem", "default_study_name", "
 
 
 def _default_trials(space: "SearchSpace", sampler: Any, large: bool = False) -> int:
-    if sampler in ("exhaustive", "exact"):
+    if sampler in ("exhaustive", "exact") or is_brute_force(sampler):  # each candidate once
         return len(space)
     if large:
         return large_trials(len(space))
@@ -216,11 +216,11 @@ def search_problem(problem: Problem, config: SearchConfig, progress: bool | None
         sampler_spec = resolve_for(problem, check_sampler(sampler_spec), config.n_trials)
     label = sampler_label(sampler_spec)
     encoding = config.encoding
-    finite = sampler_spec in ("exhaustive", "exact")
+    finite = sampler_spec in ("exhaustive", "exact") or is_brute_force(sampler_spec)
     if encoding == "auto":
-        encoding = default_encoding(sampler_spec, len(space))
+        encoding = "tree" if finite else default_encoding(sampler_spec, len(space))
     if finite and encoding != "tree":
-        raise StitchnasError(encoding_clash(config.sampler, sampler_spec, encoding))
+        raise StitchnasError(encoding_clash(config.sampler, label, encoding))
     n_trials = config.n_trials or _default_trials(space, sampler_spec, large)
     if config.save:  # an unwritable front folder is one line before the search, not after
         from ..fileio import check_writable

@@ -18,7 +18,7 @@ from ..errors import PluginError, StitchnasError
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-__all__ = ["MODES", "SAMPLERS", "list_samplers", "check_sampler", "make_sampler", "sampler_label"]
+__all__ = ["MODES", "SAMPLERS", "list_samplers", "check_sampler", "make_sampler", "sampler_label", "is_brute_force"]
 
 #: Sampler factories by name (any ``module:Class`` or Optuna sampler instance works too).
 SAMPLERS = Registry("sampler")
@@ -137,6 +137,20 @@ def make_sampler(spec: Any = "nsga2", seed: int = 0, n_trials: int = 100,
             return obj(seed=seed) if "seed" in _parameters(obj)[0] else obj()
         except Exception as err:  # noqa: BLE001 - a user's class
             raise PluginError(f"cannot create sampler {name!r}: {type(err).__name__}: {err}") from err
+
+
+def is_brute_force(spec: Any) -> bool:
+    """Whether ``spec`` is Optuna's BruteForceSampler (an instance, or a ``module:Class`` naming it
+    or a subclass): it needs finite choices, so it searches in the tree encoding as ``exhaustive``
+    does."""
+    import optuna
+
+    if isinstance(spec, optuna.samplers.BruteForceSampler):
+        return True
+    if not (isinstance(spec, str) and ":" in spec):
+        return False
+    obj = import_object(spec, "sampler")
+    return isinstance(obj, type) and issubclass(obj, optuna.samplers.BruteForceSampler)
 
 
 def sampler_label(spec: Any) -> str:

@@ -258,6 +258,11 @@ CASES: list[Case] = [
       "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out "
       "--sampler exhaustive --encoding path", "`--sampler exhaustive --encoding path`",
       "the exhaustive sampler needs the tree encoding (finite choices)", "use --encoding tree"),
+    C("search-brute-force-encoding",
+      "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out "
+      "--sampler optuna.samplers:BruteForceSampler --encoding relative",
+      "Optuna's `BruteForceSampler` by class path with `--encoding relative`",
+      "Optuna's BruteForceSampler needs the tree encoding (finite choices)", "use --encoding tree"),
     C("search-unknown-objective",
       "search tiny_test --target flops_budget --measurements {d}/m_good.jsonl --out {d}/out "
       "--objectives acc1,speed", "`--objectives acc1,speed`", "unknown objective 'speed'",

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +155,21 @@ def test_exhaustive_visits_every_candidate_once_and_finds_the_whole_front(space,
     assert r.front.predictor is None  # everything measured: nothing predicted
     again = search(space, "flops_budget", cfg(full, sampler="exhaustive", storage=db))
     assert again.n_trials_done == 14 and again.trial_ids == r.trial_ids  # nothing re-run
+
+
+@pytest.mark.parametrize("given", ["optuna.samplers:BruteForceSampler", "instance"])
+def test_optunas_brute_force_searches_the_tree_one_trial_per_candidate(given, space, costs, full):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.BruteForceSampler(seed=0) if given == "instance" else given
+    r = search(space, "flops_budget", cfg(full, sampler=sampler, storage="memory", save=False))
+    assert r.n_trials_done == 14 and sorted(r.trial_ids) == sorted(costs)  # the tree's leaves, once each
+    assert r.front.study["encoding"] == "tree"
+    ids = sorted(costs)
+    assert sorted(m.id for m in r.front) == front_ids([ACC[i] for i in ids], [costs[i].flops for i in ids], ids)
+    with pytest.raises(StitchnasError, match=r"^Optuna's BruteForceSampler needs the tree encoding \(finite "
+                                             r"choices\): drop --encoding or use --encoding tree$"):
+        search(space, "flops_budget", cfg(full, sampler=sampler, encoding="path", storage="memory", save=False))
 
 
 def test_budgets_are_constraints_and_never_on_the_front(space, costs, full, tmp_path):
