@@ -18,7 +18,8 @@ from ..errors import PluginError, StitchnasError
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-__all__ = ["MODES", "SAMPLERS", "list_samplers", "check_sampler", "make_sampler", "sampler_label", "is_brute_force"]
+__all__ = ["MODES", "SAMPLERS", "list_samplers", "check_sampler", "make_sampler", "sampler_label",
+           "is_brute_force"]
 
 #: Sampler factories by name (any ``module:Class`` or Optuna sampler instance works too).
 SAMPLERS = Registry("sampler")
