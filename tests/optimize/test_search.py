@@ -172,6 +172,21 @@ def test_optunas_brute_force_searches_the_tree_one_trial_per_candidate(given, sp
         search(space, "flops_budget", cfg(full, sampler=sampler, encoding="path", storage="memory", save=False))
 
 
+def test_a_sampler_that_fails_inside_optuna_is_one_line_and_leaves_no_trial_running(space, full, tmp_path):
+    """CMA-ES is single-objective: Optuna raises when it samples. The error names the study and
+    Optuna's reason; the trial it was sampling is failed, not left RUNNING, so a rerun (or another
+    sampler) starts clean and fails the same way."""
+    db = tmp_path / "cma.db"
+    for _ in range(2):
+        with pytest.raises(StitchnasError, match=r"^the search of study '.*-CmaEsSampler-.*' in sqlite:///.*cma\.db "
+                                                 r"failed: ValueError: .*multi-objective.*CmaEsSampler"):
+            search(space, "flops_budget", cfg(full, sampler="optuna.samplers:CmaEsSampler", storage=db,
+                                              save=False))
+    (summary,) = optuna.get_all_study_summaries(f"sqlite:///{db}")
+    trials = optuna.load_study(study_name=summary.study_name, storage=f"sqlite:///{db}").trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] * 2
+
+
 def test_budgets_are_constraints_and_never_on_the_front(space, costs, full, tmp_path):
     flops = sorted(c.flops for c in costs.values())
     limit = flops[len(flops) // 2]
