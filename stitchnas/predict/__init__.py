@@ -34,6 +34,7 @@ _EXPORTS = {
     "RouteFeaturizer": "_features",
     "ProxyPredictor": "_predictors",
     "RoutePredictor": "_predictors",
+    "ScaledTarget": "_predictors",
     "Stitch": "_features",
     "StitchFeaturizer": "_features",
     "Suggestion": "_suggest",

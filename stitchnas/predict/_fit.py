@@ -92,7 +92,8 @@ def fit_problem(fitted_mean: Any, y_train: Any) -> str | None:
         return None
     return (f"predictions on the wrong scale: they miss the {len(y)} measured stitches it was fitted on by "
             f"{miss:.3g} points on average, where those stitches' mean top-1 would miss by {spread:.3g}; "
-            "return top-1 in percent (scale its inputs, or check that it converges)")
+            "return top-1 in percent (fit it to standardised top-1s, e.g. behind "
+            "stitchnas.predict.ScaledTarget, or check that it converges)")
 
 
 def fit_checked(spec: Any, X: Sequence[Stitch], y: Any, random_state: int | None = 0) -> Any:

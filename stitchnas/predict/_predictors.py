@@ -32,7 +32,7 @@ from ._prior import prior_suffices
 __all__ = [
     "FlopsBaseline", "ForestPredictor", "RoutePredictor", "ProxyPredictor", "AutoPredictor", "gaussian_process", "DEFAULT_PREDICTOR",
     "register_predictor", "list_predictors", "create_predictor", "supports_std", "predict_with_std",
-    "ENTRY_POINT_GROUP",
+    "ENTRY_POINT_GROUP", "ScaledTarget",
 ]
 
 DEFAULT_PREDICTOR = "auto"
@@ -293,11 +293,39 @@ def gaussian_process(include: Sequence[str] = StitchFeaturizer.GROUPS, random_st
     )
 
 
+class ScaledTarget(RegressorMixin, BaseEstimator):
+    """``estimator`` fitted to standardised top-1s, its predictions (and std) scaled back.
+
+    Plain scikit-learn regressors given by name are put behind it: an MLP, an SVR's epsilon and C,
+    a GP's zero prior mean and a kernel ridge without intercept all assume targets of about unit
+    scale around zero, and top-1s sit near 80 with a spread of a few points (measured on twelve
+    tables: docs/predictors.md, results/benchmarks/scaled_target/). Models that do not care (ridge
+    lines, trees, neighbours) predict the same through it."""
+
+    def __init__(self, estimator: Any = None):
+        self.estimator = estimator
+
+    def fit(self, X, y) -> ScaledTarget:
+        y = np.asarray(y, dtype=float)
+        self.mean_, self.scale_ = float(np.mean(y)), float(np.std(y)) or 1.0
+        self.estimator_ = clone(self.estimator).fit(X, (y - self.mean_) / self.scale_)
+        return self
+
+    def predict(self, X, return_std: bool = False):
+        if return_std:
+            mean, std = self.estimator_.predict(X, return_std=True)
+            return np.asarray(mean) * self.scale_ + self.mean_, np.asarray(std) * self.scale_
+        return np.asarray(self.estimator_.predict(X)) * self.scale_ + self.mean_
+
+
 def supports_std(predictor: Any) -> bool:
-    """Whether ``predictor.predict`` accepts ``return_std`` (directly or as a pipeline's end)."""
+    """Whether ``predictor.predict`` accepts ``return_std`` (directly or as a pipeline's end; for a
+    :class:`ScaledTarget`, its estimator's)."""
     import inspect
 
     est = predictor.steps[-1][1] if isinstance(predictor, Pipeline) else predictor
+    if isinstance(est, ScaledTarget):
+        est = est.estimator_ if hasattr(est, "estimator_") else est.estimator
     try:
         return "return_std" in inspect.signature(est.predict).parameters
     except (TypeError, ValueError, AttributeError):
@@ -496,9 +524,10 @@ def _build(target: Any, random_state: int | None, spec: Any) -> Any:
 
 def _featurized(est: Any) -> Any:
     """A plain scikit-learn regressor (it reads numbers, not stitches) behind the default's
-    features, scaled: ``make_pipeline(RouteFeaturizer(), StandardScaler(), est)``, so any of them
-    plugs in by name (``--predictor sklearn.linear_model:Ridge``). Meta-estimators (a Pipeline,
-    or one holding another estimator) and anything outside scikit-learn are left as they are."""
+    features, inputs and targets standardised: ``make_pipeline(RouteFeaturizer(),
+    StandardScaler(), ScaledTarget(est))``, so any of them plugs in by name (``--predictor
+    sklearn.svm:SVR``). Meta-estimators (a Pipeline, or one holding another estimator) and
+    anything outside scikit-learn are left as they are."""
     if not type(est).__module__.startswith("sklearn.") or isinstance(est, Pipeline):
         return est
     try:
@@ -508,4 +537,4 @@ def _featurized(est: Any) -> Any:
     if any(_is_estimator(v) or isinstance(v, (list, tuple)) and any(
             _is_estimator(x) or isinstance(x, tuple) for x in v) for v in params):
         return est
-    return make_pipeline(RouteFeaturizer(), StandardScaler(), est)
+    return make_pipeline(RouteFeaturizer(), StandardScaler(), ScaledTarget(est))

@@ -130,7 +130,8 @@ def test_check_predictor_names_predictions_off_the_scale_of_their_own_rows():
         check_predictor(f"{MOD}:ForgetsMean")
     problems = [line for line in str(err.value).splitlines() if line.startswith("- ")]
     assert len(problems) == 1 and problems[0].startswith("- predictions on the wrong scale: they miss the 7 ")
-    assert problems[0].endswith("return top-1 in percent (scale its inputs, or check that it converges)")
+    assert problems[0].endswith("return top-1 in percent (fit it to standardised top-1s, e.g. behind "
+                                "stitchnas.predict.ScaledTarget, or check that it converges)")
 
 
 def test_the_scale_rule_passes_every_built_in_predictor_on_real_tables():

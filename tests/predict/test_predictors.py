@@ -1,5 +1,6 @@
 import json
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -449,11 +450,13 @@ def test_auto_with_fewer_than_two_measured_stitches_takes_the_anchor_prior_and_f
 
 def test_a_plain_scikit_learn_regressor_plugs_in_behind_the_route_features(capsys, tmp_path):
     """`--predictor sklearn.linear_model:Ridge` (or a Ridge instance) reads stitches through
-    RouteFeaturizer and a scaler; a user's own pipeline and meta-estimators are left as given."""
+    RouteFeaturizer and a scaler and is fitted to standardised top-1s (ScaledTarget: a line with
+    an intercept predicts the same through it); a user's own pipeline and meta-estimators are left
+    as given."""
     from sklearn.compose import TransformedTargetRegressor
     from sklearn.pipeline import Pipeline
 
-    from stitchnas.predict import RouteFeaturizer
+    from stitchnas.predict import RouteFeaturizer, ScaledTarget
 
     space = load_space("tiny_test")
     stitches = make_stitches(space)
@@ -461,9 +464,12 @@ def test_a_plain_scikit_learn_regressor_plugs_in_behind_the_route_features(capsy
     for spec in ("sklearn.linear_model:Ridge", Ridge(alpha=2.0)):
         model = create_predictor(spec)
         assert isinstance(model, Pipeline) and isinstance(model.steps[0][1], RouteFeaturizer)
-        assert model.steps[-1][1].__class__ is Ridge
+        assert isinstance(model.steps[-1][1], ScaledTarget) and model.steps[-1][1].estimator.__class__ is Ridge
         pred = model.fit(stitches, y).predict(stitches)
         assert pred.shape == (len(stitches),) and np.all(np.isfinite(pred))
+    plain = make_pipeline(RouteFeaturizer(), StandardScaler(), Ridge())  # a ridge line is linear in y
+    scaled = create_predictor("sklearn.linear_model:Ridge")
+    assert np.allclose(scaled.fit(stitches, y).predict(stitches), plain.fit(stitches, y).predict(stitches))
     mine = make_pipeline(StitchFeaturizer(), Ridge())
     assert isinstance(create_predictor(mine).steps[0][1], StitchFeaturizer)
     meta = TransformedTargetRegressor(regressor=mine)
@@ -475,6 +481,37 @@ def test_a_plain_scikit_learn_regressor_plugs_in_behind_the_route_features(capsy
     code, out, err = run_cli(capsys, "predict", "tiny_test", "--measurements", rows, "--predictor",
                              "sklearn.linear_model:Ridge", "--out", tmp_path / "p.jsonl")
     assert code == 0, err
+
+
+def test_scale_sensitive_regressors_by_name_fit_standardised_top1s():
+    """What ScaledTarget is for: an MLP or a kernel ridge without intercept, fitted on top-1s near
+    80, stop far short of them (the scale rule refuses them in a user's own pipeline), and a GP's
+    prior mean is 0; behind ScaledTarget they land near the rows, and the GP's std comes back in
+    points (its standardised std times the rows' spread), which a plain SVR does not claim."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.kernel_ridge import KernelRidge
+    from sklearn.neural_network import MLPRegressor
+
+    from stitchnas.predict import RouteFeaturizer, fit_problem, supports_std
+
+    space = load_space("tiny_test")
+    stitches = make_stitches(space)
+    y = 80.0 + 3.0 * np.sin(np.arange(len(stitches)))
+    for est in (MLPRegressor(random_state=0), KernelRidge()):
+        own = make_pipeline(RouteFeaturizer(), StandardScaler(), est)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the MLP's convergence warning
+            assert fit_problem(own.fit(stitches, y).predict(stitches), y) is not None
+            ours = create_predictor(est).fit(stitches, y)
+        assert fit_problem(ours.predict(stitches), y) is None
+        assert np.mean(np.abs(ours.predict(stitches) - y)) < np.mean(np.abs(y - y.mean()))
+    gp = create_predictor(GaussianProcessRegressor()).fit(stitches[::2], y[::2])
+    assert supports_std(gp) and not supports_std(create_predictor("sklearn.svm:SVR"))
+    mean, std = gp.predict(stitches, return_std=True)
+    inner = gp.steps[-1][1]
+    z_mean, z_std = inner.estimator_.predict(gp[:-1].transform(stitches), return_std=True)
+    assert np.allclose(mean, z_mean * inner.scale_ + inner.mean_) and np.allclose(std, z_std * inner.scale_)
+    assert inner.scale_ == pytest.approx(np.std(y[::2])) and np.all(std[1::2] > 0)
 
 
 def test_a_constant_prediction_ranks_nothing_without_a_warning():
