@@ -36,7 +36,7 @@ __all__ = [
     "storage_path", "front_path", "export_dir", "latency_dir", "results_root", "results_root_chosen",
     "command_root",
     "pretrained_dir",
-    "NAME_RULE", "check_name", "inside",
+    "NAME_RULE", "check_name", "inside", "names_a_file",
 ]
 
 #: The one rule for a name from a user file that becomes part of a path (space, target, anchor):
@@ -54,6 +54,19 @@ def check_name(name: object, what: str) -> str:
 
     raise StitchnasError(f"{what} must be a name of {NAME_RULE} (it names result folders and "
                          f"files), got {name!r}")
+
+
+def names_a_file(text: str, bundled: Path) -> bool:
+    """Whether a name-or-path argument (``--target``, a space) names a file, not the bundled entry
+    ``bundled`` of that name: it ends in ``.yaml``/``.yml``, holds a folder separator, or something
+    exists at ``text`` that is not a folder standing in the bundled entry's way. A folder is never
+    a YAML file, and one named like a bundled space or target (a results folder, the current
+    folder inside one) must not hide it; a folder of another name is still read, so its error
+    says what it is."""
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") or os.sep in text:
+        return True
+    return path.exists() and not (path.is_dir() and bundled.is_file())
 
 
 def inside(base: Path, *parts: str) -> Path:

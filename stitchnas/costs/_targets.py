@@ -31,7 +31,7 @@ from typing import Any
 from .._util import close_matches, did_you_mean
 from ..errors import StitchnasError
 from ..objectives import BUDGET_KEYS, budget_unit, format_amount, objective_of
-from ..paths import check_name
+from ..paths import check_name, names_a_file
 
 __all__ = [
     "COST_MODELS",
@@ -303,7 +303,7 @@ def load_target(name_or_path: str | os.PathLike | Target) -> Target:
         return name_or_path
     text = str(name_or_path)
     path = Path(text)
-    if not (path.suffix in (".yaml", ".yml") or os.sep in text or path.exists()):
+    if not names_a_file(text, bundled_targets_dir() / f"{text}.yaml"):
         path = bundled_targets_dir() / f"{text}.yaml"
         if not path.is_file():
             raise StitchnasError(f"unknown target {text!r}: not a file and not a bundled target "

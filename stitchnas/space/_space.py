@@ -19,7 +19,7 @@ from typing import Any, Iterator, Sequence
 from ..anchors import AnchorSpec, FeatureSpec, stitch_problem  # torch-free; models built lazily
 from .._util import did_you_mean, did_you_mean_key, gc_paused, short_repr
 from ..errors import StitchnasError
-from ..paths import check_name, pretrained_dir, results_dir
+from ..paths import check_name, names_a_file, pretrained_dir, results_dir
 from ._defaults import DEFAULT_SPACE
 from . import _idcache
 from ._routes import Candidate, Junction, Route
@@ -83,7 +83,7 @@ def load_space(name_or_path: str | os.PathLike | None = None) -> "SearchSpace":
         return name_or_path
     target = str(name_or_path) if name_or_path is not None else DEFAULT_SPACE
     path = Path(target)
-    if not (path.suffix in (".yaml", ".yml") or os.sep in target or path.exists()):
+    if not names_a_file(target, bundled_spaces_dir() / f"{target}.yaml"):
         path = bundled_spaces_dir() / f"{target}.yaml"
         if not path.is_file():
             hint = did_you_mean(target, list_spaces())

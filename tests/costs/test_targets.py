@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from stitchnas.cli import main
@@ -86,6 +88,19 @@ def test_unknown_target_suggests_close_names(tmp_path):
         load_target("cdua")
     with pytest.raises(StitchnasError, match="does not exist"):
         load_target(tmp_path / "missing.yaml")
+
+
+def test_a_front_folder_named_like_a_bundled_target_does_not_hide_it(tmp_path, monkeypatch):
+    """Inside results/SPACE/ the fronts' folders are named after their targets: `--target
+    cpu_batch64` there still means the bundled target; a folder given as a path, or one no bundled
+    target is named after, is still a one-line error."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("cpu_batch64", "mine"):
+        (tmp_path / name).mkdir()
+    assert load_target("cpu_batch64").batch_size == 64
+    for given in (f".{os.sep}cpu_batch64", "mine"):
+        with pytest.raises(StitchnasError, match=r"^target file .*(cpu_batch64|mine) is a folder, not a file"):
+            load_target(given)
 
 
 def test_target_dataclass_validates():

@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -112,6 +113,22 @@ def test_bad_space_files_are_one_line_errors(tmp_path, text, message):
     with pytest.raises(StitchnasError, match=message) as info:
         assert load_space(path).candidates  # enumeration checks the anchors against the rule
     assert "\n" not in str(info.value)
+
+
+def test_a_results_folder_named_like_a_bundled_space_does_not_hide_it(tmp_path, monkeypatch, capsys):
+    """`stitchnas --results . run` leaves ./fmnist_resnet_grown/ in the current folder: the bare
+    name (and the default, no name at all) still means the bundled space there, in every command;
+    a folder given as a path, or one no bundled space is named after, is still a one-line error."""
+    from stitchnas.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for name in (DEFAULT_SPACE, "tiny_test", "elsewhere"):
+        (tmp_path / name).mkdir()
+    assert load_space(DEFAULT_SPACE).name == load_space().name == DEFAULT_SPACE
+    assert main(["enumerate", "tiny_test"]) == 0 and "tiny_test" in capsys.readouterr().out
+    for given in (f".{os.sep}tiny_test", "elsewhere"):
+        with pytest.raises(StitchnasError, match=r"^space file .*(tiny_test|elsewhere) is a folder, not a file"):
+            load_space(given)
 
 
 def test_unknown_bundled_name_suggests():
