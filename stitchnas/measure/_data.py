@@ -122,7 +122,7 @@ def space_data(space, name: str | None = None, root: str | os.PathLike | None = 
     if not name:
         raise StitchnasError(f"space {space.name!r} names no dataset: add `data: {{name: fashion_mnist}}` "
                              "(or digits, or an ImageFolder DIR) to the space file")
-    if Path(name).is_dir():
+    if name not in DATASET_NAMES and Path(name).is_dir():  # a built-in name wins over a folder: ./NAME
         name, root = "imagefolder", name
     elif name not in DATASET_NAMES:
         _refuse_data_name(name)

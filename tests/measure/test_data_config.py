@@ -2,6 +2,7 @@
 std), not fixed ImageNet defaults."""
 
 import argparse
+import os
 
 import pytest
 import timm
@@ -90,3 +91,19 @@ def test_a_space_files_data_paths_are_relative_to_the_file(tmp_path, monkeypatch
     assert given.root == "images"
     with pytest.raises(StitchnasError, match="^unknown dataset 'cifar': use one of"):
         space_data(load_space(tmp_path / "project" / "typo.yaml"))
+
+
+def test_a_folder_named_like_a_data_set_does_not_hide_it(tmp_path, monkeypatch):
+    """A folder called digits (or fashion_mnist: where a user keeps its IDX files) in the working
+    directory does not turn the data set's name into an ImageFolder, neither from the space file
+    nor from --data; the folder is still reachable as ./digits."""
+    from stitchnas.measure import space_data
+
+    make_image_tree(tmp_path / "digits")
+    (tmp_path / "s.yaml").write_text(load_space("tiny_test").path.read_text() + "data: {name: digits}\n")
+    monkeypatch.chdir(tmp_path)
+    space = load_space(tmp_path / "s.yaml")
+    assert space_data(space).name == "digits"
+    assert space_data(space, name="digits").name == "digits"
+    folder = space_data(space, name=f".{os.sep}digits")
+    assert folder.name == "imagefolder" and folder.root == f".{os.sep}digits"
