@@ -58,7 +58,9 @@ def bench_startup(space: str = "fmnist_vit_2way", target: str = "cpu", repeats: 
         raise StitchnasError(f"no front at {front_path(space, target)} to time `stitchnas query` on: "
                              f"pass --space/--target of a saved front (or make one with "
                              f"`stitchnas search SPACE --target TARGET`)")
-    env = dict(os.environ)
+    from ..paths import results_dir
+
+    env = dict(os.environ, STITCHNAS_RESULTS=str(results_dir().resolve()))  # --results reaches them
 
     def cpu() -> float:
         use = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -95,6 +95,18 @@ def test_predict_imports_no_torch_once_the_profile_is_cached(searched, tmp_path,
     assert "optuna" in names and not names & {"torch", "timm", "fvcore"}
 
 
+def test_bench_startup_times_the_front_under_results(searched, tmp_path, monkeypatch, capsys):
+    """`stitchnas --results DIR bench startup` queries the front under DIR in its fresh processes
+    too (they failed 'no front at results/...': the root did not reach them)."""
+    monkeypatch.delenv("STITCHNAS_RESULTS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "--results", searched, "bench", "startup", "--space", "tiny_test",
+                             "--target", "flops_budget", "--repeats", "1", "--out", tmp_path / "b")
+    assert code == 0, err
+    rows = {r["command"]: r for r in json.loads((tmp_path / "b" / "startup.json").read_text())["rows"]}
+    assert rows["stitchnas query"]["heavy_imports"] == []
+
+
 def test_version(capsys):
     from importlib.metadata import version
 
