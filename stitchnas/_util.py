@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
 __all__ = ["gc_paused", "lazy_exports", "close_matches", "did_you_mean", "did_you_mean_key",
-           "import_object", "package_version"]
+           "import_object", "package_version", "counted"]
 
 
 def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list]]:
@@ -37,6 +37,11 @@ def short_repr(value: Any, limit: int = 40) -> str:
     error stays one short line however large the value is."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def counted(n: int, noun: str) -> str:
+    """``"1 seed"``, ``"5 seeds"``: a count with its noun, singular for one."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def close_matches(word: Any, choices: Iterable[str], n: int = 3) -> list[str]:

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._util import counted
 from ..errors import StitchnasError
 from ..measure import Measurement
 from ..pareto import front_indices, hypervolume
@@ -123,6 +124,6 @@ def bench_active(space: SearchSpace, truth: Sequence[Measurement], out_dir, *, p
         {"suggest (active)": (sizes, report["hv_ratio_active"]),
          "random": (sizes, report["hv_ratio_random"])},
         xlabel="stitches measured", ylabel="true hypervolume of the predicted front / true front's",
-        title=f"{space.name}: choosing what to measure ({predictor}, mean of {len(list(seeds))} seeds)",
+        title=f"{space.name}: choosing what to measure ({predictor}, mean of {counted(len(list(seeds)), 'seed')})",
     )
     return report

@@ -32,6 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._util import counted
 from ..errors import StitchnasError
 from ..fileio import atomic_write, write_json
 from ..costs import cpu_name as _cpu
@@ -375,7 +376,7 @@ def _plot(report: dict[str, Any], path: Path) -> Path:
             mean = np.array([np.nan if v is None else v for v in hv["mean"]])
             lo = np.array([np.nan if v is None else v for v in hv["min"]])
             hi = np.array([np.nan if v is None else v for v in hv["max"]])
-            ax1.plot(xs, mean, color=color, label=f"{name} (mean of {len(report['seeds'])} seeds)")
+            ax1.plot(xs, mean, color=color, label=f"{name} (mean of {counted(len(report['seeds']), 'seed')})")
             ax1.fill_between(xs, lo, hi, color=color, alpha=0.15, linewidth=0)
             d = np.array(entry["distinct"]["mean"], dtype=float)
             ax2.plot(xs, d, color=color, label=name)

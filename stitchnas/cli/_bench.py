@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._util import counted
 from ..errors import StitchnasError
 from ._base import (Command, add_proxies_argument, add_space_argument, fraction, given_options, measured,
                     nonnegative_float, option_name, positive_int, name_list, seed, seed_list)
@@ -73,7 +74,7 @@ class BenchPredictors(Command):
                 print(f"{name:<18} tau {sc['kendall_tau']:.3f}  rho {sc['spearman_rho']:.3f}  "
                       f"mae {sc['mae']:.2f}  prec@top10% {sc['precision_top10']:.2f}{gain}")
         print("# vs FLOPs: the tau gain over the FLOPs baseline, mean ± paired standard error over "
-              f"the {report['repeats']} splits")
+              f"the {counted(report['repeats'], 'split')}")
         return 0
 
 
@@ -237,7 +238,7 @@ class BenchSearch(Command):
                  + (" (anchors, random, then chosen by suggest)" if r["choose"] == "suggest" else "")
                  + (f", {r['predictor']} predicts the rest" if r["train_size"] < r["candidates"] else ""))
         print(f"{r['space']}: {known}; true hypervolume of the found front / the true front's "
-              f"(nadir reference; chance reference in brackets), mean of {len(r['seeds'])} seeds:")
+              f"(nadir reference; chance reference in brackets), mean of {counted(len(r['seeds']), 'seed')}:")
         ceil = r["ceiling"]
         print(f"  ceiling (predicted front of every candidate): {ceil['hv_ratio_nadir_mean']:.4f} "
               f"[{ceil['hv_ratio_chance_mean']:.4f}]")
@@ -259,7 +260,7 @@ class BenchSearch(Command):
         worst = min(run["hv_ratio_nadir"] for run in d["per_seed"])
         spread = f", worst seed {worst:.4f}" if len(d["per_seed"]) > 1 else ""
         print(f"default search: {d['hv_ratio_nadir_mean']:.4f} of the true front's hypervolume "
-              f"(mean of {len(r['seeds'])} seeds{spread}; {', '.join(modes)})")
+              f"(mean of {counted(len(r['seeds']), 'seed')}{spread}; {', '.join(modes)})")
         return 0
 
 

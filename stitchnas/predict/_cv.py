@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._util import counted
 from ..errors import StitchnasError
 from ._features import make_stitches
 from ..measure import Measurement
@@ -64,7 +65,7 @@ class CVReport:
         else:
             verdict = "the same ranking as FLOPs in every split"
         return (f"tau gain over FLOPs {self.tau_gain:+.3f} ± {self.tau_gain_se:.3f} (paired standard "
-                f"error over {self.repeats} splits): {verdict}")
+                f"error over {counted(self.repeats, 'split')}): {verdict}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
