@@ -34,7 +34,7 @@ __all__ = [
     "results_dir", "cache_dir", "space_dir", "checkpoint_path", "measurements_path", "proxies_path",
     "run_dir",
     "storage_path", "front_path", "export_dir", "latency_dir", "results_root", "results_root_chosen",
-    "command_root",
+    "command_root", "results_flag",
     "pretrained_dir",
     "NAME_RULE", "check_name", "inside", "names_a_file",
 ]
@@ -106,6 +106,15 @@ def command_root() -> Path | None:
     """The results root chosen for this command (``--results DIR``, ``run --out DIR``), None
     where none was: a command a message suggests must name it again to write there."""
     return _ROOT[-1] if _ROOT else None
+
+
+def results_flag(root: str | os.PathLike | None = None) -> str:
+    """`` --results DIR`` for ``root``, or else for the root this command was given, so that a
+    command a message suggests reads and writes where this one does; nothing where neither is."""
+    import shlex
+
+    root = root if root is not None else command_root()
+    return "" if root is None else f" --results {shlex.quote(os.fspath(root))}"
 
 
 def results_root_chosen() -> bool:

@@ -165,17 +165,18 @@ def option_name(dest: str) -> str:
 def evaluate_command(space, ids, path, rows) -> str:
     """``stitchnas evaluate SPACE --ids ...`` that measures ``ids`` into the measurements file at
     ``path`` (``--out`` unless it is the space's default file) on the images its ``rows`` were
-    measured on (``--val-subset N`` where they share one such label)."""
+    measured on (``--val-subset N`` where they share one such label), under this command's results
+    root (``--results DIR``, where one was given: the checkpoint is found there)."""
     import shlex
 
     from ..measure import val_subset_option
-    from ..paths import measurements_path
+    from ..paths import measurements_path, results_flag
 
     into = ("" if Path(path).resolve() == measurements_path(space.name).resolve()
             else f" --out {shlex.quote(str(path))}")  # the new rows beside these
     labels = {m.dataset for m in rows}  # and on the same images
     into += val_subset_option(labels.pop()) if len(labels) == 1 else ""
-    return f"stitchnas evaluate {space.given_as} --ids {','.join(map(str, ids))}{into}"
+    return f"stitchnas evaluate {space.given_as} --ids {','.join(map(str, ids))}{into}{results_flag()}"
 
 
 def no_match(kind: str, pattern: str, names: list[str], command: str) -> int:

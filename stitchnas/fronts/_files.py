@@ -136,16 +136,9 @@ def _missing_front(path: Path, space: Any, name: str | None, given: Any, target:
                 f"(bundled targets: `stitchnas targets`; a target YAML path works too)")
     elsewhere = ("" if paths.results_root_chosen() else "; a search given --out-dir DIR saved it under DIR: "
                  "pass --results DIR (or set STITCHNAS_RESULTS=DIR)")
-    root = _root_flag()
+    root = paths.results_flag()
     return (f"no front at {path}: make it with `stitchnas search {sname} --target {given}{root}` "
             f"(or `stitchnas run {sname}{root}`){elsewhere}{have}")
-
-
-def _root_flag(root: str | os.PathLike | None = None) -> str:
-    """`` --results DIR`` for ``root``, or else the root this command was given, so that a
-    suggested command writes where this one reads; nothing where neither is."""
-    root = root if root is not None else paths.command_root()
-    return "" if root is None else f" --results {shlex.quote(os.fspath(root))}"
 
 
 def saved_targets(space: str, results: str | os.PathLike | None = None) -> list[str]:
@@ -170,7 +163,7 @@ def default_target(space: str, results: str | os.PathLike | None = None, given_a
     if not saved:
         elsewhere = ("pass --front FILE" if paths.results_root_chosen()
                      else "one saved under another root: pass --results DIR (or --front FILE)")
-        root = _root_flag(results)
+        root = paths.results_flag(results)
         raise StitchnasError(f"no saved front of {space} under {paths.space_dir(space, results)}: make one "
                              f"with `stitchnas search {shown}{root}` (FLOPs; --target T for another target) "
                              f"or `stitchnas run {shown}{root}`; {elsewhere}")

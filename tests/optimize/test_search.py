@@ -468,6 +468,11 @@ def test_cli_search_names_the_command_that_measures_its_predicted_members(capsys
             "measures them (then search again)") in err
     code, _, err = run_cli(capsys, "search", "tiny_test", "--target", "flops", "--measurements", full)
     assert code == 0 and "have predicted top-1" not in err  # every member measured: no note
+    other = results.parent / "other results"  # a root given on the command line: the command names it
+    code, _, err = run_cli(capsys, "--results", other, "search", "tiny_test", "--target", "flops",
+                           "--measurements", mfile, "--predictor", "gp")
+    assert code == 0, err
+    assert f"--out {mfile} --results '{other}'` measures them (then search again)" in err
 
 
 # ---- bad input -----------------------------------------------------------------------------
