@@ -237,7 +237,7 @@ def default_checkpoint(checkpoint: Any, space: SearchSpace, stitched: bool, allo
                        what: str) -> str | None:
     """``checkpoint``, else results/SPACE/stitched.pt when present; an error when ``stitched``
     needs one and there is none (unless ``allow_random_weights``)."""
-    from .paths import checkpoint_path
+    from .paths import checkpoint_path, results_flag
 
     if checkpoint is not None:
         return str(checkpoint)
@@ -247,7 +247,7 @@ def default_checkpoint(checkpoint: Any, space: SearchSpace, stitched: bool, allo
     if stitched and not allow_random_weights:
         raise StitchnasError(
             f"{what} needs trained stitching layers but there is no checkpoint at {default}: train "
-            f"one with `stitchnas train {space.given_as}` or pass --checkpoint"
+            f"one with `stitchnas train {space.given_as}{results_flag()}` or pass --checkpoint"
         )
     return None
 

@@ -413,14 +413,15 @@ class Proxy(Command):
         from ..measure import (PROXY_IMAGES, proxy_label, proxy_dataset, score_proxies,
                                write_proxies)
         from ..network import load_network
-        from ..paths import proxies_path, checkpoint_path
+        from ..paths import checkpoint_path, proxies_path, results_flag
         from ..space import load_space
 
         space = load_space(args.space)
         checkpoint = args.checkpoint or str(checkpoint_path(space.name))
         if not Path(checkpoint).is_file():
             raise StitchnasError(f"no stitched checkpoint at {checkpoint}: proxy scores need trained "
-                                 f"stitching layers (`stitchnas train {space.given_as}`) or --checkpoint")
+                                 f"stitching layers (`stitchnas train {space.given_as}{results_flag()}`) or "
+                                 "--checkpoint")
         out = Path(args.out or proxies_path(space.name))
         check_writable(out, "proxies file")
         images = args.images or PROXY_IMAGES

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import StitchnasError
 from ..fileio import write_json
-from ..paths import check_name, inside, latency_dir
+from ..paths import check_name, inside, latency_dir, results_flag
 from ..space import Candidate, Route, SearchSpace, load_space
 from ._machine import machine_identity
 from ._table_numbers import number_problem
@@ -334,7 +334,7 @@ class LatencyTable:
     def check(self, space: SearchSpace, target: Target, check_machine: bool = True) -> None:
         """Raise a StitchnasError unless this table fits the space, the target and (with
         ``check_machine``) this machine."""
-        redo = f"`stitchnas profile-latency {_arg(space)} --target {_arg(target)}`"
+        redo = f"`stitchnas profile-latency {_arg(space)} --target {_arg(target)}{results_flag()}`"
         if self.space.get("structure_hash") != space.structure_hash:
             raise StitchnasError(
                 f"{self.where} belongs to space {self.space.get('name')!r} (structure "
@@ -498,7 +498,7 @@ def load_latency_table(space: SearchSpace | str, target: Target | str,
     """
     space, target = load_space(space), load_target(target)
     _measurable(target, "latency table")
-    redo = f"`stitchnas profile-latency {_arg(space)} --target {_arg(target)}`"
+    redo = f"`stitchnas profile-latency {_arg(space)} --target {_arg(target)}{results_flag()}`"
     if path is None:
         own = latency_table_path(space, target)
         if own.is_file():

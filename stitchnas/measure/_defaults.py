@@ -24,7 +24,7 @@ def default_measurements(space: "SearchSpace", proxies: Any = None, who: str = "
     beside it (``proxies.jsonl``, as `stitchnas proxy` writes them) when they are of the measured
     checkpoint; else the last ``stitchnas run``'s measurements and proxy scores; one log line says
     what is read. Else ``(None, proxies)``, or, when ``required``, an error saying how to make some."""
-    from ..paths import MEASUREMENTS, PROXIES, measurements_path, proxies_path, run_dir
+    from ..paths import MEASUREMENTS, PROXIES, measurements_path, proxies_path, results_flag, run_dir
     from ..progress import get_logger
 
     default = measurements_path(space.name)
@@ -39,8 +39,8 @@ def default_measurements(space: "SearchSpace", proxies: Any = None, who: str = "
             given = getattr(space, "given_as", space.name)
             raise StitchnasError(
                 f"no measurements of {given}: neither {default} nor a run's {ran / MEASUREMENTS} "
-                f"exists; measure stitches with `stitchnas evaluate {given}` (or `stitchnas run "
-                f"{given}`), or pass --measurements FILE")
+                f"exists; measure stitches with `stitchnas evaluate {given}{results_flag()}` (or "
+                f"`stitchnas run {given}{results_flag()}`), or pass --measurements FILE")
         return None, proxies
     if proxies is None and (ran / PROXIES).is_file():
         proxies = ran / PROXIES

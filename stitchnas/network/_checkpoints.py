@@ -44,10 +44,10 @@ def _retrain(path: Path, space: SearchSpace | None, fresh: bool = True) -> str:
     since resuming would read a broken file again."""
     import shlex
 
-    from ..paths import checkpoint_path
+    from ..paths import checkpoint_path, results_flag
 
     name = space.given_as if space is not None else "SPACE"
-    out = "" if space is not None and path.resolve() == checkpoint_path(space.name).resolve() \
+    out = results_flag() if space is not None and path.resolve() == checkpoint_path(space.name).resolve() \
         else f" --out {shlex.quote(str(path))}"
     return f"`stitchnas train {name}{' --no-resume' if fresh else ''}{out}`"
 

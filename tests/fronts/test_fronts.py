@@ -788,3 +788,23 @@ def test_front_plot_labels_stay_inside_the_panel_and_off_the_legend(space, costs
     for text, box in boxes.items():
         assert panel.x0 <= box.x0 and box.x1 <= panel.x1 and panel.y0 <= box.y0 and box.y1 <= panel.y1, text
         assert not box.overlaps(legend), text
+
+
+def test_every_command_a_missing_input_suggests_names_the_results_root(tmp_path, monkeypatch, capsys):
+    """Under `--results DIR` with nothing there yet, the command each error suggests (train,
+    evaluate or run, profile-latency) names DIR too: run as printed, it writes where this one
+    reads, not into ./results."""
+    monkeypatch.delenv("STITCHNAS_RESULTS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "empty root"
+    quoted = f"--results '{root}'"
+    cases = [(["evaluate", "tiny_test", "--data", "digits", "--ids", "3", "--out", tmp_path / "m.jsonl"],
+              "stitchnas train tiny_test " + quoted),
+             (["proxy", "tiny_test", "--data", "digits"], "stitchnas train tiny_test " + quoted),
+             (["predict", "tiny_test"], "stitchnas evaluate tiny_test " + quoted),
+             (["profile-latency", "tiny_test", "--target", "cpu", "--any-machine"],
+              "stitchnas profile-latency tiny_test --target cpu " + quoted)]
+    for argv, suggested in cases:
+        code, _, err = run_cli(capsys, "--results", root, *argv)
+        assert code == 2 and f"`{suggested}`" in err and err.count("\n") == 1, (argv, err)
+    assert not (tmp_path / "results").exists()
