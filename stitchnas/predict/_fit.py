@@ -250,8 +250,10 @@ def prediction_plot_path(out: str | os.PathLike) -> Path:
 
 def prediction_rows(fit: FittedPredictor, rows: Sequence["Measurement"]) -> list[dict[str, Any]]:
     """One dict per candidate (``id``, ``route``, ``acc1_pred``, ``acc1_std``, ``measured``): what
-    ``stitchnas predict`` writes."""
+    ``stitchnas predict`` writes. A mean beyond 0..100 (a line extrapolated past the best anchor)
+    is written at the bound, as the search's accuracy table has it: a top-1 is a percentage."""
     mean, std = fit.predict()
+    mean = np.clip(mean, 0.0, 100.0)
     known = {m.id for m in rows}
     return [{"id": st.id, "route": st.route.to_json(), "acc1_pred": round(float(mean[i]), 4),
              "acc1_std": None if std is None else round(float(std[i]), 4),

@@ -558,3 +558,22 @@ def test_every_public_function_taking_a_space_takes_its_name():
     space = load_space("fmnist_vit_2way")
     assert sn.read_measurements(FMNIST, "fmnist_vit_2way") == sn.read_measurements(FMNIST, space)
     assert sn.load_network("fmnist_vit_2way").space.content_hash == space.content_hash
+
+
+class _Overshoots(_FixedPosterior):
+    """Its rows' own top-1, and 104% for every other stitch (a line extrapolated past 100)."""
+
+    def __init__(self, means=None, stds=None, default=(104.0, 1.0)):
+        super().__init__(means, stds, default)
+
+
+def test_predict_writes_a_top1_beyond_100_at_100_as_the_search_has_it(fmnist):
+    from stitchnas.predict import fit_on_measured, prediction_rows
+
+    space, rows = fmnist
+    fit = fit_on_measured(space, rows[:6], _Overshoots())
+    assert fit.predict()[0].max() == 104.0  # the model's own mean, unchanged
+    written = prediction_rows(fit, rows[:6])
+    assert max(r["acc1_pred"] for r in written) == 100.0
+    assert {r["acc1_pred"] for r in written if not r["measured"]} == {100.0}
+    assert [r["acc1_pred"] for r in written if r["measured"]] == [m.acc1 for m in sorted(rows[:6], key=lambda m: m.id)]
