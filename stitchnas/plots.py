@@ -9,8 +9,8 @@ from typing import Sequence
 from .fileio import atomic_write
 from .pareto import front_indices
 
-__all__ = ["MAX_LABELS", "latency_validation_png", "place_labels", "plot_tradeoff", "plot_curves", "png_bytes",
-           "prediction_png", "pyplot", "wrap_title"]
+__all__ = ["MAX_LABELS", "latency_validation_png", "place_labels", "plot_tradeoff", "plot_curves",
+           "png_bytes", "prediction_png", "pyplot", "wrap_title"]
 
 
 # label offsets (points from the marker) tried in turn; the first that overlaps nothing wins

@@ -20,7 +20,8 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
-__all__ = ["LOGGER", "MODES", "get_logger", "configure", "show_bars", "quiet_optuna", "quiet_fvcore", "quiet_timm"]
+__all__ = ["LOGGER", "MODES", "get_logger", "configure", "show_bars", "quiet_optuna", "quiet_fvcore",
+           "quiet_timm"]
 
 #: The name of the package's logger; modules log to children of it.
 LOGGER = "stitchnas"

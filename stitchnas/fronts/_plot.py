@@ -10,7 +10,6 @@ from ._front import Front, FrontPoint
 __all__ = ["render_front_png", "format_budgets", "format_amount"]
 
 
-
 def _over_budget(point: FrontPoint, budgets: dict) -> bool:
     for key, limit in budgets.items():
         value = point.value(objective_of(key)) if limit is not None else None
@@ -142,7 +141,8 @@ def _anchor_line(ax, front: Front, pts: Sequence[FrontPoint], objective: str, sc
                  anchor_names: Sequence[str] | None) -> list[tuple[str, float, float]]:
     """The straight line between neighbouring anchors (dotted; a stitch above it is a trade-off no
     anchor offers) and the anchors the front leaves out (hollow stars), where the search saw two
-    anchors or more; returns those anchors' labels ``(text, x, y)`` for :func:`stitchnas.plots.place_labels`."""
+    anchors or more; returns those anchors' labels ``(text, x, y)`` for
+    :func:`stitchnas.plots.place_labels`."""
     anchors = sorted((p for p in pts if p.is_anchor), key=lambda p: p.value(objective))
     if len(anchors) < 2:
         return []

@@ -49,8 +49,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["search", "search_targets", "search_problem", "default_study_name", "META_KEY", "open_storage"]
 
 
-def _default_trials(space: "SearchSpace", sampler: Any, large: bool = False) -> int:
-    if sampler in ("exhaustive", "exact") or is_brute_force(sampler):  # each candidate once
+def _default_trials(space: "SearchSpace", finite: bool, large: bool = False) -> int:
+    if finite:  # exhaustive, exact, Optuna's brute force: each candidate once
         return len(space)
     if large:
         return large_trials(len(space))
@@ -221,7 +221,7 @@ def search_problem(problem: Problem, config: SearchConfig, progress: bool | None
         encoding = "tree" if finite else default_encoding(sampler_spec, len(space))
     if finite and encoding != "tree":
         raise StitchnasError(encoding_clash(config.sampler, label, encoding))
-    n_trials = config.n_trials or _default_trials(space, sampler_spec, large)
+    n_trials = config.n_trials or _default_trials(space, finite, large)
     if config.save:  # an unwritable front folder is one line before the search, not after
         from ..fileio import check_writable
 

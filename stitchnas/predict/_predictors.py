@@ -324,8 +324,8 @@ def supports_std(predictor: Any) -> bool:
     import inspect
 
     est = predictor.steps[-1][1] if isinstance(predictor, Pipeline) else predictor
-    if isinstance(est, ScaledTarget):
-        est = est.estimator_ if hasattr(est, "estimator_") else est.estimator
+    if isinstance(est, ScaledTarget):  # its fitted copy is a clone: the same predict
+        est = est.estimator
     try:
         return "return_std" in inspect.signature(est.predict).parameters
     except (TypeError, ValueError, AttributeError):
