@@ -688,3 +688,12 @@ def test_search_config_refuses_a_seed_no_sampler_takes(bad):
     """A seed outside 0..2**32-1 used to pass SearchConfig and fail inside NumPy mid-search."""
     with pytest.raises(StitchnasError, match=r"seed must be an integer 0..4294967295"):
         SearchConfig(seed=bad)
+
+
+def test_counts_in_report_lines_are_singular_for_one():
+    """'mean of 1 seed', not '1 seeds' (bench search, active, predictors, startup, predictor-cv);
+    the plural form is asserted in the bench search line above."""
+    from stitchnas._util import counted
+
+    assert [counted(n, "seed") for n in (0, 1, 2)] == ["0 seeds", "1 seed", "2 seeds"]
+    assert counted(1, "split") == "1 split" and counted(20, "run") == "20 runs"
