@@ -54,6 +54,10 @@ class DataSpec:
     (chosen with ``seed``) for quick runs; ``seed`` also fixes the digits train/val split.
     ``data_config``: timm's data config (interpolation, crop_pct, crop_mode, mean, std) for
     ``imagefolder`` transforms, e.g. :func:`anchor_data_config`; None: timm's ImageNet defaults.
+    ``augment``: an ImageFolder's training images, as the space file's ``data: {augment}``:
+    None or ``"timm"`` timm's training transform (random-resized crop, flip, colour jitter),
+    ``"none"`` the validation transform, or a mapping of ``timm.data.create_transform`` options
+    (``scale``, ``hflip``, ...) over timm's. The built-in sets are never augmented.
     """
 
     name: str
@@ -63,6 +67,7 @@ class DataSpec:
     val_subset: int | None = None
     seed: int = 0
     data_config: dict | None = field(default=None, hash=False)
+    augment: str | dict | None = field(default=None, hash=False)
 
     def label(self, val_images: int | None = None) -> str:
         """The ``dataset`` label that measurement rows carry, the one definition every writer and
@@ -102,6 +107,10 @@ class DataSpec:
                 )
         if self.root is not None:
             object.__setattr__(self, "root", os.fspath(self.root))
+        if self.augment not in (None, "none") and self.name != "imagefolder":
+            raise StitchnasError(
+                f"augment {self.augment!r} applies to ImageFolder data only; {self.name} is never "
+                "augmented: drop `augment` from the space file's data section (or set it to none)")
 
 
 def space_data(space, name: str | None = None, root: str | os.PathLike | None = None,
@@ -113,7 +122,8 @@ def space_data(space, name: str | None = None, root: str | os.PathLike | None = 
     for an ImageFolder. ``fields``: other :class:`DataSpec` fields (``val_subset``, ...)."""
     section = space.extra.get("data") or {}
     home = Path(space.path).parent if getattr(space, "path", None) else Path()
-    in_file = {k: str(home / Path(v).expanduser()) for k, v in section.items() if v}  # absolute stays
+    in_file = {k: str(home / Path(section[k]).expanduser()) for k in ("name", "root")
+               if section.get(k)}  # absolute stays
     if not name:
         name = section.get("name")
         if name and name not in DATASET_NAMES and Path(in_file["name"]).is_dir():
@@ -129,6 +139,12 @@ def space_data(space, name: str | None = None, root: str | os.PathLike | None = 
     config = None
     if name == "imagefolder":  # timm's transforms with the first anchor's data config
         config = anchor_data_config(space)
+    augment = section.get("augment")
+    if augment not in (None, "none") and section.get("name") in ("fashion_mnist", "digits"):
+        raise StitchnasError(f"space {space.name!r}: data augment {augment!r} applies to ImageFolder data "
+                             f"only; {section['name']} is never augmented: drop it from the data section")
+    if name == "imagefolder":  # the file's augment is for its folder; a built-in given instead has none
+        fields.setdefault("augment", augment)
     return DataSpec(name=name, root=root, input_size=tuple(space.input_size), data_config=config, **fields)
 
 
@@ -420,8 +436,27 @@ def anchor_data_config(model, input_size: Sequence[int] | None = None) -> dict:
     return cfg
 
 
+def _transform(spec: DataSpec, training: bool, **options):
+    """timm's transform of an ImageFolder's training or validation images, as ``spec.augment``
+    asks for training ones."""
+    from timm.data import create_transform
+
+    augment = spec.augment if training else "none"
+    if augment == "none":
+        return create_transform(input_size=spec.input_size, is_training=False, **options)
+    extra = dict(augment) if isinstance(augment, dict) else {}
+    for key in ("scale", "ratio"):
+        if key in extra:
+            extra[key] = tuple(extra[key])
+    try:
+        return create_transform(input_size=spec.input_size, is_training=True, **options, **extra)
+    except Exception as err:  # timm raises what it likes for a policy string it cannot parse
+        raise StitchnasError(f"timm cannot build the training transform with augment {augment!r} "
+                             f"({type(err).__name__}: {err}): fix the space file's data: {{augment}}") from err
+
+
 def _load_imagefolder(spec: DataSpec):
-    from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, create_transform
+    from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
     from torchvision.datasets import ImageFolder
 
     layout = "ROOT/train/<class>/<image> and ROOT/val/<class>/<image>"
@@ -456,9 +491,7 @@ def _load_imagefolder(spec: DataSpec):
 
     datasets = {}
     for part in ("train", "val"):
-        transform = create_transform(
-            input_size=spec.input_size, is_training=(part == "train"), mean=mean, std=std, **options
-        )
+        transform = _transform(spec, part == "train", mean=mean, std=std, **options)
         try:
             datasets[part] = ImageFolder(str(root / part), transform=transform, loader=loader)
         except (FileNotFoundError, OSError) as exc:

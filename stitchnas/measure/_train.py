@@ -369,7 +369,8 @@ def train_anchors(space: SearchSpace | str | os.PathLike, data: DataSpec | None 
         else:
             shown = f"top-1 {acc:.2f}% on {data.name} val"
         log(f"anchor {spec.name}: {shown}, trained in {seconds:.0f} s -> {path}")
-        _warn_anchor(spec.name, acc, calibrated, num_classes, len(val_set))
+        _warn_anchor(spec.name, acc, calibrated, num_classes, len(val_set),
+                     augmented=data.name == "imagefolder" and data.augment != "none")
         results.append(AnchorResult(spec.name, acc, seconds, str(path), calibrated))
     return results
 
@@ -384,15 +385,19 @@ def _calibrated_accuracy(model: nn.Module, calibration: CalibrationImages, loade
     return accuracy(twin, loader, device)
 
 
-def _warn_anchor(name: str, acc: float, calibrated: float | None, classes: int, images: int) -> None:
+def _warn_anchor(name: str, acc: float, calibrated: float | None, classes: int, images: int,
+                 augmented: bool = False) -> None:
     """A trained anchor no better than guessing as measurements see it (BatchNorm statistics
     re-estimated); or one that is only with the statistics its checkpoint holds: short training
-    leaves them unsettled, which stitchnas's own measurements and exports do not use."""
+    leaves them unsettled, which stitchnas's own measurements and exports do not use.
+    ``augmented``: trained on images under timm's augmentation, which the hint then names."""
     measured = acc if calibrated is None else calibrated
     if no_better_than_chance(measured, classes, images):
+        lighter = (", or augment less (`augment: none` in the space file's data section: timm's random "
+                   "crops and flips suit long training on large sets)") if augmented else ""
         _LOG.warning(f"anchor {name}: top-1 {measured:.2f}% is no better than guessing ({100 / classes:.1f}% "
                      f"for {classes} classes, on {images} images): train it longer "
-                     "(--epochs) or at another learning rate (--lr), or give it more data")
+                     f"(--epochs) or at another learning rate (--lr), or give it more data{lighter}")
     elif no_better_than_chance(acc, classes, images):
         _LOG.warning(f"anchor {name}: its checkpoint's BatchNorm statistics have not settled (top-1 "
                      f"{acc:.2f}% with them, {measured:.2f}% re-estimated): stitchnas re-estimates them per "

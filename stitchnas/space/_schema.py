@@ -16,7 +16,8 @@ from typing import Any
 from .._util import did_you_mean_key
 from ..errors import StitchnasError
 
-__all__ = ["Field", "SECTIONS", "check_sections", "check_section", "kwargs_problem", "MAX_KWARG_DEPTH", "MAX_KWARG_INT"]
+__all__ = ["Field", "SECTIONS", "check_sections", "check_section", "kwargs_problem", "MAX_KWARG_DEPTH", "MAX_KWARG_INT",
+           "AUGMENT_OPTIONS", "augment_problem"]
 
 _DEVICE_RE = re.compile(r"(cpu|cuda|mps|xpu)(:\d+)?")
 _INT_MAX = 2 ** 31 - 1
@@ -29,7 +30,7 @@ def _num(x: float) -> str:
 @dataclass(frozen=True)
 class Field:
     """One key: its kind (``int``, ``float``, ``bool``, ``str``, ``device``, ``names``,
-    ``recipe:<section>``), the inclusive range ``lo..hi`` (``lo_open``: ``lo`` excluded),
+    ``augment``, ``recipe:<section>``), the inclusive range ``lo..hi`` (``lo_open``: ``lo`` excluded),
     the allowed strings (``choices``) and whether null is allowed."""
 
     kind: str
@@ -54,6 +55,8 @@ class Field:
             text = "a device: cpu, cuda, cuda:N, mps or xpu:N"
         elif self.kind == "names":
             text = "a name or a list of names"
+        elif self.kind == "augment":
+            text = f"timm, none, or a mapping of timm's training-transform options ({', '.join(AUGMENT_OPTIONS)})"
         elif self.kind.startswith("recipe:"):
             text = f"a mapping of training.{self.kind.split(':', 1)[1]} keys"
         elif self.choices:
@@ -85,7 +88,45 @@ class Field:
                     and all(isinstance(v, str) and v for v in items))
         if self.kind.startswith("recipe:"):
             return isinstance(value, dict)
+        if self.kind == "augment":
+            return value in ("timm", "none") or (isinstance(value, dict) and augment_problem(value) is None)
         return isinstance(value, str) and (not self.choices or value in self.choices)
+
+
+#: what ``data: {augment: {...}}`` may pass to ``timm.data.create_transform`` for training images
+AUGMENT_OPTIONS = {
+    "scale": "[min, max] area share of the random-resized crop, 0 < min <= max <= 1",
+    "ratio": "[min, max] aspect ratio of the crop, 0 < min <= max",
+    "hflip": "probability 0..1", "vflip": "probability 0..1",
+    "color_jitter": "strength >= 0 or null", "auto_augment": "a timm policy string or null",
+    "re_prob": "random-erasing probability 0..1",
+}
+
+
+def augment_problem(value: dict) -> str | None:
+    """What is wrong with a ``data: {augment: {...}}`` mapping of training-transform options,
+    naming the option and what it takes (None: nothing)."""
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    def pair(v, hi: float | None) -> bool:
+        return (isinstance(v, list) and len(v) == 2 and all(number(x) for x in v)
+                and 0 < v[0] <= v[1] and (hi is None or v[1] <= hi))
+
+    checks = {
+        "scale": lambda v: pair(v, 1.0), "ratio": lambda v: pair(v, None),
+        "hflip": lambda v: number(v) and 0 <= v <= 1, "vflip": lambda v: number(v) and 0 <= v <= 1,
+        "color_jitter": lambda v: v is None or (number(v) and v >= 0),
+        "auto_augment": lambda v: v is None or (isinstance(v, str) and bool(v)),
+        "re_prob": lambda v: number(v) and 0 <= v <= 1,
+    }
+    for key, v in value.items():
+        if key not in checks:
+            return (f"has unknown option {key!r}{did_you_mean_key([key], checks)}; "
+                    f"known options are {list(AUGMENT_OPTIONS)}")
+        if not checks[key](v):
+            return f"option '{key}' must be {AUGMENT_OPTIONS[key]}, got {v!r}"
+    return None
 
 
 _POS_INT = Field("int", 1, _INT_MAX)
@@ -122,7 +163,8 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "sampler": Field("str"), "predictor": Field("str"), "latency_repeats": _POS_INT,
         "latency_validate": Field("int", 0, _INT_MAX), "seed": _SEED, "device": Field("device"),
     },
-    "data": {"name": Field("str"), "root": Field("str", nullable=True)},
+    "data": {"name": Field("str"), "root": Field("str", nullable=True),
+             "augment": Field("augment", nullable=True)},
     "stitching": {"rank": Field("int", 1, _INT_MAX, nullable=True)},
 }
 _GROUPS = {"training": ("anchors", "stitching")}
@@ -142,6 +184,8 @@ def check_section(section: str, doc: Any, where: str) -> dict:
                              f"{did_you_mean_key(unknown, schema)}; known keys are {sorted(schema)}")
     for key, value in doc.items():
         spec = schema[key]
+        if spec.kind == "augment" and isinstance(value, dict) and augment_problem(value):
+            raise StitchnasError(f"{where}: section '{section}' key '{key}' {augment_problem(value)}")
         if not spec.ok(value):
             raise StitchnasError(f"{where}: section '{section}' key '{key}' must be "
                                  f"{spec.expected()}, got {value!r}")

@@ -86,6 +86,8 @@ CASES: list[Case] = [
       "timm model 'vit_tiny_patch16_224' rejects kwargs", "embed_dimension"),
     C("space-kwargs-value", "enumerate {d}/space_kwargs_value.yaml", "anchor kwargs `num_heads: 0`",
       "timm model 'vit_tiny_patch16_224' cannot be built with kwargs", "fix the anchor's kwargs"),
+    C("space-data-augment", "enumerate {d}/space_augment.yaml", "`data: {augment: {hflip: 2}}`",
+      "key 'augment' option 'hflip' must be probability 0..1, got 2"),
     C("space-rank-too-big", "enumerate {d}/space_rank_big.yaml", "`stitching: {rank: 1000000}`",
       "stitching rank 1000000 exceeds stitching layer", "set stitching rank to at most the narrowest"),
     C("space-deeply-nested", "enumerate {d}/space_nested.yaml", "space YAML nested 3000 lists deep",
@@ -601,6 +603,7 @@ def bad(tmp_path_factory) -> Path:
     files["space_no_rule.yaml"] = dump(doc)
     files["space_input_size.yaml"] = dump(space_doc(input_size="28x28"))
     files["space_rank.yaml"] = dump(space_doc(stitching={"rank": "two"}))
+    files["space_augment.yaml"] = dump(space_doc(data={"name": "images", "augment": {"hflip": 2}}))
     files["space_unknown_model.yaml"] = dump(space_doc([anchor("s"), anchor("l", model="vit_tiny_patch16_24")]))
     files["space_bad_kwargs.yaml"] = dump(space_doc([anchor("s"), anchor("l", embed_dimension=32)]))
     files["space_dup_names.yaml"] = dump(space_doc([anchor("s"), anchor("s", embed_dim=32)]))

@@ -317,3 +317,16 @@ def test_an_anchor_is_judged_as_measurements_will_see_it(caplog, acc, calibrated
         _warn_anchor("a", acc, calibrated, 10, 360)
     warned = [r.getMessage() for r in caplog.records]
     assert (warned == []) if says is None else (len(warned) == 1 and says in warned[0])
+
+
+def test_an_anchor_at_chance_under_timms_augmentation_is_pointed_to_lighter_augmentation(caplog):
+    import logging
+
+    from stitchnas.measure._train import _warn_anchor
+
+    with caplog.at_level(logging.WARNING, logger="stitchnas"):
+        _warn_anchor("a", 12.0, None, 10, 360, augmented=True)
+        _warn_anchor("b", 12.0, None, 10, 360)
+    augmented, plain = [r.getMessage() for r in caplog.records]
+    assert "augment less (`augment: none` in the space file's data section" in augmented
+    assert "augment" not in plain

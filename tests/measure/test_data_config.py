@@ -3,6 +3,7 @@ std), not fixed ImageNet defaults."""
 
 import argparse
 import os
+import re
 
 import pytest
 import timm
@@ -107,3 +108,65 @@ def test_a_folder_named_like_a_data_set_does_not_hide_it(tmp_path, monkeypatch):
     assert space_data(space, name="digits").name == "digits"
     folder = space_data(space, name=f".{os.sep}digits")
     assert folder.name == "imagefolder" and folder.root == f".{os.sep}digits"
+
+
+def test_an_image_folders_training_augmentation_is_the_space_files_to_choose(tmp_path):
+    """`data: {augment}`: timm's training transform by default (random crops: two reads differ),
+    `none` the validation transform for training images too, a mapping timm's options over its
+    defaults (a certain flip of the whole image: the mirror of no flip)."""
+    from stitchnas.measure import space_data
+
+    make_image_tree(tmp_path / "images")
+    text = load_space("tiny_test").path.read_text().replace("data: {name: digits}\n", "")
+    text = text.replace("input_size: [1, 28, 28]", "input_size: [3, 28, 28]")
+    assert "input_size: [3, 28, 28]" in text
+
+    def train_and_val(augment: str):
+        path = tmp_path / f"s{len(list(tmp_path.glob('*.yaml')))}.yaml"
+        path.write_text(text + f"data: {{name: images{augment}}}\n")
+        train, val, _ = load_datasets(space_data(load_space(path)))
+        return train, val
+
+    train, _ = train_and_val("")
+    torch.manual_seed(0)
+    assert not torch.equal(train[0][0], train[0][0])
+    train, val = train_and_val(", augment: none")
+    assert torch.equal(train[0][0], train[0][0])
+    assert [type(op) for op in train.transform.transforms] == [type(op) for op in val.transform.transforms]
+    whole = ", augment: {{scale: [1, 1], ratio: [1, 1], color_jitter: null, hflip: {}}}"
+    kept, mirrored = train_and_val(whole.format(0))[0], train_and_val(whole.format(1))[0]
+    assert torch.equal(kept[0][0], kept[0][0]) and torch.equal(mirrored[0][0], kept[0][0].flip(-1))
+
+
+@pytest.mark.parametrize("augment, error", [
+    ("heavy", "key 'augment' must be timm, none, or a mapping of timm's training-transform options"),
+    ("{hflip: 2}", "key 'augment' option 'hflip' must be probability 0..1, got 2"),
+    ("{scale: [0.5]}", "option 'scale' must be [min, max] area share"),
+    ("{flip: 0}", "has unknown option 'flip' (did you mean"),
+])
+def test_a_bad_augment_is_one_line_when_the_space_loads(tmp_path, augment, error):
+    path = tmp_path / "s.yaml"
+    text = load_space("tiny_test").path.read_text().replace("data: {name: digits}\n", "")
+    path.write_text(text + f"data: {{name: images, augment: {augment}}}\n")
+    with pytest.raises(StitchnasError, match=re.escape(error)):
+        load_space(path)
+
+
+def test_augment_on_a_built_in_data_set_is_refused_and_dropped_for_one_given_instead(tmp_path):
+    """The built-in sets are never augmented: `augment` beside one is refused, not ignored; a
+    built-in given on the command line instead of the file's folder runs without it; a timm policy
+    that timm cannot read is one line when the data loads."""
+    from stitchnas.measure import space_data
+
+    make_image_tree(tmp_path / "images")
+    text = load_space("tiny_test").path.read_text().replace("data: {name: digits}\n", "")
+    (tmp_path / "builtin.yaml").write_text(text + "data: {name: digits, augment: timm}\n")
+    with pytest.raises(StitchnasError, match="augment 'timm' applies to ImageFolder data only; digits is never"):
+        space_data(load_space(tmp_path / "builtin.yaml"))
+    (tmp_path / "folder.yaml").write_text(text + "data: {name: images, augment: {auto_augment: bogus}}\n")
+    space = load_space(tmp_path / "folder.yaml")
+    assert space_data(space, name="digits").augment is None
+    with pytest.raises(StitchnasError, match="timm cannot build the training transform with augment"):
+        load_datasets(space_data(space))
+    with pytest.raises(StitchnasError, match="applies to ImageFolder data only"):
+        DataSpec("digits", augment="timm")
