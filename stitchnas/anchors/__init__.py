@@ -57,6 +57,7 @@ _EXPORTS = {
     "adapter_for": "_base",
     "create_anchor_model": "_base",
     "list_adapters": "_base",
+    "init_anchor": "_base",
     "load_checkpoint": "_base",
     "register_adapter": "_base",
     "stitch_problem": "_spec",

@@ -34,6 +34,7 @@ __all__ = [
     "list_adapters",
     "adapter_for",
     "create_anchor_model",
+    "init_anchor",
 ]
 
 
@@ -128,45 +129,12 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
     its own downloads (a family's original release layout), and a JAX ``.npz`` by the model's own
     timm reader, each only where every weight is read. ``space``: the space as the user named
     it, for the hints."""
-    from ..fileio import shown
-
     path = Path(spec.checkpoint)
-    if path.exists() and not path.is_file():  # a folder, FIFO or device: never opened (would block)
-        raise StitchnasError(
-            f"anchor {spec.name!r}: checkpoint {shown(path)} is not a regular file (a folder, FIFO "
-            "or device); give the path of a torch or safetensors file")
-    if not path.is_file():
-        raise StitchnasError(
-            f"anchor {spec.name!r}: checkpoint {shown(path)} does not exist; train the anchors "
-            f"(stitchnas train-anchors {space}) or fix the anchor's checkpoint path"
-        )
+    missing = f"train the anchors (stitchnas train-anchors {space}) or fix the anchor's checkpoint path"
     if path.suffix == ".npz":
+        _check_file(path, spec, "checkpoint", missing)
         return _load_npz(model, spec, path)
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
-        else:
-            with _training_script_globals():
-                state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise StitchnasError(
-            f"anchor {spec.name!r}: cannot read checkpoint {path}: {unreadable_checkpoint(err)}; "
-            "give a torch or safetensors state dict"
-        ) from err
-    for key in ("model", "state_dict", "state_dict_ema", "model_ema"):
-        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
-            state = state[key]
-            break
-    if not isinstance(state, dict):
-        raise StitchnasError(f"anchor {spec.name!r}: checkpoint {path} holds no state dict")
-    state = {_unwrapped(k): v for k, v in state.items()}
-    bad = nonfinite_tensor(state)
-    if bad:
-        raise StitchnasError(f"anchor {spec.name!r}: checkpoint {path} is not usable: tensor {bad} "
-                             "(training diverged or the file is damaged); retrain the anchors "
-                             f"(stitchnas train-anchors {space} --force, a lower lr) or fix the checkpoint path")
+    state = _read_state(path, spec, space, "checkpoint", missing)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
@@ -183,6 +151,13 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
                           "the file's (measure it: stitchnas evaluate %s --anchors)", spec.name, path,
                           ", ".join(resized[:3]) + (" ..." if len(resized) > 3 else ""), space)
             return
+        head = _other_classifier(model, state)
+        if head:
+            raise StitchnasError(
+                f"anchor {spec.name!r}: checkpoint {path} has a classifier of {head} classes, the anchor "
+                f"{getattr(model, 'num_classes', '?')}: to fine-tune it on this data, give the file as the "
+                f"anchor's `init:` and a new `checkpoint:` path (stitchnas train-anchors {space} starts "
+                "from it, with a new classifier)") from err
         first = str(err).strip().splitlines()
         detail = " ".join(line.strip() for line in first[:3])
         raise StitchnasError(
@@ -190,6 +165,105 @@ def load_checkpoint(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") ->
             f"with kwargs {spec.kwargs_dict} ({detail[:200]}); check the anchor's model and kwargs, "
             f"or, if they changed on purpose, train it again (stitchnas train-anchors {space} --force)"
         ) from err
+
+
+def init_anchor(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") -> str:
+    """Start ``model`` (freshly built) from ``spec.init``, the weights its training begins with:
+    every tensor read, but a classifier of another class count (or none in the file), which keeps
+    its random start. Read as it is, else as timm reads its own downloads (a family's original
+    release layout). Returns what was read, for the log."""
+    path = Path(spec.init)
+    missing = "fix the anchor's init path"
+    if path.suffix != ".npz":
+        state = _read_state(path, spec, space, "init", missing)
+        own, head = model.state_dict(), _classifier_keys(model)
+        fresh = {k for k in head if k not in state or state[k].shape != own[k].shape}
+        if set(state) - fresh <= set(own) and set(own) - set(state) <= head and all(
+                state[k].shape == v.shape for k, v in own.items() if k not in fresh):
+            model.load_state_dict({**own, **{k: v for k, v in state.items() if k not in fresh}})
+            return _init_note(path, model, fresh)
+    else:
+        _check_file(path, spec, "init", missing)
+    for drop in (False, True):
+        converted = _converted_by_timm(model, spec, path, drop_classifier=drop)
+        if converted is not None:
+            model.load_state_dict(converted, strict=True)
+            return _init_note(path, model, _classifier_keys(model) if drop else set()) + " (timm's reading)"
+    raise StitchnasError(
+        f"anchor {spec.name!r}: init {path} does not fit timm model {spec.model!r} with kwargs "
+        f"{spec.kwargs_dict} beyond its classifier, as it is or as timm reads it; give weights of "
+        "this architecture (the same widths and depths) or fix the anchor's kwargs")
+
+
+def _init_note(path: Path, model: nn.Module, fresh: set[str]) -> str:
+    if not fresh:
+        return f"started from {path}"
+    return (f"started from {path}, classifier ({', '.join(sorted(fresh))}) new for "
+            f"{getattr(model, 'num_classes', '?')} classes")
+
+
+def _classifier_keys(model: nn.Module) -> set[str]:
+    """The state keys of ``model``'s classifier: the modules timm's pretrained config names as
+    classifier, else the one ``get_classifier`` returns."""
+    names = (getattr(model, "pretrained_cfg", None) or {}).get("classifier") or ()
+    names = {names} if isinstance(names, str) else set(names)
+    get = getattr(model, "get_classifier", None)
+    if callable(get) and isinstance(get(), nn.Module):
+        names |= {n for n, m in model.named_modules() if m is get() and n}
+    return {k for k in model.state_dict() if any(k.startswith(n + ".") for n in names)}
+
+
+def _other_classifier(model: nn.Module, state: dict) -> int | None:
+    """The class count of ``state``'s classifier where it alone keeps it from fitting ``model``."""
+    own, head = model.state_dict(), _classifier_keys(model)
+    if set(state) != set(own) or not head:
+        return None
+    off = {k for k, v in own.items() if getattr(state[k], "shape", None) != v.shape}
+    weights = [k for k in sorted(off) if k.endswith("weight")]
+    return int(state[weights[0]].shape[0]) if off and off <= head and weights else None
+
+
+def _check_file(path: Path, spec: AnchorSpec, what: str, missing: str) -> None:
+    from ..fileio import shown
+
+    if path.exists() and not path.is_file():  # a folder, FIFO or device: never opened (would block)
+        raise StitchnasError(
+            f"anchor {spec.name!r}: {what} {shown(path)} is not a regular file (a folder, FIFO "
+            "or device); give the path of a torch or safetensors file")
+    if not path.is_file():
+        raise StitchnasError(f"anchor {spec.name!r}: {what} {shown(path)} does not exist; {missing}")
+
+
+def _read_state(path: Path, spec: AnchorSpec, space: str, what: str, missing: str) -> dict:
+    """The state dict a weights file holds (torch or safetensors; under 'model', 'state_dict',
+    'state_dict_ema' or 'model_ema' if so), wrapper prefixes dropped, every tensor finite."""
+    _check_file(path, spec, what, missing)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            with _training_script_globals():
+                state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise StitchnasError(
+            f"anchor {spec.name!r}: cannot read {what} {path}: {unreadable_checkpoint(err)}; "
+            "give a torch or safetensors state dict"
+        ) from err
+    for key in ("model", "state_dict", "state_dict_ema", "model_ema"):
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict):
+        raise StitchnasError(f"anchor {spec.name!r}: {what} {path} holds no state dict")
+    state = {_unwrapped(k): v for k, v in state.items()}
+    bad = nonfinite_tensor(state)
+    if bad:
+        raise StitchnasError(f"anchor {spec.name!r}: {what} {path} is not usable: tensor {bad} "
+                             "(training diverged or the file is damaged); retrain the anchors "
+                             f"(stitchnas train-anchors {space} --force, a lower lr) or fix the {what} path")
+    return state
 
 
 _SAID: set[tuple[str, str, str]] = set()
@@ -249,7 +323,8 @@ def _training_script_globals():
     return allow([argparse.Namespace]) if allow is not None else contextlib.nullcontext()
 
 
-def _converted_by_timm(model: nn.Module, spec: AnchorSpec, path: Path) -> dict | None:
+def _converted_by_timm(model: nn.Module, spec: AnchorSpec, path: Path,
+                       drop_classifier: bool = False) -> dict | None:
     """The checkpoint as timm reads it for ``spec.model`` when it loads its own downloads: the
     family's checkpoint filter converts original releases (DeiT-III's ``gamma_1``, Swin's and
     ConvNeXt's layouts) to timm's names. None where timm cannot: a file of another model, or a
@@ -257,12 +332,16 @@ def _converted_by_timm(model: nn.Module, spec: AnchorSpec, path: Path) -> dict |
     class count; here that stays an error), and so is every weight: built under two seeds, a
     tensor that differs was left at its random start by one of timm's lenient loaders (None). The
     file read is the anchor's, never the model name's own source (``hf-hub:``, ``local-dir:``).
-    The global random state is not touched."""
+    The global random state is not touched. ``drop_classifier``: timm leaves the classifier at its
+    random start (as for another class count), and only the other weights must all be read."""
     import timm
 
     from ..progress import quiet_timm
 
-    overlay = {"file": str(path), "num_classes": getattr(model, "num_classes", None), "source": ""}
+    classes = getattr(model, "num_classes", None)
+    if drop_classifier:  # timm drops a classifier whose class count is not its configuration's
+        classes = -1 if not isinstance(classes, int) else classes + 1
+    overlay = {"file": str(path), "num_classes": classes, "source": ""}
 
     def read() -> dict:
         if path.suffix == ".npz":  # JAX: the model's own loader, as timm's configurations name it
@@ -280,7 +359,8 @@ def _converted_by_timm(model: nn.Module, spec: AnchorSpec, path: Path) -> dict |
                 states.append(read())
     except Exception:  # timm's loader raises anything; the caller reports the plain load's error
         return None
-    if any(not torch.equal(v, states[1][k]) for k, v in states[0].items()):
+    head = _classifier_keys(model) if drop_classifier else set()
+    if any(not torch.equal(v, states[1][k]) for k, v in states[0].items() if k not in head):
         return None
     return states[0]
 

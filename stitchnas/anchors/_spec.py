@@ -18,6 +18,7 @@ class AnchorSpec:
     kwargs: tuple[tuple[str, Any], ...] = ()
     checkpoint: str | None = None
     pretrained: bool = False
+    init: str | None = None  # weights train-anchors starts from (not part of any hash)
 
     @property
     def kwargs_dict(self) -> dict[str, Any]:
@@ -30,6 +31,7 @@ class AnchorSpec:
             "kwargs": {k: _jsonable(v) for k, v in self.kwargs},
             "checkpoint": self.checkpoint,
             "pretrained": self.pretrained,
+            **({"init": self.init} if self.init else {}),
         }
 
 

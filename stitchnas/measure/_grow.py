@@ -162,6 +162,10 @@ def check_growable(space: SearchSpace) -> None:
     """One line before any training when some anchor cannot start from the one before it
     (the models built on the meta device: shapes only, no memory, no weights)."""
     specs = space.anchors
+    started = [s.name for s in specs[1:] if s.init]
+    if started:
+        raise StitchnasError(f"anchor(s) {started} of {space.given_as} start from their `init:` weights, "
+                             "which growing would replace: drop `grow` or those anchors' `init:`")
     models = space.create_models(weights=False, device="meta")
     for i in range(1, len(specs)):
         _placed(models[i - 1], models[i], specs[i - 1].name, specs[i].name)

@@ -256,13 +256,14 @@ def refuse_to_replace_weights(space: SearchSpace, force: str = "force=True",
 def train_anchors(space: SearchSpace | str | os.PathLike, data: DataSpec | None = None,
                   cfg: AnchorTrainConfig | None = None, device: str = "cpu", only_missing: bool = False,
                   log: Callable[[str], None] = _LOG.info, *, force: bool = False) -> list[AnchorResult]:
-    """Train every anchor from scratch and save each to its ``checkpoint`` path (atomically).
+    """Train every anchor from scratch (or from its ``init`` weights) and save each to its
+    ``checkpoint`` path (atomically).
 
     ``space``: a space or its name/path; ``data``: the space file's ``data`` when None
     (:func:`space_data`); ``cfg``: its ``training.anchors`` section when None. Anchors whose
     checkpoint exists are an error (someone's weights) unless ``only_missing`` (skip them) or
     ``force`` (replace them)."""
-    from ..anchors import create_anchor_model
+    from ..anchors import create_anchor_model, init_anchor
     from ..space import load_space
 
     space = load_space(space)
@@ -294,6 +295,8 @@ def train_anchors(space: SearchSpace | str | os.PathLike, data: DataSpec | None 
             continue
         _seed_all(cfg.seed + a)
         model = create_anchor_model(spec, weights=False)
+        if spec.init:
+            log(f"anchor {spec.name}: {init_anchor(model, spec, space.given_as)}")
         model = (grown_anchor(model, space, a) if cfg.grow and a else model).to(device)
         head = getattr(model, "num_classes", num_classes)
         if head != num_classes:

@@ -32,7 +32,7 @@ __all__ = ["SearchSpace", "LayerShape", "load_space", "list_spaces", "bundled_sp
 
 _TOP_KEYS = {"name", "description", "input_size", "anchors", "rule", "stitching", "data", "training",
              "run"}
-_ANCHOR_KEYS = {"name", "model", "kwargs", "checkpoint", "pretrained", "acc1"}
+_ANCHOR_KEYS = {"name", "model", "kwargs", "checkpoint", "pretrained", "acc1", "init"}
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,16 @@ def check_acc1(value: Any, what: str) -> float:
 def _require(cond: bool, msg: str) -> None:
     if not cond:
         raise StitchnasError(msg)
+
+
+def _weights_path(value: str | None, base: Path) -> str | None:
+    """An anchor's weights path as absolute: ``${results}`` and ``${pretrained}`` filled in,
+    ``~`` expanded, relative to the space file's folder."""
+    if value is None:
+        return None
+    value = value.replace("${results}", str(results_dir().resolve()))
+    value = value.replace("${pretrained}", str(pretrained_dir().resolve()))
+    return str((base / os.path.expanduser(value)).resolve())
 
 
 def _freeze(value: Any) -> Any:
@@ -201,23 +211,24 @@ class SearchSpace:
             problem = kwargs_problem(kwargs)
             _require(problem is None, f"{where}: anchor {i} 'kwargs': {problem}; a model that large "
                                       "cannot be built here: fix the value")
-            ckpt = a.get("checkpoint")
-            _require(ckpt is None or isinstance(ckpt, str),
-                     f"{where}: anchor {i} 'checkpoint' must be a path string")
+            ckpt, init = a.get("checkpoint"), a.get("init")
+            for key, value in (("checkpoint", ckpt), ("init", init)):
+                _require(value is None or (isinstance(value, str) and value),
+                         f"{where}: anchor {i} '{key}' must be a path string")
             pretrained = a.get("pretrained", False)
             _require(isinstance(pretrained, bool), f"{where}: anchor {i} 'pretrained' must be true or false")
             acc1 = a.get("acc1")
             if acc1 is not None:
                 acc1 = check_acc1(acc1, f"{where}: anchor {i} ({a.get('name') or f'a{i}'}) 'acc1'")
             priors.append(acc1)
-            if ckpt is not None:
-                ckpt = ckpt.replace("${results}", str(results_dir().resolve()))
-                ckpt = ckpt.replace("${pretrained}", str(pretrained_dir().resolve()))
-                ckpt = str((base / os.path.expanduser(ckpt)).resolve())
+            ckpt, init = (_weights_path(v, base) for v in (ckpt, init))
+            _require(init is None or init != ckpt,
+                     f"{where}: anchor {i} 'init' is its 'checkpoint': training would overwrite the "
+                     "weights it starts from; give the trained anchor another checkpoint path")
             anchors.append(AnchorSpec(
                 name=check_name(a.get("name") or f"a{i}", f"{where}: anchor {i} 'name'"),
                 model=a["model"], kwargs=_freeze(kwargs),
-                checkpoint=ckpt, pretrained=pretrained,
+                checkpoint=ckpt, pretrained=pretrained, init=init,
             ))
         names = [a.name for a in anchors]
         _require(len(set(names)) == len(names), f"{where}: anchor names {names} must be unique")
@@ -293,7 +304,7 @@ class SearchSpace:
         doc = self.to_json()
         doc.pop("name")
         for a in doc["anchors"]:
-            a.pop("checkpoint"), a.pop("pretrained"), a.pop("name")
+            a.pop("checkpoint"), a.pop("pretrained"), a.pop("name"), a.pop("init", None)
         return self._hash(doc)
 
     @cached_property
@@ -302,6 +313,7 @@ class SearchSpace:
         doc = self.to_json()
         doc.pop("name")
         for a in doc["anchors"]:
+            a.pop("init", None)  # how the weights were made, as the training recipe: not hashed
             if a["checkpoint"]:
                 a["checkpoint"] = Path(a["checkpoint"]).name
         return self._hash(doc)
