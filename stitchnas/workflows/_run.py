@@ -185,8 +185,10 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
                 "weights")
         acfg = config_from_space(AnchorTrainConfig, space, "anchors", **cfg.anchors)
         train_anchors(space, _data_spec(space), acfg, device=cfg.device, only_missing=True, log=log)
+        started = [a.name for a in space.anchors if a.name in missing and a.init]
         step("anchors", t0, f"trained {', '.join(missing)} ({acfg.epochs} epoch(s)"
-             + (f" on {acfg.train_subset} images" if acfg.train_subset else "") + ")")
+             + (f" on {acfg.train_subset} images" if acfg.train_subset else "")
+             + (f"; {', '.join(started)} from their init: weights" if started else "") + ")")
     else:
         step("anchors", t0, "reused saved checkpoints")
 

@@ -128,3 +128,15 @@ def test_init_is_in_no_hash():
     started = SearchSpace.from_dict(doc, path=space.path)
     assert started.anchors[0].init and started.content_hash == space.content_hash
     assert started.structure_hash == space.structure_hash
+
+
+def test_run_fine_tunes_anchors_from_init_and_says_so(tmp_path, monkeypatch):
+    from stitchnas.workflows import run
+
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
+    torch.save(_vit(1000).state_dict(), tmp_path / "in1k_s.pt")
+    text = _space(tmp_path, "in1k_s.pt").read_text() + (
+        "run: {initial: 3, rounds: 0, val_subset: 64, proxy_images: 0, targets: [flops], trials: 20}\n")
+    report = run(load_space(write_space(tmp_path, text, "run.yaml")), log=lambda m: None)
+    assert report.steps[0].done == "trained s, l (1 epoch(s); s from their init: weights)"
+    assert torch.load(tmp_path / "trained_s.pt")["head.weight"].shape == (10, 16)
