@@ -173,7 +173,7 @@ def init_anchor(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") -> str
     its random start. Read as it is, else as timm reads its own downloads (a family's original
     release layout). Returns what was read, for the log."""
     path = Path(spec.init)
-    missing = "fix the anchor's init path"
+    missing, state = "fix the anchor's init path", {}
     if path.suffix != ".npz":
         state = _read_state(path, spec, space, "init", missing)
         own, head = model.state_dict(), _classifier_keys(model)
@@ -188,7 +188,12 @@ def init_anchor(model: nn.Module, spec: AnchorSpec, space: str = "SPACE") -> str
         converted = _converted_by_timm(model, spec, path, drop_classifier=drop)
         if converted is not None:
             model.load_state_dict(converted, strict=True)
-            return _init_note(path, model, _classifier_keys(model) if drop else set()) + " (timm's reading)"
+            fresh = _classifier_keys(model) if drop else set()
+            resized = sorted(k for k, v in converted.items()
+                             if k in state and k not in fresh and state[k].shape != v.shape)
+            return _init_note(path, model, fresh) + " (timm's reading" + (
+                f"; resized to fit: {', '.join(resized[:3])}" + (" ..." if len(resized) > 3 else "")
+                if resized else "") + ")"
     raise StitchnasError(
         f"anchor {spec.name!r}: init {path} does not fit timm model {spec.model!r} with kwargs "
         f"{spec.kwargs_dict} beyond its classifier, as it is or as timm reads it; give weights of "

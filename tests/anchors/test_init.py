@@ -140,3 +140,13 @@ def test_run_fine_tunes_anchors_from_init_and_says_so(tmp_path, monkeypatch):
     report = run(load_space(write_space(tmp_path, text, "run.yaml")), log=lambda m: None)
     assert report.steps[0].done == "trained s, l (1 epoch(s); s from their init: weights)"
     assert torch.load(tmp_path / "trained_s.pt")["head.weight"].shape == (10, 16)
+
+
+def test_init_made_for_another_image_size_is_resized_by_timm_and_says_so(tmp_path):
+    big = timm.create_model("vit_tiny_patch16_224", **dict(KW, img_size=16, embed_dim=16, num_classes=1000))
+    torch.save(big.state_dict(), tmp_path / "big.pt")
+    spec = load_space(_space(tmp_path, "big.pt")).anchors[0]
+    model = _vit(10)
+    note = init_anchor(model, spec)
+    assert note.endswith("new for 10 classes (timm's reading; resized to fit: pos_embed)")
+    assert torch.equal(model.state_dict()["blocks.1.mlp.fc1.weight"], big.state_dict()["blocks.1.mlp.fc1.weight"])
