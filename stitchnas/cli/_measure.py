@@ -20,6 +20,8 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="fashion_mnist, digits, or an ImageFolder DIR with train/ and val/ "
                                        "(default: the space's data)")
     parser.add_argument("--data-root", help="folder holding the dataset's files")
+    parser.add_argument("--workers", type=nonnegative_int, help="processes decoding an ImageFolder's images "
+                                                                "(default: the space's data section, else 0)")
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +69,9 @@ def data_spec(args: argparse.Namespace, space):
     name = getattr(args, "data", None)
     if not (name or (space.extra.get("data") or {}).get("name")):
         raise StitchnasError(f"space {space.name!r} names no dataset: pass --data fashion_mnist|digits|DIR")
-    return space_data(space, name, getattr(args, "data_root", None))
+    workers = getattr(args, "workers", None)
+    return space_data(space, name, getattr(args, "data_root", None),
+                      **({} if workers is None else {"workers": workers}))
 
 
 class TrainAnchors(Command):

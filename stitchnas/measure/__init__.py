@@ -74,6 +74,7 @@ _EXPORTS = {
     "lock_path": "_measurements",
     "default_measurements": "_defaults",
     "val_subset_option": "_measurements",
+    "loader_workers": "_data",
     "make_loader": "_data",
     "measure": "_evaluate",
     "mismatch_lines": "_snnet",

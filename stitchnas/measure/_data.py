@@ -36,6 +36,7 @@ __all__ = [
     "anchor_data_config",
     "calibration_batch",
     "load_datasets",
+    "loader_workers",
     "make_loader",
 ]
 
@@ -58,6 +59,8 @@ class DataSpec:
     None or ``"timm"`` timm's training transform (random-resized crop, flip, colour jitter),
     ``"none"`` the validation transform, or a mapping of ``timm.data.create_transform`` options
     (``scale``, ``hflip``, ...) over timm's. The built-in sets are never augmented.
+    ``workers``: processes decoding an ImageFolder's images for every loader of it (0: in this
+    process); the built-in sets are tensors in memory and take none.
     """
 
     name: str
@@ -68,6 +71,7 @@ class DataSpec:
     seed: int = 0
     data_config: dict | None = field(default=None, hash=False)
     augment: str | dict | None = field(default=None, hash=False)
+    workers: int = 0
 
     def label(self, val_images: int | None = None) -> str:
         """The ``dataset`` label that measurement rows carry, the one definition every writer and
@@ -107,6 +111,12 @@ class DataSpec:
                 )
         if self.root is not None:
             object.__setattr__(self, "root", os.fspath(self.root))
+        if not (_is_int(self.workers) and 0 <= self.workers <= 256):
+            raise StitchnasError(f"workers must be an integer 0..256, got {self.workers!r}: the processes "
+                                 "decoding an ImageFolder's images (0: none)")
+        if self.workers and self.name != "imagefolder":
+            raise StitchnasError(f"workers {self.workers} apply to ImageFolder data only; {self.name} is "
+                                 "loaded in memory: drop workers (or --workers)")
         if self.augment not in (None, "none") and self.name != "imagefolder":
             raise StitchnasError(
                 f"augment {self.augment!r} applies to ImageFolder data only; {self.name} is never "
@@ -139,12 +149,16 @@ def space_data(space, name: str | None = None, root: str | os.PathLike | None = 
     config = None
     if name == "imagefolder":  # timm's transforms with the first anchor's data config
         config = anchor_data_config(space)
-    augment = section.get("augment")
+    augment, workers = section.get("augment"), section.get("workers") or 0
     if augment not in (None, "none") and section.get("name") in ("fashion_mnist", "digits"):
         raise StitchnasError(f"space {space.name!r}: data augment {augment!r} applies to ImageFolder data "
                              f"only; {section['name']} is never augmented: drop it from the data section")
-    if name == "imagefolder":  # the file's augment is for its folder; a built-in given instead has none
+    if workers and section.get("name") in ("fashion_mnist", "digits"):
+        raise StitchnasError(f"space {space.name!r}: data workers apply to ImageFolder data only; "
+                             f"{section['name']} is loaded in memory: drop them from the data section")
+    if name == "imagefolder":  # the file's options are for its folder; a built-in given instead has none
         fields.setdefault("augment", augment)
+        fields.setdefault("workers", workers)
     return DataSpec(name=name, root=root, input_size=tuple(space.input_size), data_config=config, **fields)
 
 
@@ -164,6 +178,13 @@ def _refuse_data_name(name: str) -> None:
     hint = f" (did you mean {' or '.join(close)}?)" if close else ""
     raise StitchnasError(f"unknown dataset {name!r}{hint}: use one of {', '.join(DATASET_NAMES)}, "
                          "or an ImageFolder folder (train/ and val/ inside)")
+
+
+def loader_workers(dataset: Dataset) -> int:
+    """The worker processes a dataset of :func:`load_datasets` is read with (through subsets)."""
+    while isinstance(dataset, Subset) and not hasattr(dataset, "loader_workers"):
+        dataset = dataset.dataset
+    return int(getattr(dataset, "loader_workers", 0))
 
 
 def _is_int(value) -> bool:
@@ -194,10 +215,13 @@ def make_loader(
     batch_size: int,
     shuffle: bool,
     seed: int = 0,
-    num_workers: int = 0,
+    num_workers: int | None = None,
     drop_last: bool = False,
 ) -> DataLoader:
-    """A DataLoader whose shuffling (and worker seeding) is reproducible from ``seed``."""
+    """A DataLoader whose shuffling (and worker seeding) is reproducible from ``seed`` (for a
+    given number of workers). ``num_workers`` None: the dataset's own, as its
+    :class:`DataSpec` asked (:func:`loader_workers`)."""
+    num_workers = loader_workers(dataset) if num_workers is None else num_workers
     if not (_is_int(batch_size) and batch_size > 0):
         raise StitchnasError(f"batch_size must be a positive integer, got {batch_size!r}: pass e.g. 64")
     if not (_is_int(num_workers) and num_workers >= 0):
@@ -499,6 +523,8 @@ def _load_imagefolder(spec: DataSpec):
             raise StitchnasError(
                 f"no usable images in {root / part} ({reason}): lay it out as {layout}"
             ) from None
+    for dataset in datasets.values():
+        dataset.loader_workers = spec.workers
     if datasets["train"].classes != datasets["val"].classes:
         only_train = sorted(set(datasets["train"].classes) - set(datasets["val"].classes))
         only_val = sorted(set(datasets["val"].classes) - set(datasets["train"].classes))

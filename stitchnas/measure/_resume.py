@@ -122,7 +122,8 @@ def batches_after(loader, dataset, skip: int):
     batches = [b.tolist() for b in tqdm(order, disable=True)][skip:]
     if loader.generator is not None:  # where a whole epoch over ``loader`` would leave it
         loader.generator.set_state(generator.get_state())
-    return DataLoader(dataset, batch_sampler=batches, generator=torch.Generator())
+    return DataLoader(dataset, batch_sampler=batches, generator=torch.Generator(),
+                      num_workers=loader.num_workers)
 
 
 # ---- an anchor's training, inside it -------------------------------------------------------------

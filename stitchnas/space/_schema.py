@@ -164,7 +164,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "latency_validate": Field("int", 0, _INT_MAX), "seed": _SEED, "device": Field("device"),
     },
     "data": {"name": Field("str"), "root": Field("str", nullable=True),
-             "augment": Field("augment", nullable=True)},
+             "augment": Field("augment", nullable=True), "workers": Field("int", 0, 256)},
     "stitching": {"rank": Field("int", 1, _INT_MAX, nullable=True)},
 }
 _GROUPS = {"training": ("anchors", "stitching")}

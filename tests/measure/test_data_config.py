@@ -170,3 +170,35 @@ def test_augment_on_a_built_in_data_set_is_refused_and_dropped_for_one_given_ins
         load_datasets(space_data(space))
     with pytest.raises(StitchnasError, match="applies to ImageFolder data only"):
         DataSpec("digits", augment="timm")
+
+
+def test_an_image_folder_is_read_by_the_workers_its_space_or_command_asks_for(tmp_path):
+    """`data: {workers: N}` (or --workers N) reads an ImageFolder in N processes, every loader of
+    it (subsets too); not augmented, the batches are the same as in this process. The built-in
+    sets are in memory: workers beside one are refused, dropped for one given instead."""
+    from stitchnas.cli._measure import data_spec
+    from stitchnas.measure import make_loader, space_data
+
+    make_image_tree(tmp_path / "images")
+    text = load_space("tiny_test").path.read_text().replace("data: {name: digits}\n", "")
+    text = text.replace("input_size: [1, 28, 28]", "input_size: [3, 28, 28]")
+    (tmp_path / "w.yaml").write_text(text + "data: {name: images, augment: none, workers: 2}\n")
+    space = load_space(tmp_path / "w.yaml")
+    train, val, _ = load_datasets(space_data(space))
+    loader = make_loader(torch.utils.data.Subset(train, [0, 2, 4]), 2, shuffle=True, seed=3)
+    assert loader.num_workers == 2 and make_loader(val, 4, shuffle=False).num_workers == 2
+    in_process = make_loader(torch.utils.data.Subset(train, [0, 2, 4]), 2, shuffle=True, seed=3, num_workers=0)
+    for (x, y), (x0, y0) in zip(loader, in_process, strict=True):
+        assert torch.equal(x, x0) and torch.equal(y, y0)
+    args = argparse.Namespace(data=None, data_root=None, workers=0)
+    assert data_spec(args, space).workers == 0 and data_spec(argparse.Namespace(data=None, data_root=None,
+                                                                                workers=None), space).workers == 2
+    assert space_data(space, name="digits").workers == 0
+    with pytest.raises(StitchnasError, match="workers 2 apply to ImageFolder data only; digits is loaded in memory"):
+        data_spec(argparse.Namespace(data="digits", data_root=None, workers=2), space)
+    (tmp_path / "b.yaml").write_text(text + "data: {name: digits, workers: 2}\n")
+    with pytest.raises(StitchnasError, match="data workers apply to ImageFolder data only"):
+        space_data(load_space(tmp_path / "b.yaml"))
+    (tmp_path / "n.yaml").write_text(text + "data: {name: images, workers: -1}\n")
+    with pytest.raises(StitchnasError, match="key 'workers' must be an integer >= 0 and <= 256, got -1"):
+        load_space(tmp_path / "n.yaml")
