@@ -149,16 +149,15 @@ def space_data(space, name: str | None = None, root: str | os.PathLike | None = 
     config = None
     if name == "imagefolder":  # timm's transforms with the first anchor's data config
         config = anchor_data_config(space)
-    augment, workers = section.get("augment"), section.get("workers") or 0
-    if augment not in (None, "none") and section.get("name") in ("fashion_mnist", "digits"):
-        raise StitchnasError(f"space {space.name!r}: data augment {augment!r} applies to ImageFolder data "
-                             f"only; {section['name']} is never augmented: drop it from the data section")
-    if workers and section.get("name") in ("fashion_mnist", "digits"):
-        raise StitchnasError(f"space {space.name!r}: data workers apply to ImageFolder data only; "
-                             f"{section['name']} is loaded in memory: drop them from the data section")
+    options = {"augment": section.get("augment"), "workers": section.get("workers") or 0}
+    given = [k for k, v in options.items() if v not in (None, "none", 0)]
+    if given and section.get("name") in ("fashion_mnist", "digits"):
+        raise StitchnasError(f"space {space.name!r}: `{given[0]}: {options[given[0]]}` in its data section "
+                             f"applies to ImageFolder data only; {section['name']} is a built-in set, in "
+                             "memory and never augmented: drop it")
     if name == "imagefolder":  # the file's options are for its folder; a built-in given instead has none
-        fields.setdefault("augment", augment)
-        fields.setdefault("workers", workers)
+        for key, value in options.items():
+            fields.setdefault(key, value)
     return DataSpec(name=name, root=root, input_size=tuple(space.input_size), data_config=config, **fields)
 
 

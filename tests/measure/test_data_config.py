@@ -161,7 +161,7 @@ def test_augment_on_a_built_in_data_set_is_refused_and_dropped_for_one_given_ins
     make_image_tree(tmp_path / "images")
     text = load_space("tiny_test").path.read_text().replace("data: {name: digits}\n", "")
     (tmp_path / "builtin.yaml").write_text(text + "data: {name: digits, augment: timm}\n")
-    with pytest.raises(StitchnasError, match="augment 'timm' applies to ImageFolder data only; digits is never"):
+    with pytest.raises(StitchnasError, match="`augment: timm` in its data section applies to ImageFolder data only; digits is a built-in set"):
         space_data(load_space(tmp_path / "builtin.yaml"))
     (tmp_path / "folder.yaml").write_text(text + "data: {name: images, augment: {auto_augment: bogus}}\n")
     space = load_space(tmp_path / "folder.yaml")
@@ -197,8 +197,18 @@ def test_an_image_folder_is_read_by_the_workers_its_space_or_command_asks_for(tm
     with pytest.raises(StitchnasError, match="workers 2 apply to ImageFolder data only; digits is loaded in memory"):
         data_spec(argparse.Namespace(data="digits", data_root=None, workers=2), space)
     (tmp_path / "b.yaml").write_text(text + "data: {name: digits, workers: 2}\n")
-    with pytest.raises(StitchnasError, match="data workers apply to ImageFolder data only"):
+    with pytest.raises(StitchnasError, match="`workers: 2` in its data section applies to ImageFolder data only"):
         space_data(load_space(tmp_path / "b.yaml"))
     (tmp_path / "n.yaml").write_text(text + "data: {name: images, workers: -1}\n")
     with pytest.raises(StitchnasError, match="key 'workers' must be an integer >= 0 and <= 256, got -1"):
         load_space(tmp_path / "n.yaml")
+
+
+def test_image_folder_options_beside_the_imagefolder_name_and_a_root(tmp_path):
+    from stitchnas.measure import space_data
+
+    make_image_tree(tmp_path / "images")
+    text = load_space("tiny_test").path.read_text().replace("data: {name: digits}\n", "")
+    (tmp_path / "s.yaml").write_text(text + "data: {name: imagefolder, root: images, augment: none, workers: 1}\n")
+    spec = space_data(load_space(tmp_path / "s.yaml"))
+    assert (spec.name, spec.augment, spec.workers) == ("imagefolder", "none", 1)
