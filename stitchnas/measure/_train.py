@@ -248,8 +248,8 @@ def refuse_to_replace_weights(space: SearchSpace, force: str = "force=True",
                  if any(shipped in Path(a.checkpoint).resolve().parents for a in existing) else "")
     names = ", ".join(f"{a.name} ({a.checkpoint})" for a in existing)
     raise StitchnasError(
-        f"anchors of {space.given_as} already have weights: {names}{elsewhere}; training from scratch "
-        f"would replace them: pass {force} to replace them, or {only_missing} to train only anchors "
+        f"anchors of {space.given_as} already have weights: {names}{elsewhere}; training "
+        f"{'them again' if any(a.init for a in existing) else 'from scratch'} would replace them: pass {force} to replace them, or {only_missing} to train only anchors "
         "without a checkpoint")
 
 

@@ -58,6 +58,8 @@ def test_training_starts_from_init_with_a_new_classifier_and_leaves_the_file_alo
     scratch = torch.load(tmp_path / "trained_l.pt")
     assert not any("started from" in line and "anchor l" in line for line in lines)
     assert scratch["head.weight"].shape == (10, 32)
+    with pytest.raises(StitchnasError, match="already have weights: .*; training them again would replace them"):
+        train_anchors(space)
 
 
 def test_init_of_the_same_class_count_keeps_its_classifier_and_an_official_release_is_converted(tmp_path):
