@@ -69,6 +69,13 @@ from ._validate import _check_counts, _validate_k, choose_validation, validate_l
 __all__ = ["get_latency_table", "profile_latency", "target_costs"]
 
 
+def _cores() -> int:
+    """The CPU cores this process may run on (its affinity where the system says)."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def profile_latency(space: SearchSpace | str, target: Target | str, *, repeats: int = 30,
                     warmup: int = 5, validate: int = 0, seed: int = 0,
                     progress: bool | None = None, models: Sequence | None = None) -> LatencyTable:
@@ -121,6 +128,7 @@ def profile_latency(space: SearchSpace | str, target: Target | str, *, repeats: 
         meta={"repeats": repeats, "warmup": warmup, "pieces": len(pieces),
               "distinct_pieces_timed": distinct, "timing_s": round(timing_s, 3),
               "memory_s": round(memory_s, 3), "build_models_s": round(build_s, 3),
+              **({"cpu_cores": _cores()} if device.type == "cpu" else {}),
               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "stitchnas": __version__,
               "timer": "cuda events" if device.type == "cuda" else "time.perf_counter"},
     ).bind(space)

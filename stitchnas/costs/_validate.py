@@ -298,13 +298,19 @@ def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_A
     exceeds ``max_median_pct`` median or ``max_worst_pct`` worst, or when the validated
     candidates' latencies differ less than one run differs from the next (their range, fastest
     to slowest, is within the median spread of a candidate's repeats, median over p10): then a
-    front ordered by latency orders noise. ``space``/``target``: as the user gave them (a path or
+    front ordered by latency orders noise. Before all of these: a CPU table timed with more
+    threads than the machine had cores. ``space``/``target``: as the user gave them (a path or
     a name), for the command the line suggests.
     """
     name = table.target.get("name", "?")
     batch = int(table.target.get("settings", {}).get("batch_size") or 1)
     fix = ("re-time with more repeats (--repeats 60 --force), on a quieter machine, or at a bigger "
            f"batch (a target with batch_size above {batch}" + (", e.g. cpu_batch64)" if batch < 64 else ")"))
+    threads, cores = table.machine.get("threads"), table.meta.get("cpu_cores")
+    if threads and cores and threads > cores:  # threads sharing cores time another machine
+        return (f"the {name} latency table is not to be trusted: timed with {threads} threads on {cores} "
+                f"cores, which they share: that is not the latency of a machine with {threads} cores; "
+                f"profile on the target's machine, or give the target threads: {cores} here")
     v = table.validation
     if not v:
         space = space or (table.bound_space.given_as if table.bound_space is not None else None)

@@ -93,3 +93,22 @@ def test_profile_latency_validates_by_default(tmp_path, capsys, monkeypatch):
     assert png.stat().st_mtime_ns == drawn and str(png) in out  # the same table's plot is kept, named
     code, out, err = run_cli(capsys, *argv, "--force", "--validate", "0")
     assert code == 0 and "not validated" in err
+
+
+def test_a_cpu_table_timed_with_more_threads_than_cores_is_not_trusted(tmp_path, table):
+    """Threads beyond the cores share them: such a table does not time the target's machine.
+    The table records the cores it was timed on; one within them has no such line."""
+    import os
+
+    from stitchnas.costs import load_target
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert table.meta["cpu_cores"] == cores
+    assert latency_warning(table) is None or "threads on" not in latency_warning(table)
+    path = tmp_path / "wide.yaml"
+    path.write_text(f"name: wide\ndevice: cpu\ncost_model: latency\nthreads: {cores + 2}\nbatch_size: 1\n")
+    wide = profile_latency(load_space("tiny_test"), load_target(path), repeats=2, warmup=1, progress=False)
+    line = latency_warning(wide)
+    assert line == (f"the wide latency table is not to be trusted: timed with {cores + 2} threads on {cores} "
+                    f"cores, which they share: that is not the latency of a machine with {cores + 2} cores; "
+                    f"profile on the target's machine, or give the target threads: {cores} here")
