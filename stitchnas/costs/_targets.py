@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._util import close_matches, did_you_mean
+from .._util import close_matches, did_you_mean, did_you_mean_key
 from ..errors import StitchnasError
 from ..objectives import BUDGET_KEYS, budget_unit, format_amount, objective_of
 from ..paths import check_name, names_a_file
@@ -256,7 +256,7 @@ def _validate(doc: dict[str, Any], where: str, default_name: str | None = None) 
                              "{max_latency_ms: 20, max_flops: 1.5e+9}")
     bad = sorted(set(budgets_doc) - set(BUDGET_KEYS), key=str)
     if bad:
-        raise StitchnasError(f"{where}: unknown budget(s) {bad}; known budgets are "
+        raise StitchnasError(f"{where}: unknown budget(s) {bad}{did_you_mean_key(bad, BUDGET_KEYS)}; known budgets are "
                              f"{', '.join(BUDGET_KEYS)}")
     budgets = {k: _number(budgets_doc.get(k), where, k, integer=_counts(k))
                for k in BUDGET_KEYS}

@@ -59,7 +59,7 @@ def test_budget_violations():
     "text, message",
     [
         ("devcie: cpu\n", "unknown key(s) 'devcie' (did you mean 'device'?)"),
-        ("device: cpu\nbudgets: {max_latency: 3}\n", "unknown budget(s) ['max_latency']"),
+        ("device: cpu\nbudgets: {max_latency: 3}\n", "unknown budget(s) ['max_latency'] (did you mean 'max_latency_ms'?)"),
         ("device: cpu\nbudgets: {max_latency_ms: -3}\n", "max_latency_ms must be positive"),
         ("device: cpu\nbudgets: {max_flops: lots}\n", "max_flops must be a number"),
         ("device: cpu\nbudgets: {max_params: 1.5}\n", "max_params must be a whole number"),
