@@ -174,18 +174,19 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     t0 = time.perf_counter()
     missing = [a.name for a in space.anchors if not (a.checkpoint and Path(a.checkpoint).is_file())]
     if missing:
+        started = [a.name for a in space.anchors if a.name in missing and a.init]
         if not (space.extra.get("training") or {}).get("anchors") and not cfg.anchors:
             no_path = [a.name for a in space.anchors if not a.checkpoint]
             paths = (f" and a `checkpoint:` path per anchor to save it to (e.g. `${{results}}/anchors/"
                      f"{space.name}/{no_path[0]}.pt`)" if no_path else "")
+            start = f" ({', '.join(started)} would start from their `init:` weights)" if started else ""
             raise StitchnasError(
                 f"anchors {missing} of {space.given_as} have no trained weights and the space has no "
-                "training.anchors section to train them with: add one (e.g. `training: {anchors: "
+                f"training.anchors section to train them with{start}: add one (e.g. `training: {{anchors: "
                 f"{{epochs: 4}}}}`){paths} to train them here, or point each `checkpoint:` at trained "
                 "weights")
         acfg = config_from_space(AnchorTrainConfig, space, "anchors", **cfg.anchors)
         train_anchors(space, _data_spec(space), acfg, device=cfg.device, only_missing=True, log=log)
-        started = [a.name for a in space.anchors if a.name in missing and a.init]
         step("anchors", t0, f"trained {', '.join(missing)} ({acfg.epochs} epoch(s)"
              + (f" on {acfg.train_subset} images" if acfg.train_subset else "")
              + (f"; {', '.join(started)} from their init: weights" if started else "") + ")")

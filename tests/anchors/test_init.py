@@ -152,3 +152,15 @@ def test_init_made_for_another_image_size_is_resized_by_timm_and_says_so(tmp_pat
     note = init_anchor(model, spec)
     assert note.endswith("new for 10 classes (timm's reading; resized to fit: pos_embed)")
     assert torch.equal(model.state_dict()["blocks.1.mlp.fc1.weight"], big.state_dict()["blocks.1.mlp.fc1.weight"])
+
+
+def test_run_without_a_recipe_names_the_anchors_that_would_start_from_init(tmp_path, monkeypatch):
+    from stitchnas.workflows import run
+
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path / "results"))
+    torch.save(_vit(1000).state_dict(), tmp_path / "in1k_s.pt")
+    text = _space(tmp_path, "in1k_s.pt").read_text().replace("training: {anchors: {epochs: 1}}\n", "")
+    with pytest.raises(StitchnasError, match=r"have no trained weights and the space has no training.anchors "
+                                             r"section to train them with \(s would start from their `init:` "
+                                             r"weights\): add one \(e.g. `training: \{anchors: \{epochs: 4\}\}`\)"):
+        run(load_space(write_space(tmp_path, text, "norecipe.yaml")), log=lambda m: None)
