@@ -213,8 +213,9 @@ def _classifier_keys(model: nn.Module) -> set[str]:
     names = (getattr(model, "pretrained_cfg", None) or {}).get("classifier") or ()
     names = {names} if isinstance(names, str) else set(names)
     get = getattr(model, "get_classifier", None)
-    if callable(get) and isinstance(get(), nn.Module):
-        names |= {n for n, m in model.named_modules() if m is get() and n}
+    classifier = get() if callable(get) else None
+    if isinstance(classifier, nn.Module):
+        names |= {n for n, m in model.named_modules() if m is classifier and n}
     return {k for k in model.state_dict() if any(k.startswith(n + ".") for n in names)}
 
 

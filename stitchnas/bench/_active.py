@@ -124,6 +124,7 @@ def bench_active(space: SearchSpace, truth: Sequence[Measurement], out_dir, *, p
         {"suggest (active)": (sizes, report["hv_ratio_active"]),
          "random": (sizes, report["hv_ratio_random"])},
         xlabel="stitches measured", ylabel="true hypervolume of the predicted front / true front's",
-        title=f"{space.name}: choosing what to measure ({predictor}, mean of {counted(len(list(seeds)), 'seed')})",
+        title=(f"{space.name}: choosing what to measure ({predictor}, "
+               f"mean of {counted(len(list(seeds)), 'seed')})"),
     )
     return report

@@ -256,8 +256,8 @@ def _validate(doc: dict[str, Any], where: str, default_name: str | None = None) 
                              "{max_latency_ms: 20, max_flops: 1.5e+9}")
     bad = sorted(set(budgets_doc) - set(BUDGET_KEYS), key=str)
     if bad:
-        raise StitchnasError(f"{where}: unknown budget(s) {bad}{did_you_mean_key(bad, BUDGET_KEYS)}; known budgets are "
-                             f"{', '.join(BUDGET_KEYS)}")
+        raise StitchnasError(f"{where}: unknown budget(s) {bad}{did_you_mean_key(bad, BUDGET_KEYS)}; "
+                             f"known budgets are {', '.join(BUDGET_KEYS)}")
     budgets = {k: _number(budgets_doc.get(k), where, k, integer=_counts(k))
                for k in BUDGET_KEYS}
     if budgets["max_latency_ms"] is not None and cost_model != "latency":

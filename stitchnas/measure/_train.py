@@ -247,9 +247,10 @@ def refuse_to_replace_weights(space: SearchSpace, force: str = "force=True",
     elsewhere = (" (they ship with stitchnas: train elsewhere with STITCHNAS_PRETRAINED=DIR)"
                  if any(shipped in Path(a.checkpoint).resolve().parents for a in existing) else "")
     names = ", ".join(f"{a.name} ({a.checkpoint})" for a in existing)
+    again = "them again" if any(a.init for a in existing) else "from scratch"
     raise StitchnasError(
-        f"anchors of {space.given_as} already have weights: {names}{elsewhere}; training "
-        f"{'them again' if any(a.init for a in existing) else 'from scratch'} would replace them: pass {force} to replace them, or {only_missing} to train only anchors "
+        f"anchors of {space.given_as} already have weights: {names}{elsewhere}; training {again} "
+        f"would replace them: pass {force} to replace them, or {only_missing} to train only anchors "
         "without a checkpoint")
 
 

@@ -16,8 +16,8 @@ from typing import Any
 from .._util import did_you_mean_key
 from ..errors import StitchnasError
 
-__all__ = ["Field", "SECTIONS", "check_sections", "check_section", "kwargs_problem", "MAX_KWARG_DEPTH", "MAX_KWARG_INT",
-           "AUGMENT_OPTIONS", "augment_problem"]
+__all__ = ["Field", "SECTIONS", "check_sections", "check_section", "kwargs_problem", "MAX_KWARG_DEPTH",
+           "MAX_KWARG_INT", "AUGMENT_OPTIONS", "augment_problem"]
 
 _DEVICE_RE = re.compile(r"(cpu|cuda|mps|xpu)(:\d+)?")
 _INT_MAX = 2 ** 31 - 1
@@ -56,7 +56,8 @@ class Field:
         elif self.kind == "names":
             text = "a name or a list of names"
         elif self.kind == "augment":
-            text = f"timm, none, or a mapping of timm's training-transform options ({', '.join(AUGMENT_OPTIONS)})"
+            text = ("timm, none, or a mapping of timm's training-transform options "
+                    f"({', '.join(AUGMENT_OPTIONS)})")
         elif self.kind.startswith("recipe:"):
             text = f"a mapping of training.{self.kind.split(':', 1)[1]} keys"
         elif self.choices:
@@ -184,8 +185,8 @@ def check_section(section: str, doc: Any, where: str) -> dict:
                              f"{did_you_mean_key(unknown, schema)}; known keys are {sorted(schema)}")
     for key, value in doc.items():
         spec = schema[key]
-        if spec.kind == "augment" and isinstance(value, dict) and augment_problem(value):
-            raise StitchnasError(f"{where}: section '{section}' key '{key}' {augment_problem(value)}")
+        if spec.kind == "augment" and isinstance(value, dict) and (problem := augment_problem(value)):
+            raise StitchnasError(f"{where}: section '{section}' key '{key}' {problem}")
         if not spec.ok(value):
             raise StitchnasError(f"{where}: section '{section}' key '{key}' must be "
                                  f"{spec.expected()}, got {value!r}")
