@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cache_file", "load_cached", "save_cached", "check_cache_writable"]
+__all__ = ["cache_file", "load_cached", "save_cached", "check_cache_writable", "check_cache_folder"]
 
 
 def cache_file(kind: str, name: str, *tags: str) -> Path:
@@ -56,6 +56,28 @@ def check_cache_writable(path: Path, what: str = "cache") -> None:
         check_writable(path, what)
     except WriteError as err:
         raise _moved(err) from None
+
+
+def check_cache_folder() -> None:
+    """One line, before any work, when the cache folder cannot take the FLOPs profile (a command
+    that counts FLOPs cannot do without it): it is a file or under one, it refuses a new file
+    (read-only, permissions), or ``$HOME`` leaves no folder to put it in."""
+    import os
+    import tempfile
+
+    from .fileio import write_error
+    from .paths import cache_dir
+
+    folder = cache_dir() / "profiles"
+    probe = folder
+    while not os.path.lexists(probe) and probe != probe.parent:
+        probe = probe.parent
+    try:  # an empty file: a full disk or a size limit is the profiler's own check, at its write
+        fd, tmp = tempfile.mkstemp(prefix=".probe.", dir=probe)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as err:
+        raise _moved(write_error(OSError(err.errno, err.strerror), folder, "cache folder")) from None
 
 
 def save_cached(path: Path | None, doc: dict, versions: dict[str, str], what: str = "cache",

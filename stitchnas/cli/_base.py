@@ -34,6 +34,9 @@ class Command:
     name: ClassVar[str] = ""
     #: For a group of commands (``bench``): its sub-commands, in the order ``--help`` lists them.
     subcommands: ClassVar[tuple[type[Command], ...]] = ()
+    #: Whether the command counts FLOPs through the profile cache, which must be writable: an
+    #: unusable cache folder is then one line before the command starts (not seconds into it).
+    needs_cache: ClassVar[bool] = False
 
     @classmethod
     def help_line(cls) -> str:

@@ -14,6 +14,7 @@ class ProfileLatency(Command):
     """time every distinct piece of a space on this machine for a target: a latency lookup table"""
 
     name = "profile-latency"
+    needs_cache = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser)

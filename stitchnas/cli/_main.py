@@ -41,7 +41,7 @@ def _add_commands(parser: argparse.ArgumentParser, commands: Sequence[type[Comma
         else:
             add_progress_arguments(p)
             add_results_argument(p)
-            p.set_defaults(func=command.run)
+            p.set_defaults(func=command.run, needs_cache=command.needs_cache)
 
 
 def version() -> str:
@@ -101,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         with results_root(args.results, "--results"):
+            if getattr(args, "needs_cache", False) and not getattr(args, "no_cache", False):
+                from .._cache import check_cache_folder
+
+                check_cache_folder()
             code = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers below, not at exit
         return code

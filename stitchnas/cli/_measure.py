@@ -112,6 +112,7 @@ class Train(Command):
     """train the stitching layers (SN-Net); torchrun-ready"""
 
     name = "train"
+    needs_cache = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_training_arguments(parser)
@@ -151,6 +152,7 @@ class Evaluate(Command):
     """measure candidates' accuracy into a measurements file"""
 
     name = "evaluate"
+    needs_cache = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_checkpoint_arguments(parser)
@@ -452,6 +454,7 @@ class ImportSnnet(Command):
     """published SN-Net stitches_res.txt -> measurements file"""
 
     name = "import-snnet"
+    needs_cache = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("file", help="stitches_res.txt (Python dict or JSON per line) or a JSONL file")
@@ -484,6 +487,7 @@ class Study(Command):
     sampling, every stitch measured"""
 
     name = "study"
+    needs_cache = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_training_arguments(parser)

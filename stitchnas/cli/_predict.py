@@ -18,6 +18,7 @@ class PredictorCV(Command):
     splits)"""
 
     name = "predictor-cv"
+    needs_cache = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser, described=False)
@@ -66,6 +67,7 @@ class Predict(Command):
     """fit a predictor on every measured row and predict every candidate"""
 
     name = "predict"
+    needs_cache = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser, described=False)
@@ -120,6 +122,7 @@ class Suggest(Command):
     """the unmeasured stitches most likely to be on the Pareto front (worth measuring next)"""
 
     name = "suggest"
+    needs_cache = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser, described=False)

@@ -41,6 +41,7 @@ class Run(Command):
     fronts (what is missing)"""
 
     name = "run"
+    needs_cache = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser)
@@ -72,6 +73,7 @@ class Search(Command):
     results/SPACE/TARGET/front.json)"""
 
     name = "search"
+    needs_cache = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser)

@@ -75,6 +75,7 @@ class Enumerate(Command):
     measurement rows carry)"""
 
     name = "enumerate"
+    needs_cache = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser)

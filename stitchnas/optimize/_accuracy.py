@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import StitchnasError
 from ..paths import measurements_path
-from ..predict import create_predictor, fit_on_measured, predictor_label, prior_suffices
+from ..predict import as_top1, create_predictor, fit_on_measured, predictor_label, prior_suffices
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
@@ -134,7 +134,7 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
             if not math.isfinite(float(mean[k])):
                 raise StitchnasError(f"predictor {label!r} predicted {mean[k]} for id {ids[i]}: "
                                      "choose another predictor")
-            acc[i] = min(100.0, max(0.0, float(mean[k])))  # a top-1 is a percentage (fronts check it)
+            acc[i] = as_top1(mean[k])
             std[i] = None if sd is None or not math.isfinite(float(sd[k])) else max(float(sd[k]), 0.0)
             source[i] = PRIOR if use_prior else "predicted"
     for i, cid in enumerate(ids):

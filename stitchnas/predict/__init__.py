@@ -8,6 +8,7 @@ _EXPORTS = {
     "cost_of": "_suggest",
     "fitted_accuracy": "_suggest",
     "FittedPredictor": "_fit",
+    "as_top1": "_fit",
     "fit_on_measured": "_fit",
     "fit_problem": "_fit",
     "predictor_label": "_fit",

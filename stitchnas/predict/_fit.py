@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..space import SearchSpace
 
 __all__ = ["FittedPredictor", "fit_on_measured", "predictor_label", "with_anchor_priors", "fit_checked",
-           "predict_checked", "prediction_problem", "fit_problem", "prediction_plot_path", "prediction_rows",
+           "predict_checked", "as_top1", "prediction_problem", "fit_problem", "prediction_plot_path", "prediction_rows",
            "write_predictions"]
 
 
@@ -42,6 +42,12 @@ def predictor_label(spec: Any) -> str:
     if isinstance(spec, type) or callable(spec) and not hasattr(spec, "predict"):
         return f"{getattr(spec, '__module__', '?')}:{getattr(spec, '__qualname__', type(spec).__name__)}"
     return type(spec).__name__
+
+
+def as_top1(mean: Any) -> np.ndarray:
+    """Predicted top-1s held to 0..100, as files and fronts hold them: a line extrapolated past the
+    best anchor still names a percentage."""
+    return np.clip(np.asarray(mean, dtype=float), 0.0, 100.0)
 
 
 def prediction_problem(mean: Any, std: Any, n: int, y_train: Any = ()) -> str | None:
@@ -253,7 +259,7 @@ def prediction_rows(fit: FittedPredictor, rows: Sequence["Measurement"]) -> list
     ``stitchnas predict`` writes. A mean beyond 0..100 (a line extrapolated past the best anchor)
     is written at the bound, as the search's accuracy table has it: a top-1 is a percentage."""
     mean, std = fit.predict()
-    mean = np.clip(mean, 0.0, 100.0)
+    mean = as_top1(mean)
     known = {m.id for m in rows}
     return [{"id": st.id, "route": st.route.to_json(), "acc1_pred": round(float(mean[i]), 4),
              "acc1_std": None if std is None else round(float(std[i]), 4),

@@ -577,3 +577,7 @@ def test_predict_writes_a_top1_beyond_100_at_100_as_the_search_has_it(fmnist):
     assert max(r["acc1_pred"] for r in written) == 100.0
     assert {r["acc1_pred"] for r in written if not r["measured"]} == {100.0}
     assert [r["acc1_pred"] for r in written if r["measured"]] == [m.acc1 for m in sorted(rows[:6], key=lambda m: m.id)]
+    from stitchnas.optimize import accuracy_table
+
+    table = accuracy_table(space, rows[:6], _Overshoots())  # the search's top-1s: the same bound
+    assert max(table.acc1) == 100.0 and sorted(set(table.acc1) - {m.acc1 for m in rows[:6]}) == [100.0]

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,6 +134,33 @@ def test_unusable_cache_or_home_is_one_line_before_work(env, says, work):
     env = env_for(work, **{k: v.replace("{w}", str(work)) if v is not None else None for k, v in env.items()})
     _check(work, ["search", SPACE, "--target", "flops_budget", "--measurements", work / MEAS,
                   "--out", work / "out"], *says, env=env)
+
+
+#: One command line per command that counts FLOPs (``needs_cache``); the test below fails when a
+#: command gains ``needs_cache`` without a line here.
+CACHE_COMMANDS = {
+    "run": [SPACE], "search": [SPACE, "--target", "flops_budget"], "enumerate": [SPACE],
+    "profile-latency": [SPACE, "--target", "cpu"], "predictor-cv": [SPACE, "--measurements", MEAS],
+    "predict": [SPACE, "--measurements", MEAS], "suggest": [SPACE, "--measurements", MEAS],
+    "train": [SPACE, "--data", "digits"], "evaluate": [SPACE, "--data", "digits", "--anchors"],
+    "import-snnet": [MEAS, "--space", SPACE, "--out", "out.jsonl"], "study": [SPACE, "--data", "digits"],
+}
+
+
+def test_every_command_that_counts_flops_refuses_an_unusable_cache_before_importing_torch(work):
+    """The cache is checked as the command starts: the line comes before torch is even imported
+    (it came seconds in, after a space's structure was rebuilt from its models)."""
+    from stitchnas.cli._main import COMMANDS
+
+    assert {c.name for c in COMMANDS if c.needs_cache} == set(CACHE_COMMANDS)
+    script = ("import sys; from stitchnas.cli import main; code = main(sys.argv[1:]); "
+              "print(code, 'torch' in sys.modules)")
+    env = env_for(work, STITCHNAS_CACHE=str(work / "afile"))
+    for name, argv in CACHE_COMMANDS.items():
+        proc = subprocess.run([sys.executable, "-c", script, name, *argv], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert proc.stdout.split() == ["2", "False"], (name, proc.stdout, proc.stderr[-2000:])
+        assert proc.stderr.count("\n") == 1 and "STITCHNAS_CACHE=" in proc.stderr, (name, proc.stderr)
 
 
 # ---- a real full disk and a real read-only file system (tmpfs in a mount namespace) -------------
