@@ -321,12 +321,10 @@ def _unwrapped(key: str) -> str:
 def _training_script_globals():
     """What a weights-only load may build besides tensors: the ``argparse.Namespace`` of options
     that the DeiT, DeiT-III and ConvNeXt training scripts save beside the weights (``args``), a
-    class whose objects only hold attributes. (torch before 2.5 has no such list: nothing more.)"""
+    class whose objects only hold attributes."""
     import argparse
-    import contextlib
 
-    allow = getattr(torch.serialization, "safe_globals", None)
-    return allow([argparse.Namespace]) if allow is not None else contextlib.nullcontext()
+    return torch.serialization.safe_globals([argparse.Namespace])
 
 
 def _converted_by_timm(model: nn.Module, spec: AnchorSpec, path: Path,

@@ -1,6 +1,7 @@
 """Export formats: torch.export (.pt2, the default) and ONNX with a dynamic batch dimension,
 TorchScript on request; each checked against the library model at two batch sizes."""
 
+import re
 import warnings
 from pathlib import Path
 
@@ -90,9 +91,15 @@ def test_metadata_rides_inside_both_files(exported):
 def test_torchscript_is_still_selectable_and_says_it_is_deprecated_once(net, space, tmp_path):  # noqa: F811
     module = net.route_module(space.find(CROSSING))
     filters = list(warnings.filters)
-    with pytest.warns(FutureWarning, match="torch.jit.trace.*prefer format 'pt2'") as caught:
+    with warnings.catch_warnings(record=True) as probe:  # torch 2.14 deprecates it; 2.5 did not
+        warnings.simplefilter("always")
+        torch.jit.trace(torch.nn.Linear(2, 2), torch.zeros(1, 2))
+    deprecated = any(issubclass(w.category, FutureWarning) for w in probe)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         paths = export_model(module, tmp_path / "m", space.input_size, format="torchscript", batch_size=2)
-    assert len([w for w in caught if issubclass(w.category, FutureWarning)]) == 1
+    said = [str(w.message) for w in caught if issubclass(w.category, FutureWarning)]
+    assert len(said) == deprecated and all(re.search("torch.jit.trace.*prefer format 'pt2'", m) for m in said)
     assert warnings.filters == filters  # nothing silenced for the rest of the process
     assert paths == [tmp_path / "m.pt"]
     loaded = load_exported(paths[0])
@@ -156,11 +163,15 @@ def test_an_onnx_exporter_failure_names_the_operator_in_one_line_and_writes_noth
     torch.manual_seed(0)
     ad = adapter_for(timm.create_model("nest_tiny", img_size=32, in_chans=1, num_classes=10).eval())
     module = RouteModule(ad.stem_module, [ad.block_modules], [], ad.head_module).eval()
-    with pytest.raises(StitchnasError, match=r"ONNX export to .* failed: torch's ONNX exporter cannot translate "
-                                             r"aten\.scaled_dot_product_attention in this model; export "
-                                             r"--format pt2 instead") as info:
+    try:
         export_model(module, tmp_path / "m", (1, 32, 32), format="onnx")
-    assert "\n" not in str(info.value) and "\x1b" not in str(info.value)
+    except StitchnasError as err:
+        message = str(err)
+    else:  # torch 2.5's exporter translates it (torch 2.14's does not): no failure to name here
+        pytest.skip(f"torch {torch.__version__}'s ONNX exporter translates NesT's attention")
+    assert re.search(r"ONNX export to .* failed: torch's ONNX exporter cannot translate "
+                     r"aten\.scaled_dot_product_attention in this model; export --format pt2 instead", message)
+    assert "\n" not in message and "\x1b" not in message
     assert list(tmp_path.iterdir()) == []
 
 
