@@ -66,14 +66,11 @@ def check_cache_folder() -> None:
     import tempfile
 
     from .fileio import write_error
-    from .paths import cache_dir
+    from .paths import cache_dir, nearest_existing
 
     folder = cache_dir() / "profiles"
-    probe = folder
-    while not os.path.lexists(probe) and probe != probe.parent:
-        probe = probe.parent
     try:  # an empty file: a full disk or a size limit is the profiler's own check, at its write
-        fd, tmp = tempfile.mkstemp(prefix=".probe.", dir=probe)
+        fd, tmp = tempfile.mkstemp(prefix=".probe.", dir=nearest_existing(folder))
         os.close(fd)
         os.unlink(tmp)
     except OSError as err:

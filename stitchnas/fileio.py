@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import StitchnasError
-from .paths import results_dir  # defined in stitchnas.paths; kept here for old imports
+from .paths import nearest_existing, results_dir  # results_dir: kept here for old imports
 
 __all__ = ["atomic_write", "write_json", "write_text", "results_dir", "WriteError", "write_error",
            "check_writable", "make_dirs", "write_or_recover", "save_recovery", "is_write_error", "read_bytes", "read_text", "load_yaml", "read_yaml", "MAX_FILE_BYTES",
@@ -99,13 +99,6 @@ def make_dirs(folder: str | os.PathLike, what: str = "folder") -> Path:
     return folder
 
 
-def _nearest_existing(path: Path) -> Path:
-    p = path
-    while not os.path.lexists(p) and p != p.parent:
-        p = p.parent
-    return p
-
-
 def check_writable(path: str | os.PathLike, what: str = "file") -> Path:
     """Fail now, before any work, if ``path`` cannot be written: it is a folder or a device, a
     parent is a file, or the nearest existing folder refuses a new file (read-only, permission,
@@ -122,7 +115,7 @@ def check_writable(path: str | os.PathLike, what: str = "file") -> Path:
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise WriteError(f"cannot write {what} {shown(path)}: it is not a regular file (a device, "
                          "FIFO or socket); give a file path")
-    folder = _nearest_existing(path.parent)
+    folder = nearest_existing(path.parent)
     if not folder.is_dir():
         raise write_error(OSError(errno.ENOTDIR, "", str(folder)), path, what)
     try:

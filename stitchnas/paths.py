@@ -32,7 +32,7 @@ from typing import Iterator
 __all__ = [
     "CHECKPOINT", "MEASUREMENTS", "PROXIES", "PREDICTIONS", "STORAGE", "FRONT", "REPORT",
     "results_dir", "cache_dir", "space_dir", "checkpoint_path", "measurements_path", "proxies_path",
-    "run_dir",
+    "run_dir", "nearest_existing",
     "storage_path", "front_path", "export_dir", "latency_dir", "results_root", "results_root_chosen",
     "command_root", "results_flag",
     "pretrained_dir",
@@ -154,6 +154,15 @@ def results_root(root: str | os.PathLike | None, what: str = "results folder") -
         _ROOT.pop()
 
 
+def nearest_existing(path: Path) -> Path:
+    """``path`` itself if it exists (a broken link counts), else its nearest existing parent: the
+    folder a probe for a file or folder not made yet is made in."""
+    p = path
+    while not os.path.lexists(p) and p != p.parent:
+        p = p.parent
+    return p
+
+
 def cache_dir() -> Path:
     """Where caches go (structures, profiles, memory, a downloaded data set): ``$STITCHNAS_CACHE``,
     else ``$XDG_CACHE_HOME/stitchnas`` (an absolute one; the XDG rule), else
@@ -182,9 +191,7 @@ def cache_dir() -> Path:
             raise StitchnasError("HOME is not set, so there is no cache folder (~/.cache/stitchnas): "
                                  "set HOME, or STITCHNAS_CACHE to a writable folder") from None
         what = f"the cache folder {path}"
-    probe = path
-    while not os.path.lexists(probe) and probe != probe.parent:
-        probe = probe.parent
+    probe = nearest_existing(path)
     if not probe.is_dir():
         raise StitchnasError(f"{what} cannot be a folder: {probe} is a file; set STITCHNAS_CACHE to "
                              "a writable folder (or move the file away)")

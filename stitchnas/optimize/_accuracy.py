@@ -130,11 +130,14 @@ def accuracy_table(space: "SearchSpace", measurements: Any = None, predictor: An
                               signals=None if use_prior else signals)
         mean, sd = fit.predict([fit.stitches[i] for i in missing])
         label = predictor_label(asked) + (f" ({fit.chosen})" if fit.chosen else "")
+        mean = np.asarray(mean, dtype=float)
+        bad = np.flatnonzero(~np.isfinite(mean))
+        if len(bad):
+            k = int(bad[0])
+            raise StitchnasError(f"predictor {label!r} predicted {mean[k]} for id {ids[missing[k]]}: "
+                                 "choose another predictor")
+        acc[missing] = as_top1(mean)  # one bound for the whole vector, not a clip per candidate
         for k, i in enumerate(missing):
-            if not math.isfinite(float(mean[k])):
-                raise StitchnasError(f"predictor {label!r} predicted {mean[k]} for id {ids[i]}: "
-                                     "choose another predictor")
-            acc[i] = as_top1(mean[k])
             std[i] = None if sd is None or not math.isfinite(float(sd[k])) else max(float(sd[k]), 0.0)
             source[i] = PRIOR if use_prior else "predicted"
     for i, cid in enumerate(ids):
