@@ -123,7 +123,7 @@ def batches_after(loader, dataset, skip: int):
     if loader.generator is not None:  # where a whole epoch over ``loader`` would leave it
         loader.generator.set_state(generator.get_state())
     return DataLoader(dataset, batch_sampler=batches, generator=torch.Generator(),
-                      num_workers=loader.num_workers)
+                      num_workers=loader.num_workers, multiprocessing_context=loader.multiprocessing_context)
 
 
 # ---- an anchor's training, inside it -------------------------------------------------------------

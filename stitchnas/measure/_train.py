@@ -32,7 +32,8 @@ from ..network import (StitchedNetwork, apply_checkpoint, calibrate_batchnorm, h
 from ..progress import get_logger, show_bars
 from ..space import SearchSpace
 from ._calibrate import CalibrationImages, calibration_images
-from ._data import DataSpec, calibration_batch, load_datasets, loader_workers, make_loader, space_data
+from ._data import (DataSpec, calibration_batch, load_datasets, loader_workers, make_loader, space_data,
+                    worker_context)
 from ._evaluate import no_better_than_chance
 from ._grow import check_growable, grown_anchor
 from ._resume import (Interrupts, anchor_state_path, batches_after, load_anchor_state,
@@ -488,8 +489,10 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
 
         sampler_data = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True,
                                           seed=cfg.seed, drop_last=True)
+        workers = loader_workers(train_set)
         loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler_data,
-                                             drop_last=True, num_workers=loader_workers(train_set))
+                                             drop_last=True, num_workers=workers,
+                                             multiprocessing_context=worker_context(workers))
     else:
         loader = None
     steps_per_epoch = len(loader) if loader is not None else len(train_set) // cfg.batch_size

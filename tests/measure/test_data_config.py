@@ -174,10 +174,18 @@ def test_augment_on_a_built_in_data_set_is_refused_and_dropped_for_one_given_ins
 
 def test_an_image_folder_is_read_by_the_workers_its_space_or_command_asks_for(tmp_path):
     """`data: {workers: N}` (or --workers N) reads an ImageFolder in N processes, every loader of
-    it (subsets too); not augmented, the batches are the same as in this process. The built-in
-    sets are in memory: workers beside one are refused, dropped for one given instead."""
+    it (subsets too, and an epoch resumed part way); not augmented, the batches are the same as in
+    this process. Workers start from a fork server, not forked from this threaded process (which
+    Python 3.12+ warns can deadlock). The built-in sets are in memory: workers beside one are
+    refused, dropped for one given instead."""
+    import multiprocessing
+    import warnings
+
+    from tqdm.auto import tqdm
+
     from stitchnas.cli._measure import data_spec
     from stitchnas.measure import make_loader, space_data
+    from stitchnas.measure._resume import batches_after
 
     make_image_tree(tmp_path / "images")
     text = load_space("tiny_test").path.read_text().replace("data: {name: digits}\n", "")
@@ -188,8 +196,19 @@ def test_an_image_folder_is_read_by_the_workers_its_space_or_command_asks_for(tm
     loader = make_loader(torch.utils.data.Subset(train, [0, 2, 4]), 2, shuffle=True, seed=3)
     assert loader.num_workers == 2 and make_loader(val, 4, shuffle=False).num_workers == 2
     in_process = make_loader(torch.utils.data.Subset(train, [0, 2, 4]), 2, shuffle=True, seed=3, num_workers=0)
-    for (x, y), (x0, y0) in zip(loader, in_process, strict=True):
-        assert torch.equal(x, x0) and torch.equal(y, y0)
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        assert loader.multiprocessing_context.get_start_method() == "forkserver"
+    assert in_process.multiprocessing_context is None
+    torch.ones(256, 256) @ torch.ones(256, 256)  # torch's own threads run in this process from here on
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for (x, y), (x0, y0) in zip(loader, in_process, strict=True):
+            assert torch.equal(x, x0) and torch.equal(y, y0)
+        rest = batches_after(make_loader(train, 2, shuffle=True, seed=5), train, 1)
+        assert rest.num_workers == 2 and rest.multiprocessing_context is loader.multiprocessing_context
+        whole = list(tqdm(make_loader(train, 2, shuffle=True, seed=5, num_workers=0), disable=True))  # as trained
+        assert [y.tolist() for _, y in rest] == [y.tolist() for _, y in whole[1:]]
+    assert not [w for w in caught if "fork()" in str(w.message)], [str(w.message) for w in caught]
     args = argparse.Namespace(data=None, data_root=None, workers=0)
     assert data_spec(args, space).workers == 0 and data_spec(argparse.Namespace(data=None, data_root=None,
                                                                                 workers=None), space).workers == 2
