@@ -170,7 +170,7 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     path = tmp_path / "m.jsonl"
     routes = {c.id: c.route.to_json() for c in big.candidates}
     ids = sorted(routes)
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("spawn")  # not fork: 3.12+ warns of forking a threaded process
     procs = [ctx.Process(target=_writer, args=(path, part, routes, big.name, big.content_hash))
              for part in (ids[0::2], ids[1::2])]
     for p in procs:
