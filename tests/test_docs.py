@@ -93,20 +93,22 @@ def test_readme_opens_with_the_two_commands():
 
 
 def test_ci_runs_the_readme_commands_read_from_the_readme():
-    """.ci/run reads the README's two opening bash blocks and runs them, the first command (data
-    set, install, `stitchnas run`) included, so CI fails when that line misses a step."""
+    """.ci/run reads the README's two opening bash blocks (through .ci/readme-block, the one reader
+    the other .ci scripts use too) and runs them, the first command (data set, install, `stitchnas
+    run`) included, so CI fails when that line misses a step."""
     import subprocess
 
     ci = REPO / ".ci" / "run"
     if not ci.is_file():
         pytest.skip(".ci/run is not in this checkout")
-    text = ci.read_text()
-    block = re.search(r"^block\(\) \{.*?^\}$", text, re.M | re.S)
-    assert block, ".ci/run no longer reads the README's bash blocks with block()"
-    got = [subprocess.run(["bash", "-c", f"{block.group(0)}\nblock {n}"], cwd=REPO, text=True,
+    got = [subprocess.run(["bash", ".ci/readme-block", str(n)], cwd=REPO, text=True,
                           capture_output=True, check=True).stdout for n in (1, 2)]
     assert got == [SETUP_AND_RUN + "\n", RUN_TESTS + "\n"]
+    text = ci.read_text()
+    assert "setup=$(bash .ci/readme-block 1)" in text and "tests=$(bash .ci/readme-block 2)" in text
     assert 'bash -euo pipefail -c "$setup"' in text and 'bash -euo pipefail -c "$tests"' in text
+    for script in (REPO / ".ci").iterdir():  # none keeps a copy of its own
+        assert script.name == "readme-block" or "awk" not in script.read_text(), script.name
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_rel)
