@@ -486,15 +486,27 @@ def _saved_tables(space: SearchSpace | str, target: Target | str) -> list[Latenc
     return found
 
 
+# What makes another machine's timings nearest this one's, most telling first.
+_NEAREST = ("cpu", "arch", "gpu", "cuda", "threads", "torch")
+
+
+def _nearest_machine(tables: list[LatencyTable], here: dict[str, Any]) -> LatencyTable:
+    """The table whose machine agrees with ``here`` (:func:`machine_identity`) on the most telling
+    fields: the same CPU model before the same architecture, GPU, CUDA version, threads and torch
+    build; the first of ``tables`` among equals."""
+    return max(tables, key=lambda t: tuple(t.machine.get(k) == here.get(k) for k in _NEAREST))
+
+
 def load_latency_table(space: SearchSpace | str, target: Target | str,
                        path: str | os.PathLike | None = None,
                        check_machine: bool = True) -> LatencyTable:
     """The saved table of this space and target, checked against both (and, by default, this
     machine), bound to the space.
 
-    Without ``path``: this machine's table; with ``check_machine=False``, the one table of this
-    space and target from any machine (this machine's if present). Errors say what differs and
-    the command that makes a fitting table.
+    Without ``path``: this machine's table; with ``check_machine=False``, this machine's if
+    present, else the one from the machine nearest this one (same CPU model first: where the
+    repository carries tables timed on several machines, as ours does, a user's machine is none of
+    them). Errors say what differs and the command that makes a fitting table.
     """
     space, target = load_space(space), load_target(target)
     _measurable(target, "latency table")
@@ -509,9 +521,9 @@ def load_latency_table(space: SearchSpace | str, target: Target | str,
                 raise StitchnasError(f"no latency table for space {space.name!r} on target "
                                      f"{target.name!r} (looked for {own}); make one on the device "
                                      f"with {redo}")
+            here = machine_identity(target)
+            t = _nearest_machine(others, here)
             if check_machine:
-                t = others[0]
-                here = machine_identity(target)
                 diffs = "; ".join(f"{k}: table {t.machine.get(k)!r}, here {here[k]!r}"
                                   for k in here if t.machine.get(k) != here[k])
                 raise StitchnasError(
@@ -519,14 +531,8 @@ def load_latency_table(space: SearchSpace | str, target: Target | str,
                     f"({', '.join(str(o.path) for o in others)}) were measured on another machine "
                     f"({diffs}): re-profile here with {redo}, or, to search with one anyway, load "
                     "it with check_machine=False (CLI: --any-machine)")
-            if len(others) > 1:
-                raise StitchnasError(
-                    f"{len(others)} latency tables of space {space.name!r} on target "
-                    f"{target.name!r} from other machines ({', '.join(str(o.path) for o in others)}); "
-                    "choose one with path= (CLI: --table PATH)")
-            table = others[0]
-            table.check(space, target, check_machine=False)
-            return table.bind(space)
+            t.check(space, target, check_machine=False)
+            return t.bind(space)
     path = Path(path)
     if not path.exists():  # a folder, FIFO or device exists: _read_table says what it is
         raise StitchnasError(f"latency table {path} does not exist; make one on the device with "

@@ -14,7 +14,6 @@ Measured rows, when there are some, shift the line by their mean residual (shrun
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
@@ -43,9 +42,11 @@ def _knots(anchor_flops: Sequence[float], anchor_acc1: Sequence[float | None]) -
     points: dict[float, list[float]] = {}
     for f, v in zip(anchor_flops, anchor_acc1):
         if v is not None:
-            points.setdefault(math.log(f), []).append(float(v))
-    xs = sorted(points)
-    return np.array(xs), np.array([float(np.mean(points[x])) for x in xs])
+            points.setdefault(float(f), []).append(float(v))
+    fs = sorted(points)
+    # logs taken as the queries' are (numpy on an array): math.log may differ by an ULP, and an
+    # anchor's own FLOPs must read back its top-1 exactly
+    return np.log(np.array(fs, dtype=float)), np.array([float(np.mean(points[f])) for f in fs])
 
 
 def prior_suffices(measured_stitches: int, known_anchors: int) -> bool:
@@ -105,7 +106,7 @@ class AnchorPrior(RegressorMixin, BaseEstimator):
         stitches = _check_stitches(X)
         n = len(stitches)
         mean, std = np.empty(n), np.empty(n)
-        x = np.array([math.log(s.flops) for s in stitches], dtype=float)
+        x = np.log(np.array([s.flops for s in stitches], dtype=float))  # as the knots
         if self.line_ is not None:
             mean[:] = self.line_[0] + self.line_[1] * x
             std[:] = max(self.min_std, self.resid_rms_)

@@ -265,6 +265,14 @@ def test_table_of_another_machine(table, target_path, tmp_path, results, monkeyp
     with pytest.raises(StitchnasError, match="measured on another machine"):
         load_latency_table("tiny_test", target_path)
     assert load_latency_table("tiny_test", target_path, check_machine=False).path == dest
+    # tables of several machines (the repository carries ours), none this one's: the nearest, the
+    # same CPU model before a path that sorts first; one as another user's torch build made it
+    near = dest.with_name("tiny_test__t1__ffffffffffff.json")
+    near.write_text(_edited(table, tmp_path, torch="2.5.0").read_text())
+    assert load_latency_table("tiny_test", target_path, check_machine=False).path == near
+    with pytest.raises(StitchnasError, match=r"measured on another machine \(torch: table '2\.5\.0', here"):
+        load_latency_table("tiny_test", target_path)
+    near.unlink()
     # the CLI: one line, exit 2; --any-machine shows it
     _no_timing(monkeypatch)
     assert main(["profile-latency", "tiny_test", "--target", str(target_path), "--out", str(path)]) == 2

@@ -167,7 +167,7 @@ def test_an_onnx_exporter_failure_names_the_operator_in_one_line_and_writes_noth
         export_model(module, tmp_path / "m", (1, 32, 32), format="onnx")
     except StitchnasError as err:
         message = str(err)
-    else:  # torch 2.5's exporter translates it (torch 2.14's does not): no failure to name here
+    else:  # an older torch's exporter translated it (2.5's did; 2.7's and 2.14's do not): no failure to name
         pytest.skip(f"torch {torch.__version__}'s ONNX exporter translates NesT's attention")
     assert re.search(r"ONNX export to .* failed: torch's ONNX exporter cannot translate "
                      r"aten\.scaled_dot_product_attention in this model; export --format pt2 instead", message)
