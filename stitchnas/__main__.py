@@ -2,4 +2,5 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # the guard processes started by spawn or a fork server expect
+    sys.exit(main())

@@ -45,7 +45,8 @@ each validated candidate's whole module.
 not change latency), the target's settings and the machine's identity (CPU model, GPU name,
 torch build, threads), saved under ``results/latency/``. Profile on the device, search anywhere:
 ``load_latency_table(..., check_machine=False)`` (CLI ``--any-machine``) uses a table measured
-elsewhere; with the default check, a table from another machine is an error saying what differs.
+elsewhere (of several, the nearest machine's); with the default check, a table from another
+machine is an error saying what differs.
 """
 
 from __future__ import annotations
