@@ -198,12 +198,12 @@ def worker_context(num_workers: int):
 
     Forking this process itself (Linux's default before Python 3.14) copies a process that runs
     threads (torch's, a progress bar's); Python 3.12+ warns that the child can deadlock. A fork
-    server is a fresh single-threaded process, and with the modules above preloaded a worker starts
-    as fast as a fork does (0.4 s; about 6 s were it to import torch itself)."""
+    server is a fresh single-threaded process that imports the modules above once, so a worker does
+    not import torch again (what it costs: docs/training.md, "Workers")."""
     if num_workers == 0 or "forkserver" not in multiprocessing.get_all_start_methods():
         return None
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(_WORKER_PRELOAD)  # no effect once its server runs: it then has them
+    context.set_forkserver_preload(_WORKER_PRELOAD)  # once a server runs, its workers import what it lacks
     return context
 
 
