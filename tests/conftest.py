@@ -4,6 +4,18 @@ import os
 
 import pytest
 
+from support.parallel import auto_workers, share_cpus
+
+share_cpus()
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, the test extra's
+def pytest_xdist_auto_num_workers(config):
+    """``pytest -n auto``: a worker per CPU this process may use, as many as memory holds."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist's own override
+    return auto_workers()
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_cache(tmp_path_factory):

@@ -27,7 +27,7 @@ MAX_README_LINES = 300
 
 # The two commands the README opens with, byte for byte (.ci/run and later work depend on them).
 SETUP_AND_RUN = "apt-get update && apt-get install -y dataset-fashion-mnist && pip install torch==2.14.1 torchvision==0.29.1 && pip install -e . && stitchnas run"
-RUN_TESTS = "pip install -e '.[test]' && python3 -m pytest -q"
+RUN_TESTS = "pip install -e '.[test]' && python3 -m pytest -q -n auto"
 
 # Dotted names shown in the docs that are not Python objects.
 ENTRY_POINT_GROUPS = {"stitchnas.predictors"}
