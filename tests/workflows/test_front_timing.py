@@ -121,7 +121,8 @@ def test_a_saved_table_off_this_machine_is_re_timed_by_run(tmp_path, monkeypatch
     table, status = _current_table(space, target, 5, 0, 0, logged.append)
     assert status.startswith("re-timed (the saved table was") and not table.reused
     assert len(logged) == 1 and "re-timing it" in logged[0]
-    assert table.latency_ms(anchor) < stale.latency_ms(anchor) / 3  # the file was rewritten
+    # the file was rewritten with this machine's times (not compared by size: a test beside it may load the CPU)
+    assert json.loads(path.read_text())["pieces"] != doc["pieces"]
     assert get_latency_table(space, target).latency_ms(anchor) == table.latency_ms(anchor)
 
 
