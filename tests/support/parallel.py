@@ -3,8 +3,8 @@
 pytest-xdist's own ``auto`` counts the machine's CPUs (psutil's physical cores where psutil is
 installed), not those a container lets this process use, and ignores memory. Each worker imports
 torch and holds models: about 2 GB at its peak. Two workers on two cores that each kept torch's
-two threads made the suite slower than one process (1621 s against 1000 s, docs/testing.md); one
-thread each made it twice as fast.
+two threads made the suite slower than one process (1621 s against 999 s); one thread each made it
+twice as fast (473 s; the README, under its test command).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 WORKER_GB = 2.5  # a worker's peak resident memory (about 2 GB seen), with room
 CGROUP = Path("/sys/fs/cgroup")
-shared_threads: int | None = None  # what share_cpus set; None: nothing (not a worker, or OMP_NUM_THREADS given)
+shared_threads: int | None = None  # what share_cpus set; None: not a worker, or OMP_NUM_THREADS was given
 
 
 def _read(path: Path) -> str | None:
