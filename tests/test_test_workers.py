@@ -6,25 +6,15 @@ import pytest
 import torch
 
 from support import parallel
-from support.parallel import auto_workers, cpu_quota, memory_gb, usable_cpus, worker_threads
+from support.parallel import auto_workers, memory_gb, worker_threads
+
+from stitchnas.costs import usable_cpus
 
 
 def _tree(root, files: dict) -> None:
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
-
-
-@pytest.mark.parametrize("files, cpus", [
-    ({}, None),
-    ({"cpu.max": "max 100000\n"}, None),
-    ({"cpu.max": "150000 100000\n"}, 1.5),
-    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
-    ({"cpu/cpu.cfs_quota_us": "400000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 4.0),
-])
-def test_cpu_quota_reads_cgroup_v1_and_v2(tmp_path, files, cpus):
-    _tree(tmp_path, files)
-    assert cpu_quota(tmp_path) == cpus
 
 
 def test_memory_is_what_is_available_capped_by_the_cgroup_limit(tmp_path):

@@ -92,12 +92,12 @@ def bench_startup(space: str = "fmnist_vit_2way", target: str = "cpu", repeats: 
         row = {"command": f"stitchnas {label}", "argv": ["stitchnas", *args], **summary(timed(_argv(args)))}
         row["heavy_imports"] = sorted(imports_of(args, env) & set(HEAVY))
         rows.append(row)
-    from ..costs import cpu_name
+    from ..costs import cores_said, cpu_name
 
     report = {
         "repeats": repeats, "space": space, "target": target,
         "python": {"command": "python -c pass", **python},
-        "rows": rows, "cpu": cpu_name(), "cpu_count": os.cpu_count(),
+        "rows": rows, "cpu": cpu_name(), "cpu_count": os.cpu_count(), "cores": cores_said(),
         "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "python_version": sys.version.split()[0],
         "note": "wall time of a fresh process, median of repeats after one warm-up, and its CPU "

@@ -199,7 +199,7 @@ class BenchStartup(Command):
         for row in r["rows"]:
             print(f"{row['command']:<28} {row['median_s']:>8.3f} {row['min_s']:>6.3f} "
                   f"{row['cpu_median_s']:>6.3f}  {', '.join(row['heavy_imports']) or 'none'}")
-        print(f"# median of {counted(r['repeats'], 'run')} each on {r['cpu']} ({r['cpu_count']} cores, load "
+        print(f"# median of {counted(r['repeats'], 'run')} each on {r['cpu']} ({r['cores']}, load "
               f"average {r['load_average_1min']}); wrote {Path(args.out) / 'startup.json'}")
         return 0 if not any(row["heavy_imports"] for row in r["rows"]) else 1
 

@@ -31,7 +31,9 @@ _EXPORTS = {
     "count_flops": "_profiler",
     "count_flops_meta": "_profiler",
     "count_params": "_profiler",
+    "cores_said": "_machine",
     "cpu_name": "_machine",
+    "cpu_quota": "_machine",
     "fit_overhead": "_validate",
     "get_latency_table": "_latency",
     "latency_table_path": "_table",
@@ -49,6 +51,7 @@ _EXPORTS = {
     "validate_latency": "_validate",
     "validation_error": "_validate",
     "time_end_to_end": "_validate",
+    "usable_cpus": "_machine",
 }
 
 __all__ = sorted(_EXPORTS)

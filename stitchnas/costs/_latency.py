@@ -59,7 +59,7 @@ from pathlib import Path
 
 from ..errors import StitchnasError
 from ..space import SearchSpace, load_space
-from ._machine import machine_identity
+from ._machine import machine_identity, usable_cpus
 from ._memory import _piece_memory
 from ._table import (LatencyTable, TargetCost, _measurable, _settings, latency_table_path,
                      load_latency_table)
@@ -68,13 +68,6 @@ from ._timing import _prepare_models, _threads, _time_pieces, _torch_device, _to
 from ._validate import _check_counts, _validate_k, choose_validation, validate_latency
 
 __all__ = ["get_latency_table", "profile_latency", "target_costs"]
-
-
-def _cores() -> int:
-    """The CPU cores this process may run on (its affinity where the system says)."""
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def profile_latency(space: SearchSpace | str, target: Target | str, *, repeats: int = 30,
@@ -129,7 +122,7 @@ def profile_latency(space: SearchSpace | str, target: Target | str, *, repeats: 
         meta={"repeats": repeats, "warmup": warmup, "pieces": len(pieces),
               "distinct_pieces_timed": distinct, "timing_s": round(timing_s, 3),
               "memory_s": round(memory_s, 3), "build_models_s": round(build_s, 3),
-              **({"cpu_cores": _cores()} if device.type == "cpu" else {}),
+              **({"cpu_cores": usable_cpus()} if device.type == "cpu" else {}),
               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "stitchnas": __version__,
               "timer": "cuda events" if device.type == "cuda" else "time.perf_counter"},
     ).bind(space)

@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 from typing import Any
 
+from .._util import counted
 from ._targets import Target, load_target
 
-__all__ = ["cpu_name", "machine_identity"]
+__all__ = ["cores_said", "cpu_name", "cpu_quota", "machine_identity", "usable_cpus"]
+
+CGROUP = Path("/sys/fs/cgroup")
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def cpu_quota(root: Path | None = None) -> float | None:
+    """CPUs a cgroup's quota allows this process (v2's ``cpu.max``, else v1's CFS quota), as a
+    container's ``--cpus`` sets it; None where there is no quota. ``root``: the cgroup mount."""
+    root = CGROUP if root is None else Path(root)
+    v2 = _read(root / "cpu.max")
+    if v2 is not None:
+        quota, _, period = v2.partition(" ")
+        return None if quota == "max" else int(quota) / int(period or 100000)
+    quota, period = _read(root / "cpu" / "cpu.cfs_quota_us"), _read(root / "cpu" / "cpu.cfs_period_us")
+    if quota is None or period is None or int(quota) <= 0:
+        return None
+    return int(quota) / int(period)
+
+
+def usable_cpus(root: Path | None = None) -> int:
+    """The CPUs this process may keep busy: its affinity, fewer where a cgroup quota says so.
+    A container given 2 CPUs on a 16-core host sees 16 in its affinity and is throttled past 2,
+    so threads beyond this count share cores and time another machine."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        n = os.cpu_count() or 1
+    quota = cpu_quota(root)
+    return max(1, min(n, int(quota)) if quota is not None else n)
 
 
 def cpu_name() -> str:
@@ -39,3 +76,10 @@ def machine_identity(target: Target | str | None = None) -> dict[str, Any]:
     threads = target.threads if target is not None and target.threads else torch.get_num_threads()
     return {"cpu": cpu_name(), "arch": platform.machine(), "gpu": gpu, "cuda": cuda,
             "torch": torch.__version__, "threads": threads}
+
+
+def cores_said(root: Path | None = None) -> str:
+    """The machine's cores for a report: "16 cores, 2 usable" where affinity or a quota leaves
+    fewer, else "16 cores"."""
+    total, usable = os.cpu_count() or 1, usable_cpus(root)
+    return counted(total, "core") + (f", {usable} usable" if usable != total else "")

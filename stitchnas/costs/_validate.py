@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from .._util import counted
 from ..errors import StitchnasError
 from ..progress import show_bars
 from ..space import Candidate, SearchSpace, load_space
@@ -308,8 +309,8 @@ def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_A
            f"batch (a target with batch_size above {batch}" + (", e.g. cpu_batch64)" if batch < 64 else ")"))
     threads, cores = table.machine.get("threads"), table.meta.get("cpu_cores")
     if threads and cores and threads > cores:  # threads sharing cores time another machine
-        return (f"the {name} latency table is not to be trusted: timed with {threads} threads on {cores} "
-                f"cores, which they share: that is not the latency of a machine with {threads} cores; "
+        return (f"the {name} latency table is not to be trusted: timed with {threads} threads on "
+                f"{counted(cores, 'core')}, which they share: that is not the latency of a machine with {threads} cores; "
                 f"profile on the target's machine, or give the target threads: {cores} here")
     v = table.validation
     if not v:

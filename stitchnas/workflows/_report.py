@@ -3,7 +3,6 @@ between their anchors, latency tables with their validation, and each target's f
 
 from __future__ import annotations
 
-import os
 import shlex
 import time
 from pathlib import Path
@@ -137,13 +136,13 @@ def line_table(space, rows, line: dict[str, Any], images: int | None) -> list[st
 def run_report(space, cfg, steps, rows, chosen, scores, results, total, tables=None,
             warnings=None, front_times=None, *, line: dict[str, Any], root: Path | None = None,
             images: int | None = None, measure_warnings: Sequence[str] = ()) -> str:
-    from ..costs import composes_plain_sum, cpu_name, out_of_sample_ms, validation_plot_path
+    from ..costs import composes_plain_sum, cores_said, cpu_name, out_of_sample_ms, validation_plot_path
     from ..objectives import format_budgets
 
     tables, warnings = tables or {}, warnings or {}
     lines = [f"# stitchnas run: {space.name}", "",
              f"Space `{space.name}` (hash {space.content_hash}), {len(space)} candidates; "
-             f"{time.strftime('%Y-%m-%d %H:%M')}; {cpu_name()}, {os.cpu_count()} cores, "
+             f"{time.strftime('%Y-%m-%d %H:%M')}; {cpu_name()}, {cores_said()}, "
              f"total {total:.0f} s.", "", "| step | seconds | what |", "|---|---:|---|"]
     lines += [f"| {s.name} | {s.seconds:.0f} | {s.done} |" for s in steps]
     anchors = sorted((m for m in rows if m.route.num_stitches == 0), key=lambda m: m.id)

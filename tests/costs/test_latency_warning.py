@@ -98,11 +98,9 @@ def test_profile_latency_validates_by_default(tmp_path, capsys, monkeypatch):
 def test_a_cpu_table_timed_with_more_threads_than_cores_is_not_trusted(tmp_path, table):
     """Threads beyond the cores share them: such a table does not time the target's machine.
     The table records the cores it was timed on; one within them has no such line."""
-    import os
+    from stitchnas.costs import load_target, usable_cpus
 
-    from stitchnas.costs import load_target
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = usable_cpus()
     assert table.meta["cpu_cores"] == cores
     said = latency_warning(table)
     assert said is None or "threads on" not in said
@@ -111,5 +109,23 @@ def test_a_cpu_table_timed_with_more_threads_than_cores_is_not_trusted(tmp_path,
     wide = profile_latency(load_space("tiny_test"), load_target(path), repeats=2, warmup=1, progress=False)
     line = latency_warning(wide)
     assert line == (f"the wide latency table is not to be trusted: timed with {cores + 2} threads on {cores} "
-                    f"cores, which they share: that is not the latency of a machine with {cores + 2} cores; "
+                    f"core{'s' * (cores != 1)}, which they share: that is not the latency of a machine with {cores + 2} cores; "
                     f"profile on the target's machine, or give the target threads: {cores} here")
+
+
+def test_a_container_cpu_quota_is_the_cores_a_table_was_timed_on(tmp_path, monkeypatch):
+    """A container given one CPU (cgroup quota) sees every core in its affinity and is throttled
+    past one: a table timed there with two threads is not trusted, and says why."""
+    from stitchnas.costs import load_target
+
+    (tmp_path / "cgroup").mkdir()
+    (tmp_path / "cgroup" / "cpu.max").write_text("100000 100000\n")
+    monkeypatch.setattr("stitchnas.costs._machine.CGROUP", tmp_path / "cgroup")
+    path = tmp_path / "two.yaml"
+    path.write_text("name: two\ndevice: cpu\ncost_model: latency\nthreads: 2\nbatch_size: 1\n")
+    table = profile_latency(load_space("tiny_test"), load_target(path), repeats=2, warmup=1, progress=False)
+    assert table.meta["cpu_cores"] == 1
+    assert latency_warning(table) == (
+        "the two latency table is not to be trusted: timed with 2 threads on 1 core, which they share: "
+        "that is not the latency of a machine with 2 cores; profile on the target's machine, or give the "
+        "target threads: 1 here")

@@ -13,8 +13,10 @@ import os
 import sys
 from pathlib import Path
 
-WORKER_GB = 2.5  # a worker's peak resident memory (about 2 GB seen), with room
+from stitchnas.costs import usable_cpus  # light: imports neither torch nor numpy
+
 CGROUP = Path("/sys/fs/cgroup")
+WORKER_GB = 2.5  # a worker's peak resident memory (about 2 GB seen), with room
 shared_threads: int | None = None  # what share_cpus set; None: not a worker, or OMP_NUM_THREADS was given
 
 
@@ -23,18 +25,6 @@ def _read(path: Path) -> str | None:
         return path.read_text().strip()
     except OSError:
         return None
-
-
-def cpu_quota(root: Path = CGROUP) -> float | None:
-    """CPUs the cgroup's quota allows (cgroup v2's ``cpu.max``, else v1's CFS quota); None: no quota."""
-    v2 = _read(root / "cpu.max")
-    if v2 is not None:
-        quota, _, period = v2.partition(" ")
-        return None if quota == "max" else int(quota) / int(period or 100000)
-    quota, period = _read(root / "cpu" / "cpu.cfs_quota_us"), _read(root / "cpu" / "cpu.cfs_period_us")
-    if quota is None or period is None or int(quota) <= 0:
-        return None
-    return int(quota) / int(period)
 
 
 def memory_gb(root: Path = CGROUP, meminfo: Path = Path("/proc/meminfo")) -> float | None:
@@ -49,16 +39,6 @@ def memory_gb(root: Path = CGROUP, meminfo: Path = Path("/proc/meminfo")) -> flo
         if limit is not None and limit.isdigit() and int(limit) < 2 ** 60:
             sizes.append(int(limit))
     return min(sizes) / 1e9 if sizes else None
-
-
-def usable_cpus(root: Path = CGROUP) -> int:
-    """The CPUs this process may run on (its affinity), fewer where a cgroup quota says so."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        n = os.cpu_count() or 1
-    quota = cpu_quota(root)
-    return max(1, min(n, int(quota)) if quota is not None else n)
 
 
 def auto_workers(root: Path = CGROUP, meminfo: Path = Path("/proc/meminfo")) -> int:

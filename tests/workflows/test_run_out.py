@@ -66,9 +66,9 @@ def test_run_out_contains_everything_and_logs_progress(tmp_path, monkeypatch, ca
         assert sum(ln.startswith(f"stitchnas: run: step {i + 1}/7 done, {step}: ") for ln in lines) == 1, step
     assert "\r" not in stderr and "it/s" not in stderr
     assert stdout.startswith("# stitchnas run: run_out") and "train loss" not in stdout
-    from stitchnas.costs import cpu_name
+    from stitchnas.costs import cores_said, cpu_name
 
-    assert f"; {cpu_name()}, {os.cpu_count()} cores, total " in stdout.splitlines()[2]  # the machine, by name
+    assert f"; {cpu_name()}, {cores_said()}, total " in stdout.splitlines()[2]  # the machine, by name
     report = (out / "run_out" / "run" / "report.md").read_text()
     assert "## Measured: 4 of" in report and "| id | route | top-1 % | MFLOPs | vs line |" in report
     assert "(4 new; every candidate: the plan (anchors + 1 random + 1 x 1 suggested) covers this space)" in report
