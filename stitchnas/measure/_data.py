@@ -237,10 +237,12 @@ def make_loader(
     seed: int = 0,
     num_workers: int | None = None,
     drop_last: bool = False,
+    sampler=None,
 ) -> DataLoader:
     """A DataLoader whose shuffling (and worker seeding) is reproducible from ``seed`` (for a
     given number of workers). ``num_workers`` None: the dataset's own, as its
-    :class:`DataSpec` asked (:func:`loader_workers`)."""
+    :class:`DataSpec` asked (:func:`loader_workers`). ``sampler``: an order of its own (a
+    ``DistributedSampler``) in place of ``shuffle``; ``seed`` then seeds the workers alone."""
     num_workers = loader_workers(dataset) if num_workers is None else num_workers
     if not (_is_int(batch_size) and batch_size > 0):
         raise StitchnasError(f"batch_size must be a positive integer, got {batch_size!r}: pass e.g. 64")
@@ -250,7 +252,8 @@ def make_loader(
     return DataLoader(
         dataset,
         batch_size=int(batch_size),
-        shuffle=bool(shuffle),
+        shuffle=bool(shuffle) and sampler is None,
+        sampler=sampler,
         generator=generator,
         num_workers=int(num_workers),
         drop_last=bool(drop_last),

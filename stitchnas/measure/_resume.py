@@ -105,9 +105,10 @@ class _Indices(torch.utils.data.Dataset):
 def batches_after(loader, dataset, skip: int):
     """A loader of ``dataset`` yielding ``loader``'s batches after its first ``skip``, without
     loading the skipped ones: the same sampler run over indices gives the order."""
-    from torch.utils.data import DataLoader
+    from torch.utils.data import DataLoader, RandomSampler
 
-    if loader.generator is not None:  # the epoch's own seeded order (make_loader)
+    shuffled = isinstance(loader.sampler, RandomSampler)
+    if shuffled:  # the epoch's own seeded order (make_loader)
         generator = torch.Generator()
         generator.set_state(loader.generator.get_state())
         order = DataLoader(_Indices(len(dataset)), batch_size=loader.batch_size, shuffle=True,
@@ -120,7 +121,7 @@ def batches_after(loader, dataset, skip: int):
     from tqdm.auto import tqdm
 
     batches = [b.tolist() for b in tqdm(order, disable=True)][skip:]
-    if loader.generator is not None:  # where a whole epoch over ``loader`` would leave it
+    if shuffled:  # where a whole epoch over ``loader`` would leave it
         loader.generator.set_state(generator.get_state())
     return DataLoader(dataset, batch_sampler=batches, generator=torch.Generator(),
                       num_workers=loader.num_workers, multiprocessing_context=loader.multiprocessing_context)

@@ -32,8 +32,7 @@ from ..network import (StitchedNetwork, apply_checkpoint, calibrate_batchnorm, h
 from ..progress import get_logger, show_bars
 from ..space import SearchSpace
 from ._calibrate import CalibrationImages, calibration_images
-from ._data import (DataSpec, calibration_batch, load_datasets, loader_workers, make_loader, space_data,
-                    worker_context)
+from ._data import DataSpec, calibration_batch, load_datasets, make_loader, space_data
 from ._evaluate import no_better_than_chance
 from ._grow import check_growable, grown_anchor
 from ._resume import (Interrupts, anchor_state_path, batches_after, load_anchor_state,
@@ -489,13 +488,14 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
 
         sampler_data = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True,
                                           seed=cfg.seed, drop_last=True)
-        workers = loader_workers(train_set)
-        loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler_data,
-                                             drop_last=True, num_workers=workers,
-                                             multiprocessing_context=worker_context(workers))
-    else:
-        loader = None
-    steps_per_epoch = len(loader) if loader is not None else len(train_set) // cfg.batch_size
+
+    def epoch_loader(epoch: int):  # each epoch's order and workers' seeds, from the seed and epoch alone
+        if sampler_data is not None:
+            sampler_data.set_epoch(epoch)
+        return make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed + epoch, drop_last=True,
+                           sampler=sampler_data)
+
+    steps_per_epoch = len(epoch_loader(0))
     total = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, _lr_lambda(total, int(cfg.warmup_epochs * steps_per_epoch)))
@@ -536,12 +536,7 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
             net.train()
             if cfg.freeze_anchors:
                 net.anchors.eval()  # frozen anchors keep eval-mode behaviour (no dropout)
-            if sampler_data is not None:
-                sampler_data.set_epoch(epoch)
-                batches = loader
-            else:
-                batches = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed + epoch,
-                                      drop_last=True)
+            batches = epoch_loader(epoch)
             if skip:  # resuming inside this epoch: the same batches, from where it stopped
                 batches = batches_after(batches, train_set, skip)
             stats = _EpochStats()

@@ -231,3 +231,27 @@ def test_image_folder_options_beside_the_imagefolder_name_and_a_root(tmp_path):
     (tmp_path / "s.yaml").write_text(text + "data: {name: imagefolder, root: images, augment: none, workers: 1}\n")
     spec = space_data(load_space(tmp_path / "s.yaml"))
     assert (spec.name, spec.augment, spec.workers) == ("imagefolder", "none", 1)
+
+
+def test_a_distributed_epoch_resumes_in_its_sampler_order_with_seeded_workers():
+    """Under torchrun the epoch's order is the DistributedSampler's (this rank's share); the
+    loader is still make_loader's, so its workers' seeds come from the seed, and a resumed epoch
+    skips the batches this rank already trained on."""
+    from torch.utils.data import TensorDataset
+    from torch.utils.data.distributed import DistributedSampler
+
+    from stitchnas.measure import make_loader
+    from stitchnas.measure._resume import batches_after
+
+    data = TensorDataset(torch.arange(20), torch.arange(20))
+    orders = []
+    for rank in (0, 1):
+        sampler = DistributedSampler(data, num_replicas=2, rank=rank, shuffle=True, seed=3, drop_last=True)
+        sampler.set_epoch(2)
+        loader = make_loader(data, 3, shuffle=True, seed=5, drop_last=True, sampler=sampler)
+        assert loader.sampler is sampler and len(loader) == 3  # 10 of 20 per rank, whole batches of 3
+        assert loader.generator.initial_seed() == 5  # the workers' base seeds are drawn from it
+        whole = [y.tolist() for _, y in loader]
+        assert [y.tolist() for _, y in batches_after(loader, data, 1)] == whole[1:]
+        orders.append(sum(whole, []))
+    assert not set(orders[0]) & set(orders[1]) and orders[0] != sorted(orders[0])  # shares, shuffled
