@@ -103,7 +103,8 @@ def test_a_cpu_table_timed_with_more_threads_than_cores_is_not_trusted(tmp_path,
     cores = usable_cpus()
     assert table.meta["cpu_cores"] == cores
     said = latency_warning(table)
-    assert said is None or "threads on" not in said
+    if table.machine["threads"] <= cores:  # the bundled cpu target's 2 threads, on 2 or more cores
+        assert said is None or "threads on" not in said
     path = tmp_path / "wide.yaml"
     path.write_text(f"name: wide\ndevice: cpu\ncost_model: latency\nthreads: {cores + 2}\nbatch_size: 1\n")
     wide = profile_latency(load_space("tiny_test"), load_target(path), repeats=2, warmup=1, progress=False)
