@@ -51,6 +51,7 @@ _EXPORTS = {
     "validate_latency": "_validate",
     "validation_error": "_validate",
     "time_end_to_end": "_validate",
+    "timing_threads": "_machine",
     "usable_cpus": "_machine",
 }
 

@@ -10,7 +10,7 @@ from typing import Any
 from .._util import counted
 from ._targets import Target, load_target
 
-__all__ = ["cores_said", "cpu_name", "cpu_quota", "machine_identity", "usable_cpus"]
+__all__ = ["cores_said", "cpu_name", "cpu_quota", "machine_identity", "timing_threads", "usable_cpus"]
 
 CGROUP = Path("/sys/fs/cgroup")
 
@@ -73,9 +73,9 @@ def machine_identity(target: Target | str | None = None) -> dict[str, Any]:
         cuda = torch.version.cuda
     elif target is not None and target.device_type not in (None, "cpu"):
         gpu = target.device_type
-    threads = target.threads if target is not None and target.threads else torch.get_num_threads()
     return {"cpu": cpu_name(), "arch": platform.machine(), "gpu": gpu, "cuda": cuda,
-            "torch": torch.__version__, "threads": threads}
+            "torch": torch.__version__,
+            "threads": timing_threads(target.threads if target is not None else None)}
 
 
 def cores_said(root: Path | None = None) -> str:
@@ -83,3 +83,14 @@ def cores_said(root: Path | None = None) -> str:
     fewer, else "16 cores"."""
     total, usable = os.cpu_count() or 1, usable_cpus(root)
     return counted(total, "core") + (f", {usable} usable" if usable != total else "")
+
+
+def timing_threads(threads: int | None = None) -> int:
+    """The torch threads a target is timed with: its own ``threads:``, else torch's default
+    capped at the CPUs this process may keep busy (:func:`usable_cpus`): torch counts the cores it
+    sees, which in a container given fewer CPUs than the host has is more than it can run."""
+    if threads:
+        return int(threads)
+    import torch
+
+    return max(1, min(torch.get_num_threads(), usable_cpus()))

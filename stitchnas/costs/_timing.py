@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import StitchnasError
 from ..progress import show_bars
 from ..space import SearchSpace
+from ._machine import timing_threads
 from ._targets import Target
 
 __all__: list[str] = []  # private helpers of the latency table; see costs/__init__.py
@@ -50,11 +51,12 @@ def _torch_dtype(target: Target):
 
 @contextmanager
 def _threads(n: int | None) -> Iterator[None]:
+    """Run with a target's threads (:func:`timing_threads`: its own, else the default capped)."""
     import torch
 
     before = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
+    if timing_threads(n) != before:
+        torch.set_num_threads(timing_threads(n))
     try:
         yield
     finally:

@@ -130,3 +130,28 @@ def test_a_container_cpu_quota_is_the_cores_a_table_was_timed_on(tmp_path, monke
         "the two latency table is not to be trusted: timed with 2 threads on 1 core, which they share: "
         "that is not the latency of a machine with 2 cores; profile on the target's machine, or give the "
         "target threads: 1 here")
+
+
+def test_a_target_without_threads_is_timed_with_the_cpus_a_quota_leaves(tmp_path, monkeypatch):
+    """torch's default counts the cores it sees; under a one-CPU quota a target that names no
+    threads is timed with one, records it, is trusted, and torch's own setting is given back."""
+    import torch
+
+    from stitchnas.costs import load_target, timing_threads
+
+    (tmp_path / "cgroup").mkdir()
+    (tmp_path / "cgroup" / "cpu.max").write_text("100000 100000\n")
+    monkeypatch.setattr("stitchnas.costs._machine.CGROUP", tmp_path / "cgroup")
+    path = tmp_path / "plain.yaml"
+    path.write_text("name: plain\ndevice: cpu\ncost_model: latency\nbatch_size: 1\n")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # as torch's default on a host of two or more cores
+    try:
+        assert timing_threads() == 1 and timing_threads(3) == 3  # a target's own threads are its own
+        table = profile_latency(load_space("tiny_test"), load_target(path), repeats=2, warmup=1, progress=False)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert table.machine["threads"] == 1 and table.meta["cpu_cores"] == 1
+    said = latency_warning(table)
+    assert said is None or "threads on" not in said
