@@ -310,8 +310,8 @@ def latency_warning(table: LatencyTable, *, max_median_pct: float = MAX_MEDIAN_A
     threads, cores = table.machine.get("threads"), table.meta.get("cpu_cores")
     if threads and cores and threads > cores:  # threads sharing cores time another machine
         return (f"the {name} latency table is not to be trusted: timed with {threads} threads on "
-                f"{counted(cores, 'core')}, which they share: that is not the latency of a machine with {threads} cores; "
-                f"profile on the target's machine, or give the target threads: {cores} here")
+                f"{counted(cores, 'core')}, which they share: that is not the latency of a machine with "
+                f"{threads} cores; profile on the target's machine, or give the target threads: {cores} here")
     v = table.validation
     if not v:
         space = space or (table.bound_space.given_as if table.bound_space is not None else None)

@@ -110,7 +110,8 @@ def test_a_cpu_table_timed_with_more_threads_than_cores_is_not_trusted(tmp_path,
     wide = profile_latency(load_space("tiny_test"), load_target(path), repeats=2, warmup=1, progress=False)
     line = latency_warning(wide)
     assert line == (f"the wide latency table is not to be trusted: timed with {cores + 2} threads on {cores} "
-                    f"core{'s' * (cores != 1)}, which they share: that is not the latency of a machine with {cores + 2} cores; "
+                    f"core{'s' * (cores != 1)}, which they share: that is not the latency of a machine with "
+                    f"{cores + 2} cores; "
                     f"profile on the target's machine, or give the target threads: {cores} here")
 
 

@@ -42,6 +42,7 @@ def test_reports_name_the_usable_cores_where_fewer_than_the_machine_has(tmp_path
     total = os.cpu_count()
     _tree(tmp_path, {"cpu.max": "max 100000\n"})
     affinity = usable_cpus(tmp_path)
-    assert cores_said(tmp_path) == (f"{total} cores" if affinity == total else f"{total} cores, {affinity} usable")
+    said = f"{total} cores" if affinity == total else f"{total} cores, {affinity} usable"
+    assert cores_said(tmp_path) == said
     _tree(tmp_path, {"cpu.max": "100000 100000\n"})
     assert cores_said(tmp_path) == (f"{total} cores, 1 usable" if total > 1 else "1 core")
