@@ -4,7 +4,9 @@ pytest-xdist's own ``auto`` counts the machine's CPUs (psutil's physical cores w
 installed), not those a container lets this process use, and ignores memory. Each worker imports
 torch and holds models: about 2 GB at its peak. Two workers on two cores that each kept torch's
 two threads made the suite slower than one process (1621 s against 999 s); one thread each made it
-twice as fast (473 s; the README, under its test command).
+twice as fast (473 s; the README, under its test command). ``--dist loadfile`` (each module on one
+worker, so its module-scoped fixtures are built once) took 555 s against 572 s for xdist's default,
+one run after the other (c53a81b): within this machine's variance, so not made the default.
 """
 
 from __future__ import annotations
