@@ -5,35 +5,29 @@ import os
 import pytest
 import torch
 
-from support import parallel
+from support import parallel, write_files
 from support.parallel import auto_workers, memory_gb, worker_threads
 
 from stitchnas.costs import usable_cpus
 
 
-def _tree(root, files: dict) -> None:
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-
-
 def test_memory_is_what_is_available_capped_by_the_cgroup_limit(tmp_path):
-    _tree(tmp_path, {"meminfo": "MemTotal: 32000000 kB\nMemAvailable: 20000000 kB\n"})
+    write_files(tmp_path, {"meminfo": "MemTotal: 32000000 kB\nMemAvailable: 20000000 kB\n"})
     assert memory_gb(tmp_path, tmp_path / "meminfo") == pytest.approx(20.48)
-    _tree(tmp_path, {"memory/memory.limit_in_bytes": "9223372036854771712\n"})  # v1: no limit
+    write_files(tmp_path, {"memory/memory.limit_in_bytes": "9223372036854771712\n"})  # v1: no limit
     assert memory_gb(tmp_path, tmp_path / "meminfo") == pytest.approx(20.48)
-    _tree(tmp_path, {"memory.max": "6000000000\n"})
+    write_files(tmp_path, {"memory.max": "6000000000\n"})
     assert memory_gb(tmp_path, tmp_path / "meminfo") == pytest.approx(6.0)
 
 
 def test_auto_workers_are_capped_by_the_cpu_quota_and_by_memory(tmp_path):
-    _tree(tmp_path, {"meminfo": "MemAvailable: 100000000 kB\n", "cpu.max": "max 100000\n"})
+    write_files(tmp_path, {"meminfo": "MemAvailable: 100000000 kB\n", "cpu.max": "max 100000\n"})
     assert auto_workers(tmp_path, tmp_path / "meminfo") == usable_cpus(tmp_path) == len(os.sched_getaffinity(0))
-    _tree(tmp_path, {"cpu.max": "100000 100000\n"})
+    write_files(tmp_path, {"cpu.max": "100000 100000\n"})
     assert auto_workers(tmp_path, tmp_path / "meminfo") == 1
-    _tree(tmp_path, {"cpu.max": "max 100000\n", "memory.max": str(int(parallel.WORKER_GB * 1e9)) + "\n"})
+    write_files(tmp_path, {"cpu.max": "max 100000\n", "memory.max": str(int(parallel.WORKER_GB * 1e9)) + "\n"})
     assert auto_workers(tmp_path, tmp_path / "meminfo") == 1  # one worker's memory: one worker
-    _tree(tmp_path, {"memory.max": "1000\n"})
+    write_files(tmp_path, {"memory.max": "1000\n"})
     assert auto_workers(tmp_path, tmp_path / "meminfo") == 1  # never none
 
 

@@ -54,9 +54,9 @@ def _threads(n: int | None) -> Iterator[None]:
     """Run with a target's threads (:func:`timing_threads`: its own, else the default capped)."""
     import torch
 
-    before = torch.get_num_threads()
-    if timing_threads(n) != before:
-        torch.set_num_threads(timing_threads(n))
+    before, threads = torch.get_num_threads(), timing_threads(n)
+    if threads != before:
+        torch.set_num_threads(threads)
     try:
         yield
     finally:

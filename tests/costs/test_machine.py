@@ -3,14 +3,9 @@
 import os
 
 import pytest
+from support import write_files
 
 from stitchnas.costs import cpu_quota, usable_cpus
-
-
-def _tree(root, files: dict) -> None:
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
 
 
 @pytest.mark.parametrize("files, cpus", [
@@ -21,18 +16,18 @@ def _tree(root, files: dict) -> None:
     ({"cpu/cpu.cfs_quota_us": "400000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 4.0),
 ])
 def test_cpu_quota_reads_cgroup_v1_and_v2(tmp_path, files, cpus):
-    _tree(tmp_path, files)
+    write_files(tmp_path, files)
     assert cpu_quota(tmp_path) == cpus
 
 
 def test_usable_cpus_are_the_affinity_capped_by_the_quota(tmp_path):
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert usable_cpus(tmp_path) == affinity  # no cgroup files: no quota
-    _tree(tmp_path, {"cpu.max": "max 100000\n"})
+    write_files(tmp_path, {"cpu.max": "max 100000\n"})
     assert usable_cpus(tmp_path) == affinity
-    _tree(tmp_path, {"cpu.max": "50000 100000\n"})
+    write_files(tmp_path, {"cpu.max": "50000 100000\n"})
     assert usable_cpus(tmp_path) == 1  # half a CPU: still one
-    _tree(tmp_path, {"cpu.max": f"{(affinity + 3) * 100000} 100000\n"})
+    write_files(tmp_path, {"cpu.max": f"{(affinity + 3) * 100000} 100000\n"})
     assert usable_cpus(tmp_path) == affinity  # a quota above the affinity does not add cores
 
 
@@ -40,9 +35,9 @@ def test_reports_name_the_usable_cores_where_fewer_than_the_machine_has(tmp_path
     from stitchnas.costs import cores_said
 
     total = os.cpu_count()
-    _tree(tmp_path, {"cpu.max": "max 100000\n"})
+    write_files(tmp_path, {"cpu.max": "max 100000\n"})
     affinity = usable_cpus(tmp_path)
     said = f"{total} cores" if affinity == total else f"{total} cores, {affinity} usable"
     assert cores_said(tmp_path) == said
-    _tree(tmp_path, {"cpu.max": "100000 100000\n"})
+    write_files(tmp_path, {"cpu.max": "100000 100000\n"})
     assert cores_said(tmp_path) == (f"{total} cores, 1 usable" if total > 1 else "1 core")

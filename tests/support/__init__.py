@@ -12,6 +12,13 @@ def write_space(tmp_path, text: str, name: str = "space.yaml") -> Path:
     return path
 
 
+def write_files(root: Path, files: dict) -> None:
+    """Write ``{relative path: text}`` under ``root``, folders made (e.g. a fake cgroup mount)."""
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
 TINY_VIT = (
     "{{model: vit_tiny_patch16_224, name: {name}, kwargs: {{img_size: 28, patch_size: {patch}, "
     "in_chans: 1, num_classes: 10, embed_dim: {dim}, depth: {depth}, num_heads: 2}}}}"
