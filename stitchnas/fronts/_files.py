@@ -119,13 +119,23 @@ def _space_hint(space: Any, name: str | None) -> str:
     return name or "SPACE"
 
 
-def _missing_front(path: Path, space: Any, name: str | None, given: Any, target: str) -> str:
+def _missing_front(path: Path, space: Any, name: str | None, given: Any, target: str, known: bool = True) -> str:
     """Why there is no front at ``path`` and what to do: the fronts the space does have (a
-    mistyped target is told its close matches) and the command that makes this one."""
+    mistyped target is told its close matches) and the command that makes this one. A space
+    name that is neither bundled (``known``) nor a results folder is told its close matches."""
     from .._util import did_you_mean
     from ..costs import list_targets, load_target
 
     sname = _space_hint(space, name)
+    folder = path.parent.parent
+    if not known and name and not folder.is_dir():
+        from ..space import list_spaces
+
+        root = folder.parent
+        with_fronts = [p.name for p in root.iterdir() if _fronts_in(p)] if root.is_dir() else []
+        return (f"no space {name!r}: not a bundled space, not a space file and no results folder "
+                f"{folder}{did_you_mean(name, sorted(set(list_spaces()) | set(with_fronts)))} "
+                f"(spaces: `stitchnas spaces`; saved fronts are under {root}/SPACE/TARGET/)")
     saved = _fronts_in(path.parent.parent)
     have = f"; saved fronts of {name}: {', '.join(saved)}" if saved and name else ""
     try:  # what `search --target` would load: a bundled name, a target file, a Target
@@ -201,7 +211,7 @@ def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any
         if given is None:  # --front FILE, no target named
             raise StitchnasError(f"no front file at {path}: check the path (`stitchnas search` saves "
                                  f"results/SPACE/TARGET/front.json)")
-        raise StitchnasError(_missing_front(path, space, name, given, target))
+        raise StitchnasError(_missing_front(path, space, name, given, target, known=loaded is not None))
     try:
         from ..fileio import read_text
 

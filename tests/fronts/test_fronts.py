@@ -224,6 +224,17 @@ def test_hash_mismatch_and_missing_front(front, space, tmp_path):
         load_front("tiny_test", target="gpu", results=tmp_path)  # neither bundled nor a file
 
 
+def test_a_mistyped_space_name_is_told_the_spaces_and_saved_folders_it_is_close_to(front, tmp_path, capsys):
+    save_front(front, tmp_path / "my_space" / "cpu")  # a space only its results folder knows
+    with pytest.raises(StitchnasError, match=r"no space 'tiny_tset': not a bundled space, .*no results folder "
+                                             r".*; did you mean tiny_test\b"):
+        load_front("tiny_tset", target="cpu", results=tmp_path)
+    code, out, err = run_cli(capsys, "--results", tmp_path, "query", "my_spcae", "--target", "cpu")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "no space 'my_spcae'" in err and "did you mean my_space?" in err
+    assert load_front("my_space", target="cpu", results=tmp_path).members == front.members  # folder only: read
+
+
 
 @pytest.mark.parametrize("target", ["../up", "a/b", "..", "my target"])
 def test_a_target_that_is_not_a_plain_name_is_refused_by_the_one_rule(front, tmp_path, target):
