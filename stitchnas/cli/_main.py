@@ -41,7 +41,7 @@ def _add_commands(parser: argparse.ArgumentParser, commands: Sequence[type[Comma
         else:
             add_progress_arguments(p)
             add_results_argument(p)
-            p.set_defaults(func=command.run, needs_cache=command.needs_cache)
+            p.set_defaults(func=command.run, needs_cache=command.needs_cache, verb_parser=p)
 
 
 def version() -> str:
@@ -90,9 +90,23 @@ def _ignore_file_size_signal() -> None:
             pass
 
 
+def _unrecognized(parser: argparse.ArgumentParser, extra: Sequence[str]) -> None:
+    """Exit 2 naming the arguments ``parser`` did not take, and the flag the first was close to."""
+    from .._util import close_matches
+
+    flags = {s.lstrip("-"): s for action in parser._actions for s in action.option_strings
+             if s not in ("-h", "--help")}  # compared without dashes, which every flag shares
+    first = next((a.split("=")[0].lstrip("-") for a in extra if a.startswith("-")), None)
+    close = close_matches(first, flags, 1) if first else []
+    hint = f"; did you mean {flags[close[0]]}?" if close else ""
+    parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # the verb's parser says it, so the hint names the verb's --help and its flags
+        _unrecognized(getattr(args, "verb_parser", parser), extra)
     from ..progress import configure
 
     configure(progress_mode(args))

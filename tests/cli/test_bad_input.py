@@ -292,6 +292,10 @@ CASES: list[Case] = [
       "argument --max-flops: expected a number like 20, 1.5e9 or 1.5G, got 'abc'"),
     C("cli-unknown-choice", "enumerate tiny_test --format xml", "`--format xml`",
       "argument --format: invalid choice: 'xml'"),
+    C("cli-unknown-flag", "search tiny_test --target flops --trails 5 --out {d}/out", "`search --trails 5`",
+      "unrecognized arguments: --trails 5; did you mean --trials?", "(see stitchnas search --help)"),
+    C("cli-unknown-flag-nothing-close", "suggest tiny_test --measurements {d}/m_good.jsonl --foo",
+      "`suggest --foo`", "unrecognized arguments: --foo (see stitchnas suggest --help)"),
     C("cli-unknown-predictor", "predictor-cv tiny_test --measurements {d}/m_good.jsonl --predictor gpp",
       "`--predictor gpp`", "unknown predictor 'gpp'", "Known:"),
     C("cli-chunk-without-storage", "evaluate tiny_test --ids 1 --chunk 4", "`evaluate --chunk 4` without "
