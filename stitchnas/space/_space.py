@@ -188,7 +188,9 @@ class SearchSpace:
         _require(not unknown, f"{where}: unknown key(s) {unknown}{did_you_mean_key(unknown, _TOP_KEYS)}; "
                               f"known keys are {sorted(_TOP_KEYS)}")
         for key in ("anchors", "rule"):
-            _require(key in doc, f"{where} has no {key!r}: add it (see search_spaces/ for examples)")
+            inside = [str(k) for k, v in doc.items() if isinstance(v, dict) and key in v]
+            _require(key in doc, f"{where} has no {key!r} at the top level: " + (
+                f"move it out of {inside[0]!r}" if inside else "add it (see search_spaces/ for examples)"))
         name = check_name(doc.get("name") or (path.stem if path else "space"), f"{where}: 'name'")
         anchors_doc = doc["anchors"]
         _require(isinstance(anchors_doc, list) and len(anchors_doc) >= 1,

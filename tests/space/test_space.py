@@ -88,6 +88,8 @@ def test_find_by_route_and_describe():
         ("- just\n- a list\n", "must be a YAML mapping"),
         ("rule: {type: two_way}\n", "has no 'anchors'"),
         (f"anchors: [{tiny_anchor('s', 16)}]\n", "has no 'rule'"),
+        (f"anchors: [{tiny_anchor('s', 16)}]\nstitching: {{rule: {{type: two_way}}}}\n",
+         "has no 'rule' at the top level: move it out of 'stitching'"),
         (f"anchors: [{tiny_anchor('s', 16)}, {tiny_anchor('l', 32)}]\nrule: {{type: two_way}}\nrules: 1\n",
          "unknown key"),
         ("anchors: [{model: deit_tiny_patch16_22}, {model: deit_small_patch16_224}]\nrule: {type: snnet_v1}\n",
