@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -210,6 +211,13 @@ class Evaluate(Command):
         out = Path(args.out or measurements_path(space.name))
         spec = dataclasses.replace(data_spec(args, space), val_subset=args.val_subset)
         held = read_measurements(out, space) if out.exists() else []  # fails if broken or another space's
+        if not args.checkpoint and checkpoint is not None and not Path(checkpoint).exists():
+            from ..paths import results_flag
+
+            given = shlex.quote(space.given_as)
+            raise StitchnasError(f"no stitched checkpoint at {checkpoint}: train one with `stitchnas train "
+                                 f"{given}{results_flag()}`, or measure the anchors alone with "
+                                 f"`stitchnas evaluate {given} --anchors`")
         if checkpoint is not None:
             from ..measure import checkpoint_digest, measured_elsewhere
 
