@@ -1,5 +1,5 @@
 """Small helpers every room uses: lazy re-exports, "did you mean", ``module:Class`` imports, a
-package's version without importing it, a pause of the garbage collector."""
+package's version without importing it, a pause of the garbage collector, a Ctrl-C watch."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
 __all__ = ["gc_paused", "lazy_exports", "close_matches", "did_you_mean", "did_you_mean_key",
-           "import_object", "package_version", "counted"]
+           "import_object", "package_version", "counted", "sigint_watch"]
 
 
 def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list]]:
@@ -126,3 +126,30 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextmanager
+def sigint_watch() -> Iterator[list[bool]]:
+    """Yields ``[seen]``, set once Ctrl-C arrives inside the block (which still raises
+    ``KeyboardInterrupt``). Some C code turns the interrupt it receives into another error (numpy's
+    comparison of structured arrays, inside Optuna's samplers, reports a ``TypeError``): a caller
+    checks the flag before reporting such an error as a failure. Only in the main thread and where
+    Python's own handler is installed; elsewhere the flag stays False."""
+    import signal
+    import threading
+
+    seen = [False]
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield seen
+        return
+
+    def handler(signum, frame):
+        seen[0] = True
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -138,8 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise  # not a failed write: a bug, shown as such
         print(f"stitchnas: error: {error_text(write_error(err, err.filename))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("stitchnas: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:  # a step that kept its work says where (SearchInterrupted)
+        why = error_text(err)
+        print(f"stitchnas: interrupted{': ' + why if why else ''}", file=sys.stderr)
         return 130
 
 

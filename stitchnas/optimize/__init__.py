@@ -33,6 +33,7 @@ _EXPORTS = {
     "make_sampler": "_samplers",
     "sampler_label": "_samplers",
     "META_KEY": "_loop",
+    "SearchInterrupted": "_loop",
     "default_study_name": "_loop",
     "open_storage": "_loop",
     "search": "_loop",

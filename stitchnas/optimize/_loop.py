@@ -46,7 +46,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..costs import Target
     from ..space import SearchSpace
 
-__all__ = ["search", "search_targets", "search_problem", "default_study_name", "META_KEY", "open_storage"]
+__all__ = ["search", "search_targets", "search_problem", "default_study_name", "META_KEY", "open_storage",
+           "SearchInterrupted"]
 
 
 def _default_trials(space: "SearchSpace", finite: bool, large: bool = False) -> int:
@@ -204,6 +205,35 @@ def _memory_study(problem: Problem, config: SearchConfig, storage: OpenedStorage
     return trials, seconds, notes
 
 
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a search; the message says what the storage kept and how to resume."""
+
+
+@contextlib.contextmanager
+def _interrupted(storage: OpenedStorage, study_name: str, recorded: bool):
+    """Turn Ctrl-C into :class:`SearchInterrupted`, also where a sampler's C code reported it as
+    another error: ``recorded``, each trial was stored as it finished (the same command resumes
+    from them); else the search ran in memory and kept none."""
+    from .._util import sigint_watch
+
+    try:
+        with sigint_watch() as sigint:
+            yield
+    except SearchInterrupted:
+        raise
+    except (KeyboardInterrupt, Exception) as err:
+        if not isinstance(err, KeyboardInterrupt) and not sigint[0]:
+            raise  # a real failure, not Ctrl-C turned into another error on its way out
+        if not recorded:
+            why = "the search ran in memory and records its trials only at the end: none were kept"
+        elif type(storage.storage).__name__ == "InMemoryStorage":
+            why = "the study was in memory: nothing was kept"
+        else:
+            why = (f"the trials finished so far are kept in study {study_name!r} of {storage.label}: "
+                   "the same command resumes from them")
+        raise SearchInterrupted(why) from err
+
+
 def search_problem(problem: Problem, config: SearchConfig, progress: bool | None = None) -> SearchResult:
     """Run (or resume) the study of one :class:`Problem` and return its front (saved unless
     ``config.save`` is False); :func:`search_targets` without the loading and checking."""
@@ -245,14 +275,16 @@ def _search_in(problem: Problem, config: SearchConfig, storage: OpenedStorage, *
         distinct, n_done = trial_ids, len(trial_ids)
     else:
         if large:
-            trials, seconds, notes = _memory_study(problem, config, storage, study_name, n_trials,
-                                                   encoding, progress)
+            with _interrupted(storage, study_name, recorded=False):
+                trials, seconds, notes = _memory_study(problem, config, storage, study_name, n_trials,
+                                                       encoding, progress)
             if config.n_trials is None:  # the default beyond the exact limit
                 notes = [*notes, beyond_limit_note(problem)]
         else:
-            study, seconds, notes = run_study(problem, config, storage=storage, study_name=study_name,
-                                               n_trials=n_trials, sampler_spec=sampler_spec,
-                                               encoding=encoding, progress=progress)
+            with _interrupted(storage, study_name, recorded=True):
+                study, seconds, notes = run_study(problem, config, storage=storage, study_name=study_name,
+                                                   n_trials=n_trials, sampler_spec=sampler_spec,
+                                                   encoding=encoding, progress=progress)
             trials = sorted(complete_trials(study), key=lambda t: t.number)
         bad = [t.number for t in trials if t.user_attrs.get("id") not in problem.index]
         if bad:
