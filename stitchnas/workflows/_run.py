@@ -180,9 +180,13 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
             paths = (f" and a `checkpoint:` path per anchor to save it to (e.g. `${{results}}/anchors/"
                      f"{space.name}/{no_path[0]}.pt`)" if no_path else "")
             start = f" ({', '.join(started)} would start from their `init:` weights)" if started else ""
+            from ..space import bundled_spaces_dir
+
+            copy = (f"copy the bundled file {space.path} to one of your own, and there " if space.path is not None
+                    and space.path.resolve().parent == bundled_spaces_dir().resolve() else "")
             raise StitchnasError(
                 f"anchors {missing} of {space.given_as} have no trained weights and the space has no "
-                f"training.anchors section to train them with{start}: add one (e.g. `training: {{anchors: "
+                f"training.anchors section to train them with{start}: {copy}add one (e.g. `training: {{anchors: "
                 f"{{epochs: 4}}}}`){paths} to train them here, or point each `checkpoint:` at trained "
                 "weights")
         acfg = config_from_space(AnchorTrainConfig, space, "anchors", **cfg.anchors)

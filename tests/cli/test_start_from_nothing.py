@@ -3,11 +3,12 @@
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 from support import run_cli, tiny_anchor, write_space
 
-from stitchnas.space import load_space
+from stitchnas.space import bundled_spaces_dir, load_space
 
 RULE = "rule: {type: two_way, max_stitches: 1}\n"
 
@@ -136,6 +137,12 @@ def test_run_and_train_anchors_say_what_to_add_for_anchors_without_weights(tmp_p
     code, out, err = run_cli(capsys, "train-anchors", path, "--data", "digits", "--epochs", "1")
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "no 'checkpoint' path to save to" in err and "`checkpoint: ${results}/anchors/fresh/s.pt`" in err
+    assert not (tmp_path / "out").exists()
+    assert "copy the bundled file" not in err  # a file of the user's own is edited in place
+    code, out, err = run_cli(capsys, "run", "deit_tsb_v1", "--out", str(tmp_path / "out"))
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    bundled = Path(bundled_spaces_dir(), "deit_tsb_v1.yaml")
+    assert f"training.anchors section to train them with: copy the bundled file {bundled} to one of your own" in err
     assert not (tmp_path / "out").exists()
 
 
