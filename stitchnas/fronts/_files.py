@@ -119,7 +119,8 @@ def _space_hint(space: Any, name: str | None) -> str:
     return name or "SPACE"
 
 
-def _missing_front(path: Path, space: Any, name: str | None, given: Any, target: str, known: bool = True) -> str:
+def _missing_front(path: Path, space: Any, name: str | None, given: Any, target: str,
+                   known: bool = True) -> str:
     """Why there is no front at ``path`` and what to do: the fronts the space does have (a
     mistyped target is told its close matches) and the command that makes this one. A space
     name that is neither bundled (``known``) nor a results folder is told its close matches."""
@@ -132,7 +133,10 @@ def _missing_front(path: Path, space: Any, name: str | None, given: Any, target:
         from ..space import list_spaces
 
         root = folder.parent
-        with_fronts = [p.name for p in root.iterdir() if _fronts_in(p)] if root.is_dir() else []
+        try:
+            with_fronts = [p.name for p in root.iterdir() if _fronts_in(p)] if root.is_dir() else []
+        except OSError:  # an unreadable results root: no folder names to offer
+            with_fronts = []
         return (f"no space {name!r}: not a bundled space, not a space file and no results folder "
                 f"{folder}{did_you_mean(name, sorted(set(list_spaces()) | set(with_fronts)))} "
                 f"(spaces: `stitchnas spaces`; saved fronts are under {root}/SPACE/TARGET/)")

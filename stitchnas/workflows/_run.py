@@ -182,13 +182,13 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
             start = f" ({', '.join(started)} would start from their `init:` weights)" if started else ""
             from ..space import bundled_spaces_dir
 
-            copy = (f"copy the bundled file {space.path} to one of your own, and there " if space.path is not None
-                    and space.path.resolve().parent == bundled_spaces_dir().resolve() else "")
+            bundled = space.path is not None and space.path.resolve().parent == bundled_spaces_dir().resolve()
+            copy = f"copy the bundled file {space.path} to one of your own, and there " if bundled else ""
             raise StitchnasError(
                 f"anchors {missing} of {space.given_as} have no trained weights and the space has no "
-                f"training.anchors section to train them with{start}: {copy}add one (e.g. `training: {{anchors: "
-                f"{{epochs: 4}}}}`){paths} to train them here, or point each `checkpoint:` at trained "
-                "weights")
+                f"training.anchors section to train them with{start}: {copy}add one (e.g. "
+                f"`training: {{anchors: {{epochs: 4}}}}`){paths} to train them here, or point each "
+                "`checkpoint:` at trained weights")
         acfg = config_from_space(AnchorTrainConfig, space, "anchors", **cfg.anchors)
         train_anchors(space, _data_spec(space), acfg, device=cfg.device, only_missing=True, log=log)
         step("anchors", t0, f"trained {', '.join(missing)} ({acfg.epochs} epoch(s)"

@@ -142,7 +142,8 @@ def test_run_and_train_anchors_say_what_to_add_for_anchors_without_weights(tmp_p
     code, out, err = run_cli(capsys, "run", "deit_tsb_v1", "--out", str(tmp_path / "out"))
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     bundled = Path(bundled_spaces_dir(), "deit_tsb_v1.yaml")
-    assert f"training.anchors section to train them with: copy the bundled file {bundled} to one of your own" in err
+    assert (f"training.anchors section to train them with: copy the bundled file {bundled} "
+            "to one of your own") in err
     assert not (tmp_path / "out").exists()
 
 

@@ -81,7 +81,8 @@ def test_an_in_memory_study_says_nothing_was_kept(space, mfile, tmp_path):
 
 
 def test_the_cli_prints_one_line_and_exits_130(space, mfile, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("stitchnas.optimize._study.make_sampler", lambda *a, **k: StopAfter(2))  # what --sampler makes
+    # the sampler --sampler makes
+    monkeypatch.setattr("stitchnas.optimize._study.make_sampler", lambda *a, **k: StopAfter(2))
     code, out, err = run_cli(capsys, "search", "tiny_test", "--target", "flops", "--measurements", mfile,
                              "--sampler", "random", "--trials", "6", "--out-dir", tmp_path / "cli")
     assert code == 130 and out == "" and err.count("\n") == 1
