@@ -43,6 +43,15 @@ class StopAfter(optuna.samplers.RandomSampler):
         return super().sample_independent(study, trial, name, distribution)
 
 
+@pytest.fixture(autouse=True)
+def python_handles_ctrl_c():
+    """Python's own SIGINT handler, as a terminal's Python has: a process started in the background
+    by a shell without job control (CI, `nohup ... &`) inherits SIGINT ignored."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 @pytest.fixture
 def mfile(space, costs, tmp_path):
     path = tmp_path / "m.jsonl"
