@@ -140,7 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as err:  # a step that kept its work says where (SearchInterrupted)
         why = error_text(err)
-        print(f"stitchnas: interrupted{': ' + why if why else ''}", file=sys.stderr)
+        line = why if why.startswith("interrupted") else f"interrupted: {why}" if why else "interrupted"
+        print(f"stitchnas: {line}", file=sys.stderr)
         return 130
 
 

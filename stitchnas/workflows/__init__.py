@@ -7,6 +7,7 @@ from .._util import lazy_exports
 _EXPORTS = {
     "RunConfig": "_run",
     "RunReport": "_run",
+    "RunInterrupted": "_run",
     "Step": "_run",
     "front_stats": "_study",
     "line_gap": "_report",

@@ -28,9 +28,16 @@ from ..paths import (MEASUREMENTS, PREDICTIONS, PROXIES, REPORT, checkpoint_path
 from ._front_timing import drift_pct, drift_warning, fits_machine, off_by
 from ._report import line_summary, run_report
 
-__all__ = ["RunConfig", "RunReport", "run"]
+__all__ = ["RunConfig", "RunReport", "RunInterrupted", "run"]
 
-STEPS = 7  # anchors, stitching layers, proxy scores, measurements, predictor, latency tables, search
+STEP_NAMES = ("anchors", "stitching layers", "proxy scores", "measurements", "predictor", "latency tables",
+              "search")
+STEPS = len(STEP_NAMES)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run`; the message names the step and says that the same command
+    reuses what was kept."""
 
 
 @dataclass(frozen=True)
@@ -133,13 +140,24 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
     (where anchors trained here go) and latency tables included (default: ``$STITCHNAS_RESULTS``
     or ``results``); a loaded space is read again from its file so its paths follow ``out``.
     """
+    steps: list[Step] = []
     with results_root(out) as root:
         if out is not None and getattr(space, "path", None) is not None:
             space = space.path
-        return _run(space, config, root, log)
+        try:
+            return _run(space, config, root, log, steps)
+        except KeyboardInterrupt as err:
+            if isinstance(err, RunInterrupted):
+                raise
+            inner = str(err).removeprefix("interrupted ")
+            raise RunInterrupted(
+                f"interrupted in step {len(steps) + 1}/{STEPS}, {STEP_NAMES[min(len(steps), STEPS - 1)]}"
+                f"{f' ({inner})' if inner else ''}; the steps before it and what this one saved are kept: "
+                "the same command goes on from there") from err
 
 
-def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]) -> RunReport:
+def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None],
+         steps: list[Step]) -> RunReport:
     from ..costs import (latency_warning, load_target, save_validation_plot, time_end_to_end,
                          validation_error)
     from ..errors import device_problem
@@ -164,7 +182,6 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     run_dir = results_run_dir(space.name, root)
     targets = [load_target(t) for t in cfg.targets]
     check_counted_budgets(space, targets)  # before any training: FLOPs and params are counted
-    steps: list[Step] = []
 
     def step(name: str, t0: float, done: str) -> None:
         steps.append(Step(name, round(time.perf_counter() - t0, 1), done))

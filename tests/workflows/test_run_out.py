@@ -124,3 +124,31 @@ def test_run_out_contains_everything_and_logs_progress(tmp_path, monkeypatch, ca
     code, stdout, stderr = run_cli(capsys, "run", path, "--out", out, "--quiet")  # all reused
     assert code == 0 and stdout.startswith("# stitchnas run")
     assert all(ln.startswith("stitchnas: warning:") for ln in stderr.splitlines()), stderr
+
+
+def test_ctrl_c_names_the_step_and_the_same_command_goes_on(tmp_path, monkeypatch, capsys):
+    """Ctrl-C in the stitching layers' training (stood in for by a train_stitched that is
+    interrupted, as an evaluation is, after some images): one line naming the step, exit 130; the
+    anchors trained before it are kept and the same command reuses them."""
+    import stitchnas.measure._train as train
+
+    monkeypatch.setenv("STITCHNAS_CACHE", str(tmp_path / "cache"))
+    path = write_space(tmp_path, SPACE.format(a=tiny_anchor("s", 16, depth=2)[:-1],
+                                             b=tiny_anchor("l", 32, depth=2)[:-1]))
+    out = tmp_path / "out"
+    real = train.train_stitched
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt("interrupted after 64 images")
+
+    monkeypatch.setattr(train, "train_stitched", interrupted)
+    code, stdout, stderr = run_cli(capsys, "--quiet", "run", path, "--out", out)
+    assert code == 130 and stdout == ""
+    assert stderr.splitlines()[-1] == (  # after the anchors' warnings (two epochs on 256 images)
+        "stitchnas: interrupted in step 2/7, stitching layers (after 64 images); the steps before it and "
+        "what this one saved are kept: the same command goes on from there")
+    assert (out / "anchors" / "run_out" / "s.pt").is_file() and not (out / "run_out" / "run").exists()
+    monkeypatch.setattr(train, "train_stitched", real)
+    code, stdout, stderr = run_cli(capsys, "run", path, "--out", out)
+    assert code == 0, stderr
+    assert "stitchnas: run: step 1/7 done, anchors: reused saved checkpoints" in stderr
