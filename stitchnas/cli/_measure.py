@@ -285,6 +285,10 @@ class Evaluate(Command):
             rows = measure(space, net, loader, ids, dataset=dataset, checkpoint=checkpoint,
                            device=args.device, resume=resume, on_checkpoint=keep, calibration=calibration)
         except EvaluationInterrupted as err:
+            if err.partial.n_samples == 0:  # in the BatchNorm calibration or the first batch
+                print("stitchnas: interrupted before the first batch of images was counted: nothing to "
+                      "keep; run the same command again", file=sys.stderr)
+                return 130
             keep(err.partial)
             print(f"stitchnas: interrupted after {err.partial.n_samples} of {len(val)} images; their "
                   f"counts are saved in {state}: run the same command again to resume", file=sys.stderr)

@@ -428,10 +428,21 @@ def test_cli_evaluate_keeps_an_interrupted_evaluation_and_resumes_it(space, net,
         _interrupt_on_call(loaded.adapters[-1].stem_module, 3)
         return loaded
 
+    def interrupted_in_the_first_batch(*a, **k):
+        loaded = original(*a, **k)
+        _interrupt_on_call(loaded.adapters[-1].stem_module, 1)
+        return loaded
+
+    state = partial_path(out)
+    with monkeypatch.context() as patch:  # nothing counted yet: nothing saved
+        patch.setattr(checkpoints, "load_network", interrupted_in_the_first_batch)
+        code, stdout, err = run_cli(capsys, *argv)
+    assert code == 130 and stdout == "" and not out.exists() and not state.exists()
+    assert err == ("stitchnas: interrupted before the first batch of images was counted: nothing to keep; "
+                   "run the same command again\n")
     with monkeypatch.context() as patch:
         patch.setattr(checkpoints, "load_network", interrupted_in_the_third_batch)
         code, stdout, err = run_cli(capsys, *argv)
-    state = partial_path(out)
     assert code == 130 and stdout == "" and not out.exists()
     assert f"interrupted after 64 of 120 images; their counts are saved in {state}" in err
     assert json.loads(state.read_text())["partial"]["n_samples"] == 64
