@@ -450,8 +450,16 @@ class Proxy(Command):
         from ..measure import route_calibration
 
         calibration = route_calibration(space, spec, args.batchnorm)
-        scores = score_proxies(space, net, data, disjoint=disjoint, label=proxy_label(spec, images),
-                               checkpoint=checkpoint, device=args.device, calibration=calibration)
+        from ..measure import EvaluationInterrupted
+
+        try:
+            scores = score_proxies(space, net, data, disjoint=disjoint, label=proxy_label(spec, images),
+                                   checkpoint=checkpoint, device=args.device, calibration=calibration)
+        except EvaluationInterrupted as err:
+            print(f"stitchnas: interrupted after {err.partial.n_samples} of {len(data)} proxy images: "
+                  f"{out} is written only once every candidate is scored (seconds to minutes); run "
+                  "the same command again", file=sys.stderr)
+            return 130
         write_proxies(out, scores)
         where = ("held out from the measured subset" if disjoint
                  else "shared with the measurements: pass --val-subset to hold them out")

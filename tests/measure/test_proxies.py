@@ -208,3 +208,32 @@ def test_proxy_signals_refuse_another_version_of_the_checkpoint(space, tmp_path)
            for line in path.read_text().splitlines()]
     path.write_text("".join(json.dumps(r) + "\n" for r in old))
     assert [s.checkpoint_sha256 for s in read_proxies(path, space)] == [None] * len(space)
+
+
+def test_cli_proxy_interrupted_writes_nothing_and_says_so(space, ckpt, tmp_path, capsys, monkeypatch):
+    """Ctrl-C while scoring (a forward hook raising KeyboardInterrupt): exit 130, one line, and no
+    proxies file (scores are written whole or not at all)."""
+    path, _ = ckpt
+    out = tmp_path / "cal.jsonl"
+    import stitchnas.network._checkpoints as checkpoints
+
+    original, calls = checkpoints.load_network, [0]
+
+    def interrupted(*a, **k):
+        loaded = original(*a, **k)
+
+        def hook(*_):
+            calls[0] += 1
+            if calls[0] == 1:
+                raise KeyboardInterrupt
+
+        loaded.adapters[-1].stem_module.register_forward_hook(hook)
+        return loaded
+
+    monkeypatch.setattr(checkpoints, "load_network", interrupted)
+    code, stdout, err = run_cli(capsys, "proxy", "tiny_test", "--checkpoint", path, "--data", "digits",
+                                "--val-subset", 200, "--images", 64, "--out", out)
+    assert code == 130 and stdout == "" and not out.exists() and err.count("\n") == 1
+    assert err.startswith("stitchnas: interrupted after 0") and err.endswith(
+        f" of 64 proxy images: {out} is written only once every candidate is scored (seconds to minutes); "
+        "run the same command again\n")
