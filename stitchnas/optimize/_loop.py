@@ -225,7 +225,8 @@ def _interrupted(storage: OpenedStorage, study_name: str, recorded: bool):
         if not isinstance(err, KeyboardInterrupt) and not sigint[0]:
             raise  # a real failure, not Ctrl-C turned into another error on its way out
         if not recorded:
-            why = "the search ran in memory and records its trials only at the end: none were kept"
+            why = (f"the search ran in memory, recording its trials in study {study_name!r} of "
+                   f"{storage.label} only at the end: the same command starts again from what the study holds")
         elif type(storage.storage).__name__ == "InMemoryStorage":
             why = "the study was in memory: nothing was kept"
         else:

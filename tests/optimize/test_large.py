@@ -174,3 +174,31 @@ def test_sqlite_studies_are_recorded_in_one_transaction_and_resume(problem, tmp_
     exact = search_problem(problem, SearchConfig(sampler="exact", storage=str(db), save=False), progress=False)
     kept = optuna.load_study(study_name=exact.study_name, storage=f"sqlite:///{db}")
     assert sorted(t.user_attrs["id"] for t in kept.trials) == sorted(m.id for m in exact.front.members)
+
+
+def test_ctrl_c_in_the_in_memory_search_says_it_records_at_the_end(problem, tmp_path, monkeypatch):
+    """The in-memory search records its trials only when it ends: Ctrl-C (here in its 6th trial)
+    keeps none of this run's, says so, and the same search then runs whole."""
+    from stitchnas.optimize import SearchInterrupted
+
+    real, calls = loop_mod.make_encoding, [0]
+
+    class Interrupted:
+        def __init__(self, encoder):
+            self.encoder = encoder
+
+        def suggest(self, trial):
+            calls[0] += 1
+            if calls[0] == 6:
+                raise KeyboardInterrupt
+            return self.encoder.suggest(trial)
+
+    config = SearchConfig(storage=str(tmp_path / "s.db"), save=False, n_trials=20, seed=1, study_name="big")
+    monkeypatch.setattr(loop_mod, "make_encoding", lambda *a, **k: Interrupted(real(*a, **k)))
+    with pytest.raises(SearchInterrupted, match=r"^the search ran in memory, recording its trials in study 'big' "
+                                                r"of .*s\.db only at the end: the same command starts again "
+                                                r"from what the study holds$"):
+        search_problem(problem, config, progress=False)
+    assert "big" not in [s.study_name for s in optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 's.db'}")]
+    monkeypatch.setattr(loop_mod, "make_encoding", real)
+    assert search_problem(problem, config, progress=False).n_trials_done == 20
