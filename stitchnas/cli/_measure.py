@@ -428,8 +428,8 @@ class Proxy(Command):
         import time
 
         from ..fileio import check_writable
-        from ..measure import (PROXY_IMAGES, proxy_label, proxy_dataset, score_proxies,
-                               write_proxies)
+        from ..measure import (PROXY_IMAGES, EvaluationInterrupted, proxy_label, proxy_dataset,
+                               route_calibration, score_proxies, write_proxies)
         from ..network import load_network
         from ..paths import checkpoint_path, proxies_path, results_flag
         from ..space import load_space
@@ -447,11 +447,7 @@ class Proxy(Command):
         data, disjoint = proxy_dataset(spec, images)
         net = load_network(space, checkpoint)
         start = time.perf_counter()
-        from ..measure import route_calibration
-
         calibration = route_calibration(space, spec, args.batchnorm)
-        from ..measure import EvaluationInterrupted
-
         try:
             scores = score_proxies(space, net, data, disjoint=disjoint, label=proxy_label(spec, images),
                                    checkpoint=checkpoint, device=args.device, calibration=calibration)
