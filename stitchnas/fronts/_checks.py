@@ -160,15 +160,30 @@ def answer_notes(front: Front, answer: FrontPoint | None = None, limits: Mapping
     the search (:func:`stale_front_note`); with a latency budget in ``limits``
     (``max_latency_ms``, as :meth:`Front.best` takes them), latencies timed on another CPU model
     than this machine's, and (given the ``answer``) a more accurate member over the budget by
-    less than the latency table's median error, and a cheaper measured member within measurement
-    noise of a measured answer. Needs no torch."""
+    less than the latency table's median error, a cheaper measured member within measurement
+    noise of a measured answer, and an answer whose top-1 is the anchors' prior. Needs no torch."""
     limits = dict(limits or {})
     file = _measurements_file(front)
     notes = [front.coverage if coverage else None, _stale_note(front, space, file),
              _other_machine_note(front, limits, space)]
     if answer is not None:
-        notes += [_within_error_note(front, answer, limits), _cheaper_within_noise_note(front, answer, file)]
+        notes += [_prior_note(answer), _within_error_note(front, answer, limits),
+                  _cheaper_within_noise_note(front, answer, file)]
     return [n for n in notes if n]
+
+
+def _prior_note(answer: FrontPoint) -> str | None:
+    """An answer whose top-1 is the anchors' prior (no stitch measured) is a place to start
+    measuring, not an accuracy (the JSON's ``acc1_source`` says it too; a terminal shows this)."""
+    if answer.acc1_source != "prior":
+        return None
+    if answer.is_anchor:
+        what = "the acc1 given for this anchor (space file or --anchor-acc), not measured here"
+    else:
+        spread = f", std {answer.acc1_std:.1f} points" if answer.acc1_std is not None else ""
+        what = f"a prior read off the anchors' acc1{spread}, not a measurement"
+    return (f"id {answer.id}'s top-1 ({answer.acc1:.2f}%) is {what}: measure stitches (`stitchnas "
+            "evaluate`), then search again")
 
 
 def _cheaper_within_noise_note(front: Front, answer: FrontPoint,

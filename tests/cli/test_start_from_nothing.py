@@ -45,8 +45,16 @@ def test_search_with_anchor_acc1_gives_a_front_of_priors(tmp_path, results, caps
     assert anchors == {0: 72.2, 1: 79.8}  # both anchors are on a FLOPs front of a monotone prior
     rows = list(csv.DictReader((front_dir / "front.csv").open()))
     assert {r["acc1_source"] for r in rows} == {"prior"}
-    code, out, _ = run_cli(capsys, "query", path, "--target", "flops_budget")
-    assert code == 0 and json.loads(out)["acc1_source"] == "prior"
+    code, out, err = run_cli(capsys, "query", path, "--target", "flops_budget")
+    assert code == 0 and json.loads(out)["acc1_source"] == "prior" and json.loads(out)["id"] == 1
+    assert err == ("stitchnas: note: id 1's top-1 (79.80%) is the acc1 given for this anchor (space file "
+                   "or --anchor-acc), not measured here: measure stitches (`stitchnas evaluate`), then "
+                   "search again\n")
+    stitch = min((m for m in members if not m["is_anchor"]), key=lambda m: m["flops"])
+    code, out, err = run_cli(capsys, "query", path, "--target", "flops_budget", "--max-flops", stitch["flops"])
+    assert code == 0 and json.loads(out)["id"] == stitch["id"]
+    assert (f"note: id {stitch['id']}'s top-1 ({stitch['acc1']:.2f}%) is a prior read off the anchors' acc1, "
+            f"std {stitch['acc1_std']:.1f} points, not a measurement") in err
     code, out, _ = run_cli(capsys, "query", path, "--target", "flops_budget", "--list")
     assert code == 0 and "accuracies are priors" in out and " prior " in out
 
