@@ -140,7 +140,7 @@ def _missing_front(path: Path, space: Any, name: str | None, given: Any, target:
         return (f"no space {name!r}: not a bundled space, not a space file and no results folder "
                 f"{folder}{did_you_mean(name, sorted(set(list_spaces()) | set(with_fronts)))} "
                 f"(spaces: `stitchnas spaces`; saved fronts are under {root}/SPACE/TARGET/)")
-    saved = _fronts_in(path.parent.parent)
+    saved = _fronts_in(folder)
     have = f"; saved fronts of {name}: {', '.join(saved)}" if saved and name else ""
     try:  # what `search --target` would load: a bundled name, a target file, a Target
         load_target(given)

@@ -214,6 +214,8 @@ def _interrupted(storage: OpenedStorage, study_name: str, recorded: bool):
     """Turn Ctrl-C into :class:`SearchInterrupted`, also where a sampler's C code reported it as
     another error: ``recorded``, each trial was stored as it finished (the same command resumes
     from them); else the search ran in memory and kept none."""
+    import optuna
+
     from .._util import sigint_watch
 
     try:
@@ -227,7 +229,7 @@ def _interrupted(storage: OpenedStorage, study_name: str, recorded: bool):
         if not recorded:
             why = (f"the search ran in memory, recording its trials in study {study_name!r} of "
                    f"{storage.label} only at the end: the same command starts again from what the study holds")
-        elif type(storage.storage).__name__ == "InMemoryStorage":
+        elif isinstance(storage.storage, optuna.storages.InMemoryStorage):
             why = "the study was in memory: nothing was kept"
         else:
             why = (f"the trials finished so far are kept in study {study_name!r} of {storage.label}: "

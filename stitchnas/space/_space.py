@@ -275,17 +275,20 @@ class SearchSpace:
         return new
 
     @property
-    def given_as(self) -> str:
-        """How to name this space on a command line: its bundled name, else its file's path."""
+    def is_bundled(self) -> bool:
+        """Whether this space was read from its bundled file (to change it, edit a copy)."""
         if self.path is None:
-            return self.name
+            return False
         bundled = bundled_spaces_dir() / f"{self.name}.yaml"
         try:
-            if bundled.is_file() and Path(self.path).resolve() == bundled.resolve():
-                return self.name
+            return bundled.is_file() and Path(self.path).resolve() == bundled.resolve()
         except OSError:
-            pass
-        return str(self.path)
+            return False
+
+    @property
+    def given_as(self) -> str:
+        """How to name this space on a command line: its bundled name, else its file's path."""
+        return self.name if self.path is None or self.is_bundled else str(self.path)
 
     # ---- identity -----------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

@@ -150,8 +150,9 @@ def run(space, *, config: RunConfig | None = None, out: str | Path | None = None
             if isinstance(err, RunInterrupted):
                 raise
             inner = str(err).removeprefix("interrupted ")
+            k = min(len(steps), STEPS - 1)  # the step it was in (after the last: writing its report)
             raise RunInterrupted(
-                f"interrupted in step {len(steps) + 1}/{STEPS}, {STEP_NAMES[min(len(steps), STEPS - 1)]}"
+                f"interrupted in step {k + 1}/{STEPS}, {STEP_NAMES[k]}"
                 f"{f' ({inner})' if inner else ''}; the steps before it and what this one saved are kept: "
                 "the same command goes on from there") from err
 
@@ -197,10 +198,8 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
             paths = (f" and a `checkpoint:` path per anchor to save it to (e.g. `${{results}}/anchors/"
                      f"{space.name}/{no_path[0]}.pt`)" if no_path else "")
             start = f" ({', '.join(started)} would start from their `init:` weights)" if started else ""
-            from ..space import bundled_spaces_dir
-
-            bundled = space.path is not None and space.path.resolve().parent == bundled_spaces_dir().resolve()
-            copy = f"copy the bundled file {space.path} to one of your own, and there " if bundled else ""
+            copy = (f"copy the bundled file {space.path} to one of your own, and there "
+                    if space.is_bundled else "")
             raise StitchnasError(
                 f"anchors {missing} of {space.given_as} have no trained weights and the space has no "
                 f"training.anchors section to train them with{start}: {copy}add one (e.g. "
