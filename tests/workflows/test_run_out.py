@@ -152,3 +152,12 @@ def test_ctrl_c_names_the_step_and_the_same_command_goes_on(tmp_path, monkeypatc
     code, stdout, stderr = run_cli(capsys, "run", path, "--out", out)
     assert code == 0, stderr
     assert "stitchnas: run: step 1/7 done, anchors: reused saved checkpoints" in stderr
+    # after its seventh step, writing the report, a run is still in its last step, not an eighth
+    import stitchnas.workflows._run as run_module
+
+    def report_interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "run_report", report_interrupted)
+    code, _, stderr = run_cli(capsys, "--quiet", "run", path, "--out", out)
+    assert code == 130 and stderr.splitlines()[-1].startswith("stitchnas: interrupted in step 7/7, search; ")
