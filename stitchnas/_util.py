@@ -6,6 +6,8 @@ from __future__ import annotations
 import difflib
 import gc
 import importlib
+import importlib.util
+import pkgutil
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
@@ -17,17 +19,28 @@ def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str],
     """``__getattr__`` and ``__dir__`` for a package that re-exports names from its private modules.
 
     ``exports`` maps a public name to the private module (``"_space"``) that defines it; the module
-    is imported when the name is first used, so importing a package costs nothing (PEP 562)."""
+    is imported when the name is first used, so importing a package costs nothing (PEP 562). A
+    public submodule is imported the same way on first use (``stitchnas.paths.results_root`` after
+    only ``import stitchnas``); an unknown name is an error naming the close ones."""
+
+    def submodules() -> list[str]:
+        spec = importlib.util.find_spec(package)
+        paths = spec.submodule_search_locations if spec is not None else None
+        return sorted(m.name for m in pkgutil.iter_modules(paths or []) if not m.name.startswith("_"))
 
     def __getattr__(name: str) -> Any:
         module = exports.get(name)
-        if module is None:
+        if module is not None:
+            return getattr(importlib.import_module(f"{package}.{module}"), name)
+        if name.startswith("_"):
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{package}.{module}"), name)
-        return value
+        public = submodules()
+        if name in public:
+            return importlib.import_module(f"{package}.{name}")
+        raise AttributeError(f"module {package!r} has no attribute {name!r}{did_you_mean(name, [*exports, *public])}")
 
     def __dir__() -> list[str]:
-        return sorted(exports)
+        return sorted({*exports, *submodules()})
 
     return __getattr__, __dir__
 

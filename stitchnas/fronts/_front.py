@@ -317,6 +317,14 @@ class Front:
 
         object.__setattr__(self, "members", tuple(sorted(members, key=order)))
 
+    def __repr__(self) -> str:
+        """One line: what the front is of and how many members, not every field of every member."""
+        ids = [m.id for m in self.members]
+        shown = ", ".join(map(str, ids[:12])) + (", ..." if len(ids) > 12 else "")
+        part = f", {self.coverage}" if self.coverage else ""
+        return (f"Front({self.space!r}, target={self.target!r}, objectives={self.objectives!r}, "
+                f"{len(ids)} members: ids [{shown}]{part})")
+
     # ---- views --------------------------------------------------------------------------
     @property
     def cost_objectives(self) -> tuple[str, ...]:

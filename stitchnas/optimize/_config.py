@@ -108,9 +108,9 @@ class SearchResult:
     n_trials_done: int
     distinct_candidates: int
     seconds: float
-    all_points: tuple[FrontPoint, ...]
+    all_points: tuple[FrontPoint, ...] = field(repr=False)
     path: Path | None = None
-    trial_ids: tuple[int, ...] = ()
+    trial_ids: tuple[int, ...] = field(default=(), repr=False)
     notes: tuple[str, ...] = ()
     rows: tuple = field(default=(), repr=False, compare=False)
 

@@ -170,6 +170,39 @@ def test_every_export_exists():
             assert hasattr(importlib.import_module(module), name), f"{package}: {name} not in {module}"
 
 
+def test_public_submodules_load_on_first_use_and_unknown_names_are_told_close_ones():
+    """``import stitchnas`` then ``stitchnas.paths.results_root`` works, as docs/python.md writes it
+    (a fresh interpreter, so no earlier import has set the attribute); a mistyped name names the
+    close ones; private modules stay unreachable by attribute, and the facade imports no torch."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+import stitchnas as sn
+assert "stitchnas.paths" not in sys.modules
+print(sn.paths.results_root.__module__, sn.fronts.Front.__name__, "paths" in dir(sn))
+for name in ("serch", "_cache", "_serch"):
+    try:
+        getattr(sn, name)
+    except AttributeError as err:
+        print(err)
+try:
+    sn.costs.Latencytable
+except AttributeError as err:
+    print(err)
+print("torch" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    lines = out.stdout.splitlines()
+    assert lines[0] == "stitchnas.paths Front True"
+    assert lines[1].startswith("module 'stitchnas' has no attribute 'serch'; did you mean search")
+    assert lines[2:4] == ["module 'stitchnas' has no attribute '_cache'",
+                          "module 'stitchnas' has no attribute '_serch'"]
+    assert "did you mean LatencyTable" in lines[4]
+    assert lines[5] == "False"
+
+
 def test_the_circle_finder_finds_circles():
     graph = {"x.a": {"x.b"}, "x.b": {"x.c"}, "x.c": {"x.a"}, "x.d": {"x.a"}}
     assert _cycles(graph) == [["x.a", "x.b", "x.c"]]

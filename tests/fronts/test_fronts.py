@@ -4,6 +4,7 @@ Fronts are built by hand from the bundled ``tiny_test`` space: real ids, routes,
 (from the profiler), fabricated accuracies and latencies.
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -85,6 +86,20 @@ def test_best_within_each_budget(front, limit, value, best_id):
     fitting = front.fits(**{limit: value})
     assert best_id in [m.id for m in fitting]
     assert all(front.best(**{limit: value}).acc1 >= m.acc1 for m in fitting)
+
+
+def test_repr_is_one_line_naming_the_front_and_what_was_searched(front, space, costs):
+    """Printing a front (or a search's result, which holds one) in a notebook shows one line, not
+    every field of every member; a front from part of the space says so there too."""
+    text = repr(front)
+    assert "\n" not in text and len(text) < 200
+    assert text == (f"Front({space.name!r}, target='cpu', objectives=('acc1', 'latency_ms', 'flops'), "
+                    "5 members: ids [0, 2, 5, 3, 1])")
+    partial = dataclasses.replace(front, study={"distinct_candidates": 4, "candidates": 9})
+    assert repr(partial).endswith("ids [0, 2, 5, 3, 1], evaluated 4 of 9 candidates; the front may be incomplete)")
+    ids = sorted(costs)[:14]
+    many = make_front(space, [point(costs, i, 60.0 + k, latency=1.0 + k) for k, i in enumerate(ids)])
+    assert f"14 members: ids [{', '.join(map(str, ids[:12]))}, ...]" in repr(many)
 
 
 def test_an_accuracy_floor_alone_asks_for_the_cheapest_member_reaching_it(front, space, costs):

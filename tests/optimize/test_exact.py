@@ -57,6 +57,8 @@ def test_default_search_saves_exactly_the_brute_force_front(space, costs, tmp_pa
     assert sorted(m.id for m in r.front.members) == brute_front(acc, flops, budget)
     saved = load_front(space, "flops_t")
     assert saved == r.front
+    assert "\n" not in repr(r) and "all_points" not in repr(r) and "trial_ids" not in repr(r)
+    assert f"front=Front({space.name!r}, target='flops_t'" in repr(r)
     params = {i: c.params for i, c in costs.items()}
     for limit in sorted(set(flops.values())) + [min(flops.values()) - 1]:
         want = brute_best(acc, flops, params, min(limit, budget) if budget else limit)
