@@ -37,7 +37,8 @@ def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str],
         public = submodules()
         if name in public:
             return importlib.import_module(f"{package}.{name}")
-        raise AttributeError(f"module {package!r} has no attribute {name!r}{did_you_mean(name, [*exports, *public])}")
+        hint = did_you_mean(name, [*exports, *public])
+        raise AttributeError(f"module {package!r} has no attribute {name!r}{hint}")
 
     def __dir__() -> list[str]:
         return sorted({*exports, *submodules()})

@@ -96,7 +96,8 @@ def test_repr_is_one_line_naming_the_front_and_what_was_searched(front, space, c
     assert text == (f"Front({space.name!r}, target='cpu', objectives=('acc1', 'latency_ms', 'flops'), "
                     "5 members: ids [0, 2, 5, 3, 1])")
     partial = dataclasses.replace(front, study={"distinct_candidates": 4, "candidates": 9})
-    assert repr(partial).endswith("ids [0, 2, 5, 3, 1], evaluated 4 of 9 candidates; the front may be incomplete)")
+    assert repr(partial).endswith(
+        "ids [0, 2, 5, 3, 1], evaluated 4 of 9 candidates; the front may be incomplete)")
     ids = sorted(costs)[:14]
     many = make_front(space, [point(costs, i, 60.0 + k, latency=1.0 + k) for k, i in enumerate(ids)])
     assert f"14 members: ids [{', '.join(map(str, ids[:12]))}, ...]" in repr(many)
