@@ -27,19 +27,26 @@ def off_by(drift: float) -> str:
     return f"{abs(drift):.0f}% {'faster' if drift > 0 else 'slower'} than this machine now"
 
 
-def drift_warning(target: str, members, timed: dict[int, float], space: str) -> str | None:
+def drift_warning(target: str, members, timed: dict[int, float], space: str,
+                  fresh: bool = False) -> str | None:
     """One line when a reused or fresh table is off this machine's current timings by more than
     the validation's worst-case limit (median over the front's members; a machine's speed wanders
-    by about 5% from one minute to the next, so the median limit would cry wolf), saying what to do."""
+    by about 5% from one minute to the next, so the median limit would cry wolf), saying what to do.
+    ``fresh``: the table was timed in this same run, so what moved is the machine, not the table."""
     from ..costs import MAX_WORST_APE_PCT
 
     drift = drift_pct({m.id: m.latency_ms for m in members}, timed)
     if abs(drift) <= MAX_WORST_APE_PCT:
         return None
+    retime = f"stitchnas profile-latency {space} --target {target} --force"
+    if fresh:
+        return (f"the {target} latency table, timed earlier in this run, is {off_by(drift)} (front "
+                f"members timed end to end, median; limit {MAX_WORST_APE_PCT:g}%): this machine's speed "
+                f"moved that much meanwhile, so latencies here are good to about {abs(drift):.0f}%; "
+                f"for steadier ones re-time it with {retime} on a quiet machine")
     return (f"the {target} latency table is {off_by(drift)} (front members timed end to end, median; "
             f"limit {MAX_WORST_APE_PCT:g}%): its latencies still order the front only if the load is "
-            f"even; re-time it here with stitchnas profile-latency {space} --target {target} --force, "
-            "on a quiet machine")
+            f"even; re-time it here with {retime}, on a quiet machine")
 
 
 def order_tolerance(table, front) -> float | None:

@@ -90,6 +90,12 @@ def test_a_table_off_this_machine_now_is_a_one_line_warning():
     assert "stitchnas profile-latency demo --target cpu --force" in warning
     fast = {3: 0.8, 5: 1.6, 7: 2.4}
     assert "20% slower than this machine now" in drift_warning("cpu", m, fast, "demo")
+    # a table timed in this same run: what moved is the machine, and the line says so
+    fresh = drift_warning("cpu", m, fast, "demo", fresh=True)
+    assert "\n" not in fresh and "timed earlier in this run, is 20% slower than this machine now" in fresh
+    assert "this machine's speed moved that much meanwhile, so latencies here are good to about 20%" in fresh
+    assert "stitchnas profile-latency demo --target cpu --force" in fresh
+    assert drift_warning("cpu", m, close, "demo", fresh=True) is None
 
 
 def test_a_saved_table_off_this_machine_is_re_timed_by_run(tmp_path, monkeypatch):
