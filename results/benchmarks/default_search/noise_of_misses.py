@@ -2,8 +2,9 @@
 costly by less than two standard errors of the difference: a miss within that is one no rule
 reading the measurements could be sure of.
 
-Reads the committed `bench search --choose suggest` reports (this folder, structure alone; and
-`../proxies/with/`, with proxy scores) and their measurement tables. The error is paired over the
+Reads the committed `bench search --choose suggest` reports (this folder, structure alone;
+`../proxies/with/`, with proxy scores; and the Swin table's two, `../swin/without/` and
+`../swin/with/`) and their measurement tables. The error is paired over the
 same images where both rows carry per-image outcomes (`top1_hits`:
 `stitchnas.measure.difference_stderr`); otherwise it is each row's binomial error taken as
 independent, on the images the row's label names or, for `fashion_mnist:val`, Fashion-MNIST's
@@ -73,7 +74,7 @@ def table(report: Path) -> dict | None:
 
 def main() -> None:
     reports = sorted(HERE.glob("search_*_suggest.json")) + sorted((HERE.parent / "proxies" / "with").glob(
-        "search_*_suggest.json"))
+        "search_*_suggest.json")) + sorted((HERE.parent / "swin").glob("*/search_*_suggest.json"))
     out = [t for t in map(table, reports) if t is not None]
     for t in out:
         print(f"{t['report']}: hv {t['hv_ratio']:.4f}; {t['misses']} misses over {t['seeds']} seeds, "
