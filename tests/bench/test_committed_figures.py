@@ -34,7 +34,8 @@ def test_committed_default_search_figure_is_reproduced(path):
     proxies = committed.get("proxies")
     space_file = next(iter(REPO.glob(f"results/benchmarks/*/{committed['space']}.yaml")), None)
     report = bench_search(
-        str(space_file or committed["space"]), str(REPO / committed["measurements"]), target=committed["target"],
+        str(space_file or committed["space"]), str(REPO / committed["measurements"]),
+        target=committed["target"],
         train_fraction=committed["train_fraction"], seeds=tuple(committed["seeds"]),
         samplers=("random",), trials=5, choose=committed["choose"], initial=committed["initial"],
         per_round=committed["per_round"], out_dir=None, progress=False,
