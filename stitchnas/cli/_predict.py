@@ -127,7 +127,7 @@ class Suggest(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_space_argument(parser, described=False)
         add_measurements_argument(parser)
-        parser.add_argument("--k", type=positive_int, default=8, help="stitches to suggest (default 8)")
+        parser.add_argument("-k", "--k", type=positive_int, default=8, help="stitches to suggest (default 8)")
         parser.add_argument("--predictor", default="auto",
                             help="a name (stitchnas predictors), or module:Class (default auto)")
         parser.add_argument("--cost", choices=("flops", "params"), default="flops",
