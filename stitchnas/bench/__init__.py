@@ -25,6 +25,7 @@ _EXPORTS = {
     "REFERENCES": "_search",
     "bench_profiling": "_profile",
     "bench_search": "_search",
+    "miss_line": "_search",
     "bench_startup": "_startup",
     "bench_switchable": "_switchable",
 }

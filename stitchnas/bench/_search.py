@@ -39,7 +39,7 @@ from ..costs import cpu_name as _cpu
 from ..pareto import front_indices, hypervolume
 from ..paths import measurements_path
 
-__all__ = ["bench_search", "REFERENCES"]
+__all__ = ["bench_search", "miss_line", "REFERENCES"]
 
 REFERENCES = ("nadir", "log_nadir", "chance")
 
@@ -98,6 +98,55 @@ def _margins(acc: np.ndarray, cost: np.ndarray, idx: np.ndarray, members: Sequen
         others = np.delete(ties, own)
         out.append(float(acc[i] - max(before, others.max() if len(others) else -np.inf)))
     return out
+
+
+def _misses(scorer: _Scorer, feasible: np.ndarray, rows: Sequence, found: Sequence[int]) -> list[dict]:
+    """The true-front members a found front (row indices) lacks, each with its lead over the best
+    other feasible stitch at most as costly and that lead's standard error (paired over the same
+    images where both rows carry per-image outcomes; None where the table gives no image count,
+    as published tables do): a miss whose lead is within two standard errors is one no rule
+    reading the measurements could be sure of."""
+    from ..measure import difference_stderr
+
+    acc, cost, have = scorer.true_acc, scorer.cost, set(int(i) for i in found)
+    out = []
+    for i in (int(i) for i in scorer.true_front if int(i) not in have):
+        rivals = np.flatnonzero(feasible & (cost <= cost[i]))
+        rivals = rivals[rivals != i]
+        if not len(rivals):
+            continue  # the cheapest feasible stitch: nothing to be measured against
+        rival = int(rivals[np.argmax(acc[rivals])])
+        err = difference_stderr(rows[i], rows[rival])
+        out.append({"id": int(rows[i].id), "rival": int(rows[rival].id),
+                    "lead": round(float(acc[i] - acc[rival]), 4),
+                    "stderr": None if err is None else round(err[0], 4),
+                    "paired": None if err is None else err[1]})
+    return out
+
+
+def _miss_counts(missed: Sequence[dict]) -> dict[str, int]:
+    """How many misses over all seeds, how many lead by less than two standard errors, how many of
+    those errors are paired, and how many could not be judged (no image count)."""
+    judged = [m for m in missed if m["stderr"] is not None]
+    return {"count": len(missed), "within_2se": sum(m["lead"] < 2 * m["stderr"] for m in judged),
+            "paired": sum(bool(m["paired"]) for m in judged), "unjudged": len(missed) - len(judged)}
+
+
+def miss_line(counts: dict[str, int], seeds: int) -> str:
+    """The bench's line on the default search's misses: how many are within measurement noise."""
+    if not counts["count"]:
+        return f"misses of the default search: none over {counted(seeds, 'seed')}"
+    head = (f"misses of the default search: {counted(counts['count'], 'true-front member')} over "
+            f"{counted(seeds, 'seed')}")
+    judged = counts["count"] - counts["unjudged"]
+    if not judged:
+        return head + "; the table gives no image count, so whether they are noise is not judged"
+    within = counts["within_2se"]
+    return (head + f"; {within} of {judged} lead the best stitch at most as costly by less than two "
+            f"standard errors of the difference ({counts['paired']} paired over the same images), "
+            + ("so what is missed is measurement noise" if within == judged else
+               f"{judged - within} by more: not noise")
+            + (f"; {counts['unjudged']} not judged (no image count)" if counts["unjudged"] else ""))
 
 
 def _curve(problem, trial_ids: Sequence[int], scorer: _Scorer, n_trials: int) -> dict[str, list]:
@@ -205,7 +254,8 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
     truth = accuracy_table(space, rows, predictor)  # every id measured: no predictor is fitted
     t_problem = build_problem(space, tgt, objectives, truth, memory=False)
     ids = list(truth.ids)
-    true_acc = np.array([by_id[cid].acc1 for cid in ids], dtype=float)
+    table_rows = [by_id[cid] for cid in ids]
+    true_acc = np.array([m.acc1 for m in table_rows], dtype=float)
     cost = np.array([t_problem.values[i, objectives.index(cost_name)] for i in range(len(ids))])
     scorer = _Scorer(true_acc, cost, t_problem.feasible, ref_acc)
 
@@ -252,10 +302,11 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
         # the default search, as `stitchnas search` runs it (no --sampler, no --trials)
         default = search_problem(problem, SearchConfig(objectives=objectives, seed=int(seed),
                                                        storage="memory", save=False), progress=False)
+        found = [problem.index[m.id] for m in default.front.members]
         default_runs.append({"seed": int(seed), "sampler": default.front.study.get("sampler"),
                              "distinct": default.distinct_candidates,
-                             **{f"hv_ratio_{k}": round(v, 6) for k, v in scorer.ratios(
-                                 [problem.index[m.id] for m in default.front.members]).items()}})
+                             **{f"hv_ratio_{k}": round(v, 6) for k, v in scorer.ratios(found).items()},
+                             "missed": _misses(scorer, t_problem.feasible, table_rows, found)})
         for name in sampler_names:
             cfg = SearchConfig(objectives=objectives, sampler=name, n_trials=trials, seed=int(seed),
                                storage="memory", save=False)
@@ -330,6 +381,7 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
         "default_search": {
             **{f"hv_ratio_{ref}_mean": round(float(np.mean([d[f"hv_ratio_{ref}"] for d in default_runs])), 6)
                for ref in REFERENCES},
+            "misses": _miss_counts([m for d in default_runs for m in d["missed"]]),
             "per_seed": default_runs,
         },
         "predictor_fit_seconds_mean": round(float(np.mean(fits)), 3),

@@ -219,7 +219,7 @@ class BenchSearch(Command):
         parser.add_argument("--out", default=BENCH_OUT, help="folder for the JSON and PNG report")
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..bench import bench_search
+        from ..bench import bench_search, miss_line
 
         seeds = args.seeds
         objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
@@ -254,8 +254,9 @@ class BenchSearch(Command):
         margins = [m for m in r["true_front_margins"].values() if m is not None]
         print(f"  true front: {len(r['true_front_margins'])} members, {sum(m < 0.5 for m in margins)} of "
               "them less than 0.5 points of top-1 above the best stitch at most as costly")
-        print(f"wrote {', '.join(r.get('files', []))}")
         d = r["default_search"]
+        print(f"  {miss_line(d['misses'], len(r['seeds']))}")
+        print(f"wrote {', '.join(r.get('files', []))}")
         modes = sorted({run["sampler"] for run in d["per_seed"]})
         worst = min(run["hv_ratio_nadir"] for run in d["per_seed"])
         spread = f", worst seed {worst:.4f}" if len(d["per_seed"]) > 1 else ""
