@@ -128,7 +128,9 @@ def _miss_counts(missed: Sequence[dict]) -> dict[str, int]:
     """How many misses over all seeds, how many lead by less than two standard errors, how many of
     those errors are paired, and how many could not be judged (no image count)."""
     judged = [m for m in missed if m["stderr"] is not None]
-    return {"count": len(missed), "within_2se": sum(m["lead"] < 2 * m["stderr"] for m in judged),
+    # a lead of 0 is a tie the true front keeps (same top-1, same cost): noise whatever the error
+    within = sum(m["lead"] <= 0 or m["lead"] < 2 * m["stderr"] for m in judged)
+    return {"count": len(missed), "within_2se": within,
             "paired": sum(bool(m["paired"]) for m in judged), "unjudged": len(missed) - len(judged)}
 
 
