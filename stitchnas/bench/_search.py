@@ -113,8 +113,9 @@ def _misses(scorer: _Scorer, feasible: np.ndarray, rows: Sequence, found: Sequen
     for i in (int(i) for i in scorer.true_front if int(i) not in have):
         rivals = np.flatnonzero(feasible & (cost <= cost[i]))
         rivals = rivals[rivals != i]
-        if not len(rivals):
-            continue  # the cheapest feasible stitch: nothing to be measured against
+        if not len(rivals):  # the cheapest feasible stitch: no rival, so never noise
+            out.append({"id": int(rows[i].id), "rival": None, "lead": None, "stderr": None, "paired": None})
+            continue
         rival = int(rivals[np.argmax(acc[rivals])])
         err = difference_stderr(rows[i], rows[rival])
         out.append({"id": int(rows[i].id), "rival": int(rows[rival].id),
@@ -126,10 +127,11 @@ def _misses(scorer: _Scorer, feasible: np.ndarray, rows: Sequence, found: Sequen
 
 def _miss_counts(missed: Sequence[dict]) -> dict[str, int]:
     """How many misses over all seeds, how many lead by less than two standard errors, how many of
-    those errors are paired, and how many could not be judged (no image count)."""
-    judged = [m for m in missed if m["stderr"] is not None]
+    those errors are paired, and how many could not be judged (no image count; a missed cheapest
+    stitch, which has no rival, is judged not noise)."""
+    judged = [m for m in missed if m["stderr"] is not None or m["rival"] is None]
     # a lead of 0 is a tie the true front keeps (same top-1, same cost): noise whatever the error
-    within = sum(m["lead"] <= 0 or m["lead"] < 2 * m["stderr"] for m in judged)
+    within = sum(m["stderr"] is not None and (m["lead"] <= 0 or m["lead"] < 2 * m["stderr"]) for m in judged)
     return {"count": len(missed), "within_2se": within,
             "paired": sum(bool(m["paired"]) for m in judged), "unjudged": len(missed) - len(judged)}
 

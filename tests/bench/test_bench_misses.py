@@ -47,10 +47,13 @@ def test_each_miss_is_told_against_its_paired_error(space, costs, tmp_path):
     for seed_run, ceiling in zip(r["default_search"]["per_seed"], r["ceiling"]["per_seed"]):
         got = seed_run["missed"]
         # the exact default search finds the predicted front: what it lacks of the true one is missed
-        assert sorted(m["id"] for m in got) == sorted(truth - set(ceiling["predicted_front_ids"]) - {0})
+        assert sorted(m["id"] for m in got) == sorted(truth - set(ceiling["predicted_front_ids"]))
         for m in got:
             me = rows[m["id"]]
             cheaper = [x for x in rows.values() if x.id != me.id and x.flops <= me.flops]
+            if not cheaper:  # the cheapest stitch missed: no rival, never noise
+                assert m["rival"] is m["lead"] is m["stderr"] is None
+                continue
             rival = max(cheaper, key=lambda x: x.acc1)
             assert rows[m["rival"]].acc1 == rival.acc1 and m["lead"] == pytest.approx(me.acc1 - rival.acc1)
             se, paired = difference_stderr(me, rival)
@@ -58,9 +61,9 @@ def test_each_miss_is_told_against_its_paired_error(space, costs, tmp_path):
         missed += got
     assert missed, "the test needs misses: change the seeds"
     counts = r["default_search"]["misses"]
-    within = sum(m["lead"] <= 0 or m["lead"] < 2 * m["stderr"] for m in missed)
-    assert counts == {"count": len(missed), "within_2se": within,
-                      "paired": len(missed), "unjudged": 0}
+    rivalled = [m for m in missed if m["rival"] is not None]
+    within = sum(m["lead"] <= 0 or m["lead"] < 2 * m["stderr"] for m in rivalled)
+    assert counts == {"count": len(missed), "within_2se": within, "paired": len(rivalled), "unjudged": 0}
     line = miss_line(counts, 3)
     assert line.startswith(f"misses of the default search: {len(missed)} true-front member")
     assert f"{counts['within_2se']} of {len(missed)} lead the best stitch at most as costly" in line
@@ -81,6 +84,11 @@ def test_the_bench_prints_the_line_and_says_when_it_cannot_judge(space, costs, t
     assert stdout.splitlines()[-1].startswith("default search: ")  # still the last line
     assert miss_line({"count": 0, "within_2se": 0, "paired": 0, "unjudged": 0}, 5) == \
         "misses of the default search: none over 5 seeds"
+    from stitchnas.bench._search import _miss_counts
+
+    cheapest = {"id": 0, "rival": None, "lead": None, "stderr": None, "paired": None}
+    tie = {"id": 3, "rival": 4, "lead": 0.0, "stderr": 0.0, "paired": True}
+    assert _miss_counts([cheapest, tie]) == {"count": 2, "within_2se": 1, "paired": 1, "unjudged": 0}
     some = miss_line({"count": 3, "within_2se": 1, "paired": 3, "unjudged": 0}, 5)
     assert some.endswith("1 of 3 lead the best stitch at most as costly by less than two standard errors of "
                          "the difference (3 paired over the same images), 2 by more: not noise")
