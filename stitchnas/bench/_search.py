@@ -67,7 +67,7 @@ class _Scorer:
         self.true_hv = {name: self._hv(tf, name) for name in REFERENCES}
         # how far each member's top-1 could fall before a feasible stitch as cheap dominated it:
         # a margin within measurement noise makes membership itself a coin flip
-        self.margins = _margins(true_acc, cost, idx, tf)
+        self.margins, self.rivals = _margins(true_acc, cost, idx, tf)
 
     def _hv(self, idx: Sequence[int], name: str) -> float:
         ref_a, ref_c, log = self.refs[name]
@@ -81,45 +81,52 @@ class _Scorer:
         return {name: self._hv(idx, name) / self.true_hv[name] for name in REFERENCES}
 
 
-def _margins(acc: np.ndarray, cost: np.ndarray, idx: np.ndarray, members: Sequence[int]) -> list[float]:
+def _margins(acc: np.ndarray, cost: np.ndarray, idx: np.ndarray,
+             members: Sequence[int]) -> tuple[list[float], list[int | None]]:
     """For each member, its top-1 minus the best other feasible (``idx``) stitch at most as
-    costly (-inf where none is): one sort, not a scan per member (fronts of 10^5 in the large
-    benchmark)."""
+    costly (+inf where none is: nothing could beat it), and that stitch, its rival (None there):
+    one sort, not a scan per member (fronts of 10^5 in the large benchmark)."""
     order = idx[np.argsort(cost[idx], kind="stable")]
     c, a = cost[order], acc[order]
     best = np.maximum.accumulate(a)  # best of the first k+1 by cost
-    out = []
+    where = np.maximum.accumulate(np.where(a >= best, np.arange(len(a)), 0))  # ... and its position
+    margins, rivals = [], []
     for i in members:
         last = int(np.searchsorted(c, cost[i], side="right")) - 1  # the last as cheap as i
         first = int(np.searchsorted(c, cost[i], side="left"))
-        before = best[first - 1] if first > 0 else -np.inf
-        ties = a[first:last + 1]
-        own = int(np.flatnonzero(order[first:last + 1] == i)[0])
-        others = np.delete(ties, own)
-        out.append(float(acc[i] - max(before, others.max() if len(others) else -np.inf)))
-    return out
+        ties = np.arange(first, last + 1)
+        ties = ties[order[ties] != i]  # as costly as i, but i
+        options = [int(where[first - 1])] if first > 0 else []  # the best strictly cheaper
+        if len(ties):
+            options.append(int(ties[np.argmax(a[ties])]))
+        if not options:
+            margins.append(np.inf)
+            rivals.append(None)
+            continue
+        k = max(options, key=lambda k: a[k])
+        margins.append(float(acc[i] - a[k]))
+        rivals.append(int(order[k]))
+    return margins, rivals
 
 
-def _misses(scorer: _Scorer, feasible: np.ndarray, rows: Sequence, found: Sequence[int]) -> list[dict]:
-    """The true-front members a found front (row indices) lacks, each with its lead over the best
-    other feasible stitch at most as costly and that lead's standard error (paired over the same
-    images where both rows carry per-image outcomes; None where the table gives no image count,
-    as published tables do): a miss whose lead is within two standard errors is one no rule
-    reading the measurements could be sure of."""
+def _misses(scorer: _Scorer, rows: Sequence, found: Sequence[int]) -> list[dict]:
+    """The true-front members a found front (row indices) lacks, each with its lead over its
+    rival (the best other feasible stitch at most as costly: the scorer's margins) and that lead's
+    standard error (paired over the same images where both rows carry per-image outcomes; None
+    where the table gives no image count, as published tables do): a miss whose lead is within two
+    standard errors is one no rule reading the measurements could be sure of."""
     from ..measure import difference_stderr
 
-    acc, cost, have = scorer.true_acc, scorer.cost, set(int(i) for i in found)
+    have = set(int(i) for i in found)
     out = []
-    for i in (int(i) for i in scorer.true_front if int(i) not in have):
-        rivals = np.flatnonzero(feasible & (cost <= cost[i]))
-        rivals = rivals[rivals != i]
-        if not len(rivals):  # the cheapest feasible stitch: no rival, so never noise
+    for i, lead, rival in zip(scorer.true_front, scorer.margins, scorer.rivals):
+        if int(i) in have:
+            continue
+        if rival is None:  # the cheapest feasible stitch: no rival, so never noise
             out.append({"id": int(rows[i].id), "rival": None, "lead": None, "stderr": None, "paired": None})
             continue
-        rival = int(rivals[np.argmax(acc[rivals])])
         err = difference_stderr(rows[i], rows[rival])
-        out.append({"id": int(rows[i].id), "rival": int(rows[rival].id),
-                    "lead": round(float(acc[i] - acc[rival]), 4),
+        out.append({"id": int(rows[i].id), "rival": int(rows[rival].id), "lead": round(lead, 4),
                     "stderr": None if err is None else round(err[0], 4),
                     "paired": None if err is None else err[1]})
     return out
@@ -310,7 +317,7 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
         default_runs.append({"seed": int(seed), "sampler": default.front.study.get("sampler"),
                              "distinct": default.distinct_candidates,
                              **{f"hv_ratio_{k}": round(v, 6) for k, v in scorer.ratios(found).items()},
-                             "missed": _misses(scorer, t_problem.feasible, table_rows, found)})
+                             "missed": _misses(scorer, table_rows, found)})
         for name in sampler_names:
             cfg = SearchConfig(objectives=objectives, sampler=name, n_trials=trials, seed=int(seed),
                                storage="memory", save=False)

@@ -321,7 +321,8 @@ class Front:
         """One line: what the front is of and how many members, not every field of every member."""
         ids = [m.id for m in self.members]
         shown = ", ".join(map(str, ids[:12])) + (", ..." if len(ids) > 12 else "")
-        part = f", {self.coverage}" if self.coverage else ""
+        coverage = self.coverage
+        part = f", {coverage}" if coverage else ""
         return (f"Front({self.space!r}, target={self.target!r}, objectives={self.objectives!r}, "
                 f"{len(ids)} members: ids [{shown}]{part})")
 

@@ -363,14 +363,13 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
 
     # 6. latency tables for the targets this machine can time
     t0 = time.perf_counter()
-    timed, tables, warnings, fresh = [], {}, {}, {}
+    timed, tables, warnings = [], {}, {}
     for target in targets:
         if not target.measurable:
             continue
         table, status = _current_table(space, target, cfg.latency_repeats,
                                        min(cfg.latency_validate, len(space)), cfg.seed, log)
         tables[target.name] = table
-        fresh[target.name] = status != "reused"
         save_validation_plot(table)
         v = table.validation or {}
         err = validation_error(v) if v else {}
@@ -402,7 +401,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
             # the table's validation was at its making, the drift is the machine now; the
             # resolution: whether the table can tell the front's members apart at all
             for warning in (drift_warning(r.target, r.front.members, front_times[r.target], space.given_as,
-                                          fresh=fresh[r.target]),
+                                          fresh=not tables[r.target].reused),
                             front_resolution_warning(r.front, batch[r.target])):
                 if warning:
                     warnings[r.target] = "; ".join(w for w in (warnings.get(r.target), warning) if w)

@@ -1,6 +1,7 @@
 """The benchmark scorer's margins (how far a true front member's top-1 could fall before a stitch
-at most as costly beat it) equal the plain scan over every other feasible stitch, ties in cost and
-in top-1 included: one sort, not a scan per member, so fronts of 10^5 score in seconds."""
+at most as costly beat it), and the rival stitch each is taken against, equal the plain scan over
+every other feasible stitch, ties in cost and in top-1 included: one sort, not a scan per member,
+so fronts of 10^5 score in seconds."""
 
 import numpy as np
 import pytest
@@ -20,4 +21,10 @@ def test_margins_equal_the_plain_scan(seed):
     members = list(rng.choice(feasible, size=min(len(feasible), 6), replace=False))
     want = [float(acc[i] - max((acc[j] for j in feasible if j != i and cost[j] <= cost[i]), default=-np.inf))
             for i in members]
-    assert _margins(acc, cost, feasible, members) == pytest.approx(want)
+    margins, rivals = _margins(acc, cost, feasible, members)
+    assert margins == pytest.approx(want)
+    for i, m, r in zip(members, margins, rivals):  # the rival is a stitch that gives that margin
+        if r is None:
+            assert m == np.inf
+        else:
+            assert r != i and r in feasible and cost[r] <= cost[i] and acc[i] - acc[r] == pytest.approx(m)

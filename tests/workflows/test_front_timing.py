@@ -112,7 +112,7 @@ def test_a_saved_table_off_this_machine_is_re_timed_by_run(tmp_path, monkeypatch
     space, target = load_space("tiny_test"), load_target("cpu")
     logged = []
     table, status = _current_table(space, target, 5, 0, 0, logged.append)
-    assert status == "profiled" and not logged
+    assert status == "profiled" and not logged and not table.reused  # run's drift line: "timed in this run"
     path = latency_table_path(space, target)
     doc = json.loads(path.read_text())
     for piece in doc["pieces"].values():  # a table from a machine ten times slower (far beyond
@@ -130,6 +130,9 @@ def test_a_saved_table_off_this_machine_is_re_timed_by_run(tmp_path, monkeypatch
     # the file was rewritten with this machine's times (not compared by size: a test beside it may load the CPU)
     assert json.loads(path.read_text())["pieces"] != doc["pieces"]
     assert get_latency_table(space, target).latency_ms(anchor) == table.latency_ms(anchor)
+    again, status = _current_table(space, target, 5, 0, 0, logged.append)
+    if status == "reused":  # unless this machine drifted past the limit within seconds
+        assert again.reused  # run's drift line then speaks of a saved table
 
 
 def test_weak_proxy_scores_are_said_when_they_decide_unmeasured_stitches():
