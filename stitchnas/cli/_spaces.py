@@ -35,7 +35,7 @@ def space_json(space) -> dict:
     declared = getattr(space, "_input_size", None)
     return {
         "name": space.name, "description": space.description, "rule": space.rule.to_json(),
-        "input_size": list(declared) if declared else None,
+        "candidates": len(space.candidates), "input_size": list(declared) if declared else None,
         "anchors": [{**a.to_json(), "acc1": acc} for a, acc in zip(space.anchors, space.anchor_acc1)],
         "data": (space.extra.get("data") or {}).get("name"),
         "path": str(space.path) if space.path else None,
@@ -43,7 +43,7 @@ def space_json(space) -> dict:
 
 
 class Spaces(Command):
-    """list bundled search spaces: rule, input and anchors (--format json for scripts)"""
+    """list bundled search spaces: rule, candidates, input and anchors (--format json for scripts)"""
 
     name = "spaces"
 
@@ -62,11 +62,13 @@ class Spaces(Command):
         if args.format == "json":
             return 0
         width = max((len(sp.name) for sp in spaces), default=0)
-        for space in spaces:
+        counts = [f"{len(sp.candidates):,} candidates" for sp in spaces]
+        count_width = max(map(len, counts))
+        for space, count in zip(spaces, counts):
             declared = getattr(space, "_input_size", None)
             size = "x".join(map(str, declared)) if declared else "model's"
             anchors = "; ".join(anchor_text(a) for a in space.anchors)
-            print(f"{space.name:<{width}}  {space.rule.name:<12} {size:<11} {anchors}")
+            print(f"{space.name:<{width}}  {space.rule.name:<12} {count:>{count_width}}  {size:<11} {anchors}")
         return 0
 
 

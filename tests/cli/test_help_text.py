@@ -65,6 +65,8 @@ def test_spaces_json_names_each_anchor_with_its_size(capsys):
     assert {a["model"] for a in demo["anchors"]} == {"vit_tiny_patch16_224"}
     assert [a["kwargs"]["embed_dim"] for a in demo["anchors"]] == [16, 64, 128]
     assert demo["input_size"] == [1, 28, 28] and demo["rule"]["type"] == "two_way"
+    sizes = {s["name"]: s["candidates"] for s in doc}  # SN-Net v1's 71; SN-Netv2's 134 valid of 135 ids
+    assert sizes["fmnist_vit_2way"] == 83 and sizes["deit_tsb_v1"] == 71 and sizes["deit3_sl_v2"] == 134
 
 
 def test_spaces_table_tells_anchors_of_one_timm_name_apart(capsys):
@@ -73,7 +75,7 @@ def test_spaces_table_tells_anchors_of_one_timm_name_apart(capsys):
     line = out.strip()
     for name, dim in (("tiny", 16), ("small", 64), ("base", 128)):
         assert f"{name}: vit_tiny_patch16_224(" in line and f"embed_dim={dim}," in line
-    assert "num_classes" not in line and "1x28x28" in line
+    assert "num_classes" not in line and "1x28x28" in line and " 83 candidates " in line
 
 
 def test_targets_json(capsys):
