@@ -26,6 +26,7 @@ _EXPORTS = {
     "bench_profiling": "_profile",
     "bench_search": "_search",
     "miss_line": "_search",
+    "recount_misses": "_search",
     "bench_startup": "_startup",
     "bench_switchable": "_switchable",
 }

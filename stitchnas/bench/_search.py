@@ -39,7 +39,7 @@ from ..costs import cpu_name as _cpu
 from ..pareto import front_indices, hypervolume
 from ..paths import measurements_path
 
-__all__ = ["bench_search", "miss_line", "REFERENCES"]
+__all__ = ["bench_search", "miss_line", "recount_misses", "REFERENCES"]
 
 REFERENCES = ("nadir", "log_nadir", "chance")
 
@@ -134,13 +134,22 @@ def _misses(scorer: _Scorer, rows: Sequence, found: Sequence[int]) -> list[dict]
 
 def _miss_counts(missed: Sequence[dict]) -> dict[str, int]:
     """How many misses over all seeds, how many lead by less than two standard errors, how many of
-    those errors are paired, and how many could not be judged (no image count; a missed cheapest
-    stitch, which has no rival, is judged not noise)."""
+    those errors are paired and how many taken as independent (rows without per-image outcomes: an
+    overstatement), and how many could not be judged (no image count; a missed cheapest stitch,
+    which has no rival, is judged not noise)."""
     judged = [m for m in missed if m["stderr"] is not None or m["rival"] is None]
     # a lead of 0 is a tie the true front keeps (same top-1, same cost): noise whatever the error
     within = sum(m["stderr"] is not None and (m["lead"] <= 0 or m["lead"] < 2 * m["stderr"]) for m in judged)
-    return {"count": len(missed), "within_2se": within,
-            "paired": sum(bool(m["paired"]) for m in judged), "unjudged": len(missed) - len(judged)}
+    return {"count": len(missed), "within_2se": within, "paired": sum(bool(m["paired"]) for m in judged),
+            "independent": sum(m["paired"] is False for m in judged), "unjudged": len(missed) - len(judged)}
+
+
+def _errors_text(counts: dict[str, int]) -> str:
+    paired, independent = counts["paired"], counts.get("independent", 0)  # reports of before it lack it
+    if not independent:
+        return f"{paired} paired over the same images"
+    alone = "taken as independent, which overstates them: the rows carry no per-image outcomes"
+    return alone if not paired else f"{paired} paired over the same images, {independent} {alone}"
 
 
 def miss_line(counts: dict[str, int], seeds: int) -> str:
@@ -154,10 +163,51 @@ def miss_line(counts: dict[str, int], seeds: int) -> str:
         return head + "; the table gives no image count, so whether they are noise is not judged"
     within = counts["within_2se"]
     return (head + f"; {within} of {judged} lead the best stitch at most as costly by less than two "
-            f"standard errors of the difference ({counts['paired']} paired over the same images), "
+            f"standard errors of the difference ({_errors_text(counts)}), "
             + ("so what is missed is measurement noise" if within == judged else
                f"{judged - within} by more: not noise")
             + (f"; {counts['unjudged']} not judged (no image count)" if counts["unjudged"] else ""))
+
+
+def _truth(space, rows: Sequence, tgt, objectives: Sequence[str], ref_acc: float):
+    """The fully measured table as the bench scores it: the problem of the true accuracies on the
+    target, its candidate ids, their rows in that order, and the scorer of the true front."""
+    from ..optimize import accuracy_table, build_problem
+
+    truth = accuracy_table(space, rows, "flops")  # every id measured: no predictor is fitted
+    t_problem = build_problem(space, tgt, objectives, truth, memory=False)
+    ids = list(truth.ids)
+    by_id = {m.id: m for m in rows}
+    table_rows = [by_id[cid] for cid in ids]
+    true_acc = np.array([m.acc1 for m in table_rows], dtype=float)
+    cost_col = next(k for k, o in enumerate(objectives) if o != "acc1")
+    cost = np.array([t_problem.values[i, cost_col] for i in range(len(ids))])
+    return t_problem, ids, table_rows, _Scorer(true_acc, cost, t_problem.feasible, ref_acc)
+
+
+def recount_misses(report: dict[str, Any], space: Any, measurements: Any) -> dict[str, Any]:
+    """Count a saved ``bench search`` report's default-search misses again from its fully measured
+    table, as :func:`bench_search` now stores them (``{"misses": counts, "per_seed": [[miss,
+    ...], ...]}``), for reports written before it did. Those keep each seed's predicted front,
+    which is what the default search returns where it is exact (every table here); a report whose
+    default search scored otherwise is refused rather than guessed at."""
+    from ..costs import load_target
+    from ..measure import read_measurements
+    from ..space import load_space
+
+    space = load_space(space)
+    rows = read_measurements(measurements, space)
+    _, ids, table_rows, scorer = _truth(space, rows, load_target(report["target"]), report["objectives"],
+                                        report["references"]["chance"]["acc1"])
+    index = {cid: i for i, cid in enumerate(ids)}
+    per_seed = []
+    for found, ceiling in zip(report["default_search"]["per_seed"], report["ceiling"]["per_seed"]):
+        if abs(found["hv_ratio_nadir"] - ceiling["hv_ratio_nadir"]) > 1e-6:
+            raise StitchnasError(f"the report's default search (seed {found['seed']}) did not return the "
+                                 "predicted front, so which members it missed is not in the report: run "
+                                 "`stitchnas bench search` again")
+        per_seed.append(_misses(scorer, table_rows, [index[cid] for cid in ceiling["predicted_front_ids"]]))
+    return {"misses": _miss_counts([m for seed in per_seed for m in seed]), "per_seed": per_seed}
 
 
 def _curve(problem, trial_ids: Sequence[int], scorer: _Scorer, n_trials: int) -> dict[str, list]:
@@ -262,13 +312,7 @@ def bench_search(space: Any, measurements: Any = None, *, target: Any = "flops",
         check_sampler(s)
 
     # the truth, and the costs (shared by every seed)
-    truth = accuracy_table(space, rows, predictor)  # every id measured: no predictor is fitted
-    t_problem = build_problem(space, tgt, objectives, truth, memory=False)
-    ids = list(truth.ids)
-    table_rows = [by_id[cid] for cid in ids]
-    true_acc = np.array([m.acc1 for m in table_rows], dtype=float)
-    cost = np.array([t_problem.values[i, objectives.index(cost_name)] for i in range(len(ids))])
-    scorer = _Scorer(true_acc, cost, t_problem.feasible, ref_acc)
+    t_problem, ids, table_rows, scorer = _truth(space, rows, tgt, objectives, ref_acc)
 
     report_runs: dict[str, list[dict[str, Any]]] = {s: [] for s in sampler_names}
     ceilings, fits, default_runs = [], [], []

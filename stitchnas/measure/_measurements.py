@@ -69,6 +69,11 @@ def encode_outcomes(hits) -> str:
     return f"{bits.size}:{base64.b64encode(np.packbits(bits).tobytes()).decode('ascii')}"
 
 
+#: whole validation splits whose image count is fixed, so a row measured on all of one says how many
+#: images it saw: Fashion-MNIST's val is its 10,000 test images (digits' depends on the seed).
+_WHOLE_SPLIT_IMAGES = {"fashion_mnist:val": 10_000}
+
+
 def top1_outcomes(m: "Measurement"):
     """A row's per-image top-1 outcomes as a float array of 0 and 1, or None where it carries none
     (rows from before they were recorded, a resumed evaluation, published tables) or they do not
@@ -105,7 +110,8 @@ def difference_stderr(a: "Measurement", b: "Measurement") -> tuple[float, bool] 
     both rows carry per-image outcomes of the same images (same dataset label and count: two
     stitches mostly agree image by image, so this is well below the error taken as independent);
     else each row's binomial error on the images its label names (``...:subsetN``), taken as
-    independent. None where the image count is unknown (published rows, full sets unnamed)."""
+    independent; a whole split of fixed size (Fashion-MNIST's val) counts as named. None
+    where the image count is unknown (published rows, an image folder's or digits' whole split)."""
     import numpy as np
 
     oa, ob = top1_outcomes(a), top1_outcomes(b)
@@ -117,6 +123,8 @@ def difference_stderr(a: "Measurement", b: "Measurement") -> tuple[float, bool] 
         head, _, tail = row.dataset.rpartition(":subset")
         if head and tail.isdigit():
             counts.add(int(tail))
+        elif row.dataset in _WHOLE_SPLIT_IMAGES:
+            counts.add(_WHOLE_SPLIT_IMAGES[row.dataset])
     if len(counts) != 1 or a.dataset != b.dataset:
         return None
     n = counts.pop()

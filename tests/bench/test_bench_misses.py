@@ -63,7 +63,8 @@ def test_each_miss_is_told_against_its_paired_error(space, costs, tmp_path):
     counts = r["default_search"]["misses"]
     rivalled = [m for m in missed if m["rival"] is not None]
     within = sum(m["lead"] <= 0 or m["lead"] < 2 * m["stderr"] for m in rivalled)
-    assert counts == {"count": len(missed), "within_2se": within, "paired": len(rivalled), "unjudged": 0}
+    assert counts == {"count": len(missed), "within_2se": within, "paired": len(rivalled), "independent": 0,
+                      "unjudged": 0}
     line = miss_line(counts, 3)
     assert line.startswith(f"misses of the default search: {len(missed)} true-front member")
     assert f"{counts['within_2se']} of {len(missed)} lead the best stitch at most as costly" in line
@@ -88,7 +89,44 @@ def test_the_bench_prints_the_line_and_says_when_it_cannot_judge(space, costs, t
 
     cheapest = {"id": 0, "rival": None, "lead": None, "stderr": None, "paired": None}
     tie = {"id": 3, "rival": 4, "lead": 0.0, "stderr": 0.0, "paired": True}
-    assert _miss_counts([cheapest, tie]) == {"count": 2, "within_2se": 1, "paired": 1, "unjudged": 0}
+    assert _miss_counts([cheapest, tie]) == {"count": 2, "within_2se": 1, "paired": 1, "independent": 0,
+                                             "unjudged": 0}
     some = miss_line({"count": 3, "within_2se": 1, "paired": 3, "unjudged": 0}, 5)
     assert some.endswith("1 of 3 lead the best stitch at most as costly by less than two standard errors of "
                          "the difference (3 paired over the same images), 2 by more: not noise")
+
+
+def test_a_saved_report_recounts_to_what_the_bench_stored(space, costs, tmp_path):
+    """Reports written before the bench counted misses are counted again by its own rule."""
+    from stitchnas.bench import recount_misses
+    from stitchnas.errors import StitchnasError
+
+    path = _table(space, costs, tmp_path / "hits.jsonl", hits=True)
+    r = bench_search("tiny_test", path, train_fraction=0.3, trials=2, seeds=(0, 1, 2), samplers=("random",),
+                     predictor="flops", out_dir=None)
+    old = json.loads(json.dumps(r))
+    for seed_run in old["default_search"]["per_seed"]:
+        del seed_run["missed"]
+    del old["default_search"]["misses"]
+    again = recount_misses(old, "tiny_test", path)
+    assert again["misses"] == r["default_search"]["misses"] and again["misses"]["count"] > 0
+    assert again["per_seed"] == [s["missed"] for s in r["default_search"]["per_seed"]]
+    old["default_search"]["per_seed"][1]["hv_ratio_nadir"] -= 0.01  # a search that was not exact
+    with pytest.raises(StitchnasError, match=r"seed 1\) did not return the predicted front"):
+        recount_misses(old, "tiny_test", path)
+
+
+def test_rows_on_a_whole_fashion_mnist_split_are_judged_as_independent(space, costs, tmp_path):
+    path = _table(space, costs, tmp_path / "whole.jsonl", hits=False)
+    rows = [dataclasses.replace(m, dataset="fashion_mnist:val") for m in read_measurements(path, space)]
+    write_measurements(path, rows)
+    r = bench_search("tiny_test", path, train_fraction=0.3, trials=2, seeds=(0, 1, 2), samplers=("random",),
+                     predictor="flops", out_dir=None)
+    counts = r["default_search"]["misses"]
+    rivalled = [m for s in r["default_search"]["per_seed"] for m in s["missed"] if m["rival"] is not None]
+    assert rivalled and counts["unjudged"] == 0 and counts["paired"] == 0
+    assert counts["independent"] == len(rivalled) and all(m["paired"] is False for m in rivalled)
+    assert "taken as independent, which overstates them" in miss_line(counts, 3)
+    assert "paired over" not in miss_line(counts, 3)
+    mixed = miss_line({"count": 4, "within_2se": 4, "paired": 1, "independent": 3, "unjudged": 0}, 5)
+    assert "(1 paired over the same images, 3 taken as independent" in mixed

@@ -55,6 +55,9 @@ def test_paired_error_is_below_the_independent_one_and_needs_a_known_image_count
     assert difference_stderr(dataclasses.replace(bare_a, dataset="digits:val"),
                              dataclasses.replace(bare_b, dataset="digits:val")) is None  # count unknown
     assert difference_stderr(bare_a, dataclasses.replace(bare_b, dataset="digits:val:subset800")) is None
+    whole_a, whole_b = (dataclasses.replace(r, dataset="fashion_mnist:val") for r in (bare_a, bare_b))
+    se_whole, paired_whole = difference_stderr(whole_b, whole_a)  # Fashion-MNIST's 10,000 test images
+    assert not paired_whole and se_whole == pytest.approx(100 * math.sqrt((0.7 * 0.3 + 0.8 * 0.2) / 10_000))
 
 
 @pytest.mark.parametrize("images", [200, 300])

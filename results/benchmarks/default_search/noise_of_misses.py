@@ -2,14 +2,15 @@
 costly by less than two standard errors of the difference: a miss within that is one no rule
 reading the measurements could be sure of.
 
-Reads the committed `bench search --choose suggest` reports (this folder, structure alone;
-`../proxies/with/`, with proxy scores; and the Swin table's two, `../swin/without/` and
-`../swin/with/`) and their measurement tables. The error is paired over the
-same images where both rows carry per-image outcomes (`top1_hits`:
-`stitchnas.measure.difference_stderr`); otherwise it is each row's binomial error taken as
-independent, on the images the row's label names or, for `fashion_mnist:val`, Fashion-MNIST's
-10,000 test images. The independent error overstates the paired one (it was 0.17 to 0.64 of it
-on the tables that carry both), so those counts are upper bounds.
+Counts them again, with `bench search`'s own rule (`stitchnas.bench.recount_misses`: what the
+bench prints and stores as `default_search.misses` since 2026-12-07), for the committed
+`bench search --choose suggest` reports written before it did: this folder (structure alone),
+`../proxies/with/` (with proxy scores) and the Swin table's two, `../swin/without/` and
+`../swin/with/`. The error is paired over the same images where both rows carry per-image
+outcomes (`top1_hits`); otherwise each row's binomial error taken as independent (on the images
+its label names, or Fashion-MNIST's 10,000 test images for `fashion_mnist:val`), which overstates
+the paired one (0.17 to 0.64 of it on the tables that carry both), so those counts are upper
+bounds. A missed cheapest stitch has no rival and counts as not noise.
 
     python results/benchmarks/default_search/noise_of_misses.py   # writes noise_of_misses.json
 """
@@ -17,22 +18,12 @@ on the tables that carry both), so those counts are upper bounds.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
-from stitchnas.measure import difference_stderr, read_measurements, top1_stderr
+from stitchnas.bench import miss_line, recount_misses
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
-FULL_SET = {"fashion_mnist:val": 10_000}
-
-
-def stderr(a, b) -> tuple[float, bool]:
-    got = difference_stderr(a, b)
-    if got is not None:
-        return got
-    n = FULL_SET[a.dataset]
-    return math.hypot(top1_stderr(a.acc1, n), top1_stderr(b.acc1, n)), False
 
 
 def table_path(recorded: str) -> Path | None:
@@ -51,25 +42,10 @@ def table(report: Path) -> dict | None:
         print(f"{report.name}: skipped, {d['measurements']} is not here")
         return None
     space = next(iter(REPO.glob(f"results/benchmarks/*/{d['space']}.yaml")), d["space"])  # not bundled
-    rows = {m.id: m for m in read_measurements(path, space)}
-    if any(m.dataset not in FULL_SET and difference_stderr(m, m) is None for m in rows.values()):
-        print(f"{report.name}: skipped, no image count for its rows (published)")
-        return None
-    misses, within, paired = 0, 0, 0
-    for seed in d["ceiling"]["per_seed"]:
-        for i in set(d["true_front_ids"]) - set(seed["predicted_front_ids"]):
-            m = rows[i]
-            cheaper = [r for r in rows.values() if r.id != i and r.flops <= m.flops]
-            if not cheaper:
-                continue
-            best = max(cheaper, key=lambda r: r.acc1)
-            se, was_paired = stderr(m, best)
-            misses += 1
-            within += (m.acc1 - best.acc1) < 2 * se
-            paired += was_paired
-    return {"report": str(report.relative_to(REPO)), "space": d["space"], "seeds": len(d["ceiling"]["per_seed"]),
-            "hv_ratio": d["default_search"]["hv_ratio_nadir_mean"], "misses": misses,
-            "within_2se": within, "paired": paired}
+    counts = recount_misses(d, space, path)["misses"]
+    return {"report": str(report.relative_to(REPO)), "space": d["space"], "seeds": len(d["seeds"]),
+            "hv_ratio": d["default_search"]["hv_ratio_nadir_mean"], **counts,
+            "line": miss_line(counts, len(d["seeds"]))}
 
 
 def main() -> None:
@@ -77,8 +53,7 @@ def main() -> None:
         "search_*_suggest.json")) + sorted((HERE.parent / "swin").glob("*/search_*_suggest.json"))
     out = [t for t in map(table, reports) if t is not None]
     for t in out:
-        print(f"{t['report']}: hv {t['hv_ratio']:.4f}; {t['misses']} misses over {t['seeds']} seeds, "
-              f"{t['within_2se']} within two standard errors ({t['paired']} paired)")
+        print(f"{t['report']}: hv {t['hv_ratio']:.4f}; {t['line']}")
     (HERE / "noise_of_misses.json").write_text(json.dumps(out, indent=1) + "\n")
 
 
