@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StitchnasError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, check_writable
 from ..fronts import FrontPoint
 from ..space import Candidate, Route, SearchSpace, load_space
 
@@ -164,6 +164,8 @@ def export_model(module: nn.Module, path: str | os.PathLike, input_size: Sequenc
     if not (isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size > 0):
         raise StitchnasError(f"batch_size must be a positive integer, got {batch_size!r}")
     base = export_base(path)
+    for fmt in formats:  # before the work: a folder that takes no file fails now, in one line
+        check_writable(base.with_name(base.name + _SUFFIX[fmt]), f"{fmt} export")
     module = module.eval()
     try:
         device = next(module.parameters()).device

@@ -110,6 +110,10 @@ CASES = {
                                          "{w}/afile/l.json"], ["cannot write latency table", "a part of"], None),
     "profile-latency-dev-full": (["profile-latency", SPACE, "--target", "cpu", "--out", "/dev/full"],
                                  ["latency table /dev/full", "not a regular file"], None),
+    "export-file-in-the-way": (["export", SPACE, "--id", "0", "--allow-random-weights", "--out", "{w}/afile/x"],
+                               ["cannot write pt2 export", "afile/x.pt2", "a part of the path is a file"], None),
+    "export-onnx-alone-file-in-the-way": (["export", SPACE, "--id", "0", "--allow-random-weights", "--format", "onnx", "--out",
+                                           "{w}/afile/x"], ["cannot write onnx export", "a part of the path"], None),
     "search-file-in-the-way": (["search", SPACE, "--target", "flops_budget", "--measurements",
                                 "{w}/" + MEAS, "--out", "{w}/afile/r"], ["afile/r/tiny_test/"], None),
 }
@@ -173,6 +177,16 @@ def test_read_only_file_system(work):
     mnt.mkdir(exist_ok=True)
     _check(work, EVAL + ["--out", mnt / "m.jsonl"], "cannot write measurements file",
            "the file system is read-only", "write to a writable folder", prefix=in_tmpfs(mnt, "64k", read_only=True))
+
+
+@needs_tmpfs
+def test_export_to_a_read_only_file_system_fails_before_work(work):
+    """Every format's file is checked before the model is traced (ONNX's temporary file was a
+    traceback)."""
+    mnt = work / "ro_export"
+    mnt.mkdir(exist_ok=True)
+    _check(work, ["export", SPACE, "--id", "0", "--allow-random-weights", "--format", "onnx", "--out", mnt / "x"],
+           "cannot write onnx export", "the file system is read-only", prefix=in_tmpfs(mnt, "64k", read_only=True))
 
 
 @needs_tmpfs
