@@ -34,6 +34,7 @@ _EXPORTS = {
     "sampler_label": "_samplers",
     "META_KEY": "_loop",
     "SearchInterrupted": "_loop",
+    "check_distinct_targets": "_loop",
     "default_study_name": "_loop",
     "open_storage": "_loop",
     "search": "_loop",

@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..space import SearchSpace
 
 __all__ = ["search", "search_targets", "search_problem", "default_study_name", "META_KEY", "open_storage",
-           "SearchInterrupted"]
+           "SearchInterrupted", "check_distinct_targets"]
 
 
 def _default_trials(space: "SearchSpace", finite: bool, large: bool = False) -> int:
@@ -368,6 +368,14 @@ def _with_options(config: SearchConfig | None, options: dict[str, Any]) -> Searc
     return dataclasses.replace(config, **options) if options else config
 
 
+def check_distinct_targets(targets: Sequence["Target"]) -> None:
+    """Refuse a target named twice (each target gets one front, in one folder), before any work."""
+    names = [t.name for t in targets]
+    if len(set(names)) != len(names):
+        raise StitchnasError(f"target {min(n for n in names if names.count(n) > 1)!r} is given "
+                             "twice: each target gets one front; name it once")
+
+
 def search_targets(space: "SearchSpace | str", targets: Sequence["Target | str"],
                    config: SearchConfig | None = None, progress: bool | None = None,
                    on_result: Callable[[SearchResult], None] | None = None,
@@ -383,10 +391,7 @@ def search_targets(space: "SearchSpace | str", targets: Sequence["Target | str"]
     tgts = [load_target(t) for t in targets]
     if not tgts:
         raise StitchnasError("search needs at least one --target (stitchnas targets lists them)")
-    names = [t.name for t in tgts]
-    if len(set(names)) != len(names):
-        raise StitchnasError(f"target {min(n for n in names if names.count(n) > 1)!r} is given "
-                             "twice: each target gets one front")
+    check_distinct_targets(tgts)
     objectives = [resolve_objectives(config, t) for t in tgts]
     if isinstance(config.sampler, str):
         check_sampler(config.sampler)

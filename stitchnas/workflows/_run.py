@@ -171,7 +171,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
                            recipe_changes, route_calibration, shared_batchnorm_warning,
                            train_anchors, train_stitched, write_measurements)
     from ..network import load_network
-    from ..optimize import SearchConfig, check_counted_budgets, search_targets
+    from ..optimize import SearchConfig, check_counted_budgets, check_distinct_targets, search_targets
     from ..predict import fit_on_measured, measurement_plan, prediction_rows, write_predictions
     from ..space import load_space
 
@@ -182,6 +182,7 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
         raise StitchnasError(f"space {space.name!r}: run.device: {device_problem(cfg.device)}")
     run_dir = results_run_dir(space.name, root)
     targets = [load_target(t) for t in cfg.targets]
+    check_distinct_targets(targets)
     check_counted_budgets(space, targets)  # before any training: FLOPs and params are counted
 
     def step(name: str, t0: float, done: str) -> None:

@@ -188,6 +188,8 @@ CASES: list[Case] = [
       "--out", "is a file, not a folder", "give the folder that results go under"),
     C("run-targets-empty", "run tiny_test --targets , --out {d}/out", "`run --targets` naming no target",
       "--targets: expected comma-separated names like a,b, got ','"),
+    C("run-targets-twice", "run tiny_test --targets cpu,flops,cpu --out {d}/out", "`run --targets cpu,flops,cpu`",
+      "target 'cpu' is given twice", "name it once"),
     C("data-corrupt-image", "train tiny_test --data {d}/images_corrupt --epochs 1 --out {d}/out/stitched.pt",
       "an ImageFolder holding a file that is not an image", "cannot read image", "notes.png",
       "not an image PIL can identify", "remove or replace it"),
