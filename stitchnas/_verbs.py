@@ -43,9 +43,10 @@ def limits_of(limits: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in limits.items() if v is not None}
 
 
-def front_of(space: Any, target: Any, front: Any, model: Any = None) -> Front:
+def front_of(space: Any, target: Any, front: Any, model: Any = None, limits: dict | None = None) -> Front:
     """The front a query or an export reads: from a switchable model, a front file or
-    ``results/SPACE/TARGET/front.json``."""
+    ``results/SPACE/TARGET/front.json`` (no target named: the one the limits point to where the
+    space has several, :func:`stitchnas.fronts.default_target`)."""
     from .fronts import Front, load_front
 
     if model is not None:
@@ -59,7 +60,7 @@ def front_of(space: Any, target: Any, front: Any, model: Any = None) -> Front:
         from .space import DEFAULT_SPACE
 
         space = DEFAULT_SPACE
-    loaded = load_front(space, target=target, path=front)  # checked against the space when named
+    loaded = load_front(space, target=target, path=front, limits=limits)  # checked against the space when named
     if space is None and front is not None:  # a front file alone: against the bundled space named
         from .fronts import check_front
 
@@ -73,13 +74,15 @@ def query(space: SearchSpace | str | os.PathLike | None = None, *, target: Any =
     """``stitchnas query``: the most accurate stitch on a saved front within ``limits``
     (``max_flops=1.5e9``, ``max_latency_ms=20``, ...; see ``stitchnas query --help``).
 
-    ``front`` is a front.json path (default ``results/SPACE/TARGET/front.json``), ``model`` a
+    ``target`` None: the space's only saved front, or of several the one of top-1 against the cost
+    the limits bound (:func:`stitchnas.fronts.default_target`). ``front`` is a front.json path
+    (default ``results/SPACE/TARGET/front.json``), ``model`` a
     switchable front model to query instead (``export(switchable=True)``). ``list=True``: every
     member within the limits, in the front's order (``stitchnas query --list``), instead of the
     best one. Raises :class:`~stitchnas.NothingFits` (naming the cheapest member) when nothing
     fits. Imports no torch (once the space's structure is cached, which any search of it does)."""
     limits = limits_of(limits)
-    found = front_of(space, target, front, model)
+    found = front_of(space, target, front, model, limits)
     if not list:
         best = found.best(**limits)
         _warn_notes(found, best, limits, space)
@@ -190,7 +193,7 @@ def export_details(space: Any = None, *, id: int | None = None, route: str | Non
                                  "keep the members within them)")
         from .network import export_front
 
-        whole = front_of(space, target, front)
+        whole = front_of(space, target, front, limits=limits)
         if limits:
             whole.best(**limits)  # nothing fits: NothingFits naming the cheapest member
             whole = replace(whole, members=tuple(whole.fits(**limits)))
@@ -212,7 +215,7 @@ def export_details(space: Any = None, *, id: int | None = None, route: str | Non
                                  "or drop --id/--route")
         cand = resolve_candidate(space, id if id is not None else route)
     else:
-        chosen_from = front_of(space, target, front)
+        chosen_from = front_of(space, target, front, limits=limits)
         point = chosen_from.best(**limits)
         cand = resolve_candidate(space, point)
     ckpt = default_checkpoint(checkpoint, space, not cand.is_anchor, allow_random_weights,

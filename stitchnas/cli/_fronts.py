@@ -14,7 +14,8 @@ __all__ = ["Query", "Export"]
 def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
     """--target/--front (which front) and one flag per limit (what must fit)."""
     parser.add_argument("--target", help="hardware target the front was searched for (default: "
-                                         "the space's only saved front)")
+                                         "the space's only saved front, or the only one of top-1 "
+                                         "against the cost a --max-* flag bounds)")
     parser.add_argument("--front", help="front.json to read (default: results/SPACE/TARGET/front.json)")
     for key in LIMIT_KEYS:
         parser.add_argument("--" + key.replace("_", "-"), type=amount, help=limit_help(key))
@@ -85,8 +86,8 @@ class Query(Command):
         from .._verbs import front_of  # what stitchnas.query reads: the same front, the same checks
         from ..fronts import NothingFits
 
-        front = front_of(args.space, args.target, args.front, args.model)
         limits = budgets(args)
+        front = front_of(args.space, args.target, args.front, args.model, limits)
         from ..fronts import anchor_names
 
         space = _given_space(args.space)

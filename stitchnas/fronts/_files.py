@@ -167,12 +167,38 @@ def _fronts_in(folder: Path) -> list[str]:
     return sorted(p.parent.name for p in folder.glob(f"*/{paths.FRONT}") if p.is_file())
 
 
-def default_target(space: str, results: str | os.PathLike | None = None, given_as: str | None = None) -> str:
+def _objectives_of(space: str, target: str, results) -> tuple[str, ...]:
+    """A saved front's objectives, read from its file (() where it cannot be read: left out)."""
+    try:
+        doc = json.loads(paths.front_path(space, target, results).read_text())
+        return tuple(doc.get("objectives") or ())
+    except (OSError, ValueError, AttributeError):
+        return ()
+
+
+def default_target(space: str, results: str | os.PathLike | None = None, given_as: str | None = None,
+                   limits: dict[str, Any] | None = None) -> str:
     """The target whose front ``query`` and ``export`` read when none is named: the space's only
-    saved front. None saved, or several, is an error that says what to do."""
+    saved front or, of several, the only one that trades top-1 against every cost ``limits``
+    bound (``max_latency_ms`` with fronts for ``cpu`` and ``flops``: ``cpu``'s), else the only
+    one that trades it against those costs alone. None saved, or several still, is an error that
+    says what to do."""
+    from ..objectives import objective_of
+
     saved = saved_targets(space, results)
     if len(saved) == 1:
         return saved[0]
+    costs = {objective_of(k) for k in (limits or {}) if k != "min_acc1"}
+    objectives = {t: set(_objectives_of(space, t, results)) - {"acc1"} for t in saved} if costs else {}
+    fitting = [t for t, objs in objectives.items() if costs <= objs]
+    exact = [t for t in fitting if objectives[t] == costs]  # of cpu (latency, FLOPs) and flops: flops's
+    if len(fitting) == 1 or len(exact) == 1:
+        return fitting[0] if len(fitting) == 1 else exact[0]
+    if len(fitting) > 1:
+        tied = exact or fitting
+        raise StitchnasError(f"{space} has saved fronts for {len(tied)} targets that trade top-1 "
+                             f"against {' and '.join(sorted(costs))} ({', '.join(tied)}): name one with "
+                             "--target (target= in Python)")
     shown = given_as or space
     if not saved:
         elsewhere = ("pass --front FILE" if paths.results_root_chosen()
@@ -181,20 +207,23 @@ def default_target(space: str, results: str | os.PathLike | None = None, given_a
         raise StitchnasError(f"no saved front of {space} under {paths.space_dir(space, results)}: make one "
                              f"with `stitchnas search {shown}{root}` (FLOPs; --target T for another target) "
                              f"or `stitchnas run {shown}{root}`; {elsewhere}")
-    raise StitchnasError(f"{space} has saved fronts for {len(saved)} targets ({', '.join(saved)}): "
+    none = (f", none of them of top-1 against {' and '.join(sorted(costs))} as the limits bound"
+            if costs else "")
+    raise StitchnasError(f"{space} has saved fronts for {len(saved)} targets ({', '.join(saved)}){none}: "
                          f"name one with --target (target= in Python)")
 
 
 def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any = None,
                path: str | os.PathLike | None = None,
-               results: str | os.PathLike | None = None) -> Front:
+               results: str | os.PathLike | None = None, limits: dict[str, Any] | None = None) -> Front:
     """Read ``results/<space>/<target>/front.json`` (or ``path``).
 
     ``space`` is a SearchSpace, a bundled name or a YAML path (the default space when neither it
     nor ``path`` is given); ``target`` takes the forms ``search`` takes: a bundled name, a target
     YAML path or a Target (its front is under the target's ``name``); None: the space's only
-    saved front (:func:`default_target`). When the space can be loaded, the front must have been
-    searched on the same content hash. ``results`` overrides the results folder.
+    saved front, or the only one whose objectives hold every cost ``limits`` bound (a query's
+    ``{"max_latency_ms": 20}``; :func:`default_target`). When the space can be loaded, the front
+    must have been searched on the same content hash. ``results`` overrides the results folder.
     """
     from ..costs import target_name
 
@@ -206,7 +235,7 @@ def load_front(space: SearchSpace | str | os.PathLike | None = None, target: Any
     if space is not None:
         name, loaded = _space_arg(space)
     if target is None and path is None:
-        target = default_target(name, results, _space_hint(space, name))
+        target = default_target(name, results, _space_hint(space, name), limits)
     given, target = target, (target_name(target) if target is not None else None)
     if path is None:
         path = front_path(name, target, results)

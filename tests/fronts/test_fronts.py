@@ -412,12 +412,39 @@ def test_query_without_a_target_reads_the_only_saved_front(front, space, costs, 
     save_front(other)
     code, out, err = run_cli(capsys, "query", "tiny_test", "--max-latency-ms", 5)
     assert code == 2 and out == "" and err.count("\n") == 1
-    assert "saved fronts for 2 targets (cpu, cpu_batch64): name one with --target" in err
-    with pytest.raises(StitchnasError, match="name one with --target"):
+    assert "saved fronts for 2 targets that trade top-1 against latency_ms (cpu, cpu_batch64): name one " \
+        "with --target" in err
+    with pytest.raises(StitchnasError, match=r"saved fronts for 2 targets \(cpu, cpu_batch64\): name one with"):
         load_front("tiny_test")
     assert load_front("tiny_test", "cpu_batch64") == other
     code, _, err = run_cli(capsys, "query", "--front", tmp_path / "nothere.json")
     assert code == 2 and err.count("\n") == 1 and "no front file at" in err and "None" not in err
+
+
+def test_without_a_target_the_limits_pick_the_front_that_trades_against_their_cost(
+        front, space, costs, tmp_path, monkeypatch, capsys):
+    """Several saved fronts and no --target: a limit on one cost reads the only front of top-1
+    against it (latency: cpu's; FLOPs: of cpu's three objectives and flops's two, flops's), in
+    the command line, stitchnas.query and load_front alike; a limit that picks none or two is
+    still the one-line error, saying why."""
+    monkeypatch.setenv("STITCHNAS_RESULTS", str(tmp_path))
+    save_front(front)  # cpu: acc1, latency_ms, flops
+    flops = make_front(space, [point(costs, 0, 71.0), point(costs, 1, 81.0)], objectives=("acc1", "flops"),
+                       target="flops")
+    save_front(flops)
+    code, out, err = run_cli(capsys, "query", "tiny_test", "--max-latency-ms", 5)
+    assert code == 0 and json.loads(out)["target"] == "cpu", err
+    code, out, err = run_cli(capsys, "query", "tiny_test", "--max-flops", costs[1].flops)
+    assert code == 0 and (json.loads(out)["target"], json.loads(out)["id"]) == ("flops", 1), err
+    assert stitchnas.query("tiny_test", max_flops=costs[0].flops).id == 0
+    assert load_front("tiny_test", limits={"max_latency_ms": 5}).target == "cpu"
+    code, out, err = run_cli(capsys, "query", "tiny_test", "--min-acc1", 70)
+    assert code == 2 and err.count("\n") == 1 and "(cpu, flops): name one with --target" in err
+    code, out, err = run_cli(capsys, "query", "tiny_test", "--max-params", 10**9)
+    assert code == 2 and "none of them of top-1 against params as the limits bound" in err
+    save_front(make_front(space, [point(costs, 0, 71.0)], objectives=("acc1", "flops"), target="mcu_flops"))
+    code, out, err = run_cli(capsys, "query", "tiny_test", "--max-flops", costs[1].flops)
+    assert code == 2 and "2 targets that trade top-1 against flops (flops, mcu_flops)" in err
 
 
 # ---- building and exporting ----------------------------------------------------------------------
