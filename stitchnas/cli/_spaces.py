@@ -8,7 +8,8 @@ import sys
 
 from ._base import Command, add_space_argument, no_match
 
-__all__ = ["Spaces", "Enumerate", "Targets", "add_format_argument", "anchor_text", "space_json"]
+__all__ = ["Spaces", "Enumerate", "Targets", "add_format_argument", "anchor_text", "candidate_count",
+           "space_json"]
 
 
 #: kwargs that set an anchor's input and classes, not its size: left out of the table (the
@@ -30,12 +31,19 @@ def anchor_text(anchor) -> str:
     return f"{anchor.name}: {anchor.model}" + (f"({kwargs})" if kwargs else "")
 
 
-def space_json(space) -> dict:
-    """What ``spaces --format json`` says of one space (no torch: nothing is built)."""
+def candidate_count(space, build: bool = False) -> int | None:
+    """How many candidates ``space`` has: from the structure cache, or, with ``build``, by building
+    its structure (torch; cached after); None where it is not cached and not built."""
+    return len(space.candidates) if build or space.structure_cached else None
+
+
+def space_json(space, build: bool = False) -> dict:
+    """What ``spaces --format json`` says of one space (no torch unless ``build``: ``candidates``
+    is null where the space's structure is not cached)."""
     declared = getattr(space, "_input_size", None)
     return {
         "name": space.name, "description": space.description, "rule": space.rule.to_json(),
-        "candidates": len(space.candidates), "input_size": list(declared) if declared else None,
+        "candidates": candidate_count(space, build), "input_size": list(declared) if declared else None,
         "anchors": [{**a.to_json(), "acc1": acc} for a, acc in zip(space.anchors, space.anchor_acc1)],
         "data": (space.extra.get("data") or {}).get("name"),
         "path": str(space.path) if space.path else None,
@@ -49,6 +57,10 @@ class Spaces(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'deit*'")
+        parser.add_argument("--count", action="store_true",
+                            help="count every space's candidates, building the structure of those "
+                                 "this machine has not cached (torch; about half a second a space, "
+                                 "once); without it, counts not cached show as ?")
         add_format_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -56,19 +68,24 @@ class Spaces(Command):
 
         spaces = [load_space(name) for name in list_spaces(args.pattern)]
         if args.format == "json":
-            print(json.dumps([space_json(sp) for sp in spaces], indent=1))
+            print(json.dumps([space_json(sp, args.count) for sp in spaces], indent=1))
         if not spaces:
             return no_match("bundled space", args.pattern, list_spaces(), "spaces")
         if args.format == "json":
             return 0
         width = max((len(sp.name) for sp in spaces), default=0)
-        counts = [f"{len(sp.candidates):,} candidates" for sp in spaces]
+        known = [candidate_count(sp, args.count) for sp in spaces]
+        counts = [f"{'?' if n is None else format(n, ',')} candidates" for n in known]
         count_width = max(map(len, counts))
         for space, count in zip(spaces, counts):
             declared = getattr(space, "_input_size", None)
             size = "x".join(map(str, declared)) if declared else "model's"
             anchors = "; ".join(anchor_text(a) for a in space.anchors)
             print(f"{space.name:<{width}}  {space.rule.name:<12} {count:>{count_width}}  {size:<11} {anchors}")
+        if None in known:
+            print(f"stitchnas: note: {known.count(None)} of {len(spaces)} spaces' candidates are not "
+                  "counted (their structure is not cached on this machine): `stitchnas spaces --count` "
+                  "counts them, once", file=sys.stderr)
         return 0
 
 
