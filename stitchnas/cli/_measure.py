@@ -540,6 +540,14 @@ class Study(Command):
             print(f"{name:>16}: mean stitch top-1 {st['mean_stitch_acc1']:.2f}%, front "
                   f"{st['front_size']} ({st['front_stitches']} stitch{'es' * (st['front_stitches'] != 1)}), "
                   f"hypervolume {st['hypervolume']:.4f}")
+        for key, d in report["mean_stitch_acc1_differences"].items():
+            a, b = key.split("_vs_")
+            if d is None:
+                print(f"{a} - {b}: no per-image outcomes, so not judged")
+                continue
+            print(f"{a} - {b}: mean stitch top-1 {d['difference']:+.2f} points, standard error "
+                  f"{d['stderr']:.2f} (paired over {d['images']:,} images; training seeds not varied): "
+                  + ("within measurement noise" if d["within_noise"] else "beyond measurement noise"))
         print(f"wrote {folder}/: measurements.jsonl (FLOPs-aware), measurements_uniform.jsonl, measurements.md, "
               "measured_front.png, snnet_study.json")
         return 0

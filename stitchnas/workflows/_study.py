@@ -3,7 +3,8 @@
 ``snnet_study`` trains the anchors if they are missing, then measures every stitch with random
 stitching layers, with least-squares ones, after FLOPs-aware training and after uniform
 training of the same budget. It writes the measured table (the FLOPs-aware run), a markdown
-table, a plot of the measured front and a JSON report with each step's time.
+table, a plot of the measured front and a JSON report with each step's time and each
+comparison's difference of mean stitch top-1 with its standard error, paired over the images.
 """
 
 from __future__ import annotations
@@ -56,6 +57,35 @@ def front_stats(rows: list[Measurement], ref_acc: float) -> dict[str, Any]:
         "equal_flops_spread_median": statistics.median(spreads) if spreads else 0.0,
         "mean_stitch_acc1": statistics.mean(r.acc1 for r in rows if len(r.route) > 1),
     }
+
+
+#: the study's questions, each a difference of mean stitch top-1 between two of its variants
+COMPARISONS = (("least_squares", "random_init"), ("trained_flops", "least_squares"),
+               ("trained_flops", "trained_uniform"))
+
+
+def mean_stitch_difference(a: list[Measurement], b: list[Measurement]) -> dict[str, Any] | None:
+    """Mean stitch top-1 of ``a`` minus ``b`` (the same stitches, measured on the same images) and
+    its standard error, paired over the images: per image, the share of stitches right in ``a``
+    minus that in ``b``. It measures how sure the difference is on these images, not how another
+    training seed would move it. None where the rows carry no per-image outcomes."""
+    import math
+
+    import numpy as np
+
+    from ..measure import top1_outcomes
+
+    by_id = {r.id: r for r in b}
+    pairs = [(r, by_id[r.id]) for r in a if len(r.route) > 1 and r.id in by_id]
+    outcomes = [(top1_outcomes(x), top1_outcomes(y)) for x, y in pairs]
+    if not pairs or any(x is None or y is None or x.size != y.size for x, y in outcomes):
+        return None
+    per_image = np.mean([x - y for x, y in outcomes], axis=0)
+    n = per_image.size
+    diff = 100.0 * float(per_image.mean())
+    err = 100.0 * float(per_image.std(ddof=1)) / math.sqrt(n) if n > 1 else float("inf")
+    return {"difference": round(diff, 4), "stderr": round(err, 4), "stitches": len(pairs), "images": n,
+            "within_noise": bool(abs(diff) < 2 * err)}
 
 
 def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfig,
@@ -124,9 +154,10 @@ def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfi
     _replace_table(out_dir / UNIFORM, trained["uniform"])
 
     ref_acc = 100.0 / num_classes  # chance: a fixed reference for every front of this study
-    stats = {name: front_stats(rows, ref_acc) for name, rows in
-             [("random_init", random_rows), ("least_squares", ls_rows),
-              ("trained_flops", trained["flops"]), ("trained_uniform", trained["uniform"])]}
+    variants = {"random_init": random_rows, "least_squares": ls_rows, "trained_flops": trained["flops"],
+                "trained_uniform": trained["uniform"]}
+    stats = {name: front_stats(rows, ref_acc) for name, rows in variants.items()}
+    comparisons = {f"{a}_vs_{b}": mean_stitch_difference(variants[a], variants[b]) for a, b in COMPARISONS}
     rows, uniform = trained["flops"], trained["uniform"]
     uniform_front = front_indices([r.acc1 for r in uniform], [r.flops for r in uniform])
     plot_tradeoff(
@@ -145,7 +176,8 @@ def snnet_study(space: SearchSpace, data: DataSpec, anchor_cfg: AnchorTrainConfi
         "anchor_config": anchor_cfg.__dict__, "stitch_config": stitch_cfg.__dict__,
         "steps_per_training_run": steps,
         "hypervolume_reference": {"acc1": ref_acc, "gflops": max(r.flops for r in rows) / 1e9},
-        "stats": stats, "times_s": {k: round(v, 1) for k, v in times.items()},
+        "stats": stats, "mean_stitch_acc1_differences": comparisons,
+        "times_s": {k: round(v, 1) for k, v in times.items()},
         "anchor_warning": anchor_warning,
     }
     write_json(out_dir / "snnet_study.json", report)

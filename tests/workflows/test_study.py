@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from support import tiny_anchor, write_space
 from stitchnas.measure import DataSpec
 from stitchnas.measure import read_measurements
@@ -34,6 +36,43 @@ def test_study_end_to_end_on_digits(tmp_path):
                                      "evaluate_least_squares_s"}
     assert report["stats"] == stats
     assert saved["anchor_warning"] is None  # trained anchors: no chance-level warning
+    diffs = saved["mean_stitch_acc1_differences"]
+    assert set(diffs) == {"least_squares_vs_random_init", "trained_flops_vs_least_squares",
+                          "trained_flops_vs_trained_uniform"}
+    for key, d in diffs.items():
+        a, b = key.split("_vs_")
+        assert d["difference"] == pytest.approx(stats[a]["mean_stitch_acc1"] - stats[b]["mean_stitch_acc1"],
+                                                abs=1e-3)
+        assert d["stderr"] > 0 and d["stitches"] == len(space) - 2 and d["within_noise"] == (
+            abs(d["difference"]) < 2 * d["stderr"])
+    assert not diffs["least_squares_vs_random_init"]["within_noise"]  # chance against trained anchors
+
+
+def test_mean_stitch_difference_is_paired_over_images():
+    """Per image, the share of stitches right in one variant minus the other: the closed form for
+    two stitches on four images; anchors left out; None without per-image outcomes."""
+    import dataclasses
+
+    import numpy as np
+
+    from stitchnas.measure import Measurement, encode_outcomes
+    from stitchnas.workflows._study import mean_stitch_difference
+
+    space = load_space("tiny_test")
+
+    def rows(hits):
+        out = []
+        for c, h in zip(space.candidates[:3], hits):  # ids 0, 1 are the anchors, 2 a stitch
+            out.append(Measurement(c.id, c.route, 100.0 * np.mean(h), None, None, 1, 1, "digits:val:subset4",
+                                   "c", space.name, space.content_hash, extra=(("top1_hits", encode_outcomes(h)),)))
+        return out
+
+    a = rows([[1, 1, 1, 1], [0, 0, 0, 0], [1, 1, 0, 1]])
+    b = rows([[0, 0, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0]])
+    d = mean_stitch_difference(a, b)  # the stitch alone: per image 0, 1, 0, 1
+    assert d["stitches"] == 1 and d["images"] == 4 and d["difference"] == pytest.approx(50.0)
+    assert d["stderr"] == pytest.approx(100 * np.std([0, 1, 0, 1], ddof=1) / 2, abs=1e-3)
+    assert mean_stitch_difference([dataclasses.replace(r, extra=()) for r in a], b) is None
 
 
 def test_study_refuses_to_replace_measurements_before_training(tmp_path):
@@ -91,7 +130,11 @@ def test_study_command_prints_readable_lines_and_writes_its_tables(tmp_path, cap
     lines = out.splitlines()
     assert lines[0].startswith("anchors: s ") and lines[0].endswith("%") and ", l " in lines[0]
     assert lines[1].startswith("took ") and "train flops" in lines[1]
-    assert sum("mean stitch top-1" in line for line in lines) == 4
+    assert sum(": mean stitch top-1 " in line and "hypervolume" in line for line in lines) == 4
+    told = [line for line in lines if "points, standard error" in line]
+    assert [line.split(":")[0] for line in told] == ["least_squares - random_init", "trained_flops - least_squares",
+                                                     "trained_flops - trained_uniform"]
+    assert all("(paired over 360 images; training seeds not varied): " in line for line in told)
     assert lines[-1].startswith(f"wrote {tmp_path / 'out'}/")
     saved = json.loads((tmp_path / "out" / "snnet_study.json").read_text())
     assert f"s {saved['anchor_acc1']['s']:.2f}%" in lines[0]
