@@ -169,10 +169,12 @@ def _fronts_in(folder: Path) -> list[str]:
 
 def _objectives_of(space: str, target: str, results) -> tuple[str, ...]:
     """A saved front's objectives, read from its file (() where it cannot be read: left out)."""
+    from ..fileio import read_text
+
     try:
-        doc = json.loads(paths.front_path(space, target, results).read_text())
+        doc = json.loads(read_text(paths.front_path(space, target, results), "front file"))
         return tuple(doc.get("objectives") or ())
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, TypeError, RecursionError):  # StitchnasError is a ValueError
         return ()
 
 
