@@ -68,7 +68,7 @@ def mean_stitch_difference(a: list[Measurement], b: list[Measurement]) -> dict[s
     """Mean stitch top-1 of ``a`` minus ``b`` (the same stitches, measured on the same images) and
     its standard error, paired over the images: per image, the share of stitches right in ``a``
     minus that in ``b``. It measures how sure the difference is on these images, not how another
-    training seed would move it. None where the rows carry no per-image outcomes."""
+    training seed would move it. None where the rows carry no per-image outcomes (or of one image)."""
     import math
 
     import numpy as np
@@ -78,12 +78,12 @@ def mean_stitch_difference(a: list[Measurement], b: list[Measurement]) -> dict[s
     by_id = {r.id: r for r in b}
     pairs = [(r, by_id[r.id]) for r in a if len(r.route) > 1 and r.id in by_id]
     outcomes = [(top1_outcomes(x), top1_outcomes(y)) for x, y in pairs]
-    if not pairs or any(x is None or y is None or x.size != y.size for x, y in outcomes):
+    if not pairs or any(x is None or y is None or x.size != y.size or x.size < 2 for x, y in outcomes):
         return None
     per_image = np.mean([x - y for x, y in outcomes], axis=0)
     n = per_image.size
     diff = 100.0 * float(per_image.mean())
-    err = 100.0 * float(per_image.std(ddof=1)) / math.sqrt(n) if n > 1 else float("inf")
+    err = 100.0 * float(per_image.std(ddof=1)) / math.sqrt(n)
     return {"difference": round(diff, 4), "stderr": round(err, 4), "stitches": len(pairs), "images": n,
             "within_noise": bool(abs(diff) < 2 * err)}
 
