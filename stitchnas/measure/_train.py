@@ -428,6 +428,7 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
         from ..paths import checkpoint_path
 
         out = checkpoint_path(space.name)
+    space.check_rank(cfg.rank, "--rank")  # before the anchors are built
     rank, world = init_distributed(device)
     if rank != 0:
         log = lambda msg: None  # noqa: E731 - one rank reports

@@ -197,6 +197,7 @@ class StitchedNetwork(nn.Module):
             if ad.depth != depth:
                 raise StitchnasError(f"anchor {spec.name!r}: model has {ad.depth} blocks, space expects {depth}")
         rank = space.rank if rank is None else rank
+        space.check_rank(rank)
         self.stitch_layers = nn.ModuleDict({
             layer_module_name(key): s.build(rank)
             for key, s in space.layer_shapes.items()

@@ -546,13 +546,26 @@ class SearchSpace:
                         "must give them separate layers"
                     )
             shapes[key] = shape
-            if self.rank is not None and self.rank > min(shape.in_channels, shape.out_channels):
-                raise StitchnasError(
-                    f"space {self.name!r}: stitching rank {self.rank} exceeds stitching layer {key!r} "
-                    f"({shape.in_channels} -> {shape.out_channels} channels), where rank "
-                    f"{min(shape.in_channels, shape.out_channels)} is already full: set stitching "
-                    "rank to at most the narrowest anchor's width, or null for full layers")
+        self._check_rank(shapes, self.rank, f"space {self.name!r}: stitching rank",
+                         "set stitching rank to at most {full}, or null for full layers")
         return shapes
+
+    def check_rank(self, rank: int | None, what: str = "rank") -> None:
+        """Refuse a low-rank stitching ``rank`` above a stitching layer's full rank (the smaller of
+        its widths): that update is a full one with more parameters (``train --rank 1000000``
+        wrote a 3.8 GB checkpoint), so it is named before any model is built."""
+        self._check_rank(self.layer_shapes, rank, what, "give at most {full}, or no rank for full layers")
+
+    def _check_rank(self, shapes: dict[str, LayerShape], rank: int | None, what: str, fix: str) -> None:
+        if rank is None or not shapes:
+            return
+        full = {key: min(s.in_channels, s.out_channels) for key, s in shapes.items()}
+        key = max(full, key=lambda k: (rank > full[k], -full[k]))  # the narrowest layer it exceeds
+        if rank > full[key]:
+            shape = shapes[key]
+            raise StitchnasError(
+                f"{what} {rank} exceeds stitching layer {key!r} ({shape.in_channels} -> {shape.out_channels} "
+                f"channels), where rank {full[key]} is already full: {fix.format(full=min(full.values()))}")
 
     def create_models(self, weights: bool = True, device: str | None = None):
         """The anchors' timm models (with their checkpoints unless ``weights=False``)."""

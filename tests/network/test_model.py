@@ -139,3 +139,16 @@ def test_low_rank_layer_starts_at_its_full_map_and_trains_only_the_update():
         layer.lora_b.weight.fill_(0.1)
     w_eff, _ = layer.effective_weight()
     assert torch.allclose(layer(x), x @ w_eff.T + b, atol=1e-5)
+
+
+def test_a_rank_above_a_layers_full_rank_is_refused_before_any_layer_is_built():
+    """A low-rank update wider than the layer is a full one with more parameters (train --rank
+    1000000 once wrote a 3.8 GB checkpoint): one line naming the layer and the largest useful rank."""
+    from stitchnas.errors import StitchnasError
+
+    space = load_space("tiny_test")
+    full = min(min(s.in_channels, s.out_channels) for s in space.layer_shapes.values())
+    space.check_rank(full)  # the full rank of the narrowest layer is allowed
+    space.check_rank(None)
+    with pytest.raises(StitchnasError, match=rf"rank {full + 1} exceeds stitching layer .* give at most {full},"):
+        StitchedNetwork(space, space.create_models(weights=False), rank=full + 1)
