@@ -20,7 +20,7 @@ from ..space import DEFAULT_SPACE
 
 __all__ = [
     "MAX_ERROR_CHARS", "Command", "Parser", "error_text", "DEFAULT_SPACE", "SPACE_HELP", "add_space_argument", "positive_int",
-    "positive_float", "nonnegative_float", "nonnegative_int", "seed", "fraction", "device", "validate_count", "amount", "measured", "trials", "MAX_TRIALS",
+    "positive_float", "nonnegative_float", "nonnegative_int", "seed", "fraction", "share", "device", "validate_count", "amount", "measured", "trials", "MAX_TRIALS",
     "add_progress_arguments", "progress_mode", "add_results_argument", "given_options", "option_name",
 ]
 
@@ -233,6 +233,11 @@ def fraction(text: str) -> float:
     """A share strictly between 0 and 1."""
     return _number(text, float, lambda v: 0 < v < 1, "a number between 0 and 1",
                    "a number between 0 and 1 (both excluded)")
+
+
+def share(text: str) -> float:
+    """A share of a whole: above 0, at most 1."""
+    return _number(text, float, lambda v: 0 < v <= 1, "a number above 0 and at most 1")
 
 
 def nonnegative_int(text: str) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import StitchnasError
 from ._base import (Command, add_space_argument, device, given_options, nonnegative_int, option_name,
-                    positive_float, positive_int, seed)
+                    positive_float, positive_int, seed, share)
 
 __all__ = ["TrainAnchors", "Train", "Evaluate", "Proxy", "ImportSnnet", "Study", "ANCHOR_WEIGHTS"]
 
@@ -121,7 +121,7 @@ class Train(Command):
                             help="route sampling: uniform (SN-Net) or flops-aware (SN-Netv2)")
         parser.add_argument("--rank", type=positive_int, help="low-rank stitching layers of this rank")
         parser.add_argument("--finetune-anchors", action="store_true", help="train the anchors too")
-        parser.add_argument("--anchor-share", type=float, metavar="P",
+        parser.add_argument("--anchor-share", type=share, metavar="P",
                             help="with the anchors trained: draw an anchor at this share of the steps "
                             "(0 < P <= 1), the stitches by --sampling at the rest")
         parser.add_argument("--distill", action="store_true", help="distil from the largest anchor")

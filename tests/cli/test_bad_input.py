@@ -433,6 +433,8 @@ CASES: list[Case] = [
     C("cli-train-rank-too-big", "train tiny_test --data digits --epochs 1 --rank 1000 --out {d}/out/x.pt",
       "`train --rank 1000`, above a stitching layer's full rank", "--rank 1000 exceeds stitching layer",
       "where rank 16 is already full", "give at most 16, or no rank for full layers"),
+    C("cli-train-anchor-share", "train tiny_test --data digits --anchor-share 2 --out {d}/out/x.pt",
+      "`train --anchor-share 2` (a share above 1)", "argument --anchor-share: expected a number above 0 and at most 1"),
     C("cli-train-subset-below-batch", "train tiny_test --data digits --epochs 1 --train-subset 64 --out {d}/out/x.pt",
       "`train --train-subset 64` with batches of 128 (no full batch: no training step)",
       "64 training images make no full batch of 128", "lower --batch-size"),
