@@ -27,8 +27,8 @@ from torch import nn
 from ..costs import Profiler
 from ..errors import StitchnasError
 from ..fileio import atomic_write
-from ..network import (StitchedNetwork, apply_checkpoint, calibrate_batchnorm, has_batchnorm, read_checkpoint,
-                       save_checkpoint)
+from ..network import (StitchedNetwork, anchors_changed, apply_checkpoint, calibrate_batchnorm, has_batchnorm,
+                       read_checkpoint, save_checkpoint)
 from ..progress import get_logger, show_bars
 from ..space import SearchSpace
 from ._calibrate import CalibrationImages, calibration_images
@@ -449,6 +449,11 @@ def train_stitched(space: SearchSpace | str | os.PathLike, data: DataSpec | None
     resumed_at = ""
     if resume and out.is_file():
         doc = read_checkpoint(out, space)
+        changed = anchors_changed(doc, space)
+        if changed:
+            raise StitchnasError(f"{out} was trained on other weights of anchor(s) {', '.join(changed)} (their "
+                                 "checkpoint files changed since): resuming would fit layers to two anchors' "
+                                 "features; pass --no-resume to train it again on these")
         state = doc["state"]
         if state.get("config", {}).get("rank") != cfg.rank:
             raise StitchnasError(f"{out} was trained with rank {state.get('config', {}).get('rank')}; "

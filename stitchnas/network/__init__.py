@@ -14,6 +14,7 @@ _EXPORTS = {
     "RouteModule": "_model",
     "StitchedNetwork": "_model",
     "StitchingLayer": "_stitching",
+    "anchors_changed": "_checkpoints",
     "apply_checkpoint": "_checkpoints",
     "batchnorm_layers": "_batchnorm",
     "batchnorm_state": "_batchnorm",

@@ -6,6 +6,7 @@ silent mismatch. Writes are atomic (temporary file, then rename).
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,38 @@ from ..fileio import atomic_write
 from ._model import StitchedNetwork
 from ..space import SearchSpace, load_space
 
-__all__ = ["save_checkpoint", "read_checkpoint", "apply_checkpoint", "load_network", "FORMAT"]
+__all__ = ["save_checkpoint", "read_checkpoint", "apply_checkpoint", "load_network", "anchors_changed", "FORMAT"]
 
 FORMAT = "stitchnas-stitched/1"
+
+
+def _anchor_digests(space: SearchSpace) -> dict[str, str]:
+    """The sha256 (16 hex digits) of each anchor's checkpoint file, by anchor name: the weights a
+    stitched checkpoint's layers were fitted to (hashed once per version of each file)."""
+    out = {}
+    for a in space.anchors:
+        if a.checkpoint and Path(a.checkpoint).is_file():
+            st = Path(a.checkpoint).stat()
+            out[a.name] = _digest(str(Path(a.checkpoint).resolve()), st.st_size, st.st_mtime_ns)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    from ..fileio import file_digest
+
+    return file_digest(path)
+
+
+def anchors_changed(doc: dict[str, Any], space: SearchSpace) -> list[str]:
+    """The anchors whose checkpoint file is another one than a read stitched checkpoint was
+    trained on (``train-anchors --force`` since): its stitching layers fit the old features.
+    Empty where the checkpoint records none (written before it did) or holds its own anchors."""
+    recorded = doc.get("anchor_checkpoints")
+    if not isinstance(recorded, dict) or doc.get("anchors") is not None:
+        return []
+    now = _anchor_digests(space)
+    return [name for name, digest in recorded.items() if name in now and now[name] != digest]
 
 
 def save_checkpoint(path: str | os.PathLike, net: StitchedNetwork, *, anchors_tuned: bool,
@@ -33,6 +63,7 @@ def save_checkpoint(path: str | os.PathLike, net: StitchedNetwork, *, anchors_tu
         "stitch_layers": {k: v.detach().cpu() for k, v in net.stitch_layers.state_dict().items()},
         "anchors": ({k: v.detach().cpu() for k, v in net.anchors.state_dict().items()}
                     if anchors_tuned else None),
+        "anchor_checkpoints": _anchor_digests(net.space),
         "state": state or {},
     }
     with atomic_write(path, "wb", what="checkpoint") as fh:
@@ -97,6 +128,14 @@ def load_network(space: SearchSpace | str, path: str | os.PathLike | None = None
     if path is None:
         return StitchedNetwork(space, space.create_models())
     doc = read_checkpoint(path, space)
+    changed = anchors_changed(doc, space)
+    if changed:
+        from ..progress import get_logger
+
+        get_logger("network").warning(
+            f"{path} was trained on other weights of anchor(s) {', '.join(changed)} (their checkpoint files "
+            f"changed since), so its stitching layers fit features these anchors no longer give: retrain "
+            f"it with {_retrain(Path(path), space)}")
     models = space.create_models(weights=doc["anchors"] is None)
     net = StitchedNetwork(space, models, rank=doc.get("rank"))
     apply_checkpoint(net, doc, path)

@@ -218,22 +218,26 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
     t0 = time.perf_counter()
     ckpt = checkpoint_path(space.name, root)
     scfg = config_from_space(StitchTrainConfig, space, "stitching", **cfg.stitching)
-    from ..network import read_checkpoint
+    from ..network import anchors_changed, read_checkpoint
 
     retrained = bool(missing)
     changes: list[str] = []
+    stale: list[str] = []  # anchors trained again since the saved layers were fitted to them
     if ckpt.is_file() and not retrained:
         try:
-            state = read_checkpoint(ckpt, space).get("state") or {}
+            doc = read_checkpoint(ckpt, space)
         except CheckpointSpaceMismatch as err:
             raise StitchnasError(
                 f"{ckpt} was trained on another version of space {space.name!r} (its anchors, rule or "
                 "stitching changed since); delete it, or run with another --out, so that the run trains "
                 "its own") from err
+        stale = anchors_changed(doc, space)
+        retrained = bool(stale)
+        state = doc.get("state") or {}
         changes = recipe_changes(state.get("config"), scfg)
         saved_epochs = (state.get("config") or {}).get("epochs", scfg.epochs)
-        finished = state.get("epoch", 0) >= (saved_epochs if changes else scfg.epochs)
-        if changes and not finished:
+        finished = not stale and state.get("epoch", 0) >= (saved_epochs if changes else scfg.epochs)
+        if changes and not finished and not stale:
             raise StitchnasError(
                 f"{ckpt} is an unfinished training with other settings than this run's stitching recipe "
                 f"({'; '.join(changes)}): finish it with `stitchnas train {space.given_as}` and those "
@@ -252,8 +256,10 @@ def _run(space, config: RunConfig | None, root: Path, log: Callable[[str], None]
                              resume=not retrained, log=log)
         retrained = True
         resumed = f"; resumed {res.resumed_at}" if res.resumed_at else ""
+        again = (f"; again: anchor(s) {', '.join(stale)} were trained anew since the saved layers"
+                 if stale else "")
         step("stitching layers", t0, f"trained {scfg.epochs} epoch(s), {res.steps} steps "
-             f"({scfg.sampling} sampling{resumed}) -> {ckpt}")
+             f"({scfg.sampling} sampling{resumed}{again}) -> {ckpt}")
 
     spec = _data_spec(space, cfg.val_subset)
     net = None

@@ -89,6 +89,33 @@ def test_resume_continues_exactly(trained_space, tmp_path):
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
+def test_layers_fitted_to_other_anchor_weights_are_named_on_load_and_not_resumed(trained_space, tmp_path, caplog):
+    """A stitched checkpoint records its anchors' checkpoint digests: after an anchor is trained
+    anew, loading it warns (its layers fit the old features) and resuming it is refused."""
+    import shutil
+
+    from stitchnas.network import anchors_changed
+
+    space, _ = trained_space
+    d = tmp_path / "copy"
+    shutil.copytree(Path(space.path).parent, d)
+    space = load_space(d / Path(space.path).name)  # anchors of its own, to train anew
+    cfg = StitchTrainConfig(epochs=2, batch_size=64, calib_size=64, max_steps=3)
+    train_stitched(space, DIGITS, cfg, tmp_path / "s.pt", resume=False, log=lambda m: None)
+    doc = read_checkpoint(tmp_path / "s.pt", space)
+    assert set(doc["anchor_checkpoints"]) == {"s", "l"} and anchors_changed(doc, space) == []
+    state = torch.load(space.anchors[1].checkpoint, weights_only=True)
+    key = next(k for k, v in state.items() if v.is_floating_point())
+    state[key] += 0.01
+    torch.save(state, space.anchors[1].checkpoint)
+    assert anchors_changed(read_checkpoint(tmp_path / "s.pt", space), space) == ["l"]
+    with caplog.at_level("WARNING"):
+        load_network(space, tmp_path / "s.pt")
+    assert "was trained on other weights of anchor(s) l" in caplog.text and "--no-resume" in caplog.text
+    with pytest.raises(StitchnasError, match=r"other weights of anchor\(s\) l .* pass --no-resume"):
+        train_stitched(space, DIGITS, cfg, tmp_path / "s.pt", resume=True, log=lambda m: None)
+
+
 def test_an_interrupted_training_saves_mid_epoch_and_resumes_exactly(trained_space, tmp_path, monkeypatch):
     """A real SIGTERM (a scheduler's preemption; Ctrl-C's SIGINT takes the same path, but a
     background test run may ignore it) during a step: the step finishes, the checkpoint records

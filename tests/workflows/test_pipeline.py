@@ -94,6 +94,20 @@ def test_run_end_to_end_then_reuses_everything(results, capsys):
     rows = [json.loads(line) for line in (root / "run_tiny" / "run" / "measurements.jsonl").read_text().splitlines()]
     assert len(rows) == 7 and {r["checkpoint_sha256"] for r in rows} == {checkpoint_digest(ckpt)}
 
+    # an anchor trained anew (train-anchors --force): the layers fitted to the old one are trained again
+    anchor = root / "anchors" / "run_tiny" / "s.pt"
+    weights = torch.load(anchor, weights_only=True)
+    state = weights.get("state_dict", weights.get("model", weights)) if isinstance(weights, dict) else weights
+    key = next(k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point())
+    state[key] += 0.01
+    torch.save(weights, anchor)
+    fifth = run(space, log=lambda m: None)
+    assert fifth.steps[0].done == "reused saved checkpoints"
+    assert fifth.steps[1].done.startswith("trained 1 epoch(s)") and \
+        "again: anchor(s) s were trained anew since the saved layers" in fifth.steps[1].done
+    assert "(7 new;" in fifth.steps[3].done
+    assert run(space, log=lambda m: None).steps[1].done.startswith("reused")  # recorded: no third training
+
     # the space itself changed (another rule): its old checkpoint is refused, with what the run needs
     other = path.with_name("other_rule.yaml")
     other.write_text(path.read_text().replace("max_stitches: 2", "max_stitches: 1"))
