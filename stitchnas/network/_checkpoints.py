@@ -6,7 +6,6 @@ silent mismatch. Writes are atomic (temporary file, then rename).
 
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -24,21 +23,12 @@ FORMAT = "stitchnas-stitched/1"
 
 
 def _anchor_digests(space: SearchSpace) -> dict[str, str]:
-    """The sha256 (16 hex digits) of each anchor's checkpoint file, by anchor name: the weights a
-    stitched checkpoint's layers were fitted to (hashed once per version of each file)."""
-    out = {}
-    for a in space.anchors:
-        if a.checkpoint and Path(a.checkpoint).is_file():
-            st = Path(a.checkpoint).stat()
-            out[a.name] = _digest(str(Path(a.checkpoint).resolve()), st.st_size, st.st_mtime_ns)
-    return out
+    """:func:`stitchnas.measure.checkpoint_digest` of each anchor's checkpoint file, by anchor
+    name: the weights a stitched checkpoint's layers were fitted to."""
+    from ..measure import checkpoint_digest
 
-
-@functools.lru_cache(maxsize=64)
-def _digest(path: str, size: int, mtime_ns: int) -> str:
-    from ..fileio import file_digest
-
-    return file_digest(path)
+    digests = {a.name: checkpoint_digest(a.checkpoint) for a in space.anchors}
+    return {name: d for name, d in digests.items() if d is not None}
 
 
 def anchors_changed(doc: dict[str, Any], space: SearchSpace) -> list[str]:
