@@ -560,8 +560,9 @@ class SearchSpace:
         if rank is None or not shapes:
             return
         full = {key: min(s.in_channels, s.out_channels) for key, s in shapes.items()}
-        key = max(full, key=lambda k: (rank > full[k], -full[k]))  # the narrowest layer it exceeds
-        if rank > full[key]:
+        exceeded = [key for key in full if rank > full[key]]
+        if exceeded:
+            key = min(exceeded, key=full.get)  # the narrowest layer it exceeds
             shape = shapes[key]
             raise StitchnasError(
                 f"{what} {rank} exceeds stitching layer {key!r} ({shape.in_channels} -> {shape.out_channels} "
